@@ -1,0 +1,191 @@
+"""Argument validation and small numerics helpers shared by every ``segloss`` loss (one place).
+
+Errors are ``TypeError`` (wrong kind / dtype) or ``ValueError`` (wrong shape / value) and their
+messages name the argument, what was expected and what was received, e.g.::
+
+    `target` must have shape (N, H, W) = (2, 64, 64) matching `pred` (2, 3, 64, 64); got (2, 1, 64, 64)
+
+Validation never synchronises with the device for shape / dtype checks. Value checks that need
+the data (NaN, label range) are opt-in per call because they cost a host sync; losses run them
+only outside ``torch.compile`` tracing and when ``segloss.set_value_checks(True)`` (the default)
+is in force.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+__all__ = [
+    "REDUCTIONS",
+    "check_choice",
+    "check_finite",
+    "check_labels",
+    "check_logits",
+    "check_number",
+    "check_same_device",
+    "check_target_shape",
+    "float32_logits",
+    "reduce",
+    "set_value_checks",
+    "value_checks_enabled",
+    "zero_with_graph",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+_VALUE_CHECKS = True
+
+
+def set_value_checks(enabled: bool) -> None:
+    """Enable or disable the data-dependent input checks (NaN/Inf, label range) of every loss.
+
+    The checks need one host synchronisation per call; turn them off in tuned training loops on
+    an accelerator once the pipeline is known to be sound. They are skipped automatically while
+    ``torch.compile`` traces a loss.
+
+    Args:
+        enabled: ``True`` to run the checks (default), ``False`` to skip them.
+    """
+    global _VALUE_CHECKS
+    _VALUE_CHECKS = bool(enabled)
+
+
+def value_checks_enabled() -> bool:
+    """Whether data-dependent checks should run now (enabled and not being compiled)."""
+    if not _VALUE_CHECKS:
+        return False
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling():
+        return False
+    return True
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> None:
+    """Raise unless ``value`` is a real number inside the given bounds.
+
+    Raises:
+        TypeError: if ``value`` is not an ``int``/``float`` (``bool`` is rejected).
+        ValueError: if it is NaN/Inf or outside ``[low, high]`` (bounds optionally exclusive).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a number; got {type(value).__name__}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"`{name}` must be finite; got {value!r}")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"`{name}` must be {op} {low}; got {value!r}")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"`{name}` must be {op} {high}; got {value!r}")
+
+
+def check_tensor(x: Any, name: str) -> None:
+    """Raise ``TypeError`` unless ``x`` is a ``torch.Tensor``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor; got {type(x).__name__}")
+
+
+def check_logits(pred: Any, name: str = "pred", *, ndim: int | Sequence[int] = 4) -> None:
+    """Check that ``pred`` is a floating tensor with the expected number of dimensions and no empty axis.
+
+    Raises:
+        TypeError: if ``pred`` is not a floating-point tensor.
+        ValueError: if its number of dimensions is wrong or it has a zero-sized axis.
+    """
+    check_tensor(pred, name)
+    if not pred.is_floating_point():
+        raise TypeError(f"`{name}` must be a floating-point tensor (logits); got dtype {pred.dtype}")
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if pred.ndim not in ndims:
+        layout = {4: "(N, C, H, W)", 3: "(N, H, W)", 2: "(N, C)", 5: "(N, M, C, H, W)"}
+        want = " or ".join(layout.get(d, f"{d}-D") for d in ndims)
+        raise ValueError(f"`{name}` must be {want}; got shape {tuple(pred.shape)}")
+    if pred.numel() == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {tuple(pred.shape)}")
+
+
+def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` if two tensors live on different devices."""
+    if a.device != b.device:
+        raise ValueError(f"`{name_a}` and `{name_b}` must be on the same device; got {a.device} and {b.device}")
+
+
+def check_target_shape(
+    target: Any, expected: Sequence[int], name: str = "target", *, ref: str = "pred", ref_shape: Sequence[int] = ()
+) -> None:
+    """Check that ``target`` is a tensor of exactly ``expected`` shape.
+
+    Raises:
+        TypeError: if ``target`` is not a tensor.
+        ValueError: if the shape differs; the message shows both shapes.
+    """
+    check_tensor(target, name)
+    if tuple(target.shape) != tuple(expected):
+        extra = f" matching `{ref}` {tuple(ref_shape)}" if ref_shape else ""
+        raise ValueError(f"`{name}` must have shape {tuple(expected)}{extra}; got {tuple(target.shape)}")
+
+
+def check_finite(x: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or Inf (data-dependent: skipped when checks are off)."""
+    if value_checks_enabled() and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"`{name}` must be finite; got NaN or Inf values")
+
+
+def check_labels(
+    target: torch.Tensor, num_classes: int, name: str = "target", *, ignore_index: int | None = None
+) -> None:
+    """Check class ids: integer dtype always; range ``[0, num_classes)`` (or ``ignore_index``) when checks run.
+
+    Raises:
+        TypeError: if ``target`` is not an integer tensor.
+        ValueError: if a label is outside ``[0, num_classes)`` and is not ``ignore_index``.
+    """
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"`{name}` must be an integer tensor of class ids; got dtype {target.dtype}")
+    if not value_checks_enabled() or target.numel() == 0:
+        return
+    bad = (target < 0) | (target >= num_classes)
+    if ignore_index is not None:
+        bad &= target != ignore_index
+    if bool(bad.any()):
+        vals = torch.unique(target[bad])[:5].tolist()
+        ign = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise ValueError(f"`{name}` labels must be in [0, {num_classes}){ign}; got out-of-range values {vals}")
+
+
+def float32_logits(pred: torch.Tensor) -> torch.Tensor:
+    """Upcast half / bfloat16 inputs to float32 (float64 stays float64) for numerically safe maths."""
+    if pred.dtype in (torch.float16, torch.bfloat16):
+        return pred.float()
+    return pred
+
+
+def zero_with_graph(pred: torch.Tensor) -> torch.Tensor:
+    """A 0-d zero that keeps ``pred``'s autograd graph (so ``backward()`` works and grads are zero)."""
+    return float32_logits(pred).sum() * 0.0
+
+
+def reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Apply ``reduction`` (``"mean"``, ``"sum"`` or ``"none"``) to a per-sample ``(N,)`` loss."""
+    if reduction == "mean":
+        return per_sample.mean()
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample

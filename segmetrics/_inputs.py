@@ -1,0 +1,255 @@
+"""Input validation and conversion for every public ``segmetrics`` function (one place).
+
+Conventions (documented in the README's conventions table):
+
+* **Prediction** ``pred``: ``uint8`` in 0..255 (divided by 255, as pysodmetrics does), ``bool``
+  (``True`` = 1.0) or a floating map in ``[0, 1]``. Any other integer dtype is rejected, because
+  its range is ambiguous. The canonical internal form is a C-contiguous ``float64`` map in
+  ``[0, 1]``; for uint8 input this is bit-identical to pysodmetrics' ``pred / 255``.
+* **Ground truth** ``gt``: ``bool`` as is; ``uint8`` is foreground where ``gt > 128`` (pysodmetrics,
+  DIS); other integer dtypes must be 0/1 labels; floating maps must lie in ``[0, 1]`` and are
+  foreground where ``gt * 255 > 128`` (so ``gt_u8 / 255`` gives the same mask as ``gt_u8``).
+* **Shapes**: one image ``(H, W)``; a batch ``(N, H, W)`` or ``(N, 1, H, W)``; or a list / tuple of
+  differently sized ``(H, W)`` maps. ``pred`` and ``gt`` must have the same structure and sizes.
+* **Torch tensors** (CPU or CUDA) are accepted without importing torch: they are detected by
+  duck typing and copied to host memory with ``.detach().cpu().numpy()``.
+
+Every error is a ``TypeError`` (wrong kind or dtype) or ``ValueError`` (wrong shape or values)
+whose message names the argument, what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "GT_UINT8_THRESHOLD",
+    "as_numpy",
+    "check_choice",
+    "check_positive",
+    "is_batch",
+    "prepare_gt",
+    "prepare_pair",
+    "prepare_pairs",
+    "prepare_pred",
+]
+
+#: Pixels of a uint8 ground truth strictly above this value are foreground (pysodmetrics, DIS).
+GT_UINT8_THRESHOLD = 128
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return f"{type(x).__name__}"
+
+
+def as_numpy(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as a numpy array; torch tensors are moved to the host without importing torch.
+
+    Args:
+        x: numpy array, torch tensor (any device) or array-like of numbers.
+        name: argument name used in error messages.
+
+    Returns:
+        A numpy array (a view when ``x`` already is one).
+
+    Raises:
+        TypeError: if ``x`` is ``None``, a string, or not convertible to a numeric array.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"`{name}` must be a numpy array or torch tensor; got {type(x).__name__}")
+    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # pragma: no cover - defensive
+        raise TypeError(f"`{name}` must be a numpy array or torch tensor; got {type(x).__name__}") from exc
+    if arr.dtype == object:
+        raise TypeError(f"`{name}` must be a numeric array; got an object array from {type(x).__name__}")
+    return arr
+
+
+def _check_2d(arr: np.ndarray, name: str) -> None:
+    if arr.ndim != 2:
+        raise ValueError(f"`{name}` must be a 2-D (H, W) map; got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+
+
+def _check_finite_range(arr: np.ndarray, name: str) -> None:
+    if not np.isfinite(arr).all():
+        n_bad = int((~np.isfinite(arr)).sum())
+        raise ValueError(f"`{name}` must be finite; got {n_bad} NaN/Inf value(s)")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(
+            f"`{name}` of floating dtype must lie in [0, 1]; got values in [{lo:.6g}, {hi:.6g}] "
+            "(pass uint8 0..255 maps as uint8)"
+        )
+
+
+def prepare_pred(pred: Any, name: str = "pred") -> np.ndarray:
+    """Validate one prediction map and return it as C-contiguous float64 in ``[0, 1]``.
+
+    Args:
+        pred: ``(H, W)`` uint8 (0..255), bool, or float map in ``[0, 1]``.
+        name: argument name used in error messages.
+
+    Returns:
+        ``(H, W)`` float64 array in ``[0, 1]``.
+
+    Raises:
+        TypeError: for unsupported dtypes (e.g. int32, complex).
+        ValueError: for a wrong number of dimensions, an empty map, NaN/Inf or out-of-range values.
+    """
+    arr = as_numpy(pred, name)
+    _check_2d(arr, name)
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr, dtype=np.float64) / 255.0
+    if arr.dtype == np.bool_:
+        return np.ascontiguousarray(arr, dtype=np.float64)
+    if np.issubdtype(arr.dtype, np.floating):
+        _check_finite_range(arr, name)
+        return np.ascontiguousarray(arr, dtype=np.float64)
+    raise TypeError(
+        f"`{name}` must be uint8 (0..255), bool or floating in [0, 1]; got dtype {arr.dtype}"
+    )
+
+
+def prepare_gt(gt: Any, name: str = "gt") -> np.ndarray:
+    """Validate one ground-truth map and return it as a C-contiguous boolean mask.
+
+    Args:
+        gt: ``(H, W)`` bool, uint8 (foreground ``> 128``), integer 0/1 labels, or float in
+            ``[0, 1]`` (foreground where ``gt * 255 > 128``).
+        name: argument name used in error messages.
+
+    Returns:
+        ``(H, W)`` boolean array.
+
+    Raises:
+        TypeError: for unsupported dtypes.
+        ValueError: for a wrong number of dimensions, an empty map, NaN/Inf, out-of-range values
+            or integer labels other than 0/1.
+    """
+    arr = as_numpy(gt, name)
+    _check_2d(arr, name)
+    if arr.dtype == np.bool_:
+        return np.ascontiguousarray(arr)
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr > GT_UINT8_THRESHOLD)
+    if np.issubdtype(arr.dtype, np.integer):
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"`{name}` of integer dtype {arr.dtype} must hold 0/1 labels; got values in [{lo}, {hi}] "
+                "(pass 0..255 masks as uint8)"
+            )
+        return np.ascontiguousarray(arr == 1)
+    if np.issubdtype(arr.dtype, np.floating):
+        _check_finite_range(arr, name)
+        return np.ascontiguousarray(arr.astype(np.float64) * 255.0 > GT_UINT8_THRESHOLD)
+    raise TypeError(f"`{name}` must be bool, uint8, integer 0/1 or floating in [0, 1]; got dtype {arr.dtype}")
+
+
+def prepare_pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one ``(pred, gt)`` pair of 2-D maps; see :func:`prepare_pred`, :func:`prepare_gt`.
+
+    Raises:
+        ValueError: if the shapes differ, plus the errors of the two helpers.
+        TypeError: see the two helpers.
+    """
+    p = prepare_pred(pred)
+    g = prepare_gt(gt)
+    if p.shape != g.shape:
+        raise ValueError(f"`pred` and `gt` must have the same shape; got pred {p.shape} and gt {g.shape}")
+    return p, g
+
+
+def is_batch(x: Any) -> bool:
+    """Whether ``x`` is a batch (3-D/4-D array or a list/tuple of maps) rather than one 2-D map."""
+    if isinstance(x, (list, tuple)):
+        return True
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return np.ndim(x) > 2
+    return len(shape) > 2
+
+
+def _split_batch(x: Any, name: str) -> list[Any]:
+    if isinstance(x, (list, tuple)):
+        if len(x) == 0:
+            raise ValueError(f"`{name}` must not be an empty list")
+        return list(x)
+    arr = as_numpy(x, name)
+    if arr.ndim == 4:
+        if arr.shape[1] != 1:
+            raise ValueError(
+                f"`{name}` as a 4-D batch must have one channel, shape (N, 1, H, W); got shape {arr.shape}"
+            )
+        arr = arr[:, 0]
+    if arr.ndim != 3:
+        raise ValueError(
+            f"`{name}` must be (H, W), (N, H, W), (N, 1, H, W) or a list of (H, W) maps; got shape {arr.shape}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"`{name}` must not be an empty batch; got shape {arr.shape}")
+    return list(arr)
+
+
+def prepare_pairs(pred: Any, gt: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
+    """Validate a single pair or a batch of pairs.
+
+    Args:
+        pred: one map or a batch (see the module docstring).
+        gt: the matching ground truth, with the same structure.
+
+    Returns:
+        ``(pairs, batched)``: the list of validated ``(float64 pred, bool gt)`` pairs and whether
+        the input was a batch (so the caller returns per-image arrays rather than scalars).
+
+    Raises:
+        TypeError: for unsupported types or dtypes.
+        ValueError: for mismatched structures, shapes or invalid values; batch errors name the
+            offending index.
+    """
+    batched_p, batched_g = is_batch(pred), is_batch(gt)
+    if batched_p != batched_g:
+        raise ValueError(
+            "`pred` and `gt` must both be single (H, W) maps or both batches; got "
+            f"pred {_describe(as_numpy(pred, 'pred')) if not isinstance(pred, (list, tuple)) else 'list'} and "
+            f"gt {_describe(as_numpy(gt, 'gt')) if not isinstance(gt, (list, tuple)) else 'list'}"
+        )
+    if not batched_p:
+        return [prepare_pair(pred, gt)], False
+    preds, gts = _split_batch(pred, "pred"), _split_batch(gt, "gt")
+    if len(preds) != len(gts):
+        raise ValueError(f"`pred` and `gt` must hold the same number of maps; got {len(preds)} and {len(gts)}")
+    pairs = []
+    for i, (p, g) in enumerate(zip(preds, gts)):
+        try:
+            pairs.append(prepare_pair(p, g))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"item {i}: {exc}") from None
+    return pairs, True
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
+
+
+def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``value`` is a finite positive (or >= 0) number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number; got {type(value).__name__}")
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be finite and {bound}; got {value!r}")

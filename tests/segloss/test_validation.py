@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from segloss._validation import check_labels, check_logits, check_number, check_target_shape, reduce, zero_with_graph
+
+
+def test_check_logits_messages():
+    with pytest.raises(TypeError, match="`pred` must be a torch.Tensor; got list"):
+        check_logits([1.0])
+    with pytest.raises(TypeError, match="floating-point tensor.*torch.int64"):
+        check_logits(torch.zeros(1, 2, 3, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\); got shape \(2, 3\)"):
+        check_logits(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="must not be empty"):
+        check_logits(torch.zeros(0, 2, 3, 3))
+
+
+def test_check_labels_and_shape():
+    t = torch.tensor([[0, 1], [2, 255]])
+    check_labels(t, 3, ignore_index=255)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\).*\[255\]"):
+        check_labels(t, 3)
+    with pytest.raises(TypeError, match="integer tensor of class ids; got dtype torch.float32"):
+        check_labels(t.float(), 3)
+    with pytest.raises(ValueError, match=r"shape \(2, 4, 4\) matching `pred` \(2, 3, 4, 4\); got \(2, 1, 4, 4\)"):
+        check_target_shape(torch.zeros(2, 1, 4, 4), (2, 4, 4), ref_shape=(2, 3, 4, 4))
+
+
+def test_check_number_and_reduce():
+    with pytest.raises(ValueError, match="`theta` must be > 0; got 0"):
+        check_number(0, "theta", low=0, low_inclusive=False)
+    with pytest.raises(TypeError, match="`theta` must be a number; got str"):
+        check_number("1", "theta")
+    x = torch.tensor([1.0, 3.0])
+    assert reduce(x, "mean") == 2 and reduce(x, "sum") == 4 and reduce(x, "none").shape == (2,)
+
+
+def test_zero_with_graph_backprops():
+    p = torch.randn(2, 3, requires_grad=True, dtype=torch.float16)
+    z = zero_with_graph(p)
+    z.backward()
+    assert z.ndim == 0 and z.dtype == torch.float32 and torch.all(p.grad == 0)

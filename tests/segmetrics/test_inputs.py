@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+import torch
+
+from segmetrics._inputs import prepare_gt, prepare_pair, prepare_pairs, prepare_pred
+
+
+def test_uint8_pred_matches_pysod_division():
+    p = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    np.testing.assert_array_equal(prepare_pred(p), p / 255)
+
+
+def test_float_gt_threshold_matches_uint8():
+    g = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    np.testing.assert_array_equal(prepare_gt(g), prepare_gt(g / 255))
+    assert not prepare_gt(np.full((2, 2), 128, np.uint8)).any()
+    assert prepare_gt(np.full((2, 2), 129, np.uint8)).all()
+
+
+def test_torch_and_batches():
+    p = torch.rand(3, 1, 8, 9)
+    g = torch.rand(3, 8, 9) > 0.5
+    pairs, batched = prepare_pairs(p, g)
+    assert batched and len(pairs) == 3 and pairs[0][0].shape == (8, 9)
+    preds = [np.zeros((4, 4)), np.zeros((5, 6))]
+    pairs, batched = prepare_pairs(preds, [np.zeros((4, 4), bool), np.ones((5, 6), bool)])
+    assert batched and pairs[1][1].all()
+    _, batched = prepare_pairs(np.zeros((4, 4)), np.zeros((4, 4), bool))
+    assert not batched
+
+
+@pytest.mark.parametrize(
+    ("pred", "gt", "exc", "match"),
+    [
+        (np.zeros((4, 4)), np.zeros((4, 5), bool), ValueError, r"same shape; got pred \(4, 4\) and gt \(4, 5\)"),
+        (np.full((4, 4), np.nan), np.zeros((4, 4), bool), ValueError, "`pred` must be finite"),
+        (np.full((4, 4), 1.5), np.zeros((4, 4), bool), ValueError, r"`pred` of floating dtype must lie in \[0, 1\]"),
+        (np.zeros((4, 4), np.int32), np.zeros((4, 4), bool), TypeError, "`pred` must be uint8.*got dtype int32"),
+        (np.zeros((0, 4)), np.zeros((0, 4), bool), ValueError, "`pred` must not be empty"),
+        (np.zeros((4, 4)), np.full((4, 4), 3, np.int64), ValueError, r"`gt` of integer dtype int64 must hold 0/1"),
+        (np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4), bool), ValueError, r"one channel, shape \(N, 1, H, W\)"),
+        (np.zeros((2, 4, 4)), np.zeros((3, 4, 4), bool), ValueError, "same number of maps; got 2 and 3"),
+        (np.zeros((2, 4, 4)), np.zeros((4, 4), bool), ValueError, "both be single"),
+        ("abc", np.zeros((4, 4), bool), TypeError, "`pred` must be a numpy array or torch tensor"),
+        ([np.zeros((4, 4)), np.zeros((4, 4)) + 2], [np.zeros((4, 4), bool)] * 2, ValueError, "item 1: `pred`"),
+    ],
+)
+def test_bad_inputs(pred, gt, exc, match):
+    with pytest.raises(exc, match=match):
+        prepare_pairs(pred, gt)
+
+
+def test_prepare_pair_contiguous():
+    p, g = prepare_pair(np.zeros((8, 8))[:, ::2], np.zeros((8, 8), np.uint8)[:, ::2])
+    assert p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == bool
