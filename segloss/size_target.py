@@ -245,9 +245,7 @@ class SizeTargetLoss(nn.Module):
             reduction,
         )
 
-    def forward(
-        self, pred: torch.Tensor, target_sizes: torch.Tensor, roi: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, target_sizes: torch.Tensor, roi: torch.Tensor | None = None) -> torch.Tensor:
         """Compute the loss; see :func:`size_target_loss`."""
         return size_target_loss(
             pred,
