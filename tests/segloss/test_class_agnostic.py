@@ -1,0 +1,265 @@
+"""Tests for segloss.class_agnostic: CAS (paper + official compat), CACE and the saliency helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from segloss import (
+    CACELoss,
+    CASLoss,
+    SaliencyChannelSelector,
+    adaptive_binarize,
+    cace_loss,
+    cas_loss,
+    select_saliency_channel,
+)
+
+DATA = Path(__file__).parent / "data"
+
+
+# ---------------------------------------------------------------------------------------------
+# slow float64 references
+def cas_reference(logits, regions, alpha=0.1, ignore_index=None, binary=False):
+    x = logits.double()
+    s = torch.cat([torch.sigmoid(-x), torch.sigmoid(x)], 1) if binary else torch.softmax(x, 1)
+    out = []
+    for n in range(s.shape[0]):
+        ids = regions[n]
+        valid = torch.ones_like(ids, dtype=torch.bool) if ignore_index is None else ids != ignore_index
+        means, unif = [], torch.zeros((), dtype=torch.float64)
+        for rid in torch.unique(ids[valid]).tolist():
+            m = (ids == rid) & valid
+            d = s[n][:, m]  # (C, |r|)
+            mu = d.mean(1)
+            means.append(mu)
+            unif = unif + ((d - mu[:, None]) ** 2).sum() / m.sum()
+        disc = torch.zeros((), dtype=torch.float64)
+        for i in range(len(means)):
+            for j in range(len(means)):
+                if i != j:
+                    disc = disc + ((means[i] - means[j]) ** 2).sum()
+        out.append(alpha * unif - (1 - alpha) * disc)
+    return torch.stack(out)
+
+
+def make_official_case(seed, n, c, h, w, scale, kind):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, c, h, w, generator=g, dtype=torch.float64) * scale
+    u = torch.rand(n, h, w, generator=g, dtype=torch.float64)
+    mask = {
+        "noise": (u > 0.6).long(),
+        "empty": torch.zeros(n, h, w, dtype=torch.long),
+        "full": torch.ones(n, h, w, dtype=torch.long),
+    }[kind]
+    return logits, mask
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parity
+def test_official_parity_with_authors_code():
+    golden = json.loads((DATA / "cas_official_golden.json").read_text())
+    assert golden["meta"]["repo"] == "sofmonk/class_agnostic_loss_saliency"
+    for case in golden["cases"]:
+        logits, mask = make_official_case(**case["case"])
+        logits.requires_grad_(True)
+        loss = cas_loss(logits, mask, compat="official", batch_size=golden["meta"]["parameters"]["BATCH_SIZE"])
+        loss.backward()
+        assert loss.item() == pytest.approx(case["loss"], rel=1e-10, abs=1e-15)
+        ref = torch.tensor(case["grad"], dtype=torch.float64).view_as(logits)
+        torch.testing.assert_close(logits.grad, ref, rtol=1e-8, atol=1e-14)
+
+
+def test_official_module_defaults_alpha_half_and_mean_over_n():
+    logits, mask = make_official_case(0, 2, 2, 8, 8, 1.0, "noise")
+    a = CASLoss(compat="official")(logits, mask)
+    b = cas_loss(logits, mask, compat="official", alpha=0.5, reduction="sum") / 2
+    torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_paper_matches_reference(binary):
+    g = torch.Generator().manual_seed(3)
+    c = 1 if binary else 4
+    logits = torch.randn(3, c, 9, 11, generator=g, dtype=torch.float64) * 2
+    regions = torch.randint(-3, 4, (3, 9, 11), generator=g) * 1000  # arbitrary, negative, sparse ids
+    regions[1] = 7  # a single region
+    regions[2, :2] = 255
+    got = cas_loss(logits, regions, mode="binary" if binary else "multiclass", ignore_index=255, reduction="none")
+    ref = cas_reference(logits, regions, ignore_index=255, binary=binary)
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        cas_loss(logits, regions, mode="binary" if binary else "multiclass", ignore_index=255), ref.mean()
+    )
+
+
+def test_perfect_segmentation_reaches_lower_bound():
+    regions = torch.zeros(1, 6, 6, dtype=torch.long)
+    regions[0, :, 3:] = 1
+    regions[0, 4:, :] = 2
+    logits = F.one_hot(regions, 3).permute(0, 3, 1, 2).double() * 200.0
+    r = 3
+    got = cas_loss(logits, regions, alpha=0.1)
+    assert got.item() == pytest.approx(-(1 - 0.1) * 2 * r * (r - 1), rel=1e-9)
+
+
+@given(
+    st.integers(1, 5),
+    st.integers(2, 4),
+    st.floats(0.0, 1.0),
+    st.integers(0, 2**31 - 1),
+)
+def test_bounds_and_relabel_invariance(n_regions, channels, alpha, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(2, channels, 6, 7, generator=g, dtype=torch.float64) * 3
+    regions = torch.randint(0, n_regions, (2, 6, 7), generator=g)
+    per = cas_loss(logits, regions, alpha=alpha, reduction="none")
+    for i in range(2):
+        r = torch.unique(regions[i]).numel()
+        assert -2 * (1 - alpha) * r * (r - 1) - 1e-9 <= per[i].item() <= alpha * r + 1e-9
+    # ids need not mean the same across images: relabelling one image changes nothing
+    relabel = regions.clone()
+    relabel[1] = regions[1] * -17 + 12345
+    torch.testing.assert_close(cas_loss(logits, relabel, alpha=alpha, reduction="none"), per)
+
+
+@pytest.mark.parametrize("compat", ["paper", "official"])
+def test_gradcheck(compat):
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 3, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    regions = torch.randint(0, 3, (2, 3, 4), generator=g)
+    assert torch.autograd.gradcheck(lambda x: cas_loss(x, regions, compat=compat, ignore_index=2), (logits,))
+    if compat == "paper":
+        assert torch.autograd.gradcheck(lambda x: cace_loss(x[:, :1], regions.clamp_max(1)), (logits,))
+
+
+def test_all_ignored_is_zero_with_graph():
+    logits = torch.randn(2, 3, 4, 4, requires_grad=True)
+    regions = torch.full((2, 4, 4), 255)
+    loss = cas_loss(logits, regions, ignore_index=255)
+    assert loss.ndim == 0 and loss.item() == 0.0
+    loss.backward()
+    assert torch.count_nonzero(logits.grad) == 0
+    assert cas_loss(logits, regions, ignore_index=255, reduction="none").shape == (2,)
+    cace = cace_loss(logits[:, :1], regions, ignore_index=255)
+    assert cace.item() == 0.0
+
+
+@pytest.mark.parametrize("fn", ["cas", "official", "cace"])
+def test_autocast_half_and_extreme_logits(fn):
+    regions = torch.randint(0, 2, (2, 8, 8))
+
+    def run(x):
+        if fn == "cace":
+            return cace_loss(x[:, :1], regions)
+        return cas_loss(x, regions, compat="paper" if fn == "cas" else "official")
+
+    x = torch.randn(2, 2, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = run(x)
+    assert out.dtype == torch.float32 and torch.isfinite(out)
+    half = run(x.half())
+    assert half.dtype == torch.float32 and torch.isfinite(half)
+    torch.testing.assert_close(half, run(x.half().float()))
+    big = (torch.randn(2, 2, 8, 8).sign() * 1e4).requires_grad_(True)
+    out = run(big)
+    out.backward()
+    assert torch.isfinite(out) and torch.isfinite(big.grad).all()
+
+
+def test_compile_aot_eager():
+    regions = torch.randint(0, 3, (2, 8, 8))
+    x = torch.randn(2, 3, 8, 8)
+    compiled = torch.compile(cas_loss, backend="aot_eager")
+    torch.testing.assert_close(compiled(x, regions), cas_loss(x, regions))
+
+
+def test_cace_matches_reference_and_is_swap_invariant():
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(3, 1, 6, 6, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (3, 6, 6), generator=g)
+    ref = torch.stack(
+        [
+            torch.minimum(
+                F.binary_cross_entropy_with_logits(z[i, 0], y[i].double()),
+                F.binary_cross_entropy_with_logits(z[i, 0], 1 - y[i].double()),
+            )
+            for i in range(3)
+        ]
+    )
+    torch.testing.assert_close(cace_loss(z, y, reduction="none"), ref)
+    torch.testing.assert_close(cace_loss(z, 1 - y, reduction="none"), ref)
+    two = torch.cat([torch.zeros_like(z), z], 1)  # 2-class logits with the same foreground probability
+    torch.testing.assert_close(CACELoss(reduction="none")(two, y), ref)
+    probs = torch.sigmoid(z)
+    torch.testing.assert_close(cace_loss(probs, y, from_logits=False, reduction="none"), ref, rtol=1e-5, atol=1e-6)
+    ign = y.clone()
+    ign[:, 0] = 255
+    ref_ign = torch.stack(
+        [
+            torch.minimum(
+                F.binary_cross_entropy_with_logits(z[i, 0, 1:], y[i, 1:].double()),
+                F.binary_cross_entropy_with_logits(z[i, 0, 1:], 1 - y[i, 1:].double()),
+            )
+            for i in range(3)
+        ]
+    )
+    torch.testing.assert_close(cace_loss(z, ign, ignore_index=255, reduction="none"), ref_ign)
+
+
+def test_saliency_helpers():
+    g = torch.Generator().manual_seed(2)
+    probs = torch.rand(4, 3, 8, 8, generator=g)
+    gt = (probs[:, 2] > 0.5).long()
+    assert select_saliency_channel(probs, gt) == 2
+    sel = SaliencyChannelSelector()
+    sel.update(probs[:2], gt[:2])
+    sel.update(probs[2:], gt[2:])
+    full = SaliencyChannelSelector()
+    full.update(probs, gt)
+    torch.testing.assert_close(sel.correlations(), full.correlations())
+    x = probs.double().transpose(0, 1).reshape(3, -1)
+    y = gt.double().reshape(-1)
+    ref = torch.stack([torch.corrcoef(torch.stack([x[c], y]))[0, 1] for c in range(3)])
+    torch.testing.assert_close(full.correlations(), ref)
+    with pytest.raises(ValueError, match="no data"):
+        SaliencyChannelSelector().best()
+    with pytest.raises(ValueError, match="keep 3 channels"):
+        sel.update(probs[:, :2], gt)
+    s = torch.tensor([[[0.1, 0.9], [0.0, 0.2]]])
+    assert adaptive_binarize(s).tolist() == [[[False, True], [False, False]]]
+    assert torch.equal(adaptive_binarize(s[0]), adaptive_binarize(s)[0])
+    assert torch.equal(adaptive_binarize(s, factor=1.0), s > s.mean())
+
+
+def test_bad_inputs():
+    x = torch.randn(2, 3, 4, 4)
+    t = torch.randint(0, 2, (2, 4, 4))
+    with pytest.raises(TypeError, match="`target` must be an integer region-id map"):
+        cas_loss(x, t.float())
+    with pytest.raises(ValueError, match=r"`target` must have shape \(2, 4, 4\)"):
+        cas_loss(x, t[:1])
+    with pytest.raises(ValueError, match="1 channel when mode='binary'"):
+        cas_loss(x, t, mode="binary")
+    with pytest.raises(ValueError, match="at least 2 channels"):
+        cas_loss(x[:, :1], t)
+    with pytest.raises(ValueError, match="`alpha` must be <= 1"):
+        cas_loss(x, t, alpha=1.5)
+    with pytest.raises(ValueError, match="`compat` must be one of"):
+        cas_loss(x, t, compat="authors")
+    with pytest.raises(ValueError, match="`reduction` must be one of"):
+        CASLoss(reduction="avg")
+    with pytest.raises(ValueError, match="`batch_size` must be a positive int"):
+        cas_loss(x, t, compat="official", batch_size=0)
+    with pytest.raises(TypeError, match="`pred` must be a floating-point tensor"):
+        cas_loss(t[:, None].expand(2, 3, 4, 4), t)
+    with pytest.raises(ValueError, match="1 or 2 channels for CACE"):
+        cace_loss(x, t)
+    with pytest.raises(ValueError, match="`factor` must be > 0"):
+        adaptive_binarize(torch.rand(4, 4), factor=0.0)
