@@ -173,7 +173,7 @@ class _QuadraticForm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool) -> torch.Tensor:  # type: ignore[override]
         k = u.shape[1]
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device_type=u.device.type, enabled=False):
             y = filt(torch.cat([u, r], 1) if positive else u)
             a = y[:, :k]
             if positive:

@@ -1,0 +1,236 @@
+"""Tests for segloss.potts_crf: parity with rloss, exact backends vs a float64 double sum, properties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segloss import PottsCRFLoss, potts_crf_loss
+from segloss.potts_crf import lattice_gain
+
+DATA = Path(__file__).parent / "data"
+
+
+def make_rloss_case(seed, n, k, h, w, roi):
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(n, 3, 4, 4, generator=g) * 255
+    img = F.interpolate(base, size=(h, w), mode="bilinear", align_corners=False)
+    img = (img + torch.randn(n, 3, h, w, generator=g) * 5).clamp(0, 255).round()
+    logits = torch.randn(n, k, h, w, generator=g) * 2
+    r = torch.ones(n, h, w)
+    if roi:
+        r[:, :, : w // 4] = 0
+    return img, logits, r
+
+
+def brute_force(logits, img, sigma_rgb, sigma_xy, roi=None, offset_mask=None, binary=False):
+    """Σ_{p,q} w_pq r_p r_q Σ_k (1 − S_pk) S_qk as an explicit float64 double sum (dense W)."""
+    x = logits.double()
+    s = torch.cat([torch.sigmoid(-x), torch.sigmoid(x)], 1) if binary else torch.softmax(x, 1)
+    n, k, h, w = s.shape
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    pos = torch.stack([xx.flatten(), yy.flatten()], 1)
+    out = []
+    for i in range(n):
+        f = img[i].double().reshape(img.shape[1], -1).T
+        wmat = torch.exp(-((f[:, None] - f[None]) ** 2).sum(-1) / (2 * sigma_rgb**2))
+        if sigma_xy is not None:
+            wmat = wmat * torch.exp(-((pos[:, None] - pos[None]) ** 2).sum(-1) / (2 * sigma_xy**2))
+        if offset_mask is not None:
+            wmat = wmat * offset_mask((pos[:, None] - pos[None]).abs())
+        r = torch.ones(h * w, dtype=torch.float64) if roi is None else roi[i].double().flatten()
+        sp = s[i].reshape(k, -1).T  # (P, K)
+        pair = (1 - sp) @ sp.T  # pair[p, q] = Σ_k (1 − S_pk) S_qk
+        out.append((wmat * pair * r[:, None] * r[None, :]).sum())
+    return torch.stack(out)
+
+
+NEIGHBOURS = {
+    "grid4": lambda d: (d.sum(-1) == 1).double(),
+    "grid8": lambda d: (d.max(-1).values == 1).double(),
+}
+
+
+@pytest.mark.parity
+def test_rloss_parity_lattice():
+    golden = json.loads((DATA / "rloss_densecrf_golden.json").read_text())
+    assert golden["meta"]["repo"] == "meng-tang/rloss"
+    for case in golden["cases"]:
+        cs = case["case"]
+        img, logits, roi = make_rloss_case(cs["seed"], cs["n"], cs["k"], cs["h"], cs["w"], cs["roi"])
+        logits.requires_grad_(True)
+        crf = PottsCRFLoss(
+            backend="lattice",
+            compat="rloss",
+            sigma_rgb=cs["sigma_rgb"],
+            sigma_xy=cs["sigma_xy"],
+            scale_factor=cs["scale_factor"],
+        )
+        loss = crf(logits, img, roi)
+        loss.backward()
+        assert loss.item() == pytest.approx(case["loss"], rel=1e-5)
+        ref = torch.tensor(case["grad"]).view_as(logits)
+        torch.testing.assert_close(logits.grad, ref, rtol=0, atol=1e-5 * ref.abs().max().item())
+
+
+@settings(max_examples=15)
+@given(
+    st.sampled_from(["dense", "grid4", "grid8", "local"]),
+    st.integers(1, 6),
+    st.integers(2, 7),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 2**31 - 1),
+)
+def test_exact_backends_equal_float64_double_sum(backend, h, w, use_roi, spatial, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(2, 3, h, w, generator=g, dtype=torch.float64) * 2
+    img = torch.rand(2, 3, h, w, generator=g, dtype=torch.float64) * 100
+    roi = (torch.rand(2, h, w, generator=g) > 0.3).long() if use_roi else None
+    sxy = 2.0 if spatial else None
+    kwargs = dict(backend=backend, sigma_rgb=30.0, sigma_xy=sxy, roi=roi, reduction="none", chunk_size=5)
+    if backend == "local":
+        kwargs.update(kernel_size=5, dilation=2)
+        mask = lambda d: (((d % 2) == 0).all(-1) & (d.max(-1).values <= 4)).double()  # noqa: E731
+    else:
+        mask = NEIGHBOURS.get(backend)
+    got = potts_crf_loss(logits, img, **kwargs)
+    ref = brute_force(logits, img, 30.0, sxy, roi, mask)
+    torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-10)
+
+
+def test_binary_mode_and_probabilities():
+    g = torch.Generator().manual_seed(7)
+    z = torch.randn(2, 1, 5, 6, generator=g, dtype=torch.float64)
+    img = torch.rand(2, 1, 5, 6, generator=g, dtype=torch.float64) * 255  # grayscale works
+    got = potts_crf_loss(z, img, backend="dense", mode="binary", sigma_xy=3.0, reduction="none")
+    torch.testing.assert_close(got, brute_force(z, img, 15.0, 3.0, binary=True))
+    probs = torch.softmax(torch.cat([torch.zeros_like(z), z], 1), 1)
+    got_p = potts_crf_loss(probs, img, backend="dense", from_logits=False, sigma_xy=3.0, reduction="none")
+    torch.testing.assert_close(got_p, got)
+
+
+def test_positive_form_properties_and_rloss_form():
+    g = torch.Generator().manual_seed(8)
+    img = torch.rand(1, 3, 6, 6, generator=g, dtype=torch.float64) * 255
+    # constant labelling: no boundary → 0
+    const = torch.zeros(1, 3, 6, 6, dtype=torch.float64)
+    const[:, 1] = 50.0
+    for backend in ("dense", "grid4", "local"):
+        assert potts_crf_loss(const, img, backend=backend).item() == pytest.approx(0.0, abs=1e-12)
+    # one-hot labelling on a 4-grid: the total weight of the cut edges, counted in both directions
+    lab = torch.zeros(1, 6, 6, dtype=torch.long)
+    lab[0, :, 3:] = 2
+    onehot = F.one_hot(lab, 3).permute(0, 3, 1, 2).double() * 200.0
+    wcut = torch.exp(-((img[0, :, :, 2] - img[0, :, :, 3]) ** 2).sum(0) / (2 * 15.0**2)).sum()
+    got = potts_crf_loss(onehot, img, backend="grid4", sigma_xy=None)
+    assert got.item() == pytest.approx(2 * wcut.item(), rel=1e-9)
+    # paper − rloss per image = rᵀWr, independent of the prediction
+    a = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64)
+    b = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64)
+    im2 = img.expand(2, 3, 6, 6)
+    diff_a = potts_crf_loss(a, im2, backend="dense", reduction="none") - potts_crf_loss(
+        a, im2, backend="dense", compat="rloss", reduction="none"
+    )
+    diff_b = potts_crf_loss(b, im2, backend="dense", reduction="none") - potts_crf_loss(
+        b, im2, backend="dense", compat="rloss", reduction="none"
+    )
+    torch.testing.assert_close(diff_a, diff_b)
+    assert (potts_crf_loss(a, im2, backend="dense", reduction="none") >= 0).all()
+    norm = potts_crf_loss(a, im2, backend="dense", normalize=True, reduction="none")
+    torch.testing.assert_close(norm, potts_crf_loss(a, im2, backend="dense", reduction="none") / 36)
+
+
+def test_scale_factor_equals_manual_downscaling():
+    g = torch.Generator().manual_seed(9)
+    logits = torch.randn(2, 3, 8, 10, generator=g, dtype=torch.float64)
+    img = torch.rand(2, 3, 8, 10, generator=g, dtype=torch.float64) * 255
+    roi = (torch.rand(2, 8, 10, generator=g) > 0.2).double()
+    got = potts_crf_loss(logits, img, backend="dense", scale_factor=0.5, roi=roi, sigma_xy=6.0, reduction="none")
+    s = F.interpolate(torch.softmax(logits, 1), scale_factor=0.5, mode="bilinear", align_corners=False)
+    im = F.interpolate(img, scale_factor=0.5)
+    r = F.interpolate(roi[:, None], scale_factor=0.5)[:, 0]
+    ref = brute_force(s.log(), im, 15.0, 3.0, r)
+    torch.testing.assert_close(got, ref)
+
+
+def test_lattice_close_to_exact_on_piecewise_smooth_images():
+    g = torch.Generator().manual_seed(10)
+    n, k, h, w = 1, 4, 64, 64
+    base = torch.rand(n, 3, 4, 4, generator=g) * 255
+    img = (
+        F.interpolate(base, size=(h, w), mode="bilinear", align_corners=False)
+        + torch.randn(n, 3, h, w, generator=g) * 3
+    ).clamp(0, 255)
+    logits = F.avg_pool2d(torch.randn(n, k, h, w, generator=g), 5, 1, 2) * 10
+    for sxy in (50.0, 100.0):
+        lat = potts_crf_loss(logits, img, backend="lattice", sigma_xy=sxy, reduction="none")
+        exact = potts_crf_loss(logits, img, backend="dense", sigma_xy=sxy, reduction="none")
+        ratio = lat / exact
+        assert ((ratio > 0.9) & (ratio < 1.1)).all(), ratio
+        raw = potts_crf_loss(logits, img, backend="lattice", sigma_xy=sxy, compat="rloss", reduction="none")
+        raw_exact = potts_crf_loss(logits, img, backend="dense", sigma_xy=sxy, compat="rloss", reduction="none")
+        assert ((raw / raw_exact) < 0.7).all()  # the raw lattice scale that rloss's weights were tuned on
+    assert lattice_gain(5) == pytest.approx(1 / 0.55)
+
+
+def test_gradcheck_and_image_gets_no_gradient():
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(1, 3, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    img = (torch.rand(1, 3, 3, 4, generator=g, dtype=torch.float64) * 100).requires_grad_(True)
+    roi = torch.tensor([[[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1]]])
+    for kwargs in (
+        dict(backend="dense", sigma_xy=3.0, roi=roi),
+        dict(backend="grid8", sigma_xy=None),
+        dict(backend="local", kernel_size=3),
+        dict(backend="dense", compat="rloss", scale_factor=0.5),
+    ):
+        assert torch.autograd.gradcheck(lambda z, kw=kwargs: potts_crf_loss(z, img, **kw), (x,), fast_mode=True)
+    potts_crf_loss(x, img, backend="lattice").backward()
+    assert img.grad is None
+
+
+def test_autocast_half_extreme_and_compile():
+    img = torch.rand(2, 3, 8, 8) * 255
+    x = torch.randn(2, 3, 8, 8)
+    for backend in ("lattice", "grid4"):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = potts_crf_loss(x, img, backend=backend)
+        assert out.dtype == torch.float32 and torch.isfinite(out)
+        half = potts_crf_loss(x.half(), img.half(), backend=backend)
+        assert half.dtype == torch.float32 and torch.isfinite(half)
+        big = (torch.randn(2, 3, 8, 8).sign() * 1e4).requires_grad_(True)
+        out = potts_crf_loss(big, img, backend=backend)
+        out.backward()
+        assert torch.isfinite(out) and torch.isfinite(big.grad).all()
+    fn = torch.compile(potts_crf_loss, backend="aot_eager")
+    torch.testing.assert_close(fn(x, img, backend="grid4"), potts_crf_loss(x, img, backend="grid4"))
+
+
+def test_bad_inputs():
+    x = torch.randn(2, 3, 4, 4)
+    img = torch.rand(2, 3, 4, 4)
+    with pytest.raises(ValueError, match="`backend` must be one of"):
+        potts_crf_loss(x, img, backend="crf")
+    with pytest.raises(ValueError, match=r"`image` must be \(N, C_img, H, W\) = \(2, C_img, 4, 4\)"):
+        potts_crf_loss(x, img[:, :, :2])
+    with pytest.raises(ValueError, match="`sigma_rgb` must be > 0"):
+        potts_crf_loss(x, img, sigma_rgb=0.0)
+    with pytest.raises(ValueError, match="`scale_factor` must be <= 1"):
+        potts_crf_loss(x, img, scale_factor=2.0)
+    with pytest.raises(ValueError, match="`kernel_size` must be an odd int >= 3"):
+        potts_crf_loss(x, img, backend="local", kernel_size=4)
+    with pytest.raises(ValueError, match="`dilation` must be an int >= 1"):
+        potts_crf_loss(x, img, backend="local", dilation=0)
+    with pytest.raises(ValueError, match=r"`roi` must have shape \(2, 4, 4\)"):
+        potts_crf_loss(x, img, roi=torch.ones(2, 3, 4))
+    with pytest.raises(ValueError, match="`compat` must be one of"):
+        PottsCRFLoss(compat="caffe")
+    with pytest.raises(TypeError, match="`image` must be a torch.Tensor"):
+        potts_crf_loss(x, img.numpy())
