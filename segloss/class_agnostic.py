@@ -36,6 +36,7 @@ from segloss._validation import (
     check_target_shape,
     check_tensor,
     reduce,
+    value_checks_enabled,
 )
 
 __all__ = [
@@ -91,38 +92,73 @@ def dense_region_index(region_ids: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(rank).scatter_(1, perm, rank)
 
 
-def _cas_paper(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, alpha: float) -> torch.Tensor:
+def _region_capacity(idx: torch.Tensor, max_regions: int | None) -> int:
+    """Static size of the region axis.
+
+    ``max_regions`` if given, else the true maximum (one host read in eager mode) or ``H·W`` while compiling.
+    """
+    if max_regions is not None:
+        if value_checks_enabled() and bool((idx >= max_regions).any()):
+            found = int(idx.max()) + 1
+            raise ValueError(
+                f"`max_regions` must be >= the number of regions in every image; got {max_regions}, found {found}"
+            )
+        return max_regions
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and compiler.is_compiling():
+        return idx.shape[1]
+    return int(idx.max()) + 1
+
+
+def _cas_paper(
+    s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, alpha: float, max_regions: int | None
+) -> torch.Tensor:
     n, c = s.shape[:2]
-    s = s.reshape(n, c, -1).transpose(1, 2)  # (N, P, C)
-    p = s.shape[1]
+    s = s.reshape(n, c, -1)
+    p = s.shape[2]
     idx = dense_region_index(target.reshape(n, p))
-    w = valid.reshape(n, p).to(s.dtype)
-    counts = torch.zeros(n, p, dtype=s.dtype, device=s.device).scatter_add_(1, idx, w)
-    idx_c = idx.unsqueeze(-1).expand(n, p, c)
-    sums = torch.zeros(n, p, c, dtype=s.dtype, device=s.device).scatter_add_(1, idx_c, s * w.unsqueeze(-1))
+    cap = _region_capacity(idx, max_regions)
+    q = s.square().sum(1)  # ‖s(x)‖²
+    if valid is None:
+        w = torch.ones(n, p, dtype=s.dtype, device=s.device)
+        sw = s
+    else:
+        w = valid.reshape(n, p).to(s.dtype)
+        sw = s * w[:, None]
+        q = q * w
+    counts = torch.zeros(n, cap, dtype=s.dtype, device=s.device).scatter_add_(1, idx, w)
+    sums = torch.zeros(n, c, cap, dtype=s.dtype, device=s.device).scatter_add_(2, idx[:, None].expand(n, c, p), sw)
+    sq = torch.zeros(n, cap, dtype=s.dtype, device=s.device).scatter_add_(1, idx, q)
     present = counts > 0
-    mu = sums / counts.clamp_min(1.0).unsqueeze(-1)  # (N, P, C) region means (empty slots: 0)
-    mu_pix = torch.gather(mu, 1, idx_c)
-    cnt_pix = torch.gather(counts, 1, idx).clamp_min(1.0)
-    uniformer = ((s - mu_pix).square().sum(-1) * w / cnt_pix).sum(1)
+    inv = 1.0 / counts.clamp_min(1.0)
+    mu = sums * inv[:, None]  # (N, C, R) region means (empty slots: 0)
+    musq = mu.square().sum(1)  # (N, R)
+    # mean_{x∈r} ‖s(x) − μ_r‖² = mean ‖s‖² − ‖μ_r‖²
+    uniformer = torch.where(present, (sq * inv - musq).clamp_min(0.0), torch.zeros_like(musq)).sum(1)
     # Σ_{i≠j} ‖μ_i − μ_j‖² = 2 R Σ_i ‖μ_i‖² − 2 ‖Σ_i μ_i‖²  (ordered pairs, present regions only)
     r = present.to(s.dtype).sum(1)
-    sq = mu.square().sum(-1).sum(1)
-    tot = mu.sum(1).square().sum(-1)
-    disc = (2.0 * r * sq - 2.0 * tot).clamp_min(0.0)
+    disc = (2.0 * r * musq.sum(1) - 2.0 * mu.sum(2).square().sum(1)).clamp_min(0.0)
     return alpha * uniformer - (1.0 - alpha) * disc
 
 
-def _cas_official(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, alpha: float) -> torch.Tensor:
+def _cas_official(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, alpha: float) -> torch.Tensor:
+    n, c = s.shape[:2]
     fg = target.to(s.dtype) if target.is_floating_point() else (target != 0).to(s.dtype)
-    v = valid.to(s.dtype)
-    g = ((fg + _OFFICIAL_EPS) * v).unsqueeze(1)  # (N, 1, H, W), broadcast over channels as their copies
-    gc = ((1.0 - fg + _OFFICIAL_EPS) * v).unsqueeze(1)
-    mu = (s * g).sum((2, 3)) / g.sum((2, 3))
-    mu_c = (s * gc).sum((2, 3)) / gc.sum((2, 3))
+    fg = fg.reshape(n, -1)
+    g = fg + _OFFICIAL_EPS  # the authors' soft masks, one copy per channel in their code
+    gc = 1.0 - fg + _OFFICIAL_EPS
+    if valid is not None:
+        v = valid.reshape(n, -1).to(s.dtype)
+        g, gc = g * v, gc * v
+    g2 = g.square()
+    sf = s.reshape(n, c, -1)
+    m = torch.bmm(sf, torch.stack([g, gc, g2], 2))  # (N, C, 3): Σ s g, Σ s g', Σ s g²
+    a = torch.bmm(sf.square(), g2[:, :, None])[..., 0]  # Σ s² g²
+    gs, gcs, g2s = g.sum(1, keepdim=True), gc.sum(1, keepdim=True), g2.sum(1, keepdim=True)
+    mu, mu_c = m[..., 0] / gs, m[..., 1] / gcs
     term2 = (mu - mu_c).square().sum(1)
-    u = (g * (s - mu[:, :, None, None])).square().sum((2, 3))
-    term1 = (u / (g.sum((2, 3)) + _OFFICIAL_EPS)).sum(1)
+    u = (a - 2.0 * mu * m[..., 2] + mu.square() * g2s).clamp_min(0.0)  # Σ g² (s − μ)²
+    term1 = (u / (gs + _OFFICIAL_EPS)).sum(1)
     return alpha * term1 - (1.0 - alpha) * term2
 
 
@@ -137,6 +173,7 @@ def cas_loss(
     reduction: str = "mean",
     compat: str = "paper",
     batch_size: int | None = None,
+    max_regions: int | None = None,
 ) -> torch.Tensor:
     r"""Class-agnostic segmentation loss (Sharma et al., eq. 1).
 
@@ -166,6 +203,10 @@ def cas_loss(
             reduction divides the batch sum by ``batch_size``).
         batch_size: divisor of ``"mean"`` for ``compat="official"``; default ``N``. The authors use
             a constant ``BATCH_SIZE = 40``; pass it to reproduce their numbers.
+        max_regions: static upper bound on the number of distinct ids per image (ignored pixels'
+            id included). Default ``None``: the true maximum, read once from the device in eager
+            mode (one host synchronisation), or ``H·W`` under ``torch.compile``. Give it to avoid the
+            synchronisation; a batch with more regions raises (when value checks are on).
 
     Shapes:
         pred ``(N, C, H, W)``, target ``(N, H, W)`` → 0-d (or ``(N,)`` with ``reduction="none"``).
@@ -194,17 +235,14 @@ def cas_loss(
     check_same_device(pred, target, "pred", "target")
     if compat == "paper" and (target.is_floating_point() or target.is_complex()):
         raise TypeError(f"`target` must be an integer region-id map for compat='paper'; got dtype {target.dtype}")
-    if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int or None; got {batch_size!r}")
+    for name, val in (("batch_size", batch_size), ("max_regions", max_regions)):
+        if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
+            raise ValueError(f"`{name}` must be a positive int or None; got {val!r}")
     check_finite(pred, "pred")
     s = _descriptors(pred, mode, from_logits)
-    if ignore_index is not None:
-        valid = target != ignore_index
-    else:
-        valid = torch.ones_like(target, dtype=torch.bool)
+    valid = target != ignore_index if ignore_index is not None else None
     if compat == "paper":
-        per = _cas_paper(s, target, valid, float(alpha))
+        per = _cas_paper(s, target, valid, float(alpha), max_regions)
         out = reduce(per, reduction)
     else:
         per = _cas_official(s, target, valid, float(alpha))
@@ -231,6 +269,7 @@ class CASLoss(nn.Module):
         reduction: str = "mean",
         compat: str = "paper",
         batch_size: int | None = None,
+        max_regions: int | None = None,
     ) -> None:
         super().__init__()
         check_choice(mode, "mode", _MODES)
@@ -240,6 +279,7 @@ class CASLoss(nn.Module):
             check_number(alpha, "alpha", low=0.0, high=1.0)
         self.alpha, self.mode, self.from_logits = alpha, mode, from_logits
         self.ignore_index, self.reduction, self.compat, self.batch_size = ignore_index, reduction, compat, batch_size
+        self.max_regions = max_regions
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Compute the loss; see :func:`cas_loss`."""
@@ -253,6 +293,7 @@ class CASLoss(nn.Module):
             reduction=self.reduction,
             compat=self.compat,
             batch_size=self.batch_size,
+            max_regions=self.max_regions,
         )
 
     def extra_repr(self) -> str:

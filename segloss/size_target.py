@@ -18,10 +18,10 @@ under autocast), so ``−log S̄`` stays finite even for logits of ±1e4.
 * Utilities: :func:`size_targets_from_mask`, :func:`corrupt_size_targets` (eq. 15),
   :func:`relative_error` / :func:`mean_relative_error` (eq. 14), :func:`sigma_for_mre` (eq. 16).
 
-Finiteness: every logarithm is taken of a quantity computed in the log domain from logits
-(``ln S̄`` by logsumexp, ``ln(1 − S_p^k)`` by a top-2 log-sum-exp that does not cancel), so no
-barrier extension is needed for logit inputs; probability inputs (``from_logits=False``) are
-clamped to ``[1e-12, 1]`` before logs.
+Finiteness: every logarithm is taken in the log domain from logits (``ln S̄`` by a per-class
+log-sum-exp over pixels with a hand-written backward, ``ln(1 − S̄^k) = logsumexp_{j≠k} ln S̄^j``), so
+no barrier extension is needed for logit inputs: the values stay finite (large) even for logits of
+±1e4; probability inputs (``from_logits=False``) are clamped to ``[1e-12, 1]`` before logs.
 """
 
 from __future__ import annotations
@@ -101,24 +101,55 @@ def _log_probs(pred: torch.Tensor, mode: str, from_logits: bool) -> torch.Tensor
     return torch.log(x.clamp(_TINY, 1.0))
 
 
-def _log1m_probs(pred: torch.Tensor, mode: str, from_logits: bool) -> torch.Tensor:
-    """``log(1 − S_p^k)`` without cancellation (top-2 log-sum-exp for logits)."""
-    x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
-    if mode == "binary":
-        if from_logits:
-            return torch.cat([F.logsigmoid(x), F.logsigmoid(-x)], 1)
-        x = torch.cat([1.0 - x, x], 1)
-    if not from_logits:
-        return torch.log((1.0 - x).clamp(_TINY, 1.0))
-    lse = torch.logsumexp(x, 1, keepdim=True)
-    m1, i1 = x.max(1, keepdim=True)
-    e = torch.exp(x - m1)
-    rest = m1 + torch.log((e.sum(1, keepdim=True) - e).clamp_min(_TINY))  # exact enough for k ≠ argmax
-    xm = x.scatter(1, i1, float("-inf"))
-    m2 = xm.max(1, keepdim=True).values
-    rest_max = m2 + torch.log(torch.exp(xm - m2).sum(1, keepdim=True))
-    is_max = torch.zeros_like(x, dtype=torch.bool).scatter_(1, i1, True)
-    return torch.where(is_max, rest_max, rest) - lse
+class _LogMeanSoftmax(torch.autograd.Function):
+    """``log S̄`` ``(N, K)`` from logits ``(N, K, P)`` and an optional 0/1 mask ``(N, 1, P)``, lean backward.
+
+    ``∂ log S̄_k / ∂x_pj = w_pk (δ_kj − S_pj)`` with ``w_pk = r_p S_pk / Σ_q r_q S_qk`` (≤ 1, stable).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
+        a = torch.log_softmax(x, 1)
+        am = a if r is None else a.masked_fill(r == 0, float("-inf"))
+        m = am.amax(2, keepdim=True)
+        log_sum = m[..., 0] + torch.log(torch.exp(am - m).sum(2))  # log Σ_p r_p S_pk
+        cnt = float(x.shape[2]) if r is None else r.sum(2)
+        ctx.save_for_backward(a, log_sum, r if r is not None else torch.empty(0))
+        ctx.has_r = r is not None
+        return log_sum - torch.log(torch.as_tensor(cnt, dtype=a.dtype, device=a.device))
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[override]
+        a, log_sum, r = ctx.saved_tensors
+        w = torch.exp(a - log_sum[..., None])
+        if ctx.has_r:
+            w = w * r
+        gw = w * g[..., None]
+        return gw - torch.exp(a) * gw.sum(1, keepdim=True), None
+
+
+def _log_mean_pred(
+    pred: torch.Tensor, mode: str, from_logits: bool, roi: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log S̄ (N, K), has_valid (N,))`` for any input kind; images without valid pixels use all pixels."""
+    if mode == "multiclass" and from_logits:
+        x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
+        n, k = x.shape[:2]
+        x = x.reshape(n, k, -1)
+        if roi is None:
+            return _LogMeanSoftmax.apply(x, None), torch.ones(n, dtype=torch.bool, device=x.device)
+        m = roi.reshape(n, 1, -1)
+        has = m.any(-1)
+        m = (m | ~has[:, :, None]).to(x.dtype)
+        return _LogMeanSoftmax.apply(x, m), has[:, 0]
+    return _log_mean(_log_probs(pred, mode, from_logits), roi)
+
+
+def _log1m_mean(log_sbar: torch.Tensor) -> torch.Tensor:
+    """``log(1 − S̄_k) = logsumexp_{j≠k} log S̄_j`` (exact in the log domain, ``(N, K, K)`` work only)."""
+    k = log_sbar.shape[1]
+    eye = torch.eye(k, dtype=torch.bool, device=log_sbar.device)
+    return torch.logsumexp(log_sbar[:, None, :].masked_fill(eye, float("-inf")), dim=2)
 
 
 def _log_mean(logp: torch.Tensor, roi: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,6 +164,26 @@ def _log_mean(logp: torch.Tensor, roi: torch.Tensor | None) -> tuple[torch.Tenso
     m = m | ~has[:, :, None]  # images without valid pixels: use all (their loss is zeroed later)
     cnt = m.sum(-1).to(lp.dtype)  # (N, 1)
     return torch.logsumexp(lp.masked_fill(~m, float("-inf")), -1) - torch.log(cnt), has[:, 0]
+
+
+def _mean_pred(
+    pred: torch.Tensor, mode: str, from_logits: bool, roi: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(S̄ (N, K), has_valid (N,))`` directly in the probability domain (enough for polynomial losses)."""
+    x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
+    if mode == "binary":
+        p = torch.sigmoid(x) if from_logits else x
+        s = torch.cat([1.0 - p, p], 1)
+    else:
+        s = torch.softmax(x, 1) if from_logits else x
+    n, k = s.shape[:2]
+    s = s.reshape(n, k, -1)
+    if roi is None:
+        return s.mean(2), torch.ones(n, dtype=torch.bool, device=s.device)
+    m = roi.reshape(n, 1, -1)
+    has = m.any(-1)
+    m = (m | ~has[:, :, None]).to(s.dtype)
+    return (s * m).sum(2) / m.sum(2), has[:, 0]
 
 
 def _class_tensor(x: torch.Tensor, n: int, k: int, name: str, mode: str, *, is_size: bool = False) -> torch.Tensor:
@@ -207,7 +258,7 @@ def size_target_loss(
     if value_checks_enabled():
         if bool((v < 0).any()) or not bool(torch.allclose(v.sum(1), torch.ones_like(v[:, 0]), atol=1e-3)):
             raise ValueError("`target_sizes` rows must be non-negative and sum to 1 (size distributions)")
-    log_sbar, has = _log_mean(_log_probs(pred, mode, from_logits), _roi_mask(roi, pred))
+    log_sbar, has = _log_mean_pred(pred, mode, from_logits, _roi_mask(roi, pred))
     v = v.to(log_sbar.dtype)
     if divergence == "forward":
         per = (torch.xlogy(v, v) - v * log_sbar).sum(1)
@@ -311,7 +362,7 @@ def tag_barrier_loss(
     t = _class_tensor(tags, n, k, "tags", mode)
     check_same_device(pred, t, "pred", "tags")
     roi_m = _roi_mask(roi, pred)
-    log_sbar, has = _log_mean(_log_probs(pred, mode, from_logits), roi_m)
+    log_sbar, has = _log_mean_pred(pred, mode, from_logits, roi_m)
     tf = (t != 0).to(log_sbar.dtype)
     per = torch.zeros_like(log_sbar[:, 0])
     if expand == "log":
@@ -319,8 +370,7 @@ def tag_barrier_loss(
     elif expand == "flat":
         per = per - (tf * log_sbar.clamp_max(math.log(epsilon))).sum(1)
     if suppress:
-        log1m_sbar, _ = _log_mean(_log1m_probs(pred, mode, from_logits), roi_m)
-        per = per - ((1.0 - tf) * log1m_sbar).sum(1)
+        per = per - ((1.0 - tf) * _log1m_mean(log_sbar)).sum(1)
     return _finish(per, has, reduction)
 
 
@@ -410,8 +460,7 @@ def quadratic_size_barrier_loss(
     _check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
-    log_sbar, has = _log_mean(_log_probs(pred, mode, from_logits), _roi_mask(roi, pred))
-    sbar = log_sbar.exp()
+    sbar, has = _mean_pred(pred, mode, from_logits, _roi_mask(roi, pred))
     a = _class_tensor(lower, n, k, "lower", mode).to(sbar)
     per = (a - sbar).clamp_min(0).square().sum(1)
     if upper is not None:
@@ -502,8 +551,12 @@ def partial_cross_entropy(
     check_labels(seeds, k, "seeds", ignore_index=ignore_index)
     valid = seeds != ignore_index
     y = torch.where(valid, seeds, torch.zeros_like(seeds)).long()
-    logp = _log_probs(pred, mode, from_logits)
-    nll = -torch.gather(logp, 1, y[:, None])[:, 0] * valid.to(logp.dtype)
+    x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
+    if mode == "multiclass" and from_logits:
+        nll = F.cross_entropy(x, y, reduction="none") * valid.to(x.dtype)
+    else:
+        logp = _log_probs(pred, mode, from_logits)
+        nll = -torch.gather(logp, 1, y[:, None])[:, 0] * valid.to(logp.dtype)
     per = nll.sum((1, 2))
     if reduction == "mean":
         return per.sum() / valid.sum().clamp_min(1).to(per.dtype)

@@ -99,6 +99,17 @@ def test_paper_matches_reference(binary):
     )
 
 
+def test_max_regions_static_capacity():
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64)
+    regions = torch.randint(0, 4, (2, 5, 5), generator=g) * 9
+    ref = cas_loss(logits, regions, reduction="none")
+    torch.testing.assert_close(cas_loss(logits, regions, max_regions=25, reduction="none"), ref)
+    torch.testing.assert_close(CASLoss(max_regions=4, reduction="none")(logits, regions), ref)
+    with pytest.raises(ValueError, match="`max_regions` must be >= the number of regions in every image; got 2"):
+        cas_loss(logits, regions, max_regions=2)
+
+
 def test_perfect_segmentation_reaches_lower_bound():
     regions = torch.zeros(1, 6, 6, dtype=torch.long)
     regions[0, :, 3:] = 1
@@ -259,6 +270,8 @@ def test_bad_inputs():
         CASLoss(reduction="avg")
     with pytest.raises(ValueError, match="`batch_size` must be a positive int"):
         cas_loss(x, t, compat="official", batch_size=0)
+    with pytest.raises(ValueError, match="`max_regions` must be a positive int"):
+        cas_loss(x, t, max_regions=0)
     with pytest.raises(TypeError, match="`pred` must be a floating-point tensor"):
         cas_loss(t[:, None].expand(2, 3, 4, 4), t)
     with pytest.raises(ValueError, match="1 or 2 channels for CACE"):
