@@ -34,32 +34,39 @@ class PermutohedralLattice:
         dev = f.device
         self.d, self.b, self.p = d, b, p
         d1 = d + 1
-        i = torch.arange(d, device=dev, dtype=torch.float32)
-        scale = math.sqrt(2.0 / 3.0) * d1 / torch.sqrt((i + 1.0) * (i + 2.0))
-        cf = f * scale  # (B, P, d)
-        rc = cf.flip(-1).cumsum(-1).flip(-1)  # rc[i] = Σ_{i' ≥ i} cf[i']
-        sm = torch.cat([rc[..., 1:], torch.zeros_like(rc[..., :1])], -1)
-        elevated = torch.cat([rc[..., :1], sm - (i + 1.0) * cf], -1)  # (B, P, d+1), sums to 0
-        rd = torch.round(elevated / d1)
+        npix = b * p
+        # Coordinate-major layout: every step is a handful of element-wise ops on (npix,) rows.
+        ft = f.reshape(npix, d).t()
+        elevated = torch.empty(d1, npix, device=dev)
+        sm = torch.zeros(npix, device=dev)
+        for j in range(d, 0, -1):  # elevate onto the plane Σ = 0 (Adams et al., E·f)
+            cf = ft[j - 1] * (math.sqrt(2.0 / 3.0) * d1 / math.sqrt(j * (j + 1.0)))
+            elevated[j] = sm - j * cf
+            sm = sm + cf
+        elevated[0] = sm
+        rd = torch.round(elevated / d1)  # nearest remainder-0 point
         rem0 = rd * d1
-        ssum = rd.sum(-1, keepdim=True).long()
         diff = elevated - rem0
-        # rank[i]: position of coordinate i when the differences are sorted in decreasing order
-        # (ties: lower index first), i.e. #{j: d_j > d_i} + #{j < i: d_j == d_i}.
-        order = torch.sort(diff, dim=-1, descending=True, stable=True).indices
-        ar = torch.arange(d1, device=dev).expand_as(order)
-        rank = torch.empty_like(order).scatter_(-1, order, ar) + ssum
+        # rank[i] = #{j > i: d_i < d_j} + #{j < i: d_j >= d_i} (position in decreasing order, ties by index)
+        rank = torch.zeros(d1, npix, dtype=torch.long, device=dev)
+        for i in range(d1):
+            for j in range(i + 1, d1):
+                c = diff[i] < diff[j]
+                rank[i] += c
+                rank[j] += ~c
+        rank += rd.sum(0).long()
         low, high = rank < 0, rank > d
-        rank = torch.where(low, rank + d1, torch.where(high, rank - d1, rank))
-        rem0 = torch.where(low, rem0 + d1, torch.where(high, rem0 - d1, rem0))
+        shift = (low.long() - high.long()) * d1
+        rank += shift
+        rem0 = rem0 + shift
         v = (elevated - rem0) / d1
-        bary = torch.zeros(b, p, d + 2, device=dev)
-        bary.scatter_add_(-1, d - rank, v)
-        bary.scatter_add_(-1, d - rank + 1, -v)
-        bary[..., 0] += 1.0 + bary[..., d1]
-        bary = bary[..., :d1].reshape(b * p, d1)  # weight of vertex r (remainder r)
-        rank = rank.reshape(b * p, d1)
-        rem0 = rem0.reshape(b * p, d1)
+        bary = torch.zeros(d + 2, npix, device=dev)
+        bary.scatter_add_(0, d - rank, v)
+        bary.scatter_add_(0, d - rank + 1, -v)
+        bary[0] += 1.0 + bary[d1]
+        bary = bary[:d1].t().contiguous()  # (npix, d+1): weight of vertex r (remainder r)
+        rank = rank.t().contiguous()
+        rem0 = rem0.t().contiguous()
 
         # Stage 1: distinct simplices (rem0 point + permutation) from one sort of packed int64 codes.
         r0 = torch.round(rem0[:, :d] / d1).long()
@@ -112,10 +119,10 @@ class PermutohedralLattice:
         inv_v = torch.empty_like(vid_sorted).scatter_(0, order2, vid_sorted).view(n_s, d1)
         offsets = inv_v[inv_s]  # (B*P, d+1) vertex ids
 
-        # Slice matrix A (pixels x vertices, d+1 entries per row) and splat matrix A^T, both CSR.
-        npix = b * p
+        # Slice matrix A (pixels x vertices, d+1 entries per row) and splat matrix A^T, both CSR; an extra
+        # all-zero vertex row m stands for missing blur neighbours.
         self.slice_mat = torch.sparse_csr_tensor(
-            torch.arange(0, npix * d1 + 1, d1, device=dev), offsets.reshape(-1), bary.reshape(-1), size=(npix, m)
+            torch.arange(0, npix * d1 + 1, d1, device=dev), offsets.reshape(-1), bary.reshape(-1), size=(npix, m + 1)
         )
         pair_s, pair_r = order2 // d1, order2 % d1  # (simplex, vertex slot) pairs sorted by vertex id
         rep = counts[pair_s]
@@ -125,26 +132,26 @@ class PermutohedralLattice:
         cols = perm[pos]
         vals = bary[cols, torch.repeat_interleave(pair_r, rep, output_size=tot)]
         per_vertex = torch.zeros(m, dtype=torch.long, device=dev).index_add_(0, vid_sorted, rep)
-        crow = torch.cat([per_vertex.new_zeros(1), torch.cumsum(per_vertex, 0)])
-        self.splat_mat = torch.sparse_csr_tensor(crow, cols, vals, size=(m, npix))
+        crow = torch.cat([per_vertex.new_zeros(1), torch.cumsum(per_vertex, 0), per_vertex.new_full((1,), tot)])
+        self.splat_mat = torch.sparse_csr_tensor(crow, cols, vals, size=(m + 1, npix))
 
         # Blur neighbours along each of the d+1 lattice axes (index m = a zero row for missing ones).
         ones = powers.sum()
         self.neighbours = []
         for j in range(d1):
             step = (d1 * powers[j]) if j < d else torch.zeros((), dtype=torch.long, device=dev)
-            self.neighbours.append((_lookup(uk, uk - ones + step, m), _lookup(uk, uk + ones - step, m)))
+            n1 = torch.cat([_lookup(uk, uk - ones + step, m), uk.new_full((1,), m)])
+            n2 = torch.cat([_lookup(uk, uk + ones - step, m), uk.new_full((1,), m)])
+            self.neighbours.append((n1, n2))
         self.alpha = 1.0 / (1.0 + 2.0 ** (-d))
 
     def filter(self, values: torch.Tensor) -> torch.Tensor:
         """Apply the lattice Gaussian to ``values`` ``(B, P, C)`` (float32 maths); returns ``(B, P, C)``."""
         b, p, c = values.shape
         x = values.reshape(b * p, c).float().contiguous()
-        grid = self.splat_mat @ x
-        zero = grid.new_zeros(1, c)
+        grid = self.splat_mat @ x  # (m + 1, C); row m stays 0 (its neighbours are itself)
         for n1, n2 in self.neighbours:
-            ext = torch.cat([grid, zero])
-            grid = grid + 0.5 * (ext.index_select(0, n1) + ext.index_select(0, n2))
+            grid = grid + 0.5 * (grid.index_select(0, n1) + grid.index_select(0, n2))
         out = self.slice_mat @ grid
         return (out * self.alpha).reshape(b, p, c).to(values.dtype)
 
