@@ -301,8 +301,10 @@ def potts_crf_loss(
             sxy = sxy * scale_factor
     if r is None:
         r = torch.ones_like(s[:, :1], dtype=dt)
-    r = (r > 0).to(dt)
-    u = s.to(dt) * r
+        u = s.to(dt)
+    else:
+        r = (r > 0).to(dt)
+        u = s.to(dt) * r
 
     if backend in ("grid4", "grid8", "local"):
         offs = _half_offsets(backend, kernel_size, dilation)

@@ -112,19 +112,17 @@ class _LogMeanSoftmax(torch.autograd.Function):
         a = torch.log_softmax(x, 1)
         am = a if r is None else a.masked_fill(r == 0, float("-inf"))
         m = am.amax(2, keepdim=True)
-        log_sum = m[..., 0] + torch.log(torch.exp(am - m).sum(2))  # log Σ_p r_p S_pk
+        e = torch.exp(am - m)  # r_p S_pk / max_q S_qk, in (0, 1]
+        sum_e = e.sum(2, keepdim=True)
+        log_sum = m + torch.log(sum_e)  # log Σ_p r_p S_pk
         cnt = float(x.shape[2]) if r is None else r.sum(2)
-        ctx.save_for_backward(a, log_sum, r if r is not None else torch.empty(0))
-        ctx.has_r = r is not None
-        return log_sum - torch.log(torch.as_tensor(cnt, dtype=a.dtype, device=a.device))
+        ctx.save_for_backward(a, e, sum_e)
+        return log_sum[..., 0] - torch.log(torch.as_tensor(cnt, dtype=a.dtype, device=a.device))
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):  # type: ignore[override]
-        a, log_sum, r = ctx.saved_tensors
-        w = torch.exp(a - log_sum[..., None])
-        if ctx.has_r:
-            w = w * r
-        gw = w * g[..., None]
+        a, e, sum_e = ctx.saved_tensors
+        gw = e * (g[..., None] / sum_e)  # g_k w_pk
         return gw - torch.exp(a) * gw.sum(1, keepdim=True), None
 
 
