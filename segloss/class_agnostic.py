@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 _OFFICIAL_EPS = 3e-5  # ``eps`` of the authors' cas.py
+_ONEHOT_MAX_REGIONS = 16  # up to this many regions per image, region sums use a one-hot bmm
 _MODES = ("multiclass", "binary")
 _COMPATS = ("paper", "official")
 
@@ -127,8 +128,13 @@ def _cas_paper(
         sw = s * w[:, None]
         q = q * w
     counts = torch.zeros(n, cap, dtype=s.dtype, device=s.device).scatter_add_(1, idx, w)
-    sums = torch.zeros(n, c, cap, dtype=s.dtype, device=s.device).scatter_add_(2, idx[:, None].expand(n, c, p), sw)
-    sq = torch.zeros(n, cap, dtype=s.dtype, device=s.device).scatter_add_(1, idx, q)
+    if cap <= _ONEHOT_MAX_REGIONS:  # few regions: region sums as one batched matmul with a one-hot map
+        onehot = torch.zeros(n, p, cap, dtype=s.dtype, device=s.device).scatter_(2, idx[..., None], 1.0)
+        red = torch.bmm(torch.cat([sw, q[:, None]], 1), onehot)  # (N, C + 1, R)
+        sums, sq = red[:, :c], red[:, c]
+    else:
+        sums = torch.zeros(n, c, cap, dtype=s.dtype, device=s.device).scatter_add_(2, idx[:, None].expand(n, c, p), sw)
+        sq = torch.zeros(n, cap, dtype=s.dtype, device=s.device).scatter_add_(1, idx, q)
     present = counts > 0
     inv = 1.0 / counts.clamp_min(1.0)
     mu = sums * inv[:, None]  # (N, C, R) region means (empty slots: 0)
@@ -238,14 +244,15 @@ def cas_loss(
     for name, val in (("batch_size", batch_size), ("max_regions", max_regions)):
         if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
             raise ValueError(f"`{name}` must be a positive int or None; got {val!r}")
-    check_finite(pred, "pred")
     s = _descriptors(pred, mode, from_logits)
     valid = target != ignore_index if ignore_index is not None else None
     if compat == "paper":
         per = _cas_paper(s, target, valid, float(alpha), max_regions)
+        check_finite(per, "pred")  # NaN/Inf inputs surface here; far cheaper than scanning the logits
         out = reduce(per, reduction)
     else:
         per = _cas_official(s, target, valid, float(alpha))
+        check_finite(per, "pred")
         out = per.sum() / float(batch_size or n) if reduction == "mean" else reduce(per, reduction)
     return out
 
@@ -358,7 +365,6 @@ def cace_loss(
     n, h, w = pred.shape[0], pred.shape[-2], pred.shape[-1]
     check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))
     check_same_device(pred, target, "pred", "target")
-    check_finite(pred, "pred")
     z = _binary_logit(pred, from_logits)
     if target.is_floating_point():
         y = target.to(z.dtype)
@@ -370,7 +376,9 @@ def cace_loss(
     cnt = valid.sum((1, 2)).clamp_min(1.0)
     b1 = (F.binary_cross_entropy_with_logits(z, y, reduction="none") * valid).sum((1, 2)) / cnt
     b2 = (F.binary_cross_entropy_with_logits(z, 1.0 - y, reduction="none") * valid).sum((1, 2)) / cnt
-    return reduce(torch.minimum(b1, b2), reduction)
+    per = torch.minimum(b1, b2)
+    check_finite(per, "pred")
+    return reduce(per, reduction)
 
 
 class CACELoss(nn.Module):

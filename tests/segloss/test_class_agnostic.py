@@ -274,6 +274,13 @@ def test_bad_inputs():
         cas_loss(x, t, max_regions=0)
     with pytest.raises(TypeError, match="`pred` must be a floating-point tensor"):
         cas_loss(t[:, None].expand(2, 3, 4, 4), t)
+    nan = x.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    for compat in ("paper", "official"):
+        with pytest.raises(ValueError, match="`pred` must be finite"):
+            cas_loss(nan, t, compat=compat)
+    with pytest.raises(ValueError, match="`pred` must be finite"):
+        cace_loss(nan[:, :1], t)
     with pytest.raises(ValueError, match="1 or 2 channels for CACE"):
         cace_loss(x, t)
     with pytest.raises(ValueError, match="`factor` must be > 0"):

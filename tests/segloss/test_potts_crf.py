@@ -217,6 +217,10 @@ def test_autocast_half_extreme_and_compile():
 def test_bad_inputs():
     x = torch.randn(2, 3, 4, 4)
     img = torch.rand(2, 3, 4, 4)
+    nan = x.clone()
+    nan[0, 1, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="`pred` must be finite"):
+        potts_crf_loss(nan, img, backend="grid4")
     with pytest.raises(ValueError, match="`backend` must be one of"):
         potts_crf_loss(x, img, backend="crf")
     with pytest.raises(ValueError, match=r"`image` must be \(N, C_img, H, W\) = \(2, C_img, 4, 4\)"):

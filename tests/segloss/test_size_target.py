@@ -236,6 +236,12 @@ def test_bad_inputs():
         size_target_loss(x, v * 2)
     with pytest.raises(TypeError, match="`target_sizes` must be a floating tensor"):
         size_target_loss(x, (v > 0).long())
+    nan = x.clone()
+    nan[1, 2, 3, 3] = float("inf")
+    with pytest.raises(ValueError, match="`pred` must be finite"):
+        size_target_loss(nan, v)
+    with pytest.raises(ValueError, match="`pred` must be finite"):
+        partial_cross_entropy(nan, torch.full((2, 4, 4), 0))
     with pytest.raises(ValueError, match="`divergence` must be one of"):
         size_target_loss(x, v, divergence="js")
     with pytest.raises(ValueError, match=r"`roi` must have shape \(2, 4, 4\)"):
