@@ -111,6 +111,61 @@ def _region_capacity(idx: torch.Tensor, max_regions: int | None) -> int:
     return int(idx.max()) + 1
 
 
+class _CASPaper(torch.autograd.Function):
+    """Per-image paper CAS from descriptors ``s`` ``(N, C, P)`` and dense region indices, lean backward.
+
+    With ``μ_r`` the region means, ``M = Σ_r μ_r`` and ``R`` the number of regions:
+    ``∂CAS/∂s_p = (2α (s_p − μ_r) − (1 − α)(4R μ_r − 4M)) / |r|`` for ``p ∈ r``.
+    """
+
+    @staticmethod
+    def forward(ctx, s, idx, w, alpha: float, cap: int, all_valid: bool):  # type: ignore[override]
+        ctx.all_valid = all_valid
+        n, c, p = s.shape
+        dt = s.dtype
+        counts = torch.zeros(n, cap, dtype=dt, device=s.device).scatter_add_(1, idx, w)
+        has_w = not bool(ctx.all_valid)
+        q = torch.linalg.vector_norm(s, dim=1).square()  # ‖s(x)‖²
+        q, sw = (q * w, s * w[:, None]) if has_w else (q, s)
+        if cap <= _ONEHOT_MAX_REGIONS:  # few regions: region sums as one batched matmul with a one-hot map
+            onehot = torch.zeros(n, p, cap, dtype=dt, device=s.device).scatter_(2, idx[..., None], 1.0)
+            sums = torch.bmm(sw, onehot)
+            sq = torch.bmm(q[:, None], onehot)[:, 0]
+        else:
+            onehot = None
+            sums = torch.zeros(n, c, cap, dtype=dt, device=s.device).scatter_add_(2, idx[:, None].expand(n, c, p), sw)
+            sq = torch.zeros(n, cap, dtype=dt, device=s.device).scatter_add_(1, idx, q)
+        present = counts > 0
+        inv = torch.where(present, 1.0 / counts.clamp_min(1.0), torch.zeros_like(counts))
+        mu = sums * inv[:, None]  # (N, C, R); empty slots 0
+        musq = mu.square().sum(1)
+        uniformer = torch.where(present, (sq * inv - musq).clamp_min(0.0), torch.zeros_like(musq)).sum(1)
+        r = present.to(dt).sum(1)
+        tot = mu.sum(2)  # M (N, C)
+        disc = (2.0 * r * musq.sum(1) - 2.0 * tot.square().sum(1)).clamp_min(0.0)
+        ctx.save_for_backward(s, idx, w, mu, inv, r, tot, onehot if onehot is not None else torch.empty(0))
+        ctx.alpha, ctx.use_onehot = alpha, onehot is not None
+        return alpha * uniformer - (1.0 - alpha) * disc
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        s, idx, w, mu, inv, r, tot, onehot = ctx.saved_tensors
+        a = ctx.alpha
+        # per region: b_r = (−2α μ_r − (1−α)(4R μ_r − 4M)) / |r| ; per pixel: (2α s_p / |r| + b_r) · w_p
+        b = (-2.0 * a * mu - (1.0 - a) * (4.0 * r[:, None, None] * mu - 4.0 * tot[..., None])) * inv[:, None]
+        b = b * g[:, None, None]
+        scale = (2.0 * a) * inv * g[:, None]  # (N, R)
+        if ctx.use_onehot:
+            bg = torch.bmm(b, onehot.transpose(1, 2))
+            sc = torch.bmm(scale[:, None], onehot.transpose(1, 2))[:, 0]
+        else:
+            n, c, p = s.shape
+            bg = torch.gather(b, 2, idx[:, None].expand(n, c, p))
+            sc = torch.gather(scale, 1, idx)
+        grad = torch.addcmul(bg, s, sc[:, None])
+        return (grad if ctx.all_valid else grad * w[:, None]), None, None, None, None, None
+
+
 def _cas_paper(
     s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, alpha: float, max_regions: int | None
 ) -> torch.Tensor:
@@ -119,32 +174,11 @@ def _cas_paper(
     p = s.shape[2]
     idx = dense_region_index(target.reshape(n, p))
     cap = _region_capacity(idx, max_regions)
-    q = s.square().sum(1)  # ‖s(x)‖²
     if valid is None:
         w = torch.ones(n, p, dtype=s.dtype, device=s.device)
-        sw = s
     else:
         w = valid.reshape(n, p).to(s.dtype)
-        sw = s * w[:, None]
-        q = q * w
-    counts = torch.zeros(n, cap, dtype=s.dtype, device=s.device).scatter_add_(1, idx, w)
-    if cap <= _ONEHOT_MAX_REGIONS:  # few regions: region sums as one batched matmul with a one-hot map
-        onehot = torch.zeros(n, p, cap, dtype=s.dtype, device=s.device).scatter_(2, idx[..., None], 1.0)
-        red = torch.bmm(torch.cat([sw, q[:, None]], 1), onehot)  # (N, C + 1, R)
-        sums, sq = red[:, :c], red[:, c]
-    else:
-        sums = torch.zeros(n, c, cap, dtype=s.dtype, device=s.device).scatter_add_(2, idx[:, None].expand(n, c, p), sw)
-        sq = torch.zeros(n, cap, dtype=s.dtype, device=s.device).scatter_add_(1, idx, q)
-    present = counts > 0
-    inv = 1.0 / counts.clamp_min(1.0)
-    mu = sums * inv[:, None]  # (N, C, R) region means (empty slots: 0)
-    musq = mu.square().sum(1)  # (N, R)
-    # mean_{x∈r} ‖s(x) − μ_r‖² = mean ‖s‖² − ‖μ_r‖²
-    uniformer = torch.where(present, (sq * inv - musq).clamp_min(0.0), torch.zeros_like(musq)).sum(1)
-    # Σ_{i≠j} ‖μ_i − μ_j‖² = 2 R Σ_i ‖μ_i‖² − 2 ‖Σ_i μ_i‖²  (ordered pairs, present regions only)
-    r = present.to(s.dtype).sum(1)
-    disc = (2.0 * r * musq.sum(1) - 2.0 * mu.sum(2).square().sum(1)).clamp_min(0.0)
-    return alpha * uniformer - (1.0 - alpha) * disc
+    return _CASPaper.apply(s, idx, w, alpha, cap, valid is None)
 
 
 def _cas_official(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, alpha: float) -> torch.Tensor:
