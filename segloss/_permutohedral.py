@@ -12,6 +12,7 @@ sizes (one host synchronisation on accelerators).
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -26,7 +27,8 @@ class PermutohedralLattice:
     """
 
     def __init__(self, features: torch.Tensor) -> None:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ss]parse.*")  # "sparse CSR support is in beta"
             self._build(features.float())
 
     def _build(self, f: torch.Tensor) -> None:
@@ -149,10 +151,14 @@ class PermutohedralLattice:
         """Apply the lattice Gaussian to ``values`` ``(B, P, C)`` (float32 maths); returns ``(B, P, C)``."""
         b, p, c = values.shape
         x = values.reshape(b * p, c).float().contiguous()
-        grid = self.splat_mat @ x  # (m + 1, C); row m stays 0 (its neighbours are itself)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+            grid = self.splat_mat @ x  # (m + 1, C); row m stays 0 (its neighbours are itself)
         for n1, n2 in self.neighbours:
             grid = grid + 0.5 * (grid.index_select(0, n1) + grid.index_select(0, n2))
-        out = self.slice_mat @ grid
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+            out = self.slice_mat @ grid
         return (out * self.alpha).reshape(b, p, c).to(values.dtype)
 
 
