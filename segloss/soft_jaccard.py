@@ -1,0 +1,202 @@
+"""Relaxed (soft) Jaccard distance of Li, Chen & Koltun, *Interactive Image Segmentation with Latent Diversity*.
+
+Eq. 3 of the paper: for a ground-truth mask ``A`` and a soft prediction ``B`` in ``[0, 1]``,
+
+    ℓ(A, B) = 1 − Σ_p min(A(p), B(p)) / Σ_p max(A(p), B(p)),
+
+computed per sample. The authors' TensorFlow code (isl-org/Intseg) used the product ``A·B`` in the
+numerator instead of ``min(A, B)`` and added ``1e-6`` to the *mean* of the union; both are options
+here (``form="product"``, ``eps=1e-6``). It also fed ``tanh`` outputs, i.e. values in ``(−1, 1)``:
+pass ``torch.tanh(x)`` with ``from_logits=False`` to reproduce that.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from segloss._validation import (
+    REDUCTIONS,
+    check_choice,
+    check_logits,
+    check_number,
+    check_same_device,
+    check_tensor,
+    float32_logits,
+    reduce,
+)
+
+__all__ = ["SoftJaccardLoss", "soft_jaccard_loss"]
+
+JACCARD_FORMS = ("min", "product")
+
+
+def _jaccard_from_probs(
+    prob: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor | None,
+    form: str,
+    eps: float,
+) -> torch.Tensor:
+    """Soft Jaccard distance reduced over the last axis; inputs broadcast against each other.
+
+    ``prob`` and ``target`` are float32/float64 tensors ``(..., P)``; ``valid`` is ``None`` or a
+    float mask broadcastable to them (1 = counted pixel). Returns the broadcast leading shape.
+    A sample whose union is 0 (both masks empty on the counted pixels) gets distance 0.
+    """
+    inter = torch.minimum(prob, target) if form == "min" else prob * target
+    union = torch.maximum(prob, target)
+    if valid is not None:
+        inter = inter * valid
+        union = union * valid
+    inter = inter.sum(-1)
+    union = union.sum(-1)
+    denom = union
+    if eps > 0:
+        count = valid.sum(-1) if valid is not None else torch.full_like(union, prob.shape[-1])
+        denom = union + eps * count
+    safe = torch.where(denom > 0, denom, torch.ones_like(denom))
+    return torch.where(union > 0, 1.0 - inter / safe, torch.zeros_like(union))
+
+
+def _prepare_binary_target(pred: torch.Tensor, target: object, name: str = "target") -> torch.Tensor:
+    """Return ``target`` viewed with ``pred``'s shape (``(N, H, W)`` accepted for ``(N, 1, H, W)``)."""
+    check_tensor(target, name)
+    assert isinstance(target, torch.Tensor)
+    if target.is_complex():
+        raise TypeError(f"`{name}` must be a real (float, integer or bool) tensor; got dtype {target.dtype}")
+    if target.shape != pred.shape:
+        if pred.ndim == 4 and pred.shape[1] == 1 and target.shape == (pred.shape[0], *pred.shape[2:]):
+            target = target.unsqueeze(1)
+        else:
+            raise ValueError(
+                f"`{name}` must have the shape of `pred` {tuple(pred.shape)} (or (N, H, W) for a (N, 1, H, W) "
+                f"`pred`); got {tuple(target.shape)}"
+            )
+    check_same_device(pred, target, "pred", name)
+    return target
+
+
+def soft_jaccard_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    from_logits: bool = True,
+    form: str = "min",
+    eps: float = 0.0,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Relaxed Jaccard (IoU) distance per sample, eq. 3 of Li, Chen & Koltun (CVPR 2018).
+
+    For each sample ``n``, with ``B = σ(pred)`` (or ``pred`` itself when ``from_logits=False``) and
+    ``A = target``, summed over the counted pixels ``p``::
+
+        ℓ_n = 1 − Σ_p min(A, B) / (Σ_p max(A, B) + eps · #counted pixels)
+
+    ``form="product"`` uses ``A·B`` in the numerator, as the authors' TensorFlow code did (equal
+    to ``min`` for binary ``A`` and ``B ≥ 0``). ``eps`` is added to the *mean* union (the authors
+    used ``1e-6``). A sample whose union is zero (both masks empty on the counted pixels) has
+    distance 0 whatever ``eps``: two empty masks agree perfectly.
+
+    Args:
+        pred: logits (``from_logits=True``, default) or soft masks. Probabilities are not range
+            checked, so ``tanh`` outputs in ``(−1, 1)`` (the authors' network) are accepted.
+        target: the ground truth with ``pred``'s shape, or ``(N, H, W)`` for a ``(N, 1, H, W)``
+            ``pred``; binary or soft in ``[0, 1]``, any real dtype.
+        from_logits: apply a sigmoid to ``pred`` first. Default ``True``.
+        form: ``"min"`` (paper, default) or ``"product"`` (authors' code).
+        eps: ``≥ 0``, added to the mean union (see above). Default ``0``.
+        ignore_index: target value whose pixels are left out of both sums (e.g. ``255``), or
+            ``None`` (default) to count every pixel.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per-sample ``(N,)``).
+
+    Shapes:
+        pred: ``(N, *)`` with at least one pixel per sample, e.g. ``(N, 1, H, W)`` or ``(N, H, W)``.
+        target: same as ``pred`` (see above).
+        output: 0-d, or ``(N,)`` for ``reduction="none"``; float32 (float64 for float64 ``pred``).
+
+    Returns:
+        The soft Jaccard distance, in ``[0, 1]`` for masks in ``[0, 1]``.
+
+    Raises:
+        TypeError: if ``pred`` is not a floating tensor or ``target`` not a real tensor.
+        ValueError: on a bad shape, device, ``form``, ``eps`` or ``reduction``.
+
+    Example:
+        >>> logits = torch.randn(2, 1, 8, 8, requires_grad=True)
+        >>> gt = (torch.rand(2, 8, 8) > 0.5).float()
+        >>> loss = soft_jaccard_loss(logits, gt)
+        >>> loss.backward()
+    """
+    check_logits(pred, "pred", ndim=(2, 3, 4, 5))
+    check_choice(form, "form", JACCARD_FORMS)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_number(eps, "eps", low=0.0)
+    target = _prepare_binary_target(pred, target)
+    work = float32_logits(pred)
+    prob = torch.sigmoid(work) if from_logits else work
+    tgt = target.to(prob.dtype)
+    valid = None
+    if ignore_index is not None:
+        keep = target != ignore_index
+        valid = keep.to(prob.dtype).flatten(1)
+        tgt = torch.where(keep, tgt, torch.zeros_like(tgt))
+    per_sample = _jaccard_from_probs(prob.flatten(1), tgt.flatten(1), valid, form, float(eps))
+    return reduce(per_sample, reduction)
+
+
+class SoftJaccardLoss(nn.Module):
+    """Module form of :func:`soft_jaccard_loss` (relaxed Jaccard distance, eq. 3 of Li et al. 2018).
+
+    ``ℓ = 1 − Σ min(A, B) / Σ max(A, B)`` per sample, ``B = σ(logits)``.
+
+    Args:
+        from_logits: apply a sigmoid to the input. Default ``True``.
+        form: ``"min"`` (paper) or ``"product"`` (authors' code).
+        eps: ``≥ 0`` added to the mean union; default ``0``.
+        ignore_index: target value to leave out, or ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per sample).
+
+    Shapes:
+        See :func:`soft_jaccard_loss`.
+
+    Example:
+        >>> crit = SoftJaccardLoss()
+        >>> loss = crit(torch.randn(2, 1, 8, 8), torch.ones(2, 8, 8))
+    """
+
+    def __init__(
+        self,
+        *,
+        from_logits: bool = True,
+        form: str = "min",
+        eps: float = 0.0,
+        ignore_index: int | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        check_choice(form, "form", JACCARD_FORMS)
+        check_choice(reduction, "reduction", REDUCTIONS)
+        check_number(eps, "eps", low=0.0)
+        self.from_logits = from_logits
+        self.form = form
+        self.eps = eps
+        self.ignore_index = ignore_index
+        self.reduction = reduction
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Soft Jaccard distance of ``pred`` (logits) against ``target``."""
+        return soft_jaccard_loss(
+            pred,
+            target,
+            from_logits=self.from_logits,
+            form=self.form,
+            eps=self.eps,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
+
+    def extra_repr(self) -> str:
+        """Short summary of the options for ``repr``."""
+        return f"form={self.form!r}, from_logits={self.from_logits}, eps={self.eps}, reduction={self.reduction!r}"
