@@ -192,9 +192,7 @@ class FeatureConsistencyLoss(nn.Module):
         >>> loss = crit([torch.randn(2, 4, 8, 8)], [torch.randn(2, 4, 8, 8)])
     """
 
-    def __init__(
-        self, *, weights: Sequence[float] | None = None, mode: str = "mse", reduction: str = "mean"
-    ) -> None:
+    def __init__(self, *, weights: Sequence[float] | None = None, mode: str = "mse", reduction: str = "mean") -> None:
         super().__init__()
         check_choice(mode, "mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
@@ -289,9 +287,7 @@ def deep_supervision_loss(
     total = None
     for d, side in enumerate(sides):
         if side.ndim != 4 or side.shape[0] != n or side.shape[1] != 1:
-            raise ValueError(
-                f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}"
-            )
+            raise ValueError(f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}")
         check_same_device(side, target, f"side_outputs[{d}]", "target")
         s = float32_logits(side).to(dtype)
         g = gt
@@ -389,9 +385,7 @@ def isnet_loss(
         >>> total.backward(); sorted(parts)
         ['feature', 'side', 'side_first']
     """
-    side = deep_supervision_loss(
-        side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none"
-    )
+    side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
     feat = feature_consistency_loss(
         student_features, teacher_features, weights=feature_weights, mode=feature_mode, reduction="none"
     )
