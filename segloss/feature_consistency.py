@@ -94,9 +94,15 @@ def _level_feature_loss(student: torch.Tensor, teacher: torch.Tensor, mode: str)
         elem = (s - t).abs()
     elif mode == "smooth_l1":
         elem = F.smooth_l1_loss(s, t, reduction="none", beta=1.0)
-    else:  # kl: KLDivLoss(log_softmax(s), softmax(t)) elementwise, over the channel axis
-        log_t = F.log_softmax(t, dim=1)
-        elem = log_t.exp() * (log_t - F.log_softmax(s, dim=1))
+    else:
+        # kl: KLDivLoss(log_softmax(s), softmax(t)), element mean. Σ_c q (log q − log_softmax(s)) per
+        # pixel = negative entropy of q (constant, no gradient) + soft-target cross-entropy (fused).
+        with torch.no_grad():
+            log_q = F.log_softmax(t, dim=1)
+            neg_entropy = (log_q.exp() * log_q).flatten(1).sum(1)
+            q = log_q.exp_()
+        cross = F.cross_entropy(s, q, reduction="none")
+        return (neg_entropy + cross.reshape(s.shape[0], -1).sum(1)) / s[0].numel()
     return elem.flatten(1).mean(1)
 
 

@@ -35,7 +35,7 @@ from segloss._validation import (
     float32_logits,
     reduce,
 )
-from segloss.soft_jaccard import JACCARD_FORMS, _jaccard_from_probs, _prepare_binary_target
+from segloss.soft_jaccard import JACCARD_FORMS, _prepare_binary_target, _soft_jaccard_terms
 
 __all__ = [
     "ClickConstraintLoss",
@@ -60,31 +60,37 @@ CLICK_PLACEMENTS = ("inside", "outside")
 # --------------------------------------------------------------------------------------------------
 
 
-def _click_terms(
-    prob: torch.Tensor,
-    pos: torch.Tensor,
-    neg: torch.Tensor,
-    target: torch.Tensor | None,
-    reference: str,
-    normalization: str,
+def _click_linear(
+    pos: torch.Tensor, neg: torch.Tensor, normalization: str, num_pixels: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 4 (reference ``"clicks"``) as ``const + Σ_p B·coef``: ``Σ S_p (1 − B) + Σ S_n B``, normalised.
+
+    ``pos``/``neg`` are ``(..., P)``; returns ``const (...)`` and ``coef (..., P)``.
+    """
+    const = pos.sum(-1)
+    coef = neg - pos
+    if normalization == "mean":
+        return const / num_pixels, coef / num_pixels
+    if normalization == "clicks":
+        mass = const + neg.sum(-1)
+        inv = torch.where(mass > 0, 1.0 / torch.where(mass > 0, mass, torch.ones_like(mass)), torch.zeros_like(mass))
+        return const * inv, coef * inv.unsqueeze(-1)
+    return const, coef
+
+
+def _click_target_terms(
+    prob: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, target: torch.Tensor, normalization: str
 ) -> torch.Tensor:
-    """Click constraint reduced over the last axis; all inputs broadcast, float, ``(..., P)``."""
-    if reference == "clicks":
-        per_pixel = (pos * (pos - prob)).abs() + (neg * (neg - (1.0 - prob))).abs()
-        weight = pos + neg
-    else:
-        assert target is not None
-        weight = torch.maximum(pos, neg)
-        per_pixel = weight * (prob - target).abs()
-    total = per_pixel.sum(-1)
+    """Authors' click term ``Σ_p max(S_p, S_n)·|B − A|`` over the last axis, normalised."""
+    weight = torch.maximum(pos, neg)
+    total = (weight * (prob - target).abs()).sum(-1)
     if normalization == "sum":
         return total
     if normalization == "mean":
         return total / prob.shape[-1]
-    count = weight.sum(-1)
-    count = count.expand_as(total) if count.shape != total.shape else count
-    safe = torch.where(count > 0, count, torch.ones_like(count))
-    return torch.where(count > 0, total / safe, torch.zeros_like(total))
+    mass = weight.sum(-1)
+    inv = torch.where(mass > 0, 1.0 / torch.where(mass > 0, mass, torch.ones_like(mass)), torch.zeros_like(mass))
+    return total * inv
 
 
 def _prepare_clicks(clicks: Any, name: str, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -114,7 +120,13 @@ def click_constraint_loss(
 
         ℓ_c = ‖S_p ⊙ (S_p − B)‖₁ + ‖S_n ⊙ (S_n − (1 − B))‖₁
 
-    i.e. for binary click maps ``Σ_{positive clicks} (1 − B) + Σ_{negative clicks} B``.
+    The paper's click maps are binary, and for ``B`` in ``[0, 1]`` this is exactly
+    ``Σ_p S_p (1 − B) + Σ_p S_n B``, which is what is computed (a linear function of ``B``, one
+    multiply-add per pixel). Soft click maps in ``[0, 1]`` (e.g. disks with a fall-off) therefore
+    act as per-pixel weights pulling ``B`` towards 1 (positive) or 0 (negative); this differs from
+    the literal ``|S ⊙ (S − B)|``, which would pull ``B`` towards the map's value. With
+    ``from_logits=False`` and values outside ``[0, 1]`` (e.g. ``tanh`` outputs) the linear form is
+    not an absolute value either; use ``reference="target"`` there, as the authors did.
     ``reference="target"`` gives the authors' code instead: ``Σ_p max(S_p, S_n) · |B − A|``, the
     L1 distance to the ground truth ``A`` at the clicked pixels (needs ``target``).
 
@@ -125,7 +137,7 @@ def click_constraint_loss(
 
     Args:
         pred: logits (or soft masks with ``from_logits=False``).
-        pos_clicks: positive click map, 1 at clicked pixels (soft maps in ``[0, 1]`` allowed).
+        pos_clicks: positive click map, 1 at clicked pixels (soft weights in ``[0, 1]`` allowed).
         neg_clicks: negative click map, same layout.
         target: ground truth, only for ``reference="target"``.
         from_logits: apply a sigmoid to ``pred``. Default ``True``.
@@ -157,15 +169,17 @@ def click_constraint_loss(
     check_choice(normalization, "normalization", CLICK_NORMALIZATIONS)
     check_choice(reduction, "reduction", REDUCTIONS)
     work = float32_logits(pred)
-    prob = torch.sigmoid(work) if from_logits else work
-    pos = _prepare_clicks(pos_clicks, "pos_clicks", pred, prob.dtype)
-    neg = _prepare_clicks(neg_clicks, "neg_clicks", pred, prob.dtype)
-    tgt = None
+    prob = (torch.sigmoid(work) if from_logits else work).flatten(1)
+    pos = _prepare_clicks(pos_clicks, "pos_clicks", pred, prob.dtype).flatten(1)
+    neg = _prepare_clicks(neg_clicks, "neg_clicks", pred, prob.dtype).flatten(1)
     if reference == "target":
         if target is None:
             raise ValueError("`target` is required for reference='target'; got None")
         tgt = _prepare_binary_target(pred, target).to(prob.dtype).flatten(1)
-    per_sample = _click_terms(prob.flatten(1), pos.flatten(1), neg.flatten(1), tgt, reference, normalization)
+        per_sample = _click_target_terms(prob, pos, neg, tgt, normalization)
+    else:
+        const, coef = _click_linear(pos, neg, normalization, prob.shape[-1])
+        per_sample = const + (prob * coef).sum(-1)
     return reduce(per_sample, reduction)
 
 
@@ -342,21 +356,26 @@ def _per_output_losses(
             )
         per = float32_logits(out).reshape(n, m)
         return per, per, None
-    work = float32_logits(pred)
-    prob = (torch.sigmoid(work) if from_logits else work).flatten(2)  # (N, M, P)
-    tgt = target.to(prob.dtype)
+    work = float32_logits(pred).flatten(2)  # (N, M, P)
+    tgt = target.to(work.dtype).flatten(1).unsqueeze(1)  # (N, 1, P)
     valid = None
     if ignore_index is not None:
-        keep = target != ignore_index
-        valid = keep.to(prob.dtype).flatten(1).unsqueeze(1)
-        tgt = torch.where(keep, tgt, torch.zeros_like(tgt))
-    tgt = tgt.flatten(1).unsqueeze(1)  # (N, 1, P)
-    jac = _jaccard_from_probs(prob, tgt, valid, form, eps)  # (N, M)
+        valid = (target != ignore_index).to(work.dtype).flatten(1).unsqueeze(1)
+        tgt = tgt * valid
+    const = coef = None
+    if pos_clicks is not None:
+        pos = pos_clicks.flatten(1).unsqueeze(1)
+        neg = neg_clicks.flatten(1).unsqueeze(1)  # type: ignore[union-attr]
+        if click_reference == "clicks":
+            const, coef = _click_linear(pos, neg, click_normalization, work.shape[-1])
+    jac, lin = _soft_jaccard_terms(work, tgt, valid, from_logits=from_logits, form=form, eps=eps, coef=coef)
     if pos_clicks is None:
         return jac, jac, None
-    pos = pos_clicks.flatten(1).unsqueeze(1)
-    neg = neg_clicks.flatten(1).unsqueeze(1)  # type: ignore[union-attr]
-    clicks = _click_terms(prob, pos, neg, tgt, click_reference, click_normalization)  # (N, M)
+    if lin is not None:
+        clicks = const + lin  # type: ignore[operator]
+    else:
+        prob = torch.sigmoid(work) if from_logits else work
+        clicks = _click_target_terms(prob, pos, neg, tgt, click_normalization)
     return jac, jac, click_weight * clicks
 
 

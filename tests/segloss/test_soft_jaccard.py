@@ -167,3 +167,22 @@ def test_bad_inputs():
         SoftJaccardLoss(reduction="batchmean")
     with pytest.raises(ValueError, match="`pred` must not be empty"):
         soft_jaccard_loss(torch.randn(0, 1, 4, 4), torch.ones(0, 4, 4))
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("form", ["min", "product"])
+def test_fused_backward_matches_plain_autograd(from_logits, form):
+    """The hand-written backward equals autograd's (used when the target itself needs a gradient)."""
+    logits, target = _case(5, soft=True)
+    target = target.clone()
+    target[:, :, 0] = 255
+    x = logits if from_logits else torch.sigmoid(logits)
+    kw = {"from_logits": from_logits, "form": form, "eps": 0.01, "ignore_index": 255, "reduction": "none"}
+    x1 = x.clone().requires_grad_(True)
+    w = torch.arange(1.0, 4.0, dtype=torch.float64)
+    (soft_jaccard_loss(x1, target, **kw) * w).sum().backward()
+    x2 = x.clone().requires_grad_(True)
+    (soft_jaccard_loss(x2, target.clone().requires_grad_(True), **kw) * w).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-10, atol=1e-12)
+    small = x1.detach()[:2, :, :3, :3].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a: soft_jaccard_loss(a, target[:2, :, :3, :3], **kw), (small,))
