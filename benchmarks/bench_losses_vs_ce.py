@@ -103,7 +103,7 @@ def selection_case() -> Case:
     return Case(
         loss=lambda: segloss.selection_loss(scores, masks.detach(), target),
         baseline=lambda: F.cross_entropy(masks, labels),
-        leaves=[scores],
+        leaves=[scores, masks],
         sizes=f"scores ({N}, {M}), masks ({N}, {M}, {H}, {W})",
         baseline_name=f"CE on the masks, C={M}",
     )
@@ -152,8 +152,10 @@ def isnet_case() -> Case:
     student, teacher, labels = _features(7)
     return Case(
         loss=lambda: segloss.isnet_loss(sides, target, student, teacher)[0],
-        baseline=lambda: sum(F.binary_cross_entropy_with_logits(x, target) for x in sides)
-        + sum(F.cross_entropy(s, y) for s, y in zip(student, labels)),
+        baseline=lambda: (
+            sum(F.binary_cross_entropy_with_logits(x, target) for x in sides)
+            + sum(F.cross_entropy(s, y) for s, y in zip(student, labels))
+        ),
         leaves=sides + student,
         sizes=f"6 sides ({N}, 1, {H}, {W}) + 6 feature levels",
         baseline_name="BCE per side + CE per level",
