@@ -59,6 +59,14 @@ def _jaccard_from_probs(
     return torch.where(union > 0, 1.0 - inter / safe, torch.zeros_like(union))
 
 
+def _rowdot(p: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+    """``Σ_last p · coef`` for ``p (..., M, P)`` and ``coef (..., 1, P)``: one batched mat-vec, float32 kept."""
+    if p.ndim == 3 and coef.ndim == 3 and coef.shape[1] == 1 and coef.shape[0] == p.shape[0]:
+        with torch.autocast(device_type=p.device.type, enabled=False):
+            return torch.bmm(p, coef.transpose(1, 2)).squeeze(-1)
+    return (p * coef).sum(-1)
+
+
 class _FusedSoftJaccard(torch.autograd.Function):
     """Soft Jaccard distance (and an optional linear click term) with a hand-written backward.
 
@@ -91,7 +99,7 @@ class _FusedSoftJaccard(torch.autograd.Function):
         nonempty = union > 0
         safe = torch.where(nonempty, denom, torch.ones_like(denom))
         jac = torch.where(nonempty, 1.0 - inter / safe, torch.zeros_like(union))
-        lin = (p * coef).sum(-1) if coef is not None else torch.zeros_like(jac)
+        lin = _rowdot(p, coef) if coef is not None else torch.zeros_like(jac)
         ctx.save_for_backward(p, target, valid, coef, inter, safe, nonempty)
         ctx.from_logits = from_logits
         ctx.form = form
@@ -110,7 +118,7 @@ class _FusedSoftJaccard(torch.autograd.Function):
         else:  # dℓ/dp = cb·(1 − [p < t]) − t·g/D
             grad = torch.addcmul(cb, below, -cb).sub_(target * g_over_d)
         if coef is not None:
-            grad = grad.add_(grad_lin.unsqueeze(-1) * coef)
+            grad = grad.addcmul_(grad_lin.unsqueeze(-1), coef)
         if ctx.from_logits:  # σ'(x) = p(1 − p); p is already 0 where valid is 0
             grad = grad.mul_(p).mul_(1.0 - p)
         elif valid is not None:

@@ -284,6 +284,9 @@ def test_autocast_half_extreme_and_compile():
         out = hindsight_loss(logits.bfloat16(), target.bfloat16(), pos.bfloat16(), neg.bfloat16(), lambda_base=1e-2)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, ref, rtol=2e-2, atol=2e-2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # float32 inputs: autocast must not lower any reduction
+        out32 = hindsight_loss(logits.float(), target.float(), pos.float(), neg.float(), lambda_base=1e-2)
+    torch.testing.assert_close(out32, ref, rtol=1e-6, atol=1e-6)
     half = hindsight_loss(logits.half(), target.half(), pos.half(), neg.half())
     assert half.dtype == torch.float32 and torch.isfinite(half)
 
