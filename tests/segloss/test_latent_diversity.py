@@ -395,3 +395,13 @@ def test_bad_inputs():
         selection_loss(torch.randn(3, 5), logits, target)
     with pytest.raises(ValueError, match=r"`masks` must have at least 2 dimensions|`masks` must be \(N, M, \*\)"):
         shuffle_outputs(torch.randn(4))
+
+
+def test_all_pixels_ignored_and_no_clicks_gives_zero_with_graph():
+    logits = torch.randn(2, 6, 4, 4, requires_grad=True)
+    target = torch.full((2, 4, 4), 255)
+    zeros = torch.zeros(2, 4, 4)
+    loss = RankedDiversityLoss(ignore_index=255, click_normalization="clicks")(logits, target, zeros, zeros)
+    assert loss.ndim == 0 and loss.item() == 0.0 and loss.grad_fn is not None
+    loss.backward()
+    assert torch.equal(logits.grad, torch.zeros_like(logits))

@@ -186,3 +186,12 @@ def test_fused_backward_matches_plain_autograd(from_logits, form):
     torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-10, atol=1e-12)
     small = x1.detach()[:2, :, :3, :3].clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda a: soft_jaccard_loss(a, target[:2, :, :3, :3], **kw), (small,))
+
+
+def test_all_pixels_ignored_gives_zero_with_graph():
+    logits = torch.randn(2, 1, 4, 4, requires_grad=True)
+    target = torch.full((2, 4, 4), 255.0)
+    loss = soft_jaccard_loss(logits, target, ignore_index=255, eps=1e-6)
+    assert loss.ndim == 0 and loss.item() == 0.0 and loss.grad_fn is not None
+    loss.backward()
+    assert torch.equal(logits.grad, torch.zeros_like(logits))
