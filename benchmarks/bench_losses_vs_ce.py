@@ -79,6 +79,20 @@ def multi_output_case(loss_fn: Callable[..., torch.Tensor], *, clicks: bool) -> 
     )
 
 
+def multiclass_case(loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], classes: int = 21) -> Case:
+    """A loss on ``(N, C, H, W)`` logits and class ids, next to CE on the same logits."""
+    g = _gen(8)
+    logits = torch.randn(N, classes, H, W, generator=g).requires_grad_(True)
+    labels = torch.randint(0, classes, (N, H, W), generator=g)
+    return Case(
+        loss=lambda: loss_fn(logits, labels),
+        baseline=lambda: F.cross_entropy(logits, labels),
+        leaves=[logits],
+        sizes=f"({N}, {classes}, {H}, {W})",
+        baseline_name=f"CE, C={classes}",
+    )
+
+
 def click_case() -> Case:
     g = _gen(2)
     logits = torch.randn(N, 1, H, W, generator=g).requires_grad_(True)
@@ -165,6 +179,10 @@ def isnet_case() -> Case:
 ENTRIES: list[tuple[str, Callable[[], Case]]] = [
     ("soft_jaccard (min)", lambda: binary_case(segloss.soft_jaccard_loss)),
     ("soft_jaccard (product)", lambda: binary_case(lambda x, t: segloss.soft_jaccard_loss(x, t, form="product"))),
+    (
+        "soft_jaccard (multiclass)",
+        lambda: multiclass_case(lambda x, y: segloss.soft_jaccard_loss(x, y, mode="multiclass")),
+    ),
     ("click_constraint", click_case),
     ("hindsight (Jaccard)", lambda: multi_output_case(segloss.hindsight_loss, clicks=False)),
     ("hindsight (Jaccard + clicks)", lambda: multi_output_case(segloss.hindsight_loss, clicks=True)),

@@ -18,6 +18,7 @@ from torch import nn
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
+    check_labels,
     check_logits,
     check_number,
     check_same_device,
@@ -29,6 +30,8 @@ from segloss._validation import (
 __all__ = ["SoftJaccardLoss", "soft_jaccard_loss"]
 
 JACCARD_FORMS = ("min", "product")
+MODES = ("binary", "multilabel", "multiclass")
+CLASS_CHOICES = ("all", "present")
 
 
 def _jaccard_from_probs(
@@ -166,13 +169,58 @@ def _prepare_binary_target(pred: torch.Tensor, target: object, name: str = "targ
     return target
 
 
+def _class_mean(jac: torch.Tensor, onehot: torch.Tensor, classes: str) -> torch.Tensor:
+    """Per-sample mean over channels ``(N, C) → (N,)``: all channels, or those present in the target."""
+    if classes == "all":
+        return jac.mean(1)
+    present = (onehot.sum(-1) > 0).to(jac.dtype)
+    return (jac * present).sum(1) / present.sum(1).clamp_min(1.0)
+
+
+def _multiclass(
+    work: torch.Tensor,
+    target: object,
+    from_logits: bool,
+    form: str,
+    eps: float,
+    classes: str,
+    ignore_index: int | None,
+) -> torch.Tensor:
+    """Per-sample soft Jaccard of softmax probabilities against one-hot class ids, averaged over classes."""
+    check_tensor(target, "target")
+    assert isinstance(target, torch.Tensor)
+    n, c = work.shape[:2]
+    if tuple(target.shape) != (n, *work.shape[2:]):
+        raise ValueError(
+            f"`target` must have shape (N, *spatial) = {(n, *work.shape[2:])} matching `pred` "
+            f"{tuple(work.shape)} for mode='multiclass'; got {tuple(target.shape)}"
+        )
+    check_labels(target, c, ignore_index=ignore_index)
+    check_same_device(work, target, "pred", "target")
+    labels = target.flatten(1)
+    valid = None
+    if ignore_index is not None:
+        keep = labels != ignore_index
+        valid = keep.to(work.dtype).unsqueeze(1)  # (N, 1, P)
+        labels = torch.where(keep, labels, torch.zeros_like(labels))
+    logits = work.flatten(2)
+    onehot = torch.zeros_like(logits).scatter_(1, labels.unsqueeze(1), 1.0)
+    if valid is not None:
+        onehot = onehot * valid
+    prob = torch.softmax(logits, dim=1) if from_logits else logits
+    jac, _ = _soft_jaccard_terms(prob, onehot, valid, from_logits=False, form=form, eps=eps)
+    return _class_mean(jac, onehot, classes)
+
+
 def soft_jaccard_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
     *,
+    mode: str = "binary",
     from_logits: bool = True,
     form: str = "min",
     eps: float = 0.0,
+    classes: str = "all",
     ignore_index: int | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -188,6 +236,13 @@ def soft_jaccard_loss(
     used ``1e-6``). A sample whose union is zero (both masks empty on the counted pixels) has
     distance 0 whatever ``eps``: two empty masks agree perfectly.
 
+    ``mode`` (the paper's loss is ``"binary"``; the others follow the smp conventions):
+        ``"binary"`` — the whole sample is one mask (sigmoid); ``"multilabel"`` — one mask per
+        channel ``(N, C, …)`` (sigmoid per channel) and the per-sample loss is the mean over
+        channels; ``"multiclass"`` — softmax over ``C`` against the one-hot of integer class ids
+        ``(N, …)``, mean over classes. ``classes="present"`` averages only over the classes present
+        in the sample's target (0 if none), ``"all"`` (default) over every class.
+
     The backward pass is hand-written (one comparison and a few multiply-adds per pixel, 2–4×
     faster than autograd through ``min``/``max``) and supports first-order gradients only; at ties
     ``p == t`` it takes the ``max`` branch. Only ``pred`` receives a gradient on that path; a
@@ -198,24 +253,27 @@ def soft_jaccard_loss(
             checked, so ``tanh`` outputs in ``(−1, 1)`` (the authors' network) are accepted.
         target: the ground truth with ``pred``'s shape, or ``(N, H, W)`` for a ``(N, 1, H, W)``
             ``pred``; binary or soft in ``[0, 1]``, any real dtype.
-        from_logits: apply a sigmoid to ``pred`` first. Default ``True``.
+        mode: ``"binary"`` (default), ``"multilabel"`` or ``"multiclass"`` (see above).
+        from_logits: apply a sigmoid (softmax for ``"multiclass"``) to ``pred`` first. Default ``True``.
         form: ``"min"`` (paper, default) or ``"product"`` (authors' code).
         eps: ``≥ 0``, added to the mean union (see above). Default ``0``.
+        classes: ``"all"`` (default) or ``"present"``; multilabel / multiclass only.
         ignore_index: target value whose pixels are left out of both sums (e.g. ``255``), or
             ``None`` (default) to count every pixel.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per-sample ``(N,)``).
 
     Shapes:
-        pred: ``(N, *)`` with at least one pixel per sample, e.g. ``(N, 1, H, W)`` or ``(N, H, W)``.
-        target: same as ``pred`` (see above).
+        pred: binary ``(N, *)``, e.g. ``(N, 1, H, W)`` or ``(N, H, W)``; otherwise ``(N, C, *)``.
+        target: same as ``pred`` (see above); multiclass ``(N, *)`` integer class ids.
         output: 0-d, or ``(N,)`` for ``reduction="none"``; float32 (float64 for float64 ``pred``).
 
     Returns:
         The soft Jaccard distance, in ``[0, 1]`` for masks in ``[0, 1]``.
 
     Raises:
-        TypeError: if ``pred`` is not a floating tensor or ``target`` not a real tensor.
-        ValueError: on a bad shape, device, ``form``, ``eps`` or ``reduction``.
+        TypeError: if ``pred`` is not a floating tensor, ``target`` not a real tensor, or a
+            multiclass ``target`` not integer.
+        ValueError: on a bad shape, device, option, or (value checks on) class ids out of range.
 
     Example:
         >>> logits = torch.randn(2, 1, 8, 8, requires_grad=True)
@@ -223,22 +281,40 @@ def soft_jaccard_loss(
         >>> loss = soft_jaccard_loss(logits, gt)
         >>> loss.backward()
     """
-    check_logits(pred, "pred", ndim=(2, 3, 4, 5))
+    check_choice(mode, "mode", MODES)
+    check_logits(pred, "pred", ndim=(2, 3, 4, 5) if mode == "binary" else (3, 4, 5))
     check_choice(form, "form", JACCARD_FORMS)
+    check_choice(classes, "classes", CLASS_CHOICES)
     check_choice(reduction, "reduction", REDUCTIONS)
     check_number(eps, "eps", low=0.0)
-    target = _prepare_binary_target(pred, target)
     work = float32_logits(pred)
+    if mode == "multiclass":
+        return reduce(_multiclass(work, target, from_logits, form, float(eps), classes, ignore_index), reduction)
+    target = _prepare_binary_target(pred, target)
     tgt = target.to(work.dtype)
     valid = None
     if ignore_index is not None:
-        keep = target != ignore_index
-        valid = keep.to(work.dtype).flatten(1)
-        tgt = tgt * valid.view_as(tgt)
-    per_sample, _ = _soft_jaccard_terms(
-        work.flatten(1), tgt.flatten(1), valid, from_logits=from_logits, form=form, eps=float(eps)
+        valid = (target != ignore_index).to(work.dtype)
+        tgt = tgt * valid
+    if mode == "binary":  # the whole sample is one mask
+        per_sample, _ = _soft_jaccard_terms(
+            work.flatten(1),
+            tgt.flatten(1),
+            None if valid is None else valid.flatten(1),
+            from_logits=from_logits,
+            form=form,
+            eps=float(eps),
+        )
+        return reduce(per_sample, reduction)
+    jac, _ = _soft_jaccard_terms(  # multilabel: one mask per channel
+        work.flatten(2),
+        tgt.flatten(2),
+        None if valid is None else valid.flatten(2),
+        from_logits=from_logits,
+        form=form,
+        eps=float(eps),
     )
-    return reduce(per_sample, reduction)
+    return reduce(_class_mean(jac, tgt.flatten(2), classes), reduction)
 
 
 class SoftJaccardLoss(nn.Module):
@@ -247,9 +323,11 @@ class SoftJaccardLoss(nn.Module):
     ``ℓ = 1 − Σ min(A, B) / Σ max(A, B)`` per sample, ``B = σ(logits)``.
 
     Args:
-        from_logits: apply a sigmoid to the input. Default ``True``.
+        mode: ``"binary"`` (default), ``"multilabel"`` or ``"multiclass"``.
+        from_logits: apply a sigmoid (softmax for multiclass) to the input. Default ``True``.
         form: ``"min"`` (paper) or ``"product"`` (authors' code).
         eps: ``≥ 0`` added to the mean union; default ``0``.
+        classes: ``"all"`` (default) or ``"present"`` (multilabel / multiclass).
         ignore_index: target value to leave out, or ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per sample).
 
@@ -264,16 +342,22 @@ class SoftJaccardLoss(nn.Module):
     def __init__(
         self,
         *,
+        mode: str = "binary",
         from_logits: bool = True,
         form: str = "min",
         eps: float = 0.0,
+        classes: str = "all",
         ignore_index: int | None = None,
         reduction: str = "mean",
     ) -> None:
         super().__init__()
+        check_choice(mode, "mode", MODES)
         check_choice(form, "form", JACCARD_FORMS)
+        check_choice(classes, "classes", CLASS_CHOICES)
         check_choice(reduction, "reduction", REDUCTIONS)
         check_number(eps, "eps", low=0.0)
+        self.mode = mode
+        self.classes = classes
         self.from_logits = from_logits
         self.form = form
         self.eps = eps
@@ -285,13 +369,18 @@ class SoftJaccardLoss(nn.Module):
         return soft_jaccard_loss(
             pred,
             target,
+            mode=self.mode,
             from_logits=self.from_logits,
             form=self.form,
             eps=self.eps,
+            classes=self.classes,
             ignore_index=self.ignore_index,
             reduction=self.reduction,
         )
 
     def extra_repr(self) -> str:
         """Short summary of the options for ``repr``."""
-        return f"form={self.form!r}, from_logits={self.from_logits}, eps={self.eps}, reduction={self.reduction!r}"
+        return (
+            f"mode={self.mode!r}, form={self.form!r}, from_logits={self.from_logits}, eps={self.eps}, "
+            f"reduction={self.reduction!r}"
+        )

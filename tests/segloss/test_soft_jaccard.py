@@ -195,3 +195,66 @@ def test_all_pixels_ignored_gives_zero_with_graph():
     assert loss.ndim == 0 and loss.item() == 0.0 and loss.grad_fn is not None
     loss.backward()
     assert torch.equal(logits.grad, torch.zeros_like(logits))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("classes", ["all", "present"])
+def test_multilabel_is_mean_of_per_channel_binary(classes):
+    g = torch.Generator().manual_seed(11)
+    logits = torch.randn(3, 4, 5, 5, generator=g, dtype=torch.float64)
+    target = (torch.rand(3, 4, 5, 5, generator=g, dtype=torch.float64) > 0.6).double()
+    target[0, 2] = 0  # a channel absent from sample 0
+    target[1, :, 0] = 255
+    got = soft_jaccard_loss(logits, target, mode="multilabel", classes=classes, ignore_index=255, reduction="none")
+    probs = torch.sigmoid(logits).numpy()
+    ref = []
+    for n in range(3):
+        per = [ref_jaccard(probs[n : n + 1, c], target[n : n + 1, c].numpy(), ignore_index=255)[0] for c in range(4)]
+        keep = [c for c in range(4) if classes == "all" or ((target[n, c] == 1).any())]
+        ref.append(np.mean([per[c] for c in keep]))
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("classes", ["all", "present"])
+@pytest.mark.parametrize("form", ["min", "product"])
+def test_multiclass_matches_one_hot_reference(classes, form):
+    g = torch.Generator().manual_seed(12)
+    logits = torch.randn(2, 4, 5, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 3, (2, 5, 6), generator=g)  # class 3 never present
+    labels[0, 0] = 255
+    got = SoftJaccardLoss(mode="multiclass", classes=classes, form=form, ignore_index=255, reduction="none")(
+        logits, labels
+    )
+    probs = torch.softmax(logits, 1).detach().numpy()
+    ref = []
+    for n in range(2):
+        keep_pix = labels[n].numpy() != 255
+        per = []
+        for c in range(4):
+            onehot = (labels[n].numpy() == c).astype(np.float64)[keep_pix]
+            per.append(ref_jaccard(probs[n, c][keep_pix][None], onehot[None], form=form)[0])
+        use = [c for c in range(4) if classes == "all" or (labels[n] == c).any()]
+        ref.append(np.mean([per[c] for c in use]))
+    np.testing.assert_allclose(got.detach().numpy(), ref, rtol=1e-12)
+    small = logits.detach()[:, :, :3, :3].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda x: soft_jaccard_loss(x, labels[:, :3, :3], mode="multiclass", ignore_index=255, reduction="none"),
+        (small,),
+    )
+
+
+def test_multiclass_bad_inputs():
+    logits = torch.randn(2, 3, 4, 4)
+    with pytest.raises(TypeError, match="`target` must be an integer tensor of class ids"):
+        soft_jaccard_loss(logits, torch.zeros(2, 4, 4), mode="multiclass")
+    with pytest.raises(ValueError, match=r"`target` labels must be in \[0, 3\)"):
+        soft_jaccard_loss(logits, torch.full((2, 4, 4), 7), mode="multiclass")
+    with pytest.raises(ValueError, match=r"`target` must have shape \(N, \*spatial\) = \(2, 4, 4\)"):
+        soft_jaccard_loss(logits, torch.zeros(2, 1, 4, 4, dtype=torch.long), mode="multiclass")
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        soft_jaccard_loss(logits, torch.zeros(2, 4, 4, dtype=torch.long), mode="multi")
+    with pytest.raises(ValueError, match="`classes` must be one of"):
+        SoftJaccardLoss(classes="some")
+    with pytest.raises(ValueError, match=r"`pred` must be"):
+        soft_jaccard_loss(torch.randn(2, 4), torch.zeros(2, 4), mode="multilabel")
