@@ -237,11 +237,15 @@ def test_multiclass_matches_one_hot_reference(classes, form):
         use = [c for c in range(4) if classes == "all" or (labels[n] == c).any()]
         ref.append(np.mean([per[c] for c in use]))
     np.testing.assert_allclose(got.detach().numpy(), ref, rtol=1e-12)
-    small = logits.detach()[:, :, :3, :3].clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(
-        lambda x: soft_jaccard_loss(x, labels[:, :3, :3], mode="multiclass", ignore_index=255, reduction="none"),
-        (small,),
-    )
+    if classes == "present":
+        small = logits.detach()[:, :, :3, :3].clone().requires_grad_(True)
+        assert torch.autograd.gradcheck(
+            lambda x: soft_jaccard_loss(
+                x, labels[:, :3, :3], mode="multiclass", form=form, classes=classes, ignore_index=255
+            ),
+            (small,),
+            fast_mode=True,
+        )
 
 
 def test_multiclass_bad_inputs():
