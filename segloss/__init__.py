@@ -18,6 +18,28 @@ from segloss.class_agnostic import (
     cas_loss,
     select_saliency_channel,
 )
+from segloss.feature_consistency import (
+    DeepSupervisionLoss,
+    FeatureConsistencyLoss,
+    FrozenEncoder,
+    ISNetLoss,
+    deep_supervision_loss,
+    feature_consistency_loss,
+    freeze_gt_encoder,
+    isnet_loss,
+)
+from segloss.latent_diversity import (
+    ClickConstraintLoss,
+    HindsightLoss,
+    RankedDiversityLoss,
+    SelectionLoss,
+    click_constraint_loss,
+    hindsight_loss,
+    ranked_diversity_weights,
+    selection_loss,
+    selection_target,
+    shuffle_outputs,
+)
 from segloss.potts_crf import PottsCRFLoss, potts_crf_loss
 from segloss.size_target import (
     PartialCrossEntropyLoss,
@@ -34,32 +56,53 @@ from segloss.size_target import (
     size_targets_from_mask,
     tag_barrier_loss,
 )
+from segloss.soft_jaccard import SoftJaccardLoss, soft_jaccard_loss
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CACELoss",
     "CASLoss",
+    "ClickConstraintLoss",
+    "DeepSupervisionLoss",
+    "FeatureConsistencyLoss",
+    "FrozenEncoder",
+    "HindsightLoss",
+    "ISNetLoss",
     "PartialCrossEntropyLoss",
     "PottsCRFLoss",
     "QuadraticSizeBarrierLoss",
+    "RankedDiversityLoss",
     "SaliencyChannelSelector",
+    "SelectionLoss",
     "SizeTargetLoss",
+    "SoftJaccardLoss",
     "TagBarrierLoss",
     "__version__",
     "adaptive_binarize",
     "cace_loss",
     "cas_loss",
+    "click_constraint_loss",
     "corrupt_size_targets",
+    "deep_supervision_loss",
+    "feature_consistency_loss",
+    "freeze_gt_encoder",
+    "hindsight_loss",
+    "isnet_loss",
     "mean_relative_error",
     "partial_cross_entropy",
     "potts_crf_loss",
     "quadratic_size_barrier_loss",
+    "ranked_diversity_weights",
     "relative_error",
     "select_saliency_channel",
+    "selection_loss",
+    "selection_target",
     "set_value_checks",
+    "shuffle_outputs",
     "sigma_for_mre",
     "size_target_loss",
     "size_targets_from_mask",
+    "soft_jaccard_loss",
     "tag_barrier_loss",
 ]

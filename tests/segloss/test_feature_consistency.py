@@ -1,0 +1,296 @@
+"""IS-Net feature consistency, deep supervision, total loss and GT-encoder freezing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+from torch.nn import functional as F
+
+from segloss import (
+    DeepSupervisionLoss,
+    FeatureConsistencyLoss,
+    ISNetLoss,
+    deep_supervision_loss,
+    feature_consistency_loss,
+    freeze_gt_encoder,
+    isnet_loss,
+)
+
+DATA = Path(__file__).parent / "data" / "isnet_multi_loss_fusion.npz"
+SIDE_SIZES = (16, 16, 8, 6, 4, 3)
+FEAT_SHAPES = ((4, 8, 8), (4, 4, 4), (8, 2, 2), (8, 2, 2), (8, 1, 1), (8, 1, 1))
+MODES = {"MSE": "mse", "KL": "kl", "MAE": "mae", "SmoothL1": "smooth_l1"}
+
+
+def make_isnet_case(seed: int, n: int = 2, size: int = 16):
+    """Inputs of the golden file, regenerated exactly as its provenance describes."""
+    rng = np.random.default_rng(seed)
+    sides = [rng.normal(0.0, 2.0, size=(n, 1, s, s)) for s in SIDE_SIZES]
+    target = (rng.random((n, 1, size, size)) > 0.5).astype(np.float64)
+    student = [rng.normal(0.0, 1.0, size=(n, *sh)) for sh in FEAT_SHAPES]
+    teacher = [rng.normal(0.0, 1.0, size=(n, *sh)) for sh in FEAT_SHAPES]
+    return sides, target, student, teacher
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return np.load(DATA)
+
+
+def test_golden_provenance(golden):
+    prov = json.loads(str(golden["provenance"]))
+    assert prov["repo"] == "github.com/xuebinqin/DIS"
+    assert len(prov["commit"]) == 40
+    assert "muti_loss_fusion_kl" in prov["functions"][0]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("their_mode", list(MODES))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_isnet_loss_matches_authors(golden, seed, their_mode, dtype):
+    sides, target, student, teacher = make_isnet_case(seed)
+    lg = [torch.tensor(s, dtype=dtype, requires_grad=True) for s in sides]
+    fs = [torch.tensor(s, dtype=dtype, requires_grad=True) for s in student]
+    ft = [torch.tensor(s, dtype=dtype) for s in teacher]
+    total, parts = isnet_loss(lg, torch.tensor(target, dtype=dtype), fs, ft, feature_mode=MODES[their_mode])
+    total.backward()
+    key = f"seed{seed}_{their_mode}"
+    rtol = 1e-10 if dtype == torch.float64 else 1e-5
+    np.testing.assert_allclose(total.item(), golden[key + "_loss"], rtol=rtol)
+    np.testing.assert_allclose(parts["side_first"].item(), golden[key + "_loss0"], rtol=rtol)
+    for i, x in enumerate(lg):
+        ref = golden[key + f"_grad_side{i}"]
+        np.testing.assert_allclose(x.grad.double().numpy(), ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    for i, x in enumerate(fs):
+        ref = golden[key + f"_grad_student{i}"]
+        np.testing.assert_allclose(x.grad.double().numpy(), ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_deep_supervision_matches_authors_fusion(golden, seed):
+    sides, target, _, _ = make_isnet_case(seed)
+    lg = [torch.tensor(s) for s in sides]
+    tg = torch.tensor(target)
+    ours = deep_supervision_loss(lg, tg)
+    np.testing.assert_allclose(ours.item(), golden[f"seed{seed}_fusion_loss"], rtol=1e-10)
+    # probabilities path (nn.BCELoss semantics) agrees too, and (N, H, W) targets are accepted
+    probs = deep_supervision_loss([torch.sigmoid(x) for x in lg], tg[:, 0], from_logits=False)
+    np.testing.assert_allclose(probs.item(), golden[f"seed{seed}_fusion_loss"], rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:reduction")
+def test_feature_loss_formula_and_weights():
+    torch.manual_seed(0)
+    s = [torch.randn(3, 4, 5, 5), torch.randn(3, 2, 3, 3)]
+    t = [torch.randn(3, 4, 5, 5), torch.randn(3, 2, 3, 3)]
+    ref = F.mse_loss(s[0], t[0]) * 2.0 + F.mse_loss(s[1], t[1]) * 0.5
+    got = feature_consistency_loss(s, t, weights=[2.0, 0.5])
+    torch.testing.assert_close(got, ref)
+    per = feature_consistency_loss(s, t, weights=[2.0, 0.5], reduction="none")
+    assert per.shape == (3,)
+    torch.testing.assert_close(per.mean(), got)
+    torch.testing.assert_close(
+        feature_consistency_loss(s, t, reduction="sum"),
+        per.new_tensor(0) + (feature_consistency_loss(s, t, reduction="none").sum()),
+    )
+    kl = feature_consistency_loss(s[:1], t[:1], mode="kl")
+    torch.testing.assert_close(kl, F.kl_div(F.log_softmax(s[0], 1), F.softmax(t[0], 1), reduction="mean"))
+    mae = FeatureConsistencyLoss(mode="mae")(s, t)
+    torch.testing.assert_close(mae, F.l1_loss(s[0], t[0]) + F.l1_loss(s[1], t[1]))
+
+
+def test_teacher_is_detached():
+    s = torch.randn(2, 3, 4, 4, requires_grad=True)
+    t = torch.randn(2, 3, 4, 4, requires_grad=True)
+    for mode in ("mse", "kl"):
+        feature_consistency_loss([s], [t], mode=mode).backward()
+    assert t.grad is None
+    assert s.grad is not None and torch.isfinite(s.grad).all()
+
+
+@pytest.mark.parametrize("mode", ["mse", "mae", "kl", "smooth_l1"])
+def test_feature_gradcheck(mode):
+    torch.manual_seed(1)
+    s = [
+        torch.randn(2, 3, 3, 3, dtype=torch.float64, requires_grad=True),
+        torch.randn(2, 2, 2, 2, dtype=torch.float64, requires_grad=True),
+    ]
+    t = [torch.randn(2, 3, 3, 3, dtype=torch.float64), torch.randn(2, 2, 2, 2, dtype=torch.float64)]
+    assert torch.autograd.gradcheck(
+        lambda a, b: feature_consistency_loss([a, b], t, mode=mode, reduction="none"), tuple(s), fast_mode=True
+    )
+
+
+def test_deep_supervision_gradcheck_and_resize():
+    torch.manual_seed(2)
+    sides = (
+        torch.randn(2, 1, 6, 6, dtype=torch.float64, requires_grad=True),
+        torch.randn(2, 1, 4, 5, dtype=torch.float64, requires_grad=True),
+    )
+    gt = (torch.rand(2, 6, 6, dtype=torch.float64) > 0.5).double()
+    assert torch.autograd.gradcheck(
+        lambda a, b: deep_supervision_loss([a, b], gt, weights=[1.0, 0.3], reduction="none"), sides, fast_mode=True
+    )
+    g1 = F.interpolate(gt[:, None], size=(4, 5), mode="bilinear", align_corners=True)
+    ref = F.binary_cross_entropy_with_logits(sides[0], gt[:, None]) + 0.3 * F.binary_cross_entropy_with_logits(
+        sides[1], g1
+    )
+    torch.testing.assert_close(DeepSupervisionLoss(weights=[1.0, 0.3])(list(sides), gt), ref)
+
+
+def test_autocast_bf16_and_half_inputs():
+    torch.manual_seed(3)
+    sides = [torch.randn(2, 1, 8, 8), torch.randn(2, 1, 4, 4)]
+    gt = (torch.rand(2, 1, 8, 8) > 0.5).float()
+    s = [torch.randn(2, 4, 4, 4), torch.randn(2, 8, 2, 2)]
+    t = [torch.randn(2, 4, 4, 4), torch.randn(2, 8, 2, 2)]
+    ref_total, _ = isnet_loss(sides, gt, s, t)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        total, parts = isnet_loss(
+            [x.bfloat16() for x in sides], gt, [x.bfloat16() for x in s], [x.bfloat16() for x in t], feature_mode="mse"
+        )
+    assert total.dtype == torch.float32 and torch.isfinite(total)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in parts.values())
+    torch.testing.assert_close(total, ref_total, rtol=2e-2, atol=2e-2)
+    half = feature_consistency_loss([x.half() for x in s], [x.half() for x in t], mode="kl")
+    assert half.dtype == torch.float32 and torch.isfinite(half)
+    half_ds = deep_supervision_loss([x.half() for x in sides], gt.half())
+    assert half_ds.dtype == torch.float32
+    torch.testing.assert_close(half_ds, deep_supervision_loss(sides, gt), rtol=1e-2, atol=1e-2)
+
+
+def test_extreme_logits_finite():
+    sides = [torch.full((2, 1, 8, 8), 1e4, requires_grad=True), torch.full((2, 1, 4, 4), -1e4, requires_grad=True)]
+    gt = torch.zeros(2, 8, 8)
+    gt[:, :4] = 1
+    s = [torch.full((2, 4, 4, 4), 1e4, requires_grad=True)]
+    t = [torch.full((2, 4, 4, 4), -1e4)]
+    for mode in ("mse", "mae", "kl", "smooth_l1"):
+        total, parts = isnet_loss(sides, gt, s, t, feature_mode=mode)
+        total.backward()
+        assert torch.isfinite(total)
+        assert all(torch.isfinite(v) for v in parts.values())
+    assert all(torch.isfinite(x.grad).all() for x in sides + s)
+
+
+def test_compile_fullgraph():
+    fn = torch.compile(
+        lambda a, b, c, d: isnet_loss(a, b, c, d, feature_mode="kl")[0], fullgraph=True, backend="aot_eager"
+    )
+    sides = [torch.randn(2, 1, 8, 8, requires_grad=True), torch.randn(2, 1, 4, 4, requires_grad=True)]
+    gt = (torch.rand(2, 1, 8, 8) > 0.5).float()
+    s, t = [torch.randn(2, 4, 4, 4, requires_grad=True)], [torch.randn(2, 4, 4, 4)]
+    out = fn(sides, gt, s, t)
+    out.backward()
+    torch.testing.assert_close(out, isnet_loss(sides, gt, s, t, feature_mode="kl")[0])
+
+
+def test_isnet_module_parts():
+    torch.manual_seed(4)
+    sides = [torch.randn(3, 1, 8, 8, requires_grad=True), torch.randn(3, 1, 4, 4)]
+    gt = (torch.rand(3, 8, 8) > 0.5).float()
+    s, t = [torch.randn(3, 4, 4, 4, requires_grad=True)], [torch.randn(3, 4, 4, 4)]
+    total, parts = ISNetLoss(side_weights=[1.0, 0.5])(sides, gt, s, t)
+    torch.testing.assert_close(total, parts["side"] + parts["feature"])
+    torch.testing.assert_close(parts["side"], deep_supervision_loss(sides, gt, weights=[1.0, 0.5]).detach())
+    torch.testing.assert_close(parts["side_first"], F.binary_cross_entropy_with_logits(sides[0], gt[:, None]))
+    assert not any(v.requires_grad for v in parts.values())
+    per, _ = ISNetLoss(reduction="none")(sides, gt, s, t)
+    assert per.shape == (3,)
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from(["mse", "mae", "kl", "smooth_l1"]))
+def test_feature_loss_nonnegative_and_zero_on_identical(seed, mode):
+    g = torch.Generator().manual_seed(seed)
+    s = [torch.randn(2, 3, 4, 4, generator=g) * 5, torch.randn(2, 5, 2, 2, generator=g)]
+    t = [torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 5, 2, 2, generator=g)]
+    assert feature_consistency_loss(s, t, mode=mode) >= 0
+    assert torch.allclose(feature_consistency_loss(s, s, mode=mode), torch.zeros(()), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- freezing
+
+
+def _encoder():
+    torch.manual_seed(5)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 1))
+
+
+def test_freeze_eval_keeps_running_stats_and_mode():
+    enc = _encoder()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    frozen = freeze_gt_encoder(enc)
+    parent = nn.ModuleDict({"gt": frozen, "head": nn.Conv2d(1, 1, 1)})
+    parent.train()
+    assert parent.training and frozen.training and not enc.training and not enc[1].training
+    out = frozen(torch.rand(2, 1, 8, 8))
+    assert not out.requires_grad and out.grad_fn is None
+    assert all(not p.requires_grad for p in enc.parameters())
+    for k, v in enc.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # deterministic function of the mask: batch composition does not matter in eval mode
+    x = torch.rand(3, 1, 8, 8)
+    torch.testing.assert_close(frozen(x)[:1], frozen(x[:1]))
+
+
+def test_freeze_official_reproduces_batchnorm_drift():
+    enc = _encoder()
+    before = enc[1].running_mean.clone()
+    frozen = freeze_gt_encoder(enc, mode="official")
+    assert enc.training and enc[1].training
+    frozen(torch.rand(2, 1, 8, 8) + 1.0)
+    assert not torch.equal(enc[1].running_mean, before)
+    assert int(enc[1].num_batches_tracked) == 1
+    assert all(not p.requires_grad for p in enc.parameters())
+    frozen.eval()
+    assert not enc.training  # official mode follows train()/eval()
+
+
+def test_freeze_bad_inputs():
+    with pytest.raises(TypeError, match="`module` must be a torch.nn.Module"):
+        freeze_gt_encoder(lambda x: x)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        freeze_gt_encoder(_encoder(), mode="train")
+
+
+# ---------------------------------------------------------------------------------------------- bad inputs
+
+
+def test_bad_inputs():
+    a = [torch.randn(2, 4, 4, 4), torch.randn(2, 8, 2, 2)]
+    with pytest.raises(ValueError, match=r"`teacher\[1\]` must have the shape of `student\[1\]` \(2, 8, 2, 2\)"):
+        feature_consistency_loss(a, [a[0], torch.randn(2, 8, 3, 3)])
+    with pytest.raises(ValueError, match="same number of levels; got 2 and 1"):
+        feature_consistency_loss(a, a[:1])
+    with pytest.raises(ValueError, match="`student` must hold at least one level"):
+        feature_consistency_loss([], [])
+    with pytest.raises(TypeError, match="`student` must be a list or tuple of tensors"):
+        feature_consistency_loss(a[0], a[0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"`student\[0\]` must be a floating-point tensor"):
+        feature_consistency_loss([torch.ones(2, 4, dtype=torch.long)], [torch.ones(2, 4, dtype=torch.long)])
+    with pytest.raises(ValueError, match=r"`weights` must have one weight per level \(2\); got 3"):
+        feature_consistency_loss(a, a, weights=[1, 1, 1])
+    with pytest.raises(ValueError, match=r"`weights\[0\]` must be >= 0.0"):
+        feature_consistency_loss(a, a, weights=[-1, 1])
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        FeatureConsistencyLoss(mode="l3")
+    with pytest.raises(ValueError, match=r"`student\[1\]` must have batch size 2"):
+        feature_consistency_loss([a[0], a[1][:1]], [a[0], a[1][:1]])
+    sides = [torch.randn(2, 1, 8, 8)]
+    with pytest.raises(ValueError, match=r"`target` must be \(N, 1, H, W\) or \(N, H, W\) with N = 2"):
+        deep_supervision_loss(sides, torch.ones(3, 8, 8))
+    with pytest.raises(ValueError, match=r"`side_outputs\[1\]` must be \(N, 1, H_d, W_d\)"):
+        deep_supervision_loss([sides[0], torch.randn(2, 2, 4, 4)], torch.ones(2, 8, 8))
+    with pytest.raises(ValueError, match="`reduction` must be one of"):
+        deep_supervision_loss(sides, torch.ones(2, 8, 8), reduction="avg")
+    with pytest.raises(ValueError, match="`student_features` must have the batch size of `side_outputs`"):
+        isnet_loss(sides, torch.ones(2, 8, 8), [torch.randn(3, 2, 2, 2)], [torch.randn(3, 2, 2, 2)])
