@@ -21,14 +21,14 @@ Affinity backends (``backend=``):
 * ``"dense"`` — the exact fully connected Gaussian (``w_pp = 1``), computed by row chunks;
   ``O(P²)`` per image: for small or downscaled maps.
 * ``"lattice"`` (default) — a fast fully connected approximation: a pure-torch permutohedral lattice
-  (:mod:`segloss._permutohedral`). The raw lattice returns about 0.6× the exact Gaussian sum
-  (rloss's C++ lattice, the same algorithm, gives ≈0.64× by the notes' fit, 0.56–0.67 across images);
-  in the paper form we multiply by :func:`lattice_gain` (``1/0.55`` for 5-D features) so that values
-  approximate the exact Gaussian; with ``compat="rloss"`` the raw lattice scale is kept so that
-  numbers match rloss. The approximation is good (within a few % of the exact value) when pixels
-  have many neighbours within one bandwidth in feature space (piecewise-smooth photos, large
-  ``sigma_xy``); it underestimates when features are sparse at the bandwidth scale (strong noise with
-  a small ``sigma_xy``: down to ~0.6×), because the lattice loses mass around isolated points.
+  (:mod:`segloss._permutohedral`; same algorithm as rloss's C++ lattice, equal to it to ~1e-6). The raw
+  lattice returns about 0.5–0.6× the exact Gaussian sum on our test images (the research notes fit
+  ≈0.64× for rloss on theirs, 0.56–0.67 across images). In the paper form we multiply by
+  :func:`lattice_gain` (``1/0.55`` for 5-D features) so that values approximate the exact Gaussian
+  (measured 0.88–1.09× on 64²–96² piecewise-smooth maps, 0.95–1.04× for ``sigma_xy ≥ 50``); with
+  ``compat="rloss"`` the raw lattice scale is kept so that numbers match rloss. The approximation
+  underestimates when features are sparse at the bandwidth scale (tiny maps with a small ``sigma_xy``,
+  strong colour noise: down to ~0.6×), because the lattice loses mass around isolated points.
   Use ``"dense"`` (downscaled) or ``"local"`` there.
 
 Gradients come from one filtering pass of ``[r⊙S, r]`` through ``W`` (``∂L/∂(r⊙S^k) = W r − 2 W (r⊙S^k)``,

@@ -214,6 +214,17 @@ def test_autocast_half_extreme_and_compile():
     torch.testing.assert_close(fn(x, img, backend="grid4"), potts_crf_loss(x, img, backend="grid4"))
 
 
+@pytest.mark.parametrize("backend", ["lattice", "dense", "grid4", "local"])
+def test_empty_roi_gives_zero_with_graph(backend):
+    x = torch.randn(2, 3, 6, 6, requires_grad=True)
+    img = torch.rand(2, 3, 6, 6) * 255
+    loss = potts_crf_loss(x, img, backend=backend, roi=torch.zeros(2, 6, 6))
+    assert loss.ndim == 0 and loss.item() == 0.0
+    loss.backward()
+    assert torch.count_nonzero(x.grad) == 0
+    assert potts_crf_loss(x, img, backend=backend, roi=torch.zeros(2, 6, 6), reduction="none").shape == (2,)
+
+
 def test_bad_inputs():
     x = torch.randn(2, 3, 4, 4)
     img = torch.rand(2, 3, 4, 4)
