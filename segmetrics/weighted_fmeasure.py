@@ -68,7 +68,7 @@ def _weighted_fmeasure_image(pred_norm: np.ndarray, gt: np.ndarray, beta: float 
     """
     if not gt.any():
         return 0.0
-    return float(wfm_kernel(pred_norm, gt, _gaussian_kernel(), _importance_table(), float(beta), EPS))
+    return float(wfm_kernel(pred_norm, gt, False, 0.0, 1.0, _gaussian_kernel(), _importance_table(), float(beta), EPS))
 
 
 def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool = True) -> float | np.ndarray:

@@ -25,107 +25,153 @@ from __future__ import annotations
 import numpy as np
 
 from segmetrics._jit import njit
-from segmetrics._kernels.edt import nearest_row_in_columns, voronoi_row
+from segmetrics._kernels.edt import envelope_row, next_row_below, run_ends
 from segmetrics._kernels.npsum import stream_flush, stream_new, stream_result
 
 EPS = float(np.spacing(1))
 
 #: kernel half-size (7×7 window)
 R = 3
+K = 2 * R + 1
+#: ¬G pixels farther than this (squared) from G lie in no G pixel's 7×7 window (Chebyshev 3 ⇒ d² ≤ 18)
+NEAR_D2 = 2 * R * R
 
 
 @njit
-def wfm_kernel(pred, gt, krn, btable, beta, eps):
-    """Weighted F-measure of one image; ``gt`` must contain at least one True pixel."""
+def _normalized_row(prow, norm, lo, scale, out):
+    """The row of ``P̂``: ``prow`` itself, or ``(p − lo) / scale`` (``minmax_normalize``'s operations)."""
+    if not norm:
+        return prow
+    for x in range(prow.shape[0]):
+        out[x] = (prow[x] - lo) / scale
+    return out
+
+
+@njit
+def _push_background(buf, fill, pnrow, x0, x1, s, hh, btable, nb):
+    """Append ``Ew = P̂ · B(D²)`` of the ¬G pixels ``x0 ≤ x < x1`` whose nearest site is ``(s, hh)``."""
+    for xi in range(x0, x1):
+        dx = xi - s
+        d = hh + dx * dx
+        b = btable[d] if d < nb else 2.0
+        buf[fill] = abs(pnrow[xi] - 0.0) * b
+        fill += 1
+    return fill
+
+
+@njit
+def _correlate_run(acc, ring, slot_of, krn, a, b):
+    """``acc[0:b−a]`` = EA at columns ``a ≤ x < b``: 49 products added in scipy's order.
+
+    ``ring`` rows are ``Et`` with ``R`` zero columns on each side; ``slot_of[i]`` is the ring row
+    of kernel row ``i`` or -1 outside the image (those terms would add exactly ``+0.0``).
+    """
+    n = b - a
+    for t in range(n):
+        acc[t] = 0.0
+    for i in range(K):
+        si = slot_of[i]
+        if si < 0:
+            continue
+        src = ring[si][a : b + 2 * R]
+        for j in range(K):
+            kk = krn[i, j]
+            for t in range(n):
+                acc[t] += kk * src[t + j]
+
+
+@njit
+def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
+    """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
+
+    ``pred`` is the prediction in [0, 1]; when ``norm`` it is min-max normalised on the fly as
+    ``(p − lo) / scale`` (``scale = max − min > 0``), bit-identical to ``minmax_normalize``.
+    """
     h, w = gt.shape
-    k = 2 * R + 1
-    near = nearest_row_in_columns(gt)
+    nxt = next_row_below(gt)
 
     n_fg = 0
     for y in range(h):
+        grow = gt[y]
         for x in range(w):
-            if gt[y, x]:
-                n_fg += 1
+            n_fg += grow[x]
     n_bg = h * w - n_fg
-    chunk = w
-    sg = stream_new(n_fg, chunk)
-    sb = stream_new(n_bg, chunk)
+    sg = stream_new(n_fg, w)
+    sb = stream_new(n_bg, w)
     gbuf, gints = sg[0], sg[1]
     bbuf, bints = sb[0], sb[1]
 
-    ring = np.zeros((k, w + 2 * R), np.float64)  # Et rows, zero padded
-    d2ring = np.zeros((R + 1, w), np.int64)  # D² of the rows awaiting correlation
-    stack = np.empty(w, np.int64)
-    ea = np.empty(w, np.float64)
-    slot_of = np.empty(k, np.int64)
+    ring = np.zeros((K, w + 2 * R), np.float64)  # Et rows, R zero columns each side
+    last = np.full(w, -1, np.int32)
+    near = np.empty(w, np.int32)
+    sst = np.empty(w, np.int64)
+    hst = np.empty(w, np.int64)
+    ends = np.empty(w, np.int64)
+    acc = np.empty(w, np.float64)
+    pnbuf = np.empty((R + 1, w), np.float64)  # normalised rows yy − R .. yy (when ``norm``)
+    slot_of = np.empty(K, np.int64)
     nb = btable.shape[0]
 
     for yy in range(h + R):
-        # --- stage A: EDT row pass and Et for row yy (zeros beyond the image) ---
-        slot = yy % k
+        # ---- stage A, row yy: EDT row pass; ¬G values go to their sum now, Et to the ring ----
         if yy < h:
-            row = near[yy]
-            n_sites = voronoi_row(row, yy, stack)
-            li = 0
-            s = stack[0]
-            dy = np.int64(row[s]) - yy
-            et = ring[slot]
-            dr = d2ring[yy % (R + 1)]
-            prow = pred[yy]
             grow = gt[yy]
-            for x in range(w):
-                dx = s - x
-                best = dy * dy + dx * dx
-                while li < n_sites - 1:
-                    s2 = stack[li + 1]
-                    dy2 = np.int64(row[s2]) - yy
-                    dx2 = s2 - x
-                    cand = dy2 * dy2 + dx2 * dx2
-                    if best <= cand:
-                        break
-                    best = cand
-                    li += 1
-                    s = s2
-                    dy = dy2
-                dr[x] = best
-                if grow[x]:
-                    et[x + R] = abs(prow[x] - 1.0)
+            pnrow = _normalized_row(pred[yy], norm, lo, scale, pnbuf[yy % (R + 1)])
+            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst)
+            run_ends(sst, hst, n, w, ends)
+            et = ring[yy % K]
+            bfill = bints[0]
+            x = 0
+            for k in range(n):
+                e = ends[k]
+                if e <= x:
+                    continue
+                s = sst[k]
+                hh = hst[k]
+                # Et (E at the nearest GT pixel) is only read within 3 px (Chebyshev) of G,
+                # i.e. where D² <= NEAR_D2; elsewhere it stays 0 and is never used.
+                ev = 0.0
+                if hh <= NEAR_D2:
+                    v = pred[near[s], s]
+                    if norm:
+                        v = (v - lo) / scale
+                    ev = abs(v - 1.0)
+                for xi in range(x, e):
+                    et[xi + R] = ev
+                if hh == 0:  # the site is the G pixel (yy, s) itself: ¬G on both sides of it
+                    bfill = _push_background(bbuf, bfill, pnrow, x, s, s, hh, btable, nb)
+                    bfill = _push_background(bbuf, bfill, pnrow, s + 1, e, s, hh, btable, nb)
                 else:
-                    et[x + R] = abs(pred[row[s], s] - 1.0)
-        else:
-            ring[slot, :] = 0.0
-        # --- stage B: finish row yc = yy - R ---
+                    bfill = _push_background(bbuf, bfill, pnrow, x, e, s, hh, btable, nb)
+                x = e
+            bints[0] = bfill
+            stream_flush(*sb)
+        # ---- stage B, row yc = yy − R (its 7×7 neighbourhood of Et is complete) ----
         yc = yy - R
         if yc < 0:
             continue
-        for i in range(k):
+        for i in range(K):
             yi = yc - R + i
-            if yi < 0:
-                slot_of[i] = -1
-            else:
-                slot_of[i] = yi % k
+            slot_of[i] = yi % K if 0 <= yi < h else -1
         grow = gt[yc]
-        prow = pred[yc]
-        _correlate_row(ring, slot_of, krn, grow, ea, w)
-        dr = d2ring[yc % (R + 1)]
+        pnrow = pred[yc] if not norm else pnbuf[yc % (R + 1)]
         gfill = gints[0]
-        bfill = bints[0]
-        for x in range(w):
-            if grow[x]:
-                e = abs(prow[x] - 1.0)
-                a = ea[x]
-                gbuf[gfill] = a if a < e else e
+        x = 0
+        while x < w:
+            if not grow[x]:
+                x += 1
+                continue
+            a = x
+            while x < w and grow[x]:
+                x += 1
+            _correlate_run(acc, ring, slot_of, krn, a, x)
+            for t in range(x - a):
+                e = abs(pnrow[a + t] - 1.0)
+                ea = acc[t]
+                gbuf[gfill] = ea if ea < e else e
                 gfill += 1
-            else:
-                e = abs(prow[x] - 0.0)
-                d = dr[x]
-                b = btable[d] if d < nb else 2.0
-                bbuf[bfill] = e * b
-                bfill += 1
         gints[0] = gfill
-        bints[0] = bfill
         stream_flush(*sg)
-        stream_flush(*sb)
 
     s_fg = stream_result(sg[2], gints)
     s_bg = stream_result(sb[2], bints)
@@ -134,25 +180,3 @@ def wfm_kernel(pred, gt, krn, btable, beta, eps):
     rec = 1.0 - s_fg / np.float64(n_fg)
     prec = tpw / (tpw + fpw + eps)
     return (1.0 + beta) * rec * prec / (rec + beta * prec + eps)
-
-
-@njit
-def _correlate_row(ring, slot_of, krn, gt_row, out, w):
-    """EA for the G pixels of one row: 49 products summed in scipy's order.
-
-    ``ring[s]`` holds ``Et`` rows with ``R`` zero columns on each side; ``slot_of[i]`` is the
-    ring slot of kernel row ``i`` (-1 above the image: those terms would add ``+0.0``).
-    ``out[x]`` is written where ``gt_row[x]``.
-    """
-    for x in range(w):
-        if not gt_row[x]:
-            continue
-        acc = 0.0
-        for i in range(2 * R + 1):
-            si = slot_of[i]
-            if si < 0:
-                continue
-            src = ring[si]
-            for j in range(2 * R + 1):
-                acc += krn[i, j] * src[x + j]
-        out[x] = acc
