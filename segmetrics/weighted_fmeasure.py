@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_positive, prepare_pairs
-from segmetrics._kernels.weighted_fmeasure import EPS, wfm_kernel
-from segmetrics._normalize import minmax_normalize
+from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm_kernel
 
 __all__ = ["weighted_fmeasure"]
 
@@ -48,7 +47,7 @@ def _importance_table() -> np.ndarray:
         d = np.sqrt(np.arange(_B_TABLE_SIZE, dtype=np.float64))
         b = 2 - np.exp(np.log(0.5) / 5 * d)
         not_two = np.flatnonzero(b != 2.0)
-        stop = int(not_two[-1]) + 1
+        stop = int(not_two[-1]) + 2
         if stop >= _B_TABLE_SIZE:  # pragma: no cover - would mean a non-monotone exp
             raise RuntimeError("importance table does not reach 2.0; numpy's exp behaves unexpectedly")
         _cache["btable"] = np.ascontiguousarray(b[:stop])
@@ -126,8 +125,14 @@ def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool 
         raise TypeError(f"`normalize` must be a bool; got {type(normalize).__name__}")
     pairs, batched = prepare_pairs(pred, gt)
     scores = np.empty(len(pairs), np.float64)
+    krn, btable = _gaussian_kernel(), _importance_table()
     for i, (p, g) in enumerate(pairs):
-        if normalize:
-            p = minmax_normalize(p)
-        scores[i] = _weighted_fmeasure_image(p, g, beta)
+        if not g.any():
+            scores[i] = 0.0
+            continue
+        # min-max normalisation (``segmetrics._normalize.minmax_normalize``) is applied on the fly
+        # inside the kernel, row by row, with the same float64 operations: no image-sized copy.
+        lo, hi = min_max(p) if normalize else (0.0, 0.0)
+        norm = bool(hi > lo)
+        scores[i] = wfm_kernel(p, g, norm, lo, hi - lo if norm else 1.0, krn, btable, float(beta), EPS)
     return scores if batched else float(scores[0])

@@ -38,20 +38,28 @@ from segmetrics._jit import njit
 
 @njit
 def next_row_below(features):
-    """Row of the first feature pixel at or below each pixel in its column, or -1 (int32)."""
+    """Row of the first feature pixel at or below each pixel in its column, or -1 (int32).
+
+    Returns ``(nxt, count)`` with ``count`` the number of feature pixels.
+    """
     h, w = features.shape
     nxt = np.empty((h, w), np.int32)
+    count = 0
     if h == 0:
-        return nxt
+        return nxt, count
+    frow = features[h - 1]
+    out = nxt[h - 1]
     for x in range(w):
-        nxt[h - 1, x] = h - 1 if features[h - 1, x] else -1
+        out[x] = h - 1 if frow[x] else -1
+        count += frow[x]
     for y in range(h - 2, -1, -1):
         frow = features[y]
         below = nxt[y + 1]
         out = nxt[y]
         for x in range(w):
             out[x] = y if frow[x] else below[x]
-    return nxt
+            count += frow[x]
+    return nxt, count
 
 
 @njit
@@ -138,7 +146,7 @@ def feature_transform(features):
         each; all ``-1`` when there is no feature pixel.
     """
     h, w = features.shape
-    nxt = next_row_below(features)
+    nxt, _ = next_row_below(features)
     d2 = np.full((h, w), -1, np.int64)
     rows = np.full((h, w), -1, np.int32)
     cols = np.full((h, w), -1, np.int32)

@@ -37,6 +37,23 @@ K = 2 * R + 1
 NEAR_D2 = 2 * R * R
 
 
+@njit(fastmath=True)
+def min_max(a):
+    """``(a.min(), a.max())`` of a C-contiguous float64 (H, W) array in one pass.
+
+    The input is validated finite, so fast-math only lets the two reductions vectorise; min and max
+    are exact whatever the order.
+    """
+    flat = a.reshape(-1)
+    lo = flat[0]
+    hi = flat[0]
+    for i in range(flat.shape[0]):
+        v = flat[i]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
 @njit
 def _normalized_row(prow, norm, lo, scale, out):
     """The row of ``P̂``: ``prow`` itself, or ``(p − lo) / scale`` (``minmax_normalize``'s operations)."""
@@ -48,36 +65,44 @@ def _normalized_row(prow, norm, lo, scale, out):
 
 
 @njit
-def _push_background(buf, fill, pnrow, x0, x1, s, hh, btable, nb):
-    """Append ``Ew = P̂ · B(D²)`` of the ¬G pixels ``x0 ≤ x < x1`` whose nearest site is ``(s, hh)``."""
-    for xi in range(x0, x1):
-        dx = xi - s
-        d = hh + dx * dx
-        b = btable[d] if d < nb else 2.0
-        buf[fill] = abs(pnrow[xi] - 0.0) * b
-        fill += 1
-    return fill
+def _push_background(buf, fill, pnrow, d2row, x0, x1, btable, nb):
+    """Append ``Ew = P̂ · B(D²)`` of the ¬G pixels ``x0 ≤ x < x1`` of a row, in order."""
+    last = nb - 1  # btable[last] == 2.0, the value of every larger D²
+    for x in range(x0, x1):
+        buf[fill + x - x0] = abs(pnrow[x] - 0.0) * btable[min(d2row[x], last)]
+    return fill + (x1 - x0)
 
 
 @njit
 def _correlate_run(acc, ring, slot_of, krn, a, b):
     """``acc[0:b−a]`` = EA at columns ``a ≤ x < b``: 49 products added in scipy's order.
 
-    ``ring`` rows are ``Et`` with ``R`` zero columns on each side; ``slot_of[i]`` is the ring row
-    of kernel row ``i`` or -1 outside the image (those terms would add exactly ``+0.0``).
+    ``ring`` rows are ``Et`` with ``R`` zero columns on each side, plus an all-zero row that
+    ``slot_of[i]`` points to for kernel rows outside the image (their terms add exactly ``+0.0``).
+    One pass per kernel row keeps the seven products of that row in registers.
     """
     n = b - a
     for t in range(n):
         acc[t] = 0.0
     for i in range(K):
-        si = slot_of[i]
-        if si < 0:
-            continue
-        src = ring[si][a : b + 2 * R]
-        for j in range(K):
-            kk = krn[i, j]
-            for t in range(n):
-                acc[t] += kk * src[t + j]
+        src = ring[slot_of[i]][a : b + 2 * R]
+        k0 = krn[i, 0]
+        k1 = krn[i, 1]
+        k2 = krn[i, 2]
+        k3 = krn[i, 3]
+        k4 = krn[i, 4]
+        k5 = krn[i, 5]
+        k6 = krn[i, 6]
+        for t in range(n):
+            v = acc[t]
+            v += k0 * src[t]
+            v += k1 * src[t + 1]
+            v += k2 * src[t + 2]
+            v += k3 * src[t + 3]
+            v += k4 * src[t + 4]
+            v += k5 * src[t + 5]
+            v += k6 * src[t + 6]
+            acc[t] = v
 
 
 @njit
@@ -88,20 +113,15 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
     ``(p − lo) / scale`` (``scale = max − min > 0``), bit-identical to ``minmax_normalize``.
     """
     h, w = gt.shape
-    nxt = next_row_below(gt)
-
-    n_fg = 0
-    for y in range(h):
-        grow = gt[y]
-        for x in range(w):
-            n_fg += grow[x]
+    nxt, n_fg = next_row_below(gt)
     n_bg = h * w - n_fg
     sg = stream_new(n_fg, w)
     sb = stream_new(n_bg, w)
     gbuf, gints = sg[0], sg[1]
     bbuf, bints = sb[0], sb[1]
 
-    ring = np.zeros((K, w + 2 * R), np.float64)  # Et rows, R zero columns each side
+    ring = np.zeros((K + 1, w + 2 * R), np.float64)  # Et rows (R zero columns each side) + a zero row
+    d2row = np.empty(w, np.int64)
     last = np.full(w, -1, np.int32)
     near = np.empty(w, np.int32)
     sst = np.empty(w, np.int64)
@@ -109,6 +129,10 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
     ends = np.empty(w, np.int64)
     acc = np.empty(w, np.float64)
     pnbuf = np.empty((R + 1, w), np.float64)  # normalised rows yy − R .. yy (when ``norm``)
+    # runs of G pixels of rows yy − R .. yy: [starts, ends) and count
+    run_a = np.empty((R + 1, w), np.int64)
+    run_b = np.empty((R + 1, w), np.int64)
+    n_runs = np.zeros(R + 1, np.int64)
     slot_of = np.empty(K, np.int64)
     nb = btable.shape[0]
 
@@ -120,7 +144,9 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
             n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst)
             run_ends(sst, hst, n, w, ends)
             et = ring[yy % K]
-            bfill = bints[0]
+            ra = run_a[yy % (R + 1)]
+            rb = run_b[yy % (R + 1)]
+            nr = 0
             x = 0
             for k in range(n):
                 e = ends[k]
@@ -128,23 +154,35 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
                     continue
                 s = sst[k]
                 hh = hst[k]
-                # Et (E at the nearest GT pixel) is only read within 3 px (Chebyshev) of G,
-                # i.e. where D² <= NEAR_D2; elsewhere it stays 0 and is never used.
-                ev = 0.0
+                # Et (E at the nearest GT pixel) is only read within 3 px (Chebyshev) of G, i.e.
+                # where D² <= NEAR_D2, so it is only written for sites with hh <= NEAR_D2 (other
+                # ring entries are never read).
                 if hh <= NEAR_D2:
                     v = pred[near[s], s]
                     if norm:
                         v = (v - lo) / scale
                     ev = abs(v - 1.0)
+                    for xi in range(x, e):
+                        et[xi + R] = ev
+                    if hh == 0:  # the site is the G pixel (yy, s) itself: extend / open a G run
+                        if nr > 0 and rb[nr - 1] == s:
+                            rb[nr - 1] = s + 1
+                        else:
+                            ra[nr] = s
+                            rb[nr] = s + 1
+                            nr += 1
                 for xi in range(x, e):
-                    et[xi + R] = ev
-                if hh == 0:  # the site is the G pixel (yy, s) itself: ¬G on both sides of it
-                    bfill = _push_background(bbuf, bfill, pnrow, x, s, s, hh, btable, nb)
-                    bfill = _push_background(bbuf, bfill, pnrow, s + 1, e, s, hh, btable, nb)
-                else:
-                    bfill = _push_background(bbuf, bfill, pnrow, x, e, s, hh, btable, nb)
+                    dx = xi - s
+                    d2row[xi] = hh + dx * dx
                 x = e
-            bints[0] = bfill
+            n_runs[yy % (R + 1)] = nr
+            # ¬G pixels: the gaps between the G runs
+            bfill = bints[0]
+            x = 0
+            for r in range(nr):
+                bfill = _push_background(bbuf, bfill, pnrow, d2row, x, ra[r], btable, nb)
+                x = rb[r]
+            bints[0] = _push_background(bbuf, bfill, pnrow, d2row, x, w, btable, nb)
             stream_flush(*sb)
         # ---- stage B, row yc = yy − R (its 7×7 neighbourhood of Et is complete) ----
         yc = yy - R
@@ -152,24 +190,20 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
             continue
         for i in range(K):
             yi = yc - R + i
-            slot_of[i] = yi % K if 0 <= yi < h else -1
-        grow = gt[yc]
+            slot_of[i] = yi % K if 0 <= yi < h else K
         pnrow = pred[yc] if not norm else pnbuf[yc % (R + 1)]
+        ra = run_a[yc % (R + 1)]
+        rb = run_b[yc % (R + 1)]
         gfill = gints[0]
-        x = 0
-        while x < w:
-            if not grow[x]:
-                x += 1
-                continue
-            a = x
-            while x < w and grow[x]:
-                x += 1
-            _correlate_run(acc, ring, slot_of, krn, a, x)
-            for t in range(x - a):
+        for r in range(n_runs[yc % (R + 1)]):
+            a = ra[r]
+            m = rb[r] - a
+            _correlate_run(acc, ring, slot_of, krn, a, a + m)
+            for t in range(m):
                 e = abs(pnrow[a + t] - 1.0)
                 ea = acc[t]
-                gbuf[gfill] = ea if ea < e else e
-                gfill += 1
+                gbuf[gfill + t] = ea if ea < e else e
+            gfill += m
         gints[0] = gfill
         stream_flush(*sg)
 
