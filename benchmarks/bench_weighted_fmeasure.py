@@ -77,22 +77,25 @@ def _median_times(fns, repeats: int) -> list[tuple[float, float]]:
     return [(float(np.median(c)), float(np.median(w))) for c, w in zip(cpu, wall)]
 
 
-def _peak_memory(code: str) -> float:
-    """Peak RSS increase (MiB) of one call, measured in a fresh subprocess.
+def _peak_memory(which: str, size: int) -> tuple[float, float]:
+    """Peak memory (MiB) of one call, measured in a fresh subprocess: (RSS high-water increase, tracemalloc peak).
 
-    The subprocess imports everything, builds the inputs and warms up (compiles) first, then
-    records ``ru_maxrss`` before and after the measured call. Numba allocations are not seen by
-    tracemalloc, so RSS is the honest measure for both sides. The increase is a lower bound of
-    the true transient peak only when the process had freed memory below its earlier maximum;
-    the warm-up runs on a 32×32 pair so the baseline is not inflated by it.
+    The subprocess builds the inputs and warms up (numba compile) on a small pair first. Then, on
+    Linux, the RSS high-water mark is reset (``/proc/self/clear_refs``), the call is made, and the
+    increase of ``VmHWM`` over the RSS before the call is reported: this counts every allocation,
+    numba's included (tracemalloc does not see numba's allocations). tracemalloc's peak is reported
+    as well (it sees numpy's allocations, i.e. everything pysodmetrics allocates). ``nan`` where
+    the platform does not support the measurement.
     """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return float(out.stdout.strip().splitlines()[-1])
+    out = subprocess.run([sys.executable, "-c", _MEM_CODE.format(root=str(ROOT), which=which, size=size)],
+                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    rss, traced = out.stdout.strip().splitlines()[-1].split()
+    return float(rss), float(traced)
 
 
 _MEM_CODE = """
-import resource, sys, numpy as np
+import re, sys, tracemalloc
+import numpy as np
 sys.path.insert(0, {root!r})
 from benchmarks.bench_weighted_fmeasure import make_pair
 which = {which!r}
@@ -107,10 +110,24 @@ else:
     import py_sod_metrics
     py_sod_metrics.WeightedFmeasure().step(*small)
     f = lambda: py_sod_metrics.WeightedFmeasure().step(pred, gt)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def status(key):
+    with open("/proc/self/status") as fh:
+        return int(re.search(key + r":\\s+(\\d+)", fh.read()).group(1)) / 1024.0
+
+try:
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    base = status("VmRSS")
+    f()
+    rss = status("VmHWM") - base
+except OSError:
+    rss = float("nan")
+tracemalloc.start()
 f()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) / 1024.0)
+traced = tracemalloc.get_traced_memory()[1] / 2**20
+tracemalloc.stop()
+print(rss, traced)
 """
 
 
@@ -155,23 +172,23 @@ def main() -> None:
 
         (t_ref, w_ref), (t_ours, w_ours) = _median_times([ref, ours], args.repeats)
         diff = abs(ref() - ours())
-        if args.no_memory:
-            m_ref = m_ours = float("nan")
-        else:
-            m_ref = _peak_memory(_MEM_CODE.format(root=str(ROOT), which="ref", size=size))
-            m_ours = _peak_memory(_MEM_CODE.format(root=str(ROOT), which="ours", size=size))
+        nan = (float("nan"), float("nan"))
+        m_ref = nan if args.no_memory else _peak_memory("ref", size)
+        m_ours = nan if args.no_memory else _peak_memory("ours", size)
         rows.append((size, t_ref, t_ours, w_ref, w_ours, diff, m_ref, m_ours, float(np.mean(gt > 128))))
         print(f"{size}: pysod {t_ref * 1e3:.2f} ms, ours {t_ours * 1e3:.2f} ms (CPU), x{t_ref / t_ours:.1f}; "
-              f"wall x{w_ref / w_ours:.1f}; |diff| {diff:.1e}, peak RSS +{m_ref:.0f} / +{m_ours:.0f} MiB", flush=True)
+              f"wall x{w_ref / w_ours:.1f}; |diff| {diff:.1e}; peak RSS +{m_ref[0]:.0f} / +{m_ours[0]:.0f} MiB, "
+              f"tracemalloc {m_ref[1]:.0f} / {m_ours[1]:.0f} MiB", flush=True)
 
     lines = [
         "| size | GT fraction | pysodmetrics CPU (ms) | segmetrics CPU (ms) | speed-up (CPU) | speed-up (wall) | "
-        "abs. diff | peak RSS pysod (MiB) | peak RSS ours (MiB) |",
+        "abs. diff | peak RSS +MiB pysod / ours | tracemalloc peak MiB pysod / ours |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, t_ref, t_ours, w_ref, w_ours, diff, m_ref, m_ours, frac in rows:
         lines.append(f"| {size}² | {frac:.2f} | {t_ref * 1e3:.2f} | {t_ours * 1e3:.2f} | {t_ref / t_ours:.1f}× | "
-                     f"{w_ref / w_ours:.1f}× | {diff:.1e} | {m_ref:.0f} | {m_ours:.0f} |")
+                     f"{w_ref / w_ours:.1f}× | {diff:.1e} | {m_ref[0]:.0f} / {m_ours[0]:.0f} | "
+                     f"{m_ref[1]:.0f} / {m_ours[1]:.0f} |")
     try:
         cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo"], capture_output=True,
                              text=True).stdout.split(":")[-1].strip()

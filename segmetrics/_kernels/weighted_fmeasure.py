@@ -65,12 +65,17 @@ def _normalized_row(prow, norm, lo, scale, out):
 
 
 @njit
-def _push_background(buf, fill, pnrow, d2row, x0, x1, btable, nb):
-    """Append ``Ew = P̂ · B(D²)`` of the ¬G pixels ``x0 ≤ x < x1`` of a row, in order."""
-    last = nb - 1  # btable[last] == 2.0, the value of every larger D²
+def _push_background(buf, fill, pnrow, x0, x1, s, hh, btable):
+    """Append ``Ew = P̂ · B(D²)`` of the ¬G pixels ``x0 ≤ x < x1`` whose nearest site is ``(s, hh)``.
+
+    ``D² = hh + (x − s)²``; ``btable[-1] == 2.0`` is the value of every larger ``D²``.
+    """
+    last = btable.shape[0] - 1
     for x in range(x0, x1):
-        buf[fill + x - x0] = abs(pnrow[x] - 0.0) * btable[min(d2row[x], last)]
-    return fill + (x1 - x0)
+        dx = x - s
+        buf[fill] = abs(pnrow[x] - 0.0) * btable[min(hh + dx * dx, last)]
+        fill += 1
+    return fill
 
 
 @njit
@@ -121,7 +126,6 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
     bbuf, bints = sb[0], sb[1]
 
     ring = np.zeros((K + 1, w + 2 * R), np.float64)  # Et rows (R zero columns each side) + a zero row
-    d2row = np.empty(w, np.int64)
     last = np.full(w, -1, np.int32)
     near = np.empty(w, np.int32)
     sst = np.empty(w, np.int64)
@@ -134,7 +138,6 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
     run_b = np.empty((R + 1, w), np.int64)
     n_runs = np.zeros(R + 1, np.int64)
     slot_of = np.empty(K, np.int64)
-    nb = btable.shape[0]
 
     for yy in range(h + R):
         # ---- stage A, row yy: EDT row pass; ¬G values go to their sum now, Et to the ring ----
@@ -148,6 +151,7 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
             rb = run_b[yy % (R + 1)]
             nr = 0
             x = 0
+            bfill = bints[0]
             for k in range(n):
                 e = ends[k]
                 if e <= x:
@@ -171,18 +175,16 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
                             ra[nr] = s
                             rb[nr] = s + 1
                             nr += 1
-                for xi in range(x, e):
-                    dx = xi - s
-                    d2row[xi] = hh + dx * dx
+                # ¬G pixels of the run go to their sum now (a run holds at most one G pixel: the
+                # site itself when hh == 0)
+                if hh == 0:
+                    bfill = _push_background(bbuf, bfill, pnrow, x, s, s, hh, btable)
+                    bfill = _push_background(bbuf, bfill, pnrow, s + 1, e, s, hh, btable)
+                else:
+                    bfill = _push_background(bbuf, bfill, pnrow, x, e, s, hh, btable)
                 x = e
             n_runs[yy % (R + 1)] = nr
-            # ¬G pixels: the gaps between the G runs
-            bfill = bints[0]
-            x = 0
-            for r in range(nr):
-                bfill = _push_background(bbuf, bfill, pnrow, d2row, x, ra[r], btable, nb)
-                x = rb[r]
-            bints[0] = _push_background(bbuf, bfill, pnrow, d2row, x, w, btable, nb)
+            bints[0] = bfill
             stream_flush(*sb)
         # ---- stage B, row yc = yy − R (its 7×7 neighbourhood of Et is complete) ----
         yc = yy - R
