@@ -55,12 +55,17 @@ def min_max(a):
 
 
 @njit
-def _normalized_row(prow, norm, lo, scale, out):
-    """The row of ``P̂``: ``prow`` itself, or ``(p − lo) / scale`` (``minmax_normalize``'s operations)."""
-    if not norm:
-        return prow
+def _normalized_row(prow, div255, norm, lo, scale, out):
+    """Write the row of ``P̂`` into ``out``: ``p = prow`` (``/ 255`` for uint8 input, as
+    ``prepare_pred`` does), then ``(p − lo) / scale`` when ``norm`` (``minmax_normalize``'s
+    float64 operations)."""
     for x in range(prow.shape[0]):
-        out[x] = (prow[x] - lo) / scale
+        v = np.float64(prow[x])
+        if div255:
+            v = v / 255.0
+        if norm:
+            v = (v - lo) / scale
+        out[x] = v
     return out
 
 
@@ -111,14 +116,27 @@ def _correlate_run(acc, ring, slot_of, krn, a, b):
 
 
 @njit
-def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
+def wfm_kernel(pred, gt, div255, norm, lo, scale, krn, btable, beta, eps):
     """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
 
-    ``pred`` is the prediction in [0, 1]; when ``norm`` it is min-max normalised on the fly as
+    ``pred`` is the float64 prediction in [0, 1], or the uint8 map with ``div255`` (converted on
+    the fly exactly as ``prepare_pred`` does). When ``norm`` it is min-max normalised on the fly as
     ``(p − lo) / scale`` (``scale = max − min > 0``), bit-identical to ``minmax_normalize``.
     """
     h, w = gt.shape
-    nxt, n_fg = next_row_below(gt)
+    if h <= 32767:
+        nxt16 = np.empty((h, w), np.int16)
+        n_fg = next_row_below(gt, nxt16)
+        return _wfm_rows(pred, gt, nxt16, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
+    nxt32 = np.empty((h, w), np.int32)
+    n_fg = next_row_below(gt, nxt32)
+    return _wfm_rows(pred, gt, nxt32, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
+
+
+@njit
+def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, eps):
+    """The streaming pass of :func:`wfm_kernel` (``nxt`` from :func:`next_row_below`)."""
+    h, w = gt.shape
     n_bg = h * w - n_fg
     sg = stream_new(n_fg, w)
     sb = stream_new(n_bg, w)
@@ -132,7 +150,7 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
     hst = np.empty(w, np.int64)
     ends = np.empty(w, np.int64)
     acc = np.empty(w, np.float64)
-    pnbuf = np.empty((R + 1, w), np.float64)  # normalised rows yy − R .. yy (when ``norm``)
+    pnbuf = np.empty((R + 1, w), np.float64)  # rows yy − R .. yy of P̂
     # runs of G pixels of rows yy − R .. yy: [starts, ends) and count
     run_a = np.empty((R + 1, w), np.int64)
     run_b = np.empty((R + 1, w), np.int64)
@@ -143,7 +161,7 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
         # ---- stage A, row yy: EDT row pass; ¬G values go to their sum now, Et to the ring ----
         if yy < h:
             grow = gt[yy]
-            pnrow = _normalized_row(pred[yy], norm, lo, scale, pnbuf[yy % (R + 1)])
+            pnrow = _normalized_row(pred[yy], div255, norm, lo, scale, pnbuf[yy % (R + 1)])
             n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst)
             run_ends(sst, hst, n, w, ends)
             et = ring[yy % K]
@@ -162,7 +180,9 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
                 # where D² <= NEAR_D2, so it is only written for sites with hh <= NEAR_D2 (other
                 # ring entries are never read).
                 if hh <= NEAR_D2:
-                    v = pred[near[s], s]
+                    v = np.float64(pred[near[s], s])
+                    if div255:
+                        v = v / 255.0
                     if norm:
                         v = (v - lo) / scale
                     ev = abs(v - 1.0)
@@ -193,7 +213,7 @@ def wfm_kernel(pred, gt, norm, lo, scale, krn, btable, beta, eps):
         for i in range(K):
             yi = yc - R + i
             slot_of[i] = yi % K if 0 <= yi < h else K
-        pnrow = pred[yc] if not norm else pnbuf[yc % (R + 1)]
+        pnrow = pnbuf[yc % (R + 1)]
         ra = run_a[yc % (R + 1)]
         rb = run_b[yc % (R + 1)]
         gfill = gints[0]
