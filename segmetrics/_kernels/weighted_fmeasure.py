@@ -17,7 +17,8 @@ numpy's own ``exp`` (``B == 2.0`` exactly beyond it), and both sums use numpy's 
 (:mod:`segmetrics._kernels.npsum`). Everything is fused into one streaming pass over the rows:
 the row Voronoi pass of the EDT produces ``D²`` and the nearest GT pixel row by row, a ring of 7
 rows of ``Et`` feeds the correlation three rows behind, and the ``Ew`` values go straight into
-the two streaming sums. The only image-sized temporary is the int32 column pass of the EDT.
+the two streaming sums. The only image-sized temporary is the column pass of the EDT (int16,
+or int32 above 32767 rows); a uint8 prediction is read directly.
 """
 
 from __future__ import annotations
