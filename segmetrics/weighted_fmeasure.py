@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_positive, is_batch, prepare_pairs
-from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm_kernel
+from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm
 
 __all__ = ["weighted_fmeasure"]
 
@@ -83,7 +83,7 @@ def _weighted_fmeasure_image(pred_norm: np.ndarray, gt: np.ndarray, beta: float 
     if not gt.any():
         return 0.0
     return float(
-        wfm_kernel(pred_norm, gt, False, False, 0.0, 1.0, _gaussian_kernel(), _importance_table(), float(beta), EPS)
+        wfm(pred_norm, gt, False, False, 0.0, 1.0, _gaussian_kernel(), _importance_table(), float(beta), EPS)
     )
 
 
@@ -161,5 +161,5 @@ def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool 
             lo, hi = min_max(p)
         norm = bool(hi > lo)
         src, div255 = (u8, True) if u8 is not None else (p, False)
-        scores[i] = wfm_kernel(src, g, div255, norm, lo, hi - lo if norm else 1.0, krn, btable, float(beta), EPS)
+        scores[i] = wfm(src, g, div255, norm, lo, hi - lo if norm else 1.0, krn, btable, float(beta), EPS)
     return scores if batched else float(scores[0])

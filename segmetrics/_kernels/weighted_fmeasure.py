@@ -116,27 +116,25 @@ def _correlate_run(acc, ring, slot_of, krn, a, b):
             acc[t] = v
 
 
-@njit
-def wfm_kernel(pred, gt, div255, norm, lo, scale, krn, btable, beta, eps):
+def wfm(pred, gt, div255, norm, lo, scale, krn, btable, beta, eps):
     """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
 
     ``pred`` is the float64 prediction in [0, 1], or the uint8 map with ``div255`` (converted on
     the fly exactly as ``prepare_pred`` does). When ``norm`` it is min-max normalised on the fly as
     ``(p − lo) / scale`` (``scale = max − min > 0``), bit-identical to ``minmax_normalize``.
+
+    Plain Python: it picks the column-pass dtype (int16 up to 32767 rows, else int32), so that only
+    the specialisation in use gets compiled.
     """
     h, w = gt.shape
-    if h <= 32767:
-        nxt16 = np.empty((h, w), np.int16)
-        n_fg = next_row_below(gt, nxt16)
-        return _wfm_rows(pred, gt, nxt16, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
-    nxt32 = np.empty((h, w), np.int32)
-    n_fg = next_row_below(gt, nxt32)
-    return _wfm_rows(pred, gt, nxt32, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
+    nxt = np.empty((h, w), np.int16 if h <= 32767 else np.int32)
+    n_fg = next_row_below(gt, nxt)
+    return _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
 
 
 @njit
 def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, eps):
-    """The streaming pass of :func:`wfm_kernel` (``nxt`` from :func:`next_row_below`)."""
+    """The streaming pass of :func:`wfm` (``nxt`` filled by :func:`next_row_below`)."""
     h, w = gt.shape
     n_bg = h * w - n_fg
     sg = stream_new(n_fg, w)
@@ -157,13 +155,15 @@ def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, e
     run_b = np.empty((R + 1, w), np.int64)
     n_runs = np.zeros(R + 1, np.int64)
     slot_of = np.empty(K, np.int64)
+    cap = np.int64(btable.shape[0] - 1)  # btable[cap] == 2.0 == B for every D² >= cap
 
     for yy in range(h + R):
         # ---- stage A, row yy: EDT row pass; ¬G values go to their sum now, Et to the ring ----
         if yy < h:
             grow = gt[yy]
             pnrow = _normalized_row(pred[yy], div255, norm, lo, scale, pnbuf[yy % (R + 1)])
-            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst)
+            # candidates at D² >= cap only ever give B == 2.0: leave them out of the envelope
+            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst, cap)
             run_ends(sst, hst, n, w, ends)
             et = ring[yy % K]
             ra = run_a[yy % (R + 1)]
@@ -171,6 +171,8 @@ def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, e
             nr = 0
             x = 0
             bfill = bints[0]
+            if n == 0:  # no G within sqrt(cap) of this row: B == 2.0 everywhere
+                bfill = _push_background(bbuf, bfill, pnrow, 0, w, 0, cap, btable)
             for k in range(n):
                 e = ends[k]
                 if e <= x:
