@@ -446,3 +446,13 @@ def test_kernels_run_without_jit():
     env = {**os.environ, "SEGMETRICS_DISABLE_JIT": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert float(out.stdout.strip()) == weighted_fmeasure(pred, gt)
+
+
+@pytest.mark.parity
+def test_tall_image_uses_int32_column_pass():
+    """More than 32767 rows: the EDT column pass switches from int16 to int32."""
+    rng = np.random.default_rng(5)
+    gt = np.zeros((32800, 3), np.uint8)
+    gt[[10, 16000, 32790], 1] = 255
+    pred = rng.integers(0, 256, gt.shape).astype(np.uint8)
+    assert weighted_fmeasure(pred, gt) == pysod_wfm(pred, gt)
