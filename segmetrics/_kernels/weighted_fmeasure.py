@@ -1,0 +1,253 @@
+"""numba kernels of the weighted F-measure (Margolin et al., CVPR 2014), pysodmetrics-exact.
+
+Reference semantics (pysodmetrics 1.6 ``WeightedFmeasure.cal_wfm``; ``P̂`` normalised prediction,
+``G`` boolean GT):
+
+* ``E = |P̂ − G|``; ``(D, idx)`` = Euclidean distance transform of ``¬G`` with the index of the
+  nearest GT pixel (scipy tie-breaking, see :mod:`segmetrics._kernels.edt`);
+* ``Et = E`` with ``Et[¬G] = E[idx]``; ``EA = Et ⋆ K`` (7×7 Gaussian, σ = 5, zero padding);
+* ``MIN = E`` except ``MIN[G ∧ EA < E] = EA``; ``B = 1`` on ``G`` and ``2 − exp(ln(0.5)/5·D)`` on
+  ``¬G``; ``Ew = MIN·B``;
+* ``TPw = |G| − Σ_G Ew``, ``FPw = Σ_¬G Ew``, ``R = 1 − Σ_G Ew / |G|``, ``P = TPw/(TPw + FPw + eps)``,
+  ``Q = (1 + β)·R·P/(R + β·P + eps)``.
+
+Bit-exactness: the 49-term correlation is summed in scipy's order (kernel rows outer, columns
+inner, from 0.0; out-of-image terms contribute ``+0.0``), ``B`` is looked up in a table built with
+numpy's own ``exp`` (``B == 2.0`` exactly beyond it), and both sums use numpy's pairwise order
+(:mod:`segmetrics._kernels.npsum`). Everything is fused into one streaming pass over the rows:
+the row Voronoi pass of the EDT produces ``D²`` and the nearest GT pixel row by row, a ring of 7
+rows of ``Et`` feeds the correlation three rows behind, and the ``Ew`` values go straight into
+the two streaming sums. The only image-sized temporary is the column pass of the EDT (int16,
+or int32 above 32767 rows); a uint8 prediction is read directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segmetrics._jit import njit
+from segmetrics._kernels.edt import envelope_row, next_row_below, run_ends
+from segmetrics._kernels.npsum import stream_flush, stream_new, stream_result
+
+EPS = float(np.spacing(1))
+
+#: kernel half-size (7×7 window)
+R = 3
+K = 2 * R + 1
+#: ¬G pixels farther than this (squared) from G lie in no G pixel's 7×7 window (Chebyshev 3 ⇒ d² ≤ 18)
+NEAR_D2 = 2 * R * R
+
+
+@njit(fastmath=True)
+def min_max(a):
+    """``(a.min(), a.max())`` of a C-contiguous float64 (H, W) array in one pass.
+
+    The input is validated finite, so fast-math only lets the two reductions vectorise; min and max
+    are exact whatever the order.
+    """
+    flat = a.reshape(-1)
+    lo = flat[0]
+    hi = flat[0]
+    for i in range(flat.shape[0]):
+        v = flat[i]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
+@njit
+def _pn_value(v, lut, norm, lo, scale):
+    """One value of ``P̂``: ``lut[v]`` for uint8 input (``lut`` given), else ``v`` or ``(v − lo) / scale``."""
+    if lut.shape[0] == 256:
+        return lut[np.intp(v)]
+    if norm:
+        return (np.float64(v) - lo) / scale
+    return np.float64(v)
+
+
+@njit
+def _normalized_row(prow, lut, norm, lo, scale, out):
+    """Write the row of ``P̂`` into ``out``.
+
+    uint8 input: ``out = lut[prow]`` with ``lut[u] = (u / 255 − lo) / scale`` (or ``u / 255``)
+    precomputed with numpy, i.e. the float64 operations of ``prepare_pred`` and
+    ``minmax_normalize``, without a division per pixel. Float input: ``(p − lo) / scale`` when
+    ``norm``, else ``p``. ``lut`` has 256 entries for uint8 input, 0 otherwise.
+    """
+    if lut.shape[0] == 256:
+        for x in range(prow.shape[0]):
+            out[x] = lut[np.intp(prow[x])]
+    elif norm:
+        for x in range(prow.shape[0]):
+            out[x] = (np.float64(prow[x]) - lo) / scale
+    else:
+        for x in range(prow.shape[0]):
+            out[x] = np.float64(prow[x])
+    return out
+
+
+@njit
+def _push_background(buf, fill, pnrow, x0, x1, s, hh, btable):
+    """Append ``Ew = P̂ · B(D²)`` of the ¬G pixels ``x0 ≤ x < x1`` whose nearest site is ``(s, hh)``.
+
+    ``D² = hh + (x − s)²``; ``btable[-1] == 2.0`` is the value of every larger ``D²``.
+    """
+    last = btable.shape[0] - 1
+    for x in range(x0, x1):
+        dx = x - s
+        buf[fill] = abs(pnrow[x] - 0.0) * btable[min(hh + dx * dx, last)]
+        fill += 1
+    return fill
+
+
+@njit
+def _correlate_run(acc, ring, slot_of, krn, a, b):
+    """``acc[0:b−a]`` = EA at columns ``a ≤ x < b``: 49 products added in scipy's order.
+
+    ``ring`` rows are ``Et`` with ``R`` zero columns on each side, plus an all-zero row that
+    ``slot_of[i]`` points to for kernel rows outside the image (their terms add exactly ``+0.0``).
+    One pass per kernel row keeps the seven products of that row in registers.
+    """
+    n = b - a
+    for t in range(n):
+        acc[t] = 0.0
+    for i in range(K):
+        src = ring[slot_of[i]][a : b + 2 * R]
+        k0 = krn[i, 0]
+        k1 = krn[i, 1]
+        k2 = krn[i, 2]
+        k3 = krn[i, 3]
+        k4 = krn[i, 4]
+        k5 = krn[i, 5]
+        k6 = krn[i, 6]
+        for t in range(n):
+            v = acc[t]
+            v += k0 * src[t]
+            v += k1 * src[t + 1]
+            v += k2 * src[t + 2]
+            v += k3 * src[t + 3]
+            v += k4 * src[t + 4]
+            v += k5 * src[t + 5]
+            v += k6 * src[t + 6]
+            acc[t] = v
+
+
+def wfm(pred, gt, lut, norm, lo, scale, krn, btable, beta, eps):
+    """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
+
+    ``pred`` is the float64 prediction in [0, 1], min-max normalised on the fly as
+    ``(p − lo) / scale`` when ``norm`` (``scale = max − min > 0``, bit-identical to
+    ``minmax_normalize``), with an empty ``lut``; or the uint8 map with the 256-entry ``lut`` of
+    its ``P̂`` values (see :func:`_normalized_row`).
+
+    Plain Python: it picks the column-pass dtype (int16 up to 32767 rows, else int32), so that only
+    the specialisation in use gets compiled.
+    """
+    h, w = gt.shape
+    nxt = np.empty((h, w), np.int16 if h <= 32767 else np.int32)
+    n_fg = next_row_below(gt, nxt)
+    return _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
+
+
+@njit
+def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps):
+    """The streaming pass of :func:`wfm` (``nxt`` filled by :func:`next_row_below`)."""
+    h, w = gt.shape
+    n_bg = h * w - n_fg
+    sg = stream_new(n_fg, w)
+    sb = stream_new(n_bg, w)
+    gbuf, gints = sg[0], sg[1]
+    bbuf, bints = sb[0], sb[1]
+
+    ring = np.zeros((K + 1, w + 2 * R), np.float64)  # Et rows (R zero columns each side) + a zero row
+    last = np.full(w, -1, np.int32)
+    near = np.empty(w, np.int32)
+    sst = np.empty(w, np.int64)
+    hst = np.empty(w, np.int64)
+    ends = np.empty(w, np.int64)
+    acc = np.empty(w, np.float64)
+    pnbuf = np.empty((R + 1, w), np.float64)  # rows yy − R .. yy of P̂
+    # runs of G pixels of rows yy − R .. yy: [starts, ends) and count
+    run_a = np.empty((R + 1, w), np.int64)
+    run_b = np.empty((R + 1, w), np.int64)
+    n_runs = np.zeros(R + 1, np.int64)
+    slot_of = np.empty(K, np.int64)
+    cap = np.int64(btable.shape[0] - 1)  # btable[cap] == 2.0 == B for every D² >= cap
+
+    for yy in range(h + R):
+        # ---- stage A, row yy: EDT row pass; ¬G values go to their sum now, Et to the ring ----
+        if yy < h:
+            grow = gt[yy]
+            pnrow = _normalized_row(pred[yy], lut, norm, lo, scale, pnbuf[yy % (R + 1)])
+            # candidates at D² >= cap only ever give B == 2.0: leave them out of the envelope
+            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst, cap)
+            run_ends(sst, hst, n, w, ends)
+            et = ring[yy % K]
+            ra = run_a[yy % (R + 1)]
+            rb = run_b[yy % (R + 1)]
+            nr = 0
+            x = 0
+            bfill = bints[0]
+            if n == 0:  # no G within sqrt(cap) of this row: B == 2.0 everywhere
+                bfill = _push_background(bbuf, bfill, pnrow, 0, w, 0, cap, btable)
+            for k in range(n):
+                e = ends[k]
+                if e <= x:
+                    continue
+                s = sst[k]
+                hh = hst[k]
+                # Et (E at the nearest GT pixel) is only read within 3 px (Chebyshev) of G, i.e.
+                # where D² <= NEAR_D2, so it is only written for sites with hh <= NEAR_D2 (other
+                # ring entries are never read).
+                if hh <= NEAR_D2:
+                    ev = abs(_pn_value(pred[near[s], s], lut, norm, lo, scale) - 1.0)
+                    for xi in range(x, e):
+                        et[xi + R] = ev
+                    if hh == 0:  # the site is the G pixel (yy, s) itself: extend / open a G run
+                        if nr > 0 and rb[nr - 1] == s:
+                            rb[nr - 1] = s + 1
+                        else:
+                            ra[nr] = s
+                            rb[nr] = s + 1
+                            nr += 1
+                # ¬G pixels of the run go to their sum now (a run holds at most one G pixel: the
+                # site itself when hh == 0)
+                if hh == 0:
+                    bfill = _push_background(bbuf, bfill, pnrow, x, s, s, hh, btable)
+                    bfill = _push_background(bbuf, bfill, pnrow, s + 1, e, s, hh, btable)
+                else:
+                    bfill = _push_background(bbuf, bfill, pnrow, x, e, s, hh, btable)
+                x = e
+            n_runs[yy % (R + 1)] = nr
+            bints[0] = bfill
+            stream_flush(*sb)
+        # ---- stage B, row yc = yy − R (its 7×7 neighbourhood of Et is complete) ----
+        yc = yy - R
+        if yc < 0:
+            continue
+        for i in range(K):
+            yi = yc - R + i
+            slot_of[i] = yi % K if 0 <= yi < h else K
+        pnrow = pnbuf[yc % (R + 1)]
+        ra = run_a[yc % (R + 1)]
+        rb = run_b[yc % (R + 1)]
+        gfill = gints[0]
+        for r in range(n_runs[yc % (R + 1)]):
+            a = ra[r]
+            m = rb[r] - a
+            _correlate_run(acc, ring, slot_of, krn, a, a + m)
+            for t in range(m):
+                e = abs(pnrow[a + t] - 1.0)
+                ea = acc[t]
+                gbuf[gfill + t] = ea if ea < e else e
+            gfill += m
+        gints[0] = gfill
+        stream_flush(*sg)
+
+    s_fg = stream_result(sg[2], gints)
+    s_bg = stream_result(sb[2], bints)
+    tpw = np.float64(n_fg) - s_fg
+    fpw = s_bg
+    rec = 1.0 - s_fg / np.float64(n_fg)
+    prec = tpw / (tpw + fpw + eps)
+    return (1.0 + beta) * rec * prec / (rec + beta * prec + eps)
