@@ -6,6 +6,9 @@ functions that need them.
 
 from __future__ import annotations
 
+from segmetrics.hce import HCEDetails, HCEResult, hce, hce_details
+from segmetrics.skeleton import skeletonize
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["HCEDetails", "HCEResult", "__version__", "hce", "hce_details", "skeletonize"]
