@@ -46,6 +46,7 @@ from segmetrics._kernels.hce import (
     pack_into,
     packed_bbox,
     paint_labels,
+    paint_window,
     relax_masks,
     unpack,
 )
@@ -174,13 +175,23 @@ def _boundary_count(
         if keep:
             labels, independent = np.zeros((mask.shape[0], ncols), np.int32), np.zeros(1, bool)
         return 0, 0, [], [], labels, independent
-    mask_u8 = np.empty((mask.shape[0], ncols), np.uint8)
-    unpack(mask, ncols, mask_u8)
-    contours = cv2.findContours(mask_u8, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)[0]
-    offsets = np.zeros(len(contours) + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, contours), np.int64, len(contours)), out=offsets[1:])
-    points = np.concatenate(contours).reshape(-1, 2)
-    run_pts, run_off, touched = boundary_runs(points, offsets, cond, row_start, run_start, run_end, root)
+    # OpenCV pads the image with background before tracing, so contours of the mask's bounding box
+    # are those of the whole mask shifted (same order, same start points). Contours of different
+    # components share no pixel, so tiny components can be counted without tracing them.
+    rows = np.flatnonzero(np.diff(row_start))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(run_start.min()), int(run_end.max())
+    window = np.empty((r1 - r0, c1 - c0), np.uint8)
+    touched = np.zeros(root.size, bool)
+    small = 0 if keep else 2
+    small_points = paint_window(row_start, run_start, run_end, root, cond, r0, r1, c0, c1, small, window, touched)
+    contours = cv2.findContours(window, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE, offset=(c0, r0))[0]
+    if len(contours):
+        offsets = np.zeros(len(contours) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, contours), np.int64, len(contours)), out=offsets[1:])
+        points = np.concatenate(contours).reshape(-1, 2)
+        run_pts, run_off = boundary_runs(points, offsets, cond, row_start, run_start, run_end, root, touched)
+    else:
+        run_pts, run_off = np.zeros((0, 2), np.int32), np.zeros(1, np.int64)
     runs, polys = [], []
     if keep:
         for a, b in zip(run_off[:-1].tolist(), run_off[1:].tolist()):
@@ -189,7 +200,7 @@ def _boundary_count(
         n_points = sum(len(p) for p in polys)
     else:
         lengths = np.diff(run_off)
-        n_points = int(lengths[lengths <= 2].sum())  # approxPolyDP keeps 1 or 2 distinct points
+        n_points = small_points + int(lengths[lengths <= 2].sum())  # approxPolyDP keeps 1 or 2 distinct points
         approx = cv2.approxPolyDP
         for a, b in zip(run_off[:-1][lengths > 2].tolist(), run_off[1:][lengths > 2].tolist()):
             n_points += len(approx(run_pts[a:b], epsilon, False))

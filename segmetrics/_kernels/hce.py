@@ -319,7 +319,35 @@ def paint_labels(row_start, run_start, run_end, root, out):
 
 
 @njit
-def boundary_runs(points, offsets, cond, row_start, run_start, run_end, root):
+def paint_window(row_start, run_start, run_end, root, cond, r0, r1, c0, c1, small, out, touched):
+    """Paint the mask's runs into the uint8 window ``out`` (rows ``r0:r1``, columns ``c0:c1``).
+
+    Components of at most ``small`` pixels (0 disables this) are not painted but counted here: their
+    contour visits each of their (1 or 2) pixels once, every run has at most 2 points and
+    Ramer–Douglas–Peucker keeps them all, so they cost one point per pixel inside ``cond``; a
+    component with such a pixel is marked in ``touched``. Returns the number of those points.
+    """
+    n = root.shape[0]
+    size = np.zeros(n, np.int64)
+    if small > 0:
+        for i in range(n):
+            size[root[i]] += run_end[i] - run_start[i]
+    out[:, :] = 0
+    points = 0
+    for r in range(r0, r1):
+        for i in range(row_start[r], row_start[r + 1]):
+            if small > 0 and size[root[i]] <= small:
+                for c in range(run_start[i], run_end[i]):
+                    if (cond[r, c >> 6] >> np.uint64(c & 63)) & ONE:
+                        points += 1
+                        touched[root[i]] = True
+            else:
+                out[r - r0, run_start[i] - c0 : run_end[i] - c0] = 1
+    return points
+
+
+@njit
+def boundary_runs(points, offsets, cond, row_start, run_start, run_end, root, touched):
     """Split contours into runs of points to be edited, as the DIS script does.
 
     A contour point (x, y) is editable when the packed ``cond`` is set there and it was not taken
@@ -331,10 +359,11 @@ def boundary_runs(points, offsets, cond, row_start, run_start, run_end, root):
     Args: ``points`` (M, 2) int32 contour points (x, y) of all contours, ``offsets`` (K + 1,) start
     of each contour, ``cond`` packed condition, and the run labelling of the mask (:func:`label_runs`).
 
-    Returns: ``(run_points (R, 2) int32, run_offsets (n_runs + 1,) int64, touched (n_mask_runs,) bool)``.
+    ``touched`` (one flag per run of the mask) is updated in place.
+
+    Returns: ``(run_points (R, 2) int32, run_offsets (n_runs + 1,) int64)``.
     """
     visited = np.zeros(cond.shape, np.uint64)
-    touched = np.zeros(root.shape[0], np.bool_)
     m = points.shape[0]
     out = np.empty((m, 2), np.int32)
     run_off = np.empty(m + 1, np.int64)
@@ -394,4 +423,4 @@ def boundary_runs(points, offsets, cond, row_start, run_start, run_end, root):
                     n_out += 1
             n_runs += 1
             run_off[n_runs] = n_out
-    return out[:n_out], run_off[: n_runs + 1], touched
+    return out[:n_out], run_off[: n_runs + 1]
