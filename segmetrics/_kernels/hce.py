@@ -127,8 +127,9 @@ def _neighbours_or(x, r, wd, last_mask, outside):
 
 @njit
 def erode_cross(x, last_mask, out):
-    """``out`` = erosion of ``x`` by the 3×3 cross; the outside counts as foreground."""
+    """``out`` = erosion of ``x`` by the 3×3 cross; the outside counts as foreground. Returns whether it changed."""
     h, nw = x.shape
+    changed = False
     for r in range(h):
         for wd in range(nw):
             c, up, dn, left, right = _neighbours_or(x, r, wd, last_mask, ALL)
@@ -136,12 +137,18 @@ def erode_cross(x, last_mask, out):
             if wd == nw - 1:
                 v &= last_mask
             out[r, wd] = v
+            changed |= v != x[r, wd]
+    return changed
 
 
 @njit
 def dilate_cross_and(x, allowed, last_mask, out):
-    """``out`` = dilation of ``x`` by the 3×3 cross (outside = background), AND ``allowed``."""
+    """``out`` = dilation of ``x`` by the 3×3 cross (outside = background), AND ``allowed``.
+
+    Returns whether ``out`` differs from ``x``.
+    """
     h, nw = x.shape
+    changed = False
     for r in range(h):
         for wd in range(nw):
             c, up, dn, left, right = _neighbours_or(x, r, wd, last_mask, np.uint64(0))
@@ -149,6 +156,8 @@ def dilate_cross_and(x, allowed, last_mask, out):
             if wd == nw - 1:
                 v &= last_mask
             out[r, wd] = v
+            changed |= v != x[r, wd]
+    return changed
 
 
 @njit
@@ -170,18 +179,25 @@ def relax_masks(p, g, s, iters, last_mask):
     not_p[:, nw - 1] &= last_mask
     a = p | g
     b = np.empty_like(a)
+    # each loop stops early at its fixed point (a large gamma costs no more than needed)
     for _ in range(iters):
-        erode_cross(a, last_mask, b)
+        changed = erode_cross(a, last_mask, b)
         a, b = b, a
+        if not changed:
+            break
     fp_rel = fp & a
     fn_rel = fn & a
     for _ in range(iters):
-        dilate_cross_and(fp_rel, not_g, last_mask, b)
+        changed = dilate_cross_and(fp_rel, not_g, last_mask, b)
         fp_rel, b = b, fp_rel
+        if not changed:
+            break
     fp_rel &= fp
     for _ in range(iters):
-        dilate_cross_and(fn_rel, not_p, last_mask, b)
+        changed = dilate_cross_and(fn_rel, not_p, last_mask, b)
         fn_rel, b = b, fn_rel
+        if not changed:
+            break
     fn_rel &= fn
     fn_rel |= s & ~tp
     ones = np.empty_like(a)

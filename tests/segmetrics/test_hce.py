@@ -143,6 +143,15 @@ def test_reference_both_iteration_conventions(name, gamma):
     assert parts(hce(pred, gt, gamma=gamma, iterations="paper")) == reference_hce(p, g, skel, gamma + 1)
 
 
+@pytest.mark.parity
+def test_large_gamma_stops_at_the_fixed_point():
+    pred, gt = make_case("islands_and_holes")
+    p, g = pred > 128, gt > 128
+    skel = sk_skeletonize(g)
+    for gamma in (40, 300):
+        assert parts(hce(pred, gt, gamma=gamma)) == reference_hce(p, g, skel, gamma)
+
+
 # ----------------------------------------------------------------------------- cropping
 @st.composite
 def embedded_pairs(draw):
