@@ -28,6 +28,14 @@ Conventions (defaults reproduce the DIS repository's ``relax_HCE``):
 * ``count_whole_image_region=False``: the DIS script does not count a relaxed mask that covers the
   whole image as an independent region (it sizes its flag array by the number of distinct labels);
   ``True`` counts it, as pysodmetrics does.
+
+Implementation: masks are bit-packed (64 pixels per word) and the work is cropped to the bounding box
+of GT ∪ prediction ∪ skeleton plus a margin of (iterations + 2) pixels, which cannot change the result
+(erosion, the constrained dilations and the contours only see pixels within that distance). Labelling
+(8-connected, run-length union-find) and the contour walk run in numba; contours and the
+Ramer–Douglas–Peucker simplification stay OpenCV's ``findContours`` / ``approxPolyDP``, because their
+traversal order and start points decide the counts. Components of one or two pixels are counted
+without tracing (every point of their contour survives the simplification).
 """
 
 from __future__ import annotations
