@@ -160,6 +160,8 @@ def _check_options(gamma: Any, epsilon: Any, threshold: Any, iterations: Any, co
     if gamma < 0:
         raise ValueError(f"`gamma` must be an integer >= 0; got {gamma}")
     check_positive(epsilon, "epsilon")
+    if epsilon >= 1e30:
+        raise ValueError(f"`epsilon` must be < 1e30 (OpenCV's approxPolyDP limit); got {epsilon!r}")
     check_choice(threshold, "threshold", _THRESHOLDS)
     check_choice(iterations, "iterations", _ITERATIONS)
     if not isinstance(count_whole_image_region, (bool, np.bool_)):
@@ -413,7 +415,7 @@ def hce(
             or float in ``[0, 1]``.
         gamma: error tolerance γ ≥ 0 (pixels); faulty structures thinner than about 2γ are
             forgiven. Default 5.
-        epsilon: RDP tolerance ε > 0 in pixels. Default 2.0.
+        epsilon: RDP tolerance ε in pixels, 0 < ε < 1e30. Default 2.0.
         skeleton: optional precomputed GT skeleton (bool, or uint8 with foreground ``> 128`` as
             the DIS script reads its PNGs), one map or a matching batch / list (``None`` items are
             computed). Default ``None``: computed with :func:`segmetrics.skeletonize`.
@@ -434,8 +436,8 @@ def hce(
 
     Raises:
         TypeError: for unsupported types / dtypes or a non-integer ``gamma``.
-        ValueError: for mismatched shapes, invalid values, ``gamma < 0``, ``epsilon <= 0`` or an
-            unknown ``threshold`` / ``iterations``.
+        ValueError: for mismatched shapes, invalid values, ``gamma < 0``, ``epsilon`` not in
+            ``(0, 1e30)`` or an unknown ``threshold`` / ``iterations``.
 
     Example:
         >>> import numpy as np

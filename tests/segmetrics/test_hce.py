@@ -319,6 +319,11 @@ def test_bad_inputs():
         hce(p, g, epsilon=0)
     with pytest.raises(ValueError, match=r"`epsilon` must be finite and > 0; got -1.0"):
         hce(p, g, epsilon=-1.0)
+    with pytest.raises(ValueError, match=r"`epsilon` must be < 1e30 \(OpenCV's approxPolyDP limit\); got 1e\+30"):
+        hce(p, g, epsilon=1e30)
+    with pytest.raises(ValueError, match=r"`epsilon` must be finite and > 0; got nan"):
+        hce(p, g, epsilon=float("nan"))
+    assert hce(*make_case("fence"), epsilon=1e29).total == hce(*make_case("fence"), epsilon=1e6).total
     with pytest.raises(ValueError, match=r"`threshold` must be one of \('official', 'pysod'\); got 'mid'"):
         hce(p, g, threshold="mid")
     with pytest.raises(ValueError, match=r"`iterations` must be one of \('code', 'paper'\); got 6"):
