@@ -47,7 +47,6 @@ import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, is_batch, prepare_gt, prepare_pairs
 from segmetrics._kernels.hce import (
-    _DEBRUIJN_TABLE,
     boundary_runs,
     label_runs,
     pack,
@@ -179,7 +178,7 @@ def _boundary_count(
     """Polygon points and independent regions of one packed relaxed mask (crop coordinates)."""
     import cv2
 
-    row_start, run_start, run_end, root, n_comp, n_pixels = label_runs(mask, ncols, _DEBRUIJN_TABLE)
+    row_start, run_start, run_end, root, n_comp, n_pixels = label_runs(mask, ncols)
     labels = independent = None
     if n_comp == 0:
         if keep:

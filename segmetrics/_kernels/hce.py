@@ -18,17 +18,28 @@ ONE = np.uint64(1)
 S63 = np.uint64(63)
 
 
-_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
-_DEBRUIJN_TABLE = np.zeros(64, np.int64)
-for _i in range(64):
-    _DEBRUIJN_TABLE[((1 << _i) * 0x03F79D71B4CB0A89 & 0xFFFFFFFFFFFFFFFF) >> 58] = _i
-
-
 @njit
-def _ctz(x, table):
-    """Index of the lowest set bit of a non-zero uint64."""
-    low = x & (~x + ONE)
-    return table[(low * _DEBRUIJN) >> np.uint64(58)]
+def _ctz(x):
+    """Index of the lowest set bit of a non-zero uint64 (binary search, no overflowing arithmetic)."""
+    n = 0
+    if (x & np.uint64(0xFFFFFFFF)) == 0:
+        n += 32
+        x >>= np.uint64(32)
+    if (x & np.uint64(0xFFFF)) == 0:
+        n += 16
+        x >>= np.uint64(16)
+    if (x & np.uint64(0xFF)) == 0:
+        n += 8
+        x >>= np.uint64(8)
+    if (x & np.uint64(0xF)) == 0:
+        n += 4
+        x >>= np.uint64(4)
+    if (x & np.uint64(0x3)) == 0:
+        n += 2
+        x >>= np.uint64(2)
+    if (x & ONE) == 0:
+        n += 1
+    return n
 
 
 def pack(mask):
@@ -54,7 +65,7 @@ def packed_bbox(x):
             if u:
                 r0 = min(r0, r)
                 r1 = r + 1
-                c0 = min(c0, wd * 64 + _ctz(u, _DEBRUIJN_TABLE))
+                c0 = min(c0, wd * 64 + _ctz(u))
                 hi_bit = 63
                 while not ((u >> np.uint64(hi_bit)) & ONE):
                     hi_bit -= 1
@@ -225,7 +236,7 @@ def _find(parent, i):
 
 
 @njit
-def label_runs(x, ncols, table):
+def label_runs(x, ncols):
     """8-connected components of the packed mask ``x``, as horizontal runs with union-find roots.
 
     Returns ``(row_start (h + 1,), run_start, run_end, root, n_components, n_pixels)``: the runs of row
@@ -254,7 +265,7 @@ def label_runs(x, ncols, table):
                     z = ~word & sel
                     if z == 0:
                         break
-                    e = _ctz(z, table)
+                    e = _ctz(z)
                     re[n - 1] = base + e
                     n_pixels += re[n - 1] - rs[n - 1]
                     in_run = False
@@ -263,7 +274,7 @@ def label_runs(x, ncols, table):
                     o = word & sel
                     if o == 0:
                         break
-                    b = _ctz(o, table)
+                    b = _ctz(o)
                     if n == cap:
                         cap *= 2
                         rs2 = np.empty(cap, np.int64)
