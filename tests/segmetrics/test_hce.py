@@ -336,3 +336,24 @@ def test_bad_inputs():
         hce(p, g, skeleton=np.zeros((8, 9), complex))
     with pytest.raises(ValueError, match="`hce_details` takes one"):
         hce_details([p], [g])
+
+
+def test_pure_python_mode_gives_the_same_counts():
+    """``SEGMETRICS_DISABLE_JIT=1`` runs the kernels as plain Python (debugging escape hatch)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from hce_cases import make_case; from segmetrics import hce;"
+        "r = hce(*make_case('odd_17x23')); d = hce(*make_case('tiny_8x8'), threshold='pysod');"
+        "print(json.dumps([r.fp_points, r.fp_regions, r.fn_points, r.fn_regions, d.total]))"
+    )
+    env = {**os.environ, "SEGMETRICS_DISABLE_JIT": "1"}
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", code, str(Path(__file__).parent)],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    expected = [*GOLDEN["cases"]["odd_17x23"]["default"], hce(*make_case("tiny_8x8"), threshold="pysod").total]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == expected
