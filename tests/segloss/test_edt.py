@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.ndimage import distance_transform_edt
 
@@ -16,6 +16,7 @@ def scipy_sqdist(mask: np.ndarray) -> np.ndarray:
     return np.rint(distance_transform_edt(~mask) ** 2).astype(np.int64)
 
 
+@settings(max_examples=25)
 @given(
     n=st.integers(1, 3),
     h=st.integers(1, 23),
@@ -88,6 +89,7 @@ def _both_sided(t, ignore):
     return b
 
 
+@settings(max_examples=15)
 @given(seed=st.integers(0, 2**31 - 1), ignore=st.booleans())
 def test_abl_distance_map_paper_and_official(seed, ignore):
     rng = np.random.default_rng(seed)
