@@ -27,6 +27,7 @@ __all__ = ["NO_MASK_SQDIST", "euclidean_distance_to_mask", "floor_sqrt", "square
 NO_MASK_SQDIST = 2**62  # sentinel for images without any mask pixel
 
 _KEY_SHIFT = 24  # key = d² << 24 | k  (k < 2**24 columns)
+_BRUTE_FORCE_QUERIES = 4  # levels with at most this many query columns scan every column
 
 
 @functools.lru_cache(maxsize=64)
@@ -54,11 +55,20 @@ def _schedule(width: int) -> tuple[tuple[list[int], list[int], list[int]], ...]:
 
 
 def _column_pass(mask: torch.Tensor, big: int) -> torch.Tensor:
-    """Vertical distance (int64, (R, H, W)) to the nearest mask pixel in the same column; ``big`` where none."""
-    _, h, _ = mask.shape
-    rows = torch.arange(h, device=mask.device, dtype=torch.int64).view(1, h, 1)
-    above = torch.where(mask, rows, torch.full_like(rows, -big)).cummax(dim=1).values
-    below = torch.where(mask, rows, torch.full_like(rows, 2 * big)).flip(1).cummin(dim=1).values.flip(1)
+    """Vertical distance (int64, (N, H, W)) to the nearest mask pixel in the same column; ``big`` where none.
+
+    The r-th mask pixel of every column is located by a rank table (one ``cumsum`` + one ``scatter``); the nearest
+    mask pixel at or above row i is the ``count(i)``-th, the nearest at or below is the next one (or i itself).
+    """
+    n, h, w = mask.shape
+    rows = torch.arange(h, device=mask.device, dtype=torch.int64).view(1, h, 1).expand(n, h, w)
+    count = mask.cumsum(dim=1)  # number of mask pixels in rows <= i
+    # rank table: slot r < count_total holds the row of the r-th mask pixel; slot h is never written (sentinel);
+    # slot h + 1 collects the writes of non-mask pixels
+    table = torch.full((n, h + 2, w), 3 * big, dtype=torch.int64, device=mask.device)
+    table.scatter_(1, torch.where(mask, count - 1, torch.full_like(count, h + 1)), rows)
+    above = torch.where(count > 0, table.gather(1, (count - 1).clamp_min(0)), torch.full_like(count, -3 * big))
+    below = torch.where(mask, rows, table.gather(1, count))
     return torch.minimum(rows - above, below - rows).clamp_max(big)
 
 
@@ -79,31 +89,37 @@ def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
     g = _column_pass(mask.bool(), big)  # (N, H, W)
     a = (g * g).reshape(n * h, w)  # (R, W) int64, big² where a column has no mask pixel
     rows = a.shape[0]
+    a_key = (a << _KEY_SHIFT) + torch.arange(w, dtype=torch.int64, device=device)  # key of (a_k, k)
     kstar = torch.zeros(rows, w + 2, dtype=torch.int64, device=device)  # column j+1 holds k*(j)
     kstar[:, w + 1] = w - 1
     out = torch.empty(rows, w, dtype=torch.int64, device=device)
     low_bits = (1 << _KEY_SHIFT) - 1
     for q_list, lo_list, hi_list in _schedule(w):
         s = len(q_list)
-        total = w + s  # the ranges of one level are disjoint up to shared ends: sum of lengths <= W + S
-        q_ext = torch.tensor([*q_list, 0], dtype=torch.int64, device=device)
-        lo = kstar[:, torch.tensor(lo_list, dtype=torch.int64, device=device) + 1]  # (R, S)
-        hi = kstar[:, torch.tensor(hi_list, dtype=torch.int64, device=device) + 1]
-        length = hi - lo + 1  # >= 1 by monotonicity of the minimiser
-        ends = length.cumsum(dim=1)  # (R, S), strictly increasing, last <= total
-        # segment id of every flat slot e in [0, total): number of segment ends <= e (slots past the end -> S)
-        marker = torch.zeros(rows, total + 1, dtype=torch.int64, device=device)
-        marker.scatter_(1, ends, 1)
-        seg = marker[:, :total].cumsum(dim=1)  # (R, T) in [0, S]
-        base = torch.cat([lo - (ends - length), torch.zeros_like(lo[:, :1])], dim=1)  # (R, S + 1)
-        e = torch.arange(total, dtype=torch.int64, device=device)
-        k = (base.gather(1, seg) + e).clamp_(0, w - 1)
-        dj = q_ext[seg] - k
-        val = a.gather(1, k) + dj * dj
-        key = torch.add(k, val, alpha=1 << _KEY_SHIFT)
-        best = torch.full((rows, s + 1), torch.iinfo(torch.int64).max, dtype=torch.int64, device=device)
-        best = best.scatter_reduce(1, seg, key, reduce="amin", include_self=True)[:, :s]
-        q = q_ext[:s]
+        q = torch.tensor(q_list, dtype=torch.int64, device=device)
+        if s <= _BRUTE_FORCE_QUERIES:
+            # few queries: every column is a candidate, key = a_k·2^24 + k + (q − k)²·2^24
+            k_all = torch.arange(w, dtype=torch.int64, device=device)
+            shift = ((q.view(s, 1) - k_all.view(1, w)) ** 2) << _KEY_SHIFT  # (S, W) constant
+            best = (a_key.unsqueeze(1) + shift.unsqueeze(0)).amin(dim=2)  # (R, S)
+        else:
+            total = w + s  # the ranges of one level are disjoint up to shared ends: sum of lengths <= W + S
+            lo = kstar[:, torch.tensor(lo_list, dtype=torch.int64, device=device) + 1]  # (R, S)
+            hi = kstar[:, torch.tensor(hi_list, dtype=torch.int64, device=device) + 1]
+            length = hi - lo + 1  # >= 1 by monotonicity of the minimiser
+            ends = length.cumsum(dim=1)  # (R, S), strictly increasing, last <= total
+            # segment id of every flat slot e in [0, total): number of segment ends <= e (slots past the end -> S)
+            marker = torch.zeros(rows, total + 1, dtype=torch.int64, device=device)
+            marker.scatter_(1, ends, 1)
+            seg = marker[:, :total].cumsum(dim=1)  # (R, T) in [0, S]
+            # candidate k = base[seg] + e; the tail slots (seg = S) map to k = e − ends[-1] in [0, W)
+            base = torch.cat([lo - (ends - length), -ends[:, -1:]], dim=1)  # (R, S + 1)
+            e = torch.arange(total, dtype=torch.int64, device=device)
+            k = base.gather(1, seg) + e
+            dj = torch.cat([q, q.new_zeros(1)])[seg] - k
+            key = torch.add(a_key.gather(1, k), dj * dj, alpha=1 << _KEY_SHIFT)
+            best = torch.full((rows, s + 1), torch.iinfo(torch.int64).max, dtype=torch.int64, device=device)
+            best = best.scatter_reduce(1, seg, key, reduce="amin", include_self=True)[:, :s]
         kstar[:, q + 1] = best & low_bits
         out[:, q] = best >> _KEY_SHIFT
     out = out.view(n, h, w)
