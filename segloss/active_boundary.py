@@ -190,8 +190,10 @@ def _kl_rows(p: torch.Tensor, logp: torch.Tensor, dim: int) -> torch.Tensor:
     return F.pad(kl, (0, 0, 0, 1) if dim == 2 else (0, 1))
 
 
-def _predicted_boundary(z: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None) -> torch.Tensor:
-    """Dilated predicted-boundary mask ``(N, H, W)`` (no gradient)."""
+def _predicted_boundary(
+    z: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Dilated predicted-boundary mask ``(N, H, W)``, probabilities and log-probabilities (no gradient)."""
     n, _, h, w = z.shape
     p = F.softmax(z, dim=1)
     logp = F.log_softmax(z, dim=1)
@@ -219,7 +221,8 @@ def _predicted_boundary(z: torch.Tensor, compat: str, max_n_ratio: float, valid:
         else:
             v = torch.full((n,), _EPS0, dtype=kl.dtype, device=kl.device)
         raw = kl > v.view(n, 1, 1)
-    return F.max_pool2d(raw.to(z.dtype).unsqueeze(1), 3, 1, 1).squeeze(1) > 0
+    pdb = F.max_pool2d(raw.to(z.dtype).unsqueeze(1), 3, 1, 1).squeeze(1) > 0
+    return pdb, p, logp
 
 
 def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -314,6 +317,7 @@ def active_boundary_loss(
     check_same_device(pred, target, "pred", "target")
     check_labels(target, num_classes, ignore_index=ignore_index)
     check_finite(pred, "pred")
+    target = target.long()
     h, w = target.shape[1:]
     if weight is not None:
         check_tensor(weight, "weight")
@@ -356,7 +360,7 @@ def _abl_core(
 
     with torch.no_grad():
         zd = z.detach()
-        pdb = _predicted_boundary(zd, compat, max_n_ratio, None if official else valid_px)
+        pdb, prob, logprob = _predicted_boundary(zd, compat, max_n_ratio, None if official else valid_px)
         if dist_map is None:
             dist = _distance_from_boundary(_gt_boundary(target, ignore_index, compat), compat)
         else:
@@ -409,9 +413,15 @@ def _abl_core(
 
     zcl = z.permute(0, 2, 3, 1)  # (N, H, W, C) view
     logp_c = F.log_softmax(zcl[bi, ii, jj], dim=-1)  # (Q, C), gradient to the centre
-    z_nb = (zcl.detach() if detach else zcl)[bn, ni, nj]  # (8, Q, C)
-    logp_nb = F.log_softmax(z_nb, dim=-1)
-    kl = (logp_nb.exp() * (logp_nb - logp_c.unsqueeze(0))).sum(-1)  # (8, Q) = KL(P_nb ‖ P_centre)
+    # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
+    if detach:
+        with torch.no_grad():
+            p_nb = prob.permute(0, 2, 3, 1)[bn, ni, nj]  # (8, Q, C), constant
+            h_nb = (p_nb * logprob.permute(0, 2, 3, 1)[bn, ni, nj]).sum(-1)
+        kl = h_nb - torch.einsum("kqc,qc->kq", p_nb, logp_c)
+    else:
+        logp_nb = F.log_softmax(zcl[bn, ni, nj], dim=-1)
+        kl = (logp_nb.exp() * (logp_nb - logp_c.unsqueeze(0))).sum(-1)
     ce = -(tgt * F.log_softmax(kl, dim=0)).sum(0)  # (Q,)
     term = wpx * lam * ce
     num = torch.zeros(n, dtype=dtype, device=device).index_add(0, bi, term)

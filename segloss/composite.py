@@ -71,7 +71,7 @@ def ce_lovasz_abl_loss(
         raise ValueError("`reduction` is not an option of the composite loss (it returns the batch mean)")
     abl = active_boundary_loss(pred, target, mode=mode, ignore_index=ignore_index, weight=class_weight,
                                dist_map=dist_map, **abl_kwargs)  # validates pred / target
-    target = _validate_target(target, pred.shape[0], mode)
+    target = _validate_target(target, pred.shape[0], mode).long()
     h, w = target.shape[1:]
     with _autocast_off(pred.device):
         z = _as_class_logits(pred, mode)
