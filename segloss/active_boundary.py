@@ -195,8 +195,10 @@ def _predicted_boundary(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Dilated predicted-boundary mask ``(N, H, W)``, probabilities and log-probabilities (no gradient)."""
     n, _, h, w = z.shape
-    p = F.softmax(z, dim=1)
     logp = F.log_softmax(z, dim=1)
+    # the authors take softmax() and log_softmax() separately; softmax() is kept in official mode so that the
+    # adaptive threshold sees bit-identical KL values (exp(log_softmax) may differ by an ulp and flip a pixel)
+    p = F.softmax(z, dim=1) if compat == "official" else logp.exp()
     kl_down = _kl_rows(p, logp, 2)
     kl_right = _kl_rows(p, logp, 3)
     m = math.floor(h * w * max_n_ratio)
@@ -411,16 +413,19 @@ def _abl_core(
             wpx = torch.ones_like(lam)
         wpx = torch.where(keep, wpx, torch.zeros_like(wpx))
 
-    zcl = z.permute(0, 2, 3, 1)  # (N, H, W, C) view
-    logp_c = F.log_softmax(zcl[bi, ii, jj], dim=-1)  # (Q, C), gradient to the centre
+    # gathers from the (N, C, H·W) layout keep the gradient contiguous (no strided copy into pred.grad)
+    hw_c = ii * w + jj
+    hw_nb = ni * w + nj
+    zf = z.reshape(n, -1, h * w)
+    logp_c = F.log_softmax(zf[bi, :, hw_c], dim=-1)  # (Q, C), gradient to the centre
     # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
     if detach:
         with torch.no_grad():
-            p_nb = prob.permute(0, 2, 3, 1)[bn, ni, nj]  # (8, Q, C), constant
-            h_nb = (p_nb * logprob.permute(0, 2, 3, 1)[bn, ni, nj]).sum(-1)
+            p_nb = prob.reshape(n, -1, h * w)[bn, :, hw_nb]  # (8, Q, C), constant
+            h_nb = (p_nb * logprob.reshape(n, -1, h * w)[bn, :, hw_nb]).sum(-1)
         kl = h_nb - torch.einsum("kqc,qc->kq", p_nb, logp_c)
     else:
-        logp_nb = F.log_softmax(zcl[bn, ni, nj], dim=-1)
+        logp_nb = F.log_softmax(zf[bn, :, hw_nb], dim=-1)
         kl = (logp_nb.exp() * (logp_nb - logp_c.unsqueeze(0))).sum(-1)
     ce = -(tgt * F.log_softmax(kl, dim=0)).sum(0)  # (Q,)
     term = wpx * lam * ce
