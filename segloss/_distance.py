@@ -22,12 +22,17 @@ import functools
 
 import torch
 
-__all__ = ["NO_MASK_SQDIST", "euclidean_distance_to_mask", "floor_sqrt", "squared_distance_to_mask"]
+__all__ = ["NO_MASK_SQDIST", "device_constant", "euclidean_distance_to_mask", "floor_sqrt", "squared_distance_to_mask"]
 
 NO_MASK_SQDIST = 2**62  # sentinel for images without any mask pixel
 
 _KEY_SHIFT = 24  # key = d² << 24 | k  (k < 2**24 columns)
 _BRUTE_FORCE_QUERIES = 4  # levels with at most this many query columns scan every column
+
+
+def device_constant(values, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A small constant tensor on ``device`` without a blocking host-to-device copy (no stream sync on CUDA)."""
+    return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
 
 
 @functools.lru_cache(maxsize=64)
@@ -96,7 +101,7 @@ def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
     low_bits = (1 << _KEY_SHIFT) - 1
     for q_list, lo_list, hi_list in _schedule(w):
         s = len(q_list)
-        q = torch.tensor(q_list, dtype=torch.int64, device=device)
+        q = device_constant(q_list, torch.int64, device)
         if s <= _BRUTE_FORCE_QUERIES:
             # few queries: every column is a candidate, key = a_k·2^24 + k + (q − k)²·2^24
             k_all = torch.arange(w, dtype=torch.int64, device=device)
@@ -104,8 +109,8 @@ def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
             best = (a_key.unsqueeze(1) + shift.unsqueeze(0)).amin(dim=2)  # (R, S)
         else:
             total = w + s  # the ranges of one level are disjoint up to shared ends: sum of lengths <= W + S
-            lo = kstar[:, torch.tensor(lo_list, dtype=torch.int64, device=device) + 1]  # (R, S)
-            hi = kstar[:, torch.tensor(hi_list, dtype=torch.int64, device=device) + 1]
+            lo = kstar[:, device_constant(lo_list, torch.int64, device) + 1]  # (R, S)
+            hi = kstar[:, device_constant(hi_list, torch.int64, device) + 1]
             length = hi - lo + 1  # >= 1 by monotonicity of the minimiser
             ends = length.cumsum(dim=1)  # (R, S), strictly increasing, last <= total
             # segment id of every flat slot e in [0, total): number of segment ends <= e (slots past the end -> S)

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segloss._distance import NO_MASK_SQDIST, floor_sqrt, squared_distance_to_mask
+from segloss._distance import NO_MASK_SQDIST, device_constant, floor_sqrt, squared_distance_to_mask
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
@@ -205,7 +205,7 @@ def _predicted_boundary(
     if compat == "official":
         kl = kl_down + kl_right
         flat = kl.reshape(-1)
-        table = torch.tensor(_official_eps_schedule(kl.dtype), dtype=kl.dtype, device=kl.device)
+        table = device_constant(_official_eps_schedule(kl.dtype), kl.dtype, kl.device)
         if m + 1 <= flat.numel():
             v = flat.topk(m + 1).values[-1:]  # (m+1)-th largest KL of the whole batch
             k = torch.searchsorted(table, v).clamp_max(table.numel() - 1)  # first ε_k >= v
@@ -377,7 +377,7 @@ def _abl_core(
         ii = (flat // w) % h
         jj = flat % w
         # distances of the eight neighbours (inf outside the image) and of the centre
-        offs = torch.tensor(_DIRECTIONS, dtype=torch.int64, device=device)  # (8, 2)
+        offs = device_constant(_DIRECTIONS, torch.int64, device)  # (8, 2)
         ni = ii.unsqueeze(0) + offs[:, :1]  # (8, Q)
         nj = jj.unsqueeze(0) + offs[:, 1:]
         inside = (ni >= 0) & (ni < h) & (nj >= 0) & (nj < w)

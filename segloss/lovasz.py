@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segloss._distance import device_constant
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
@@ -51,7 +52,7 @@ def _class_selection(classes: Any, num_classes: int, device: torch.device) -> to
         if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < num_classes:
             raise ValueError(f"`classes` entries must be ints in [0, {num_classes}); got {c!r}")
     mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
-    mask[torch.tensor(ids, dtype=torch.long, device=device)] = True
+    mask[device_constant(ids, torch.long, device)] = True
     return mask
 
 
