@@ -29,7 +29,10 @@ Two semantics are offered (``compat``):
 In both modes logits whose spatial size differs from the target are resized bilinearly (``align_corners=True``),
 neighbours outside the image use replicate padding, and with ``detach=True`` only the centre pixel receives gradient.
 The forward pass is dense and fixed-shape: no host synchronisation, no Python loop over images or thresholds, and
-it runs under ``torch.compile`` and autocast (float32 inside).
+it runs under ``torch.compile`` and autocast (float32 inside). The predicted-boundary pixels live in a fixed-size
+list of ``9·m`` slots (batch budget, official) or ``N·9·m`` slots (per-image budget, paper), the largest a dilated
+budget can fill. The exact distance transform (``segloss._distance``) is the most expensive step on a CPU; compute it
+once per sample in a ``DataLoader`` worker with :func:`abl_distance_map` and pass ``dist_map=`` to skip it.
 """
 
 from __future__ import annotations
