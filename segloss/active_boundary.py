@@ -116,16 +116,18 @@ def _gt_boundary(target: torch.Tensor, ignore_index: int | None, compat: str) ->
     """GT boundary mask ``(N, H, W)`` by label inequality over the 2-neighbourhood (see the module docstring)."""
     down = target[:, 1:, :] != target[:, :-1, :]  # between rows i and i+1
     right = target[:, :, 1:] != target[:, :, :-1]  # between columns j and j+1
-    if compat == "official":
-        b = F.pad(down, (0, 0, 0, 1)) | F.pad(right, (0, 1))
-        if ignore_index is not None:
-            b = b | (target == ignore_index)
-        return b
-    if ignore_index is not None:
+    if compat != "official" and ignore_index is not None:
         valid = target != ignore_index
         down = down & valid[:, 1:, :] & valid[:, :-1, :]
         right = right & valid[:, :, 1:] & valid[:, :, :-1]
-    return F.pad(down, (0, 0, 0, 1)) | F.pad(down, (0, 0, 1, 0)) | F.pad(right, (0, 1)) | F.pad(right, (1, 0))
+    # padding is done on uint8 (inductor's CPU code generation fails on padded bool masks in torch 2.13)
+    down, right = down.to(torch.uint8), right.to(torch.uint8)
+    if compat == "official":
+        b = F.pad(down, (0, 0, 0, 1)) | F.pad(right, (0, 1))
+        if ignore_index is not None:
+            b = b | (target == ignore_index).to(torch.uint8)
+        return b > 0
+    return (F.pad(down, (0, 0, 0, 1)) | F.pad(down, (0, 0, 1, 0)) | F.pad(right, (0, 1)) | F.pad(right, (1, 0))) > 0
 
 
 def _distance_from_boundary(boundary: torch.Tensor, compat: str) -> torch.Tensor:

@@ -335,6 +335,25 @@ def test_torch_compile_full_path_including_edt(compat):
     _compiled_vs_eager(compat, with_dist_map=False)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("compat", ["paper", "official"])
+def test_torch_compile_inductor_forward_backward(compat):
+    logits, labels = abl_case(2, 3, 12, 12, 17, None, True)
+
+    def loss_fn(p, t):
+        return active_boundary_loss(p, t, compat=compat, max_n_ratio=0.1)
+
+    x = logits.clone().requires_grad_()
+    y = logits.clone().requires_grad_()
+    out = torch.compile(loss_fn)(x, labels)
+    ref = loss_fn(y, labels)
+    out.backward()
+    ref.backward()
+    assert out.item() > 0
+    assert out.item() == pytest.approx(ref.item(), rel=1e-5)
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-4, atol=1e-7)
+
+
 @pytest.mark.gpu
 def test_gpu_no_host_sync_and_matches_cpu():
     logits, labels = abl_case(2, 5, 64, 64, 19, (32, 32), True)
