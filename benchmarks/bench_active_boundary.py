@@ -113,6 +113,7 @@ def main():
     ap.add_argument("--lovasz-repo", default=os.environ.get("SEGLOSS_LOVASZ_REPO"))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-lovasz", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (inductor) versions of segloss ABL")
     ap.add_argument("--out", default=None, help="write the Markdown table to this file")
     args = ap.parse_args()
 
@@ -154,7 +155,21 @@ def main():
             ("segloss compat='paper'", {"compat": "paper"}),
             ("segloss compat='paper' + dist_map", {"compat": "paper", "dist_map": dist_p}),
         ]
+        if args.compile:
+            for compat in ("official", "paper"):
+                compiled = torch.compile(lambda p, t, c=compat: active_boundary_loss(p, t, compat=c))
+                variants.append((f"segloss compat='{compat}', torch.compile (inductor; compile time excluded)",
+                                 {"compat": compat, "_fn": compiled}))
         for impl, kw in variants:
+            if "_fn" in kw:
+                fn = kw["_fn"]
+                val = fn(logits, labels).item()
+                t = timeit(fwd_bwd(lambda x, f=fn, t=labels: f(x, t), logits), args.repeats)
+                row("ABL", size, impl, t, ref_t[0] if ref_t else None, val)
+                if abl_cls and kw["compat"] == "official":
+                    print(f"    compiled official loss vs authors: relative difference "
+                          f"{abs(val - ref_val) / max(abs(ref_val), 1e-12):.2e}", flush=True)
+                continue
             val = active_boundary_loss(logits, labels, **kw).item()
             t = timeit(fwd_bwd(lambda x, kw=kw, t=labels: active_boundary_loss(x, t, **kw), logits), args.repeats)
             row("ABL", size, impl, t, ref_t[0] if ref_t else None, val)
