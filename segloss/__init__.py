@@ -9,6 +9,8 @@ graph; nothing in a forward pass synchronises with the device except the optiona
 from __future__ import annotations
 
 from segloss._validation import set_value_checks
+from segloss.active_boundary import ActiveBoundaryLoss, abl_distance_map, active_boundary_loss
+from segloss.boundary_fkl import FKLLoss, fkl_loss
 from segloss.class_agnostic import (
     CACELoss,
     CASLoss,
@@ -18,6 +20,7 @@ from segloss.class_agnostic import (
     cas_loss,
     select_saliency_channel,
 )
+from segloss.composite import CELovaszABLLoss, ce_lovasz_abl_loss
 from segloss.feature_consistency import (
     DeepSupervisionLoss,
     FeatureConsistencyLoss,
@@ -40,6 +43,7 @@ from segloss.latent_diversity import (
     selection_target,
     shuffle_outputs,
 )
+from segloss.lovasz import LovaszSoftmaxLoss, lovasz_softmax_loss
 from segloss.potts_crf import PottsCRFLoss, potts_crf_loss
 from segloss.size_target import (
     PartialCrossEntropyLoss,
@@ -61,14 +65,18 @@ from segloss.soft_jaccard import SoftJaccardLoss, soft_jaccard_loss
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActiveBoundaryLoss",
     "CACELoss",
     "CASLoss",
+    "CELovaszABLLoss",
     "ClickConstraintLoss",
     "DeepSupervisionLoss",
+    "FKLLoss",
     "FeatureConsistencyLoss",
     "FrozenEncoder",
     "HindsightLoss",
     "ISNetLoss",
+    "LovaszSoftmaxLoss",
     "PartialCrossEntropyLoss",
     "PottsCRFLoss",
     "QuadraticSizeBarrierLoss",
@@ -79,16 +87,21 @@ __all__ = [
     "SoftJaccardLoss",
     "TagBarrierLoss",
     "__version__",
+    "abl_distance_map",
+    "active_boundary_loss",
     "adaptive_binarize",
     "cace_loss",
     "cas_loss",
+    "ce_lovasz_abl_loss",
     "click_constraint_loss",
     "corrupt_size_targets",
     "deep_supervision_loss",
     "feature_consistency_loss",
+    "fkl_loss",
     "freeze_gt_encoder",
     "hindsight_loss",
     "isnet_loss",
+    "lovasz_softmax_loss",
     "mean_relative_error",
     "partial_cross_entropy",
     "potts_crf_loss",

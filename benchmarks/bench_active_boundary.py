@@ -1,0 +1,201 @@
+"""Benchmark: segloss Active Boundary Loss and Lovász-softmax vs the authors' implementations (CPU, one thread).
+
+Times forward + backward of
+
+* ``segloss.active_boundary_loss`` (``compat="official"`` and ``"paper"``; also with a precomputed ``dist_map`` as a
+  DataLoader worker would provide it) against ``ABL`` from wangchi95/active-boundary-loss ``abl.py``;
+* ``segloss.lovasz_softmax_loss`` against ``lovasz_softmax`` of bermanmaxim/LovaszSoftmax (per-class loop),
+
+at (N=8, C=19, 256×512) and (N=2, C=19, 512×1024), and checks that the official-mode loss equals the authors' loss in
+the same run. The anchors are not installable packages; point the script at scratch copies:
+
+* ``--abl-repo`` / ``SEGLOSS_ABL_REPO``: a folder ``<dir>`` that is an importable package holding ``abl.py`` and
+  ``label_smooth.py`` (CoinCheung/pytorch-loss @ af876e4) runnable on CPU (``.cuda()`` calls removed; ``torchvision``
+  and the CUDA extension ``lsr_cpp`` stubbed if not installed; stubs may live in ``<dir>``);
+* ``--lovasz-repo`` / ``SEGLOSS_LOVASZ_REPO``: the folder holding Berman's ``lovasz_losses.py``.
+
+A missing anchor is reported and its rows are left out. Times are process CPU seconds (median of ``--repeats`` after
+one warm-up), which is robust on a shared machine; wall-clock medians are printed too.
+
+Usage::
+
+    python benchmarks/bench_active_boundary.py --abl-repo /path/to/scratch/official \\
+        --lovasz-repo /path/to/LovaszSoftmax/pytorch --out benchmarks/results/active_boundary_table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from segloss import abl_distance_map, active_boundary_loss, lovasz_softmax_loss, set_value_checks
+
+SIZES = [(8, 19, 256, 512), (2, 19, 512, 1024)]
+
+
+def make_inputs(n, c, h, w, seed=0):
+    """Smooth logits (upsampled noise, like a network output) and blocky labels with an ignored band."""
+    g = torch.Generator().manual_seed(seed)
+    logits = F.interpolate(torch.randn(n, c, h // 8, w // 8, generator=g), size=(h, w), mode="bilinear") * 3.0
+    labels = torch.randint(0, c, (n, h // 16, w // 16), generator=g)
+    labels = F.interpolate(labels[:, None].float(), size=(h, w), mode="nearest")[:, 0].long()
+    labels[:, : h // 10] = 255
+    return logits.contiguous(), labels
+
+
+def timeit(fn, repeats):
+    fn()  # warm-up
+    cpu, wall = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def fwd_bwd(loss_fn, logits):
+    def run():
+        x = logits.clone().requires_grad_()
+        out = loss_fn(x)
+        if out is not None:
+            out.backward()
+        return out
+
+    return run
+
+
+def load_abl(path):
+    if not path:
+        return None, "no --abl-repo / SEGLOSS_ABL_REPO given"
+    p = Path(path).resolve()
+    if not (p / "abl.py").exists():
+        return None, f"{p} has no abl.py"
+    sys.path.insert(0, str(p))  # stubs (torchvision, lsr_cpp) may live there
+    sys.path.insert(0, str(p.parent))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mod = importlib.import_module(f"{p.name}.abl")
+    except Exception as exc:  # report any import failure of the scratch copy
+        return None, f"import of {p}/abl.py failed: {exc!r}"
+    return mod.ABL, str(p)
+
+
+def load_lovasz(path):
+    if not path:
+        return None, "no --lovasz-repo / SEGLOSS_LOVASZ_REPO given"
+    p = Path(path).resolve()
+    if not (p / "lovasz_losses.py").exists():
+        return None, f"{p} has no lovasz_losses.py"
+    sys.path.insert(0, str(p))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mod = importlib.import_module("lovasz_losses")
+    return mod.lovasz_softmax, str(p)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--abl-repo", default=os.environ.get("SEGLOSS_ABL_REPO"))
+    ap.add_argument("--lovasz-repo", default=os.environ.get("SEGLOSS_LOVASZ_REPO"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-lovasz", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (inductor) versions of segloss ABL")
+    ap.add_argument("--out", default=None, help="write the Markdown table to this file")
+    args = ap.parse_args()
+
+    torch.set_num_threads(1)
+    set_value_checks(False)  # the anchors do no input checks either
+    warnings.filterwarnings("ignore")
+    abl_cls, abl_src = load_abl(args.abl_repo)
+    lov_fn, lov_src = load_lovasz(args.lovasz_repo)
+    lines = [
+        f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, 1 thread",
+        f"ABL anchor: {abl_src if abl_cls else 'ABSENT (' + abl_src + ')'}",
+        f"Lovász anchor: {lov_src if lov_fn else 'ABSENT (' + lov_src + ')'}",
+        "",
+        "| loss | size (N, C, H, W) | implementation | fwd+bwd CPU s | wall s | speed-up vs anchor | loss |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines[:3]), flush=True)
+
+    def row(loss, size, impl, t, ref, value):
+        ratio = f"{ref / t[0]:.2f}×" if ref else "—"
+        line = f"| {loss} | {size} | {impl} | {t[0]:.3f} | {t[1]:.3f} | {ratio} | {value:.6f} |"
+        lines.append(line)
+        print(line, flush=True)
+
+    for n, c, h, w in SIZES:
+        logits, labels = make_inputs(n, c, h, w)
+        size = f"({n}, {c}, {h}, {w})"
+        ref_t = None
+        if abl_cls:
+            anchor = abl_cls()
+            ref_val = anchor(logits, labels).item()
+            ref_t = timeit(fwd_bwd(lambda x, a=anchor, t=labels: a(x, t), logits), args.repeats)
+            row("ABL", size, "authors' abl.py", ref_t, None, ref_val)
+        dist_o = abl_distance_map(labels, compat="official")
+        dist_p = abl_distance_map(labels, compat="paper")
+        variants = [
+            ("segloss compat='official'", {"compat": "official"}),
+            ("segloss compat='official' + dist_map", {"compat": "official", "dist_map": dist_o}),
+            ("segloss compat='paper'", {"compat": "paper"}),
+            ("segloss compat='paper' + dist_map", {"compat": "paper", "dist_map": dist_p}),
+        ]
+        if args.compile:
+            for compat in ("official", "paper"):
+                compiled = torch.compile(lambda p, t, c=compat: active_boundary_loss(p, t, compat=c))
+                variants.append((f"segloss compat='{compat}', torch.compile (inductor; compile time excluded)",
+                                 {"compat": compat, "_fn": compiled}))
+        for impl, kw in variants:
+            if "_fn" in kw:
+                fn = kw["_fn"]
+                val = fn(logits, labels).item()
+                t = timeit(fwd_bwd(lambda x, f=fn, t=labels: f(x, t), logits), args.repeats)
+                row("ABL", size, impl, t, ref_t[0] if ref_t else None, val)
+                if abl_cls and kw["compat"] == "official":
+                    print(f"    compiled official loss vs authors: relative difference "
+                          f"{abs(val - ref_val) / max(abs(ref_val), 1e-12):.2e}", flush=True)
+                continue
+            val = active_boundary_loss(logits, labels, **kw).item()
+            t = timeit(fwd_bwd(lambda x, kw=kw, t=labels: active_boundary_loss(x, t, **kw), logits), args.repeats)
+            row("ABL", size, impl, t, ref_t[0] if ref_t else None, val)
+            if abl_cls and kw.get("compat") == "official":
+                rel = abs(val - ref_val) / max(abs(ref_val), 1e-12)
+                print(f"    official-mode loss vs authors: relative difference {rel:.2e}", flush=True)
+        t_edt = timeit(lambda t=labels: abl_distance_map(t, compat="official"), args.repeats)
+        lines.append(f"| EDT only | {size} | segloss exact torch EDT (`abl_distance_map`) | {t_edt[0]:.3f} | "
+                     f"{t_edt[1]:.3f} | — | — |")
+        print(lines[-1], flush=True)
+        if args.skip_lovasz:
+            continue
+        lref_t = None
+        if lov_fn:
+            lref_val = lov_fn(torch.softmax(logits, 1), labels, ignore=255).item()
+            berman = fwd_bwd(lambda x, t=labels: lov_fn(torch.softmax(x, 1), t, ignore=255), logits)
+            lref_t = timeit(berman, args.repeats)
+            row("Lovász-softmax", size, "Berman lovasz_softmax (per-class loop)", lref_t, None, lref_val)
+        val = lovasz_softmax_loss(logits, labels, ignore_index=255).item()
+        t = timeit(fwd_bwd(lambda x, t=labels: lovasz_softmax_loss(x, t, ignore_index=255), logits), args.repeats)
+        row("Lovász-softmax", size, "segloss (one sort over (C, P))", t, lref_t[0] if lref_t else None, val)
+
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

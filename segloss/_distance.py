@@ -1,0 +1,147 @@
+"""Exact Euclidean distance transform in pure torch (private; used by the Active Boundary Loss).
+
+``squared_distance_to_mask(mask)`` returns, for every pixel, the exact squared Euclidean distance (int64) to the
+nearest ``True`` pixel of its image. It is the separable algorithm of Felzenszwalb & Huttenlocher / Meijster:
+
+1. column pass: vertical distance ``g(i, j)`` to the nearest mask pixel in the same column, from a running
+   ``cummax`` / ``cummin`` of row indices (exact, O(HW));
+2. row pass: ``d²(i, j) = min_k g(i, k)² + (j − k)²``. The leftmost minimiser ``k*(j)`` is monotone in ``j`` (the cost
+   matrix is Monge), so it is found by divide and conquer over the columns: level ``l`` solves the columns whose
+   bracketing columns were solved at earlier levels, searching only ``k ∈ [k*(left), k*(right)]``. The ranges of one
+   level are disjoint, so a level is one flat, fixed-size (``W + #queries``) gather per row plus a segmented min;
+   ``ceil(log2(W + 1))`` levels in all, O(HW log W) work.
+
+Everything is dense and fixed-shape (no host sync, no data-dependent Python control flow, no loop over images or
+pixels), on the input's device, and traceable by ``torch.compile``. Images without any mask pixel get
+``NO_MASK_SQDIST`` everywhere (callers turn that into ``inf``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+__all__ = ["NO_MASK_SQDIST", "device_constant", "euclidean_distance_to_mask", "floor_sqrt", "squared_distance_to_mask"]
+
+NO_MASK_SQDIST = 2**62  # sentinel for images without any mask pixel
+
+_KEY_SHIFT = 24  # key = d² << 24 | k  (k < 2**24 columns)
+_BRUTE_FORCE_QUERIES = 4  # levels with at most this many query columns scan every column
+
+
+def device_constant(values, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A small constant tensor on ``device`` without a blocking host-to-device copy (no stream sync on CUDA)."""
+    return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _schedule(width: int) -> tuple[tuple[list[int], list[int], list[int]], ...]:
+    """Static divide-and-conquer schedule: per level (query columns, left solved column, right solved column).
+
+    Sentinels ``-1`` / ``width`` stand for "no solved column on this side".
+    """
+    levels = []
+    intervals = [(0, width - 1)]  # unsolved closed intervals, bracketed by solved columns (or sentinels)
+    while intervals:
+        q, lo, hi, nxt = [], [], [], []
+        for a, b in intervals:
+            mid = (a + b) // 2
+            q.append(mid)
+            lo.append(a - 1)
+            hi.append(b + 1)
+            if a <= mid - 1:
+                nxt.append((a, mid - 1))
+            if mid + 1 <= b:
+                nxt.append((mid + 1, b))
+        levels.append((q, lo, hi))
+        intervals = nxt
+    return tuple(levels)
+
+
+def _column_pass(mask: torch.Tensor, big: int) -> torch.Tensor:
+    """Vertical distance (int64, (N, H, W)) to the nearest mask pixel in the same column; ``big`` where none.
+
+    The r-th mask pixel of every column is located by a rank table (one ``cumsum`` + one ``scatter``); the nearest
+    mask pixel at or above row i is the ``count(i)``-th, the nearest at or below is the next one (or i itself).
+    """
+    n, h, w = mask.shape
+    rows = torch.arange(h, device=mask.device, dtype=torch.int64).view(1, h, 1).expand(n, h, w)
+    count = mask.cumsum(dim=1)  # number of mask pixels in rows <= i
+    # rank table: slot r < count_total holds the row of the r-th mask pixel; slot h is never written (sentinel);
+    # slot h + 1 collects the writes of non-mask pixels
+    table = torch.full((n, h + 2, w), 3 * big, dtype=torch.int64, device=mask.device)
+    table.scatter_(1, torch.where(mask, count - 1, torch.full_like(count, h + 1)), rows)
+    above = torch.where(count > 0, table.gather(1, (count - 1).clamp_min(0)), torch.full_like(count, -3 * big))
+    below = torch.where(mask, rows, table.gather(1, count))
+    return torch.minimum(rows - above, below - rows).clamp_max(big)
+
+
+def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Exact squared Euclidean distance from every pixel to the nearest ``True`` pixel of the same image.
+
+    Args:
+        mask: bool tensor ``(N, H, W)``.
+
+    Returns:
+        int64 tensor ``(N, H, W)``; 0 on mask pixels; ``NO_MASK_SQDIST`` in images without mask pixels.
+    """
+    n, h, w = mask.shape
+    if w >= 2**_KEY_SHIFT:
+        raise ValueError(f"`mask` width must be < {2**_KEY_SHIFT}; got {w}")
+    device = mask.device
+    big = h + w + 1  # larger than any in-image distance
+    g = _column_pass(mask.bool(), big)  # (N, H, W)
+    a = (g * g).reshape(n * h, w)  # (R, W) int64, big² where a column has no mask pixel
+    rows = a.shape[0]
+    a_key = (a << _KEY_SHIFT) + torch.arange(w, dtype=torch.int64, device=device)  # key of (a_k, k)
+    kstar = torch.zeros(rows, w + 2, dtype=torch.int64, device=device)  # column j+1 holds k*(j)
+    kstar[:, w + 1] = w - 1
+    out = torch.empty(rows, w, dtype=torch.int64, device=device)
+    low_bits = (1 << _KEY_SHIFT) - 1
+    for q_list, lo_list, hi_list in _schedule(w):
+        s = len(q_list)
+        q = device_constant(q_list, torch.int64, device)
+        if s <= _BRUTE_FORCE_QUERIES:
+            # few queries: every column is a candidate, key = a_k·2^24 + k + (q − k)²·2^24
+            k_all = torch.arange(w, dtype=torch.int64, device=device)
+            shift = ((q.view(s, 1) - k_all.view(1, w)) ** 2) << _KEY_SHIFT  # (S, W) constant
+            best = (a_key.unsqueeze(1) + shift.unsqueeze(0)).amin(dim=2)  # (R, S)
+        else:
+            total = w + s  # the ranges of one level are disjoint up to shared ends: sum of lengths <= W + S
+            lo = kstar[:, device_constant(lo_list, torch.int64, device) + 1]  # (R, S)
+            hi = kstar[:, device_constant(hi_list, torch.int64, device) + 1]
+            length = hi - lo + 1  # >= 1 by monotonicity of the minimiser
+            ends = length.cumsum(dim=1)  # (R, S), strictly increasing, last <= total
+            # segment id of every flat slot e in [0, total): number of segment ends <= e (slots past the end -> S)
+            marker = torch.zeros(rows, total + 1, dtype=torch.int64, device=device)
+            marker.scatter_(1, ends, 1)
+            seg = marker[:, :total].cumsum(dim=1)  # (R, T) in [0, S]
+            # candidate k = base[seg] + e; the tail slots (seg = S) map to k = e − ends[-1] in [0, W)
+            base = torch.cat([lo - (ends - length), -ends[:, -1:]], dim=1)  # (R, S + 1)
+            e = torch.arange(total, dtype=torch.int64, device=device)
+            k = base.gather(1, seg) + e
+            dj = torch.cat([q, q.new_zeros(1)])[seg] - k
+            key = torch.add(a_key.gather(1, k), dj * dj, alpha=1 << _KEY_SHIFT)
+            best = torch.full((rows, s + 1), torch.iinfo(torch.int64).max, dtype=torch.int64, device=device)
+            best = best.scatter_reduce(1, seg, key, reduce="amin", include_self=True)[:, :s]
+        kstar[:, q + 1] = best & low_bits
+        out[:, q] = best >> _KEY_SHIFT
+    out = out.view(n, h, w)
+    has = mask.reshape(n, -1).any(dim=1).view(n, 1, 1)
+    return torch.where(has, out, torch.full_like(out, NO_MASK_SQDIST))
+
+
+def euclidean_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Float32 Euclidean distance to the nearest ``True`` pixel; ``inf`` in images without mask pixels."""
+    d2 = squared_distance_to_mask(mask)
+    dist = d2.to(torch.float64).sqrt().to(torch.float32) if d2.device.type == "cpu" else d2.float().sqrt()
+    return torch.where(d2 == NO_MASK_SQDIST, torch.full_like(dist, float("inf")), dist)
+
+
+def floor_sqrt(d2: torch.Tensor) -> torch.Tensor:
+    """Exact integer ``floor(sqrt(d2))`` of a non-negative int64 tensor (float estimate + ±1 integer fix-up)."""
+    s = d2.float().sqrt().floor().to(torch.int64)
+    s = torch.where(s * s > d2, s - 1, s)
+    s = torch.where((s + 1) * (s + 1) <= d2, s + 1, s)
+    return s

@@ -1,0 +1,205 @@
+"""Lovász-softmax loss (Berman, Rannen Triki, Blaschko, CVPR 2018), vectorised over classes and images.
+
+For class ``c`` with errors ``e_c = |1[y = c] − p_c|`` over the (non-ignored) pixels sorted in decreasing order, the
+loss is ``⟨e_c sorted, ∇Δ_J(fg_c sorted)⟩`` with the Lovász extension gradient of the Jaccard loss
+``g_k = J_k − J_{k−1}``, ``J_k = 1 − (G − cumsum(fg)_k) / (G + cumsum(1 − fg)_k)``; the result is averaged over the
+selected classes. Same definitions and defaults as bermanmaxim/LovaszSoftmax ``lovasz_softmax`` (``classes="present"``,
+``per_image=False``), but the softmax is taken inside (``from_logits=True``), all classes (and, with
+``per_image=True``, all images) are handled by one sort of a ``(groups, pixels)`` tensor without per-class host
+syncs, and the reference's failures are fixed: all pixels ignored → 0-d zero with graph (not an empty tensor),
+exactly one valid pixel works, float64 works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segloss._distance import device_constant
+from segloss._validation import (
+    REDUCTIONS,
+    check_choice,
+    check_finite,
+    check_labels,
+    check_logits,
+    check_same_device,
+    check_target_shape,
+    float32_logits,
+)
+
+__all__ = ["LovaszSoftmaxLoss", "lovasz_softmax_loss"]
+
+
+def _class_selection(classes: Any, num_classes: int, device: torch.device) -> torch.Tensor | None:
+    """``None`` for ``"present"``, else a bool ``(C,)`` mask of the classes to average."""
+    if isinstance(classes, str):
+        check_choice(classes, "classes", ("present", "all"))
+        if classes == "present":
+            return None
+        return torch.ones(num_classes, dtype=torch.bool, device=device)
+    if isinstance(classes, torch.Tensor):
+        classes = classes.tolist()
+    if not isinstance(classes, Sequence) or isinstance(classes, (bytes, bytearray)):
+        raise TypeError(f"`classes` must be 'present', 'all' or a sequence of class ids; got {type(classes).__name__}")
+    ids = list(classes)
+    if not ids:
+        raise ValueError("`classes` must not be an empty sequence")
+    for c in ids:
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < num_classes:
+            raise ValueError(f"`classes` entries must be ints in [0, {num_classes}); got {c!r}")
+    mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
+    mask[device_constant(ids, torch.long, device)] = True
+    return mask
+
+
+def _lovasz_per_group(probs: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor, select: torch.Tensor | None):
+    """Lovász-softmax of each group.
+
+    Args:
+        probs: ``(G, C, P)`` class probabilities.
+        labels: ``(G, P)`` labels (any value where not valid).
+        valid: ``(G, P)`` bool.
+        select: ``None`` (present classes) or bool ``(C,)``.
+
+    Returns:
+        ``(G,)`` losses (0 for a group with no selected class).
+    """
+    g, c, p = probs.shape
+    classes = torch.arange(c, device=probs.device).view(1, c, 1)
+    fg = ((labels.unsqueeze(1) == classes) & valid.unsqueeze(1)).to(probs.dtype)  # (G, C, P)
+    errors = (fg - probs).abs()
+    # ignored pixels get error -1 so that they sort after every real error (errors are in [0, 1])
+    errors = torch.where(valid.unsqueeze(1), errors, torch.full_like(errors, -1.0))
+    errors_sorted, perm = torch.sort(errors.reshape(g * c, p), dim=1, descending=True)
+    fg_sorted = fg.reshape(g * c, p).gather(1, perm)
+    gts = fg_sorted.sum(dim=1, keepdim=True)
+    intersection = gts - fg_sorted.cumsum(dim=1)
+    union = gts + (1.0 - fg_sorted).cumsum(dim=1)  # >= 1 everywhere
+    jaccard = 1.0 - intersection / union
+    grad = torch.cat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], dim=1)
+    per_class = (errors_sorted.clamp_min(0.0) * grad).sum(dim=1).view(g, c)
+    chosen = (gts.view(g, c) > 0) if select is None else select.view(1, c).expand(g, c)
+    chosen = chosen.to(per_class.dtype)
+    count = chosen.sum(dim=1)
+    return (per_class * chosen).sum(dim=1) / count.clamp_min(1.0)
+
+
+def lovasz_softmax_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    classes: str | Sequence[int] = "present",
+    per_image: bool = False,
+    ignore_index: int | None = None,
+    from_logits: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Lovász-softmax loss, a convex surrogate of the mean Jaccard (IoU) loss.
+
+    ``L = 1/|K| Σ_{c ∈ K} Σ_k e_c,(k) · (J_c,k − J_c,k−1)`` with ``e_c = |1[y = c] − softmax(pred)_c|`` sorted in
+    decreasing order and ``J_c,k`` the Jaccard loss of the ``k`` pixels with the largest errors.
+
+    Args:
+        pred: logits ``(N, C, H, W)`` (probabilities when ``from_logits=False``), C >= 2.
+        target: class ids ``(N, H, W)``.
+        classes: ``"present"`` (default: classes present in the labels of the batch, or of each image with
+            ``per_image``), ``"all"``, or a sequence of class ids to average over.
+        per_image: compute the loss per image and average over images (default ``False``: one loss over the batch).
+        ignore_index: label of ignored pixels (default ``None``).
+        from_logits: ``True`` (default) to apply a softmax over C inside; ``False`` if ``pred`` holds probabilities.
+        reduction: with ``per_image=True``: ``"mean"`` (as Berman), ``"sum"`` or ``"none"`` (``(N,)``); with
+            ``per_image=False`` only ``"mean"`` / ``"sum"`` (both return the single batch loss).
+
+    Shapes:
+        pred ``(N, C, H, W)``, target ``(N, H, W)`` → 0-d, or ``(N,)`` for ``per_image=True, reduction="none"``.
+
+    Returns:
+        Float32 loss (float64 for float64 ``pred``). No selected class / every pixel ignored → a zero that keeps the
+        graph. An image without any valid pixel or selected class counts as 0 in the per-image mean (as Berman).
+
+    Raises:
+        TypeError: for non-tensor / non-float ``pred``, non-integer ``target`` or a bad ``classes`` type.
+        ValueError: for bad shapes, ``C < 2``, out-of-range labels or classes, or ``reduction="none"`` without
+            ``per_image``.
+
+    Example:
+        >>> pred = torch.randn(2, 4, 8, 8, requires_grad=True)
+        >>> loss = lovasz_softmax_loss(pred, torch.randint(0, 4, (2, 8, 8)))
+        >>> loss.backward()
+    """
+    check_logits(pred, "pred", ndim=4)
+    n, c, h, w = pred.shape
+    if c < 2:
+        raise ValueError(f"`pred` must have C >= 2 channels (use 2 channels for binary); got {tuple(pred.shape)}")
+    check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))
+    check_same_device(pred, target, "pred", "target")
+    check_choice(reduction, "reduction", REDUCTIONS)
+    if not per_image and reduction == "none":
+        raise ValueError("`reduction` must be 'mean' or 'sum' when per_image=False (one loss for the batch); got "
+                         "'none'")
+    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
+        raise TypeError(f"`ignore_index` must be an int or None; got {type(ignore_index).__name__}")
+    check_labels(target, c, ignore_index=ignore_index)
+    check_finite(pred, "pred")
+    select = _class_selection(classes, c, pred.device)
+
+    x = float32_logits(pred)
+    probs = F.softmax(x, dim=1) if from_logits else x
+    valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
+    if per_image:
+        losses = _lovasz_per_group(probs.reshape(n, c, h * w), target.reshape(n, h * w), valid.reshape(n, h * w),
+                                   select)
+        if reduction == "mean":
+            return losses.mean()
+        return losses.sum() if reduction == "sum" else losses
+    flat = probs.transpose(0, 1).reshape(1, c, n * h * w)
+    return _lovasz_per_group(flat, target.reshape(1, -1), valid.reshape(1, -1), select)[0]
+
+
+class LovaszSoftmaxLoss(nn.Module):
+    """Lovász-softmax loss module; see :func:`lovasz_softmax_loss` for the formula and arguments.
+
+    Args:
+        classes: ``"present"`` (default), ``"all"`` or a sequence of class ids.
+        per_image: per-image losses averaged over the batch (default ``False``).
+        ignore_index: ignored label (default ``None``).
+        from_logits: softmax inside (default ``True``).
+        reduction: ``"mean"``, ``"sum"`` or (with ``per_image``) ``"none"``.
+
+    Shapes:
+        forward(pred ``(N, C, H, W)``, target ``(N, H, W)``) → 0-d or ``(N,)``.
+
+    Example:
+        >>> crit = LovaszSoftmaxLoss(ignore_index=255)
+        >>> loss = crit(torch.randn(2, 3, 8, 8), torch.randint(0, 3, (2, 8, 8)))
+    """
+
+    def __init__(
+        self,
+        *,
+        classes: str | Sequence[int] = "present",
+        per_image: bool = False,
+        ignore_index: int | None = None,
+        from_logits: bool = True,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        check_choice(reduction, "reduction", REDUCTIONS)
+        if isinstance(classes, str):
+            check_choice(classes, "classes", ("present", "all"))
+        self.classes, self.per_image, self.ignore_index = classes, per_image, ignore_index
+        self.from_logits, self.reduction = from_logits, reduction
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Compute the loss."""
+        return lovasz_softmax_loss(pred, target, classes=self.classes, per_image=self.per_image,
+                                   ignore_index=self.ignore_index, from_logits=self.from_logits,
+                                   reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        """Options shown by ``repr``."""
+        return f"classes={self.classes!r}, per_image={self.per_image}, ignore_index={self.ignore_index}"

@@ -1,0 +1,97 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from segloss import CELovaszABLLoss, FKLLoss, active_boundary_loss, ce_lovasz_abl_loss, fkl_loss, lovasz_softmax_loss
+from tests.segloss.abl_cases import abl_case
+
+
+def reference_fkl(logits, target, ignore=255):
+    """Float64 loop over every vertical and horizontal edge of every image (paper eq. 7)."""
+    n, _, h, w = logits.shape
+    p = torch.softmax(logits.double(), 1)
+    per_image = []
+    for b in range(n):
+        terms = []
+        for i in range(h):
+            for j in range(w):
+                for di, dj in ((1, 0), (0, 1)):
+                    ii, jj = i + di, j + dj
+                    if ii >= h or jj >= w or ignore in (int(target[b, i, j]), int(target[b, ii, jj])):
+                        continue
+                    a, c = p[b, :, i, j], p[b, :, ii, jj]
+                    kl = (a * (a.log() - c.log())).sum()
+                    y = float(target[b, i, j] != target[b, ii, jj])
+                    s = torch.sigmoid(kl)
+                    terms.append(-(y * s.log() + (1 - y) * (1 - s).log()))
+        per_image.append(torch.stack(terms) if terms else None)
+    return per_image
+
+
+def test_fkl_matches_float64_reference_and_gradients():
+    logits, labels = abl_case(2, 3, 9, 11, 21, None, True)
+    x = logits.double().requires_grad_()
+    y = logits.double().requires_grad_()
+    terms = reference_fkl(y, labels)
+    ref = torch.cat([t for t in terms if t is not None]).mean()
+    got = fkl_loss(x, labels)
+    ref.backward()
+    got.backward()
+    assert got.item() == pytest.approx(ref.item(), rel=1e-10)
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-8, atol=1e-12)
+    per = fkl_loss(logits.double(), labels, reduction="none")
+    torch.testing.assert_close(per, torch.stack([t.mean() for t in terms]), rtol=1e-10, atol=0)
+    assert fkl_loss(logits, labels, reduction="sum").item() == pytest.approx(per.sum().item(), rel=1e-6)
+
+
+def test_fkl_gradcheck_binary_and_degenerate():
+    logits, labels = abl_case(2, 3, 5, 6, 22, None, False)
+    x = logits.double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda z: fkl_loss(z, labels), (x,), fast_mode=True)
+    g = torch.Generator().manual_seed(1)
+    xb = torch.randn(2, 1, 6, 6, generator=g)
+    tb = torch.randint(0, 2, (2, 6, 6), generator=g)
+    two = torch.cat([torch.zeros_like(xb), xb], 1)
+    assert fkl_loss(xb, tb, mode="binary").item() == pytest.approx(fkl_loss(two, tb).item(), rel=1e-6)
+    z = torch.randn(2, 3, 4, 4, requires_grad=True)
+    out = FKLLoss()(z, torch.full((2, 4, 4), 255))
+    assert out.shape == () and out.item() == 0.0 and out.requires_grad
+    out.backward()
+    one = fkl_loss(torch.randn(1, 3, 1, 1, requires_grad=True), torch.zeros(1, 1, 1, dtype=torch.long))
+    assert one.item() == 0.0 and one.requires_grad
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.isfinite(fkl_loss(logits.bfloat16(), labels))
+    with pytest.raises(ValueError, match="1 channel in binary mode"):
+        fkl_loss(logits, labels, mode="binary")
+    with pytest.raises(ValueError, match="`reduction` must be one of"):
+        fkl_loss(logits, labels, reduction="mean_per_pixel")
+
+
+def test_composite_eq5_parts_and_degenerate():
+    logits, labels = abl_case(2, 4, 24, 24, 23, (12, 12), True)
+    x = logits.clone().requires_grad_()
+    total, parts = ce_lovasz_abl_loss(x, labels, abl_weight=1.5, max_n_ratio=0.05)
+    up = F.interpolate(logits, size=(24, 24), mode="bilinear", align_corners=True)
+    ce = F.cross_entropy(up, labels, ignore_index=255)
+    lov = lovasz_softmax_loss(up, labels, ignore_index=255)
+    abl = active_boundary_loss(logits, labels, max_n_ratio=0.05)
+    assert parts["ce"].item() == pytest.approx(ce.item(), rel=1e-6)
+    assert parts["lovasz"].item() == pytest.approx(lov.item(), rel=1e-6)
+    assert parts["abl"].item() == pytest.approx(abl.item(), rel=1e-6) and abl.item() > 0
+    assert total.item() == pytest.approx((ce + lov + 1.5 * abl).item(), rel=1e-6)
+    assert not any(v.requires_grad for v in parts.values())
+    total.backward()
+    assert torch.isfinite(x.grad).all()
+    crit = CELovaszABLLoss(abl_weight=1.5, class_weight=torch.ones(4), max_n_ratio=0.05)
+    t2, _ = crit(logits, labels)
+    assert t2.item() == pytest.approx(total.item(), rel=1e-6)
+    z = torch.randn(2, 4, 8, 8, requires_grad=True)
+    t3, p3 = crit(z, torch.full((2, 8, 8), 255))
+    assert t3.item() == 0.0 and all(v.item() == 0.0 for v in p3.values())
+    t3.backward()
+    tb, _ = ce_lovasz_abl_loss(torch.randn(2, 1, 8, 8), torch.randint(0, 2, (2, 8, 8)), mode="binary")
+    assert torch.isfinite(tb)
+    with pytest.raises(ValueError, match="`abl_weight` must be >= 0"):
+        CELovaszABLLoss(abl_weight=-1.0)
+    with pytest.raises(ValueError, match="`reduction` is not an option"):
+        ce_lovasz_abl_loss(logits, labels, reduction="none")

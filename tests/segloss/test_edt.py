@@ -1,0 +1,129 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.ndimage import distance_transform_edt
+
+from segloss import abl_distance_map
+from segloss._distance import NO_MASK_SQDIST, euclidean_distance_to_mask, floor_sqrt, squared_distance_to_mask
+
+
+def scipy_sqdist(mask: np.ndarray) -> np.ndarray:
+    """Squared EDT to the nearest True pixel via scipy (exact integers after rounding)."""
+    return np.rint(distance_transform_edt(~mask) ** 2).astype(np.int64)
+
+
+@settings(max_examples=25)
+@given(
+    n=st.integers(1, 3),
+    h=st.integers(1, 23),
+    w=st.integers(1, 29),
+    density=st.sampled_from([0.0, 0.002, 0.02, 0.1, 0.5, 1.0]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_squared_distance_matches_scipy(n, h, w, density, seed):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, h, w)) < density
+    if density == 0.0 and n > 1:
+        mask[0, rng.integers(h), rng.integers(w)] = True  # one image with a single pixel, others empty
+    got = squared_distance_to_mask(torch.from_numpy(mask)).numpy()
+    for i in range(n):
+        if mask[i].any():
+            np.testing.assert_array_equal(got[i], scipy_sqdist(mask[i]))
+        else:
+            assert (got[i] == NO_MASK_SQDIST).all()
+
+
+def test_edge_cases_no_mask_full_mask_single_pixel():
+    empty = torch.zeros(1, 5, 7, dtype=torch.bool)
+    full = torch.ones(1, 5, 7, dtype=torch.bool)
+    assert (squared_distance_to_mask(empty) == NO_MASK_SQDIST).all()
+    assert torch.isinf(euclidean_distance_to_mask(empty)).all()
+    assert (squared_distance_to_mask(full) == 0).all()
+    corner = torch.zeros(1, 40, 70, dtype=torch.bool)
+    corner[0, 39, 0] = True  # far-away single pixel: long diagonals must be exact (no chamfer shortcut)
+    got = euclidean_distance_to_mask(corner)[0]
+    ref = torch.from_numpy(distance_transform_edt(~corner[0].numpy())).float()
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-5)
+    assert got[0, 69].item() == pytest.approx(float(np.hypot(39, 69)), abs=1e-5)
+
+
+def test_large_width_matches_scipy():
+    rng = np.random.default_rng(5)
+    mask = rng.random((2, 9, 300)) < 0.003
+    mask[1] = False
+    mask[1, 4, 150] = True
+    got = squared_distance_to_mask(torch.from_numpy(mask)).numpy()
+    for i in range(2):
+        np.testing.assert_array_equal(got[i], scipy_sqdist(mask[i]))
+
+
+def test_floor_sqrt_exact():
+    s = torch.arange(0, 5000, dtype=torch.int64)
+    d2 = torch.cat([s * s, s * s - 1, s * s + 1, torch.tensor([16_777_215, 16_777_216, 16_777_217, 2**40 - 1])])
+    d2 = d2.clamp_min(0)
+
+    ref = torch.tensor([math.isqrt(v) for v in d2.tolist()])
+    assert torch.equal(floor_sqrt(d2), ref)
+
+
+def _one_sided(t, ignore):
+    b = np.zeros(t.shape, bool)
+    b[:-1] |= t[1:] != t[:-1]
+    b[:, :-1] |= t[:, 1:] != t[:, :-1]
+    return b | (t == ignore)
+
+
+def _both_sided(t, ignore):
+    b = np.zeros(t.shape, bool)
+    valid = t != ignore
+    dn = (t[1:] != t[:-1]) & valid[1:] & valid[:-1]
+    rt = (t[:, 1:] != t[:, :-1]) & valid[:, 1:] & valid[:, :-1]
+    b[:-1] |= dn
+    b[1:] |= dn
+    b[:, :-1] |= rt
+    b[:, 1:] |= rt
+    return b
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**31 - 1), ignore=st.booleans())
+def test_abl_distance_map_paper_and_official(seed, ignore):
+    rng = np.random.default_rng(seed)
+    t = np.repeat(np.repeat(rng.integers(0, 3, (2, 4, 5)), 4, axis=1), 5, axis=2)
+    if ignore:
+        t[:, :3, :6] = 255
+    t[1] = 1  # an image without GT boundary
+    if ignore:
+        t[1, :3, :6] = 255
+    tt = torch.from_numpy(t)
+    paper = abl_distance_map(tt).numpy()
+    official = abl_distance_map(tt, compat="official").numpy()
+    b0 = _both_sided(t[0], 255)
+    if b0.any():
+        np.testing.assert_allclose(paper[0], distance_transform_edt(~b0), rtol=0, atol=1e-5)
+    else:
+        assert np.isinf(paper[0]).all()
+    assert np.isinf(paper[1]).all()  # no label change between two valid pixels
+    for i in range(2):
+        b = _one_sided(t[i], 255)
+        if b.any():
+            ref = np.maximum(np.floor(distance_transform_edt(~b)) - 1, 0)
+            np.testing.assert_array_equal(official[i], ref)
+        else:
+            assert np.isinf(official[i]).all()
+
+
+def test_abl_distance_map_2d_and_errors():
+    t = torch.zeros(4, 6, dtype=torch.long)
+    t[:, 3:] = 1
+    assert abl_distance_map(t)[0].tolist() == [2.0, 1.0, 0.0, 0.0, 1.0, 2.0]
+    with pytest.raises(TypeError, match="`target` must be an integer tensor"):
+        abl_distance_map(t.float())
+    with pytest.raises(ValueError, match=r"`target` must be a non-empty \(N, H, W\) or \(H, W\)"):
+        abl_distance_map(torch.zeros(1, 1, 2, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="`compat` must be one of"):
+        abl_distance_map(t, compat="scipy")
