@@ -60,6 +60,8 @@ class EvalSettings:
         color: how colour files become one channel, ``"gray"`` or ``"first"`` (see ``image_io``).
         hce_gamma: HCE relaxation ``gamma``.
         hce_epsilon: HCE Douglas–Peucker tolerance.
+        hce_threshold: HCE binarisation, ``"official"`` (DIS script, raw ``> 128``) or ``"pysod"``.
+        hce_iterations: HCE relaxation loop count, ``"code"`` (γ, DIS script) or ``"paper"`` (γ + 1).
         bf_tolerances: boundary F-score tolerances in pixels.
         threshold: fixed binarisation threshold of IoU, Dice and boundary F.
         skeleton_cache: folder of the GT skeleton cache, or ``None`` to skeletonise without caching.
@@ -70,6 +72,8 @@ class EvalSettings:
     color: str = "gray"
     hce_gamma: int = 5
     hce_epsilon: float = 2.0
+    hce_threshold: str = "official"
+    hce_iterations: str = "code"
     bf_tolerances: tuple[int, ...] = (1, 3, 5)
     threshold: float = 0.5
     skeleton_cache: str | None = None
@@ -82,6 +86,8 @@ class EvalSettings:
             "color": self.color,
             "hce_gamma": self.hce_gamma,
             "hce_epsilon": self.hce_epsilon,
+            "hce_threshold": self.hce_threshold,
+            "hce_iterations": self.hce_iterations,
             "bf_tolerances": list(self.bf_tolerances),
             "threshold": self.threshold,
         }
@@ -152,7 +158,15 @@ def _hce(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: PairResu
         from segmetrics.skeleton_cache import SkeletonCache
 
         skeleton = SkeletonCache(settings.skeleton_cache).get(prepare_gt(gt))
-    r = hce(pred, gt, gamma=settings.hce_gamma, epsilon=settings.hce_epsilon, skeleton=skeleton)
+    r = hce(
+        pred,
+        gt,
+        gamma=settings.hce_gamma,
+        epsilon=settings.hce_epsilon,
+        skeleton=skeleton,
+        threshold=settings.hce_threshold,
+        iterations=settings.hce_iterations,
+    )
     s = out.scalars
     s["hce"] = float(r.total)
     s["hce.fp_points"] = float(r.fp_points)

@@ -394,6 +394,8 @@ def evaluate_folder(
     suffix: str = "",
     hce_gamma: int = 5,
     hce_epsilon: float = 2.0,
+    hce_threshold: str = "official",
+    hce_iterations: str = "code",
     bf_tolerances: Sequence[int] = (1, 3, 5),
     threshold: float = 0.5,
     skeleton_cache: str | os.PathLike | bool | None = True,
@@ -424,6 +426,9 @@ def evaluate_folder(
         suffix: see ``prefix``.
         hce_gamma: HCE relaxation ``gamma`` (default 5).
         hce_epsilon: HCE Douglas–Peucker tolerance (default 2.0).
+        hce_threshold: HCE binarisation: ``"official"`` (default, DIS script: raw ``pred > 128``) or
+            ``"pysod"`` (min-max normalised ``> 0.5``, pysodmetrics).
+        hce_iterations: ``"code"`` (default, γ relaxation steps as the DIS script) or ``"paper"`` (γ + 1).
         bf_tolerances: boundary F-score tolerances in pixels (default ``(1, 3, 5)``).
         threshold: binarisation threshold of IoU, Dice and boundary F (``p > threshold``, default 0.5).
         skeleton_cache: GT skeleton cache folder for HCE; ``True`` (default) = the default folder
@@ -450,6 +455,10 @@ def evaluate_folder(
     if workers is None:
         workers = os.cpu_count() or 1
     metrics = _check_settings(metrics, resize, workers, chunksize)
+    if hce_threshold not in ("official", "pysod"):
+        raise ValueError(f"`hce_threshold` must be one of ('official', 'pysod'); got {hce_threshold!r}")
+    if hce_iterations not in ("code", "paper"):
+        raise ValueError(f"`hce_iterations` must be one of ('code', 'paper'); got {hce_iterations!r}")
     if color not in ("gray", "first"):
         raise ValueError(f"`color` must be one of ('gray', 'first'); got {color!r}")
     from segmetrics.boundary_fscore import _check_tolerances
@@ -470,6 +479,8 @@ def evaluate_folder(
         color=color,
         hce_gamma=int(hce_gamma),
         hce_epsilon=float(hce_epsilon),
+        hce_threshold=hce_threshold,
+        hce_iterations=hce_iterations,
         bf_tolerances=tols,
         threshold=float(threshold),
         skeleton_cache=cache,
