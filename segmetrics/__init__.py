@@ -6,8 +6,10 @@ functions that need them.
 
 from __future__ import annotations
 
+from segmetrics.hce import HCEDetails, HCEResult, hce, hce_details
+from segmetrics.skeleton import skeletonize
 from segmetrics.weighted_fmeasure import weighted_fmeasure
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "weighted_fmeasure"]
+__all__ = ["HCEDetails", "HCEResult", "__version__", "hce", "hce_details", "skeletonize", "weighted_fmeasure"]
