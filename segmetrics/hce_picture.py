@@ -110,8 +110,8 @@ def draw_hce(
     h, w = d.tp.shape
     size = max(h, w)
     ms = 2.5 if size > 600 else 3.5
-    aspect = w / h
-    fig, axes = plt.subplots(1, 4, figsize=(4 * 3.4 * min(max(aspect, 0.6), 1.8) / 1.0, 3.9), dpi=150)
+    aspect = min(max(w / h, 0.6), 1.8)
+    fig, axes = plt.subplots(1, 4, figsize=(4 * 3.4 * aspect, 4.1), dpi=150)
     # 1: prediction vs GT
     img = _rgb((h, w))
     _paint(img, d.tp, (0.92, 0.92, 0.92))
@@ -178,7 +178,7 @@ def draw_hce(
             f"+ FN points {d.fn_points} + FN regions {d.fn_regions}"
         )
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig, axes, d
 
 
