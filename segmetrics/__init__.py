@@ -6,6 +6,8 @@ functions that need them.
 
 from __future__ import annotations
 
+from segmetrics.weighted_fmeasure import weighted_fmeasure
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "weighted_fmeasure"]
