@@ -6,8 +6,26 @@ functions that need them.
 
 from __future__ import annotations
 
+from segmetrics.accumulator import DatasetMetrics
+from segmetrics.emeasure import EMeasureResult, emeasure
+from segmetrics.fmeasure import FMeasureResult, fmeasure
+from segmetrics.fused import ImageMetrics, compute_all
+from segmetrics.mae import mae
+from segmetrics.smeasure import smeasure
 from segmetrics.weighted_fmeasure import weighted_fmeasure
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "weighted_fmeasure"]
+__all__ = [
+    "DatasetMetrics",
+    "EMeasureResult",
+    "FMeasureResult",
+    "ImageMetrics",
+    "__version__",
+    "compute_all",
+    "emeasure",
+    "fmeasure",
+    "mae",
+    "smeasure",
+    "weighted_fmeasure",
+]
