@@ -47,7 +47,7 @@ DEFAULT_METRICS: tuple[str, ...] = ("fm", "wfm", "mae", "sm", "em", "hce")
 ALL_METRICS: tuple[str, ...] = ("fm", "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")
 #: Curves whose dataset mean curve also gives a dataset ``max`` and ``mean`` (pysod semantics).
 CURVE_SCORES: tuple[str, ...] = ("fm", "em", "iou", "dice")
-_SOD_FAMILIES = ("fm", "em", "sm", "wfm", "mae")
+_FUSED_FAMILIES = ("fm", "em", "sm", "wfm", "mae", "hce")
 
 
 @dataclass(frozen=True)
@@ -124,64 +124,54 @@ class PairResult:
     curves: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _sod_metrics(pred: np.ndarray, gt: np.ndarray, families: list[str], out: PairResult) -> None:
-    """The fused SOD metrics (one ``compute_all`` call) mapped to the canonical keys."""
+def _fused_metrics(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: PairResult) -> None:
+    """The six DIS metrics in one fused :func:`segmetrics.compute_all` call, mapped to the canonical keys."""
     from segmetrics import compute_all
 
-    names = [f for f in families if f != "wfm"]
-    res = compute_all(pred, gt, metrics=tuple(families))
+    families = tuple(m for m in settings.metrics if m in _FUSED_FAMILIES)
+    skeleton = None
+    if "hce" in families and settings.skeleton_cache is not None:
+        from segmetrics._inputs import prepare_gt
+        from segmetrics.skeleton_cache import SkeletonCache
+
+        skeleton = SkeletonCache(settings.skeleton_cache).get(prepare_gt(gt))
+    res = compute_all(
+        pred,
+        gt,
+        metrics=families,
+        hce_gamma=settings.hce_gamma,
+        hce_epsilon=settings.hce_epsilon,
+        hce_skeleton=skeleton,
+        hce_threshold=settings.hce_threshold,
+        hce_iterations=settings.hce_iterations,
+    )
     s, c = out.scalars, out.curves
-    if "mae" in names:
-        s["mae"] = float(res.mae)
-    if "sm" in names:
-        s["sm"] = float(res.sm)
-    if "wfm" in families:
-        s["wfm"] = float(res.wfm)
-    if "fm" in names:
+    for key in ("mae", "sm", "wfm"):
+        if key in families:
+            s[key] = float(getattr(res, key))
+    if "fm" in families:
         fm = res.fm
         s["fm.adp"], s["fm.mean"], s["fm.max"] = float(fm.adaptive), float(fm.mean), float(fm.max)
         c["fm.curve"] = np.asarray(fm.curve, dtype=np.float64)
         c["fm.precision"] = np.asarray(fm.precision, dtype=np.float64)
         c["fm.recall"] = np.asarray(fm.recall, dtype=np.float64)
-    if "em" in names:
+    if "em" in families:
         em = res.em
         s["em.adp"], s["em.mean"], s["em.max"] = float(em.adaptive), float(em.mean), float(em.max)
         c["em.curve"] = np.asarray(em.curve, dtype=np.float64)
-
-
-def _hce(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: PairResult) -> None:
-    from segmetrics import hce
-    from segmetrics._inputs import prepare_gt
-
-    skeleton = None
-    if settings.skeleton_cache is not None:
-        from segmetrics.skeleton_cache import SkeletonCache
-
-        skeleton = SkeletonCache(settings.skeleton_cache).get(prepare_gt(gt))
-    r = hce(
-        pred,
-        gt,
-        gamma=settings.hce_gamma,
-        epsilon=settings.hce_epsilon,
-        skeleton=skeleton,
-        threshold=settings.hce_threshold,
-        iterations=settings.hce_iterations,
-    )
-    s = out.scalars
-    s["hce"] = float(r.total)
-    s["hce.fp_points"] = float(r.fp_points)
-    s["hce.fp_regions"] = float(r.fp_regions)
-    s["hce.fn_points"] = float(r.fn_points)
-    s["hce.fn_regions"] = float(r.fn_regions)
+    if "hce" in families:
+        h = res.hce
+        s["hce"] = float(h.total)
+        s["hce.fp_points"] = float(h.fp_points)
+        s["hce.fp_regions"] = float(h.fp_regions)
+        s["hce.fn_points"] = float(h.fn_points)
+        s["hce.fn_regions"] = float(h.fn_regions)
 
 
 def compute_pair(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: PairResult) -> None:
     """Fill ``out`` with every metric of ``settings`` for one (pred, gt) pair of equal size."""
-    fams = [m for m in settings.metrics if m in _SOD_FAMILIES]
-    if fams:
-        _sod_metrics(pred, gt, fams, out)
-    if "hce" in settings.metrics:
-        _hce(pred, gt, settings, out)
+    if any(m in _FUSED_FAMILIES for m in settings.metrics):
+        _fused_metrics(pred, gt, settings, out)
     if "iou" in settings.metrics or "dice" in settings.metrics:
         from segmetrics.region_overlap import region_overlap
 

@@ -56,6 +56,7 @@ from segmetrics._per_image import (
     evaluate_pair,
     metric_columns,
 )
+from segmetrics._sod_core import pysod_mean
 
 __all__ = [
     "RESULTS_SCHEMA",
@@ -292,7 +293,7 @@ def aggregate(records: Iterable[PairResult], settings: dict[str, Any], **meta: A
             key = f"{fam}.curve"
             if key in curves:
                 metrics[f"{fam}.max"] = float(np.max(curves[key]))
-                metrics[f"{fam}.mean"] = float(np.mean(curves[key]))
+                metrics[f"{fam}.mean"] = float(pysod_mean(curves[key]))
     per_image = {r.name: dict(r.scalars) for r in ok}
     return FolderResult(
         metrics=metrics,
