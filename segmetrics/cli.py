@@ -155,7 +155,8 @@ def _eval_kwargs(a: argparse.Namespace) -> dict:
     return {k: v for k, v in kw.items() if v is not None}
 
 
-def _summary(results: list, plan_skipped: Sequence = (), *, err=sys.stderr) -> tuple[int, int]:
+def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
+    err = sys.stderr
     n_err = n_missing = 0
     for r in results:
         tag = f"{r.dataset}/{r.method}"
@@ -349,6 +350,16 @@ def _cmd_picture(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quiet_opencv() -> None:
+    # Corrupt files are reported once, as error rows; OpenCV's own decoder log lines would repeat them.
+    try:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except Exception:
+        pass
+
+
 class _UsageError(Exception):
     pass
 
@@ -369,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     a = parser.parse_args(argv)
+    _quiet_opencv()
     commands = {
         "eval": _cmd_eval,
         "plot": _cmd_plot,

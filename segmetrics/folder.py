@@ -315,6 +315,7 @@ def _init_worker() -> None:
         import cv2
 
         cv2.setNumThreads(1)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # failures become error rows
     except Exception:
         pass
     try:

@@ -60,7 +60,7 @@ def test_topology_and_perimeter_properties(mask):
     c = object_complexity(mask)
     # Cnum = 8-connected objects + 4-connected holes (background components not touching the border).
     n_obj = ndimage.label(mask, structure=np.ones((3, 3)))[1] if mask.any() else 0
-    bg, n_bg = ndimage.label(np.pad(~mask, 1, constant_values=True))
+    _, n_bg = ndimage.label(np.pad(~mask, 1, constant_values=True))
     n_holes = n_bg - 1 if n_bg else 0
     assert c.cnum == n_obj + n_holes
     assert c.perimeter == pytest.approx(_slow_perimeter(mask), rel=1e-6)  # OpenCV sums in float32
