@@ -34,6 +34,7 @@ _SETTINGS = (
     "metrics",
     "workers",
     "chunksize",
+    "executor",
     "resize",
     "color",
     "hce_gamma",

@@ -100,7 +100,7 @@ def test_process_pool_run_matches_library_and_pysod(data, tmp_path):
 
 def test_dataset_numbers_equal_the_accumulator(data):
     res = evaluate_folder(data["good"], data["gt"], metrics=("fm", "em", "sm", "wfm", "mae", "hce"),
-                          workers=0, skeleton_cache=False, progress=False)
+                          workers=2, executor="thread", chunksize=2, skeleton_cache=False, progress=False)
     acc = segmetrics.DatasetMetrics()
     for n in NAMES:
         acc.update(*load_pair(data, "good", n))
@@ -225,6 +225,8 @@ def test_resize_policy_and_bad_arguments(data, tmp_path):
         evaluate_folder(data["good"], data["gt"], resize="stretch")
     with pytest.raises(ValueError, match="`workers` must be an integer"):
         evaluate_folder(data["good"], data["gt"], workers=-1)
+    with pytest.raises(ValueError, match="`executor` must be one of"):
+        evaluate_folder(data["good"], data["gt"], executor="fiber")
     with pytest.raises(ValueError, match="`hce_threshold` must be one of"):
         evaluate_folder(data["good"], data["gt"], hce_threshold="half")
     with pytest.raises(FileNotFoundError, match="`pred_dir` must be an existing folder"):
