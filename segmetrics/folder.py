@@ -156,6 +156,11 @@ class _Journal:
                     f"({old.get('identity')} vs {header['identity']}); "
                     "pass overwrite=True (--overwrite) or another folder"
                 )
+            if old is not None and "sources" in header and old.get("sources", header["sources"]) != header["sources"]:
+                raise ValueError(
+                    f"`out_dir` {str(out_dir)!r} holds results of other folders ({old.get('sources')}); "
+                    "pass overwrite=True (--overwrite) or another folder"
+                )
             if old is None:
                 valid = 0
             with open(self.path, "r+b") as f:
@@ -514,7 +519,13 @@ def evaluate_folder(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        header = {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}
+        header = {
+            "kind": "header",
+            "schema": "segmetrics.journal/1",
+            "identity": identity,
+            "sources": {"pred_dir": str(Path(pred_dir).resolve()), "gt_dir": str(Path(gt_dir).resolve()),
+                        "prefix": prefix, "suffix": suffix},
+        }
         journal = _Journal(out, header, columns, overwrite)
         done = {k: r for k, r in journal.records.items() if r.status == "ok"}
     wanted = {name for name, _, _ in pairing.pairs}

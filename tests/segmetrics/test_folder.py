@@ -158,6 +158,8 @@ def test_interrupted_run_resumes_without_recomputing(data, tmp_path, monkeypatch
     assert (out / "per_image.csv").read_text() == (tmp_path / "fresh" / "per_image.csv").read_text()
     with pytest.raises(ValueError, match="different evaluation"):
         evaluate_folder(data["good"], data["gt"], metrics=("mae",), out_dir=out, workers=0, progress=False)
+    with pytest.raises(ValueError, match="results of other folders"):
+        evaluate_folder(data["bad"], data["gt"], metrics=("fm", "hce"), out_dir=out, workers=0, progress=False)
 
 
 def test_shards_merge_to_exactly_one_run(data, tmp_path):
