@@ -74,6 +74,8 @@ class ImageStats:
 
 
 _NO_LUT = np.zeros(256)
+_DUMMY_F = np.zeros(1)
+_DUMMY_U8 = np.zeros(1, np.uint8)
 
 
 def image_stats(
@@ -91,8 +93,9 @@ def image_stats(
     h, w = pred.shape
     p = pred.ravel()
     g = gt.ravel()
-    lo, hi, nfg, sr, sc = _k.scan_stats(p, g, h, w)
     use_lut = pred.dtype == np.uint8
+    pf, pu = (_DUMMY_F, p) if use_lut else (p, _DUMMY_U8)
+    lo, hi, nfg, sr, sc = _k.scan_stats(pf, pu, use_lut, g, h, w)
     if use_lut:
         lo, hi = lo / 255.0, hi / 255.0
     lo, hi = float(lo), float(hi)
@@ -105,13 +108,13 @@ def image_stats(
             lut = (lut - lo) / d
     hist = np.zeros((8, 256), np.int64)
     sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
-        p, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(smeasure), float(alpha), bool(s_matlab),
+        pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(smeasure), float(alpha), bool(s_matlab),
         bool(avoid_nan), hist,
     )
     st = None
     if strict:
         sh = np.zeros((2, 256), np.int64)
-        stp, sfp = _k.strict_pass(p, g, lut, use_lut, lo, d, donorm, thr, sh)
+        stp, sfp = _k.strict_pass(pf, pu, g, lut, use_lut, lo, d, donorm, thr, sh)
         st = (sh[0], sh[1], int(stp), int(sfp))
     return ImageStats(
         n=h * w, n_fg=int(nfg), hist_fg=hist[4:].sum(axis=0), hist_bg=hist[:4].sum(axis=0), sum_pred=float(sum_pred),

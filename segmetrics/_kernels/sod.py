@@ -33,19 +33,20 @@ _NP_BUFSIZE = 8192
 
 
 @njit
-def pw_program(n, seg):
-    """Numpy's pairwise-summation tree for ``n`` values split into sequential chunks of ``seg``.
+def _pw_cap(n, seg):
+    return n // 32 + 2 * (n // max(seg, 1) + 1) + 8
 
-    Returns ``(leaves, adds, seg_end)``: the leaf lengths in order, the number of pairwise
-    additions to perform after each leaf, and whether a chunk ends with that leaf.
+
+@njit
+def _pw_fill(n, seg, leaves, adds, seg_end, nl):
+    """Append numpy's pairwise-summation tree for ``n`` values, split into sequential chunks of
+    ``seg``, to ``leaves`` / ``adds`` / ``seg_end`` from index ``nl``; returns the new length.
+
+    ``leaves`` are the leaf lengths in order, ``adds`` the number of pairwise additions to perform
+    after each leaf, ``seg_end`` whether a chunk ends with that leaf.
     """
-    cap = n // 32 + 2 * (n // max(seg, 1) + 1) + 8
-    leaves = np.empty(cap, np.int64)
-    adds = np.zeros(cap, np.int64)
-    seg_end = np.zeros(cap, np.bool_)
     stack_n = np.empty(96, np.int64)
     stack_s = np.empty(96, np.int64)
-    nl = 0
     start = 0
     while start < n:
         m = min(seg, n - start)
@@ -56,6 +57,8 @@ def pw_program(n, seg):
             k = stack_n[sp - 1]
             if k <= _PW_LEAF:
                 leaves[nl] = k
+                adds[nl] = 0
+                seg_end[nl] = False
                 nl += 1
                 sp -= 1
                 continue
@@ -77,6 +80,17 @@ def pw_program(n, seg):
                 sp -= 1
         seg_end[nl - 1] = True
         start += m
+    return nl
+
+
+@njit
+def pw_program(n, seg):
+    """Numpy's pairwise tree for ``n`` values in chunks of ``seg``: ``(leaves, adds, seg_end)``."""
+    cap = _pw_cap(n, seg)
+    leaves = np.empty(cap, np.int64)
+    adds = np.zeros(cap, np.int64)
+    seg_end = np.zeros(cap, np.bool_)
+    nl = _pw_fill(n, seg, leaves, adds, seg_end, 0)
     return leaves[:nl], adds[:nl], seg_end[:nl]
 
 
@@ -99,10 +113,14 @@ def _combine8(r):
 
 
 @njit
-def _val(p, t, lut, use_lut, lo, d, donorm):
-    """Normalised prediction value of pixel ``t``: ``lut[p]`` for uint8 maps, else ``(p - lo) / d``."""
+def _val(p, pu, t, lut, use_lut, lo, d, donorm):
+    """Normalised prediction value of pixel ``t``: ``lut[pu]`` for uint8 maps, else ``(p - lo) / d``.
+
+    Every kernel takes both a float64 map ``p`` and a uint8 map ``pu`` (the unused one is a
+    1-element dummy), so that each kernel is compiled once for both input kinds.
+    """
     if use_lut:
-        return lut[np.int64(p[t])]
+        return lut[pu[t]]
     x = p[t]
     if donorm:
         return (x - lo) / d
@@ -110,10 +128,27 @@ def _val(p, t, lut, use_lut, lo, d, donorm):
 
 
 @njit
-def scan_stats(p, g, h, w):
-    """Min / max of ``p`` and the GT count and row / column index sums (flat inputs)."""
-    lo = p[0]
-    hi = p[0]
+def scan_stats(p, pu, use_lut, g, h, w):
+    """Min / max of the prediction (raw levels for uint8) and the GT count and row / column index
+    sums (flat inputs)."""
+    lo = 0.0
+    hi = 0.0
+    if use_lut:
+        ulo = 255
+        uhi = 0
+        for t in range(g.size):
+            x = pu[t]
+            ulo = min(ulo, x)
+            uhi = max(uhi, x)
+        lo = float(ulo)
+        hi = float(uhi)
+    else:
+        lo = p[0]
+        hi = p[0]
+        for t in range(g.size):
+            x = p[t]
+            lo = min(lo, x)
+            hi = max(hi, x)
     nfg = 0
     sr = 0
     sc = 0
@@ -122,9 +157,6 @@ def scan_stats(p, g, h, w):
         cnt = 0
         csum = 0
         for c in range(w):
-            x = p[base + c]
-            lo = min(lo, x)
-            hi = max(hi, x)
             if g[base + c]:
                 cnt += 1
                 csum += c
@@ -135,10 +167,10 @@ def scan_stats(p, g, h, w):
 
 
 @njit
-def full_pass(p, g, lut, use_lut, lo, d, donorm, hist):
+def full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist):
     """Quantised histograms (4 interleaved copies per GT class) plus numpy-exact ``sum P`` and
     ``sum |P - G|`` in one pass over the image, following numpy's pairwise tree leaf by leaf."""
-    n = p.size
+    n = g.size
     leaves, adds, seg_end = pw_program(n, n)
     st1 = np.empty(96)
     st2 = np.empty(96)
@@ -155,7 +187,7 @@ def full_pass(p, g, lut, use_lut, lo, d, donorm, hist):
         L = leaves[k]
         m = L - (L % 8) if L >= 8 else 0
         for i in range(L):
-            v = _val(p, t, lut, use_lut, lo, d, donorm)
+            v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
             q = int(v * 255.0)
             if g[t]:
                 hist[4 + (t & 3), q] += 1
@@ -186,13 +218,13 @@ def full_pass(p, g, lut, use_lut, lo, d, donorm, hist):
 
 
 @njit
-def strict_pass(p, g, lut, use_lut, lo, d, donorm, thr, hist):
+def strict_pass(p, pu, g, lut, use_lut, lo, d, donorm, thr, hist):
     """MATLAB E-measure conventions: histograms for ``P > k / 255`` (bin = largest such ``k``) and the
     strict adaptive counts ``P > thr``."""
     tp = 0
     fp = 0
-    for t in range(p.size):
-        v = _val(p, t, lut, use_lut, lo, d, donorm)
+    for t in range(g.size):
+        v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
         gi = g[t]
         if v > thr:
             if gi:
@@ -214,12 +246,12 @@ def strict_pass(p, g, lut, use_lut, lo, d, donorm, thr, hist):
 
 
 @njit
-def adaptive_counts(p, g, lut, use_lut, lo, d, donorm, thr):
+def adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr):
     """``(TP, FP)`` of the binary map ``P >= thr``."""
     tp = 0
     fp = 0
-    for t in range(p.size):
-        v = _val(p, t, lut, use_lut, lo, d, donorm)
+    for t in range(g.size):
+        v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
         if v >= thr:
             if g[t]:
                 tp += 1
@@ -258,38 +290,31 @@ _STACK = 64
 
 @njit
 def _programs(sizes, segs):
-    """Concatenate the pairwise programs of several streams; returns arrays plus per-stream offsets."""
+    """Concatenate the pairwise programs of several streams; ``ist`` holds each stream's state."""
     k = sizes.size
-    total = 0
-    parts = []
+    cap = 1
     for j in range(k):
-        lv, ad, se = pw_program(sizes[j], segs[j])
-        parts.append((lv, ad, se))
-        total += lv.size
-    LV = np.zeros(total + 1, np.int64)
-    AD = np.zeros(total + 1, np.int64)
-    SE = np.zeros(total + 1, np.bool_)
+        cap += _pw_cap(sizes[j], segs[j])
+    LV = np.zeros(cap, np.int64)
+    AD = np.zeros(cap, np.int64)
+    SE = np.zeros(cap, np.bool_)
     ist = np.zeros((k, 6), np.int64)
     o = 0
     for j in range(k):
-        lv, ad, se = parts[j]
-        n = lv.size
-        LV[o:o + n] = lv
-        AD[o:o + n] = ad
-        SE[o:o + n] = se
+        o2 = _pw_fill(sizes[j], segs[j], LV, AD, SE, o)
         ist[j, 0] = o
-        ist[j, 5] = o + n
-        if n > 0:
-            L = lv[0]
+        ist[j, 5] = o2
+        if o2 > o:
+            L = LV[o]
             ist[j, 2] = L
             ist[j, 3] = L - (L % 8) if L >= 8 else 0
-        o += n
+        o = o2
     return LV, AD, SE, ist
 
 
 @njit
-def _feed_run(j, buf, ncomp, a, b, ist, R, S, ST, ACC, LV, AD, SE):
-    """Feed ``buf[:ncomp, a:b]`` (one column per value, ``ncomp`` parallel sums) into stream ``j``."""
+def _feed_run(j, buf, r0, ncomp, a, b, ist, R, S, ST, ACC, LV, AD, SE):
+    """Feed ``buf[r0:r0 + ncomp, a:b]`` (``ncomp`` parallel sums, one value per column) into stream ``j``."""
     k = ist[j, 0]
     i = ist[j, 1]
     L = ist[j, 2]
@@ -319,15 +344,50 @@ def _feed_run(j, buf, ncomp, a, b, ist, R, S, ST, ACC, LV, AD, SE):
             break
         if i < m:
             e = min(m - i, b - pos)
+            stop = pos + e
             for c in range(ncomp):
+                row = r0 + c
                 ii = i
                 q = pos
-                while ii < 8 and q < pos + e:
-                    R[j, c, ii] = buf[c, q]
+                while ii < 8 and q < stop:
+                    R[j, c, ii] = buf[row, q]
                     ii += 1
                     q += 1
-                while q < pos + e:
-                    R[j, c, ii & 7] += buf[c, q]
+                while (ii & 7) != 0 and q < stop:
+                    R[j, c, ii & 7] += buf[row, q]
+                    ii += 1
+                    q += 1
+                if q + 8 <= stop:
+                    # aligned blocks of 8 with the accumulators in registers
+                    a0 = R[j, c, 0]
+                    a1 = R[j, c, 1]
+                    a2 = R[j, c, 2]
+                    a3 = R[j, c, 3]
+                    a4 = R[j, c, 4]
+                    a5 = R[j, c, 5]
+                    a6 = R[j, c, 6]
+                    a7 = R[j, c, 7]
+                    while q + 8 <= stop:
+                        a0 += buf[row, q]
+                        a1 += buf[row, q + 1]
+                        a2 += buf[row, q + 2]
+                        a3 += buf[row, q + 3]
+                        a4 += buf[row, q + 4]
+                        a5 += buf[row, q + 5]
+                        a6 += buf[row, q + 6]
+                        a7 += buf[row, q + 7]
+                        q += 8
+                        ii += 8
+                    R[j, c, 0] = a0
+                    R[j, c, 1] = a1
+                    R[j, c, 2] = a2
+                    R[j, c, 3] = a3
+                    R[j, c, 4] = a4
+                    R[j, c, 5] = a5
+                    R[j, c, 6] = a6
+                    R[j, c, 7] = a7
+                while q < stop:
+                    R[j, c, ii & 7] += buf[row, q]
                     ii += 1
                     q += 1
             i += e
@@ -344,7 +404,7 @@ def _feed_run(j, buf, ncomp, a, b, ist, R, S, ST, ACC, LV, AD, SE):
             for c in range(ncomp):
                 acc = S[j, c]
                 for q in range(pos, pos + e):
-                    acc += buf[c, q]
+                    acc += buf[r0 + c, q]
                 S[j, c] = acc
             i += e
             pos += e
@@ -383,7 +443,7 @@ def _stream_sizes(h, w, nfg, cy, cx, block_chunks):
 
 
 @njit
-def fused_first(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
+def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
     """Pass 1, row by row: histograms (4 interleaved copies per GT class), numpy-exact ``sum P`` and
     ``sum |P - G|`` and, for the S-measure, the fg / bg object sums and the four block sums."""
     n = h * w
@@ -400,9 +460,9 @@ def fused_first(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
     S = np.zeros((7, 2))
     ST = np.zeros((7, 2, _STACK))
     ACC = np.zeros((7, 2))
-    buf = np.empty((2, w))
-    fgb = np.empty((1, w))
-    bgb = np.empty((1, w))
+    # row buffers: 0 = P, 1 = |P - G|, 2 = P over the fg pixels, 3 = 1 - P over the bg pixels
+    buf = np.empty((4, w))
+    plan = np.zeros((5, 5), np.int64)  # per run: stream, first buffer row, components, start, stop
     gcnt = np.zeros(4, np.int64)
     for row in range(h):
         base = row * w
@@ -410,25 +470,27 @@ def fused_first(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
         nb = 0
         for col in range(w):
             t = base + col
-            v = _val(p, t, lut, use_lut, lo, d, donorm)
+            v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
             q = int(v * 255.0)
             buf[0, col] = v
             if g[t]:
                 hist[4 + (col & 3), q] += 1
                 buf[1, col] = 1.0 - v
-                fgb[0, nf] = v
+                buf[2, nf] = v
                 nf += 1
             else:
                 hist[col & 3, q] += 1
                 buf[1, col] = v
-                bgb[0, nb] = 1.0 - v
+                buf[3, nb] = 1.0 - v
                 nb += 1
-        _feed_run(6, buf, 2, 0, w, ist, R, S, ST, ACC, LV, AD, SE)
-        _feed_run(0, fgb, 1, 0, nf, ist, R, S, ST, ACC, LV, AD, SE)
-        _feed_run(1, bgb, 1, 0, nb, ist, R, S, ST, ACC, LV, AD, SE)
         top = 0 if row < cy else 2
-        _feed_run(2 + top, buf, 1, 0, cx, ist, R, S, ST, ACC, LV, AD, SE)
-        _feed_run(3 + top, buf, 1, cx, w, ist, R, S, ST, ACC, LV, AD, SE)
+        plan[0, 0], plan[0, 1], plan[0, 2], plan[0, 3], plan[0, 4] = 6, 0, 2, 0, w
+        plan[1, 0], plan[1, 1], plan[1, 2], plan[1, 3], plan[1, 4] = 0, 2, 1, 0, nf
+        plan[2, 0], plan[2, 1], plan[2, 2], plan[2, 3], plan[2, 4] = 1, 3, 1, 0, nb
+        plan[3, 0], plan[3, 1], plan[3, 2], plan[3, 3], plan[3, 4] = 2 + top, 0, 1, 0, cx
+        plan[4, 0], plan[4, 1], plan[4, 2], plan[4, 3], plan[4, 4] = 3 + top, 0, 1, cx, w
+        for e in range(5):
+            _feed_run(plan[e, 0], buf, plan[e, 1], plan[e, 2], plan[e, 3], plan[e, 4], ist, R, S, ST, ACC, LV, AD, SE)
         cl = 0
         for col in range(cx):
             if g[base + col]:
@@ -442,7 +504,7 @@ def fused_first(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
 
 
 @njit
-def fused_second(p, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by):
+def fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by):
     """Pass 2, row by row: adaptive TP / FP and, for the S-measure, the object deviations and the
     block moments (numpy-exact)."""
     tp = 0
@@ -453,9 +515,9 @@ def fused_second(p, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg
     S = np.zeros((6, 3))
     ST = np.zeros((6, 3, _STACK))
     ACC = np.zeros((6, 3))
-    buf = np.empty((3, w))
-    fgb = np.empty((1, w))
-    bgb = np.empty((1, w))
+    # row buffers: 0..2 = block moments (dx², dy², dx·dy), 3 = fg deviations², 4 = bg deviations²
+    buf = np.empty((5, w))
+    plan = np.zeros((4, 5), np.int64)
     for row in range(h):
         base = row * w
         top = 0 if row < cy else 2
@@ -463,7 +525,7 @@ def fused_second(p, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg
         nb = 0
         for col in range(w):
             t = base + col
-            v = _val(p, t, lut, use_lut, lo, d, donorm)
+            v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
             gi = g[t]
             if v >= thr:
                 if gi:
@@ -474,21 +536,23 @@ def fused_second(p, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg
             dx = v - bx[blk]
             if gi:
                 x = v - m_fg
-                fgb[0, nf] = x * x
+                buf[3, nf] = x * x
                 nf += 1
                 dy = 1.0 - by[blk]
             else:
                 x = (1.0 - v) - m_bg
-                bgb[0, nb] = x * x
+                buf[4, nb] = x * x
                 nb += 1
                 dy = 0.0 - by[blk]
             buf[0, col] = dx * dx
             buf[1, col] = dy * dy
             buf[2, col] = dx * dy
-        _feed_run(0, fgb, 1, 0, nf, ist, R, S, ST, ACC, LV, AD, SE)
-        _feed_run(1, bgb, 1, 0, nb, ist, R, S, ST, ACC, LV, AD, SE)
-        _feed_run(2 + top, buf, 3, 0, cx, ist, R, S, ST, ACC, LV, AD, SE)
-        _feed_run(3 + top, buf, 3, cx, w, ist, R, S, ST, ACC, LV, AD, SE)
+        plan[0, 0], plan[0, 1], plan[0, 2], plan[0, 3], plan[0, 4] = 0, 3, 1, 0, nf
+        plan[1, 0], plan[1, 1], plan[1, 2], plan[1, 3], plan[1, 4] = 1, 4, 1, 0, nb
+        plan[2, 0], plan[2, 1], plan[2, 2], plan[2, 3], plan[2, 4] = 2 + top, 0, 3, 0, cx
+        plan[3, 0], plan[3, 1], plan[3, 2], plan[3, 3], plan[3, 4] = 3 + top, 0, 3, cx, w
+        for e in range(4):
+            _feed_run(plan[e, 0], buf, plan[e, 1], plan[e, 2], plan[e, 3], plan[e, 4], ist, R, S, ST, ACC, LV, AD, SE)
     return tp, fp, ACC
 
 
@@ -517,7 +581,7 @@ def centroid(nfg, sr, sc, matlab):
 
 
 @njit
-def image_kernel(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_s, alpha, s_matlab, avoid_nan, hist):
+def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_s, alpha, s_matlab, avoid_nan, hist):
     """F / E / MAE statistics of one image and, if ``want_s``, its S-measure.
 
     ``hist`` ((8, 256) int64, zeroed) receives the interleaved histograms; returns
@@ -531,13 +595,13 @@ def image_kernel(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_s, a
     gcnt = np.zeros(4, np.int64)
     if s_region:
         cy, cx = centroid(nfg, sr, sc, s_matlab)
-        sum_v, sum_abs, sums, gcnt = fused_first(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist)
+        sum_v, sum_abs, sums, gcnt = fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist)
     else:
-        sum_v, sum_abs = full_pass(p, g, lut, use_lut, lo, d, donorm, hist)
+        sum_v, sum_abs = full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist)
     thr = min(2 * (sum_v / n), 1.0)
     sm = np.nan
     if not s_region:
-        tp, fp = adaptive_counts(p, g, lut, use_lut, lo, d, donorm, thr)
+        tp, fp = adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr)
         if want_s:
             sm = 1 - sum_v / n if nfg == 0 else sum_v / n
         return sum_v, sum_abs, thr, tp, fp, sm
@@ -553,7 +617,7 @@ def image_kernel(p, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_s, a
         if bn[b] > 0:
             bx[b] = sums[2 + b] / bn[b]
             by[b] = gcnt[b] / bn[b]
-    tp, fp, acc = fused_second(p, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by)
+    tp, fp, acc = fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by)
     y = nfg / n
     nbg = n - nfg
     fg_score = _s_object(m_fg, acc[0, 0], nfg) * y
