@@ -121,9 +121,7 @@ def prepare_pred(pred: Any, name: str = "pred", *, keep_uint8: bool = False) -> 
     if np.issubdtype(arr.dtype, np.floating):
         _check_finite_range(arr, name)
         return np.ascontiguousarray(arr, dtype=np.float64)
-    raise TypeError(
-        f"`{name}` must be uint8 (0..255), bool or floating in [0, 1]; got dtype {arr.dtype}"
-    )
+    raise TypeError(f"`{name}` must be uint8 (0..255), bool or floating in [0, 1]; got dtype {arr.dtype}")
 
 
 def prepare_gt(gt: Any, name: str = "gt") -> np.ndarray:
