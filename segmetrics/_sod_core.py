@@ -51,9 +51,10 @@ class ImageStats:
     fp: int  # adaptive binarisation (>=) false positives
     strict: tuple | None = None  # (hist_fg, hist_bg, tp, fp) for P > t (MATLAB E-measure)
     sm: float | None = None
-    lo: float = 0.0
-    d: float = 1.0
-    donorm: bool = False
+    lo: float = 0.0  # min of the canonical prediction
+    d: float = 1.0  # max - min (1 when not normalised)
+    donorm: bool = False  # whether min-max normalisation was applied
+    lut: np.ndarray | None = None  # normalised value of each uint8 level (uint8 input only)
 
     @property
     def mean(self) -> float:
@@ -62,6 +63,19 @@ class ImageStats:
     @property
     def mae(self) -> float:
         return self.sum_abs / self.n
+
+    def normalized(self, pred: np.ndarray) -> np.ndarray:
+        """The min-max normalised float64 map (bit-identical to pysodmetrics' ``prepare_data``)."""
+        if self.lut is not None:
+            return self.lut[pred]
+        if self.donorm:
+            return (pred - self.lo) / self.d
+        return pred
+
+
+_NO_LUT = np.zeros(256)
+_DUMMY_F = np.zeros(1)
+_DUMMY_U8 = np.zeros(1, np.uint8)
 
 
 def image_stats(
@@ -75,34 +89,37 @@ def image_stats(
     s_matlab: bool = False,
     avoid_nan: bool = False,
 ) -> ImageStats:
-    """Run the fused passes on one canonical pair (float64 pred in [0, 1], bool gt)."""
+    """Run the fused passes on one canonical pair (uint8 or float64-in-[0, 1] pred, bool gt)."""
     h, w = pred.shape
     p = pred.ravel()
     g = gt.ravel()
-    lo, hi, nfg, sr, sc = _k.minmax_gt(p, g, w)
+    use_lut = pred.dtype == np.uint8
+    pf, pu = (_DUMMY_F, p) if use_lut else (p, _DUMMY_U8)
+    lo, hi, nfg, sr, sc = _k.scan_stats(pf, pu, use_lut, g, h, w)
+    if use_lut:
+        lo, hi = lo / 255.0, hi / 255.0
+    lo, hi = float(lo), float(hi)
     donorm = bool(normalize and hi != lo)
     d = hi - lo if donorm else 1.0
-    hist_fg = np.zeros(256, np.int64)
-    hist_bg = np.zeros(256, np.int64)
-    sum_pred, sum_abs = _k.full_pass(p, g, lo, d, donorm, hist_fg, hist_bg)
-    n = h * w
-    thr = min(2 * (sum_pred / n), 1)
-    tp, fp = _k.adaptive_counts(p, g, lo, d, donorm, thr, False)
+    lut = _NO_LUT
+    if use_lut:
+        lut = np.arange(256) / 255
+        if donorm:
+            lut = (lut - lo) / d
+    hist = np.zeros((8, 256), np.int64)
+    sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
+        pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(smeasure), float(alpha), bool(s_matlab),
+        bool(avoid_nan), hist,
+    )
     st = None
     if strict:
-        sh_fg = np.zeros(256, np.int64)
-        sh_bg = np.zeros(256, np.int64)
-        _k.strict_hist(p, g, lo, d, donorm, sh_fg, sh_bg)
-        stp, sfp = _k.adaptive_counts(p, g, lo, d, donorm, thr, True)
-        st = (sh_fg, sh_bg, int(stp), int(sfp))
-    sm = None
-    if smeasure:
-        sm = float(
-            _k.smeasure_image(p, g, h, w, lo, d, donorm, float(alpha), nfg, sr, sc, sum_pred, s_matlab, avoid_nan)
-        )
+        sh = np.zeros((2, 256), np.int64)
+        stp, sfp = _k.strict_pass(pf, pu, g, lut, use_lut, lo, d, donorm, thr, sh)
+        st = (sh[0], sh[1], int(stp), int(sfp))
     return ImageStats(
-        n=n, n_fg=int(nfg), hist_fg=hist_fg, hist_bg=hist_bg, sum_pred=float(sum_pred), sum_abs=float(sum_abs),
-        thr=float(thr), tp=int(tp), fp=int(fp), strict=st, sm=sm, lo=float(lo), d=float(d), donorm=donorm,
+        n=h * w, n_fg=int(nfg), hist_fg=hist[4:].sum(axis=0), hist_bg=hist[:4].sum(axis=0), sum_pred=float(sum_pred),
+        sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st,
+        sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm, lut=lut if use_lut else None,
     )
 
 

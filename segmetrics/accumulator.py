@@ -120,7 +120,7 @@ class DatasetMetrics:
             TypeError: unsupported input type or dtype.
             ValueError: invalid inputs, or a number of names that does not match the batch.
         """
-        pairs, batched = prepare_pairs(pred, gt)
+        pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
         if name is None or isinstance(name, str):
             names = [name] * len(pairs) if not batched or name is None else [f"{name}[{i}]" for i in range(len(pairs))]
         else:

@@ -104,7 +104,7 @@ def emeasure(pred: Any, gt: Any, *, normalize: bool = True, compat: str = "pysod
         1.0159
     """
     check_choice(compat, "compat", EMEASURE_COMPAT)
-    pairs, batched = prepare_pairs(pred, gt)
+    pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     strict = compat == "matlab"
     stats = [image_stats(p, g, normalize=bool(normalize), strict=strict) for p, g in pairs]
     return _em_result(stats, strict, batched)

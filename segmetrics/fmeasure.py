@@ -98,6 +98,6 @@ def fmeasure(pred: Any, gt: Any, *, beta_sq: float = 0.3, normalize: bool = True
         (1.0, (256,))
     """
     check_positive(beta_sq, "beta_sq")
-    pairs, batched = prepare_pairs(pred, gt)
+    pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     stats = [image_stats(p, g, normalize=bool(normalize)) for p, g in pairs]
     return _fm_result(stats, float(beta_sq), batched)

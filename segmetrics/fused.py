@@ -122,12 +122,12 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
     if "wfm" in ms:
         from segmetrics.weighted_fmeasure import _weighted_fmeasure_image
 
-        pn = (p - st.lo) / st.d if st.donorm else p
-        out["wfm"] = _weighted_fmeasure_image(pn, g, opt.wfm_beta)
+        out["wfm"] = _weighted_fmeasure_image(st.normalized(p), g, opt.wfm_beta)
     if "hce" in ms:
         from segmetrics.hce import HCEResult, _hce_image
 
-        parts = _hce_image(p, g, gamma=opt.hce_gamma, epsilon=opt.hce_epsilon, skeleton=skeleton,
+        p01 = p / 255.0 if p.dtype == np.uint8 else p
+        parts = _hce_image(p01, g, gamma=opt.hce_gamma, epsilon=opt.hce_epsilon, skeleton=skeleton,
                            threshold=opt.hce_threshold, iterations=opt.hce_iterations)
         out["hce"] = HCEResult(int(sum(parts)), *parts)
     return ImageMetrics(**out), st
@@ -214,7 +214,7 @@ def compute_all(
         sm_compat=sm_compat, avoid_nan=bool(avoid_nan), hce_gamma=hce_gamma, hce_epsilon=hce_epsilon,
         hce_threshold=hce_threshold, hce_iterations=hce_iterations,
     )
-    pairs, batched = prepare_pairs(pred, gt)
+    pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     skels = _skeleton_list(hce_skeleton, len(pairs), batched) if "hce" in opt.metrics else [None] * len(pairs)
     out = [_image_metrics(p, g, opt, s)[0] for (p, g), s in zip(pairs, skels)]
     return out if batched else out[0]

@@ -38,7 +38,18 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, is_batch, prepare_gt, prepare_pairs
-from segmetrics._kernels.hce import boundary_runs, pack_into, pack_threshold, relax_masks, unpack
+from segmetrics._kernels.hce import (
+    _DEBRUIJN_TABLE,
+    boundary_runs,
+    label_runs,
+    pack,
+    pack_into,
+    packed_bbox,
+    paint_labels,
+    paint_window,
+    relax_masks,
+    unpack,
+)
 from segmetrics.skeleton import _skeleton_crop
 
 __all__ = ["HCEDetails", "HCEResult", "hce", "hce_details"]
@@ -152,37 +163,59 @@ def _last_mask(ncols: int) -> np.uint64:
     return _ALL if rem == 0 else np.uint64((1 << rem) - 1)
 
 
-def _boundary_count(mask_u8: np.ndarray, cond: np.ndarray, epsilon: float, count_whole: bool, keep: bool) -> tuple:
-    """Polygon points and independent regions of one relaxed mask (crop coordinates)."""
+def _boundary_count(
+    mask: np.ndarray, ncols: int, cond: np.ndarray, epsilon: float, count_whole: bool, keep: bool
+) -> tuple:
+    """Polygon points and independent regions of one packed relaxed mask (crop coordinates)."""
     import cv2
 
-    contours = cv2.findContours(mask_u8, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)[0]
-    n_labels, labels = cv2.connectedComponents(mask_u8, connectivity=8, ltype=cv2.CV_32S)
-    if len(contours) == 0:
-        return 0, 0, [], [], labels, np.zeros(max(n_labels, 1), bool)
-    lengths = np.fromiter((len(c) for c in contours), np.int64, len(contours))
-    offsets = np.zeros(len(contours) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    points = np.concatenate(contours).reshape(-1, 2)
-    run_pts, run_off, touched = boundary_runs(points, offsets, cond, labels, n_labels)
-    n_points = 0
-    runs, polys = [], []
-    for i in range(run_off.size - 1):
-        a, b = run_off[i], run_off[i + 1]
-        if b - a <= 2 and not keep:  # approxPolyDP keeps 1 or 2 distinct points as they are
-            n_points += int(b - a)
-            continue
-        run = run_pts[a:b]
-        poly = cv2.approxPolyDP(run, epsilon, False)
-        n_points += len(poly)
+    row_start, run_start, run_end, root, n_comp, n_pixels = label_runs(mask, ncols, _DEBRUIJN_TABLE)
+    labels = independent = None
+    if n_comp == 0:
         if keep:
-            runs.append(run.copy())
-            polys.append(poly.reshape(-1, 2))
-    independent = ~touched
-    independent[0] = False
-    if not count_whole and n_labels == 2 and mask_u8.all():
-        independent[1] = False  # DIS quirk: a region covering the whole image is not counted
-    return n_points, int(independent.sum()), runs, polys, labels, independent
+            labels, independent = np.zeros((mask.shape[0], ncols), np.int32), np.zeros(1, bool)
+        return 0, 0, [], [], labels, independent
+    # OpenCV pads the image with background before tracing, so contours of the mask's bounding box
+    # are those of the whole mask shifted (same order, same start points). Contours of different
+    # components share no pixel, so tiny components can be counted without tracing them.
+    rows = np.flatnonzero(np.diff(row_start))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(run_start.min()), int(run_end.max())
+    window = np.empty((r1 - r0, c1 - c0), np.uint8)
+    touched = np.zeros(root.size, bool)
+    small = 0 if keep else 2
+    small_points = paint_window(row_start, run_start, run_end, root, cond, r0, r1, c0, c1, small, window, touched)
+    contours = cv2.findContours(window, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE, offset=(c0, r0))[0]
+    if len(contours):
+        offsets = np.zeros(len(contours) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, contours), np.int64, len(contours)), out=offsets[1:])
+        points = np.concatenate(contours).reshape(-1, 2)
+        run_pts, run_off = boundary_runs(points, offsets, cond, row_start, run_start, run_end, root, touched)
+    else:
+        run_pts, run_off = np.zeros((0, 2), np.int32), np.zeros(1, np.int64)
+    runs, polys = [], []
+    if keep:
+        for a, b in zip(run_off[:-1].tolist(), run_off[1:].tolist()):
+            runs.append(run_pts[a:b].copy())
+            polys.append(cv2.approxPolyDP(run_pts[a:b], epsilon, False).reshape(-1, 2))
+        n_points = sum(len(p) for p in polys)
+    else:
+        lengths = np.diff(run_off)
+        n_points = small_points + int(lengths[lengths <= 2].sum())  # approxPolyDP keeps 1 or 2 distinct points
+        approx = cv2.approxPolyDP
+        for a, b in zip(run_off[:-1][lengths > 2].tolist(), run_off[1:][lengths > 2].tolist()):
+            n_points += len(approx(run_pts[a:b], epsilon, False))
+    is_root = root == np.arange(root.size)
+    n_regions = int(np.count_nonzero(is_root & ~touched[root]))
+    whole = n_comp == 1 and n_pixels == mask.shape[0] * ncols
+    if whole and not count_whole:
+        n_regions = 0  # DIS quirk: a region covering the whole image is not counted
+    if keep:
+        labels = np.zeros((mask.shape[0], ncols), np.int32)
+        lab = paint_labels(row_start, run_start, run_end, root, labels)
+        independent = np.zeros(n_comp + 1, bool)
+        if not (whole and not count_whole):
+            independent[lab[is_root & ~touched[root]]] = True
+    return n_points, n_regions, runs, polys, labels, independent
 
 
 def _run(
@@ -205,9 +238,9 @@ def _run(
         lo, hi = float(pred01.min()), float(pred01.max())
         use_minmax = hi > lo
         scale = hi - lo if use_minmax else 1.0
-    p = np.empty((h, nw), np.uint64)
-    g = np.empty((h, nw), np.uint64)
-    r0, r1, c0, c1 = pack_threshold(pred01, gt, thr, lo, scale, use_minmax, p, g)
+    p = pack(pred01 > thr if not use_minmax else (pred01 - lo) / scale > thr)
+    g = pack(gt)
+    r0, r1, c0, c1 = packed_bbox(p | g)
     s = np.zeros((h, nw), np.uint64)
     skel = skeleton
     if skeleton is None:
@@ -238,12 +271,8 @@ def _run(
     ncols = min(w, 64 * w1) - 64 * w0
     crop = (slice(r0, r1), slice(w0, w1))
     tp, fp, fn, fp_rel, fn_rel, cond_fp, cond_fn = relax_masks(p[crop], g[crop], s[crop], n_iter, last)
-    fp_u8 = np.empty((r1 - r0, ncols), np.uint8)
-    fn_u8 = np.empty((r1 - r0, ncols), np.uint8)
-    unpack(fp_rel, ncols, fp_u8)
-    unpack(fn_rel, ncols, fn_u8)
-    fp_res = _boundary_count(fp_u8, cond_fp, epsilon, count_whole_image_region, keep)
-    fn_res = _boundary_count(fn_u8, cond_fn, epsilon, count_whole_image_region, keep)
+    fp_res = _boundary_count(fp_rel, ncols, cond_fp, epsilon, count_whole_image_region, keep)
+    fn_res = _boundary_count(fn_rel, ncols, cond_fn, epsilon, count_whole_image_region, keep)
     if not keep:
         return fp_res[0], fp_res[1], fn_res[0], fn_res[1], None
 
@@ -260,8 +289,8 @@ def _run(
         fp=full(fp),
         fn=full(fn),
         skeleton=skel.astype(bool, copy=False),
-        fp_relaxed=fp_u8.view(bool),
-        fn_relaxed=fn_u8.view(bool),
+        fp_relaxed=full(fp_rel),
+        fn_relaxed=full(fn_rel),
         fp_condition=full(cond_fp),
         fn_condition=full(cond_fn),
         fp_runs=fp_res[2],

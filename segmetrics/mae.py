@@ -41,6 +41,6 @@ def mae(pred: Any, gt: Any, *, normalize: bool = True) -> float | np.ndarray:
         >>> round(mae(gt.astype(np.uint8) * 200, gt), 6)
         0.0
     """
-    pairs, batched = prepare_pairs(pred, gt)
+    pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     vals = np.array([image_stats(p, g, normalize=bool(normalize)).mae for p, g in pairs], dtype=np.float64)
     return vals if batched else float(vals[0])

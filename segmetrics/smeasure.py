@@ -80,7 +80,7 @@ def smeasure(
     """
     a = _check_alpha(alpha)
     check_choice(compat, "compat", SMEASURE_COMPAT)
-    pairs, batched = prepare_pairs(pred, gt)
+    pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     vals = np.array(
         [
             image_stats(

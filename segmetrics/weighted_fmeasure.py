@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_positive, prepare_pairs
-from segmetrics._kernels.weighted_fmeasure import EPS, wfm_kernel
-from segmetrics._normalize import minmax_normalize
+from segmetrics._inputs import check_positive, is_batch, prepare_pairs
+from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm_kernel
 
 __all__ = ["weighted_fmeasure"]
 
@@ -41,18 +40,33 @@ def _importance_table() -> np.ndarray:
     """``B(d²) = 2 − exp(ln(0.5)/5 · sqrt(d²))`` for the integer squared distances ``d²``, via numpy.
 
     Computed with numpy's own ``sqrt`` and ``exp`` so that every entry is bit-identical to the
-    reference's array expression. The table stops where ``B`` reaches exactly ``2.0`` (``d ≥ 265``);
-    beyond it the kernels use ``2.0``.
+    reference's array expression. The table ends with the first entry equal to exactly ``2.0``
+    (``d ≥ 265``), which is also the value of every larger ``d²``: the kernels clamp the index.
     """
     if "btable" not in _cache:
         d = np.sqrt(np.arange(_B_TABLE_SIZE, dtype=np.float64))
         b = 2 - np.exp(np.log(0.5) / 5 * d)
         not_two = np.flatnonzero(b != 2.0)
-        stop = int(not_two[-1]) + 1
+        stop = int(not_two[-1]) + 2
         if stop >= _B_TABLE_SIZE:  # pragma: no cover - would mean a non-monotone exp
             raise RuntimeError("importance table does not reach 2.0; numpy's exp behaves unexpectedly")
         _cache["btable"] = np.ascontiguousarray(b[:stop])
     return _cache["btable"]
+
+
+def _uint8_sources(pred: Any, n: int) -> list[np.ndarray | None]:
+    """The uint8 numpy maps behind the ``n`` validated predictions (``None`` for other inputs).
+
+    The kernel reads a uint8 map directly (``/ 255`` on the fly, bit-identical to
+    ``prepare_pred``), which moves 8× fewer bytes than the float64 copy.
+    """
+    if isinstance(pred, (list, tuple)):
+        items = list(pred)
+    elif isinstance(pred, np.ndarray):
+        items = [pred] if not is_batch(pred) else list(pred[:, 0] if pred.ndim == 4 else pred)
+    else:
+        return [None] * n
+    return [np.ascontiguousarray(a) if isinstance(a, np.ndarray) and a.dtype == np.uint8 else None for a in items]
 
 
 def _weighted_fmeasure_image(pred_norm: np.ndarray, gt: np.ndarray, beta: float = 1.0) -> float:
@@ -68,13 +82,17 @@ def _weighted_fmeasure_image(pred_norm: np.ndarray, gt: np.ndarray, beta: float 
     """
     if not gt.any():
         return 0.0
-    return float(wfm_kernel(pred_norm, gt, _gaussian_kernel(), _importance_table(), float(beta), EPS))
+    return float(
+        wfm_kernel(pred_norm, gt, False, False, 0.0, 1.0, _gaussian_kernel(), _importance_table(), float(beta), EPS)
+    )
 
 
 def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool = True) -> float | np.ndarray:
     r"""Weighted F-measure :math:`F^w_\beta` of a prediction against a binary ground truth.
 
-    Reproduces pysodmetrics 1.6 ``WeightedFmeasure`` (and the authors' MATLAB ``WFb``) bit for bit:
+    Reproduces pysodmetrics 1.6 ``WeightedFmeasure`` bit for bit (it ports the authors' MATLAB
+    ``WFb``; MATLAB's ``bwdist`` may pick another of several equidistant GT pixels, a small known
+    difference). One fused numba pass per image, about 6× less peak memory than pysodmetrics:
 
     .. math::
 
@@ -100,8 +118,9 @@ def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool 
         gt: ground truth with the same structure: bool, uint8 (foreground ``> 128``), 0/1 integers
             or float in ``[0, 1]``.
         beta: β > 0 of the formula above. Default 1.
-        normalize: min-max normalise the prediction first (pysodmetrics' default: ``/255``, then
-            ``(p − min)/(max − min)`` when ``max > min``). With ``False`` the map is used as given.
+        normalize: min-max normalise the prediction first, ``(p − min)/(max − min)`` when
+            ``max > min`` (pysodmetrics' default). With ``False`` the map is used as given. A uint8
+            prediction is divided by 255 in both cases.
 
     Shapes:
         ``pred``, ``gt``: ``(H, W)`` → a float; ``(N, H, W)`` / ``(N, 1, H, W)`` / list of ``N``
@@ -126,8 +145,21 @@ def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool 
         raise TypeError(f"`normalize` must be a bool; got {type(normalize).__name__}")
     pairs, batched = prepare_pairs(pred, gt)
     scores = np.empty(len(pairs), np.float64)
-    for i, (p, g) in enumerate(pairs):
-        if normalize:
-            p = minmax_normalize(p)
-        scores[i] = _weighted_fmeasure_image(p, g, beta)
+    krn, btable = _gaussian_kernel(), _importance_table()
+    for i, ((p, g), u8) in enumerate(zip(pairs, _uint8_sources(pred, len(pairs)))):
+        if not g.any():
+            scores[i] = 0.0
+            continue
+        # Min-max normalisation (``segmetrics._normalize.minmax_normalize``) is applied on the fly
+        # inside the kernel, row by row, with the same float64 operations: no image-sized copy.
+        # For uint8 input, min(u / 255) == min(u) / 255 exactly (division is monotone).
+        if not normalize:
+            lo = hi = 0.0
+        elif u8 is not None:
+            lo, hi = int(u8.min()) / 255.0, int(u8.max()) / 255.0
+        else:
+            lo, hi = min_max(p)
+        norm = bool(hi > lo)
+        src, div255 = (u8, True) if u8 is not None else (p, False)
+        scores[i] = wfm_kernel(src, g, div255, norm, lo, hi - lo if norm else 1.0, krn, btable, float(beta), EPS)
     return scores if batched else float(scores[0])

@@ -14,12 +14,19 @@ tests on many random and symmetric masks), which follows from three choices:
 3. row pass, query: walking the envelope from the left, the next site is taken only when it is
    *strictly* closer.
 
-All arithmetic is integer (exact); squared distances are returned as int64, so that the float
-distance ``sqrt(float(d2))`` is bit-identical to scipy's.
+The query is done run by run: site ``k+1`` becomes strictly closer than site ``k`` exactly for
+``x > T / (2 (s₁ − s₀))`` with ``T = h₁² − h₀² + s₁² − s₀²``, so each envelope site fills a run of
+columns without a per-pixel search. All decisions use exact integer arithmetic; squared distances
+are int64, so the float distance ``sqrt(float(d²))`` is bit-identical to scipy's.
 
-Input convention: ``features`` is True on feature pixels (scipy's zeros). Conventions for an image
-without any feature pixel: every distance is ``-1`` and every index ``-1`` (scipy returns
-meaningless values there; the weighted F-measure never calls the transform in that case).
+The row pass only needs, per row, the nearest feature row of every column. It is produced on the
+fly from ``next_row_below`` (one bottom-up pass, the only image-sized temporary) and a running
+"last feature row above" vector, so that a caller can stream the transform row by row
+(see :mod:`segmetrics._kernels.weighted_fmeasure`).
+
+Input convention: ``features`` is True on feature pixels (scipy's zeros). Without any feature
+pixel, :func:`feature_transform` returns ``-1`` everywhere (scipy's output is meaningless there;
+the weighted F-measure never calls the transform in that case).
 """
 
 from __future__ import annotations
@@ -30,59 +37,101 @@ from segmetrics._jit import njit
 
 
 @njit
-def nearest_row_in_columns(features):
-    """Row of the nearest feature pixel in the same column (ties: smaller row), or -1 if none."""
+def next_row_below(features, nxt):
+    """Fill ``nxt`` (int16 or int32, ``(H, W)``) with the row of the first feature pixel at or below
+    each pixel in its column, or -1; return the number of feature pixels.
+
+    int16 suffices (and halves the memory traffic) for ``H <= 32767``.
+    """
     h, w = features.shape
-    near = np.empty((h, w), np.int32)
-    last = np.full(w, -1, np.int32)
-    for y in range(h):
+    count = 0
+    if h == 0:
+        return count
+    frow = features[h - 1]
+    out = nxt[h - 1]
+    for x in range(w):
+        out[x] = h - 1 if frow[x] else -1
+        count += frow[x]
+    for y in range(h - 2, -1, -1):
+        frow = features[y]
+        below = nxt[y + 1]
+        out = nxt[y]
         for x in range(w):
-            if features[y, x]:
-                last[x] = y
-            near[y, x] = last[x]
-    nxt = np.full(w, -1, np.int32)
-    for y in range(h - 1, -1, -1):
-        for x in range(w):
-            if features[y, x]:
-                nxt[x] = y
-            n = nxt[x]
-            if n >= 0:
-                a = near[y, x]
-                if a < 0 or n - y < y - a:
-                    near[y, x] = n
-    return near
+            out[x] = y if frow[x] else below[x]
+            count += frow[x]
+    return count
 
 
 @njit
-def voronoi_row(near_row, y, stack):
-    """Build the lower envelope of the candidate sites of one row.
+def envelope_row(frow, nxt_row, y, last, near, sst, hst):
+    """Column pass and lower envelope of one row; returns the number of envelope sites.
 
-    ``near_row[x]`` is the row of the nearest feature in column ``x`` (or -1). Fills ``stack``
-    with the envelope's site columns (left to right) and returns their count. Ties follow scipy
-    (see the module docstring).
+    Column pass: ``near[x]`` = row of the nearest feature in column ``x`` (ties: the upper one),
+    -1 if the column has none. ``last`` (int32, in place) is the last feature row at or above
+    ``y`` per column: call for ``y = 0, 1, ...`` in order with ``last`` initialised to -1.
+    Envelope: ``sst`` receives the site columns (left to right), ``hst`` their squared row offsets.
+    The top two stack entries are kept in registers.
     """
+    w = frow.shape[0]
     top = -1
-    w = near_row.shape[0]
+    su = np.int64(0)
+    ur = np.int64(0)
+    sv = np.int64(0)
+    vr = np.int64(0)
     for x in range(w):
-        fr = near_row[x]
+        if frow[x]:
+            last[x] = y
+        a = last[x]
+        n = nxt_row[x]
+        # the feature below wins only if strictly closer (scipy's tie rule); a = -1: none above
+        fr = n if (n >= 0 and (a < 0 or n - y < y - a)) else a
+        near[x] = fr
         if fr < 0:
             continue
         dy = np.int64(fr) - y
-        w_r = dy * dy
+        wr = dy * dy
+        xx = np.int64(x)
         while top >= 1:
-            v = np.int64(stack[top])
-            u = np.int64(stack[top - 1])
-            a = v - u
-            b = np.int64(x) - v
-            c = a + b
-            du = np.int64(near_row[u]) - y
-            dv = np.int64(near_row[v]) - y
-            if c * (dv * dv) - b * (du * du) - a * w_r - a * b * c <= 0:
+            da = sv - su
+            db = xx - sv
+            dc = da + db
+            if dc * vr - db * ur - da * wr - da * db * dc <= 0:
                 break
             top -= 1
+            sv = su
+            vr = ur
+            if top >= 1:
+                su = sst[top - 1]
+                ur = hst[top - 1]
         top += 1
-        stack[top] = x
+        sst[top] = xx
+        hst[top] = wr
+        su = sv
+        ur = vr
+        sv = xx
+        vr = wr
     return top + 1
+
+
+@njit
+def run_ends(sst, hst, n, w, ends):
+    """End (exclusive) of the run of columns where each envelope site may win.
+
+    Site ``k + 1`` is strictly closer than site ``k`` exactly for ``x > t / den`` with
+    ``t = h₁² − h₀² + s₁² − s₀²`` and ``den = 2 (s₁ − s₀)``, so ``ends[k] = floor(t / den) + 1``
+    (clipped to ``w``; ``ends[n − 1] = w``). The float floor is exact here: ``|t| < 2^40``,
+    ``den < 2^21``, so a non-integer quotient is at least ``1/den`` away from an integer.
+    Walking the sites left to right, site ``k`` owns ``[x, ends[k])`` when ``ends[k] > x``, which
+    reproduces scipy's query walk (advance only to a strictly closer site).
+    """
+    for k in range(n - 1):
+        s0 = sst[k]
+        s1 = sst[k + 1]
+        t = hst[k + 1] - hst[k] + s1 * s1 - s0 * s0
+        e = np.int64(np.floor(np.float64(t) / np.float64(2 * (s1 - s0)))) + 1
+        ends[k] = min(e, w)
+    if n > 0:
+        ends[n - 1] = w
 
 
 @njit
@@ -97,34 +146,31 @@ def feature_transform(features):
         each; all ``-1`` when there is no feature pixel.
     """
     h, w = features.shape
-    near = nearest_row_in_columns(features)
+    nxt = np.empty((h, w), np.int32)
+    next_row_below(features, nxt)
     d2 = np.full((h, w), -1, np.int64)
     rows = np.full((h, w), -1, np.int32)
     cols = np.full((h, w), -1, np.int32)
-    stack = np.empty(w, np.int64)
+    last = np.full(w, -1, np.int32)
+    near = np.empty(w, np.int32)
+    sst = np.empty(w, np.int64)
+    hst = np.empty(w, np.int64)
+    ends = np.empty(w, np.int64)
     for y in range(h):
-        row = near[y]
-        n = voronoi_row(row, y, stack)
-        if n == 0:
-            continue
-        li = 0
-        s = stack[0]
-        dy = np.int64(row[s]) - y
-        for x in range(w):
-            dx = s - x
-            best = dy * dy + dx * dx
-            while li < n - 1:
-                s2 = stack[li + 1]
-                dy2 = np.int64(row[s2]) - y
-                dx2 = s2 - x
-                cand = dy2 * dy2 + dx2 * dx2
-                if best <= cand:
-                    break
-                best = cand
-                li += 1
-                s = s2
-                dy = dy2
-            d2[y, x] = best
-            rows[y, x] = row[s]
-            cols[y, x] = s
+        n = envelope_row(features[y], nxt[y], y, last, near, sst, hst)
+        run_ends(sst, hst, n, w, ends)
+        x = 0
+        for k in range(n):
+            e = ends[k]
+            if e <= x:
+                continue
+            s = sst[k]
+            hh = hst[k]
+            fr = near[s]
+            for xi in range(x, e):
+                dx = xi - s
+                d2[y, xi] = hh + dx * dx
+                rows[y, xi] = fr
+                cols[y, xi] = s
+            x = e
     return d2, rows, cols

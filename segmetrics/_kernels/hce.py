@@ -18,50 +18,47 @@ ONE = np.uint64(1)
 S63 = np.uint64(63)
 
 
-@njit
-def pack_threshold(pred, gt, thr, lo, scale, use_minmax, p_out, g_out):
-    """Pack ``P = pred > thr`` (optionally of ``(pred - lo) / scale``) and ``G = gt``; return the bbox of P ∪ G.
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_TABLE = np.zeros(64, np.int64)
+for _i in range(64):
+    _DEBRUIJN_TABLE[((1 << _i) * 0x03F79D71B4CB0A89 & 0xFFFFFFFFFFFFFFFF) >> 58] = _i
 
-    Returns ``(r0, r1, c0, c1)`` (half-open); ``r0 == r1 == 0`` when both masks are empty.
-    """
-    h, w = pred.shape
+
+@njit
+def _ctz(x, table):
+    """Index of the lowest set bit of a non-zero uint64."""
+    low = x & (~x + ONE)
+    return table[(low * _DEBRUIJN) >> np.uint64(58)]
+
+
+def pack(mask):
+    """Pack a boolean (H, W) mask into ``uint64`` words (H, ceil(W / 64)), pixel c at bit c % 64."""
+    h, w = mask.shape
+    nw = (w + 63) // 64
+    buf = np.zeros((h, nw * 8), np.uint8)
+    buf[:, : (w + 7) // 8] = np.packbits(mask, axis=1, bitorder="little")
+    return buf.view("<u8").view(np.uint64)
+
+
+@njit
+def packed_bbox(x):
+    """Bounding box ``(r0, r1, c0, c1)`` (half-open) of a packed mask; all zeros when it is empty."""
+    h, nw = x.shape
     r0 = h
     r1 = 0
-    c0 = w
+    c0 = nw * 64
     c1 = 0
     for r in range(h):
-        row_any = False
-        for wd in range(p_out.shape[1]):
-            pw = np.uint64(0)
-            gw = np.uint64(0)
-            cs = wd * 64
-            ce = min(cs + 64, w)
-            for c in range(cs, ce):
-                v = pred[r, c]
-                if use_minmax:
-                    v = (v - lo) / scale
-                b = np.uint64(c - cs)
-                if v > thr:
-                    pw |= ONE << b
-                if gt[r, c]:
-                    gw |= ONE << b
-            p_out[r, wd] = pw
-            g_out[r, wd] = gw
-            u = pw | gw
+        for wd in range(nw):
+            u = x[r, wd]
             if u:
-                row_any = True
-                # first and last set bit of the word
-                lo_bit = 0
-                while not ((u >> np.uint64(lo_bit)) & ONE):
-                    lo_bit += 1
+                r0 = min(r0, r)
+                r1 = r + 1
+                c0 = min(c0, wd * 64 + _ctz(u, _DEBRUIJN_TABLE))
                 hi_bit = 63
                 while not ((u >> np.uint64(hi_bit)) & ONE):
                     hi_bit -= 1
-                c0 = min(c0, cs + lo_bit)
-                c1 = max(c1, cs + hi_bit + 1)
-        if row_any:
-            r0 = min(r0, r)
-            r1 = r + 1
+                c1 = max(c1, wd * 64 + hi_bit + 1)
     if r1 == 0:
         return 0, 0, 0, 0
     return r0, r1, c0, c1
@@ -82,8 +79,15 @@ def pack_into(mask, r_off, c_off, out):
 def unpack(x, ncols, out):
     """Unpack the first ``ncols`` columns of packed ``x`` into the uint8 0/1 array ``out``."""
     for r in range(x.shape[0]):
-        for c in range(ncols):
-            out[r, c] = (x[r, c >> 6] >> np.uint64(c & 63)) & ONE
+        for wd in range(x.shape[1]):
+            word = x[r, wd]
+            cs = wd * 64
+            ce = min(cs + 64, ncols)
+            if word == 0:
+                out[r, cs:ce] = 0
+            else:
+                for c in range(cs, ce):
+                    out[r, c] = (word >> np.uint64(c - cs)) & ONE
 
 
 @njit
@@ -193,24 +197,173 @@ def relax_masks(p, g, s, iters, last_mask):
 
 
 @njit
-def boundary_runs(points, offsets, cond, labels, n_labels):
+def _find(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@njit
+def label_runs(x, ncols, table):
+    """8-connected components of the packed mask ``x``, as horizontal runs with union-find roots.
+
+    Returns ``(row_start (h + 1,), run_start, run_end, root, n_components, n_pixels)``: the runs of row
+    ``r`` are ``row_start[r]:row_start[r + 1]``, run ``i`` covers columns ``run_start[i]:run_end[i]``
+    and belongs to the component whose root run is ``root[i]``.
+    """
+    h, nw = x.shape
+    cap = 64
+    rs = np.empty(cap, np.int64)
+    re = np.empty(cap, np.int64)
+    row_start = np.empty(h + 1, np.int64)
+    n = 0
+    n_pixels = 0
+    for r in range(h):
+        row_start[r] = n
+        in_run = False
+        for wd in range(nw):
+            word = x[r, wd]
+            if (not in_run and word == 0) or (in_run and word == ALL):
+                continue
+            base = wd * 64
+            pos = 0
+            while pos < 64:
+                sel = ALL << np.uint64(pos)
+                if in_run:
+                    z = ~word & sel
+                    if z == 0:
+                        break
+                    e = _ctz(z, table)
+                    re[n - 1] = base + e
+                    n_pixels += re[n - 1] - rs[n - 1]
+                    in_run = False
+                    pos = e
+                else:
+                    o = word & sel
+                    if o == 0:
+                        break
+                    b = _ctz(o, table)
+                    if n == cap:
+                        cap *= 2
+                        rs2 = np.empty(cap, np.int64)
+                        re2 = np.empty(cap, np.int64)
+                        rs2[:n] = rs[:n]
+                        re2[:n] = re[:n]
+                        rs, re = rs2, re2
+                    rs[n] = base + b
+                    n += 1
+                    in_run = True
+                    pos = b
+        if in_run:
+            re[n - 1] = ncols
+            n_pixels += ncols - rs[n - 1]
+    row_start[h] = n
+    parent = np.arange(n)
+    n_comp = n
+    for r in range(1, h):
+        a, a_end = row_start[r - 1], row_start[r]
+        b, b_end = row_start[r], row_start[r + 1]
+        while a < a_end and b < b_end:
+            # 8-connectivity: [s1, e1) and [s2, e2) touch when s1 <= e2 and s2 <= e1
+            if rs[a] <= re[b] and rs[b] <= re[a]:
+                ra = _find(parent, a)
+                rb = _find(parent, b)
+                if ra != rb:
+                    if ra < rb:
+                        parent[rb] = ra
+                    else:
+                        parent[ra] = rb
+                    n_comp -= 1
+            if re[a] < re[b]:
+                a += 1
+            else:
+                b += 1
+    root = np.empty(n, np.int64)
+    for i in range(n):
+        root[i] = _find(parent, i)
+    return row_start, rs[:n], re[:n], root, n_comp, n_pixels
+
+
+@njit
+def _run_of(row_start, run_start, run_end, y, x):
+    lo = row_start[y]
+    hi = row_start[y + 1] - 1
+    while lo < hi:  # last run with run_start <= x
+        mid = (lo + hi + 1) >> 1
+        if run_start[mid] <= x:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit
+def paint_labels(row_start, run_start, run_end, root, out):
+    """Write consecutive component labels (1, 2, ... in raster order of roots) into ``out``."""
+    lab = np.zeros(root.shape[0], np.int32)
+    nxt = 0
+    for r in range(out.shape[0]):
+        for i in range(row_start[r], row_start[r + 1]):
+            k = root[i]
+            if lab[k] == 0:
+                nxt += 1
+                lab[k] = nxt
+            for c in range(run_start[i], run_end[i]):
+                out[r, c] = lab[k]
+    return lab
+
+
+@njit
+def paint_window(row_start, run_start, run_end, root, cond, r0, r1, c0, c1, small, out, touched):
+    """Paint the mask's runs into the uint8 window ``out`` (rows ``r0:r1``, columns ``c0:c1``).
+
+    Components of at most ``small`` pixels (0 disables this) are not painted but counted here: their
+    contour visits each of their (1 or 2) pixels once, every run has at most 2 points and
+    Ramer–Douglas–Peucker keeps them all, so they cost one point per pixel inside ``cond``; a
+    component with such a pixel is marked in ``touched``. Returns the number of those points.
+    """
+    n = root.shape[0]
+    size = np.zeros(n, np.int64)
+    if small > 0:
+        for i in range(n):
+            size[root[i]] += run_end[i] - run_start[i]
+    out[:, :] = 0
+    points = 0
+    for r in range(r0, r1):
+        for i in range(row_start[r], row_start[r + 1]):
+            if small > 0 and size[root[i]] <= small:
+                for c in range(run_start[i], run_end[i]):
+                    if (cond[r, c >> 6] >> np.uint64(c & 63)) & ONE:
+                        points += 1
+                        touched[root[i]] = True
+            else:
+                out[r - r0, run_start[i] - c0 : run_end[i] - c0] = 1
+    return points
+
+
+@njit
+def boundary_runs(points, offsets, cond, row_start, run_start, run_end, root, touched):
     """Split contours into runs of points to be edited, as the DIS script does.
 
     A contour point (x, y) is editable when the packed ``cond`` is set there and it was not taken
     before (one visited map for all contours of the mask). Editable points form runs; when a contour
     gives more than one run and the first run's first point is 8-adjacent to the last run's last
-    point, the first run is reversed and appended to the last run.
+    point, the first run is reversed and appended to the last run. The component (root run) of every
+    editable point is marked as touched.
 
     Args: ``points`` (M, 2) int32 contour points (x, y) of all contours, ``offsets`` (K + 1,) start
-    of each contour, ``cond`` packed condition, ``labels`` int32 region labels of the mask,
-    ``n_labels`` number of labels including the background 0.
+    of each contour, ``cond`` packed condition, and the run labelling of the mask (:func:`label_runs`).
 
-    Returns: ``(run_points (R, 2) int32, run_offsets (n_runs + 1,) int64, touched (n_labels,) bool)``.
+    ``touched`` (one flag per run of the mask) is updated in place.
+
+    Returns: ``(run_points (R, 2) int32, run_offsets (n_runs + 1,) int64)``.
     """
-    h = labels.shape[0]
-    w = labels.shape[1]
-    visited = np.zeros((h, w), np.uint8)
-    touched = np.zeros(n_labels, np.bool_)
+    visited = np.zeros(cond.shape, np.uint64)
     m = points.shape[0]
     out = np.empty((m, 2), np.int32)
     run_off = np.empty(m + 1, np.int64)
@@ -228,7 +381,9 @@ def boundary_runs(points, offsets, cond, labels, n_labels):
         for j in range(offsets[k], offsets[k + 1]):
             x = points[j, 0]
             y = points[j, 1]
-            ok = ((cond[y, x >> 6] >> np.uint64(x & 63)) & ONE) != 0 and visited[y, x] == 0
+            wd = x >> 6
+            bit = ONE << np.uint64(x & 63)
+            ok = (cond[y, wd] & bit) != 0 and (visited[y, wd] & bit) == 0
             if not ok:
                 if in_run:
                     tend[n_tr] = n_tmp
@@ -241,8 +396,8 @@ def boundary_runs(points, offsets, cond, labels, n_labels):
             tmp[n_tmp, 0] = x
             tmp[n_tmp, 1] = y
             n_tmp += 1
-            visited[y, x] = 1
-            touched[labels[y, x]] = True
+            visited[y, wd] |= bit
+            touched[root[_run_of(row_start, run_start, run_end, y, x)]] = True
         if in_run:
             tend[n_tr] = n_tmp
             n_tr += 1
@@ -268,4 +423,4 @@ def boundary_runs(points, offsets, cond, labels, n_labels):
                     n_out += 1
             n_runs += 1
             run_off[n_runs] = n_out
-    return out[:n_out], run_off[: n_runs + 1], touched
+    return out[:n_out], run_off[: n_runs + 1]

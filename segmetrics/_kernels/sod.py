@@ -33,19 +33,20 @@ _NP_BUFSIZE = 8192
 
 
 @njit
-def pw_program(n, seg):
-    """Numpy's pairwise-summation tree for ``n`` values split into sequential chunks of ``seg``.
+def _pw_cap(n, seg):
+    return n // 32 + 2 * (n // max(seg, 1) + 1) + 8
 
-    Returns ``(leaves, adds, seg_end)``: the leaf lengths in order, the number of pairwise
-    additions to perform after each leaf, and whether a chunk ends with that leaf.
+
+@njit
+def _pw_fill(n, seg, leaves, adds, seg_end, nl):
+    """Append numpy's pairwise-summation tree for ``n`` values, split into sequential chunks of
+    ``seg``, to ``leaves`` / ``adds`` / ``seg_end`` from index ``nl``; returns the new length.
+
+    ``leaves`` are the leaf lengths in order, ``adds`` the number of pairwise additions to perform
+    after each leaf, ``seg_end`` whether a chunk ends with that leaf.
     """
-    cap = n // 32 + 2 * (n // max(seg, 1) + 1) + 8
-    leaves = np.empty(cap, np.int64)
-    adds = np.zeros(cap, np.int64)
-    seg_end = np.zeros(cap, np.bool_)
     stack_n = np.empty(96, np.int64)
     stack_s = np.empty(96, np.int64)
-    nl = 0
     start = 0
     while start < n:
         m = min(seg, n - start)
@@ -56,6 +57,8 @@ def pw_program(n, seg):
             k = stack_n[sp - 1]
             if k <= _PW_LEAF:
                 leaves[nl] = k
+                adds[nl] = 0
+                seg_end[nl] = False
                 nl += 1
                 sp -= 1
                 continue
@@ -77,6 +80,17 @@ def pw_program(n, seg):
                 sp -= 1
         seg_end[nl - 1] = True
         start += m
+    return nl
+
+
+@njit
+def pw_program(n, seg):
+    """Numpy's pairwise tree for ``n`` values in chunks of ``seg``: ``(leaves, adds, seg_end)``."""
+    cap = _pw_cap(n, seg)
+    leaves = np.empty(cap, np.int64)
+    adds = np.zeros(cap, np.int64)
+    seg_end = np.zeros(cap, np.bool_)
+    nl = _pw_fill(n, seg, leaves, adds, seg_end, 0)
     return leaves[:nl], adds[:nl], seg_end[:nl]
 
 
@@ -99,39 +113,64 @@ def _combine8(r):
 
 
 @njit
-def _norm(x, lo, d, donorm):
+def _val(p, pu, t, lut, use_lut, lo, d, donorm):
+    """Normalised prediction value of pixel ``t``: ``lut[pu]`` for uint8 maps, else ``(p - lo) / d``.
+
+    Every kernel takes both a float64 map ``p`` and a uint8 map ``pu`` (the unused one is a
+    1-element dummy), so that each kernel is compiled once for both input kinds.
+    """
+    if use_lut:
+        return lut[pu[t]]
+    x = p[t]
     if donorm:
         return (x - lo) / d
     return x
 
 
 @njit
-def minmax_gt(p, g, w):
-    """Min and max of ``p``; count and row/column index sums of the GT foreground (flat inputs)."""
-    lo = p[0]
-    hi = p[0]
+def scan_stats(p, pu, use_lut, g, h, w):
+    """Min / max of the prediction (raw levels for uint8) and the GT count and row / column index
+    sums (flat inputs)."""
+    lo = 0.0
+    hi = 0.0
+    if use_lut:
+        ulo = 255
+        uhi = 0
+        for t in range(g.size):
+            x = pu[t]
+            ulo = min(ulo, x)
+            uhi = max(uhi, x)
+        lo = float(ulo)
+        hi = float(uhi)
+    else:
+        lo = p[0]
+        hi = p[0]
+        for t in range(g.size):
+            x = p[t]
+            lo = min(lo, x)
+            hi = max(hi, x)
     nfg = 0
     sr = 0
     sc = 0
-    n = p.size
-    for t in range(n):
-        x = p[t]
-        if x < lo:
-            lo = x
-        if x > hi:
-            hi = x
-        if g[t]:
-            nfg += 1
-            r = t // w
-            sr += r
-            sc += t - r * w
+    for r in range(h):
+        base = r * w
+        cnt = 0
+        csum = 0
+        for c in range(w):
+            if g[base + c]:
+                cnt += 1
+                csum += c
+        nfg += cnt
+        sr += cnt * r
+        sc += csum
     return lo, hi, nfg, sr, sc
 
 
 @njit
-def full_pass(p, g, lo, d, donorm, hist_fg, hist_bg):
-    """Quantised GT-fg/bg histograms plus numpy-exact ``sum(P)`` and ``sum(|P - G|)``."""
-    n = p.size
+def full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist):
+    """Quantised histograms (4 interleaved copies per GT class) plus numpy-exact ``sum P`` and
+    ``sum |P - G|`` in one pass over the image, following numpy's pairwise tree leaf by leaf."""
+    n = g.size
     leaves, adds, seg_end = pw_program(n, n)
     st1 = np.empty(96)
     st2 = np.empty(96)
@@ -139,22 +178,22 @@ def full_pass(p, g, lo, d, donorm, hist_fg, hist_bg):
     r2 = np.empty(8)
     sp1 = 0
     sp2 = 0
-    s1 = 0.0
-    s2 = 0.0
     acc1 = 0.0
     acc2 = 0.0
+    s1 = 0.0
+    s2 = 0.0
     t = 0
     for k in range(leaves.size):
         L = leaves[k]
         m = L - (L % 8) if L >= 8 else 0
         for i in range(L):
-            v = _norm(p[t], lo, d, donorm)
+            v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
             q = int(v * 255.0)
             if g[t]:
-                hist_fg[q] += 1
+                hist[4 + (t & 3), q] += 1
                 a = 1.0 - v
             else:
-                hist_bg[q] += 1
+                hist[t & 3, q] += 1
                 a = v
             t += 1
             if i < m:
@@ -179,10 +218,19 @@ def full_pass(p, g, lo, d, donorm, hist_fg, hist_bg):
 
 
 @njit
-def strict_hist(p, g, lo, d, donorm, hist_fg, hist_bg):
-    """Histograms for ``P > k / 255`` (strict, float thresholds): bin ``b`` = largest such ``k``."""
-    for t in range(p.size):
-        v = _norm(p[t], lo, d, donorm)
+def strict_pass(p, pu, g, lut, use_lut, lo, d, donorm, thr, hist):
+    """MATLAB E-measure conventions: histograms for ``P > k / 255`` (bin = largest such ``k``) and the
+    strict adaptive counts ``P > thr``."""
+    tp = 0
+    fp = 0
+    for t in range(g.size):
+        v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
+        gi = g[t]
+        if v > thr:
+            if gi:
+                tp += 1
+            else:
+                fp += 1
         k = int(v * 255.0)
         while k >= 0 and not (k / 255.0 < v):
             k -= 1
@@ -190,200 +238,26 @@ def strict_hist(p, g, lo, d, donorm, hist_fg, hist_bg):
             k += 1
         if k < 0:
             continue
-        if g[t]:
-            hist_fg[k] += 1
+        if gi:
+            hist[0, k] += 1
         else:
-            hist_bg[k] += 1
+            hist[1, k] += 1
+    return tp, fp
 
 
 @njit
-def adaptive_counts(p, g, lo, d, donorm, thr, strict):
-    """``(TP, FP)`` of the binary map ``P >= thr`` (or ``P > thr`` when ``strict``)."""
+def adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr):
+    """``(TP, FP)`` of the binary map ``P >= thr``."""
     tp = 0
     fp = 0
-    for t in range(p.size):
-        v = _norm(p[t], lo, d, donorm)
-        b = v > thr if strict else v >= thr
-        if b:
+    for t in range(g.size):
+        v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
+        if v >= thr:
             if g[t]:
                 tp += 1
             else:
                 fp += 1
     return tp, fp
-
-
-@njit
-def masked_sum(p, g, lo, d, donorm, want, n, center, squared):
-    """Numpy-exact sum over the pixels with ``g == want`` (row-major) of ``x`` or ``(x - center)**2``.
-
-    ``x = P`` for the foreground and ``1 - P`` for the background (the S-measure object term);
-    ``n`` is the number of such pixels.
-    """
-    leaves, adds, seg_end = pw_program(n, n)
-    st = np.empty(96)
-    r = np.empty(8)
-    sp = 0
-    acc = 0.0
-    t = 0
-    s = 0.0
-    for k in range(leaves.size):
-        L = leaves[k]
-        m = L - (L % 8) if L >= 8 else 0
-        for i in range(L):
-            while g[t] != want:
-                t += 1
-            v = _norm(p[t], lo, d, donorm)
-            t += 1
-            x = v if want else 1.0 - v
-            if squared:
-                x = x - center
-                x = x * x
-            if i < m:
-                if i < 8:
-                    r[i] = x
-                else:
-                    r[i & 7] += x
-                if i == m - 1:
-                    s = _combine8(r)
-            else:
-                if i == 0:
-                    s = 0.0
-                s += x
-        sp, acc = _push(s, adds[k], seg_end[k], st, sp, acc)
-    return acc
-
-
-@njit
-def block_sum(p, g, w, lo, d, donorm, r0, r1, c0, c1):
-    """Numpy-exact ``np.sum`` of the normalised ``P[r0:r1, c0:c1]`` view and the GT count there."""
-    bw = c1 - c0
-    bh = r1 - r0
-    n = bw * bh
-    if bh == 1 or bw == w:
-        seg = n
-    else:
-        seg = max(1, _NP_BUFSIZE // bw) * bw
-    leaves, adds, seg_end = pw_program(n, seg)
-    st = np.empty(96)
-    r = np.empty(8)
-    sp = 0
-    acc = 0.0
-    row = r0
-    col = c0
-    cnt = 0
-    s = 0.0
-    for k in range(leaves.size):
-        L = leaves[k]
-        m = L - (L % 8) if L >= 8 else 0
-        for i in range(L):
-            t = row * w + col
-            x = _norm(p[t], lo, d, donorm)
-            if g[t]:
-                cnt += 1
-            col += 1
-            if col == c1:
-                col = c0
-                row += 1
-            if i < m:
-                if i < 8:
-                    r[i] = x
-                else:
-                    r[i & 7] += x
-                if i == m - 1:
-                    s = _combine8(r)
-            else:
-                if i == 0:
-                    s = 0.0
-                s += x
-        sp, acc = _push(s, adds[k], seg_end[k], st, sp, acc)
-    return acc, cnt
-
-
-@njit
-def block_moments(p, g, w, lo, d, donorm, r0, r1, c0, c1, x, y):
-    """Numpy-exact sums of ``(P-x)**2``, ``(G-y)**2`` and ``(P-x)*(G-y)`` over a block (flat order)."""
-    bw = c1 - c0
-    n = bw * (r1 - r0)
-    leaves, adds, seg_end = pw_program(n, n)
-    sa = np.empty(96)
-    sb = np.empty(96)
-    sc = np.empty(96)
-    ra = np.empty(8)
-    rb = np.empty(8)
-    rc = np.empty(8)
-    sp = 0
-    acc_a = 0.0
-    acc_b = 0.0
-    acc_c = 0.0
-    row = r0
-    col = c0
-    gy1 = 1.0 - y
-    gy0 = 0.0 - y
-    s_a = 0.0
-    s_b = 0.0
-    s_c = 0.0
-    for k in range(leaves.size):
-        L = leaves[k]
-        m = L - (L % 8) if L >= 8 else 0
-        for i in range(L):
-            t = row * w + col
-            dx = _norm(p[t], lo, d, donorm) - x
-            dy = gy1 if g[t] else gy0
-            col += 1
-            if col == c1:
-                col = c0
-                row += 1
-            xa = dx * dx
-            xb = dy * dy
-            xc = dx * dy
-            if i < m:
-                if i < 8:
-                    ra[i] = xa
-                    rb[i] = xb
-                    rc[i] = xc
-                else:
-                    ra[i & 7] += xa
-                    rb[i & 7] += xb
-                    rc[i & 7] += xc
-                if i == m - 1:
-                    s_a = _combine8(ra)
-                    s_b = _combine8(rb)
-                    s_c = _combine8(rc)
-            else:
-                if i == 0:
-                    s_a = 0.0
-                    s_b = 0.0
-                    s_c = 0.0
-                s_a += xa
-                s_b += xb
-                s_c += xc
-        nsp, acc_a = _push(s_a, adds[k], seg_end[k], sa, sp, acc_a)
-        _, acc_b = _push(s_b, adds[k], seg_end[k], sb, sp, acc_b)
-        _, acc_c = _push(s_c, adds[k], seg_end[k], sc, sp, acc_c)
-        sp = nsp
-    return acc_a, acc_b, acc_c
-
-
-@njit
-def _block_ssim(p, g, w, lo, d, donorm, r0, r1, c0, c1):
-    n = (r1 - r0) * (c1 - c0)
-    if n == 0:
-        return np.nan
-    sp_, cnt = block_sum(p, g, w, lo, d, donorm, r0, r1, c0, c1)
-    x = sp_ / n
-    y = cnt / n
-    sxx, syy, sxy = block_moments(p, g, w, lo, d, donorm, r0, r1, c0, c1, x, y)
-    den = n - 1 + EPS
-    sigma_x = sxx / den
-    sigma_y = syy / den
-    sigma_xy = sxy / den
-    a = 4 * x * y * sigma_xy
-    b = (x * x + y * y) * (sigma_x + sigma_y)
-    if a != 0:
-        return a / (b + EPS)
-    if b == 0:
-        return 1.0
-    return 0.0
 
 
 @njit
@@ -404,43 +278,362 @@ def _round_half_even(x):
     return f + 1.0 if f % 2.0 != 0.0 else f
 
 
+# --------------------------------------------------------------------------- fused streaming passes
+#
+# A "stream" is one numpy-exact pairwise sum whose program is known in advance from the number of
+# values; values are fed in runs (row segments).  The S-measure needs eight sums over pixel
+# subsets (fg, bg, four blocks) and their second moments; feeding them from two row-by-row passes
+# replaces the eight passes a direct translation needs.
+
+_STACK = 64
+
+
 @njit
-def smeasure_image(p, g, h, w, lo, d, donorm, alpha, nfg, sr, sc, sum_v, matlab, avoid_nan):
-    """S-measure of one image from the flat prediction / GT and the first-pass statistics."""
+def _programs(sizes, segs):
+    """Concatenate the pairwise programs of several streams; ``ist`` holds each stream's state."""
+    k = sizes.size
+    cap = 1
+    for j in range(k):
+        cap += _pw_cap(sizes[j], segs[j])
+    LV = np.zeros(cap, np.int64)
+    AD = np.zeros(cap, np.int64)
+    SE = np.zeros(cap, np.bool_)
+    ist = np.zeros((k, 6), np.int64)
+    o = 0
+    for j in range(k):
+        o2 = _pw_fill(sizes[j], segs[j], LV, AD, SE, o)
+        ist[j, 0] = o
+        ist[j, 5] = o2
+        if o2 > o:
+            L = LV[o]
+            ist[j, 2] = L
+            ist[j, 3] = L - (L % 8) if L >= 8 else 0
+        o = o2
+    return LV, AD, SE, ist
+
+
+@njit
+def _feed_run(j, buf, r0, ncomp, a, b, ist, R, S, ST, ACC, LV, AD, SE):
+    """Feed ``buf[r0:r0 + ncomp, a:b]`` (``ncomp`` parallel sums, one value per column) into stream ``j``."""
+    k = ist[j, 0]
+    i = ist[j, 1]
+    L = ist[j, 2]
+    m = ist[j, 3]
+    sp = ist[j, 4]
+    pos = a
+    while True:
+        if i == L and L > 0:
+            for c in range(ncomp):
+                s_ = sp
+                ST[j, c, s_] = S[j, c]
+                s_ += 1
+                for _ in range(AD[k]):
+                    ST[j, c, s_ - 2] = ST[j, c, s_ - 2] + ST[j, c, s_ - 1]
+                    s_ -= 1
+                if SE[k]:
+                    ACC[j, c] = ACC[j, c] + ST[j, c, s_ - 1]
+                    s_ -= 1
+                if c == ncomp - 1:
+                    sp = s_
+            k += 1
+            i = 0
+            L = LV[k]
+            m = L - (L % 8) if L >= 8 else 0
+            continue
+        if pos >= b:
+            break
+        if i < m:
+            e = min(m - i, b - pos)
+            stop = pos + e
+            for c in range(ncomp):
+                row = r0 + c
+                ii = i
+                q = pos
+                while ii < 8 and q < stop:
+                    R[j, c, ii] = buf[row, q]
+                    ii += 1
+                    q += 1
+                while (ii & 7) != 0 and q < stop:
+                    R[j, c, ii & 7] += buf[row, q]
+                    ii += 1
+                    q += 1
+                if q + 8 <= stop:
+                    # aligned blocks of 8 with the accumulators in registers
+                    a0 = R[j, c, 0]
+                    a1 = R[j, c, 1]
+                    a2 = R[j, c, 2]
+                    a3 = R[j, c, 3]
+                    a4 = R[j, c, 4]
+                    a5 = R[j, c, 5]
+                    a6 = R[j, c, 6]
+                    a7 = R[j, c, 7]
+                    while q + 8 <= stop:
+                        a0 += buf[row, q]
+                        a1 += buf[row, q + 1]
+                        a2 += buf[row, q + 2]
+                        a3 += buf[row, q + 3]
+                        a4 += buf[row, q + 4]
+                        a5 += buf[row, q + 5]
+                        a6 += buf[row, q + 6]
+                        a7 += buf[row, q + 7]
+                        q += 8
+                        ii += 8
+                    R[j, c, 0] = a0
+                    R[j, c, 1] = a1
+                    R[j, c, 2] = a2
+                    R[j, c, 3] = a3
+                    R[j, c, 4] = a4
+                    R[j, c, 5] = a5
+                    R[j, c, 6] = a6
+                    R[j, c, 7] = a7
+                while q < stop:
+                    R[j, c, ii & 7] += buf[row, q]
+                    ii += 1
+                    q += 1
+            i += e
+            pos += e
+            if i == m:
+                for c in range(ncomp):
+                    S[j, c] = ((R[j, c, 0] + R[j, c, 1]) + (R[j, c, 2] + R[j, c, 3])) + (
+                        (R[j, c, 4] + R[j, c, 5]) + (R[j, c, 6] + R[j, c, 7]))
+        else:
+            if i == 0:
+                for c in range(ncomp):
+                    S[j, c] = 0.0
+            e = min(L - i, b - pos)
+            for c in range(ncomp):
+                acc = S[j, c]
+                for q in range(pos, pos + e):
+                    acc += buf[r0 + c, q]
+                S[j, c] = acc
+            i += e
+            pos += e
+    ist[j, 0] = k
+    ist[j, 1] = i
+    ist[j, 2] = L
+    ist[j, 3] = m
+    ist[j, 4] = sp
+
+
+@njit
+def _block_seg(bh, bw, w):
+    n = bh * bw
+    if n == 0:
+        return 1
+    if bh == 1 or bw == w:
+        return n
+    return max(1, _NP_BUFSIZE // bw) * bw
+
+
+@njit
+def _stream_sizes(h, w, nfg, cy, cx, block_chunks):
     n = h * w
-    y = nfg / n
-    if y == 0:
-        return 1 - sum_v / n
-    if y == 1:
-        return sum_v / n
-    # object term
-    nbg = n - nfg
-    m_fg = masked_sum(p, g, lo, d, donorm, True, nfg, 0.0, False) / nfg
-    v_fg = masked_sum(p, g, lo, d, donorm, True, nfg, m_fg, True)
-    m_bg = masked_sum(p, g, lo, d, donorm, False, nbg, 0.0, False) / nbg
-    v_bg = masked_sum(p, g, lo, d, donorm, False, nbg, m_bg, True)
-    fg_score = _s_object(m_fg, v_fg, nfg) * y
-    bg_score = _s_object(m_bg, v_bg, nbg) * (1 - y)
-    object_score = fg_score + bg_score
-    # region term: centroid
+    sizes = np.zeros(6, np.int64)
+    segs = np.ones(6, np.int64)
+    sizes[0] = nfg
+    sizes[1] = n - nfg
+    segs[0] = max(nfg, 1)
+    segs[1] = max(n - nfg, 1)
+    dims = ((cy, cx), (cy, w - cx), (h - cy, cx), (h - cy, w - cx))
+    for b in range(4):
+        bh, bw = dims[b]
+        sizes[2 + b] = bh * bw
+        segs[2 + b] = _block_seg(bh, bw, w) if block_chunks else max(bh * bw, 1)
+    return sizes, segs
+
+
+@njit
+def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
+    """Pass 1, row by row: histograms (4 interleaved copies per GT class), numpy-exact ``sum P`` and
+    ``sum |P - G|`` and, for the S-measure, the fg / bg object sums and the four block sums."""
+    n = h * w
+    # stream 6 = whole image (P, |P - G|); 0 = fg (P); 1 = bg (1 - P); 2..5 = blocks lt, rt, lb, rb
+    sizes = np.zeros(7, np.int64)
+    segs = np.ones(7, np.int64)
+    s6, g6 = _stream_sizes(h, w, nfg, cy, cx, True)
+    sizes[:6] = s6
+    segs[:6] = g6
+    sizes[6] = n
+    segs[6] = n
+    LV, AD, SE, ist = _programs(sizes, segs)
+    R = np.zeros((7, 2, 8))
+    S = np.zeros((7, 2))
+    ST = np.zeros((7, 2, _STACK))
+    ACC = np.zeros((7, 2))
+    # row buffers: 0 = P, 1 = |P - G|, 2 = P over the fg pixels, 3 = 1 - P over the bg pixels
+    buf = np.empty((4, w))
+    plan = np.zeros((5, 5), np.int64)  # per run: stream, first buffer row, components, start, stop
+    gcnt = np.zeros(4, np.int64)
+    for row in range(h):
+        base = row * w
+        nf = 0
+        nb = 0
+        for col in range(w):
+            t = base + col
+            v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
+            q = int(v * 255.0)
+            buf[0, col] = v
+            if g[t]:
+                hist[4 + (col & 3), q] += 1
+                buf[1, col] = 1.0 - v
+                buf[2, nf] = v
+                nf += 1
+            else:
+                hist[col & 3, q] += 1
+                buf[1, col] = v
+                buf[3, nb] = 1.0 - v
+                nb += 1
+        top = 0 if row < cy else 2
+        plan[0, 0], plan[0, 1], plan[0, 2], plan[0, 3], plan[0, 4] = 6, 0, 2, 0, w
+        plan[1, 0], plan[1, 1], plan[1, 2], plan[1, 3], plan[1, 4] = 0, 2, 1, 0, nf
+        plan[2, 0], plan[2, 1], plan[2, 2], plan[2, 3], plan[2, 4] = 1, 3, 1, 0, nb
+        plan[3, 0], plan[3, 1], plan[3, 2], plan[3, 3], plan[3, 4] = 2 + top, 0, 1, 0, cx
+        plan[4, 0], plan[4, 1], plan[4, 2], plan[4, 3], plan[4, 4] = 3 + top, 0, 1, cx, w
+        for e in range(5):
+            _feed_run(plan[e, 0], buf, plan[e, 1], plan[e, 2], plan[e, 3], plan[e, 4], ist, R, S, ST, ACC, LV, AD, SE)
+        cl = 0
+        for col in range(cx):
+            if g[base + col]:
+                cl += 1
+        gcnt[top] += cl
+        gcnt[top + 1] += nf - cl
+    sums = np.zeros(6)
+    for j in range(6):
+        sums[j] = ACC[j, 0]
+    return ACC[6, 0], ACC[6, 1], sums, gcnt
+
+
+@njit
+def fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by):
+    """Pass 2, row by row: adaptive TP / FP and, for the S-measure, the object deviations and the
+    block moments (numpy-exact)."""
+    tp = 0
+    fp = 0
+    sizes, segs = _stream_sizes(h, w, nfg, cy, cx, False)
+    LV, AD, SE, ist = _programs(sizes, segs)
+    R = np.zeros((6, 3, 8))
+    S = np.zeros((6, 3))
+    ST = np.zeros((6, 3, _STACK))
+    ACC = np.zeros((6, 3))
+    # row buffers: 0..2 = block moments (dx², dy², dx·dy), 3 = fg deviations², 4 = bg deviations²
+    buf = np.empty((5, w))
+    plan = np.zeros((4, 5), np.int64)
+    for row in range(h):
+        base = row * w
+        top = 0 if row < cy else 2
+        nf = 0
+        nb = 0
+        for col in range(w):
+            t = base + col
+            v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
+            gi = g[t]
+            if v >= thr:
+                if gi:
+                    tp += 1
+                else:
+                    fp += 1
+            blk = top + (1 if col >= cx else 0)
+            dx = v - bx[blk]
+            if gi:
+                x = v - m_fg
+                buf[3, nf] = x * x
+                nf += 1
+                dy = 1.0 - by[blk]
+            else:
+                x = (1.0 - v) - m_bg
+                buf[4, nb] = x * x
+                nb += 1
+                dy = 0.0 - by[blk]
+            buf[0, col] = dx * dx
+            buf[1, col] = dy * dy
+            buf[2, col] = dx * dy
+        plan[0, 0], plan[0, 1], plan[0, 2], plan[0, 3], plan[0, 4] = 0, 3, 1, 0, nf
+        plan[1, 0], plan[1, 1], plan[1, 2], plan[1, 3], plan[1, 4] = 1, 4, 1, 0, nb
+        plan[2, 0], plan[2, 1], plan[2, 2], plan[2, 3], plan[2, 4] = 2 + top, 0, 3, 0, cx
+        plan[3, 0], plan[3, 1], plan[3, 2], plan[3, 3], plan[3, 4] = 3 + top, 0, 3, cx, w
+        for e in range(4):
+            _feed_run(plan[e, 0], buf, plan[e, 1], plan[e, 2], plan[e, 3], plan[e, 4], ist, R, S, ST, ACC, LV, AD, SE)
+    return tp, fp, ACC
+
+
+@njit
+def _ssim_from(x, y, sxx, syy, sxy, n):
+    if n == 0:
+        return np.nan
+    den = n - 1 + EPS
+    sigma_x = sxx / den
+    sigma_y = syy / den
+    sigma_xy = sxy / den
+    a = 4 * x * y * sigma_xy
+    b = (x * x + y * y) * (sigma_x + sigma_y)
+    if a != 0:
+        return a / (b + EPS)
+    if b == 0:
+        return 1.0
+    return 0.0
+
+
+@njit
+def centroid(nfg, sr, sc, matlab):
     if matlab:
-        cy = int(np.floor((sr + nfg) / nfg + 0.5))
-        cx = int(np.floor((sc + nfg) / nfg + 0.5))
+        return int(np.floor((sr + nfg) / nfg + 0.5)), int(np.floor((sc + nfg) / nfg + 0.5))
+    return int(_round_half_even(sr / nfg)) + 1, int(_round_half_even(sc / nfg)) + 1
+
+
+@njit
+def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_s, alpha, s_matlab, avoid_nan, hist):
+    """F / E / MAE statistics of one image and, if ``want_s``, its S-measure.
+
+    ``hist`` ((8, 256) int64, zeroed) receives the interleaved histograms; returns
+    ``(sum P, sum |P - G|, thr, TP, FP, S)``.
+    """
+    n = h * w
+    s_region = want_s and 0 < nfg < n
+    cy = 0
+    cx = 0
+    sums = np.zeros(6)
+    gcnt = np.zeros(4, np.int64)
+    if s_region:
+        cy, cx = centroid(nfg, sr, sc, s_matlab)
+        sum_v, sum_abs, sums, gcnt = fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist)
     else:
-        cy = int(_round_half_even(sr / nfg)) + 1
-        cx = int(_round_half_even(sc / nfg)) + 1
+        sum_v, sum_abs = full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist)
+    thr = min(2 * (sum_v / n), 1.0)
+    sm = np.nan
+    if not s_region:
+        tp, fp = adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr)
+        if want_s:
+            sm = 1 - sum_v / n if nfg == 0 else sum_v / n
+        return sum_v, sum_abs, thr, tp, fp, sm
+    m_fg = sums[0] / nfg
+    m_bg = sums[1] / (n - nfg)
+    dims = ((cy, cx), (cy, w - cx), (h - cy, cx), (h - cy, w - cx))
+    bx = np.zeros(4)
+    by = np.zeros(4)
+    bn = np.zeros(4, np.int64)
+    for b in range(4):
+        bh, bw = dims[b]
+        bn[b] = bh * bw
+        if bn[b] > 0:
+            bx[b] = sums[2 + b] / bn[b]
+            by[b] = gcnt[b] / bn[b]
+    tp, fp, acc = fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by)
+    y = nfg / n
+    nbg = n - nfg
+    fg_score = _s_object(m_fg, acc[0, 0], nfg) * y
+    bg_score = _s_object(m_bg, acc[1, 0], nbg) * (1 - y)
+    object_score = fg_score + bg_score
     w_lt = cx * cy / n
     w_rt = cy * (w - cx) / n
     w_lb = (h - cy) * cx / n
     w_rb = 1 - w_lt - w_rt - w_lb
-    blocks = ((0, cy, 0, cx, w_lt), (0, cy, cx, w, w_rt), (cy, h, 0, cx, w_lb), (cy, h, cx, w, w_rb))
+    wts = (w_lt, w_rt, w_lb, w_rb)
     region = 0.0
-    for b in blocks:
-        r0, r1, c0, c1, wt = b
-        if avoid_nan and (r1 - r0) * (c1 - c0) == 0:
+    for b in range(4):
+        if avoid_nan and bn[b] == 0:
             continue
-        region = region + _block_ssim(p, g, w, lo, d, donorm, r0, r1, c0, c1) * wt
+        region = region + _ssim_from(bx[b], by[b], acc[2 + b, 0], acc[2 + b, 1], acc[2 + b, 2], bn[b]) * wts[b]
     sm = object_score * alpha + region * (1 - alpha)
     if sm < 0:
-        return 0.0
-    return sm
+        sm = 0.0
+    return sum_v, sum_abs, thr, tp, fp, sm

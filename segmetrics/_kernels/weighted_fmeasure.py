@@ -17,7 +17,8 @@ numpy's own ``exp`` (``B == 2.0`` exactly beyond it), and both sums use numpy's 
 (:mod:`segmetrics._kernels.npsum`). Everything is fused into one streaming pass over the rows:
 the row Voronoi pass of the EDT produces ``D²`` and the nearest GT pixel row by row, a ring of 7
 rows of ``Et`` feeds the correlation three rows behind, and the ``Ew`` values go straight into
-the two streaming sums. The only image-sized temporary is the int32 column pass of the EDT.
+the two streaming sums. The only image-sized temporary is the column pass of the EDT (int16,
+or int32 above 32767 rows); a uint8 prediction is read directly.
 """
 
 from __future__ import annotations
@@ -25,107 +26,209 @@ from __future__ import annotations
 import numpy as np
 
 from segmetrics._jit import njit
-from segmetrics._kernels.edt import nearest_row_in_columns, voronoi_row
+from segmetrics._kernels.edt import envelope_row, next_row_below, run_ends
 from segmetrics._kernels.npsum import stream_flush, stream_new, stream_result
 
 EPS = float(np.spacing(1))
 
 #: kernel half-size (7×7 window)
 R = 3
+K = 2 * R + 1
+#: ¬G pixels farther than this (squared) from G lie in no G pixel's 7×7 window (Chebyshev 3 ⇒ d² ≤ 18)
+NEAR_D2 = 2 * R * R
+
+
+@njit(fastmath=True)
+def min_max(a):
+    """``(a.min(), a.max())`` of a C-contiguous float64 (H, W) array in one pass.
+
+    The input is validated finite, so fast-math only lets the two reductions vectorise; min and max
+    are exact whatever the order.
+    """
+    flat = a.reshape(-1)
+    lo = flat[0]
+    hi = flat[0]
+    for i in range(flat.shape[0]):
+        v = flat[i]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
 
 
 @njit
-def wfm_kernel(pred, gt, krn, btable, beta, eps):
-    """Weighted F-measure of one image; ``gt`` must contain at least one True pixel."""
-    h, w = gt.shape
-    k = 2 * R + 1
-    near = nearest_row_in_columns(gt)
+def _normalized_row(prow, div255, norm, lo, scale, out):
+    """Write the row of ``P̂`` into ``out``: ``p = prow`` (``/ 255`` for uint8 input, as
+    ``prepare_pred`` does), then ``(p − lo) / scale`` when ``norm`` (``minmax_normalize``'s
+    float64 operations)."""
+    for x in range(prow.shape[0]):
+        v = np.float64(prow[x])
+        if div255:
+            v = v / 255.0
+        if norm:
+            v = (v - lo) / scale
+        out[x] = v
+    return out
 
-    n_fg = 0
-    for y in range(h):
-        for x in range(w):
-            if gt[y, x]:
-                n_fg += 1
+
+@njit
+def _push_background(buf, fill, pnrow, x0, x1, s, hh, btable):
+    """Append ``Ew = P̂ · B(D²)`` of the ¬G pixels ``x0 ≤ x < x1`` whose nearest site is ``(s, hh)``.
+
+    ``D² = hh + (x − s)²``; ``btable[-1] == 2.0`` is the value of every larger ``D²``.
+    """
+    last = btable.shape[0] - 1
+    for x in range(x0, x1):
+        dx = x - s
+        buf[fill] = abs(pnrow[x] - 0.0) * btable[min(hh + dx * dx, last)]
+        fill += 1
+    return fill
+
+
+@njit
+def _correlate_run(acc, ring, slot_of, krn, a, b):
+    """``acc[0:b−a]`` = EA at columns ``a ≤ x < b``: 49 products added in scipy's order.
+
+    ``ring`` rows are ``Et`` with ``R`` zero columns on each side, plus an all-zero row that
+    ``slot_of[i]`` points to for kernel rows outside the image (their terms add exactly ``+0.0``).
+    One pass per kernel row keeps the seven products of that row in registers.
+    """
+    n = b - a
+    for t in range(n):
+        acc[t] = 0.0
+    for i in range(K):
+        src = ring[slot_of[i]][a : b + 2 * R]
+        k0 = krn[i, 0]
+        k1 = krn[i, 1]
+        k2 = krn[i, 2]
+        k3 = krn[i, 3]
+        k4 = krn[i, 4]
+        k5 = krn[i, 5]
+        k6 = krn[i, 6]
+        for t in range(n):
+            v = acc[t]
+            v += k0 * src[t]
+            v += k1 * src[t + 1]
+            v += k2 * src[t + 2]
+            v += k3 * src[t + 3]
+            v += k4 * src[t + 4]
+            v += k5 * src[t + 5]
+            v += k6 * src[t + 6]
+            acc[t] = v
+
+
+@njit
+def wfm_kernel(pred, gt, div255, norm, lo, scale, krn, btable, beta, eps):
+    """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
+
+    ``pred`` is the float64 prediction in [0, 1], or the uint8 map with ``div255`` (converted on
+    the fly exactly as ``prepare_pred`` does). When ``norm`` it is min-max normalised on the fly as
+    ``(p − lo) / scale`` (``scale = max − min > 0``), bit-identical to ``minmax_normalize``.
+    """
+    h, w = gt.shape
+    if h <= 32767:
+        nxt16 = np.empty((h, w), np.int16)
+        n_fg = next_row_below(gt, nxt16)
+        return _wfm_rows(pred, gt, nxt16, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
+    nxt32 = np.empty((h, w), np.int32)
+    n_fg = next_row_below(gt, nxt32)
+    return _wfm_rows(pred, gt, nxt32, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
+
+
+@njit
+def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, eps):
+    """The streaming pass of :func:`wfm_kernel` (``nxt`` from :func:`next_row_below`)."""
+    h, w = gt.shape
     n_bg = h * w - n_fg
-    chunk = w
-    sg = stream_new(n_fg, chunk)
-    sb = stream_new(n_bg, chunk)
+    sg = stream_new(n_fg, w)
+    sb = stream_new(n_bg, w)
     gbuf, gints = sg[0], sg[1]
     bbuf, bints = sb[0], sb[1]
 
-    ring = np.zeros((k, w + 2 * R), np.float64)  # Et rows, zero padded
-    d2ring = np.zeros((R + 1, w), np.int64)  # D² of the rows awaiting correlation
-    stack = np.empty(w, np.int64)
-    ea = np.empty(w, np.float64)
-    slot_of = np.empty(k, np.int64)
-    nb = btable.shape[0]
+    ring = np.zeros((K + 1, w + 2 * R), np.float64)  # Et rows (R zero columns each side) + a zero row
+    last = np.full(w, -1, np.int32)
+    near = np.empty(w, np.int32)
+    sst = np.empty(w, np.int64)
+    hst = np.empty(w, np.int64)
+    ends = np.empty(w, np.int64)
+    acc = np.empty(w, np.float64)
+    pnbuf = np.empty((R + 1, w), np.float64)  # rows yy − R .. yy of P̂
+    # runs of G pixels of rows yy − R .. yy: [starts, ends) and count
+    run_a = np.empty((R + 1, w), np.int64)
+    run_b = np.empty((R + 1, w), np.int64)
+    n_runs = np.zeros(R + 1, np.int64)
+    slot_of = np.empty(K, np.int64)
 
     for yy in range(h + R):
-        # --- stage A: EDT row pass and Et for row yy (zeros beyond the image) ---
-        slot = yy % k
+        # ---- stage A, row yy: EDT row pass; ¬G values go to their sum now, Et to the ring ----
         if yy < h:
-            row = near[yy]
-            n_sites = voronoi_row(row, yy, stack)
-            li = 0
-            s = stack[0]
-            dy = np.int64(row[s]) - yy
-            et = ring[slot]
-            dr = d2ring[yy % (R + 1)]
-            prow = pred[yy]
             grow = gt[yy]
-            for x in range(w):
-                dx = s - x
-                best = dy * dy + dx * dx
-                while li < n_sites - 1:
-                    s2 = stack[li + 1]
-                    dy2 = np.int64(row[s2]) - yy
-                    dx2 = s2 - x
-                    cand = dy2 * dy2 + dx2 * dx2
-                    if best <= cand:
-                        break
-                    best = cand
-                    li += 1
-                    s = s2
-                    dy = dy2
-                dr[x] = best
-                if grow[x]:
-                    et[x + R] = abs(prow[x] - 1.0)
+            pnrow = _normalized_row(pred[yy], div255, norm, lo, scale, pnbuf[yy % (R + 1)])
+            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst)
+            run_ends(sst, hst, n, w, ends)
+            et = ring[yy % K]
+            ra = run_a[yy % (R + 1)]
+            rb = run_b[yy % (R + 1)]
+            nr = 0
+            x = 0
+            bfill = bints[0]
+            for k in range(n):
+                e = ends[k]
+                if e <= x:
+                    continue
+                s = sst[k]
+                hh = hst[k]
+                # Et (E at the nearest GT pixel) is only read within 3 px (Chebyshev) of G, i.e.
+                # where D² <= NEAR_D2, so it is only written for sites with hh <= NEAR_D2 (other
+                # ring entries are never read).
+                if hh <= NEAR_D2:
+                    v = np.float64(pred[near[s], s])
+                    if div255:
+                        v = v / 255.0
+                    if norm:
+                        v = (v - lo) / scale
+                    ev = abs(v - 1.0)
+                    for xi in range(x, e):
+                        et[xi + R] = ev
+                    if hh == 0:  # the site is the G pixel (yy, s) itself: extend / open a G run
+                        if nr > 0 and rb[nr - 1] == s:
+                            rb[nr - 1] = s + 1
+                        else:
+                            ra[nr] = s
+                            rb[nr] = s + 1
+                            nr += 1
+                # ¬G pixels of the run go to their sum now (a run holds at most one G pixel: the
+                # site itself when hh == 0)
+                if hh == 0:
+                    bfill = _push_background(bbuf, bfill, pnrow, x, s, s, hh, btable)
+                    bfill = _push_background(bbuf, bfill, pnrow, s + 1, e, s, hh, btable)
                 else:
-                    et[x + R] = abs(pred[row[s], s] - 1.0)
-        else:
-            ring[slot, :] = 0.0
-        # --- stage B: finish row yc = yy - R ---
+                    bfill = _push_background(bbuf, bfill, pnrow, x, e, s, hh, btable)
+                x = e
+            n_runs[yy % (R + 1)] = nr
+            bints[0] = bfill
+            stream_flush(*sb)
+        # ---- stage B, row yc = yy − R (its 7×7 neighbourhood of Et is complete) ----
         yc = yy - R
         if yc < 0:
             continue
-        for i in range(k):
+        for i in range(K):
             yi = yc - R + i
-            if yi < 0:
-                slot_of[i] = -1
-            else:
-                slot_of[i] = yi % k
-        grow = gt[yc]
-        prow = pred[yc]
-        _correlate_row(ring, slot_of, krn, grow, ea, w)
-        dr = d2ring[yc % (R + 1)]
+            slot_of[i] = yi % K if 0 <= yi < h else K
+        pnrow = pnbuf[yc % (R + 1)]
+        ra = run_a[yc % (R + 1)]
+        rb = run_b[yc % (R + 1)]
         gfill = gints[0]
-        bfill = bints[0]
-        for x in range(w):
-            if grow[x]:
-                e = abs(prow[x] - 1.0)
-                a = ea[x]
-                gbuf[gfill] = a if a < e else e
-                gfill += 1
-            else:
-                e = abs(prow[x] - 0.0)
-                d = dr[x]
-                b = btable[d] if d < nb else 2.0
-                bbuf[bfill] = e * b
-                bfill += 1
+        for r in range(n_runs[yc % (R + 1)]):
+            a = ra[r]
+            m = rb[r] - a
+            _correlate_run(acc, ring, slot_of, krn, a, a + m)
+            for t in range(m):
+                e = abs(pnrow[a + t] - 1.0)
+                ea = acc[t]
+                gbuf[gfill + t] = ea if ea < e else e
+            gfill += m
         gints[0] = gfill
-        bints[0] = bfill
         stream_flush(*sg)
-        stream_flush(*sb)
 
     s_fg = stream_result(sg[2], gints)
     s_bg = stream_result(sb[2], bints)
@@ -134,25 +237,3 @@ def wfm_kernel(pred, gt, krn, btable, beta, eps):
     rec = 1.0 - s_fg / np.float64(n_fg)
     prec = tpw / (tpw + fpw + eps)
     return (1.0 + beta) * rec * prec / (rec + beta * prec + eps)
-
-
-@njit
-def _correlate_row(ring, slot_of, krn, gt_row, out, w):
-    """EA for the G pixels of one row: 49 products summed in scipy's order.
-
-    ``ring[s]`` holds ``Et`` rows with ``R`` zero columns on each side; ``slot_of[i]`` is the
-    ring slot of kernel row ``i`` (-1 above the image: those terms would add ``+0.0``).
-    ``out[x]`` is written where ``gt_row[x]``.
-    """
-    for x in range(w):
-        if not gt_row[x]:
-            continue
-        acc = 0.0
-        for i in range(2 * R + 1):
-            si = slot_of[i]
-            if si < 0:
-                continue
-            src = ring[si]
-            for j in range(2 * R + 1):
-                acc += krn[i, j] * src[x + j]
-        out[x] = acc

@@ -16,7 +16,7 @@ NUMPY_EXACT = tuple(int(x) for x in np.__version__.split(".")[:2]) >= (2, 3)
 ATOL = 0.0 if NUMPY_EXACT else 1e-10
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pysod(name: str) -> dict:
     pred, gt = make_case(name)
     with warnings.catch_warnings():

@@ -1,0 +1,157 @@
+"""Benchmark HCEγ (skeleton included): segmetrics vs the DIS script vs pysodmetrics, single thread.
+
+The DIS script (xuebinqin/DIS ``IS-Net/hce_metric_main.py``: ``relax_HCE`` + skimage ``skeletonize``,
+as its ``compute_hce`` does without precomputed skeletons) is not part of this repository: point
+``--dis-repo`` or the environment variable ``SEGMETRICS_DIS_REPO`` at a checkout of
+https://github.com/xuebinqin/DIS (or at the ``hce_metric_main.py`` file). Without it the script says
+so and compares against pysodmetrics' ``HumanCorrectionEffortMeasure`` only.
+
+Inputs: deterministic synthetic pairs (ellipses + a branching 1–6 px tree; the prediction is shifted,
+perturbed, blurred and noisy) from ``tests/segmetrics/hce_cases.py``.
+
+Times are medians of per-call process CPU time (single thread: numba, OpenCV and torch set to one
+thread), after a warm-up call; wall-clock medians are printed as well.
+
+Usage::
+
+    python benchmarks/bench_hce.py --dis-repo PATH/TO/DIS [--sizes 320 1024 2048] [--out benchmarks/results/hce.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "segmetrics"))
+
+REPEATS = {320: 15, 1024: 5, 2048: 3}
+
+
+def load_dis(path: str | None):
+    if not path:
+        return None
+    p = Path(path)
+    if p.is_dir():
+        p = p / "IS-Net" / "hce_metric_main.py"
+    if not p.is_file():
+        print(f"DIS script not found at {p}; comparing against pysodmetrics only")
+        return None
+    spec = importlib.util.spec_from_file_location("dis_hce_metric_main", p)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def timeit(fn, repeats: int) -> tuple[float, float, object]:
+    out = fn()  # warm-up (numba compilation, caches)
+    cpu, wall = [], []
+    for _ in range(repeats):
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = fn()
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return float(np.median(cpu)) * 1e3, float(np.median(wall)) * 1e3, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dis-repo", default=os.environ.get("SEGMETRICS_DIS_REPO"))
+    ap.add_argument("--sizes", type=int, nargs="+", default=[320, 1024, 2048])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="write the Markdown table to this file")
+    args = ap.parse_args()
+
+    import cv2
+    import numba
+    import skimage
+    from hce_cases import scene
+    from py_sod_metrics import HumanCorrectionEffortMeasure
+    from skimage.morphology import skeletonize as sk_skeletonize
+
+    import segmetrics
+    from segmetrics import hce, skeletonize
+
+    numba.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+    dis = load_dis(args.dis_repo)
+    if dis is None:
+        print("NOTE: DIS script not given (--dis-repo / SEGMETRICS_DIS_REPO); the DIS columns are omitted")
+
+    def pysod_hce(pred, gt):
+        m = HumanCorrectionEffortMeasure()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m.step(pred, gt)
+        return m.get_results()["hce"]
+
+    def measure(n: int) -> dict:
+        pred, gt = scene(n, n, args.seed)
+        reps = REPEATS.get(n, 3)
+        r = {"size": n}
+        r["ours"], r["ours_wall"], res = timeit(lambda: hce(pred, gt), reps)
+        r["ours_skel"], _, _ = timeit(lambda: skeletonize(gt > 128), reps)
+        ske = sk_skeletonize(gt > 128)
+        r["ours_noskel"], _, _ = timeit(lambda: hce(pred, gt, skeleton=ske), reps)
+        r["pysod"], r["pysod_wall"], ps = timeit(lambda: pysod_hce(pred, gt), reps)
+        ours_pysod = hce(pred, gt, threshold="pysod", count_whole_image_region=True).total
+        assert ours_pysod == ps, (ours_pysod, ps)
+        r["hce"] = res.total
+        r["hce_pysod"] = ours_pysod
+        if dis is not None:
+            r["dis"], r["dis_wall"], d = timeit(lambda: dis.relax_HCE(gt, pred, sk_skeletonize(gt > 128)), reps)
+            r["dis_skel"], _, _ = timeit(lambda: sk_skeletonize(gt > 128), reps)
+            assert [int(v) for v in d] == [res.fp_points, res.fp_regions, res.fn_points, res.fn_regions]
+        return r
+
+    rows = []
+    for n in args.sizes:
+        rows.append(measure(n))
+        print(rows[-1], flush=True)
+
+    lines = [
+        "| size | HCE (DIS default) | segmetrics `hce` (ms) | of which skeleton (ms) | segmetrics, skeleton given (ms) "
+        + ("| DIS `relax_HCE` + skimage skeleton (ms) | of which skeleton (ms) | **speed-up vs DIS** " if dis else "")
+        + "| pysodmetrics HCE (ms) | speed-up vs pysod |",
+        "|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if dis else "") + "---:|---:|",
+    ]
+    for r in rows:
+        cells = [f"{r['size']}²", str(r["hce"]), f"{r['ours']:.1f}", f"{r['ours_skel']:.1f}", f"{r['ours_noskel']:.1f}"]
+        if dis:
+            cells += [f"{r['dis']:.0f}", f"{r['dis_skel']:.0f}", f"**{r['dis'] / r['ours']:.0f}×**"]
+        cells += [f"{r['pysod']:.0f}", f"{r['pysod'] / r['ours']:.0f}×"]
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    info = (
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} at the end; Python {platform.python_version()}, "
+        f"numpy {np.__version__}, "
+        f"numba {numba.__version__}, OpenCV {cv2.__version__}, scikit-image {skimage.__version__}, "
+        f"segmetrics {segmetrics.__version__}. Median process CPU time per image, single thread."
+    )
+    print()
+    print(table)
+    print()
+    print(info)
+    if args.out:
+        Path(args.out).write_text(table + "\n\n" + info + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+
+from segmetrics import ImageMetrics, compute_all, emeasure, fmeasure, hce, mae, smeasure, weighted_fmeasure
+from segmetrics.skeleton import skeletonize
+from tests.segmetrics._pysod import assert_close, pysod
+from tests.segmetrics.cases import CASES, make_case
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_equals_single_metric_functions(name):
+    pred, gt = make_case(name)
+    r = compute_all(pred, gt)
+    assert isinstance(r, ImageMetrics)
+    f, e = fmeasure(pred, gt), emeasure(pred, gt)
+    np.testing.assert_array_equal(r.fm.curve, f.curve)
+    np.testing.assert_array_equal(r.fm.precision, f.precision)
+    assert (r.fm.adaptive, r.fm.mean, r.fm.max) == (f.adaptive, f.mean, f.max)
+    np.testing.assert_array_equal(r.em.curve, e.curve)
+    assert (r.em.adaptive, r.em.mean, r.em.max) == (e.adaptive, e.mean, e.max)
+    np.testing.assert_equal(r.sm, smeasure(pred, gt))
+    assert r.mae == mae(pred, gt)
+    assert r.wfm == weighted_fmeasure(pred, gt)
+    assert r.hce == hce(pred, gt)
+    assert r.hce.total == r.hce.fp_points + r.hce.fp_regions + r.hce.fn_points + r.hce.fn_regions
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["mixed_96x80", "gt_last_column", "const_pred_128", "two_level_pred"])
+def test_parity_with_pysodmetrics(name):
+    pred, gt = make_case(name)
+    r = compute_all(pred, gt, metrics=("fm", "em", "sm", "mae"))
+    ref = pysod(name)
+    assert_close(r.fm.curve, ref["fm"]["curve"][::-1])
+    assert_close(r.em.curve, ref["em"]["curve"][::-1])
+    assert_close([r.fm.adaptive, r.em.adaptive, r.sm, r.mae], [ref["fm"]["adp"], ref["em"]["adp"], ref["sm"],
+                                                              ref["mae"]])
+
+
+def test_options_are_forwarded():
+    pred, gt = make_case("smeasure_centroid_tie")
+    r = compute_all(pred, gt, metrics=["sm", "em", "fm", "hce", "wfm"], sm_compat="matlab", em_compat="matlab",
+                    beta_sq=1.0, wfm_beta=2.0, hce_threshold="pysod", hce_gamma=2)
+    assert r.mae is None
+    assert r.sm == smeasure(pred, gt, compat="matlab")
+    assert r.em.adaptive == emeasure(pred, gt, compat="matlab").adaptive
+    np.testing.assert_array_equal(r.fm.curve, fmeasure(pred, gt, beta_sq=1.0).curve)
+    assert r.wfm == weighted_fmeasure(pred, gt, beta=2.0)
+    assert r.hce == hce(pred, gt, gamma=2, threshold="pysod")
+    row = r.scalars()
+    assert {"adpF", "maxE", "sm", "wfm", "hce", "hce_fn_regions"} <= set(row) and "mae" not in row
+
+
+def test_skeleton_batch_and_torch():
+    names = ["tree_1px", "tree_3px"]
+    preds, gts = (np.stack(x) for x in zip(*(make_case(n) for n in names)))
+    skel = np.stack([skeletonize(g > 128) for g in gts])
+    rb = compute_all(torch.from_numpy(preds), torch.from_numpy(gts), hce_skeleton=skel)
+    assert isinstance(rb, list) and len(rb) == 2
+    for i in range(2):
+        ri = compute_all(preds[i], gts[i])
+        assert ri.hce == rb[i].hce and ri.sm == rb[i].sm and ri.wfm == rb[i].wfm
+        np.testing.assert_array_equal(ri.fm.curve, rb[i].fm.curve)
+
+
+def test_skeleton_count_mismatch():
+    with pytest.raises(ValueError, match=r"`hce_skeleton` must hold one skeleton per image \(2\); got 3"):
+        compute_all(np.zeros((2, 4, 4), np.uint8), np.zeros((2, 4, 4), bool), hce_skeleton=[np.zeros((4, 4))] * 3)
+
+
+def test_normalize_false():
+    pred, gt = make_case("low_contrast")
+    p = pred / 255.0
+    r = compute_all(p, gt, metrics=("fm", "em", "sm", "mae", "wfm"), normalize=False)
+    assert r.mae == mae(p, gt, normalize=False)
+    assert r.sm == smeasure(p, gt, normalize=False)
+    assert r.wfm == weighted_fmeasure(p, gt, normalize=False)
+    np.testing.assert_array_equal(r.em.curve, emeasure(p, gt, normalize=False).curve)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"metrics": ("fm", "iou")}, ValueError, r"`metrics` must be one of \('fm', 'em', 'sm', 'wfm', 'mae', 'hce'\)"),
+        ({"metrics": ()}, ValueError, r"`metrics` must name at least one"),
+        ({"metrics": 3}, TypeError, r"`metrics` must be a sequence of metric names; got int"),
+        ({"em_compat": "x"}, ValueError, r"`em_compat` must be one of"),
+        ({"sm_compat": "x"}, ValueError, r"`sm_compat` must be one of"),
+        ({"wfm_beta": -1}, ValueError, r"`wfm_beta` must be finite and > 0"),
+        ({"alpha": 2}, ValueError, r"`alpha` must lie in \[0, 1\]"),
+        ({"hce_skeleton": [np.zeros((4, 4), bool)] * 2}, ValueError, r"`hce_skeleton` must be a 2-D \(H, W\) map"),
+    ],
+)
+def test_bad_options(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        compute_all(np.zeros((4, 4), np.uint8), np.zeros((4, 4), bool), **kwargs)
