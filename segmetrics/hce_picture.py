@@ -12,7 +12,9 @@ Four panels from :func:`segmetrics.hce_details`:
 4. **All clicks**: every polygon point and one marker per independent region, with the total.
 
 Errors removed by the γ-relaxation (thin bands along the GT boundary) are shown faintly in panel 1
-only. matplotlib is imported lazily.
+only. On large images the error masks and the skeleton are dilated *for display only* (the title
+says by how much) so that one-pixel structures survive the down-scaling. matplotlib and OpenCV are
+imported lazily.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ def _rgb(shape: tuple[int, int]) -> np.ndarray:
 def _paint(img: np.ndarray, mask: np.ndarray, color: tuple[float, float, float], alpha: float = 1.0) -> None:
     if mask.any():
         img[mask] = (1 - alpha) * img[mask] + alpha * np.asarray(color)
+
+
+def _thicken(mask: np.ndarray, r: int) -> np.ndarray:
+    # Display only: dilate thin masks so that they survive the down-sampling of a large image.
+    if r <= 0 or not mask.any():
+        return mask
+    import cv2
+
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
 
 
 def _region_centers(labels: np.ndarray, independent: np.ndarray) -> list[tuple[float, float]]:
@@ -108,26 +120,37 @@ def draw_hce(
     import matplotlib.pyplot as plt
 
     h, w = d.tp.shape
-    size = max(h, w)
+    x0, x1, y0, y1 = 0, w, 0, h
+    if crop:
+        err = d.fp_relaxed | d.fn_relaxed
+        if err.any():
+            ys, xs = np.nonzero(err)
+            m = max(8, int(0.05 * max(h, w)))
+            x0, x1 = max(0, xs.min() - m), min(w, xs.max() + m + 1)
+            y0, y1 = max(0, ys.min() - m), min(h, ys.max() + m + 1)
+    size = max(x1 - x0, y1 - y0)
     ms = 2.5 if size > 600 else 3.5
-    aspect = min(max(w / h, 0.6), 1.8)
+    # About 500 screen pixels per panel: thicken error masks so 1-px structures stay visible.
+    r = int(np.ceil((size / 500.0 - 1.0) / 2.0)) if size > 500 else 0
+    th = (lambda m: _thicken(m, r)) if r else (lambda m: m)
+    aspect = min(max((x1 - x0) / (y1 - y0), 0.6), 1.8)
     fig, axes = plt.subplots(1, 4, figsize=(4 * 3.4 * aspect, 4.1), dpi=150)
     # 1: prediction vs GT
     img = _rgb((h, w))
     _paint(img, d.tp, (0.92, 0.92, 0.92))
     _paint(img, d.fp & ~d.fp_relaxed, (0.8, 0.3, 0.3), 0.45)
     _paint(img, d.fn & ~d.fn_relaxed, (0.3, 0.4, 0.8), 0.45)
-    _paint(img, d.fp_relaxed, (0.95, 0.2, 0.2))
-    _paint(img, d.fn_relaxed & ~d.skeleton, (0.2, 0.4, 1.0))
-    _paint(img, d.skeleton, (1.0, 0.85, 0.1))
+    _paint(img, th(d.skeleton), (1.0, 0.85, 0.1))
+    _paint(img, th(d.fp_relaxed), (0.95, 0.2, 0.2))
+    _paint(img, th(d.fn_relaxed & ~d.skeleton), (0.2, 0.4, 1.0))
     axes[0].imshow(img, interpolation="nearest")
     axes[0].set_title("TP white, FP red, FN blue\n(faint: relaxed away; yellow: GT skeleton)", fontsize=7)
     # 2: false negatives
     img = _rgb((h, w))
     _paint(img, d.tp, (0.35, 0.35, 0.35))
     fn_n = d.fn_relaxed & ~d.fn_independent
-    _paint(img, fn_n, (0.2, 0.4, 1.0))
-    _paint(img, d.fn_independent, (0.1, 0.9, 0.9))
+    _paint(img, th(fn_n), (0.2, 0.4, 1.0))
+    _paint(img, th(d.fn_independent), (0.1, 0.9, 0.9))
     axes[1].imshow(img, interpolation="nearest")
     _draw_polylines(axes[1], d.fn_polylines, "white", ms)
     axes[1].set_title(
@@ -138,8 +161,8 @@ def draw_hce(
     img = _rgb((h, w))
     _paint(img, d.tp, (0.35, 0.35, 0.35))
     fp_p = d.fp_relaxed & ~d.fp_independent
-    _paint(img, fp_p, (0.95, 0.25, 0.2))
-    _paint(img, d.fp_independent, (0.95, 0.2, 0.95))
+    _paint(img, th(fp_p), (0.95, 0.25, 0.2))
+    _paint(img, th(d.fp_independent), (0.95, 0.2, 0.95))
     axes[2].imshow(img, interpolation="nearest")
     _draw_polylines(axes[2], d.fp_polylines, "white", ms)
     axes[2].set_title(
@@ -159,16 +182,9 @@ def draw_hce(
         axes[3].plot([x], [y], marker="*", color=c, ms=ms * 2.2, mec="black", mew=0.4)
     total = d.fp_points + d.fp_regions + d.fn_points + d.fn_regions
     axes[3].set_title(f"all clicks on the GT (grey): HCE = {total}\npoints: lines + dots, regions: stars", fontsize=7)
-    if crop:
-        err = d.fp_relaxed | d.fn_relaxed
-        if err.any():
-            ys, xs = np.nonzero(err)
-            m = max(8, int(0.05 * size))
-            x0, x1 = max(0, xs.min() - m), min(w, xs.max() + m + 1)
-            y0, y1 = max(0, ys.min() - m), min(h, ys.max() + m + 1)
-            for ax in axes:
-                ax.set_xlim(x0 - 0.5, x1 - 0.5)
-                ax.set_ylim(y1 - 0.5, y0 - 0.5)
+    for ax in axes:
+        ax.set_xlim(x0 - 0.5, x1 - 0.5)
+        ax.set_ylim(y1 - 0.5, y0 - 0.5)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -177,6 +193,8 @@ def draw_hce(
             f"HCE = {total} = FP points {d.fp_points} + FP regions {d.fp_regions} "
             f"+ FN points {d.fn_points} + FN regions {d.fn_regions}"
         )
+        if r:
+            title += f"   (error masks drawn {2 * r + 1} px wide for visibility)"
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig, axes, d
