@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -83,6 +84,12 @@ def make_data(root: Path, n: int, size: int, seed: int = 0) -> None:
         cv2.imwrite(str(root / "m2" / f"{name}.png"), _pred(g, rng, 4, 4.0))
 
 
+def cpu_now() -> float:
+    """CPU seconds of this process (all threads) plus its terminated child processes (pool workers)."""
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + ch.ru_utime + ch.ru_stime
+
+
 def pysod_loop(root: Path, names: list[str]) -> tuple[float, dict[str, float]]:
     import cv2
     import py_sod_metrics as pysod
@@ -119,7 +126,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--pysod-subset", type=int, default=12, help="pairs timed for pysodmetrics (0 = all)")
     ap.add_argument("--data", help="dataset folder to (re)use instead of a temporary one")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "eval_table.md"))
+    ap.add_argument("--out", help="also write the Markdown table to this file")
     a = ap.parse_args()
 
     import cv2
@@ -145,8 +152,10 @@ def main() -> None:
 
         compute_all(np.zeros((64, 64), np.uint8), np.zeros((64, 64), np.uint8))
 
+        c = cpu_now()
         t_pysod_k, ref = pysod_loop(data, names[:k])
         per_pysod = t_pysod_k / k
+        cpu_pysod = (cpu_now() - c) / k
         print(f"pysodmetrics loop: {k} pairs in {t_pysod_k:.1f} s ({per_pysod:.3f} s / pair)", flush=True)
 
         # segmetrics on the same subset, in-process and single-threaded (per-core speed, same files).
@@ -156,38 +165,41 @@ def main() -> None:
             sub_gt.mkdir(exist_ok=True)
             for nm in names[:k]:
                 shutil.copy(data / "gt" / f"{nm}.png", sub_gt / f"{nm}.png")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_now()
         sub = evaluate_folder(data / "m1", sub_gt, metrics=SIX, workers=0, skeleton_cache=False, progress=False)
         t_ours_1 = (time.perf_counter() - t) / k
+        cpu_ours_1 = (cpu_now() - c) / k
         for key, v in ref.items():
             assert abs(sub.metrics[key] - v) <= 1e-12, (key, sub.metrics[key], v)
         print(f"segmetrics, 1 process, same {k} pairs: {t_ours_1:.3f} s / pair (numbers equal pysod's)", flush=True)
 
         cache = tmp / "skeleton_cache"
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_now()
         res = evaluate_folder(data / "m1", data / "gt", metrics=SIX, workers=a.workers, skeleton_cache=cache,
                               progress=False, out_dir=tmp / "out_m1")
         t_ours = time.perf_counter() - t
+        cpu_ours = (cpu_now() - c) / len(names)
         assert res.ok and res.num_images == len(names), res.errors
         print(f"segmetrics, {a.workers} workers: {len(names)} pairs in {t_ours:.1f} s", flush=True)
 
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_now()
         res_t = evaluate_folder(data / "m1", data / "gt", metrics=SIX, workers=a.workers, executor="thread",
                                 skeleton_cache=False, progress=False, out_dir=tmp / "out_m1_threads")
         t_threads = time.perf_counter() - t
+        cpu_threads = (cpu_now() - c) / len(names)
         assert res_t.metrics == res.metrics
         print(f"segmetrics, {a.workers} threads: {len(names)} pairs in {t_threads:.1f} s", flush=True)
 
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_now()
         evaluate_folder(data / "m2", data / "gt", metrics=("hce",), workers=a.workers, skeleton_cache=False,
                         progress=False)
-        t_hce_nocache = time.perf_counter() - t
-        t = time.perf_counter()
+        t_hce_nocache, c_hce_nocache = time.perf_counter() - t, cpu_now() - c
+        t, c = time.perf_counter(), cpu_now()
         evaluate_folder(data / "m2", data / "gt", metrics=("hce",), workers=a.workers, skeleton_cache=cache,
                         progress=False)
-        t_hce_cache = time.perf_counter() - t
-        print(f"HCE of method 2: {t_hce_nocache:.1f} s without cache, {t_hce_cache:.1f} s with the warm cache",
-              flush=True)
+        t_hce_cache, c_hce_cache = time.perf_counter() - t, cpu_now() - c
+        print(f"HCE of method 2: {t_hce_nocache:.1f} s without cache, {t_hce_cache:.1f} s with the warm cache "
+              f"(CPU {c_hce_nocache:.1f} s vs {c_hce_cache:.1f} s)", flush=True)
 
         n = len(names)
         thr_pysod = 1 / per_pysod
@@ -196,29 +208,33 @@ def main() -> None:
             f"Dataset: {n} pairs at {a.size}x{a.size} (PNG, {mb:.0f} MiB for GT + 2 methods), six metrics "
             f"(maxF/meanF/adpF + curves, wF, MAE, S, E, HCE).",
             "",
-            "| run | images | wall time (s) | throughput (img/s) | vs pysodmetrics loop |",
-            "|---|---:|---:|---:|---:|",
+            "| run | images | wall time (s) | throughput (img/s) | vs pysodmetrics loop | CPU s / image | "
+            "CPU ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             f"| pysodmetrics 1.6 loop (1 process; timed on {k} pairs, extrapolated) | {n} | "
-            f"{per_pysod * n:.1f} | {thr_pysod:.3f} | 1.0× |",
+            f"{per_pysod * n:.1f} | {thr_pysod:.3f} | 1.0× | {cpu_pysod:.3f} | 1.0× |",
             f"| segmetrics, 1 process (same {k} pairs) | {n} | {t_ours_1 * n:.1f} (extrap.) | "
-            f"{1 / t_ours_1:.3f} | {per_pysod / t_ours_1:.1f}× |",
+            f"{1 / t_ours_1:.3f} | {per_pysod / t_ours_1:.1f}× | {cpu_ours_1:.3f} | {cpu_pysod / cpu_ours_1:.1f}× |",
             f"| segmetrics `evaluate_folder`, {a.workers} workers, cold skeleton cache | {n} | {t_ours:.1f} | "
-            f"{thr_ours:.3f} | **{thr_ours / thr_pysod:.1f}×** |",
+            f"{thr_ours:.3f} | **{thr_ours / thr_pysod:.1f}×** | {cpu_ours:.3f} | {cpu_pysod / cpu_ours:.1f}× |",
             f"| segmetrics `evaluate_folder`, {a.workers} threads (`executor=\"thread\"`), no cache | {n} | "
-            f"{t_threads:.1f} | {n / t_threads:.3f} | {n / t_threads / thr_pysod:.1f}× |",
+            f"{t_threads:.1f} | {n / t_threads:.3f} | {n / t_threads / thr_pysod:.1f}× | {cpu_threads:.3f} | "
+            f"{cpu_pysod / cpu_threads:.1f}× |",
             "",
-            "| HCE only, method 2 on the same GTs | wall time (s) | speed-up |",
-            "|---|---:|---:|",
-            f"| no skeleton cache | {t_hce_nocache:.1f} | 1.0× |",
-            f"| warm skeleton cache (filled by method 1) | {t_hce_cache:.1f} | {t_hce_nocache / t_hce_cache:.2f}× |",
+            "| HCE only, method 2 on the same GTs | wall time (s) | speed-up | CPU (s) | CPU speed-up |",
+            "|---|---:|---:|---:|---:|",
+            f"| no skeleton cache | {t_hce_nocache:.1f} | 1.0× | {c_hce_nocache:.1f} | 1.0× |",
+            f"| warm skeleton cache (filled by method 1) | {t_hce_cache:.1f} | {t_hce_nocache / t_hce_cache:.2f}× | "
+            f"{c_hce_cache:.1f} | {c_hce_nocache / c_hce_cache:.2f}× |",
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"numpy {np.__version__}, numba {numba.__version__}, OpenCV {cv2.__version__}.",
         ]
         table = "\n".join(lines)
         print(table)
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(table + "\n")
+        if a.out:
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(table + "\n")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -168,3 +168,25 @@ def test_usage_errors_and_module_entry_point(data, capsys):
     assert "`pred_dir` must be an existing folder" in capsys.readouterr().err
     proc = subprocess.run([sys.executable, "-m", "segmetrics", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("segmetrics ")
+
+
+def test_python_plot_and_picture_api(evaluated, data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from segmetrics import draw_hce, hce_details, plot_curves, read_map
+
+    root, _ = evaluated
+    fig, ax = plot_curves([root / "good", root / "bad"], "em")
+    assert [ln.get_label().split(" ")[0] for ln in ax.get_lines()] == ["good", "bad"]
+    assert len(ax.get_lines()[0].get_xdata()) == 256
+    plt.close(fig)
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        plot_curves([root / "good"], "roc")
+    p, g = read_map(data["bad"] / "im1.png"), read_map(data["gt"] / "im1.png")
+    d = hce_details(p, g)
+    fig, axes, d2 = draw_hce(p, g, details=d, crop=True)
+    assert d2 is d and len(axes) == 4 and f"HCE = {d.total} " in fig._suptitle.get_text()
+    plt.close(fig)
