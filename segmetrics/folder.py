@@ -359,7 +359,8 @@ def _iter_results(
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_init_worker)
-    with pool as ex:
+    ex = pool
+    try:
         pending: deque = deque()
         it = iter(chunks)
         for chunk in it:
@@ -368,11 +369,22 @@ def _iter_results(
                 break
         while pending:
             fut = pending.popleft()
-            results = fut.result()
+            try:
+                results = fut.result()
+            except Exception as exc:
+                if type(exc).__name__ == "BrokenProcessPool":
+                    raise RuntimeError(
+                        "a worker process died (out of memory?); the results so far are saved in `out_dir`: "
+                        "run the same evaluation again to resume, perhaps with fewer workers"
+                    ) from exc
+                raise
             nxt = next(it, None)
             if nxt is not None:
                 pending.append(ex.submit(_run_chunk, nxt, settings))
             yield from results
+    finally:
+        # On an interruption, do not wait for (and then lose) the chunks still queued.
+        ex.shutdown(wait=True, cancel_futures=True)
 
 
 # ----------------------------------------------------------------------------------------- public
