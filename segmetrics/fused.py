@@ -120,9 +120,7 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
     if "mae" in ms:
         out["mae"] = st.mae
     if "wfm" in ms:
-        from segmetrics.weighted_fmeasure import _weighted_fmeasure_image
-
-        out["wfm"] = _weighted_fmeasure_image(st.normalized(p), g, opt.wfm_beta)
+        out["wfm"] = _wfm(p, g, st, opt.wfm_beta)
     if "hce" in ms:
         from segmetrics.hce import HCEResult, _hce_image
 
@@ -131,6 +129,21 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
                            threshold=opt.hce_threshold, iterations=opt.hce_iterations)
         out["hce"] = HCEResult(int(sum(parts)), *parts)
     return ImageMetrics(**out), st
+
+
+def _wfm(p: np.ndarray, g: np.ndarray, st: ImageStats, beta: float) -> float:
+    """Weighted F of one canonical pair, reusing the min / max found by the shared first pass.
+
+    The weighted-F kernel normalises on the fly (and reads uint8 maps directly), so no
+    normalised copy of the image is made.
+    """
+    from segmetrics._kernels.weighted_fmeasure import EPS, wfm_kernel
+    from segmetrics.weighted_fmeasure import _gaussian_kernel, _importance_table
+
+    if st.n_fg == 0:
+        return 0.0
+    return float(wfm_kernel(p, g, p.dtype == np.uint8, st.donorm, st.lo, st.d, _gaussian_kernel(),
+                            _importance_table(), float(beta), EPS))
 
 
 def _skeleton_list(skeleton: Any, n: int, batched: bool) -> list:
