@@ -83,13 +83,18 @@ def image_stats(
     gt: np.ndarray,
     *,
     normalize: bool = True,
+    fe: bool = True,
     strict: bool = False,
     smeasure: bool = False,
     alpha: float = 0.5,
     s_matlab: bool = False,
     avoid_nan: bool = False,
 ) -> ImageStats:
-    """Run the fused passes on one canonical pair (uint8 or float64-in-[0, 1] pred, bool gt)."""
+    """Run the fused passes on one canonical pair (uint8 or float64-in-[0, 1] pred, bool gt).
+
+    ``fe=False`` skips what only the F- / E-measure need (histograms, adaptive counts); with
+    ``smeasure=False`` too, only the MAE sum is computed.
+    """
     h, w = pred.shape
     p = pred.ravel()
     g = gt.ravel()
@@ -107,10 +112,14 @@ def image_stats(
         if donorm:
             lut = (lut - lo) / d
     hist = np.zeros((8, 256), np.int64)
-    sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
-        pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(smeasure), float(alpha), bool(s_matlab),
-        bool(avoid_nan), hist,
-    )
+    if not fe and not smeasure:
+        sum_abs = _k.abs_error_sum(pf, pu, g, lut, use_lut, lo, d, donorm)
+        sum_pred, thr, tp, fp, sm = np.nan, np.nan, 0, 0, np.nan
+    else:
+        sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
+            pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(fe), bool(smeasure), float(alpha),
+            bool(s_matlab), bool(avoid_nan), hist,
+        )
     st = None
     if strict:
         sh = np.zeros((2, 256), np.int64)

@@ -108,7 +108,8 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
                    name: str | None = None) -> tuple[ImageMetrics, ImageStats]:
     ms = opt.metrics
     strict = "em" in ms and opt.em_compat == "matlab"
-    st = image_stats(p, g, normalize=opt.normalize, strict=strict, smeasure="sm" in ms, alpha=opt.alpha,
+    fe = "fm" in ms or "em" in ms or ("mae" in ms and "sm" in ms)  # the S-only passes skip the MAE sum
+    st = image_stats(p, g, normalize=opt.normalize, fe=fe, strict=strict, smeasure="sm" in ms, alpha=opt.alpha,
                      s_matlab=opt.sm_compat == "matlab", avoid_nan=opt.avoid_nan)
     out: dict[str, Any] = {"name": name}
     if "fm" in ms:

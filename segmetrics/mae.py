@@ -42,5 +42,5 @@ def mae(pred: Any, gt: Any, *, normalize: bool = True) -> float | np.ndarray:
         0.0
     """
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
-    vals = np.array([image_stats(p, g, normalize=bool(normalize)).mae for p, g in pairs], dtype=np.float64)
+    vals = np.array([image_stats(p, g, normalize=bool(normalize), fe=False).mae for p, g in pairs], dtype=np.float64)
     return vals if batched else float(vals[0])

@@ -84,7 +84,7 @@ def smeasure(
     vals = np.array(
         [
             image_stats(
-                p, g, normalize=bool(normalize), smeasure=True, alpha=a, s_matlab=compat == "matlab",
+                p, g, normalize=bool(normalize), fe=False, smeasure=True, alpha=a, s_matlab=compat == "matlab",
                 avoid_nan=bool(avoid_nan),
             ).sm
             for p, g in pairs

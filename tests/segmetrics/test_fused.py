@@ -95,3 +95,20 @@ def test_normalize_false():
 def test_bad_options(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         compute_all(np.zeros((4, 4), np.uint8), np.zeros((4, 4), bool), **kwargs)
+
+
+@pytest.mark.parametrize("metrics", [("mae",), ("sm", "mae"), ("sm",), ("fm", "mae"), ("em", "sm")])
+def test_metric_subsets_share_passes_correctly(metrics):
+    for name in ("mixed_96x80", "empty_gt", "gt_last_column"):
+        pred, gt = make_case(name)
+        r = compute_all(pred, gt, metrics=metrics)
+        full = compute_all(pred, gt, metrics=("fm", "em", "sm", "mae"))
+        for key in ("sm", "mae"):
+            if key in metrics:
+                np.testing.assert_equal(getattr(r, key), getattr(full, key))
+            else:
+                assert getattr(r, key) is None
+        if "fm" in metrics:
+            np.testing.assert_array_equal(r.fm.curve, full.fm.curve)
+        if "em" in metrics:
+            assert r.em.adaptive == full.em.adaptive
