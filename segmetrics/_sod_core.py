@@ -112,18 +112,22 @@ def image_stats(
         if donorm:
             lut = (lut - lo) / d
     hist = np.zeros((8, 256), np.int64)
+    raw = np.zeros((2, 256), np.int64)
     if not fe and not smeasure:
         sum_abs = _k.abs_error_sum(pf, pu, g, lut, use_lut, lo, d, donorm)
         sum_pred, thr, tp, fp, sm = np.nan, np.nan, 0, 0, np.nan
     else:
         sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
             pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(fe), bool(smeasure), float(alpha),
-            bool(s_matlab), bool(avoid_nan), hist,
+            bool(s_matlab), bool(avoid_nan), hist, raw,
         )
     st = None
     if strict:
         sh = np.zeros((2, 256), np.int64)
-        stp, sfp = _k.strict_pass(pf, pu, g, lut, use_lut, lo, d, donorm, thr, sh)
+        if use_lut and fe:
+            stp, sfp = _k.strict_from_raw(raw, lut, thr, sh)
+        else:
+            stp, sfp = _k.strict_pass(pf, pu, g, lut, use_lut, lo, d, donorm, thr, sh)
         st = (sh[0], sh[1], int(stp), int(sfp))
     return ImageStats(
         n=h * w, n_fg=int(nfg), hist_fg=hist[4:].sum(axis=0), hist_bg=hist[:4].sum(axis=0), sum_pred=float(sum_pred),

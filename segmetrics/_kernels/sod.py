@@ -188,7 +188,7 @@ def full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist):
         m = L - (L % 8) if L >= 8 else 0
         for i in range(L):
             v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
-            q = int(v * 255.0)
+            q = np.int64(pu[t]) if use_lut else int(v * 255.0)
             if g[t]:
                 hist[4 + (t & 3), q] += 1
                 a = 1.0 - v
@@ -473,7 +473,7 @@ def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, want_f
             v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
             buf[0, col] = v
             if want_fe:
-                q = int(v * 255.0)
+                q = np.int64(pu[t]) if use_lut else int(v * 255.0)
                 hist[(4 if g[t] else 0) + (col & 3), q] += 1
             if g[t]:
                 buf[1, col] = 1.0 - v
@@ -582,10 +582,13 @@ def centroid(nfg, sr, sc, matlab):
 
 @njit
 def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_fe, want_s, alpha, s_matlab, avoid_nan,
-                 hist):
+                 hist, raw):
     """F / E / MAE statistics of one image and, if ``want_s``, its S-measure.
 
-    ``hist`` ((8, 256) int64, zeroed) receives the interleaved histograms; returns
+    ``hist`` ((8, 256) int64, zeroed) receives the interleaved histograms of the quantised levels
+    ``trunc(255 P)``; for uint8 maps the passes count the raw levels instead, ``raw`` ((2, 256):
+    GT foreground, background) receives them, the adaptive counts are read off them and ``hist`` is
+    folded to quantised levels at the end (no adaptive pass). Returns
     ``(sum P, sum |P - G|, thr, TP, FP, S)``. With ``want_fe=False`` (S-measure only) the
     histograms, sums and adaptive counts may be skipped (left at zero).
     """
@@ -603,8 +606,26 @@ def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_
         sum_v, sum_abs = full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist)
     thr = min(2 * (sum_v / n), 1.0)
     sm = np.nan
+    lut_counts = use_lut and want_fe
+    tp = 0
+    fp = 0
+    if lut_counts:
+        for u in range(256):
+            raw[0, u] = hist[4, u] + hist[5, u] + hist[6, u] + hist[7, u]
+            raw[1, u] = hist[0, u] + hist[1, u] + hist[2, u] + hist[3, u]
+            if lut[u] >= thr:
+                tp += raw[0, u]
+                fp += raw[1, u]
+        for r in range(8):
+            for u in range(256):
+                hist[r, u] = 0
+        for u in range(256):
+            q = int(lut[u] * 255.0)
+            hist[4, q] += raw[0, u]
+            hist[0, q] += raw[1, u]
     if not s_region:
-        tp, fp = adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr)
+        if not lut_counts:
+            tp, fp = adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr)
         if want_s:
             sm = 1 - sum_v / n if nfg == 0 else sum_v / n
         return sum_v, sum_abs, thr, tp, fp, sm
@@ -620,8 +641,10 @@ def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_
         if bn[b] > 0:
             bx[b] = sums[2 + b] / bn[b]
             by[b] = gcnt[b] / bn[b]
-    tp, fp, acc = fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, want_fe, nfg, cy, cx, m_fg, m_bg,
-                                bx, by)
+    tp2, fp2, acc = fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, want_fe and not lut_counts, nfg,
+                                  cy, cx, m_fg, m_bg, bx, by)
+    if not lut_counts:
+        tp, fp = tp2, fp2
     y = nfg / n
     nbg = n - nfg
     fg_score = _s_object(m_fg, acc[0, 0], nfg) * y
@@ -703,3 +726,24 @@ def abs_error_sum(p, pu, g, lut, use_lut, lo, d, donorm):
         t += L
         sp, acc = _push(s, adds[k], seg_end[k], st, sp, acc)
     return acc
+
+
+@njit
+def strict_from_raw(raw, lut, thr, hist):
+    """MATLAB E-measure counts for a uint8 map from its raw level histograms ``raw`` (fg, bg)."""
+    tp = 0
+    fp = 0
+    for u in range(256):
+        v = lut[u]
+        if v > thr:
+            tp += raw[0, u]
+            fp += raw[1, u]
+        k = int(v * 255.0)
+        while k >= 0 and not (k / 255.0 < v):
+            k -= 1
+        while k < 255 and (k + 1) / 255.0 < v:
+            k += 1
+        if k >= 0:
+            hist[0, k] += raw[0, u]
+            hist[1, k] += raw[1, u]
+    return tp, fp
