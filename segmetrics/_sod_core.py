@@ -21,6 +21,7 @@ __all__ = [
     "EPS",
     "THRESHOLDS",
     "ImageStats",
+    "check_bool",
     "em_adaptive",
     "em_curve",
     "fm_adaptive",
@@ -134,6 +135,13 @@ def image_stats(
         sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st,
         sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm, lut=lut if use_lut else None,
     )
+
+
+def check_bool(value, name: str) -> bool:
+    """Raise ``TypeError`` naming ``name`` unless ``value`` is a bool; return it as ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {type(value).__name__}")
+    return bool(value)
 
 
 def _cum_ge(hist: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, prepare_pairs
-from segmetrics._sod_core import ImageStats, image_stats
+from segmetrics._sod_core import ImageStats, check_bool, image_stats
 from segmetrics.emeasure import EMEASURE_COMPAT, EMeasureResult, _em_result
 from segmetrics.fmeasure import FMeasureResult, _fm_result
 from segmetrics.smeasure import SMEASURE_COMPAT, _check_alpha
@@ -51,6 +51,8 @@ class MetricOptions:
         for m in metrics:
             check_choice(m, "metrics", ALL_METRICS)
         metrics = tuple(m for m in ALL_METRICS if m in metrics)
+        kw["normalize"] = check_bool(kw.get("normalize", True), "normalize")
+        kw["avoid_nan"] = check_bool(kw.get("avoid_nan", False), "avoid_nan")
         check_positive(kw.get("beta_sq", 0.3), "beta_sq")
         check_positive(kw.get("wfm_beta", 1.0), "wfm_beta")
         kw["alpha"] = _check_alpha(kw.get("alpha", 0.5))
@@ -224,8 +226,8 @@ def compute_all(
         (1.0, 1.0, 0.0)
     """
     opt = MetricOptions.make(
-        metrics, normalize=bool(normalize), beta_sq=beta_sq, alpha=alpha, wfm_beta=wfm_beta, em_compat=em_compat,
-        sm_compat=sm_compat, avoid_nan=bool(avoid_nan), hce_gamma=hce_gamma, hce_epsilon=hce_epsilon,
+        metrics, normalize=normalize, beta_sq=beta_sq, alpha=alpha, wfm_beta=wfm_beta, em_compat=em_compat,
+        sm_compat=sm_compat, avoid_nan=avoid_nan, hce_gamma=hce_gamma, hce_epsilon=hce_epsilon,
         hce_threshold=hce_threshold, hce_iterations=hce_iterations,
     )
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)

@@ -89,6 +89,7 @@ def test_normalize_false():
         ({"sm_compat": "x"}, ValueError, r"`sm_compat` must be one of"),
         ({"wfm_beta": -1}, ValueError, r"`wfm_beta` must be finite and > 0"),
         ({"alpha": 2}, ValueError, r"`alpha` must lie in \[0, 1\]"),
+        ({"normalize": 0}, TypeError, r"`normalize` must be a bool; got int"),
         ({"hce_skeleton": [np.zeros((4, 4), bool)] * 2}, ValueError, r"`hce_skeleton` must be a 2-D \(H, W\) map"),
     ],
 )
