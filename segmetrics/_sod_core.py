@@ -55,7 +55,6 @@ class ImageStats:
     lo: float = 0.0  # min of the canonical prediction
     d: float = 1.0  # max - min (1 when not normalised)
     donorm: bool = False  # whether min-max normalisation was applied
-    lut: np.ndarray | None = None  # normalised value of each uint8 level (uint8 input only)
 
     @property
     def mean(self) -> float:
@@ -64,14 +63,6 @@ class ImageStats:
     @property
     def mae(self) -> float:
         return self.sum_abs / self.n
-
-    def normalized(self, pred: np.ndarray) -> np.ndarray:
-        """The min-max normalised float64 map (bit-identical to pysodmetrics' ``prepare_data``)."""
-        if self.lut is not None:
-            return self.lut[pred]
-        if self.donorm:
-            return (pred - self.lo) / self.d
-        return pred
 
 
 _NO_LUT = np.zeros(256)
@@ -133,7 +124,7 @@ def image_stats(
     return ImageStats(
         n=h * w, n_fg=int(nfg), hist_fg=hist[4:].sum(axis=0), hist_bg=hist[:4].sum(axis=0), sum_pred=float(sum_pred),
         sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st,
-        sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm, lut=lut if use_lut else None,
+        sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm,
     )
 
 
