@@ -135,18 +135,20 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
 
 
 def _wfm(p: np.ndarray, g: np.ndarray, st: ImageStats, beta: float) -> float:
-    """Weighted F of one canonical pair, reusing the min / max found by the shared first pass.
+    """Weighted F of one canonical pair, reusing the shared first pass' min / max and uint8 table.
 
-    The weighted-F kernel normalises on the fly (and reads uint8 maps directly), so no
-    normalised copy of the image is made.
+    The weighted-F kernel normalises on the fly, so no normalised copy of the image is made.
     """
-    from segmetrics._kernels.weighted_fmeasure import EPS, wfm_kernel
+    from segmetrics._kernels.weighted_fmeasure import EPS, wfm
     from segmetrics.weighted_fmeasure import _gaussian_kernel, _importance_table
 
     if st.n_fg == 0:
         return 0.0
-    return float(wfm_kernel(p, g, p.dtype == np.uint8, st.donorm, st.lo, st.d, _gaussian_kernel(),
-                            _importance_table(), float(beta), EPS))
+    lut = st.lut if st.lut is not None else _EMPTY
+    return float(wfm(p, g, lut, st.donorm, st.lo, st.d, _gaussian_kernel(), _importance_table(), float(beta), EPS))
+
+
+_EMPTY = np.empty(0, np.float64)
 
 
 def _skeleton_list(skeleton: Any, n: int, batched: bool) -> list:
