@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "segmetrics"))
 
-REPEATS = {320: 15, 1024: 5, 2048: 3}
+REPEATS = {320: 21, 1024: 9, 2048: 5}
 
 
 def load_dis(path: str | None):
@@ -52,15 +52,23 @@ def load_dis(path: str | None):
     return mod
 
 
-def timeit(fn, repeats: int) -> tuple[float, float, object]:
-    out = fn()  # warm-up (numba compilation, caches)
-    cpu, wall = [], []
+def timeit_round_robin(fns: dict, repeats: int) -> tuple[dict, dict, dict]:
+    """Time several callables in interleaved rounds (so they share the machine's load).
+
+    Returns per name: median CPU ms, median wall ms, and the last output.
+    """
+    outs = {k: fn() for k, fn in fns.items()}  # warm-up (numba compilation, caches)
+    cpu = {k: [] for k in fns}
+    wall = {k: [] for k in fns}
     for _ in range(repeats):
-        c0, w0 = time.process_time(), time.perf_counter()
-        out = fn()
-        cpu.append(time.process_time() - c0)
-        wall.append(time.perf_counter() - w0)
-    return float(np.median(cpu)) * 1e3, float(np.median(wall)) * 1e3, out
+        for k, fn in fns.items():
+            c0, w0 = time.process_time(), time.perf_counter()
+            outs[k] = fn()
+            cpu[k].append(time.process_time() - c0)
+            wall[k].append(time.perf_counter() - w0)
+    med = {k: float(np.median(v)) * 1e3 for k, v in cpu.items()}
+    medw = {k: float(np.median(v)) * 1e3 for k, v in wall.items()}
+    return med, medw, outs
 
 
 def main() -> None:
@@ -103,21 +111,25 @@ def main() -> None:
 
     def measure(n: int) -> dict:
         pred, gt = scene(n, n, args.seed)
-        reps = REPEATS.get(n, 3)
-        r = {"size": n}
-        r["ours"], r["ours_wall"], res = timeit(lambda: hce(pred, gt), reps)
-        r["ours_skel"], _, _ = timeit(lambda: skeletonize(gt > 128), reps)
         ske = sk_skeletonize(gt > 128)
-        r["ours_noskel"], _, _ = timeit(lambda: hce(pred, gt, skeleton=ske), reps)
-        r["pysod"], r["pysod_wall"], ps = timeit(lambda: pysod_hce(pred, gt), reps)
-        ours_pysod = hce(pred, gt, threshold="pysod", count_whole_image_region=True).total
-        assert ours_pysod == ps, (ours_pysod, ps)
-        r["hce"] = res.total
-        r["hce_pysod"] = ours_pysod
+        fns = {
+            "ours": lambda: hce(pred, gt),
+            "ours_skel": lambda: skeletonize(gt > 128),
+            "ours_noskel": lambda: hce(pred, gt, skeleton=ske),
+            "pysod": lambda: pysod_hce(pred, gt),
+        }
         if dis is not None:
-            r["dis"], r["dis_wall"], d = timeit(lambda: dis.relax_HCE(gt, pred, sk_skeletonize(gt > 128)), reps)
-            r["dis_skel"], _, _ = timeit(lambda: sk_skeletonize(gt > 128), reps)
+            fns["dis"] = lambda: dis.relax_HCE(gt, pred, sk_skeletonize(gt > 128))
+            fns["dis_skel"] = lambda: sk_skeletonize(gt > 128)
+        med, medw, outs = timeit_round_robin(fns, REPEATS.get(n, 3))
+        res = outs["ours"]
+        ours_pysod = hce(pred, gt, threshold="pysod", count_whole_image_region=True).total
+        assert ours_pysod == outs["pysod"], (ours_pysod, outs["pysod"])
+        if dis is not None:
+            d = outs["dis"]
             assert [int(v) for v in d] == [res.fp_points, res.fp_regions, res.fn_points, res.fn_regions]
+        r = {"size": n, "hce": res.total, "hce_pysod": ours_pysod, **med}
+        r.update({k + "_wall": v for k, v in medw.items()})
         return r
 
     rows = []

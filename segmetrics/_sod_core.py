@@ -21,6 +21,7 @@ __all__ = [
     "EPS",
     "THRESHOLDS",
     "ImageStats",
+    "check_bool",
     "em_adaptive",
     "em_curve",
     "fm_adaptive",
@@ -64,14 +65,6 @@ class ImageStats:
     def mae(self) -> float:
         return self.sum_abs / self.n
 
-    def normalized(self, pred: np.ndarray) -> np.ndarray:
-        """The min-max normalised float64 map (bit-identical to pysodmetrics' ``prepare_data``)."""
-        if self.lut is not None:
-            return self.lut[pred]
-        if self.donorm:
-            return (pred - self.lo) / self.d
-        return pred
-
 
 _NO_LUT = np.zeros(256)
 _DUMMY_F = np.zeros(1)
@@ -83,13 +76,18 @@ def image_stats(
     gt: np.ndarray,
     *,
     normalize: bool = True,
+    fe: bool = True,
     strict: bool = False,
     smeasure: bool = False,
     alpha: float = 0.5,
     s_matlab: bool = False,
     avoid_nan: bool = False,
 ) -> ImageStats:
-    """Run the fused passes on one canonical pair (uint8 or float64-in-[0, 1] pred, bool gt)."""
+    """Run the fused passes on one canonical pair (uint8 or float64-in-[0, 1] pred, bool gt).
+
+    ``fe=False`` skips what only the F- / E-measure need (histograms, adaptive counts); with
+    ``smeasure=False`` too, only the MAE sum is computed.
+    """
     h, w = pred.shape
     p = pred.ravel()
     g = gt.ravel()
@@ -107,20 +105,36 @@ def image_stats(
         if donorm:
             lut = (lut - lo) / d
     hist = np.zeros((8, 256), np.int64)
-    sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
-        pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(smeasure), float(alpha), bool(s_matlab),
-        bool(avoid_nan), hist,
-    )
+    raw = np.zeros((2, 256), np.int64)
+    if not fe and not smeasure:
+        sum_abs = _k.abs_error_sum(pf, pu, g, lut, use_lut, lo, d, donorm)
+        sum_pred, thr, tp, fp, sm = np.nan, np.nan, 0, 0, np.nan
+    else:
+        sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
+            pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(fe), bool(smeasure), float(alpha),
+            bool(s_matlab), bool(avoid_nan), hist, raw,
+        )
     st = None
     if strict:
         sh = np.zeros((2, 256), np.int64)
-        stp, sfp = _k.strict_pass(pf, pu, g, lut, use_lut, lo, d, donorm, thr, sh)
+        if use_lut and fe:
+            stp, sfp = _k.strict_from_raw(raw, lut, thr, sh)
+        else:
+            stp, sfp = _k.strict_pass(pf, pu, g, lut, use_lut, lo, d, donorm, thr, sh)
         st = (sh[0], sh[1], int(stp), int(sfp))
     return ImageStats(
         n=h * w, n_fg=int(nfg), hist_fg=hist[4:].sum(axis=0), hist_bg=hist[:4].sum(axis=0), sum_pred=float(sum_pred),
         sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st,
-        sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm, lut=lut if use_lut else None,
+        sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm,
+        lut=lut if use_lut else None,
     )
+
+
+def check_bool(value, name: str) -> bool:
+    """Raise ``TypeError`` naming ``name`` unless ``value`` is a bool; return it as ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {type(value).__name__}")
+    return bool(value)
 
 
 def _cum_ge(hist: np.ndarray) -> np.ndarray:

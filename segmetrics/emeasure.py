@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_choice, prepare_pairs
-from segmetrics._sod_core import THRESHOLDS, em_adaptive, em_curve, image_stats, pysod_mean
+from segmetrics._sod_core import THRESHOLDS, check_bool, em_adaptive, em_curve, image_stats, pysod_mean
 
 __all__ = ["EMEASURE_COMPAT", "EMeasureResult", "emeasure"]
 
@@ -93,7 +93,7 @@ def emeasure(pred: Any, gt: Any, *, normalize: bool = True, compat: str = "pysod
         :class:`EMeasureResult`.
 
     Raises:
-        TypeError: unsupported input type or dtype.
+        TypeError: unsupported input type or dtype, non-bool ``normalize``.
         ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values, unknown ``compat``.
 
     Example:
@@ -104,7 +104,8 @@ def emeasure(pred: Any, gt: Any, *, normalize: bool = True, compat: str = "pysod
         1.0159
     """
     check_choice(compat, "compat", EMEASURE_COMPAT)
+    norm = check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     strict = compat == "matlab"
-    stats = [image_stats(p, g, normalize=bool(normalize), strict=strict) for p, g in pairs]
+    stats = [image_stats(p, g, normalize=norm, strict=strict) for p, g in pairs]
     return _em_result(stats, strict, batched)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_positive, prepare_pairs
-from segmetrics._sod_core import THRESHOLDS, fm_adaptive, fm_curves, image_stats, pysod_mean
+from segmetrics._sod_core import THRESHOLDS, check_bool, fm_adaptive, fm_curves, image_stats, pysod_mean
 
 __all__ = ["FMeasureResult", "fmeasure"]
 
@@ -87,7 +87,7 @@ def fmeasure(pred: Any, gt: Any, *, beta_sq: float = 0.3, normalize: bool = True
         averages the curves over images before taking max / mean (the benchmark protocol).
 
     Raises:
-        TypeError: unsupported input type or dtype, non-numeric ``beta_sq``.
+        TypeError: unsupported input type or dtype, non-numeric ``beta_sq``, non-bool ``normalize``.
         ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values, ``beta_sq <= 0``.
 
     Example:
@@ -98,6 +98,7 @@ def fmeasure(pred: Any, gt: Any, *, beta_sq: float = 0.3, normalize: bool = True
         (1.0, (256,))
     """
     check_positive(beta_sq, "beta_sq")
+    norm = check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
-    stats = [image_stats(p, g, normalize=bool(normalize)) for p, g in pairs]
+    stats = [image_stats(p, g, normalize=norm) for p, g in pairs]
     return _fm_result(stats, float(beta_sq), batched)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, prepare_pairs
-from segmetrics._sod_core import ImageStats, image_stats
+from segmetrics._sod_core import ImageStats, check_bool, image_stats
 from segmetrics.emeasure import EMEASURE_COMPAT, EMeasureResult, _em_result
 from segmetrics.fmeasure import FMeasureResult, _fm_result
 from segmetrics.smeasure import SMEASURE_COMPAT, _check_alpha
@@ -51,6 +51,8 @@ class MetricOptions:
         for m in metrics:
             check_choice(m, "metrics", ALL_METRICS)
         metrics = tuple(m for m in ALL_METRICS if m in metrics)
+        kw["normalize"] = check_bool(kw.get("normalize", True), "normalize")
+        kw["avoid_nan"] = check_bool(kw.get("avoid_nan", False), "avoid_nan")
         check_positive(kw.get("beta_sq", 0.3), "beta_sq")
         check_positive(kw.get("wfm_beta", 1.0), "wfm_beta")
         kw["alpha"] = _check_alpha(kw.get("alpha", 0.5))
@@ -108,7 +110,8 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
                    name: str | None = None) -> tuple[ImageMetrics, ImageStats]:
     ms = opt.metrics
     strict = "em" in ms and opt.em_compat == "matlab"
-    st = image_stats(p, g, normalize=opt.normalize, strict=strict, smeasure="sm" in ms, alpha=opt.alpha,
+    fe = "fm" in ms or "em" in ms or ("mae" in ms and "sm" in ms)  # the S-only passes skip the MAE sum
+    st = image_stats(p, g, normalize=opt.normalize, fe=fe, strict=strict, smeasure="sm" in ms, alpha=opt.alpha,
                      s_matlab=opt.sm_compat == "matlab", avoid_nan=opt.avoid_nan)
     out: dict[str, Any] = {"name": name}
     if "fm" in ms:
@@ -120,9 +123,7 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
     if "mae" in ms:
         out["mae"] = st.mae
     if "wfm" in ms:
-        from segmetrics.weighted_fmeasure import _weighted_fmeasure_image
-
-        out["wfm"] = _weighted_fmeasure_image(st.normalized(p), g, opt.wfm_beta)
+        out["wfm"] = _wfm(p, g, st, opt.wfm_beta)
     if "hce" in ms:
         from segmetrics.hce import HCEResult, _hce_image
 
@@ -131,6 +132,23 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
                            threshold=opt.hce_threshold, iterations=opt.hce_iterations)
         out["hce"] = HCEResult(int(sum(parts)), *parts)
     return ImageMetrics(**out), st
+
+
+def _wfm(p: np.ndarray, g: np.ndarray, st: ImageStats, beta: float) -> float:
+    """Weighted F of one canonical pair, reusing the shared first pass' min / max and uint8 table.
+
+    The weighted-F kernel normalises on the fly, so no normalised copy of the image is made.
+    """
+    from segmetrics._kernels.weighted_fmeasure import EPS, wfm
+    from segmetrics.weighted_fmeasure import _gaussian_kernel, _importance_table
+
+    if st.n_fg == 0:
+        return 0.0
+    lut = st.lut if st.lut is not None else _EMPTY
+    return float(wfm(p, g, lut, st.donorm, st.lo, st.d, _gaussian_kernel(), _importance_table(), float(beta), EPS))
+
+
+_EMPTY = np.empty(0, np.float64)
 
 
 def _skeleton_list(skeleton: Any, n: int, batched: bool) -> list:
@@ -210,8 +228,8 @@ def compute_all(
         (1.0, 1.0, 0.0)
     """
     opt = MetricOptions.make(
-        metrics, normalize=bool(normalize), beta_sq=beta_sq, alpha=alpha, wfm_beta=wfm_beta, em_compat=em_compat,
-        sm_compat=sm_compat, avoid_nan=bool(avoid_nan), hce_gamma=hce_gamma, hce_epsilon=hce_epsilon,
+        metrics, normalize=normalize, beta_sq=beta_sq, alpha=alpha, wfm_beta=wfm_beta, em_compat=em_compat,
+        sm_compat=sm_compat, avoid_nan=avoid_nan, hce_gamma=hce_gamma, hce_epsilon=hce_epsilon,
         hce_threshold=hce_threshold, hce_iterations=hce_iterations,
     )
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)

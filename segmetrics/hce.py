@@ -28,6 +28,14 @@ Conventions (defaults reproduce the DIS repository's ``relax_HCE``):
 * ``count_whole_image_region=False``: the DIS script does not count a relaxed mask that covers the
   whole image as an independent region (it sizes its flag array by the number of distinct labels);
   ``True`` counts it, as pysodmetrics does.
+
+Implementation: masks are bit-packed (64 pixels per word) and the work is cropped to the bounding box
+of GT ∪ prediction ∪ skeleton plus a margin of (iterations + 2) pixels, which cannot change the result
+(erosion, the constrained dilations and the contours only see pixels within that distance). Labelling
+(8-connected, run-length union-find) and the contour walk run in numba; contours and the
+Ramer–Douglas–Peucker simplification stay OpenCV's ``findContours`` / ``approxPolyDP``, because their
+traversal order and start points decide the counts. Components of one or two pixels are counted
+without tracing (every point of their contour survives the simplification).
 """
 
 from __future__ import annotations
@@ -39,7 +47,6 @@ import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, is_batch, prepare_gt, prepare_pairs
 from segmetrics._kernels.hce import (
-    _DEBRUIJN_TABLE,
     boundary_runs,
     label_runs,
     pack,
@@ -152,6 +159,8 @@ def _check_options(gamma: Any, epsilon: Any, threshold: Any, iterations: Any, co
     if gamma < 0:
         raise ValueError(f"`gamma` must be an integer >= 0; got {gamma}")
     check_positive(epsilon, "epsilon")
+    if epsilon >= 1e30:
+        raise ValueError(f"`epsilon` must be < 1e30 (OpenCV's approxPolyDP limit); got {epsilon!r}")
     check_choice(threshold, "threshold", _THRESHOLDS)
     check_choice(iterations, "iterations", _ITERATIONS)
     if not isinstance(count_whole_image_region, (bool, np.bool_)):
@@ -169,7 +178,7 @@ def _boundary_count(
     """Polygon points and independent regions of one packed relaxed mask (crop coordinates)."""
     import cv2
 
-    row_start, run_start, run_end, root, n_comp, n_pixels = label_runs(mask, ncols, _DEBRUIJN_TABLE)
+    row_start, run_start, run_end, root, n_comp, n_pixels = label_runs(mask, ncols)
     labels = independent = None
     if n_comp == 0:
         if keep:
@@ -405,7 +414,7 @@ def hce(
             or float in ``[0, 1]``.
         gamma: error tolerance γ ≥ 0 (pixels); faulty structures thinner than about 2γ are
             forgiven. Default 5.
-        epsilon: RDP tolerance ε > 0 in pixels. Default 2.0.
+        epsilon: RDP tolerance ε in pixels, 0 < ε < 1e30. Default 2.0.
         skeleton: optional precomputed GT skeleton (bool, or uint8 with foreground ``> 128`` as
             the DIS script reads its PNGs), one map or a matching batch / list (``None`` items are
             computed). Default ``None``: computed with :func:`segmetrics.skeletonize`.
@@ -426,8 +435,8 @@ def hce(
 
     Raises:
         TypeError: for unsupported types / dtypes or a non-integer ``gamma``.
-        ValueError: for mismatched shapes, invalid values, ``gamma < 0``, ``epsilon <= 0`` or an
-            unknown ``threshold`` / ``iterations``.
+        ValueError: for mismatched shapes, invalid values, ``gamma < 0``, ``epsilon`` not in
+            ``(0, 1e30)`` or an unknown ``threshold`` / ``iterations``.
 
     Example:
         >>> import numpy as np

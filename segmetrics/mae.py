@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import prepare_pairs
-from segmetrics._sod_core import image_stats
+from segmetrics._sod_core import check_bool, image_stats
 
 __all__ = ["mae"]
 
@@ -32,7 +32,7 @@ def mae(pred: Any, gt: Any, *, normalize: bool = True) -> float | np.ndarray:
         The MAE in ``[0, 1]`` (lower is better).
 
     Raises:
-        TypeError: unsupported input type or dtype.
+        TypeError: unsupported input type or dtype, non-bool ``normalize``.
         ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values.
 
     Example:
@@ -41,6 +41,7 @@ def mae(pred: Any, gt: Any, *, normalize: bool = True) -> float | np.ndarray:
         >>> round(mae(gt.astype(np.uint8) * 200, gt), 6)
         0.0
     """
+    norm = check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
-    vals = np.array([image_stats(p, g, normalize=bool(normalize)).mae for p, g in pairs], dtype=np.float64)
+    vals = np.array([image_stats(p, g, normalize=norm, fe=False).mae for p, g in pairs], dtype=np.float64)
     return vals if batched else float(vals[0])

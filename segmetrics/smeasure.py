@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_choice, prepare_pairs
-from segmetrics._sod_core import image_stats
+from segmetrics._sod_core import check_bool, image_stats
 
 __all__ = ["SMEASURE_COMPAT", "smeasure"]
 
@@ -68,7 +68,8 @@ def smeasure(
         The S-measure in ``[0, 1]`` (higher is better), or NaN in the case described under ``avoid_nan``.
 
     Raises:
-        TypeError: unsupported input type or dtype, non-numeric ``alpha``.
+        TypeError: unsupported input type or dtype, non-numeric ``alpha``, non-bool
+            ``normalize`` / ``avoid_nan``.
         ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values, ``alpha``
             outside ``[0, 1]``, unknown ``compat``.
 
@@ -80,12 +81,14 @@ def smeasure(
     """
     a = _check_alpha(alpha)
     check_choice(compat, "compat", SMEASURE_COMPAT)
+    norm = check_bool(normalize, "normalize")
+    no_nan = check_bool(avoid_nan, "avoid_nan")
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     vals = np.array(
         [
             image_stats(
-                p, g, normalize=bool(normalize), smeasure=True, alpha=a, s_matlab=compat == "matlab",
-                avoid_nan=bool(avoid_nan),
+                p, g, normalize=norm, fe=False, smeasure=True, alpha=a, s_matlab=compat == "matlab",
+                avoid_nan=no_nan,
             ).sm
             for p, g in pairs
         ],

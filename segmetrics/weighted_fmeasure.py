@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_positive, is_batch, prepare_pairs
-from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm_kernel
+from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm
 
 __all__ = ["weighted_fmeasure"]
 
@@ -16,6 +16,7 @@ _GAUSS_SIGMA = 5
 _B_TABLE_SIZE = 1 << 17
 
 _cache: dict[str, np.ndarray] = {}
+_NO_LUT = np.empty(0, np.float64)
 
 
 def _gaussian_kernel() -> np.ndarray:
@@ -83,7 +84,7 @@ def _weighted_fmeasure_image(pred_norm: np.ndarray, gt: np.ndarray, beta: float 
     if not gt.any():
         return 0.0
     return float(
-        wfm_kernel(pred_norm, gt, False, False, 0.0, 1.0, _gaussian_kernel(), _importance_table(), float(beta), EPS)
+        wfm(pred_norm, gt, _NO_LUT, False, 0.0, 1.0, _gaussian_kernel(), _importance_table(), float(beta), EPS)
     )
 
 
@@ -160,6 +161,12 @@ def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool 
         else:
             lo, hi = min_max(p)
         norm = bool(hi > lo)
-        src, div255 = (u8, True) if u8 is not None else (p, False)
-        scores[i] = wfm_kernel(src, g, div255, norm, lo, hi - lo if norm else 1.0, krn, btable, float(beta), EPS)
+        scale = hi - lo if norm else 1.0
+        if u8 is not None:  # P̂ of each uint8 level, with the float64 operations of prepare + min-max
+            lut = np.arange(256, dtype=np.float64) / 255.0
+            if norm:
+                lut = (lut - lo) / scale
+            scores[i] = wfm(u8, g, lut, norm, lo, scale, krn, btable, float(beta), EPS)
+        else:
+            scores[i] = wfm(p, g, _NO_LUT, norm, lo, scale, krn, btable, float(beta), EPS)
     return scores if batched else float(scores[0])

@@ -63,7 +63,7 @@ def next_row_below(features, nxt):
 
 
 @njit
-def envelope_row(frow, nxt_row, y, last, near, sst, hst):
+def envelope_row(frow, nxt_row, y, last, near, sst, hst, cap):
     """Column pass and lower envelope of one row; returns the number of envelope sites.
 
     Column pass: ``near[x]`` = row of the nearest feature in column ``x`` (ties: the upper one),
@@ -71,6 +71,11 @@ def envelope_row(frow, nxt_row, y, last, near, sst, hst):
     ``y`` per column: call for ``y = 0, 1, ...`` in order with ``last`` initialised to -1.
     Envelope: ``sst`` receives the site columns (left to right), ``hst`` their squared row offsets.
     The top two stack entries are kept in registers.
+
+    Candidates with a squared row offset ``>= cap`` are left out: every squared distance below
+    ``cap`` stays exact (its nearest candidate is kept, and so are all equidistant ones, so the
+    tie rule is unchanged), and every other one comes out ``>= cap``. Pass a huge ``cap`` for the
+    full transform.
     """
     w = frow.shape[0]
     top = -1
@@ -90,6 +95,8 @@ def envelope_row(frow, nxt_row, y, last, near, sst, hst):
             continue
         dy = np.int64(fr) - y
         wr = dy * dy
+        if wr >= cap:
+            continue
         xx = np.int64(x)
         while top >= 1:
             da = sv - su
@@ -135,11 +142,14 @@ def run_ends(sst, hst, n, w, ends):
 
 
 @njit
-def feature_transform(features):
+def feature_transform(features, cap):
     """Squared Euclidean distance to, and coordinates of, the nearest feature pixel.
 
     Args:
         features: ``(H, W)`` bool, True on feature pixels.
+        cap: squared distances below ``cap`` are exact (with scipy's indices); the others come
+            out ``>= cap``, or -1 in rows without any candidate below the cap (see
+            :func:`envelope_row`). Pass ``2**62`` for the full transform.
 
     Returns:
         ``(d2, rows, cols)``: int64 squared distances and int32 feature coordinates, ``(H, W)``
@@ -157,7 +167,7 @@ def feature_transform(features):
     hst = np.empty(w, np.int64)
     ends = np.empty(w, np.int64)
     for y in range(h):
-        n = envelope_row(features[y], nxt[y], y, last, near, sst, hst)
+        n = envelope_row(features[y], nxt[y], y, last, near, sst, hst, cap)
         run_ends(sst, hst, n, w, ends)
         x = 0
         for k in range(n):

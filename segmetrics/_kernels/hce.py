@@ -18,17 +18,28 @@ ONE = np.uint64(1)
 S63 = np.uint64(63)
 
 
-_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
-_DEBRUIJN_TABLE = np.zeros(64, np.int64)
-for _i in range(64):
-    _DEBRUIJN_TABLE[((1 << _i) * 0x03F79D71B4CB0A89 & 0xFFFFFFFFFFFFFFFF) >> 58] = _i
-
-
 @njit
-def _ctz(x, table):
-    """Index of the lowest set bit of a non-zero uint64."""
-    low = x & (~x + ONE)
-    return table[(low * _DEBRUIJN) >> np.uint64(58)]
+def _ctz(x):
+    """Index of the lowest set bit of a non-zero uint64 (binary search, no overflowing arithmetic)."""
+    n = 0
+    if (x & np.uint64(0xFFFFFFFF)) == 0:
+        n += 32
+        x >>= np.uint64(32)
+    if (x & np.uint64(0xFFFF)) == 0:
+        n += 16
+        x >>= np.uint64(16)
+    if (x & np.uint64(0xFF)) == 0:
+        n += 8
+        x >>= np.uint64(8)
+    if (x & np.uint64(0xF)) == 0:
+        n += 4
+        x >>= np.uint64(4)
+    if (x & np.uint64(0x3)) == 0:
+        n += 2
+        x >>= np.uint64(2)
+    if (x & ONE) == 0:
+        n += 1
+    return n
 
 
 def pack(mask):
@@ -54,7 +65,7 @@ def packed_bbox(x):
             if u:
                 r0 = min(r0, r)
                 r1 = r + 1
-                c0 = min(c0, wd * 64 + _ctz(u, _DEBRUIJN_TABLE))
+                c0 = min(c0, wd * 64 + _ctz(u))
                 hi_bit = 63
                 while not ((u >> np.uint64(hi_bit)) & ONE):
                     hi_bit -= 1
@@ -127,8 +138,9 @@ def _neighbours_or(x, r, wd, last_mask, outside):
 
 @njit
 def erode_cross(x, last_mask, out):
-    """``out`` = erosion of ``x`` by the 3×3 cross; the outside counts as foreground."""
+    """``out`` = erosion of ``x`` by the 3×3 cross; the outside counts as foreground. Returns whether it changed."""
     h, nw = x.shape
+    changed = False
     for r in range(h):
         for wd in range(nw):
             c, up, dn, left, right = _neighbours_or(x, r, wd, last_mask, ALL)
@@ -136,12 +148,18 @@ def erode_cross(x, last_mask, out):
             if wd == nw - 1:
                 v &= last_mask
             out[r, wd] = v
+            changed |= v != x[r, wd]
+    return changed
 
 
 @njit
 def dilate_cross_and(x, allowed, last_mask, out):
-    """``out`` = dilation of ``x`` by the 3×3 cross (outside = background), AND ``allowed``."""
+    """``out`` = dilation of ``x`` by the 3×3 cross (outside = background), AND ``allowed``.
+
+    Returns whether ``out`` differs from ``x``.
+    """
     h, nw = x.shape
+    changed = False
     for r in range(h):
         for wd in range(nw):
             c, up, dn, left, right = _neighbours_or(x, r, wd, last_mask, np.uint64(0))
@@ -149,6 +167,8 @@ def dilate_cross_and(x, allowed, last_mask, out):
             if wd == nw - 1:
                 v &= last_mask
             out[r, wd] = v
+            changed |= v != x[r, wd]
+    return changed
 
 
 @njit
@@ -170,18 +190,25 @@ def relax_masks(p, g, s, iters, last_mask):
     not_p[:, nw - 1] &= last_mask
     a = p | g
     b = np.empty_like(a)
+    # each loop stops early at its fixed point (a large gamma costs no more than needed)
     for _ in range(iters):
-        erode_cross(a, last_mask, b)
+        changed = erode_cross(a, last_mask, b)
         a, b = b, a
+        if not changed:
+            break
     fp_rel = fp & a
     fn_rel = fn & a
     for _ in range(iters):
-        dilate_cross_and(fp_rel, not_g, last_mask, b)
+        changed = dilate_cross_and(fp_rel, not_g, last_mask, b)
         fp_rel, b = b, fp_rel
+        if not changed:
+            break
     fp_rel &= fp
     for _ in range(iters):
-        dilate_cross_and(fn_rel, not_p, last_mask, b)
+        changed = dilate_cross_and(fn_rel, not_p, last_mask, b)
         fn_rel, b = b, fn_rel
+        if not changed:
+            break
     fn_rel &= fn
     fn_rel |= s & ~tp
     ones = np.empty_like(a)
@@ -209,7 +236,7 @@ def _find(parent, i):
 
 
 @njit
-def label_runs(x, ncols, table):
+def label_runs(x, ncols):
     """8-connected components of the packed mask ``x``, as horizontal runs with union-find roots.
 
     Returns ``(row_start (h + 1,), run_start, run_end, root, n_components, n_pixels)``: the runs of row
@@ -238,7 +265,7 @@ def label_runs(x, ncols, table):
                     z = ~word & sel
                     if z == 0:
                         break
-                    e = _ctz(z, table)
+                    e = _ctz(z)
                     re[n - 1] = base + e
                     n_pixels += re[n - 1] - rs[n - 1]
                     in_run = False
@@ -247,7 +274,7 @@ def label_runs(x, ncols, table):
                     o = word & sel
                     if o == 0:
                         break
-                    b = _ctz(o, table)
+                    b = _ctz(o)
                     if n == cap:
                         cap *= 2
                         rs2 = np.empty(cap, np.int64)

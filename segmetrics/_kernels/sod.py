@@ -188,7 +188,7 @@ def full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist):
         m = L - (L % 8) if L >= 8 else 0
         for i in range(L):
             v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
-            q = int(v * 255.0)
+            q = np.int64(pu[t]) if use_lut else int(v * 255.0)
             if g[t]:
                 hist[4 + (t & 3), q] += 1
                 a = 1.0 - v
@@ -443,7 +443,7 @@ def _stream_sizes(h, w, nfg, cy, cx, block_chunks):
 
 
 @njit
-def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
+def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, want_fe, hist):
     """Pass 1, row by row: histograms (4 interleaved copies per GT class), numpy-exact ``sum P`` and
     ``sum |P - G|`` and, for the S-measure, the fg / bg object sums and the four block sums."""
     n = h * w
@@ -471,15 +471,15 @@ def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
         for col in range(w):
             t = base + col
             v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
-            q = int(v * 255.0)
             buf[0, col] = v
+            if want_fe:
+                q = np.int64(pu[t]) if use_lut else int(v * 255.0)
+                hist[(4 if g[t] else 0) + (col & 3), q] += 1
             if g[t]:
-                hist[4 + (col & 3), q] += 1
                 buf[1, col] = 1.0 - v
                 buf[2, nf] = v
                 nf += 1
             else:
-                hist[col & 3, q] += 1
                 buf[1, col] = v
                 buf[3, nb] = 1.0 - v
                 nb += 1
@@ -489,7 +489,7 @@ def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
         plan[2, 0], plan[2, 1], plan[2, 2], plan[2, 3], plan[2, 4] = 1, 3, 1, 0, nb
         plan[3, 0], plan[3, 1], plan[3, 2], plan[3, 3], plan[3, 4] = 2 + top, 0, 1, 0, cx
         plan[4, 0], plan[4, 1], plan[4, 2], plan[4, 3], plan[4, 4] = 3 + top, 0, 1, cx, w
-        for e in range(5):
+        for e in range(0 if want_fe else 1, 5):
             _feed_run(plan[e, 0], buf, plan[e, 1], plan[e, 2], plan[e, 3], plan[e, 4], ist, R, S, ST, ACC, LV, AD, SE)
         cl = 0
         for col in range(cx):
@@ -504,7 +504,7 @@ def fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist):
 
 
 @njit
-def fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by):
+def fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, want_fe, nfg, cy, cx, m_fg, m_bg, bx, by):
     """Pass 2, row by row: adaptive TP / FP and, for the S-measure, the object deviations and the
     block moments (numpy-exact)."""
     tp = 0
@@ -527,7 +527,7 @@ def fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, 
             t = base + col
             v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
             gi = g[t]
-            if v >= thr:
+            if want_fe and v >= thr:
                 if gi:
                     tp += 1
                 else:
@@ -581,11 +581,16 @@ def centroid(nfg, sr, sc, matlab):
 
 
 @njit
-def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_s, alpha, s_matlab, avoid_nan, hist):
+def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_fe, want_s, alpha, s_matlab, avoid_nan,
+                 hist, raw):
     """F / E / MAE statistics of one image and, if ``want_s``, its S-measure.
 
-    ``hist`` ((8, 256) int64, zeroed) receives the interleaved histograms; returns
-    ``(sum P, sum |P - G|, thr, TP, FP, S)``.
+    ``hist`` ((8, 256) int64, zeroed) receives the interleaved histograms of the quantised levels
+    ``trunc(255 P)``; for uint8 maps the passes count the raw levels instead, ``raw`` ((2, 256):
+    GT foreground, background) receives them, the adaptive counts are read off them and ``hist`` is
+    folded to quantised levels at the end (no adaptive pass). Returns
+    ``(sum P, sum |P - G|, thr, TP, FP, S)``. With ``want_fe=False`` (S-measure only) the
+    histograms, sums and adaptive counts may be skipped (left at zero).
     """
     n = h * w
     s_region = want_s and 0 < nfg < n
@@ -595,13 +600,32 @@ def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_
     gcnt = np.zeros(4, np.int64)
     if s_region:
         cy, cx = centroid(nfg, sr, sc, s_matlab)
-        sum_v, sum_abs, sums, gcnt = fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, hist)
+        sum_v, sum_abs, sums, gcnt = fused_first(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, cy, cx, want_fe,
+                                                   hist)
     else:
         sum_v, sum_abs = full_pass(p, pu, g, lut, use_lut, lo, d, donorm, hist)
     thr = min(2 * (sum_v / n), 1.0)
     sm = np.nan
+    lut_counts = use_lut and want_fe
+    tp = 0
+    fp = 0
+    if lut_counts:
+        for u in range(256):
+            raw[0, u] = hist[4, u] + hist[5, u] + hist[6, u] + hist[7, u]
+            raw[1, u] = hist[0, u] + hist[1, u] + hist[2, u] + hist[3, u]
+            if lut[u] >= thr:
+                tp += raw[0, u]
+                fp += raw[1, u]
+        for r in range(8):
+            for u in range(256):
+                hist[r, u] = 0
+        for u in range(256):
+            q = int(lut[u] * 255.0)
+            hist[4, q] += raw[0, u]
+            hist[0, q] += raw[1, u]
     if not s_region:
-        tp, fp = adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr)
+        if not lut_counts:
+            tp, fp = adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr)
         if want_s:
             sm = 1 - sum_v / n if nfg == 0 else sum_v / n
         return sum_v, sum_abs, thr, tp, fp, sm
@@ -617,7 +641,10 @@ def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_
         if bn[b] > 0:
             bx[b] = sums[2 + b] / bn[b]
             by[b] = gcnt[b] / bn[b]
-    tp, fp, acc = fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, nfg, cy, cx, m_fg, m_bg, bx, by)
+    tp2, fp2, acc = fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, want_fe and not lut_counts, nfg,
+                                  cy, cx, m_fg, m_bg, bx, by)
+    if not lut_counts:
+        tp, fp = tp2, fp2
     y = nfg / n
     nbg = n - nfg
     fg_score = _s_object(m_fg, acc[0, 0], nfg) * y
@@ -637,3 +664,86 @@ def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_
     if sm < 0:
         sm = 0.0
     return sum_v, sum_abs, thr, tp, fp, sm
+
+
+@njit
+def abs_error_sum(p, pu, g, lut, use_lut, lo, d, donorm):
+    """numpy-exact ``sum |P - G|`` alone (the MAE), one pass."""
+    n = g.size
+    leaves, adds, seg_end = pw_program(n, n)
+    st = np.empty(96)
+    sp = 0
+    acc = 0.0
+    t = 0
+    for k in range(leaves.size):
+        L = leaves[k]
+        if L >= 8:
+            m = L - (L % 8)
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            a4 = 0.0
+            a5 = 0.0
+            a6 = 0.0
+            a7 = 0.0
+            for i in range(0, m, 8):
+                tt = t + i
+                v0 = _val(p, pu, tt, lut, use_lut, lo, d, donorm)
+                v1 = _val(p, pu, tt + 1, lut, use_lut, lo, d, donorm)
+                v2 = _val(p, pu, tt + 2, lut, use_lut, lo, d, donorm)
+                v3 = _val(p, pu, tt + 3, lut, use_lut, lo, d, donorm)
+                v4 = _val(p, pu, tt + 4, lut, use_lut, lo, d, donorm)
+                v5 = _val(p, pu, tt + 5, lut, use_lut, lo, d, donorm)
+                v6 = _val(p, pu, tt + 6, lut, use_lut, lo, d, donorm)
+                v7 = _val(p, pu, tt + 7, lut, use_lut, lo, d, donorm)
+                x0 = (1.0 - v0) if g[tt] else v0
+                x1 = (1.0 - v1) if g[tt + 1] else v1
+                x2 = (1.0 - v2) if g[tt + 2] else v2
+                x3 = (1.0 - v3) if g[tt + 3] else v3
+                x4 = (1.0 - v4) if g[tt + 4] else v4
+                x5 = (1.0 - v5) if g[tt + 5] else v5
+                x6 = (1.0 - v6) if g[tt + 6] else v6
+                x7 = (1.0 - v7) if g[tt + 7] else v7
+                if i == 0:
+                    a0, a1, a2, a3, a4, a5, a6, a7 = x0, x1, x2, x3, x4, x5, x6, x7
+                else:
+                    a0 += x0
+                    a1 += x1
+                    a2 += x2
+                    a3 += x3
+                    a4 += x4
+                    a5 += x5
+                    a6 += x6
+                    a7 += x7
+            s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+        else:
+            m = 0
+            s = 0.0
+        for i in range(m, L):
+            v = _val(p, pu, t + i, lut, use_lut, lo, d, donorm)
+            s += (1.0 - v) if g[t + i] else v
+        t += L
+        sp, acc = _push(s, adds[k], seg_end[k], st, sp, acc)
+    return acc
+
+
+@njit
+def strict_from_raw(raw, lut, thr, hist):
+    """MATLAB E-measure counts for a uint8 map from its raw level histograms ``raw`` (fg, bg)."""
+    tp = 0
+    fp = 0
+    for u in range(256):
+        v = lut[u]
+        if v > thr:
+            tp += raw[0, u]
+            fp += raw[1, u]
+        k = int(v * 255.0)
+        while k >= 0 and not (k / 255.0 < v):
+            k -= 1
+        while k < 255 and (k + 1) / 255.0 < v:
+            k += 1
+        if k >= 0:
+            hist[0, k] += raw[0, u]
+            hist[1, k] += raw[1, u]
+    return tp, fp

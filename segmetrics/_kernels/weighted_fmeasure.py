@@ -56,17 +56,33 @@ def min_max(a):
 
 
 @njit
-def _normalized_row(prow, div255, norm, lo, scale, out):
-    """Write the row of ``P̂`` into ``out``: ``p = prow`` (``/ 255`` for uint8 input, as
-    ``prepare_pred`` does), then ``(p − lo) / scale`` when ``norm`` (``minmax_normalize``'s
-    float64 operations)."""
-    for x in range(prow.shape[0]):
-        v = np.float64(prow[x])
-        if div255:
-            v = v / 255.0
-        if norm:
-            v = (v - lo) / scale
-        out[x] = v
+def _pn_value(v, lut, norm, lo, scale):
+    """One value of ``P̂``: ``lut[v]`` for uint8 input (``lut`` given), else ``v`` or ``(v − lo) / scale``."""
+    if lut.shape[0] == 256:
+        return lut[np.intp(v)]
+    if norm:
+        return (np.float64(v) - lo) / scale
+    return np.float64(v)
+
+
+@njit
+def _normalized_row(prow, lut, norm, lo, scale, out):
+    """Write the row of ``P̂`` into ``out``.
+
+    uint8 input: ``out = lut[prow]`` with ``lut[u] = (u / 255 − lo) / scale`` (or ``u / 255``)
+    precomputed with numpy, i.e. the float64 operations of ``prepare_pred`` and
+    ``minmax_normalize``, without a division per pixel. Float input: ``(p − lo) / scale`` when
+    ``norm``, else ``p``. ``lut`` has 256 entries for uint8 input, 0 otherwise.
+    """
+    if lut.shape[0] == 256:
+        for x in range(prow.shape[0]):
+            out[x] = lut[np.intp(prow[x])]
+    elif norm:
+        for x in range(prow.shape[0]):
+            out[x] = (np.float64(prow[x]) - lo) / scale
+    else:
+        for x in range(prow.shape[0]):
+            out[x] = np.float64(prow[x])
     return out
 
 
@@ -116,27 +132,26 @@ def _correlate_run(acc, ring, slot_of, krn, a, b):
             acc[t] = v
 
 
-@njit
-def wfm_kernel(pred, gt, div255, norm, lo, scale, krn, btable, beta, eps):
+def wfm(pred, gt, lut, norm, lo, scale, krn, btable, beta, eps):
     """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
 
-    ``pred`` is the float64 prediction in [0, 1], or the uint8 map with ``div255`` (converted on
-    the fly exactly as ``prepare_pred`` does). When ``norm`` it is min-max normalised on the fly as
-    ``(p − lo) / scale`` (``scale = max − min > 0``), bit-identical to ``minmax_normalize``.
+    ``pred`` is the float64 prediction in [0, 1], min-max normalised on the fly as
+    ``(p − lo) / scale`` when ``norm`` (``scale = max − min > 0``, bit-identical to
+    ``minmax_normalize``), with an empty ``lut``; or the uint8 map with the 256-entry ``lut`` of
+    its ``P̂`` values (see :func:`_normalized_row`).
+
+    Plain Python: it picks the column-pass dtype (int16 up to 32767 rows, else int32), so that only
+    the specialisation in use gets compiled.
     """
     h, w = gt.shape
-    if h <= 32767:
-        nxt16 = np.empty((h, w), np.int16)
-        n_fg = next_row_below(gt, nxt16)
-        return _wfm_rows(pred, gt, nxt16, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
-    nxt32 = np.empty((h, w), np.int32)
-    n_fg = next_row_below(gt, nxt32)
-    return _wfm_rows(pred, gt, nxt32, n_fg, div255, norm, lo, scale, krn, btable, beta, eps)
+    nxt = np.empty((h, w), np.int16 if h <= 32767 else np.int32)
+    n_fg = next_row_below(gt, nxt)
+    return _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
 
 
 @njit
-def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, eps):
-    """The streaming pass of :func:`wfm_kernel` (``nxt`` from :func:`next_row_below`)."""
+def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps):
+    """The streaming pass of :func:`wfm` (``nxt`` filled by :func:`next_row_below`)."""
     h, w = gt.shape
     n_bg = h * w - n_fg
     sg = stream_new(n_fg, w)
@@ -157,13 +172,15 @@ def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, e
     run_b = np.empty((R + 1, w), np.int64)
     n_runs = np.zeros(R + 1, np.int64)
     slot_of = np.empty(K, np.int64)
+    cap = np.int64(btable.shape[0] - 1)  # btable[cap] == 2.0 == B for every D² >= cap
 
     for yy in range(h + R):
         # ---- stage A, row yy: EDT row pass; ¬G values go to their sum now, Et to the ring ----
         if yy < h:
             grow = gt[yy]
-            pnrow = _normalized_row(pred[yy], div255, norm, lo, scale, pnbuf[yy % (R + 1)])
-            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst)
+            pnrow = _normalized_row(pred[yy], lut, norm, lo, scale, pnbuf[yy % (R + 1)])
+            # candidates at D² >= cap only ever give B == 2.0: leave them out of the envelope
+            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst, cap)
             run_ends(sst, hst, n, w, ends)
             et = ring[yy % K]
             ra = run_a[yy % (R + 1)]
@@ -171,6 +188,8 @@ def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, e
             nr = 0
             x = 0
             bfill = bints[0]
+            if n == 0:  # no G within sqrt(cap) of this row: B == 2.0 everywhere
+                bfill = _push_background(bbuf, bfill, pnrow, 0, w, 0, cap, btable)
             for k in range(n):
                 e = ends[k]
                 if e <= x:
@@ -181,12 +200,7 @@ def _wfm_rows(pred, gt, nxt, n_fg, div255, norm, lo, scale, krn, btable, beta, e
                 # where D² <= NEAR_D2, so it is only written for sites with hh <= NEAR_D2 (other
                 # ring entries are never read).
                 if hh <= NEAR_D2:
-                    v = np.float64(pred[near[s], s])
-                    if div255:
-                        v = v / 255.0
-                    if norm:
-                        v = (v - lo) / scale
-                    ev = abs(v - 1.0)
+                    ev = abs(_pn_value(pred[near[s], s], lut, norm, lo, scale) - 1.0)
                     for xi in range(x, e):
                         et[xi + R] = ev
                     if hh == 0:  # the site is the G pixel (yy, s) itself: extend / open a G run

@@ -94,6 +94,7 @@ def test_properties(pred, seed):
     [
         ({"beta_sq": 0.0}, ValueError, r"`beta_sq` must be finite and > 0; got 0.0"),
         ({"beta_sq": "0.3"}, TypeError, r"`beta_sq` must be a number; got str"),
+        ({"normalize": "yes"}, TypeError, r"`normalize` must be a bool; got str"),
     ],
 )
 def test_bad_options(kwargs, exc, match):

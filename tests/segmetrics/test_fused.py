@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from segmetrics import ImageMetrics, compute_all, emeasure, fmeasure, hce, mae, smeasure, weighted_fmeasure
 from segmetrics.skeleton import skeletonize
@@ -89,9 +92,46 @@ def test_normalize_false():
         ({"sm_compat": "x"}, ValueError, r"`sm_compat` must be one of"),
         ({"wfm_beta": -1}, ValueError, r"`wfm_beta` must be finite and > 0"),
         ({"alpha": 2}, ValueError, r"`alpha` must lie in \[0, 1\]"),
+        ({"normalize": 0}, TypeError, r"`normalize` must be a bool; got int"),
         ({"hce_skeleton": [np.zeros((4, 4), bool)] * 2}, ValueError, r"`hce_skeleton` must be a 2-D \(H, W\) map"),
     ],
 )
 def test_bad_options(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         compute_all(np.zeros((4, 4), np.uint8), np.zeros((4, 4), bool), **kwargs)
+
+
+@pytest.mark.parametrize("metrics", [("mae",), ("sm", "mae"), ("sm",), ("fm", "mae"), ("em", "sm")])
+def test_metric_subsets_share_passes_correctly(metrics):
+    for name in ("mixed_96x80", "empty_gt", "gt_last_column"):
+        pred, gt = make_case(name)
+        r = compute_all(pred, gt, metrics=metrics)
+        full = compute_all(pred, gt, metrics=("fm", "em", "sm", "mae"))
+        for key in ("sm", "mae"):
+            if key in metrics:
+                np.testing.assert_equal(getattr(r, key), getattr(full, key))
+            else:
+                assert getattr(r, key) is None
+        if "fm" in metrics:
+            np.testing.assert_array_equal(r.fm.curve, full.fm.curve)
+        if "em" in metrics:
+            assert r.em.adaptive == full.em.adaptive
+
+
+@given(
+    preds=arrays(np.uint8, st.tuples(st.just(2), st.integers(1, 10), st.integers(1, 10))),
+    seed=st.integers(0, 2**16),
+)
+def test_batch_single_and_torch_property(preds, seed):
+    gts = np.random.default_rng(seed).random(preds.shape) > 0.6
+    metrics = ("fm", "em", "sm", "mae")
+    batch = compute_all(preds, gts, metrics=metrics, avoid_nan=True)
+    via_torch = compute_all(torch.from_numpy(preds), torch.from_numpy(gts), metrics=metrics, avoid_nan=True)
+    for i in range(2):
+        single = compute_all(preds[i], gts[i], metrics=metrics, avoid_nan=True)
+        for r in (batch[i], via_torch[i]):
+            np.testing.assert_array_equal(r.fm.curve, single.fm.curve)
+            np.testing.assert_array_equal(r.em.curve, single.em.curve)
+            assert (r.fm.adaptive, r.em.adaptive, r.sm, r.mae) == (
+                single.fm.adaptive, single.em.adaptive, single.sm, single.mae)
+        assert 0.0 <= single.sm <= 1.0 and 0.0 <= single.mae <= 1.0

@@ -143,6 +143,15 @@ def test_reference_both_iteration_conventions(name, gamma):
     assert parts(hce(pred, gt, gamma=gamma, iterations="paper")) == reference_hce(p, g, skel, gamma + 1)
 
 
+@pytest.mark.parity
+def test_large_gamma_stops_at_the_fixed_point():
+    pred, gt = make_case("islands_and_holes")
+    p, g = pred > 128, gt > 128
+    skel = sk_skeletonize(g)
+    for gamma in (40, 300):
+        assert parts(hce(pred, gt, gamma=gamma)) == reference_hce(p, g, skel, gamma)
+
+
 # ----------------------------------------------------------------------------- cropping
 @st.composite
 def embedded_pairs(draw):
@@ -310,6 +319,11 @@ def test_bad_inputs():
         hce(p, g, epsilon=0)
     with pytest.raises(ValueError, match=r"`epsilon` must be finite and > 0; got -1.0"):
         hce(p, g, epsilon=-1.0)
+    with pytest.raises(ValueError, match=r"`epsilon` must be < 1e30 \(OpenCV's approxPolyDP limit\); got 1e\+30"):
+        hce(p, g, epsilon=1e30)
+    with pytest.raises(ValueError, match=r"`epsilon` must be finite and > 0; got nan"):
+        hce(p, g, epsilon=float("nan"))
+    assert hce(*make_case("fence"), epsilon=1e29).total == hce(*make_case("fence"), epsilon=1e6).total
     with pytest.raises(ValueError, match=r"`threshold` must be one of \('official', 'pysod'\); got 'mid'"):
         hce(p, g, threshold="mid")
     with pytest.raises(ValueError, match=r"`iterations` must be one of \('code', 'paper'\); got 6"):
@@ -322,3 +336,24 @@ def test_bad_inputs():
         hce(p, g, skeleton=np.zeros((8, 9), complex))
     with pytest.raises(ValueError, match="`hce_details` takes one"):
         hce_details([p], [g])
+
+
+def test_pure_python_mode_gives_the_same_counts():
+    """``SEGMETRICS_DISABLE_JIT=1`` runs the kernels as plain Python (debugging escape hatch)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from hce_cases import make_case; from segmetrics import hce;"
+        "r = hce(*make_case('odd_17x23')); d = hce(*make_case('tiny_8x8'), threshold='pysod');"
+        "print(json.dumps([r.fp_points, r.fp_regions, r.fn_points, r.fn_regions, d.total]))"
+    )
+    env = {**os.environ, "SEGMETRICS_DISABLE_JIT": "1"}
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", code, str(Path(__file__).parent)],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    expected = [*GOLDEN["cases"]["odd_17x23"]["default"], hce(*make_case("tiny_8x8"), threshold="pysod").total]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == expected

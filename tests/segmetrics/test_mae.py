@@ -55,3 +55,5 @@ def test_bad_inputs():
         mae(np.zeros((2, 4, 4)), np.zeros((4, 4), bool))
     with pytest.raises(TypeError, match=r"`pred` must be a numpy array or torch tensor; got str"):
         mae("pred.png", np.zeros((4, 4), bool))
+    with pytest.raises(TypeError, match=r"`normalize` must be a bool; got str"):
+        mae(np.zeros((4, 4)), np.zeros((4, 4), bool), normalize="no")

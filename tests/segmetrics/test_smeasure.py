@@ -88,6 +88,8 @@ def test_properties(pred, seed):
     [
         ({"alpha": 1.5}, ValueError, r"`alpha` must lie in \[0, 1\]; got 1.5"),
         ({"alpha": None}, TypeError, r"`alpha` must be a number in \[0, 1\]; got NoneType"),
+        ({"avoid_nan": 1}, TypeError, r"`avoid_nan` must be a bool; got int"),
+        ({"normalize": None}, TypeError, r"`normalize` must be a bool; got NoneType"),
         ({"compat": "x"}, ValueError, r"`compat` must be one of \('pysod', 'matlab'\); got 'x'"),
     ],
 )

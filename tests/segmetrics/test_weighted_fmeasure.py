@@ -28,6 +28,7 @@ from segmetrics.weighted_fmeasure import _gaussian_kernel, _importance_table, _w
 py_sod_metrics = pytest.importorskip("py_sod_metrics")
 
 ROOT = Path(__file__).resolve().parents[2]
+NO_CAP = 2**62
 
 
 # ----------------------------------------------------------------------------- references
@@ -121,6 +122,9 @@ def _case(name: str) -> tuple[np.ndarray, np.ndarray]:
         g[1::6, 2::6] = True
     elif kind == "random":
         g = rng.random((h, w)) < 0.3
+    elif kind == "corner":  # small object in a corner: distances beyond the saturation of B (265 px)
+        g[2:9, 3:12] = True
+        g[5, 3:40] = True
     elif kind == "single_px":
         g[h // 2, w // 3] = True
     elif kind == "full_gt":
@@ -138,7 +142,8 @@ CASES = [
     "diamond@41x41", "dots@37x29", "random@8x8", "random@1x57", "random@45x1", "random@1x1", "random@2x3",
     "single_px@9x11", "full_gt@16x16", "empty_gt@16x16", "line1@17x23", "tree2@64x40",
 ]  # fmt: skip
-LARGE_CASES = ["mixed@512x512", "mixed@300x520", "tree1@256x256", "grid@257x300"]
+LARGE_CASES = ["mixed@512x512", "mixed@300x520", "tree1@256x256", "grid@257x300", "corner@700x60", "corner@50x720",
+               "corner@400x400"]
 
 
 def _pred_variants(pred: np.ndarray, gt: np.ndarray):
@@ -250,7 +255,7 @@ def test_np_sum_and_stream_are_numpy_exact(n):
 
 
 def _check_edt(mask: np.ndarray) -> None:
-    d2, rows, cols = feature_transform(mask)
+    d2, rows, cols = feature_transform(mask, NO_CAP)
     dist, (ri, ci) = distance_transform_edt(~mask, return_indices=True)
     np.testing.assert_array_equal(rows, ri)
     np.testing.assert_array_equal(cols, ci)
@@ -310,8 +315,24 @@ def test_edt_on_lattices_and_special_masks(step, shape):
     _check_edt((np.abs(yy - shape[0] // 2) + np.abs(xx - shape[1] // 2)) % step == 0)  # diamonds
 
 
+@pytest.mark.parametrize("cap", [1, 2, 5, 18, 50])
+def test_edt_cap_keeps_small_distances_exact(cap):
+    rng = np.random.default_rng(cap)
+    m = rng.random((40, 37)) < 0.01
+    m[20, 18] = True
+    d2, rows, cols = feature_transform(m, cap)
+    dist, (ri, ci) = distance_transform_edt(~m, return_indices=True)
+    ref_d2 = np.round(dist**2).astype(np.int64)
+    small = ref_d2 < cap
+    np.testing.assert_array_equal(d2[small], ref_d2[small])
+    np.testing.assert_array_equal(rows[small], ri[small])
+    np.testing.assert_array_equal(cols[small], ci[small])
+    far = d2[~small]
+    assert ((far >= cap) | (far == -1)).all()  # -1: a row without any candidate below the cap
+
+
 def test_edt_without_features_is_minus_one():
-    d2, rows, cols = feature_transform(np.zeros((5, 6), bool))
+    d2, rows, cols = feature_transform(np.zeros((5, 6), bool), NO_CAP)
     assert (d2 == -1).all() and (rows == -1).all() and (cols == -1).all()
 
 
@@ -425,3 +446,13 @@ def test_kernels_run_without_jit():
     env = {**os.environ, "SEGMETRICS_DISABLE_JIT": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert float(out.stdout.strip()) == weighted_fmeasure(pred, gt)
+
+
+@pytest.mark.parity
+def test_tall_image_uses_int32_column_pass():
+    """More than 32767 rows: the EDT column pass switches from int16 to int32."""
+    rng = np.random.default_rng(5)
+    gt = np.zeros((32800, 3), np.uint8)
+    gt[[10, 16000, 32790], 1] = 255
+    pred = rng.integers(0, 256, gt.shape).astype(np.uint8)
+    assert weighted_fmeasure(pred, gt) == pysod_wfm(pred, gt)
