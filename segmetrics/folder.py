@@ -584,9 +584,20 @@ def evaluate_folder(
 def load_results(path: str | os.PathLike) -> FolderResult:
     """Read a ``results.json`` (or the folder holding it) written by :func:`evaluate_folder`.
 
+    Args:
+        path: a ``results.json`` file or the output folder of :func:`evaluate_folder`.
+
+    Returns:
+        The :class:`FolderResult` (without the per-image values, which are in ``per_image.csv``).
+
     Raises:
         FileNotFoundError: if there is no results file.
         ValueError: if the file is not a ``segmetrics.results/1`` document.
+
+    Example:
+        >>> res = load_results("results/DIS-VD/isnet")  # doctest: +SKIP
+        >>> res.metrics["fm.max"], res.curves["fm.curve"].shape  # doctest: +SKIP
+        (0.791, (256,))
     """
     p = Path(path)
     if p.is_dir():

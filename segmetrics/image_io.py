@@ -110,6 +110,18 @@ def resize_to(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
     This is the ``pred-to-gt`` resize policy (PySODEvalToolkit resizes predictions the same way).
     uint8 stays uint8 (OpenCV rounds); float stays float and is clipped to ``[0, 1]``.
+
+    Args:
+        img: ``(h, w)`` uint8 or float map.
+        shape: target ``(H, W)``.
+
+    Returns:
+        ``(H, W)`` map of the same kind (``img`` itself when the size already matches).
+
+    Example:
+        >>> import numpy as np
+        >>> resize_to(np.zeros((4, 6), np.uint8), (8, 12)).shape
+        (8, 12)
     """
     import cv2
 

@@ -168,6 +168,12 @@ def test_usage_errors_and_module_entry_point(data, capsys):
     assert "`pred_dir` must be an existing folder" in capsys.readouterr().err
     proc = subprocess.run([sys.executable, "-m", "segmetrics", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("segmetrics ")
+    code = (
+        "import sys, segmetrics; segmetrics.evaluate_folder; segmetrics.draw_hce; segmetrics.plot_curves; "
+        "print(sorted(m for m in ('cv2', 'matplotlib', 'torch', 'tqdm') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]"  # the lazy exports import nothing heavy
 
 
 def test_python_plot_and_picture_api(evaluated, data):
