@@ -4,6 +4,7 @@ Examples::
 
     segmetrics eval --pred preds/isnet/DIS-VD --gt DIS5K/DIS-VD/gt --out results/DIS-VD/isnet
     segmetrics eval --config eval.toml --workers 8 --format markdown
+    segmetrics eval --pred P --gt G --shard 0/2 --out results/rank0   # and 1/2 into results/rank1
     segmetrics eval --merge results/rank0 results/rank1 --out results/all
     segmetrics plot results/DIS-VD/* --out figures
     segmetrics stats --gt DIS5K/DIS-VD/gt --out stats_vd.csv
@@ -69,6 +70,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--skeleton-cache", metavar="DIR", help="GT skeleton cache folder (default: user cache)")
     cache.add_argument("--no-skeleton-cache", action="store_true", help="skeletonise without caching")
+    p.add_argument("--shard", metavar="I/N",
+                   help="evaluate only shard I of N (e.g. rank/world size); combine the outputs with --merge")
     p.add_argument("--overwrite", action="store_true", help="discard previous results instead of resuming")
     p.add_argument("--strict", action="store_true", help="exit with 1 when predictions are missing")
     p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain", help="printed table format")
@@ -231,6 +234,13 @@ def _cmd_eval(a: argparse.Namespace) -> int:
             raise _UsageError("--pred and --gt go together")
         from segmetrics.folder import evaluate_folder
 
+        shard = None
+        if a.shard:
+            try:
+                i, n = (int(v) for v in a.shard.split("/"))
+            except ValueError:
+                raise _UsageError(f"--shard must look like I/N (e.g. 0/4); got {a.shard!r}") from None
+            shard = (i, n)
         dataset = a.dataset or Path(a.gt).resolve().name
         method = a.method or Path(a.pred).resolve().name
         out = a.out or os.path.join("segmetrics_results", dataset, method)
@@ -245,6 +255,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
                 dataset=dataset,
                 overwrite=a.overwrite,
                 progress=not a.no_progress,
+                shard=shard,
                 **_eval_kwargs(a),
             )
         ]

@@ -432,6 +432,7 @@ def evaluate_folder(
     dataset: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> FolderResult:
     """Evaluate every prediction of ``pred_dir`` against the GT of the same stem in ``gt_dir``.
 
@@ -470,6 +471,9 @@ def evaluate_folder(
         dataset: dataset name (default: the name of ``gt_dir``).
         overwrite: discard previous results in ``out_dir`` instead of resuming.
         progress: show a tqdm progress bar (rate and ETA).
+        shard: ``(index, count)`` to evaluate only the images whose position in the sorted pairing is
+            ``index`` modulo ``count`` (e.g. ``(rank, world_size)`` of a distributed job); the shard
+            folders are then combined by :func:`merge_results` into exactly the numbers of one run.
 
     Returns:
         The :class:`FolderResult` (dataset metrics, mean curves, errors, missing and extra files).
@@ -521,6 +525,17 @@ def evaluate_folder(
         skeleton_cache=cache,
     )
     pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
+    if shard is not None:
+        ok_shard = (
+            isinstance(shard, (tuple, list))
+            and len(shard) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+            and shard[1] >= 1
+            and 0 <= shard[0] < shard[1]
+        )
+        if not ok_shard:
+            raise ValueError(f"`shard` must be (index, count) with 0 <= index < count; got {shard!r}")
+        pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
     method = method or Path(pred_dir).resolve().name
     dataset = dataset or Path(gt_dir).resolve().name
     identity = settings.identity()

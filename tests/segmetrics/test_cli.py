@@ -91,11 +91,19 @@ def test_eval_config_toml_and_json(data, tmp_path, capsys):
     assert "unknown key(s) ['metric']" in capsys.readouterr().err
 
 
-def test_eval_merge_and_table(evaluated, tmp_path, capsys):
+def test_eval_merge_and_table(data, evaluated, tmp_path, capsys):
     root, _ = evaluated
     code = main(["eval", "--merge", str(root / "good"), "--out", str(tmp_path / "m")])
     assert code == 0
     assert load_results(tmp_path / "m").metrics == load_results(root / "good").metrics
+    shards = []
+    for i in range(2):
+        shards.append(str(tmp_path / f"r{i}"))
+        assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--shard", f"{i}/2",
+                     "--out", shards[-1], "--workers", "0", "--no-progress", "--no-skeleton-cache", "--dataset", "toy", "--method", "good",
+                     "--metrics", "fm", "wfm", "mae", "sm", "em", "hce"]) == 0
+    assert main(["eval", "--merge", *shards, "--out", str(tmp_path / "m2")]) == 0
+    assert load_results(tmp_path / "m2").metrics == load_results(root / "good").metrics
     capsys.readouterr()
     assert main(["table", str(root / "good"), str(root / "bad" / "results.json"), "--digits", "4"]) == 0
     out = capsys.readouterr().out
@@ -163,6 +171,9 @@ def test_usage_errors_and_module_entry_point(data, capsys):
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
         main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--merge", "x"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--shard", "1of2"])
     assert e.value.code == 2
     assert main(["eval", "--pred", "/nonexistent/pred", "--gt", str(data["gt"]), "--no-progress"]) == 2
     assert "`pred_dir` must be an existing folder" in capsys.readouterr().err

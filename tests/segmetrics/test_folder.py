@@ -187,6 +187,16 @@ def test_shards_merge_to_exactly_one_run(data, tmp_path):
         merge_results([shards[0], other])
     with pytest.raises(ValueError, match="at least one"):
         merge_results([])
+    # The same with the built-in sharding (rank / world size) over the whole folder.
+    ranks = []
+    for rank in range(3):
+        out_r = tmp_path / f"rank{rank}"
+        evaluate_folder(data["good"], data["gt"], metrics=ALL, out_dir=out_r, workers=0, skeleton_cache=False,
+                        progress=False, method="good", dataset="toy", shard=(rank, 3))
+        ranks.append(out_r)
+    assert merge_results(ranks).metrics == whole.metrics
+    with pytest.raises(ValueError, match="`shard` must be"):
+        evaluate_folder(data["good"], data["gt"], shard=(3, 3))
 
 
 def test_skeleton_cache_skeletonises_each_gt_once(data, tmp_path, monkeypatch):
