@@ -100,8 +100,9 @@ def test_eval_merge_and_table(data, evaluated, tmp_path, capsys):
     for i in range(2):
         shards.append(str(tmp_path / f"r{i}"))
         assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--shard", f"{i}/2",
-                     "--out", shards[-1], "--workers", "0", "--no-progress", "--no-skeleton-cache", "--dataset", "toy", "--method", "good",
-                     "--metrics", "fm", "wfm", "mae", "sm", "em", "hce"]) == 0
+                     "--out", shards[-1], "--workers", "0", "--no-progress", "--no-skeleton-cache",
+                     "--dataset", "toy", "--method", "good", "--metrics", "fm", "wfm", "mae", "sm", "em",
+                     "hce"]) == 0
     assert main(["eval", "--merge", *shards, "--out", str(tmp_path / "m2")]) == 0
     assert load_results(tmp_path / "m2").metrics == load_results(root / "good").metrics
     capsys.readouterr()
