@@ -93,6 +93,8 @@ def test_normalize_false():
         ({"wfm_beta": -1}, ValueError, r"`wfm_beta` must be finite and > 0"),
         ({"alpha": 2}, ValueError, r"`alpha` must lie in \[0, 1\]"),
         ({"normalize": 0}, TypeError, r"`normalize` must be a bool; got int"),
+        ({"hce_gamma": -1}, ValueError, r"`hce_gamma` must be an integer >= 0; got -1"),
+        ({"hce_threshold": "x"}, ValueError, r"`hce_threshold` must be one of \('official', 'pysod'\); got 'x'"),
         ({"hce_skeleton": [np.zeros((4, 4), bool)] * 2}, ValueError, r"`hce_skeleton` must be a 2-D \(H, W\) map"),
     ],
 )
