@@ -40,6 +40,10 @@ class MetricOptions:
     @classmethod
     def make(cls, metrics: Sequence[str] | str = ALL_METRICS, **kw: Any) -> MetricOptions:
         """Validate and build the options (raises ``TypeError`` / ``ValueError`` naming the argument)."""
+        unknown = sorted(set(kw) - {f for f in cls.__dataclass_fields__ if f != "metrics"})
+        if unknown:
+            allowed = tuple(f for f in cls.__dataclass_fields__ if f != "metrics")
+            raise TypeError(f"unexpected metric option(s) {unknown}; expected some of {allowed}")
         if isinstance(metrics, str):
             metrics = (metrics,)
         try:
@@ -61,8 +65,14 @@ class MetricOptions:
         if "hce" in metrics:
             from segmetrics.hce import _check_options
 
-            _check_options(kw.get("hce_gamma", 5), kw.get("hce_epsilon", 2.0), kw.get("hce_threshold", "official"),
-                           kw.get("hce_iterations", "code"), False)
+            try:
+                _check_options(kw.get("hce_gamma", 5), kw.get("hce_epsilon", 2.0), kw.get("hce_threshold", "official"),
+                               kw.get("hce_iterations", "code"), False)
+            except (TypeError, ValueError) as exc:  # name the arguments as this API spells them
+                msg = str(exc)
+                for name in ("gamma", "epsilon", "threshold", "iterations"):
+                    msg = msg.replace(f"`{name}`", f"`hce_{name}`")
+                raise type(exc)(msg) from None
         return cls(metrics=metrics, **kw)
 
 

@@ -523,30 +523,37 @@ def fused_second(p, pu, g, h, w, lut, use_lut, lo, d, donorm, thr, want_fe, nfg,
         top = 0 if row < cy else 2
         nf = 0
         nb = 0
-        for col in range(w):
-            t = base + col
-            v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
-            gi = g[t]
-            if want_fe and v >= thr:
+        for half in range(2):
+            c0 = 0 if half == 0 else cx
+            c1 = cx if half == 0 else w
+            bxv = bx[top + half]
+            dy1 = 1.0 - by[top + half]
+            dy0 = 0.0 - by[top + half]
+            dy1sq = dy1 * dy1
+            dy0sq = dy0 * dy0
+            for col in range(c0, c1):
+                t = base + col
+                v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
+                gi = g[t]
+                if want_fe and v >= thr:
+                    if gi:
+                        tp += 1
+                    else:
+                        fp += 1
+                dx = v - bxv
+                buf[0, col] = dx * dx
                 if gi:
-                    tp += 1
+                    x = v - m_fg
+                    buf[3, nf] = x * x
+                    nf += 1
+                    buf[1, col] = dy1sq
+                    buf[2, col] = dx * dy1
                 else:
-                    fp += 1
-            blk = top + (1 if col >= cx else 0)
-            dx = v - bx[blk]
-            if gi:
-                x = v - m_fg
-                buf[3, nf] = x * x
-                nf += 1
-                dy = 1.0 - by[blk]
-            else:
-                x = (1.0 - v) - m_bg
-                buf[4, nb] = x * x
-                nb += 1
-                dy = 0.0 - by[blk]
-            buf[0, col] = dx * dx
-            buf[1, col] = dy * dy
-            buf[2, col] = dx * dy
+                    x = (1.0 - v) - m_bg
+                    buf[4, nb] = x * x
+                    nb += 1
+                    buf[1, col] = dy0sq
+                    buf[2, col] = dx * dy0
         plan[0, 0], plan[0, 1], plan[0, 2], plan[0, 3], plan[0, 4] = 0, 3, 1, 0, nf
         plan[1, 0], plan[1, 1], plan[1, 2], plan[1, 3], plan[1, 4] = 1, 4, 1, 0, nb
         plan[2, 0], plan[2, 1], plan[2, 2], plan[2, 3], plan[2, 4] = 2 + top, 0, 3, 0, cx

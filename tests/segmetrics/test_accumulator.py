@@ -126,3 +126,5 @@ def test_errors():
         acc.update(np.zeros((2, 4, 4), np.uint8), np.zeros((2, 4, 4), bool), name=["x"])
     with pytest.raises(ValueError, match=r"`metrics` must be one of"):
         DatasetMetrics(metrics=("fm", "auc"))
+    with pytest.raises(TypeError, match=r"unexpected metric option\(s\) \['foo'\]; expected some of"):
+        DatasetMetrics(foo=1)

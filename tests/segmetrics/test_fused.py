@@ -93,6 +93,8 @@ def test_normalize_false():
         ({"wfm_beta": -1}, ValueError, r"`wfm_beta` must be finite and > 0"),
         ({"alpha": 2}, ValueError, r"`alpha` must lie in \[0, 1\]"),
         ({"normalize": 0}, TypeError, r"`normalize` must be a bool; got int"),
+        ({"hce_gamma": -1}, ValueError, r"`hce_gamma` must be an integer >= 0; got -1"),
+        ({"hce_threshold": "x"}, ValueError, r"`hce_threshold` must be one of \('official', 'pysod'\); got 'x'"),
         ({"hce_skeleton": [np.zeros((4, 4), bool)] * 2}, ValueError, r"`hce_skeleton` must be a 2-D \(H, W\) map"),
     ],
 )
@@ -135,3 +137,28 @@ def test_batch_single_and_torch_property(preds, seed):
             assert (r.fm.adaptive, r.em.adaptive, r.sm, r.mae) == (
                 single.fm.adaptive, single.em.adaptive, single.sm, single.mae)
         assert 0.0 <= single.sm <= 1.0 and 0.0 <= single.mae <= 1.0
+
+
+def test_pure_python_mode_matches_jit():
+    """``SEGMETRICS_DISABLE_JIT=1`` runs the same kernels as plain Python with identical results."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, warnings; warnings.simplefilter('ignore'); import segmetrics as sm\n"
+        "from tests.segmetrics.cases import make_case\n"
+        "out = []\n"
+        "for n in ('size_17x23', 'smeasure_centroid_tie'):\n"
+        "    r = sm.compute_all(*make_case(n), metrics=('fm', 'em', 'sm', 'mae'), em_compat='matlab')\n"
+        "    out.append([r.fm.max, r.fm.adaptive, r.em.mean, r.em.adaptive, r.sm, r.mae])\n"
+        "print(json.dumps(out))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, SEGMETRICS_DISABLE_JIT="1", PYTHONPATH=root)
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
+    pure = json.loads(res.stdout.strip().splitlines()[-1])
+    for n, vals in zip(("size_17x23", "smeasure_centroid_tie"), pure):
+        r = compute_all(*make_case(n), metrics=("fm", "em", "sm", "mae"), em_compat="matlab")
+        assert vals == [r.fm.max, r.fm.adaptive, r.em.mean, r.em.adaptive, r.sm, r.mae]
