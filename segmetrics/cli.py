@@ -294,6 +294,10 @@ def _cmd_stats(a: argparse.Namespace) -> int:
     n_err = 0
     for i, gt in enumerate(a.gt):
         name = Path(gt).resolve().name
+        if name in summaries or sum(Path(g).resolve().name == name for g in a.gt) > 1:
+            name = f"{Path(gt).resolve().parent.name}/{name}"  # e.g. DIS-VD/gt, DIS-TE1/gt
+        if name in summaries:
+            name = f"{name} ({i + 1})"
         per_image, errors = complexity_folder(gt, epsilon=a.epsilon, workers=a.workers, progress=not a.no_progress)
         for k, msg in sorted(errors.items()):
             print(f"error: {name}: {k}: {msg}", file=sys.stderr)

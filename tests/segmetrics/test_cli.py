@@ -145,6 +145,9 @@ def test_stats_table_and_csv(data, tmp_path, capsys):
     assert rows[1].split(",")[:7] == ["im0", str(first.height), str(first.width), repr(first.diagonal),
                                       repr(first.ipq), str(first.cnum), str(first.pnum)]
     summary = json.loads((tmp_path / "s.json").read_text())["gt"]
+    assert main(["stats", "--gt", str(data["gt"]), str(data["gt"]), "--no-progress", "--workers", "0"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert len(rows) == 2 and rows[0].split()[0].endswith("/gt")
     heights = [48, 40, 33, 48, 40, 36]
     assert summary["height"]["mean"] == pytest.approx(np.mean(heights))
     assert summary["height"]["std"] == pytest.approx(np.std(heights))
