@@ -57,8 +57,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                    help="colour files: OpenCV grey conversion (default) or the first RGB channel (DIS)")
     p.add_argument("--prefix", default="", help="prediction stem = prefix + GT stem + suffix")
     p.add_argument("--suffix", default="", help="see --prefix")
-    p.add_argument("--method", help="method name (default: the --pred folder name)")
-    p.add_argument("--dataset", help="dataset name (default: the --gt folder name)")
+    p.add_argument("--method", help="method name (default: the --pred folder name, or its parent's if generic)")
+    p.add_argument("--dataset", help="dataset name (default: the --gt folder name, or its parent's if generic)")
     p.add_argument("--hce-gamma", type=int, default=None, help="HCE relaxation gamma (default 5)")
     p.add_argument("--hce-epsilon", type=float, default=None, help="HCE Douglas-Peucker epsilon (default 2.0)")
     p.add_argument("--hce-threshold", choices=("official", "pysod"), default=None,
@@ -241,8 +241,11 @@ def _cmd_eval(a: argparse.Namespace) -> int:
             except ValueError:
                 raise _UsageError(f"--shard must look like I/N (e.g. 0/4); got {a.shard!r}") from None
             shard = (i, n)
-        dataset = a.dataset or Path(a.gt).resolve().name
-        method = a.method or Path(a.pred).resolve().name
+        from segmetrics.folder import default_names
+
+        method, dataset = default_names(a.pred, a.gt)
+        dataset = a.dataset or dataset
+        method = a.method or method
         out = a.out or os.path.join("segmetrics_results", dataset, method)
         results = [
             evaluate_folder(

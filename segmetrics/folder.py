@@ -62,6 +62,7 @@ from segmetrics._sod_core import pysod_mean
 __all__ = [
     "RESULTS_SCHEMA",
     "FolderResult",
+    "default_names",
     "evaluate_folder",
     "load_results",
     "merge_results",
@@ -389,6 +390,29 @@ def _iter_results(
 
 # ----------------------------------------------------------------------------------------- public
 
+_GENERIC = {"gt", "gts", "mask", "masks", "label", "labels", "groundtruth", "ground_truth", "ground-truth",
+            "pred", "preds", "prediction", "predictions", "sal", "saliency", "maps"}
+
+
+def default_names(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> tuple[str, str]:
+    """Default ``(method, dataset)`` names from the folder layout.
+
+    The dataset is the GT folder's name, or its parent's when the name is generic (``DIS5K/DIS-VD/gt``
+    gives ``DIS-VD``). The method is the prediction folder's name, or its parent's when that name is
+    generic or equals the dataset (``preds/isnet/DIS-VD`` gives ``isnet``).
+
+    Example:
+        >>> default_names("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt")
+        ('isnet', 'DIS-VD')
+    """
+    g, p = Path(gt_dir).resolve(), Path(pred_dir).resolve()
+    dataset = g.parent.name if g.name.lower() in _GENERIC and g.parent.name else g.name
+    method = p.name
+    if (method.lower() in _GENERIC or method.lower() == dataset.lower()) and p.parent.name:
+        method = p.parent.name
+    return method, dataset
+
+
 
 def _check_settings(metrics: Sequence[str], resize: str, workers: int, chunksize: int) -> tuple[str, ...]:
     if isinstance(metrics, str):
@@ -467,8 +491,8 @@ def evaluate_folder(
         threshold: binarisation threshold of IoU, Dice and boundary F (``p > threshold``, default 0.5).
         skeleton_cache: GT skeleton cache folder for HCE; ``True`` (default) = the default folder
             (:func:`segmetrics.skeleton_cache.default_cache_dir`), ``False``/``None`` = no cache.
-        method: method name in the results (default: the name of ``pred_dir``).
-        dataset: dataset name (default: the name of ``gt_dir``).
+        method: method name in the results (default: see :func:`default_names`).
+        dataset: dataset name (default: see :func:`default_names`).
         overwrite: discard previous results in ``out_dir`` instead of resuming.
         progress: show a tqdm progress bar (rate and ETA).
         shard: ``(index, count)`` to evaluate only the images whose position in the sorted pairing is
@@ -536,8 +560,8 @@ def evaluate_folder(
         if not ok_shard:
             raise ValueError(f"`shard` must be (index, count) with 0 <= index < count; got {shard!r}")
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
-    method = method or Path(pred_dir).resolve().name
-    dataset = dataset or Path(gt_dir).resolve().name
+    dataset = dataset or default_names(pred_dir, gt_dir)[1]
+    method = method or default_names(pred_dir, gt_dir)[0]
     identity = settings.identity()
     columns = metric_columns(settings)
 

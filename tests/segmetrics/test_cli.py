@@ -50,8 +50,9 @@ def test_eval_prints_table_and_lists_faults(data, tmp_path, capsys):
                  "--workers", "0", "--no-progress", "--metrics", "mae", "fm", "--format", "markdown"])
     out, err = capsys.readouterr()
     assert code == 1
-    assert "| dataset | method | n | maxF ↑ | MAE ↓ |" in out and "| gt | bad | 4 |" in out
-    assert "error: gt/bad: im3: cannot decode" in err
+    ds = data["gt"].parent.name  # DIS5K-like layout <dataset>/gt: the dataset is the parent's name
+    assert "| dataset | method | n | maxF ↑ | MAE ↓ |" in out and f"| {ds} | bad | 4 |" in out
+    assert f"error: {ds}/bad: im3: cannot decode" in err
     assert "without a prediction: im4" in err and "without a GT (ignored): zzz" in err
     assert "1 image(s) could not be evaluated" in err
     code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "g"),

@@ -267,6 +267,14 @@ def test_read_map_conventions(data, tmp_path):
         read_map(tmp_path / "c.png", color="lum")
 
 
+def test_default_names():
+    from segmetrics.folder import default_names
+
+    assert default_names("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt") == ("isnet", "DIS-VD")
+    assert default_names("runs/u2net", "data/ECSSD") == ("u2net", "ECSSD")
+    assert default_names("runs/u2net/masks", "data/ECSSD/GT") == ("u2net", "ECSSD")
+
+
 def test_pair_files_prefix_suffix_and_duplicates(tmp_path):
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     gt.mkdir()
