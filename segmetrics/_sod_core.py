@@ -106,10 +106,15 @@ def image_stats(
             lut = (lut - lo) / d
     hist = np.zeros((8, 256), np.int64)
     raw = np.zeros((2, 256), np.int64)
-    if not fe and not smeasure:
+    hazard = False
+    if use_lut:  # level histograms; falls back to the numpy-order kernels on a rounding-sensitive tie
+        sum_pred, sum_abs, thr, tp, fp, sm, hazard = _k.lut_image_kernel(
+            pu, g, h, w, lut, nfg, sr, sc, bool(smeasure), float(alpha), bool(s_matlab), bool(avoid_nan), hist, raw,
+        )
+    if not use_lut and not fe and not smeasure:
         sum_abs = _k.abs_error_sum(pf, pu, g, lut, use_lut, lo, d, donorm)
         sum_pred, thr, tp, fp, sm = np.nan, np.nan, 0, 0, np.nan
-    else:
+    elif not use_lut or hazard:
         sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
             pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(fe), bool(smeasure), float(alpha),
             bool(s_matlab), bool(avoid_nan), hist, raw,
