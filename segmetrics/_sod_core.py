@@ -2,11 +2,18 @@
 
 One call to :func:`image_stats` runs the numba passes over one validated ``(pred, gt)`` pair and
 returns the small summary every metric is computed from: the two 256-bin histograms of the
-quantised prediction over the GT foreground / background, the numpy-exact sums behind the mean
-and the MAE, the adaptive-threshold counts and (on request) the S-measure.
+quantised prediction over the GT foreground / background, the sums behind the mean and the MAE,
+the adaptive-threshold counts and (on request) the S-measure.
+
+Float predictions go through kernels that replay numpy's summation order (every value
+bit-identical to pysodmetrics 1.6). uint8 predictions are summarised by one pass that counts the
+256 raw levels per S-measure block and GT class; the sums are then 256-term compensated sums,
+within a few ulps of the reference's (1e-10 is the guaranteed parity), while the histograms,
+curves and adaptive counts stay exact: a level tied with the adaptive threshold, or a constant
+SSIM block, sends the image back to the numpy-order kernels (see ``lut_image_kernel``).
 
 The curve formulas below are written with the same float64 operations, in the same order, as
-pysodmetrics 1.6, so that every value is bit-identical to it.
+pysodmetrics 1.6, so that every curve is bit-identical to it.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ leaves plus the number of pending additions after each leaf), while computing th
 the fly from the canonical prediction. This keeps every mean, the adaptive threshold ``2 * mean``
 and the S-measure moments bit-identical to pysodmetrics without materialising image-sized
 temporaries. The min-max normalised value is recomputed per pixel as ``(p - lo) / (hi - lo)``,
-the reference's float64 operations.
+the reference's float64 operations. These kernels serve float predictions and the rare uint8
+images the fast path below hands back (``lut_image_kernel``); uint8 predictions otherwise take the
+level-histogram path, which is several times faster and within a few ulps (not bit for bit).
 """
 
 from __future__ import annotations
