@@ -137,8 +137,7 @@ def _image_metrics(p: np.ndarray, g: np.ndarray, opt: MetricOptions, skeleton: n
     if "hce" in ms:
         from segmetrics.hce import HCEResult, _hce_image
 
-        p01 = p / 255.0 if p.dtype == np.uint8 else p
-        parts = _hce_image(p01, g, gamma=opt.hce_gamma, epsilon=opt.hce_epsilon, skeleton=skeleton,
+        parts = _hce_image(p, g, gamma=opt.hce_gamma, epsilon=opt.hce_epsilon, skeleton=skeleton,
                            threshold=opt.hce_threshold, iterations=opt.hce_iterations)
         out["hce"] = HCEResult(int(sum(parts)), *parts)
     return ImageMetrics(**out), st
