@@ -2,11 +2,18 @@
 
 One call to :func:`image_stats` runs the numba passes over one validated ``(pred, gt)`` pair and
 returns the small summary every metric is computed from: the two 256-bin histograms of the
-quantised prediction over the GT foreground / background, the numpy-exact sums behind the mean
-and the MAE, the adaptive-threshold counts and (on request) the S-measure.
+quantised prediction over the GT foreground / background, the sums behind the mean and the MAE,
+the adaptive-threshold counts and (on request) the S-measure.
+
+Float predictions go through kernels that replay numpy's summation order (every value
+bit-identical to pysodmetrics 1.6). uint8 predictions are summarised by one pass that counts the
+256 raw levels per S-measure block and GT class; the sums are then 256-term compensated sums,
+within a few ulps of the reference's (1e-10 is the guaranteed parity), while the histograms,
+curves and adaptive counts stay exact: a level tied with the adaptive threshold, or a constant
+SSIM block, sends the image back to the numpy-order kernels (see ``lut_image_kernel``).
 
 The curve formulas below are written with the same float64 operations, in the same order, as
-pysodmetrics 1.6, so that every value is bit-identical to it.
+pysodmetrics 1.6, so that every curve is bit-identical to it.
 """
 
 from __future__ import annotations
@@ -106,10 +113,15 @@ def image_stats(
             lut = (lut - lo) / d
     hist = np.zeros((8, 256), np.int64)
     raw = np.zeros((2, 256), np.int64)
-    if not fe and not smeasure:
+    hazard = False
+    if use_lut:  # level histograms; falls back to the numpy-order kernels on a rounding-sensitive tie
+        sum_pred, sum_abs, thr, tp, fp, sm, hazard = _k.lut_image_kernel(
+            pu, g, h, w, lut, nfg, sr, sc, bool(smeasure), float(alpha), bool(s_matlab), bool(avoid_nan), hist, raw,
+        )
+    if not use_lut and not fe and not smeasure:
         sum_abs = _k.abs_error_sum(pf, pu, g, lut, use_lut, lo, d, donorm)
         sum_pred, thr, tp, fp, sm = np.nan, np.nan, 0, 0, np.nan
-    else:
+    elif not use_lut or hazard:
         sum_pred, sum_abs, thr, tp, fp, sm = _k.image_kernel(
             pf, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, bool(fe), bool(smeasure), float(alpha),
             bool(s_matlab), bool(avoid_nan), hist, raw,
