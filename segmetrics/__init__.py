@@ -6,18 +6,92 @@ functions that need them.
 
 from __future__ import annotations
 
+from typing import Any
+
+from segmetrics.accumulator import DatasetMetrics
+from segmetrics.boundary_fscore import BoundaryFScore, boundary_fscore
+from segmetrics.emeasure import EMeasureResult, emeasure
+from segmetrics.fmeasure import FMeasureResult, fmeasure
+from segmetrics.fused import ImageMetrics, compute_all
 from segmetrics.hce import HCEDetails, HCEResult, hce, hce_details
+from segmetrics.mae import mae
+from segmetrics.region_overlap import RegionOverlap, dice, iou, region_overlap
 from segmetrics.skeleton import skeletonize
+from segmetrics.smeasure import smeasure
 from segmetrics.weighted_fmeasure import weighted_fmeasure
 
 __version__ = "0.1.0"
 
+# Folder evaluation, plots, pictures and statistics: loaded on first use (lazy).
+_LAZY = {
+    "FolderResult": "segmetrics.folder",
+    "evaluate_folder": "segmetrics.folder",
+    "load_results": "segmetrics.folder",
+    "merge_results": "segmetrics.folder",
+    "evaluate_config": "segmetrics.config",
+    "format_table": "segmetrics.report",
+    "plot_curves": "segmetrics.plot",
+    "save_curve_plots": "segmetrics.plot",
+    "draw_hce": "segmetrics.hce_picture",
+    "save_hce_picture": "segmetrics.hce_picture",
+    "ObjectComplexity": "segmetrics.complexity",
+    "object_complexity": "segmetrics.complexity",
+    "summarize_complexity": "segmetrics.complexity",
+    "complexity_folder": "segmetrics.complexity",
+    "SkeletonCache": "segmetrics.skeleton_cache",
+    "read_map": "segmetrics.image_io",
+    "pair_files": "segmetrics.image_io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'segmetrics' has no attribute {name!r}")
+
+
 __all__ = [
+    "BoundaryFScore",
+    "DatasetMetrics",
+    "EMeasureResult",
+    "FMeasureResult",
+    "FolderResult",
     "HCEDetails",
     "HCEResult",
+    "ImageMetrics",
+    "ObjectComplexity",
+    "RegionOverlap",
+    "SkeletonCache",
     "__version__",
+    "boundary_fscore",
+    "complexity_folder",
+    "compute_all",
+    "dice",
+    "draw_hce",
+    "emeasure",
+    "evaluate_config",
+    "evaluate_folder",
+    "fmeasure",
+    "format_table",
     "hce",
     "hce_details",
+    "iou",
+    "load_results",
+    "mae",
+    "merge_results",
+    "object_complexity",
+    "pair_files",
+    "plot_curves",
+    "read_map",
+    "region_overlap",
+    "save_curve_plots",
+    "save_hce_picture",
     "skeletonize",
+    "smeasure",
+    "summarize_complexity",
     "weighted_fmeasure",
 ]

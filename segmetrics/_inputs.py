@@ -94,15 +94,17 @@ def _check_finite_range(arr: np.ndarray, name: str) -> None:
         )
 
 
-def prepare_pred(pred: Any, name: str = "pred") -> np.ndarray:
+def prepare_pred(pred: Any, name: str = "pred", *, keep_uint8: bool = False) -> np.ndarray:
     """Validate one prediction map and return it as C-contiguous float64 in ``[0, 1]``.
 
     Args:
         pred: ``(H, W)`` uint8 (0..255), bool, or float map in ``[0, 1]``.
         name: argument name used in error messages.
+        keep_uint8: return uint8 maps as C-contiguous uint8 (0..255) instead of ``float64 / 255``
+            (for kernels that map the 256 levels through a lookup table).
 
     Returns:
-        ``(H, W)`` float64 array in ``[0, 1]``.
+        ``(H, W)`` float64 array in ``[0, 1]`` (or the uint8 map, see ``keep_uint8``).
 
     Raises:
         TypeError: for unsupported dtypes (e.g. int32, complex).
@@ -111,6 +113,8 @@ def prepare_pred(pred: Any, name: str = "pred") -> np.ndarray:
     arr = as_numpy(pred, name)
     _check_2d(arr, name)
     if arr.dtype == np.uint8:
+        if keep_uint8:
+            return np.ascontiguousarray(arr)
         return np.ascontiguousarray(arr, dtype=np.float64) / 255.0
     if arr.dtype == np.bool_:
         return np.ascontiguousarray(arr, dtype=np.float64)
@@ -156,14 +160,14 @@ def prepare_gt(gt: Any, name: str = "gt") -> np.ndarray:
     raise TypeError(f"`{name}` must be bool, uint8, integer 0/1 or floating in [0, 1]; got dtype {arr.dtype}")
 
 
-def prepare_pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
+def prepare_pair(pred: Any, gt: Any, *, keep_uint8: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Validate one ``(pred, gt)`` pair of 2-D maps; see :func:`prepare_pred`, :func:`prepare_gt`.
 
     Raises:
         ValueError: if the shapes differ, plus the errors of the two helpers.
         TypeError: see the two helpers.
     """
-    p = prepare_pred(pred)
+    p = prepare_pred(pred, keep_uint8=keep_uint8)
     g = prepare_gt(gt)
     if p.shape != g.shape:
         raise ValueError(f"`pred` and `gt` must have the same shape; got pred {p.shape} and gt {g.shape}")
@@ -201,12 +205,15 @@ def _split_batch(x: Any, name: str) -> list[Any]:
     return list(arr)
 
 
-def prepare_pairs(pred: Any, gt: Any) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
+def prepare_pairs(
+    pred: Any, gt: Any, *, keep_uint8: bool = False
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
     """Validate a single pair or a batch of pairs.
 
     Args:
         pred: one map or a batch (see the module docstring).
         gt: the matching ground truth, with the same structure.
+        keep_uint8: keep uint8 predictions as uint8 (see :func:`prepare_pred`).
 
     Returns:
         ``(pairs, batched)``: the list of validated ``(float64 pred, bool gt)`` pairs and whether
@@ -225,14 +232,14 @@ def prepare_pairs(pred: Any, gt: Any) -> tuple[list[tuple[np.ndarray, np.ndarray
             f"gt {_describe(as_numpy(gt, 'gt')) if not isinstance(gt, (list, tuple)) else 'list'}"
         )
     if not batched_p:
-        return [prepare_pair(pred, gt)], False
+        return [prepare_pair(pred, gt, keep_uint8=keep_uint8)], False
     preds, gts = _split_batch(pred, "pred"), _split_batch(gt, "gt")
     if len(preds) != len(gts):
         raise ValueError(f"`pred` and `gt` must hold the same number of maps; got {len(preds)} and {len(gts)}")
     pairs = []
     for i, (p, g) in enumerate(zip(preds, gts)):
         try:
-            pairs.append(prepare_pair(p, g))
+            pairs.append(prepare_pair(p, g, keep_uint8=keep_uint8))
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"item {i}: {exc}") from None
     return pairs, True

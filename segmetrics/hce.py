@@ -227,6 +227,27 @@ def _boundary_count(
     return n_points, n_regions, runs, polys, labels, independent
 
 
+_LEVELS = np.arange(256) / 255.0
+
+
+def _binarize(pred: np.ndarray, threshold: str) -> np.ndarray:
+    """The binary prediction: ``P > 128 / 255`` (official) or ``minmax(P) > 0.5`` (pysod).
+
+    ``pred`` is the canonical float64 map in [0, 1], or the raw uint8 map (then ``P = pred / 255``
+    is never materialised: the same float64 comparison is made once per level and looked up).
+    """
+    u8 = pred.dtype == np.uint8
+    vals = _LEVELS if u8 else pred
+    thr, lo, hi = 128.0 / 255.0, 0.0, 0.0
+    if threshold == "pysod":
+        thr = 0.5
+        lo, hi = float(pred.min()), float(pred.max())
+        if u8:
+            lo, hi = float(_LEVELS[int(lo)]), float(_LEVELS[int(hi)])
+    binary = vals > thr if hi <= lo else (vals - lo) / (hi - lo) > thr
+    return binary[pred] if u8 else binary
+
+
 def _run(
     pred01: np.ndarray,
     gt: np.ndarray,
@@ -241,13 +262,7 @@ def _run(
     h, w = gt.shape
     nw = (w + 63) // 64
     n_iter = gamma if iterations == "code" else gamma + 1
-    lo, scale, use_minmax, thr = 0.0, 1.0, False, 128.0 / 255.0
-    if threshold == "pysod":
-        thr = 0.5
-        lo, hi = float(pred01.min()), float(pred01.max())
-        use_minmax = hi > lo
-        scale = hi - lo if use_minmax else 1.0
-    p = pack(pred01 > thr if not use_minmax else (pred01 - lo) / scale > thr)
+    p = pack(_binarize(pred01, threshold))
     g = pack(gt)
     r0, r1, c0, c1 = packed_bbox(p | g)
     s = np.zeros((h, nw), np.uint64)
@@ -333,7 +348,7 @@ def _hce_image(
 
     Args:
         pred01: ``(H, W)`` C-contiguous float64 canonical prediction in ``[0, 1]``, not min-max
-            normalised.
+            normalised, or the raw uint8 map (read as ``pred01 / 255``).
         gt: ``(H, W)`` C-contiguous boolean ground truth.
         gamma: error tolerance γ >= 0 (see :func:`hce`).
         epsilon: RDP tolerance ε > 0.

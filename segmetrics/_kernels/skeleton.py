@@ -16,26 +16,30 @@ from segmetrics._jit import njit
 
 @njit
 def thin_inplace(img, lut):
-    """Thin ``img`` (uint8 0/1, zero 1-px border) in place; ``lut[code]`` bit 1: pass 1, bit 2: pass 2."""
+    """Thin ``img`` (uint8 0/1, zero 1-px border) in place; ``lut[code]`` bit 1: pass 1, bit 2: pass 2.
+
+    While thinning, bit 0 of a pixel is its value and bit 1 marks it as listed, so that the
+    re-listing of a removed pixel's neighbours reads one byte per neighbour (``== 1``: set, not
+    listed); the marks are cleared before returning.
+    """
     ncols = img.shape[1]
     flat = img.ravel()
     stride = ncols
     n_fg = 0
     for i in range(flat.size):
-        if flat[i]:
-            n_fg += 1
+        n_fg += flat[i]
     cand = np.empty(n_fg, np.int64)
-    inlist = np.zeros(flat.size, np.uint8)
     k = 0
     for i in range(flat.size):
         if flat[i]:
             cand[k] = i
-            inlist[i] = 1
+            flat[i] = 3
             k += 1
     n_cand = k
     removed = np.empty(n_fg, np.int64)
     pass_bit = 1
     idle_passes = 0
+    one = np.uint8(1)
     while idle_passes < 2 and n_cand > 0:
         n_rem = 0
         kept = 0
@@ -44,22 +48,22 @@ def thin_inplace(img, lut):
             up = p - stride
             dn = p + stride
             code = (
-                flat[up - 1]
-                + 2 * flat[up]
-                + 4 * flat[up + 1]
-                + 8 * flat[p + 1]
-                + 16 * flat[dn + 1]
-                + 32 * flat[dn]
-                + 64 * flat[dn - 1]
-                + 128 * flat[p - 1]
+                (flat[up - 1] & one)
+                | ((flat[up] & one) << 1)
+                | ((flat[up + 1] & one) << 2)
+                | ((flat[p + 1] & one) << 3)
+                | ((flat[dn + 1] & one) << 4)
+                | ((flat[dn] & one) << 5)
+                | ((flat[dn - 1] & one) << 6)
+                | ((flat[p - 1] & one) << 7)
             )
             v = lut[code]
             if v & pass_bit:
                 removed[n_rem] = p
                 n_rem += 1
-                inlist[p] = 0
+                flat[p] = 1
             elif v == 0:
-                inlist[p] = 0
+                flat[p] = 1
             else:
                 cand[kept] = p
                 kept += 1
@@ -78,10 +82,12 @@ def thin_inplace(img, lut):
                 p + stride,
                 p + stride + 1,
             ):
-                if flat[q] and not inlist[q]:
-                    inlist[q] = 1
+                if flat[q] == 1:
+                    flat[q] = 3
                     cand[n_cand] = q
                     n_cand += 1
         idle_passes = idle_passes + 1 if n_rem == 0 else 0
         pass_bit = 3 - pass_bit
+    for t in range(n_cand):
+        flat[cand[t]] = 1
     return img

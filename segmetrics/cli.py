@@ -1,0 +1,419 @@
+"""The ``segmetrics`` command: ``eval``, ``plot``, ``stats``, ``table`` and ``hce-picture``.
+
+Examples::
+
+    segmetrics eval --pred preds/isnet/DIS-VD --gt DIS5K/DIS-VD/gt --out results/DIS-VD/isnet
+    segmetrics eval --config eval.toml --workers 8 --format markdown
+    segmetrics eval --pred P --gt G --shard 0/2 --out results/rank0   # and 1/2 into results/rank1
+    segmetrics eval --merge results/rank0 results/rank1 --out results/all
+    segmetrics plot results/DIS-VD/* --out figures
+    segmetrics stats --gt DIS5K/DIS-VD/gt --out stats_vd.csv
+    segmetrics table results/*/* --format latex
+    segmetrics hce-picture --pred preds/isnet/DIS-VD/1.png --gt DIS5K/DIS-VD/gt/1.png --out hce_1.png
+
+Exit codes: ``0`` success; ``1`` some images could not be evaluated (unreadable, corrupt, size
+mismatch: they are listed), or, with ``--strict``, some predictions are missing; ``2`` bad usage or
+inputs (unknown option, missing folder, invalid configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_IMAGE_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from segmetrics._per_image import ALL_METRICS, DEFAULT_METRICS
+
+    p = sub.add_parser(
+        "eval",
+        help="evaluate prediction folders against ground-truth folders",
+        description="Evaluate --pred against --gt, or every method x dataset of --config, or merge shard outputs.",
+    )
+    src = p.add_argument_group("inputs (one of --pred/--gt, --config, --merge)")
+    src.add_argument("--pred", help="folder of predictions")
+    src.add_argument("--gt", help="folder of ground-truth masks")
+    src.add_argument("--config", help="JSON or TOML file with several methods x datasets")
+    src.add_argument("--merge", nargs="+", metavar="DIR", help="merge the output folders of separate runs")
+    p.add_argument("--out", help="output folder (default: segmetrics_results/<dataset>/<method>)")
+    p.add_argument("--metrics", nargs="+", choices=ALL_METRICS, default=None,
+                   help=f"metrics to compute (default: {' '.join(DEFAULT_METRICS)})")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
+    p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
+    p.add_argument("--executor", choices=("process", "thread"), default=None,
+                   help="worker kind: spawn processes (default) or threads (no start-up cost)")
+    p.add_argument("--resize", choices=("error", "pred-to-gt"), default=None,
+                   help="size mismatch policy (default: error for that image)")
+    p.add_argument("--color", choices=("gray", "first"), default=None,
+                   help="colour files: OpenCV grey conversion (default) or the first RGB channel (DIS)")
+    p.add_argument("--prefix", default="", help="prediction stem = prefix + GT stem + suffix")
+    p.add_argument("--suffix", default="", help="see --prefix")
+    p.add_argument("--method", help="method name (default: the --pred folder name, or its parent's if generic)")
+    p.add_argument("--dataset", help="dataset name (default: the --gt folder name, or its parent's if generic)")
+    p.add_argument("--hce-gamma", type=int, default=None, help="HCE relaxation gamma (default 5)")
+    p.add_argument("--hce-epsilon", type=float, default=None, help="HCE Douglas-Peucker epsilon (default 2.0)")
+    p.add_argument("--hce-threshold", choices=("official", "pysod"), default=None,
+                   help="HCE binarisation: DIS script (raw > 128, default) or pysodmetrics")
+    p.add_argument("--hce-iterations", choices=("code", "paper"), default=None,
+                   help="HCE relaxation steps: gamma (DIS code, default) or gamma + 1 (paper)")
+    p.add_argument("--bf-tolerances", type=int, nargs="+", default=None, help="boundary F tolerances (default 1 3 5)")
+    p.add_argument("--threshold", type=float, default=None, help="IoU / Dice / boundary F threshold (default 0.5)")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--skeleton-cache", metavar="DIR", help="GT skeleton cache folder (default: user cache)")
+    cache.add_argument("--no-skeleton-cache", action="store_true", help="skeletonise without caching")
+    p.add_argument("--shard", metavar="I/N",
+                   help="evaluate only shard I of N (e.g. rank/world size); combine the outputs with --merge")
+    p.add_argument("--overwrite", action="store_true", help="discard previous results instead of resuming")
+    p.add_argument("--strict", action="store_true", help="exit with 1 when predictions are missing")
+    p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain", help="printed table format")
+    p.add_argument("--digits", type=int, default=3, help="decimals in the printed table (default 3)")
+    p.add_argument("--hce-pictures", metavar="DIR", help="draw the HCE picture of the worst images into DIR")
+    p.add_argument("--hce-pictures-top", type=int, default=5, help="how many of the worst images to draw (default 5)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="PR, F-measure and E-measure curves from saved results",
+                       description="Plot curves across methods from results.json files (or their folders).")
+    p.add_argument("results", nargs="+", help="results.json files or folders holding one")
+    p.add_argument("--out", required=True, help="output folder for <dataset>_<kind>.<format>")
+    p.add_argument("--kinds", nargs="+", choices=("pr", "fm", "em"), default=["pr", "fm", "em"])
+    p.add_argument("--formats", nargs="+", default=["png", "pdf"], help="file formats (default png pdf)")
+
+
+def _add_stats(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stats", help="object complexity of a GT folder (DIS Table 1: IPQ, Cnum, Pnum, H, W, D)",
+                       description="Per-image and mean +- std object-complexity measures of a GT folder.")
+    p.add_argument("--gt", required=True, nargs="+", help="GT folder(s); one summary row each")
+    p.add_argument("--out", help="per-image CSV (with several folders: one file per folder, suffixed)")
+    p.add_argument("--json", help="write the summaries as JSON")
+    p.add_argument("--epsilon", type=float, default=2.0, help="Douglas-Peucker tolerance for Pnum (default 2.0)")
+    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _add_table(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("table", help="print the table of saved results", description="Print saved results as a table.")
+    p.add_argument("results", nargs="+", help="results.json files or folders holding one")
+    p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
+    p.add_argument("--digits", type=int, default=3)
+
+
+def _add_picture(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("hce-picture", help="draw what HCE counts for one image (DIS Fig. 6)",
+                       description="Draw the FN / FP regions, polygon points and independent regions HCE counts.")
+    p.add_argument("--pred", required=True, help="prediction image file")
+    p.add_argument("--gt", required=True, help="ground-truth image file")
+    p.add_argument("--out", required=True, help="output file (.png, .pdf, ...)")
+    p.add_argument("--gamma", type=int, default=5)
+    p.add_argument("--epsilon", type=float, default=2.0)
+    p.add_argument("--threshold", choices=("official", "pysod"), default="official")
+    p.add_argument("--crop", action="store_true", help="zoom to the errors")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from segmetrics import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="segmetrics",
+        description="Fast, exact DIS / salient-object segmentation metrics over folders.",
+        epilog="Exit codes: 0 ok, 1 some images failed (or missing predictions with --strict), 2 usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"segmetrics {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{eval,plot,stats,table,hce-picture}")
+    _add_eval(sub)
+    _add_plot(sub)
+    _add_stats(sub)
+    _add_table(sub)
+    _add_picture(sub)
+    return parser
+
+
+def _eval_kwargs(a: argparse.Namespace) -> dict:
+    kw = {
+        "metrics": tuple(a.metrics) if a.metrics else None,
+        "workers": a.workers,
+        "chunksize": a.chunksize,
+        "executor": a.executor,
+        "resize": a.resize,
+        "color": a.color,
+        "hce_gamma": a.hce_gamma,
+        "hce_epsilon": a.hce_epsilon,
+        "hce_threshold": a.hce_threshold,
+        "hce_iterations": a.hce_iterations,
+        "bf_tolerances": tuple(a.bf_tolerances) if a.bf_tolerances else None,
+        "threshold": a.threshold,
+    }
+    if a.no_skeleton_cache:
+        kw["skeleton_cache"] = False
+    elif a.skeleton_cache:
+        kw["skeleton_cache"] = a.skeleton_cache
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
+    err = sys.stderr
+    n_err = n_missing = 0
+    for r in results:
+        tag = f"{r.dataset}/{r.method}"
+        if r.missing:
+            n_missing += len(r.missing)
+            shown = ", ".join(r.missing[:10]) + (" ..." if len(r.missing) > 10 else "")
+            print(f"warning: {tag}: {len(r.missing)} GT image(s) without a prediction: {shown}", file=err)
+        if r.extra:
+            shown = ", ".join(r.extra[:10]) + (" ..." if len(r.extra) > 10 else "")
+            print(f"warning: {tag}: {len(r.extra)} prediction(s) without a GT (ignored): {shown}", file=err)
+        for name, msg in sorted(r.errors.items()):
+            print(f"error: {tag}: {name}: {msg}", file=err)
+        n_err += len(r.errors)
+    for ds, method, why in plan_skipped:
+        print(f"warning: skipped {ds}/{method}: {why}", file=err)
+    return n_err, n_missing
+
+
+def _pictures(results: list, a: argparse.Namespace) -> None:
+    from segmetrics.hce_picture import save_hce_picture
+    from segmetrics.image_io import pair_files
+
+    for r in results:
+        if "hce" not in r.metrics or not r.per_image:
+            print(f"warning: {r.dataset}/{r.method}: no HCE values, no pictures drawn", file=sys.stderr)
+            continue
+        pairing = pair_files(a.pred, a.gt, prefix=a.prefix, suffix=a.suffix) if a.pred else None
+        paths = {n: (p, g) for n, p, g in pairing.pairs} if pairing else {}
+        worst = sorted(r.per_image, key=lambda n: -r.per_image[n]["hce"])[: max(0, a.hce_pictures_top)]
+        for name in worst:
+            if name not in paths:
+                continue
+            p, g = paths[name]
+            out = Path(a.hce_pictures) / f"{r.dataset}_{r.method}_{name}_hce.png"
+            save_hce_picture(
+                p,
+                g,
+                out,
+                gamma=r.settings.get("hce_gamma", 5),
+                epsilon=r.settings.get("hce_epsilon", 2.0),
+                threshold=r.settings.get("hce_threshold", "official"),
+                iterations=r.settings.get("hce_iterations", "code"),
+            )
+            print(f"wrote {out}", file=sys.stderr)
+
+
+def _cmd_eval(a: argparse.Namespace) -> int:
+    from segmetrics.report import format_table
+
+    modes = sum(x is not None for x in (a.config, a.merge)) + (a.pred is not None or a.gt is not None)
+    if modes != 1:
+        raise _UsageError("give exactly one of --pred/--gt, --config or --merge")
+    skipped: Sequence = ()
+    if a.merge:
+        from segmetrics.folder import merge_results
+
+        if not a.out:
+            raise _UsageError("--merge needs --out for the merged results")
+        results = [merge_results(a.merge, a.out, method=a.method, dataset=a.dataset)]
+    elif a.config:
+        from segmetrics.config import evaluate_config
+
+        results, plan = evaluate_config(
+            a.config, out_dir=a.out, progress=not a.no_progress, overwrite=a.overwrite, **_eval_kwargs(a)
+        )
+        skipped = plan.skipped
+    else:
+        if not (a.pred and a.gt):
+            raise _UsageError("--pred and --gt go together")
+        from segmetrics.folder import evaluate_folder
+
+        shard = None
+        if a.shard:
+            try:
+                i, n = (int(v) for v in a.shard.split("/"))
+            except ValueError:
+                raise _UsageError(f"--shard must look like I/N (e.g. 0/4); got {a.shard!r}") from None
+            shard = (i, n)
+        from segmetrics.folder import default_names
+
+        method, dataset = default_names(a.pred, a.gt)
+        dataset = a.dataset or dataset
+        method = a.method or method
+        out = a.out or os.path.join("segmetrics_results", dataset, method)
+        results = [
+            evaluate_folder(
+                a.pred,
+                a.gt,
+                out_dir=out,
+                prefix=a.prefix,
+                suffix=a.suffix,
+                method=method,
+                dataset=dataset,
+                overwrite=a.overwrite,
+                progress=not a.no_progress,
+                shard=shard,
+                **_eval_kwargs(a),
+            )
+        ]
+    n_err, n_missing = _summary(results, skipped)
+    if results:
+        print(format_table(results, fmt=a.format, digits=a.digits))
+        for r in results:
+            if r.out_dir:
+                print(f"{r.dataset}/{r.method}: {r.num_images} images, results in {r.out_dir}", file=sys.stderr)
+    if a.hce_pictures and not a.merge:
+        if a.config:
+            print("warning: --hce-pictures is available with --pred/--gt only", file=sys.stderr)
+        else:
+            _pictures(results, a)
+    if n_err:
+        print(f"{n_err} image(s) could not be evaluated (listed above)", file=sys.stderr)
+        return EXIT_IMAGE_ERRORS
+    if a.strict and (n_missing or skipped):
+        return EXIT_IMAGE_ERRORS
+    return EXIT_OK
+
+
+def _cmd_plot(a: argparse.Namespace) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from segmetrics.plot import save_curve_plots
+
+    for p in save_curve_plots(a.results, a.out, kinds=a.kinds, formats=a.formats):
+        print(p)
+    return EXIT_OK
+
+
+def _cmd_stats(a: argparse.Namespace) -> int:
+    from segmetrics.complexity import COMPLEXITY_FIELDS, complexity_folder, summarize_complexity
+
+    summaries = {}
+    n_err = 0
+    for i, gt in enumerate(a.gt):
+        name = Path(gt).resolve().name
+        if name in summaries or sum(Path(g).resolve().name == name for g in a.gt) > 1:
+            name = f"{Path(gt).resolve().parent.name}/{name}"  # e.g. DIS-VD/gt, DIS-TE1/gt
+        if name in summaries:
+            name = f"{name} ({i + 1})"
+        per_image, errors = complexity_folder(gt, epsilon=a.epsilon, workers=a.workers, progress=not a.no_progress)
+        for k, msg in sorted(errors.items()):
+            print(f"error: {name}: {k}: {msg}", file=sys.stderr)
+        n_err += len(errors)
+        if not per_image:
+            print(f"error: {name}: no readable mask", file=sys.stderr)
+            continue
+        summaries[name] = summarize_complexity(per_image.values())
+        if a.out:
+            out = Path(a.out)
+            if len(a.gt) > 1:
+                out = out.with_name(f"{out.stem}_{i}_{name}{out.suffix or '.csv'}")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "w", newline="", encoding="utf-8") as f:
+                fields = ["height", "width", "diagonal", "ipq", "cnum", "pnum", "perimeter", "area"]
+                w = csv.writer(f)
+                w.writerow(["name", *fields])
+                for k, c in per_image.items():
+                    d = c.to_dict()
+                    w.writerow([k, *[repr(d[x]) if isinstance(d[x], float) else d[x] for x in fields]])
+            print(f"wrote {out}", file=sys.stderr)
+    if a.json:
+        Path(a.json).write_text(json.dumps(summaries, indent=1), encoding="utf-8")
+    labels = {"height": "H", "width": "W", "diagonal": "D", "ipq": "IPQ", "cnum": "Cnum", "pnum": "Pnum"}
+    head = ["dataset", "n", *(labels[f] for f in COMPLEXITY_FIELDS)]
+    rows = [
+        [ds, str(int(s["count"]["mean"])), *(f"{s[f]['mean']:.2f} ± {s[f]['std']:.2f}" for f in COMPLEXITY_FIELDS)]
+        for ds, s in summaries.items()
+    ]
+    print(_simple_table(head, rows, a.format))
+    return EXIT_IMAGE_ERRORS if n_err else EXIT_OK
+
+
+def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
+    if fmt == "markdown":
+        return "\n".join(
+            ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+            + ["| " + " | ".join(r) + " |" for r in rows]
+        )
+    if fmt == "latex":
+        body = [" & ".join(c.replace("±", r"$\pm$").replace("_", r"\_") for c in r) + r" \\" for r in rows]
+        top = [r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
+        return "\n".join([*top, *body, r"\bottomrule", r"\end{tabular}"])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    return "\n".join(lines)
+
+
+def _cmd_table(a: argparse.Namespace) -> int:
+    from segmetrics.folder import load_results
+    from segmetrics.report import format_table
+
+    print(format_table([load_results(p) for p in a.results], fmt=a.format, digits=a.digits))
+    return EXIT_OK
+
+
+def _cmd_picture(a: argparse.Namespace) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from segmetrics.hce_picture import save_hce_picture
+
+    d = save_hce_picture(a.pred, a.gt, a.out, gamma=a.gamma, epsilon=a.epsilon, threshold=a.threshold, crop=a.crop)
+    print(
+        f"HCE = {d.total} (FP points {d.fp_points}, FP regions {d.fp_regions}, "
+        f"FN points {d.fn_points}, FN regions {d.fn_regions}); wrote {a.out}"
+    )
+    return EXIT_OK
+
+
+def _quiet_opencv() -> None:
+    # Corrupt files are reported once, as error rows; OpenCV's own decoder log lines would repeat them.
+    try:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except Exception:
+        pass
+
+
+class _UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``segmetrics`` command line and return its exit code.
+
+    Args:
+        argv: arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        ``0`` on success, ``1`` when images failed (or predictions are missing with ``--strict``),
+        ``2`` for usage or input errors.
+
+    Example:
+        >>> main(["eval", "--pred", "preds/isnet", "--gt", "gt", "--no-progress"])  # doctest: +SKIP
+        0
+    """
+    parser = _parser()
+    a = parser.parse_args(argv)
+    _quiet_opencv()
+    commands = {
+        "eval": _cmd_eval,
+        "plot": _cmd_plot,
+        "stats": _cmd_stats,
+        "table": _cmd_table,
+        "hce-picture": _cmd_picture,
+    }
+    try:
+        return commands[a.command](a)
+    except _UsageError as exc:
+        parser.error(str(exc))  # exits with 2
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"segmetrics {a.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK  # pragma: no cover - parser.error exits

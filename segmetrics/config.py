@@ -1,0 +1,209 @@
+"""Several methods × datasets from one configuration file (JSON or TOML).
+
+Format (TOML shown; JSON has the same structure). Relative paths are relative to the file::
+
+    out = "results"                      # results go to out/<dataset>/<method>/
+    metrics = ["fm", "wfm", "mae", "sm", "em", "hce"]
+    workers = 2                          # optional settings: any keyword of evaluate_folder
+    resize = "error"                     # (metrics, workers, chunksize, resize, color, hce_gamma,
+                                         #  hce_epsilon, bf_tolerances, threshold, skeleton_cache)
+    [datasets]
+    DIS-VD = "DIS5K/DIS-VD/gt"                      # a GT folder
+    DIS-TE1 = { gt = "DIS5K/DIS-TE1/gt" }
+
+    [methods]
+    isnet = "preds/isnet/{dataset}"                 # a folder template ({dataset} is replaced)
+    u2net = { pred = "preds/u2net/{dataset}", suffix = "_u2" }
+    mine = { pred = { DIS-VD = "runs/vd", DIS-TE1 = "runs/te1" } }   # or one folder per dataset
+
+A method whose folder for a dataset does not exist is skipped and reported; every other pair is
+evaluated (and resumed, if its output folder already holds a partial run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EvalPlan", "evaluate_config", "load_config"]
+
+_SETTINGS = (
+    "metrics",
+    "workers",
+    "chunksize",
+    "executor",
+    "resize",
+    "color",
+    "hce_gamma",
+    "hce_epsilon",
+    "hce_threshold",
+    "hce_iterations",
+    "bf_tolerances",
+    "threshold",
+    "skeleton_cache",
+)
+_METHOD_KEYS = ("pred", "prefix", "suffix")
+
+
+@dataclass
+class EvalPlan:
+    """A parsed configuration: the runs to do and their common settings.
+
+    Attributes:
+        runs: ``(dataset, method, pred_dir, gt_dir, prefix, suffix)`` for each existing pair of folders.
+        skipped: ``(dataset, method, reason)`` of the pairs that cannot run (missing folder).
+        settings: keyword arguments for :func:`segmetrics.folder.evaluate_folder`.
+        out_dir: root output folder.
+    """
+
+    runs: list[tuple[str, str, Path, Path, str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path = Path("segmetrics_results")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    text = path.read_bytes()
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        return tomllib.loads(text.decode("utf-8"))
+    if path.suffix.lower() == ".json":
+        return json.loads(text)
+    raise ValueError(f"`config` must be a .json or .toml file; got {path.name!r}")
+
+
+def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | os.PathLike | None = None) -> EvalPlan:
+    """Parse a configuration (a path to a JSON/TOML file, or the dict itself) into an :class:`EvalPlan`.
+
+    Args:
+        config: path of a ``.json`` / ``.toml`` file, or an already-loaded dict.
+        base_dir: folder that relative paths refer to (default: the file's folder, or the CWD for a dict).
+
+    Returns:
+        The :class:`EvalPlan`.
+
+    Raises:
+        ValueError: for unknown keys, missing ``datasets`` / ``methods`` or malformed entries.
+        FileNotFoundError: if the file or a dataset GT folder does not exist.
+
+    Example:
+        >>> plan = load_config({"datasets": {"d": "gt"}, "methods": {"m": "pred/{dataset}"}})  # doctest: +SKIP
+    """
+    if isinstance(config, dict):
+        data = config
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+        where = "config"
+    else:
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"`config` file {str(path)!r} does not exist")
+        data = _read(path)
+        base = Path(base_dir) if base_dir is not None else path.parent
+        where = path.name
+    allowed = {"out", "datasets", "methods", *_SETTINGS}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    for key in ("datasets", "methods"):
+        if not isinstance(data.get(key), dict) or not data[key]:
+            raise ValueError(f"{where}: `{key}` must be a non-empty table of name = folder")
+
+    def resolve(p: str) -> Path:
+        q = Path(os.path.expanduser(str(p)))
+        return q if q.is_absolute() else base / q
+
+    plan = EvalPlan(settings={k: data[k] for k in _SETTINGS if k in data})
+    if isinstance(plan.settings.get("skeleton_cache"), str):
+        plan.settings["skeleton_cache"] = str(resolve(plan.settings["skeleton_cache"]))
+    plan.out_dir = resolve(data.get("out", "segmetrics_results"))
+    datasets: dict[str, Path] = {}
+    for name, entry in data["datasets"].items():
+        gt = entry.get("gt") if isinstance(entry, dict) else entry
+        if not isinstance(gt, str):
+            raise ValueError(f"{where}: dataset {name!r} must be a folder or a table with `gt`; got {entry!r}")
+        datasets[name] = resolve(gt)
+        if not datasets[name].is_dir():
+            raise FileNotFoundError(f"{where}: GT folder of dataset {name!r} does not exist: {str(datasets[name])!r}")
+    for method, entry in data["methods"].items():
+        if isinstance(entry, str):
+            entry = {"pred": entry}
+        if not isinstance(entry, dict) or "pred" not in entry or set(entry) - set(_METHOD_KEYS):
+            raise ValueError(
+                f"{where}: method {method!r} must be a folder template or a table with keys "
+                f"{_METHOD_KEYS}; got {entry!r}"
+            )
+        pred = entry["pred"]
+        for ds, gt_dir in datasets.items():
+            if isinstance(pred, dict):
+                if ds not in pred:
+                    plan.skipped.append((ds, method, "no folder given for this dataset"))
+                    continue
+                pdir = resolve(pred[ds])
+            else:
+                pdir = resolve(str(pred).replace("{dataset}", ds))
+            if not pdir.is_dir():
+                plan.skipped.append((ds, method, f"prediction folder {str(pdir)!r} does not exist"))
+                continue
+            plan.runs.append((ds, method, pdir, gt_dir, entry.get("prefix", ""), entry.get("suffix", "")))
+    return plan
+
+
+def evaluate_config(
+    config: str | os.PathLike | dict[str, Any],
+    *,
+    out_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    **overrides: Any,
+) -> tuple[list[Any], EvalPlan]:
+    """Evaluate every method × dataset of a configuration with :func:`segmetrics.folder.evaluate_folder`.
+
+    Args:
+        config: path of a JSON/TOML configuration, or the dict (see the module docstring).
+        out_dir: root output folder (overrides the file's ``out``); results go to ``out/<dataset>/<method>``.
+        progress: show a progress bar per run.
+        overwrite: discard previous results instead of resuming.
+        **overrides: settings that override the file's (e.g. ``workers=4``).
+
+    Returns:
+        ``(results, plan)``: the :class:`~segmetrics.folder.FolderResult` of every run, and the plan
+        (whose ``skipped`` lists the pairs that could not run).
+
+    Raises:
+        ValueError, FileNotFoundError: see :func:`load_config`.
+
+    Example:
+        >>> results, plan = evaluate_config("eval.toml", workers=8)  # doctest: +SKIP
+    """
+    from segmetrics.folder import evaluate_folder
+
+    plan = load_config(config)
+    bad = sorted(set(overrides) - set(_SETTINGS))
+    if bad:
+        raise ValueError(f"unknown setting(s) {bad}; allowed: {list(_SETTINGS)}")
+    if out_dir is not None:
+        plan.out_dir = Path(out_dir)
+    settings = {**plan.settings, **{k: v for k, v in overrides.items() if v is not None}}
+    if isinstance(settings.get("metrics"), list):
+        settings["metrics"] = tuple(settings["metrics"])
+    results = []
+    for ds, method, pdir, gdir, prefix, suffix in plan.runs:
+        results.append(
+            evaluate_folder(
+                pdir,
+                gdir,
+                out_dir=plan.out_dir / ds / method,
+                method=method,
+                dataset=ds,
+                prefix=prefix,
+                suffix=suffix,
+                progress=progress,
+                overwrite=overwrite,
+                **settings,
+            )
+        )
+    return results, plan

@@ -1,0 +1,748 @@
+"""Evaluate folders of predictions against ground truths: parallel, resumable, mergeable.
+
+:func:`evaluate_folder` pairs the files of two folders by stem (see :mod:`segmetrics.image_io`),
+computes the chosen metrics per image in a process pool and writes, into ``out_dir``:
+
+* ``per_image.csv`` — one row per image (``name, status, error, height, width`` and every scalar
+  metric), appended and flushed as results arrive;
+* ``records.jsonl`` — the journal: a header with the settings, then one JSON line per image holding
+  its scalars and its 256-bin curves (base64 float64). Every line is flushed and ``fsync``-ed before
+  the next, so an interrupted run loses at most the images in flight;
+* ``results.json`` — the dataset results (schema ``segmetrics.results/1``): every metric and its
+  parts, the mean curves for plotting, the errors, missing and extra files.
+
+**Resuming.** Run the same call again: the journal is read back (a torn last line is dropped), the
+images already evaluated are skipped and never computed twice, images that failed are retried, and
+the CSV is rewritten from the journal so that it always matches it. A journal written with different
+settings is refused unless ``overwrite=True``.
+
+**Dataset semantics** (pysodmetrics'): every scalar is the mean over the successfully evaluated
+images; the curves are averaged over images, and ``fm.max`` / ``fm.mean`` (and ``em``, ``iou``,
+``dice``) are the maximum and the mean of the *mean curve*; ``fm.adp`` is the mean of the per-image
+adaptive values. The means are taken over the images **sorted by name**, so the numbers do not
+depend on the number of workers, on the order in which results arrived, or on how the dataset was
+split: :func:`merge_results` over the output folders of separate shards (or distributed ranks)
+gives bit-for-bit the numbers of one run over the whole dataset.
+
+**Parallelism.** ``workers`` processes (``spawn`` start method: safe with numba and threads), each
+single-threaded (OpenCV and numba set to one thread), are fed small chunks of file paths; at most
+``2 * workers`` chunks are in flight and results are consumed in order, so memory is bounded by the
+images in flight, not by the dataset. ``workers=0`` evaluates in the calling process;
+``executor="thread"`` uses a thread pool instead (no start-up cost; the kernels release the GIL).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import math
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segmetrics._per_image import (
+    ALL_METRICS,
+    CURVE_SCORES,
+    DEFAULT_METRICS,
+    EvalSettings,
+    PairResult,
+    evaluate_pair,
+    metric_columns,
+)
+from segmetrics._sod_core import pysod_mean
+
+__all__ = [
+    "RESULTS_SCHEMA",
+    "FolderResult",
+    "default_names",
+    "evaluate_folder",
+    "load_results",
+    "merge_results",
+]
+
+RESULTS_SCHEMA = "segmetrics.results/1"
+_JOURNAL = "records.jsonl"
+_CSV = "per_image.csv"
+_RESULTS = "results.json"
+_BASE_COLUMNS = ["name", "status", "error", "height", "width"]
+_RESIZE = ("error", "pred-to-gt")
+
+
+# ----------------------------------------------------------------------------------------- records
+
+
+def _encode(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _decode(s: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype="<f8").copy()
+
+
+def _record_to_json(r: PairResult) -> str:
+    d = {
+        "name": r.name,
+        "status": r.status,
+        "error": r.error,
+        "height": r.height,
+        "width": r.width,
+        "scalars": r.scalars,
+        "curves": {k: _encode(v) for k, v in r.curves.items()},
+    }
+    return json.dumps(d, allow_nan=True, separators=(",", ":"))
+
+
+def _record_from_json(d: dict[str, Any]) -> PairResult:
+    return PairResult(
+        name=d["name"],
+        status=d["status"],
+        error=d.get("error", ""),
+        height=int(d.get("height", 0)),
+        width=int(d.get("width", 0)),
+        scalars={k: float(v) for k, v in d.get("scalars", {}).items()},
+        curves={k: _decode(v) for k, v in d.get("curves", {}).items()},
+    )
+
+
+def _read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResult], int]:
+    """Header, records by name (last wins), and the byte length of the valid prefix."""
+    header = None
+    records: dict[str, PairResult] = {}
+    valid = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break  # torn last line: dropped
+        line = data[pos:end]
+        try:
+            d = json.loads(line)
+        except ValueError:
+            break
+        if header is None:
+            if d.get("kind") != "header":
+                raise ValueError(f"{path} is not a segmetrics journal (no header line)")
+            header = d
+        else:
+            r = _record_from_json(d)
+            records[r.name] = r
+        pos = end + 1
+        valid = pos
+    return header, records, valid
+
+
+class _Journal:
+    """Append-only JSON-lines journal plus the CSV view, both flushed per record."""
+
+    def __init__(self, out_dir: Path, header: dict[str, Any], columns: list[str], overwrite: bool) -> None:
+        self.path = out_dir / _JOURNAL
+        self.csv_path = out_dir / _CSV
+        self.columns = columns
+        self.records: dict[str, PairResult] = {}
+        if self.path.exists() and not overwrite:
+            old, self.records, valid = _read_journal(self.path)
+            if old is not None and old.get("identity") != header["identity"]:
+                raise ValueError(
+                    f"`out_dir` {str(out_dir)!r} holds results of a different evaluation "
+                    f"({old.get('identity')} vs {header['identity']}); "
+                    "pass overwrite=True (--overwrite) or another folder"
+                )
+            if old is not None and "sources" in header and old.get("sources", header["sources"]) != header["sources"]:
+                raise ValueError(
+                    f"`out_dir` {str(out_dir)!r} holds results of other folders ({old.get('sources')}); "
+                    "pass overwrite=True (--overwrite) or another folder"
+                )
+            if old is None:
+                valid = 0
+            with open(self.path, "r+b") as f:
+                f.truncate(valid)
+            self._fh = open(self.path, "a", encoding="utf-8")
+            if old is None:
+                self._write_line(json.dumps(header))
+        else:
+            self._fh = open(self.path, "w", encoding="utf-8")
+            self._write_line(json.dumps(header))
+        self._rewrite_csv()
+
+    def _write_line(self, line: str) -> None:
+        self._fh.write(line + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def _row(self, r: PairResult) -> list[Any]:
+        row: list[Any] = [r.name, r.status, r.error, r.height, r.width]
+        for c in self.columns:
+            v = r.scalars.get(c)
+            row.append("" if v is None else repr(float(v)))
+        return row
+
+    def _rewrite_csv(self, reopen: bool = True) -> None:
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(_BASE_COLUMNS + self.columns)
+            for name in sorted(self.records):
+                w.writerow(self._row(self.records[name]))
+        os.replace(tmp, self.csv_path)
+        if reopen:
+            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")
+            self._csv_writer = csv.writer(self._csv)
+
+    def add(self, r: PairResult) -> None:
+        self._write_line(_record_to_json(r))
+        self.records[r.name] = r
+        self._csv_writer.writerow(self._row(r))
+        self._csv.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+        self._csv.close()
+        # During a run a retried image may have two rows; the final CSV has one row per image, sorted.
+        self._rewrite_csv(reopen=False)
+
+
+# ----------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class FolderResult:
+    """Dataset results of one prediction folder (one method on one dataset).
+
+    Attributes:
+        method: method name (default: the prediction folder's name).
+        dataset: dataset name (default: the GT folder's name).
+        metrics: dataset scalars by canonical key (``"fm.max"``, ``"wfm"``, ``"mae"``, ``"sm"``,
+            ``"em.mean"``, ``"hce"``, ...; see :mod:`segmetrics._per_image`), means over images.
+        curves: dataset mean curves by key (``"fm.curve"``, ``"fm.precision"``, ...), ``(256,)`` each,
+            ascending thresholds.
+        num_images: number of images evaluated successfully.
+        errors: ``{name: message}`` of the images that failed.
+        missing: GT stems without a prediction.
+        extra: prediction stems without a GT.
+        settings: the :class:`~segmetrics._per_image.EvalSettings` identity (what decides the numbers).
+        per_image: ``{name: {scalar: value}}`` of the successful images.
+        out_dir: where the files were written, if anywhere.
+    """
+
+    method: str
+    dataset: str
+    metrics: dict[str, float]
+    curves: dict[str, np.ndarray]
+    num_images: int
+    errors: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    per_image: dict[str, dict[str, float]] = field(default_factory=dict)
+    out_dir: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when no image failed."""
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (schema ``segmetrics.results/1``; per-image values are in the CSV)."""
+        return {
+            "schema": RESULTS_SCHEMA,
+            "method": self.method,
+            "dataset": self.dataset,
+            "num_images": self.num_images,
+            "metrics": {k: _json_float(v) for k, v in self.metrics.items()},
+            "curves": {
+                "thresholds": list(range(256)),
+                **{k: [_json_float(x) for x in v] for k, v in self.curves.items()},
+            },
+            "errors": [{"name": k, "error": v} for k, v in sorted(self.errors.items())],
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+            "settings": self.settings,
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_dict` as JSON (atomically)."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=1)
+        os.replace(tmp, path)
+
+
+def _json_float(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def aggregate(records: Iterable[PairResult], settings: dict[str, Any], **meta: Any) -> FolderResult:
+    """Dataset results from per-image records (means over the successful images sorted by name)."""
+    recs = sorted(records, key=lambda r: r.name)
+    ok = [r for r in recs if r.status == "ok"]
+    errors = {r.name: r.error for r in recs if r.status != "ok"}
+    metrics: dict[str, float] = {}
+    curves: dict[str, np.ndarray] = {}
+    if ok:
+        keys = list(ok[0].scalars)
+        for k in keys:
+            metrics[k] = float(np.mean(np.array([r.scalars[k] for r in ok], dtype=np.float64)))
+        for k in ok[0].curves:
+            curves[k] = np.mean(np.stack([r.curves[k] for r in ok]), axis=0)
+        for fam in CURVE_SCORES:
+            key = f"{fam}.curve"
+            if key in curves:
+                metrics[f"{fam}.max"] = float(np.max(curves[key]))
+                metrics[f"{fam}.mean"] = float(pysod_mean(curves[key]))
+    per_image = {r.name: dict(r.scalars) for r in ok}
+    return FolderResult(
+        metrics=metrics,
+        curves=curves,
+        num_images=len(ok),
+        errors=errors,
+        settings=settings,
+        per_image=per_image,
+        **meta,
+    )
+
+
+# ----------------------------------------------------------------------------------------- workers
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # failures become error rows
+    except Exception:
+        pass
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except Exception:
+        pass
+
+
+def _run_chunk(chunk: list[tuple[str, str, str]], settings: EvalSettings) -> list[PairResult]:
+    return [evaluate_pair(name, p, g, settings) for name, p, g in chunk]
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _iter_results(
+    tasks: list[tuple[str, str, str]], settings: EvalSettings, workers: int, chunksize: int, executor: str
+):
+    """Yield per-image results in task order, with at most ``2 * workers`` chunks in flight."""
+    if workers <= 0 or len(tasks) <= 1:
+        for name, p, g in tasks:
+            yield evaluate_pair(name, p, g, settings)
+        return
+    chunks = _chunks(tasks, chunksize)
+    n = min(workers, len(chunks))
+    if executor == "thread":
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=n)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+    ex = pool
+    try:
+        pending: deque = deque()
+        it = iter(chunks)
+        for chunk in it:
+            pending.append(ex.submit(_run_chunk, chunk, settings))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            fut = pending.popleft()
+            try:
+                results = fut.result()
+            except Exception as exc:
+                if type(exc).__name__ == "BrokenProcessPool":
+                    raise RuntimeError(
+                        "a worker process died (out of memory?); the results so far are saved in `out_dir`: "
+                        "run the same evaluation again to resume, perhaps with fewer workers"
+                    ) from exc
+                raise
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(ex.submit(_run_chunk, nxt, settings))
+            yield from results
+    finally:
+        # On an interruption, do not wait for (and then lose) the chunks still queued.
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+# ----------------------------------------------------------------------------------------- public
+
+_GENERIC = {"gt", "gts", "mask", "masks", "label", "labels", "groundtruth", "ground_truth", "ground-truth",
+            "pred", "preds", "prediction", "predictions", "sal", "saliency", "maps"}
+
+
+def default_names(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> tuple[str, str]:
+    """Default ``(method, dataset)`` names from the folder layout.
+
+    The dataset is the GT folder's name, or its parent's when the name is generic (``DIS5K/DIS-VD/gt``
+    gives ``DIS-VD``). The method is the prediction folder's name, or its parent's when that name is
+    generic or equals the dataset (``preds/isnet/DIS-VD`` gives ``isnet``).
+
+    Example:
+        >>> default_names("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt")
+        ('isnet', 'DIS-VD')
+    """
+    g, p = Path(gt_dir).resolve(), Path(pred_dir).resolve()
+    dataset = g.parent.name if g.name.lower() in _GENERIC and g.parent.name else g.name
+    method = p.name
+    if (method.lower() in _GENERIC or method.lower() == dataset.lower()) and p.parent.name:
+        method = p.parent.name
+    return method, dataset
+
+
+
+def _check_settings(metrics: Sequence[str], resize: str, workers: int, chunksize: int) -> tuple[str, ...]:
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    bad = [m for m in metrics if m not in ALL_METRICS]
+    if bad or not metrics:
+        raise ValueError(f"`metrics` must be a non-empty subset of {ALL_METRICS}; got {metrics!r}")
+    if len(set(metrics)) != len(metrics):
+        raise ValueError(f"`metrics` must not repeat a metric; got {metrics!r}")
+    if resize not in _RESIZE:
+        raise ValueError(f"`resize` must be one of {_RESIZE}; got {resize!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"`workers` must be an integer >= 0 (0 = in this process); got {workers!r}")
+    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        raise ValueError(f"`chunksize` must be an integer >= 1; got {chunksize!r}")
+    return metrics
+
+
+def evaluate_folder(
+    pred_dir: str | os.PathLike,
+    gt_dir: str | os.PathLike,
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    out_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
+    chunksize: int = 1,
+    executor: str = "process",
+    resize: str = "error",
+    color: str = "gray",
+    prefix: str = "",
+    suffix: str = "",
+    hce_gamma: int = 5,
+    hce_epsilon: float = 2.0,
+    hce_threshold: str = "official",
+    hce_iterations: str = "code",
+    bf_tolerances: Sequence[int] = (1, 3, 5),
+    threshold: float = 0.5,
+    skeleton_cache: str | os.PathLike | bool | None = True,
+    method: str | None = None,
+    dataset: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
+) -> FolderResult:
+    """Evaluate every prediction of ``pred_dir`` against the GT of the same stem in ``gt_dir``.
+
+    Computes the per-image metrics in parallel, writes the per-image CSV, the resumable journal and
+    the dataset JSON into ``out_dir`` (see the module docstring), and returns the dataset results.
+    Inputs are only read. A failing image (unreadable, corrupt, size mismatch) becomes an error
+    entry; the others are evaluated.
+
+    Args:
+        pred_dir: folder of predictions (png / jpg / bmp / tif, 8- or 16-bit, grey or colour).
+        gt_dir: folder of ground-truth masks.
+        metrics: metric families, from ``("fm", "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")``;
+            default the six of the DIS paper's Table 2.
+        out_dir: output folder (created); ``None`` writes nothing and cannot resume.
+        workers: worker processes; ``None`` = all cores (``os.cpu_count()``), ``0`` = this process.
+        chunksize: images per task sent to a worker (default 1; larger for many small images).
+        executor: ``"process"`` (default: a ``spawn`` process pool, each worker pays ~1-2 s of start-up
+            to import and load the cached kernels) or ``"thread"`` (a thread pool: no start-up, shares
+            memory; the numba kernels and OpenCV decoding release the GIL, the numpy glue does not).
+            For a handful of images ``workers=0`` is fastest.
+        resize: ``"error"`` (default: a size mismatch is an error for that image) or ``"pred-to-gt"``
+            (predictions are resized to the GT size, bilinear).
+        color: ``"gray"`` or ``"first"``, how colour files become one channel (see ``image_io``).
+        prefix: prediction file stems are ``prefix + gt_stem + suffix``.
+        suffix: see ``prefix``.
+        hce_gamma: HCE relaxation ``gamma`` (default 5).
+        hce_epsilon: HCE Douglas–Peucker tolerance (default 2.0).
+        hce_threshold: HCE binarisation: ``"official"`` (default, DIS script: raw ``pred > 128``) or
+            ``"pysod"`` (min-max normalised ``> 0.5``, pysodmetrics).
+        hce_iterations: ``"code"`` (default, γ relaxation steps as the DIS script) or ``"paper"`` (γ + 1).
+        bf_tolerances: boundary F-score tolerances in pixels (default ``(1, 3, 5)``).
+        threshold: binarisation threshold of IoU, Dice and boundary F (``p > threshold``, default 0.5).
+        skeleton_cache: GT skeleton cache folder for HCE; ``True`` (default) = the default folder
+            (:func:`segmetrics.skeleton_cache.default_cache_dir`), ``False``/``None`` = no cache.
+        method: method name in the results (default: see :func:`default_names`).
+        dataset: dataset name (default: see :func:`default_names`).
+        overwrite: discard previous results in ``out_dir`` instead of resuming.
+        progress: show a tqdm progress bar (rate and ETA).
+        shard: ``(index, count)`` to evaluate only the images whose position in the sorted pairing is
+            ``index`` modulo ``count`` (e.g. ``(rank, world_size)`` of a distributed job); the shard
+            folders are then combined by :func:`merge_results` into exactly the numbers of one run.
+
+    Returns:
+        The :class:`FolderResult` (dataset metrics, mean curves, errors, missing and extra files).
+
+    Raises:
+        FileNotFoundError: if a folder does not exist.
+        ValueError: for invalid arguments, or an ``out_dir`` holding a different evaluation.
+
+    Example:
+        >>> res = evaluate_folder("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt", out_dir="out/isnet")  # doctest: +SKIP
+        >>> res.metrics["fm.max"], res.metrics["hce"]  # doctest: +SKIP
+        (0.791, 1116.0)
+    """
+    from segmetrics.image_io import pair_files
+
+    if workers is None:
+        workers = os.cpu_count() or 1
+    metrics = _check_settings(metrics, resize, workers, chunksize)
+    if executor not in ("process", "thread"):
+        raise ValueError(f"`executor` must be one of ('process', 'thread'); got {executor!r}")
+    if hce_threshold not in ("official", "pysod"):
+        raise ValueError(f"`hce_threshold` must be one of ('official', 'pysod'); got {hce_threshold!r}")
+    if hce_iterations not in ("code", "paper"):
+        raise ValueError(f"`hce_iterations` must be one of ('code', 'paper'); got {hce_iterations!r}")
+    if color not in ("gray", "first"):
+        raise ValueError(f"`color` must be one of ('gray', 'first'); got {color!r}")
+    from segmetrics.boundary_fscore import _check_tolerances
+
+    tols = _check_tolerances(bf_tolerances)
+    cache: str | None
+    if skeleton_cache is True:
+        from segmetrics.skeleton_cache import default_cache_dir
+
+        cache = str(default_cache_dir())
+    elif skeleton_cache is False or skeleton_cache is None:
+        cache = None
+    else:
+        cache = str(skeleton_cache)
+    settings = EvalSettings(
+        metrics=metrics,
+        resize=resize,
+        color=color,
+        hce_gamma=int(hce_gamma),
+        hce_epsilon=float(hce_epsilon),
+        hce_threshold=hce_threshold,
+        hce_iterations=hce_iterations,
+        bf_tolerances=tols,
+        threshold=float(threshold),
+        skeleton_cache=cache,
+    )
+    pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
+    if shard is not None:
+        ok_shard = (
+            isinstance(shard, (tuple, list))
+            and len(shard) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+            and shard[1] >= 1
+            and 0 <= shard[0] < shard[1]
+        )
+        if not ok_shard:
+            raise ValueError(f"`shard` must be (index, count) with 0 <= index < count; got {shard!r}")
+        pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
+    dataset = dataset or default_names(pred_dir, gt_dir)[1]
+    method = method or default_names(pred_dir, gt_dir)[0]
+    identity = settings.identity()
+    columns = metric_columns(settings)
+
+    journal = None
+    done: dict[str, PairResult] = {}
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        header = {
+            "kind": "header",
+            "schema": "segmetrics.journal/1",
+            "identity": identity,
+            "sources": {"pred_dir": str(Path(pred_dir).resolve()), "gt_dir": str(Path(gt_dir).resolve()),
+                        "prefix": prefix, "suffix": suffix},
+        }
+        journal = _Journal(out, header, columns, overwrite)
+        done = {k: r for k, r in journal.records.items() if r.status == "ok"}
+    wanted = {name for name, _, _ in pairing.pairs}
+    tasks = [(n, str(p), str(g)) for n, p, g in pairing.pairs if n not in done]
+    records: dict[str, PairResult] = {k: r for k, r in done.items() if k in wanted}
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=len(pairing.pairs),
+            initial=len(pairing.pairs) - len(tasks),
+            desc=f"{dataset}/{method}",
+            unit="img",
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+    t0 = time.perf_counter()
+    try:
+        for r in _iter_results(tasks, settings, workers, chunksize, executor):
+            records[r.name] = r
+            if journal is not None:
+                journal.add(r)
+            if bar is not None:
+                bar.update(1)
+                if r.status != "ok":
+                    bar.write(f"error: {r.name}: {r.error}")
+    finally:
+        if bar is not None:
+            bar.close()
+        if journal is not None:
+            journal.close()
+    result = aggregate(records.values(), identity, method=method, dataset=dataset)
+    result.missing = list(pairing.missing)
+    result.extra = list(pairing.extra)
+    result.settings = {**identity, "seconds": round(time.perf_counter() - t0, 3)}
+    if out_dir is not None:
+        result.out_dir = str(out_dir)
+        result.save(Path(out_dir) / _RESULTS)
+    return result
+
+
+def load_results(path: str | os.PathLike) -> FolderResult:
+    """Read a ``results.json`` (or the folder holding it) written by :func:`evaluate_folder`.
+
+    Args:
+        path: a ``results.json`` file or the output folder of :func:`evaluate_folder`.
+
+    Returns:
+        The :class:`FolderResult` (without the per-image values, which are in ``per_image.csv``).
+
+    Raises:
+        FileNotFoundError: if there is no results file.
+        ValueError: if the file is not a ``segmetrics.results/1`` document.
+
+    Example:
+        >>> res = load_results("results/DIS-VD/isnet")  # doctest: +SKIP
+        >>> res.metrics["fm.max"], res.curves["fm.curve"].shape  # doctest: +SKIP
+        (0.791, (256,))
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / _RESULTS
+    with open(p, encoding="utf-8") as f:
+        d = json.load(f)
+    if d.get("schema") != RESULTS_SCHEMA:
+        raise ValueError(f"{p} is not a segmetrics results file (schema {d.get('schema')!r}, want {RESULTS_SCHEMA!r})")
+    curves = {k: np.array([np.nan if x is None else x for x in v], dtype=np.float64)
+              for k, v in d.get("curves", {}).items() if k != "thresholds"}
+    return FolderResult(
+        method=d["method"],
+        dataset=d["dataset"],
+        metrics={k: (np.nan if v is None else float(v)) for k, v in d["metrics"].items()},
+        curves=curves,
+        num_images=int(d["num_images"]),
+        errors={e["name"]: e["error"] for e in d.get("errors", [])},
+        missing=list(d.get("missing", [])),
+        extra=list(d.get("extra", [])),
+        settings=d.get("settings", {}),
+        out_dir=str(p.parent),
+    )
+
+
+def merge_results(
+    shard_dirs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike | None = None,
+    *,
+    method: str | None = None,
+    dataset: str | None = None,
+) -> FolderResult:
+    """Merge the output folders of separate runs (shards or ranks) into the results of one run.
+
+    The journals (``records.jsonl``) are read, each image is taken once (an image evaluated
+    successfully in several shards must have identical values), and the dataset numbers are computed
+    over the images sorted by name, exactly as one run over the union computes them.
+
+    Args:
+        shard_dirs: output folders of :func:`evaluate_folder` runs with the same settings.
+        out_dir: where to write the merged ``per_image.csv``, ``records.jsonl`` and ``results.json``
+            (``None``: write nothing).
+        method: method name (default: the first shard's).
+        dataset: dataset name (default: the first shard's).
+
+    Returns:
+        The merged :class:`FolderResult`.
+
+    Raises:
+        ValueError: if no folder is given, the settings differ, or an image has conflicting values.
+        FileNotFoundError: if a folder has no journal.
+
+    Example:
+        >>> merged = merge_results(["out/rank0", "out/rank1"], "out/all")  # doctest: +SKIP
+    """
+    if not shard_dirs:
+        raise ValueError("`shard_dirs` must name at least one output folder; got none")
+    identity = None
+    merged: dict[str, PairResult] = {}
+    missing: set[str] = set()
+    extra: set[str] = set()
+    names: list[tuple[str, str]] = []
+    for d in shard_dirs:
+        path = Path(d) / _JOURNAL
+        if not path.exists():
+            raise FileNotFoundError(f"`shard_dirs` entry {str(d)!r} has no {_JOURNAL}")
+        header, records, _ = _read_journal(path)
+        if header is None:
+            raise ValueError(f"`shard_dirs` entry {str(d)!r} has an empty journal")
+        if identity is None:
+            identity = header["identity"]
+        elif header["identity"] != identity:
+            raise ValueError(f"`shard_dirs` must share the settings; {str(d)!r} has {header['identity']} vs {identity}")
+        res_path = Path(d) / _RESULTS
+        if res_path.exists():
+            prev = load_results(res_path)
+            names.append((prev.method, prev.dataset))
+            missing.update(prev.missing)
+            extra.update(prev.extra)
+        for name, r in records.items():
+            old = merged.get(name)
+            if old is None or old.status != "ok":
+                merged[name] = r
+            elif r.status == "ok" and old.scalars != r.scalars:
+                raise ValueError(f"image {name!r} has different values in two shards; refusing to merge")
+    missing -= {n for n, r in merged.items() if r.status == "ok"}
+    method = method or (names[0][0] if names else "merged")
+    dataset = dataset or (names[0][1] if names else "merged")
+    result = aggregate(merged.values(), identity or {}, method=method, dataset=dataset)
+    result.missing = sorted(missing)
+    result.extra = sorted(extra)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        cols = _columns_from_identity(identity or {})
+        journal = _Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols, True)
+        for name in sorted(merged):
+            journal.add(merged[name])
+        journal.close()
+        result.out_dir = str(out)
+        result.save(out / _RESULTS)
+    return result
+
+
+def _columns_from_identity(identity: dict[str, Any]) -> list[str]:
+    s = EvalSettings(
+        metrics=tuple(identity.get("metrics", DEFAULT_METRICS)),
+        bf_tolerances=tuple(identity.get("bf_tolerances", (1, 3, 5))),
+    )
+    return metric_columns(s)

@@ -1,0 +1,217 @@
+"""Reading prediction / ground-truth images and pairing the files of two folders.
+
+Conventions (also in the README's conventions table):
+
+* **Reading** uses OpenCV (imported lazily) on the file's bytes (``np.fromfile`` + ``cv2.imdecode``),
+  so non-ASCII paths work and inputs are only ever opened for reading.
+* **8-bit grayscale** files are returned as ``uint8`` 0..255 (the metrics divide predictions by 255
+  and threshold ground truths at ``> 128``).
+* **16-bit** files are returned as ``float64`` ``v / 65535`` in ``[0, 1]``; a 16-bit ground truth is
+  then foreground where ``v / 65535 * 255 > 128`` (the float rule of :func:`segmetrics._inputs.prepare_gt`).
+* **Colour** files (3 or 4 channels; alpha is ignored) are reduced to one channel by ``color``:
+  ``"gray"`` (default) is OpenCV's ``BGR2GRAY`` (0.299 R + 0.587 G + 0.114 B, rounded), the
+  conversion that PySODEvalToolkit's ``cv2.imread(..., IMREAD_GRAYSCALE)`` applies; ``"first"`` takes
+  the first channel in RGB order (red), as the DIS script does after ``skimage.io.imread``. Both give
+  the same map for grey images stored as RGB, which is what DIS5K ships.
+* **Pairing** is by file stem: the prediction for ``gt_dir/NAME.ext`` is
+  ``pred_dir/{prefix}NAME{suffix}.ext'`` with any supported extension (png, jpg, jpeg, bmp, tif,
+  tiff). Ground truths without a prediction are reported as *missing*, predictions without a ground
+  truth as *extra*; only the intersection is evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageReadError",
+    "Pairing",
+    "pair_files",
+    "read_map",
+    "resize_to",
+]
+
+#: File extensions (lower case, with dot) recognised as images when pairing folders.
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+_COLOR_MODES = ("gray", "first")
+
+
+class ImageReadError(OSError):
+    """A file could not be read or decoded as an image (missing, unreadable, corrupt, empty)."""
+
+
+def read_map(path: str | os.PathLike, *, color: str = "gray") -> np.ndarray:
+    """Read one image file as a single-channel map (uint8 0..255 or float64 in ``[0, 1]``).
+
+    Args:
+        path: image file (png, jpg, bmp, tif, ...). Opened read-only.
+        color: how 3/4-channel files become one channel: ``"gray"`` (OpenCV ``BGR2GRAY``, default)
+            or ``"first"`` (the red channel, i.e. channel 0 in RGB order, as the DIS script reads).
+
+    Returns:
+        ``(H, W)`` array: ``uint8`` for 8-bit files, ``float64`` in ``[0, 1]`` for 16-bit and
+        floating-point files (returned unchanged; the metrics reject values outside ``[0, 1]``).
+
+    Raises:
+        ImageReadError: if the file does not exist, cannot be read or decoded, or is empty.
+        ValueError: if ``color`` is not one of ``"gray"``, ``"first"``.
+
+    Example:
+        >>> m = read_map("pred/0001.png")  # doctest: +SKIP
+        >>> m.dtype, m.ndim  # doctest: +SKIP
+        (dtype('uint8'), 2)
+    """
+    if color not in _COLOR_MODES:
+        raise ValueError(f"`color` must be one of {_COLOR_MODES}; got {color!r}")
+    import cv2
+
+    p = Path(path)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {p.name}: {exc.strerror or exc}") from None
+    if data.size == 0:
+        raise ImageReadError(f"cannot decode {p.name}: the file is empty")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        raise ImageReadError(f"cannot decode {p.name}: not a valid image or a corrupt file")
+    if img.ndim == 3:
+        if img.shape[2] == 1:
+            img = img[:, :, 0]
+        elif img.shape[2] in (3, 4):
+            if color == "gray":
+                code = cv2.COLOR_BGR2GRAY if img.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+                img = cv2.cvtColor(img, code)
+            else:
+                img = img[:, :, 2]  # OpenCV stores BGR(A): RGB channel 0 is index 2
+        else:
+            raise ImageReadError(f"cannot use {p.name}: unsupported channel count {img.shape[2]}")
+    img = np.ascontiguousarray(img)
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return img.astype(np.float64) / 65535.0
+    if img.dtype == np.int8 or img.dtype == np.int16 or img.dtype == np.int32:
+        raise ImageReadError(f"cannot use {p.name}: signed integer images ({img.dtype}) are not supported")
+    if np.issubdtype(img.dtype, np.floating):
+        return img.astype(np.float64)
+    raise ImageReadError(f"cannot use {p.name}: unsupported pixel type {img.dtype}")
+
+
+def resize_to(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a map to ``shape = (H, W)`` with bilinear interpolation (OpenCV ``INTER_LINEAR``).
+
+    This is the ``pred-to-gt`` resize policy (PySODEvalToolkit resizes predictions the same way).
+    uint8 stays uint8 (OpenCV rounds); float stays float and is clipped to ``[0, 1]``.
+
+    Args:
+        img: ``(h, w)`` uint8 or float map.
+        shape: target ``(H, W)``.
+
+    Returns:
+        ``(H, W)`` map of the same kind (``img`` itself when the size already matches).
+
+    Example:
+        >>> import numpy as np
+        >>> resize_to(np.zeros((4, 6), np.uint8), (8, 12)).shape
+        (8, 12)
+    """
+    import cv2
+
+    h, w = int(shape[0]), int(shape[1])
+    if img.shape == (h, w):
+        return img
+    src = img if img.dtype == np.uint8 else img.astype(np.float32)
+    out = cv2.resize(src, (w, h), interpolation=cv2.INTER_LINEAR)
+    if out.dtype != np.uint8:
+        out = np.clip(out.astype(np.float64), 0.0, 1.0)
+    return out
+
+
+@dataclass
+class Pairing:
+    """Result of :func:`pair_files`.
+
+    Attributes:
+        pairs: ``(name, pred_path, gt_path)`` for every matched stem, sorted by name.
+        missing: ground-truth stems with no prediction (sorted).
+        extra: prediction stems with no ground truth (sorted).
+    """
+
+    pairs: list[tuple[str, Path, Path]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+
+def _index(folder: Path, exts: Iterable[str], what: str) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"`{what}` must be an existing folder; got {str(folder)!r}")
+    exts = {e.lower() for e in exts}
+    index: dict[str, Path] = {}
+    for entry in sorted(folder.iterdir()):
+        if not entry.is_file() or entry.suffix.lower() not in exts:
+            continue
+        if entry.stem in index:
+            raise ValueError(
+                f"`{what}` holds several images with the stem {entry.stem!r} "
+                f"({index[entry.stem].name}, {entry.name}); keep one per name"
+            )
+        index[entry.stem] = entry
+    return index
+
+
+def pair_files(
+    pred_dir: str | os.PathLike,
+    gt_dir: str | os.PathLike,
+    *,
+    prefix: str = "",
+    suffix: str = "",
+    extensions: Iterable[str] = IMAGE_EXTENSIONS,
+) -> Pairing:
+    """Pair the images of a prediction folder with those of a ground-truth folder by file stem.
+
+    The prediction for ``gt_dir/NAME.ext`` is ``pred_dir/{prefix}NAME{suffix}.*`` with any of
+    ``extensions`` (the extension may differ, e.g. a ``.jpg`` GT and a ``.png`` prediction).
+
+    Args:
+        pred_dir: folder of predictions (not searched recursively).
+        gt_dir: folder of ground truths.
+        prefix: text the prediction stems have before the GT stem (default none).
+        suffix: text the prediction stems have after the GT stem, e.g. ``"_sal"``.
+        extensions: accepted extensions (case-insensitive), default :data:`IMAGE_EXTENSIONS`.
+
+    Returns:
+        A :class:`Pairing` with the matched pairs (named by the GT stem), the missing GT stems and
+        the extra prediction stems.
+
+    Raises:
+        FileNotFoundError: if a folder does not exist.
+        ValueError: if a folder holds two images with the same stem (e.g. ``a.png`` and ``a.jpg``).
+
+    Example:
+        >>> pairing = pair_files("preds/isnet", "DIS-VD/gt")  # doctest: +SKIP
+        >>> len(pairing.pairs), pairing.missing  # doctest: +SKIP
+        (470, [])
+    """
+    exts = tuple(extensions)
+    preds = _index(Path(pred_dir), exts, "pred_dir")
+    gts = _index(Path(gt_dir), exts, "gt_dir")
+    out = Pairing()
+    used: set[str] = set()
+    for name, gpath in sorted(gts.items()):
+        key = f"{prefix}{name}{suffix}"
+        ppath = preds.get(key)
+        if ppath is None:
+            out.missing.append(name)
+        else:
+            used.add(key)
+            out.pairs.append((name, ppath, gpath))
+    out.extra = sorted(k for k in preds if k not in used)
+    return out

@@ -1,0 +1,157 @@
+"""Curves across methods from saved results: PR curves, F-measure and E-measure over thresholds.
+
+Reads the ``results.json`` files written by :func:`segmetrics.folder.evaluate_folder` (schema
+``segmetrics.results/1``; their ``curves`` hold the dataset mean curves over the 256 thresholds,
+ascending). matplotlib is imported only when plotting (``pip install segloss-segmetrics[plot]``);
+figures are drawn with whatever backend is active (use ``MPLBACKEND=Agg`` on servers; the CLI does).
+
+* ``"pr"``: precision (y) over recall (x) from ``fm.precision`` / ``fm.recall``;
+* ``"fm"``: F-measure (y) over the threshold 0..255 (x) from ``fm.curve``;
+* ``"em"``: E-measure (y) over the threshold from ``em.curve``.
+
+One figure per kind and dataset, one line per method; the legend shows the curve's maximum.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CURVE_KINDS", "plot_curves", "save_curve_plots"]
+
+#: ``kind: (required curve keys, title, x label, y label)``.
+CURVE_KINDS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
+    "pr": (("fm.precision", "fm.recall"), "Precision-recall", "Recall", "Precision"),
+    "fm": (("fm.curve",), "F-measure", "Threshold", r"$F_\beta$"),
+    "em": (("em.curve",), "E-measure", "Threshold", r"$E_\phi$"),
+}
+
+
+def _load(results: Sequence[Any]) -> list[Any]:
+    from segmetrics.folder import FolderResult, load_results
+
+    out = []
+    for r in results:
+        out.append(r if isinstance(r, FolderResult) else load_results(r))
+    return out
+
+
+def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dataset: str | None = None) -> tuple:
+    """Draw one kind of curve for several results (methods) on one axes.
+
+    Args:
+        results: :class:`~segmetrics.folder.FolderResult` objects or paths of ``results.json`` files
+            (or of their folders).
+        kind: ``"pr"``, ``"fm"`` or ``"em"`` (see the module docstring).
+        ax: matplotlib axes to draw on (default: a new figure).
+        dataset: draw only the results of this dataset (default: all given).
+
+    Returns:
+        ``(fig, ax)``.
+
+    Raises:
+        ValueError: for an unknown ``kind``, no results, or results without the needed curves (the
+            message names the method and the metric to evaluate, e.g. ``--metrics fm``).
+
+    Example:
+        >>> fig, ax = plot_curves(["out/DIS-VD/isnet", "out/DIS-VD/u2net"], "pr")  # doctest: +SKIP
+    """
+    if kind not in CURVE_KINDS:
+        raise ValueError(f"`kind` must be one of {tuple(CURVE_KINDS)}; got {kind!r}")
+    res = _load(results)
+    if dataset is not None:
+        res = [r for r in res if r.dataset == dataset]
+    if not res:
+        raise ValueError("`results` must hold at least one result to plot; got none")
+    keys, title, xlabel, ylabel = CURVE_KINDS[kind]
+    for r in res:
+        lacking = [k for k in keys if k not in r.curves]
+        if lacking:
+            fam = keys[0].split(".")[0]
+            raise ValueError(
+                f"result {r.dataset}/{r.method} has no {', '.join(lacking)} curve(s): evaluate it with the "
+                f"{fam!r} metric (--metrics {fam} ...) to plot {title} curves"
+            )
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=120)
+    else:
+        fig = ax.figure
+    thr = np.arange(256)
+    for r in res:
+        if kind == "pr":
+            x, y = r.curves["fm.recall"], r.curves["fm.precision"]
+            best = r.metrics.get("fm.max", float(np.nanmax(r.curves["fm.curve"])) if "fm.curve" in r.curves else np.nan)
+            label = f"{r.method} (maxF {best:.3f})"
+        else:
+            y = r.curves[keys[0]]
+            x = thr
+            label = f"{r.method} (max {np.nanmax(y):.3f})"
+        ax.plot(x, y, lw=1.6, label=label)
+    datasets = sorted({r.dataset for r in res})
+    ax.set_title(f"{title} — {', '.join(datasets)}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if kind == "pr":
+        ax.set_xlim(0, 1.0)
+        ax.set_ylim(0, 1.02)
+    else:
+        ax.set_xlim(0, 255)
+        ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower left" if kind == "pr" else "lower center", fontsize=8, frameon=True)
+    fig.tight_layout()
+    return fig, ax
+
+
+def save_curve_plots(
+    results: Sequence[Any],
+    out_dir: str | os.PathLike,
+    *,
+    kinds: Sequence[str] = ("pr", "fm", "em"),
+    formats: Sequence[str] = ("png", "pdf"),
+) -> list[Path]:
+    """Write ``<out_dir>/<dataset>_<kind>.<fmt>`` for every dataset, kind and format.
+
+    Args:
+        results: results or paths (see :func:`plot_curves`); several datasets are split per figure.
+        out_dir: output folder (created).
+        kinds: curve kinds, default all three.
+        formats: file formats understood by matplotlib, default ``("png", "pdf")``.
+
+    Returns:
+        The written files.
+
+    Raises:
+        ValueError: see :func:`plot_curves`.
+
+    Example:
+        >>> save_curve_plots(["out/DIS-VD/isnet"], "figures")  # doctest: +SKIP
+        [PosixPath('figures/DIS-VD_pr.png'), ...]
+    """
+    res = _load(results)
+    if not res:
+        raise ValueError("`results` must hold at least one result to plot; got none")
+    for k in kinds:
+        if k not in CURVE_KINDS:
+            raise ValueError(f"`kinds` must be a subset of {tuple(CURVE_KINDS)}; got {tuple(kinds)!r}")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ds in sorted({r.dataset for r in res}):
+        for k in kinds:
+            fig, _ = plot_curves(res, k, dataset=ds)
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ds)
+            for fmt in formats:
+                p = out / f"{safe}_{k}.{fmt}"
+                fig.savefig(p)
+                written.append(p)
+            plt.close(fig)
+    return written

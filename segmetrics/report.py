@@ -1,0 +1,116 @@
+"""Result tables (plain text, Markdown, LaTeX) in the layout of the DIS paper's Table 2.
+
+The default columns are the six metrics of Table 2, ``maxFβ ↑, Fwβ ↑, M ↓, Sα ↑, Emφ ↑, HCEγ ↓``
+(``fm.max, wfm, mae, sm, em.mean, hce``), followed by whichever of the other dataset metrics are
+present (mean / adaptive F and E, IoU, Dice, boundary F). HCE is printed with no decimals (it is a
+mean count of clicks), the others with ``digits`` decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["COLUMNS", "format_table"]
+
+#: ``key: (plain label, LaTeX label, higher is better)``, in display order.
+COLUMNS: dict[str, tuple[str, str, bool]] = {
+    "fm.max": ("maxF", r"$F_\beta^{max}$", True),
+    "wfm": ("wF", r"$F_\beta^{w}$", True),
+    "mae": ("MAE", r"$\mathcal{M}$", False),
+    "sm": ("S", r"$S_\alpha$", True),
+    "em.mean": ("meanE", r"$E_\phi^{m}$", True),
+    "hce": ("HCE", r"$HCE_\gamma$", False),
+    "fm.mean": ("meanF", r"$F_\beta^{mean}$", True),
+    "fm.adp": ("adpF", r"$F_\beta^{adp}$", True),
+    "em.max": ("maxE", r"$E_\phi^{max}$", True),
+    "em.adp": ("adpE", r"$E_\phi^{adp}$", True),
+    "iou": ("IoU", "IoU", True),
+    "dice": ("Dice", "Dice", True),
+    "bf.f1": ("BF@1", "BF@1", True),
+    "bf.f3": ("BF@3", "BF@3", True),
+    "bf.f5": ("BF@5", "BF@5", True),
+}
+_FORMATS = ("plain", "markdown", "latex")
+
+
+def _fmt(key: str, v: float | None, digits: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.0f}" if key == "hce" else f"{v:.{digits}f}"
+
+
+def _latex_escape(s: str) -> str:
+    return "".join("\\" + c if c in "_&%$#{}" else c for c in s)
+
+
+def format_table(
+    results: Sequence[Any],
+    *,
+    fmt: str = "plain",
+    digits: int = 3,
+    columns: Sequence[str] | None = None,
+) -> str:
+    """Format dataset results as a table, one row per (dataset, method).
+
+    Args:
+        results: :class:`~segmetrics.folder.FolderResult` objects (anything with ``method``,
+            ``dataset``, ``num_images`` and a ``metrics`` dict).
+        fmt: ``"plain"`` (aligned text), ``"markdown"`` (GitHub table) or ``"latex"`` (booktabs).
+        digits: decimals of every metric but HCE (``>= 0``).
+        columns: metric keys to show (default: those of :data:`COLUMNS` present in any result).
+
+    Returns:
+        The table as a string (no trailing newline).
+
+    Raises:
+        ValueError: for an unknown ``fmt``, a negative ``digits`` or no results.
+
+    Example:
+        >>> from types import SimpleNamespace as R
+        >>> print(format_table([R(method="a", dataset="d", num_images=2, metrics={"mae": 0.05})], fmt="markdown"))
+        | dataset | method | n | MAE ↓ |
+        |---|---|---:|---:|
+        | d | a | 2 | 0.050 |
+    """
+    if fmt not in _FORMATS:
+        raise ValueError(f"`fmt` must be one of {_FORMATS}; got {fmt!r}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
+        raise ValueError(f"`digits` must be an integer >= 0; got {digits!r}")
+    results = list(results)
+    if not results:
+        raise ValueError("`results` must hold at least one result; got none")
+    if columns is None:
+        columns = [k for k in COLUMNS if any(k in r.metrics for r in results)]
+    labels = []
+    for k in columns:
+        plain, tex, up = COLUMNS.get(k, (k, _latex_escape(k), True))
+        if fmt == "latex":
+            labels.append(tex + (r" $\uparrow$" if up else r" $\downarrow$"))
+        else:
+            labels.append(plain + (" ↑" if up else " ↓"))
+    rows = []
+    for r in sorted(results, key=lambda r: (r.dataset, r.method)):
+        rows.append([r.dataset, r.method, str(r.num_images)] + [_fmt(k, r.metrics.get(k), digits) for k in columns])
+    head = ["dataset", "method", "n", *labels]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    if fmt == "latex":
+        lines = [
+            r"\begin{tabular}{ll" + "r" * (len(head) - 2) + "}",
+            r"\toprule",
+            " & ".join(head) + r" \\",
+            r"\midrule",
+        ]
+        lines += [" & ".join(_latex_escape(c) for c in row) + r" \\" for row in rows]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    out = ["  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    out.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        out.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(out)

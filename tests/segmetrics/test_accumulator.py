@@ -1,0 +1,130 @@
+import pickle
+import warnings
+
+import numpy as np
+import py_sod_metrics as psm
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from segmetrics import DatasetMetrics, compute_all
+from tests.segmetrics.cases import make_case
+
+NAMES = ["line_1px", "tree_3px", "hair", "blob_holes", "empty_gt", "full_gt", "const_pred_128", "two_level_pred",
+         "smeasure_centroid_tie", "mixed_96x80", "checker_1px_64"]
+METRICS = ("fm", "em", "sm", "wfm", "mae")
+
+
+def _pysod_results(names):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ms = [psm.Fmeasure(), psm.Emeasure(), psm.Smeasure(), psm.WeightedFmeasure(), psm.MAE()]
+        for n in names:
+            p, g = make_case(n)
+            for m in ms:
+                m.step(p, g)
+        out = {}
+        for m in ms:
+            out.update(m.get_results())
+    return out
+
+
+@pytest.mark.parity
+def test_dataset_semantics_match_pysodmetrics():
+    acc = DatasetMetrics(metrics=METRICS)
+    for n in NAMES:
+        acc.update(*make_case(n), name=n)
+    ref = _pysod_results(NAMES)
+    res = acc.compute()
+    # curves: summed image by image, exactly as numpy's mean over axis 0
+    np.testing.assert_array_equal(res["fm"]["curve"], ref["fm"]["curve"][::-1])
+    np.testing.assert_array_equal(res["fm"]["precision"], ref["pr"]["p"][::-1])
+    np.testing.assert_array_equal(res["em"]["curve"], ref["em"]["curve"][::-1])
+    assert res["fm"]["max"] == ref["fm"]["curve"].max() and res["fm"]["mean"] == ref["fm"]["curve"].mean()
+    assert res["em"]["max"] == ref["em"]["curve"].max() and res["em"]["mean"] == ref["em"]["curve"].mean()
+    # scalar means: running sums vs numpy's pairwise sum of the per-image list
+    for ours, theirs in [(res["fm"]["adaptive"], ref["fm"]["adp"]), (res["em"]["adaptive"], ref["em"]["adp"]),
+                         (res["sm"], ref["sm"]), (res["wfm"], ref["wfm"]), (res["mae"], ref["mae"])]:
+        assert ours == pytest.approx(theirs, rel=1e-14, abs=1e-15)
+    pys = acc.to_pysod_dict()
+    np.testing.assert_array_equal(pys["fm"]["curve"], ref["fm"]["curve"])
+    np.testing.assert_array_equal(pys["pr"]["r"], ref["pr"]["r"])
+    np.testing.assert_array_equal(pys["em"]["curve"], ref["em"]["curve"])
+    assert res["n_images"] == len(NAMES) == len(acc)
+
+
+def test_per_image_table_batch_names_and_hce():
+    acc = DatasetMetrics(per_image=True)
+    preds, gts = zip(*(make_case(n) for n in ["tree_1px", "tree_3px"]))
+    acc.update(np.stack(preds), np.stack(gts), name=["a", "b"])
+    acc.update(*make_case("hair"), name="c")
+    rows = acc.per_image_table()
+    assert [r["name"] for r in rows] == ["a", "b", "c"]
+    single = compute_all(*make_case("hair")).scalars()
+    assert {k: v for k, v in rows[2].items() if k != "name"} == single
+    res = acc.compute()
+    assert res["hce"]["total"] == pytest.approx(np.mean([r["hce"] for r in rows]))
+    assert res["sm"] == pytest.approx(np.mean([r["sm"] for r in rows]), abs=1e-15)
+
+
+def test_merge_pickle_reset():
+    parts = [NAMES[:4], NAMES[4:7], NAMES[7:]]
+    accs = []
+    for names in parts:
+        a = DatasetMetrics(metrics=METRICS, per_image=True)
+        for n in names:
+            a.update(*make_case(n), name=n)
+        accs.append(pickle.loads(pickle.dumps(a)))
+    one = DatasetMetrics(metrics=METRICS, per_image=True)
+    for n in NAMES:
+        one.update(*make_case(n), name=n)
+    left = pickle.loads(pickle.dumps(accs[0])).merge(pickle.loads(pickle.dumps(accs[1]))).merge(accs[2])
+    right = accs[0].merge(accs[1].merge(accs[2]))
+    for merged in (left, right):
+        r, o = merged.compute(), one.compute()
+        assert r["n_images"] == o["n_images"]
+        np.testing.assert_allclose(r["fm"]["curve"], o["fm"]["curve"], rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(r["em"]["curve"], o["em"]["curve"], rtol=1e-14, atol=1e-15)
+        for k in ("sm", "wfm", "mae"):
+            assert r[k] == pytest.approx(o[k], rel=1e-14)
+        assert [x["name"] for x in merged.per_image_table()] == NAMES
+    one.reset()
+    assert len(one) == 0
+    with pytest.raises(ValueError, match=r"compute\(\) needs at least one image"):
+        one.compute()
+
+
+@given(st.lists(st.integers(0, len(NAMES) - 1), min_size=1, max_size=6), st.integers(0, 6), st.integers(0, 6))
+def test_merge_associativity_property(idx, i, j):
+    i, j = sorted((min(i, len(idx)), min(j, len(idx))))
+    chunks = [idx[:i], idx[i:j], idx[j:]]
+    accs = []
+    for c in chunks:
+        a = DatasetMetrics(metrics=("fm", "em", "sm", "mae"))
+        for k in c:
+            a.update(*make_case(NAMES[k]))
+        accs.append(a)
+    one = DatasetMetrics(metrics=("fm", "em", "sm", "mae"))
+    for k in idx:
+        one.update(*make_case(NAMES[k]))
+    merged = accs[0].merge(accs[1]).merge(accs[2])
+    r, o = merged.compute(), one.compute()
+    np.testing.assert_allclose(r["fm"]["curve"], o["fm"]["curve"], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(r["em"]["curve"], o["em"]["curve"], rtol=1e-14, atol=1e-15)
+    assert r["sm"] == pytest.approx(o["sm"], rel=1e-14) and r["mae"] == pytest.approx(o["mae"], rel=1e-14, abs=1e-16)
+
+
+def test_errors():
+    acc = DatasetMetrics(metrics=("fm",))
+    with pytest.raises(ValueError, match=r"per_image_table\(\) needs DatasetMetrics\(..., per_image=True\)"):
+        acc.per_image_table()
+    with pytest.raises(ValueError, match=r"`other` must use the same metrics and options"):
+        acc.merge(DatasetMetrics(metrics=("fm",), beta_sq=1.0))
+    with pytest.raises(TypeError, match=r"`other` must be a DatasetMetrics; got dict"):
+        acc.merge({})
+    with pytest.raises(ValueError, match=r"`name` must hold one name per image \(2\); got 1"):
+        acc.update(np.zeros((2, 4, 4), np.uint8), np.zeros((2, 4, 4), bool), name=["x"])
+    with pytest.raises(ValueError, match=r"`metrics` must be one of"):
+        DatasetMetrics(metrics=("fm", "auc"))
+    with pytest.raises(TypeError, match=r"unexpected metric option\(s\) \['foo'\]; expected some of"):
+        DatasetMetrics(foo=1)

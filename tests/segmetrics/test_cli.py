@@ -1,0 +1,214 @@
+"""The ``segmetrics`` command: eval (folders, config, merge), table, plot, stats, hce-picture, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from segmetrics.cli import main
+from segmetrics.folder import evaluate_folder, load_results
+from tests.segmetrics.folder_data import NAMES, load_pair, make_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture(scope="module")
+def evaluated(data, tmp_path_factory):
+    """Both methods evaluated once through the CLI (in-process, no pool)."""
+    root = tmp_path_factory.mktemp("res")
+    codes = {}
+    for m in ("good", "bad"):
+        codes[m] = main(["eval", "--pred", str(data[m]), "--gt", str(data["gt"]), "--out", str(root / m),
+                         "--workers", "0", "--no-progress", "--no-skeleton-cache", "--dataset", "toy",
+                         "--metrics", "fm", "wfm", "mae", "sm", "em", "hce"])
+    return root, codes
+
+
+def test_eval_numbers_equal_the_python_api_and_pysod(data, evaluated):
+    root, codes = evaluated
+    assert codes == {"good": 0, "bad": 1}  # the corrupt file makes the exit code non-zero
+    cli = load_results(root / "good")
+    api = evaluate_folder(data["good"], data["gt"], workers=0, skeleton_cache=False, progress=False)
+    assert cli.metrics == api.metrics and cli.method == "good" and cli.dataset == "toy"
+    import py_sod_metrics as pysod
+
+    mae = pysod.MAE()
+    for n in NAMES:
+        mae.step(*load_pair(data, "good", n))
+    assert cli.metrics["mae"] == pytest.approx(mae.get_results()["mae"], abs=1e-15)
+
+
+def test_eval_prints_table_and_lists_faults(data, tmp_path, capsys):
+    code = main(["eval", "--pred", str(data["bad"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"),
+                 "--workers", "0", "--no-progress", "--metrics", "mae", "fm", "--format", "markdown"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    ds = data["gt"].parent.name  # DIS5K-like layout <dataset>/gt: the dataset is the parent's name
+    assert "| dataset | method | n | maxF ↑ | MAE ↓ |" in out and f"| {ds} | bad | 4 |" in out
+    assert f"error: {ds}/bad: im3: cannot decode" in err
+    assert "without a prediction: im4" in err and "without a GT (ignored): zzz" in err
+    assert "1 image(s) could not be evaluated" in err
+    code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "g"),
+                 "--workers", "0", "--no-progress", "--metrics", "mae", "--format", "latex", "--strict"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and r"\begin{tabular}" in out and r"$\mathcal{M}$ $\downarrow$" in out
+    # --strict turns missing predictions into a failure.
+    code = main(["eval", "--pred", str(data["bad"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "s"),
+                 "--workers", "0", "--no-progress", "--metrics", "mae", "--strict"])
+    assert code == 1
+
+
+def test_eval_config_toml_and_json(data, tmp_path, capsys):
+    base = data["gt"].parent
+    toml = tmp_path / "eval.toml"
+    toml.write_text(
+        f'out = "{(tmp_path / "cfg").as_posix()}"\nmetrics = ["mae", "sm"]\nworkers = 0\n'
+        f'[datasets]\ntoy = "{data["gt"].as_posix()}"\nother = {{ gt = "{data["gt"].as_posix()}" }}\n'
+        f'[methods]\ngood = "{(base / "good").as_posix()}"\n'
+        f'ghost = "{(base / "ghost").as_posix()}/{{dataset}}"\n'
+    )
+    code = main(["eval", "--config", str(toml), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "skipped toy/ghost" in err and "skipped other/ghost" in err
+    assert "other    good" in out and "toy      good" in out
+    a = load_results(tmp_path / "cfg" / "toy" / "good")
+    ref = evaluate_folder(data["good"], data["gt"], metrics=("mae", "sm"), workers=0, progress=False)
+    assert a.metrics == ref.metrics
+    cfg = {"datasets": {"toy": str(data["gt"])}, "methods": {"good": {"pred": {"toy": str(base / "good")}}},
+           "metrics": ["mae"], "workers": 0}
+    js = tmp_path / "eval.json"
+    js.write_text(json.dumps(cfg))
+    assert main(["eval", "--config", str(js), "--out", str(tmp_path / "cj"), "--no-progress"]) == 0
+    assert load_results(tmp_path / "cj" / "toy" / "good").metrics["mae"] == ref.metrics["mae"]
+    js.write_text(json.dumps({**cfg, "metric": ["mae"]}))
+    assert main(["eval", "--config", str(js), "--no-progress"]) == 2
+    assert "unknown key(s) ['metric']" in capsys.readouterr().err
+
+
+def test_eval_merge_and_table(data, evaluated, tmp_path, capsys):
+    root, _ = evaluated
+    code = main(["eval", "--merge", str(root / "good"), "--out", str(tmp_path / "m")])
+    assert code == 0
+    assert load_results(tmp_path / "m").metrics == load_results(root / "good").metrics
+    shards = []
+    for i in range(2):
+        shards.append(str(tmp_path / f"r{i}"))
+        assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--shard", f"{i}/2",
+                     "--out", shards[-1], "--workers", "0", "--no-progress", "--no-skeleton-cache",
+                     "--dataset", "toy", "--method", "good", "--metrics", "fm", "wfm", "mae", "sm", "em",
+                     "hce"]) == 0
+    assert main(["eval", "--merge", *shards, "--out", str(tmp_path / "m2")]) == 0
+    assert load_results(tmp_path / "m2").metrics == load_results(root / "good").metrics
+    capsys.readouterr()
+    assert main(["table", str(root / "good"), str(root / "bad" / "results.json"), "--digits", "4"]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:3] == ["dataset", "method", "n"] and len(lines) == 4
+    assert "HCE" in lines[0]
+
+
+def test_plot_writes_png_and_pdf(evaluated, tmp_path, capsys):
+    root, _ = evaluated
+    code = main(["plot", str(root / "good"), str(root / "bad"), "--out", str(tmp_path / "fig")])
+    assert code == 0
+    for kind in ("pr", "fm", "em"):
+        for ext in ("png", "pdf"):
+            f = tmp_path / "fig" / f"toy_{kind}.{ext}"
+            assert f.exists() and f.stat().st_size > 1000
+    png = (tmp_path / "fig" / "toy_pr.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_curves_is_a_clear_error(data, tmp_path, capsys):
+    evaluate_folder(data["good"], data["gt"], metrics=("mae",), out_dir=tmp_path / "r", workers=0, progress=False)
+    code = main(["plot", str(tmp_path / "r"), "--out", str(tmp_path / "fig")])
+    err = capsys.readouterr().err
+    assert code == 2 and "has no fm.precision, fm.recall curve(s)" in err and "--metrics fm" in err
+
+
+def test_stats_table_and_csv(data, tmp_path, capsys):
+    code = main(["stats", "--gt", str(data["gt"]), "--out", str(tmp_path / "s.csv"), "--json", str(tmp_path / "s.json"),
+                 "--workers", "2", "--no-progress", "--format", "markdown"])
+    out = capsys.readouterr().out
+    assert code == 0 and "| dataset | n | H | W | D | IPQ | Cnum | Pnum |" in out
+    from segmetrics import object_complexity, read_map
+
+    rows = (tmp_path / "s.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + len(NAMES)
+    first = object_complexity(read_map(data["gt"] / "im0.png"))
+    assert rows[1].split(",")[:7] == ["im0", str(first.height), str(first.width), repr(first.diagonal),
+                                      repr(first.ipq), str(first.cnum), str(first.pnum)]
+    summary = json.loads((tmp_path / "s.json").read_text())["gt"]
+    assert main(["stats", "--gt", str(data["gt"]), str(data["gt"]), "--no-progress", "--workers", "0"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert len(rows) == 2 and rows[0].split()[0].endswith("/gt")
+    heights = [48, 40, 33, 48, 40, 36]
+    assert summary["height"]["mean"] == pytest.approx(np.mean(heights))
+    assert summary["height"]["std"] == pytest.approx(np.std(heights))
+
+
+def test_hce_picture_and_eval_pictures(data, tmp_path, capsys):
+    out = tmp_path / "pic.png"
+    code = main(["hce-picture", "--pred", str(data["bad"] / "im0.png"), "--gt", str(data["gt"] / "im0.png"),
+                 "--out", str(out)])
+    msg = capsys.readouterr().out
+    assert code == 0 and out.stat().st_size > 5000 and msg.startswith("HCE = ")
+    from segmetrics import hce, read_map
+
+    ref = hce(read_map(data["bad"] / "im0.png"), read_map(data["gt"] / "im0.png"))
+    assert msg.startswith(f"HCE = {ref.total} ")
+    code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "e"),
+                 "--workers", "0", "--no-progress", "--metrics", "hce", "--hce-pictures", str(tmp_path / "pics"),
+                 "--hce-pictures-top", "2"])
+    assert code == 0 and len(list((tmp_path / "pics").glob("*_hce.png"))) == 2
+
+
+def test_usage_errors_and_module_entry_point(data, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--pred", str(data["good"])])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--merge", "x"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--shard", "1of2"])
+    assert e.value.code == 2
+    assert main(["eval", "--pred", "/nonexistent/pred", "--gt", str(data["gt"]), "--no-progress"]) == 2
+    assert "`pred_dir` must be an existing folder" in capsys.readouterr().err
+    proc = subprocess.run([sys.executable, "-m", "segmetrics", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("segmetrics ")
+    code = (
+        "import sys, segmetrics; segmetrics.evaluate_folder; segmetrics.draw_hce; segmetrics.plot_curves; "
+        "print(sorted(m for m in ('cv2', 'matplotlib', 'torch', 'tqdm') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]"  # the lazy exports import nothing heavy
+
+
+def test_python_plot_and_picture_api(evaluated, data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from segmetrics import draw_hce, hce_details, plot_curves, read_map
+
+    root, _ = evaluated
+    fig, ax = plot_curves([root / "good", root / "bad"], "em")
+    assert [ln.get_label().split(" ")[0] for ln in ax.get_lines()] == ["good", "bad"]
+    assert len(ax.get_lines()[0].get_xdata()) == 256
+    plt.close(fig)
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        plot_curves([root / "good"], "roc")
+    p, g = read_map(data["bad"] / "im1.png"), read_map(data["gt"] / "im1.png")
+    d = hce_details(p, g)
+    fig, axes, d2 = draw_hce(p, g, details=d, crop=True)
+    assert d2 is d and len(axes) == 4 and f"HCE = {d.total} " in fig._suptitle.get_text()
+    plt.close(fig)

@@ -1,0 +1,294 @@
+"""Folder evaluation end to end: parity with the library and pysodmetrics, faults, resume, merge, cache."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+import segmetrics
+from segmetrics import boundary_fscore, compute_all, region_overlap
+from segmetrics.folder import evaluate_folder, load_results, merge_results
+from segmetrics.image_io import ImageReadError, pair_files, read_map
+from segmetrics.skeleton_cache import SkeletonCache, mask_key
+from tests.segmetrics.folder_data import NAMES, load_pair, make_dataset
+
+ALL = ("fm", "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("ds"))
+
+
+def _pysod_loop(data, method, names):
+    import py_sod_metrics as pysod
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ms = {
+            "fm": pysod.Fmeasure(),
+            "em": pysod.Emeasure(),
+            "sm": pysod.Smeasure(),
+            "wfm": pysod.WeightedFmeasure(),
+            "mae": pysod.MAE(),
+        }
+    for n in names:
+        p, g = load_pair(data, method, n)
+        for m in ms.values():
+            m.step(p, g)
+    f, e = ms["fm"].get_results(), ms["em"].get_results()
+    return {
+        "fm.max": f["fm"]["curve"].max(),
+        "fm.mean": f["fm"]["curve"].mean(),
+        "fm.adp": f["fm"]["adp"],
+        "fm.precision": f["pr"]["p"][::-1],
+        "fm.recall": f["pr"]["r"][::-1],
+        "em.max": e["em"]["curve"].max(),
+        "em.mean": e["em"]["curve"].mean(),
+        "em.adp": e["em"]["adp"],
+        "sm": ms["sm"].get_results()["sm"],
+        "wfm": ms["wfm"].get_results()["wfm"],
+        "mae": ms["mae"].get_results()["mae"],
+    }
+
+
+def _csv_rows(path):
+    with open(path, newline="") as f:
+        return {r["name"]: r for r in csv.DictReader(f)}
+
+
+@pytest.mark.parity
+def test_process_pool_run_matches_library_and_pysod(data, tmp_path):
+    out = tmp_path / "out"
+    res = evaluate_folder(data["good"], data["gt"], metrics=ALL, out_dir=out, workers=2,
+                          skeleton_cache=tmp_path / "cache", progress=False)
+    assert res.ok and res.num_images == len(NAMES) and res.missing == [] and res.extra == []
+    ref = _pysod_loop(data, "good", NAMES)
+    for k in ("fm.max", "fm.mean", "fm.adp", "em.max", "em.mean", "em.adp", "sm", "wfm", "mae"):
+        assert res.metrics[k] == pytest.approx(ref[k], abs=1e-12, rel=0), k
+    np.testing.assert_allclose(res.curves["fm.precision"], ref["fm.precision"], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(res.curves["fm.recall"], ref["fm.recall"], atol=1e-12, rtol=0)
+    # Per-image CSV values are exactly the library's.
+    rows = _csv_rows(out / "per_image.csv")
+    hces = []
+    for n in NAMES:
+        # The library on the maps exactly as the folder reader decodes them (a 16-bit PNG gives a
+        # float map v / 65535, so its values may differ from the uint8 path in the last bits).
+        p, g = read_map(data["good"] / f"{n}.png"), read_map(data["gt"] / f"{n}.png")
+        lib = compute_all(p, g)
+        ro = region_overlap(p, g)
+        bf = boundary_fscore(p, g)
+        r = rows[n]
+        assert r["status"] == "ok" and int(r["height"]) == g.shape[0] and int(r["width"]) == g.shape[1]
+        assert float(r["fm.max"]) == lib.fm.max and float(r["em.mean"]) == lib.em.mean
+        assert float(r["wfm"]) == lib.wfm and float(r["mae"]) == lib.mae
+        assert float(r["hce"]) == lib.hce.total and float(r["hce.fn_points"]) == lib.hce.fn_points
+        assert float(r["iou"]) == ro.iou and float(r["dice.adp"]) == ro.adaptive_dice
+        assert float(r["bf.f3"]) == bf.fscore[1]
+        hces.append(lib.hce.total)
+    assert res.metrics["hce"] == pytest.approx(np.mean(hces), abs=1e-12)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["schema"] == "segmetrics.results/1" and saved["num_images"] == len(NAMES)
+    assert len(saved["curves"]["fm.curve"]) == 256 and saved["curves"]["thresholds"][-1] == 255
+    back = load_results(out)
+    assert back.metrics == pytest.approx(res.metrics)
+
+
+def test_dataset_numbers_equal_the_accumulator(data):
+    res = evaluate_folder(data["good"], data["gt"], metrics=("fm", "em", "sm", "wfm", "mae", "hce"),
+                          workers=2, executor="thread", chunksize=2, skeleton_cache=False, progress=False)
+    acc = segmetrics.DatasetMetrics()
+    for n in NAMES:
+        acc.update(*load_pair(data, "good", n))
+    ref = acc.compute()
+    assert res.metrics["fm.max"] == pytest.approx(ref["fm"]["max"], abs=1e-14)
+    assert res.metrics["em.mean"] == pytest.approx(ref["em"]["mean"], abs=1e-14)
+    assert res.metrics["hce"] == pytest.approx(ref["hce"]["total"], abs=1e-12)
+    np.testing.assert_allclose(res.curves["em.curve"], ref["em"]["curve"], atol=1e-14, rtol=0)
+
+
+def test_faults_missing_and_extra(data, tmp_path):
+    out = tmp_path / "bad"
+    res = evaluate_folder(data["bad"], data["gt"], metrics=("mae", "fm"), out_dir=out, workers=0, progress=False)
+    assert list(res.errors) == ["im3"] and "corrupt" in res.errors["im3"]
+    assert res.missing == ["im4"] and res.extra == ["zzz"]
+    assert res.num_images == len(NAMES) - 2 and not res.ok
+    rows = _csv_rows(out / "per_image.csv")
+    assert rows["im3"]["status"] == "error" and rows["im3"]["mae"] == ""
+    assert set(rows) == set(NAMES) - {"im4"}
+    ok_names = [n for n in NAMES if n not in ("im3", "im4")]
+    assert res.metrics["mae"] == pytest.approx(_pysod_loop(data, "bad", ok_names)["mae"], abs=1e-15)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["errors"][0]["name"] == "im3" and saved["missing"] == ["im4"] and saved["extra"] == ["zzz"]
+
+
+def test_interrupted_run_resumes_without_recomputing(data, tmp_path, monkeypatch):
+    import segmetrics.folder as folder
+
+    out = tmp_path / "resume"
+    calls = []
+    real = folder.evaluate_pair
+
+    def interrupted(name, p, g, settings):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(name)
+        return real(name, p, g, settings)
+
+    monkeypatch.setattr(folder, "evaluate_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_folder(data["good"], data["gt"], metrics=("fm", "hce"), out_dir=out, workers=0,
+                        skeleton_cache=False, progress=False)
+    assert calls == NAMES[:3]
+    assert len(_csv_rows(out / "per_image.csv")) == 3  # flushed before the interruption
+    with open(out / "records.jsonl", "a") as f:
+        f.write('{"name": "im3", "status": "ok", "sca')  # a torn last line, as after a crash mid-write
+    calls.clear()
+    monkeypatch.setattr(folder, "evaluate_pair", lambda *a: (calls.append(a[0]), real(*a))[1])
+    res = evaluate_folder(data["good"], data["gt"], metrics=("fm", "hce"), out_dir=out, workers=0,
+                          skeleton_cache=False, progress=False)
+    assert calls == NAMES[3:]  # nothing computed twice
+    fresh = evaluate_folder(data["good"], data["gt"], metrics=("fm", "hce"), out_dir=tmp_path / "fresh",
+                            workers=0, skeleton_cache=False, progress=False)
+    assert res.metrics == fresh.metrics and res.num_images == len(NAMES)
+    assert (out / "per_image.csv").read_text() == (tmp_path / "fresh" / "per_image.csv").read_text()
+    with pytest.raises(ValueError, match="different evaluation"):
+        evaluate_folder(data["good"], data["gt"], metrics=("mae",), out_dir=out, workers=0, progress=False)
+    with pytest.raises(ValueError, match="results of other folders"):
+        evaluate_folder(data["bad"], data["gt"], metrics=("fm", "hce"), out_dir=out, workers=0, progress=False)
+
+
+def test_shards_merge_to_exactly_one_run(data, tmp_path):
+    shards = []
+    for k, names in enumerate((NAMES[::2], NAMES[1::2])):
+        gt_k = tmp_path / f"gt{k}"
+        gt_k.mkdir()
+        for n in names:
+            shutil.copy(data["gt"] / f"{n}.png", gt_k / f"{n}.png")
+        out_k = tmp_path / f"shard{k}"
+        evaluate_folder(data["good"], gt_k, metrics=ALL, out_dir=out_k, workers=0, skeleton_cache=False,
+                        progress=False, method="good", dataset="toy")
+        shards.append(out_k)
+    merged = merge_results(shards, tmp_path / "merged")
+    whole = evaluate_folder(data["good"], data["gt"], metrics=ALL, out_dir=tmp_path / "whole", workers=0,
+                            skeleton_cache=False, progress=False, method="good", dataset="toy")
+    assert merged.metrics == whole.metrics  # bit for bit
+    for k in whole.curves:
+        np.testing.assert_array_equal(merged.curves[k], whole.curves[k])
+    assert (tmp_path / "merged" / "per_image.csv").read_text() == (tmp_path / "whole" / "per_image.csv").read_text()
+    assert load_results(tmp_path / "merged").metrics == pytest.approx(whole.metrics, abs=0)
+    other = tmp_path / "other"
+    evaluate_folder(data["good"], data["gt"], metrics=("mae",), out_dir=other, workers=0, progress=False)
+    with pytest.raises(ValueError, match="must share the settings"):
+        merge_results([shards[0], other])
+    with pytest.raises(ValueError, match="at least one"):
+        merge_results([])
+    # The same with the built-in sharding (rank / world size) over the whole folder.
+    ranks = []
+    for rank in range(3):
+        out_r = tmp_path / f"rank{rank}"
+        evaluate_folder(data["good"], data["gt"], metrics=ALL, out_dir=out_r, workers=0, skeleton_cache=False,
+                        progress=False, method="good", dataset="toy", shard=(rank, 3))
+        ranks.append(out_r)
+    assert merge_results(ranks).metrics == whole.metrics
+    with pytest.raises(ValueError, match="`shard` must be"):
+        evaluate_folder(data["good"], data["gt"], shard=(3, 3))
+
+
+def test_skeleton_cache_skeletonises_each_gt_once(data, tmp_path, monkeypatch):
+    calls = []
+    real = segmetrics.skeletonize
+    monkeypatch.setattr(segmetrics, "skeletonize", lambda m: (calls.append(1), real(m))[1])
+    cache = tmp_path / "cache"
+    a = evaluate_folder(data["good"], data["gt"], metrics=("hce",), workers=0, skeleton_cache=cache, progress=False)
+    assert len(calls) == len(NAMES)
+    b = evaluate_folder(data["bad"], data["gt"], metrics=("hce",), workers=0, skeleton_cache=cache, progress=False)
+    assert len(calls) == len(NAMES)  # the second method reuses every skeleton
+    no_cache = evaluate_folder(data["good"], data["gt"], metrics=("hce",), workers=0, skeleton_cache=False,
+                               progress=False)
+    assert a.metrics == no_cache.metrics and b.num_images == len(NAMES) - 2
+    gt = read_map(data["gt"] / "im0.png") > 128
+    store = SkeletonCache(cache)
+    path = store.path_for(mask_key(gt))
+    assert path.exists()
+    np.testing.assert_array_equal(store.get(gt), real(gt))
+    path.write_bytes(b"corrupt")  # a damaged entry is recomputed and rewritten
+    np.testing.assert_array_equal(store.get(gt), real(gt))
+    assert store.misses == 1 and store.hits == 1
+    assert mask_key(gt) != mask_key(~gt) and mask_key(gt) != mask_key(gt.T)
+
+
+def test_resize_policy_and_bad_arguments(data, tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    p = cv2.imread(str(data["good"] / "im0.png"), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(small / "im0.png"), cv2.resize(p, (20, 24)))
+    res = evaluate_folder(small, data["gt"], metrics=("mae",), workers=0, progress=False)
+    assert "size mismatch" in res.errors["im0"] and "pred-to-gt" in res.errors["im0"]
+    res = evaluate_folder(small, data["gt"], metrics=("mae",), workers=0, progress=False, resize="pred-to-gt")
+    assert res.ok and res.num_images == 1 and 0 <= res.metrics["mae"] <= 1
+    with pytest.raises(ValueError, match="`metrics` must be a non-empty subset"):
+        evaluate_folder(data["good"], data["gt"], metrics=("fm", "nope"))
+    with pytest.raises(ValueError, match="`resize` must be one of"):
+        evaluate_folder(data["good"], data["gt"], resize="stretch")
+    with pytest.raises(ValueError, match="`workers` must be an integer"):
+        evaluate_folder(data["good"], data["gt"], workers=-1)
+    with pytest.raises(ValueError, match="`executor` must be one of"):
+        evaluate_folder(data["good"], data["gt"], executor="fiber")
+    with pytest.raises(ValueError, match="`hce_threshold` must be one of"):
+        evaluate_folder(data["good"], data["gt"], hce_threshold="half")
+    with pytest.raises(FileNotFoundError, match="`pred_dir` must be an existing folder"):
+        evaluate_folder(tmp_path / "nowhere", data["gt"])
+
+
+def test_read_map_conventions(data, tmp_path):
+    g = read_map(data["gt"] / "im5.png")  # 3-channel grey PNG
+    assert g.dtype == np.uint8 and g.ndim == 2
+    np.testing.assert_array_equal(g, cv2.imread(str(data["gt"] / "im5.png"), cv2.IMREAD_GRAYSCALE))
+    p16 = read_map(data["good"] / "im2.png")
+    p8 = cv2.imread(str(data["good"] / "im2.png"), cv2.IMREAD_UNCHANGED) // 257
+    assert p16.dtype == np.float64
+    np.testing.assert_array_equal(p16, p8.astype(np.uint8) / 255.0)  # 16-bit v / 65535 == (v / 257) / 255
+    bgr = np.zeros((4, 5, 3), np.uint8)
+    bgr[..., 2] = 200  # red channel
+    cv2.imwrite(str(tmp_path / "c.png"), bgr)
+    assert read_map(tmp_path / "c.png", color="first").max() == 200
+    assert read_map(tmp_path / "c.png").max() == round(0.299 * 200)
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty"):
+        read_map(tmp_path / "empty.png")
+    with pytest.raises(ImageReadError, match="cannot read"):
+        read_map(tmp_path / "none.png")
+    with pytest.raises(ValueError, match="`color` must be one of"):
+        read_map(tmp_path / "c.png", color="lum")
+
+
+def test_default_names():
+    from segmetrics.folder import default_names
+
+    assert default_names("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt") == ("isnet", "DIS-VD")
+    assert default_names("runs/u2net", "data/ECSSD") == ("u2net", "ECSSD")
+    assert default_names("runs/u2net/masks", "data/ECSSD/GT") == ("u2net", "ECSSD")
+
+
+def test_pair_files_prefix_suffix_and_duplicates(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir()
+    pred.mkdir()
+    for n in ("a", "b", "c"):
+        (gt / f"{n}.jpg").write_bytes(b"x")
+    for n in ("p_a_s", "p_b_s", "p_d_s"):
+        (pred / f"{n}.png").write_bytes(b"x")
+    (pred / "notes.txt").write_text("ignored")
+    pairing = pair_files(pred, gt, prefix="p_", suffix="_s")
+    assert [n for n, _, _ in pairing.pairs] == ["a", "b"]
+    assert pairing.missing == ["c"] and pairing.extra == ["p_d_s"]
+    (pred / "p_a_s.jpg").write_bytes(b"x")
+    with pytest.raises(ValueError, match="several images with the stem 'p_a_s'"):
+        pair_files(pred, gt, prefix="p_", suffix="_s")
