@@ -245,7 +245,12 @@ def _binarize(pred: np.ndarray, threshold: str) -> np.ndarray:
         if u8:
             lo, hi = float(_LEVELS[int(lo)]), float(_LEVELS[int(hi)])
     binary = vals > thr if hi <= lo else (vals - lo) / (hi - lo) > thr
-    return binary[pred] if u8 else binary
+    if not u8:
+        return binary
+    # the level test is monotone in the level: one uint8 comparison with the first level that passes
+    if not binary.any():
+        return np.zeros(pred.shape, bool)
+    return pred >= np.uint8(np.argmax(binary))
 
 
 def _run(

@@ -81,3 +81,17 @@ def test_constant_block_with_constant_gt_falls_back_and_matches_pysod_exactly():
     pred[10:, 20:] = 77
     assert _lut_kernel(pred, gt > 128)[-1]
     assert compute_all(pred, gt).sm == _pysod(pred, gt)[2]
+
+
+@pytest.mark.parametrize("threshold", ["official", "pysod"])
+def test_hce_binarisation_of_uint8_equals_float(threshold):
+    from segmetrics.hce import _binarize
+
+    rng = np.random.default_rng(11)
+    for t in range(60):
+        p = rng.integers(0, 256, (6, 9)).astype(np.uint8)
+        if t % 3 == 0:  # narrow range: min-max stretches it
+            p = np.clip(p, 100 + t, 140 + t).astype(np.uint8)
+        if t % 5 == 0:  # constant maps, around the official 128
+            p[:] = 126 + t % 4
+        np.testing.assert_array_equal(_binarize(p, threshold), _binarize(p / 255.0, threshold))

@@ -1,6 +1,7 @@
-"""Tests of segmetrics.weighted_fmeasure and its kernels (EDT, numpy-order sums).
+"""Tests of segmetrics.weighted_fmeasure and its kernels (EDT, sums).
 
-Parity: pysodmetrics 1.6 ``WeightedFmeasure`` (bit for bit on every generated case) and
+Parity: pysodmetrics 1.6 ``WeightedFmeasure`` (within 1e-10 on every generated case: the two sums
+are compensated row sums, not numpy's pairwise order; the observed differences are a few ulps) and
 ``scipy.ndimage.distance_transform_edt`` (distances and nearest-feature indices, including ties).
 """
 
@@ -21,7 +22,6 @@ from scipy.ndimage import distance_transform_edt
 
 from segmetrics import weighted_fmeasure
 from segmetrics._kernels.edt import feature_transform
-from segmetrics._kernels.npsum import np_sum, stream_flush, stream_new, stream_result
 from segmetrics._normalize import minmax_normalize
 from segmetrics.weighted_fmeasure import _gaussian_kernel, _importance_table, _weighted_fmeasure_image
 
@@ -29,6 +29,8 @@ py_sod_metrics = pytest.importorskip("py_sod_metrics")
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_CAP = 2**62
+#: parity tolerance with pysodmetrics (the issue's 1e-10)
+WFM_ATOL = 1e-10
 
 
 # ----------------------------------------------------------------------------- references
@@ -162,19 +164,19 @@ def _pred_variants(pred: np.ndarray, gt: np.ndarray):
 
 @pytest.mark.parity
 @pytest.mark.parametrize("name", CASES)
-def test_bit_exact_with_pysod(name):
+def test_matches_pysod(name):
     pred, gt = _case(name)
     for variant, p in _pred_variants(pred, gt):
         ref = pysod_wfm(p, gt)
         ours = weighted_fmeasure(p, gt)
-        assert ours == ref, (name, variant, ours, ref)
+        assert abs(ours - ref) <= WFM_ATOL, (name, variant, ours, ref)
 
 
 @pytest.mark.parity
 @pytest.mark.parametrize("name", LARGE_CASES)
-def test_bit_exact_with_pysod_large(name):
+def test_matches_pysod_large(name):
     pred, gt = _case(name)
-    assert weighted_fmeasure(pred, gt) == pysod_wfm(pred, gt)
+    assert abs(weighted_fmeasure(pred, gt) - pysod_wfm(pred, gt)) <= WFM_ATOL
 
 
 @pytest.mark.parity
@@ -183,9 +185,9 @@ def test_normalize_false_matches_pysod(name):
     pred, gt = _case(name)
     p = pred.astype(np.float64) / 255 * 0.8 + 0.05  # a float map in [0, 1] that min-max would change
     ref = pysod_wfm(p, gt > 128, normalize=False)
-    assert weighted_fmeasure(p, gt, normalize=False) == ref
+    assert abs(weighted_fmeasure(p, gt, normalize=False) - ref) <= WFM_ATOL
     # normalize=True on a float map: pysod's min-max step, then the same computation
-    assert weighted_fmeasure(p, gt) == pysod_wfm(minmax_normalize(p), gt > 128, normalize=False)
+    assert abs(weighted_fmeasure(p, gt) - pysod_wfm(minmax_normalize(p), gt > 128, normalize=False)) <= WFM_ATOL
 
 
 @pytest.mark.parity
@@ -194,7 +196,7 @@ def test_internal_image_function_matches_public():
     pn = minmax_normalize(pred.astype(np.float64) / 255)
     g = gt > 128
     assert _weighted_fmeasure_image(pn, g) == weighted_fmeasure(pred, gt)
-    assert _weighted_fmeasure_image(pn, g, beta=1.0) == pysod_wfm(pn, g, normalize=False)
+    assert abs(_weighted_fmeasure_image(pn, g, beta=1.0) - pysod_wfm(pn, g, normalize=False)) <= WFM_ATOL
     assert _weighted_fmeasure_image(pn, np.zeros_like(g)) == 0.0
 
 
@@ -204,7 +206,7 @@ def test_other_beta_matches_pysod(beta):
     pred, gt = _case("tree3")
     m = py_sod_metrics.WeightedFmeasure(beta=beta)
     m.step(pred, gt)
-    assert weighted_fmeasure(pred, gt, beta=beta) == float(m.get_results()["wfm"])
+    assert abs(weighted_fmeasure(pred, gt, beta=beta) - float(m.get_results()["wfm"])) <= WFM_ATOL
 
 
 @pytest.mark.parity
@@ -218,7 +220,7 @@ def test_random_pairs_match_pysod(h, w, p_fg, seed):
     rng = np.random.default_rng(seed)
     gt = _u8(rng.random((h, w)) < p_fg)
     pred = rng.integers(0, 256, (h, w)).astype(np.uint8)
-    assert weighted_fmeasure(pred, gt) == pysod_wfm(pred, gt)
+    assert abs(weighted_fmeasure(pred, gt) - pysod_wfm(pred, gt)) <= WFM_ATOL
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -233,25 +235,6 @@ def test_gaussian_kernel_and_importance_table_match_pysod():
     ours = table[np.minimum(d2, table.shape[0] - 1)]
     np.testing.assert_array_equal(ours, ref)
     assert table[-1] == 2.0 and np.all(table[:-1] < 2.0)
-
-
-@pytest.mark.parametrize("n", [*range(0, 300), 1000, 4095, 4097, 65537, 100003])
-def test_np_sum_and_stream_are_numpy_exact(n):
-    rng = np.random.default_rng(n)
-    a = rng.random(n) * rng.choice([1e-6, 1.0, 1e6], n)
-    assert np_sum(a) == np.sum(a)
-    state = stream_new(n, 37)
-    buf, ints = state[0], state[1]
-    i = 0
-    while i < n or i == 0:
-        k = min(int(rng.integers(0, 38)), n - i)
-        buf[ints[0] : ints[0] + k] = a[i : i + k]
-        ints[0] += k
-        i += k
-        stream_flush(*state)
-        if n == 0:
-            break
-    assert stream_result(state[2], ints) == np.sum(a)
 
 
 def _check_edt(mask: np.ndarray) -> None:
@@ -455,4 +438,4 @@ def test_tall_image_uses_int32_column_pass():
     gt = np.zeros((32800, 3), np.uint8)
     gt[[10, 16000, 32790], 1] = 255
     pred = rng.integers(0, 256, gt.shape).astype(np.uint8)
-    assert weighted_fmeasure(pred, gt) == pysod_wfm(pred, gt)
+    assert abs(weighted_fmeasure(pred, gt) - pysod_wfm(pred, gt)) <= WFM_ATOL
