@@ -86,6 +86,14 @@ def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
     Returns:
         int64 tensor ``(N, H, W)``; 0 on mask pixels; ``NO_MASK_SQDIST`` in images without mask pixels.
     """
+    if mask.shape[1] < mask.shape[2]:
+        # the transform is symmetric in the two axes: run the O(log W) row pass along the shorter one (fewer levels)
+        return _squared_distance_rows(mask.transpose(1, 2).contiguous()).transpose(1, 2).contiguous()
+    return _squared_distance_rows(mask)
+
+
+def _squared_distance_rows(mask: torch.Tensor) -> torch.Tensor:
+    """:func:`squared_distance_to_mask` with the column pass along dim 1 and the lower-envelope pass along dim 2."""
     n, h, w = mask.shape
     if w >= 2**_KEY_SHIFT:
         raise ValueError(f"`mask` width must be < {2**_KEY_SHIFT}; got {w}")

@@ -203,7 +203,7 @@ def _kl_rows(p: torch.Tensor, logp: torch.Tensor, dim: int, buf: torch.Tensor) -
 def _predicted_boundary(
     z: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Dilated predicted-boundary mask ``(N, H, W)``, probabilities and ``Σ_c p log p`` per pixel (no gradient)."""
+    """Dilated predicted-boundary mask ``(N, H, W)``, probabilities and log-probabilities (no gradient)."""
     n, _, h, w = z.shape
     logp = F.log_softmax(z, dim=1)
     # the authors take softmax() and log_softmax() separately; softmax() is kept in official mode so that the
@@ -212,8 +212,7 @@ def _predicted_boundary(
     buf = torch.empty(p.numel(), dtype=p.dtype, device=p.device)
     kl_down = _kl_rows(p, logp, 2, buf)
     kl_right = _kl_rows(p, logp, 3, buf)
-    neg_entropy = torch.mul(p, logp, out=buf.view(p.shape)).sum(1)  # (N, H, W)
-    del logp
+    del buf
     m = math.floor(h * w * max_n_ratio)
     if compat == "official":
         kl = kl_down + kl_right
@@ -237,7 +236,7 @@ def _predicted_boundary(
             v = torch.full((n,), _EPS0, dtype=kl.dtype, device=kl.device)
         raw = kl > v.view(n, 1, 1)
     pdb = F.max_pool2d(raw.to(z.dtype).unsqueeze(1), 3, 1, 1).squeeze(1) > 0
-    return pdb, p, neg_entropy
+    return pdb, p, logp
 
 
 def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -375,7 +374,7 @@ def _abl_core(
 
     with torch.no_grad():
         zd = z.detach()
-        pdb, prob, neg_entropy = _predicted_boundary(zd, compat, max_n_ratio, None if official else valid_px)
+        pdb, prob, logprob = _predicted_boundary(zd, compat, max_n_ratio, None if official else valid_px)
         if dist_map is None:
             dist = _distance_from_boundary(_gt_boundary(target, ignore_index, compat), compat)
         else:
@@ -434,12 +433,14 @@ def _abl_core(
     # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
     if detach:
         with torch.no_grad():
-            if 8 * cap * 4 > n * h * w:
-                # many boundary slots: one channels-last copy makes every neighbour gather a contiguous row
+            if 16 * cap > n * h * w:
+                # long boundary list (per-image budget): Σ_c p log p as a dense map and one channels-last copy of p,
+                # so that every neighbour gather reads one contiguous row instead of C strided values
+                h_nb = (prob * logprob).sum(1).reshape(n, h * w)[bn, hw_nb]  # (8, Q)
                 p_nb = prob.permute(0, 2, 3, 1).reshape(n * h * w, -1)[bn * (h * w) + hw_nb]  # (8, Q, C)
             else:
                 p_nb = prob.reshape(n, -1, h * w)[bn, :, hw_nb]  # (8, Q, C), constant
-            h_nb = neg_entropy.reshape(n, h * w)[bn, hw_nb]  # Σ_c p_nb log p_nb, (8, Q)
+                h_nb = (p_nb * logprob.reshape(n, -1, h * w)[bn, :, hw_nb]).sum(-1)
         kl = h_nb - torch.einsum("kqc,qc->kq", p_nb, logp_c)
     else:
         logp_nb = F.log_softmax(zf[bn, :, hw_nb], dim=-1)
