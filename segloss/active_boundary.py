@@ -202,10 +202,12 @@ def _kl_maps(
     With ``channels_last`` also returns the probabilities as a channels-last ``(N, H, W, C)`` tensor and the map
     ``Σ_c p log p`` ``(N, H, W)`` (for the neighbour gathers); otherwise ``None, None``. Working on a few rows at a
     time keeps every temporary small, which on a CPU avoids freshly mapped (page-faulting) full-size buffers; the
-    KL values are bit-identical to one whole-tensor pass (see ``_CHUNK_ROWS``). Under ``torch.compile`` it is one chunk.
+    KL values are bit-identical to one whole-tensor pass (see ``_CHUNK_ROWS``). On other devices and under
+    ``torch.compile`` it is one chunk.
     """
     n, c, h, w = z.shape
-    chunked = w % _CHUNK_WIDTH_MULTIPLE == 0 and not torch.compiler.is_compiling()
+    # CPU only: a GPU's caching allocator has no page-fault cost and one pass means fewer kernel launches
+    chunked = z.device.type == "cpu" and w % _CHUNK_WIDTH_MULTIPLE == 0 and not torch.compiler.is_compiling()
     rows = _CHUNK_ROWS if chunked else h
     downs, rights, negents = [], [], []
     p_cl = torch.empty(n, h, w, c, dtype=z.dtype, device=z.device) if channels_last else None
