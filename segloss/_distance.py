@@ -86,6 +86,14 @@ def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
     Returns:
         int64 tensor ``(N, H, W)``; 0 on mask pixels; ``NO_MASK_SQDIST`` in images without mask pixels.
     """
+    if mask.shape[1] < mask.shape[2]:
+        # the transform is symmetric in the two axes: run the O(log W) row pass along the shorter one (fewer levels)
+        return _squared_distance_rows(mask.transpose(1, 2).contiguous()).transpose(1, 2).contiguous()
+    return _squared_distance_rows(mask)
+
+
+def _squared_distance_rows(mask: torch.Tensor) -> torch.Tensor:
+    """:func:`squared_distance_to_mask` with the column pass along dim 1 and the lower-envelope pass along dim 2."""
     n, h, w = mask.shape
     if w >= 2**_KEY_SHIFT:
         raise ValueError(f"`mask` width must be < {2**_KEY_SHIFT}; got {w}")
@@ -106,11 +114,12 @@ def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
             # few queries: every column is a candidate, key = a_k·2^24 + k + (q − k)²·2^24
             k_all = torch.arange(w, dtype=torch.int64, device=device)
             shift = ((q.view(s, 1) - k_all.view(1, w)) ** 2) << _KEY_SHIFT  # (S, W) constant
-            best = (a_key.unsqueeze(1) + shift.unsqueeze(0)).amin(dim=2)  # (R, S)
+            # one (R, W) temporary per query rather than an (R, S, W) one
+            best = torch.stack([(a_key + shift[t]).amin(dim=1) for t in range(s)], dim=1)  # (R, S)
         else:
             total = w + s  # the ranges of one level are disjoint up to shared ends: sum of lengths <= W + S
-            lo = kstar[:, device_constant(lo_list, torch.int64, device) + 1]  # (R, S)
-            hi = kstar[:, device_constant(hi_list, torch.int64, device) + 1]
+            lo = kstar.gather(1, (device_constant(lo_list, torch.int64, device) + 1).expand(rows, s))  # (R, S)
+            hi = kstar.gather(1, (device_constant(hi_list, torch.int64, device) + 1).expand(rows, s))
             length = hi - lo + 1  # >= 1 by monotonicity of the minimiser
             ends = length.cumsum(dim=1)  # (R, S), strictly increasing, last <= total
             # segment id of every flat slot e in [0, total): number of segment ends <= e (slots past the end -> S)
@@ -121,7 +130,7 @@ def squared_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
             base = torch.cat([lo - (ends - length), -ends[:, -1:]], dim=1)  # (R, S + 1)
             e = torch.arange(total, dtype=torch.int64, device=device)
             k = base.gather(1, seg) + e
-            dj = torch.cat([q, q.new_zeros(1)])[seg] - k
+            dj = torch.cat([q, q.new_zeros(1)]).expand(rows, s + 1).gather(1, seg) - k  # gather: faster than [seg]
             key = torch.add(a_key.gather(1, k), dj * dj, alpha=1 << _KEY_SHIFT)
             best = torch.full((rows, s + 1), torch.iinfo(torch.int64).max, dtype=torch.int64, device=device)
             best = best.scatter_reduce(1, seg, key, reduce="amin", include_self=True)[:, :s]

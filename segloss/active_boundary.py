@@ -187,25 +187,54 @@ def abl_distance_map(
     return dist[0] if squeeze else dist
 
 
-def _kl_rows(p: torch.Tensor, logp: torch.Tensor, dim: int) -> torch.Tensor:
-    """``KL(P_i ‖ P_{i+1})`` along spatial ``dim`` (2 = rows, 3 = columns), zero-padded at the far end."""
-    n = p.shape[dim]
-    a = p.narrow(dim, 0, n - 1)
-    kl = (a * (logp.narrow(dim, 0, n - 1) - logp.narrow(dim, 1, n - 1))).sum(1)
-    return F.pad(kl, (0, 0, 0, 1) if dim == 2 else (0, 1))
+# rows per chunk of the KL map. Chunking is used only for widths that are a multiple of 64: then every chunk starts
+# on the same SIMD lane as in one whole-tensor pass and fills whole vector blocks, so each pixel goes through the same
+# vectorised arithmetic and the KL values are bit-identical (scalar tail loops of exp / sums would differ by an ulp)
+_CHUNK_ROWS = 64
+_CHUNK_WIDTH_MULTIPLE = 64
+
+
+def _kl_maps(
+    z: torch.Tensor, compat: str, channels_last: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """``KL(P_i ‖ P_down)``, ``KL(P_i ‖ P_right)`` ``(N, H, W)`` (zero at the far edge), computed in row chunks.
+
+    With ``channels_last`` also returns the probabilities as a channels-last ``(N, H, W, C)`` tensor and the map
+    ``Σ_c p log p`` ``(N, H, W)`` (for the neighbour gathers); otherwise ``None, None``. Working on a few rows at a
+    time keeps every temporary small, which on a CPU avoids freshly mapped (page-faulting) full-size buffers; the
+    KL values are bit-identical to one whole-tensor pass (see ``_CHUNK_ROWS``). On other devices and under
+    ``torch.compile`` it is one chunk.
+    """
+    n, c, h, w = z.shape
+    # CPU only: a GPU's caching allocator has no page-fault cost and one pass means fewer kernel launches
+    chunked = z.device.type == "cpu" and w % _CHUNK_WIDTH_MULTIPLE == 0 and not torch.compiler.is_compiling()
+    rows = _CHUNK_ROWS if chunked else h
+    downs, rights, negents = [], [], []
+    p_cl = torch.empty(n, h, w, c, dtype=z.dtype, device=z.device) if channels_last else None
+    for r0 in range(0, h, rows):
+        r1 = min(r0 + rows, h)
+        zc = z[:, :, r0 : min(r1 + 1, h)]  # one halo row below for the downward KL
+        logp = F.log_softmax(zc, dim=1)
+        # the authors take softmax() and log_softmax() separately; softmax() is kept in official mode so that the
+        # adaptive threshold sees bit-identical KL values (exp(log_softmax) may differ by an ulp and flip a pixel)
+        p = F.softmax(zc, dim=1) if compat == "official" else logp.exp()
+        downs.append((p[:, :, :-1] * (logp[:, :, :-1] - logp[:, :, 1:])).sum(1))
+        p, logp = p[:, :, : r1 - r0], logp[:, :, : r1 - r0]
+        rights.append(F.pad((p[..., :-1] * (logp[..., :-1] - logp[..., 1:])).sum(1), (0, 1)))
+        if p_cl is not None:
+            negents.append((p * logp).sum(1))
+            p_cl[:, r0:r1] = p.permute(0, 2, 3, 1)
+    kl_down = F.pad(torch.cat(downs, dim=1), (0, 0, 0, 1))  # the last chunk has no halo: h − 1 rows in all
+    kl_right = torch.cat(rights, dim=1)
+    return kl_down, kl_right, p_cl, torch.cat(negents, dim=1) if p_cl is not None else None
 
 
 def _predicted_boundary(
-    z: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Dilated predicted-boundary mask ``(N, H, W)``, probabilities and log-probabilities (no gradient)."""
+    z: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None, channels_last: bool
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Dilated predicted-boundary mask ``(N, H, W)``, and the outputs of :func:`_kl_maps` (no gradient)."""
     n, _, h, w = z.shape
-    logp = F.log_softmax(z, dim=1)
-    # the authors take softmax() and log_softmax() separately; softmax() is kept in official mode so that the
-    # adaptive threshold sees bit-identical KL values (exp(log_softmax) may differ by an ulp and flip a pixel)
-    p = F.softmax(z, dim=1) if compat == "official" else logp.exp()
-    kl_down = _kl_rows(p, logp, 2)
-    kl_right = _kl_rows(p, logp, 3)
+    kl_down, kl_right, p_cl, negent = _kl_maps(z, compat, channels_last)
     m = math.floor(h * w * max_n_ratio)
     if compat == "official":
         kl = kl_down + kl_right
@@ -229,7 +258,7 @@ def _predicted_boundary(
             v = torch.full((n,), _EPS0, dtype=kl.dtype, device=kl.device)
         raw = kl > v.view(n, 1, 1)
     pdb = F.max_pool2d(raw.to(z.dtype).unsqueeze(1), 3, 1, 1).squeeze(1) > 0
-    return pdb, p, logp
+    return pdb, p_cl, negent
 
 
 def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -367,16 +396,21 @@ def _abl_core(
 
     with torch.no_grad():
         zd = z.detach()
-        pdb, prob, logprob = _predicted_boundary(zd, compat, max_n_ratio, None if official else valid_px)
+        # fixed-size list of PDB pixels: the budget bounds the dilated PDB by 9 m pixels (batch or per image)
+        m = math.floor(h * w * max_n_ratio)
+        cap = min(9 * m, n * h * w) if official else n * min(9 * m, h * w)
+        cap = max(cap, 1)
+        # a long list (per-image budget) reads the neighbours from a channels-last copy of the probabilities (one
+        # contiguous row per neighbour); a short one gathers their logits and recomputes the softmax
+        channels_last = detach and 16 * cap > n * h * w
+        pdb, p_cl, negent = _predicted_boundary(
+            zd, compat, max_n_ratio, None if official else valid_px, channels_last
+        )
         if dist_map is None:
             dist = _distance_from_boundary(_gt_boundary(target, ignore_index, compat), compat)
         else:
             dist = dist_map.to(dtype)
         dist = dist.to(dtype)
-        # fixed-size list of PDB pixels: the budget bounds the dilated PDB by 9 m pixels (batch or per image)
-        m = math.floor(h * w * max_n_ratio)
-        cap = min(9 * m, n * h * w) if official else n * min(9 * m, h * w)
-        cap = max(cap, 1)
         flat, slot_ok = _compact(pdb, cap)
         bi = flat // (h * w)
         ii = (flat // w) % h
@@ -426,8 +460,14 @@ def _abl_core(
     # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
     if detach:
         with torch.no_grad():
-            p_nb = prob.reshape(n, -1, h * w)[bn, :, hw_nb]  # (8, Q, C), constant
-            h_nb = (p_nb * logprob.reshape(n, -1, h * w)[bn, :, hw_nb]).sum(-1)
+            if p_cl is not None:
+                h_nb = negent.reshape(n, h * w)[bn, hw_nb]  # Σ_c p_nb log p_nb, (8, Q)
+                p_nb = p_cl.reshape(n * h * w, -1)[bn * (h * w) + hw_nb]  # (8, Q, C)
+            else:
+                z_nb = zd.reshape(n, -1, h * w)[bn, :, hw_nb]  # (8, Q, C)
+                logp_nb = F.log_softmax(z_nb, dim=-1)
+                p_nb = F.softmax(z_nb, dim=-1) if official else logp_nb.exp()
+                h_nb = (p_nb * logp_nb).sum(-1)
         kl = h_nb - torch.einsum("kqc,qc->kq", p_nb, logp_c)
     else:
         logp_nb = F.log_softmax(zf[bn, :, hw_nb], dim=-1)

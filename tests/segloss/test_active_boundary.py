@@ -267,6 +267,31 @@ def test_precomputed_distance_map_gives_same_loss(compat):
     assert a.item() == pytest.approx(b.item(), rel=1e-7)
 
 
+@pytest.mark.parametrize("compat, max_n_ratio", [("paper", 0.02), ("paper", 0.001), ("official", 0.02),
+                                                  ("official", 0.004)])
+@pytest.mark.parametrize("detach", [True, False])
+def test_row_chunked_kl_map_is_bit_identical_and_both_neighbour_gathers_match(monkeypatch, compat, max_n_ratio, detach):
+    # widths that are a multiple of 64 compute the KL map in chunks of 64 rows (h = 150: a partial last chunk); the
+    # larger max_n_ratio of each compat reads neighbours from the channels-last copy, the smaller one gathers logits
+    import segloss.active_boundary as abl_module
+
+    logits, labels = abl_case(2, 4, 150, 64, 23, None, True)
+    chunked_maps = abl_module._kl_maps(logits, compat, True)  # 64-row chunks
+    kwargs = dict(compat=compat, detach=detach, max_n_ratio=max_n_ratio)
+    x = logits.clone().requires_grad_()
+    out = active_boundary_loss(x, labels, **kwargs)
+    out.backward()
+    monkeypatch.setattr(abl_module, "_CHUNK_ROWS", 10**6)  # one chunk
+    for a, b in zip(chunked_maps, abl_module._kl_maps(logits, compat, True)):
+        assert torch.equal(a, b)
+    y = logits.clone().requires_grad_()
+    ref = active_boundary_loss(y, labels, **kwargs)
+    ref.backward()
+    assert ref.item() > 0
+    assert out.item() == pytest.approx(ref.item(), rel=1e-6)
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-5, atol=1e-8)
+
+
 def test_module_matches_functional_and_weight_buffer():
     logits, labels = abl_case(2, 3, 16, 20, 15, None, True)
     mod = ActiveBoundaryLoss(weight=torch.tensor([1.0, 2.0, 3.0]), reduction="none", max_n_ratio=0.05)
