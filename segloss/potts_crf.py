@@ -20,7 +20,11 @@ Affinity backends (``backend=``):
   ``w_pp = 1`` included, i.e. the dense Gaussian truncated to the window).
 * ``"dense"`` — the exact fully connected Gaussian (``w_pp = 1``), computed by row chunks;
   ``O(P²)`` per image: for small or downscaled maps.
-* ``"lattice"`` (default) — a fast fully connected approximation: a pure-torch permutohedral lattice
+* ``"auto"`` (default) — ``"bilateral_grid"`` in the paper form (falling back to ``"lattice"`` when the
+  grid would exceed :data:`MAX_GRID_VALUES`, e.g. very small ``sigma_rgb``), ``"lattice"`` with
+  ``compat="rloss"`` so that rloss's numbers and published weights carry over. The choice depends only
+  on shapes and Python numbers.
+* ``"lattice"`` — a fast fully connected approximation: a pure-torch permutohedral lattice
   (:mod:`segloss._permutohedral`; same algorithm as rloss's C++ lattice, equal to it to ~1e-6). The raw
   lattice returns about 0.5–0.6× the exact Gaussian sum on our test images (the research notes fit
   ≈0.64× for rloss on theirs, 0.56–0.67 across images). In the paper form we multiply by
@@ -38,11 +42,12 @@ Affinity backends (``backend=``):
   σ_xy 10–100, ``scale_factor`` 1 and 0.5; 0.99–1.01× with ``grid_cells_per_sigma=(1, 1)``), with no
   calibration constant and no host synchronisation (every size comes from the image shape, the sigmas
   and the documented ``image_range``; values outside it are clamped). Its cost grows with the colour
-  grid, ``((hi − lo)/σ_rgb · cells)^C_img``: at σ_rgb = 15 on [0, 255] it is ~1.2–1.3× rloss's C++ lattice
-  at 256² and on par with it at 128² (one CPU thread; see ``benchmarks/results/cas_size_crf.md``).
+  grid, ``((hi − lo)/σ_rgb · cells)^C_img``: at σ_rgb = 15 on [0, 255], (8, 21, 256²) it measured
+  0.84–0.94× the time of rloss's C++ lattice (0.73–0.90× at 128²) and ~0.5× our lattice, one CPU
+  thread (see ``benchmarks/results/cas_size_crf.md``).
   It is symmetric, so the one-pass gradient is exact for its value. ``compat="rloss"`` with it keeps
   rloss's sign and batch mean but the exact Gaussian scale (≈ 1.8× rloss's lattice numbers); rloss
-  parity needs ``backend="lattice"``, which stays the default.
+  parity needs the lattice, which ``"auto"`` picks for ``compat="rloss"``.
 
 Gradients come from one filtering pass of ``[r⊙S, r]`` through ``W`` (``∂L/∂(r⊙S^k) = W r − 2 W (r⊙S^k)``,
 exact for the symmetric backends; for the lattice it is the same symmetric approximation rloss uses).
@@ -75,7 +80,7 @@ from segloss._validation import (
 
 __all__ = ["LATTICE_AMPLITUDE", "PottsCRFLoss", "lattice_gain", "potts_crf_loss"]
 
-BACKENDS = ("lattice", "bilateral_grid", "dense", "local", "grid4", "grid8")
+BACKENDS = ("auto", "lattice", "bilateral_grid", "dense", "local", "grid4", "grid8")
 LATTICE_AMPLITUDE = {1: 0.908, 2: 0.822, 3: 0.728, 4: 0.633, 5: 0.550, 6: 0.474, 7: 0.412, 8: 0.357}
 """Mean ratio raw-lattice / exact Gaussian for pairs closer than one bandwidth, per feature dimension.
 
@@ -185,6 +190,32 @@ MAX_GRID_VALUES = 2**28
 """Largest bilateral grid (values over batch × channels × cells) before ``backend="bilateral_grid"`` refuses."""
 
 
+def _grid_spec(
+    size: tuple[int, int, int, int],
+    channels: int,
+    sigma_rgb: float,
+    sigma_xy: float | None,
+    image_range: tuple[float, float],
+    cells_per_sigma: tuple[float, float],
+) -> tuple[list[float], list[float], list[float], list[bool], int]:
+    """Static bilateral-grid layout for an ``(N, C_img, H, W)`` image: lows, spans, cells per σ, linear axes, values."""
+    n, c_img, h, w = size
+    lo, hi = image_range
+    cxy, crgb = cells_per_sigma
+    lows, spans, cps = [], [], []
+    if sigma_xy is not None:
+        for side in (w, h):
+            span = (side - 1) / sigma_xy
+            lows.append(0.0)
+            spans.append(span)
+            cps.append(max(cxy, 3.0 / span) if span > 0 else cxy)  # the tent's variance correction needs cells
+    lows += [lo / sigma_rgb] * c_img
+    spans += [(hi - lo) / sigma_rgb] * c_img
+    cps += [crgb] * c_img
+    linear = [True] * (len(cps) - c_img) + [False] * c_img
+    return lows, spans, cps, linear, n * channels * math.prod(grid_shape(spans, cps))
+
+
 def _grid_filter(
     img: torch.Tensor,
     sigma_rgb: float,
@@ -194,28 +225,16 @@ def _grid_filter(
     channels: int,
 ) -> _Filter:
     """Bilateral-grid ``X ↦ W X``; spatial axes tent-interpolated (≥ 4 nodes), colour axes nearest cells."""
-    n, c_img, h, w = img.shape
-    lo, hi = image_range
-    cxy, crgb = cells_per_sigma
-    lows, spans, cps = [], [], []
-    if sigma_xy is not None:
-        for size in (w, h):
-            span = (size - 1) / sigma_xy
-            lows.append(0.0)
-            spans.append(span)
-            cps.append(max(cxy, 3.0 / span) if span > 0 else cxy)  # the tent's variance correction needs cells
-    lows += [lo / sigma_rgb] * c_img
-    spans += [(hi - lo) / sigma_rgb] * c_img
-    cps += [crgb] * c_img
-    size = n * channels * math.prod(grid_shape(spans, cps))
+    lows, spans, cps, linear, size = _grid_spec(
+        tuple(img.shape), channels, sigma_rgb, sigma_xy, image_range, cells_per_sigma
+    )
     if size > MAX_GRID_VALUES:
         raise ValueError(
             f"backend='bilateral_grid' would need a grid of {size} values (> {MAX_GRID_VALUES}) for a "
-            f"{c_img}-channel image with sigma_rgb={sigma_rgb!r}, image_range={image_range!r}, "
+            f"{img.shape[1]}-channel image with sigma_rgb={sigma_rgb!r}, image_range={image_range!r}, "
             f"grid_cells_per_sigma={cells_per_sigma!r}; raise sigma_rgb, lower grid_cells_per_sigma, use "
             "scale_factor < 1 or backend='lattice'"
         )
-    linear = [True] * (len(cps) - c_img) + [False] * c_img
     return bilateral_grid_filter(_features(img, sigma_rgb, sigma_xy), lows, spans, cps, linear)
 
 
@@ -261,7 +280,7 @@ def potts_crf_loss(
     *,
     sigma_rgb: float = 15.0,
     sigma_xy: float | None = 100.0,
-    backend: str = "lattice",
+    backend: str = "auto",
     kernel_size: int = 5,
     dilation: int = 1,
     scale_factor: float = 1.0,
@@ -292,8 +311,9 @@ def potts_crf_loss(
         sigma_rgb: colour bandwidth, > 0. Default 15 (rloss).
         sigma_xy: spatial bandwidth in pixels of the input resolution, > 0, or ``None`` for no
             spatial factor. Default 100 (rloss). Scaled by ``scale_factor`` like rloss.
-        backend: ``"lattice"`` (default), ``"bilateral_grid"``, ``"dense"``, ``"local"``, ``"grid4"`` or
-            ``"grid8"``.
+        backend: ``"auto"`` (default: ``"bilateral_grid"`` for the paper form when its grid fits in
+            :data:`MAX_GRID_VALUES`, else ``"lattice"``; always ``"lattice"`` with ``compat="rloss"``),
+            ``"lattice"``, ``"bilateral_grid"``, ``"dense"``, ``"local"``, ``"grid4"`` or ``"grid8"``.
         kernel_size: odd window size for ``"local"`` (≥ 3).
         dilation: window dilation for ``"local"`` (≥ 1).
         scale_factor: downscale factor in ``(0, 1]`` applied first, as rloss: image and ROI nearest,
@@ -355,6 +375,11 @@ def potts_crf_loss(
         s = torch.cat([torch.sigmoid(-x), torch.sigmoid(x)], 1) if from_logits else torch.cat([1 - x, x], 1)
     else:
         s = torch.softmax(x, 1) if from_logits else x
+    if backend == "auto":  # static choice from shapes and Python numbers only
+        size = (n, image.shape[1], math.floor(h * scale_factor), math.floor(w * scale_factor))
+        sxy_scaled = None if sigma_xy is None else sigma_xy * scale_factor
+        grid_values = _grid_spec(size, s.shape[1] + 1, sigma_rgb, sxy_scaled, image_range, grid_cells_per_sigma)[-1]
+        backend = "bilateral_grid" if compat == "paper" and grid_values <= MAX_GRID_VALUES else "lattice"
     dt = s.dtype if backend != "lattice" else torch.float32
     img = image.detach().to(dt)
     if roi is not None:
@@ -409,7 +434,7 @@ class PottsCRFLoss(nn.Module):
         *,
         sigma_rgb: float = 15.0,
         sigma_xy: float | None = 100.0,
-        backend: str = "lattice",
+        backend: str = "auto",
         kernel_size: int = 5,
         dilation: int = 1,
         scale_factor: float = 1.0,

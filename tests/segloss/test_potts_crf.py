@@ -203,6 +203,23 @@ def test_bilateral_grid_close_to_exact(channels):
         assert ((rratio > 0.9) & (rratio < 1.1)).all(), (sxy, scale, rratio)
 
 
+def test_auto_backend_choice():
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(2, 3, 12, 12, generator=g)
+    img = torch.rand(2, 3, 12, 12, generator=g) * 255
+    kw = dict(sigma_rgb=15.0, sigma_xy=5.0, reduction="none")
+    torch.testing.assert_close(potts_crf_loss(x, img, **kw), potts_crf_loss(x, img, backend="bilateral_grid", **kw))
+    # rloss form keeps the lattice (parity with rloss's numbers)
+    torch.testing.assert_close(
+        potts_crf_loss(x, img, compat="rloss", **kw), potts_crf_loss(x, img, backend="lattice", compat="rloss", **kw)
+    )
+    # a grid too large for MAX_GRID_VALUES falls back to the lattice instead of failing
+    kw_small = dict(sigma_rgb=1.0, sigma_xy=5.0, reduction="none")
+    torch.testing.assert_close(
+        potts_crf_loss(x, img, **kw_small), potts_crf_loss(x, img, backend="lattice", **kw_small)
+    )
+
+
 def test_bilateral_grid_gradient_and_symmetry():
     g = torch.Generator().manual_seed(13)
     x = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
