@@ -124,7 +124,10 @@ def main() -> None:
         rows = [
             ("segloss lattice (paper form)", ours(backend="lattice", scale_factor=scale)),
             ("segloss lattice (compat='rloss')", ours(backend="lattice", compat="rloss", scale_factor=scale)),
-            ("segloss bilateral_grid (default cells (1, 0.75))", ours(backend="bilateral_grid", scale_factor=scale)),
+            (
+                "segloss bilateral_grid (paper form; default via auto, cells (1, 0.75))",
+                ours(backend="bilateral_grid", scale_factor=scale),
+            ),
             (
                 "segloss bilateral_grid, cells (1, 1)",
                 ours(backend="bilateral_grid", grid_cells_per_sigma=(1.0, 1.0), scale_factor=scale),

@@ -38,7 +38,7 @@ Affinity backends (``backend=``):
   ``K + 1`` maps are splatted onto a dense grid over ``(x/σ_xy, y/σ_xy, I/σ_rgb)`` (spatial axes linear,
   ≥ 4 nodes; colour axes nearest cells of ``σ_rgb / grid_cells_per_sigma[1]``), blurred by a separable
   sampled Gaussian whose variance accounts for the splat/slice interpolation, sliced back, and the
-  diagonal set to the exact ``w_pp = 1``. Measured 0.99–1.05× the exact Gaussian (64 / 48–96² maps,
+  diagonal set to the exact ``w_pp = 1``. Measured 0.99–1.05× the exact Gaussian (48²–96² maps,
   σ_xy 10–100, ``scale_factor`` 1 and 0.5; 0.99–1.01× with ``grid_cells_per_sigma=(1, 1)``), with no
   calibration constant and no host synchronisation (every size comes from the image shape, the sigmas
   and the documented ``image_range``; values outside it are clamped). Its cost grows with the colour
