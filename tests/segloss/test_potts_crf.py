@@ -281,6 +281,7 @@ def test_autocast_half_extreme_and_compile():
         assert torch.isfinite(out) and torch.isfinite(big.grad).all()
     fn = torch.compile(potts_crf_loss, backend="aot_eager")
     torch.testing.assert_close(fn(x, img, backend="grid4"), potts_crf_loss(x, img, backend="grid4"))
+    torch.testing.assert_close(fn(x, img, backend="bilateral_grid"), potts_crf_loss(x, img, backend="bilateral_grid"))
 
 
 @pytest.mark.parametrize("backend", ["lattice", "bilateral_grid", "dense", "grid4", "local"])
