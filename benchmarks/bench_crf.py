@@ -5,7 +5,7 @@ Times forward + backward of ``segloss.potts_crf_loss`` for every backend at (N, 
 next to rloss's lattice run the way its ``DenseCRFLoss`` runs it (softmax in torch, copy to numpy,
 ``bilateralfilter_batch`` over all classes, ``−⟨S, AS⟩/N``, gradient ``−2·AS/N`` back through the
 softmax). It then measures, on maps small enough for the exact dense Gaussian, the ratio of the
-lattice backend's value to the exact value (target: within 10 %).
+bilateral-grid and lattice backends' values to the exact value (target: within 10 %).
 
 rloss's lattice is not vendored: build its SWIG module (``pytorch/wrapper/bilateralfilter`` of
 meng-tang/rloss) in a scratch folder and pass that folder with ``--rloss-bf DIR`` or the
@@ -124,6 +124,14 @@ def main() -> None:
         rows = [
             ("segloss lattice (paper form)", ours(backend="lattice", scale_factor=scale)),
             ("segloss lattice (compat='rloss')", ours(backend="lattice", compat="rloss", scale_factor=scale)),
+            (
+                "segloss bilateral_grid (paper form; default via auto, cells (1, 0.75))",
+                ours(backend="bilateral_grid", scale_factor=scale),
+            ),
+            (
+                "segloss bilateral_grid, cells (1, 1)",
+                ours(backend="bilateral_grid", grid_cells_per_sigma=(1.0, 1.0), scale_factor=scale),
+            ),
             ("segloss grid4", ours(backend="grid4", scale_factor=scale)),
             ("segloss grid8", ours(backend="grid8", scale_factor=scale)),
             ("segloss local 5×5", ours(backend="local", kernel_size=5, scale_factor=scale)),
@@ -149,27 +157,29 @@ def main() -> None:
         lines.append("")
 
     lines += [
-        "Lattice value vs the exact dense Gaussian (paper form, `backend='lattice'` / `backend='dense'`; "
-        "2 images each, same generator, K = 5):",
+        "Fully connected approximations vs the exact dense Gaussian (value ratios, paper form unless "
+        "noted; `backend='dense'` in float64 as the reference; 2 images each, same generator, K = 5, "
+        "σ_rgb = 15):",
         "",
-        "| map | σ_xy | lattice / exact | raw lattice / exact (compat='rloss') |",
-        "|---|---:|---|---|",
+        "| map | σ_xy | scale_factor | bilateral_grid / exact | lattice / exact "
+        "| raw lattice / exact (compat='rloss') |",
+        "|---|---:|---:|---|---|---|",
     ]
-    for side in (64, 96):
+    fmt = ", ".join
+    for side in (48, 64, 96):
         im, lg = make_inputs(2, 5, side, side, seed=1)
         for sxy in (10.0, 50.0, 100.0):
-            kw = dict(sigma_rgb=sigma_rgb, sigma_xy=sxy, reduction="none")
-            p = potts_crf_loss(lg, im, backend="lattice", **kw) / potts_crf_loss(
-                lg, im, backend="dense", chunk_size=2048, **kw
-            )
-            r = potts_crf_loss(lg, im, backend="lattice", compat="rloss", **kw) / potts_crf_loss(
-                lg, im, backend="dense", compat="rloss", chunk_size=2048, **kw
-            )
-            fmt = ", ".join
-            lines.append(
-                f"| {side}×{side} | {sxy:g} | {fmt(f'{v:.3f}' for v in p.tolist())} | "
-                f"{fmt(f'{v:.3f}' for v in r.tolist())} |"
-            )
+            for scale in (1.0, 0.5):
+                kw = dict(sigma_rgb=sigma_rgb, sigma_xy=sxy, reduction="none", scale_factor=scale)
+                ex = potts_crf_loss(lg.double(), im.double(), backend="dense", chunk_size=4096, **kw)
+                ex_r = potts_crf_loss(lg.double(), im.double(), backend="dense", compat="rloss", chunk_size=4096, **kw)
+                ratios = [
+                    potts_crf_loss(lg, im, backend="bilateral_grid", **kw).double() / ex,
+                    potts_crf_loss(lg, im, backend="lattice", **kw).double() / ex,
+                    potts_crf_loss(lg, im, backend="lattice", compat="rloss", **kw).double() / ex_r,
+                ]
+                cols = " | ".join(fmt(f"{v:.3f}" for v in r.tolist()) for r in ratios)
+                lines.append(f"| {side}×{side} | {sxy:g} | {scale:g} | {cols} |")
     lines += ["", f"torch {torch.__version__}, Python {platform.python_version()}, {platform.machine()}"]
     text = "\n".join(lines)
     print(text)

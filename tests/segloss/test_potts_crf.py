@@ -181,6 +181,75 @@ def test_lattice_close_to_exact_on_piecewise_smooth_images():
     assert lattice_gain(5) == pytest.approx(1 / 0.55)
 
 
+@pytest.mark.parametrize("channels", [3, 1])
+def test_bilateral_grid_close_to_exact(channels):
+    g = torch.Generator().manual_seed(12)
+    n, k, h, w = 2, 4, 40, 40
+    base = torch.rand(n, channels, 5, 5, generator=g) * 255
+    img = (
+        F.interpolate(base, size=(h, w), mode="bilinear", align_corners=False)
+        + torch.randn(n, channels, h, w, generator=g) * 4
+    ).clamp(0, 255)
+    logits = F.avg_pool2d(torch.randn(n, k, h, w, generator=g), 5, 1, 2) * 10
+    for sxy, scale in ((10.0, 1.0), (50.0, 1.0), (100.0, 0.5), (None, 1.0)):
+        kw = dict(sigma_rgb=15.0, sigma_xy=sxy, scale_factor=scale, reduction="none")
+        grid = potts_crf_loss(logits, img, backend="bilateral_grid", **kw)
+        exact = potts_crf_loss(logits.double(), img.double(), backend="dense", chunk_size=4096, **kw)
+        ratio = grid.double() / exact
+        assert ((ratio > 0.9) & (ratio < 1.1)).all(), (sxy, scale, ratio)
+        raw = potts_crf_loss(logits, img, backend="bilateral_grid", compat="rloss", **kw)
+        raw_exact = potts_crf_loss(logits.double(), img.double(), backend="dense", compat="rloss", **kw)
+        rratio = raw.double() / raw_exact
+        assert ((rratio > 0.9) & (rratio < 1.1)).all(), (sxy, scale, rratio)
+
+
+def test_auto_backend_choice():
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(2, 3, 12, 12, generator=g)
+    img = torch.rand(2, 3, 12, 12, generator=g) * 255
+    kw = dict(sigma_rgb=15.0, sigma_xy=5.0, reduction="none")
+    torch.testing.assert_close(potts_crf_loss(x, img, **kw), potts_crf_loss(x, img, backend="bilateral_grid", **kw))
+    # rloss form keeps the lattice (parity with rloss's numbers)
+    torch.testing.assert_close(
+        potts_crf_loss(x, img, compat="rloss", **kw), potts_crf_loss(x, img, backend="lattice", compat="rloss", **kw)
+    )
+    # a grid too large for MAX_GRID_VALUES falls back to the lattice instead of failing
+    kw_small = dict(sigma_rgb=1.0, sigma_xy=5.0, reduction="none")
+    torch.testing.assert_close(
+        potts_crf_loss(x, img, **kw_small), potts_crf_loss(x, img, backend="lattice", **kw_small)
+    )
+
+
+def test_bilateral_grid_gradient_and_symmetry():
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    img = torch.rand(2, 3, 4, 5, generator=g, dtype=torch.float64) * 255
+    roi = torch.ones(2, 4, 5)
+    roi[1, :, :2] = 0
+    for kwargs in (
+        dict(sigma_rgb=40.0, sigma_xy=3.0, roi=roi),
+        dict(sigma_rgb=40.0, sigma_xy=None),
+        dict(sigma_rgb=30.0, sigma_xy=2.0, compat="rloss", grid_cells_per_sigma=(2.0, 1.5)),
+    ):
+        fn = lambda z, kw=kwargs: potts_crf_loss(z, img, backend="bilateral_grid", **kw)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, (x,))
+    assert torch.autograd.gradcheck(
+        lambda z: potts_crf_loss(z, img[:, :1], backend="bilateral_grid", sigma_rgb=20.0), (x,)
+    )
+    # the grid operator is symmetric with the exact unit diagonal: W = Σ_k e_k-response on one-hot maps
+    from segloss._bilateral_grid import bilateral_grid_filter
+    from segloss.potts_crf import _features
+
+    feats = _features(img[:1], 40.0, 3.0)
+    filt = bilateral_grid_filter(
+        feats, [0.0] * 5, [4 / 3, 3 / 3, 6.4, 6.4, 6.4], [3.0, 3.0, 0.75, 0.75, 0.75], [True, True, False, False, False]
+    )
+    eye = torch.eye(20, dtype=torch.float64).reshape(1, 20, 4, 5)
+    wmat = filt(eye).reshape(20, 20)
+    torch.testing.assert_close(wmat, wmat.T)
+    torch.testing.assert_close(wmat.diagonal(), torch.ones(20, dtype=torch.float64))
+
+
 def test_gradcheck_and_image_gets_no_gradient():
     g = torch.Generator().manual_seed(11)
     x = torch.randn(1, 3, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
@@ -200,7 +269,7 @@ def test_gradcheck_and_image_gets_no_gradient():
 def test_autocast_half_extreme_and_compile():
     img = torch.rand(2, 3, 8, 8) * 255
     x = torch.randn(2, 3, 8, 8)
-    for backend in ("lattice", "grid4"):
+    for backend in ("lattice", "grid4", "bilateral_grid"):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = potts_crf_loss(x, img, backend=backend)
         assert out.dtype == torch.float32 and torch.isfinite(out)
@@ -212,9 +281,10 @@ def test_autocast_half_extreme_and_compile():
         assert torch.isfinite(out) and torch.isfinite(big.grad).all()
     fn = torch.compile(potts_crf_loss, backend="aot_eager")
     torch.testing.assert_close(fn(x, img, backend="grid4"), potts_crf_loss(x, img, backend="grid4"))
+    torch.testing.assert_close(fn(x, img, backend="bilateral_grid"), potts_crf_loss(x, img, backend="bilateral_grid"))
 
 
-@pytest.mark.parametrize("backend", ["lattice", "dense", "grid4", "local"])
+@pytest.mark.parametrize("backend", ["lattice", "bilateral_grid", "dense", "grid4", "local"])
 def test_empty_roi_gives_zero_with_graph(backend):
     x = torch.randn(2, 3, 6, 6, requires_grad=True)
     img = torch.rand(2, 3, 6, 6) * 255
@@ -250,3 +320,16 @@ def test_bad_inputs():
         PottsCRFLoss(compat="caffe")
     with pytest.raises(TypeError, match="`image` must be a torch.Tensor"):
         potts_crf_loss(x, img.numpy())
+    grid = dict(backend="bilateral_grid")
+    with pytest.raises(ValueError, match="`sigma_xy` must be > 0"):
+        potts_crf_loss(x, img, sigma_xy=-1.0, **grid)
+    with pytest.raises(ValueError, match=r"`image_range\[1\]` must be > 10"):
+        potts_crf_loss(x, img, image_range=(10.0, 5.0), **grid)
+    with pytest.raises(ValueError, match="`image_range` must be a pair"):
+        potts_crf_loss(x, img, image_range=255.0, **grid)
+    with pytest.raises(ValueError, match=r"`grid_cells_per_sigma\[1\]` must be >= 0.6"):
+        potts_crf_loss(x, img, grid_cells_per_sigma=(1.0, 0.0), **grid)
+    with pytest.raises(ValueError, match="`grid_cells_per_sigma` must be a pair"):
+        PottsCRFLoss(grid_cells_per_sigma=1.0)
+    with pytest.raises(ValueError, match="backend='bilateral_grid' would need a grid of"):
+        potts_crf_loss(x, img, sigma_rgb=0.5, **grid)
