@@ -60,7 +60,7 @@ class SkeletonCache:
 
     Example:
         >>> import numpy as np
-        >>> cache = SkeletonCache("/tmp/skel")  # doctest: +SKIP
+        >>> cache = SkeletonCache("cache/skeletons")  # doctest: +SKIP
         >>> ske = cache.get(np.ones((8, 8), bool))  # doctest: +SKIP
     """
 
