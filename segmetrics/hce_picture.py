@@ -67,6 +67,17 @@ def _region_centers(labels: np.ndarray, independent: np.ndarray) -> list[tuple[f
     return [(float(xs[s:e].mean()), float(ys[s:e].mean())) for s, e in zip(starts, ends)]
 
 
+
+def _error_panel(ax, d, th, relaxed, independent, polylines, color, indep_color, ms, title):
+    """One error panel of Fig. 6: TP in grey, the dependent errors, the independent regions and the clicks."""
+    img = _rgb(d.tp.shape)
+    _paint(img, d.tp, (0.35, 0.35, 0.35))
+    _paint(img, th(relaxed & ~independent), color)
+    _paint(img, th(independent), indep_color)
+    ax.imshow(img, interpolation="nearest")
+    _draw_polylines(ax, polylines, "white", ms)
+    ax.set_title(title, fontsize=7)
+
 def _draw_polylines(ax: Any, polylines: list[np.ndarray], color: str, ms: float) -> None:
     for pl in polylines:
         pts = np.asarray(pl).reshape(-1, 2)
@@ -145,30 +156,12 @@ def draw_hce(
     _paint(img, th(d.fn_relaxed & ~d.skeleton), (0.2, 0.4, 1.0))
     axes[0].imshow(img, interpolation="nearest")
     axes[0].set_title("TP white, FP red, FN blue\n(faint: relaxed away; yellow: GT skeleton)", fontsize=7)
-    # 2: false negatives
-    img = _rgb((h, w))
-    _paint(img, d.tp, (0.35, 0.35, 0.35))
-    fn_n = d.fn_relaxed & ~d.fn_independent
-    _paint(img, th(fn_n), (0.2, 0.4, 1.0))
-    _paint(img, th(d.fn_independent), (0.1, 0.9, 0.9))
-    axes[1].imshow(img, interpolation="nearest")
-    _draw_polylines(axes[1], d.fn_polylines, "white", ms)
-    axes[1].set_title(
-        f"FN$_N$: {d.fn_points} polygon points (blue)\nFN$_{{TP}}$: {d.fn_regions} independent regions (cyan)",
-        fontsize=7,
-    )
-    # 3: false positives
-    img = _rgb((h, w))
-    _paint(img, d.tp, (0.35, 0.35, 0.35))
-    fp_p = d.fp_relaxed & ~d.fp_independent
-    _paint(img, th(fp_p), (0.95, 0.25, 0.2))
-    _paint(img, th(d.fp_independent), (0.95, 0.2, 0.95))
-    axes[2].imshow(img, interpolation="nearest")
-    _draw_polylines(axes[2], d.fp_polylines, "white", ms)
-    axes[2].set_title(
-        f"FP$_P$: {d.fp_points} polygon points (red)\nFP$_{{TN}}$: {d.fp_regions} independent regions (magenta)",
-        fontsize=7,
-    )
+    # 2: false negatives, 3: false positives
+    _error_panel(axes[1], d, th, d.fn_relaxed, d.fn_independent, d.fn_polylines, (0.2, 0.4, 1.0), (0.1, 0.9, 0.9), ms,
+                 f"FN$_N$: {d.fn_points} polygon points (blue)\nFN$_{{TP}}$: {d.fn_regions} independent regions (cyan)")
+    _error_panel(axes[2], d, th, d.fp_relaxed, d.fp_independent, d.fp_polylines, (0.95, 0.25, 0.2), (0.95, 0.2, 0.95),
+                 ms, f"FP$_P$: {d.fp_points} polygon points (red)\nFP$_{{TN}}$: {d.fp_regions} independent regions "
+                 "(magenta)")
     # 4: all clicks
     img = _rgb((h, w))
     gt_mask = d.tp | d.fn
