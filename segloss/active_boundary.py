@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segloss._cpu_ops import HAS_CUSTOM_OP, direction_ce_cpu, pair_kl_maps_cpu
 from segloss._distance import NO_MASK_SQDIST, device_constant, floor_sqrt, squared_distance_to_mask
 from segloss._validation import (
     REDUCTIONS,
@@ -187,54 +188,35 @@ def abl_distance_map(
     return dist[0] if squeeze else dist
 
 
-# rows per chunk of the KL map. Chunking is used only for widths that are a multiple of 64: then every chunk starts
-# on the same SIMD lane as in one whole-tensor pass and fills whole vector blocks, so each pixel goes through the same
-# vectorised arithmetic and the KL values are bit-identical (scalar tail loops of exp / sums would differ by an ulp)
-_CHUNK_ROWS = 64
-_CHUNK_WIDTH_MULTIPLE = 64
+def _cpu_kernels(device: torch.device) -> bool:
+    """Whether the fused CPU kernels of :mod:`segloss._cpu_ops` replace the torch code (CPU tensors)."""
+    return device.type == "cpu" and HAS_CUSTOM_OP
 
 
-def _kl_maps(
+def _kl_maps_torch(
     z: torch.Tensor, compat: str, channels_last: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """``KL(P_i ‖ P_down)``, ``KL(P_i ‖ P_right)`` ``(N, H, W)`` (zero at the far edge), computed in row chunks.
+    """``KL(P_i ‖ P_down)``, ``KL(P_i ‖ P_right)`` ``(N, H, W)`` (zero at the far edge), without gradient.
 
     With ``channels_last`` also returns the probabilities as a channels-last ``(N, H, W, C)`` tensor and the map
-    ``Σ_c p log p`` ``(N, H, W)`` (for the neighbour gathers); otherwise ``None, None``. Working on a few rows at a
-    time keeps every temporary small, which on a CPU avoids freshly mapped (page-faulting) full-size buffers; the
-    KL values are bit-identical to one whole-tensor pass (see ``_CHUNK_ROWS``). On other devices and under
-    ``torch.compile`` it is one chunk.
+    ``Σ_c p log p`` ``(N, H, W)`` (for the neighbour gathers); otherwise ``None, None``. Whole-tensor torch code (any
+    device); on a CPU :func:`segloss._cpu_ops.pair_kl_maps_cpu` computes the KL maps in one fused sweep instead.
     """
-    n, c, h, w = z.shape
-    # CPU only: a GPU's caching allocator has no page-fault cost and one pass means fewer kernel launches
-    chunked = z.device.type == "cpu" and w % _CHUNK_WIDTH_MULTIPLE == 0 and not torch.compiler.is_compiling()
-    rows = _CHUNK_ROWS if chunked else h
-    downs, rights, negents = [], [], []
-    p_cl = torch.empty(n, h, w, c, dtype=z.dtype, device=z.device) if channels_last else None
-    for r0 in range(0, h, rows):
-        r1 = min(r0 + rows, h)
-        zc = z[:, :, r0 : min(r1 + 1, h)]  # one halo row below for the downward KL
-        logp = F.log_softmax(zc, dim=1)
-        # the authors take softmax() and log_softmax() separately; softmax() is kept in official mode so that the
-        # adaptive threshold sees bit-identical KL values (exp(log_softmax) may differ by an ulp and flip a pixel)
-        p = F.softmax(zc, dim=1) if compat == "official" else logp.exp()
-        downs.append((p[:, :, :-1] * (logp[:, :, :-1] - logp[:, :, 1:])).sum(1))
-        p, logp = p[:, :, : r1 - r0], logp[:, :, : r1 - r0]
-        rights.append(F.pad((p[..., :-1] * (logp[..., :-1] - logp[..., 1:])).sum(1), (0, 1)))
-        if p_cl is not None:
-            negents.append((p * logp).sum(1))
-            p_cl[:, r0:r1] = p.permute(0, 2, 3, 1)
-    kl_down = F.pad(torch.cat(downs, dim=1), (0, 0, 0, 1))  # the last chunk has no halo: h − 1 rows in all
-    kl_right = torch.cat(rights, dim=1)
-    return kl_down, kl_right, p_cl, torch.cat(negents, dim=1) if p_cl is not None else None
+    logp = F.log_softmax(z, dim=1)
+    # the authors take softmax() and log_softmax() separately; so does official mode
+    p = F.softmax(z, dim=1) if compat == "official" else logp.exp()
+    kl_down = F.pad((p[:, :, :-1] * (logp[:, :, :-1] - logp[:, :, 1:])).sum(1), (0, 0, 0, 1))
+    kl_right = F.pad((p[..., :-1] * (logp[..., :-1] - logp[..., 1:])).sum(1), (0, 1))
+    if not channels_last:
+        return kl_down, kl_right, None, None
+    return kl_down, kl_right, p.permute(0, 2, 3, 1).contiguous(), (p * logp).sum(1)
 
 
 def _predicted_boundary(
-    z: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None, channels_last: bool
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Dilated predicted-boundary mask ``(N, H, W)``, and the outputs of :func:`_kl_maps` (no gradient)."""
-    n, _, h, w = z.shape
-    kl_down, kl_right, p_cl, negent = _kl_maps(z, compat, channels_last)
+    kl_down: torch.Tensor, kl_right: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None
+) -> torch.Tensor:
+    """Dilated predicted-boundary mask ``(N, H, W)`` from the KL maps of the two forward neighbours (no gradient)."""
+    n, h, w = kl_down.shape
     m = math.floor(h * w * max_n_ratio)
     if compat == "official":
         kl = kl_down + kl_right
@@ -257,8 +239,7 @@ def _predicted_boundary(
         else:
             v = torch.full((n,), _EPS0, dtype=kl.dtype, device=kl.device)
         raw = kl > v.view(n, 1, 1)
-    pdb = F.max_pool2d(raw.to(z.dtype).unsqueeze(1), 3, 1, 1).squeeze(1) > 0
-    return pdb, p_cl, negent
+    return F.max_pool2d(raw.to(kl.dtype).unsqueeze(1), 3, 1, 1).squeeze(1) > 0
 
 
 def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -400,12 +381,16 @@ def _abl_core(
         m = math.floor(h * w * max_n_ratio)
         cap = min(9 * m, n * h * w) if official else n * min(9 * m, h * w)
         cap = max(cap, 1)
-        # a long list (per-image budget) reads the neighbours from a channels-last copy of the probabilities (one
-        # contiguous row per neighbour); a short one gathers their logits and recomputes the softmax
-        channels_last = detach and 16 * cap > n * h * w
-        pdb, p_cl, negent = _predicted_boundary(
-            zd, compat, max_n_ratio, None if official else valid_px, channels_last
-        )
+        fused = _cpu_kernels(device)
+        p_cl = negent = lse = None
+        if fused:
+            kl_down, kl_right, lse = pair_kl_maps_cpu(zd)
+        else:
+            # a long list (per-image budget) reads the neighbours from a channels-last copy of the probabilities
+            # (one contiguous row per neighbour); a short one gathers their logits and recomputes the softmax
+            channels_last = detach and 16 * cap > n * h * w
+            kl_down, kl_right, p_cl, negent = _kl_maps_torch(zd, compat, channels_last)
+        pdb = _predicted_boundary(kl_down, kl_right, compat, max_n_ratio, None if official else valid_px)
         if dist_map is None:
             dist = _distance_from_boundary(_gt_boundary(target, ignore_index, compat), compat)
         else:
@@ -437,10 +422,7 @@ def _abl_core(
                 keep = keep & valid_px[bi, ii, jj]
         lam = d_c.clamp(max=theta) / theta
         lam = torch.where(keep, lam, torch.zeros_like(lam))
-        # label-smoothed targets
-        others = label_smoothing / (8.0 if official else 7.0)
-        tgt = torch.full((8, cap), others, dtype=dtype, device=device)
-        tgt.scatter_(0, direction.unsqueeze(0), 1.0 - label_smoothing)
+        others = label_smoothing / (8.0 if official else 7.0)  # label-smoothed targets: 1 − s and `others`
         if official and ignore_index is not None and 0 <= ignore_index < 8:
             # the authors pass ignore_label to their CE over the 8 directions: that direction's CE is zeroed
             lam = torch.where(direction == ignore_index, torch.zeros_like(lam), lam)
@@ -452,27 +434,12 @@ def _abl_core(
             wpx = torch.ones_like(lam)
         wpx = torch.where(keep, wpx, torch.zeros_like(wpx))
 
-    # gathers from the (N, C, H·W) layout keep the gradient contiguous (no strided copy into pred.grad)
-    hw_c = ii * w + jj
-    hw_nb = ni * w + nj
-    zf = z.reshape(n, -1, h * w)
-    logp_c = F.log_softmax(zf[bi, :, hw_c], dim=-1)  # (Q, C), gradient to the centre
-    # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
-    if detach:
-        with torch.no_grad():
-            if p_cl is not None:
-                h_nb = negent.reshape(n, h * w)[bn, hw_nb]  # Σ_c p_nb log p_nb, (8, Q)
-                p_nb = p_cl.reshape(n * h * w, -1)[bn * (h * w) + hw_nb]  # (8, Q, C)
-            else:
-                z_nb = zd.reshape(n, -1, h * w)[bn, :, hw_nb]  # (8, Q, C)
-                logp_nb = F.log_softmax(z_nb, dim=-1)
-                p_nb = F.softmax(z_nb, dim=-1) if official else logp_nb.exp()
-                h_nb = (p_nb * logp_nb).sum(-1)
-        kl = h_nb - torch.einsum("kqc,qc->kq", p_nb, logp_c)
+    if detach and fused:
+        # CPU: one kernel pass over the listed pixels, skipping those whose term is zero
+        ce = direction_ce_cpu(z, lse, flat, (wpx * lam) != 0, direction, 1.0 - label_smoothing, others)
     else:
-        logp_nb = F.log_softmax(zf[bn, :, hw_nb], dim=-1)
-        kl = (logp_nb.exp() * (logp_nb - logp_c.unsqueeze(0))).sum(-1)
-    ce = -(tgt * F.log_softmax(kl, dim=0)).sum(0)  # (Q,)
+        ce = _direction_ce_torch(z, zd, bi, ii * w + jj, bn, ni * w + nj, direction, 1.0 - label_smoothing, others,
+                                 detach, official, p_cl, negent)
     term = wpx * lam * ce
     num = torch.zeros(n, dtype=dtype, device=device).index_add(0, bi, term)
     den = torch.zeros(n, dtype=dtype, device=device).index_add(0, bi, wpx)
@@ -481,6 +448,52 @@ def _abl_core(
         return num.sum() / torch.where(total > 0, total, torch.ones_like(total))
     per_image = num / torch.where(den > 0, den, torch.ones_like(den))
     return per_image.sum() if reduction == "sum" else per_image
+
+
+def _direction_ce_torch(
+    z: torch.Tensor,
+    zd: torch.Tensor,
+    bi: torch.Tensor,
+    hw_c: torch.Tensor,
+    bn: torch.Tensor,
+    hw_nb: torch.Tensor,
+    direction: torch.Tensor,
+    t_on: float,
+    t_off: float,
+    detach: bool,
+    official: bool,
+    p_cl: torch.Tensor | None,
+    negent: torch.Tensor | None,
+) -> torch.Tensor:
+    """Phase II in torch: ``CE(softmax_k KL(P_{i+Δ_k} ‖ P_i), t)`` per listed pixel ``(Q,)`` (any device).
+
+    ``bi`` / ``hw_c`` ``(Q,)`` locate the centre pixels, ``bn`` / ``hw_nb`` ``(8, Q)`` their neighbours (flat indices
+    into ``H·W``); the target is ``t_on`` on ``direction`` and ``t_off`` elsewhere. ``p_cl`` / ``negent`` (optional,
+    detach only) are the channels-last probabilities and ``Σ p log p`` maps to read the neighbours from.
+    """
+    n, c = z.shape[:2]
+    tgt = torch.full(hw_nb.shape, t_off, dtype=z.dtype, device=z.device)
+    tgt.scatter_(0, direction.unsqueeze(0), t_on)
+    # gathers from the (N, C, H·W) layout keep the gradient contiguous (no strided copy into pred.grad)
+    zf = z.reshape(n, c, -1)
+    logp_c = F.log_softmax(zf[bi, :, hw_c], dim=-1)  # (Q, C), gradient to the centre
+    # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
+    if detach:
+        with torch.no_grad():
+            if p_cl is not None and negent is not None:
+                hw = zf.shape[2]
+                h_nb = negent.reshape(n, hw)[bn, hw_nb]  # Σ_c p_nb log p_nb, (8, Q)
+                p_nb = p_cl.reshape(n * hw, c)[bn * hw + hw_nb]  # (8, Q, C)
+            else:
+                z_nb = zd.reshape(n, c, -1)[bn, :, hw_nb]  # (8, Q, C)
+                logp_nb = F.log_softmax(z_nb, dim=-1)
+                p_nb = F.softmax(z_nb, dim=-1) if official else logp_nb.exp()
+                h_nb = (p_nb * logp_nb).sum(-1)
+        kl = h_nb - torch.einsum("kqc,qc->kq", p_nb, logp_c)
+    else:
+        logp_nb = F.log_softmax(zf[bn, :, hw_nb], dim=-1)
+        kl = (logp_nb.exp() * (logp_nb - logp_c.unsqueeze(0))).sum(-1)
+    return -(tgt * F.log_softmax(kl, dim=0)).sum(0)
 
 
 class ActiveBoundaryLoss(nn.Module):

@@ -184,3 +184,47 @@ def feature_transform(features, cap):
                 cols[y, xi] = s
             x = e
     return d2, rows, cols
+
+
+@njit
+def squared_distance_batch(features, out, empty):
+    """Exact squared Euclidean distance to the nearest feature pixel, for a batch of images.
+
+    The distance-only form of :func:`feature_transform` (same column pass, envelope and runs), used by
+    ``segloss`` as the CPU kernel of its distance transform.
+
+    Args:
+        features: ``(N, H, W)`` bool, True on feature pixels (C-contiguous).
+        out: ``(N, H, W)`` int64, filled in place.
+        empty: value written everywhere in an image without any feature pixel.
+    """
+    n, h, w = features.shape
+    nxt = np.empty((h, w), np.int32)
+    last = np.empty(w, np.int32)
+    near = np.empty(w, np.int32)
+    sst = np.empty(w, np.int64)
+    hst = np.empty(w, np.int64)
+    ends = np.empty(w, np.int64)
+    cap = np.int64(1) << 62
+    for b in range(n):
+        img = features[b]
+        res = out[b]
+        if next_row_below(img, nxt) == 0:
+            res[:, :] = empty
+            continue
+        last[:] = -1
+        for y in range(h):
+            k = envelope_row(img[y], nxt[y], y, last, near, sst, hst, cap)
+            run_ends(sst, hst, k, w, ends)
+            row = res[y]
+            x = 0
+            for s_i in range(k):
+                e = ends[s_i]
+                if e <= x:
+                    continue
+                s = sst[s_i]
+                hh = hst[s_i]
+                for xi in range(x, e):
+                    dx = xi - s
+                    row[xi] = hh + dx * dx
+                x = e

@@ -8,7 +8,18 @@ from hypothesis import strategies as st
 from scipy.ndimage import distance_transform_edt
 
 from segloss import abl_distance_map
-from segloss._distance import NO_MASK_SQDIST, euclidean_distance_to_mask, floor_sqrt, squared_distance_to_mask
+from segloss._distance import (
+    NO_MASK_SQDIST,
+    euclidean_distance_to_mask,
+    floor_sqrt,
+    squared_distance_to_mask,
+    squared_distance_to_mask_torch,
+)
+
+# the CPU kernel (a registered torch op) and the pure torch passes used on other devices
+IMPLEMENTATIONS = pytest.mark.parametrize(
+    "sqdist", [squared_distance_to_mask, squared_distance_to_mask_torch], ids=["cpu-kernel", "torch"]
+)
 
 
 def scipy_sqdist(mask: np.ndarray) -> np.ndarray:
@@ -16,6 +27,7 @@ def scipy_sqdist(mask: np.ndarray) -> np.ndarray:
     return np.rint(distance_transform_edt(~mask) ** 2).astype(np.int64)
 
 
+@IMPLEMENTATIONS
 @settings(max_examples=25)
 @given(
     n=st.integers(1, 3),
@@ -24,12 +36,12 @@ def scipy_sqdist(mask: np.ndarray) -> np.ndarray:
     density=st.sampled_from([0.0, 0.002, 0.02, 0.1, 0.5, 1.0]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_squared_distance_matches_scipy(n, h, w, density, seed):
+def test_squared_distance_matches_scipy(sqdist, n, h, w, density, seed):
     rng = np.random.default_rng(seed)
     mask = rng.random((n, h, w)) < density
     if density == 0.0 and n > 1:
         mask[0, rng.integers(h), rng.integers(w)] = True  # one image with a single pixel, others empty
-    got = squared_distance_to_mask(torch.from_numpy(mask)).numpy()
+    got = sqdist(torch.from_numpy(mask)).numpy()
     for i in range(n):
         if mask[i].any():
             np.testing.assert_array_equal(got[i], scipy_sqdist(mask[i]))
@@ -37,12 +49,14 @@ def test_squared_distance_matches_scipy(n, h, w, density, seed):
             assert (got[i] == NO_MASK_SQDIST).all()
 
 
-def test_edge_cases_no_mask_full_mask_single_pixel():
+@IMPLEMENTATIONS
+def test_edge_cases_no_mask_full_mask_single_pixel(sqdist):
     empty = torch.zeros(1, 5, 7, dtype=torch.bool)
     full = torch.ones(1, 5, 7, dtype=torch.bool)
-    assert (squared_distance_to_mask(empty) == NO_MASK_SQDIST).all()
+    assert (sqdist(empty) == NO_MASK_SQDIST).all()
     assert torch.isinf(euclidean_distance_to_mask(empty)).all()
-    assert (squared_distance_to_mask(full) == 0).all()
+    assert (sqdist(full) == 0).all()
+    assert sqdist(torch.zeros(0, 5, 7, dtype=torch.bool)).shape == (0, 5, 7)
     corner = torch.zeros(1, 40, 70, dtype=torch.bool)
     corner[0, 39, 0] = True  # far-away single pixel: long diagonals must be exact (no chamfer shortcut)
     got = euclidean_distance_to_mask(corner)[0]
@@ -51,14 +65,36 @@ def test_edge_cases_no_mask_full_mask_single_pixel():
     assert got[0, 69].item() == pytest.approx(float(np.hypot(39, 69)), abs=1e-5)
 
 
-def test_large_width_matches_scipy():
+@IMPLEMENTATIONS
+def test_large_width_matches_scipy(sqdist):
     rng = np.random.default_rng(5)
     mask = rng.random((2, 9, 300)) < 0.003
     mask[1] = False
     mask[1, 4, 150] = True
-    got = squared_distance_to_mask(torch.from_numpy(mask)).numpy()
+    got = sqdist(torch.from_numpy(mask)).numpy()
     for i in range(2):
         np.testing.assert_array_equal(got[i], scipy_sqdist(mask[i]))
+
+
+def test_cpu_kernel_equals_torch_passes_on_boundary_maps():
+    """Label-change boundaries of blocky maps (what the loss feeds in), non-contiguous input included."""
+    g = torch.Generator().manual_seed(3)
+    labels = torch.randint(0, 4, (3, 12, 20), generator=g).repeat_interleave(6, 1).repeat_interleave(5, 2)
+    mask = torch.zeros(labels.shape, dtype=torch.bool)
+    mask[:, :-1] |= labels[:, 1:] != labels[:, :-1]
+    mask[:, :, :-1] |= labels[:, :, 1:] != labels[:, :, :-1]
+    mask[1] = False  # an image without mask pixel
+    assert torch.equal(squared_distance_to_mask(mask), squared_distance_to_mask_torch(mask))
+    mt = mask.transpose(1, 2)  # non-contiguous view
+    assert torch.equal(squared_distance_to_mask(mt), squared_distance_to_mask_torch(mt.contiguous()))
+
+
+def test_cpu_kernel_is_a_torch_op_under_compile():
+    """The CPU kernel is the registered op ``segloss::squared_distance_to_mask``: compiles without a graph break."""
+    assert hasattr(torch.ops.segloss, "squared_distance_to_mask")
+    mask = torch.rand(2, 9, 13, generator=torch.Generator().manual_seed(0)) < 0.05
+    fn = torch.compile(lambda m: squared_distance_to_mask(m).float().sqrt(), backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(fn(mask), euclidean_distance_to_mask(mask), rtol=0, atol=1e-6)
 
 
 def test_floor_sqrt_exact():

@@ -1,0 +1,324 @@
+"""Compiled CPU kernels registered as torch operators (private; used by the Active Boundary Loss).
+
+The dense per-pixel steps of the Active Boundary Loss run in pure torch as a dozen full-tensor passes plus large
+gathers; on a CPU a fused, cache-friendly numba kernel does each in one sweep:
+
+* ``segloss::squared_distance_to_mask`` — the exact squared Euclidean distance transform (the separable Voronoi /
+  lower-envelope algorithm shared with ``segmetrics``' weighted F-measure, :mod:`segmetrics._kernels.edt`);
+* ``segloss::pair_kl_maps`` — Phase I: the KL divergences between every pixel's class distribution and its lower and
+  right neighbours', and ``logsumexp`` of the logits;
+* ``segloss::direction_ce`` (with its backward ``segloss::direction_ce_backward``) — Phase II with detached
+  neighbours: the cross-entropy between ``softmax_k KL(P_{i+Δ_k} ‖ P_i)`` and the smoothed target direction for every
+  listed boundary pixel. It skips the inactive slots of the fixed-size pixel list (the torch code has to process
+  every slot), and reads the eight neighbours straight from the logits instead of gathering ``(8, Q, C)`` copies.
+
+All are registered with :func:`torch.library.custom_op` (CPU implementation plus a shape-only "fake"
+implementation; ``direction_ce`` also with an autograd formula), so ``torch.compile`` keeps them as opaque nodes
+without a graph break. They read and write the tensors' own memory through zero-copy numpy views: no copy, no
+device transfer, nothing to synchronise. Other devices use the pure torch code, which gives the same values (exactly
+for the distances, to float rounding otherwise; both are tested against each other).
+
+The kernels compile on first use (a few seconds, then cached on disk like the ``segmetrics`` kernels). They are
+single-threaded: they respect ``torch.set_num_threads(1)`` set by data-parallel training loops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from segmetrics._jit import njit
+
+__all__ = [
+    "HAS_CUSTOM_OP",
+    "NO_MASK_SQDIST",
+    "direction_ce_cpu",
+    "pair_kl_maps_cpu",
+    "squared_distance_to_mask_cpu",
+]
+
+NO_MASK_SQDIST = 2**62  # sentinel for images without any mask pixel
+
+
+@njit
+def _pair_kl_kernel(z, kl_down, kl_right, lse_out):  # pragma: no cover - compiled
+    """Fill ``kl_down`` / ``kl_right`` and ``lse_out`` ``(N, H, W)`` from the logits ``z`` ``(N, C, H, W)``.
+
+    Row by row, with the per-row statistics of two rows kept: ``lse = max + log Σ exp(z − max)`` and
+    ``e = exp(z − max)``, so that ``p = e / Σ e`` and ``KL(P_a ‖ P_b) = Σ_c p_a (z_a − z_b) − lse_a + lse_b``.
+    The KL is 0 where the neighbour is outside the image.
+    """
+    n, c, h, w = z.shape
+    e = np.empty((2, c, w), z.dtype)
+    inv_s = np.empty((2, w), z.dtype)
+    lse = np.empty((2, w), z.dtype)
+    acc_d = np.empty(w, z.dtype)
+    acc_r = np.empty(w, z.dtype)
+    for b in range(n):
+        for i in range(h + 1):
+            if i < h:  # statistics of row i
+                cur = i % 2
+                mx = lse[cur]
+                s = inv_s[cur]
+                zi = z[b, 0, i]
+                for j in range(w):
+                    mx[j] = zi[j]
+                for ch in range(1, c):
+                    zi = z[b, ch, i]
+                    for j in range(w):
+                        mx[j] = max(mx[j], zi[j])
+                s[:] = 0
+                for ch in range(c):
+                    zi = z[b, ch, i]
+                    ei = e[cur, ch]
+                    for j in range(w):
+                        v = math.exp(zi[j] - mx[j])
+                        ei[j] = v
+                        s[j] += v
+                for j in range(w):
+                    mx[j] += math.log(s[j])
+                    s[j] = 1 / s[j]
+                    lse_out[b, i, j] = mx[j]
+            if i == 0:
+                continue
+            r = i - 1  # row r is complete: its own and its lower neighbour's statistics are known
+            sl = r % 2
+            has_down = r + 1 < h
+            acc_d[:] = 0
+            acc_r[:] = 0
+            isr = inv_s[sl]
+            for ch in range(c):
+                zr = z[b, ch, r]
+                er = e[sl, ch]
+                if has_down:
+                    zn = z[b, ch, r + 1]
+                    for j in range(w):
+                        acc_d[j] += er[j] * isr[j] * (zr[j] - zn[j])
+                for j in range(w - 1):
+                    acc_r[j] += er[j] * isr[j] * (zr[j] - zr[j + 1])
+            ls = lse[sl]
+            if has_down:
+                ln = lse[1 - sl]
+                for j in range(w):
+                    kl_down[b, r, j] = acc_d[j] - ls[j] + ln[j]
+            else:
+                kl_down[b, r, :] = 0
+            for j in range(w - 1):
+                kl_right[b, r, j] = acc_r[j] - ls[j] + ls[j + 1]
+            kl_right[b, r, w - 1] = 0
+
+
+# (row, column) offsets of the eight directions (the order of segloss.active_boundary._DIRECTIONS)
+_DI = np.array([1, -1, 0, 0, -1, 1, -1, 1], np.int64)
+_DJ = np.array([0, 0, -1, 1, 1, 1, -1, -1], np.int64)
+
+
+@njit
+def _neighbour(f, k, h, w):  # pragma: no cover - compiled
+    """Image, row, column of pixel ``f`` (flat index) and of its ``k``-th neighbour (replicate padding)."""
+    b = f // (h * w)
+    i = (f // w) % h
+    j = f % w
+    ni = min(max(i + _DI[k], 0), h - 1)
+    nj = min(max(j + _DJ[k], 0), w - 1)
+    return b, i, j, ni, nj
+
+
+@njit
+def _direction_ce_forward_kernel(z, lse, flat, active, direction, t_on, t_off, ce, sm):  # pragma: no cover
+    """Per slot ``q``: ``ce[q] = −Σ_k t_k log_softmax_k KL(P_{i+Δ_k} ‖ P_i)`` and ``sm[q] = softmax_k KL``."""
+    _, c, h, w = z.shape
+    logp_c = np.empty(c, z.dtype)
+    kl = np.empty(8, z.dtype)
+    for q in range(flat.shape[0]):
+        ce[q] = 0
+        sm[q, :] = 0
+        if not active[q]:
+            continue
+        b, i, j, ni, nj = _neighbour(flat[q], 0, h, w)
+        l0 = lse[b, i, j]
+        for ch in range(c):
+            logp_c[ch] = z[b, ch, i, j] - l0
+        mx = -np.inf
+        for k in range(8):
+            b, i, j, ni, nj = _neighbour(flat[q], k, h, w)
+            ln = lse[b, ni, nj]
+            acc = 0.0
+            for ch in range(c):
+                lp = z[b, ch, ni, nj] - ln
+                acc += math.exp(lp) * (lp - logp_c[ch])
+            kl[k] = acc
+            mx = max(mx, acc)
+        tot = 0.0
+        for k in range(8):
+            tot += math.exp(kl[k] - mx)
+        lsum = mx + math.log(tot)
+        acc = 0.0
+        for k in range(8):
+            lsm = kl[k] - lsum
+            sm[q, k] = math.exp(lsm)
+            acc -= (t_on if k == direction[q] else t_off) * lsm
+        ce[q] = acc
+
+
+@njit
+def _direction_ce_backward_kernel(  # pragma: no cover - compiled
+    grad_ce, z, lse, flat, active, direction, t_on, t_off, sm, grad_z
+):
+    """Gradient of ``Σ_q grad_ce[q]·ce[q]`` w.r.t. the centre pixels' logits (the neighbours are constants).
+
+    With ``T = Σ_k t_k``: ``∂ce/∂KL_k = T·sm_k − t_k``, ``∂KL_k/∂log p_i = −p_{i+Δ_k}`` and
+    ``∂ log p_i/∂z_i = I − p_i`` (row vector broadcast).
+    """
+    _, c, h, w = z.shape
+    total_t = t_on + 7 * t_off
+    gl = np.empty(c, z.dtype)
+    for q in range(flat.shape[0]):
+        go = grad_ce[q]
+        if not active[q] or go == 0:
+            continue
+        gl[:] = 0
+        for k in range(8):
+            b, i, j, ni, nj = _neighbour(flat[q], k, h, w)
+            g = go * (total_t * sm[q, k] - (t_on if k == direction[q] else t_off))
+            ln = lse[b, ni, nj]
+            for ch in range(c):
+                gl[ch] -= g * math.exp(z[b, ch, ni, nj] - ln)
+        b, i, j, ni, nj = _neighbour(flat[q], 0, h, w)
+        l0 = lse[b, i, j]
+        tot = 0.0
+        for ch in range(c):
+            tot += gl[ch]
+        for ch in range(c):
+            grad_z[b, ch, i, j] += gl[ch] - math.exp(z[b, ch, i, j] - l0) * tot
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """Zero-copy numpy view of a CPU tensor (made contiguous first if needed)."""
+    return t.detach().contiguous().numpy()
+
+
+def _pair_kl_maps(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    n, _, h, w = z.shape
+    kl_down, kl_right, lse = (torch.empty(n, h, w, dtype=z.dtype) for _ in range(3))
+    if z.numel():
+        _pair_kl_kernel(_numpy(z), kl_down.numpy(), kl_right.numpy(), lse.numpy())
+    return kl_down, kl_right, lse
+
+
+def _pair_kl_maps_fake(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    n, _, h, w = z.shape
+    return z.new_empty(n, h, w), z.new_empty(n, h, w), z.new_empty(n, h, w)
+
+
+def _direction_ce(z: torch.Tensor, lse: torch.Tensor, flat: torch.Tensor, active: torch.Tensor,
+                  direction: torch.Tensor, t_on: float, t_off: float) -> tuple[torch.Tensor, torch.Tensor]:
+    q = flat.shape[0]
+    ce = torch.empty(q, dtype=z.dtype)
+    sm = torch.empty(q, 8, dtype=z.dtype)
+    if q:
+        _direction_ce_forward_kernel(_numpy(z), _numpy(lse), _numpy(flat), _numpy(active), _numpy(direction),
+                                     t_on, t_off, ce.numpy(), sm.numpy())
+    return ce, sm
+
+
+def _direction_ce_fake(z, lse, flat, active, direction, t_on, t_off):
+    return z.new_empty(flat.shape[0]), z.new_empty(flat.shape[0], 8)
+
+
+def _direction_ce_backward(grad_ce: torch.Tensor, z: torch.Tensor, lse: torch.Tensor, flat: torch.Tensor,
+                           active: torch.Tensor, direction: torch.Tensor, t_on: float, t_off: float,
+                           sm: torch.Tensor) -> torch.Tensor:
+    grad_z = torch.zeros(z.shape, dtype=z.dtype)
+    if flat.shape[0]:
+        _direction_ce_backward_kernel(_numpy(grad_ce), _numpy(z), _numpy(lse), _numpy(flat), _numpy(active),
+                                      _numpy(direction), t_on, t_off, _numpy(sm), grad_z.numpy())
+    return grad_z
+
+
+def _direction_ce_backward_fake(grad_ce, z, lse, flat, active, direction, t_on, t_off, sm):
+    return torch.empty_like(z)
+
+
+def _squared_distance(mask: torch.Tensor) -> torch.Tensor:
+    from segmetrics._kernels.edt import squared_distance_batch
+
+    mask = mask.contiguous()
+    out = torch.empty(mask.shape, dtype=torch.int64)
+    if mask.numel():
+        squared_distance_batch(mask.numpy(), out.numpy(), NO_MASK_SQDIST)
+    return out
+
+
+def _squared_distance_fake(mask: torch.Tensor) -> torch.Tensor:
+    return mask.new_empty(mask.shape, dtype=torch.int64)
+
+
+def _register(name: str, impl: Callable, fake: Callable) -> Callable:
+    """``impl`` as the CPU implementation of the torch operator ``segloss::<name>`` (torch >= 2.4)."""
+    if not HAS_CUSTOM_OP:  # pragma: no cover - old torch: eager only, graph break
+        return torch.compiler.disable(impl)
+    op = torch.library.custom_op(f"segloss::{name}", impl, mutates_args=(), device_types="cpu")
+    op.register_fake(fake)
+    return op
+
+
+HAS_CUSTOM_OP = hasattr(torch.library, "custom_op")
+_SQUARED_DISTANCE_OP = _register("squared_distance_to_mask", _squared_distance, _squared_distance_fake)
+_PAIR_KL_OP = _register("pair_kl_maps", _pair_kl_maps, _pair_kl_maps_fake)
+_DIRECTION_CE_BACKWARD_OP = _register("direction_ce_backward", _direction_ce_backward, _direction_ce_backward_fake)
+_DIRECTION_CE_OP = _register("direction_ce", _direction_ce, _direction_ce_fake)
+
+
+def _direction_ce_setup_context(ctx, inputs, output) -> None:
+    z, lse, flat, active, direction, t_on, t_off = inputs
+    ctx.save_for_backward(z, lse, flat, active, direction, output[1])
+    ctx.targets = (t_on, t_off)
+
+
+def _direction_ce_autograd_backward(ctx, grad_ce, grad_sm):
+    z, lse, flat, active, direction, sm = ctx.saved_tensors
+    grad_z = _DIRECTION_CE_BACKWARD_OP(grad_ce.contiguous(), z, lse, flat, active, direction, *ctx.targets, sm)
+    return grad_z, None, None, None, None, None, None
+
+
+if HAS_CUSTOM_OP:
+    _DIRECTION_CE_OP.register_autograd(_direction_ce_autograd_backward, setup_context=_direction_ce_setup_context)
+
+
+def squared_distance_to_mask_cpu(mask: torch.Tensor) -> torch.Tensor:
+    """Exact squared distance (int64 ``(N, H, W)``) to the nearest ``True`` pixel of a CPU bool mask ``(N, H, W)``.
+
+    ``NO_MASK_SQDIST`` everywhere in an image without mask pixels.
+    """
+    return _SQUARED_DISTANCE_OP(mask.bool())
+
+
+def pair_kl_maps_cpu(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``KL(P_i ‖ P_down)``, ``KL(P_i ‖ P_right)`` and ``logsumexp_c z`` ``(N, H, W)`` of CPU logits ``(N, C, H, W)``.
+
+    No gradient (call it on detached logits).
+    """
+    return _PAIR_KL_OP(z.detach())
+
+
+def direction_ce_cpu(
+    z: torch.Tensor, lse: torch.Tensor, flat: torch.Tensor, active: torch.Tensor, direction: torch.Tensor,
+    t_on: float, t_off: float,
+) -> torch.Tensor:
+    """Phase II of the Active Boundary Loss with detached neighbours, per listed pixel (CPU, differentiable in ``z``).
+
+    For every slot ``q`` with ``active[q]`` (pixel ``flat[q]`` of the flattened ``(N, H, W)`` grid):
+    ``ce[q] = −Σ_k t_k log softmax_k KL(P_{i+Δ_k} ‖ P_i)`` with ``t_k = t_on`` for ``k = direction[q]`` and
+    ``t_off`` otherwise, the neighbours clamped to the image (replicate padding) and ``P = softmax(z)`` computed from
+    ``lse`` = ``logsumexp_c z``; 0 for inactive slots. The gradient reaches only the centre pixels' logits.
+
+    Shapes:
+        z ``(N, C, H, W)``, lse ``(N, H, W)``, flat / active / direction ``(Q,)`` → ``(Q,)``.
+    """
+    if not HAS_CUSTOM_OP:  # pragma: no cover - old torch
+        raise RuntimeError("the fused CPU direction loss needs torch >= 2.4")
+    return _DIRECTION_CE_OP(z, lse.detach(), flat, active, direction, float(t_on), float(t_off))[0]
