@@ -31,8 +31,12 @@ neighbours outside the image use replicate padding, and with ``detach=True`` onl
 The forward pass is dense and fixed-shape: no host synchronisation, no Python loop over images or thresholds, and
 it runs under ``torch.compile`` and autocast (float32 inside). The predicted-boundary pixels live in a fixed-size
 list of ``9·m`` slots (batch budget, official) or ``N·9·m`` slots (per-image budget, paper), the largest a dilated
-budget can fill. The exact distance transform (``segloss._distance``) is the most expensive step on a CPU; compute it
-once per sample in a ``DataLoader`` worker with :func:`abl_distance_map` and pass ``dist_map=`` to skip it.
+budget can fill. On GPUs and other devices every step is torch code. On a CPU the three dense steps (the exact
+distance transform, the KL maps of Phase I and the direction cross-entropy of Phase II with its gradient, when
+``detach=True``) run as compiled single-threaded kernels registered as torch operators (``segloss._cpu_ops``); they
+give the same values as the torch code (tested) and are traced by ``torch.compile`` as opaque nodes. They compile on
+the first call of a session (a few seconds, then cached on disk). The distance map can also be computed once per
+sample in a ``DataLoader`` worker with :func:`abl_distance_map` and passed as ``dist_map=``.
 """
 
 from __future__ import annotations
@@ -239,7 +243,31 @@ def _predicted_boundary(
         else:
             v = torch.full((n,), _EPS0, dtype=kl.dtype, device=kl.device)
         raw = kl > v.view(n, 1, 1)
-    return F.max_pool2d(raw.to(kl.dtype).unsqueeze(1), 3, 1, 1).squeeze(1) > 0
+    return _dilate3x3(raw)
+
+
+def _dilate3x3(mask: torch.Tensor) -> torch.Tensor:
+    """3×3 binary dilation of a bool mask ``(N, H, W)`` (zero outside), as two separable ORs of shifted copies.
+
+    Equal to ``max_pool2d(mask, 3, 1, 1) > 0`` and several times cheaper than pooling a float copy on a CPU.
+    """
+    m = mask.to(torch.uint8)  # padding is done on uint8 (see _gt_boundary)
+    rows = m | F.pad(m[:, 1:], (0, 0, 0, 1)) | F.pad(m[:, :-1], (0, 0, 1, 0))
+    return (rows | F.pad(rows[..., 1:], (0, 1)) | F.pad(rows[..., :-1], (1, 0))) > 0
+
+
+def _first_argmin(values: torch.Tensor) -> torch.Tensor:
+    """``values.argmin(dim=0)`` for a short leading dim ``(K, Q)``, first index on ties, as K − 1 running compares.
+
+    The same result as ``argmin`` (``inf`` compares as usual; no NaN occurs here), without a strided reduction.
+    """
+    best = values[0]
+    index = torch.zeros(values.shape[1:], dtype=torch.int64, device=values.device)
+    for k in range(1, values.shape[0]):
+        better = values[k] < best
+        best = torch.where(better, values[k], best)
+        index = torch.where(better, torch.full_like(index, k), index)
+    return index
 
 
 def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -412,11 +440,11 @@ def _abl_core(
         d_nb = torch.where(inside, d_nb, torch.full_like(d_nb, float("inf")))
         d_c = dist[bi, ii, jj]
         if official:
-            direction = torch.cat([d_nb, d_c.unsqueeze(0)]).argmin(dim=0)  # centre last, first index wins
+            direction = _first_argmin(torch.cat([d_nb, d_c.unsqueeze(0)]))  # centre last, first index wins
             keep = slot_ok & (direction != 8) & torch.isfinite(d_c)
             direction = direction.clamp_max(7)
         else:
-            direction = d_nb.argmin(dim=0)
+            direction = _first_argmin(d_nb)
             keep = slot_ok & (d_c > 0) & torch.isfinite(d_c)
             if valid_px is not None:
                 keep = keep & valid_px[bi, ii, jj]

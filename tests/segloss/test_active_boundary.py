@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.ndimage import distance_transform_edt
 
 from segloss import ActiveBoundaryLoss, abl_distance_map, active_boundary_loss
@@ -321,6 +323,29 @@ def test_cpu_kernels_float64_and_saturated_logits(monkeypatch, compat):
     assert torch.isfinite(out) and out.item() > 0
     torch.testing.assert_close(out, ref, rtol=1e-9, atol=0)
     torch.testing.assert_close(x.grad, y.grad, rtol=1e-7, atol=1e-12)
+
+
+@settings(max_examples=40)
+@given(n=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), density=st.sampled_from([0.0, 0.05, 0.3, 1.0]),
+       seed=st.integers(0, 2**31 - 1))
+def test_dilation_equals_max_pool(n, h, w, density, seed):
+    import segloss.active_boundary as abl_module
+
+    mask = torch.rand(n, h, w, generator=torch.Generator().manual_seed(seed)) < density
+    ref = F.max_pool2d(mask.float().unsqueeze(1), 3, 1, 1).squeeze(1) > 0
+    assert torch.equal(abl_module._dilate3x3(mask), ref)
+
+
+@settings(max_examples=40)
+@given(k=st.integers(1, 9), q=st.integers(1, 12), seed=st.integers(0, 2**31 - 1))
+def test_first_argmin_equals_argmin_with_ties_and_inf(k, q, seed):
+    import segloss.active_boundary as abl_module
+
+    g = torch.Generator().manual_seed(seed)
+    values = torch.randint(0, 3, (k, q), generator=g).float()  # many ties
+    values[torch.rand(k, q, generator=g) < 0.3] = float("inf")
+    values[:, 0] = float("inf")  # a column of infinities: index 0
+    assert torch.equal(abl_module._first_argmin(values), values.argmin(dim=0))
 
 
 def test_module_matches_functional_and_weight_buffer():
