@@ -34,6 +34,7 @@ __all__ = [
     "device_constant",
     "euclidean_distance_to_mask",
     "floor_sqrt",
+    "floor_sqrt_float32",
     "squared_distance_to_mask",
     "squared_distance_to_mask_torch",
 ]
@@ -169,7 +170,19 @@ def euclidean_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
 
 
 def floor_sqrt(d2: torch.Tensor) -> torch.Tensor:
-    """Exact integer ``floor(sqrt(d2))`` of a non-negative int64 tensor (float estimate + ±1 integer fix-up)."""
+    """Exact integer ``floor(sqrt(d2))`` of a non-negative int64 tensor (``d2 < 2**52``).
+
+    On a CPU the float64 square root is exact enough on its own: for a non-square ``n < 2**52``, ``sqrt(n)`` is at
+    least ``1 / (2 sqrt(n + 1)) > 2**-27`` below the next integer, more than its rounding error (``≤ 2**-28``).
+    Elsewhere (float64 is slow on most GPUs): :func:`floor_sqrt_float32`.
+    """
+    if d2.device.type == "cpu":
+        return d2.double().sqrt().floor().to(torch.int64)
+    return floor_sqrt_float32(d2)
+
+
+def floor_sqrt_float32(d2: torch.Tensor) -> torch.Tensor:
+    """Exact integer ``floor(sqrt(d2))`` of a non-negative int64 tensor (float32 estimate + ±1 integer fix-up)."""
     s = d2.float().sqrt().floor().to(torch.int64)
     s = torch.where(s * s > d2, s - 1, s)
     s = torch.where((s + 1) * (s + 1) <= d2, s + 1, s)

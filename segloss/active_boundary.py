@@ -152,7 +152,8 @@ def abl_distance_map(
     """Distance map ``M`` to the ground-truth boundary, as used by :func:`active_boundary_loss`.
 
     Compute it in a ``DataLoader`` worker (on CPU) and pass it as ``dist_map=`` to move the distance transform out
-    of the training step. The transform is an exact Euclidean distance transform in torch (no scipy).
+    of the training step. The transform is exact (identical to scipy's) and runs on the tensor's device: a compiled
+    kernel on a CPU, torch passes elsewhere.
 
     ``compat="paper"``: ``M`` = Euclidean distance to the nearest GT boundary pixel (both sides of every label change
     between non-ignored pixels). ``compat="official"``: ``M = max(floor(EDT) − 1, 0)`` to the one-sided GT boundary

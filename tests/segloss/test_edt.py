@@ -12,6 +12,7 @@ from segloss._distance import (
     NO_MASK_SQDIST,
     euclidean_distance_to_mask,
     floor_sqrt,
+    floor_sqrt_float32,
     squared_distance_to_mask,
     squared_distance_to_mask_torch,
 )
@@ -103,7 +104,10 @@ def test_floor_sqrt_exact():
     d2 = d2.clamp_min(0)
 
     ref = torch.tensor([math.isqrt(v) for v in d2.tolist()])
-    assert torch.equal(floor_sqrt(d2), ref)
+    assert torch.equal(floor_sqrt(d2), ref)  # CPU: float64 square root
+    assert torch.equal(floor_sqrt_float32(d2), ref)  # other devices: float32 estimate + integer fix-up
+    big = torch.tensor([2**52 - 1, (2**26 - 1) ** 2, (2**26 - 1) ** 2 - 1, 4503599493152768])
+    assert torch.equal(floor_sqrt(big), torch.tensor([math.isqrt(v) for v in big.tolist()]))
 
 
 def _one_sided(t, ignore):
