@@ -25,9 +25,19 @@ def golden():
     return np.load(DATA / "abl_official_golden.npz")
 
 
+@pytest.fixture(params=["cpu-kernels", "torch-code"])
+def abl_path(request, monkeypatch):
+    """Run the loss with the CPU kernels (the CPU default) or with the torch code used on other devices."""
+    if request.param == "torch-code":
+        import segloss.active_boundary as abl_module
+
+        monkeypatch.setattr(abl_module, "_cpu_kernels", lambda device: False)
+    return request.param
+
+
 @pytest.mark.parity
 @pytest.mark.parametrize("name", list(ABL_CASES))
-def test_official_matches_authors_code(golden, name):
+def test_official_matches_authors_code(golden, name, abl_path):
     n, c, h, w, seed, logit_size, ignore, opts = ABL_CASES[name]
     logits, labels = abl_case(n, c, h, w, seed, logit_size, ignore)
     x = logits.clone().requires_grad_()
@@ -136,7 +146,7 @@ def _paper_case(seed, n=2, c=3, h=16, w=18, ignore=True):
         (3, {"detach": False, "ratio": 0.05}),
     ],
 )
-def test_paper_mode_matches_float64_reference(seed, kwargs):
+def test_paper_mode_matches_float64_reference(seed, kwargs, abl_path):
     logits, labels = _paper_case(seed)
     a = logits.clone().requires_grad_()
     b = logits.clone().requires_grad_()
@@ -157,7 +167,7 @@ def test_paper_mode_matches_float64_reference(seed, kwargs):
     torch.testing.assert_close(b.grad, a.grad, rtol=1e-8, atol=1e-12)
 
 
-def test_paper_mode_class_weight_matches_reference():
+def test_paper_mode_class_weight_matches_reference(abl_path):
     logits, labels = _paper_case(4)
     weight = torch.tensor([0.5, 2.0, 1.5], dtype=torch.float64)
     ref, _ = reference_paper_abl(logits, labels, ratio=0.05, weight=weight)
