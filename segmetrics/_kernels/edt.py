@@ -168,22 +168,32 @@ def feature_transform(features, cap):
     ends = np.empty(w, np.int64)
     for y in range(h):
         n = envelope_row(features[y], nxt[y], y, last, near, sst, hst, cap)
-        run_ends(sst, hst, n, w, ends)
-        x = 0
-        for k in range(n):
-            e = ends[k]
-            if e <= x:
-                continue
-            s = sst[k]
-            hh = hst[k]
-            fr = near[s]
-            for xi in range(x, e):
-                dx = xi - s
-                d2[y, xi] = hh + dx * dx
-                rows[y, xi] = fr
-                cols[y, xi] = s
-            x = e
+        fill_row(sst, hst, n, ends, near, d2[y], rows[y], cols[y])
     return d2, rows, cols
+
+
+@njit
+def fill_row(sst, hst, n, ends, near, d2_row, rows_row, cols_row):
+    """Write one row's squared distances (and, unless ``rows_row`` is empty, the nearest feature's coordinates)
+    from its ``n`` envelope sites (:func:`envelope_row`), each over the run of columns it wins (:func:`run_ends`)."""
+    w = d2_row.shape[0]
+    with_indices = rows_row.shape[0] > 0
+    run_ends(sst, hst, n, w, ends)
+    x = 0
+    for k in range(n):
+        e = ends[k]
+        if e <= x:
+            continue
+        s = sst[k]
+        hh = hst[k]
+        fr = near[s]
+        for xi in range(x, e):
+            dx = xi - s
+            d2_row[xi] = hh + dx * dx
+            if with_indices:
+                rows_row[xi] = fr
+                cols_row[xi] = s
+        x = e
 
 
 @njit
@@ -205,6 +215,7 @@ def squared_distance_batch(features, out, empty):
     sst = np.empty(w, np.int64)
     hst = np.empty(w, np.int64)
     ends = np.empty(w, np.int64)
+    no_index = np.empty(0, np.int32)
     cap = np.int64(1) << 62
     for b in range(n):
         img = features[b]
@@ -215,16 +226,4 @@ def squared_distance_batch(features, out, empty):
         last[:] = -1
         for y in range(h):
             k = envelope_row(img[y], nxt[y], y, last, near, sst, hst, cap)
-            run_ends(sst, hst, k, w, ends)
-            row = res[y]
-            x = 0
-            for s_i in range(k):
-                e = ends[s_i]
-                if e <= x:
-                    continue
-                s = sst[s_i]
-                hh = hst[s_i]
-                for xi in range(x, e):
-                    dx = xi - s
-                    row[xi] = hh + dx * dx
-                x = e
+            fill_row(sst, hst, k, ends, near, res[y], no_index, no_index)
