@@ -321,7 +321,7 @@ def _direction_ce_setup_context(ctx, inputs, output) -> None:
     ctx.save_for_backward(z, flat, active, output[1])
 
 
-def _direction_ce_autograd_backward(ctx, grad_ce, grad_grad_unit):
+def _direction_ce_autograd_backward(ctx, grad_ce, _grad_of_grad_unit):
     z, flat, active, grad_unit = ctx.saved_tensors
     grad_z = _SCATTER_PIXEL_GRAD_OP(grad_ce.contiguous(), grad_unit, flat, active, z)
     return grad_z, None, None, None, None, None, None
