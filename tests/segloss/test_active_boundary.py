@@ -335,6 +335,47 @@ def test_cpu_kernels_float64_and_saturated_logits(monkeypatch, compat):
     torch.testing.assert_close(x.grad, y.grad, rtol=1e-7, atol=1e-12)
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 4),
+    h=st.integers(1, 11),
+    w=st.integers(1, 11),
+    compat=st.sampled_from(["paper", "official"]),
+    detach=st.booleans(),
+    ratio=st.sampled_from([0.05, 0.3, 1.0]),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    ignore=st.sampled_from(["none", "band", "all"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_cpu_kernels_match_torch_code_on_small_and_degenerate_shapes(n, c, h, w, compat, detach, ratio, reduction,
+                                                                      ignore, seed):
+    # c = 1 means binary mode; float64 logits, so that the two paths see the same predicted boundary
+    import segloss.active_boundary as abl_module
+
+    g = torch.Generator().manual_seed(seed)
+    mode = "binary" if c == 1 else "multiclass"
+    logits = torch.randn(n, c, h, w, generator=g, dtype=torch.float64) * 3
+    labels = torch.randint(0, max(c, 2), (n, 1, 1), generator=g).expand(n, h, w).clone()
+    labels[:, h // 2 :, w // 2 :] = (labels[:, h // 2 :, w // 2 :] + 1) % max(c, 2)
+    if ignore == "band":
+        labels[:, :1] = 255
+    elif ignore == "all":
+        labels[:] = 255
+    kwargs = dict(mode=mode, compat=compat, detach=detach, max_n_ratio=ratio, reduction=reduction)
+    x = logits.clone().requires_grad_()
+    out = active_boundary_loss(x, labels, **kwargs)
+    out.sum().backward()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(abl_module, "_cpu_kernels", lambda device: False)
+        y = logits.clone().requires_grad_()
+        ref = active_boundary_loss(y, labels, **kwargs)
+        ref.sum().backward()
+    assert torch.isfinite(out).all() and out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-8, atol=1e-12)
+
+
 @settings(max_examples=40)
 @given(n=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), density=st.sampled_from([0.0, 0.05, 0.3, 1.0]),
        seed=st.integers(0, 2**31 - 1))
