@@ -289,10 +289,9 @@ def _scatter_pixel_grad_fake(grad_ce, grad_unit, flat, active, z):
 def _squared_distance(mask: torch.Tensor) -> torch.Tensor:
     from segmetrics._kernels.edt import squared_distance_batch
 
-    mask = mask.contiguous()
     out = torch.empty(mask.shape, dtype=torch.int64)
     if mask.numel():
-        squared_distance_batch(mask.numpy(), out.numpy(), NO_MASK_SQDIST)
+        squared_distance_batch(_numpy(mask), out.numpy(), NO_MASK_SQDIST)
     return out
 
 
@@ -357,10 +356,9 @@ def direction_ce_cpu(
     ``ce[q] = −Σ_k t_k log softmax_k KL(P_{i+Δ_k} ‖ P_i)`` with ``t_k = t_on`` for ``k = direction[q]`` and
     ``t_off`` otherwise, the neighbours clamped to the image (replicate padding) and ``P = softmax(z)`` computed from
     ``lse`` = ``logsumexp_c z``; 0 for inactive slots. The gradient reaches only the centre pixels' logits.
+    Needs ``HAS_CUSTOM_OP`` (torch >= 2.4) for its autograd formula; callers check it.
 
     Shapes:
         z ``(N, C, H, W)``, lse ``(N, H, W)``, flat / active / direction ``(Q,)`` → ``(Q,)``.
     """
-    if not HAS_CUSTOM_OP:  # pragma: no cover - old torch
-        raise RuntimeError("the fused CPU direction loss needs torch >= 2.4")
     return _DIRECTION_CE_OP(z, lse.detach(), flat, active, direction, float(t_on), float(t_off))[0]

@@ -51,13 +51,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from segloss._cpu_ops import HAS_CUSTOM_OP, direction_ce_cpu, pair_kl_maps_cpu
-from segloss._distance import NO_MASK_SQDIST, device_constant, floor_sqrt, squared_distance_to_mask
+from segloss._distance import (
+    NO_MASK_SQDIST,
+    device_constant,
+    euclidean_distance_to_mask,
+    floor_sqrt,
+    squared_distance_to_mask,
+)
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
     check_finite,
+    check_ignore_index,
     check_labels,
     check_logits,
+    check_mode_channels,
     check_number,
     check_same_device,
     check_tensor,
@@ -94,6 +102,20 @@ def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
         return torch.autocast(device_type=device.type, enabled=False)
     except (RuntimeError, ValueError):  # pragma: no cover - device types without autocast
         return contextlib.nullcontext()
+
+
+def _check_options(
+    mode: str, compat: str, reduction: str, theta: float, max_n_ratio: float, label_smoothing: float,
+    ignore_index: Any,
+) -> None:
+    """Validate the options shared by :func:`active_boundary_loss` and :class:`ActiveBoundaryLoss`."""
+    check_choice(mode, "mode", MODES)
+    check_choice(compat, "compat", COMPATS)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_number(theta, "theta", low=0.0, low_inclusive=False)
+    check_number(max_n_ratio, "max_n_ratio", low=0.0, high=1.0)
+    check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
+    check_ignore_index(ignore_index)
 
 
 def _validate_target(target: Any, n: int, mode: str, name: str = "target") -> torch.Tensor:
@@ -137,12 +159,11 @@ def _gt_boundary(target: torch.Tensor, ignore_index: int | None, compat: str) ->
 
 def _distance_from_boundary(boundary: torch.Tensor, compat: str) -> torch.Tensor:
     """Float32 distance map from a GT boundary mask; ``inf`` in images without boundary."""
+    if compat != "official":
+        return euclidean_distance_to_mask(boundary)
     d2 = squared_distance_to_mask(boundary)
     none = d2 == NO_MASK_SQDIST
-    if compat == "official":
-        dist = (floor_sqrt(torch.where(none, torch.zeros_like(d2), d2)) - 1).clamp_min(0).float()
-    else:
-        dist = d2.double().sqrt().float() if d2.device.type == "cpu" else d2.float().sqrt()
+    dist = (floor_sqrt(torch.where(none, torch.zeros_like(d2), d2)) - 1).clamp_min(0).float()
     return torch.where(none, torch.full_like(dist, float("inf")), dist)
 
 
@@ -343,22 +364,10 @@ def active_boundary_loss(
         >>> loss = active_boundary_loss(pred, target)
         >>> loss.backward()
     """
-    check_choice(mode, "mode", MODES)
-    check_choice(compat, "compat", COMPATS)
-    check_choice(reduction, "reduction", REDUCTIONS)
+    _check_options(mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index)
     check_logits(pred, "pred", ndim=4)
-    check_number(theta, "theta", low=0.0, low_inclusive=False)
-    check_number(max_n_ratio, "max_n_ratio", low=0.0, high=1.0)
-    check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise TypeError(f"`ignore_index` must be an int or None; got {type(ignore_index).__name__}")
-    n, c = pred.shape[:2]
-    if mode == "binary" and c != 1:
-        raise ValueError(f"`pred` must have 1 channel in binary mode; got shape {tuple(pred.shape)}")
-    if mode == "multiclass" and c < 2:
-        raise ValueError(f"`pred` must have C >= 2 channels in multiclass mode (use mode='binary'); got "
-                         f"{tuple(pred.shape)}")
-    num_classes = 2 if mode == "binary" else c
+    n = pred.shape[0]
+    num_classes = check_mode_channels(pred, mode)
     target = _validate_target(target, n, mode)
     check_same_device(pred, target, "pred", "target")
     check_labels(target, num_classes, ignore_index=ignore_index)
@@ -423,7 +432,7 @@ def _abl_core(
         if dist_map is None:
             dist = _distance_from_boundary(_gt_boundary(target, ignore_index, compat), compat)
         else:
-            dist = dist_map.to(dtype)
+            dist = dist_map
         dist = dist.to(dtype)
         flat, slot_ok = _compact(pdb, cap)
         bi = flat // (h * w)
@@ -563,12 +572,7 @@ class ActiveBoundaryLoss(nn.Module):
         compat: str = "paper",
     ) -> None:
         super().__init__()
-        check_choice(mode, "mode", MODES)
-        check_choice(compat, "compat", COMPATS)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_number(theta, "theta", low=0.0, low_inclusive=False)
-        check_number(max_n_ratio, "max_n_ratio", low=0.0, high=1.0)
-        check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
+        _check_options(mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index)
         self.mode, self.ignore_index, self.theta = mode, ignore_index, theta
         self.max_n_ratio, self.label_smoothing, self.detach = max_n_ratio, label_smoothing, detach
         self.reduction, self.compat = reduction, compat

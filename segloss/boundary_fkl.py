@@ -11,7 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segloss._validation import REDUCTIONS, check_choice, check_finite, check_labels, check_logits, check_same_device
+from segloss._validation import (
+    REDUCTIONS,
+    check_choice,
+    check_finite,
+    check_labels,
+    check_logits,
+    check_mode_channels,
+    check_same_device,
+)
 from segloss.active_boundary import MODES, _as_class_logits, _autocast_off, _validate_target
 
 __all__ = ["FKLLoss", "fkl_loss"]
@@ -69,15 +77,10 @@ def fkl_loss(
     check_choice(mode, "mode", MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
     check_logits(pred, "pred", ndim=4)
-    n, c = pred.shape[:2]
-    if mode == "binary" and c != 1:
-        raise ValueError(f"`pred` must have 1 channel in binary mode; got shape {tuple(pred.shape)}")
-    if mode == "multiclass" and c < 2:
-        raise ValueError(f"`pred` must have C >= 2 channels in multiclass mode (use mode='binary'); got "
-                         f"{tuple(pred.shape)}")
-    target = _validate_target(target, n, mode)
+    num_classes = check_mode_channels(pred, mode)
+    target = _validate_target(target, pred.shape[0], mode)
     check_same_device(pred, target, "pred", "target")
-    check_labels(target, 2 if mode == "binary" else c, ignore_index=ignore_index)
+    check_labels(target, num_classes, ignore_index=ignore_index)
     check_finite(pred, "pred")
     h, w = target.shape[1:]
     with _autocast_off(pred.device):
@@ -86,7 +89,7 @@ def fkl_loss(
             z = F.interpolate(z, size=(h, w), mode="bilinear", align_corners=True)
         logp = F.log_softmax(z, dim=1)
         valid = None if ignore_index is None else target != ignore_index
-        num = torch.zeros(n, dtype=logp.dtype, device=logp.device)
+        num = torch.zeros(pred.shape[0], dtype=logp.dtype, device=logp.device)
         den = torch.zeros_like(num)
         for dim in (2, 3):  # vertical and horizontal edges
             if logp.shape[dim] > 1:

@@ -24,6 +24,7 @@ from segloss._validation import (
     REDUCTIONS,
     check_choice,
     check_finite,
+    check_ignore_index,
     check_labels,
     check_logits,
     check_same_device,
@@ -141,8 +142,7 @@ def lovasz_softmax_loss(
     if not per_image and reduction == "none":
         raise ValueError("`reduction` must be 'mean' or 'sum' when per_image=False (one loss for the batch); got "
                          "'none'")
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise TypeError(f"`ignore_index` must be an int or None; got {type(ignore_index).__name__}")
+    check_ignore_index(ignore_index)
     check_labels(target, c, ignore_index=ignore_index)
     check_finite(pred, "pred")
     select = _class_selection(classes, c, pred.device)
