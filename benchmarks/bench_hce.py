@@ -82,6 +82,7 @@ def main() -> None:
     import cv2
     import numba
     import skimage
+    from _common import single_thread  # the benchmarks folder is sys.path[0] when run as a script
     from hce_cases import scene
     from py_sod_metrics import HumanCorrectionEffortMeasure
     from skimage.morphology import skeletonize as sk_skeletonize
@@ -89,14 +90,7 @@ def main() -> None:
     import segmetrics
     from segmetrics import hce, skeletonize
 
-    numba.set_num_threads(1)
-    cv2.setNumThreads(1)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    single_thread()
 
     dis = load_dis(args.dis_repo)
     if dis is None:

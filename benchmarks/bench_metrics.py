@@ -39,6 +39,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+from _common import single_thread  # noqa: E402
 
 METRICS = ("fm", "em", "sm", "wfm", "mae", "hce")
 
@@ -114,22 +115,8 @@ def _time(fn, pred, gt, repeats: int) -> tuple[float, float]:
     return statistics.median(cpu), statistics.median(wall)
 
 
-def _single_thread() -> None:
-    import cv2
-    import numba
-
-    numba.set_num_threads(1)
-    cv2.setNumThreads(1)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
 def run_speed(sizes, repeats):
-    _single_thread()
+    single_thread()
     rows = []
     for size in sizes:
         pred, gt = make_pair(size)
@@ -155,7 +142,8 @@ _MEM_CHILD = r"""
 import gc, json, os, sys
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks"))
-from bench_metrics import make_pair, _pysod_step, _ours, _single_thread
+from bench_metrics import make_pair, _pysod_step, _ours
+from _common import single_thread
 
 def status(field):
     with open("/proc/self/status") as fh:
@@ -163,7 +151,7 @@ def status(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
 
-_single_thread()
+single_thread()
 impl, key, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fn = _pysod_step(key) if impl == "pysod" else _ours(key)
 sp, sg = make_pair(64)

@@ -142,18 +142,11 @@ def main() -> None:
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     args = ap.parse_args()
 
-    import cv2
     import numba
     import scipy
+    from _common import single_thread  # the benchmarks folder is sys.path[0] when run as a script
 
-    cv2.setNumThreads(1)
-    numba.set_num_threads(1)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    single_thread()
     try:
         import py_sod_metrics
     except ImportError:
