@@ -379,6 +379,24 @@ def _per_output_losses(
     return jac, jac, click_weight * clicks
 
 
+def _check_hindsight_options(
+    form: str, click_reference: str, click_normalization: str, click_placement: str, reduction: str, eps: float,
+    click_weight: float, lambda_base: float | None, base_loss: Any,
+) -> None:
+    """Validate the options shared by :func:`hindsight_loss` and :class:`HindsightLoss`."""
+    check_choice(form, "form", JACCARD_FORMS)
+    check_choice(click_reference, "click_reference", CLICK_REFERENCES)
+    check_choice(click_normalization, "click_normalization", CLICK_NORMALIZATIONS)
+    check_choice(click_placement, "click_placement", CLICK_PLACEMENTS)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_number(eps, "eps", low=0.0)
+    check_number(click_weight, "click_weight", low=0.0)
+    if lambda_base is not None:
+        check_number(lambda_base, "lambda_base", low=0.0)
+    if base_loss is not None and not callable(base_loss):
+        raise TypeError(f"`base_loss` must be callable (e.g. an nn.Module); got {type(base_loss).__name__}")
+
+
 def hindsight_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -457,17 +475,8 @@ def hindsight_loss(
     """
     target_raw = target
     target = _check_multi_output(pred, target)
-    check_choice(form, "form", JACCARD_FORMS)
-    check_choice(click_reference, "click_reference", CLICK_REFERENCES)
-    check_choice(click_normalization, "click_normalization", CLICK_NORMALIZATIONS)
-    check_choice(click_placement, "click_placement", CLICK_PLACEMENTS)
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_number(eps, "eps", low=0.0)
-    check_number(click_weight, "click_weight", low=0.0)
-    if lambda_base is not None:
-        check_number(lambda_base, "lambda_base", low=0.0)
-    if base_loss is not None and not callable(base_loss):
-        raise TypeError(f"`base_loss` must be callable (e.g. an nn.Module); got {type(base_loss).__name__}")
+    _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
+                             click_weight, lambda_base, base_loss)
     if (pos_clicks is None) != (neg_clicks is None):
         raise ValueError("`pos_clicks` and `neg_clicks` must be given together; got only one of them")
     work_dtype = float32_logits(pred).dtype
@@ -548,17 +557,8 @@ class HindsightLoss(nn.Module):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(form, "form", JACCARD_FORMS)
-        check_choice(click_reference, "click_reference", CLICK_REFERENCES)
-        check_choice(click_normalization, "click_normalization", CLICK_NORMALIZATIONS)
-        check_choice(click_placement, "click_placement", CLICK_PLACEMENTS)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_number(eps, "eps", low=0.0)
-        check_number(click_weight, "click_weight", low=0.0)
-        if lambda_base is not None:
-            check_number(lambda_base, "lambda_base", low=0.0)
-        if base_loss is not None and not callable(base_loss):
-            raise TypeError(f"`base_loss` must be callable (e.g. an nn.Module); got {type(base_loss).__name__}")
+        _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
+                                 click_weight, lambda_base, base_loss)
         self.base_loss = base_loss
         self.from_logits = from_logits
         self.form = form

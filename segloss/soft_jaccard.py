@@ -212,6 +212,14 @@ def _multiclass(
     return _class_mean(jac, onehot, classes)
 
 
+def _check_options(form: str, classes: str, reduction: str, eps: float) -> None:
+    """Validate the options shared by :func:`soft_jaccard_loss` and :class:`SoftJaccardLoss`."""
+    check_choice(form, "form", JACCARD_FORMS)
+    check_choice(classes, "classes", CLASS_CHOICES)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_number(eps, "eps", low=0.0)
+
+
 def soft_jaccard_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -283,10 +291,7 @@ def soft_jaccard_loss(
     """
     check_choice(mode, "mode", MODES)
     check_logits(pred, "pred", ndim=(2, 3, 4, 5) if mode == "binary" else (3, 4, 5))
-    check_choice(form, "form", JACCARD_FORMS)
-    check_choice(classes, "classes", CLASS_CHOICES)
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_number(eps, "eps", low=0.0)
+    _check_options(form, classes, reduction, eps)
     work = float32_logits(pred)
     if mode == "multiclass":
         return reduce(_multiclass(work, target, from_logits, form, float(eps), classes, ignore_index), reduction)
@@ -352,10 +357,7 @@ class SoftJaccardLoss(nn.Module):
     ) -> None:
         super().__init__()
         check_choice(mode, "mode", MODES)
-        check_choice(form, "form", JACCARD_FORMS)
-        check_choice(classes, "classes", CLASS_CHOICES)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_number(eps, "eps", low=0.0)
+        _check_options(form, classes, reduction, eps)
         self.mode = mode
         self.classes = classes
         self.from_logits = from_logits
