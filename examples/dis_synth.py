@@ -753,21 +753,31 @@ def contact_sheet(n: int = 12, size: int = 256, seed: int = 0, cols: int = 4, ea
     return np.concatenate(rows, axis=0)
 
 
+def write_contact_sheet(path: str | Path, n: int = 12, tile: int = 160, seed: int = 0, easy: bool = False) -> Path:
+    """Write :func:`contact_sheet` as a compact 256-colour PNG (Pillow's quantizer), e.g. for a README."""
+    from PIL import Image
+
+    sheet = contact_sheet(n, tile, seed, easy=easy)
+    Image.fromarray(sheet).quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
+    return Path(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Write a procedural DIS-like dataset (im/*.jpg, gt/*.png).")
     ap.add_argument("out", help="output folder")
     ap.add_argument("-n", type=int, default=300, help="number of samples (default 300)")
     ap.add_argument("--size", type=int, default=256, help="square side in pixels (default 256)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of 12 samples to this file")
+    ap.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of 12 samples (160 px) to this file")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     root = write_dataset(args.out, args.n, args.size, args.seed)
     dt = time.perf_counter() - t0
     print(f"wrote {args.n} samples to {root} in {dt:.1f} s ({1000 * dt / max(args.n, 1):.1f} ms per sample)")
     if args.sheet:
-        cv2.imwrite(args.sheet, contact_sheet(12, min(args.size, 256), args.seed)[..., ::-1])
-        print(f"contact sheet: {args.sheet}")
+        print(f"contact sheet: {write_contact_sheet(args.sheet, seed=args.seed)}")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,10 @@ def test_corrupt_files_are_named(tmp_path):
     with pytest.warns(UserWarning, match=r"skipping 0002 .*image file"):
         item = quiet[2]
     assert item["name"] == "0000"  # replaced by the next good pair, wrapping around
+    with pytest.raises(ValueError, match=r"cannot read image file .*0002\.jpg"):
+        ds.verify()
+    with pytest.warns(UserWarning, match="skipping 0002"):
+        assert seg_data.FolderDataset(root, size=32, skip_bad=True).verify() == ["0002"]
     _write(root / "gt" / "0000.png", np.zeros((20, 96), np.uint8))
     with pytest.raises(ValueError, match=r"image file .*0000\.jpg is 96x96 but its GT file .*0000\.png is 20x96"):
         seg_data.FolderDataset(root, size=32)
