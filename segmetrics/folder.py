@@ -13,8 +13,11 @@ computes the chosen metrics per image in a process pool and writes, into ``out_d
 
 **Resuming.** Run the same call again: the journal is read back (a torn last line is dropped), the
 images already evaluated are skipped and never computed twice, images that failed are retried, and
-the CSV is rewritten from the journal so that it always matches it. A journal written with different
-settings is refused unless ``overwrite=True``.
+the CSV is rewritten from the journal so that it always matches it. Each row stores a fingerprint of
+the content of both of its files (size, modification time and a blake2b hash of the bytes read, see
+:mod:`segmetrics._fingerprint`): a row whose prediction or GT changed since is computed again, and
+the result counts the rows reused and recomputed. A journal written with different settings, or by
+another shard, is refused unless ``overwrite=True``.
 
 **Dataset semantics** (pysodmetrics'): every scalar is the mean over the successfully evaluated
 images; the curves are averaged over images, and ``fm.max`` / ``fm.mean`` (and ``em``, ``iou``,
@@ -24,7 +27,9 @@ depend on the number of workers, on the order in which results arrived, or on ho
 split: :func:`merge_results` over the output folders of separate shards (or distributed ranks)
 gives bit-for-bit the numbers of one run over the whole dataset.
 
-**Parallelism.** ``workers`` processes (``spawn`` start method: safe with numba and threads), each
+**Parallelism.** ``workers`` processes (``spawn`` start method: safe with numba and threads; called
+from the top level of a script without ``if __name__ == "__main__":``, where spawned workers would
+re-run the script, threads are used instead), each
 single-threaded (OpenCV and numba set to one thread), are fed small chunks of file paths; at most
 ``2 * workers`` chunks are in flight and results are consumed in order, so memory is bounded by the
 images in flight, not by the dataset. ``workers=0`` evaluates in the calling process;
@@ -332,6 +337,11 @@ def aggregate(records: Iterable[PairResult], settings: dict[str, Any], **meta: A
 
 
 def _init_worker() -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent handles it (saves, says how to resume); the
+    # workers finish their chunk quietly instead of each printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import cv2
