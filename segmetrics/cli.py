@@ -50,8 +50,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                    help=f"metrics to compute (default: {' '.join(DEFAULT_METRICS)})")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
-    p.add_argument("--executor", choices=("process", "thread"), default=None,
-                   help="worker kind: spawn processes (default) or threads (no start-up cost)")
+    p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
+                   help="worker kind: spawn processes (auto, the default) or threads (no start-up cost)")
     p.add_argument("--resize", choices=("error", "pred-to-gt"), default=None,
                    help="size mismatch policy (default: error for that image)")
     p.add_argument("--color", choices=("gray", "first"), default=None,
