@@ -35,6 +35,7 @@ __all__ = [
     "prepare_pair",
     "prepare_pairs",
     "prepare_pred",
+    "prepare_skeletons",
 ]
 
 #: Pixels of a uint8 ground truth strictly above this value are foreground (pysodmetrics, DIS).
@@ -243,6 +244,57 @@ def prepare_pairs(
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"item {i}: {exc}") from None
     return pairs, True
+
+
+def prepare_skeletons(
+    skeleton: Any, pairs: list[tuple[np.ndarray, np.ndarray]], batched: bool, name: str = "skeleton"
+) -> list[np.ndarray | None]:
+    """Validate optional precomputed GT skeletons against validated pairs (one per image, same shape as its GT).
+
+    Every auxiliary map is checked here, before any kernel sees it: a skeleton larger than its GT
+    would otherwise be packed past the end of the kernels' buffers.
+
+    Args:
+        skeleton: ``None``; one ``(H, W)`` map for a single pair; or, for a batch, a list / ``(N, H, W)``
+            / ``(N, 1, H, W)`` array (items may be ``None``). Same dtypes as a GT (see :func:`prepare_gt`).
+        pairs: the validated ``(pred, gt)`` pairs (from :func:`prepare_pairs`).
+        batched: whether the pairs came from a batch.
+        name: argument name used in error messages.
+
+    Returns:
+        One boolean ``(H, W)`` skeleton (or ``None``) per pair.
+
+    Raises:
+        TypeError: for unsupported types or dtypes.
+        ValueError: for a wrong number of maps or a map whose shape differs from its GT's.
+    """
+    if skeleton is None:
+        return [None] * len(pairs)
+    if batched:
+        if not is_batch(skeleton):
+            raise ValueError(
+                f"`{name}` must be a batch (a list or an (N, H, W) array) matching the batch of `gt`; "
+                f"got {_describe(skeleton)}"
+            )
+        items = _split_batch(skeleton, name) if not isinstance(skeleton, (list, tuple)) else list(skeleton)
+        if len(items) != len(pairs):
+            raise ValueError(f"`{name}` must hold {len(pairs)} maps, one per image; got {len(items)}")
+    else:
+        items = [skeleton]
+    out: list[np.ndarray | None] = []
+    for i, (item, (_, g)) in enumerate(zip(items, pairs)):
+        if item is None:
+            out.append(None)
+            continue
+        arr = as_numpy(item, name)
+        if arr.ndim == 3 and arr.shape[0] == 1:
+            arr = arr[0]
+        where = f" (item {i})" if batched else ""
+        s = prepare_gt(arr, name)
+        if s.shape != g.shape:
+            raise ValueError(f"`{name}`{where} must have the shape of `gt` {g.shape}; got {s.shape}")
+        out.append(s)
+    return out
 
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> None:

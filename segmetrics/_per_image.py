@@ -122,6 +122,8 @@ class PairResult:
     width: int = 0
     scalars: dict[str, float] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
+    #: ``{"pred": fingerprint, "gt": fingerprint}`` of the files read (see :mod:`segmetrics._fingerprint`)
+    inputs: dict[str, Any] = field(default_factory=dict)
 
 
 def _fused_metrics(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: PairResult) -> None:
@@ -194,12 +196,21 @@ def compute_pair(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: 
             raise FloatingPointError(f"metric {k} is not finite ({v})")
 
 
-def load_pair(pred_path: Path, gt_path: Path, settings: EvalSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Read a pair and apply the resize policy; a size mismatch under ``"error"`` raises ``ValueError``."""
-    from segmetrics.image_io import read_map, resize_to
+def load_pair(
+    pred_path: Path, gt_path: Path, settings: EvalSettings, inputs: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a pair and apply the resize policy; a size mismatch under ``"error"`` raises ``ValueError``.
 
-    gt = read_map(gt_path, color=settings.color)
-    pred = read_map(pred_path, color=settings.color)
+    Read errors name the file's role (prediction or ground truth) and its path. With ``inputs`` (a
+    dict), the fingerprints of the bytes read are stored in it under ``"pred"`` and ``"gt"``.
+    """
+    from segmetrics.image_io import _read_map, resize_to
+
+    want = inputs is not None
+    gt, gt_fp = _read_map(gt_path, settings.color, "the ground truth ", want)
+    pred, pred_fp = _read_map(pred_path, settings.color, "the prediction ", want)
+    if inputs is not None:
+        inputs["pred"], inputs["gt"] = pred_fp, gt_fp
     if pred.shape != gt.shape:
         if settings.resize == "pred-to-gt":
             pred = resize_to(pred, gt.shape)
@@ -215,7 +226,7 @@ def evaluate_pair(name: str, pred_path: str | Path, gt_path: str | Path, setting
     """Read and evaluate one pair; any failure becomes an ``error`` record (never raises)."""
     out = PairResult(name=name)
     try:
-        pred, gt = load_pair(Path(pred_path), Path(gt_path), settings)
+        pred, gt = load_pair(Path(pred_path), Path(gt_path), settings, out.inputs)
         out.height, out.width = int(gt.shape[0]), int(gt.shape[1])
         compute_pair(pred, gt, settings, out)
     except Exception as exc:
@@ -226,4 +237,5 @@ def evaluate_pair(name: str, pred_path: str | Path, gt_path: str | Path, setting
         out.error = msg
         out.scalars = {}
         out.curves = {}
+        out.inputs = {}
     return out

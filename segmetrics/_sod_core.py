@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segmetrics._kernels import sod as _k
+from segmetrics._normalize import uint8_level_values
 
 __all__ = [
     "EPS",
@@ -106,11 +107,7 @@ def image_stats(
     lo, hi = float(lo), float(hi)
     donorm = bool(normalize and hi != lo)
     d = hi - lo if donorm else 1.0
-    lut = _NO_LUT
-    if use_lut:
-        lut = np.arange(256) / 255
-        if donorm:
-            lut = (lut - lo) / d
+    lut = uint8_level_values(lo, d, donorm) if use_lut else _NO_LUT
     hist = np.zeros((8, 256), np.int64)
     raw = np.zeros((2, 256), np.int64)
     hazard = False

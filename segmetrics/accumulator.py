@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import prepare_pairs
+from segmetrics._inputs import prepare_pairs, prepare_skeletons
 from segmetrics._sod_core import THRESHOLDS, pysod_mean
-from segmetrics.fused import ALL_METRICS, ImageMetrics, MetricOptions, _image_metrics, _skeleton_list
+from segmetrics.fused import ALL_METRICS, ImageMetrics, MetricOptions, _image_metrics
 
 __all__ = ["DatasetMetrics"]
 
@@ -127,7 +127,7 @@ class DatasetMetrics:
             names = list(name)
             if len(names) != len(pairs):
                 raise ValueError(f"`name` must hold one name per image ({len(pairs)}); got {len(names)}")
-        skels = _skeleton_list(hce_skeleton, len(pairs), batched) if "hce" in self.metrics else [None] * len(pairs)
+        skels = prepare_skeletons(hce_skeleton, pairs, batched, "hce_skeleton")
         for (p, g), s, nm in zip(pairs, skels, names):
             self._add(_image_metrics(p, g, self.options, s, nm)[0])
 

@@ -13,7 +13,8 @@ Examples::
 
 Exit codes: ``0`` success; ``1`` some images could not be evaluated (unreadable, corrupt, size
 mismatch: they are listed), or, with ``--strict``, some predictions are missing; ``2`` bad usage or
-inputs (unknown option, missing folder, invalid configuration).
+inputs (unknown option, missing or empty folder, no prediction paired with a GT, missing shards in
+``--merge``, invalid configuration, a missing optional dependency); ``130`` interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_IMAGE_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_IMAGE_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -49,8 +50,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                    help=f"metrics to compute (default: {' '.join(DEFAULT_METRICS)})")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
-    p.add_argument("--executor", choices=("process", "thread"), default=None,
-                   help="worker kind: spawn processes (default) or threads (no start-up cost)")
+    p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
+                   help="worker kind: spawn processes (auto, the default) or threads (no start-up cost)")
     p.add_argument("--resize", choices=("error", "pred-to-gt"), default=None,
                    help="size mismatch policy (default: error for that image)")
     p.add_argument("--color", choices=("gray", "first"), default=None,
@@ -170,11 +171,18 @@ def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
             n_missing += len(r.missing)
             shown = ", ".join(r.missing[:10]) + (" ..." if len(r.missing) > 10 else "")
             print(f"warning: {tag}: {len(r.missing)} GT image(s) without a prediction: {shown}", file=err)
+            if r.extra:
+                from segmetrics.image_io import suggest_affixes
+
+                hint = suggest_affixes(r.missing, r.extra)
+                if hint is not None and any(hint):
+                    flags = " ".join(f"--{k} {v}" for k, v in zip(("prefix", "suffix"), hint) if v)
+                    print(f"hint: predictions named {hint[0]}<GT stem>{hint[1]} pair with {flags}", file=err)
         if r.extra:
             shown = ", ".join(r.extra[:10]) + (" ..." if len(r.extra) > 10 else "")
             print(f"warning: {tag}: {len(r.extra)} prediction(s) without a GT (ignored): {shown}", file=err)
         for name, msg in sorted(r.errors.items()):
-            print(f"error: {tag}: {name}: {msg}", file=err)
+            print(f"error: {tag}: {name}: {_for_cli(msg, 'eval')}", file=err)
         n_err += len(r.errors)
     for ds, method, why in plan_skipped:
         print(f"warning: skipped {ds}/{method}: {why}", file=err)
@@ -229,6 +237,10 @@ def _cmd_eval(a: argparse.Namespace) -> int:
             a.config, out_dir=a.out, progress=not a.no_progress, overwrite=a.overwrite, **_eval_kwargs(a)
         )
         skipped = plan.skipped
+        for ds, method, why in plan.failed:
+            print(f"error: {ds}/{method}: {_for_cli(why, 'eval')}", file=sys.stderr)
+        if not results:
+            raise ValueError("no method x dataset of `path` paired any image; nothing was evaluated")
     else:
         if not (a.pred and a.gt):
             raise _UsageError("--pred and --gt go together")
@@ -267,7 +279,10 @@ def _cmd_eval(a: argparse.Namespace) -> int:
         print(format_table(results, fmt=a.format, digits=a.digits))
         for r in results:
             if r.out_dir:
-                print(f"{r.dataset}/{r.method}: {r.num_images} images, results in {r.out_dir}", file=sys.stderr)
+                resumed = (f" ({r.reused} reused from the previous run, {r.recomputed} recomputed because a file "
+                           "changed)" if r.reused or r.recomputed else "")
+                print(f"{r.dataset}/{r.method}: {r.num_images} images{resumed}, results in {r.out_dir}",
+                      file=sys.stderr)
     if a.hce_pictures and not a.merge:
         if a.config:
             print("warning: --hce-pictures is available with --pred/--gt only", file=sys.stderr)
@@ -275,6 +290,8 @@ def _cmd_eval(a: argparse.Namespace) -> int:
             _pictures(results, a)
     if n_err:
         print(f"{n_err} image(s) could not be evaluated (listed above)", file=sys.stderr)
+        return EXIT_IMAGE_ERRORS
+    if a.config and plan.failed:
         return EXIT_IMAGE_ERRORS
     if a.strict and (n_missing or skipped):
         return EXIT_IMAGE_ERRORS
@@ -292,9 +309,10 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
 def _cmd_stats(a: argparse.Namespace) -> int:
     from segmetrics.complexity import COMPLEXITY_FIELDS, complexity_folder, summarize_complexity
+    from segmetrics.image_io import IMAGE_EXTENSIONS
 
     summaries = {}
-    n_err = 0
+    n_err = n_empty = 0
     for i, gt in enumerate(a.gt):
         name = Path(gt).resolve().name
         if name in summaries or sum(Path(g).resolve().name == name for g in a.gt) > 1:
@@ -305,6 +323,10 @@ def _cmd_stats(a: argparse.Namespace) -> int:
         for k, msg in sorted(errors.items()):
             print(f"error: {name}: {k}: {msg}", file=sys.stderr)
         n_err += len(errors)
+        if not per_image and not errors:
+            print(f"error: --gt {gt} holds no images ({' '.join(IMAGE_EXTENSIONS)})", file=sys.stderr)
+            n_empty += 1
+            continue
         if not per_image:
             print(f"error: {name}: no readable mask", file=sys.stderr)
             continue
@@ -330,8 +352,11 @@ def _cmd_stats(a: argparse.Namespace) -> int:
         [ds, str(int(s["count"]["mean"])), *(f"{s[f]['mean']:.2f} ± {s[f]['std']:.2f}" for f in COMPLEXITY_FIELDS)]
         for ds, s in summaries.items()
     ]
-    print(_simple_table(head, rows, a.format))
-    return EXIT_IMAGE_ERRORS if n_err else EXIT_OK
+    if rows:
+        print(_simple_table(head, rows, a.format))
+    if n_empty:
+        return EXIT_USAGE
+    return EXIT_IMAGE_ERRORS if n_err or not rows else EXIT_OK
 
 
 def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
@@ -413,7 +438,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[a.command](a)
     except _UsageError as exc:
         parser.error(str(exc))  # exits with 2
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"segmetrics {a.command}: error: {exc}", file=sys.stderr)
+    except (OSError, ValueError, ImportError, RuntimeError) as exc:
+        print(f"segmetrics {a.command}: error: {_for_cli(str(exc), a.command)}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        again = " (finished images are saved): re-run the same command to resume" if a.command == "eval" else ""
+        print(f"\nsegmetrics {a.command}: interrupted{again}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK  # pragma: no cover - parser.error exits
+
+
+# Python parameter names that the command line spells differently (other names: `--name-with-dashes`).
+_FLAGS = {
+    "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config"},
+    "stats": {"gt_dir": "--gt", "folder": "--gt"},
+    "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out", "iterations": None},
+    "plot": {"results": "RESULTS", "out_dir": "--out"},
+    "table": {"results": "RESULTS"},
+}
+
+
+def _params(command: str) -> set[str]:
+    import inspect
+
+    from segmetrics import complexity, config, folder, hce_picture, plot
+
+    funcs = {
+        "eval": (folder.evaluate_folder, folder.merge_results, config.evaluate_config),
+        "stats": (complexity.complexity_folder,),
+        "hce-picture": (hce_picture.save_hce_picture, hce_picture.draw_hce),
+        "plot": (plot.save_curve_plots, plot.plot_curves),
+        "table": (folder.load_results,),
+    }[command]
+    return {p for f in funcs for p in inspect.signature(f).parameters}
+
+
+def _for_cli(msg: str, command: str) -> str:
+    """Rewrite a library message for the command line: Python parameter names become flags.
+
+    ``name=value (--flag value)`` keeps the flag; a backquoted parameter name becomes its flag.
+    """
+    import re
+
+    msg = re.sub(r"\b[A-Za-z_]\w*=(?:'[^']*'|\"[^\"]*\"|\([^()]*\)|[^\s(),;]+) \((--[^()]*)\)", r"\1", msg)
+    special = _FLAGS.get(command, {})
+    params = _params(command)
+
+    def flag(m: re.Match) -> str:
+        name = m.group(1)
+        if special.get(name):
+            return special[name]
+        if name in params and name not in special:
+            return "--" + name.replace("_", "-")
+        return m.group(0)
+
+    return re.sub(r"`([A-Za-z_]\w*)`", flag, msg)

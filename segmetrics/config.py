@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,15 @@ class EvalPlan:
     Attributes:
         runs: ``(dataset, method, pred_dir, gt_dir, prefix, suffix)`` for each existing pair of folders.
         skipped: ``(dataset, method, reason)`` of the pairs that cannot run (missing folder).
+        failed: ``(dataset, method, reason)`` of the runs in which no prediction paired with a GT
+            (filled by :func:`evaluate_config`).
         settings: keyword arguments for :func:`segmetrics.folder.evaluate_folder`.
         out_dir: root output folder.
     """
 
     runs: list[tuple[str, str, Path, Path, str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     out_dir: Path = Path("segmetrics_results")
 
@@ -68,7 +72,10 @@ class EvalPlan:
 def _read(path: Path) -> dict[str, Any]:
     text = path.read_bytes()
     if path.suffix.lower() == ".toml":
-        import tomllib
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # the backport, a dependency on Python 3.10
+            import tomli as tomllib
 
         return tomllib.loads(text.decode("utf-8"))
     if path.suffix.lower() == ".json":
@@ -171,7 +178,7 @@ def evaluate_config(
 
     Returns:
         ``(results, plan)``: the :class:`~segmetrics.folder.FolderResult` of every run, and the plan
-        (whose ``skipped`` lists the pairs that could not run).
+        (whose ``skipped`` lists the pairs that could not run, ``failed`` those that paired no image).
 
     Raises:
         ValueError, FileNotFoundError: see :func:`load_config`.
@@ -179,7 +186,7 @@ def evaluate_config(
     Example:
         >>> results, plan = evaluate_config("eval.toml", workers=8)  # doctest: +SKIP
     """
-    from segmetrics.folder import evaluate_folder
+    from segmetrics.folder import NoPairsError, evaluate_folder
 
     plan = load_config(config)
     bad = sorted(set(overrides) - set(_SETTINGS))
@@ -192,8 +199,8 @@ def evaluate_config(
         settings["metrics"] = tuple(settings["metrics"])
     results = []
     for ds, method, pdir, gdir, prefix, suffix in plan.runs:
-        results.append(
-            evaluate_folder(
+        try:
+            result = evaluate_folder(
                 pdir,
                 gdir,
                 out_dir=plan.out_dir / ds / method,
@@ -205,5 +212,8 @@ def evaluate_config(
                 overwrite=overwrite,
                 **settings,
             )
-        )
+        except NoPairsError as exc:  # the other runs still go ahead; the caller reports it as a failure
+            plan.failed.append((ds, method, str(exc)))
+            continue
+        results.append(result)
     return results, plan

@@ -13,8 +13,11 @@ computes the chosen metrics per image in a process pool and writes, into ``out_d
 
 **Resuming.** Run the same call again: the journal is read back (a torn last line is dropped), the
 images already evaluated are skipped and never computed twice, images that failed are retried, and
-the CSV is rewritten from the journal so that it always matches it. A journal written with different
-settings is refused unless ``overwrite=True``.
+the CSV is rewritten from the journal so that it always matches it. Each row stores a fingerprint of
+the content of both of its files (size, modification time and a blake2b hash of the bytes read, see
+:mod:`segmetrics._fingerprint`): a row whose prediction or GT changed since is computed again, and
+the result counts the rows reused and recomputed. A journal written with different settings, or by
+another shard, is refused unless ``overwrite=True``.
 
 **Dataset semantics** (pysodmetrics'): every scalar is the mean over the successfully evaluated
 images; the curves are averaged over images, and ``fm.max`` / ``fm.mean`` (and ``em``, ``iou``,
@@ -24,7 +27,9 @@ depend on the number of workers, on the order in which results arrived, or on ho
 split: :func:`merge_results` over the output folders of separate shards (or distributed ranks)
 gives bit-for-bit the numbers of one run over the whole dataset.
 
-**Parallelism.** ``workers`` processes (``spawn`` start method: safe with numba and threads), each
+**Parallelism.** ``workers`` processes (``spawn`` start method: safe with numba and threads; called
+from the top level of a script without ``if __name__ == "__main__":``, where spawned workers would
+re-run the script, threads are used instead), each
 single-threaded (OpenCV and numba set to one thread), are fed small chunks of file paths; at most
 ``2 * workers`` chunks are in flight and results are consumed in order, so memory is bounded by the
 images in flight, not by the dataset. ``workers=0`` evaluates in the calling process;
@@ -48,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from segmetrics._fingerprint import same_content
 from segmetrics._per_image import (
     ALL_METRICS,
     CURVE_SCORES,
@@ -62,6 +68,7 @@ from segmetrics._sod_core import pysod_mean
 __all__ = [
     "RESULTS_SCHEMA",
     "FolderResult",
+    "NoPairsError",
     "default_names",
     "evaluate_folder",
     "load_results",
@@ -96,6 +103,7 @@ def _record_to_json(r: PairResult) -> str:
         "width": r.width,
         "scalars": r.scalars,
         "curves": {k: _encode(v) for k, v in r.curves.items()},
+        "inputs": r.inputs,
     }
     return json.dumps(d, allow_nan=True, separators=(",", ":"))
 
@@ -109,6 +117,7 @@ def _record_from_json(d: dict[str, Any]) -> PairResult:
         width=int(d.get("width", 0)),
         scalars={k: float(v) for k, v in d.get("scalars", {}).items()},
         curves={k: _decode(v) for k, v in d.get("curves", {}).items()},
+        inputs=dict(d.get("inputs") or {}),
     )
 
 
@@ -160,6 +169,12 @@ class _Journal:
             if old is not None and "sources" in header and old.get("sources", header["sources"]) != header["sources"]:
                 raise ValueError(
                     f"`out_dir` {str(out_dir)!r} holds results of other folders ({old.get('sources')}); "
+                    "pass overwrite=True (--overwrite) or another folder"
+                )
+            if old is not None and old.get("shard") != header.get("shard"):
+                raise ValueError(
+                    f"`out_dir` {str(out_dir)!r} holds shard {_shard_text(old.get('shard'))} "
+                    f"and this run is shard {_shard_text(header.get('shard'))}; "
                     "pass overwrite=True (--overwrite) or another folder"
                 )
             if old is None:
@@ -232,6 +247,9 @@ class FolderResult:
         settings: the :class:`~segmetrics._per_image.EvalSettings` identity (what decides the numbers).
         per_image: ``{name: {scalar: value}}`` of the successful images.
         out_dir: where the files were written, if anywhere.
+        reused: images whose stored row was reused when resuming (both files unchanged).
+        recomputed: images evaluated again when resuming because a file changed (or its row predates
+            content fingerprints).
     """
 
     method: str
@@ -245,6 +263,8 @@ class FolderResult:
     settings: dict[str, Any] = field(default_factory=dict)
     per_image: dict[str, dict[str, float]] = field(default_factory=dict)
     out_dir: str | None = None
+    reused: int = 0
+    recomputed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -317,6 +337,11 @@ def aggregate(records: Iterable[PairResult], settings: dict[str, Any], **meta: A
 
 
 def _init_worker() -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent handles it (saves, says how to resume); the
+    # workers finish their chunk quietly instead of each printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import cv2
@@ -341,6 +366,87 @@ def _chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
+def _shard_text(shard: Any) -> str:
+    return "none (a whole run)" if not shard else f"{shard[0]}/{shard[1]}"
+
+
+def _unguarded_main_call() -> str | None:
+    """The ``__main__`` script's path if this call runs at its top level outside the ``__main__`` guard.
+
+    Returns ``None`` when the call is inside ``if __name__ == "__main__":`` or not at a script's top level.
+
+    Worker processes started with ``spawn`` (or ``forkserver``) import the main script again; its
+    unguarded top-level code, this call included, would then run once more in every worker.
+    """
+    import ast
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path:
+        return None  # interactive session or embedded interpreter: nothing is re-run
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is main.__dict__ and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:
+        return None  # the script's top level has finished (a callback, a thread)
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return path  # cannot tell: assume the worst
+    line = frame.f_lineno
+    for node in tree.body:
+        if node.lineno <= line <= (node.end_lineno or node.lineno):
+            return None if isinstance(node, ast.If) and _is_main_guard(node.test) else path
+    return path
+
+
+def _is_main_guard(test: Any) -> bool:
+    import ast
+
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    consts = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and consts == ["__main__"]
+
+
+def _choose_executor(executor: str, workers: int) -> str:
+    """Resolve ``executor`` to ``"process"`` or ``"thread"``.
+
+    ``"auto"`` takes processes unless the caller's script would re-run this call in every spawned worker
+    (no ``__main__`` guard), where threads are used, with a warning.
+    """
+    if executor == "thread" or workers <= 0:
+        return "thread"
+    import multiprocessing as mp
+
+    if getattr(mp.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            "evaluate_folder was called while a worker process was importing the main script: put the call "
+            'under `if __name__ == "__main__":` (or pass executor="thread")'
+        )
+    script = _unguarded_main_call()
+    if script is None:
+        return "process"
+    if executor == "process":
+        raise RuntimeError(
+            f'evaluate_folder(executor="process") is called at the top level of {script} without '
+            '`if __name__ == "__main__":`; worker processes import that script again and would re-run it. '
+            'Put the call under that guard, or pass executor="thread"'
+        )
+    import warnings
+
+    warnings.warn(
+        f'evaluate_folder is called at the top level of {script} without `if __name__ == "__main__":`, '
+        "so it uses threads instead of worker processes (which would re-run the script); put the call "
+        "under that guard to use processes",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return "thread"
+
+
 def _iter_results(
     tasks: list[tuple[str, str, str]], settings: EvalSettings, workers: int, chunksize: int, executor: str
 ):
@@ -363,6 +469,7 @@ def _iter_results(
     ex = pool
     try:
         pending: deque = deque()
+        n_returned = 0
         it = iter(chunks)
         for chunk in it:
             pending.append(ex.submit(_run_chunk, chunk, settings))
@@ -374,11 +481,19 @@ def _iter_results(
                 results = fut.result()
             except Exception as exc:
                 if type(exc).__name__ == "BrokenProcessPool":
+                    if n_returned == 0:
+                        raise RuntimeError(
+                            "the worker processes failed at start-up, before returning any result (see the "
+                            'error printed above); executor="thread" (--executor thread) or workers=0 '
+                            "(--workers 0) evaluates without worker processes"
+                        ) from exc
                     raise RuntimeError(
-                        "a worker process died (out of memory?); the results so far are saved in `out_dir`: "
-                        "run the same evaluation again to resume, perhaps with fewer workers"
+                        "a worker process died (killed by the operating system, e.g. when out of memory, or "
+                        "crashed); the results so far are saved in `out_dir`: run the same evaluation again "
+                        "to resume, perhaps with fewer workers"
                     ) from exc
                 raise
+            n_returned += 1
             nxt = next(it, None)
             if nxt is not None:
                 pending.append(ex.submit(_run_chunk, nxt, settings))
@@ -414,6 +529,28 @@ def default_names(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> tup
 
 
 
+class NoPairsError(ValueError):
+    """No prediction could be paired with a ground truth (an empty folder, or names that do not match)."""
+
+
+def _no_pairs_message(pairing: Any, pred_dir: Any, gt_dir: Any, prefix: str, suffix: str) -> str:
+    from segmetrics.image_io import IMAGE_EXTENSIONS, describe_affixes, suggest_affixes
+
+    exts = " ".join(IMAGE_EXTENSIONS)
+    if not pairing.missing:
+        return f"`gt_dir` {str(gt_dir)!r} holds no images ({exts}); nothing to evaluate"
+    if not pairing.extra:
+        return f"`pred_dir` {str(pred_dir)!r} holds no images ({exts}); nothing to evaluate"
+    msg = (
+        f"no prediction of `pred_dir` {str(pred_dir)!r} matches a GT of `gt_dir` {str(gt_dir)!r}: "
+        f"GT stems look like {pairing.missing[0]!r}, prediction stems like {pairing.extra[0]!r}"
+    )
+    hint = suggest_affixes(pairing.missing, pairing.extra)
+    if hint is not None and hint != (prefix, suffix):
+        return f"{msg}; to pair {hint[0]}<GT stem>{hint[1]} with <GT stem>, pass {describe_affixes(*hint)}"
+    return f"{msg}; a prediction must be named prefix + GT stem + suffix (--prefix, --suffix)"
+
+
 def _check_settings(metrics: Sequence[str], resize: str, workers: int, chunksize: int) -> tuple[str, ...]:
     if isinstance(metrics, str):
         metrics = (metrics,)
@@ -440,7 +577,7 @@ def evaluate_folder(
     out_dir: str | os.PathLike | None = None,
     workers: int | None = None,
     chunksize: int = 1,
-    executor: str = "process",
+    executor: str = "auto",
     resize: str = "error",
     color: str = "gray",
     prefix: str = "",
@@ -473,10 +610,13 @@ def evaluate_folder(
         out_dir: output folder (created); ``None`` writes nothing and cannot resume.
         workers: worker processes; ``None`` = all cores (``os.cpu_count()``), ``0`` = this process.
         chunksize: images per task sent to a worker (default 1; larger for many small images).
-        executor: ``"process"`` (default: a ``spawn`` process pool, each worker pays ~1-2 s of start-up
-            to import and load the cached kernels) or ``"thread"`` (a thread pool: no start-up, shares
-            memory; the numba kernels and OpenCV decoding release the GIL, the numpy glue does not).
-            For a handful of images ``workers=0`` is fastest.
+        executor: ``"process"`` (a ``spawn`` process pool, each worker pays ~1-2 s of start-up to
+            import and load the cached kernels), ``"thread"`` (a thread pool: no start-up, shares
+            memory; the numba kernels and OpenCV decoding release the GIL, the numpy glue does not) or
+            ``"auto"`` (default): processes, unless the call sits at the top level of a script without
+            ``if __name__ == "__main__":`` (spawned workers import the script again and would re-run
+            it), where threads are used with a ``RuntimeWarning``. For a handful of images
+            ``workers=0`` is fastest.
         resize: ``"error"`` (default: a size mismatch is an error for that image) or ``"pred-to-gt"``
             (predictions are resized to the GT size, bilinear).
         color: ``"gray"`` or ``"first"``, how colour files become one channel (see ``image_io``).
@@ -504,7 +644,11 @@ def evaluate_folder(
 
     Raises:
         FileNotFoundError: if a folder does not exist.
-        ValueError: for invalid arguments, or an ``out_dir`` holding a different evaluation.
+        NoPairsError: (a ``ValueError``) if no prediction pairs with a GT: an empty folder, or names that
+            do not match (the message suggests the ``prefix`` / ``suffix`` that would pair them).
+        ValueError: for invalid arguments, or an ``out_dir`` holding a different evaluation or shard.
+        RuntimeError: for ``executor="process"`` called at the top level of a script without the
+            ``__main__`` guard, or when worker processes fail.
 
     Example:
         >>> res = evaluate_folder("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt", out_dir="out/isnet")  # doctest: +SKIP
@@ -516,8 +660,8 @@ def evaluate_folder(
     if workers is None:
         workers = os.cpu_count() or 1
     metrics = _check_settings(metrics, resize, workers, chunksize)
-    if executor not in ("process", "thread"):
-        raise ValueError(f"`executor` must be one of ('process', 'thread'); got {executor!r}")
+    if executor not in ("auto", "process", "thread"):
+        raise ValueError(f"`executor` must be one of ('auto', 'process', 'thread'); got {executor!r}")
     if hce_threshold not in ("official", "pysod"):
         raise ValueError(f"`hce_threshold` must be one of ('official', 'pysod'); got {hce_threshold!r}")
     if hce_iterations not in ("code", "paper"):
@@ -549,6 +693,9 @@ def evaluate_folder(
         skeleton_cache=cache,
     )
     pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
+    if not pairing.pairs:
+        raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
+    n_pairs = len(pairing.pairs)
     if shard is not None:
         ok_shard = (
             isinstance(shard, (tuple, list))
@@ -559,7 +706,9 @@ def evaluate_folder(
         )
         if not ok_shard:
             raise ValueError(f"`shard` must be (index, count) with 0 <= index < count; got {shard!r}")
+        shard = (int(shard[0]), int(shard[1]))
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
+    executor = _choose_executor(executor, workers if len(pairing.pairs) > 1 else 0)
     dataset = dataset or default_names(pred_dir, gt_dir)[1]
     method = method or default_names(pred_dir, gt_dir)[0]
     identity = settings.identity()
@@ -576,12 +725,33 @@ def evaluate_folder(
             "identity": identity,
             "sources": {"pred_dir": str(Path(pred_dir).resolve()), "gt_dir": str(Path(gt_dir).resolve()),
                         "prefix": prefix, "suffix": suffix},
+            "shard": list(shard) if shard else None,
+            "pairs_total": n_pairs,
         }
         journal = _Journal(out, header, columns, overwrite)
         done = {k: r for k, r in journal.records.items() if r.status == "ok"}
-    wanted = {name for name, _, _ in pairing.pairs}
-    tasks = [(n, str(p), str(g)) for n, p, g in pairing.pairs if n not in done]
-    records: dict[str, PairResult] = {k: r for k, r in done.items() if k in wanted}
+    # Resume: a stored row is reused only if both of its files still have the content it was computed
+    # from (size + mtime, else a hash of the bytes); other rows are computed again.
+    tasks = []
+    records: dict[str, PairResult] = {}
+    reused = recomputed = 0
+    for n, p, g in pairing.pairs:
+        r = done.get(n)
+        if r is not None:
+            same_p, new_p = same_content(r.inputs.get("pred"), p)
+            same_g, new_g = same_content(r.inputs.get("gt"), g) if same_p else (False, None)
+            if same_p and same_g:
+                records[n] = r
+                reused += 1
+                if (new_p or new_g) and journal is not None:  # same bytes, new mtime: skip the hash next time
+                    r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
+                    journal.add(r)
+                continue
+            recomputed += 1
+        tasks.append((n, str(p), str(g)))
+    if progress and (reused or recomputed):
+        print(f"resuming {out_dir}: {reused} row(s) reused, {recomputed} recomputed because a file changed, "
+              f"{len(tasks) - recomputed} new", file=sys.stderr)
 
     bar = None
     if progress:
@@ -614,6 +784,9 @@ def evaluate_folder(
     result.missing = list(pairing.missing)
     result.extra = list(pairing.extra)
     result.settings = {**identity, "seconds": round(time.perf_counter() - t0, 3)}
+    if shard:
+        result.settings["shard"] = list(shard)
+    result.reused, result.recomputed = reused, recomputed
     if out_dir is not None:
         result.out_dir = str(out_dir)
         result.save(Path(out_dir) / _RESULTS)
@@ -685,7 +858,8 @@ def merge_results(
         The merged :class:`FolderResult`.
 
     Raises:
-        ValueError: if no folder is given, the settings differ, or an image has conflicting values.
+        ValueError: if no folder is given, the settings differ, an image has conflicting values, or the
+            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent.
         FileNotFoundError: if a folder has no journal.
 
     Example:
@@ -698,6 +872,7 @@ def merge_results(
     missing: set[str] = set()
     extra: set[str] = set()
     names: list[tuple[str, str]] = []
+    shards: dict[int, set[int]] = {}  # shard count -> indices seen
     for d in shard_dirs:
         path = Path(d) / _JOURNAL
         if not path.exists():
@@ -709,6 +884,9 @@ def merge_results(
             identity = header["identity"]
         elif header["identity"] != identity:
             raise ValueError(f"`shard_dirs` must share the settings; {str(d)!r} has {header['identity']} vs {identity}")
+        if header.get("shard"):
+            i, n = header["shard"]
+            shards.setdefault(int(n), set()).add(int(i))
         res_path = Path(d) / _RESULTS
         if res_path.exists():
             prev = load_results(res_path)
@@ -721,6 +899,19 @@ def merge_results(
                 merged[name] = r
             elif r.status == "ok" and old.scalars != r.scalars:
                 raise ValueError(f"image {name!r} has different values in two shards; refusing to merge")
+    if len(shards) > 1:
+        raise ValueError(
+            f"`shard_dirs` mixes shards of different splits ({', '.join(f'of {n}' for n in sorted(shards))}); "
+            "merge the folders of one split"
+        )
+    for n, seen in shards.items():
+        absent = [f"{i}/{n}" for i in range(n) if i not in seen]
+        if absent:
+            raise ValueError(
+                f"`shard_dirs` lacks shard(s) {', '.join(absent)} of the {n}-way split (got "
+                f"{', '.join(f'{i}/{n}' for i in sorted(seen))}): evaluate them with shard=(i, {n}) "
+                f"(--shard i/{n}) and pass their output folders too"
+            )
     missing -= {n for n, r in merged.items() if r.status == "ok"}
     method = method or (names[0][0] if names else "merged")
     dataset = dataset or (names[0][1] if names else "merged")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, check_positive, prepare_pairs
+from segmetrics._inputs import check_choice, check_positive, prepare_pairs, prepare_skeletons
 from segmetrics._sod_core import ImageStats, check_bool, image_stats
 from segmetrics.emeasure import EMEASURE_COMPAT, EMeasureResult, _em_result
 from segmetrics.fmeasure import FMeasureResult, _fm_result
@@ -160,17 +160,6 @@ def _wfm(p: np.ndarray, g: np.ndarray, st: ImageStats, beta: float) -> float:
 _EMPTY = np.empty(0, np.float64)
 
 
-def _skeleton_list(skeleton: Any, n: int, batched: bool) -> list:
-    if skeleton is None:
-        return [None] * n
-    from segmetrics._inputs import prepare_gt
-
-    items = list(skeleton) if batched else [skeleton]
-    if len(items) != n:
-        raise ValueError(f"`hce_skeleton` must hold one skeleton per image ({n}); got {len(items)}")
-    return [prepare_gt(s, "hce_skeleton") for s in items]
-
-
 def compute_all(
     pred: Any,
     gt: Any,
@@ -245,6 +234,6 @@ def compute_all(
         hce_threshold=hce_threshold, hce_iterations=hce_iterations,
     )
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
-    skels = _skeleton_list(hce_skeleton, len(pairs), batched) if "hce" in opt.metrics else [None] * len(pairs)
+    skels = prepare_skeletons(hce_skeleton, pairs, batched, "hce_skeleton")
     out = [_image_metrics(p, g, opt, s)[0] for (p, g), s in zip(pairs, skels)]
     return out if batched else out[0]

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, check_positive, is_batch, prepare_gt, prepare_pairs
+from segmetrics._inputs import check_choice, check_positive, is_batch, prepare_pairs, prepare_skeletons
 from segmetrics._kernels.hce import (
     boundary_runs,
     label_runs,
@@ -371,42 +371,6 @@ def _hce_image(
     return int(fpp), int(fpr), int(fnp), int(fnr)
 
 
-def _prepare_skeletons(skeleton: Any, pairs: list, batched: bool) -> list:
-    if skeleton is None:
-        return [None] * len(pairs)
-    if batched:
-        if is_batch(skeleton):
-            items = list(skeleton) if isinstance(skeleton, (list, tuple)) else list(np.asarray(_host(skeleton)))
-        else:
-            raise ValueError(
-                "`skeleton` must be a batch (a list or an (N, H, W) array) matching the batch of `gt`; "
-                f"got shape {getattr(skeleton, 'shape', None)}"
-            )
-        if len(items) != len(pairs):
-            raise ValueError(f"`skeleton` must hold {len(pairs)} maps, one per image; got {len(items)}")
-    else:
-        items = [skeleton]
-    out = []
-    for i, (item, (_, g)) in enumerate(zip(items, pairs)):
-        if item is None:
-            out.append(None)
-            continue
-        if isinstance(item, np.ndarray) and item.ndim == 3 and item.shape[0] == 1:
-            item = item[0]
-        s = prepare_gt(item, "skeleton")
-        if s.shape != g.shape:
-            where = f" (item {i})" if batched else ""
-            raise ValueError(f"`skeleton`{where} must have the shape of `gt` {g.shape}; got {s.shape}")
-        out.append(s)
-    return out
-
-
-def _host(x: Any) -> Any:
-    if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return x
-
-
 def hce(
     pred: Any,
     gt: Any,
@@ -472,7 +436,7 @@ def hce(
     """
     _check_options(gamma, epsilon, threshold, iterations, count_whole_image_region)
     pairs, batched = prepare_pairs(pred, gt)
-    skeletons = _prepare_skeletons(skeleton, pairs, batched)
+    skeletons = prepare_skeletons(skeleton, pairs, batched)
     parts = np.array(
         [
             _hce_image(
@@ -545,7 +509,7 @@ def hce_details(
     if is_batch(pred) or is_batch(gt):
         raise ValueError("`hce_details` takes one (H, W) pair; got a batch (call it per image)")
     pairs, _ = prepare_pairs(pred, gt)
-    (skel,) = _prepare_skeletons(skeleton, pairs, False)
+    (skel,) = prepare_skeletons(skeleton, pairs, False)
     p, g = pairs[0]
     *_, details = _run(
         p, g, int(gamma), float(epsilon), skel, threshold, iterations, bool(count_whole_image_region), keep=True

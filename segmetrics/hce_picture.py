@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from segmetrics._optional import import_optional
+
 __all__ = ["draw_hce", "save_hce_picture"]
 
 _BG = np.array([0.08, 0.08, 0.1])
@@ -128,7 +130,7 @@ def draw_hce(
 
         details = hce_details(pred, gt, gamma=gamma, epsilon=epsilon, skeleton=skeleton, **hce_options)
     d = details
-    import matplotlib.pyplot as plt
+    plt = import_optional("matplotlib.pyplot", "plot", "drawing HCE pictures")
 
     h, w = d.tp.shape
     x0, x1, y0, y1 = 0, w, 0, h
@@ -213,14 +215,14 @@ def save_hce_picture(
     Example:
         >>> save_hce_picture("pred/0001.png", "gt/0001.png", "hce_0001.png")  # doctest: +SKIP
     """
-    import matplotlib.pyplot as plt
+    plt = import_optional("matplotlib.pyplot", "plot", "drawing HCE pictures")
 
-    from segmetrics.image_io import read_map
+    from segmetrics.image_io import _read_map
 
     if isinstance(pred, (str, os.PathLike)):
-        pred = read_map(pred)
+        pred = _read_map(pred, "gray", "the prediction ")[0]
     if isinstance(gt, (str, os.PathLike)):
-        gt = read_map(gt)
+        gt = _read_map(gt, "gray", "the ground truth ")[0]
     fig, _, details = draw_hce(pred, gt, **kwargs)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -25,8 +25,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from segmetrics._fingerprint import fingerprint_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -68,20 +71,32 @@ def read_map(path: str | os.PathLike, *, color: str = "gray") -> np.ndarray:
         >>> m.dtype, m.ndim  # doctest: +SKIP
         (dtype('uint8'), 2)
     """
+    return _read_map(path, color, "")[0]
+
+
+def _read_map(path: str | os.PathLike, color: str, role: str, fingerprint: bool = False) -> tuple[np.ndarray, Any]:
+    """:func:`read_map` with ``role`` (e.g. ``"the prediction "``) in its messages.
+
+    Returns the map and, when ``fingerprint``, the fingerprint of the bytes decoded (see
+    :mod:`segmetrics._fingerprint`), else ``None``.
+    """
     if color not in _COLOR_MODES:
         raise ValueError(f"`color` must be one of {_COLOR_MODES}; got {color!r}")
     import cv2
 
     p = Path(path)
+    what = f"{role}{p}"
     try:
+        st = os.stat(p)
         data = np.fromfile(p, dtype=np.uint8)
     except OSError as exc:
-        raise ImageReadError(f"cannot read {p.name}: {exc.strerror or exc}") from None
+        raise ImageReadError(f"cannot read {what}: {exc.strerror or exc}") from None
     if data.size == 0:
-        raise ImageReadError(f"cannot decode {p.name}: the file is empty")
+        raise ImageReadError(f"cannot decode {what}: the file is empty")
+    fp = fingerprint_bytes(st, data.data) if fingerprint else None
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
-        raise ImageReadError(f"cannot decode {p.name}: not a valid image or a corrupt file")
+        raise ImageReadError(f"cannot decode {what}: not a valid image or a corrupt file")
     if img.ndim == 3:
         if img.shape[2] == 1:
             img = img[:, :, 0]
@@ -92,17 +107,17 @@ def read_map(path: str | os.PathLike, *, color: str = "gray") -> np.ndarray:
             else:
                 img = img[:, :, 2]  # OpenCV stores BGR(A): RGB channel 0 is index 2
         else:
-            raise ImageReadError(f"cannot use {p.name}: unsupported channel count {img.shape[2]}")
+            raise ImageReadError(f"cannot use {what}: unsupported channel count {img.shape[2]}")
     img = np.ascontiguousarray(img)
     if img.dtype == np.uint8:
-        return img
+        return img, fp
     if img.dtype == np.uint16:
-        return img.astype(np.float64) / 65535.0
+        return img.astype(np.float64) / 65535.0, fp
     if img.dtype == np.int8 or img.dtype == np.int16 or img.dtype == np.int32:
-        raise ImageReadError(f"cannot use {p.name}: signed integer images ({img.dtype}) are not supported")
+        raise ImageReadError(f"cannot use {what}: signed integer images ({img.dtype}) are not supported")
     if np.issubdtype(img.dtype, np.floating):
-        return img.astype(np.float64)
-    raise ImageReadError(f"cannot use {p.name}: unsupported pixel type {img.dtype}")
+        return img.astype(np.float64), fp
+    raise ImageReadError(f"cannot use {what}: unsupported pixel type {img.dtype}")
 
 
 def resize_to(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -215,3 +230,39 @@ def pair_files(
             out.pairs.append((name, ppath, gpath))
     out.extra = sorted(k for k in preds if k not in used)
     return out
+
+
+def suggest_affixes(gt_stems: Iterable[str], pred_stems: Iterable[str]) -> tuple[str, str] | None:
+    """The ``(prefix, suffix)`` that would pair the most prediction stems with GT stems, if any.
+
+    For a prediction stem ``a_pred`` and a GT stem ``a``, the candidate is ``("", "_pred")``; the
+    candidate shared by the most predictions wins (``None`` when no prediction stem contains a GT stem).
+
+    Example:
+        >>> suggest_affixes(["a", "b"], ["a_pred", "b_pred"])
+        ('', '_pred')
+    """
+    gts = set(gt_stems)
+    votes: dict[tuple[str, str], int] = {}
+    for stem in pred_stems:
+        seen = set()
+        for i in range(len(stem)):
+            for j in range(i + 1, len(stem) + 1):
+                if (i or j < len(stem)) and stem[i:j] in gts:
+                    seen.add((stem[:i], stem[j:]))
+        for key in seen:
+            votes[key] = votes.get(key, 0) + 1
+    if not votes:
+        return None
+    return max(sorted(votes), key=lambda k: votes[k])
+
+
+def describe_affixes(prefix: str, suffix: str) -> str:
+    """``"prefix='x' (--prefix x)"``-style text naming the arguments that select ``prefix`` / ``suffix``."""
+    parts = []
+    if prefix:
+        parts.append(f"prefix={prefix!r} (--prefix {prefix})")
+    if suffix:
+        parts.append(f"suffix={suffix!r} (--suffix {suffix})")
+    return " and ".join(parts)
+

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from segmetrics._optional import import_optional
+
 __all__ = ["CURVE_KINDS", "plot_curves", "save_curve_plots"]
 
 #: ``kind: (required curve keys, title, x label, y label)``.
@@ -69,6 +71,11 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
         raise ValueError("`results` must hold at least one result to plot; got none")
     keys, title, xlabel, ylabel = CURVE_KINDS[kind]
     for r in res:
+        if r.num_images == 0:
+            raise ValueError(
+                f"result {r.dataset}/{r.method} holds no evaluated image ({len(r.errors)} failed): there is no "
+                "curve to plot; fix the errors listed in its results.json and evaluate it again"
+            )
         lacking = [k for k in keys if k not in r.curves]
         if lacking:
             fam = keys[0].split(".")[0]
@@ -76,7 +83,7 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
                 f"result {r.dataset}/{r.method} has no {', '.join(lacking)} curve(s): evaluate it with the "
                 f"{fam!r} metric (--metrics {fam} ...) to plot {title} curves"
             )
-    import matplotlib.pyplot as plt
+    plt = import_optional("matplotlib.pyplot", "plot", "plotting curves")
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=120)
@@ -140,7 +147,7 @@ def save_curve_plots(
     for k in kinds:
         if k not in CURVE_KINDS:
             raise ValueError(f"`kinds` must be a subset of {tuple(CURVE_KINDS)}; got {tuple(kinds)!r}")
-    import matplotlib.pyplot as plt
+    plt = import_optional("matplotlib.pyplot", "plot", "plotting curves")
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import numpy as np
 
 from segmetrics._inputs import check_positive, is_batch, prepare_pairs
 from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm
+from segmetrics._normalize import uint8_level_values
 
 __all__ = ["weighted_fmeasure"]
 
@@ -165,10 +166,7 @@ def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool 
         norm = bool(hi > lo)
         scale = hi - lo if norm else 1.0
         if u8 is not None:  # P̂ of each uint8 level, with the float64 operations of prepare + min-max
-            lut = np.arange(256, dtype=np.float64) / 255.0
-            if norm:
-                lut = (lut - lo) / scale
-            scores[i] = wfm(u8, g, lut, norm, lo, scale, krn, btable, float(beta), EPS)
+            scores[i] = wfm(u8, g, uint8_level_values(lo, scale, norm), norm, lo, scale, krn, btable, float(beta), EPS)
         else:
             scores[i] = wfm(p, g, _NO_LUT, norm, lo, scale, krn, btable, float(beta), EPS)
     return scores if batched else float(scores[0])

@@ -1,0 +1,27 @@
+"""Private numba kernels of ``segmetrics``.
+
+Index safety
+------------
+numba does not check indices (unless ``NUMBA_BOUNDSCHECK=1``), so every index a kernel derives from
+*data* is kept in range by construction; the public functions validate every input (maps, shapes of
+auxiliary inputs such as HCE skeletons, options) before any kernel runs. The data-derived indices:
+
+* ``sod``: the level table is indexed by uint8 values (0..255, table of 256). Histogram bins are
+  ``int(255 * v)`` with ``v`` in ``[0, 1]``: float maps are validated in ``[0, 1]`` and min-max
+  normalised with ``lo <= p <= hi``; every uint8 table entry is clipped to ``[0, 1]``
+  (``segmetrics._normalize.uint8_level_values``: levels outside the map's range used to give bins up
+  to 65025) and the folds visit present levels only. The E-measure search keeps ``k`` in ``-1..255``
+  and skips ``k < 0``. The pairwise-sum stacks are sized for trees of depth ``<= log2(n)``.
+* ``hce``: packed words are indexed by ``(row, col >> 6)`` of masks of the GT's shape (a skeleton of
+  another shape is rejected by ``segmetrics._inputs.prepare_skeletons``); contour points come from
+  ``cv2.findContours`` on a mask of the same shape; labels index arrays sized by the run count.
+* ``skeleton``: candidates are foreground pixels of an image padded with a zero 1-pixel border by
+  ``segmetrics.skeleton._skeleton_crop``, so their 8 neighbours are in range; the candidate lists
+  are sized by an int64 foreground count (a uint8 sum wrapped at 256 without the JIT).
+* ``edt`` / ``weighted_fmeasure``: nearest-feature rows and columns come from the envelope of the
+  same row / column (``0 <= row < H``, ``0 <= col < W``; int16 storage only for ``H <= 32767``);
+  the distance-weight table is indexed by ``min(d², last)`` with ``d² >= 0``.
+
+CI runs the segmetrics tests (including a hypothesis fuzz of every public metric in a subprocess)
+with ``NUMBA_BOUNDSCHECK=1`` and a slice with ``SEGMETRICS_DISABLE_JIT=1``.
+"""

@@ -50,15 +50,21 @@ def next_row_below(features, nxt):
     frow = features[h - 1]
     out = nxt[h - 1]
     for x in range(w):
-        out[x] = h - 1 if frow[x] else -1
-        count += frow[x]
+        if frow[x]:
+            out[x] = h - 1
+            count += 1  # not ``count += frow[x]``: a uint8 sum wraps at 256 without the JIT (see skeleton.py)
+        else:
+            out[x] = -1
     for y in range(h - 2, -1, -1):
         frow = features[y]
         below = nxt[y + 1]
         out = nxt[y]
         for x in range(w):
-            out[x] = y if frow[x] else below[x]
-            count += frow[x]
+            if frow[x]:
+                out[x] = y
+                count += 1
+            else:
+                out[x] = below[x]
     return count
 
 

@@ -25,9 +25,14 @@ def thin_inplace(img, lut):
     ncols = img.shape[1]
     flat = img.ravel()
     stride = ncols
+    # Count with an explicit int64 increment, not ``n_fg += flat[i]``: compiled, numba types that sum
+    # as int64 (int64 + uint8 -> int64), but as plain Python (SEGMETRICS_DISABLE_JIT=1) NumPy 2's
+    # promotion rules (NEP 50) keep ``int + np.uint8`` a uint8, which wraps at 256 and undersizes
+    # the candidate lists below.
     n_fg = 0
     for i in range(flat.size):
-        n_fg += flat[i]
+        if flat[i]:
+            n_fg += 1
     cand = np.empty(n_fg, np.int64)
     k = 0
     for i in range(flat.size):

@@ -628,10 +628,7 @@ def image_kernel(p, pu, g, h, w, lut, use_lut, lo, d, donorm, nfg, sr, sc, want_
         for r in range(8):
             for u in range(256):
                 hist[r, u] = 0
-        for u in range(256):
-            q = int(lut[u] * 255.0)
-            hist[4, q] += raw[0, u]
-            hist[0, q] += raw[1, u]
+        _fold_levels(raw, lut, hist)
     if not s_region:
         if not lut_counts:
             tp, fp = adaptive_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr)
@@ -738,11 +735,26 @@ def abs_error_sum(p, pu, g, lut, use_lut, lo, d, donorm):
 
 
 @njit
+def _fold_levels(raw, lut, hist):
+    """Fold the raw-level counts ``raw`` (fg, bg) into the quantised-level histograms ``hist[4]`` (fg)
+    and ``hist[0]`` (bg). Only levels present in the map are visited; their ``lut`` values lie in
+    ``[0, 1]`` (see ``segmetrics._normalize.uint8_level_values``), so ``q`` is in ``0..255``."""
+    for u in range(256):
+        if raw[0, u] + raw[1, u] == 0:
+            continue
+        q = int(lut[u] * 255.0)
+        hist[4, q] += raw[0, u]
+        hist[0, q] += raw[1, u]
+
+
+@njit
 def strict_from_raw(raw, lut, thr, hist):
     """MATLAB E-measure counts for a uint8 map from its raw level histograms ``raw`` (fg, bg)."""
     tp = 0
     fp = 0
     for u in range(256):
+        if raw[0, u] + raw[1, u] == 0:
+            continue
         v = lut[u]
         if v > thr:
             tp += raw[0, u]
@@ -917,9 +929,5 @@ def lut_image_kernel(pu, g, h, w, lut, nfg, sr, sc, want_s, alpha, s_matlab, avo
         sm = object_score * alpha + region * (1 - alpha)
         if sm < 0:
             sm = 0.0
-    # fold the raw levels into the quantised-level histograms (hist[4]: fg, hist[0]: bg)
-    for u in range(256):
-        q = int(lut[u] * 255.0)
-        hist[4, q] += raw[0, u]
-        hist[0, q] += raw[1, u]
+    _fold_levels(raw, lut, hist)
     return sum_v, sum_abs, thr, tp, fp, sm, False

@@ -181,7 +181,7 @@ def test_usage_errors_and_module_entry_point(data, capsys):
         main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--shard", "1of2"])
     assert e.value.code == 2
     assert main(["eval", "--pred", "/nonexistent/pred", "--gt", str(data["gt"]), "--no-progress"]) == 2
-    assert "`pred_dir` must be an existing folder" in capsys.readouterr().err
+    assert "--pred must be an existing folder" in capsys.readouterr().err  # the flag, not `pred_dir` (item 8)
     proc = subprocess.run([sys.executable, "-m", "segmetrics", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("segmetrics ")
     code = (

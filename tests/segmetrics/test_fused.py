@@ -68,7 +68,7 @@ def test_skeleton_batch_and_torch():
 
 
 def test_skeleton_count_mismatch():
-    with pytest.raises(ValueError, match=r"`hce_skeleton` must hold one skeleton per image \(2\); got 3"):
+    with pytest.raises(ValueError, match=r"`hce_skeleton` must hold 2 maps, one per image; got 3"):
         compute_all(np.zeros((2, 4, 4), np.uint8), np.zeros((2, 4, 4), bool), hce_skeleton=[np.zeros((4, 4))] * 3)
 
 

@@ -1,0 +1,259 @@
+"""Data integrity and messages of folder evaluation (issue 11, items 3, 6, 7 and 8).
+
+Resume keyed on file content, nothing-evaluated runs and incomplete merges failing loudly, messages that
+name the file and its role, CLI flags instead of Python parameter names, Ctrl-C, plain scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import pytest
+
+from segmetrics.cli import main
+from segmetrics.folder import NoPairsError, evaluate_folder, load_results, merge_results
+from tests.segmetrics.folder_data import NAMES, make_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+KW = {"workers": 0, "progress": False, "skeleton_cache": False, "metrics": ("fm", "mae", "sm")}
+CLI = ["--workers", "0", "--no-progress", "--no-skeleton-cache", "--metrics", "fm", "mae"]
+
+
+@pytest.fixture()
+def data(tmp_path):
+    return make_dataset(tmp_path / "ds")
+
+
+def _row(out: Path, name: str) -> dict:
+    with open(out / "per_image.csv") as f:
+        import csv
+
+        return next(r for r in csv.DictReader(f) if r["name"] == name)
+
+
+# ------------------------------------------------------------------------------------------- item 6
+
+
+def test_resume_recomputes_rows_whose_files_changed(data, tmp_path, capsys):
+    out = tmp_path / "out"
+    first = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    stale = float(_row(out, "im1")["fm.max"])
+    # overwrite one prediction with another method's map, as a user re-exporting a model would
+    shutil.copyfile(data["bad"] / "im1.png", data["good"] / "im1.png")
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **{**KW, "progress": True})
+    fresh = evaluate_folder(data["good"], data["gt"], out_dir=tmp_path / "fresh", **KW)
+    assert (again.reused, again.recomputed) == (len(NAMES) - 1, 1)
+    assert again.metrics == fresh.metrics and again.metrics != first.metrics
+    assert float(_row(out, "im1")["fm.max"]) == float(_row(tmp_path / "fresh", "im1")["fm.max"]) != stale
+    assert "5 row(s) reused, 1 recomputed because a file changed" in capsys.readouterr().err
+    # a changed GT is seen too
+    gt = cv2.imread(str(data["gt"] / "im0.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(data["gt"] / "im0.png"), 255 - gt)
+    third = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    assert (third.reused, third.recomputed) == (len(NAMES) - 1, 1)
+
+
+def test_resume_reuses_touched_but_identical_files_and_counts_in_the_cli(data, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(out), *CLI]
+    assert main(args) == 0
+    p = data["good"] / "im2.png"
+    st = p.stat()
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # same bytes, new mtime: hashed, reused
+    capsys.readouterr()
+    assert main(args) == 0
+    assert f"{len(NAMES)} images ({len(NAMES)} reused from the previous run, 0 recomputed" in capsys.readouterr().err
+    im3 = cv2.imread(str(data["good"] / "im3.png"), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(data["good"] / "im3.png"), 255 - im3)
+    assert main(args) == 0
+    assert f"({len(NAMES) - 1} reused from the previous run, 1 recomputed because a file changed)" in (
+        capsys.readouterr().err
+    )
+
+
+# ------------------------------------------------------------------------------------------- item 7
+
+
+def test_nothing_to_evaluate_fails_with_what_to_do(data, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(NoPairsError, match=r"`pred_dir` '.*empty' holds no images"):
+        evaluate_folder(empty, data["gt"], **KW)
+    with pytest.raises(NoPairsError, match=r"`gt_dir` '.*empty' holds no images"):
+        evaluate_folder(data["good"], empty, **KW)
+    assert main(["eval", "--pred", str(empty), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"), *CLI]) == 2
+    assert "--pred" in capsys.readouterr().err
+    # predictions saved as <stem>_pred.png: the message suggests the suffix
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for f in data["good"].iterdir():
+        shutil.copyfile(f, renamed / f"{f.stem}_pred{f.suffix}")
+    with pytest.raises(NoPairsError, match=r"pass suffix='_pred' \(--suffix _pred\)"):
+        evaluate_folder(renamed, data["gt"], **KW)
+    assert main(["eval", "--pred", str(renamed), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"), *CLI]) == 2
+    err = capsys.readouterr().err
+    assert "pass --suffix _pred" in err and "suffix=" not in err and "`" not in err
+    assert main(["eval", "--pred", str(renamed), "--gt", str(data["gt"]), "--suffix", "_pred",
+                 "--out", str(tmp_path / "ok"), *CLI]) == 0
+
+
+def test_stats_on_an_empty_folder_fails(tmp_path, capsys):
+    (tmp_path / "gt").mkdir()
+    assert main(["stats", "--gt", str(tmp_path / "gt"), "--no-progress"]) == 2
+    assert "holds no images" in capsys.readouterr().err
+
+
+def test_merge_with_a_missing_shard_fails(data, tmp_path, capsys):
+    outs = []
+    for k in range(3):
+        outs.append(tmp_path / f"rank{k}")
+        evaluate_folder(data["good"], data["gt"], out_dir=outs[-1], shard=(k, 3), **KW)
+        meta = json.loads((outs[-1] / "records.jsonl").read_text().splitlines()[0])
+        assert meta["shard"] == [k, 3] and meta["pairs_total"] == len(NAMES)
+    whole = evaluate_folder(data["good"], data["gt"], **KW)
+    assert merge_results(outs).metrics == whole.metrics
+    with pytest.raises(ValueError, match=r"lacks shard\(s\) 1/3 of the 3-way split"):
+        merge_results([outs[0], outs[2]])
+    assert main(["eval", "--merge", str(outs[0]), str(outs[2]), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "lacks shard(s) 1/3" in err and "--shard i/3" in err and "shard=" not in err
+    # a different shard cannot resume into the same folder
+    with pytest.raises(ValueError, match=r"holds shard 0/3 and this run is shard 1/3"):
+        evaluate_folder(data["good"], data["gt"], out_dir=outs[0], shard=(1, 3), **KW)
+
+
+# ------------------------------------------------------------------------------------------- item 8
+
+
+def test_read_errors_name_the_role_and_the_path(data, tmp_path):
+    (data["gt"] / "im1.png").write_bytes(b"not a png")
+    res = evaluate_folder(data["bad"], data["gt"], **KW)
+    assert res.errors["im3"].startswith(f"cannot decode the prediction {data['bad'] / 'im3.png'}: ")
+    assert res.errors["im1"].startswith(f"cannot decode the ground truth {data['gt'] / 'im1.png'}: ")
+
+
+def test_cli_messages_use_flags_hce_picture_errors_and_plot_of_an_empty_result(data, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(out), *CLI]) == 0
+    # other settings into the same folder: the message names --out and --overwrite
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(out),
+                 "--workers", "0", "--no-progress", "--metrics", "mae"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "pass --overwrite or another folder" in err and "overwrite=True" not in err
+    # hce-picture with a missing / corrupt file: one line, no traceback
+    png = tmp_path / "x.png"
+    for pred in (tmp_path / "missing.png", data["bad"] / "im3.png"):
+        assert main(["hce-picture", "--pred", str(pred), "--gt", str(data["gt"] / "im0.png"), "--out", str(png)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and f"the prediction {pred}" in err
+    # plot of a result where every image failed
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for n in NAMES:
+        (broken / f"{n}.png").write_bytes(b"corrupt")
+    assert main(["eval", "--pred", str(broken), "--gt", str(data["gt"]), "--out", str(tmp_path / "b"), *CLI]) == 1
+    assert load_results(tmp_path / "b").num_images == 0
+    capsys.readouterr()
+    assert main(["plot", str(tmp_path / "b"), "--out", str(tmp_path / "fig")]) == 2
+    err = capsys.readouterr().err
+    assert "holds no evaluated image" in err and "--metrics" not in err
+
+
+def test_ctrl_c_says_how_to_resume(data, tmp_path, capsys, monkeypatch):
+    import segmetrics.folder
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segmetrics.folder, "evaluate_folder", interrupted)
+    code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"), *CLI])
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted" in err and "re-run the same command to resume" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+# ------------------------------------------------------------------------------------------- item 3
+
+
+def _script(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "evaluate.py"
+    script.write_text(textwrap.dedent(body))
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=tmp_path)
+
+
+def test_evaluate_folder_from_a_plain_script_without_main_guard(data, tmp_path):
+    proc = _script(tmp_path, f"""
+        import segmetrics as sm
+        res = sm.evaluate_folder({str(data['good'])!r}, {str(data['gt'])!r}, out_dir="out", workers=2,
+                                 metrics=("fm", "mae"), progress=False, skeleton_cache=False)
+        print("n =", res.num_images)
+        """)
+    assert proc.returncode == 0, proc.stderr
+    assert f"n = {len(NAMES)}" in proc.stdout
+    assert "RuntimeWarning" in proc.stderr and "uses threads" in proc.stderr
+    assert "out of memory" not in proc.stderr
+    assert load_results(tmp_path / "out").num_images == len(NAMES)
+
+
+def test_process_executor_without_main_guard_is_refused_before_writing(data, tmp_path):
+    proc = _script(tmp_path, f"""
+        import segmetrics as sm
+        sm.evaluate_folder({str(data['good'])!r}, {str(data['gt'])!r}, out_dir="out", workers=2,
+                           executor="process", metrics=("mae",), progress=False, skeleton_cache=False)
+        """)
+    assert proc.returncode != 0
+    assert 'if __name__ == "__main__":' in proc.stderr and "out of memory" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_plain_script_detection_accepts_the_guard(tmp_path):
+    import ast
+
+    from segmetrics.folder import _is_main_guard
+
+    for src, ok in (('__name__ == "__main__"', True), ('"__main__" == __name__', True), ("x == 1", False),
+                    ('__name__ != "__main__"', False)):
+        assert _is_main_guard(ast.parse(src, mode="eval").body) is ok
+
+
+def test_broken_pool_at_start_up_does_not_blame_memory(monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import segmetrics.folder as folder
+
+    class Fut:
+        def result(self):
+            raise BrokenProcessPool("boom")
+
+    class Pool:
+        def __init__(self, *a, **k):
+            pass
+
+        def submit(self, *a, **k):
+            return Fut()
+
+        def shutdown(self, **k):
+            pass
+
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", Pool)
+    tasks = [(f"a{i}", "p", "g") for i in range(4)]
+    with pytest.raises(RuntimeError, match="failed at start-up") as exc:
+        list(folder._iter_results(tasks, None, 2, 1, "process"))
+    assert "memory" not in str(exc.value)
+
+
+def test_suggest_affixes():
+    from segmetrics.image_io import suggest_affixes
+
+    assert suggest_affixes(["a", "b"], ["a_pred", "b_pred", "zzz"]) == ("", "_pred")
+    assert suggest_affixes(["1", "2"], ["sal_1", "sal_2"]) == ("sal_", "")
+    assert suggest_affixes(["a"], ["b"]) is None

@@ -1,0 +1,76 @@
+"""What a plain install provides (issue 11, items 1, 4 and 5): CLI dependencies, Python 3.10, the test extra."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+from segmetrics.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+TEST_COMMAND = 'pip install torch==2.13.0 && pip install ".[test]" && pip install --no-deps pysodmetrics==1.6.2'
+
+
+def _names(reqs):
+    import re
+
+    return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower(): r for r in reqs}
+
+
+def test_the_cli_needs_nothing_beyond_the_base_install():
+    base = _names(PYPROJECT["project"]["dependencies"])
+    assert "tqdm" in base  # eval / stats progress bars
+    assert "matplotlib" not in base and "matplotlib" in _names(PYPROJECT["project"]["optional-dependencies"]["plot"])
+
+
+def test_tomli_backport_on_python_310():
+    base = _names(PYPROJECT["project"]["dependencies"])
+    assert base["tomli"].replace('"', "'").endswith("python_version < '3.11'")
+    assert PYPROJECT["project"]["requires-python"] == ">=3.10"
+
+
+def test_toml_config_read_with_tomli_on_310(tmp_path, monkeypatch):
+    from segmetrics import config
+
+    fake = type(sys)("tomli")
+    fake.loads = tomllib.loads
+    monkeypatch.setitem(sys.modules, "tomli", fake)
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # as on 3.10: `import tomllib` fails
+    monkeypatch.setattr(sys, "version_info", (3, 10, 14, "final", 0))
+    p = tmp_path / "eval.toml"
+    p.write_text('out = "o"\n')
+    assert config._read(p) == {"out": "o"}
+
+
+def test_the_test_extra_does_not_cap_numpy_opencv_or_scikit_image():
+    # pysodmetrics 1.6.2 requires numpy<2.3.5, scikit-image<0.26, opencv-python-headless<5: it is installed
+    # with --no-deps by the test command instead, and what it imports (scikit-learn) is in the extra
+    test = _names(PYPROJECT["project"]["optional-dependencies"]["test"])
+    assert "pysodmetrics" not in test and "scikit-learn" in test
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"{TEST_COMMAND} && python -m pytest -q" in ci
+
+
+def test_plot_without_matplotlib_names_the_extra(tmp_path, monkeypatch, capsys):
+    for mod in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    from segmetrics.plot import plot_curves
+
+    res = tmp_path / "r.json"
+    res.write_text('{"schema": "segmetrics.results/1", "method": "m", "dataset": "d", "num_images": 1, '
+                   '"metrics": {}, "curves": {"fm.curve": [0.5], "fm.precision": [0.5], "fm.recall": [0.5]}}')
+    msg = r'plotting curves needs matplotlib: pip install "segloss-segmetrics\[plot\]"'
+    with pytest.raises(ImportError, match=msg):
+        plot_curves([res], "pr")
+    assert main(["plot", str(res), "--out", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ['segmetrics plot: error: plotting curves needs matplotlib: pip install "segloss-segmetrics[plot]"']
