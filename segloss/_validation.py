@@ -229,7 +229,7 @@ def _fmt(v: float) -> str:
     return f"{v:g}"
 
 
-def check_values(*rules: ValueRule) -> None:
+def check_values(*rules: ValueRule) -> dict[str, tuple[float, float]] | None:
     """Check the values of several tensor arguments with a single host synchronisation.
 
     The one value contract of every loss: each tensor argument is finite and, where the rule gives
@@ -238,15 +238,19 @@ def check_values(*rules: ValueRule) -> None:
     read once. ``None`` tensors, empty tensors and bool tensors (always in ``[0, 1]``) pass.
     Skipped entirely, with no device work, when value checks are off or under ``torch.compile``.
 
+    Returns:
+        ``None`` when the checks are skipped, else ``{name: (min, max)}`` of the checked tensors
+        (for callers that warn on suspicious but valid data, e.g. an image in [0, 1] units).
+
     Raises:
         ValueError: naming the first failing argument, the expectation and the received range, e.g.
-            ``\`target\` must hold values in [0, 1] (a 0/1 or soft mask); got values in [0, 255]``.
+            "`target` must hold values in [0, 1] (a 0/1 or soft mask); got values in [0, 255]".
     """
     if not value_checks_enabled():
-        return
+        return None
     live = [r for r in rules if r.tensor is not None and r.tensor.numel() > 0 and r.tensor.dtype != torch.bool]
     if not live:
-        return
+        return {}
     stats = []
     for r in live:
         x = r.tensor.detach()
@@ -274,6 +278,7 @@ def check_values(*rules: ValueRule) -> None:
             what = f" ({r.what})" if r.what else ""
             ign = f" or ignore_index={_fmt(r.ignore)}" if r.ignore is not None else ""
             raise ValueError(f"`{r.name}` must hold values in {want}{what}{ign}; got values in [{_fmt(lo)}, {_fmt(hi)}]")
+    return {r.name: (lo, hi) for r, (lo, hi) in zip(live, values)}
 
 
 def check_labels(

@@ -31,11 +31,15 @@ from torch.nn import functional as F
 
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
     check_number,
     check_same_device,
     check_tensor,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
     reduce,
 )
 
@@ -172,6 +176,9 @@ def feature_consistency_loss(
         if s.shape[0] != n:
             raise ValueError(f"`student[{d}]` must have batch size {n} like `student[0]`; got {s.shape[0]}")
         check_same_device(s, t, f"student[{d}]", f"teacher[{d}]")
+    check_values(*(finite(f"student[{d}]", x) for d, x in enumerate(student)),
+                 *(finite(f"teacher[{d}]", x) for d, x in enumerate(teacher)))
+    for d, (s, t) in enumerate(zip(student, teacher)):
         term = _level_feature_loss(s, t, mode)
         if lam is not None:
             term = term * lam[d]
@@ -285,16 +292,22 @@ def deep_supervision_loss(
     """
     sides = _check_list(side_outputs, "side_outputs")
     check_choice(reduction, "reduction", REDUCTIONS)
+    check_bool(from_logits, "from_logits")
     lam = _check_weights(weights, len(sides), "weights")
     n = sides[0].shape[0]
     target = _prepare_mask(target, n)
-    dtype = float32_logits(sides[0]).dtype
-    gt = target.to(dtype)
-    total = None
     for d, side in enumerate(sides):
         if side.ndim != 4 or side.shape[0] != n or side.shape[1] != 1:
             raise ValueError(f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}")
         check_same_device(side, target, f"side_outputs[{d}]", "target")
+    side_rules = (finite(f"side_outputs[{d}]", x) if from_logits else
+                  in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
+                  for d, x in enumerate(sides))
+    check_values(*side_rules, in_range("target", target, what="a 0/1 or soft mask"))
+    dtype = float32_logits(sides[0]).dtype
+    gt = target.to(dtype)
+    total = None
+    for d, side in enumerate(sides):
         s = float32_logits(side).to(dtype)
         g = gt
         if s.shape[2:] != g.shape[2:]:
@@ -328,6 +341,7 @@ class DeepSupervisionLoss(nn.Module):
     ) -> None:
         super().__init__()
         check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
         self.weights = None if weights is None else _check_weights(weights, len(weights), "weights")
         self.from_logits = from_logits
         self.reduction = reduction
@@ -391,6 +405,8 @@ def isnet_loss(
         >>> total.backward(); sorted(parts)
         ['feature', 'side', 'side_first']
     """
+    check_choice(feature_mode, "feature_mode", FEATURE_MODES)
+    check_choice(reduction, "reduction", REDUCTIONS)
     side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
     feat = feature_consistency_loss(
         student_features, teacher_features, weights=feature_weights, mode=feature_mode, reduction="none"
@@ -436,6 +452,7 @@ class ISNetLoss(nn.Module):
         super().__init__()
         check_choice(feature_mode, "feature_mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
         self.side_weights = side_weights
         self.feature_weights = feature_weights
         self.feature_mode = feature_mode

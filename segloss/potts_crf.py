@@ -58,6 +58,7 @@ synchronisation to size its hash structures; the bilateral grid needs none).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -68,13 +69,16 @@ from segloss._bilateral_grid import bilateral_grid_filter, grid_shape
 from segloss._permutohedral import PermutohedralLattice
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
     check_logits,
     check_number,
     check_same_device,
     check_target_shape,
     check_tensor,
+    check_values,
+    finite,
+    in_range,
     reduce,
 )
 
@@ -274,6 +278,51 @@ def _check_grid_args(image_range: tuple[float, float], cells: tuple[float, float
     check_number(cells[1], "grid_cells_per_sigma[1]", low=0.6, high=4.0)
 
 
+def _check_options(
+    *, backend: str, mode: str, compat: str, reduction: str, sigma_rgb: float, sigma_xy: float | None,
+    scale_factor: float, kernel_size: int, dilation: int, chunk_size: int, image_range: tuple[float, float],
+    grid_cells_per_sigma: tuple[float, float], from_logits: bool, normalize: bool,
+) -> None:
+    """Validate the options shared by :func:`potts_crf_loss` and :class:`PottsCRFLoss` (one place)."""
+    check_choice(backend, "backend", BACKENDS)
+    check_choice(mode, "mode", ("multiclass", "binary"))
+    check_choice(compat, "compat", ("paper", "rloss"))
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_bool(from_logits, "from_logits")
+    check_bool(normalize, "normalize")
+    check_number(sigma_rgb, "sigma_rgb", low=0.0, low_inclusive=False)
+    if sigma_xy is not None:
+        check_number(sigma_xy, "sigma_xy", low=0.0, low_inclusive=False)
+    check_number(scale_factor, "scale_factor", low=0.0, high=1.0, low_inclusive=False)
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 3 or kernel_size % 2 == 0:
+        raise ValueError(f"`kernel_size` must be an odd int >= 3; got {kernel_size!r}")
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError(f"`dilation` must be an int >= 1; got {dilation!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"`chunk_size` must be a positive int; got {chunk_size!r}")
+    _check_grid_args(image_range, grid_cells_per_sigma)
+
+
+def _check_image_values(
+    pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None, image_range: tuple[float, float]
+) -> None:
+    """Value contract of the inputs (one host sync when checks are on); warn on an image in [0, 1] units."""
+    seen = check_values(finite("pred", pred), finite("image", image),
+                        in_range("roi", roi, what="a 0/1 mask of valid pixels"))
+    if not seen or "image" not in seen:
+        return
+    lo, hi = seen["image"]
+    if 0.0 <= lo < hi <= 1.0 < image_range[1] - image_range[0]:
+        warnings.warn(
+            f"`image` values lie in [{lo:g}, {hi:g}] but image_range={tuple(image_range)!r}: an image in [0, 1] "
+            "with sigma_rgb in [0, 255] units makes every colour affinity ~1 (a purely spatial CRF) and changes "
+            "the loss by orders of magnitude; multiply the image by 255, or pass image_range=(0, 1) with "
+            "sigma_rgb in those units",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def potts_crf_loss(
     pred: torch.Tensor,
     image: torch.Tensor,
@@ -344,21 +393,10 @@ def potts_crf_loss(
         >>> img = torch.rand(1, 3, 16, 16) * 255
         >>> potts_crf_loss(logits, img, backend="grid4").backward()
     """
-    check_choice(backend, "backend", BACKENDS)
-    check_choice(mode, "mode", ("multiclass", "binary"))
-    check_choice(compat, "compat", ("paper", "rloss"))
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_number(sigma_rgb, "sigma_rgb", low=0.0, low_inclusive=False)
-    if sigma_xy is not None:
-        check_number(sigma_xy, "sigma_xy", low=0.0, low_inclusive=False)
-    check_number(scale_factor, "scale_factor", low=0.0, high=1.0, low_inclusive=False)
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 3 or kernel_size % 2 == 0:
-        raise ValueError(f"`kernel_size` must be an odd int >= 3; got {kernel_size!r}")
-    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
-        raise ValueError(f"`dilation` must be an int >= 1; got {dilation!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be a positive int; got {chunk_size!r}")
-    _check_grid_args(image_range, grid_cells_per_sigma)
+    _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
+                   sigma_xy=sigma_xy, scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation,
+                   chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
+                   from_logits=from_logits, normalize=normalize)
     check_logits(pred, "pred", ndim=4)
     if mode == "binary" and pred.shape[1] != 1:
         raise ValueError(f"`pred` must have 1 channel when mode='binary'; got shape {tuple(pred.shape)}")
@@ -369,6 +407,15 @@ def potts_crf_loss(
     if image.ndim != 4 or image.shape[0] != n or tuple(image.shape[-2:]) != (h, w):
         raise ValueError(f"`image` must be (N, C_img, H, W) = ({n}, C_img, {h}, {w}); got {tuple(image.shape)}")
     check_same_device(pred, image, "pred", "image")
+    if roi is not None:
+        check_target_shape(roi, (n, h, w), "roi", ref_shape=tuple(pred.shape))
+        check_same_device(pred, roi, "pred", "roi")
+    if scale_factor != 1.0 and (math.floor(h * scale_factor) < 1 or math.floor(w * scale_factor) < 1):
+        raise ValueError(
+            f"`scale_factor` must leave at least one pixel per axis: {scale_factor!r} shrinks the {h}x{w} input to "
+            f"{math.floor(h * scale_factor)}x{math.floor(w * scale_factor)}; got {scale_factor!r}"
+        )
+    _check_image_values(pred, image, roi, image_range)
 
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "binary":
@@ -383,8 +430,6 @@ def potts_crf_loss(
     dt = s.dtype if backend != "lattice" else torch.float32
     img = image.detach().to(dt)
     if roi is not None:
-        check_target_shape(roi, (n, h, w), "roi", ref_shape=tuple(pred.shape))
-        check_same_device(pred, roi, "pred", "roi")
         r = roi.detach().to(dt).unsqueeze(1)
     else:
         r = None
@@ -414,7 +459,6 @@ def potts_crf_loss(
         feats = _features(img, sigma_rgb, sxy)
         filt = _lattice_filter(feats, 1.0 if compat == "rloss" else lattice_gain(feats.shape[-1]))
     per = _QuadraticForm.apply(u, r, filt, compat == "paper")
-    check_finite(per, "pred")  # NaN/Inf in the logits surface here (cheaper than scanning them)
     if compat == "paper" and normalize:
         per = per / r.sum((1, 2, 3)).clamp_min(1.0)
     return reduce(per, reduction)
@@ -448,10 +492,10 @@ class PottsCRFLoss(nn.Module):
         grid_cells_per_sigma: tuple[float, float] = (1.0, 0.75),
     ) -> None:
         super().__init__()
-        check_choice(backend, "backend", BACKENDS)
-        check_choice(compat, "compat", ("paper", "rloss"))
-        check_choice(reduction, "reduction", REDUCTIONS)
-        _check_grid_args(image_range, grid_cells_per_sigma)
+        _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
+                       sigma_xy=sigma_xy, scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation,
+                       chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
+                       from_logits=from_logits, normalize=normalize)
         self.kwargs = dict(
             sigma_rgb=sigma_rgb,
             sigma_xy=sigma_xy,
