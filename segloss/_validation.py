@@ -35,9 +35,9 @@ __all__ = [
     "check_target_shape",
     "check_values",
     "finite",
+    "float32_logits",
     "in_range",
     "label_ids",
-    "float32_logits",
     "reduce",
     "set_value_checks",
     "value_checks_enabled",
@@ -273,11 +273,15 @@ def check_values(*rules: ValueRule) -> dict[str, tuple[float, float]] | None:
                     bad &= t != r.ignore
                 vals = torch.unique(t[bad])[:5].tolist()
                 ign = f" or ignore_index={r.ignore}" if r.ignore is not None else ""
-                raise ValueError(f"`{r.name}` labels must be in [0, {int(r.high) + 1}){ign}; got out-of-range values {vals}")
+                raise ValueError(
+                    f"`{r.name}` labels must be in [0, {int(r.high) + 1}){ign}; got out-of-range values {vals}"
+                )
             want = f"[{_fmt(r.low) if r.low is not None else '-inf'}, {_fmt(r.high) if r.high is not None else 'inf'}]"
             what = f" ({r.what})" if r.what else ""
             ign = f" or ignore_index={_fmt(r.ignore)}" if r.ignore is not None else ""
-            raise ValueError(f"`{r.name}` must hold values in {want}{what}{ign}; got values in [{_fmt(lo)}, {_fmt(hi)}]")
+            raise ValueError(
+                f"`{r.name}` must hold values in {want}{what}{ign}; got values in [{_fmt(lo)}, {_fmt(hi)}]"
+            )
     return {r.name: (lo, hi) for r, (lo, hi) in zip(live, values)}
 
 

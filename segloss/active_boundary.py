@@ -60,16 +60,20 @@ from segloss._distance import (
 )
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
     check_ignore_index,
-    check_labels,
+    check_label_dtype,
     check_logits,
     check_mode_channels,
     check_number,
     check_same_device,
     check_tensor,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
+    label_ids,
 )
 
 __all__ = ["ActiveBoundaryLoss", "abl_distance_map", "active_boundary_loss"]
@@ -370,16 +374,18 @@ def active_boundary_loss(
     num_classes = check_mode_channels(pred, mode)
     target = _validate_target(target, n, mode)
     check_same_device(pred, target, "pred", "target")
-    check_labels(target, num_classes, ignore_index=ignore_index)
-    check_finite(pred, "pred")
-    target = target.long()
-    h, w = target.shape[1:]
+    check_label_dtype(target)
+    check_bool(detach, "detach")
     if weight is not None:
         check_tensor(weight, "weight")
         if weight.shape != (num_classes,) or not weight.is_floating_point():
             raise ValueError(f"`weight` must be a float tensor of shape ({num_classes},); got {weight.dtype} "
                              f"{tuple(weight.shape)}")
         check_same_device(pred, weight, "pred", "weight")
+    check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred),
+                 in_range("weight", weight, 0.0, None, what="non-negative class weights"))
+    target = target.long()
+    h, w = target.shape[1:]
     if dist_map is not None:
         check_tensor(dist_map, "dist_map")
         if tuple(dist_map.shape) != (n, h, w) or not dist_map.is_floating_point():
@@ -573,6 +579,7 @@ class ActiveBoundaryLoss(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index)
+        check_bool(detach, "detach")
         self.mode, self.ignore_index, self.theta = mode, ignore_index, theta
         self.max_n_ratio, self.label_smoothing, self.detach = max_n_ratio, label_smoothing, detach
         self.reduction, self.compat = reduction, compat

@@ -28,13 +28,17 @@ from torch import nn
 
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
+    check_ignore_index,
     check_logits,
     check_number,
     check_same_device,
     check_target_shape,
     check_tensor,
+    check_values,
+    finite,
+    in_range,
     reduce,
     value_checks_enabled,
 )
@@ -278,15 +282,18 @@ def cas_loss(
     for name, val in (("batch_size", batch_size), ("max_regions", max_regions)):
         if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
             raise ValueError(f"`{name}` must be a positive int or None; got {val!r}")
+    check_bool(from_logits, "from_logits")
+    check_ignore_index(ignore_index)
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    soft_mask = compat == "official" and target.is_floating_point()
+    check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask"))
     s = _descriptors(pred, mode, from_logits)
     valid = target != ignore_index if ignore_index is not None else None
     if compat == "paper":
         per = _cas_paper(s, target, valid, float(alpha), max_regions)
-        check_finite(per, "pred")  # NaN/Inf inputs surface here; far cheaper than scanning the logits
         out = reduce(per, reduction)
     else:
         per = _cas_official(s, target, valid, float(alpha))
-        check_finite(per, "pred")
         out = per.sum() / float(batch_size or n) if reduction == "mean" else reduce(per, reduction)
     return out
 
@@ -399,6 +406,10 @@ def cace_loss(
     n, h, w = pred.shape[0], pred.shape[-2], pred.shape[-1]
     check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))
     check_same_device(pred, target, "pred", "target")
+    check_bool(from_logits, "from_logits")
+    check_ignore_index(ignore_index)
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    check_values(pred_rule, in_range("target", target, what="a 0/1 or soft mask", ignore=ignore_index))
     z = _binary_logit(pred, from_logits)
     if target.is_floating_point():
         y = target.to(z.dtype)
@@ -411,7 +422,6 @@ def cace_loss(
     b1 = (F.binary_cross_entropy_with_logits(z, y, reduction="none") * valid).sum((1, 2)) / cnt
     b2 = (F.binary_cross_entropy_with_logits(z, 1.0 - y, reduction="none") * valid).sum((1, 2)) / cnt
     per = torch.minimum(b1, b2)
-    check_finite(per, "pred")
     return reduce(per, reduction)
 
 

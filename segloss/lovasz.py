@@ -22,14 +22,18 @@ from torch import nn
 from segloss._distance import device_constant
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
     check_ignore_index,
-    check_labels,
+    check_label_dtype,
     check_logits,
     check_same_device,
     check_target_shape,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
+    label_ids,
 )
 
 __all__ = ["LovaszSoftmaxLoss", "lovasz_softmax_loss"]
@@ -143,8 +147,12 @@ def lovasz_softmax_loss(
         raise ValueError("`reduction` must be 'mean' or 'sum' when per_image=False (one loss for the batch); got "
                          "'none'")
     check_ignore_index(ignore_index)
-    check_labels(target, c, ignore_index=ignore_index)
-    check_finite(pred, "pred")
+    check_bool(per_image, "per_image")
+    check_bool(from_logits, "from_logits")
+    check_label_dtype(target)
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    check_values(label_ids("target", target, c, ignore_index), pred_rule)
+    target = target.long()  # uint8 / int32 class ids work like int64
     select = _class_selection(classes, c, pred.device)
 
     x = float32_logits(pred)
