@@ -156,13 +156,26 @@ def feature_consistency_loss(
         >>> loss = feature_consistency_loss(f_img, f_gt)
         >>> loss.backward()
     """
-    student = _check_list(student, "student")
-    teacher = _check_list(teacher, "teacher")
+    return _feature_consistency(student, teacher, weights, mode, reduction, ("student", "teacher"))
+
+
+def _feature_consistency(
+    student: Sequence[torch.Tensor],
+    teacher: Sequence[torch.Tensor],
+    weights: Sequence[float] | None,
+    mode: str,
+    reduction: str,
+    names: tuple[str, str],
+) -> torch.Tensor:
+    """:func:`feature_consistency_loss` with the argument names its caller uses in messages."""
+    sn, tn = names
+    student = _check_list(student, sn)
+    teacher = _check_list(teacher, tn)
     check_choice(mode, "mode", FEATURE_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
     if len(student) != len(teacher):
         raise ValueError(
-            f"`student` and `teacher` must have the same number of levels; got {len(student)} and {len(teacher)}"
+            f"`{sn}` and `{tn}` must have the same number of levels; got {len(student)} and {len(teacher)}"
         )
     lam = _check_weights(weights, len(student), "weights")
     n = student[0].shape[0]
@@ -170,14 +183,14 @@ def feature_consistency_loss(
     for d, (s, t) in enumerate(zip(student, teacher)):
         if s.shape != t.shape:
             raise ValueError(
-                f"`teacher[{d}]` must have the shape of `student[{d}]` {tuple(s.shape)} (level {d}); "
+                f"`{tn}[{d}]` must have the shape of `{sn}[{d}]` {tuple(s.shape)} (level {d}); "
                 f"got {tuple(t.shape)}"
             )
         if s.shape[0] != n:
-            raise ValueError(f"`student[{d}]` must have batch size {n} like `student[0]`; got {s.shape[0]}")
-        check_same_device(s, t, f"student[{d}]", f"teacher[{d}]")
-    check_values(*(finite(f"student[{d}]", x) for d, x in enumerate(student)),
-                 *(finite(f"teacher[{d}]", x) for d, x in enumerate(teacher)))
+            raise ValueError(f"`{sn}[{d}]` must have batch size {n} like `{sn}[0]`; got {s.shape[0]}")
+        check_same_device(s, t, f"{sn}[{d}]", f"{tn}[{d}]")
+    check_values(*(finite(f"{sn}[{d}]", x) for d, x in enumerate(student)),
+                 *(finite(f"{tn}[{d}]", x) for d, x in enumerate(teacher)))
     for d, (s, t) in enumerate(zip(student, teacher)):
         term = _level_feature_loss(s, t, mode)
         if lam is not None:
@@ -408,9 +421,8 @@ def isnet_loss(
     check_choice(feature_mode, "feature_mode", FEATURE_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
     side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
-    feat = feature_consistency_loss(
-        student_features, teacher_features, weights=feature_weights, mode=feature_mode, reduction="none"
-    )
+    feat = _feature_consistency(student_features, teacher_features, feature_weights, feature_mode, "none",
+                                ("student_features", "teacher_features"))
     if feat.shape != side.shape:
         raise ValueError(
             f"`student_features` must have the batch size of `side_outputs` ({side.shape[0]}); got {feat.shape[0]}"

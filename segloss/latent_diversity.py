@@ -303,8 +303,10 @@ def ranked_diversity_weights(
                 f"`num_outputs` must be <= {max_outputs} for lambda_base={lambda_base} in {dtype}: the first weight "
                 f"lambda_base·2^(M−1) would overflow to inf; got {num_outputs}"
             )
-    powers = torch.arange(num_outputs - 1, -1, -1, device=device, dtype=dtype)
-    return lambda_base * torch.pow(2.0, powers)
+    # 2^(M−m) itself overflows float32 from M = 129 on: form the product in float64 (device op, no sync)
+    wide = torch.float32 if torch.device(device or "cpu").type == "mps" else torch.float64
+    powers = torch.arange(num_outputs - 1, -1, -1, device=device, dtype=wide)
+    return (lambda_base * torch.pow(2.0, powers)).to(dtype)
 
 
 def _check_multi_output(pred: Any, target: Any, pred_name: str = "pred") -> torch.Tensor:
