@@ -194,14 +194,15 @@ def _cas_official(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
     if valid is not None:
         v = valid.reshape(n, -1).to(s.dtype)
         g, gc = g * v, gc * v
-    g2 = g.square()
     sf = s.reshape(n, c, -1)
-    m = torch.bmm(sf, torch.stack([g, gc, g2], 2))  # (N, C, 3): Σ s g, Σ s g', Σ s g²
-    a = torch.bmm(sf.square(), g2[:, :, None])[..., 0]  # Σ s² g²
-    gs, gcs, g2s = g.sum(1, keepdim=True), gc.sum(1, keepdim=True), g2.sum(1, keepdim=True)
+    m = torch.bmm(sf, torch.stack([g, gc], 2))  # (N, C, 2): Σ s g, Σ s g'
+    gs, gcs = g.sum(1, keepdim=True), gc.sum(1, keepdim=True)
     mu, mu_c = m[..., 0] / gs, m[..., 1] / gcs
     term2 = (mu - mu_c).square().sum(1)
-    u = (a - 2.0 * mu * m[..., 2] + mu.square() * g2s).clamp_min(0.0)  # Σ g² (s − μ)²
+    # Σ g² (s − μ)² summed from the centred values, as the authors do. The expanded form
+    # Σ g²s² − 2μ Σ g²s + μ² Σ g² cancels catastrophically in float32 (relative error up to 1.7e-5
+    # against the authors' float32 at 256², vs ≤ 8e-8 for theirs); this costs one more pass.
+    u = ((sf - mu[..., None]) * g[:, None, :]).square().sum(2)
     term1 = (u / (gs + _OFFICIAL_EPS)).sum(1)
     return alpha * term1 - (1.0 - alpha) * term2
 
@@ -244,7 +245,8 @@ def cas_loss(
         ignore_index: region id whose pixels are excluded (no loss, no gradient). Default ``None``.
         reduction: ``"mean"`` over images, ``"sum"``, or ``"none"`` (per image ``(N,)``).
         compat: ``"paper"`` (default) or ``"official"`` (the authors' ``cas.py``; the ``"mean"``
-            reduction divides the batch sum by ``batch_size``).
+            reduction divides the batch sum by ``batch_size``). In float32 it agrees with the
+            authors' float32 output to ≤ 3e-7 relative (float64: ≤ 1e-13).
         batch_size: divisor of ``"mean"`` for ``compat="official"``; default ``N``. The authors use
             a constant ``BATCH_SIZE = 40``; pass it to reproduce their numbers.
         max_regions: static upper bound on the number of distinct ids per image (ignored pixels'
