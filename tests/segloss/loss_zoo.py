@@ -60,6 +60,9 @@ def cases(
     def sides(x: torch.Tensor) -> list[torch.Tensor]:
         return [x, F.avg_pool2d(x, 2)]
 
+    def features(x: torch.Tensor) -> list[torch.Tensor]:
+        return [x.repeat(1, 8, 1, 1)[:, :, ::2, ::2], x.repeat(1, 16, 1, 1)[:, :, ::4, ::4]]
+
     sj, sjm = segloss.SoftJaccardLoss(), segloss.SoftJaccardLoss(mode="multiclass", ignore_index=255)
     click = segloss.ClickConstraintLoss()
     hind, ranked = segloss.HindsightLoss(), segloss.RankedDiversityLoss()
@@ -85,8 +88,7 @@ def cases(
         "DeepSupervisionLoss": (leaf(n, 1, h, w), lambda x: ds(sides(x), gt)),
         "FeatureConsistencyLoss": (leaf(n, 8, h // 2, w // 2), lambda x: fc([x, F.avg_pool2d(x, 2).repeat(1, 2, 1, 1)],
                                                                              f_gt)),
-        "ISNetLoss": (leaf(n, 1, h, w), lambda x: isnet(sides(x), gt, [x.repeat(1, 8, 1, 1)[:, :, ::2, ::2],
-                                                                       x.repeat(1, 16, 1, 1)[:, :, ::4, ::4]], f_gt)[0]),
+        "ISNetLoss": (leaf(n, 1, h, w), lambda x: isnet(sides(x), gt, features(x), f_gt)[0]),
         "PottsCRFLoss": (leaf(n, c, h, w), lambda x: crf(x, image)),
         "PottsCRFLoss-dense": (leaf(n, c, h, w), lambda x: crf_dense(x, image)),
         "SizeTargetLoss": (leaf(n, c, h, w), lambda x: size(x, sizes)),
