@@ -58,6 +58,7 @@ from segloss._distance import (
     floor_sqrt,
     squared_distance_to_mask,
 )
+from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -303,7 +304,7 @@ def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
     (impossible for the caps used here) would be dropped.
     """
     flat = mask.reshape(-1)
-    pos = flat.long().cumsum(0) - 1
+    pos = cumsum(flat.long(), 0) - 1
     slot = torch.where(flat, pos, torch.full_like(pos, cap)).clamp_max(cap)
     idx = torch.zeros(cap + 1, dtype=torch.int64, device=mask.device)
     idx.scatter_(0, slot, torch.arange(flat.numel(), device=mask.device))

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -93,7 +94,7 @@ def dense_region_index(region_ids: torch.Tensor) -> torch.Tensor:
     srt, perm = torch.sort(ids, dim=1)
     new = torch.ones_like(srt, dtype=torch.long)
     new[:, 1:] = (srt[:, 1:] != srt[:, :-1]).long()
-    rank = torch.cumsum(new, dim=1) - 1
+    rank = cumsum(new, 1) - 1
     return torch.empty_like(rank).scatter_(1, perm, rank)
 
 

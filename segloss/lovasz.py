@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segloss._distance import device_constant
+from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -82,8 +83,8 @@ def _lovasz_per_group(probs: torch.Tensor, labels: torch.Tensor, valid: torch.Te
     errors_sorted, perm = torch.sort(errors.reshape(g * c, p), dim=1, descending=True)
     fg_sorted = fg.reshape(g * c, p).gather(1, perm)
     gts = fg_sorted.sum(dim=1, keepdim=True)
-    intersection = gts - fg_sorted.cumsum(dim=1)
-    union = gts + (1.0 - fg_sorted).cumsum(dim=1)  # >= 1 everywhere
+    intersection = gts - cumsum(fg_sorted, 1)
+    union = gts + cumsum(1.0 - fg_sorted, 1)  # >= 1 everywhere
     jaccard = 1.0 - intersection / union
     grad = torch.cat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], dim=1)
     per_class = (errors_sorted.clamp_min(0.0) * grad).sum(dim=1).view(g, c)

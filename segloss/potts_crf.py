@@ -38,13 +38,18 @@ Affinity backends (``backend=``):
   ``K + 1`` maps are splatted onto a dense grid over ``(x/σ_xy, y/σ_xy, I/σ_rgb)`` (spatial axes linear,
   ≥ 4 nodes; colour axes nearest cells of ``σ_rgb / grid_cells_per_sigma[1]``), blurred by a separable
   sampled Gaussian whose variance accounts for the splat/slice interpolation, sliced back, and the
-  diagonal set to the exact ``w_pp = 1``. Measured 0.99–1.05× the exact Gaussian (48²–96² maps,
-  σ_xy 10–100, ``scale_factor`` 1 and 0.5; 0.99–1.01× with ``grid_cells_per_sigma=(1, 1)``), with no
-  calibration constant and no host synchronisation (every size comes from the image shape, the sigmas
-  and the documented ``image_range``; values outside it are clamped). Its cost grows with the colour
-  grid, ``((hi − lo)/σ_rgb · cells)^C_img``: at σ_rgb = 15 on [0, 255], (8, 21, 256²) it measured
-  0.84–0.94× the time of rloss's C++ lattice (0.73–0.90× at 128²) and ~0.5× our lattice, one CPU
-  thread (see ``benchmarks/results/cas_size_crf.md``).
+  diagonal set to the exact ``w_pp = 1``. On real photographs (scikit-image's astronaut, coffee, chelsea,
+  rocket, the grey camera copied to three channels, and a constant image; 96² and 128², σ_rgb 15, σ_xy 10
+  and 100, ``scale_factor`` 1 and 0.5) it measured **0.95–1.06×** the exact dense Gaussian sum, whatever
+  the prediction (the ratio depends on the image only). The former default of 0.75 colour cells per σ read
+  1.05–1.22× on the colour photographs, 1.5× on the grey one and 1.69× on the constant image: the
+  rounding of colours to cells does not spread coinciding colours, so the variance correction for it is
+  only partial (:data:`segloss._bilateral_grid.NEAREST_VARIANCE_SHARE`). No calibration constant and no
+  host synchronisation (every size comes from the image shape, the sigmas and the documented
+  ``image_range``; values outside it are clamped). Its cost grows with the colour grid,
+  ``((hi − lo)/σ_rgb · cells)^C_img``: 1.5 colour cells per σ is about 7× the cells of the former 0.75
+  (σ_rgb = 15 on [0, 255]: 27³ instead of 14³ per spatial node); ``grid_cells_per_sigma=(1, 0.75)`` is the
+  fast, less accurate setting (about 1.0–1.7× the exact sum, see above).
   It is symmetric, so the one-pass gradient is exact for its value. ``compat="rloss"`` with it keeps
   rloss's sign and batch mean but the exact Gaussian scale (≈ 1.8× rloss's lattice numbers); rloss
   parity needs the lattice, which ``"auto"`` picks for ``compat="rloss"``.
@@ -341,7 +346,7 @@ def potts_crf_loss(
     reduction: str = "mean",
     chunk_size: int = 1024,
     image_range: tuple[float, float] = (0.0, 255.0),
-    grid_cells_per_sigma: tuple[float, float] = (1.0, 0.75),
+    grid_cells_per_sigma: tuple[float, float] = (1.0, 1.5),
 ) -> torch.Tensor:
     r"""Potts / dense-CRF loss, eq. 3: :math:`\sum_k (\mathbf 1 - S^k)^\top W S^k` per image.
 
@@ -378,15 +383,23 @@ def potts_crf_loss(
         image_range: ``(low, high)`` value range of ``image`` for ``"bilateral_grid"`` (default
             ``(0, 255)``); it fixes the colour grid without looking at the data; values outside are clamped.
         grid_cells_per_sigma: ``(spatial, colour)`` grid nodes per bandwidth for ``"bilateral_grid"``, each
-            in ``[0.6, 4]``; default ``(1.0, 0.75)``. Larger is more accurate and costs more memory/time.
+            in ``[0.6, 4]``; default ``(1.0, 1.5)`` (0.95–1.06× the exact sum on real photographs). Larger
+            is more accurate and costs more memory/time; ``(1.0, 0.75)`` is about 7× smaller and up to 1.7×
+            off on flat or grey images.
 
     Returns:
         The loss (float32 maths; float64 kept for the exact backends).
 
     Raises:
-        TypeError: non-tensor inputs, non-floating ``pred``.
-        ValueError: bad shapes, choices or parameters; a ``"bilateral_grid"`` larger than
-            :data:`MAX_GRID_VALUES` values.
+        TypeError: non-tensor inputs, non-floating ``pred``, non-bool ``from_logits`` / ``normalize``.
+        ValueError: bad shapes, choices or parameters; a ``scale_factor`` that leaves no pixel; a
+            ``"bilateral_grid"`` larger than :data:`MAX_GRID_VALUES` values; (value checks on) NaN/Inf in
+            ``pred`` or ``image``, a ``roi`` outside ``[0, 1]``.
+
+    Warns:
+        UserWarning: (value checks on) an image whose values all lie in ``[0, 1]`` while ``image_range``
+            spans more than 1 (e.g. the default ``(0, 255)``): ``sigma_rgb`` is then in the wrong units and
+            every colour affinity is ≈ 1.
 
     Example:
         >>> logits = torch.randn(1, 3, 16, 16, requires_grad=True)
@@ -489,7 +502,7 @@ class PottsCRFLoss(nn.Module):
         reduction: str = "mean",
         chunk_size: int = 1024,
         image_range: tuple[float, float] = (0.0, 255.0),
-        grid_cells_per_sigma: tuple[float, float] = (1.0, 0.75),
+        grid_cells_per_sigma: tuple[float, float] = (1.0, 1.5),
     ) -> None:
         super().__init__()
         _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
