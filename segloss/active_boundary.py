@@ -37,6 +37,12 @@ distance transform, the KL maps of Phase I and the direction cross-entropy of Ph
 give the same values as the torch code (tested) and are traced by ``torch.compile`` as opaque nodes. They compile on
 the first call of a session (a few seconds, then cached on disk). The distance map can also be computed once per
 sample in a ``DataLoader`` worker with :func:`abl_distance_map` and passed as ``dist_map=``.
+
+**Never train with ABL alone.** It only acts on the predicted boundary: a network trained on ABL by itself soon
+predicts one class everywhere, where there is no predicted boundary, hence zero loss and zero gradient (observed
+after a few steps). The paper always adds it to cross-entropy (and Lovász-softmax), eq. 5:
+``L = CE + Lovász + w_a·ABL`` with ``w_a`` = 1.5 on Cityscapes; :class:`segloss.CELovaszABLLoss` computes exactly
+that sum in one call.
 """
 
 from __future__ import annotations
@@ -330,6 +336,10 @@ def active_boundary_loss(
 ) -> torch.Tensor:
     """Active Boundary Loss (Wang et al., AAAI 2022), eq. 1-4.
 
+    A boundary refinement term to add to cross-entropy, never a loss on its own: trained alone the network
+    collapses to one class (no predicted boundary, zero loss, zero gradient). Use
+    :func:`segloss.ce_lovasz_abl_loss` / :class:`segloss.CELovaszABLLoss` for the paper's eq. 5.
+
     ``ABL = Σ_i w_i Λ(M_i) CE(softmax_k KL(P_{i+Δ_k} ‖ P_i), D^g_i) / Σ_i w_i`` over the (dilated) predicted-boundary
     pixels ``i`` that are kept, with ``Λ(x) = min(x, θ)/θ``, label-smoothed one-hot targets ``D^g_i`` and
     ``w_i = weight[target_i]`` (1 without ``weight``). See the module docstring for the ``"paper"`` and
@@ -543,6 +553,9 @@ def _direction_ce_torch(
 
 class ActiveBoundaryLoss(nn.Module):
     """Active Boundary Loss module; see :func:`active_boundary_loss` for the formula and arguments.
+
+    Use it next to cross-entropy, never alone (alone, training collapses to one class with zero loss and
+    gradient); :class:`segloss.CELovaszABLLoss` is the paper's ``CE + Lovász + w_a·ABL`` (eq. 5).
 
     Args:
         mode: ``"multiclass"`` or ``"binary"``.

@@ -54,6 +54,14 @@ Affinity backends (``backend=``):
   rloss's sign and batch mean but the exact Gaussian scale (≈ 1.8× rloss's lattice numbers); rloss
   parity needs the lattice, which ``"auto"`` picks for ``compat="rloss"``.
 
+**A regulariser, never a loss on its own.** Its minimum is any constant labelling (value 0: nothing is cut), so
+it must be added to a supervised term — partial cross-entropy on scribbles / seeds
+(:func:`segloss.partial_cross_entropy`) or a full cross-entropy — as ``L = L_sup + λ·L_crf``. Guidance for ``λ``:
+with ``compat="rloss"`` (lattice, σ_rgb = 15, σ_xy = 100, ``scale_factor=0.5``) rloss's published ``λ = 2e-9``
+carries over; in the paper form the value grows with the image size and the bandwidths (it is a sum over pixel
+pairs), so either pass ``normalize=True`` (per valid pixel) or choose ``λ`` so that ``λ·L_crf`` is about 0.1–0.5×
+the supervised loss at the start of training, and check that the predictions do not drift to one label.
+
 Gradients come from one filtering pass of ``[r⊙S, r]`` through ``W`` (``∂L/∂(r⊙S^k) = W r − 2 W (r⊙S^k)``,
 exact for the symmetric backends; for the lattice it is the same symmetric approximation rloss uses).
 The image is used without gradient. Pure torch, device-agnostic (the lattice needs one host
@@ -350,6 +358,9 @@ def potts_crf_loss(
 ) -> torch.Tensor:
     r"""Potts / dense-CRF loss, eq. 3: :math:`\sum_k (\mathbf 1 - S^k)^\top W S^k` per image.
 
+    A regulariser to add to a supervised loss (``L_sup + λ·L_crf``), never a loss on its own (its minimum is
+    any constant labelling); see the module documentation for the choice of ``λ``.
+
     .. math::
         w_{pq} = \exp\Big(-\frac{\|I_p-I_q\|^2}{2\sigma_{rgb}^2}\Big)
                  \exp\Big(-\frac{\|x_p-x_q\|^2}{2\sigma_{xy}^2}\Big)
@@ -479,6 +490,9 @@ def potts_crf_loss(
 
 class PottsCRFLoss(nn.Module):
     """Potts / dense-CRF loss (eq. 3) as a module; see :func:`potts_crf_loss` for the arguments.
+
+    A regulariser: add it to a supervised loss (``L_sup + λ·L_crf``), never train with it alone — a constant
+    labelling has value 0. See the module documentation for guidance on ``λ``.
 
     Example:
         >>> crf = PottsCRFLoss(backend="dense", sigma_rgb=15.0, sigma_xy=10.0)
