@@ -261,7 +261,8 @@ def check_values(*rules: ValueRule) -> dict[str, tuple[float, float]] | None:
             x = x.masked_fill(x == r.ignore, fill if x.is_floating_point() else int(fill))
         lo, hi = torch.aminmax(x)
         stats.append(torch.stack([lo, hi]).to(torch.float32 if x.device.type == "mps" else torch.float64))
-    values = torch.stack(stats).tolist()  # the one host synchronisation (a single device-to-host read)
+    dev = stats[0].device  # arguments are on one device (checked before); a stray one is moved, not an error here
+    values = torch.stack([t.to(dev) for t in stats]).tolist()  # the one host synchronisation (one device-to-host read)
     for r, (lo, hi) in zip(live, values):
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError(f"`{r.name}` must be finite; got NaN or Inf values")
