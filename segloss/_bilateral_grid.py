@@ -8,8 +8,9 @@ range), so every shape is known from Python numbers and nothing syncs with the h
 * **splat**: each pixel adds its values to the grid, per axis either into the nearest node or
   linearly into the two nearest nodes (tent); one ``scatter_add`` over all corners;
 * **blur**: a separable sampled Gaussian along every grid axis (one small matrix product per axis),
-  variance ``1 − h²/6`` (nearest) or ``1 − h²/3`` (tent) in feature units — splat and slice each add
-  a box of variance ``h²/12`` or a tent of ``h²/6`` — so the effective kernel has unit variance, and
+  variance ``1 − h²/3`` (tent) in feature units — splat and slice each add a tent of ``h²/6`` — so the
+  effective kernel has unit variance; on nearest axes ``1 − s·h²/6`` with the share
+  ``s =`` :data:`NEAREST_VARIANCE_SHARE` (the rounding variance depends on how colours fall in the cells), and
   scaled so that ``h·Σ_t g_t = √(2π)`` (the Gaussian's mass), i.e. the kernel's peak is ≈ 1;
 * **slice**: each pixel reads the grid by the same interpolation; the diagonal (the value the grid
   gives a pixel with itself) is replaced by the exact ``w_pp = 1``, as in the ``dense`` backend.
@@ -28,24 +29,50 @@ import torch
 __all__ = ["bilateral_grid_filter", "grid_shape"]
 
 
-def _taps(h: float, length: int, linear: bool) -> list[float]:
-    """Blur taps ``g_0 … g_{length−1}`` for cell width ``h`` (feature units), mass ``√(2π)``.
+NEAREST_VARIANCE_SHARE = 0.5
+"""Share of the nearest-cell rounding variance ``2·h²/12`` taken out of the blur on the colour axes.
+
+The full share (1) is exact when colours spread uniformly inside the cells (noise-like images) and
+over-estimates the affinity of pixels whose colours coincide (flat regions, a grey image copied to three
+channels, a constant image: ``(1 − h²/6)^(−C/2)``, 1.69× at 0.75 cells per σ); 0 is exact for coinciding
+colours and under-estimates spread ones. Real photographs lie between: with the default 1.5 colour cells per
+σ and a share of 0.5 the grid measured 0.96–1.06× the exact dense Gaussian on scikit-image's photographs,
+a grey photograph in three channels and a constant image (64²–128², σ_xy 10 and 100)."""
+
+
+def _tap_params(h: float, length: int, linear: bool) -> tuple[float, float]:
+    """``(variance, scale)`` of the blur taps ``g_t = scale · exp(−(t·h)² / 2·variance)`` for ``t·h ≤ 4``.
 
     The sampled Gaussian's variance is 1 minus what splatting and slicing add: ``2·h²/12`` for
-    nearest cells, ``2·h²/6`` for linear (tent) interpolation.
+    nearest cells, ``2·h²/6`` for linear (tent) interpolation; ``scale`` gives the taps the mass
+    ``h·Σ_t g_t = √(2π)``. Pure Python (no device work).
     """
-    var = 1.0 - h * h / (3.0 if linear else 6.0)
+    var = 1.0 - h * h / 3.0 if linear else 1.0 - NEAREST_VARIANCE_SHARE * h * h / 6.0
     radius = max(length, math.ceil(10.0 / h))
     # truncated beyond 4σ: the tail (< 3e-4 of the peak) is not worth denormal-slow products
     g = [math.exp(-((t * h) ** 2) / (2.0 * var)) if t * h <= 4.0 else 0.0 for t in range(radius + 1)]
     mass = h * (g[0] + 2.0 * sum(g[1:]))
-    return [v * math.sqrt(2.0 * math.pi) / mass for v in g[:length]]
+    return var, math.sqrt(2.0 * math.pi) / mass
+
+
+def _taps(h: float, length: int, linear: bool) -> list[float]:
+    """Blur taps ``g_0 … g_{length−1}`` for cell width ``h`` (feature units), mass ``√(2π)`` (Python floats)."""
+    var, scale = _tap_params(h, length, linear)
+    return [scale * math.exp(-((t * h) ** 2) / (2.0 * var)) if t * h <= 4.0 else 0.0 for t in range(length)]
 
 
 def _blur_matrix(h: float, length: int, linear: bool, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    g = torch.tensor(_taps(h, length, linear), dtype=dtype, device=device)
-    i = torch.arange(length, device=device)
-    return g[(i[:, None] - i[None, :]).abs()]
+    """Symmetric ``L × L`` blur matrix ``M_ij = g_|i−j|`` built on ``device`` from an ``arange``.
+
+    Only Python numbers cross to the device (as kernel arguments): no host-to-device copy of a
+    tap list, hence no host synchronisation per call (the taps were a ``torch.tensor(list)`` once).
+    """
+    var, scale = _tap_params(h, length, linear)
+    wide = torch.float32 if device.type == "mps" else torch.float64  # the taps' precision, then cast
+    i = torch.arange(length, device=device, dtype=wide)
+    d = (i[:, None] - i[None, :]).abs() * h
+    g = torch.exp(d.square() * (-0.5 / var)) * scale
+    return g.masked_fill(d > 4.0, 0.0).to(dtype)
 
 
 def grid_shape(spans: list[float], cells_per_sigma: list[float]) -> list[int]:
@@ -94,9 +121,8 @@ def bilateral_grid_filter(
     k = len(corners)
     index = torch.stack([idx for idx, _ in corners], 1).view(n, 1, k * p)  # (N, 1, k·P)
     weight = None if corners[0][1] is None else torch.stack([wt for _, wt in corners], 1).view(n, 1, k, p)
-    self_weight = torch.as_tensor(self_weight, dtype=feat.dtype, device=feat.device)
-    if self_weight.ndim == 2:
-        self_weight = self_weight[:, None, :]
+    if isinstance(self_weight, torch.Tensor):  # (N, P); a Python float stays one (no upload)
+        self_weight = self_weight.to(feat.dtype)[:, None, :]
 
     def apply(x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
@@ -116,6 +142,7 @@ def bilateral_grid_filter(
                 grid = torch.matmul(m, grid.view(-1, length, inner)).view(n, c, cells)
         y = torch.gather(grid, 2, ix)
         y = y if weight is None else (y.view(n, c, k, p) * weight.to(x.dtype)).sum(2)
-        return (y + (1.0 - self_weight.to(x.dtype)) * xf).reshape(shape)
+        sw = self_weight.to(x.dtype) if isinstance(self_weight, torch.Tensor) else self_weight
+        return (y + (1.0 - sw) * xf).reshape(shape)
 
     return apply

@@ -28,6 +28,7 @@ import functools
 import torch
 
 from segloss._cpu_ops import NO_MASK_SQDIST, squared_distance_to_mask_cpu
+from segloss._scan import cumsum
 
 __all__ = [
     "NO_MASK_SQDIST",
@@ -81,7 +82,7 @@ def _column_pass(mask: torch.Tensor, big: int) -> torch.Tensor:
     """
     n, h, w = mask.shape
     rows = torch.arange(h, device=mask.device, dtype=torch.int64).view(1, h, 1).expand(n, h, w)
-    count = mask.cumsum(dim=1)  # number of mask pixels in rows <= i
+    count = cumsum(mask, 1)  # number of mask pixels in rows <= i
     # rank table: slot r < count_total holds the row of the r-th mask pixel; slot h is never written (sentinel);
     # slot h + 1 collects the writes of non-mask pixels
     table = torch.full((n, h + 2, w), 3 * big, dtype=torch.int64, device=mask.device)
@@ -142,11 +143,11 @@ def _squared_distance_rows(mask: torch.Tensor) -> torch.Tensor:
             lo = kstar.gather(1, (device_constant(lo_list, torch.int64, device) + 1).expand(rows, s))  # (R, S)
             hi = kstar.gather(1, (device_constant(hi_list, torch.int64, device) + 1).expand(rows, s))
             length = hi - lo + 1  # >= 1 by monotonicity of the minimiser
-            ends = length.cumsum(dim=1)  # (R, S), strictly increasing, last <= total
+            ends = cumsum(length, 1)  # (R, S), strictly increasing, last <= total
             # segment id of every flat slot e in [0, total): number of segment ends <= e (slots past the end -> S)
             marker = torch.zeros(rows, total + 1, dtype=torch.int64, device=device)
             marker.scatter_(1, ends, 1)
-            seg = marker[:, :total].cumsum(dim=1)  # (R, T) in [0, S]
+            seg = cumsum(marker[:, :total], 1)  # (R, T) in [0, S]
             # candidate k = base[seg] + e; the tail slots (seg = S) map to k = e − ends[-1] in [0, W)
             base = torch.cat([lo - (ends - length), -ends[:, -1:]], dim=1)  # (R, S + 1)
             e = torch.arange(total, dtype=torch.int64, device=device)

@@ -13,23 +13,31 @@ is in force.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 __all__ = [
     "REDUCTIONS",
+    "ValueRule",
+    "check_bool",
     "check_choice",
     "check_finite",
     "check_ignore_index",
+    "check_label_dtype",
     "check_labels",
     "check_logits",
     "check_mode_channels",
     "check_number",
     "check_same_device",
     "check_target_shape",
+    "check_values",
+    "finite",
     "float32_logits",
+    "in_range",
+    "label_ids",
     "reduce",
     "set_value_checks",
     "value_checks_enabled",
@@ -69,6 +77,12 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``value`` is a ``bool`` (``"False"`` or ``0`` are not)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool (True or False); got {value!r}")
 
 
 def check_number(
@@ -167,8 +181,109 @@ def check_target_shape(
 
 def check_finite(x: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` if ``x`` holds NaN or Inf (data-dependent: skipped when checks are off)."""
-    if value_checks_enabled() and x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        raise ValueError(f"`{name}` must be finite; got NaN or Inf values")
+    if x.is_floating_point():
+        check_values(finite(name, x))
+
+
+class ValueRule(NamedTuple):
+    """What the values of one tensor argument must satisfy (see :func:`check_values`).
+
+    ``low`` / ``high`` are inclusive bounds (``None``: unbounded); every rule also requires finite
+    values. Elements equal to ``ignore`` (an ``ignore_index``) are exempt from the bounds. ``what``
+    names the expected kind of data in the message, e.g. ``"a 0/1 or soft mask"``.
+    """
+
+    name: str
+    tensor: torch.Tensor | None
+    low: float | None = None
+    high: float | None = None
+    what: str = ""
+    ignore: float | None = None
+    labels: bool = False
+
+
+def finite(name: str, tensor: torch.Tensor | None) -> ValueRule:
+    """Rule: ``tensor`` (e.g. logits, features, an image) must hold only finite values."""
+    return ValueRule(name, tensor)
+
+
+def in_range(
+    name: str,
+    tensor: torch.Tensor | None,
+    low: float | None = 0.0,
+    high: float | None = 1.0,
+    *,
+    what: str = "",
+    ignore: float | None = None,
+) -> ValueRule:
+    """Rule: ``tensor`` must be finite with values in ``[low, high]`` (``ignore`` exempt); default ``[0, 1]``."""
+    return ValueRule(name, tensor, low, high, what, ignore)
+
+
+def label_ids(name: str, tensor: torch.Tensor | None, num_classes: int, ignore_index: int | None = None) -> ValueRule:
+    """Rule: integer class ids in ``[0, num_classes)`` or equal to ``ignore_index``."""
+    return ValueRule(name, tensor, 0, num_classes - 1, "", ignore_index, True)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def check_values(*rules: ValueRule) -> dict[str, tuple[float, float]] | None:
+    """Check the values of several tensor arguments with a single host synchronisation.
+
+    The one value contract of every loss: each tensor argument is finite and, where the rule gives
+    bounds, inside them (a 0/255 mask where a 0/1 mask is expected is an error, not a silently
+    different loss). One ``aminmax`` per tensor (NaN propagates into it), the results stacked and
+    read once. ``None`` tensors, empty tensors and bool tensors (always in ``[0, 1]``) pass.
+    Skipped entirely, with no device work, when value checks are off or under ``torch.compile``.
+
+    Returns:
+        ``None`` when the checks are skipped, else ``{name: (min, max)}`` of the checked tensors
+        (for callers that warn on suspicious but valid data, e.g. an image in [0, 1] units).
+
+    Raises:
+        ValueError: naming the first failing argument, the expectation and the received range, e.g.
+            "`target` must hold values in [0, 1] (a 0/1 or soft mask); got values in [0, 255]".
+    """
+    if not value_checks_enabled():
+        return None
+    live = [r for r in rules if r.tensor is not None and r.tensor.numel() > 0 and r.tensor.dtype != torch.bool]
+    if not live:
+        return {}
+    stats = []
+    for r in live:
+        x = r.tensor.detach()
+        if x.is_complex():
+            raise TypeError(f"`{r.name}` must be a real tensor; got dtype {x.dtype}")
+        if r.ignore is not None:
+            fill = r.low if r.low is not None else (r.high if r.high is not None else 0)
+            x = x.masked_fill(x == r.ignore, fill if x.is_floating_point() else int(fill))
+        lo, hi = torch.aminmax(x)
+        stats.append(torch.stack([lo, hi]).to(torch.float32 if x.device.type == "mps" else torch.float64))
+    dev = stats[0].device  # arguments are on one device (checked before); a stray one is moved, not an error here
+    values = torch.stack([t.to(dev) for t in stats]).tolist()  # the one host synchronisation (one device-to-host read)
+    for r, (lo, hi) in zip(live, values):
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"`{r.name}` must be finite; got NaN or Inf values")
+        if (r.low is not None and lo < r.low) or (r.high is not None and hi > r.high):
+            if r.labels:
+                t = r.tensor.detach()
+                bad = (t < 0) | (t > r.high)
+                if r.ignore is not None:
+                    bad &= t != r.ignore
+                vals = torch.unique(t[bad])[:5].tolist()
+                ign = f" or ignore_index={r.ignore}" if r.ignore is not None else ""
+                raise ValueError(
+                    f"`{r.name}` labels must be in [0, {int(r.high) + 1}){ign}; got out-of-range values {vals}"
+                )
+            want = f"[{_fmt(r.low) if r.low is not None else '-inf'}, {_fmt(r.high) if r.high is not None else 'inf'}]"
+            what = f" ({r.what})" if r.what else ""
+            ign = f" or ignore_index={_fmt(r.ignore)}" if r.ignore is not None else ""
+            raise ValueError(
+                f"`{r.name}` must hold values in {want}{what}{ign}; got values in [{_fmt(lo)}, {_fmt(hi)}]"
+            )
+    return {r.name: (lo, hi) for r, (lo, hi) in zip(live, values)}
 
 
 def check_labels(
@@ -180,17 +295,14 @@ def check_labels(
         TypeError: if ``target`` is not an integer tensor.
         ValueError: if a label is outside ``[0, num_classes)`` and is not ``ignore_index``.
     """
+    check_label_dtype(target, name)
+    check_values(label_ids(name, target, num_classes, ignore_index))
+
+
+def check_label_dtype(target: torch.Tensor, name: str = "target") -> None:
+    """Raise ``TypeError`` unless ``target`` is an integer tensor (class ids; any integer dtype)."""
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(f"`{name}` must be an integer tensor of class ids; got dtype {target.dtype}")
-    if not value_checks_enabled() or target.numel() == 0:
-        return
-    bad = (target < 0) | (target >= num_classes)
-    if ignore_index is not None:
-        bad &= target != ignore_index
-    if bool(bad.any()):
-        vals = torch.unique(target[bad])[:5].tolist()
-        ign = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
-        raise ValueError(f"`{name}` labels must be in [0, {num_classes}){ign}; got out-of-range values {vals}")
 
 
 def float32_logits(pred: torch.Tensor) -> torch.Tensor:

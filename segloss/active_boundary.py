@@ -37,6 +37,12 @@ distance transform, the KL maps of Phase I and the direction cross-entropy of Ph
 give the same values as the torch code (tested) and are traced by ``torch.compile`` as opaque nodes. They compile on
 the first call of a session (a few seconds, then cached on disk). The distance map can also be computed once per
 sample in a ``DataLoader`` worker with :func:`abl_distance_map` and passed as ``dist_map=``.
+
+**Never train with ABL alone.** It only acts on the predicted boundary: a network trained on ABL by itself soon
+predicts one class everywhere, where there is no predicted boundary, hence zero loss and zero gradient (observed
+after a few steps). The paper always adds it to cross-entropy (and Lovász-softmax), eq. 5:
+``L = CE + Lovász + w_a·ABL`` with ``w_a`` = 1.5 on Cityscapes; :class:`segloss.CELovaszABLLoss` computes exactly
+that sum in one call.
 """
 
 from __future__ import annotations
@@ -58,18 +64,23 @@ from segloss._distance import (
     floor_sqrt,
     squared_distance_to_mask,
 )
+from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
     check_ignore_index,
-    check_labels,
+    check_label_dtype,
     check_logits,
     check_mode_channels,
     check_number,
     check_same_device,
     check_tensor,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
+    label_ids,
 )
 
 __all__ = ["ActiveBoundaryLoss", "abl_distance_map", "active_boundary_loss"]
@@ -299,7 +310,7 @@ def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
     (impossible for the caps used here) would be dropped.
     """
     flat = mask.reshape(-1)
-    pos = flat.long().cumsum(0) - 1
+    pos = cumsum(flat.long(), 0) - 1
     slot = torch.where(flat, pos, torch.full_like(pos, cap)).clamp_max(cap)
     idx = torch.zeros(cap + 1, dtype=torch.int64, device=mask.device)
     idx.scatter_(0, slot, torch.arange(flat.numel(), device=mask.device))
@@ -324,6 +335,10 @@ def active_boundary_loss(
     dist_map: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Active Boundary Loss (Wang et al., AAAI 2022), eq. 1-4.
+
+    A boundary refinement term to add to cross-entropy, never a loss on its own: trained alone the network
+    collapses to one class (no predicted boundary, zero loss, zero gradient). Use
+    :func:`segloss.ce_lovasz_abl_loss` / :class:`segloss.CELovaszABLLoss` for the paper's eq. 5.
 
     ``ABL = Σ_i w_i Λ(M_i) CE(softmax_k KL(P_{i+Δ_k} ‖ P_i), D^g_i) / Σ_i w_i`` over the (dilated) predicted-boundary
     pixels ``i`` that are kept, with ``Λ(x) = min(x, θ)/θ``, label-smoothed one-hot targets ``D^g_i`` and
@@ -370,16 +385,18 @@ def active_boundary_loss(
     num_classes = check_mode_channels(pred, mode)
     target = _validate_target(target, n, mode)
     check_same_device(pred, target, "pred", "target")
-    check_labels(target, num_classes, ignore_index=ignore_index)
-    check_finite(pred, "pred")
-    target = target.long()
-    h, w = target.shape[1:]
+    check_label_dtype(target)
+    check_bool(detach, "detach")
     if weight is not None:
         check_tensor(weight, "weight")
         if weight.shape != (num_classes,) or not weight.is_floating_point():
             raise ValueError(f"`weight` must be a float tensor of shape ({num_classes},); got {weight.dtype} "
                              f"{tuple(weight.shape)}")
         check_same_device(pred, weight, "pred", "weight")
+    check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred),
+                 in_range("weight", weight, 0.0, None, what="non-negative class weights"))
+    target = target.long()
+    h, w = target.shape[1:]
     if dist_map is not None:
         check_tensor(dist_map, "dist_map")
         if tuple(dist_map.shape) != (n, h, w) or not dist_map.is_floating_point():
@@ -537,6 +554,9 @@ def _direction_ce_torch(
 class ActiveBoundaryLoss(nn.Module):
     """Active Boundary Loss module; see :func:`active_boundary_loss` for the formula and arguments.
 
+    Use it next to cross-entropy, never alone (alone, training collapses to one class with zero loss and
+    gradient); :class:`segloss.CELovaszABLLoss` is the paper's ``CE + Lovász + w_a·ABL`` (eq. 5).
+
     Args:
         mode: ``"multiclass"`` or ``"binary"``.
         ignore_index: ignored label (default 255) or ``None``.
@@ -573,6 +593,7 @@ class ActiveBoundaryLoss(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index)
+        check_bool(detach, "detach")
         self.mode, self.ignore_index, self.theta = mode, ignore_index, theta
         self.max_n_ratio, self.label_smoothing, self.detach = max_n_ratio, label_smoothing, detach
         self.reduction, self.compat = reduction, compat

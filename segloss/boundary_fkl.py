@@ -14,11 +14,14 @@ from torch import nn
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
-    check_finite,
-    check_labels,
+    check_ignore_index,
+    check_label_dtype,
     check_logits,
     check_mode_channels,
     check_same_device,
+    check_values,
+    finite,
+    label_ids,
 )
 from segloss.active_boundary import MODES, _as_class_logits, _autocast_off, _validate_target
 
@@ -80,8 +83,10 @@ def fkl_loss(
     num_classes = check_mode_channels(pred, mode)
     target = _validate_target(target, pred.shape[0], mode)
     check_same_device(pred, target, "pred", "target")
-    check_labels(target, num_classes, ignore_index=ignore_index)
-    check_finite(pred, "pred")
+    check_ignore_index(ignore_index)
+    check_label_dtype(target)
+    check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred))
+    target = target.long()  # uint8 / int32 class ids work like int64
     h, w = target.shape[1:]
     with _autocast_off(pred.device):
         z = _as_class_logits(pred, mode)

@@ -26,15 +26,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
+    check_ignore_index,
     check_logits,
     check_number,
     check_same_device,
     check_target_shape,
     check_tensor,
+    check_values,
+    finite,
+    in_range,
     reduce,
     value_checks_enabled,
 )
@@ -89,7 +94,7 @@ def dense_region_index(region_ids: torch.Tensor) -> torch.Tensor:
     srt, perm = torch.sort(ids, dim=1)
     new = torch.ones_like(srt, dtype=torch.long)
     new[:, 1:] = (srt[:, 1:] != srt[:, :-1]).long()
-    rank = torch.cumsum(new, dim=1) - 1
+    rank = cumsum(new, 1) - 1
     return torch.empty_like(rank).scatter_(1, perm, rank)
 
 
@@ -190,14 +195,15 @@ def _cas_official(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
     if valid is not None:
         v = valid.reshape(n, -1).to(s.dtype)
         g, gc = g * v, gc * v
-    g2 = g.square()
     sf = s.reshape(n, c, -1)
-    m = torch.bmm(sf, torch.stack([g, gc, g2], 2))  # (N, C, 3): Σ s g, Σ s g', Σ s g²
-    a = torch.bmm(sf.square(), g2[:, :, None])[..., 0]  # Σ s² g²
-    gs, gcs, g2s = g.sum(1, keepdim=True), gc.sum(1, keepdim=True), g2.sum(1, keepdim=True)
+    m = torch.bmm(sf, torch.stack([g, gc], 2))  # (N, C, 2): Σ s g, Σ s g'
+    gs, gcs = g.sum(1, keepdim=True), gc.sum(1, keepdim=True)
     mu, mu_c = m[..., 0] / gs, m[..., 1] / gcs
     term2 = (mu - mu_c).square().sum(1)
-    u = (a - 2.0 * mu * m[..., 2] + mu.square() * g2s).clamp_min(0.0)  # Σ g² (s − μ)²
+    # Σ g² (s − μ)² summed from the centred values, as the authors do. The expanded form
+    # Σ g²s² − 2μ Σ g²s + μ² Σ g² cancels catastrophically in float32 (relative error up to 1.7e-5
+    # against the authors' float32 at 256², vs ≤ 8e-8 for theirs); this costs one more pass.
+    u = ((sf - mu[..., None]) * g[:, None, :]).square().sum(2)
     term1 = (u / (gs + _OFFICIAL_EPS)).sum(1)
     return alpha * term1 - (1.0 - alpha) * term2
 
@@ -240,7 +246,8 @@ def cas_loss(
         ignore_index: region id whose pixels are excluded (no loss, no gradient). Default ``None``.
         reduction: ``"mean"`` over images, ``"sum"``, or ``"none"`` (per image ``(N,)``).
         compat: ``"paper"`` (default) or ``"official"`` (the authors' ``cas.py``; the ``"mean"``
-            reduction divides the batch sum by ``batch_size``).
+            reduction divides the batch sum by ``batch_size``). In float32 it agrees with the
+            authors' float32 output to ≤ 3e-7 relative (float64: ≤ 1e-13).
         batch_size: divisor of ``"mean"`` for ``compat="official"``; default ``N``. The authors use
             a constant ``BATCH_SIZE = 40``; pass it to reproduce their numbers.
         max_regions: static upper bound on the number of distinct ids per image (ignored pixels'
@@ -278,15 +285,18 @@ def cas_loss(
     for name, val in (("batch_size", batch_size), ("max_regions", max_regions)):
         if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
             raise ValueError(f"`{name}` must be a positive int or None; got {val!r}")
+    check_bool(from_logits, "from_logits")
+    check_ignore_index(ignore_index)
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    soft_mask = compat == "official" and target.is_floating_point()
+    check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask"))
     s = _descriptors(pred, mode, from_logits)
     valid = target != ignore_index if ignore_index is not None else None
     if compat == "paper":
         per = _cas_paper(s, target, valid, float(alpha), max_regions)
-        check_finite(per, "pred")  # NaN/Inf inputs surface here; far cheaper than scanning the logits
         out = reduce(per, reduction)
     else:
         per = _cas_official(s, target, valid, float(alpha))
-        check_finite(per, "pred")
         out = per.sum() / float(batch_size or n) if reduction == "mean" else reduce(per, reduction)
     return out
 
@@ -399,6 +409,10 @@ def cace_loss(
     n, h, w = pred.shape[0], pred.shape[-2], pred.shape[-1]
     check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))
     check_same_device(pred, target, "pred", "target")
+    check_bool(from_logits, "from_logits")
+    check_ignore_index(ignore_index)
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    check_values(pred_rule, in_range("target", target, what="a 0/1 or soft mask", ignore=ignore_index))
     z = _binary_logit(pred, from_logits)
     if target.is_floating_point():
         y = target.to(z.dtype)
@@ -411,7 +425,6 @@ def cace_loss(
     b1 = (F.binary_cross_entropy_with_logits(z, y, reduction="none") * valid).sum((1, 2)) / cnt
     b2 = (F.binary_cross_entropy_with_logits(z, 1.0 - y, reduction="none") * valid).sum((1, 2)) / cnt
     per = torch.minimum(b1, b2)
-    check_finite(per, "pred")
     return reduce(per, reduction)
 
 

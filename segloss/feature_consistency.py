@@ -31,11 +31,15 @@ from torch.nn import functional as F
 
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
     check_number,
     check_same_device,
     check_tensor,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
     reduce,
 )
 
@@ -152,13 +156,26 @@ def feature_consistency_loss(
         >>> loss = feature_consistency_loss(f_img, f_gt)
         >>> loss.backward()
     """
-    student = _check_list(student, "student")
-    teacher = _check_list(teacher, "teacher")
+    return _feature_consistency(student, teacher, weights, mode, reduction, ("student", "teacher"))
+
+
+def _feature_consistency(
+    student: Sequence[torch.Tensor],
+    teacher: Sequence[torch.Tensor],
+    weights: Sequence[float] | None,
+    mode: str,
+    reduction: str,
+    names: tuple[str, str],
+) -> torch.Tensor:
+    """:func:`feature_consistency_loss` with the argument names its caller uses in messages."""
+    sn, tn = names
+    student = _check_list(student, sn)
+    teacher = _check_list(teacher, tn)
     check_choice(mode, "mode", FEATURE_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
     if len(student) != len(teacher):
         raise ValueError(
-            f"`student` and `teacher` must have the same number of levels; got {len(student)} and {len(teacher)}"
+            f"`{sn}` and `{tn}` must have the same number of levels; got {len(student)} and {len(teacher)}"
         )
     lam = _check_weights(weights, len(student), "weights")
     n = student[0].shape[0]
@@ -166,12 +183,15 @@ def feature_consistency_loss(
     for d, (s, t) in enumerate(zip(student, teacher)):
         if s.shape != t.shape:
             raise ValueError(
-                f"`teacher[{d}]` must have the shape of `student[{d}]` {tuple(s.shape)} (level {d}); "
+                f"`{tn}[{d}]` must have the shape of `{sn}[{d}]` {tuple(s.shape)} (level {d}); "
                 f"got {tuple(t.shape)}"
             )
         if s.shape[0] != n:
-            raise ValueError(f"`student[{d}]` must have batch size {n} like `student[0]`; got {s.shape[0]}")
-        check_same_device(s, t, f"student[{d}]", f"teacher[{d}]")
+            raise ValueError(f"`{sn}[{d}]` must have batch size {n} like `{sn}[0]`; got {s.shape[0]}")
+        check_same_device(s, t, f"{sn}[{d}]", f"{tn}[{d}]")
+    check_values(*(finite(f"{sn}[{d}]", x) for d, x in enumerate(student)),
+                 *(finite(f"{tn}[{d}]", x) for d, x in enumerate(teacher)))
+    for d, (s, t) in enumerate(zip(student, teacher)):
         term = _level_feature_loss(s, t, mode)
         if lam is not None:
             term = term * lam[d]
@@ -285,16 +305,22 @@ def deep_supervision_loss(
     """
     sides = _check_list(side_outputs, "side_outputs")
     check_choice(reduction, "reduction", REDUCTIONS)
+    check_bool(from_logits, "from_logits")
     lam = _check_weights(weights, len(sides), "weights")
     n = sides[0].shape[0]
     target = _prepare_mask(target, n)
-    dtype = float32_logits(sides[0]).dtype
-    gt = target.to(dtype)
-    total = None
     for d, side in enumerate(sides):
         if side.ndim != 4 or side.shape[0] != n or side.shape[1] != 1:
             raise ValueError(f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}")
         check_same_device(side, target, f"side_outputs[{d}]", "target")
+    side_rules = (finite(f"side_outputs[{d}]", x) if from_logits else
+                  in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
+                  for d, x in enumerate(sides))
+    check_values(*side_rules, in_range("target", target, what="a 0/1 or soft mask"))
+    dtype = float32_logits(sides[0]).dtype
+    gt = target.to(dtype)
+    total = None
+    for d, side in enumerate(sides):
         s = float32_logits(side).to(dtype)
         g = gt
         if s.shape[2:] != g.shape[2:]:
@@ -328,6 +354,7 @@ class DeepSupervisionLoss(nn.Module):
     ) -> None:
         super().__init__()
         check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
         self.weights = None if weights is None else _check_weights(weights, len(weights), "weights")
         self.from_logits = from_logits
         self.reduction = reduction
@@ -391,10 +418,11 @@ def isnet_loss(
         >>> total.backward(); sorted(parts)
         ['feature', 'side', 'side_first']
     """
+    check_choice(feature_mode, "feature_mode", FEATURE_MODES)
+    check_choice(reduction, "reduction", REDUCTIONS)
     side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
-    feat = feature_consistency_loss(
-        student_features, teacher_features, weights=feature_weights, mode=feature_mode, reduction="none"
-    )
+    feat = _feature_consistency(student_features, teacher_features, feature_weights, feature_mode, "none",
+                                ("student_features", "teacher_features"))
     if feat.shape != side.shape:
         raise ValueError(
             f"`student_features` must have the batch size of `side_outputs` ({side.shape[0]}); got {feat.shape[0]}"
@@ -436,6 +464,7 @@ class ISNetLoss(nn.Module):
         super().__init__()
         check_choice(feature_mode, "feature_mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
         self.side_weights = side_weights
         self.feature_weights = feature_weights
         self.feature_mode = feature_mode

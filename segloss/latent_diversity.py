@@ -18,6 +18,7 @@ truth* at the clicked pixels averaged over the clicks (``click_reference="target
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -27,15 +28,20 @@ from torch.nn import functional as F
 
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
+    check_ignore_index,
     check_logits,
     check_number,
     check_same_device,
     check_tensor,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
     reduce,
 )
-from segloss.soft_jaccard import JACCARD_FORMS, _prepare_binary_target, _soft_jaccard_terms
+from segloss.soft_jaccard import JACCARD_FORMS, MASK, _prepare_binary_target, _soft_jaccard_terms
 
 __all__ = [
     "ClickConstraintLoss",
@@ -53,6 +59,7 @@ __all__ = [
 CLICK_REFERENCES = ("clicks", "target")
 CLICK_NORMALIZATIONS = ("sum", "clicks", "mean")
 CLICK_PLACEMENTS = ("inside", "outside")
+CLICK_MAP = "a 0/1 click map or soft click weights"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -73,7 +80,7 @@ def _click_linear(
         return const / num_pixels, coef / num_pixels
     if normalization == "clicks":
         mass = const + neg.sum(-1)
-        inv = torch.where(mass > 0, 1.0 / torch.where(mass > 0, mass, torch.ones_like(mass)), torch.zeros_like(mass))
+        inv = torch.where(mass != 0, 1.0 / torch.where(mass != 0, mass, torch.ones_like(mass)), torch.zeros_like(mass))
         return const * inv, coef * inv.unsqueeze(-1)
     return const, coef
 
@@ -89,18 +96,17 @@ def _click_target_terms(
     if normalization == "mean":
         return total / prob.shape[-1]
     mass = weight.sum(-1)
-    inv = torch.where(mass > 0, 1.0 / torch.where(mass > 0, mass, torch.ones_like(mass)), torch.zeros_like(mass))
+    inv = torch.where(mass != 0, 1.0 / torch.where(mass != 0, mass, torch.ones_like(mass)), torch.zeros_like(mass))
     return total * inv
 
 
-def _prepare_clicks(clicks: Any, name: str, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Validate a click map against the per-sample layout of ``like`` and return it as float."""
+def _checked_real(clicks: Any, name: str) -> torch.Tensor:
+    """``clicks`` itself, after checking it is a real (float, integer or bool) tensor."""
     check_tensor(clicks, name)
     assert isinstance(clicks, torch.Tensor)
     if clicks.is_complex():
         raise TypeError(f"`{name}` must be a real (float, integer or bool) tensor; got dtype {clicks.dtype}")
-    clicks = _prepare_binary_target(like, clicks, name)
-    return clicks.to(dtype)
+    return clicks
 
 
 def click_constraint_loss(
@@ -168,14 +174,20 @@ def click_constraint_loss(
     check_choice(reference, "reference", CLICK_REFERENCES)
     check_choice(normalization, "normalization", CLICK_NORMALIZATIONS)
     check_choice(reduction, "reduction", REDUCTIONS)
+    check_bool(from_logits, "from_logits")
+    if reference == "target" and target is None:
+        raise ValueError("`target` is required for reference='target'; got None")
+    pos_raw = _prepare_binary_target(pred, _checked_real(pos_clicks, "pos_clicks"), "pos_clicks")
+    neg_raw = _prepare_binary_target(pred, _checked_real(neg_clicks, "neg_clicks"), "neg_clicks")
+    tgt_raw = _prepare_binary_target(pred, target) if reference == "target" else None
+    check_values(finite("pred", pred), in_range("pos_clicks", pos_raw, what=CLICK_MAP),
+                 in_range("neg_clicks", neg_raw, what=CLICK_MAP), in_range("target", tgt_raw, what=MASK))
     work = float32_logits(pred)
     prob = (torch.sigmoid(work) if from_logits else work).flatten(1)
-    pos = _prepare_clicks(pos_clicks, "pos_clicks", pred, prob.dtype).flatten(1)
-    neg = _prepare_clicks(neg_clicks, "neg_clicks", pred, prob.dtype).flatten(1)
-    if reference == "target":
-        if target is None:
-            raise ValueError("`target` is required for reference='target'; got None")
-        tgt = _prepare_binary_target(pred, target).to(prob.dtype).flatten(1)
+    pos = pos_raw.to(prob.dtype).flatten(1)
+    neg = neg_raw.to(prob.dtype).flatten(1)
+    if tgt_raw is not None:
+        tgt = tgt_raw.to(prob.dtype).flatten(1)
         per_sample = _click_target_terms(prob, pos, neg, tgt, normalization)
     else:
         const, coef = _click_linear(pos, neg, normalization, prob.shape[-1])
@@ -215,6 +227,7 @@ class ClickConstraintLoss(nn.Module):
         check_choice(reference, "reference", CLICK_REFERENCES)
         check_choice(normalization, "normalization", CLICK_NORMALIZATIONS)
         check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
         self.from_logits = from_logits
         self.reference = reference
         self.normalization = normalization
@@ -266,8 +279,13 @@ def ranked_diversity_weights(
     Returns:
         ``(M,)`` tensor ``[λ_1, …, λ_M]``.
 
+    The weights double with every output, so ``M`` is bounded by the dtype: ``λ_1`` must stay finite
+    (``M ≤ 128 − log2(lambda_base)`` in float32, about 134 for ``1e-2``); a larger ``M`` raises
+    instead of giving ``inf`` weights and a NaN loss.
+
     Raises:
-        TypeError / ValueError: for a non-integer or non-positive ``num_outputs`` or a bad ``lambda_base``.
+        TypeError / ValueError: for a non-integer or non-positive ``num_outputs``, a bad ``lambda_base``,
+            or an ``M`` whose first weight would overflow ``dtype``.
 
     Example:
         >>> ranked_diversity_weights(3)
@@ -278,29 +296,38 @@ def ranked_diversity_weights(
     if num_outputs < 1:
         raise ValueError(f"`num_outputs` must be >= 1; got {num_outputs}")
     check_number(lambda_base, "lambda_base", low=0.0)
-    powers = torch.arange(num_outputs - 1, -1, -1, device=device, dtype=dtype)
-    return lambda_base * torch.pow(2.0, powers)
+    if lambda_base > 0 and dtype.is_floating_point:
+        max_outputs = math.floor(math.log2(torch.finfo(dtype).max) - math.log2(lambda_base))  # λ_1 finite
+        if num_outputs > max_outputs:
+            raise ValueError(
+                f"`num_outputs` must be <= {max_outputs} for lambda_base={lambda_base} in {dtype}: the first weight "
+                f"lambda_base·2^(M−1) would overflow to inf; got {num_outputs}"
+            )
+    # 2^(M−m) itself overflows float32 from M = 129 on: form the product in float64 (device op, no sync)
+    wide = torch.float32 if torch.device(device or "cpu").type == "mps" else torch.float64
+    powers = torch.arange(num_outputs - 1, -1, -1, device=device, dtype=wide)
+    return (lambda_base * torch.pow(2.0, powers)).to(dtype)
 
 
-def _check_multi_output(pred: Any, target: Any) -> torch.Tensor:
+def _check_multi_output(pred: Any, target: Any, pred_name: str = "pred") -> torch.Tensor:
     """Validate ``pred (N, M, H, W)`` and ``target (N, H, W)``/``(N, 1, H, W)``; return target as ``(N, H, W)``."""
-    check_logits(pred, "pred", ndim=4)
+    check_logits(pred, pred_name, ndim=4)
     check_tensor(target, "target")
     n, _, h, w = pred.shape
     if target.shape == (n, 1, h, w):
         target = target[:, 0]
     if target.shape != (n, h, w):
         raise ValueError(
-            f"`target` must have shape (N, H, W) = {(n, h, w)} or (N, 1, H, W) matching `pred` (N, M, H, W) = "
-            f"{tuple(pred.shape)}; got {tuple(target.shape)}"
+            f"`target` must have shape (N, H, W) = {(n, h, w)} or (N, 1, H, W) matching `{pred_name}` (N, M, H, W) "
+            f"= {tuple(pred.shape)}; got {tuple(target.shape)}"
         )
     if target.is_complex():
         raise TypeError(f"`target` must be a real (float, integer or bool) tensor; got dtype {target.dtype}")
-    check_same_device(pred, target, "pred", "target")
+    check_same_device(pred, target, pred_name, "target")
     return target
 
 
-def _multi_output_clicks(clicks: Any, name: str, pred: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def _multi_output_clicks(clicks: Any, name: str, pred: torch.Tensor) -> torch.Tensor:
     check_tensor(clicks, name)
     n, _, h, w = pred.shape
     if clicks.shape == (n, 1, h, w):
@@ -313,7 +340,7 @@ def _multi_output_clicks(clicks: Any, name: str, pred: torch.Tensor, dtype: torc
     if clicks.is_complex():
         raise TypeError(f"`{name}` must be a real (float, integer or bool) tensor; got dtype {clicks.dtype}")
     check_same_device(pred, clicks, "pred", name)
-    return clicks.to(dtype)
+    return clicks
 
 
 def _fold(x: torch.Tensor, m: int) -> torch.Tensor:
@@ -381,10 +408,12 @@ def _per_output_losses(
 
 def _check_hindsight_options(
     form: str, click_reference: str, click_normalization: str, click_placement: str, reduction: str, eps: float,
-    click_weight: float, lambda_base: float | None, base_loss: Any,
+    click_weight: float, lambda_base: float | None, base_loss: Any, from_logits: bool, ignore_index: int | None,
 ) -> None:
     """Validate the options shared by :func:`hindsight_loss` and :class:`HindsightLoss`."""
     check_choice(form, "form", JACCARD_FORMS)
+    check_bool(from_logits, "from_logits")
+    check_ignore_index(ignore_index)
     check_choice(click_reference, "click_reference", CLICK_REFERENCES)
     check_choice(click_normalization, "click_normalization", CLICK_NORMALIZATIONS)
     check_choice(click_placement, "click_placement", CLICK_PLACEMENTS)
@@ -473,16 +502,53 @@ def hindsight_loss(
         >>> loss, best = hindsight_loss(logits, gt, return_index=True)
         >>> loss.backward()
     """
+    return _hindsight(pred, target, pos_clicks, neg_clicks, "pred", base_loss=base_loss, from_logits=from_logits,
+                      form=form, eps=eps, click_weight=click_weight, click_reference=click_reference,
+                      click_normalization=click_normalization, click_placement=click_placement,
+                      lambda_base=lambda_base, ignore_index=ignore_index, reduction=reduction,
+                      return_index=return_index)
+
+
+def _hindsight(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    pos_clicks: torch.Tensor | None,
+    neg_clicks: torch.Tensor | None,
+    pred_name: str,
+    *,
+    base_loss: Callable[..., torch.Tensor] | None,
+    from_logits: bool,
+    form: str,
+    eps: float,
+    click_weight: float,
+    click_reference: str,
+    click_normalization: str,
+    click_placement: str,
+    lambda_base: float | None,
+    ignore_index: int | None,
+    reduction: str,
+    return_index: bool,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """:func:`hindsight_loss` with the name its callers use for ``pred`` in messages (``masks``...)."""
     target_raw = target
-    target = _check_multi_output(pred, target)
+    target = _check_multi_output(pred, target, pred_name)
     _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
-                             click_weight, lambda_base, base_loss)
+                             click_weight, lambda_base, base_loss, from_logits, ignore_index)
+    check_bool(return_index, "return_index")
     if (pos_clicks is None) != (neg_clicks is None):
         raise ValueError("`pos_clicks` and `neg_clicks` must be given together; got only one of them")
+    if pos_clicks is not None:
+        pos_clicks = _multi_output_clicks(pos_clicks, "pos_clicks", pred)
+        neg_clicks = _multi_output_clicks(neg_clicks, "neg_clicks", pred)
+    # a base loss receives the raw target (its own contract); the Jaccard distance wants a mask in [0, 1]
+    target_rule = finite("target", target) if base_loss is not None else in_range(
+        "target", target, what=MASK, ignore=ignore_index)
+    check_values(finite(pred_name, pred), target_rule, in_range("pos_clicks", pos_clicks, what=CLICK_MAP),
+                 in_range("neg_clicks", neg_clicks, what=CLICK_MAP))
     work_dtype = float32_logits(pred).dtype
     if pos_clicks is not None:
-        pos_clicks = _multi_output_clicks(pos_clicks, "pos_clicks", pred, work_dtype)
-        neg_clicks = _multi_output_clicks(neg_clicks, "neg_clicks", pred, work_dtype)
+        pos_clicks = pos_clicks.to(work_dtype)
+        neg_clicks = neg_clicks.to(work_dtype)
     inside, ranked, clicks = _per_output_losses(
         pred,
         target,
@@ -558,7 +624,7 @@ class HindsightLoss(nn.Module):
     ) -> None:
         super().__init__()
         _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
-                                 click_weight, lambda_base, base_loss)
+                                 click_weight, lambda_base, base_loss, from_logits, ignore_index)
         self.base_loss = base_loss
         self.from_logits = from_logits
         self.form = form
@@ -683,11 +749,21 @@ def selection_target(
         tensor([1])
     """
     with torch.no_grad():
-        _, index = hindsight_loss(
+        _, index = _hindsight(
             masks.detach() if isinstance(masks, torch.Tensor) else masks,
             target,
+            None,
+            None,
+            "masks",
+            base_loss=None,
             from_logits=from_logits,
             form=form,
+            eps=0.0,
+            click_weight=1.0,
+            click_reference="clicks",
+            click_normalization="sum",
+            click_placement="inside",
+            lambda_base=None,
             ignore_index=ignore_index,
             reduction="none",
             return_index=True,
@@ -745,6 +821,7 @@ def selection_loss(
             f"{tuple(masks.shape)}; got {tuple(scores.shape)}"
         )
     check_same_device(scores, masks, "scores", "masks")
+    check_values(finite("scores", scores))
     index = selection_target(masks, target, from_logits=from_logits, form=form, ignore_index=ignore_index)
     per_sample = F.cross_entropy(float32_logits(scores), index, reduction="none")
     return reduce(per_sample, reduction)
@@ -780,6 +857,8 @@ class SelectionLoss(nn.Module):
         super().__init__()
         check_choice(form, "form", JACCARD_FORMS)
         check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
+        check_ignore_index(ignore_index)
         self.from_logits = from_logits
         self.form = form
         self.ignore_index = ignore_index

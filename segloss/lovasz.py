@@ -20,16 +20,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from segloss._distance import device_constant
+from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
     check_ignore_index,
-    check_labels,
+    check_label_dtype,
     check_logits,
     check_same_device,
     check_target_shape,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
+    label_ids,
 )
 
 __all__ = ["LovaszSoftmaxLoss", "lovasz_softmax_loss"]
@@ -78,8 +83,8 @@ def _lovasz_per_group(probs: torch.Tensor, labels: torch.Tensor, valid: torch.Te
     errors_sorted, perm = torch.sort(errors.reshape(g * c, p), dim=1, descending=True)
     fg_sorted = fg.reshape(g * c, p).gather(1, perm)
     gts = fg_sorted.sum(dim=1, keepdim=True)
-    intersection = gts - fg_sorted.cumsum(dim=1)
-    union = gts + (1.0 - fg_sorted).cumsum(dim=1)  # >= 1 everywhere
+    intersection = gts - cumsum(fg_sorted, 1)
+    union = gts + cumsum(1.0 - fg_sorted, 1)  # >= 1 everywhere
     jaccard = 1.0 - intersection / union
     grad = torch.cat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], dim=1)
     per_class = (errors_sorted.clamp_min(0.0) * grad).sum(dim=1).view(g, c)
@@ -143,8 +148,12 @@ def lovasz_softmax_loss(
         raise ValueError("`reduction` must be 'mean' or 'sum' when per_image=False (one loss for the batch); got "
                          "'none'")
     check_ignore_index(ignore_index)
-    check_labels(target, c, ignore_index=ignore_index)
-    check_finite(pred, "pred")
+    check_bool(per_image, "per_image")
+    check_bool(from_logits, "from_logits")
+    check_label_dtype(target)
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    check_values(label_ids("target", target, c, ignore_index), pred_rule)
+    target = target.long()  # uint8 / int32 class ids work like int64
     select = _class_selection(classes, c, pred.device)
 
     x = float32_logits(pred)

@@ -38,16 +38,29 @@ Affinity backends (``backend=``):
   ``K + 1`` maps are splatted onto a dense grid over ``(x/σ_xy, y/σ_xy, I/σ_rgb)`` (spatial axes linear,
   ≥ 4 nodes; colour axes nearest cells of ``σ_rgb / grid_cells_per_sigma[1]``), blurred by a separable
   sampled Gaussian whose variance accounts for the splat/slice interpolation, sliced back, and the
-  diagonal set to the exact ``w_pp = 1``. Measured 0.99–1.05× the exact Gaussian (48²–96² maps,
-  σ_xy 10–100, ``scale_factor`` 1 and 0.5; 0.99–1.01× with ``grid_cells_per_sigma=(1, 1)``), with no
-  calibration constant and no host synchronisation (every size comes from the image shape, the sigmas
-  and the documented ``image_range``; values outside it are clamped). Its cost grows with the colour
-  grid, ``((hi − lo)/σ_rgb · cells)^C_img``: at σ_rgb = 15 on [0, 255], (8, 21, 256²) it measured
-  0.84–0.94× the time of rloss's C++ lattice (0.73–0.90× at 128²) and ~0.5× our lattice, one CPU
-  thread (see ``benchmarks/results/cas_size_crf.md``).
+  diagonal set to the exact ``w_pp = 1``. On real photographs (scikit-image's astronaut, coffee, chelsea,
+  rocket, the grey camera copied to three channels, and a constant image; 96² and 128², σ_rgb 15, σ_xy 10
+  and 100, ``scale_factor`` 1 and 0.5) it measured **0.95–1.06×** the exact dense Gaussian sum, whatever
+  the prediction (the ratio depends on the image only). The former default of 0.75 colour cells per σ read
+  1.05–1.22× on the colour photographs, 1.5× on the grey one and 1.69× on the constant image: the
+  rounding of colours to cells does not spread coinciding colours, so the variance correction for it is
+  only partial (:data:`segloss._bilateral_grid.NEAREST_VARIANCE_SHARE`). No calibration constant and no
+  host synchronisation (every size comes from the image shape, the sigmas and the documented
+  ``image_range``; values outside it are clamped). Its cost grows with the colour grid,
+  ``((hi − lo)/σ_rgb · cells)^C_img``: 1.5 colour cells per σ is about 7× the cells of the former 0.75
+  (σ_rgb = 15 on [0, 255]: 27³ instead of 14³ per spatial node); ``grid_cells_per_sigma=(1, 0.75)`` is the
+  fast, less accurate setting (about 1.0–1.7× the exact sum, see above).
   It is symmetric, so the one-pass gradient is exact for its value. ``compat="rloss"`` with it keeps
   rloss's sign and batch mean but the exact Gaussian scale (≈ 1.8× rloss's lattice numbers); rloss
   parity needs the lattice, which ``"auto"`` picks for ``compat="rloss"``.
+
+**A regulariser, never a loss on its own.** Its minimum is any constant labelling (value 0: nothing is cut), so
+it must be added to a supervised term — partial cross-entropy on scribbles / seeds
+(:func:`segloss.partial_cross_entropy`) or a full cross-entropy — as ``L = L_sup + λ·L_crf``. Guidance for ``λ``:
+with ``compat="rloss"`` (lattice, σ_rgb = 15, σ_xy = 100, ``scale_factor=0.5``) rloss's published ``λ = 2e-9``
+carries over; in the paper form the value grows with the image size and the bandwidths (it is a sum over pixel
+pairs), so either pass ``normalize=True`` (per valid pixel) or choose ``λ`` so that ``λ·L_crf`` is about 0.1–0.5×
+the supervised loss at the start of training, and check that the predictions do not drift to one label.
 
 Gradients come from one filtering pass of ``[r⊙S, r]`` through ``W`` (``∂L/∂(r⊙S^k) = W r − 2 W (r⊙S^k)``,
 exact for the symmetric backends; for the lattice it is the same symmetric approximation rloss uses).
@@ -58,6 +71,7 @@ synchronisation to size its hash structures; the bilateral grid needs none).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -68,13 +82,16 @@ from segloss._bilateral_grid import bilateral_grid_filter, grid_shape
 from segloss._permutohedral import PermutohedralLattice
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_finite,
     check_logits,
     check_number,
     check_same_device,
     check_target_shape,
     check_tensor,
+    check_values,
+    finite,
+    in_range,
     reduce,
 )
 
@@ -274,6 +291,51 @@ def _check_grid_args(image_range: tuple[float, float], cells: tuple[float, float
     check_number(cells[1], "grid_cells_per_sigma[1]", low=0.6, high=4.0)
 
 
+def _check_options(
+    *, backend: str, mode: str, compat: str, reduction: str, sigma_rgb: float, sigma_xy: float | None,
+    scale_factor: float, kernel_size: int, dilation: int, chunk_size: int, image_range: tuple[float, float],
+    grid_cells_per_sigma: tuple[float, float], from_logits: bool, normalize: bool,
+) -> None:
+    """Validate the options shared by :func:`potts_crf_loss` and :class:`PottsCRFLoss` (one place)."""
+    check_choice(backend, "backend", BACKENDS)
+    check_choice(mode, "mode", ("multiclass", "binary"))
+    check_choice(compat, "compat", ("paper", "rloss"))
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_bool(from_logits, "from_logits")
+    check_bool(normalize, "normalize")
+    check_number(sigma_rgb, "sigma_rgb", low=0.0, low_inclusive=False)
+    if sigma_xy is not None:
+        check_number(sigma_xy, "sigma_xy", low=0.0, low_inclusive=False)
+    check_number(scale_factor, "scale_factor", low=0.0, high=1.0, low_inclusive=False)
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 3 or kernel_size % 2 == 0:
+        raise ValueError(f"`kernel_size` must be an odd int >= 3; got {kernel_size!r}")
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError(f"`dilation` must be an int >= 1; got {dilation!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"`chunk_size` must be a positive int; got {chunk_size!r}")
+    _check_grid_args(image_range, grid_cells_per_sigma)
+
+
+def _check_image_values(
+    pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None, image_range: tuple[float, float]
+) -> None:
+    """Value contract of the inputs (one host sync when checks are on); warn on an image in [0, 1] units."""
+    seen = check_values(finite("pred", pred), finite("image", image),
+                        in_range("roi", roi, what="a 0/1 mask of valid pixels"))
+    if not seen or "image" not in seen:
+        return
+    lo, hi = seen["image"]
+    if 0.0 <= lo < hi <= 1.0 < image_range[1] - image_range[0]:
+        warnings.warn(
+            f"`image` values lie in [{lo:g}, {hi:g}] but image_range={tuple(image_range)!r}: an image in [0, 1] "
+            "with sigma_rgb in [0, 255] units makes every colour affinity ~1 (a purely spatial CRF) and changes "
+            "the loss by orders of magnitude; multiply the image by 255, or pass image_range=(0, 1) with "
+            "sigma_rgb in those units",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def potts_crf_loss(
     pred: torch.Tensor,
     image: torch.Tensor,
@@ -292,9 +354,12 @@ def potts_crf_loss(
     reduction: str = "mean",
     chunk_size: int = 1024,
     image_range: tuple[float, float] = (0.0, 255.0),
-    grid_cells_per_sigma: tuple[float, float] = (1.0, 0.75),
+    grid_cells_per_sigma: tuple[float, float] = (1.0, 1.5),
 ) -> torch.Tensor:
     r"""Potts / dense-CRF loss, eq. 3: :math:`\sum_k (\mathbf 1 - S^k)^\top W S^k` per image.
+
+    A regulariser to add to a supervised loss (``L_sup + λ·L_crf``), never a loss on its own (its minimum is
+    any constant labelling); see the module documentation for the choice of ``λ``.
 
     .. math::
         w_{pq} = \exp\Big(-\frac{\|I_p-I_q\|^2}{2\sigma_{rgb}^2}\Big)
@@ -329,36 +394,33 @@ def potts_crf_loss(
         image_range: ``(low, high)`` value range of ``image`` for ``"bilateral_grid"`` (default
             ``(0, 255)``); it fixes the colour grid without looking at the data; values outside are clamped.
         grid_cells_per_sigma: ``(spatial, colour)`` grid nodes per bandwidth for ``"bilateral_grid"``, each
-            in ``[0.6, 4]``; default ``(1.0, 0.75)``. Larger is more accurate and costs more memory/time.
+            in ``[0.6, 4]``; default ``(1.0, 1.5)`` (0.95–1.06× the exact sum on real photographs). Larger
+            is more accurate and costs more memory/time; ``(1.0, 0.75)`` is about 7× smaller and up to 1.7×
+            off on flat or grey images.
 
     Returns:
         The loss (float32 maths; float64 kept for the exact backends).
 
     Raises:
-        TypeError: non-tensor inputs, non-floating ``pred``.
-        ValueError: bad shapes, choices or parameters; a ``"bilateral_grid"`` larger than
-            :data:`MAX_GRID_VALUES` values.
+        TypeError: non-tensor inputs, non-floating ``pred``, non-bool ``from_logits`` / ``normalize``.
+        ValueError: bad shapes, choices or parameters; a ``scale_factor`` that leaves no pixel; a
+            ``"bilateral_grid"`` larger than :data:`MAX_GRID_VALUES` values; (value checks on) NaN/Inf in
+            ``pred`` or ``image``, a ``roi`` outside ``[0, 1]``.
+
+    Warns:
+        UserWarning: (value checks on) an image whose values all lie in ``[0, 1]`` while ``image_range``
+            spans more than 1 (e.g. the default ``(0, 255)``): ``sigma_rgb`` is then in the wrong units and
+            every colour affinity is ≈ 1.
 
     Example:
         >>> logits = torch.randn(1, 3, 16, 16, requires_grad=True)
         >>> img = torch.rand(1, 3, 16, 16) * 255
         >>> potts_crf_loss(logits, img, backend="grid4").backward()
     """
-    check_choice(backend, "backend", BACKENDS)
-    check_choice(mode, "mode", ("multiclass", "binary"))
-    check_choice(compat, "compat", ("paper", "rloss"))
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_number(sigma_rgb, "sigma_rgb", low=0.0, low_inclusive=False)
-    if sigma_xy is not None:
-        check_number(sigma_xy, "sigma_xy", low=0.0, low_inclusive=False)
-    check_number(scale_factor, "scale_factor", low=0.0, high=1.0, low_inclusive=False)
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 3 or kernel_size % 2 == 0:
-        raise ValueError(f"`kernel_size` must be an odd int >= 3; got {kernel_size!r}")
-    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
-        raise ValueError(f"`dilation` must be an int >= 1; got {dilation!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be a positive int; got {chunk_size!r}")
-    _check_grid_args(image_range, grid_cells_per_sigma)
+    _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
+                   sigma_xy=sigma_xy, scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation,
+                   chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
+                   from_logits=from_logits, normalize=normalize)
     check_logits(pred, "pred", ndim=4)
     if mode == "binary" and pred.shape[1] != 1:
         raise ValueError(f"`pred` must have 1 channel when mode='binary'; got shape {tuple(pred.shape)}")
@@ -369,6 +431,15 @@ def potts_crf_loss(
     if image.ndim != 4 or image.shape[0] != n or tuple(image.shape[-2:]) != (h, w):
         raise ValueError(f"`image` must be (N, C_img, H, W) = ({n}, C_img, {h}, {w}); got {tuple(image.shape)}")
     check_same_device(pred, image, "pred", "image")
+    if roi is not None:
+        check_target_shape(roi, (n, h, w), "roi", ref_shape=tuple(pred.shape))
+        check_same_device(pred, roi, "pred", "roi")
+    if scale_factor != 1.0 and (math.floor(h * scale_factor) < 1 or math.floor(w * scale_factor) < 1):
+        raise ValueError(
+            f"`scale_factor` must leave at least one pixel per axis: {scale_factor!r} shrinks the {h}x{w} input to "
+            f"{math.floor(h * scale_factor)}x{math.floor(w * scale_factor)}; got {scale_factor!r}"
+        )
+    _check_image_values(pred, image, roi, image_range)
 
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "binary":
@@ -383,8 +454,6 @@ def potts_crf_loss(
     dt = s.dtype if backend != "lattice" else torch.float32
     img = image.detach().to(dt)
     if roi is not None:
-        check_target_shape(roi, (n, h, w), "roi", ref_shape=tuple(pred.shape))
-        check_same_device(pred, roi, "pred", "roi")
         r = roi.detach().to(dt).unsqueeze(1)
     else:
         r = None
@@ -414,7 +483,6 @@ def potts_crf_loss(
         feats = _features(img, sigma_rgb, sxy)
         filt = _lattice_filter(feats, 1.0 if compat == "rloss" else lattice_gain(feats.shape[-1]))
     per = _QuadraticForm.apply(u, r, filt, compat == "paper")
-    check_finite(per, "pred")  # NaN/Inf in the logits surface here (cheaper than scanning them)
     if compat == "paper" and normalize:
         per = per / r.sum((1, 2, 3)).clamp_min(1.0)
     return reduce(per, reduction)
@@ -422,6 +490,9 @@ def potts_crf_loss(
 
 class PottsCRFLoss(nn.Module):
     """Potts / dense-CRF loss (eq. 3) as a module; see :func:`potts_crf_loss` for the arguments.
+
+    A regulariser: add it to a supervised loss (``L_sup + λ·L_crf``), never train with it alone — a constant
+    labelling has value 0. See the module documentation for guidance on ``λ``.
 
     Example:
         >>> crf = PottsCRFLoss(backend="dense", sigma_rgb=15.0, sigma_xy=10.0)
@@ -445,13 +516,13 @@ class PottsCRFLoss(nn.Module):
         reduction: str = "mean",
         chunk_size: int = 1024,
         image_range: tuple[float, float] = (0.0, 255.0),
-        grid_cells_per_sigma: tuple[float, float] = (1.0, 0.75),
+        grid_cells_per_sigma: tuple[float, float] = (1.0, 1.5),
     ) -> None:
         super().__init__()
-        check_choice(backend, "backend", BACKENDS)
-        check_choice(compat, "compat", ("paper", "rloss"))
-        check_choice(reduction, "reduction", REDUCTIONS)
-        _check_grid_args(image_range, grid_cells_per_sigma)
+        _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
+                       sigma_xy=sigma_xy, scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation,
+                       chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
+                       from_logits=from_logits, normalize=normalize)
         self.kwargs = dict(
             sigma_rgb=sigma_rgb,
             sigma_xy=sigma_xy,

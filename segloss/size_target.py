@@ -34,15 +34,21 @@ from torch import nn
 
 from segloss._validation import (
     REDUCTIONS,
+    ValueRule,
+    check_bool,
     check_choice,
-    check_finite,
+    check_ignore_index,
+    check_label_dtype,
     check_logits,
     check_number,
     check_same_device,
     check_target_shape,
     check_tensor,
+    check_values,
+    finite,
+    in_range,
+    label_ids,
     reduce,
-    value_checks_enabled,
 )
 
 __all__ = [
@@ -75,6 +81,13 @@ def _check_pred(pred: torch.Tensor, mode: str) -> None:
             f"`pred` must have at least 2 channels when mode='multiclass' (use mode='binary' for 1 channel); "
             f"got shape {tuple(pred.shape)}"
         )
+
+
+def _check_inputs(pred: torch.Tensor, from_logits: bool, roi: torch.Tensor | None, *rules: ValueRule) -> None:
+    """The value contract of every size loss: finite logits (probabilities in [0, 1]), a 0/1 ROI, ``rules``."""
+    check_bool(from_logits, "from_logits")
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    check_values(pred_rule, in_range("roi", roi, what="a 0/1 mask of valid pixels"), *rules)
 
 
 def _roi_mask(roi: torch.Tensor | None, pred: torch.Tensor) -> torch.Tensor | None:
@@ -114,9 +127,10 @@ class _LogMeanSoftmax(torch.autograd.Function):
         e = torch.exp(am - m)  # r_p S_pk / max_q S_qk, in (0, 1]
         sum_e = e.sum(2, keepdim=True)
         log_sum = m + torch.log(sum_e)  # log Σ_p r_p S_pk
-        cnt = float(x.shape[2]) if r is None else r.sum(2)
+        # a Python count stays a Python number: no host-to-device copy (and no sync) per call
+        log_cnt = math.log(x.shape[2]) if r is None else torch.log(r.sum(2))
         ctx.save_for_backward(a, e, sum_e)
-        return log_sum[..., 0] - torch.log(torch.as_tensor(cnt, dtype=a.dtype, device=a.device))
+        return log_sum[..., 0] - log_cnt
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):  # type: ignore[override]
@@ -196,7 +210,6 @@ def _class_tensor(x: torch.Tensor, n: int, k: int, name: str, mode: str, *, is_s
 
 def _finish(per: torch.Tensor, has: torch.Tensor, reduction: str) -> torch.Tensor:
     per = torch.where(has, per, torch.zeros_like(per))
-    check_finite(per, "pred")  # NaN/Inf inputs surface here; far cheaper than scanning the logits
     return reduce(per, reduction)
 
 
@@ -253,10 +266,12 @@ def size_target_loss(
     if not v.is_floating_point():
         raise TypeError(f"`target_sizes` must be a floating tensor; got dtype {v.dtype}")
     check_same_device(pred, v, "pred", "target_sizes")
-    if value_checks_enabled():
-        if bool((v < 0).any()) or not bool(torch.allclose(v.sum(1), torch.ones_like(v[:, 0]), atol=1e-3)):
-            raise ValueError("`target_sizes` rows must be non-negative and sum to 1 (size distributions)")
-    log_sbar, has = _log_mean_pred(pred, mode, from_logits, _roi_mask(roi, pred))
+    roi_m = _roi_mask(roi, pred)
+    _check_inputs(pred, from_logits, roi,
+                  in_range("target_sizes", v, what="class fractions: rows non-negative and sum to 1"),
+                  in_range("target_sizes", v.sum(1), 1.0 - 1e-3, 1.0 + 1e-3,
+                           what="row sums: each row a size distribution, must sum to 1"))
+    log_sbar, has = _log_mean_pred(pred, mode, from_logits, roi_m)
     v = v.to(log_sbar.dtype)
     if divergence == "forward":
         per = (torch.xlogy(v, v) - v * log_sbar).sum(1)
@@ -359,7 +374,9 @@ def tag_barrier_loss(
     k = 2 if mode == "binary" else pred.shape[1]
     t = _class_tensor(tags, n, k, "tags", mode)
     check_same_device(pred, t, "pred", "tags")
+    check_bool(suppress, "suppress")
     roi_m = _roi_mask(roi, pred)
+    _check_inputs(pred, from_logits, roi, in_range("tags", t, what="0/1 image-level tags"))
     log_sbar, has = _log_mean_pred(pred, mode, from_logits, roi_m)
     tf = (t != 0).to(log_sbar.dtype)
     per = torch.zeros_like(log_sbar[:, 0])
@@ -458,14 +475,21 @@ def quadratic_size_barrier_loss(
     _check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
-    sbar, has = _mean_pred(pred, mode, from_logits, _roi_mask(roi, pred))
-    a = _class_tensor(lower, n, k, "lower", mode).to(sbar)
+    roi_m = _roi_mask(roi, pred)
+    a = _class_tensor(lower, n, k, "lower", mode)
+    b = None if upper is None else _class_tensor(upper, n, k, "upper", mode)
+    ab = None if absent is None else _class_tensor(absent, n, k, "absent", mode)
+    for name, x in (("lower", a), ("upper", b), ("absent", ab)):
+        if x is not None:
+            check_same_device(pred, x, "pred", name)
+    _check_inputs(pred, from_logits, roi, in_range("lower", a, what="size fractions"),
+                  in_range("upper", b, what="size fractions"), in_range("absent", ab, what="0/1 flags"))
+    sbar, has = _mean_pred(pred, mode, from_logits, roi_m)
+    a = a.to(sbar)
     per = (a - sbar).clamp_min(0).square().sum(1)
-    if upper is not None:
-        b = _class_tensor(upper, n, k, "upper", mode).to(sbar)
-        per = per + (sbar - b).clamp_min(0).square().sum(1)
-    if absent is not None:
-        ab = _class_tensor(absent, n, k, "absent", mode)
+    if b is not None:
+        per = per + (sbar - b.to(sbar)).clamp_min(0).square().sum(1)
+    if ab is not None:
         per = per + ((ab != 0).to(sbar.dtype) * sbar.square()).sum(1)
     return _finish(per, has, reduction)
 
@@ -538,15 +562,15 @@ def partial_cross_entropy(
         >>> partial_cross_entropy(torch.randn(1, 3, 8, 8), seeds)
         tensor(...)
     """
-    from segloss._validation import check_labels
-
     check_choice(reduction, "reduction", REDUCTIONS)
+    check_ignore_index(ignore_index)
     _check_pred(pred, mode)
     n, _, h, w = pred.shape
     check_target_shape(seeds, (n, h, w), "seeds", ref_shape=tuple(pred.shape))
     check_same_device(pred, seeds, "pred", "seeds")
     k = 2 if mode == "binary" else pred.shape[1]
-    check_labels(seeds, k, "seeds", ignore_index=ignore_index)
+    check_label_dtype(seeds, "seeds")
+    _check_inputs(pred, from_logits, None, label_ids("seeds", seeds, k, ignore_index))
     valid = seeds != ignore_index
     y = torch.where(valid, seeds, torch.zeros_like(seeds)).long()
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
@@ -556,7 +580,6 @@ def partial_cross_entropy(
         logp = _log_probs(pred, mode, from_logits)
         nll = -torch.gather(logp, 1, y[:, None])[:, 0] * valid.to(logp.dtype)
     per = nll.sum((1, 2))
-    check_finite(per, "pred")
     if reduction == "mean":
         return per.sum() / valid.sum().clamp_min(1).to(per.dtype)
     return reduce(per, reduction)
@@ -613,6 +636,7 @@ def size_targets_from_mask(
     """
     from segloss._validation import check_labels
 
+    check_ignore_index(ignore_index)
     check_tensor(target, "target")
     if target.ndim != 3:
         raise ValueError(f"`target` must be (N, H, W); got shape {tuple(target.shape)}")
@@ -622,10 +646,12 @@ def size_targets_from_mask(
     valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
     if roi is not None:
         check_target_shape(roi, tuple(target.shape), "roi", ref="target", ref_shape=tuple(target.shape))
+        check_same_device(target, roi, "target", "roi")
+        check_values(in_range("roi", roi, what="a 0/1 mask of valid pixels"))
         valid = valid & (roi > 0 if roi.dtype != torch.bool else roi)
-    y = torch.where(valid, target, torch.zeros_like(target)).long().reshape(target.shape[0], -1)
+    y = torch.where(valid, target, torch.zeros_like(target)).long().flatten(1)  # (N, H·W), N = 0 allowed
     counts = torch.zeros(target.shape[0], num_classes, device=target.device).scatter_add_(
-        1, y, valid.reshape(target.shape[0], -1).float()
+        1, y, valid.flatten(1).float()
     )
     return counts / counts.sum(1, keepdim=True).clamp_min(1.0)
 

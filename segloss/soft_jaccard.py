@@ -17,13 +17,19 @@ from torch import nn
 
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
-    check_labels,
+    check_ignore_index,
+    check_label_dtype,
     check_logits,
     check_number,
     check_same_device,
     check_tensor,
+    check_values,
+    finite,
     float32_logits,
+    in_range,
+    label_ids,
     reduce,
 )
 
@@ -32,6 +38,7 @@ __all__ = ["SoftJaccardLoss", "soft_jaccard_loss"]
 JACCARD_FORMS = ("min", "product")
 MODES = ("binary", "multilabel", "multiclass")
 CLASS_CHOICES = ("all", "present")
+MASK = "a 0/1 or soft mask"
 
 
 def _jaccard_from_probs(
@@ -58,8 +65,9 @@ def _jaccard_from_probs(
     if eps > 0:
         count = valid.sum(-1) if valid is not None else torch.full_like(union, prob.shape[-1])
         denom = union + eps * count
-    safe = torch.where(denom > 0, denom, torch.ones_like(denom))
-    return torch.where(union > 0, 1.0 - inter / safe, torch.zeros_like(union))
+    # `!= 0`, not `> 0`: a NaN union (NaN input with value checks off) must stay NaN, not read as 0
+    safe = torch.where(denom != 0, denom, torch.ones_like(denom))
+    return torch.where(union != 0, 1.0 - inter / safe, torch.zeros_like(union))
 
 
 def _rowdot(p: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
@@ -99,7 +107,7 @@ class _FusedSoftJaccard(torch.autograd.Function):
         if eps > 0:
             count = valid.sum(-1) if valid is not None else torch.full_like(union, x.shape[-1])
             denom = union + eps * count
-        nonempty = union > 0
+        nonempty = union != 0  # NaN stays NaN (never a "perfect" 0 loss) when value checks are off
         safe = torch.where(nonempty, denom, torch.ones_like(denom))
         jac = torch.where(nonempty, 1.0 - inter / safe, torch.zeros_like(union))
         lin = _rowdot(p, coef) if coef is not None else torch.zeros_like(jac)
@@ -195,9 +203,10 @@ def _multiclass(
             f"`target` must have shape (N, *spatial) = {(n, *work.shape[2:])} matching `pred` "
             f"{tuple(work.shape)} for mode='multiclass'; got {tuple(target.shape)}"
         )
-    check_labels(target, c, ignore_index=ignore_index)
+    check_label_dtype(target)
     check_same_device(work, target, "pred", "target")
-    labels = target.flatten(1)
+    check_values(finite("pred", work), label_ids("target", target, c, ignore_index))
+    labels = target.flatten(1).long()  # any integer dtype (uint8, int32, ...) like int64
     valid = None
     if ignore_index is not None:
         keep = labels != ignore_index
@@ -212,9 +221,13 @@ def _multiclass(
     return _class_mean(jac, onehot, classes)
 
 
-def _check_options(form: str, classes: str, reduction: str, eps: float) -> None:
+def _check_options(
+    form: str, classes: str, reduction: str, eps: float, from_logits: bool, ignore_index: int | None
+) -> None:
     """Validate the options shared by :func:`soft_jaccard_loss` and :class:`SoftJaccardLoss`."""
     check_choice(form, "form", JACCARD_FORMS)
+    check_bool(from_logits, "from_logits")
+    check_ignore_index(ignore_index)
     check_choice(classes, "classes", CLASS_CHOICES)
     check_choice(reduction, "reduction", REDUCTIONS)
     check_number(eps, "eps", low=0.0)
@@ -281,7 +294,9 @@ def soft_jaccard_loss(
     Raises:
         TypeError: if ``pred`` is not a floating tensor, ``target`` not a real tensor, or a
             multiclass ``target`` not integer.
-        ValueError: on a bad shape, device, option, or (value checks on) class ids out of range.
+        ValueError: on a bad shape, device or option, or (value checks on) NaN/Inf in ``pred`` or
+            ``target``, a binary / multilabel ``target`` outside ``[0, 1]`` (e.g. a 0/255 mask) or
+            class ids out of range.
 
     Example:
         >>> logits = torch.randn(2, 1, 8, 8, requires_grad=True)
@@ -291,11 +306,12 @@ def soft_jaccard_loss(
     """
     check_choice(mode, "mode", MODES)
     check_logits(pred, "pred", ndim=(2, 3, 4, 5) if mode == "binary" else (3, 4, 5))
-    _check_options(form, classes, reduction, eps)
+    _check_options(form, classes, reduction, eps, from_logits, ignore_index)
     work = float32_logits(pred)
     if mode == "multiclass":
         return reduce(_multiclass(work, target, from_logits, form, float(eps), classes, ignore_index), reduction)
     target = _prepare_binary_target(pred, target)
+    check_values(finite("pred", work), in_range("target", target, what=MASK, ignore=ignore_index))
     tgt = target.to(work.dtype)
     valid = None
     if ignore_index is not None:
@@ -357,7 +373,7 @@ class SoftJaccardLoss(nn.Module):
     ) -> None:
         super().__init__()
         check_choice(mode, "mode", MODES)
-        _check_options(form, classes, reduction, eps)
+        _check_options(form, classes, reduction, eps, from_logits, ignore_index)
         self.mode = mode
         self.classes = classes
         self.from_logits = from_logits

@@ -76,6 +76,24 @@ def test_official_parity_with_authors_code():
         torch.testing.assert_close(logits.grad, ref, rtol=1e-8, atol=1e-14)
 
 
+@pytest.mark.parity
+def test_official_float32_is_as_precise_as_the_authors_float32():
+    # issue 11 item 12: the expanded variance Σg²s² − 2μΣg²s + μ²Σg² cancelled in float32 (golden cases up to
+    # 1.05e-6 relative to the authors' float64; 1.7e-5 at 256², where the authors' own float32 code is ≤ 8e-8).
+    golden = json.loads((DATA / "cas_official_golden.json").read_text())
+    bs = golden["meta"]["parameters"]["BATCH_SIZE"]
+    for case in golden["cases"]:
+        logits, mask = make_official_case(**case["case"])
+        loss = cas_loss(logits.float(), mask, compat="official", batch_size=bs)
+        assert loss.dtype == torch.float32
+        assert loss.item() == pytest.approx(case["loss"], rel=3e-7)
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 2, 192, 192, generator=g, dtype=torch.float64) * 10
+    m = (torch.rand(2, 192, 192, generator=g) > 0.3).long()
+    ref = cas_loss(x, m, compat="official").item()
+    assert cas_loss(x.float(), m, compat="official").item() == pytest.approx(ref, rel=1e-6)
+
+
 def test_official_module_defaults_alpha_half_and_mean_over_n():
     logits, mask = make_official_case(0, 2, 2, 8, 8, 1.0, "noise")
     a = CASLoss(compat="official")(logits, mask)
