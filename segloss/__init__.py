@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from segloss._validation import set_value_checks
 from segloss.active_boundary import ActiveBoundaryLoss, abl_distance_map, active_boundary_loss
-from segloss.boundary_fkl import FKLLoss, fkl_loss
+from segloss.ce_lovasz_abl import CELovaszABLLoss, ce_lovasz_abl_loss
 from segloss.class_agnostic import (
     CACELoss,
     CASLoss,
@@ -20,17 +20,15 @@ from segloss.class_agnostic import (
     cas_loss,
     select_saliency_channel,
 )
-from segloss.composite import CELovaszABLLoss, ce_lovasz_abl_loss
+from segloss.deep_supervision import DeepSupervisionLoss, deep_supervision_loss
 from segloss.feature_consistency import (
-    DeepSupervisionLoss,
     FeatureConsistencyLoss,
     FrozenEncoder,
-    ISNetLoss,
-    deep_supervision_loss,
     feature_consistency_loss,
     freeze_gt_encoder,
-    isnet_loss,
 )
+from segloss.fkl import FKLLoss, fkl_loss
+from segloss.isnet import ISNetLoss, isnet_loss
 from segloss.latent_diversity import (
     ClickConstraintLoss,
     HindsightLoss,
@@ -44,21 +42,22 @@ from segloss.latent_diversity import (
     shuffle_outputs,
 )
 from segloss.lovasz import LovaszSoftmaxLoss, lovasz_softmax_loss
+from segloss.partial_ce import PartialCrossEntropyLoss, partial_cross_entropy
 from segloss.potts_crf import PottsCRFLoss, potts_crf_loss
-from segloss.size_target import (
-    PartialCrossEntropyLoss,
+from segloss.size_barriers import (
     QuadraticSizeBarrierLoss,
-    SizeTargetLoss,
     TagBarrierLoss,
+    quadratic_size_barrier_loss,
+    tag_barrier_loss,
+)
+from segloss.size_target import (
+    SizeTargetLoss,
     corrupt_size_targets,
     mean_relative_error,
-    partial_cross_entropy,
-    quadratic_size_barrier_loss,
     relative_error,
     sigma_for_mre,
     size_target_loss,
     size_targets_from_mask,
-    tag_barrier_loss,
 )
 from segloss.soft_jaccard import SoftJaccardLoss, soft_jaccard_loss
 
