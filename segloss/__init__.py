@@ -4,6 +4,17 @@ Every loss is a pure function plus a thin ``nn.Module`` wrapper. Inputs are logi
 computation happens in float32 under autocast; degenerate batches return a 0-d zero that keeps the
 graph; nothing in a forward pass synchronises with the device except the optional value checks
 (see :func:`segloss.set_value_checks`).
+
+Layout: one public module per loss family, named for what it holds — :mod:`~segloss.soft_jaccard`,
+:mod:`~segloss.latent_diversity` (hindsight, ranked diversity, click constraints, selection),
+:mod:`~segloss.active_boundary`, :mod:`~segloss.lovasz`, :mod:`~segloss.ce_lovasz_abl` (the CE + Lovász + ABL
+composite), :mod:`~segloss.fkl`, :mod:`~segloss.class_agnostic` (CAS, CACE), :mod:`~segloss.size_target`,
+:mod:`~segloss.size_barriers`, :mod:`~segloss.partial_ce`, :mod:`~segloss.potts_crf`,
+:mod:`~segloss.feature_consistency`, :mod:`~segloss.deep_supervision`, :mod:`~segloss.isnet`. Private modules hold
+what several losses share: ``_validation`` (argument and value checks), ``_modes`` (prediction modes and their
+channel rules), ``_size_mean`` (the image-level mean prediction of the size losses), ``_levels`` (per-level inputs
+of the IS-Net losses), ``_distance`` / ``_cpu_ops`` / ``_jit`` (exact distance transform and compiled CPU kernels;
+``SEGLOSS_DISABLE_JIT=1`` runs them as plain Python), ``_scan``, ``_permutohedral``, ``_bilateral_grid``.
 """
 
 from __future__ import annotations
