@@ -14,6 +14,7 @@ from segloss._validation import (
 
 
 def check_level_weights(weights: Sequence[float] | torch.Tensor | None, count: int, name: str) -> list[float] | None:
+    """One non-negative weight per level as a list of floats (``None`` stays ``None``); a tensor is read once."""
     if weights is None:
         return None
     if isinstance(weights, torch.Tensor):
@@ -28,6 +29,7 @@ def check_level_weights(weights: Sequence[float] | torch.Tensor | None, count: i
 
 
 def check_level_list(x: Any, name: str) -> list[torch.Tensor]:
+    """Check a non-empty list / tuple of non-empty floating ``(N, C, *)`` tensors, one per level."""
     if isinstance(x, torch.Tensor) or not isinstance(x, Sequence) or isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be a list or tuple of tensors (one per level); got {type(x).__name__}")
     if len(x) == 0:

@@ -2,7 +2,7 @@
 
 ``S̄ = (1/|Ω|) Σ_{p∈Ω} S_p`` (Ω = valid pixels: ROI, ignore excluded), computed in the log domain for stability:
 ``log S̄ = logsumexp_p log_softmax(pred)_p − log|Ω|`` (float32 under autocast), so ``−log S̄`` stays finite even
-for logits of ±1e4. Images without any valid pixel use all pixels; their loss is zeroed by :func:`_finish`.
+for logits of ±1e4. Images without any valid pixel use all pixels; their loss is zeroed by :func:`finish`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from segloss._validation import (
 _TINY = 1e-12
 
 
-def _check_pred(pred: torch.Tensor, mode: str) -> None:
+def check_pred(pred: torch.Tensor, mode: str) -> None:
+    """Raise unless ``mode`` is one of ``CLASS_MODES`` and ``pred`` is ``(N, C, H, W)`` logits that fit it."""
     check_choice(mode, "mode", CLASS_MODES)
     check_logits(pred, "pred", ndim=4)
     if mode == "binary" and pred.shape[1] != 1:
@@ -42,14 +43,15 @@ def _check_pred(pred: torch.Tensor, mode: str) -> None:
         )
 
 
-def _check_inputs(pred: torch.Tensor, from_logits: bool, roi: torch.Tensor | None, *rules: ValueRule) -> None:
+def check_inputs(pred: torch.Tensor, from_logits: bool, roi: torch.Tensor | None, *rules: ValueRule) -> None:
     """The value contract of every size loss: finite logits (probabilities in [0, 1]), a 0/1 ROI, ``rules``."""
     check_bool(from_logits, "from_logits")
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     check_values(pred_rule, in_range("roi", roi, what="a 0/1 mask of valid pixels"), *rules)
 
 
-def _roi_mask(roi: torch.Tensor | None, pred: torch.Tensor) -> torch.Tensor | None:
+def roi_mask(roi: torch.Tensor | None, pred: torch.Tensor) -> torch.Tensor | None:
+    """The ROI as a bool ``(N, H, W)`` mask (``(N, 1, H, W)`` accepted), checked against ``pred``; or ``None``."""
     if roi is None:
         return None
     n, _, h, w = pred.shape
@@ -61,7 +63,8 @@ def _roi_mask(roi: torch.Tensor | None, pred: torch.Tensor) -> torch.Tensor | No
     return roi.bool() if roi.dtype == torch.bool else roi > 0
 
 
-def _log_probs(pred: torch.Tensor, mode: str, from_logits: bool) -> torch.Tensor:
+def log_probs(pred: torch.Tensor, mode: str, from_logits: bool) -> torch.Tensor:
+    """Per-pixel class log-probabilities ``(N, K, H, W)`` (K = 2 in binary mode) of logits or probabilities."""
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "binary":
         if from_logits:
@@ -98,7 +101,7 @@ class _LogMeanSoftmax(torch.autograd.Function):
         return gw - torch.exp(a) * gw.sum(1, keepdim=True), None
 
 
-def _log_mean_pred(
+def log_mean_pred(
     pred: torch.Tensor, mode: str, from_logits: bool, roi: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(log S̄ (N, K), has_valid (N,))`` for any input kind; images without valid pixels use all pixels."""
@@ -112,10 +115,10 @@ def _log_mean_pred(
         has = m.any(-1)
         m = (m | ~has[:, :, None]).to(x.dtype)
         return _LogMeanSoftmax.apply(x, m), has[:, 0]
-    return _log_mean(_log_probs(pred, mode, from_logits), roi)
+    return _log_mean(log_probs(pred, mode, from_logits), roi)
 
 
-def _log1m_mean(log_sbar: torch.Tensor) -> torch.Tensor:
+def log1m_mean(log_sbar: torch.Tensor) -> torch.Tensor:
     """``log(1 − S̄_k) = logsumexp_{j≠k} log S̄_j`` (exact in the log domain, ``(N, K, K)`` work only)."""
     k = log_sbar.shape[1]
     eye = torch.eye(k, dtype=torch.bool, device=log_sbar.device)
@@ -136,7 +139,7 @@ def _log_mean(logp: torch.Tensor, roi: torch.Tensor | None) -> tuple[torch.Tenso
     return torch.logsumexp(lp.masked_fill(~m, float("-inf")), -1) - torch.log(cnt), has[:, 0]
 
 
-def _mean_pred(
+def mean_pred(
     pred: torch.Tensor, mode: str, from_logits: bool, roi: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(S̄ (N, K), has_valid (N,))`` directly in the probability domain (enough for polynomial losses)."""
@@ -156,7 +159,8 @@ def _mean_pred(
     return (s * m).sum(2) / m.sum(2), has[:, 0]
 
 
-def _class_tensor(x: torch.Tensor, n: int, k: int, name: str, mode: str, *, is_size: bool = False) -> torch.Tensor:
+def class_tensor(x: torch.Tensor, n: int, k: int, name: str, mode: str, *, is_size: bool = False) -> torch.Tensor:
+    """Check a per-image class tensor ``(N, K)``; with ``is_size`` in binary mode also ``(N,)`` foreground fractions."""
     check_tensor(x, name)
     if mode == "binary" and is_size and (x.shape == (n,) or x.shape == (n, 1)):
         fg = x.reshape(n, 1)
@@ -167,7 +171,8 @@ def _class_tensor(x: torch.Tensor, n: int, k: int, name: str, mode: str, *, is_s
     return x
 
 
-def _finish(per: torch.Tensor, has: torch.Tensor, reduction: str) -> torch.Tensor:
+def finish(per: torch.Tensor, has: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Zero the images without valid pixels, then reduce."""
     per = torch.where(has, per, torch.zeros_like(per))
     return reduce(per, reduction)
 

@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from segloss._size_mean import (
-    _check_inputs,
-    _check_pred,
-    _log_probs,
+    check_inputs,
+    check_pred,
+    log_probs,
 )
 from segloss._validation import (
     REDUCTIONS,
@@ -64,20 +64,20 @@ def partial_cross_entropy(
     """
     check_choice(reduction, "reduction", REDUCTIONS)
     check_ignore_index(ignore_index)
-    _check_pred(pred, mode)
+    check_pred(pred, mode)
     n, _, h, w = pred.shape
     check_target_shape(seeds, (n, h, w), "seeds", ref_shape=tuple(pred.shape))
     check_same_device(pred, seeds, "pred", "seeds")
     k = 2 if mode == "binary" else pred.shape[1]
     check_label_dtype(seeds, "seeds")
-    _check_inputs(pred, from_logits, None, label_ids("seeds", seeds, k, ignore_index))
+    check_inputs(pred, from_logits, None, label_ids("seeds", seeds, k, ignore_index))
     valid = seeds != ignore_index
     y = torch.where(valid, seeds, torch.zeros_like(seeds)).long()
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "multiclass" and from_logits:
         nll = F.cross_entropy(x, y, reduction="none") * valid.to(x.dtype)
     else:
-        logp = _log_probs(pred, mode, from_logits)
+        logp = log_probs(pred, mode, from_logits)
         nll = -torch.gather(logp, 1, y[:, None])[:, 0] * valid.to(logp.dtype)
     per = nll.sum((1, 2))
     if reduction == "mean":

@@ -20,14 +20,14 @@ import torch
 from torch import nn
 
 from segloss._size_mean import (
-    _check_inputs,
-    _check_pred,
-    _class_tensor,
-    _finish,
-    _log1m_mean,
-    _log_mean_pred,
-    _mean_pred,
-    _roi_mask,
+    check_inputs,
+    check_pred,
+    class_tensor,
+    finish,
+    log1m_mean,
+    log_mean_pred,
+    mean_pred,
+    roi_mask,
 )
 from segloss._validation import (
     REDUCTIONS,
@@ -92,15 +92,15 @@ def tag_barrier_loss(
     check_choice(reduction, "reduction", REDUCTIONS)
     check_choice(expand, "expand", ("log", "flat", "none"))
     check_number(epsilon, "epsilon", low=0.0, high=1.0, low_inclusive=False)
-    _check_pred(pred, mode)
+    check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
-    t = _class_tensor(tags, n, k, "tags", mode)
+    t = class_tensor(tags, n, k, "tags", mode)
     check_same_device(pred, t, "pred", "tags")
     check_bool(suppress, "suppress")
-    roi_m = _roi_mask(roi, pred)
-    _check_inputs(pred, from_logits, roi, in_range("tags", t, what="0/1 image-level tags"))
-    log_sbar, has = _log_mean_pred(pred, mode, from_logits, roi_m)
+    roi_m = roi_mask(roi, pred)
+    check_inputs(pred, from_logits, roi, in_range("tags", t, what="0/1 image-level tags"))
+    log_sbar, has = log_mean_pred(pred, mode, from_logits, roi_m)
     tf = (t != 0).to(log_sbar.dtype)
     per = torch.zeros_like(log_sbar[:, 0])
     if expand == "log":
@@ -108,8 +108,8 @@ def tag_barrier_loss(
     elif expand == "flat":
         per = per - (tf * log_sbar.clamp_max(math.log(epsilon))).sum(1)
     if suppress:
-        per = per - ((1.0 - tf) * _log1m_mean(log_sbar)).sum(1)
-    return _finish(per, has, reduction)
+        per = per - ((1.0 - tf) * log1m_mean(log_sbar)).sum(1)
+    return finish(per, has, reduction)
 
 
 class TagBarrierLoss(nn.Module):
@@ -195,26 +195,26 @@ def quadratic_size_barrier_loss(
         tensor(...)
     """
     check_choice(reduction, "reduction", REDUCTIONS)
-    _check_pred(pred, mode)
+    check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
-    roi_m = _roi_mask(roi, pred)
-    a = _class_tensor(lower, n, k, "lower", mode)
-    b = None if upper is None else _class_tensor(upper, n, k, "upper", mode)
-    ab = None if absent is None else _class_tensor(absent, n, k, "absent", mode)
+    roi_m = roi_mask(roi, pred)
+    a = class_tensor(lower, n, k, "lower", mode)
+    b = None if upper is None else class_tensor(upper, n, k, "upper", mode)
+    ab = None if absent is None else class_tensor(absent, n, k, "absent", mode)
     for name, x in (("lower", a), ("upper", b), ("absent", ab)):
         if x is not None:
             check_same_device(pred, x, "pred", name)
-    _check_inputs(pred, from_logits, roi, in_range("lower", a, what="size fractions"),
+    check_inputs(pred, from_logits, roi, in_range("lower", a, what="size fractions"),
                   in_range("upper", b, what="size fractions"), in_range("absent", ab, what="0/1 flags"))
-    sbar, has = _mean_pred(pred, mode, from_logits, roi_m)
+    sbar, has = mean_pred(pred, mode, from_logits, roi_m)
     a = a.to(sbar)
     per = (a - sbar).clamp_min(0).square().sum(1)
     if b is not None:
         per = per + (sbar - b.to(sbar)).clamp_min(0).square().sum(1)
     if ab is not None:
         per = per + ((ab != 0).to(sbar.dtype) * sbar.square()).sum(1)
-    return _finish(per, has, reduction)
+    return finish(per, has, reduction)
 
 
 class QuadraticSizeBarrierLoss(nn.Module):

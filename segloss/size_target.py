@@ -23,12 +23,12 @@ from torch import nn
 
 from segloss._modes import CLASS_MODES
 from segloss._size_mean import (
-    _check_inputs,
-    _check_pred,
-    _class_tensor,
-    _finish,
-    _log_mean_pred,
-    _roi_mask,
+    check_inputs,
+    check_pred,
+    class_tensor,
+    finish,
+    log_mean_pred,
+    roi_mask,
 )
 from segloss._validation import (
     REDUCTIONS,
@@ -99,25 +99,25 @@ def size_target_loss(
     check_choice(reduction, "reduction", REDUCTIONS)
     check_choice(divergence, "divergence", ("forward", "reverse"))
     check_number(eps, "eps", low=0.0, low_inclusive=False)
-    _check_pred(pred, mode)
+    check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
-    v = _class_tensor(target_sizes, n, k, "target_sizes", mode, is_size=True)
+    v = class_tensor(target_sizes, n, k, "target_sizes", mode, is_size=True)
     if not v.is_floating_point():
         raise TypeError(f"`target_sizes` must be a floating tensor; got dtype {v.dtype}")
     check_same_device(pred, v, "pred", "target_sizes")
-    roi_m = _roi_mask(roi, pred)
-    _check_inputs(pred, from_logits, roi,
+    roi_m = roi_mask(roi, pred)
+    check_inputs(pred, from_logits, roi,
                   in_range("target_sizes", v, what="class fractions: rows non-negative and sum to 1"),
                   in_range("target_sizes", v.sum(1), 1.0 - 1e-3, 1.0 + 1e-3,
                            what="row sums: each row a size distribution, must sum to 1"))
-    log_sbar, has = _log_mean_pred(pred, mode, from_logits, roi_m)
+    log_sbar, has = log_mean_pred(pred, mode, from_logits, roi_m)
     v = v.to(log_sbar.dtype)
     if divergence == "forward":
         per = (torch.xlogy(v, v) - v * log_sbar).sum(1)
     else:
         per = (log_sbar.exp() * (log_sbar - torch.log(v.clamp_min(eps)))).sum(1)
-    return _finish(per, has, reduction)
+    return finish(per, has, reduction)
 
 
 class SizeTargetLoss(nn.Module):
