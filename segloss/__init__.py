@@ -4,13 +4,24 @@ Every loss is a pure function plus a thin ``nn.Module`` wrapper. Inputs are logi
 computation happens in float32 under autocast; degenerate batches return a 0-d zero that keeps the
 graph; nothing in a forward pass synchronises with the device except the optional value checks
 (see :func:`segloss.set_value_checks`).
+
+Layout: one public module per loss family, named for what it holds — :mod:`~segloss.soft_jaccard`,
+:mod:`~segloss.latent_diversity` (hindsight, ranked diversity, click constraints, selection),
+:mod:`~segloss.active_boundary`, :mod:`~segloss.lovasz`, :mod:`~segloss.ce_lovasz_abl` (the CE + Lovász + ABL
+composite), :mod:`~segloss.fkl`, :mod:`~segloss.class_agnostic` (CAS, CACE), :mod:`~segloss.size_target`,
+:mod:`~segloss.size_barriers`, :mod:`~segloss.partial_ce`, :mod:`~segloss.potts_crf`,
+:mod:`~segloss.feature_consistency`, :mod:`~segloss.deep_supervision`, :mod:`~segloss.isnet`. Private modules hold
+what several losses share: ``_validation`` (argument and value checks), ``_modes`` (prediction modes and their
+channel rules), ``_size_mean`` (the image-level mean prediction of the size losses), ``_levels`` (per-level inputs
+of the IS-Net losses), ``_distance`` / ``_cpu_ops`` / ``_jit`` (exact distance transform and compiled CPU kernels;
+``SEGLOSS_DISABLE_JIT=1`` runs them as plain Python), ``_scan``, ``_permutohedral``, ``_bilateral_grid``.
 """
 
 from __future__ import annotations
 
 from segloss._validation import set_value_checks
 from segloss.active_boundary import ActiveBoundaryLoss, abl_distance_map, active_boundary_loss
-from segloss.boundary_fkl import FKLLoss, fkl_loss
+from segloss.ce_lovasz_abl import CELovaszABLLoss, ce_lovasz_abl_loss
 from segloss.class_agnostic import (
     CACELoss,
     CASLoss,
@@ -20,17 +31,15 @@ from segloss.class_agnostic import (
     cas_loss,
     select_saliency_channel,
 )
-from segloss.composite import CELovaszABLLoss, ce_lovasz_abl_loss
+from segloss.deep_supervision import DeepSupervisionLoss, deep_supervision_loss
 from segloss.feature_consistency import (
-    DeepSupervisionLoss,
     FeatureConsistencyLoss,
     FrozenEncoder,
-    ISNetLoss,
-    deep_supervision_loss,
     feature_consistency_loss,
     freeze_gt_encoder,
-    isnet_loss,
 )
+from segloss.fkl import FKLLoss, fkl_loss
+from segloss.isnet import ISNetLoss, isnet_loss
 from segloss.latent_diversity import (
     ClickConstraintLoss,
     HindsightLoss,
@@ -44,21 +53,22 @@ from segloss.latent_diversity import (
     shuffle_outputs,
 )
 from segloss.lovasz import LovaszSoftmaxLoss, lovasz_softmax_loss
+from segloss.partial_ce import PartialCrossEntropyLoss, partial_cross_entropy
 from segloss.potts_crf import PottsCRFLoss, potts_crf_loss
-from segloss.size_target import (
-    PartialCrossEntropyLoss,
+from segloss.size_barriers import (
     QuadraticSizeBarrierLoss,
-    SizeTargetLoss,
     TagBarrierLoss,
+    quadratic_size_barrier_loss,
+    tag_barrier_loss,
+)
+from segloss.size_target import (
+    SizeTargetLoss,
     corrupt_size_targets,
     mean_relative_error,
-    partial_cross_entropy,
-    quadratic_size_barrier_loss,
     relative_error,
     sigma_for_mre,
     size_target_loss,
     size_targets_from_mask,
-    tag_barrier_loss,
 )
 from segloss.soft_jaccard import SoftJaccardLoss, soft_jaccard_loss
 

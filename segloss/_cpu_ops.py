@@ -4,7 +4,8 @@ The dense per-pixel steps of the Active Boundary Loss run in pure torch as a doz
 gathers; on a CPU a fused, cache-friendly numba kernel does each in one sweep:
 
 * ``segloss::squared_distance_to_mask`` — the exact squared Euclidean distance transform (the separable Voronoi /
-  lower-envelope algorithm shared with ``segmetrics``' weighted F-measure, :mod:`segmetrics._kernels.edt`);
+  lower-envelope algorithm of ``segmetrics``' weighted F-measure, called through the public
+  :func:`segmetrics.squared_distance_transform`, imported on first use);
 * ``segloss::pair_kl_maps`` — Phase I: the KL divergences between every pixel's class distribution and its lower and
   right neighbours', and ``logsumexp`` of the logits;
 * ``segloss::direction_ce`` — Phase II with detached neighbours: the cross-entropy between
@@ -19,7 +20,8 @@ without a graph break. They read and write the tensors' own memory through zero-
 device transfer, nothing to synchronise. Other devices use the pure torch code, which gives the same values (exactly
 for the distances, to float rounding otherwise; both are tested against each other).
 
-The kernels compile on first use (a few seconds, then cached on disk like the ``segmetrics`` kernels). They are
+The kernels compile on first use (a few seconds, then cached on disk); ``SEGLOSS_DISABLE_JIT=1`` runs them as plain
+Python (:mod:`segloss._jit`). They are
 single-threaded: they respect ``torch.set_num_threads(1)`` set by data-parallel training loops.
 """
 
@@ -34,7 +36,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from segmetrics._jit import njit
+from segloss._jit import njit
 
 __all__ = [
     "HAS_CUSTOM_OP",
@@ -287,11 +289,11 @@ def _scatter_pixel_grad_fake(grad_ce, grad_unit, flat, active, z):
 
 
 def _squared_distance(mask: torch.Tensor) -> torch.Tensor:
-    from segmetrics._kernels.edt import squared_distance_batch
+    from segmetrics import squared_distance_transform  # public; imported on first use, not with segloss
 
     out = torch.empty(mask.shape, dtype=torch.int64)
     if mask.numel():
-        squared_distance_batch(_numpy(mask), out.numpy(), NO_MASK_SQDIST)
+        squared_distance_transform(_numpy(mask), empty=NO_MASK_SQDIST, out=out.numpy())
     return out
 
 

@@ -29,7 +29,6 @@ __all__ = [
     "check_label_dtype",
     "check_labels",
     "check_logits",
-    "check_mode_channels",
     "check_number",
     "check_same_device",
     "check_target_shape",
@@ -141,21 +140,6 @@ def check_ignore_index(ignore_index: Any) -> None:
     """Raise ``TypeError`` unless ``ignore_index`` is an int (not a bool) or ``None``."""
     if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
         raise TypeError(f"`ignore_index` must be an int or None; got {type(ignore_index).__name__}")
-
-
-def check_mode_channels(pred: torch.Tensor, mode: str, name: str = "pred") -> int:
-    """Number of classes of ``(N, C, …)`` logits in ``mode`` ``"binary"`` (C = 1 → 2) or ``"multiclass"`` (C ≥ 2).
-
-    Raises:
-        ValueError: if the channel count does not fit the mode.
-    """
-    c = pred.shape[1]
-    if mode == "binary" and c != 1:
-        raise ValueError(f"`{name}` must have 1 channel in binary mode; got shape {tuple(pred.shape)}")
-    if mode == "multiclass" and c < 2:
-        raise ValueError(f"`{name}` must have C >= 2 channels in multiclass mode (use mode='binary'); got "
-                         f"{tuple(pred.shape)}")
-    return 2 if mode == "binary" else c
 
 
 def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:

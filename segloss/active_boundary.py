@@ -64,6 +64,7 @@ from segloss._distance import (
     floor_sqrt,
     squared_distance_to_mask,
 )
+from segloss._modes import CLASS_MODES, check_mode_channels
 from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
@@ -72,7 +73,6 @@ from segloss._validation import (
     check_ignore_index,
     check_label_dtype,
     check_logits,
-    check_mode_channels,
     check_number,
     check_same_device,
     check_tensor,
@@ -86,7 +86,6 @@ from segloss._validation import (
 __all__ = ["ActiveBoundaryLoss", "abl_distance_map", "active_boundary_loss"]
 
 COMPATS = ("paper", "official")
-MODES = ("multiclass", "binary")
 
 # (row, column) offsets of the eight directions, in the paper's / authors' order
 _DIRECTIONS = ((1, 0), (-1, 0), (0, -1), (0, 1), (-1, 1), (1, 1), (-1, -1), (1, -1))
@@ -120,7 +119,7 @@ def _check_options(
     ignore_index: Any,
 ) -> None:
     """Validate the options shared by :func:`active_boundary_loss` and :class:`ActiveBoundaryLoss`."""
-    check_choice(mode, "mode", MODES)
+    check_choice(mode, "mode", CLASS_MODES)
     check_choice(compat, "compat", COMPATS)
     check_choice(reduction, "reduction", REDUCTIONS)
     check_number(theta, "theta", low=0.0, low_inclusive=False)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segloss._modes import CLASS_MODES
 from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
@@ -56,7 +57,6 @@ __all__ = [
 
 _OFFICIAL_EPS = 3e-5  # ``eps`` of the authors' cas.py
 _ONEHOT_MAX_REGIONS = 16  # up to this many regions per image, region sums use a one-hot bmm
-_MODES = ("multiclass", "binary")
 _COMPATS = ("paper", "official")
 
 
@@ -270,7 +270,7 @@ def cas_loss(
         >>> regions = torch.randint(0, 3, (2, 16, 16)) * 7  # arbitrary ids
         >>> cas_loss(logits, regions).backward()
     """
-    check_choice(mode, "mode", _MODES)
+    check_choice(mode, "mode", CLASS_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
     check_choice(compat, "compat", _COMPATS)
     if alpha is None:
@@ -323,7 +323,7 @@ class CASLoss(nn.Module):
         max_regions: int | None = None,
     ) -> None:
         super().__init__()
-        check_choice(mode, "mode", _MODES)
+        check_choice(mode, "mode", CLASS_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
         check_choice(compat, "compat", _COMPATS)
         if alpha is not None:

@@ -1,23 +1,19 @@
-"""IS-Net intermediate supervision of Qin et al., *Highly Accurate Dichotomous Image Segmentation* (ECCV 2022, §4.1).
+"""IS-Net's feature-consistency loss and frozen GT encoder.
 
-IS-Net trains the segmentation network with two sums over its ``D = 6`` decoder stages:
+Qin et al., *Highly Accurate Dichotomous Image Segmentation* (ECCV 2022, §4.1):
 
-* the feature-consistency loss ``L_fs = Σ_d λ_d ‖f_d^I − f_d^G‖²`` between the image branch's
-  features ``f^I`` and those of a frozen *GT encoder* applied to the mask, ``f^G``
-  (:class:`FeatureConsistencyLoss`);
-* deep supervision of the side outputs, ``L_sg = Σ_d λ_d BCE(side_d, G)``
-  (:class:`DeepSupervisionLoss`).
-
-The authors' code (xuebinqin/DIS, ``IS-Net/models/isnet.py``, ``muti_loss_fusion_kl``) takes the
-mean over all elements of each level (``nn.MSELoss``), all ``λ = 1``, resizes the mask to each
-side output bilinearly with ``align_corners=True`` when the sizes differ, and applies ``nn.BCELoss``
-to sigmoided side outputs. Here the side outputs are logits (numerically equal, autocast safe);
-``from_logits=False`` accepts probabilities and clamps the logs at −100 like ``nn.BCELoss``.
+``L_fs = Σ_d λ_d ‖f_d^I − f_d^G‖²`` between the image branch's features ``f^I`` and those of a frozen *GT encoder*
+applied to the mask, ``f^G`` (:class:`FeatureConsistencyLoss`). The authors' code (xuebinqin/DIS,
+``IS-Net/models/isnet.py``, ``muti_loss_fusion_kl``) takes the mean over all elements of each level
+(``nn.MSELoss``), all ``λ = 1``.
 
 The authors' GT encoder is frozen only through ``requires_grad=False``: it is never put in
 ``eval()`` mode, so its BatchNorm layers normalise with batch statistics and keep updating their
 running statistics during the main training ("drift"). :func:`freeze_gt_encoder` freezes it
 properly by default and offers their behaviour as ``mode="official"``.
+
+Deep supervision of the side outputs is :mod:`segloss.deep_supervision`; IS-Net's total loss (both sums) is
+:mod:`segloss.isnet`.
 """
 
 from __future__ import annotations
@@ -29,63 +25,26 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from segloss._levels import check_level_list, check_level_weights
 from segloss._validation import (
     REDUCTIONS,
-    check_bool,
     check_choice,
-    check_number,
     check_same_device,
-    check_tensor,
     check_values,
     finite,
     float32_logits,
-    in_range,
     reduce,
 )
 
 __all__ = [
-    "DeepSupervisionLoss",
     "FeatureConsistencyLoss",
     "FrozenEncoder",
-    "ISNetLoss",
-    "deep_supervision_loss",
     "feature_consistency_loss",
     "freeze_gt_encoder",
-    "isnet_loss",
 ]
 
 FEATURE_MODES = ("mse", "mae", "kl", "smooth_l1")
 FREEZE_MODES = ("eval", "official")
-
-
-def _check_weights(weights: Sequence[float] | torch.Tensor | None, count: int, name: str) -> list[float] | None:
-    if weights is None:
-        return None
-    if isinstance(weights, torch.Tensor):
-        weights = weights.detach().cpu().tolist()
-    if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
-        raise TypeError(f"`{name}` must be a sequence of numbers or None; got {type(weights).__name__}")
-    if len(weights) != count:
-        raise ValueError(f"`{name}` must have one weight per level ({count}); got {len(weights)}")
-    for i, w in enumerate(weights):
-        check_number(w, f"{name}[{i}]", low=0.0)
-    return [float(w) for w in weights]
-
-
-def _check_list(x: Any, name: str) -> list[torch.Tensor]:
-    if isinstance(x, torch.Tensor) or not isinstance(x, Sequence) or isinstance(x, (str, bytes)):
-        raise TypeError(f"`{name}` must be a list or tuple of tensors (one per level); got {type(x).__name__}")
-    if len(x) == 0:
-        raise ValueError(f"`{name}` must hold at least one level; got an empty sequence")
-    for i, t in enumerate(x):
-        check_tensor(t, f"{name}[{i}]")
-        if not t.is_floating_point():
-            raise TypeError(f"`{name}[{i}]` must be a floating-point tensor; got dtype {t.dtype}")
-        if t.ndim < 2:
-            raise ValueError(f"`{name}[{i}]` must be (N, C, *) with at least 2 dimensions; got {tuple(t.shape)}")
-        if t.numel() == 0:
-            raise ValueError(f"`{name}[{i}]` must not be empty; got shape {tuple(t.shape)}")
-    return list(x)
 
 
 def _level_feature_loss(student: torch.Tensor, teacher: torch.Tensor, mode: str) -> torch.Tensor:
@@ -169,15 +128,15 @@ def _feature_consistency(
 ) -> torch.Tensor:
     """:func:`feature_consistency_loss` with the argument names its caller uses in messages."""
     sn, tn = names
-    student = _check_list(student, sn)
-    teacher = _check_list(teacher, tn)
+    student = check_level_list(student, sn)
+    teacher = check_level_list(teacher, tn)
     check_choice(mode, "mode", FEATURE_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
     if len(student) != len(teacher):
         raise ValueError(
             f"`{sn}` and `{tn}` must have the same number of levels; got {len(student)} and {len(teacher)}"
         )
-    lam = _check_weights(weights, len(student), "weights")
+    lam = check_level_weights(weights, len(student), "weights")
     n = student[0].shape[0]
     total = None
     for d, (s, t) in enumerate(zip(student, teacher)):
@@ -222,7 +181,7 @@ class FeatureConsistencyLoss(nn.Module):
         super().__init__()
         check_choice(mode, "mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
-        self.weights = None if weights is None else _check_weights(weights, len(weights), "weights")
+        self.weights = None if weights is None else check_level_weights(weights, len(weights), "weights")
         self.mode = mode
         self.reduction = reduction
 
@@ -235,266 +194,6 @@ class FeatureConsistencyLoss(nn.Module):
     def extra_repr(self) -> str:
         """Short summary of the options for ``repr``."""
         return f"mode={self.mode!r}, weights={self.weights}, reduction={self.reduction!r}"
-
-
-# --------------------------------------------------------------------------------------------------
-# deep supervision of the side outputs
-# --------------------------------------------------------------------------------------------------
-
-
-def _prepare_mask(target: Any, n: int) -> torch.Tensor:
-    check_tensor(target, "target")
-    if target.is_complex():
-        raise TypeError(f"`target` must be a real (float, integer or bool) tensor; got dtype {target.dtype}")
-    if target.ndim == 3:
-        target = target.unsqueeze(1)
-    if target.ndim != 4 or target.shape[1] != 1 or target.shape[0] != n:
-        raise ValueError(
-            f"`target` must be (N, 1, H, W) or (N, H, W) with N = {n} like the side outputs; got {tuple(target.shape)}"
-        )
-    return target
-
-
-def _bce_per_sample(side: torch.Tensor, target: torch.Tensor, from_logits: bool) -> torch.Tensor:
-    if from_logits:
-        elem = F.binary_cross_entropy_with_logits(side, target, reduction="none")
-    else:  # nn.BCELoss semantics: logs clamped at -100
-        log_p = torch.log(side).clamp_min(-100.0)
-        log_q = torch.log1p(-side).clamp_min(-100.0)
-        elem = -(target * log_p + (1.0 - target) * log_q)
-    return elem.flatten(1).mean(1)
-
-
-def deep_supervision_loss(
-    side_outputs: Sequence[torch.Tensor],
-    target: torch.Tensor,
-    *,
-    weights: Sequence[float] | None = None,
-    from_logits: bool = True,
-    reduction: str = "mean",
-) -> torch.Tensor:
-    """Deep supervision of side outputs ``L_sg = Σ_d λ_d BCE(side_d, G)`` (IS-Net / U²-Net).
-
-    Each level contributes the mean binary cross-entropy over its elements. When a side output's
-    size differs from the mask's, the mask is resized to it bilinearly with ``align_corners=True``
-    (as the authors' ``muti_loss_fusion``). The BCE is computed from logits
-    (``binary_cross_entropy_with_logits``), in float32, which is safe under autocast;
-    ``from_logits=False`` takes probabilities and clamps the logs at −100 like ``nn.BCELoss``.
-
-    Args:
-        side_outputs: the side outputs, one tensor per level (logits by default).
-        target: the ground-truth mask in ``[0, 1]`` (any real dtype; ``uint8`` 0/1 fine).
-        weights: ``λ_d ≥ 0`` per level, or ``None`` (all 1, as the authors).
-        from_logits: side outputs are logits (default ``True``).
-        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per sample ``(N,)``).
-
-    Shapes:
-        side_outputs[d]: ``(N, 1, H_d, W_d)``; target: ``(N, 1, H, W)`` or ``(N, H, W)``;
-        output 0-d or ``(N,)``.
-
-    Returns:
-        The summed BCE (float32; float64 for float64 side outputs).
-
-    Raises:
-        TypeError / ValueError: on non-tensors, shapes (naming the level), devices or options.
-
-    Example:
-        >>> sides = [torch.randn(2, 1, 32, 32, requires_grad=True), torch.randn(2, 1, 16, 16, requires_grad=True)]
-        >>> gt = (torch.rand(2, 1, 32, 32) > 0.5).float()
-        >>> deep_supervision_loss(sides, gt).backward()
-    """
-    sides = _check_list(side_outputs, "side_outputs")
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_bool(from_logits, "from_logits")
-    lam = _check_weights(weights, len(sides), "weights")
-    n = sides[0].shape[0]
-    target = _prepare_mask(target, n)
-    for d, side in enumerate(sides):
-        if side.ndim != 4 or side.shape[0] != n or side.shape[1] != 1:
-            raise ValueError(f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}")
-        check_same_device(side, target, f"side_outputs[{d}]", "target")
-    side_rules = (finite(f"side_outputs[{d}]", x) if from_logits else
-                  in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
-                  for d, x in enumerate(sides))
-    check_values(*side_rules, in_range("target", target, what="a 0/1 or soft mask"))
-    dtype = float32_logits(sides[0]).dtype
-    gt = target.to(dtype)
-    total = None
-    for d, side in enumerate(sides):
-        s = float32_logits(side).to(dtype)
-        g = gt
-        if s.shape[2:] != g.shape[2:]:
-            g = F.interpolate(gt, size=s.shape[2:], mode="bilinear", align_corners=True)
-        term = _bce_per_sample(s, g, from_logits)
-        if lam is not None:
-            term = term * lam[d]
-        total = term if total is None else total + term
-    assert total is not None
-    return reduce(total, reduction)
-
-
-class DeepSupervisionLoss(nn.Module):
-    """Deep supervision ``Σ_d λ_d BCE(side_d, G)`` on logits; module form of :func:`deep_supervision_loss`.
-
-    Args:
-        weights: ``λ_d`` per level or ``None`` (all 1).
-        from_logits: side outputs are logits (default ``True``).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-
-    Shapes:
-        ``forward(side_outputs, target)``: list of ``(N, 1, H_d, W_d)``; target ``(N, 1, H, W)`` / ``(N, H, W)``.
-
-    Example:
-        >>> crit = DeepSupervisionLoss()
-        >>> loss = crit([torch.randn(2, 1, 16, 16), torch.randn(2, 1, 8, 8)], torch.ones(2, 16, 16))
-    """
-
-    def __init__(
-        self, *, weights: Sequence[float] | None = None, from_logits: bool = True, reduction: str = "mean"
-    ) -> None:
-        super().__init__()
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_bool(from_logits, "from_logits")
-        self.weights = None if weights is None else _check_weights(weights, len(weights), "weights")
-        self.from_logits = from_logits
-        self.reduction = reduction
-
-    def forward(self, side_outputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        """Summed BCE of the side outputs against the (resized) mask."""
-        return deep_supervision_loss(
-            side_outputs, target, weights=self.weights, from_logits=self.from_logits, reduction=self.reduction
-        )
-
-
-# --------------------------------------------------------------------------------------------------
-# IS-Net total loss
-# --------------------------------------------------------------------------------------------------
-
-
-def isnet_loss(
-    side_outputs: Sequence[torch.Tensor],
-    target: torch.Tensor,
-    student_features: Sequence[torch.Tensor],
-    teacher_features: Sequence[torch.Tensor],
-    *,
-    side_weights: Sequence[float] | None = None,
-    feature_weights: Sequence[float] | None = None,
-    feature_mode: str = "mse",
-    from_logits: bool = True,
-    reduction: str = "mean",
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """IS-Net training loss ``L_sg + L_fs`` (Qin et al. 2022, §4.1), with its parts for logging.
-
-    ``L = Σ_d λ^sg_d BCE(side_d, G) + Σ_d λ^fs_d mean((f_d^I − f_d^G)²)``; with the defaults this
-    is the authors' ``muti_loss_fusion_kl(..., mode='MSE')`` (on logits instead of probabilities).
-
-    Args:
-        side_outputs: side-output logits, one per level (IS-Net: 6, ``side_outputs[0]`` the final map).
-        target: the mask ``G``.
-        student_features: the image branch's features ``f^I`` (IS-Net: 6 levels).
-        teacher_features: the frozen GT encoder's features ``f^G`` (detached here).
-        side_weights: ``λ^sg`` or ``None`` (all 1).
-        feature_weights: ``λ^fs`` or ``None`` (all 1).
-        feature_mode: ``"mse"`` (default), ``"mae"``, ``"kl"`` or ``"smooth_l1"``.
-        from_logits: side outputs are logits (default ``True``).
-        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per sample ``(N,)``).
-
-    Shapes:
-        See :func:`deep_supervision_loss` and :func:`feature_consistency_loss`.
-
-    Returns:
-        ``(total, parts)``: the loss to back-propagate and a dict of *detached* 0-d tensors for
-        logging: ``"side"`` (``L_sg``), ``"feature"`` (``L_fs``), and ``"side_first"``, the BCE of
-        the first side output alone (the authors' "tar" loss). ``parts`` are batch means whatever
-        the ``reduction``.
-
-    Raises:
-        TypeError / ValueError: as the two component losses.
-
-    Example:
-        >>> sides = [torch.randn(2, 1, 16, 16, requires_grad=True)]
-        >>> f_img, f_gt = [torch.randn(2, 4, 8, 8, requires_grad=True)], [torch.randn(2, 4, 8, 8)]
-        >>> total, parts = isnet_loss(sides, torch.ones(2, 16, 16), f_img, f_gt)
-        >>> total.backward(); sorted(parts)
-        ['feature', 'side', 'side_first']
-    """
-    check_choice(feature_mode, "feature_mode", FEATURE_MODES)
-    check_choice(reduction, "reduction", REDUCTIONS)
-    side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
-    feat = _feature_consistency(student_features, teacher_features, feature_weights, feature_mode, "none",
-                                ("student_features", "teacher_features"))
-    if feat.shape != side.shape:
-        raise ValueError(
-            f"`student_features` must have the batch size of `side_outputs` ({side.shape[0]}); got {feat.shape[0]}"
-        )
-    with torch.no_grad():
-        first_weight = None if side_weights is None else [float(side_weights[0])]
-        first = deep_supervision_loss(
-            [side_outputs[0]], target, weights=first_weight, from_logits=from_logits, reduction="mean"
-        )
-        parts = {"side": side.detach().mean(), "feature": feat.detach().mean(), "side_first": first}
-    return reduce(side + feat, reduction), parts
-
-
-class ISNetLoss(nn.Module):
-    """IS-Net training loss (deep supervision + feature consistency); module form of :func:`isnet_loss`.
-
-    ``forward(side_outputs, target, student_features, teacher_features)`` returns ``(total, parts)``
-    — call ``total.backward()``; ``parts`` holds detached ``"side"``, ``"feature"`` and
-    ``"side_first"`` values for logging.
-
-    Args:
-        side_weights, feature_weights, feature_mode, from_logits, reduction: see :func:`isnet_loss`.
-
-    Example:
-        >>> crit = ISNetLoss()
-        >>> total, parts = crit([torch.randn(2, 1, 16, 16)], torch.ones(2, 16, 16),
-        ...                     [torch.randn(2, 4, 8, 8)], [torch.randn(2, 4, 8, 8)])
-    """
-
-    def __init__(
-        self,
-        *,
-        side_weights: Sequence[float] | None = None,
-        feature_weights: Sequence[float] | None = None,
-        feature_mode: str = "mse",
-        from_logits: bool = True,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        check_choice(feature_mode, "feature_mode", FEATURE_MODES)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_bool(from_logits, "from_logits")
-        self.side_weights = side_weights
-        self.feature_weights = feature_weights
-        self.feature_mode = feature_mode
-        self.from_logits = from_logits
-        self.reduction = reduction
-
-    def forward(
-        self,
-        side_outputs: Sequence[torch.Tensor],
-        target: torch.Tensor,
-        student_features: Sequence[torch.Tensor],
-        teacher_features: Sequence[torch.Tensor],
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``(total, parts)`` of the IS-Net loss."""
-        return isnet_loss(
-            side_outputs,
-            target,
-            student_features,
-            teacher_features,
-            side_weights=self.side_weights,
-            feature_weights=self.feature_weights,
-            feature_mode=self.feature_mode,
-            from_logits=self.from_logits,
-            reduction=self.reduction,
-        )
-
-
-# --------------------------------------------------------------------------------------------------
-# frozen GT encoder
-# --------------------------------------------------------------------------------------------------
 
 
 class FrozenEncoder(nn.Module):

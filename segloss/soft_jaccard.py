@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from segloss._modes import LABEL_MODES
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -36,7 +37,6 @@ from segloss._validation import (
 __all__ = ["SoftJaccardLoss", "soft_jaccard_loss"]
 
 JACCARD_FORMS = ("min", "product")
-MODES = ("binary", "multilabel", "multiclass")
 CLASS_CHOICES = ("all", "present")
 MASK = "a 0/1 or soft mask"
 
@@ -304,7 +304,7 @@ def soft_jaccard_loss(
         >>> loss = soft_jaccard_loss(logits, gt)
         >>> loss.backward()
     """
-    check_choice(mode, "mode", MODES)
+    check_choice(mode, "mode", LABEL_MODES)
     check_logits(pred, "pred", ndim=(2, 3, 4, 5) if mode == "binary" else (3, 4, 5))
     _check_options(form, classes, reduction, eps, from_logits, ignore_index)
     work = float32_logits(pred)
@@ -372,7 +372,7 @@ class SoftJaccardLoss(nn.Module):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(mode, "mode", MODES)
+        check_choice(mode, "mode", LABEL_MODES)
         _check_options(form, classes, reduction, eps, from_logits, ignore_index)
         self.mode = mode
         self.classes = classes

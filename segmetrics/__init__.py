@@ -10,6 +10,7 @@ from typing import Any
 
 from segmetrics.accumulator import DatasetMetrics
 from segmetrics.boundary_fscore import BoundaryFScore, boundary_fscore
+from segmetrics.distance import squared_distance_transform
 from segmetrics.emeasure import EMeasureResult, emeasure
 from segmetrics.fmeasure import FMeasureResult, fmeasure
 from segmetrics.fused import ImageMetrics, compute_all
@@ -92,6 +93,7 @@ __all__ = [
     "save_hce_picture",
     "skeletonize",
     "smeasure",
+    "squared_distance_transform",
     "summarize_complexity",
     "weighted_fmeasure",
 ]

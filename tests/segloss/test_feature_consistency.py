@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -14,34 +12,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from segloss import (
-    DeepSupervisionLoss,
     FeatureConsistencyLoss,
-    ISNetLoss,
     deep_supervision_loss,
     feature_consistency_loss,
     freeze_gt_encoder,
     isnet_loss,
 )
-
-DATA = Path(__file__).parent / "data" / "isnet_multi_loss_fusion.npz"
-SIDE_SIZES = (16, 16, 8, 6, 4, 3)
-FEAT_SHAPES = ((4, 8, 8), (4, 4, 4), (8, 2, 2), (8, 2, 2), (8, 1, 1), (8, 1, 1))
-MODES = {"MSE": "mse", "KL": "kl", "MAE": "mae", "SmoothL1": "smooth_l1"}
-
-
-def make_isnet_case(seed: int, n: int = 2, size: int = 16):
-    """Inputs of the golden file, regenerated exactly as its provenance describes."""
-    rng = np.random.default_rng(seed)
-    sides = [rng.normal(0.0, 2.0, size=(n, 1, s, s)) for s in SIDE_SIZES]
-    target = (rng.random((n, 1, size, size)) > 0.5).astype(np.float64)
-    student = [rng.normal(0.0, 1.0, size=(n, *sh)) for sh in FEAT_SHAPES]
-    teacher = [rng.normal(0.0, 1.0, size=(n, *sh)) for sh in FEAT_SHAPES]
-    return sides, target, student, teacher
+from tests.segloss.isnet_cases import load_golden
 
 
 @pytest.fixture(scope="module")
 def golden():
-    return np.load(DATA)
+    return load_golden()
 
 
 def test_golden_provenance(golden):
@@ -49,42 +31,6 @@ def test_golden_provenance(golden):
     assert prov["repo"] == "github.com/xuebinqin/DIS"
     assert len(prov["commit"]) == 40
     assert "muti_loss_fusion_kl" in prov["functions"][0]
-
-
-@pytest.mark.parity
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("their_mode", list(MODES))
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_isnet_loss_matches_authors(golden, seed, their_mode, dtype):
-    sides, target, student, teacher = make_isnet_case(seed)
-    lg = [torch.tensor(s, dtype=dtype, requires_grad=True) for s in sides]
-    fs = [torch.tensor(s, dtype=dtype, requires_grad=True) for s in student]
-    ft = [torch.tensor(s, dtype=dtype) for s in teacher]
-    total, parts = isnet_loss(lg, torch.tensor(target, dtype=dtype), fs, ft, feature_mode=MODES[their_mode])
-    total.backward()
-    key = f"seed{seed}_{their_mode}"
-    rtol = 1e-10 if dtype == torch.float64 else 1e-5
-    np.testing.assert_allclose(total.item(), golden[key + "_loss"], rtol=rtol)
-    np.testing.assert_allclose(parts["side_first"].item(), golden[key + "_loss0"], rtol=rtol)
-    for i, x in enumerate(lg):
-        ref = golden[key + f"_grad_side{i}"]
-        np.testing.assert_allclose(x.grad.double().numpy(), ref, rtol=rtol, atol=rtol * np.abs(ref).max())
-    for i, x in enumerate(fs):
-        ref = golden[key + f"_grad_student{i}"]
-        np.testing.assert_allclose(x.grad.double().numpy(), ref, rtol=rtol, atol=rtol * np.abs(ref).max())
-
-
-@pytest.mark.parity
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_deep_supervision_matches_authors_fusion(golden, seed):
-    sides, target, _, _ = make_isnet_case(seed)
-    lg = [torch.tensor(s) for s in sides]
-    tg = torch.tensor(target)
-    ours = deep_supervision_loss(lg, tg)
-    np.testing.assert_allclose(ours.item(), golden[f"seed{seed}_fusion_loss"], rtol=1e-10)
-    # probabilities path (nn.BCELoss semantics) agrees too, and (N, H, W) targets are accepted
-    probs = deep_supervision_loss([torch.sigmoid(x) for x in lg], tg[:, 0], from_logits=False)
-    np.testing.assert_allclose(probs.item(), golden[f"seed{seed}_fusion_loss"], rtol=1e-10)
 
 
 @pytest.mark.filterwarnings("ignore:reduction")
@@ -128,23 +74,6 @@ def test_feature_gradcheck(mode):
     assert torch.autograd.gradcheck(
         lambda a, b: feature_consistency_loss([a, b], t, mode=mode, reduction="none"), tuple(s), fast_mode=True
     )
-
-
-def test_deep_supervision_gradcheck_and_resize():
-    torch.manual_seed(2)
-    sides = (
-        torch.randn(2, 1, 6, 6, dtype=torch.float64, requires_grad=True),
-        torch.randn(2, 1, 4, 5, dtype=torch.float64, requires_grad=True),
-    )
-    gt = (torch.rand(2, 6, 6, dtype=torch.float64) > 0.5).double()
-    assert torch.autograd.gradcheck(
-        lambda a, b: deep_supervision_loss([a, b], gt, weights=[1.0, 0.3], reduction="none"), sides, fast_mode=True
-    )
-    g1 = F.interpolate(gt[:, None], size=(4, 5), mode="bilinear", align_corners=True)
-    ref = F.binary_cross_entropy_with_logits(sides[0], gt[:, None]) + 0.3 * F.binary_cross_entropy_with_logits(
-        sides[1], g1
-    )
-    torch.testing.assert_close(DeepSupervisionLoss(weights=[1.0, 0.3])(list(sides), gt), ref)
 
 
 def test_autocast_bf16_and_half_inputs():
@@ -194,27 +123,18 @@ def test_compile_fullgraph():
     torch.testing.assert_close(out, isnet_loss(sides, gt, s, t, feature_mode="kl")[0])
 
 
-def test_isnet_module_parts():
-    torch.manual_seed(4)
-    sides = [torch.randn(3, 1, 8, 8, requires_grad=True), torch.randn(3, 1, 4, 4)]
-    gt = (torch.rand(3, 8, 8) > 0.5).float()
-    s, t = [torch.randn(3, 4, 4, 4, requires_grad=True)], [torch.randn(3, 4, 4, 4)]
-    total, parts = ISNetLoss(side_weights=[1.0, 0.5])(sides, gt, s, t)
-    torch.testing.assert_close(total, parts["side"] + parts["feature"])
-    torch.testing.assert_close(parts["side"], deep_supervision_loss(sides, gt, weights=[1.0, 0.5]).detach())
-    torch.testing.assert_close(parts["side_first"], F.binary_cross_entropy_with_logits(sides[0], gt[:, None]))
-    assert not any(v.requires_grad for v in parts.values())
-    per, _ = ISNetLoss(reduction="none")(sides, gt, s, t)
-    assert per.shape == (3,)
-
-
 @given(st.integers(0, 2**31 - 1), st.sampled_from(["mse", "mae", "kl", "smooth_l1"]))
 def test_feature_loss_nonnegative_and_zero_on_identical(seed, mode):
     g = torch.Generator().manual_seed(seed)
     s = [torch.randn(2, 3, 4, 4, generator=g) * 5, torch.randn(2, 5, 2, 2, generator=g)]
     t = [torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 5, 2, 2, generator=g)]
-    assert feature_consistency_loss(s, t, mode=mode) >= 0
     assert torch.allclose(feature_consistency_loss(s, s, mode=mode), torch.zeros(()), atol=1e-6)
+    # different features: strictly positive, with a gradient that reaches the student (a constant 0 fails here)
+    student = [x.clone().requires_grad_(True) for x in s]
+    loss = feature_consistency_loss(student, t, mode=mode)
+    assert loss > 1e-3
+    loss.backward()
+    assert all(x.grad is not None and x.grad.abs().sum() > 0 for x in student)
 
 
 # ---------------------------------------------------------------------------------------------- freezing

@@ -178,7 +178,9 @@ def test_lattice_close_to_exact_on_piecewise_smooth_images():
     # the raw lattice scale (compat="rloss") is what rloss's published weights were tuned on
     raw = potts_crf_loss(logits, img, backend="lattice", compat="rloss", reduction="none")
     raw_exact = potts_crf_loss(logits, img, backend="dense", compat="rloss", reduction="none", chunk_size=4096)
-    assert ((raw / raw_exact) < 0.7).all()
+    # the raw lattice loses the gain lattice_gain(5) = 1/0.55: ratio ≈ 0.55 predicted, 0.522 measured (this seed)
+    rratio = raw / raw_exact
+    assert ((rratio > 0.45) & (rratio < 0.65)).all(), rratio
     assert lattice_gain(5) == pytest.approx(1 / 0.55)
 
 

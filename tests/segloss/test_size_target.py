@@ -1,4 +1,4 @@
-"""Tests for segloss.size_target: size-target KL, barriers, partial CE and the size utilities."""
+"""Tests for segloss.size_target: the size-target KL, the size utilities and properties shared by all size losses."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
 from segloss import (
-    PartialCrossEntropyLoss,
-    QuadraticSizeBarrierLoss,
     SizeTargetLoss,
-    TagBarrierLoss,
     corrupt_size_targets,
     mean_relative_error,
     partial_cross_entropy,
@@ -25,25 +21,7 @@ from segloss import (
     size_targets_from_mask,
     tag_barrier_loss,
 )
-
-
-def mean_softmax(logits, roi=None):
-    s = torch.softmax(logits.double(), 1)
-    if roi is None:
-        return s.mean((2, 3))
-    r = roi.double()[:, None]
-    return (s * r).sum((2, 3)) / r.sum((2, 3))
-
-
-def kl(p, q):
-    return torch.where(p > 0, p * (p / q).log(), torch.zeros_like(p)).sum(1)
-
-
-def random_sizes(g, n, k, zeros=True):
-    v = torch.rand(n, k, generator=g, dtype=torch.float64)
-    if zeros:
-        v[:, 0] = 0.0
-    return v / v.sum(1, keepdim=True)
+from tests.segloss.size_reference import kl, mean_softmax, random_sizes
 
 
 def test_forward_and_reverse_kl_match_reference():
@@ -85,68 +63,6 @@ def test_size_loss_zero_iff_mean_prediction_equals_target(k, seed, zeros):
     gap = (mean_softmax(logits) - v).abs().sum(1)
     assert (loss >= 0.5 * gap**2 - 1e-12).all()
     assert (loss > 0).all()
-
-
-def test_tag_barriers_match_reference():
-    g = torch.Generator().manual_seed(2)
-    logits = torch.randn(2, 4, 5, 5, generator=g, dtype=torch.float64)
-    tags = torch.tensor([[True, False, True, False], [True, True, True, True]])
-    sbar = mean_softmax(logits)
-    t = tags.double()
-    expand = -(t * sbar.log()).sum(1)
-    suppress = -((1 - t) * (1 - sbar).log()).sum(1)
-    torch.testing.assert_close(tag_barrier_loss(logits, tags, reduction="none"), expand + suppress)
-    torch.testing.assert_close(tag_barrier_loss(logits, tags, suppress=False, reduction="none"), expand)
-    torch.testing.assert_close(tag_barrier_loss(logits, tags, expand="none", reduction="none"), suppress)
-    flat = -(t * sbar.clamp_max(0.2).log()).sum(1)
-    got = TagBarrierLoss(expand="flat", epsilon=0.2, suppress=False, reduction="none")(logits, tags)
-    torch.testing.assert_close(got, flat)
-    # the expansion barrier on u_T equals KL(u_T || S̄) up to a constant (paper eq. 10)
-    u = t / t.sum(1, keepdim=True)
-    const = tag_barrier_loss(logits, tags, suppress=False, reduction="none") / t.sum(1) - kl(u, sbar)
-    torch.testing.assert_close(const, t.sum(1).log())
-
-
-def test_flat_barrier_has_no_pull_above_epsilon():
-    logits = torch.zeros(1, 2, 4, 4, requires_grad=True)  # S̄ = (0.5, 0.5)
-    tag_barrier_loss(logits, torch.tensor([[1, 1]]), expand="flat", epsilon=0.3, suppress=False).backward()
-    assert torch.count_nonzero(logits.grad) == 0
-
-
-def test_quadratic_barrier_matches_reference():
-    g = torch.Generator().manual_seed(3)
-    logits = torch.randn(2, 3, 5, 6, generator=g, dtype=torch.float64)
-    a = torch.tensor([[0.6, 0.1, 0.0], [0.2, 0.2, 0.2]], dtype=torch.float64)
-    b = torch.tensor([[0.9, 0.2, 1.0], [0.3, 0.3, 0.3]], dtype=torch.float64)
-    absent = torch.tensor([[False, False, True], [False, False, False]])
-    sbar = mean_softmax(logits)
-    ref = (a - sbar).clamp_min(0).square().sum(1) + (sbar - b).clamp_min(0).square().sum(1)
-    ref = ref + (absent.double() * sbar**2).sum(1)
-    got = quadratic_size_barrier_loss(logits, a, upper=b, absent=absent, reduction="none")
-    torch.testing.assert_close(got, ref)
-    torch.testing.assert_close(QuadraticSizeBarrierLoss(reduction="none")(logits, a, b, absent), ref)
-
-
-def test_partial_cross_entropy():
-    g = torch.Generator().manual_seed(4)
-    logits = torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64)
-    seeds = torch.full((2, 5, 5), 255)
-    seeds[0, 1, 1], seeds[0, 2, 3], seeds[1, 4, 4] = 2, 0, 1
-    torch.testing.assert_close(partial_cross_entropy(logits, seeds), F.cross_entropy(logits, seeds, ignore_index=255))
-    per = F.cross_entropy(logits, seeds, ignore_index=255, reduction="none").sum((1, 2))
-    torch.testing.assert_close(PartialCrossEntropyLoss(reduction="none")(logits, seeds), per)
-    torch.testing.assert_close(partial_cross_entropy(logits, seeds, reduction="sum"), per.sum())
-    none = torch.full((2, 5, 5), 255)
-    x = logits.clone().requires_grad_(True)
-    out = partial_cross_entropy(x, none)
-    out.backward()
-    assert out.item() == 0.0 and torch.count_nonzero(x.grad) == 0
-    z = torch.randn(2, 1, 5, 5, generator=g, dtype=torch.float64)
-    two = torch.cat([torch.zeros_like(z), z], 1)
-    torch.testing.assert_close(
-        partial_cross_entropy(z, seeds.clamp_max(1).masked_fill(seeds == 255, 255), mode="binary"),
-        partial_cross_entropy(two, seeds.clamp_max(1).masked_fill(seeds == 255, 255)),
-    )
 
 
 def gradcheck(fn, inputs):

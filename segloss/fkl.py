@@ -11,19 +11,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segloss._modes import CLASS_MODES, check_mode_channels
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
     check_ignore_index,
     check_label_dtype,
     check_logits,
-    check_mode_channels,
     check_same_device,
     check_values,
     finite,
     label_ids,
 )
-from segloss.active_boundary import MODES, _as_class_logits, _autocast_off, _validate_target
+from segloss.active_boundary import _as_class_logits, _autocast_off, _validate_target
 
 __all__ = ["FKLLoss", "fkl_loss"]
 
@@ -77,7 +77,7 @@ def fkl_loss(
     Example:
         >>> loss = fkl_loss(torch.randn(2, 3, 8, 8), torch.randint(0, 3, (2, 8, 8)))
     """
-    check_choice(mode, "mode", MODES)
+    check_choice(mode, "mode", CLASS_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
     check_logits(pred, "pred", ndim=4)
     num_classes = check_mode_channels(pred, mode)
@@ -125,7 +125,7 @@ class FKLLoss(nn.Module):
 
     def __init__(self, *, mode: str = "multiclass", ignore_index: int | None = 255, reduction: str = "mean") -> None:
         super().__init__()
-        check_choice(mode, "mode", MODES)
+        check_choice(mode, "mode", CLASS_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
         self.mode, self.ignore_index, self.reduction = mode, ignore_index, reduction
 

@@ -1,0 +1,159 @@
+"""Deep supervision of side outputs, ``L_sg = Σ_d λ_d BCE(side_d, G)`` (IS-Net, Qin et al., ECCV 2022, §4.1).
+
+The authors' code (xuebinqin/DIS, ``IS-Net/models/isnet.py``, ``muti_loss_fusion_kl``) resizes the mask to each
+side output bilinearly with ``align_corners=True`` when the sizes differ, and applies ``nn.BCELoss`` to sigmoided
+side outputs, all ``λ = 1``. Here the side outputs are logits (numerically equal, autocast safe);
+``from_logits=False`` accepts probabilities and clamps the logs at −100 like ``nn.BCELoss``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from segloss._levels import check_level_list, check_level_weights
+from segloss._validation import (
+    REDUCTIONS,
+    check_bool,
+    check_choice,
+    check_same_device,
+    check_tensor,
+    check_values,
+    finite,
+    float32_logits,
+    in_range,
+    reduce,
+)
+
+__all__ = [
+    "DeepSupervisionLoss",
+    "deep_supervision_loss",
+]
+
+
+def _prepare_mask(target: Any, n: int) -> torch.Tensor:
+    check_tensor(target, "target")
+    if target.is_complex():
+        raise TypeError(f"`target` must be a real (float, integer or bool) tensor; got dtype {target.dtype}")
+    if target.ndim == 3:
+        target = target.unsqueeze(1)
+    if target.ndim != 4 or target.shape[1] != 1 or target.shape[0] != n:
+        raise ValueError(
+            f"`target` must be (N, 1, H, W) or (N, H, W) with N = {n} like the side outputs; got {tuple(target.shape)}"
+        )
+    return target
+
+
+def _bce_per_sample(side: torch.Tensor, target: torch.Tensor, from_logits: bool) -> torch.Tensor:
+    if from_logits:
+        elem = F.binary_cross_entropy_with_logits(side, target, reduction="none")
+    else:  # nn.BCELoss semantics: logs clamped at -100
+        log_p = torch.log(side).clamp_min(-100.0)
+        log_q = torch.log1p(-side).clamp_min(-100.0)
+        elem = -(target * log_p + (1.0 - target) * log_q)
+    return elem.flatten(1).mean(1)
+
+
+def deep_supervision_loss(
+    side_outputs: Sequence[torch.Tensor],
+    target: torch.Tensor,
+    *,
+    weights: Sequence[float] | None = None,
+    from_logits: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Deep supervision of side outputs ``L_sg = Σ_d λ_d BCE(side_d, G)`` (IS-Net / U²-Net).
+
+    Each level contributes the mean binary cross-entropy over its elements. When a side output's
+    size differs from the mask's, the mask is resized to it bilinearly with ``align_corners=True``
+    (as the authors' ``muti_loss_fusion``). The BCE is computed from logits
+    (``binary_cross_entropy_with_logits``), in float32, which is safe under autocast;
+    ``from_logits=False`` takes probabilities and clamps the logs at −100 like ``nn.BCELoss``.
+
+    Args:
+        side_outputs: the side outputs, one tensor per level (logits by default).
+        target: the ground-truth mask in ``[0, 1]`` (any real dtype; ``uint8`` 0/1 fine).
+        weights: ``λ_d ≥ 0`` per level, or ``None`` (all 1, as the authors).
+        from_logits: side outputs are logits (default ``True``).
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per sample ``(N,)``).
+
+    Shapes:
+        side_outputs[d]: ``(N, 1, H_d, W_d)``; target: ``(N, 1, H, W)`` or ``(N, H, W)``;
+        output 0-d or ``(N,)``.
+
+    Returns:
+        The summed BCE (float32; float64 for float64 side outputs).
+
+    Raises:
+        TypeError / ValueError: on non-tensors, shapes (naming the level), devices or options.
+
+    Example:
+        >>> sides = [torch.randn(2, 1, 32, 32, requires_grad=True), torch.randn(2, 1, 16, 16, requires_grad=True)]
+        >>> gt = (torch.rand(2, 1, 32, 32) > 0.5).float()
+        >>> deep_supervision_loss(sides, gt).backward()
+    """
+    sides = check_level_list(side_outputs, "side_outputs")
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_bool(from_logits, "from_logits")
+    lam = check_level_weights(weights, len(sides), "weights")
+    n = sides[0].shape[0]
+    target = _prepare_mask(target, n)
+    for d, side in enumerate(sides):
+        if side.ndim != 4 or side.shape[0] != n or side.shape[1] != 1:
+            raise ValueError(f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}")
+        check_same_device(side, target, f"side_outputs[{d}]", "target")
+    side_rules = (finite(f"side_outputs[{d}]", x) if from_logits else
+                  in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
+                  for d, x in enumerate(sides))
+    check_values(*side_rules, in_range("target", target, what="a 0/1 or soft mask"))
+    dtype = float32_logits(sides[0]).dtype
+    gt = target.to(dtype)
+    total = None
+    for d, side in enumerate(sides):
+        s = float32_logits(side).to(dtype)
+        g = gt
+        if s.shape[2:] != g.shape[2:]:
+            g = F.interpolate(gt, size=s.shape[2:], mode="bilinear", align_corners=True)
+        term = _bce_per_sample(s, g, from_logits)
+        if lam is not None:
+            term = term * lam[d]
+        total = term if total is None else total + term
+    assert total is not None
+    return reduce(total, reduction)
+
+
+class DeepSupervisionLoss(nn.Module):
+    """Deep supervision ``Σ_d λ_d BCE(side_d, G)`` on logits; module form of :func:`deep_supervision_loss`.
+
+    Args:
+        weights: ``λ_d`` per level or ``None`` (all 1).
+        from_logits: side outputs are logits (default ``True``).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Shapes:
+        ``forward(side_outputs, target)``: list of ``(N, 1, H_d, W_d)``; target ``(N, 1, H, W)`` / ``(N, H, W)``.
+
+    Example:
+        >>> crit = DeepSupervisionLoss()
+        >>> loss = crit([torch.randn(2, 1, 16, 16), torch.randn(2, 1, 8, 8)], torch.ones(2, 16, 16))
+    """
+
+    def __init__(
+        self, *, weights: Sequence[float] | None = None, from_logits: bool = True, reduction: str = "mean"
+    ) -> None:
+        super().__init__()
+        check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
+        self.weights = None if weights is None else check_level_weights(weights, len(weights), "weights")
+        self.from_logits = from_logits
+        self.reduction = reduction
+
+    def forward(self, side_outputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """Summed BCE of the side outputs against the (resized) mask."""
+        return deep_supervision_loss(
+            side_outputs, target, weights=self.weights, from_logits=self.from_logits, reduction=self.reduction
+        )

@@ -1,0 +1,147 @@
+"""IS-Net's total training loss (Qin et al., ECCV 2022, §4.1): deep supervision plus feature consistency.
+
+``L = L_sg + L_fs`` with ``L_sg`` of :mod:`segloss.deep_supervision` and ``L_fs`` of
+:mod:`segloss.feature_consistency`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from segloss._validation import (
+    REDUCTIONS,
+    check_bool,
+    check_choice,
+    reduce,
+)
+from segloss.deep_supervision import deep_supervision_loss
+from segloss.feature_consistency import FEATURE_MODES, _feature_consistency
+
+__all__ = [
+    "ISNetLoss",
+    "isnet_loss",
+]
+
+
+def isnet_loss(
+    side_outputs: Sequence[torch.Tensor],
+    target: torch.Tensor,
+    student_features: Sequence[torch.Tensor],
+    teacher_features: Sequence[torch.Tensor],
+    *,
+    side_weights: Sequence[float] | None = None,
+    feature_weights: Sequence[float] | None = None,
+    feature_mode: str = "mse",
+    from_logits: bool = True,
+    reduction: str = "mean",
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """IS-Net training loss ``L_sg + L_fs`` (Qin et al. 2022, §4.1), with its parts for logging.
+
+    ``L = Σ_d λ^sg_d BCE(side_d, G) + Σ_d λ^fs_d mean((f_d^I − f_d^G)²)``; with the defaults this
+    is the authors' ``muti_loss_fusion_kl(..., mode='MSE')`` (on logits instead of probabilities).
+
+    Args:
+        side_outputs: side-output logits, one per level (IS-Net: 6, ``side_outputs[0]`` the final map).
+        target: the mask ``G``.
+        student_features: the image branch's features ``f^I`` (IS-Net: 6 levels).
+        teacher_features: the frozen GT encoder's features ``f^G`` (detached here).
+        side_weights: ``λ^sg`` or ``None`` (all 1).
+        feature_weights: ``λ^fs`` or ``None`` (all 1).
+        feature_mode: ``"mse"`` (default), ``"mae"``, ``"kl"`` or ``"smooth_l1"``.
+        from_logits: side outputs are logits (default ``True``).
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per sample ``(N,)``).
+
+    Shapes:
+        See :func:`deep_supervision_loss` and :func:`feature_consistency_loss`.
+
+    Returns:
+        ``(total, parts)``: the loss to back-propagate and a dict of *detached* 0-d tensors for
+        logging: ``"side"`` (``L_sg``), ``"feature"`` (``L_fs``), and ``"side_first"``, the BCE of
+        the first side output alone (the authors' "tar" loss). ``parts`` are batch means whatever
+        the ``reduction``.
+
+    Raises:
+        TypeError / ValueError: as the two component losses.
+
+    Example:
+        >>> sides = [torch.randn(2, 1, 16, 16, requires_grad=True)]
+        >>> f_img, f_gt = [torch.randn(2, 4, 8, 8, requires_grad=True)], [torch.randn(2, 4, 8, 8)]
+        >>> total, parts = isnet_loss(sides, torch.ones(2, 16, 16), f_img, f_gt)
+        >>> total.backward(); sorted(parts)
+        ['feature', 'side', 'side_first']
+    """
+    check_choice(feature_mode, "feature_mode", FEATURE_MODES)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
+    feat = _feature_consistency(student_features, teacher_features, feature_weights, feature_mode, "none",
+                                ("student_features", "teacher_features"))
+    if feat.shape != side.shape:
+        raise ValueError(
+            f"`student_features` must have the batch size of `side_outputs` ({side.shape[0]}); got {feat.shape[0]}"
+        )
+    with torch.no_grad():
+        first_weight = None if side_weights is None else [float(side_weights[0])]
+        first = deep_supervision_loss(
+            [side_outputs[0]], target, weights=first_weight, from_logits=from_logits, reduction="mean"
+        )
+        parts = {"side": side.detach().mean(), "feature": feat.detach().mean(), "side_first": first}
+    return reduce(side + feat, reduction), parts
+
+
+class ISNetLoss(nn.Module):
+    """IS-Net training loss (deep supervision + feature consistency); module form of :func:`isnet_loss`.
+
+    ``forward(side_outputs, target, student_features, teacher_features)`` returns ``(total, parts)``
+    — call ``total.backward()``; ``parts`` holds detached ``"side"``, ``"feature"`` and
+    ``"side_first"`` values for logging.
+
+    Args:
+        side_weights, feature_weights, feature_mode, from_logits, reduction: see :func:`isnet_loss`.
+
+    Example:
+        >>> crit = ISNetLoss()
+        >>> total, parts = crit([torch.randn(2, 1, 16, 16)], torch.ones(2, 16, 16),
+        ...                     [torch.randn(2, 4, 8, 8)], [torch.randn(2, 4, 8, 8)])
+    """
+
+    def __init__(
+        self,
+        *,
+        side_weights: Sequence[float] | None = None,
+        feature_weights: Sequence[float] | None = None,
+        feature_mode: str = "mse",
+        from_logits: bool = True,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        check_choice(feature_mode, "feature_mode", FEATURE_MODES)
+        check_choice(reduction, "reduction", REDUCTIONS)
+        check_bool(from_logits, "from_logits")
+        self.side_weights = side_weights
+        self.feature_weights = feature_weights
+        self.feature_mode = feature_mode
+        self.from_logits = from_logits
+        self.reduction = reduction
+
+    def forward(
+        self,
+        side_outputs: Sequence[torch.Tensor],
+        target: torch.Tensor,
+        student_features: Sequence[torch.Tensor],
+        teacher_features: Sequence[torch.Tensor],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(total, parts)`` of the IS-Net loss."""
+        return isnet_loss(
+            side_outputs,
+            target,
+            student_features,
+            teacher_features,
+            side_weights=self.side_weights,
+            feature_weights=self.feature_weights,
+            feature_mode=self.feature_mode,
+            from_logits=self.from_logits,
+            reduction=self.reduction,
+        )

@@ -1,0 +1,26 @@
+import torch
+import torch.nn.functional as F
+
+from segloss import PartialCrossEntropyLoss, partial_cross_entropy
+
+
+def test_partial_cross_entropy():
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64)
+    seeds = torch.full((2, 5, 5), 255)
+    seeds[0, 1, 1], seeds[0, 2, 3], seeds[1, 4, 4] = 2, 0, 1
+    torch.testing.assert_close(partial_cross_entropy(logits, seeds), F.cross_entropy(logits, seeds, ignore_index=255))
+    per = F.cross_entropy(logits, seeds, ignore_index=255, reduction="none").sum((1, 2))
+    torch.testing.assert_close(PartialCrossEntropyLoss(reduction="none")(logits, seeds), per)
+    torch.testing.assert_close(partial_cross_entropy(logits, seeds, reduction="sum"), per.sum())
+    none = torch.full((2, 5, 5), 255)
+    x = logits.clone().requires_grad_(True)
+    out = partial_cross_entropy(x, none)
+    out.backward()
+    assert out.item() == 0.0 and torch.count_nonzero(x.grad) == 0
+    z = torch.randn(2, 1, 5, 5, generator=g, dtype=torch.float64)
+    two = torch.cat([torch.zeros_like(z), z], 1)
+    torch.testing.assert_close(
+        partial_cross_entropy(z, seeds.clamp_max(1).masked_fill(seeds == 255, 255), mode="binary"),
+        partial_cross_entropy(two, seeds.clamp_max(1).masked_fill(seeds == 255, 255)),
+    )
