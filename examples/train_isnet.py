@@ -1003,6 +1003,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         write = run.out / "predictions" / "eval"
         res = validate(run.model, {**val_sets, **test_sets}, cfg, ctx, write)
         ctx.log(format_rows(list(res.items())))
+        if ctx.main:
+            atomic_write_text(json.dumps(res, indent=1) + "\n", run.out / "eval.json")
         summary.update(results=res, predictions=str(write))
         _finish(ctx)
         return summary
