@@ -593,11 +593,19 @@ def _prepare(x: torch.Tensor, cfg: Config, ctx: Context) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
+def sync_buffers(module: nn.Module, ctx: Context) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics drift apart between DDP ranks)."""
+    if ctx.world > 1:
+        for b in module.buffers():
+            dist.broadcast(b, 0)
+
+
 @torch.no_grad()
 def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: Context,
              write_dir: Path | None = None) -> dict[str, dict[str, float]]:
     """Validate the image branch: ``sigmoid(d1)`` at each image's original size, as uint8 (what the PNGs hold)."""
     was_training = model.training
+    sync_buffers(model, ctx)
     model.eval()
     results = {}
     for name, ds in val_sets.items():
@@ -633,6 +641,7 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 def gt_encoder_maxf(encoder: nn.Module, ds: Dataset, cfg: Config, ctx: Context) -> float:
     """maxF of the GT encoder's first side output on (part of) the training set, no augmentation."""
     was_training = encoder.training
+    sync_buffers(encoder, ctx)
     encoder.eval()
     acc = DatasetMetrics(metrics=("fm",))
     for batch in eval_loader(ds, cfg, ctx, limit=cfg.gt_val_samples):
