@@ -1,4 +1,4 @@
-"""examples/train_isnet.py on a tiny configuration: both stages end to end, exact resume, DDP validation, atomic saves."""
+"""examples/train_isnet.py, tiny configuration: both stages, exact resume, DDP validation, atomic saves."""
 
 from __future__ import annotations
 
