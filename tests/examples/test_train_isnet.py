@@ -165,3 +165,28 @@ def test_bad_flags_are_explained(argv, message, tmp_path):
 def test_resume_without_checkpoint_is_explained(tmp_path):
     with pytest.raises(SystemExit, match="--resume: no checkpoint at"):
         train_isnet.main([*TINY, "--out", str(tmp_path), "--resume"])
+
+
+def test_dis5k_folders_evaluate_at_the_original_size_like_segmetrics_eval(tmp_path):
+    import dis_synth
+    import numpy as np
+    from PIL import Image
+    from segmetrics import evaluate_folder
+
+    root = tmp_path / "DIS5K"
+    dis_synth.write_dataset(root, 6, size=(48, 40), seed=1, split_name="DIS-TR")
+    vd = dis_synth.write_dataset(root, 3, size=(48, 40), seed=2, split_name="DIS-VD")
+    dis_synth.write_dataset(root, 2, size=(36, 52), seed=3, split_name="DIS-TE1")
+    summary = _run(tmp_path / "run", "--data", str(root), "--no-feature-sync", "--iters", "2", "--val-every", "2")
+    assert set(summary["final"]) == {"DIS-VD"} and set(summary["tests"]) == {"DIS-TE1"}
+    pred_dir = Path(summary["predictions"]) / "DIS-VD"
+    pngs = sorted(pred_dir.glob("*.png"))
+    assert [p.stem for p in pngs] == ["0000", "0001", "0002"]
+    assert all(np.asarray(Image.open(p)).shape == (48, 40) for p in pngs)  # the original size, not 64²
+    assert np.asarray(Image.open(next((pred_dir.parent / "DIS-TE1").glob("*.png")))).shape == (36, 52)
+    ref = evaluate_folder(pred_dir, vd / "gt", metrics=("fm", "wfm", "mae", "sm", "em", "hce"), workers=0,
+                          progress=False)
+    ours = summary["final"]["DIS-VD"]
+    for key, theirs in (("maxF", "fm.max"), ("wF", "wfm"), ("MAE", "mae"), ("Sm", "sm"), ("Em", "em.mean"),
+                        ("HCE", "hce")):
+        assert ours[key] == pytest.approx(ref.metrics[theirs], rel=1e-9, abs=1e-9), key
