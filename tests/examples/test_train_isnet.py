@@ -171,6 +171,7 @@ def test_dis5k_folders_evaluate_at_the_original_size_like_segmetrics_eval(tmp_pa
     import dis_synth
     import numpy as np
     from PIL import Image
+
     from segmetrics import evaluate_folder
 
     root = tmp_path / "DIS5K"
