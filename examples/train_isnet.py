@@ -100,7 +100,7 @@ class Config:
     gt_val_samples: int = 64
     # stage 2: image branch
     weights: str = ""
-    iters: int = 800
+    iters: int = 960
     val_every: int = 0
     patience: int = 0
     ckpt_every: int = 200
@@ -118,7 +118,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "width": 0.25, "size": 256, "batch": 4, "train_samples": 256, "val_samples": 32,
         "gt_threshold": 0.95, "gt_iters": 300, "gt_val_every": 50, "gt_val_samples": 64,
-        "iters": 800, "val_every": 0, "patience": 0, "ckpt_every": 200, "log_every": 10, "workers": 0,
+        "iters": 960, "val_every": 0, "patience": 0, "ckpt_every": 200, "log_every": 10, "workers": 0,
     },
     "paper": {
         "width": 1.0, "size": 1024, "batch": 8, "val_batch": 1, "gt_threshold": 0.99, "gt_iters": 20000,
