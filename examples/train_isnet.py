@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import json
 import os
@@ -459,7 +460,7 @@ def train_loader(ds: Dataset, cfg: Config, ctx: Context, stage: int) -> tuple[Da
                          f"on {ctx.world} process(es)")
     loader = DataLoader(
         Augmented(ds, cfg.seed), batch_sampler=BatchSampler(sampler, cfg.batch, drop_last=True),
-        num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda", persistent_workers=False,
+        num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda", persistent_workers=cfg.workers > 0,
     )
     return loader, sampler
 
@@ -488,9 +489,8 @@ def gather_metrics(acc: DatasetMetrics, ctx: Context) -> DatasetMetrics:
     except ImportError:
         states: list[Any] = [None] * ctx.world
         dist.all_gather_object(states, acc)
-        merged = DatasetMetrics(acc.metrics)
-        merged.options = acc.options
-        for s in states:
+        merged = copy.deepcopy(states[0])
+        for s in states[1:]:
             merged.merge(s)
         return merged
     return gather(acc)

@@ -191,3 +191,13 @@ def test_dis5k_folders_evaluate_at_the_original_size_like_segmetrics_eval(tmp_pa
     for key, theirs in (("maxF", "fm.max"), ("wF", "wfm"), ("MAE", "mae"), ("Sm", "sm"), ("Em", "em.mean"),
                         ("HCE", "hce")):
         assert ours[key] == pytest.approx(ref.metrics[theirs], rel=1e-9, abs=1e-9), key
+
+
+def test_gpu_options_run_on_cpu(tmp_path):
+    # bf16 autocast, channels_last and the fused Adam kernel take the same code path as on a GPU
+    summary = _run(tmp_path, "--amp", "bf16", "--channels-last", "--fused-adam", "on", "--gt-iters", "2",
+                   "--iters", "2", "--val-every", "2", "--save-predictions", "none", "--gt-encoder-mode", "official")
+    row = summary["final"]["synthetic-val"]
+    assert all(v == v for v in row.values())  # finite, no NaN
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ckpt["config"]["amp"] == "bf16" and ckpt["config"]["gt_encoder_mode"] == "official"
