@@ -976,6 +976,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     run = Run(cfg, ctx)
     if resume_path is not None:
         run.load(resume_path)
+        if run.progress["stage"] == "done" and cfg.iters > run.progress["image"]["iteration"]:
+            run.progress["stage"] = "image"  # a finished run resumed with more --iters continues
         stage = run.progress["stage"]
         it = run.progress["image" if stage == "done" else stage]["iteration"]
         ctx.log(f"resumed from {resume_path}: stage {stage}, iteration {it}")
