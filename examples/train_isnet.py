@@ -109,6 +109,7 @@ class Config:
     save_predictions: str = "final"
     # speed
     device: str = "auto"
+    threads: int = 0
     amp: str = "auto"
     channels_last: bool = False
     compile: bool = False
@@ -140,7 +141,8 @@ PRESET_HELP = {
 }
 
 #: Flags that may change when resuming (everything else comes from the checkpoint's config).
-RESUME_OVERRIDABLE = ("iters", "patience", "workers", "log_every", "save_predictions", "ckpt_every", "device")
+RESUME_OVERRIDABLE = ("iters", "patience", "workers", "log_every", "save_predictions", "ckpt_every", "device",
+                      "threads")
 
 
 def _presets_text() -> str:
@@ -212,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only validate (the checkpoint of --resume, or --weights) and write predictions")
     g = p.add_argument_group("speed (GPU)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
+    g.add_argument("--threads", type=int,
+                   help="CPU threads for torch (0: its default, one per core); on a machine busy with other "
+                        "processes 1 can be several times faster")
     g.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
                    help="autocast: auto = bf16 on CUDA, off on CPU; fp16 uses a gradient scaler")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
@@ -247,7 +252,7 @@ def _check_config(cfg: Config) -> None:
     for k in positive:
         if getattr(cfg, k) < 1:
             raise SystemExit(f"--{k.replace('_', '-')} must be >= 1; got {getattr(cfg, k)}")
-    for k in ("iters", "gt_iters", "val_every", "patience", "workers", "gt_val_samples"):
+    for k in ("iters", "gt_iters", "val_every", "patience", "workers", "gt_val_samples", "threads"):
         if getattr(cfg, k) < 0:
             raise SystemExit(f"--{k.replace('_', '-')} must be >= 0; got {getattr(cfg, k)}")
     if cfg.width <= 0 or cfg.lr <= 0:
@@ -300,6 +305,8 @@ def make_context(cfg: Config) -> Context:
     cuda = torch.cuda.is_available() if cfg.device == "auto" else cfg.device == "cuda"
     if cuda and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = 0, 0
     if world > 1:
