@@ -924,8 +924,12 @@ def _load_state(path: str, key: str) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], path: Path) -> None:
-    """Validation maxFβ / HCEγ and the training loss against the iteration, as a small PNG."""
+def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], path: Path,
+               baselines: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
+    """Validation maxFβ / HCEγ and the training loss against the iteration, as a small PNG.
+
+    ``baselines`` (of :func:`baselines`) adds the trivial predictors' maxFβ and HCEγ as dashed lines.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -939,9 +943,15 @@ def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], pa
     for label, key in (("maxFβ", "maxF"), ("Fwβ", "wF"), ("Sα", "Sm"), ("Emφ", "Em")):
         axes[0].plot(its, [h["results"][name][key] for h in history], marker="o", ms=3, label=label)
     axes[0].set_title(f"validation ({name})")
-    axes[0].legend(fontsize=7)
     axes[1].plot(its, [h["results"][name]["HCE"] for h in history], marker="o", ms=3, color="C3")
     axes[1].set_title("HCEγ (lower is better)")
+    for i, (label, b) in enumerate((baselines or {}).get(name, {}).items()):
+        style = {"color": "grey", "ls": "--" if i == 0 else ":", "lw": 1}
+        axes[0].axhline(b["maxF"], label=f"maxFβ {label}", **style)
+        axes[1].axhline(b["HCE"], label=label, **style)
+    if baselines:
+        axes[1].legend(fontsize=7)
+    axes[0].legend(fontsize=6, ncol=2)
     img = [r for r in loss_log if r["stage"] == "image"]
     if img:
         axes[2].plot([r["iteration"] for r in img], [r["loss"] for r in img], lw=1, label="total")
@@ -1015,7 +1025,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     tests = validate(run.model, test_sets, cfg, ctx, write) if test_sets else {}
     base_res = baselines(val_sets, cfg, ctx)
     if ctx.main:
-        save_curve(run.history, run.loss_log, run.out / "curve.png")
+        save_curve(run.history, run.loss_log, run.out / "curve.png", base_res)
         atomic_write_text(json.dumps({"history": run.history, "loss": run.loss_log, "baselines": base_res,
                                       "tests": tests, "progress": run.progress}, indent=1) + "\n",
                           run.out / "metrics.json")
