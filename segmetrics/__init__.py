@@ -10,6 +10,7 @@ from typing import Any
 
 from segmetrics.accumulator import DatasetMetrics
 from segmetrics.boundary_fscore import BoundaryFScore, boundary_fscore
+from segmetrics.distributed import gather_metrics
 from segmetrics.emeasure import EMeasureResult, emeasure
 from segmetrics.fmeasure import FMeasureResult, fmeasure
 from segmetrics.fused import ImageMetrics, compute_all
@@ -77,6 +78,7 @@ __all__ = [
     "evaluate_folder",
     "fmeasure",
     "format_table",
+    "gather_metrics",
     "hce",
     "hce_details",
     "iou",
