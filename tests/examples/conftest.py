@@ -1,4 +1,4 @@
-"""Make the example scripts (``examples/*.py``) importable from the tests in this folder."""
+"""Make the example modules (``examples/*.py``) importable by the tests in this folder."""
 
 from __future__ import annotations
 
