@@ -21,7 +21,7 @@ model.
 
 Example:
     >>> import torch
-    >>> net = ISNetDIS(width=0.125)
+    >>> net = ISNetDIS(width=0.125).eval()
     >>> sides, feats = net(torch.rand(1, 3, 64, 64))
     >>> [tuple(s.shape) for s in sides][0], len(feats)
     ((1, 1, 64, 64), 6)
