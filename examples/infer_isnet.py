@@ -14,10 +14,13 @@ is ever downloaded. Files are opened with ``torch.load(weights_only=True)``.
 What the authors' ``IS-Net/Inference.py`` does (xuebinqin/DIS), and what this script does:
 
 1. Read the image (skimage, RGB). Grey images become 3 channels (the authors get this by
-   broadcasting in ``normalize``). Here: OpenCV, converted to RGB; an alpha channel is dropped and
-   16-bit images are scaled to 8 bit (the authors' code fails on RGBA and wraps 16-bit values).
+   broadcasting in ``normalize``). Here: ``seg_data.read_image`` (the training reader: RGB, grey
+   repeated, alpha dropped, 16-bit scaled to 8 bit; the authors' code fails on RGBA and wraps
+   16-bit values).
 2. Resize to 1024×1024 in float32, bilinear, ``align_corners=False``, no antialiasing, then cast
-   back to uint8 (truncation). Same here (``--size`` changes 1024).
+   back to uint8 (truncation). Same here (``--size`` changes 1024), so a released model sees exactly
+   the authors' inputs; ``seg_data.resize_pair`` (training) rounds instead of truncating, which
+   differs by at most one grey level.
 3. Divide by 255 and normalise with mean 0.5, std 1.0, i.e. ``x / 255 − 0.5``. Same here.
 4. Run ``ISNetDIS`` and take the first side output ``d1`` as a sigmoid map. Same here (our model
    returns logits; the sigmoid is applied in float32).
@@ -50,12 +53,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from isnet_model import FEATURE_CHANNELS, IMAGE_DECODER, IMAGE_ENCODER, ISNetDIS
+from seg_data import IMAGE_EXTS, read_image
 from torch.nn import functional as F
-
-from segmetrics.image_io import IMAGE_EXTENSIONS
 
 #: The authors' input normalisation: ``(x / 255 - MEAN) / STD`` on every channel.
 MEAN, STD = 0.5, 1.0
@@ -200,45 +203,15 @@ def list_images(inp: str | os.PathLike) -> list[Path]:
         return [p]
     if not p.is_dir():
         raise FileNotFoundError(f"--input: no such file or folder: {p}")
-    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
     if not files:
-        raise ValueError(f"--input: no image ({', '.join(IMAGE_EXTENSIONS)}) in {p}")
+        raise ValueError(f"--input: no image ({', '.join(IMAGE_EXTS)}) in {p}")
     stems: dict[str, Path] = {}
     for f in files:
         if f.stem in stems:
             raise ValueError(f"--input: {stems[f.stem].name} and {f.name} would both be written as {f.stem}.png")
         stems[f.stem] = f
     return files
-
-
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as ``(H, W, 3)`` uint8 RGB: grey repeated to 3 channels, alpha dropped, 16 bit scaled.
-
-    Raises:
-        ValueError: if the file cannot be read or decoded, or has an unsupported depth or channel count.
-    """
-    import cv2
-
-    p = Path(path)
-    try:
-        data = np.fromfile(p, dtype=np.uint8)
-    except OSError as exc:
-        raise ValueError(f"cannot read {p}: {exc.strerror or exc}") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise ValueError(f"cannot decode {p} as an image (corrupt, empty or unsupported format)")
-    if img.dtype == np.uint16:
-        img = np.round(img / 257.0).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise ValueError(f"{p}: expected an 8- or 16-bit image; got dtype {img.dtype}")
-    if img.ndim == 2:
-        img = img[:, :, None]
-    channels = img.shape[2]
-    if channels == 1:
-        return np.repeat(img, 3, axis=2)
-    if channels in (3, 4):
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if channels == 4 else cv2.COLOR_BGR2RGB)
-    raise ValueError(f"{p}: expected 1, 3 or 4 channels; got {channels}")
 
 
 def resize_input(img: np.ndarray, size: int = INPUT_SIZE) -> torch.Tensor:
@@ -261,7 +234,7 @@ class _Images(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor | None, tuple[int, int], str]:
         try:
-            img = read_rgb(self.files[i])
+            img = read_image(self.files[i])
         except ValueError as exc:
             return i, None, (0, 0), str(exc)
         return i, resize_input(img, self.size), img.shape[:2], ""
@@ -357,8 +330,6 @@ def predict_files(
     model = model.eval().to(memory_format=memory_format)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-
-    import cv2
 
     loader = torch.utils.data.DataLoader(
         _Images(files, size), batch_size=batch_size, num_workers=workers, collate_fn=_collate,

@@ -14,12 +14,12 @@ from infer_isnet import (
     list_images,
     load_isnet,
     main,
-    read_rgb,
     resize_input,
     strip_prefixes,
     to_png_map,
 )
 from isnet_model import ISNetDIS
+from seg_data import read_image
 from skimage import data, filters
 
 from segmetrics import evaluate_folder
@@ -94,7 +94,7 @@ def test_single_file_and_unnormalised_output(dataset, tmp_path):
     assert [p.name for p in out.iterdir()] == ["coffee.png"]
     pred = cv2.imread(str(out / "coffee.png"), cv2.IMREAD_UNCHANGED)
     # the same numbers by hand: authors' resize + normalisation, sigmoid(d1), bilinear back, 255 p rounded
-    img = read_rgb(dataset / "im" / "coffee.jpg")
+    img = read_image(dataset / "im" / "coffee.jpg")
     x = resize_input(img, SIZE)[None].float() / 255 - 0.5
     with torch.inference_mode():
         prob = torch.sigmoid(model.eval()(x)[0][0])[0]
@@ -182,7 +182,7 @@ def test_unreadable_input_named_or_skipped(dataset, tmp_path, capsys):
             "--workers", "0", "--no-progress"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "cannot decode" in err and "broken.png" in err
+    assert "cannot read image file" in err and "broken.png" in err
     with pytest.warns(UserWarning, match="broken.png"):
         assert main([*args, "--skip-unreadable"]) == 0
     assert [p.name for p in (tmp_path / "p").iterdir()] == ["ok.png"]
