@@ -6,7 +6,8 @@ Run::
     python -m segmetrics eval --pred preds/ --gt DIS5K/DIS-VD/gt      # then score the predictions
 
 ``--checkpoint`` is either a checkpoint written by ``examples/train_isnet.py`` (a dict with the
-``"model"`` state dict; the width comes from the config JSON beside it, or from the weight shapes),
+``"model"`` state dict; the width comes from its ``"config"``, the ``config.json`` beside it, or the
+weight shapes),
 or the authors' released ``isnet-general-use.pth`` / ``isnet.pth`` if you have the file (a plain
 ``ISNetDIS`` state dict, possibly saved from ``nn.DataParallel`` with a ``module.`` prefix). Nothing
 is ever downloaded. Files are opened with ``torch.load(weights_only=True)``.
@@ -66,6 +67,10 @@ MEAN, STD = 0.5, 1.0
 INPUT_SIZE = 1024
 NORMALIZE_MODES = ("minmax", "none")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Plain numpy objects (the RNG state in ``train_isnet.py`` checkpoints) that ``torch.load(weights_only=True)``
+#: may rebuild; nothing else beyond tensors is unpickled.
+_NUMPY_GLOBALS = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), type(np.dtype(np.float64)),
+                  getattr(np, "_core", np.core).multiarray._reconstruct]
 #: Wrapper prefixes stripped from state-dict keys (``nn.DataParallel`` / DDP, ``torch.compile``).
 _PREFIXES = ("module.", "_orig_mod.")
 
@@ -126,8 +131,8 @@ def architecture_from_state_dict(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _config_beside(path: Path) -> dict[str, Any] | None:
-    """The config JSON written beside one of our checkpoints, if any."""
-    for cand in (path.with_suffix(".json"), path.with_name(path.name + ".json"), path.parent / "config.json"):
+    """The config JSON that ``train_isnet.py`` writes beside its checkpoints, if any."""
+    for cand in (path.parent / "config.json", path.with_suffix(".json")):
         if cand.is_file():
             try:
                 cfg = json.loads(cand.read_text())
@@ -141,10 +146,8 @@ def _config_beside(path: Path) -> dict[str, Any] | None:
 def _width_from_config(cfg: Mapping[str, Any] | None) -> float | None:
     if not cfg:
         return None
-    for scope in (cfg, cfg.get("model"), cfg.get("config"), cfg.get("preset")):
-        if isinstance(scope, Mapping) and isinstance(scope.get("width"), (int, float)):
-            return float(scope["width"])
-    return None
+    width = cfg.get("width")
+    return float(width) if isinstance(width, (int, float)) and not isinstance(width, bool) else None
 
 
 def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[ISNetDIS, dict[str, Any]]:
@@ -167,18 +170,21 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     if not path.is_file():
         raise FileNotFoundError(f"--checkpoint: no such file: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_NUMPY_GLOBALS):  # numpy RNG state in our checkpoints
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a bad file
         raise ValueError(f"--checkpoint: cannot load {path.name} as a weights-only torch file: {exc}") from None
+    cfg: Mapping[str, Any] | None = None
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         fmt, state = "train_isnet", obj["model"]
+        cfg = obj.get("config") if isinstance(obj.get("config"), Mapping) else _config_beside(path)
     elif isinstance(obj, Mapping):
         fmt, state = "state_dict", obj
     else:
         raise ValueError(f"--checkpoint: expected a state dict or a dict with 'model'; got {type(obj).__name__}")
     state = strip_prefixes(state)
     info: dict[str, Any] = {"format": fmt, **architecture_from_state_dict(state), "width_source": "shapes"}
-    width = _width_from_config(_config_beside(path)) if fmt == "train_isnet" else None
+    width = _width_from_config(cfg)
     if width is not None:
         info["width"], info["width_source"] = width, "config"
     model = ISNetDIS(in_ch=info["in_ch"], out_ch=info["out_ch"], width=info["width"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import cv2
@@ -55,15 +56,19 @@ def dataset(tmp_path_factory):
 
 
 def _our_checkpoint(path: Path, width: float) -> ISNetDIS:
+    """A checkpoint laid out as train_isnet.py writes it (config inside, RNG states with numpy arrays)."""
     torch.manual_seed(0)
     model = ISNetDIS(width=width)
-    torch.save({"model": model.state_dict(), "iteration": 3}, path)
-    path.with_suffix(".json").write_text(json.dumps({"width": width, "size": SIZE}))
+    config = {"preset": "tiny", "width": width, "size": SIZE}
+    numpy_state = np.random.get_state()  # noqa: NPY002 - as train_isnet.py saves it
+    rng = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    torch.save({"format": 1, "config": config, "model": model.state_dict(), "rng": rng}, path)
+    (path.parent / "config.json").write_text(json.dumps(config))
     return model
 
 
 def test_round_trip_to_segmetrics_eval(dataset, tmp_path):
-    ckpt = tmp_path / "ckpt.pt"
+    ckpt = tmp_path / "checkpoint.pt"
     _our_checkpoint(ckpt, 0.125)
     out = tmp_path / "pred"
     rc = main(["--checkpoint", str(ckpt), "--input", str(dataset / "im"), "--out", str(out), "--size", str(SIZE),
@@ -86,7 +91,7 @@ def test_round_trip_to_segmetrics_eval(dataset, tmp_path):
 
 
 def test_single_file_and_unnormalised_output(dataset, tmp_path):
-    ckpt = tmp_path / "ckpt.pt"
+    ckpt = tmp_path / "checkpoint.pt"
     model = _our_checkpoint(ckpt, 0.125)
     out = tmp_path / "pred"
     assert main(["--checkpoint", str(ckpt), "--input", str(dataset / "im" / "coffee.jpg"), "--out", str(out),
@@ -139,12 +144,17 @@ def test_width_detected_from_shapes(width):
 
 
 def test_our_checkpoint_width_from_config(tmp_path):
-    ckpt = tmp_path / "ckpt.pt"
-    _our_checkpoint(ckpt, 0.25)
-    model, info = load_isnet(ckpt)
-    assert info["format"] == "train_isnet" and info["width_source"] == "config" and model.width == 0.25
-    ckpt.with_suffix(".json").unlink()
-    assert load_isnet(ckpt)[1]["width_source"] == "shapes"
+    ckpt = tmp_path / "checkpoint.pt"
+    model = _our_checkpoint(ckpt, 0.25)
+    loaded, info = load_isnet(ckpt)
+    assert info["format"] == "train_isnet" and info["width_source"] == "config" and loaded.width == 0.25
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    # no config inside: the config.json beside it; neither: the shapes
+    torch.save({"model": model.state_dict()}, ckpt)
+    assert load_isnet(ckpt)[1]["width_source"] == "config"
+    (tmp_path / "config.json").unlink()
+    assert load_isnet(ckpt)[1] == {"format": "train_isnet", "in_ch": 3, "out_ch": 1, "width": 0.25,
+                                   "width_source": "shapes"}
 
 
 def test_strip_prefixes():
@@ -172,7 +182,7 @@ def test_clear_errors(dataset, tmp_path):
 
 
 def test_unreadable_input_named_or_skipped(dataset, tmp_path, capsys):
-    ckpt = tmp_path / "ckpt.pt"
+    ckpt = tmp_path / "checkpoint.pt"
     _our_checkpoint(ckpt, 0.125)
     inp = tmp_path / "im"
     inp.mkdir()
