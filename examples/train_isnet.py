@@ -1,0 +1,1072 @@
+"""Train IS-Net (Qin et al., ECCV 2022) with ``segloss`` and evaluate it with ``segmetrics``.
+
+With no arguments this runs a short, real training on a 2-core CPU (preset ``smoke``): the
+procedural DIS-like data of ``examples/dis_synth.py``, stage 1 the GT encoder, stage 2 the image
+branch with feature synchronisation, a validation table after each epoch (maxFβ, Fwβ, MAE, Sα,
+Emφ, HCEγ — the columns of the DIS paper's Table 2), checkpoints, predictions as PNG and a final
+summary that compares the model with two trivial predictors.
+
+    python examples/train_isnet.py                                   # CPU smoke run (~6-10 min)
+    python examples/train_isnet.py --preset paper --data PATH/DIS5K  # the authors' recipe
+    torchrun --nproc_per_node=8 examples/train_isnet.py --preset paper --data PATH/DIS5K
+    python examples/train_isnet.py --resume                          # continue a killed run exactly
+
+Recipe (preset ``paper``, the authors' ``train_valid_inference_main.py`` with the GT encoder on):
+1024², batch 8 per process, Adam lr 1e-3 betas (0.9, 0.999) eps 1e-8, no weight decay, no
+schedule, horizontal flip only, input ``x − 0.5``; stage 1 trains the GT encoder with BCE on its
+six side outputs until maxF of its first output on the training set exceeds 0.99 (here: or an
+iteration cap, then a message instead of the authors' ``exit()``); it is then frozen with
+:func:`segloss.freeze_gt_encoder` (eval mode; ``--gt-encoder-mode official`` keeps the authors'
+train-mode BatchNorm); stage 2 trains the image branch with :class:`segloss.ISNetLoss` (six BCE
+terms on logits + feature MSE, λ = 1), validating every 2000 iterations and stopping after 20
+validations without improvement.
+
+Resume is exact: the checkpoint holds the model(s), optimiser, scaler, counters, sampler position
+and RNG states, and augmentation is a pure function of (seed, stage, epoch, sample position), so
+``N`` iterations in one go and ``N/2`` + ``--resume`` + ``N/2`` give bit-identical parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, Subset
+
+_HERE = Path(__file__).resolve().parent
+for _p in (_HERE, _HERE.parent):  # the examples and the checkout's segloss / segmetrics
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from isnet_model import ISNetDIS, ISNetGTEncoder, count_parameters  # noqa: E402
+
+import segloss  # noqa: E402
+from segmetrics import DatasetMetrics  # noqa: E402
+
+# --------------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------------
+
+#: Columns of the DIS paper's Table 2: label -> key of :func:`summarize`.
+COLUMNS = (("maxFβ", "maxF"), ("Fwβ", "wF"), ("MAE", "MAE"), ("Sα", "Sm"), ("Emφ", "Em"), ("HCEγ", "HCE"))
+
+
+@dataclasses.dataclass
+class Config:
+    """Every setting of a run (a preset fills them, command-line flags override)."""
+
+    preset: str = "smoke"
+    data: list[str] = dataclasses.field(default_factory=list)
+    val: list[str] = dataclasses.field(default_factory=list)
+    out: str = ""
+    seed: int = 0
+    # model / data
+    width: float = 0.25
+    size: int = 256
+    batch: int = 4
+    val_batch: int = 8
+    train_samples: int = 256
+    val_samples: int = 32
+    val_fraction: float = 0.1
+    cache_dir: str = ""
+    workers: int = 0
+    # optimiser (the authors': Adam 1e-3, (0.9, 0.999), 1e-8, no weight decay, no schedule)
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    # stage 1: GT encoder
+    feature_sync: bool = True
+    gt_encoder: str = ""
+    gt_encoder_mode: str = "eval"
+    gt_threshold: float = 0.95
+    gt_iters: int = 300
+    gt_val_every: int = 50
+    gt_val_samples: int = 64
+    # stage 2: image branch
+    weights: str = ""
+    iters: int = 800
+    val_every: int = 0
+    patience: int = 0
+    ckpt_every: int = 200
+    log_every: int = 10
+    save_predictions: str = "final"
+    # speed
+    device: str = "auto"
+    amp: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+    fused_adam: str = "auto"
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "width": 0.25, "size": 256, "batch": 4, "train_samples": 256, "val_samples": 32,
+        "gt_threshold": 0.95, "gt_iters": 300, "gt_val_every": 50, "gt_val_samples": 64,
+        "iters": 800, "val_every": 0, "patience": 0, "ckpt_every": 200, "log_every": 10, "workers": 0,
+    },
+    "paper": {
+        "width": 1.0, "size": 1024, "batch": 8, "val_batch": 1, "gt_threshold": 0.99, "gt_iters": 20000,
+        "gt_val_every": 2000, "gt_val_samples": 0, "iters": 0, "val_every": 2000, "patience": 20,
+        "ckpt_every": 2000, "log_every": 50, "workers": 8, "channels_last": True,
+    },
+    "tiny": {  # for tests and a quick look: a few seconds
+        "width": 0.0625, "size": 64, "batch": 2, "val_batch": 4, "train_samples": 8, "val_samples": 4,
+        "gt_threshold": 0.99, "gt_iters": 4, "gt_val_every": 2, "gt_val_samples": 4,
+        "iters": 6, "val_every": 3, "patience": 0, "ckpt_every": 3, "log_every": 2, "workers": 0,
+    },
+}
+
+PRESET_HELP = {
+    "smoke": "CPU default: 1/4 width, 256², batch 4, generated data; about 6-10 min on 2 cores",
+    "paper": "the authors' recipe: full width, 1024², batch 8 per process, early stop after 20 validations",
+    "tiny": "a few seconds: 1/16 width, 64², for tests",
+}
+
+#: Flags that may change when resuming (everything else comes from the checkpoint's config).
+RESUME_OVERRIDABLE = ("iters", "patience", "workers", "log_every", "save_predictions", "ckpt_every", "device")
+
+
+def _presets_text() -> str:
+    lines = ["presets (flags given on the command line override them):"]
+    for name, values in PRESETS.items():
+        lines.append(f"  {name}: {PRESET_HELP[name]}")
+        lines.append("    " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface (every default is the preset's; see ``--help``)."""
+    p = argparse.ArgumentParser(
+        prog="train_isnet.py",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog=_presets_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a = p.add_argument
+    a("--preset", choices=sorted(PRESETS), default=None, help="settings bundle (default: smoke)")
+    a("--data", action="append", metavar="PATH",
+      help="DIS5K root (DIS-TR train, DIS-VD validation, DIS-TE1-4 tests) or a folder with im/ + gt/; "
+           "repeat for several training sets (default: generated data)")
+    a("--val", action="append", metavar="PATH",
+      help="validation folder(s) with im/ + gt/ (default: DIS-VD, else a held-out part of --data)")
+    a("--val-fraction", type=float, help="held-out part of --data when no validation set is found (0.1)")
+    a("--out", help="output folder (default: runs/isnet-<preset>)")
+    a("--seed", type=int, help="seed of initialisation, data order and augmentation (0)")
+    g = p.add_argument_group("model and data")
+    g.add_argument("--width", type=float, help="channel multiplier; 1.0 is the authors' model")
+    g.add_argument("--size", type=int, help="training and validation input size (square)")
+    g.add_argument("--batch", type=int, help="batch size per process")
+    g.add_argument("--val-batch", type=int, help="validation batch size")
+    g.add_argument("--train-samples", type=int, help="generated training samples (no --data)")
+    g.add_argument("--val-samples", type=int, help="generated validation samples (no --data)")
+    g.add_argument("--cache-dir", help="on-disk cache of resized tensors for folder datasets")
+    g.add_argument("--workers", type=int, help="DataLoader worker processes")
+    g = p.add_argument_group("optimiser (Adam)")
+    g.add_argument("--lr", type=float, help="learning rate (1e-3)")
+    g.add_argument("--beta1", type=float, help="Adam beta1 (0.9)")
+    g.add_argument("--beta2", type=float, help="Adam beta2 (0.999)")
+    g.add_argument("--eps", type=float, help="Adam eps (1e-8)")
+    g.add_argument("--weight-decay", type=float, help="weight decay (0)")
+    g = p.add_argument_group("stage 1: GT encoder")
+    g.add_argument("--no-feature-sync", dest="feature_sync", action="store_false", default=None,
+                   help="train the image branch with the six BCE terms only (the authors' released default); "
+                        "skips stage 1")
+    g.add_argument("--gt-encoder", metavar="PATH", help="load a trained GT encoder (state dict) and skip stage 1")
+    g.add_argument("--gt-encoder-mode", choices=("eval", "official"),
+                   help="freezing: eval (BatchNorm running statistics, default) or official "
+                        "(the authors' train-mode BatchNorm)")
+    g.add_argument("--gt-threshold", type=float, help="stage 1 ends when train maxF of side 1 exceeds this")
+    g.add_argument("--gt-iters", type=int, help="stage 1 iteration cap")
+    g.add_argument("--gt-val-every", type=int, help="stage 1: check train maxF every N iterations")
+    g.add_argument("--gt-val-samples", type=int, help="stage 1: training images used for the check (0: all)")
+    g = p.add_argument_group("stage 2: image branch")
+    g.add_argument("--weights", metavar="PATH",
+                   help="initialise the image branch from a state dict (ours or the authors' isnet.pth)")
+    g.add_argument("--iters", type=int, help="stage 2 iterations (0: until early stop)")
+    g.add_argument("--val-every", type=int, help="validate every N iterations (0: after each epoch)")
+    g.add_argument("--patience", type=int, help="stop after N validations without better maxF (0: never)")
+    g.add_argument("--ckpt-every", type=int, help="checkpoint every N iterations (and at the end)")
+    g.add_argument("--log-every", type=int, help="update the loss shown every N steps")
+    g.add_argument("--save-predictions", choices=("final", "every", "none"),
+                   help="write validation predictions as PNG at the end (final), at every validation, or never")
+    g.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
+                   help="continue exactly from CKPT (default: <out>/checkpoint.pt)")
+    g.add_argument("--eval-only", action="store_true",
+                   help="only validate (the checkpoint of --resume, or --weights) and write predictions")
+    g = p.add_argument_group("speed (GPU)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
+    g.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
+                   help="autocast: auto = bf16 on CUDA, off on CPU; fp16 uses a gradient scaler")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels_last memory format")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model")
+    g.add_argument("--fused-adam", choices=("auto", "on", "off"), help="fused Adam kernel (auto: on CUDA)")
+    return p
+
+
+def resolve_config(args: argparse.Namespace, base: Config | None = None) -> tuple[Config, set[str]]:
+    """Config from a preset (or ``base``, a resumed run's) plus the flags given; returns (config, flags given)."""
+    given = {k for k, v in vars(args).items() if v is not None and k not in ("resume", "eval_only")}
+    if base is None:
+        cfg = Config(preset=args.preset or "smoke")
+        for k, v in PRESETS[cfg.preset].items():
+            setattr(cfg, k, v)
+        allowed = given
+    else:
+        cfg = dataclasses.replace(base)
+        allowed = {k for k in given if k in RESUME_OVERRIDABLE or k == "out"}
+    for k in allowed:
+        if k == "preset":
+            continue
+        setattr(cfg, k, getattr(args, k))
+    if not cfg.out:
+        cfg.out = str(Path("runs") / f"isnet-{cfg.preset}")
+    _check_config(cfg)
+    return cfg, given
+
+
+def _check_config(cfg: Config) -> None:
+    positive = ("size", "batch", "val_batch", "train_samples", "val_samples", "log_every", "ckpt_every", "gt_val_every")
+    for k in positive:
+        if getattr(cfg, k) < 1:
+            raise SystemExit(f"--{k.replace('_', '-')} must be >= 1; got {getattr(cfg, k)}")
+    for k in ("iters", "gt_iters", "val_every", "patience", "workers", "gt_val_samples"):
+        if getattr(cfg, k) < 0:
+            raise SystemExit(f"--{k.replace('_', '-')} must be >= 0; got {getattr(cfg, k)}")
+    if cfg.width <= 0 or cfg.lr <= 0:
+        raise SystemExit(f"--width and --lr must be > 0; got {cfg.width} and {cfg.lr}")
+    if cfg.iters == 0 and cfg.patience == 0:
+        raise SystemExit("--iters 0 (until early stop) needs --patience > 0")
+    if not 0 < cfg.val_fraction < 1:
+        raise SystemExit(f"--val-fraction must be in (0, 1); got {cfg.val_fraction}")
+
+
+# --------------------------------------------------------------------------------------------------
+# run context: device, distributed, output
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Context:
+    """Where and how the run executes."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    amp_dtype: torch.dtype | None = None
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def log(self, *msg: Any) -> None:
+        if self.main:
+            _write(" ".join(str(m) for m in msg))
+
+
+def _write(text: str) -> None:
+    try:
+        from tqdm.auto import tqdm
+
+        tqdm.write(text)
+    except ImportError:  # pragma: no cover
+        print(text, flush=True)
+
+
+def make_context(cfg: Config) -> Context:
+    """Device, process group (``torchrun`` sets ``WORLD_SIZE``: gloo on CPU, nccl on CUDA) and autocast dtype."""
+    cuda = torch.cuda.is_available() if cfg.device == "auto" else cfg.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is available")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = 0, 0
+    if world > 1:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if cuda else "gloo")
+        rank, local = dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda:
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    else:
+        device = torch.device("cpu")
+    amp = cfg.amp if cfg.amp != "auto" else ("bf16" if cuda else "off")
+    dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    return Context(device=device, rank=rank, world=world, amp_dtype=dtype)
+
+
+def _barrier(ctx: Context) -> None:
+    if ctx.world > 1:
+        dist.barrier()
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to ``path.tmp`` then ``os.replace``: a kill during the write never corrupts ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------
+
+
+class InMemory(Dataset):
+    """Keep a small dataset's samples in memory as uint8 (generated data: computed once, reused every epoch)."""
+
+    def __init__(self, base: Dataset, show: bool = False, label: str = "") -> None:
+        self.base = base
+        self.items: list[dict[str, Any]] = []
+        it = range(len(base))  # type: ignore[arg-type]
+        if show:
+            with contextlib.suppress(ImportError):
+                from tqdm.auto import tqdm
+
+                it = tqdm(it, desc=f"generate {label}", leave=False)
+        for i in it:
+            item = base[i]
+            self.items.append({
+                "image": (item["image"] * 255).round().to(torch.uint8),
+                "gt": (item["gt"] * 255).round().to(torch.uint8),
+                "name": item["name"], "size": tuple(item["size"]),
+            })
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = self.items[i]
+        return {"image": item["image"].float() / 255, "gt": item["gt"].float() / 255,
+                "name": item["name"], "size": item["size"]}
+
+
+def flip_decision(seed: int, key: tuple[int, int, int]) -> bool:
+    """Horizontal flip (p = 0.5) as a pure function of (seed, stage, epoch, position): resume-exact."""
+    return bool(np.random.default_rng((seed, *key)).random() < 0.5)
+
+
+class Augmented(Dataset):
+    """Training view of a dataset: indexed by ``(index, (stage, epoch, position))``, random horizontal flip."""
+
+    def __init__(self, base: Dataset, seed: int) -> None:
+        self.base, self.seed = base, seed
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, tuple[int, int, int]]) -> dict[str, torch.Tensor]:
+        index, aug = key
+        item = self.base[index]
+        image, gt = item["image"], item["gt"]
+        if flip_decision(self.seed, aug):
+            image, gt = image.flip(-1), gt.flip(-1)
+        return {"image": image, "gt": gt}
+
+
+class ResumableSampler(DistributedSampler):
+    """:class:`DistributedSampler` (shuffled by seed + epoch) that can start mid-epoch and tags each index.
+
+    Yields ``(index, (stage, epoch, global_position))``; ``start`` skips this rank's first samples
+    (set from the checkpoint's step counter when resuming).
+    """
+
+    def __init__(self, dataset: Dataset, world: int, rank: int, seed: int, stage: int) -> None:
+        super().__init__(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
+        self.stage, self.start = stage, 0
+
+    def __iter__(self) -> Iterator[tuple[int, tuple[int, int, int]]]:  # type: ignore[override]
+        for pos, index in enumerate(super().__iter__()):
+            if pos >= self.start:
+                yield index, (self.stage, self.epoch, pos * self.num_replicas + self.rank)
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+def _folder_sets(path: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """(train, validation, test) folders of one ``--data`` path: a DIS5K root or an im/ + gt/ folder."""
+    if (path / "DIS-TR").is_dir():
+        tests = sorted(p for p in path.glob("DIS-TE*") if p.is_dir())
+        val = [path / "DIS-VD"] if (path / "DIS-VD").is_dir() else []
+        return [path / "DIS-TR"], val, tests
+    if (path / "im").is_dir() and (path / "gt").is_dir():
+        return [path], [], []
+    raise SystemExit(f"--data {path}: expected a DIS5K root (DIS-TR/, DIS-VD/) or a folder with im/ and gt/")
+
+
+def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], dict[str, Dataset]]:
+    """Training set, validation sets and test sets (name -> dataset)."""
+    import seg_data
+
+    if not cfg.data:
+        train = InMemory(seg_data.SyntheticDIS(cfg.train_samples, cfg.size, cfg.seed, split="train"),
+                         show=ctx.main, label="training set")
+        val = InMemory(seg_data.SyntheticDIS(cfg.val_samples, cfg.size, cfg.seed, split="val"),
+                       show=ctx.main, label="validation set")
+        return train, {"synthetic-val": val}, {}
+    cache = cfg.cache_dir or None
+    trains, vals, tests = [], [], []
+    for raw in cfg.data:
+        t, v, te = _folder_sets(Path(raw))
+        trains += t
+        vals += v
+        tests += te
+    vals += [Path(v) for v in cfg.val]
+
+    def load(p: Path) -> Dataset:
+        return seg_data.FolderDataset(p, cfg.size, cache_dir=cache)
+
+    train_sets = [load(p) for p in trains]
+    train: Dataset = train_sets[0] if len(train_sets) == 1 else torch.utils.data.ConcatDataset(train_sets)
+    if vals:
+        val_sets = {p.name: load(p) for p in vals}
+    else:  # deterministic held-out part of the training data
+        n = len(train)  # type: ignore[arg-type]
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).tolist()
+        k = max(1, round(n * cfg.val_fraction))
+        val_sets = {"held-out": Subset(train, sorted(order[:k]))}
+        train = Subset(train, sorted(order[k:]))
+    return train, val_sets, {p.name: load(p) for p in tests}
+
+
+def _collate_eval(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"image": torch.stack([i["image"] for i in items]), "gt": [i["gt"] for i in items],
+            "name": [i["name"] for i in items], "size": [tuple(int(s) for s in i["size"]) for i in items]}
+
+
+def train_loader(ds: Dataset, cfg: Config, ctx: Context, stage: int) -> tuple[DataLoader, ResumableSampler]:
+    """Shuffled, flipped, drop-last batches of ``cfg.batch`` per process (epoch and start set by the caller)."""
+    sampler = ResumableSampler(ds, ctx.world, ctx.rank, cfg.seed + 1000 * stage, stage)
+    if len(sampler) < cfg.batch:
+        raise SystemExit(f"the training set has {len(ds)} samples: too few for --batch {cfg.batch} "  # type: ignore[arg-type]
+                         f"on {ctx.world} process(es)")
+    loader = DataLoader(
+        Augmented(ds, cfg.seed), batch_sampler=BatchSampler(sampler, cfg.batch, drop_last=True),
+        num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda", persistent_workers=False,
+    )
+    return loader, sampler
+
+
+def eval_loader(ds: Dataset, cfg: Config, ctx: Context, limit: int = 0) -> DataLoader:
+    """This rank's share ``range(rank, n, world)`` of a dataset (every image counted exactly once)."""
+    n = len(ds)  # type: ignore[arg-type]
+    if limit:
+        n = min(n, limit)
+    return DataLoader(Subset(ds, range(ctx.rank, n, ctx.world)), batch_size=cfg.val_batch, shuffle=False,
+                      num_workers=cfg.workers, collate_fn=_collate_eval, pin_memory=ctx.device.type == "cuda",
+                      persistent_workers=cfg.workers > 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# metrics
+# --------------------------------------------------------------------------------------------------
+
+
+def gather_metrics(acc: DatasetMetrics, ctx: Context) -> DatasetMetrics:
+    """Merge the ranks' accumulators (``segmetrics.distributed`` when available, else all_gather_object)."""
+    if ctx.world == 1:
+        return acc
+    try:
+        from segmetrics.distributed import gather_metrics as gather
+    except ImportError:
+        states: list[Any] = [None] * ctx.world
+        dist.all_gather_object(states, acc)
+        merged = DatasetMetrics(acc.metrics)
+        merged.options = acc.options
+        for s in states:
+            merged.merge(s)
+        return merged
+    return gather(acc)
+
+
+def summarize(result: dict[str, Any]) -> dict[str, float]:
+    """The DIS Table 2 numbers of a :meth:`DatasetMetrics.compute` result."""
+    out = {"n": int(result["n_images"])}
+    if "fm" in result:
+        out["maxF"] = float(result["fm"]["max"])
+    if "wfm" in result:
+        out["wF"] = float(result["wfm"])
+    if "mae" in result:
+        out["MAE"] = float(result["mae"])
+    if "sm" in result:
+        out["Sm"] = float(result["sm"])
+    if "em" in result:
+        out["Em"] = float(result["em"]["mean"])
+    if "hce" in result:
+        out["HCE"] = float(result["hce"]["total"])
+    return out
+
+
+def format_rows(rows: Sequence[tuple[str, dict[str, float]]]) -> str:
+    """Aligned text table of ``(label, summary)`` rows with the Table 2 columns."""
+    width = max([len("")] + [len(r[0]) for r in rows])
+    head = " " * width + " | " + " ".join(f"{c:>7}" for c, _ in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for label, s in rows:
+        cells = []
+        for _, k in COLUMNS:
+            v = s.get(k)
+            cells.append(f"{'-':>7}" if v is None else f"{v:7.1f}" if k == "HCE" else f"{v:7.4f}")
+        lines.append(f"{label:<{width}} | " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def _to_u8(x: torch.Tensor) -> np.ndarray:
+    return (x.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def _gt_u8(gt: torch.Tensor) -> np.ndarray:
+    return _to_u8(gt.reshape(gt.shape[-2:]))
+
+
+def otsu_prediction(image: torch.Tensor) -> np.ndarray:
+    """Trivial GT-free baseline: Otsu threshold of the grey image, the smaller class as foreground (uint8 0/255)."""
+    from skimage.filters import threshold_otsu
+
+    grey = image.float().mean(0).numpy()
+    if grey.max() == grey.min():
+        return np.zeros(grey.shape, np.uint8)
+    mask = grey > threshold_otsu(grey)
+    if mask.mean() > 0.5:
+        mask = ~mask
+    return mask.astype(np.uint8) * 255
+
+
+def baselines(val_sets: dict[str, Dataset], cfg: Config, ctx: Context) -> dict[str, dict[str, dict[str, float]]]:
+    """All-zero and Otsu predictors on the validation sets (same metrics, same sharding)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, ds in val_sets.items():
+        zero, otsu = DatasetMetrics(), DatasetMetrics()
+        for batch in eval_loader(ds, cfg, ctx):
+            for image, gt in zip(batch["image"], batch["gt"]):
+                g = _gt_u8(gt)
+                zero.update(np.zeros_like(g), g)
+                o = otsu_prediction(image)
+                if o.shape != g.shape:
+                    o = _to_u8(F.interpolate(torch.from_numpy(o)[None, None].float() / 255, size=g.shape,
+                                             mode="bilinear", align_corners=False)[0, 0])
+                otsu.update(o, g)
+        out[name] = {"all-zero": summarize(gather_metrics(zero, ctx).compute()),
+                     "Otsu (grey)": summarize(gather_metrics(otsu, ctx).compute())}
+    return out
+
+
+def _prepare(x: torch.Tensor, cfg: Config, ctx: Context) -> torch.Tensor:
+    x = x.to(ctx.device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+
+
+@torch.no_grad()
+def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: Context,
+             write_dir: Path | None = None) -> dict[str, dict[str, float]]:
+    """Validate the image branch: ``sigmoid(d1)`` at each image's original size, as uint8 (what the PNGs hold)."""
+    was_training = model.training
+    model.eval()
+    results = {}
+    for name, ds in val_sets.items():
+        acc = DatasetMetrics()
+        for batch in eval_loader(ds, cfg, ctx):
+            with ctx.autocast():
+                d1 = model(_prepare(batch["image"] - 0.5, cfg, ctx))[0][0]
+            prob = torch.sigmoid(d1.float())
+            for p, gt, nm, size in zip(prob, batch["gt"], batch["name"], batch["size"]):
+                if tuple(p.shape[-2:]) != size:
+                    p = F.interpolate(p[None], size=size, mode="bilinear", align_corners=False)[0]
+                pred = _to_u8(p[0])
+                g = _gt_u8(gt)
+                if g.shape != pred.shape:
+                    raise ValueError(f"{name}/{nm}: ground truth {g.shape} does not match the original size {size}")
+                acc.update(pred, g, name=nm)
+                if write_dir is not None:
+                    _write_png(write_dir / name / f"{nm}.png", pred)
+        results[name] = summarize(gather_metrics(acc, ctx).compute())
+    model.train(was_training)
+    return results
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), array):
+        raise OSError(f"could not write {path}")
+
+
+@torch.no_grad()
+def gt_encoder_maxf(encoder: nn.Module, ds: Dataset, cfg: Config, ctx: Context) -> float:
+    """maxF of the GT encoder's first side output on (part of) the training set, no augmentation."""
+    was_training = encoder.training
+    encoder.eval()
+    acc = DatasetMetrics(metrics=("fm",))
+    for batch in eval_loader(ds, cfg, ctx, limit=cfg.gt_val_samples):
+        gts = torch.stack(batch["gt"])
+        with ctx.autocast():
+            d1 = encoder(_prepare(gts, cfg, ctx))[0][0]
+        prob = torch.sigmoid(d1.float())
+        acc.update(_to_u8(prob[:, 0]), _to_u8(gts[:, 0]))
+    encoder.train(was_training)
+    return summarize(gather_metrics(acc, ctx).compute())["maxF"]
+
+
+# --------------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------------
+
+
+def rng_state() -> dict[str, Any]:
+    """All RNG states of this process."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002
+    torch.manual_seed(seed)
+
+
+def make_optimizer(model: nn.Module, cfg: Config, ctx: Context) -> torch.optim.Optimizer:
+    """Adam with the configured hyper-parameters (fused on CUDA by default)."""
+    fused = cfg.fused_adam == "on" or (cfg.fused_adam == "auto" and ctx.device.type == "cuda")
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                            weight_decay=cfg.weight_decay, **({"fused": True} if fused else {}))
+
+
+def _bar(total: int | None, desc: str, initial: int, ctx: Context) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total or None, desc=desc, initial=initial, disable=not ctx.main, dynamic_ncols=True,
+                unit="it", smoothing=0.1)
+
+
+def on_step(stage: str, iteration: int) -> None:
+    """Hook called after every optimiser step (tests replace it to simulate a kill)."""
+
+
+class Run:
+    """State of one training run: models, optimiser, counters, history, output paths."""
+
+    def __init__(self, cfg: Config, ctx: Context) -> None:
+        self.cfg, self.ctx = cfg, ctx
+        self.out = Path(cfg.out)
+        seed_everything(cfg.seed)
+        self.model = ISNetDIS(3, 1, cfg.width)
+        self.gt_encoder = ISNetGTEncoder(1, 1, cfg.width)
+        if cfg.weights:
+            self.model.load_state_dict(_load_state(cfg.weights, "model"), strict=True)
+        if cfg.gt_encoder:
+            self.gt_encoder.load_state_dict(_load_state(cfg.gt_encoder, "gt_encoder"), strict=True)
+        self.model.to(ctx.device)
+        self.gt_encoder.to(ctx.device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+            self.gt_encoder.to(memory_format=torch.channels_last)
+        skip_gt = not cfg.feature_sync or bool(cfg.gt_encoder)
+        self.progress: dict[str, Any] = {
+            "stage": "image" if skip_gt else "gt",
+            "gt": {"iteration": 0, "epoch": 0, "step": 0, "maxf": [], "reached": None},
+            "image": {"iteration": 0, "epoch": 0, "step": 0, "best": -1.0, "best_iteration": 0, "bad": 0},
+        }
+        self.history: list[dict[str, Any]] = []  # one row per validation
+        self.loss_log: list[dict[str, Any]] = []  # one row per logging interval
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp_dtype == torch.float16)
+        self.resumed_from: str | None = None
+
+    # ---- checkpoints ----
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": 1, "config": dataclasses.asdict(self.cfg), "progress": self.progress,
+            "model": self.model.state_dict(), "gt_encoder": self.gt_encoder.state_dict(),
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(), "rng": rng_state(), "history": self.history,
+            "loss_log": self.loss_log,
+        }
+
+    def save(self) -> None:
+        """Checkpoint (atomic) + config dump beside it; rank 0 writes, all ranks wait."""
+        if self.ctx.main:
+            atomic_save(self.state(), self.out / "checkpoint.pt")
+            atomic_write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2) + "\n", self.out / "config.json")
+        _barrier(self.ctx)
+
+    def load(self, path: Path) -> None:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(ckpt["model"], strict=True)
+        self.gt_encoder.load_state_dict(ckpt["gt_encoder"], strict=True)
+        self.progress, self.history, self.loss_log = ckpt["progress"], ckpt["history"], ckpt["loss_log"]
+        self._pending_optimizer = ckpt["optimizer"]
+        self.scaler.load_state_dict(ckpt["scaler"])
+        set_rng_state(ckpt["rng"])
+        self.resumed_from = str(path)
+
+    def _optimizer_for(self, module: nn.Module) -> torch.optim.Optimizer:
+        opt = make_optimizer(module, self.cfg, self.ctx)
+        pending = getattr(self, "_pending_optimizer", None)
+        if pending is not None:
+            opt.load_state_dict(pending)
+            self._pending_optimizer = None
+        self.optimizer = opt
+        return opt
+
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        net = module
+        if self.cfg.compile:
+            net = torch.compile(net)
+        if self.ctx.world > 1:
+            ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+            net = nn.parallel.DistributedDataParallel(net, device_ids=ids)
+        return net
+
+    # ---- the generic loop ----
+    def _loop(self, stage: str, net: nn.Module, loss_fn: Any, ds: Dataset, cap: int,
+              every: int, on_validate: Any) -> None:
+        """Train ``net`` until ``cap`` iterations (0: unbounded) or ``on_validate`` returns True."""
+        cfg, ctx, prog = self.cfg, self.ctx, self.progress[stage]
+        opt = self._optimizer_for(net)
+        loader, sampler = train_loader(ds, cfg, ctx, stage=1 if stage == "gt" else 2)
+        per_epoch = sampler.num_samples // cfg.batch
+        every = every or per_epoch
+        bar = _bar(cap, "stage 1 GT encoder" if stage == "gt" else "stage 2 image branch", prog["iteration"], ctx)
+        running = torch.zeros(3, device=ctx.device)
+        count = 0
+        stop = False
+        net.train()
+        while not stop and (cap == 0 or prog["iteration"] < cap):
+            sampler.set_epoch(prog["epoch"])
+            sampler.start = prog["step"] * cfg.batch
+            for batch in loader:
+                running += loss_fn(net, opt, batch)
+                count += 1
+                prog["iteration"] += 1
+                prog["step"] += 1
+                it = prog["iteration"]
+                end_of_epoch = prog["step"] >= per_epoch
+                if end_of_epoch:
+                    prog["epoch"] += 1
+                    prog["step"] = 0
+                if bar is not None:
+                    bar.update(1)
+                if it % cfg.log_every == 0 or (cap and it == cap):
+                    vals = (running / count).tolist()  # the only host sync of the loop
+                    self.loss_log.append({"stage": stage, "iteration": it, "loss": vals[0],
+                                          "side": vals[1], "feature": vals[2]})
+                    if bar is not None:
+                        post = {"loss": f"{vals[0]:.4f}"}
+                        if stage == "image" and cfg.feature_sync:
+                            post.update(bce=f"{vals[1]:.4f}", fs=f"{vals[2]:.4f}")
+                        bar.set_postfix(post, refresh=False)
+                    running.zero_()
+                    count = 0
+                done = bool(cap) and it >= cap
+                if it % every == 0 or done:
+                    stop = on_validate(it) or done
+                if it % cfg.ckpt_every == 0 or stop:
+                    self.save()
+                on_step(stage, it)
+                if stop or end_of_epoch:
+                    break
+        if bar is not None:
+            bar.close()
+
+    # ---- stage 1 ----
+    def train_gt_encoder(self, train: Dataset) -> None:
+        cfg, ctx, prog = self.cfg, self.ctx, self.progress["gt"]
+        net = self._wrap(self.gt_encoder)
+
+        def step(net: nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            gt = _prepare(batch["gt"], cfg, ctx)
+            with ctx.autocast():
+                sides, _ = net(gt)
+            loss = segloss.deep_supervision_loss(sides, gt)
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt)
+            self.scaler.update()
+            d = loss.detach()
+            return torch.stack([d, d, torch.zeros_like(d)])
+
+        def check(it: int) -> bool:
+            maxf = gt_encoder_maxf(self.gt_encoder, train, cfg, ctx)
+            prog["maxf"].append([it, maxf])
+            ctx.log(f"stage 1 iteration {it}: GT encoder train maxF(side 1) = {maxf:.4f} "
+                    f"(threshold {cfg.gt_threshold})")
+            if maxf > cfg.gt_threshold:
+                prog["reached"] = it
+                return True
+            return False
+
+        ctx.log(f"stage 1: GT encoder ({count_parameters(self.gt_encoder):,} parameters), BCE on 6 side outputs, "
+                f"until train maxF > {cfg.gt_threshold} or {cfg.gt_iters} iterations")
+        if cfg.gt_iters > 0:
+            self._loop("gt", net, step, train, cfg.gt_iters, cfg.gt_val_every, check)
+        if prog["reached"] is None:
+            last = prog["maxf"][-1][1] if prog["maxf"] else float("nan")
+            ctx.log(f"stage 1: the GT encoder did NOT reach train maxF > {cfg.gt_threshold} within {cfg.gt_iters} "
+                    f"iterations (last {last:.4f}); continuing with it — its features are weaker targets. "
+                    f"Raise --gt-iters or lower --gt-threshold to change this.")
+        else:
+            ctx.log(f"stage 1: done at iteration {prog['reached']} (train maxF > {cfg.gt_threshold})")
+        if ctx.main:
+            atomic_save(self.gt_encoder.state_dict(), self.out / "gt_encoder.pt")
+        self.progress["stage"] = "image"
+        self.optimizer = None
+        self.save()
+
+    # ---- stage 2 ----
+    def train_image_branch(self, train: Dataset, val_sets: dict[str, Dataset]) -> None:
+        cfg, ctx, prog = self.cfg, self.ctx, self.progress["image"]
+        net = self._wrap(self.model)
+        frozen = segloss.freeze_gt_encoder(self.gt_encoder, cfg.gt_encoder_mode) if cfg.feature_sync else None
+        criterion = segloss.ISNetLoss() if cfg.feature_sync else segloss.DeepSupervisionLoss()
+
+        def step(net: nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            x = _prepare(batch["image"] - 0.5, cfg, ctx)
+            gt = _prepare(batch["gt"], cfg, ctx)
+            with ctx.autocast():
+                sides, feats = net(x)
+                if frozen is not None:
+                    teacher = frozen(gt)[1]
+            if frozen is not None:
+                loss, parts = criterion(sides, gt, feats, teacher)
+                logged = torch.stack([loss.detach(), parts["side"], parts["feature"]])
+            else:
+                loss = criterion(sides, gt)
+                d = loss.detach()
+                logged = torch.stack([d, d, torch.zeros_like(d)])
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt)
+            self.scaler.update()
+            return logged
+
+        def check(it: int) -> bool:
+            write = self.out / "predictions" / f"iter{it:06d}" if cfg.save_predictions == "every" else None
+            res = validate(self.model, val_sets, cfg, ctx, write)
+            self.record(it, prog["epoch"], res)
+            first = next(iter(res.values()))
+            if first["maxF"] > prog["best"]:
+                prog.update(best=first["maxF"], best_iteration=it, bad=0)
+                if ctx.main:
+                    atomic_save(self.model.state_dict(), self.out / "best.pt")
+            else:
+                prog["bad"] += 1
+            if cfg.patience and prog["bad"] >= cfg.patience:
+                ctx.log(f"early stop: {prog['bad']} validations without a better maxF (best {prog['best']:.4f} "
+                        f"at iteration {prog['best_iteration']})")
+                return True
+            return False
+
+        loss_name = "ISNetLoss (6 BCE + feature MSE)" if cfg.feature_sync else "6 BCE (no feature sync)"
+        ctx.log(f"stage 2: image branch ({count_parameters(self.model):,} parameters), {loss_name}"
+                + (f", GT encoder frozen ({cfg.gt_encoder_mode})" if cfg.feature_sync else ""))
+        if not self.history:  # the untrained model, for the learning table
+            self.record(0, 0, validate(self.model, val_sets, cfg, ctx))
+        self._loop("image", net, step, train, cfg.iters, cfg.val_every, check)
+        self.progress["stage"] = "done"
+        self.save()
+
+    def record(self, it: int, epoch: int, res: dict[str, dict[str, float]]) -> None:
+        self.history.append({"iteration": it, "epoch": epoch, "results": res})
+        rows = [(f"{name} it {it} ep {epoch}", s) for name, s in res.items()]
+        self.ctx.log(format_rows(rows))
+
+
+def _load_state(path: str, key: str) -> dict[str, torch.Tensor]:
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+        obj = obj[key]
+    if not isinstance(obj, dict):
+        raise SystemExit(f"{path}: expected a state dict (or one of our checkpoints); got {type(obj).__name__}")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], path: Path) -> None:
+    """Validation maxFβ / HCEγ and the training loss against the iteration, as a small PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    name = next(iter(history[0]["results"]))
+    its = [h["iteration"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.8), dpi=90)
+    for label, key in (("maxFβ", "maxF"), ("Fwβ", "wF"), ("Sα", "Sm"), ("Emφ", "Em")):
+        axes[0].plot(its, [h["results"][name][key] for h in history], marker="o", ms=3, label=label)
+    axes[0].set_title(f"validation ({name})")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(its, [h["results"][name]["HCE"] for h in history], marker="o", ms=3, color="C3")
+    axes[1].set_title("HCEγ (lower is better)")
+    img = [r for r in loss_log if r["stage"] == "image"]
+    if img:
+        axes[2].plot([r["iteration"] for r in img], [r["loss"] for r in img], lw=1, label="total")
+        axes[2].plot([r["iteration"] for r in img], [r["side"] for r in img], lw=1, label="6 × BCE")
+        axes[2].legend(fontsize=7)
+    axes[2].set_title("training loss")
+    axes[2].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the script; returns a summary dict (paths, final metrics, baselines)."""
+    args = build_parser().parse_args(argv)
+    resume_path: Path | None = None
+    base = None
+    if args.resume:
+        probe, _ = resolve_config(args)
+        resume_path = Path(probe.out) / "checkpoint.pt" if args.resume == "auto" else Path(args.resume)
+        if not resume_path.is_file():
+            raise SystemExit(f"--resume: no checkpoint at {resume_path}")
+        saved = torch.load(resume_path, map_location="cpu", weights_only=False)["config"]
+        base = Config(**saved)
+    cfg, _ = resolve_config(args, base)
+    ctx = make_context(cfg)
+    started = time.perf_counter()
+    ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {cfg.size}², batch {cfg.batch} × {ctx.world} "
+            f"process(es), device {ctx.device}, amp {ctx.amp_dtype}, output {cfg.out}")
+    run = Run(cfg, ctx)
+    if resume_path is not None:
+        run.load(resume_path)
+        stage = run.progress["stage"]
+        it = run.progress["image" if stage == "done" else stage]["iteration"]
+        ctx.log(f"resumed from {resume_path}: stage {stage}, iteration {it}")
+    train, val_sets, test_sets = build_data(cfg, ctx)
+    summary: dict[str, Any] = {"out": str(run.out), "config": str(run.out / "config.json")}
+
+    if args.eval_only:
+        write = run.out / "predictions" / "eval"
+        res = validate(run.model, {**val_sets, **test_sets}, cfg, ctx, write)
+        ctx.log(format_rows(list(res.items())))
+        summary.update(results=res, predictions=str(write))
+        _finish(ctx)
+        return summary
+
+    if run.progress["stage"] == "gt":
+        run.train_gt_encoder(train)
+    if run.progress["stage"] == "image":
+        run.train_image_branch(train, val_sets)
+
+    # final evaluation, predictions, baselines, curve
+    last_it = run.progress["image"]["iteration"]
+    write = run.out / "predictions" / "final" if cfg.save_predictions != "none" else None
+    final = validate(run.model, val_sets, cfg, ctx, write)
+    if not run.history or run.history[-1]["iteration"] != last_it:
+        run.record(last_it, run.progress["image"]["epoch"], final)
+    tests = validate(run.model, test_sets, cfg, ctx, write) if test_sets else {}
+    base_res = baselines(val_sets, cfg, ctx)
+    if ctx.main:
+        save_curve(run.history, run.loss_log, run.out / "curve.png")
+        atomic_write_text(json.dumps({"history": run.history, "loss": run.loss_log, "baselines": base_res,
+                                      "tests": tests, "progress": run.progress}, indent=1) + "\n",
+                          run.out / "metrics.json")
+    elapsed = time.perf_counter() - started
+    first = run.history[0]
+    rows = []
+    for name in val_sets:
+        rows += [(f"{name}: untrained (it {first['iteration']})", first["results"][name]),
+                 (f"{name}: final (it {last_it})", final[name])]
+        rows += [(f"{name}: {k}", v) for k, v in base_res[name].items()]
+    rows += [(f"{name}: final", s) for name, s in tests.items()]
+    gt_prog = run.progress["gt"]
+    ctx.log("\n" + "=" * 78)
+    ctx.log(f"done in {elapsed / 60:.1f} min" + (f" (resumed from {run.resumed_from})" if run.resumed_from else ""))
+    if cfg.feature_sync and not cfg.gt_encoder:
+        reached = gt_prog["reached"]
+        ctx.log(f"stage 1 GT encoder: {gt_prog['iteration']} iterations, "
+                + (f"train maxF > {cfg.gt_threshold} at iteration {reached}" if reached
+                   else f"threshold {cfg.gt_threshold} NOT reached"))
+    ctx.log(f"stage 2 image branch: {last_it} iterations, best maxF {run.progress['image']['best']:.4f} "
+            f"at iteration {run.progress['image']['best_iteration']}")
+    ctx.log(format_rows(rows))
+    paths = {"checkpoint": run.out / "checkpoint.pt", "config": run.out / "config.json",
+             "best model": run.out / "best.pt", "GT encoder": run.out / "gt_encoder.pt",
+             "metrics": run.out / "metrics.json", "curve": run.out / "curve.png", "predictions": write}
+    for label, p in paths.items():
+        if p is not None and p.exists():
+            ctx.log(f"  {label:<12} {p}")
+    if write is not None:
+        ctx.log(f"evaluate the PNGs again with: python -m segmetrics eval --pred {write / next(iter(val_sets))} "
+                f"--gt <ground truth folder>")
+    summary.update(final=final, tests=tests, baselines=base_res, history=run.history, elapsed_s=elapsed,
+                   predictions=None if write is None else str(write), progress=run.progress)
+    _finish(ctx)
+    return summary
+
+
+def _finish(ctx: Context) -> None:
+    if ctx.world > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
+        sys.exit(0)
+    sys.exit(130)
