@@ -90,40 +90,42 @@ def _crop(rng: np.random.Generator, src: np.ndarray, h: int, w: int) -> np.ndarr
     y0 = rng.uniform(0, sh - ch)
     x0 = rng.uniform(0, sw - cw)
     patch = src[int(y0) : int(y0 + ch), int(x0) : int(x0 + cw)]
-    if rng.random() < 0.5:
-        patch = patch[:, ::-1]
-    interp = cv2.INTER_AREA if patch.shape[0] > h else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(patch), (w, h), interpolation=interp)
+    out = cv2.resize(patch, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.flip(out, 1) if rng.random() < 0.5 else out
 
 
 def _jitter(rng: np.random.Generator, im: np.ndarray, strength: float = 1.0) -> np.ndarray:
-    """Colour jitter: channel gains, channel permutation, contrast, brightness, tint for grey sources."""
-    x = im.astype(np.float32)
-    if np.ptp(x.reshape(-1, 3).mean(axis=0)) < 1.0 or rng.random() < 0.3:  # grey source: tint it
+    """Colour jitter as one per-channel affine map: tint (grey sources), permutation, contrast, brightness, gains."""
+    src = im[..., rng.permutation(3)] if rng.random() < 0.3 * strength else im
+    probe = src[::8, ::8].reshape(-1, 3).astype(np.float32)
+    tint = np.ones(3, np.float32)
+    if np.ptp(probe.mean(axis=0)) < 1.0 or rng.random() < 0.3:  # grey source: tint it
         tint = rng.uniform(0.5, 1.3, size=3).astype(np.float32)
-        x = x * tint
-    x = x[..., rng.permutation(3)] if rng.random() < 0.3 * strength else x
     gains = rng.uniform(1 - 0.25 * strength, 1 + 0.25 * strength, size=3).astype(np.float32)
-    mean = x.mean()
+    mean = float((probe * tint).mean())
     contrast = rng.uniform(1 - 0.4 * strength, 1 + 0.3 * strength)
-    x = (x - mean) * contrast + mean * rng.uniform(1 - 0.3 * strength, 1 + 0.3 * strength)
-    return np.clip(x * gains, 0, 255)
+    bright = rng.uniform(1 - 0.3 * strength, 1 + 0.3 * strength)
+    scale = (tint * contrast * gains).astype(np.float32)
+    offset = (mean * (bright - contrast) * gains).astype(np.float32)
+    return np.clip(src * scale + offset, 0, 255)
 
 
 def _fractal(rng: np.random.Generator, h: int, w: int, octaves: int = 5, persistence: float = 0.55) -> np.ndarray:
-    """Fractal value noise in [0, 1], shape (h, w), float32."""
-    out = np.zeros((h, w), np.float32)
+    """Fractal value noise in [0, 1], shape (h, w), float32 (built at most 256 pixels wide, then resized)."""
+    f = min(1.0, 256.0 / max(h, w))
+    sh, sw = max(8, round(h * f)), max(8, round(w * f))
+    out = np.zeros((sh, sw), np.float32)
     amp, total = 1.0, 0.0
     base = int(rng.integers(2, 5))
     for o in range(octaves):
         cells = base * 2**o
-        small = rng.random((cells + 1, cells + 1)).astype(np.float32)
-        out += amp * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        small = rng.random((cells + 1, cells + 1), dtype=np.float32)
+        out += amp * cv2.resize(small, (sw, sh), interpolation=cv2.INTER_CUBIC)
         total += amp
         amp *= persistence
-    out /= total
     lo, hi = out.min(), out.max()
-    return (out - lo) / max(hi - lo, 1e-6)
+    out = (out - lo) / max(hi - lo, 1e-6)
+    return out if (sh, sw) == (h, w) else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
@@ -151,13 +153,15 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 def _foreground(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A shaded solid colour (gradient + low-frequency shading) or a jittered photo crop."""
     if rng.random() < 0.3:
-        return _jitter(rng, _crop(rng, _bundled(PHOTOS[rng.integers(len(PHOTOS))]), h, w)).astype(np.float32)
+        return _jitter(rng, _crop(rng, _bundled(PHOTOS[rng.integers(len(PHOTOS))]), h, w))
     base = _colour(rng)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    sh, sw = max(8, h // 8), max(8, w // 8)  # shading is smooth: build it small
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     ang = rng.uniform(0, 2 * np.pi)
-    grad = (np.cos(ang) * xx / w + np.sin(ang) * yy / h)[..., None]
-    shade = 0.75 + 0.5 * (grad - grad.mean()) + 0.3 * (_fractal(rng, h, w, octaves=3)[..., None] - 0.5)
-    return np.clip(base * shade, 0, 255)
+    grad = np.cos(ang) * xx / sw + np.sin(ang) * yy / sh
+    shade = 0.75 + 0.5 * (grad - grad.mean()) + 0.3 * (_fractal(rng, sh, sw, octaves=3) - 0.5)
+    shade = cv2.resize(shade.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(shade[..., None] * base, 0, 255)
 
 
 def _contrast_fix(rng: np.random.Generator, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -236,8 +240,11 @@ class _Canvas:
 
 
 def _scale(h: int, w: int) -> float:
-    """Width scale: widths are given for a 256-pixel image and grow with the square root of the size."""
-    return float(np.sqrt(min(h, w) / 256.0))
+    """Width scale: widths are given for a 256-pixel image and grow in proportion to the size.
+
+    Proportional widths make a sample at any size the same drawing (IPQ and Cnum do not depend on the size).
+    """
+    return min(h, w) / 256.0
 
 
 def _wires(rng: np.random.Generator, cv: _Canvas) -> None:
@@ -276,8 +283,8 @@ def _warp(hmat: np.ndarray, pts: np.ndarray) -> np.ndarray:
 def _fence(rng: np.random.Generator, cv: _Canvas) -> None:
     k = _scale(cv.h, cv.w)
     hm = _homography(rng, cv.h, cv.w)
-    n = int(rng.integers(6, 22))
-    width = float(rng.uniform(0.7, 3.0)) * k
+    n = int(rng.integers(4, 16))
+    width = float(rng.uniform(1.0, 4.0)) * k
     diamond = rng.random() < 0.5
     t = np.linspace(0, 1, n + 1)
     segs = []
@@ -439,15 +446,63 @@ def _holey(rng: np.random.Generator, cv: _Canvas) -> None:
             cv.fill(_blob(rng, cx + d * np.cos(a), cy + d * np.sin(a), r * rng.uniform(0.06, 0.18)), value=0)
 
 
+def _body(rng: np.random.Generator, cv: _Canvas) -> None:
+    """A solid body with thin parts: legs, antennae, handles and a stand (chairs, insects, lamps, bags)."""
+    h, w = cv.h, cv.w
+    k = _scale(h, w)
+    r = rng.uniform(0.08, 0.2) * min(h, w)
+    cx, cy = rng.uniform(0.35, 0.65) * w, rng.uniform(0.3, 0.6) * h
+    if rng.random() < 0.5:
+        outline = _blob(rng, cx, cy, r, jag=rng.choice([0.0, 0.0, 0.3]))
+    else:  # rounded box
+        bw, bh = r * rng.uniform(0.8, 1.6), r * rng.uniform(0.4, 1.0)
+        t = np.linspace(0, 2 * np.pi, 120, endpoint=False)
+        e = 2 / rng.uniform(4, 10)
+        x = bw * np.sign(np.cos(t)) * np.abs(np.cos(t)) ** e
+        y = bh * np.sign(np.sin(t)) * np.abs(np.sin(t)) ** e
+        outline = np.stack([cx + x, cy + y], axis=-1)
+    cv.fill(outline)
+    n_legs = int(rng.integers(2, 9))
+    leg_w = rng.uniform(0.8, 4.0) * k
+    down = rng.random() < 0.6  # legs below (furniture, stands) or all around (insects)
+    for i in range(n_legs):
+        if down:
+            ang = np.pi / 2 + (i - (n_legs - 1) / 2) * rng.uniform(0.15, 0.35)
+        else:
+            ang = 2 * np.pi * (i + rng.uniform(-0.3, 0.3)) / n_legs
+        start = outline[int(np.argmax(np.cos(ang) * (outline[:, 0] - cx) + np.sin(ang) * (outline[:, 1] - cy)))]
+        pts = [start]
+        seg = rng.uniform(0.5, 1.3) * r
+        a = ang
+        for _ in range(int(rng.integers(1, 4))):
+            a += rng.uniform(-0.6, 0.6)
+            pts.append(pts[-1] + seg * np.array([np.cos(a), np.sin(a)]))
+        cv.polyline(np.array(pts), leg_w * rng.uniform(0.7, 1.3))
+        if rng.random() < 0.3:  # feet / claws
+            cv.circle(pts[-1], leg_w * rng.uniform(0.8, 2.0))
+    if rng.random() < 0.5:  # a handle or antennae: Bézier arcs from the top
+        for _ in range(int(rng.integers(1, 3))):
+            top = outline[int(np.argmin(outline[:, 1] + rng.uniform(-0.5, 0.5) * r * np.abs(outline[:, 0] - cx) / r))]
+            p0, p3 = top, top + np.array([rng.uniform(-1.2, 1.2) * r, rng.uniform(-0.2, 0.4) * r])
+            p1 = p0 + np.array([rng.uniform(-0.8, 0.8) * r, -rng.uniform(0.6, 1.5) * r])
+            p2 = p3 + np.array([rng.uniform(-0.8, 0.8) * r, -rng.uniform(0.6, 1.5) * r])
+            t = np.linspace(0, 1, 40)[:, None]
+            arc = (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t**2 * p2 + t**3 * p3
+            cv.polyline(arc, rng.uniform(0.6, 3.0) * k)
+
+
 STRUCTURES: dict[str, Callable[[np.random.Generator, _Canvas], None]] = {
     "wires": _wires,
     "fence": _fence,
     "tree": _tree,
     "wheel": _wheel,
     "holes": _holey,
+    "body": _body,
 }
 """The structure kinds of the DIS-like mode, by name."""
-_WEIGHTS = np.array([0.25, 0.2, 0.2, 0.2, 0.15])
+WEIGHTS: dict[str, float] = {"wires": 0.14, "fence": 0.1, "tree": 0.14, "wheel": 0.1, "holes": 0.17, "body": 0.35}
+"""How often each structure kind is drawn."""
+_WEIGHTS = np.array([WEIGHTS[k] for k in STRUCTURES]) / sum(WEIGHTS.values())
 
 
 def _easy_shape(rng: np.random.Generator, cv: _Canvas) -> None:
@@ -478,20 +533,30 @@ def _easy_shape(rng: np.random.Generator, cv: _Canvas) -> None:
 
 
 def _distractors(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Defocused lines and blobs drawn into the background only (hard negatives)."""
+    """Defocused lines and blobs drawn into the background only (hard negatives).
+
+    Each layer is drawn and blurred at a reduced resolution (the blur removes the detail anyway), then
+    resized up.
+    """
     h, w = img.shape[:2]
     k = _scale(h, w)
-    for _ in range(int(rng.integers(1, 6))):
-        layer = np.zeros((h, w), np.float32)
-        if rng.random() < 0.7:
-            pts = np.round(_bezier(rng, h, w)).astype(np.int32).reshape(-1, 1, 2)
-            cv2.polylines(layer, [pts], False, 1.0, max(1, round(rng.uniform(1, 6) * k)), cv2.LINE_AA)
-        else:
-            pts = np.round(_blob(rng, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.05, 0.2) * min(h, w)))
-            cv2.fillPoly(layer, [pts.astype(np.int32).reshape(-1, 1, 2)], 1.0, cv2.LINE_AA)
+    for _ in range(int(rng.integers(1, 5))):
         sigma = rng.uniform(1.5, 5.0) * k
-        layer = cv2.GaussianBlur(layer, (0, 0), sigma)[..., None] * rng.uniform(0.3, 0.8)
-        img = img * (1 - layer) + _colour(rng) * layer
+        r = max(1, int(sigma // 1.5))
+        lh, lw = max(8, h // r), max(8, w // r)
+        f = np.array([lw / w, lh / h])
+        layer = np.zeros((lh, lw), np.float32)
+        if rng.random() < 0.7:
+            pts = np.round(_bezier(rng, h, w) * f).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(layer, [pts], False, 1.0, max(1, round(rng.uniform(1, 6) * k / r)), cv2.LINE_AA)
+        else:
+            pts = _blob(rng, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.05, 0.2) * min(h, w)) * f
+            cv2.fillPoly(layer, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], 1.0, cv2.LINE_AA)
+        layer = cv2.GaussianBlur(layer, (0, 0), sigma / r)
+        if r > 1:
+            layer = cv2.resize(layer, (w, h), interpolation=cv2.INTER_LINEAR)
+        layer = layer[..., None] * np.float32(rng.uniform(0.3, 0.8))
+        img = img + layer * (_colour(rng) - img)
     return img
 
 
@@ -500,7 +565,8 @@ def _degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     if rng.random() < 0.5:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.9))
     if rng.random() < 0.6:
-        img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(1, 6))
+        sigma = np.float32(rng.uniform(1, 6))  # luminance noise (one channel, broadcast: cheap)
+        img = img + rng.standard_normal(img.shape[:2], dtype=np.float32)[..., None] * sigma
     out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))])
@@ -571,7 +637,7 @@ def generate_sample(
             bg = _distractors(rng, bg)
         fg = _contrast_fix(rng, _foreground(rng, h, w), bg, alpha)
         a = alpha[..., None]
-        img = _degrade(rng, bg * (1 - a) + fg * a)
+        img = _degrade(rng, bg + a * (fg - bg))
     gt = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
     return img, gt
 
@@ -687,21 +753,31 @@ def contact_sheet(n: int = 12, size: int = 256, seed: int = 0, cols: int = 4, ea
     return np.concatenate(rows, axis=0)
 
 
+def write_contact_sheet(path: str | Path, n: int = 12, tile: int = 160, seed: int = 0, easy: bool = False) -> Path:
+    """Write :func:`contact_sheet` as a compact 256-colour PNG (Pillow's quantizer), e.g. for a README."""
+    from PIL import Image
+
+    sheet = contact_sheet(n, tile, seed, easy=easy)
+    Image.fromarray(sheet).quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
+    return Path(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Write a procedural DIS-like dataset (im/*.jpg, gt/*.png).")
     ap.add_argument("out", help="output folder")
     ap.add_argument("-n", type=int, default=300, help="number of samples (default 300)")
     ap.add_argument("--size", type=int, default=256, help="square side in pixels (default 256)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of 12 samples to this file")
+    ap.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of 12 samples (160 px) to this file")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     root = write_dataset(args.out, args.n, args.size, args.seed)
     dt = time.perf_counter() - t0
     print(f"wrote {args.n} samples to {root} in {dt:.1f} s ({1000 * dt / max(args.n, 1):.1f} ms per sample)")
     if args.sheet:
-        cv2.imwrite(args.sheet, contact_sheet(12, min(args.size, 256), args.seed)[..., ::-1])
-        print(f"contact sheet: {args.sheet}")
+        print(f"contact sheet: {write_contact_sheet(args.sheet, seed=args.seed)}")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ uint8, here values are rounded.
 Bad files. At construction: every image must have a GT with the same stem and vice versa, and every file's
 header must be readable (Pillow reads headers only, so this stays cheap even for DIS5K); otherwise a
 ``ValueError`` names the file and says whether it is the image or the GT. A file whose header is fine but
-whose pixels cannot be decoded is found when it is read: ``ValueError`` again, naming it. With
-``skip_bad=True`` pairs that fail at construction are left out with a ``warnings.warn``, and a pair that
-fails at read time is replaced by the next good pair, also with a warning, so a worker never crashes.
+whose pixels cannot be decoded (e.g. a truncated JPEG) is found when it is read: ``ValueError`` again,
+naming it; :meth:`FolderDataset.verify` reads everything up front (and fills the cache) to find such files
+before a long run. With ``skip_bad=True`` pairs that fail at construction are left out with a
+``warnings.warn``, and a pair that fails at read time is replaced by the next good pair, also with a
+warning, so a worker never crashes.
 
 Cache. With ``cache_dir`` each resized pair is stored once as ``.npz`` (uint8), keyed by both source paths,
 their modification times (ns) and byte sizes, and ``size``; a changed source gives a new key, so a stale
@@ -322,6 +324,28 @@ class FolderDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.pairs)
+
+    def verify(self) -> list[str]:
+        """Read every pair once (filling the cache if there is one): find undecodable files before training.
+
+        Returns:
+            The names of the pairs that could not be read (only with ``skip_bad=True``; they are then skipped
+            by ``__getitem__`` without reading them again).
+
+        Raises:
+            ValueError: the first unreadable pair, naming the file, when ``skip_bad`` is False.
+        """
+        bad = []
+        for j in range(len(self.pairs)):
+            try:
+                self._load(j)
+            except ValueError as e:
+                if not self.skip_bad:
+                    raise
+                self._bad.add(j)
+                bad.append(self.names[j])
+                warnings.warn(f"skipping {self.names[j]}: {e}", stacklevel=2)
+        return bad
 
     # -- cache ----------------------------------------------------------------------------------------------------
 

@@ -120,6 +120,10 @@ def test_corrupt_files_are_named(tmp_path):
     with pytest.warns(UserWarning, match=r"skipping 0002 .*image file"):
         item = quiet[2]
     assert item["name"] == "0000"  # replaced by the next good pair, wrapping around
+    with pytest.raises(ValueError, match=r"cannot read image file .*0002\.jpg"):
+        ds.verify()
+    with pytest.warns(UserWarning, match="skipping 0002"):
+        assert seg_data.FolderDataset(root, size=32, skip_bad=True).verify() == ["0002"]
     _write(root / "gt" / "0000.png", np.zeros((20, 96), np.uint8))
     with pytest.raises(ValueError, match=r"image file .*0000\.jpg is 96x96 but its GT file .*0000\.png is 20x96"):
         seg_data.FolderDataset(root, size=32)
@@ -178,3 +182,16 @@ def test_find_datasets_dis5k_plain_and_several(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         seg_data.find_datasets(plain, val_fraction=0.0)
+
+
+def test_bad_file_in_a_worker_is_named(tmp_path):
+    """A file that breaks at read time inside a DataLoader worker surfaces as the named ValueError."""
+    root = dis_synth.write_dataset(tmp_path / "set", 2, size=96)
+    jpg = (root / "im" / "0001.jpg").read_bytes()
+    (root / "im" / "0001.jpg").write_bytes(jpg[: len(jpg) // 2])
+    loader = torch.utils.data.DataLoader(seg_data.FolderDataset(root, size=32), batch_size=2, num_workers=1)
+    with pytest.raises(ValueError, match=r"cannot read image file .*0001\.jpg"):
+        next(iter(loader))
+    quiet = torch.utils.data.DataLoader(seg_data.FolderDataset(root, size=32, skip_bad=True), batch_size=2)
+    with pytest.warns(UserWarning, match="skipping 0001"):
+        assert next(iter(quiet))["name"] == ["0000", "0000"]
