@@ -261,10 +261,15 @@ def bench_authors_inference(args: argparse.Namespace, device: torch.device) -> d
     net = A.ISNetDIS().to(device).eval()
     x = torch.rand(1, 3, args.size, args.size, device=device) - 0.5
     clock = StepClock(device, 0, stop=False)
-    with torch.no_grad():
-        for _ in range(args.warmup + args.iters + 1):
-            net(x)[0][0]
-            clock()
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False  # their script leaves it off (train_isnet.py turns it on for our rows)
+    try:
+        with torch.no_grad():
+            for _ in range(args.warmup + args.iters + 1):
+                net(x)[0][0]
+                clock()
+    finally:
+        torch.backends.cudnn.benchmark = saved
     ms = clock.median_ms(args.warmup)
     return {"ms_per_batch": ms, "images_per_s": 1000 / ms, "peak_gib": _peak_gib(device), "batch": 1}
 
