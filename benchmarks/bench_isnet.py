@@ -140,13 +140,7 @@ def bench_ours(args: argparse.Namespace, device: torch.device, compile_model: bo
     total = args.warmup + args.iters + 1
     gt_file = tmp / "gt_encoder_ours.pt"
     torch.save(ISNetGTEncoder(width=args.width).state_dict(), gt_file)
-    argv = ["--preset", "paper", "--size", str(args.size), "--batch", str(args.batch), "--width", str(args.width),
-            "--out", str(tmp / ("ours-compile" if compile_model else "ours-eager")), "--gt-encoder", str(gt_file),
-            "--iters", str(total + 10), "--val-every", str(10**9), "--ckpt-every", str(10**9),
-            "--log-every", "50", "--workers", str(args.workers), "--save-predictions", "none",
-            "--device", device.type, "--compile" if compile_model else "--no-compile"]
-    cfg, _ = T.resolve_config(T.build_parser().parse_args(argv))
-    ctx = T.make_context(cfg)
+    cfg, ctx = _our_config(args, device, compile_model, tmp, gt_file, total)
     _reset(device)
     run = T.Run(cfg, ctx)
     clock = StepClock(device, total)
@@ -168,6 +162,39 @@ def bench_ours(args: argparse.Namespace, device: torch.device, compile_model: bo
            "fused_adam": cfg.fused_adam, "compile": cfg.compile}
     del run
     return out
+
+
+def _our_config(args: argparse.Namespace, device: torch.device, compile_model: bool, tmp: Path,
+                gt_file: Path | None, total: int) -> tuple[Any, Any]:
+    """train_isnet's config and context for ``--preset paper`` at the benchmark's size / batch / width."""
+    import train_isnet as T
+
+    argv = ["--preset", "paper", "--size", str(args.size), "--batch", str(args.batch), "--width", str(args.width),
+            "--out", str(tmp / ("ours-compile" if compile_model else "ours-eager")),
+            "--iters", str(total + 10), "--val-every", str(10**9), "--ckpt-every", str(10**9),
+            "--log-every", "50", "--workers", str(args.workers), "--save-predictions", "none",
+            "--device", device.type, "--compile" if compile_model else "--no-compile"]
+    if gt_file is not None:
+        argv += ["--gt-encoder", str(gt_file)]
+    cfg, _ = T.resolve_config(T.build_parser().parse_args(argv))
+    return cfg, T.make_context(cfg)
+
+
+def bench_loader(args: argparse.Namespace, device: torch.device, tmp: Path) -> dict[str, Any]:
+    """train_isnet's training DataLoader alone (batches moved to the device, no model): is it the bottleneck?"""
+    import train_isnet as T
+
+    total = args.warmup + args.iters + 1
+    cfg, ctx = _our_config(args, device, False, tmp, None, total)
+    loader, _ = T.train_loader(RandomPairs(args.batch * (total + 2), args.size), cfg, ctx, stage=2)
+    clock = StepClock(device, 0, stop=False)
+    for i, batch in enumerate(loader):
+        batch["image"].to(device, non_blocking=True), batch["gt"].to(device, non_blocking=True)
+        clock()
+        if i + 1 >= total:
+            break
+    mb = sum(batch[k].numel() * batch[k].element_size() for k in ("image", "gt")) / 2**20
+    return {"ms": clock.median_ms(args.warmup), "mib_per_batch": mb, "workers": cfg.workers}
 
 
 def bench_inference(args: argparse.Namespace, device: torch.device, compile_model: bool) -> dict[str, Any]:
@@ -290,6 +317,10 @@ def _table(res: dict[str, Any], args: argparse.Namespace, device: torch.device) 
             r = res[key]
             ratio = f"{base / r['ms']:.2f}×" if base else "–"
             lines.append(f"| {label} | {r['ms']:.1f} | {r['peak_gib']:.2f} | {ratio} |")
+    if "loader" in res:
+        r = res["loader"]
+        lines.append(f"| train_isnet.py's DataLoader alone ({r['workers']} workers, {r['mib_per_batch']:.0f} MiB "
+                     f"per batch to the device, no model) | {r['ms']:.1f} | – | – |")
     lines += ["", "| inference | ms / batch | images/s | vs authors |", "|---|---|---|---|"]
     ib = res.get("authors_infer", {}).get("images_per_s")
     for key, label in (("authors_infer", "authors' Inference.py way (fp32, batch 1)"),
@@ -322,7 +353,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (cudnn autotuning, compilation)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: 8 on CUDA, 0 on CPU)")
     p.add_argument("--compile", action="store_true", help="add the torch.compile rows (minutes at full size)")
-    p.add_argument("--skip", nargs="*", default=[], choices=("authors", "ours", "inference"), help="rows to leave out")
+    p.add_argument("--skip", nargs="*", default=[], choices=("authors", "ours", "loader", "inference"),
+                   help="rows to leave out")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", help="also write the table (markdown) here")
     p.add_argument("--json", help="also write the raw numbers here")
@@ -342,6 +374,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print("authors' loop:", res["authors"], flush=True)
         elif not args.authors_repo:
             print("no --authors-repo: the authors' rows are left out", flush=True)
+        if "loader" not in args.skip:
+            res["loader"] = bench_loader(args, device, tmp)
+            print("train_isnet's DataLoader alone:", res["loader"], flush=True)
         if "ours" not in args.skip:
             res["ours_eager"] = bench_ours(args, device, False, tmp)
             print("ours, eager:", res["ours_eager"], flush=True)
