@@ -16,9 +16,10 @@ Rows (each timed in this process, one after the other, on the same device and da
   ``examples/infer_isnet.py`` runs it (bf16 autocast + channels_last on CUDA, fp32 on CPU), batch ``--infer-batch``;
   and the authors' ``Inference.py`` way (their module, fp32, one image at a time) when ``--authors-repo`` is given.
 
-Iteration times are the median of the intervals between consecutive optimiser steps after ``--warmup`` steps
-(CUDA-synchronised wall time, data loading included); peak memory is ``torch.cuda.max_memory_allocated`` over the
-row. Without ``--authors-repo`` only our rows run. Nothing is downloaded; the data are random tensors.
+Iteration times are the mean wall time of ``--iters`` optimiser steps after ``--warmup`` untimed ones, between two
+CUDA synchronisations (data loading included; the CPU may run ahead of the GPU as in real training); peak memory
+is ``torch.cuda.max_memory_allocated`` over the row. Without ``--authors-repo`` only our rows run. Nothing is
+downloaded; the data are random tensors.
 
 Getting the authors' code (scratch folder, never committed)::
 
@@ -46,7 +47,6 @@ import io
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -70,21 +70,29 @@ class _Done(Exception):
 
 
 class StepClock:
-    """Records a synchronised timestamp after every optimiser step; raises :class:`_Done` after ``total`` steps."""
+    """Step hook: times steps ``warmup + 1 .. total`` between two CUDA synchronisations; stops after ``total``.
 
-    def __init__(self, device: torch.device, total: int, stop: bool = True) -> None:
-        self.device, self.total, self.stop, self.stamps = device, total, stop, []
+    Only the two boundary calls synchronise, so the CPU may run ahead of the GPU as in real training
+    (a synchronisation after every step would expose the kernel-launch time of eager mode).
+    """
+
+    def __init__(self, device: torch.device, warmup: int, total: int, stop: bool = True) -> None:
+        self.device, self.warmup, self.total, self.stop = device, warmup, total, stop
+        self.count, self.t0, self.t1 = 0, float("nan"), float("nan")
 
     def __call__(self, *_: Any, **__: Any) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.stamps.append(time.perf_counter())
-        if self.stop and len(self.stamps) >= self.total:
+        self.count += 1
+        if self.count in (self.warmup, self.total):
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            now = time.perf_counter()
+            self.t0, self.t1 = (now, self.t1) if self.count == self.warmup else (self.t0, now)
+        if self.stop and self.count >= self.total:
             raise _Done
 
-    def median_ms(self, warmup: int) -> float:
-        gaps = [b - a for a, b in zip(self.stamps[warmup:], self.stamps[warmup + 1:])]
-        return 1000 * statistics.median(gaps) if gaps else float("nan")
+    def mean_ms(self) -> float:
+        """Mean wall time of the timed steps (NaN if the run ended early)."""
+        return 1000 * (self.t1 - self.t0) / (self.total - self.warmup)
 
 
 def _reset(device: torch.device) -> None:
@@ -137,13 +145,13 @@ def bench_ours(args: argparse.Namespace, device: torch.device, compile_model: bo
     import train_isnet as T
     from isnet_model import ISNetGTEncoder
 
-    total = args.warmup + args.iters + 1
+    total = args.warmup + args.iters
     gt_file = tmp / "gt_encoder_ours.pt"
     torch.save(ISNetGTEncoder(width=args.width).state_dict(), gt_file)
     cfg, ctx = _our_config(args, device, compile_model, tmp, gt_file, total)
     _reset(device)
     run = T.Run(cfg, ctx)
-    clock = StepClock(device, total)
+    clock = StepClock(device, args.warmup, total)
     saved_hook = T.on_step
     T.on_step = clock
     train = RandomPairs(args.batch * (total + 2), args.size)
@@ -156,9 +164,8 @@ def bench_ours(args: argparse.Namespace, device: torch.device, compile_model: bo
         pass
     finally:
         T.on_step = saved_hook
-    first_steps = clock.stamps[args.warmup - 1] - start if args.warmup else float("nan")
-    out = {"ms": clock.median_ms(args.warmup), "peak_gib": _peak_gib(device), "steps": len(clock.stamps),
-           "warmup_s": first_steps, "amp": str(ctx.amp_dtype), "channels_last": cfg.channels_last,
+    out = {"ms": clock.mean_ms(), "peak_gib": _peak_gib(device), "steps": clock.count,
+           "warmup_s": clock.t0 - start, "amp": str(ctx.amp_dtype), "channels_last": cfg.channels_last,
            "fused_adam": cfg.fused_adam, "compile": cfg.compile}
     del run
     return out
@@ -181,20 +188,24 @@ def _our_config(args: argparse.Namespace, device: torch.device, compile_model: b
 
 
 def bench_loader(args: argparse.Namespace, device: torch.device, tmp: Path) -> dict[str, Any]:
-    """train_isnet's training DataLoader alone (batches moved to the device, no model): is it the bottleneck?"""
+    """train_isnet's training DataLoader alone (batches moved to the device, no model): is it the bottleneck?
+
+    The warm-up skips the batches the workers prefetch (2 per worker), so the rate is the sustained one.
+    """
     import train_isnet as T
 
-    total = args.warmup + args.iters + 1
+    skip = args.warmup + 2 * args.workers
+    total = skip + args.iters
     cfg, ctx = _our_config(args, device, False, tmp, None, total)
     loader, _ = T.train_loader(RandomPairs(args.batch * (total + 2), args.size), cfg, ctx, stage=2)
-    clock = StepClock(device, 0, stop=False)
-    for i, batch in enumerate(loader):
+    clock = StepClock(device, skip, total, stop=False)
+    for batch in loader:
         batch["image"].to(device, non_blocking=True), batch["gt"].to(device, non_blocking=True)
         clock()
-        if i + 1 >= total:
+        if clock.count >= total:
             break
     mb = sum(batch[k].numel() * batch[k].element_size() for k in ("image", "gt")) / 2**20
-    return {"ms": clock.median_ms(args.warmup), "mib_per_batch": mb, "workers": cfg.workers}
+    return {"ms": clock.mean_ms(), "mib_per_batch": mb, "workers": cfg.workers}
 
 
 def bench_inference(args: argparse.Namespace, device: torch.device, compile_model: bool) -> dict[str, Any]:
@@ -208,15 +219,15 @@ def bench_inference(args: argparse.Namespace, device: torch.device, compile_mode
     model = ISNetDIS(width=args.width).to(device).eval().to(memory_format=fmt)
     net = torch.compile(model) if compile_model else model
     x8 = torch.randint(0, 256, (args.infer_batch, 3, args.size, args.size), dtype=torch.uint8, device=device)
-    clock = StepClock(device, 0, stop=False)
+    clock = StepClock(device, args.warmup, args.warmup + args.iters, stop=False)
     with torch.inference_mode():
-        for _ in range(args.warmup + args.iters + 1):
+        for _ in range(args.warmup + args.iters):
             x = normalize_input(x8).contiguous(memory_format=fmt)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                 d1 = net(x)[0][0]
             torch.sigmoid(d1.float())
             clock()
-    ms = clock.median_ms(args.warmup)
+    ms = clock.mean_ms()
     return {"ms_per_batch": ms, "images_per_s": 1000 * args.infer_batch / ms, "peak_gib": _peak_gib(device),
             "amp": str(amp), "batch": args.infer_batch}
 
@@ -249,7 +260,7 @@ def _import_authors(repo: Path) -> types.ModuleType:
 def bench_authors(args: argparse.Namespace, device: torch.device, tmp: Path) -> dict[str, Any]:
     """Time the authors' ``train()`` (their loop, unmodified) on the same random pairs."""
     A = _import_authors(Path(args.authors_repo))
-    total = args.warmup + args.iters + 1
+    total = args.warmup + args.iters
     model_dir = tmp / "authors"
     model_dir.mkdir(exist_ok=True)
     torch.save(A.ISNetGTEncoder().state_dict(), model_dir / "gt_encoder.pth")
@@ -264,7 +275,7 @@ def bench_authors(args: argparse.Namespace, device: torch.device, tmp: Path) -> 
     if torch.cuda.is_available():
         net.cuda()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-08, weight_decay=0)
-    clock = StepClock(device, total, stop=False)
+    clock = StepClock(device, args.warmup, total, stop=False)
     optimizer.register_step_post_hook(clock)
     data = AuthorsFormat(RandomPairs(args.batch * (total + 2), args.size))
     loader = DataLoader(data, batch_size=args.batch, shuffle=True, num_workers=args.workers)
@@ -274,9 +285,8 @@ def bench_authors(args: argparse.Namespace, device: torch.device, tmp: Path) -> 
             A.train(net, optimizer, [loader], [data], [], [], hypar, [], [])
     except SystemExit:  # their loop calls exit() at max_ite
         pass
-    first_steps = clock.stamps[args.warmup - 1] - start if args.warmup and clock.stamps else float("nan")
-    out = {"ms": clock.median_ms(args.warmup), "peak_gib": _peak_gib(device), "steps": len(clock.stamps),
-           "warmup_s": first_steps}
+    out = {"ms": clock.mean_ms(), "peak_gib": _peak_gib(device), "steps": clock.count,
+           "warmup_s": clock.t0 - start}
     del net, optimizer
     return out
 
@@ -287,17 +297,17 @@ def bench_authors_inference(args: argparse.Namespace, device: torch.device) -> d
     _reset(device)
     net = A.ISNetDIS().to(device).eval()
     x = torch.rand(1, 3, args.size, args.size, device=device) - 0.5
-    clock = StepClock(device, 0, stop=False)
+    clock = StepClock(device, args.warmup, args.warmup + args.iters, stop=False)
     saved = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = False  # their script leaves it off (train_isnet.py turns it on for our rows)
     try:
         with torch.no_grad():
-            for _ in range(args.warmup + args.iters + 1):
+            for _ in range(args.warmup + args.iters):
                 net(x)[0][0]
                 clock()
     finally:
         torch.backends.cudnn.benchmark = saved
-    ms = clock.median_ms(args.warmup)
+    ms = clock.mean_ms()
     return {"ms_per_batch": ms, "images_per_s": 1000 / ms, "peak_gib": _peak_gib(device), "batch": 1}
 
 
@@ -305,7 +315,7 @@ def bench_authors_inference(args: argparse.Namespace, device: torch.device) -> d
 
 def _table(res: dict[str, Any], args: argparse.Namespace, device: torch.device) -> str:
     lines = [f"IS-Net width {args.width:g}, {args.size}², training batch {args.batch}, inference batch "
-             f"{args.infer_batch}; {_device_name(device)}; torch {torch.__version__}; median of {args.iters} steps "
+             f"{args.infer_batch}; {_device_name(device)}; torch {torch.__version__}; mean of {args.iters} steps "
              f"after {args.warmup} warm-up",
              "", "| training loop | ms / iteration | peak memory (GiB) | vs authors |", "|---|---|---|---|"]
     base = res.get("authors", {}).get("ms")
@@ -321,6 +331,8 @@ def _table(res: dict[str, Any], args: argparse.Namespace, device: torch.device) 
         r = res["loader"]
         lines.append(f"| train_isnet.py's DataLoader alone ({r['workers']} workers, {r['mib_per_batch']:.0f} MiB "
                      f"per batch to the device, no model) | {r['ms']:.1f} | – | – |")
+    if args.width != 1.0:
+        lines.append(f"(our rows at width {args.width:g}, the authors' at width 1: ratios compare different models)")
     lines += ["", "| inference | ms / batch | images/s | vs authors |", "|---|---|---|---|"]
     ib = res.get("authors_infer", {}).get("images_per_s")
     for key, label in (("authors_infer", "authors' Inference.py way (fp32, batch 1)"),
