@@ -2,15 +2,16 @@
 
 Run::
 
-    python examples/infer_isnet.py --checkpoint runs/isnet/checkpoint.pt --input photos/ --out preds/
+    python examples/infer_isnet.py --checkpoint runs/isnet-smoke/checkpoint.pt --input photos/ --out preds/
     python -m segmetrics eval --pred preds/ --gt DIS5K/DIS-VD/gt      # then score the predictions
 
-``--checkpoint`` is either a checkpoint written by ``examples/train_isnet.py`` (a dict with the
-``"model"`` state dict; the width comes from its ``"config"``, the ``config.json`` beside it, or the
-weight shapes),
-or the authors' released ``isnet-general-use.pth`` / ``isnet.pth`` if you have the file (a plain
-``ISNetDIS`` state dict, possibly saved from ``nn.DataParallel`` with a ``module.`` prefix). Nothing
-is ever downloaded. Files are opened with ``torch.load(weights_only=True)``.
+``--checkpoint`` is either a checkpoint written by ``examples/train_isnet.py`` (``checkpoint.pt``, a dict
+with the ``"model"`` state dict, or ``best.pt``), or the authors' released ``isnet-general-use.pth`` /
+``isnet.pth`` if you have the file (a plain ``ISNetDIS`` state dict, possibly saved from
+``nn.DataParallel`` with a ``module.`` prefix). Nothing is ever downloaded; files are opened with
+``torch.load(weights_only=True)``. The width comes from our config (inside ``checkpoint.pt``, or the
+``config.json`` beside the file) when it fits the weights, else from the weight shapes; the network
+input size defaults to the training size in that config, else the authors' 1024.
 
 What the authors' ``IS-Net/Inference.py`` does (xuebinqin/DIS), and what this script does:
 
@@ -102,6 +103,10 @@ def _channel_constraints(state: Mapping[str, Any]) -> list[tuple[int, int]]:
     return [(base, int(n)) for base, n in pairs]
 
 
+def _fits(pairs: list[tuple[int, int]], width: float) -> bool:
+    return all(max(1, round(base * width)) == n for base, n in pairs)
+
+
 def architecture_from_state_dict(state: Mapping[str, Any]) -> dict[str, Any]:
     """``in_ch``, ``out_ch`` and ``width`` of the :class:`ISNetDIS` that holds ``state``.
 
@@ -160,7 +165,8 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
 
     Returns:
         ``(model, info)``: ``info`` has ``format`` (``"train_isnet"`` or ``"state_dict"``),
-        ``in_ch``, ``out_ch``, ``width`` and ``width_source`` (``"config"`` or ``"shapes"``).
+        ``in_ch``, ``out_ch``, ``width``, ``width_source`` (``"config"`` or ``"shapes"``) and ``size`` (the
+        training input size from our config, or ``None``).
 
     Raises:
         FileNotFoundError: if the file does not exist.
@@ -174,19 +180,23 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a bad file
         raise ValueError(f"--checkpoint: cannot load {path.name} as a weights-only torch file: {exc}") from None
-    cfg: Mapping[str, Any] | None = None
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         fmt, state = "train_isnet", obj["model"]
-        cfg = obj.get("config") if isinstance(obj.get("config"), Mapping) else _config_beside(path)
     elif isinstance(obj, Mapping):
         fmt, state = "state_dict", obj
     else:
         raise ValueError(f"--checkpoint: expected a state dict or a dict with 'model'; got {type(obj).__name__}")
     state = strip_prefixes(state)
-    info: dict[str, Any] = {"format": fmt, **architecture_from_state_dict(state), "width_source": "shapes"}
+    info: dict[str, Any] = {"format": fmt, **architecture_from_state_dict(state), "width_source": "shapes",
+                            "size": None}
+    # our config: inside the checkpoint, else the config.json beside it (e.g. for best.pt), if it fits the weights
+    cfg = obj.get("config") if fmt == "train_isnet" and isinstance(obj.get("config"), Mapping) else None
+    cfg = cfg or _config_beside(path)
     width = _width_from_config(cfg)
-    if width is not None:
+    if width is not None and _fits(_channel_constraints(state), width):
         info["width"], info["width_source"] = width, "config"
+        size = cfg.get("size")  # type: ignore[union-attr]
+        info["size"] = size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
     model = ISNetDIS(in_ch=info["in_ch"], out_ch=info["out_ch"], width=info["width"])
     try:
         model.load_state_dict(state, strict=True)
@@ -390,7 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="folder of images (not recursive), or one image file")
     p.add_argument("--out", required=True, help="output folder for <stem>.png predictions")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass")
-    p.add_argument("--size", type=int, default=INPUT_SIZE, help="network input size (the authors: 1024)")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"network input size (default: the training size in our checkpoint's config, else the "
+                        f"authors' {INPUT_SIZE})")
     p.add_argument("--normalize", choices=NORMALIZE_MODES, default="minmax",
                    help="minmax: per-image min-max stretch as the authors' Inference.py; none: 255 x probability")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
@@ -409,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = list_images(args.input)
         model, info = load_isnet(args.checkpoint, args.device)
         res = predict_files(
-            model, files, args.out, batch_size=args.batch_size, size=args.size, normalize=args.normalize,
+            model, files, args.out, batch_size=args.batch_size, size=args.size or info["size"] or INPUT_SIZE,
+            normalize=args.normalize,
             precision=args.precision, workers=args.workers, skip_unreadable=args.skip_unreadable,
             progress=not args.no_progress,
         )
@@ -417,7 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"model: ISNetDIS(width={info['width']:g}) from {info['format']} {Path(args.checkpoint).name} "
-          f"(width from {info['width_source']}); device {args.device}, precision {args.precision}")
+          f"(width from {info['width_source']}); input {args.size or info['size'] or INPUT_SIZE}²; "
+          f"device {args.device}, precision {args.precision}")
     print(f"wrote {len(res['written'])} predictions to {args.out} in {res['seconds']:.1f} s "
           f"({res['images_per_s']:.1f} images/s, including decoding and PNG writing)"
           + (f"; skipped {len(res['skipped'])} unreadable" if res["skipped"] else ""))

@@ -67,11 +67,25 @@ def _our_checkpoint(path: Path, width: float) -> ISNetDIS:
     return model
 
 
+def _train_isnet_checkpoint(out: Path) -> Path:
+    """An untrained checkpoint written by train_isnet.py itself (preset tiny: width 1/16, 64²)."""
+    import train_isnet
+
+    cfg, _ = train_isnet.resolve_config(train_isnet.build_parser().parse_args(
+        ["--preset", "tiny", "--out", str(out), "--device", "cpu"]))
+    run = train_isnet.Run(cfg, train_isnet.make_context(cfg))
+    run.save()
+    return out / "checkpoint.pt"
+
+
 def test_round_trip_to_segmetrics_eval(dataset, tmp_path):
-    ckpt = tmp_path / "checkpoint.pt"
-    _our_checkpoint(ckpt, 0.125)
+    ckpt = _train_isnet_checkpoint(tmp_path / "run")
+    config = json.loads((ckpt.parent / "config.json").read_text())
+    model, info = load_isnet(ckpt)
+    assert info["format"] == "train_isnet" and info["width_source"] == "config" and info["size"] == config["size"]
+    assert model.width == config["width"] and not model.training
     out = tmp_path / "pred"
-    rc = main(["--checkpoint", str(ckpt), "--input", str(dataset / "im"), "--out", str(out), "--size", str(SIZE),
+    rc = main(["--checkpoint", str(ckpt), "--input", str(dataset / "im"), "--out", str(out),
                "--batch-size", "3", "--workers", "0", "--no-progress"])
     assert rc == 0
     for name, img, _ in _images():
@@ -128,7 +142,8 @@ def test_authors_state_dict_loads_strict(tmp_path, prefix):
     path = tmp_path / "isnet-general-use.pth"
     torch.save(state, path)
     model, info = load_isnet(path)
-    assert info == {"format": "state_dict", "in_ch": 3, "out_ch": 1, "width": 1.0, "width_source": "shapes"}
+    assert info == {"format": "state_dict", "in_ch": 3, "out_ch": 1, "width": 1.0, "width_source": "shapes",
+                    "size": None}
     assert not model.training
     loaded = model.state_dict()
     assert list(loaded) == list(REFERENCE["ISNetDIS"]["state_dict"])
@@ -149,12 +164,17 @@ def test_our_checkpoint_width_from_config(tmp_path):
     loaded, info = load_isnet(ckpt)
     assert info["format"] == "train_isnet" and info["width_source"] == "config" and loaded.width == 0.25
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
-    # no config inside: the config.json beside it; neither: the shapes
+    # no config inside (or a plain state dict such as best.pt): the config.json beside it; neither: the shapes
     torch.save({"model": model.state_dict()}, ckpt)
     assert load_isnet(ckpt)[1]["width_source"] == "config"
+    torch.save(model.state_dict(), tmp_path / "best.pt")
+    assert load_isnet(tmp_path / "best.pt")[1] == {"format": "state_dict", "in_ch": 3, "out_ch": 1, "width": 0.25,
+                                                   "width_source": "config", "size": SIZE}
+    (tmp_path / "config.json").write_text(json.dumps({"width": 0.5, "size": 512}))  # another run's: ignored
+    assert load_isnet(tmp_path / "best.pt")[1]["width_source"] == "shapes"
     (tmp_path / "config.json").unlink()
     assert load_isnet(ckpt)[1] == {"format": "train_isnet", "in_ch": 3, "out_ch": 1, "width": 0.25,
-                                   "width_source": "shapes"}
+                                   "width_source": "shapes", "size": None}
 
 
 def test_strip_prefixes():
