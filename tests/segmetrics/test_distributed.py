@@ -85,6 +85,7 @@ def _assert_same(merged, ref):
 
 @pytest.fixture(scope="module")
 def gathered(tmp_path_factory):
+    _accumulate(_images())  # compile (and cache) the numba kernels once here, not in each spawned process
     out = tmp_path_factory.mktemp("dist")
     torch.multiprocessing.spawn(_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=True)
     return [pickle.loads((out / f"rank{r}.pkl").read_bytes()) for r in range(WORLD)]
