@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import json
 import os
@@ -100,7 +101,7 @@ class Config:
     gt_val_samples: int = 64
     # stage 2: image branch
     weights: str = ""
-    iters: int = 800
+    iters: int = 960
     val_every: int = 0
     patience: int = 0
     ckpt_every: int = 200
@@ -118,7 +119,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "width": 0.25, "size": 256, "batch": 4, "train_samples": 256, "val_samples": 32,
         "gt_threshold": 0.95, "gt_iters": 300, "gt_val_every": 50, "gt_val_samples": 64,
-        "iters": 800, "val_every": 0, "patience": 0, "ckpt_every": 200, "log_every": 10, "workers": 0,
+        "iters": 960, "val_every": 0, "patience": 0, "ckpt_every": 200, "log_every": 10, "workers": 0,
     },
     "paper": {
         "width": 1.0, "size": 1024, "batch": 8, "val_batch": 1, "gt_threshold": 0.99, "gt_iters": 20000,
@@ -348,35 +349,6 @@ def atomic_write_text(text: str, path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-class InMemory(Dataset):
-    """Keep a small dataset's samples in memory as uint8 (generated data: computed once, reused every epoch)."""
-
-    def __init__(self, base: Dataset, show: bool = False, label: str = "") -> None:
-        self.base = base
-        self.items: list[dict[str, Any]] = []
-        it = range(len(base))  # type: ignore[arg-type]
-        if show:
-            with contextlib.suppress(ImportError):
-                from tqdm.auto import tqdm
-
-                it = tqdm(it, desc=f"generate {label}", leave=False)
-        for i in it:
-            item = base[i]
-            self.items.append({
-                "image": (item["image"] * 255).round().to(torch.uint8),
-                "gt": (item["gt"] * 255).round().to(torch.uint8),
-                "name": item["name"], "size": tuple(item["size"]),
-            })
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        item = self.items[i]
-        return {"image": item["image"].float() / 255, "gt": item["gt"].float() / 255,
-                "name": item["name"], "size": item["size"]}
-
-
 def flip_decision(seed: int, key: tuple[int, int, int]) -> bool:
     """Horizontal flip (p = 0.5) as a pure function of (seed, stage, epoch, position): resume-exact."""
     return bool(np.random.default_rng((seed, *key)).random() < 0.5)
@@ -420,55 +392,64 @@ class ResumableSampler(DistributedSampler):
         return self.num_samples - self.start
 
 
-def _folder_sets(path: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    """(train, validation, test) folders of one ``--data`` path: a DIS5K root or an im/ + gt/ folder."""
-    if (path / "DIS-TR").is_dir():
-        tests = sorted(p for p in path.glob("DIS-TE*") if p.is_dir())
-        val = [path / "DIS-VD"] if (path / "DIS-VD").is_dir() else []
-        return [path / "DIS-TR"], val, tests
-    if (path / "im").is_dir() and (path / "gt").is_dir():
-        return [path], [], []
-    raise SystemExit(f"--data {path}: expected a DIS5K root (DIS-TR/, DIS-VD/) or a folder with im/ and gt/")
+class EvalView(Dataset):
+    """Validation view of a dataset: adds ``gt_u8``, the ground truth at the original size as uint8.
+
+    For folder datasets the GT file is read again at its original resolution (the DIS benchmark
+    evaluates there); for generated data the item's GT is already at its original size.
+    """
+
+    def __init__(self, base: Dataset) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        import seg_data
+
+        item = dict(self.base[i])
+        size = tuple(int(v) for v in item["size"])
+        if isinstance(self.base, seg_data.FolderDataset) and tuple(item["gt"].shape[-2:]) != size:
+            pair = self.base.pairs[self.base.names.index(item["name"])]
+            item["gt_u8"] = seg_data.read_gt(pair[2])
+        else:
+            item["gt_u8"] = _to_u8(item["gt"].reshape(item["gt"].shape[-2:]))
+        item["size"] = size
+        return item
 
 
 def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], dict[str, Dataset]]:
-    """Training set, validation sets and test sets (name -> dataset)."""
+    """Training set, validation sets and test sets (name -> dataset); see ``seg_data.find_datasets``."""
     import seg_data
 
     if not cfg.data:
-        train = InMemory(seg_data.SyntheticDIS(cfg.train_samples, cfg.size, cfg.seed, split="train"),
-                         show=ctx.main, label="training set")
-        val = InMemory(seg_data.SyntheticDIS(cfg.val_samples, cfg.size, cfg.seed, split="val"),
-                       show=ctx.main, label="validation set")
-        return train, {"synthetic-val": val}, {}
-    cache = cfg.cache_dir or None
-    trains, vals, tests = [], [], []
-    for raw in cfg.data:
-        t, v, te = _folder_sets(Path(raw))
-        trains += t
-        vals += v
-        tests += te
-    vals += [Path(v) for v in cfg.val]
-
-    def load(p: Path) -> Dataset:
-        return seg_data.FolderDataset(p, cfg.size, cache_dir=cache)
-
-    train_sets = [load(p) for p in trains]
-    train: Dataset = train_sets[0] if len(train_sets) == 1 else torch.utils.data.ConcatDataset(train_sets)
-    if vals:
-        val_sets = {p.name: load(p) for p in vals}
-    else:  # deterministic held-out part of the training data
-        n = len(train)  # type: ignore[arg-type]
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).tolist()
-        k = max(1, round(n * cfg.val_fraction))
-        val_sets = {"held-out": Subset(train, sorted(order[:k]))}
-        train = Subset(train, sorted(order[k:]))
-    return train, val_sets, {p.name: load(p) for p in tests}
+        ctx.log(f"generating {cfg.train_samples} training and {cfg.val_samples} validation samples "
+                f"({cfg.size}², examples/dis_synth.py, seed {cfg.seed})")
+        train = seg_data.SyntheticDIS(cfg.train_samples, cfg.size, cfg.seed, split="train")
+        val = seg_data.SyntheticDIS(cfg.val_samples, cfg.size, cfg.seed, split="val")
+        return train, {"synthetic-val": EvalView(val)}, {}
+    try:
+        splits = seg_data.find_datasets(cfg.data, 0.0 if cfg.val else cfg.val_fraction, cfg.seed)
+        splits["val"] += [seg_data.Split(Path(v), Path(v).name) for v in cfg.val]
+        cache = cfg.cache_dir or None
+        trains = [s.dataset(cfg.size, cache) for s in splits["train"]]
+        vals = {s.label: EvalView(s.dataset(cfg.size, cache)) for s in splits["val"]}
+        tests = {s.label: EvalView(s.dataset(cfg.size, cache)) for s in splits["test"]}
+    except ValueError as exc:
+        raise SystemExit(f"--data: {exc}") from None
+    if not vals:
+        raise SystemExit("no validation set: give --val PATH, a DIS5K root, or folders with at least two pairs")
+    train = trains[0] if len(trains) == 1 else torch.utils.data.ConcatDataset(trains)
+    ctx.log(f"data: train {len(train)} images ({', '.join(s.label for s in splits['train'])}), "  # type: ignore[arg-type]
+            + ", ".join(f"{k} {len(v)}" for k, v in {**vals, **tests}.items()))
+    return train, vals, tests
 
 
 def _collate_eval(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"image": torch.stack([i["image"] for i in items]), "gt": [i["gt"] for i in items],
-            "name": [i["name"] for i in items], "size": [tuple(int(s) for s in i["size"]) for i in items]}
+            "gt_u8": [i.get("gt_u8") for i in items], "name": [i["name"] for i in items],
+            "size": [tuple(int(s) for s in i["size"]) for i in items]}
 
 
 def train_loader(ds: Dataset, cfg: Config, ctx: Context, stage: int) -> tuple[DataLoader, ResumableSampler]:
@@ -479,7 +460,7 @@ def train_loader(ds: Dataset, cfg: Config, ctx: Context, stage: int) -> tuple[Da
                          f"on {ctx.world} process(es)")
     loader = DataLoader(
         Augmented(ds, cfg.seed), batch_sampler=BatchSampler(sampler, cfg.batch, drop_last=True),
-        num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda", persistent_workers=False,
+        num_workers=cfg.workers, pin_memory=ctx.device.type == "cuda", persistent_workers=cfg.workers > 0,
     )
     return loader, sampler
 
@@ -508,9 +489,8 @@ def gather_metrics(acc: DatasetMetrics, ctx: Context) -> DatasetMetrics:
     except ImportError:
         states: list[Any] = [None] * ctx.world
         dist.all_gather_object(states, acc)
-        merged = DatasetMetrics(acc.metrics)
-        merged.options = acc.options
-        for s in states:
+        merged = copy.deepcopy(states[0])
+        for s in states[1:]:
             merged.merge(s)
         return merged
     return gather(acc)
@@ -552,10 +532,6 @@ def _to_u8(x: torch.Tensor) -> np.ndarray:
     return (x.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
-def _gt_u8(gt: torch.Tensor) -> np.ndarray:
-    return _to_u8(gt.reshape(gt.shape[-2:]))
-
-
 def otsu_prediction(image: torch.Tensor) -> np.ndarray:
     """Trivial GT-free baseline: Otsu threshold of the grey image, the smaller class as foreground (uint8 0/255)."""
     from skimage.filters import threshold_otsu
@@ -575,8 +551,7 @@ def baselines(val_sets: dict[str, Dataset], cfg: Config, ctx: Context) -> dict[s
     for name, ds in val_sets.items():
         zero, otsu = DatasetMetrics(), DatasetMetrics()
         for batch in eval_loader(ds, cfg, ctx):
-            for image, gt in zip(batch["image"], batch["gt"]):
-                g = _gt_u8(gt)
+            for image, g in zip(batch["image"], batch["gt_u8"]):
                 zero.update(np.zeros_like(g), g)
                 o = otsu_prediction(image)
                 if o.shape != g.shape:
@@ -593,11 +568,19 @@ def _prepare(x: torch.Tensor, cfg: Config, ctx: Context) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
+def sync_buffers(module: nn.Module, ctx: Context) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics drift apart between DDP ranks)."""
+    if ctx.world > 1:
+        for b in module.buffers():
+            dist.broadcast(b, 0)
+
+
 @torch.no_grad()
 def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: Context,
              write_dir: Path | None = None) -> dict[str, dict[str, float]]:
     """Validate the image branch: ``sigmoid(d1)`` at each image's original size, as uint8 (what the PNGs hold)."""
     was_training = model.training
+    sync_buffers(model, ctx)
     model.eval()
     results = {}
     for name, ds in val_sets.items():
@@ -606,11 +589,10 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
             with ctx.autocast():
                 d1 = model(_prepare(batch["image"] - 0.5, cfg, ctx))[0][0]
             prob = torch.sigmoid(d1.float())
-            for p, gt, nm, size in zip(prob, batch["gt"], batch["name"], batch["size"]):
+            for p, g, nm, size in zip(prob, batch["gt_u8"], batch["name"], batch["size"]):
                 if tuple(p.shape[-2:]) != size:
                     p = F.interpolate(p[None], size=size, mode="bilinear", align_corners=False)[0]
                 pred = _to_u8(p[0])
-                g = _gt_u8(gt)
                 if g.shape != pred.shape:
                     raise ValueError(f"{name}/{nm}: ground truth {g.shape} does not match the original size {size}")
                 acc.update(pred, g, name=nm)
@@ -633,6 +615,7 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 def gt_encoder_maxf(encoder: nn.Module, ds: Dataset, cfg: Config, ctx: Context) -> float:
     """maxF of the GT encoder's first side output on (part of) the training set, no augmentation."""
     was_training = encoder.training
+    sync_buffers(encoder, ctx)
     encoder.eval()
     acc = DatasetMetrics(metrics=("fm",))
     for batch in eval_loader(ds, cfg, ctx, limit=cfg.gt_val_samples):
@@ -993,6 +976,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     run = Run(cfg, ctx)
     if resume_path is not None:
         run.load(resume_path)
+        if run.progress["stage"] == "done" and cfg.iters > run.progress["image"]["iteration"]:
+            run.progress["stage"] = "image"  # a finished run resumed with more --iters continues
         stage = run.progress["stage"]
         it = run.progress["image" if stage == "done" else stage]["iteration"]
         ctx.log(f"resumed from {resume_path}: stage {stage}, iteration {it}")
@@ -1003,6 +988,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         write = run.out / "predictions" / "eval"
         res = validate(run.model, {**val_sets, **test_sets}, cfg, ctx, write)
         ctx.log(format_rows(list(res.items())))
+        if ctx.main:
+            atomic_write_text(json.dumps(res, indent=1) + "\n", run.out / "eval.json")
         summary.update(results=res, predictions=str(write))
         _finish(ctx)
         return summary

@@ -1,0 +1,203 @@
+"""examples/train_isnet.py, tiny configuration: both stages, exact resume, DDP validation, atomic saves."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import train_isnet
+from isnet_model import ISNetDIS, ISNetGTEncoder
+
+SCRIPT = Path(train_isnet.__file__)
+TINY = ["--preset", "tiny"]
+
+
+def _run(tmp: Path, *extra: str) -> dict:
+    return train_isnet.main([*TINY, "--out", str(tmp), *extra])
+
+
+def test_tiny_run_trains_both_stages_and_writes_everything(tmp_path):
+    summary = _run(tmp_path)
+    out = Path(summary["out"])
+    for name in ("checkpoint.pt", "config.json", "best.pt", "gt_encoder.pt", "metrics.json", "curve.png"):
+        assert (out / name).is_file(), name
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["preset"] == "tiny" and cfg["feature_sync"] is True and cfg["width"] == 0.0625
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["progress"]["stage"] == "done"
+    assert ckpt["progress"]["gt"]["iteration"] == cfg["gt_iters"]
+    assert ckpt["progress"]["image"]["iteration"] == cfg["iters"]
+    ISNetDIS(width=cfg["width"]).load_state_dict(ckpt["model"], strict=True)
+    ISNetGTEncoder(width=cfg["width"]).load_state_dict(torch.load(out / "gt_encoder.pt"), strict=True)
+    pngs = sorted((out / "predictions" / "final" / "synthetic-val").glob("*.png"))
+    assert len(pngs) == cfg["val_samples"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # untrained + validations every 3 iterations up to 6
+    assert [h["iteration"] for h in metrics["history"]] == [0, 3, 6]
+    for row in [*(h["results"]["synthetic-val"] for h in metrics["history"]),
+                *metrics["baselines"]["synthetic-val"].values()]:
+        assert set(row) == {"n", "maxF", "wF", "MAE", "Sm", "Em", "HCE"}
+        assert row["n"] == cfg["val_samples"]
+        assert 0 <= row["maxF"] <= 1 and 0 <= row["MAE"] <= 1 and row["HCE"] >= 0
+    zero = metrics["baselines"]["synthetic-val"]["all-zero"]
+    assert zero["wF"] < 0.05 and zero["HCE"] > 0  # predicts nothing: every GT boundary point is an error
+    # the losses were logged from device accumulators every log_every steps
+    assert [r["iteration"] for r in metrics["loss"] if r["stage"] == "image"] == [2, 4, 6]
+    assert all(r["feature"] > 0 for r in metrics["loss"] if r["stage"] == "image")
+
+
+def test_no_feature_sync_skips_stage_one(tmp_path):
+    summary = _run(tmp_path, "--no-feature-sync", "--iters", "2", "--val-every", "2", "--save-predictions", "none")
+    assert summary["progress"]["gt"]["iteration"] == 0
+    assert summary["progress"]["image"]["iteration"] == 2
+    assert summary["predictions"] is None
+    assert not (tmp_path / "gt_encoder.pt").exists()
+
+
+class _Killed(RuntimeError):
+    pass
+
+
+def _kill_at(monkeypatch, stage, iteration):
+    def hook(s, it):
+        if (s, it) == (stage, iteration):
+            raise _Killed(f"killed at {s} {it}")
+
+    monkeypatch.setattr(train_isnet, "on_step", hook)
+
+
+def test_kill_and_resume_is_bit_exact(tmp_path, monkeypatch):
+    args = ["--gt-iters", "4", "--gt-val-every", "4", "--iters", "6", "--ckpt-every", "2", "--save-predictions", "none"]
+    _run(tmp_path / "straight", *args)
+    # killed in stage 1 after the checkpoint of iteration 2, then in stage 2 after the one of iteration 4
+    _kill_at(monkeypatch, "gt", 3)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    _kill_at(monkeypatch, "image", 5)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args, "--resume")
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    summary = _run(tmp_path / "killed", *args, "--resume")
+    assert summary["progress"]["image"]["iteration"] == 6
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)
+    for key in ("model", "gt_encoder"):
+        assert a[key].keys() == b[key].keys()
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), f"{key}.{name}"
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a["history"] == b["history"]
+
+
+def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ddp = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(SCRIPT), *TINY,
+           "--out", str(ddp), "--gt-iters", "2", "--iters", "2", "--val-every", "2", "--save-predictions", "none"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    merged = json.loads((ddp / "metrics.json").read_text())["history"][-1]["results"]["synthetic-val"]
+    assert merged["n"] == 4  # every validation image counted once across the two ranks
+    single = train_isnet.main(["--eval-only", "--resume", str(ddp / "checkpoint.pt"), "--out", str(tmp_path / "one")])
+    one = single["results"]["synthetic-val"]
+    assert one.keys() == merged.keys()
+    for k in one:
+        assert one[k] == pytest.approx(merged[k], rel=1e-12, abs=1e-12), k
+
+
+def test_atomic_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    train_isnet.atomic_save({"iteration": 1, "w": torch.arange(4.0)}, path)
+
+    def broken_save(obj, f, *a, **k):
+        Path(f).write_bytes(b"partial")  # half-written file, then the "kill"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        train_isnet.atomic_save({"iteration": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path)["iteration"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_augmentation_and_sampler_are_pure_functions_of_position():
+    ds = list(range(10))
+    full = train_isnet.ResumableSampler(ds, world=1, rank=0, seed=3, stage=2)
+    full.set_epoch(1)
+    late = train_isnet.ResumableSampler(ds, world=1, rank=0, seed=3, stage=2)
+    late.set_epoch(1)
+    late.start = 4
+    assert list(late) == list(full)[4:] and len(late) == 6
+    assert sorted(i for i, _ in full) == ds
+    flips = [train_isnet.flip_decision(0, key) for _, key in full]
+    assert flips == [train_isnet.flip_decision(0, key) for _, key in full]
+    assert 0 < sum(flips) < len(flips)
+    # two ranks split one epoch into disjoint halves
+    r0, r1 = (train_isnet.ResumableSampler(ds, world=2, rank=r, seed=3, stage=2) for r in (0, 1))
+    assert sorted([i for i, _ in r0] + [i for i, _ in r1]) == ds
+
+
+def test_help_lists_every_preset_and_the_main_flags():
+    text = train_isnet.build_parser().format_help()
+    for word in ("smoke", "paper", "tiny", "--no-feature-sync", "--gt-encoder-mode", "--resume", "--amp",
+                 "--compile", "--channels-last", "--fused-adam", "--data", "--val-every", "--ckpt-every"):
+        assert word in text
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--batch", "0"], "--batch must be >= 1; got 0"),
+    (["--iters", "0"], "--iters 0 (until early stop) needs --patience > 0"),
+    (["--width", "-1"], "--width and --lr must be > 0"),
+])
+def test_bad_flags_are_explained(argv, message, tmp_path):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        train_isnet.main([*TINY, "--out", str(tmp_path), *argv])
+
+
+def test_resume_without_checkpoint_is_explained(tmp_path):
+    with pytest.raises(SystemExit, match="--resume: no checkpoint at"):
+        train_isnet.main([*TINY, "--out", str(tmp_path), "--resume"])
+
+
+def test_dis5k_folders_evaluate_at_the_original_size_like_segmetrics_eval(tmp_path):
+    import dis_synth
+    import numpy as np
+    from PIL import Image
+
+    from segmetrics import evaluate_folder
+
+    root = tmp_path / "DIS5K"
+    dis_synth.write_dataset(root, 6, size=(48, 40), seed=1, split_name="DIS-TR")
+    vd = dis_synth.write_dataset(root, 3, size=(48, 40), seed=2, split_name="DIS-VD")
+    dis_synth.write_dataset(root, 2, size=(36, 52), seed=3, split_name="DIS-TE1")
+    summary = _run(tmp_path / "run", "--data", str(root), "--no-feature-sync", "--iters", "2", "--val-every", "2")
+    assert set(summary["final"]) == {"DIS-VD"} and set(summary["tests"]) == {"DIS-TE1"}
+    pred_dir = Path(summary["predictions"]) / "DIS-VD"
+    pngs = sorted(pred_dir.glob("*.png"))
+    assert [p.stem for p in pngs] == ["0000", "0001", "0002"]
+    assert all(np.asarray(Image.open(p)).shape == (48, 40) for p in pngs)  # the original size, not 64²
+    assert np.asarray(Image.open(next((pred_dir.parent / "DIS-TE1").glob("*.png")))).shape == (36, 52)
+    ref = evaluate_folder(pred_dir, vd / "gt", metrics=("fm", "wfm", "mae", "sm", "em", "hce"), workers=0,
+                          progress=False)
+    ours = summary["final"]["DIS-VD"]
+    for key, theirs in (("maxF", "fm.max"), ("wF", "wfm"), ("MAE", "mae"), ("Sm", "sm"), ("Em", "em.mean"),
+                        ("HCE", "hce")):
+        assert ours[key] == pytest.approx(ref.metrics[theirs], rel=1e-9, abs=1e-9), key
+
+
+def test_gpu_options_run_on_cpu(tmp_path):
+    # bf16 autocast, channels_last and the fused Adam kernel take the same code path as on a GPU
+    summary = _run(tmp_path, "--amp", "bf16", "--channels-last", "--fused-adam", "on", "--gt-iters", "2",
+                   "--iters", "2", "--val-every", "2", "--save-predictions", "none", "--gt-encoder-mode", "official")
+    row = summary["final"]["synthetic-val"]
+    assert all(v == v for v in row.values())  # finite, no NaN
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ckpt["config"]["amp"] == "bf16" and ckpt["config"]["gt_encoder_mode"] == "official"
