@@ -121,7 +121,8 @@ class RandomPairs(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         k = i % len(self.images)
-        return {"image": self.images[k], "gt": self.gts[k], "name": f"r{i:05d}", "size": (self.size, self.size)}
+        return {"image": self.images[k], "gt": self.gts[k], "name": f"r{i:05d}", "size": (self.size, self.size),
+                "gt_u8": (self.gts[k, 0] * 255).to(torch.uint8).numpy()}  # validation GT at the original size
 
 
 class AuthorsFormat(Dataset):
@@ -331,7 +332,7 @@ def _table(res: dict[str, Any], args: argparse.Namespace, device: torch.device) 
         r = res["loader"]
         lines.append(f"| train_isnet.py's DataLoader alone ({r['workers']} workers, {r['mib_per_batch']:.0f} MiB "
                      f"per batch to the device, no model) | {r['ms']:.1f} | – | – |")
-    if args.width != 1.0:
+    if args.width != 1.0 and "authors" in res:
         lines.append(f"(our rows at width {args.width:g}, the authors' at width 1: ratios compare different models)")
     lines += ["", "| inference | ms / batch | images/s | vs authors |", "|---|---|---|---|"]
     ib = res.get("authors_infer", {}).get("images_per_s")

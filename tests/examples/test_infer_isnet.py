@@ -216,3 +216,19 @@ def test_unreadable_input_named_or_skipped(dataset, tmp_path, capsys):
     with pytest.warns(UserWarning, match="broken.png"):
         assert main([*args, "--skip-unreadable"]) == 0
     assert [p.name for p in (tmp_path / "p").iterdir()] == ["ok.png"]
+
+
+def test_benchmark_script_runs_ours_only(tmp_path):
+    """benchmarks/bench_isnet.py drives train_isnet.py's loop and the inference path (tiny CPU run, no timing check)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_isnet.py"
+    spec = importlib.util.spec_from_file_location("bench_isnet", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.main(["--size", "32", "--batch", "2", "--width", "0.0625", "--iters", "1", "--warmup", "1",
+                      "--infer-batch", "2", "--skip", "loader", "--json", str(tmp_path / "r.json")])
+    assert set(res) == {"ours_eager", "infer_eager"}
+    assert res["ours_eager"]["steps"] == 2 and res["ours_eager"]["ms"] > 0 and res["infer_eager"]["images_per_s"] > 0
+    assert json.loads((tmp_path / "r.json").read_text())["results"]["ours_eager"]["steps"] == 2
+
