@@ -71,7 +71,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: Plain numpy objects (the RNG state in ``train_isnet.py`` checkpoints) that ``torch.load(weights_only=True)``
 #: may rebuild; nothing else beyond tensors is unpickled.
 _NUMPY_GLOBALS = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), type(np.dtype(np.float64)),
-                  getattr(np, "_core", np.core).multiarray._reconstruct]
+                  (np._core if hasattr(np, "_core") else np.core).multiarray._reconstruct]
 #: Wrapper prefixes stripped from state-dict keys (``nn.DataParallel`` / DDP, ``torch.compile``).
 _PREFIXES = ("module.", "_orig_mod.")
 
