@@ -393,23 +393,26 @@ def predict_files(
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="IS-Net inference: one 8-bit PNG per input image, at its original size (then `segmetrics eval`).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--checkpoint", required=True,
-                   help="train_isnet.py checkpoint, or the authors' isnet.pth / isnet-general-use.pth state dict")
+                   help="train_isnet.py checkpoint (checkpoint.pt, best.pt), or the authors' isnet.pth / "
+                        "isnet-general-use.pth state dict")
     p.add_argument("--input", required=True, help="folder of images (not recursive), or one image file")
     p.add_argument("--out", required=True, help="output folder for <stem>.png predictions")
-    p.add_argument("--batch-size", type=int, default=8, help="images per forward pass")
+    p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
     p.add_argument("--size", type=int, default=None,
                    help=f"network input size (default: the training size in our checkpoint's config, else the "
                         f"authors' {INPUT_SIZE})")
     p.add_argument("--normalize", choices=NORMALIZE_MODES, default="minmax",
-                   help="minmax: per-image min-max stretch as the authors' Inference.py; none: 255 x probability")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
+                   help="minmax (default): per-image min-max stretch, as the authors' Inference.py; "
+                        "none: 255 x probability")
+    default_device = "cuda" if torch.cuda.is_available() else "cpu"
+    p.add_argument("--device", default=default_device, help=f"torch device (default {default_device})")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="auto: bf16 autocast on CUDA (fp16 if unsupported), fp32 on CPU")
-    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                   help="DataLoader workers decoding and resizing images (0: main process)")
+                   help="auto (default): bf16 autocast on CUDA (fp16 if bf16 is unsupported), fp32 on CPU")
+    default_workers = min(4, os.cpu_count() or 1)
+    p.add_argument("--workers", type=int, default=default_workers,
+                   help=f"DataLoader workers decoding and resizing images, 0: none (default {default_workers})")
     p.add_argument("--skip-unreadable", action="store_true", help="warn about and skip unreadable images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
