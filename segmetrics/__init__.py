@@ -11,6 +11,7 @@ from typing import Any
 from segmetrics.accumulator import DatasetMetrics
 from segmetrics.boundary_fscore import BoundaryFScore, boundary_fscore
 from segmetrics.distance import squared_distance_transform
+from segmetrics.distributed import gather_metrics
 from segmetrics.emeasure import EMeasureResult, emeasure
 from segmetrics.fmeasure import FMeasureResult, fmeasure
 from segmetrics.fused import ImageMetrics, compute_all
@@ -78,6 +79,7 @@ __all__ = [
     "evaluate_folder",
     "fmeasure",
     "format_table",
+    "gather_metrics",
     "hce",
     "hce_details",
     "iou",

@@ -1,0 +1,234 @@
+"""IS-Net inference entry point (examples/infer_isnet.py): round trip to `segmetrics eval`, checkpoint formats."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from infer_isnet import (
+    architecture_from_state_dict,
+    list_images,
+    load_isnet,
+    main,
+    resize_input,
+    strip_prefixes,
+    to_png_map,
+)
+from isnet_model import ISNetDIS
+from seg_data import read_image
+from skimage import data, filters
+
+from segmetrics import evaluate_folder
+from segmetrics.cli import main as segmetrics_main
+
+REFERENCE = json.loads((Path(__file__).parent / "data" / "isnet_state_dict.json").read_text())
+SIZE = 64  # network input size for the tests (the authors: 1024)
+
+
+def _images():
+    """Inputs of different sizes and kinds, with a GT each: (file name, image as written, GT bool)."""
+    camera = data.camera()[::5, ::4]  # grey, 103 x 128
+    coffee = data.coffee()[::4, ::5]  # RGB photo, 100 x 120
+    astro = data.astronaut()[100:190:2, 150:260:2]  # RGBA below, 45 x 55
+    coins = data.coins()[::3, ::3]  # 16-bit grey, 101 x 128
+    return [
+        ("camera.png", camera, camera < filters.threshold_otsu(camera)),
+        ("coffee.jpg", coffee[..., ::-1], coffee[..., 0] > 150),
+        ("astronaut.png", np.dstack([astro[..., ::-1], np.full(astro.shape[:2], 255, np.uint8)]), astro[..., 2] > 100),
+        ("coins.tif", coins.astype(np.uint16) * 257, coins > filters.threshold_otsu(coins)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("isnet_infer")
+    (root / "im").mkdir()
+    (root / "gt").mkdir()
+    for name, img, gt in _images():
+        assert cv2.imwrite(str(root / "im" / name), img)
+        assert cv2.imwrite(str(root / "gt" / (Path(name).stem + ".png")), gt.astype(np.uint8) * 255)
+    return root
+
+
+def _our_checkpoint(path: Path, width: float) -> ISNetDIS:
+    """A checkpoint laid out as train_isnet.py writes it (config inside, RNG states with numpy arrays)."""
+    torch.manual_seed(0)
+    model = ISNetDIS(width=width)
+    config = {"preset": "tiny", "width": width, "size": SIZE}
+    numpy_state = np.random.get_state()  # noqa: NPY002 - as train_isnet.py saves it
+    rng = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    torch.save({"format": 1, "config": config, "model": model.state_dict(), "rng": rng}, path)
+    (path.parent / "config.json").write_text(json.dumps(config))
+    return model
+
+
+def _train_isnet_checkpoint(out: Path) -> Path:
+    """An untrained checkpoint written by train_isnet.py itself (preset tiny: width 1/16, 64²)."""
+    import train_isnet
+
+    cfg, _ = train_isnet.resolve_config(train_isnet.build_parser().parse_args(
+        ["--preset", "tiny", "--out", str(out), "--device", "cpu"]))
+    run = train_isnet.Run(cfg, train_isnet.make_context(cfg))
+    run.save()
+    return out / "checkpoint.pt"
+
+
+def test_round_trip_to_segmetrics_eval(dataset, tmp_path):
+    ckpt = _train_isnet_checkpoint(tmp_path / "run")
+    config = json.loads((ckpt.parent / "config.json").read_text())
+    model, info = load_isnet(ckpt)
+    assert info["format"] == "train_isnet" and info["width_source"] == "config" and info["size"] == config["size"]
+    assert model.width == config["width"] and not model.training
+    out = tmp_path / "pred"
+    rc = main(["--checkpoint", str(ckpt), "--input", str(dataset / "im"), "--out", str(out),
+               "--batch-size", "3", "--workers", "0", "--no-progress"])
+    assert rc == 0
+    for name, img, _ in _images():
+        pred = cv2.imread(str(out / (Path(name).stem + ".png")), cv2.IMREAD_UNCHANGED)
+        assert pred.dtype == np.uint8 and pred.shape == img.shape[:2]  # original size, 8-bit grey
+        assert pred.min() == 0 and pred.max() == 255  # the authors' min-max stretch
+    # the CLI `segmetrics eval`, and the library call, both score every image
+    res_dir = tmp_path / "results"
+    rc = segmetrics_main(["eval", "--pred", str(out), "--gt", str(dataset / "gt"), "--out", str(res_dir),
+                          "--workers", "0", "--no-skeleton-cache", "--no-progress"])
+    assert rc == 0
+    rows = (res_dir / "per_image.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + len(_images())
+    res = evaluate_folder(out, dataset / "gt", workers=0, skeleton_cache=False, progress=False)
+    assert res.ok and res.num_images == len(_images()) and not res.missing
+    assert 0 <= res.metrics["fm.max"] <= 1 and np.isfinite(res.metrics["hce"])
+
+
+def test_single_file_and_unnormalised_output(dataset, tmp_path):
+    ckpt = tmp_path / "checkpoint.pt"
+    model = _our_checkpoint(ckpt, 0.125)
+    out = tmp_path / "pred"
+    assert main(["--checkpoint", str(ckpt), "--input", str(dataset / "im" / "coffee.jpg"), "--out", str(out),
+                 "--size", str(SIZE), "--normalize", "none", "--workers", "0", "--no-progress"]) == 0
+    assert [p.name for p in out.iterdir()] == ["coffee.png"]
+    pred = cv2.imread(str(out / "coffee.png"), cv2.IMREAD_UNCHANGED)
+    # the same numbers by hand: authors' resize + normalisation, sigmoid(d1), bilinear back, 255 p rounded
+    img = read_image(dataset / "im" / "coffee.jpg")
+    x = resize_input(img, SIZE)[None].float() / 255 - 0.5
+    with torch.inference_mode():
+        prob = torch.sigmoid(model.eval()(x)[0][0])[0]
+    np.testing.assert_array_equal(pred, to_png_map(prob, img.shape[:2], "none"))
+    assert int(np.abs(pred.astype(int) - np.round(255 * cv2.resize(prob[0].numpy(), img.shape[1::-1],
+                                                                   interpolation=cv2.INTER_LINEAR))).max()) <= 1
+
+
+def _authors_state_dict(prefix: str) -> dict[str, torch.Tensor]:
+    """A state dict with exactly the authors' names and shapes (the released isnet.pth layout)."""
+    g = torch.Generator().manual_seed(0)
+    out = {}
+    for k, shape in REFERENCE["ISNetDIS"]["state_dict"].items():
+        if k.endswith("num_batches_tracked"):
+            out[prefix + k] = torch.tensor(7)
+        elif k.endswith("running_var"):
+            out[prefix + k] = torch.rand(shape, generator=g) + 0.5
+        else:
+            out[prefix + k] = torch.randn(shape, generator=g) * 0.05
+    return out
+
+
+@pytest.mark.parametrize("prefix", ["", "module."])
+def test_authors_state_dict_loads_strict(tmp_path, prefix):
+    state = _authors_state_dict(prefix)
+    path = tmp_path / "isnet-general-use.pth"
+    torch.save(state, path)
+    model, info = load_isnet(path)
+    assert info == {"format": "state_dict", "in_ch": 3, "out_ch": 1, "width": 1.0, "width_source": "shapes",
+                    "size": None}
+    assert not model.training
+    loaded = model.state_dict()
+    assert list(loaded) == list(REFERENCE["ISNetDIS"]["state_dict"])
+    assert all(torch.equal(loaded[k], state[prefix + k]) for k in loaded)
+
+
+@pytest.mark.parametrize("width", [0.125, 0.3, 0.77])
+def test_width_detected_from_shapes(width):
+    state = ISNetDIS(width=width).state_dict()
+    arch = architecture_from_state_dict(state)
+    ISNetDIS(width=arch["width"]).load_state_dict(state, strict=True)  # same shapes
+    assert arch["width"] == pytest.approx(width, rel=0.01)
+
+
+def test_our_checkpoint_width_from_config(tmp_path):
+    ckpt = tmp_path / "checkpoint.pt"
+    model = _our_checkpoint(ckpt, 0.25)
+    loaded, info = load_isnet(ckpt)
+    assert info["format"] == "train_isnet" and info["width_source"] == "config" and loaded.width == 0.25
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    # no config inside (or a plain state dict such as best.pt): the config.json beside it; neither: the shapes
+    torch.save({"model": model.state_dict()}, ckpt)
+    assert load_isnet(ckpt)[1]["width_source"] == "config"
+    torch.save(model.state_dict(), tmp_path / "best.pt")
+    assert load_isnet(tmp_path / "best.pt")[1] == {"format": "state_dict", "in_ch": 3, "out_ch": 1, "width": 0.25,
+                                                   "width_source": "config", "size": SIZE}
+    (tmp_path / "config.json").write_text(json.dumps({"width": 0.5, "size": 512}))  # another run's: ignored
+    assert load_isnet(tmp_path / "best.pt")[1]["width_source"] == "shapes"
+    (tmp_path / "config.json").unlink()
+    assert load_isnet(ckpt)[1] == {"format": "train_isnet", "in_ch": 3, "out_ch": 1, "width": 0.25,
+                                   "width_source": "shapes", "size": None}
+
+
+def test_strip_prefixes():
+    assert strip_prefixes({"module._orig_mod.a": 1, "module._orig_mod.b": 2}) == {"a": 1, "b": 2}
+    assert strip_prefixes({"module.a": 1, "b": 2}) == {"module.a": 1, "b": 2}  # not shared by all keys: kept
+
+
+def test_clear_errors(dataset, tmp_path):
+    with pytest.raises(FileNotFoundError, match="--checkpoint: no such file"):
+        load_isnet(tmp_path / "nope.pth")
+    bad = tmp_path / "bad.pth"
+    torch.save({"encoder.weight": torch.zeros(2)}, bad)
+    with pytest.raises(ValueError, match="not an ISNetDIS state dict"):
+        load_isnet(bad)
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="cannot load junk.pth"):
+        load_isnet(tmp_path / "junk.pth")
+    with pytest.raises(ValueError, match="no image"):
+        list_images(tmp_path)
+    (tmp_path / "twins").mkdir()
+    for ext in (".png", ".jpg"):
+        cv2.imwrite(str(tmp_path / "twins" / f"a{ext}"), np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"a\.jpg and a\.png would both be written as a\.png"):
+        list_images(tmp_path / "twins")
+
+
+def test_unreadable_input_named_or_skipped(dataset, tmp_path, capsys):
+    ckpt = tmp_path / "checkpoint.pt"
+    _our_checkpoint(ckpt, 0.125)
+    inp = tmp_path / "im"
+    inp.mkdir()
+    cv2.imwrite(str(inp / "ok.png"), data.camera()[::8, ::8])
+    (inp / "broken.png").write_bytes(b"\x89PNG garbage")
+    args = ["--checkpoint", str(ckpt), "--input", str(inp), "--out", str(tmp_path / "p"), "--size", str(SIZE),
+            "--workers", "0", "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "cannot read image file" in err and "broken.png" in err
+    with pytest.warns(UserWarning, match="broken.png"):
+        assert main([*args, "--skip-unreadable"]) == 0
+    assert [p.name for p in (tmp_path / "p").iterdir()] == ["ok.png"]
+
+
+def test_benchmark_script_runs_ours_only(tmp_path):
+    """benchmarks/bench_isnet.py drives train_isnet.py's loop and the inference path (tiny CPU run, no timing check)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_isnet.py"
+    spec = importlib.util.spec_from_file_location("bench_isnet", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.main(["--size", "32", "--batch", "2", "--width", "0.0625", "--iters", "1", "--warmup", "1",
+                      "--infer-batch", "2", "--skip", "loader", "--json", str(tmp_path / "r.json")])
+    assert set(res) == {"ours_eager", "infer_eager"}
+    assert res["ours_eager"]["steps"] == 2 and res["ours_eager"]["ms"] > 0 and res["infer_eager"]["images_per_s"] > 0
+    assert json.loads((tmp_path / "r.json").read_text())["results"]["ours_eager"]["steps"] == 2
+
