@@ -40,6 +40,7 @@ _LAZY = {
     "complexity_folder": "segmetrics.complexity",
     "SkeletonCache": "segmetrics.skeleton_cache",
     "read_map": "segmetrics.image_io",
+    "InteractiveEvaluator": "segmetrics.interactive",
     "pair_files": "segmetrics.image_io",
 }
 
@@ -63,6 +64,7 @@ __all__ = [
     "HCEDetails",
     "HCEResult",
     "ImageMetrics",
+    "InteractiveEvaluator",
     "ObjectComplexity",
     "RegionOverlap",
     "SkeletonCache",
