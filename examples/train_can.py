@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -53,12 +51,12 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clicks  # noqa: E402
-from dis_synth import generate_scene  # noqa: E402
+from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clicks
+from dis_synth import generate_scene
 
-from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, shuffle_outputs  # noqa: E402
-from segmetrics.interactive import InteractiveEvaluator, load_instances  # noqa: E402
-from segmetrics.report import format_table  # noqa: E402
+from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, shuffle_outputs
+from segmetrics.interactive import InteractiveEvaluator, load_instances
+from segmetrics.report import format_table
 
 VAL_OFFSET = 1_000_000  # generated validation scenes use indices from here: never a training scene
 TABLE_COLUMNS = ("noc@85", "noc@90", "nof@85", "nof@90", "miou@1", "miou@3", "miou@5", "miou@10", "spc")
@@ -97,8 +95,7 @@ def _farthest(rng: np.random.Generator, candidates: np.ndarray, n: int) -> list[
     flat = np.flatnonzero(candidates)
     if flat.size == 0:
         return []
-    h, w = candidates.shape
-    ys, xs = np.divmod(flat, w)
+    ys, xs = np.divmod(flat, candidates.shape[1])
     first = int(rng.integers(flat.size))
     out = [(int(ys[first]), int(xs[first]))]
     dmin = (ys - ys[first]) ** 2 + (xs - xs[first]) ** 2
