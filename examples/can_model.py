@@ -92,7 +92,8 @@ class AdaptiveNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        var, mean = torch.var_mean(x, dim=(2, 3), unbiased=False, keepdim=True)
+        mean = x.mean((2, 3), keepdim=True)
+        var = (x - mean).square().mean((2, 3), keepdim=True)  # two passes: stable, and much faster than var_mean
         gain = self.w1 * self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
         return x * (self.w0 + gain) + (self.w1 * self.bias.view(1, -1, 1, 1) - gain * mean)
 
