@@ -290,7 +290,7 @@ def test_dataset_numbers_by_hand():
         ev.update(_after(1, gt), None, gt, name="a")
 
 
-def test_save_table_and_plot(tmp_path):
+def test_save_table_and_plot(tmp_path, capsys):
     from segmetrics import format_table, load_results
     from segmetrics.plot import save_curve_plots
 
@@ -306,6 +306,12 @@ def test_save_table_and_plot(tmp_path):
     assert table.splitlines()[2].split(" | ")[5] == str(int(doc["metrics"]["nof@85"]))
     written = save_curve_plots([tmp_path / "disc"], tmp_path / "fig", formats=["png"])
     assert [p.name for p in written] == ["coins_miou.png"]
+    from segmetrics.cli import main
+
+    assert main(["plot", str(tmp_path / "disc"), "--out", str(tmp_path / "cli"), "--formats", "png"]) == 0
+    assert (tmp_path / "cli" / "coins_miou.png").exists()
+    assert main(["table", str(tmp_path / "disc")]) == 0
+    assert "NoC@90 ↓" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------------------------
