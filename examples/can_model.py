@@ -108,6 +108,28 @@ def _identity_init(conv: nn.Conv2d) -> None:
             conv.bias.zero_()
 
 
+class DilatedConv(nn.Conv2d):
+    """A 3x3 dilated convolution (zero padding = dilation, size kept) that skips the taps that only read padding.
+
+    When the dilation is at least the height (width), the top and bottom (left and right) taps of every
+    output pixel fall outside the image, in the zero padding, so they are dropped: the result and the
+    gradients are exactly those of the full 3x3 convolution, at a fraction of the cost on small images
+    (at 64 x 64 the dilation-64 and -128 layers become 1x1 convolutions).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, dilation: int) -> None:
+        super().__init__(in_channels, out_channels, 3, padding=dilation, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.dilation[0]
+        rows = slice(1, 2) if d >= x.shape[-2] else slice(0, 3)
+        cols = slice(1, 2) if d >= x.shape[-1] else slice(0, 3)
+        if rows == cols == slice(0, 3):
+            return super().forward(x)
+        pad = (0 if rows.start == 1 else d, 0 if cols.start == 1 else d)
+        return F.conv2d(x, self.weight[:, :, rows, cols], self.bias, padding=pad, dilation=self.dilation)
+
+
 class CANBody(nn.Module):
     """Optional 1x1 projection, the dilated 3x3 layers (each + :class:`AdaptiveNorm` + LeakyReLU 0.2)."""
 
@@ -120,7 +142,7 @@ class CANBody(nn.Module):
             layers += [nn.Conv2d(c, width, 1), AdaptiveNorm(width), nn.LeakyReLU(0.2)]
             c = width
         for d in dilations:
-            layers += [nn.Conv2d(c, width, 3, padding=int(d), dilation=int(d)), AdaptiveNorm(width), nn.LeakyReLU(0.2)]
+            layers += [DilatedConv(c, width, int(d)), AdaptiveNorm(width), nn.LeakyReLU(0.2)]
             c = width
         self.layers = nn.Sequential(*layers)
         for m in self.layers:

@@ -33,6 +33,21 @@ def test_receptive_field_is_513_by_gradient():
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (c - 256, c + 256, c - 256, c + 256)
 
 
+@pytest.mark.parametrize("shape", [(9, 9), (5, 20), (20, 5), (3, 3)])
+def test_dilated_conv_skipping_padding_taps_is_exact(shape):
+    torch.manual_seed(0)
+    conv = can_model.DilatedConv(3, 4, dilation=8)
+    x = torch.randn(2, 3, *shape, requires_grad=True)
+    y = conv(x)
+    ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=8, dilation=8)
+    torch.testing.assert_close(y, ref)
+    gy = torch.randn_like(y)
+    g_fast = torch.autograd.grad(y, (x, conv.weight), gy)
+    g_ref = torch.autograd.grad(ref, (x, conv.weight), gy)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b)
+
+
 def test_shapes_identity_init_and_per_image_normalisation():
     torch.manual_seed(0)
     f = can_model.SegmentationCAN(num_outputs=6, width=16)
