@@ -308,10 +308,13 @@ def evaluate(model: InteractiveCAN, objects: _Objects, args: argparse.Namespace)
 
 
 class _Row:
-    """What :func:`segmetrics.report.format_table` needs."""
+    """What :func:`segmetrics.report.format_table` needs; prints a one-line summary when made."""
 
     def __init__(self, method: str, dataset: str, ev: InteractiveEvaluator) -> None:
         self.method, self.dataset, self.num_images, self.metrics = method, dataset, len(ev), ev.compute()
+        m = self.metrics
+        print(f"  evaluated {method}: NoC@85 {m['noc@85']:.2f}, NoC@90 {m['noc@90']:.2f}, "
+              f"mIoU@1 {m['miou@1']:.3f}, mIoU@5 {m['miou@5']:.3f}, SPC {m['spc']:.3f} s", flush=True)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
