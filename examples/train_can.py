@@ -315,8 +315,9 @@ class _Row:
     def __init__(self, method: str, dataset: str, ev: InteractiveEvaluator) -> None:
         self.method, self.dataset, self.num_images, self.metrics = method, dataset, len(ev), ev.compute()
         m = self.metrics
+        k = min(5, ev.max_clicks)
         print(f"  evaluated {method}: NoC@85 {m['noc@85']:.2f}, NoC@90 {m['noc@90']:.2f}, "
-              f"mIoU@1 {m['miou@1']:.3f}, mIoU@5 {m['miou@5']:.3f}, SPC {m['spc']:.3f} s", flush=True)
+              f"mIoU@1 {m['miou@1']:.3f}, mIoU@{k} {m[f'miou@{k}']:.3f}, SPC {m['spc']:.3f} s", flush=True)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
