@@ -42,6 +42,7 @@ _LAZY = {
     "complexity_folder": "segmetrics.complexity",
     "SkeletonCache": "segmetrics.skeleton_cache",
     "read_map": "segmetrics.image_io",
+    "InteractiveEvaluator": "segmetrics.interactive",
     "pair_files": "segmetrics.image_io",
 }
 
@@ -65,6 +66,7 @@ __all__ = [
     "HCEDetails",
     "HCEResult",
     "ImageMetrics",
+    "InteractiveEvaluator",
     "ObjectComplexity",
     "RegionOverlap",
     "SkeletonCache",

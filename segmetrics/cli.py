@@ -87,7 +87,8 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
                        description="Plot curves across methods from results.json files (or their folders).")
     p.add_argument("results", nargs="+", help="results.json files or folders holding one")
     p.add_argument("--out", required=True, help="output folder for <dataset>_<kind>.<format>")
-    p.add_argument("--kinds", nargs="+", choices=("pr", "fm", "em"), default=["pr", "fm", "em"])
+    p.add_argument("--kinds", nargs="+", choices=("pr", "fm", "em", "miou"), default=None,
+                   help="curve kinds (default: every kind the results hold; miou for interactive results)")
     p.add_argument("--formats", nargs="+", default=["png", "pdf"], help="file formats (default png pdf)")
 
 

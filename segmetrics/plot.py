@@ -7,7 +7,9 @@ figures are drawn with whatever backend is active (use ``MPLBACKEND=Agg`` on ser
 
 * ``"pr"``: precision (y) over recall (x) from ``fm.precision`` / ``fm.recall``;
 * ``"fm"``: F-measure (y) over the threshold 0..255 (x) from ``fm.curve``;
-* ``"em"``: E-measure (y) over the threshold from ``em.curve``.
+* ``"em"``: E-measure (y) over the threshold from ``em.curve``;
+* ``"miou"``: mean IoU (y) over the number of clicks 1..K (x) from the ``miou`` curve of
+  interactive results (:meth:`segmetrics.interactive.InteractiveEvaluator.save`).
 
 One figure per kind and dataset, one line per method; the legend shows the curve's maximum.
 """
@@ -30,6 +32,7 @@ CURVE_KINDS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "pr": (("fm.precision", "fm.recall"), "Precision-recall", "Recall", "Precision"),
     "fm": (("fm.curve",), "F-measure", "Threshold", r"$F_\beta$"),
     "em": (("em.curve",), "E-measure", "Threshold", r"$E_\phi$"),
+    "miou": (("miou",), "mIoU vs clicks", "Clicks", "mIoU"),
 }
 
 
@@ -48,7 +51,7 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
     Args:
         results: :class:`~segmetrics.folder.FolderResult` objects or paths of ``results.json`` files
             (or of their folders).
-        kind: ``"pr"``, ``"fm"`` or ``"em"`` (see the module docstring).
+        kind: ``"pr"``, ``"fm"``, ``"em"`` or ``"miou"`` (see the module docstring).
         ax: matplotlib axes to draw on (default: a new figure).
         dataset: draw only the results of this dataset (default: all given).
 
@@ -95,6 +98,10 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
             x, y = r.curves["fm.recall"], r.curves["fm.precision"]
             best = r.metrics.get("fm.max", float(np.nanmax(r.curves["fm.curve"])) if "fm.curve" in r.curves else np.nan)
             label = f"{r.method} (maxF {best:.3f})"
+        elif kind == "miou":
+            y = r.curves["miou"]
+            x = np.arange(1, len(y) + 1)
+            label = f"{r.method} (mIoU@{len(y)} {y[-1]:.3f})"
         else:
             y = r.curves[keys[0]]
             x = thr
@@ -107,11 +114,14 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
     if kind == "pr":
         ax.set_xlim(0, 1.0)
         ax.set_ylim(0, 1.02)
+    elif kind == "miou":
+        ax.set_xlim(1, max(len(r.curves["miou"]) for r in res))
+        ax.set_ylim(0, 1.02)
     else:
         ax.set_xlim(0, 255)
         ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left" if kind == "pr" else "lower center", fontsize=8, frameon=True)
+    ax.legend(loc={"pr": "lower left", "miou": "lower right"}.get(kind, "lower center"), fontsize=8, frameon=True)
     fig.tight_layout()
     return fig, ax
 
@@ -120,7 +130,7 @@ def save_curve_plots(
     results: Sequence[Any],
     out_dir: str | os.PathLike,
     *,
-    kinds: Sequence[str] = ("pr", "fm", "em"),
+    kinds: Sequence[str] | None = None,
     formats: Sequence[str] = ("png", "pdf"),
 ) -> list[Path]:
     """Write ``<out_dir>/<dataset>_<kind>.<fmt>`` for every dataset, kind and format.
@@ -128,7 +138,9 @@ def save_curve_plots(
     Args:
         results: results or paths (see :func:`plot_curves`); several datasets are split per figure.
         out_dir: output folder (created).
-        kinds: curve kinds, default all three.
+        kinds: curve kinds (an error for a dataset lacking one); default ``None``: every kind of
+            :data:`CURVE_KINDS` that all of a dataset's results hold (``pr``, ``fm``, ``em`` for
+            folder results, ``miou`` for interactive ones).
         formats: file formats understood by matplotlib, default ``("png", "pdf")``.
 
     Returns:
@@ -144,7 +156,7 @@ def save_curve_plots(
     res = _load(results)
     if not res:
         raise ValueError("`results` must hold at least one result to plot; got none")
-    for k in kinds:
+    for k in kinds or ():
         if k not in CURVE_KINDS:
             raise ValueError(f"`kinds` must be a subset of {tuple(CURVE_KINDS)}; got {tuple(kinds)!r}")
     plt = import_optional("matplotlib.pyplot", "plot", "plotting curves")
@@ -153,7 +165,12 @@ def save_curve_plots(
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for ds in sorted({r.dataset for r in res}):
-        for k in kinds:
+        ds_res = [r for r in res if r.dataset == ds]
+        ds_kinds = kinds
+        if ds_kinds is None:
+            ds_kinds = [k for k, (keys, *_) in CURVE_KINDS.items() if all(c in r.curves for r in ds_res for c in keys)]
+            ds_kinds = ds_kinds or ["pr"]  # nothing to draw: plot_curves names what is missing
+        for k in ds_kinds:
             fig, _ = plot_curves(res, k, dataset=ds)
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ds)
             for fmt in formats:

@@ -2,8 +2,9 @@
 
 The default columns are the six metrics of Table 2, ``maxFβ ↑, Fwβ ↑, M ↓, Sα ↑, Emφ ↑, HCEγ ↓``
 (``fm.max, wfm, mae, sm, em.mean, hce``), followed by whichever of the other dataset metrics are
-present (mean / adaptive F and E, IoU, Dice, boundary F). HCE is printed with no decimals (it is a
-mean count of clicks), the others with ``digits`` decimals.
+present (mean / adaptive F and E, IoU, Dice, boundary F). Interactive results
+(:mod:`segmetrics.interactive`) show ``NoC@85/90 ↓, NoF@85/90 ↓, mIoU@1/3/5/10 ↑, SPC ↓``. HCE and
+NoF are printed with no decimals (counts), the others with ``digits`` decimals.
 """
 
 from __future__ import annotations
@@ -31,14 +32,26 @@ COLUMNS: dict[str, tuple[str, str, bool]] = {
     "bf.f1": ("BF@1", "BF@1", True),
     "bf.f3": ("BF@3", "BF@3", True),
     "bf.f5": ("BF@5", "BF@5", True),
+    # interactive segmentation (segmetrics.interactive): clicks, failures, mIoU after k clicks, seconds per click
+    "noc@85": ("NoC@85", "NoC@85", False),
+    "noc@90": ("NoC@90", "NoC@90", False),
+    "nof@85": ("NoF@85", "NoF@85", False),
+    "nof@90": ("NoF@90", "NoF@90", False),
+    "miou@1": ("mIoU@1", "mIoU@1", True),
+    "miou@3": ("mIoU@3", "mIoU@3", True),
+    "miou@5": ("mIoU@5", "mIoU@5", True),
+    "miou@10": ("mIoU@10", "mIoU@10", True),
+    "spc": ("SPC", "SPC (s)", False),
 }
+#: Keys printed without decimals (counts).
+_INTEGER_KEYS = frozenset({"hce", "nof@85", "nof@90"})
 _FORMATS = ("plain", "markdown", "latex")
 
 
 def _fmt(key: str, v: float | None, digits: int) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    return f"{v:.0f}" if key == "hce" else f"{v:.{digits}f}"
+    return f"{v:.0f}" if key in _INTEGER_KEYS else f"{v:.{digits}f}"
 
 
 def _latex_escape(s: str) -> str:

@@ -1,0 +1,424 @@
+"""Train the latent-diversity CAN (Li, Chen & Koltun, CVPR 2018) and evaluate it with NoC@85/90.
+
+``python examples/train_can.py`` (no arguments) runs a CPU smoke experiment in a few minutes. For CPU speed
+the default is 32 channels at 64 x 64 (``--width 64`` is the paper's Table 1). Measured on the shared
+2-core CPU: this default took 8.5 min and ``f`` learned (loss 0.72 -> 0.41, hindsight-oracle mIoU@5 0.70),
+but ``g`` stayed at chance (cross-entropy ln 6) and picked a dead output; 64 channels for 200 steps and
+32 channels at 48 x 48 stayed in the trivial all-background / all-foreground minimum:
+
+1. ``f`` (:class:`can_model.SegmentationCAN`, ``M = 6``) is trained with :class:`segloss.HindsightLoss`
+   (eq. 5: min over the ``M`` outputs of the relaxed Jaccard distance plus the click soft constraints)
+   on generated multi-object scenes (``examples/dis_synth.py``, ``generate_scene``, easy mode, 64 x 64),
+   one object per sample, clicks drawn by the Xu et al. sampler below;
+2. ``g`` (:class:`can_model.SelectionCAN`) is trained with :class:`segloss.SelectionLoss` (eq. 6) on the
+   outputs of the frozen ``f``, shuffled per sample (:func:`segloss.shuffle_outputs`);
+3. both are evaluated on held-out scenes with :mod:`segmetrics.interactive` (RITM clicker, 20 clicks,
+   threshold 0.49), next to the untrained model, ``f``'s first output without ``g`` and the hindsight
+   oracle (the output closest to the ground truth: an upper bound for ``g``, not a usable model), and the
+   table (NoC@85, NoC@90, NoF, mIoU@1/3/5/10, seconds per click) is printed and written to ``--out``.
+
+``--loss rdl`` trains ``f`` with the ranked diversity loss (eq. 7, :class:`segloss.RankedDiversityLoss`)
+instead and evaluates its first output (no ``g``); ``--outputs 1`` is the paper's "without diversity".
+
+Real data: ``--data ROOT`` reads a :func:`segmetrics.interactive.load_instances` folder (``images/`` +
+``masks/``; ``--layout instances`` for SBD/VOC-style id maps, whose other objects then feed negative
+strategy (c)); ``--val-data`` another one for the evaluation (default: every 10th instance of ``--data``,
+left out of training). ``--size 0`` keeps the native resolution (then ``--batch 1``, as the paper:
+Adam 1e-4, batch 1, 100 epochs over SBD). The paper's "with hypercolumns" model needs a VGG-19 you have
+locally, see ``can_model.py``.
+
+Training clicks (Xu et al. 2016, "Deep Interactive Object Selection", as the paper uses; distances in
+pixels, scaled down here for the small default images): ``n ~ U{1..pos_max}`` positives uniform among
+object pixels more than ``margin`` from the background and ``step`` from each other (objects thinner than
+that: their innermost half); negatives from one strategy drawn uniformly among (a) ``n ~ U{1..neg_max}``
+background pixels more than ``margin`` from the object, ``step`` apart; (b) ``n ~ U{1..neg_max}`` pixels in
+the band ``(margin, band]`` around the object, spread by farthest-point sampling; (c) ``U{1..pos_max}``
+clicks inside each other object of the scene (only when there is one). Deviation: with probability
+``--no-neg`` (0.2) a sample has no negative click, so the single-click case the evaluation starts with is
+seen in training. Every sample's clicks are a function of ``(seed, sample index)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+from torch.utils.data import DataLoader, Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clicks
+from dis_synth import generate_scene
+
+from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, shuffle_outputs
+from segmetrics.interactive import InteractiveEvaluator, load_instances
+from segmetrics.report import format_table
+
+VAL_OFFSET = 1_000_000  # generated validation scenes use indices from here: never a training scene
+TABLE_COLUMNS = ("noc@85", "noc@90", "nof@85", "nof@90", "miou@1", "miou@3", "miou@5", "miou@10", "spc")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Xu et al. click sampling
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _spaced(rng: np.random.Generator, candidates: np.ndarray, n: int, step: float) -> list[tuple[int, int]]:
+    """Up to ``n`` uniform picks among ``candidates``, each more than ``step`` from the earlier ones."""
+    cand = candidates.copy()
+    h, w = cand.shape
+    yy, xx = np.ogrid[:h, :w]
+    out = []
+    for _ in range(n):
+        flat = np.flatnonzero(cand)
+        if flat.size == 0:
+            break
+        y, x = divmod(int(flat[rng.integers(flat.size)]), w)
+        out.append((y, x))
+        cand &= (yy - y) ** 2 + (xx - x) ** 2 > step**2
+    return out
+
+
+def _inside(rng: np.random.Generator, obj: np.ndarray, n: int, margin: float, step: float) -> list[tuple[int, int]]:
+    d = ndimage.distance_transform_edt(np.pad(obj, 1))[1:-1, 1:-1]
+    cand = d > margin
+    if not cand.any():
+        cand = obj & (d >= 0.5 * d.max())
+    return _spaced(rng, cand, n, step)
+
+
+def _farthest(rng: np.random.Generator, candidates: np.ndarray, n: int) -> list[tuple[int, int]]:
+    flat = np.flatnonzero(candidates)
+    if flat.size == 0:
+        return []
+    ys, xs = np.divmod(flat, candidates.shape[1])
+    first = int(rng.integers(flat.size))
+    out = [(int(ys[first]), int(xs[first]))]
+    dmin = (ys - ys[first]) ** 2 + (xs - xs[first]) ** 2
+    for _ in range(n - 1):
+        k = int(np.argmax(dmin))
+        if dmin[k] == 0:
+            break
+        out.append((int(ys[k]), int(xs[k])))
+        dmin = np.minimum(dmin, (ys - ys[k]) ** 2 + (xs - xs[k]) ** 2)
+    return out
+
+
+def sample_clicks(rng: np.random.Generator, gt: np.ndarray, others: np.ndarray | None, *, pos_max: int = 5,
+                  neg_max: int = 8, margin: float = 2.0, step: float = 5.0, band: float = 10.0,
+                  no_neg: float = 0.2) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Positive and negative training clicks of one object (see the module docstring)."""
+    pos = _inside(rng, gt, int(rng.integers(1, pos_max + 1)), margin, step)
+    if rng.random() < no_neg:
+        return pos, []
+    dist_out = ndimage.distance_transform_edt(~gt)
+    strategies = ["background", "band"] + (["objects"] if others is not None and others.any() else [])
+    strategy = strategies[int(rng.integers(len(strategies)))]
+    if strategy == "background":
+        neg = _spaced(rng, dist_out > margin, int(rng.integers(1, neg_max + 1)), step)
+    elif strategy == "band":
+        neg = _farthest(rng, (dist_out > margin) & (dist_out <= band), int(rng.integers(1, neg_max + 1)))
+    else:
+        neg = []
+        labels, n = ndimage.label(others)
+        for i in range(1, n + 1):
+            neg += _inside(rng, labels == i, int(rng.integers(1, pos_max + 1)), margin, step)
+    return pos, neg
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class _Objects:
+    """Objects ``(name, image, gt, others)`` from generated scenes or a folder (indexable, deterministic)."""
+
+    def __init__(self, args: argparse.Namespace, split: str) -> None:
+        self.args, self.split = args, split
+        self.folder = None
+        if args.data is not None:
+            root = args.val_data if split == "val" and args.val_data is not None else args.data
+            folder = load_instances(root, layout=args.layout, images=args.images, masks=args.masks,
+                                    min_area=args.min_area)
+            if args.val_data is None:
+                keep = [i for i in range(len(folder)) if (i % 10 == 9) == (split == "val")]
+                self.index = keep
+            else:
+                self.index = list(range(len(folder)))
+            self.folder = folder
+            self.n = len(self.index)
+        else:
+            self.n = args.train_scenes if split == "train" else args.val_instances
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _resize(self, image: np.ndarray, *masks: np.ndarray) -> tuple[np.ndarray, ...]:
+        size = self.args.size
+        if not size or image.shape[:2] == (size, size):
+            return (image, *masks)
+        import cv2
+
+        out = [cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)]
+        out += [None if m is None else cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
+                for m in masks]
+        return tuple(out)
+
+    def get(self, i: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None]:
+        a = self.args
+        if self.folder is not None:
+            inst = self.folder[self.index[i % self.n]]
+            others = None
+            if a.layout == "instances":
+                # the other objects of the same id map: strategy (c)
+                from segmetrics.interactive.datasets import _id_map
+
+                e = self.folder._entries[self.index[i % self.n]]
+                ids = _id_map(e.mask)
+                others = (ids != 0) & (ids != e.instance_id)
+            image, gt, others = self._resize(inst.image, inst.gt, others)
+            return inst.name, image, gt, others
+        index = i % self.n + (VAL_OFFSET if self.split == "val" else 0)
+        image, inst = generate_scene(index, a.size, a.seed, n_objects=a.objects)
+        ids, counts = np.unique(inst[inst > 0], return_counts=True)
+        ok = ids[counts >= a.min_area]
+        if ok.size == 0:  # every object below the minimum area: take the largest
+            ok = ids[counts == counts.max()] if ids.size else np.array([0])
+        rng = np.random.default_rng([a.seed, index, 7])
+        k = int(ok[rng.integers(ok.size)])
+        gt = inst == k
+        return f"scene{index}#{k}", image, gt, (inst > 0) & ~gt
+
+
+class ClickSamples(Dataset):
+    """Training samples: sample ``i`` is object ``i mod n`` with clicks drawn from ``default_rng([seed, i])``."""
+
+    def __init__(self, objects: _Objects, length: int, args: argparse.Namespace) -> None:
+        self.objects, self.length, self.args = objects, length, args
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        a = self.args
+        _, image, gt, others = self.objects.get(i)
+        rng = np.random.default_rng([a.seed, i, 11])
+        pos, neg = sample_clicks(rng, gt, others, pos_max=a.pos_max, neg_max=a.neg_max, margin=a.margin,
+                                 step=a.step, band=a.band, no_neg=a.no_neg)
+        pmap = np.zeros(gt.shape, np.float32)
+        nmap = np.zeros(gt.shape, np.float32)
+        for y, x in pos:
+            pmap[y, x] = 1
+        for y, x in neg:
+            nmap[y, x] = 1
+        return {
+            "x": torch.from_numpy(encode_clicks(image, pos, neg)),
+            "gt": torch.from_numpy(gt.astype(np.float32)),
+            "pos": torch.from_numpy(pmap),
+            "neg": torch.from_numpy(nmap),
+        }
+
+
+def _loader(objects: _Objects, steps: int, args: argparse.Namespace) -> DataLoader:
+    ds = ClickSamples(objects, steps * args.batch, args)
+    return DataLoader(ds, batch_size=args.batch, shuffle=False, num_workers=args.workers,
+                      persistent_workers=args.workers > 0)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _cl(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return t.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+
+
+def train_f(f: SegmentationCAN, objects: _Objects, args: argparse.Namespace, device: torch.device) -> list[float]:
+    """Train ``f`` for ``args.steps`` steps; returns the mean loss of each logging window."""
+    if args.loss == "rdl":
+        crit = RankedDiversityLoss(lambda_base=args.lambda_base, click_normalization="clicks")
+    else:
+        crit = HindsightLoss(click_normalization="clicks")
+    opt = torch.optim.Adam(f.parameters(), lr=args.lr)
+    f.train()
+    history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
+    for step, b in enumerate(_loader(objects, args.steps, args), 1):
+        logits = f(_cl(b["x"], device))
+        loss = crit(logits, b["gt"].to(device), b["pos"].to(device), b["neg"].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        window += loss.detach()
+        if step % args.log_every == 0 or step == args.steps:
+            n = (step - 1) % args.log_every + 1
+            history.append(float(window) / n)
+            window.zero_()
+            print(f"  f step {step:5d}/{args.steps}  loss {history[-1]:.4f}  ({time.perf_counter() - t0:.0f} s)",
+                  flush=True)
+    return history
+
+
+def train_g(g: SelectionCAN, f: SegmentationCAN, objects: _Objects, args: argparse.Namespace,
+            device: torch.device) -> list[float]:
+    """Train ``g`` on the shuffled outputs of the frozen ``f``; returns the mean loss of each logging window."""
+    crit = SelectionLoss()
+    opt = torch.optim.Adam(g.parameters(), lr=args.lr)
+    f.eval()
+    g.train()
+    gen = torch.Generator().manual_seed(args.seed)
+    history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
+    for step, b in enumerate(_loader(objects, args.g_steps, args), 1):
+        x = _cl(b["x"], device)
+        with torch.no_grad():
+            logits, _ = shuffle_outputs(f(x), generator=gen)
+        scores = g(x, torch.sigmoid(logits).contiguous(memory_format=torch.channels_last))
+        loss = crit(scores, logits, b["gt"].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        window += loss.detach()
+        if step % args.log_every == 0 or step == args.g_steps:
+            n = (step - 1) % args.log_every + 1
+            history.append(float(window) / n)
+            window.zero_()
+            print(f"  g step {step:5d}/{args.g_steps}  loss {history[-1]:.4f}  ({time.perf_counter() - t0:.0f} s)",
+                  flush=True)
+    return history
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# evaluation
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def evaluate(model: InteractiveCAN, objects: _Objects, args: argparse.Namespace) -> InteractiveEvaluator:
+    """NoC / mIoU@k of ``model`` on every validation object (RITM protocol unless ``--protocol``)."""
+    ev = InteractiveEvaluator(protocol=args.protocol, max_clicks=args.max_clicks, seed=args.seed)
+    for i in range(len(objects)):
+        name, image, gt, _ = objects.get(i)
+        model.gt = gt
+        ev.update(model, image, gt, name=name)
+    return ev
+
+
+class _Row:
+    """What :func:`segmetrics.report.format_table` needs; prints a one-line summary when made."""
+
+    def __init__(self, method: str, dataset: str, ev: InteractiveEvaluator) -> None:
+        self.method, self.dataset, self.num_images, self.metrics = method, dataset, len(ev), ev.compute()
+        m = self.metrics
+        k = min(5, ev.max_clicks)
+        print(f"  evaluated {method}: NoC@85 {m['noc@85']:.2f}, NoC@90 {m['noc@90']:.2f}, "
+              f"mIoU@1 {m['miou@1']:.3f}, mIoU@{k} {m[f'miou@{k}']:.3f}, SPC {m['spc']:.3f} s", flush=True)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", help="instance folder (images/ + masks/) instead of the generated scenes")
+    p.add_argument("--val-data", help="instance folder for the evaluation (default: every 10th of --data)")
+    p.add_argument("--layout", choices=("binary", "instances"), default="binary")
+    p.add_argument("--images", default="images")
+    p.add_argument("--masks", default="masks")
+    p.add_argument("--size", type=int, default=64, help="square training / evaluation size; 0 = native (batch 1)")
+    p.add_argument("--objects", type=int, default=3, help="objects per generated scene")
+    p.add_argument("--train-scenes", type=int, default=2000, help="generated training scenes")
+    p.add_argument("--val-instances", type=int, default=24, help="generated validation objects")
+    p.add_argument("--min-area", type=int, default=40, help="smallest object (pixels) to train / evaluate on")
+    p.add_argument("--outputs", type=int, default=6, help="M, the number of segmentations of f")
+    p.add_argument("--width", type=int, default=32, help="channels of f and g (paper: 64)")
+    p.add_argument("--loss", choices=("hindsight", "rdl"), default="hindsight",
+                   help="hindsight (eq. 5) + selection network g, or the ranked diversity loss (eq. 7), no g")
+    p.add_argument("--lambda-base", type=float, default=1e-2, help="RDL λ_m = base·2^(M-m) (paper 1e-2)")
+    p.add_argument("--steps", type=int, default=400, help="training steps of f")
+    p.add_argument("--g-steps", type=int, default=200, help="training steps of g")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (paper: 1e-4 with batch 1)")
+    p.add_argument("--pos-max", type=int, default=5)
+    p.add_argument("--neg-max", type=int, default=8)
+    p.add_argument("--margin", type=float, default=2.0)
+    p.add_argument("--step", type=float, default=5.0)
+    p.add_argument("--band", type=float, default=10.0)
+    p.add_argument("--no-neg", type=float, default=0.2)
+    p.add_argument("--protocol", choices=("ritm", "largest_region", "paper_random"), default="ritm")
+    p.add_argument("--max-clicks", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--no-untrained", action="store_true", help="skip the untrained-model row")
+    p.add_argument("--out", default="runs/can", help="checkpoints, config and results")
+    a = p.parse_args(argv)
+    if a.size < 0 or (a.size == 0 and a.batch != 1):
+        p.error("--size must be > 0, or 0 (native resolution) with --batch 1")
+    if a.size == 0 and a.data is None:
+        p.error("--size 0 needs --data (generated scenes have a fixed size)")
+    for name in ("outputs", "steps", "batch", "max_clicks", "log_every", "objects", "train_scenes", "val_instances"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return a
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(vars(args), indent=1))
+    train, val = _Objects(args, "train"), _Objects(args, "val")
+    dataset = "generated" if args.data is None else Path(args.data).name
+    print(f"data: {dataset}, {len(train)} training objects/scenes, {len(val)} validation objects, size {args.size}")
+
+    f = SegmentationCAN(args.outputs, args.width).to(device).to(memory_format=torch.channels_last)
+    use_g = args.loss == "hindsight" and args.outputs > 1
+    g = SelectionCAN(args.outputs, args.width).to(device).to(memory_format=torch.channels_last) if use_g else None
+    rows, summary = [], {"args": vars(args)}
+    t_start = time.perf_counter()
+    if not args.no_untrained:
+        ev = evaluate(InteractiveCAN(f, mode="first", device=device), val, args)
+        rows.append(_Row("untrained f, output 1", dataset, ev))
+
+    print(f"training f (M = {args.outputs}, {args.loss} loss) for {args.steps} steps of batch {args.batch}")
+    summary["f_loss"] = train_f(f, train, args, device)
+    torch.save(f.state_dict(), out / "f.pt")
+    if g is not None:
+        print(f"training g for {args.g_steps} steps")
+        summary["g_loss"] = train_g(g, f, train, args, device)
+        torch.save(g.state_dict(), out / "g.pt")
+    summary["train_seconds"] = time.perf_counter() - t_start
+
+    variants = [("f + g (selected output)", InteractiveCAN(f, g, "select", device))] if g is not None else []
+    variants.append(("f, output 1" if args.outputs > 1 else "f (M = 1)", InteractiveCAN(f, None, "first", device)))
+    if args.outputs > 1:
+        variants.append(("f, hindsight oracle (bound)", InteractiveCAN(f, None, "oracle", device)))
+    for name, model in variants:
+        ev = evaluate(model, val, args)
+        rows.append(_Row(name, dataset, ev))
+        safe = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+        ev.save(out / safe, method=name, dataset=dataset, plot=False)
+    print()
+    print(format_table(rows, columns=TABLE_COLUMNS, digits=3))
+    summary["results"] = {r.method: r.metrics for r in rows}
+    summary["total_seconds"] = time.perf_counter() - t_start
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    print(f"\nprotocol {args.protocol}, {args.max_clicks} clicks, threshold 0.49; "
+          f"{summary['total_seconds']:.0f} s in all; results in {out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

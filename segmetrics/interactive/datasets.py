@@ -1,0 +1,249 @@
+"""Instance datasets for interactive evaluation, read from folders.
+
+Two layouts, both an ``images/`` folder and a ``masks/`` folder paired by file stem
+(``images/NAME.jpg`` ↔ ``masks/NAME.png``; the folder names are arguments):
+
+``"binary"`` (GrabCut, Berkeley, DAVIS as distributed by the RITM authors, DIS5K)
+    One object per mask. 8-bit masks: object where the value is ``> 128`` (the segmetrics GT
+    rule), or ``== 1`` when the mask's largest value is 1 (0/1 PNGs); 16-bit masks: ``v/65535·255 >
+    128``. ``ignore_value`` marks pixels left out of the IoU and never clicked (GrabCut's masks use
+    128 for their unknown band: ``ignore_value=128``). The instance is named ``NAME``.
+``"instances"`` (SBD / Pascal VOC ``SegmentationObject`` / COCO-style id maps)
+    Each mask holds instance ids (read without palette conversion, so VOC's palette PNGs give
+    their indices): 0 is background, ``ignore_value`` (VOC: 255) is ignored, and every other id is
+    one instance named ``NAME#ID``, with the pixels of the other instances counted as background.
+
+Instances with fewer than ``min_area`` object pixels (and empty masks) are skipped and listed in
+:attr:`InstanceFolder.skipped`. Masks are read once when the folder is opened (to know the
+instances and their areas); images are read when an instance is accessed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+
+from segmetrics.image_io import IMAGE_EXTENSIONS, ImageReadError, _index, read_map
+
+__all__ = ["LAYOUTS", "InstanceFolder", "InteractiveInstance", "load_instances", "read_rgb"]
+
+#: Folder layouts understood by :func:`load_instances`.
+LAYOUTS: tuple[str, ...] = ("binary", "instances")
+
+
+@dataclass(frozen=True)
+class InteractiveInstance:
+    """One object to segment.
+
+    Attributes:
+        name: unique name (``NAME`` or ``NAME#ID``).
+        image: ``(H, W, 3)`` uint8 RGB image.
+        gt: ``(H, W)`` boolean object mask.
+        ignore: ``(H, W)`` boolean mask of ignored pixels, or ``None``.
+    """
+
+    name: str
+    image: np.ndarray
+    gt: np.ndarray
+    ignore: np.ndarray | None = None
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as ``(H, W, 3)`` uint8 RGB (grey images are repeated, alpha dropped, 16-bit scaled).
+
+    Raises:
+        ImageReadError: missing, unreadable or corrupt file.
+
+    Example:
+        >>> img = read_rgb("images/0001.jpg")  # doctest: +SKIP
+    """
+    import cv2
+
+    p = Path(path)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {p.name}: {exc.strerror or exc}") from None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None or img.size == 0:
+        raise ImageReadError(f"cannot decode {p.name}: not a valid image, an empty or a corrupt file")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def _binary_mask(path: Path, ignore_value: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    m = read_map(path)
+    if m.dtype != np.uint8:
+        return m * 255 > 128, None
+    ignore = (m == ignore_value) if ignore_value is not None else None
+    obj = (m == 1) if m.max() == 1 else (m > 128)
+    if ignore is not None:
+        obj &= ~ignore
+        if not ignore.any():
+            ignore = None
+    return obj, ignore
+
+
+def _id_map(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
+                raise ImageReadError(
+                    f"cannot use {path.name} as an instance-id map: it must be single-channel (palette, 8/16-bit "
+                    f"grey); got mode {im.mode}"
+                )
+            return np.asarray(im).astype(np.int64)
+    except OSError as exc:
+        if isinstance(exc, ImageReadError):
+            raise
+        raise ImageReadError(f"cannot decode {path.name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    image: Path
+    mask: Path
+    instance_id: int | None
+
+
+class InstanceFolder(Sequence[InteractiveInstance]):
+    """A lazy, indexable list of :class:`InteractiveInstance` (see :func:`load_instances`).
+
+    Slicing returns another :class:`InstanceFolder`, so ``folder[rank::world]`` is a shard.
+
+    Attributes:
+        skipped: ``{name: reason}`` of the objects left out (empty or below ``min_area``).
+        missing: mask stems without an image.
+    """
+
+    def __init__(self, entries: Sequence[_Entry], *, ignore_value: int | None, skipped: dict[str, str],
+                 missing: list[str]) -> None:
+        self._entries = list(entries)
+        self._ignore_value = ignore_value
+        self.skipped = dict(skipped)
+        self.missing = list(missing)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, i: int) -> InteractiveInstance: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> InstanceFolder: ...
+
+    def __getitem__(self, i: int | slice) -> InteractiveInstance | InstanceFolder:
+        if isinstance(i, slice):
+            return InstanceFolder(self._entries[i], ignore_value=self._ignore_value, skipped=self.skipped,
+                                  missing=self.missing)
+        e = self._entries[i]
+        image = read_rgb(e.image)
+        if e.instance_id is None:
+            gt, ignore = _binary_mask(e.mask, self._ignore_value)
+        else:
+            ids = _id_map(e.mask)
+            gt = ids == e.instance_id
+            ignore = (ids == self._ignore_value) if self._ignore_value is not None else None
+            if ignore is not None and not ignore.any():
+                ignore = None
+        if image.shape[:2] != gt.shape:
+            raise ImageReadError(f"{e.image.name} is {image.shape[:2]} but its mask {e.mask.name} is {gt.shape}")
+        return InteractiveInstance(e.name, image, gt, ignore)
+
+    def __iter__(self) -> Iterator[InteractiveInstance]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def names(self) -> list[str]:
+        """The instance names, in order."""
+        return [e.name for e in self._entries]
+
+    def __repr__(self) -> str:
+        return f"InstanceFolder({len(self)} instances, {len(self.skipped)} skipped)"
+
+
+def load_instances(
+    root: str | os.PathLike,
+    *,
+    layout: str = "binary",
+    images: str = "images",
+    masks: str = "masks",
+    min_area: int = 1,
+    ignore_value: int | None = None,
+) -> InstanceFolder:
+    """Open an instance dataset folder (see the module docstring for the layouts).
+
+    Args:
+        root: dataset folder holding ``images`` and ``masks``.
+        layout: ``"binary"`` (one object per mask, default) or ``"instances"`` (id maps).
+        images: name of the image sub-folder (default ``"images"``; RITM's DAVIS uses ``"img"``).
+        masks: name of the mask sub-folder (default ``"masks"``; RITM's DAVIS uses ``"gt"``).
+        min_area: smallest object, in pixels, to keep (``>= 1``, default 1).
+        ignore_value: mask value of ignored pixels (GrabCut: 128, VOC id maps: 255), or ``None``.
+
+    Returns:
+        An :class:`InstanceFolder`, in the masks' name order (instances of one map by id).
+
+    Raises:
+        FileNotFoundError: a folder does not exist.
+        ValueError: bad option, or no instance found.
+        ImageReadError: an unreadable mask.
+
+    Example:
+        >>> data = load_instances("GrabCut", images="data_GT", masks="boundary_GT", ignore_value=128)  # doctest: +SKIP
+        >>> len(data), data[0].gt.shape  # doctest: +SKIP
+        (50, (...))
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"`layout` must be one of {LAYOUTS}; got {layout!r}")
+    if isinstance(min_area, bool) or not isinstance(min_area, (int, np.integer)) or min_area < 1:
+        raise ValueError(f"`min_area` must be an integer >= 1; got {min_area!r}")
+    if ignore_value is not None and (isinstance(ignore_value, bool) or not isinstance(ignore_value, (int, np.integer))
+                                     or ignore_value < 0):
+        raise ValueError(f"`ignore_value` must be None or an integer >= 0; got {ignore_value!r}")
+    for arg, v in (("images", images), ("masks", masks)):
+        if not isinstance(v, str) or not v:
+            raise ValueError(f"`{arg}` must be a non-empty folder name; got {v!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"`root` must be an existing folder; got {str(root)!r}")
+    imgs = _index(root / images, IMAGE_EXTENSIONS, "images")
+    msks = _index(root / masks, IMAGE_EXTENSIONS, "masks")
+    entries: list[_Entry] = []
+    skipped: dict[str, str] = {}
+    missing = sorted(k for k in msks if k not in imgs)
+    for stem, mpath in sorted(msks.items()):
+        if stem not in imgs:
+            continue
+        if layout == "binary":
+            obj, _ = _binary_mask(mpath, ignore_value)
+            area = int(np.count_nonzero(obj))
+            if area < min_area:
+                skipped[stem] = f"object area {area} < min_area {min_area}"
+            else:
+                entries.append(_Entry(stem, imgs[stem], mpath, None))
+            continue
+        ids = _id_map(mpath)
+        values, counts = np.unique(ids, return_counts=True)
+        for v, c in zip(values.tolist(), counts.tolist()):
+            if v == 0 or v == ignore_value:
+                continue
+            name = f"{stem}#{v}"
+            if c < min_area:
+                skipped[name] = f"object area {c} < min_area {min_area}"
+            else:
+                entries.append(_Entry(name, imgs[stem], mpath, int(v)))
+    if not entries:
+        raise ValueError(
+            f"`root` must hold at least one instance in {images}/ + {masks}/ (layout {layout!r}); found none "
+            f"({len(msks)} masks, {len(imgs)} images, {len(skipped)} objects skipped)"
+        )
+    return InstanceFolder(entries, ignore_value=ignore_value, skipped=skipped, missing=missing)

@@ -1,0 +1,536 @@
+"""Number-of-clicks evaluation of interactive segmentation models (NoC@85/90, NoF, mIoU@k, SPC).
+
+The model is any callable (no framework is imported here):
+
+``predict(image, clicks) -> output`` or, with ``feedback=True``, ``predict(image, clicks, prev) -> output``
+
+* ``image``: the instance's image, passed through unchanged (e.g. ``(H, W, 3)`` uint8 RGB);
+* ``clicks``: tuple of every :class:`~segmetrics.interactive.Click` ``(y, x, positive)`` so far, in
+  order (the newest last; one more on each call, starting with one);
+* ``prev``: the previous output as a float64 ``(H, W)`` map (zeros before the first click); the
+  RITM models feed it back as an extra input channel;
+* ``output``: a ``(H, W)`` probability map with values in ``[0, 1]`` (anything ``np.asarray``
+  accepts: numpy arrays, CPU tensors, lists), binarised as ``output > threshold`` (default
+  ``0.49``, RITM's ``pred_thr``; strict), or a boolean mask used as it is.
+
+Per instance (:func:`noc`), following RITM's ``evaluate_sample``: the prediction starts empty; for
+``k = 1 … max_clicks`` the simulator (:mod:`~segmetrics.interactive.clickers`) places click ``k`` in
+the current error, the model predicts, ``IoU_k`` is recorded (ignored pixels left out), and the
+loop stops once ``IoU_k ≥ stop_at`` (default: the highest target) and ``k ≥ min_clicks``, or when
+no unclicked error pixel is left.
+
+Per dataset (:class:`InteractiveEvaluator`):
+
+* ``NoC@τ`` = mean over instances of the first ``k`` with ``IoU_k ≥ τ``, or ``max_clicks`` if none
+  (the papers' convention: a failure counts as the full budget);
+* ``NoF@τ`` = number of instances that never reach ``τ`` (RITM's ``>=20@90``);
+* ``mIoU@k`` = mean over instances of ``IoU_k`` for ``k = 1 … max_clicks``; an instance that
+  stopped before click ``k`` keeps its last IoU (the user stops clicking and the mask stays);
+* ``SPC`` = seconds per click, the time spent inside ``predict`` divided by the number of clicks
+  (RITM divides the whole loop's wall time, data loading included).
+
+Means are taken with :func:`math.fsum`, so the numbers do not depend on the order in which
+instances were added or merged; random protocols draw from a generator seeded by ``(seed, name)``,
+so sharded runs click exactly as one run does.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segmetrics.interactive.clickers import PROTOCOLS, Click, _bool_map, next_click
+
+__all__ = [
+    "DEFAULT_MAX_CLICKS",
+    "DEFAULT_TARGETS",
+    "DEFAULT_THRESHOLD",
+    "InstanceResult",
+    "InteractiveEvaluator",
+    "noc",
+]
+
+#: Click budget per instance (all papers since Xu et al. 2016).
+DEFAULT_MAX_CLICKS = 20
+#: IoU targets reported as NoC@85 and NoC@90.
+DEFAULT_TARGETS: tuple[float, ...] = (0.85, 0.90)
+#: Probability threshold of RITM's ``evaluate_sample`` (``pred_thr``): mask = ``output > 0.49``.
+DEFAULT_THRESHOLD = 0.49
+
+_RESULTS_SCHEMA = "segmetrics.results/1"  # the schema of segmetrics.folder, so load_results / table / plot read it
+
+
+def _pct(target: float) -> str:
+    """``0.85 -> "85"``, ``0.875 -> "87.5"`` (the suffix of ``noc@…`` keys)."""
+    return f"{target * 100:.10g}"
+
+
+@dataclass(frozen=True)
+class InstanceResult:
+    """The clicks and IoUs of one instance.
+
+    Attributes:
+        name: instance name.
+        ious: ``IoU_k`` after click ``k = 1 … len(ious)`` (at most ``max_clicks``).
+        clicks: the clicks placed, in order.
+        seconds: time spent inside ``predict``.
+        max_clicks: the click budget the instance ran with.
+    """
+
+    name: str
+    ious: tuple[float, ...]
+    clicks: tuple[Click, ...]
+    seconds: float
+    max_clicks: int
+
+    def noc(self, target: float) -> int:
+        """Number of clicks to reach IoU ``≥ target`` (``max_clicks`` if never reached)."""
+        for k, v in enumerate(self.ious, 1):
+            if v >= target:
+                return k
+        return self.max_clicks
+
+    def failed(self, target: float) -> bool:
+        """``True`` if no click reached IoU ``≥ target``."""
+        return not any(v >= target for v in self.ious)
+
+    def iou_curve(self) -> np.ndarray:
+        """``(max_clicks,)`` IoU after each click, the last value carried forward after the instance stopped."""
+        out = np.empty(self.max_clicks)
+        n = len(self.ious)
+        if n:
+            out[:n] = self.ious
+            out[n:] = self.ious[-1]
+        else:
+            out[:] = 0.0
+        return out
+
+
+def _check_int(value: Any, name: str, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"`{name}` must be an integer >= {lo}; got {value!r}")
+    return int(value)
+
+
+def _check_unit(value: Any, name: str, *, low_open: bool, high_open: bool) -> float:
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) and (v > 0 if low_open else v >= 0) and (v < 1 if high_open else v <= 1)
+    if not ok:
+        lo, hi = "(0" if low_open else "[0", "1)" if high_open else "1]"
+        raise ValueError(f"`{name}` must be a number in {lo}, {hi}; got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """Validated evaluation options (one place for every check and default)."""
+
+    protocol: str = "ritm"
+    max_clicks: int = DEFAULT_MAX_CLICKS
+    targets: tuple[float, ...] = DEFAULT_TARGETS
+    stop_at: float = max(DEFAULT_TARGETS)
+    min_clicks: int = 1
+    threshold: float = DEFAULT_THRESHOLD
+    feedback: bool = False
+    seed: int = 0
+
+    @classmethod
+    def make(
+        cls,
+        protocol: str = "ritm",
+        max_clicks: int = DEFAULT_MAX_CLICKS,
+        targets: Sequence[float] = DEFAULT_TARGETS,
+        stop_at: float | None = None,
+        min_clicks: int = 1,
+        threshold: float = DEFAULT_THRESHOLD,
+        feedback: bool = False,
+        seed: int = 0,
+    ) -> _Options:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"`protocol` must be one of {PROTOCOLS}; got {protocol!r}")
+        max_clicks = _check_int(max_clicks, "max_clicks", 1)
+        if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
+            raise TypeError(f"`targets` must be a sequence of IoU values in (0, 1]; got {targets!r}")
+        targets = tuple(_check_unit(t, "targets", low_open=True, high_open=False) for t in targets)
+        if not targets or len(set(targets)) != len(targets):
+            raise ValueError(f"`targets` must hold at least one IoU value, without repeats; got {targets!r}")
+        targets = tuple(sorted(targets))
+        if stop_at is None:
+            stop_at = targets[-1]
+        stop_at = _check_unit(stop_at, "stop_at", low_open=True, high_open=False)
+        if stop_at < targets[-1]:
+            raise ValueError(
+                f"`stop_at` must be >= the highest target {targets[-1]} (an instance stopped earlier could not "
+                f"reach it); got {stop_at}"
+            )
+        min_clicks = _check_int(min_clicks, "min_clicks", 1)
+        if min_clicks > max_clicks:
+            raise ValueError(f"`min_clicks` must be <= max_clicks ({max_clicks}); got {min_clicks}")
+        threshold = _check_unit(threshold, "threshold", low_open=False, high_open=True)
+        if not isinstance(feedback, (bool, np.bool_)):
+            raise TypeError(f"`feedback` must be a bool; got {feedback!r}")
+        seed = _check_int(seed, "seed", 0)
+        return cls(protocol, max_clicks, targets, stop_at, min_clicks, threshold, bool(feedback), seed)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "task": "interactive",
+            "protocol": self.protocol,
+            "max_clicks": self.max_clicks,
+            "targets": list(self.targets),
+            "stop_at": self.stop_at,
+            "min_clicks": self.min_clicks,
+            "threshold": self.threshold,
+            "feedback": self.feedback,
+            "seed": self.seed,
+        }
+
+
+def _instance_rng(seed: int, name: str) -> np.random.Generator:
+    """The generator of one instance: a function of the seed and the name only (shard-independent)."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+
+
+def _prepare_gt(gt: Any, ignore: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    g = _bool_map(gt, "gt")
+    valid = None if ignore is None else ~_bool_map(ignore, "ignore", g.shape)
+    if not (g if valid is None else g & valid).any():
+        raise ValueError("`gt` must contain at least one (not ignored) object pixel; got an empty object")
+    return g, valid
+
+
+def _check_image(image: Any, shape: tuple[int, int]) -> None:
+    s = getattr(image, "shape", None)
+    if s is not None and len(s) >= 2 and tuple(s[:2]) != shape:
+        raise ValueError(f"`image` must be (H, W, ...) with the ground truth's (H, W) = {shape}; got shape {tuple(s)}")
+
+
+def _binarise(output: Any, shape: tuple[int, int], threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(mask, prob)`` from a predict output; ``ValueError`` / ``TypeError`` naming ``predict``'s output."""
+    arr = np.asarray(output)
+    if arr.dtype == object or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
+        raise TypeError(f"the output of `predict` must be a numeric or boolean (H, W) map; got dtype {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.shape != shape:
+        raise ValueError(f"the output of `predict` must have the ground truth's shape {shape}; got {arr.shape}")
+    if arr.dtype == bool:
+        return arr, arr.astype(np.float64)
+    prob = arr.astype(np.float64)
+    if not np.isfinite(prob).all() or prob.min() < 0 or prob.max() > 1:
+        raise ValueError(
+            "the output of `predict` must be probabilities in [0, 1] (or a boolean mask); got values in "
+            f"[{np.nanmin(prob)}, {np.nanmax(prob)}]"
+            + (" and non-finite values" if not np.isfinite(prob).all() else "")
+        )
+    return prob > threshold, prob
+
+
+def _iou(gt: np.ndarray, mask: np.ndarray, valid: np.ndarray | None) -> float:
+    inter = gt & mask
+    union = gt | mask
+    if valid is not None:
+        inter &= valid
+        union &= valid
+    return float(np.count_nonzero(inter) / np.count_nonzero(union))
+
+
+def _simulate(
+    predict: Callable[..., Any], image: Any, gt: Any, ignore: Any, name: str, opt: _Options
+) -> InstanceResult:
+    if not callable(predict):
+        raise TypeError(f"`predict` must be callable as predict(image, clicks[, prev]); got {type(predict).__name__}")
+    g, valid = _prepare_gt(gt, ignore)
+    _check_image(image, g.shape)
+    rng = _instance_rng(opt.seed, name) if opt.protocol == "paper_random" else None
+    mask = np.zeros_like(g)
+    prev = np.zeros(g.shape, dtype=np.float64)
+    clicks: list[Click] = []
+    ious: list[float] = []
+    seconds = 0.0
+    for k in range(1, opt.max_clicks + 1):
+        click = next_click(g, mask, clicks, protocol=opt.protocol, rng=rng, valid=valid)
+        if click is None:
+            break
+        clicks.append(click)
+        t0 = time.perf_counter()
+        out = predict(image, tuple(clicks), prev) if opt.feedback else predict(image, tuple(clicks))
+        seconds += time.perf_counter() - t0
+        mask, prev = _binarise(out, g.shape, opt.threshold)
+        ious.append(_iou(g, mask, valid))
+        if ious[-1] >= opt.stop_at and k >= opt.min_clicks:
+            break
+    return InstanceResult(name, tuple(ious), tuple(clicks), seconds, opt.max_clicks)
+
+
+def noc(
+    predict: Callable[..., Any],
+    image: Any,
+    gt: Any,
+    *,
+    ignore: Any = None,
+    name: str = "instance",
+    protocol: str = "ritm",
+    max_clicks: int = DEFAULT_MAX_CLICKS,
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    stop_at: float | None = None,
+    min_clicks: int = 1,
+    threshold: float = DEFAULT_THRESHOLD,
+    feedback: bool = False,
+    seed: int = 0,
+) -> InstanceResult:
+    """Run the click loop on one instance (see the module docstring for the ``predict`` contract).
+
+    Args:
+        predict: the model, ``predict(image, clicks)`` (or ``predict(image, clicks, prev)`` with ``feedback``).
+        image: passed to ``predict`` unchanged; if it has a ``shape``, its first two entries must be ``(H, W)``.
+        gt: object mask ``(H, W)``, boolean or 0/1, with at least one object pixel.
+        ignore: pixels left out of the IoU and never clicked (``None``: none).
+        name: instance name (also seeds ``"paper_random"`` together with ``seed``).
+        protocol: click simulator, ``"ritm"`` (default), ``"largest_region"`` or ``"paper_random"``.
+        max_clicks: click budget (default 20).
+        targets: IoU targets of ``NoC@τ`` (default ``(0.85, 0.90)``).
+        stop_at: stop once the IoU reaches this (default: the highest target; ``1.0`` runs the whole
+            budget unless the mask becomes perfect).
+        min_clicks: never stop before this many clicks (default 1).
+        threshold: mask = ``output > threshold`` for probability outputs (default 0.49, RITM).
+        feedback: pass the previous output as third argument (default ``False``).
+        seed: seed of the random protocol.
+
+    Returns:
+        The :class:`InstanceResult`; ``result.noc(0.9)`` and ``result.failed(0.9)`` give NoC@90 and the failure flag.
+
+    Raises:
+        TypeError / ValueError: any invalid argument or ``predict`` output (the message names it).
+
+    Example:
+        >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+        >>> oracle = lambda image, clicks: gt
+        >>> r = noc(oracle, None, gt)
+        >>> r.ious, r.noc(0.9), r.failed(0.9), r.clicks[0]
+        ((1.0,), 1, False, Click(y=15, x=15, positive=True))
+    """
+    opt = _Options.make(protocol, max_clicks, targets, stop_at, min_clicks, threshold, feedback, seed)
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a str; got {type(name).__name__}")
+    return _simulate(predict, image, gt, ignore, name, opt)
+
+
+def _instance_fields(item: Any, i: int) -> tuple[str | None, Any, Any, Any]:
+    """``(name, image, gt, ignore)`` of a dataset item: an object with ``image``/``gt`` or a tuple."""
+    if hasattr(item, "gt") and hasattr(item, "image"):
+        return getattr(item, "name", None), item.image, item.gt, getattr(item, "ignore", None)
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        return (None, *item, None) if len(item) == 2 else (item[0], item[1], item[2], None)
+    raise TypeError(
+        f"`instances[{i}]` must have `image` and `gt` attributes or be an (image, gt) / (name, image, gt) tuple; "
+        f"got {type(item).__name__}"
+    )
+
+
+@dataclass
+class InteractiveEvaluator:
+    """NoC / NoF / mIoU@k / SPC over a dataset of instances, with mergeable state.
+
+    The state is the list of :class:`InstanceResult` (a few floats per instance); evaluators of
+    shards, worker processes or ranks are pickled and combined with :meth:`merge`. Instance names
+    must be unique (they seed the random protocol and key the per-instance table).
+
+    Args:
+        protocol, max_clicks, targets, stop_at, min_clicks, threshold, feedback, seed: see :func:`noc`.
+
+    Raises:
+        TypeError / ValueError: invalid options (the message names the option).
+
+    Example:
+        >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+        >>> ev = InteractiveEvaluator(max_clicks=5)
+        >>> _ = ev.update(lambda image, clicks: gt, None, gt, name="oracle-sees-all")
+        >>> _ = ev.update(lambda image, clicks: np.zeros((32, 32)), None, gt, name="never")
+        >>> r = ev.compute()
+        >>> r["noc@90"], r["nof@90"], r["miou@1"]
+        (3.0, 1, 0.5)
+    """
+
+    protocol: str = "ritm"
+    max_clicks: int = DEFAULT_MAX_CLICKS
+    targets: Sequence[float] = DEFAULT_TARGETS
+    stop_at: float | None = None
+    min_clicks: int = 1
+    threshold: float = DEFAULT_THRESHOLD
+    feedback: bool = False
+    seed: int = 0
+    results: list[InstanceResult] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._opt = _Options.make(self.protocol, self.max_clicks, self.targets, self.stop_at, self.min_clicks,
+                                  self.threshold, self.feedback, self.seed)
+        self.targets = self._opt.targets
+        self.stop_at = self._opt.stop_at
+        self._names = {r.name for r in self.results}
+
+    def _add(self, result: InstanceResult) -> None:
+        if result.name in self._names:
+            raise ValueError(f"instance names must be unique; {result.name!r} was already evaluated")
+        self._names.add(result.name)
+        self.results.append(result)
+
+    def update(self, predict: Callable[..., Any], image: Any, gt: Any, *, name: str | None = None,
+               ignore: Any = None) -> InstanceResult:
+        """Evaluate one instance and add it (name default: ``"#<running number>"``); returns its result."""
+        if name is None:
+            name = f"#{len(self.results)}"
+        if not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {type(name).__name__}")
+        res = _simulate(predict, image, gt, ignore, name, self._opt)
+        self._add(res)
+        return res
+
+    def evaluate(self, predict: Callable[..., Any], instances: Iterable[Any], *, progress: bool = False
+                 ) -> InteractiveEvaluator:
+        """Evaluate every instance (items with ``name``/``image``/``gt``/``ignore``, or tuples) and return ``self``.
+
+        Args:
+            predict: the model (see the module docstring).
+            instances: e.g. :func:`~segmetrics.interactive.load_instances`, or any iterable of
+                :class:`~segmetrics.interactive.InteractiveInstance`, ``(image, gt)`` or ``(name, image, gt)``.
+            progress: show a tqdm progress bar (needs tqdm).
+        """
+        it = instances
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(instances, desc="interactive", unit="inst")
+        for i, item in enumerate(it):
+            name, image, gt, ignore = _instance_fields(item, i)
+            self.update(predict, image, gt, name=name if name is not None else f"#{len(self.results)}", ignore=ignore)
+        return self
+
+    def merge(self, other: InteractiveEvaluator) -> InteractiveEvaluator:
+        """Add the instances of ``other`` (same options, disjoint names) and return ``self``.
+
+        Raises:
+            TypeError: ``other`` is not an :class:`InteractiveEvaluator`.
+            ValueError: different options or a shared instance name.
+        """
+        if not isinstance(other, InteractiveEvaluator):
+            raise TypeError(f"`other` must be an InteractiveEvaluator; got {type(other).__name__}")
+        if other._opt != self._opt:
+            raise ValueError(f"`other` must use the same options; got {other._opt} vs {self._opt}")
+        for r in other.results:
+            self._add(r)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def compute(self) -> dict[str, float]:
+        """Dataset numbers: ``noc@85``, ``noc@90``, ``nof@85``, ``nof@90`` (per target), ``miou@1 … miou@K``, ``spc``.
+
+        Raises:
+            ValueError: if no instance was evaluated.
+        """
+        n = len(self.results)
+        if n == 0:
+            raise ValueError("compute() needs at least one instance; call update() or evaluate() first")
+        out: dict[str, float] = {}
+        for t in self._opt.targets:
+            out[f"noc@{_pct(t)}"] = math.fsum(r.noc(t) for r in self.results) / n
+        for t in self._opt.targets:
+            out[f"nof@{_pct(t)}"] = sum(r.failed(t) for r in self.results)
+        curves = np.stack([r.iou_curve() for r in self.results])
+        for k in range(self._opt.max_clicks):
+            out[f"miou@{k + 1}"] = math.fsum(curves[:, k]) / n
+        n_clicks = sum(len(r.ious) for r in self.results)
+        out["spc"] = math.fsum(r.seconds for r in self.results) / n_clicks if n_clicks else math.nan
+        return out
+
+    def miou_curve(self) -> np.ndarray:
+        """``(max_clicks,)`` mIoU after ``k = 1 … max_clicks`` clicks."""
+        r = self.compute()
+        return np.array([r[f"miou@{k}"] for k in range(1, self._opt.max_clicks + 1)])
+
+    def per_instance_table(self) -> list[dict[str, Any]]:
+        """Per-instance rows: name, clicks, ``noc@τ`` / ``failed@τ`` per target, final IoU, seconds, ``iou@k``."""
+        rows = []
+        for r in self.results:
+            row: dict[str, Any] = {"name": r.name, "clicks": len(r.ious)}
+            for t in self._opt.targets:
+                row[f"noc@{_pct(t)}"] = r.noc(t)
+                row[f"failed@{_pct(t)}"] = int(r.failed(t))
+            row["final_iou"] = r.ious[-1] if r.ious else 0.0
+            row["seconds"] = r.seconds
+            for k, v in enumerate(r.iou_curve(), 1):
+                row[f"iou@{k}"] = float(v)
+            rows.append(row)
+        return rows
+
+    def to_dict(self, *, method: str = "model", dataset: str = "dataset") -> dict[str, Any]:
+        """The JSON document, schema ``segmetrics.results/1`` (read by ``segmetrics table`` / ``plot``).
+
+        ``metrics`` holds :meth:`compute`'s numbers, ``curves["miou"]`` the mIoU-vs-clicks curve and
+        ``settings`` the protocol and options.
+        """
+        for arg, v in (("method", method), ("dataset", dataset)):
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"`{arg}` must be a non-empty str; got {v!r}")
+        metrics = self.compute()
+        k = self._opt.max_clicks
+        return {
+            "schema": _RESULTS_SCHEMA,
+            "method": method,
+            "dataset": dataset,
+            "num_images": len(self.results),
+            "metrics": {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in metrics.items()},
+            "curves": {"miou": [metrics[f"miou@{i}"] for i in range(1, k + 1)]},
+            "errors": [],
+            "missing": [],
+            "extra": [],
+            "settings": self._opt.settings(),
+        }
+
+    def save(self, out_dir: str | os.PathLike, *, method: str = "model", dataset: str = "dataset",
+             plot: bool = True) -> list[Path]:
+        """Write ``results.json`` (:meth:`to_dict`), ``per_instance.csv`` and, with ``plot``, ``miou.png``.
+
+        Returns:
+            The written files.
+        """
+        doc = self.to_dict(method=method, dataset=dataset)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        p = out / "results.json"
+        with open(p, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1)
+        written.append(p)
+        rows = self.per_instance_table()
+        p = out / "per_instance.csv"
+        with open(p, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        written.append(p)
+        if plot:
+            import matplotlib.pyplot as plt
+
+            from segmetrics.plot import plot_curves
+
+            fig, _ = plot_curves([out], "miou")
+            p = out / "miou.png"
+            fig.savefig(p)
+            plt.close(fig)
+            written.append(p)
+        return written

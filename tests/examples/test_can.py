@@ -1,0 +1,151 @@
+"""The latent-diversity CAN example: architecture (Table 1), click encoding, training clicks, a tiny run end to end."""
+
+from __future__ import annotations
+
+import json
+
+import can_model
+import numpy as np
+import pytest
+import torch
+import train_can
+from PIL import Image
+from skimage import data
+
+
+def test_receptive_field_is_513_analytically():
+    assert can_model.receptive_field() == 513
+    assert can_model.DILATIONS == (1, 2, 4, 8, 16, 32, 64, 128, 1)
+
+
+def test_receptive_field_is_513_by_gradient():
+    # The convolution path decides the receptive field; the per-image statistics of the normalisation
+    # are global by design, so their branch is switched off (w1 = 0, its value at initialisation).
+    torch.manual_seed(0)
+    f = can_model.SegmentationCAN(num_outputs=1, width=2)
+    for m in f.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.normal_(m.weight)
+    n, c = 521, 260
+    x = torch.zeros(1, 7, n, n, requires_grad=True)
+    f(x)[0, 0, c, c].backward()
+    rows, cols = np.nonzero(x.grad.abs().sum((0, 1)).numpy())
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (c - 256, c + 256, c - 256, c + 256)
+
+
+@pytest.mark.parametrize("shape", [(9, 9), (5, 20), (20, 5), (3, 3)])
+def test_dilated_conv_skipping_padding_taps_is_exact(shape):
+    torch.manual_seed(0)
+    conv = can_model.DilatedConv(3, 4, dilation=8)
+    x = torch.randn(2, 3, *shape, requires_grad=True)
+    y = conv(x)
+    ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=8, dilation=8)
+    torch.testing.assert_close(y, ref)
+    gy = torch.randn_like(y)
+    g_fast = torch.autograd.grad(y, (x, conv.weight), gy)
+    g_ref = torch.autograd.grad(ref, (x, conv.weight), gy)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b)
+
+
+def test_shapes_identity_init_and_per_image_normalisation():
+    torch.manual_seed(0)
+    f = can_model.SegmentationCAN(num_outputs=6, width=16)
+    g = can_model.SelectionCAN(num_outputs=6, width=16)
+    x = torch.rand(3, 7, 24, 40)
+    logits = f(x)
+    assert logits.shape == (3, 6, 24, 40)
+    assert g(x, torch.sigmoid(logits)).shape == (3, 6)
+    body = f.body.layers
+    centre = body[3].weight[:, :, 1, 1]
+    assert torch.equal(centre, torch.eye(16)) and body[3].dilation == (1, 1) and body[-3].dilation == (1, 1)
+    assert [m.dilation[0] for m in body if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)] == list(
+        can_model.DILATIONS
+    )
+    with torch.no_grad():
+        for m in f.modules():
+            if isinstance(m, can_model.AdaptiveNorm):
+                m.w1.fill_(0.5)
+        train_out = f.train()(x)
+        eval_out = f.eval()(x)
+        alone = f(x[1:2])
+    torch.testing.assert_close(train_out, eval_out)  # no running statistics: eval() changes nothing
+    torch.testing.assert_close(alone, eval_out[1:2], rtol=1e-4, atol=1e-5)  # statistics are per image
+
+
+def test_pluggable_backbone_is_frozen_and_resized():
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+            self.b = torch.nn.Conv2d(4, 5, 3, stride=2, padding=1)
+
+        def forward(self, x):
+            y = self.a(x)
+            return [y, self.b(y)]
+
+    f = can_model.SegmentationCAN(num_outputs=2, width=8, backbone=Tiny(), backbone_channels=9)
+    x = torch.rand(2, 7, 20, 28)
+    assert f.features(x).shape == (2, 16, 20, 28)
+    f(x).sum().backward()
+    assert all(p.grad is None for p in f.backbone.parameters())
+    with pytest.raises(ValueError, match="`backbone` and `backbone_channels`"):
+        can_model.SegmentationCAN(backbone=Tiny())
+
+
+def test_click_encoding():
+    image = data.astronaut()[:40, :50]
+    x = can_model.encode_clicks(image, [(5, 6)], [])
+    assert x.shape == (7, 40, 50) and x.dtype == np.float32
+    np.testing.assert_allclose(x[:3], image.transpose(2, 0, 1) / 255)
+    assert x[3, 5, 6] == 0 and x[3, 5, 9] == pytest.approx(3 / 255) and x[3].max() <= 1
+    assert (x[4] == 1).all()  # no negative click: the distance is capped everywhere
+    assert x[5, 5, 6] == 0 and x[5].sum() == 40 * 50 - 1 and (x[6] == 1).all()
+
+
+def test_training_clicks_follow_the_xu_sampler():
+    gt = data.horse()[::4, ::4] == 0
+    others = np.zeros_like(gt)
+    others[:8, :8] = True
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        pos, neg = train_can.sample_clicks(rng, gt, others, no_neg=0.0)
+        assert 1 <= len(pos) <= 5 and all(gt[y, x] for y, x in pos)
+        assert neg and not any(gt[y, x] for y, x in neg)
+        d = [np.hypot(a[0] - b[0], a[1] - b[1]) for i, a in enumerate(pos) for b in pos[:i]]
+        assert all(v > 5 for v in d)
+    again = train_can.sample_clicks(np.random.default_rng(3), gt, others)
+    assert again == train_can.sample_clicks(np.random.default_rng(3), gt, others)
+
+
+TINY = ["--size", "32", "--steps", "2", "--g-steps", "2", "--batch", "2", "--val-instances", "2", "--max-clicks", "3",
+        "--width", "8", "--log-every", "1", "--train-scenes", "4", "--min-area", "10"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--loss", "rdl", "--no-untrained"], ["--outputs", "1", "--no-untrained"]])
+def test_tiny_training_run_end_to_end(tmp_path, extra, capsys):
+    summary = train_can.main([*TINY, *extra, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "NoC@85" in out and "mIoU@1" in out
+    assert len(summary["f_loss"]) == 2 and all(np.isfinite(summary["f_loss"]))
+    methods = set(summary["results"])
+    if not extra:
+        assert {"f + g (selected output)", "f, output 1", "untrained f, output 1"} <= methods
+        assert len(summary["g_loss"]) == 2 and (tmp_path / "g.pt").exists()
+    for r in summary["results"].values():
+        assert 1 <= r["noc@85"] <= 3 and 0 <= r["miou@1"] <= 1
+    assert json.loads((tmp_path / "config.json").read_text())["size"] == 32
+
+
+def test_tiny_run_on_an_instance_folder(tmp_path):
+    import dis_synth
+
+    for i in range(3):
+        image, inst = dis_synth.generate_scene(i, 32, n_objects=2)
+        (tmp_path / "d" / "images").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "d" / "masks").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "d" / "images" / f"{i}.png")
+        Image.fromarray(inst.astype(np.uint8)).save(tmp_path / "d" / "masks" / f"{i}.png")
+    summary = train_can.main([*TINY, "--data", str(tmp_path / "d"), "--val-data", str(tmp_path / "d"),
+                              "--layout", "instances", "--no-untrained", "--out", str(tmp_path / "run")])
+    assert summary["results"]["f + g (selected output)"]["noc@90"] <= 3

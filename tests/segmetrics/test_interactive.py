@@ -1,0 +1,439 @@
+"""segmetrics.interactive: click simulators, the NoC loop, the evaluator, folder datasets, table and plot."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import ndimage
+from skimage import data, filters, measure
+
+from segmetrics.interactive import (
+    PROTOCOLS,
+    Click,
+    InteractiveEvaluator,
+    error_masks,
+    load_instances,
+    next_click,
+    noc,
+)
+
+
+def _square(n=32, a=8, b=24):
+    gt = np.zeros((n, n), bool)
+    gt[a:b, a:b] = True
+    return gt
+
+
+def _horse():
+    return data.horse() == 0
+
+
+def _coins():
+    img = data.coins()
+    return img, ndimage.binary_opening(img > filters.threshold_otsu(img), iterations=2)
+
+
+def _rng(protocol, seed=0):
+    return np.random.default_rng(seed) if protocol == "paper_random" else None
+
+
+# ------------------------------------------------------------------------------------------------
+# clicker contracts
+# ------------------------------------------------------------------------------------------------
+
+masks = hnp.arrays(bool, st.tuples(st.integers(1, 12), st.integers(1, 12)))
+
+
+@given(gt=masks, data=st.data(), protocol=st.sampled_from(PROTOCOLS), seed=st.integers(0, 2**16))
+def test_click_is_in_the_current_error_and_positive_iff_false_negative(gt, data, protocol, seed):
+    pred = data.draw(hnp.arrays(bool, gt.shape))
+    clicked = data.draw(hnp.arrays(bool, gt.shape))
+    clicks = [Click(int(y), int(x), True) for y, x in zip(*np.nonzero(clicked))]
+    fn, fp = error_masks(gt, pred)
+    click = next_click(gt, pred, clicks, protocol=protocol, rng=np.random.default_rng(seed))
+    open_err = (fn | fp) & ~clicked
+    if not open_err.any():
+        assert click is None
+        return
+    assert click is not None
+    assert open_err[click.y, click.x]
+    assert click.positive == bool(fn[click.y, click.x])
+
+
+@given(gt=masks, data=st.data(), protocol=st.sampled_from(PROTOCOLS))
+def test_ignored_pixels_are_never_clicked(gt, data, protocol):
+    pred = data.draw(hnp.arrays(bool, gt.shape))
+    ignore = data.draw(hnp.arrays(bool, gt.shape))
+    click = next_click(gt, pred, protocol=protocol, rng=np.random.default_rng(0), valid=~ignore)
+    if click is None:
+        assert not ((gt ^ pred) & ~ignore).any()
+    else:
+        assert not ignore[click.y, click.x]
+
+
+@pytest.mark.parity
+def test_ritm_clicks_match_the_reference_clicker_on_real_masks():
+    # Golden clicks from RITM's isegm/inference/clicker.py (run outside the repository) on the same inputs.
+    gt = _horse()
+    preds = [np.zeros_like(gt), np.roll(gt, 7, axis=1), np.roll(gt, -5, axis=0),
+             gt & (np.arange(gt.shape[1]) < 200)[None]]
+    clicks: list[Click] = []
+    for p in preds:
+        clicks.append(next_click(gt, p, clicks))
+    assert [tuple(c) for c in clicks] == [(136, 254, True), (86, 392, False), (16, 333, False), (136, 255, True)]
+    coins = data.coins()
+    g2 = coins > filters.threshold_otsu(coins)
+    clicks = []
+    for p in (np.zeros_like(g2), np.ones_like(g2), np.roll(g2, 3, axis=0)):
+        clicks.append(next_click(g2, p, clicks))
+    assert [tuple(c) for c in clicks] == [(51, 155, True), (90, 311, False), (17, 252, False)]
+
+
+def test_ritm_first_click_is_the_object_centre_and_ties_go_negative():
+    gt = _square(9, 2, 7)
+    assert next_click(gt, np.zeros_like(gt)) == Click(4, 4, True)
+    # FN and FP of the same thickness: RITM clicks the false positive.
+    gt = np.zeros((5, 8), bool)
+    gt[1:4, 1:4] = True
+    pred = np.zeros_like(gt)
+    pred[1:4, 5:8] = True
+    assert next_click(gt, pred) == Click(2, 6, False)
+
+
+def test_largest_region_prefers_area_where_ritm_prefers_thickness():
+    gt = np.zeros((40, 40), bool)
+    gt[2:5, 1:39] = True  # thin, 114 pixels
+    gt[20:28, 20:28] = True  # thick, 64 pixels
+    empty = np.zeros_like(gt)
+    assert next_click(gt, empty, protocol="ritm") == Click(23, 23, True)
+    c = next_click(gt, empty, protocol="largest_region")
+    assert c.positive and 2 <= c.y < 5 and c.y == 3
+
+
+def test_paper_random_first_click_is_never_on_the_boundary():
+    gt = _horse()
+    boundary = gt & ~ndimage.binary_erosion(gt, border_value=0)
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        c = next_click(gt, np.zeros_like(gt), protocol="paper_random", rng=rng)
+        assert c.positive and gt[c.y, c.x] and not boundary[c.y, c.x]
+
+
+@given(gt=hnp.arrays(bool, st.tuples(st.integers(3, 12), st.integers(3, 12))), seed=st.integers(0, 2**16))
+def test_paper_random_first_click_avoids_the_boundary_whenever_there_is_an_interior(gt, seed):
+    boundary = gt & ~ndimage.binary_erosion(gt, border_value=0)
+    c = next_click(gt, np.zeros_like(gt), protocol="paper_random", rng=np.random.default_rng(seed))
+    if not gt.any():
+        assert c is None
+    elif (gt & ~boundary).any():
+        assert not boundary[c.y, c.x]
+    else:  # no interior: uniform over the object
+        assert gt[c.y, c.x]
+
+
+def test_paper_random_samples_proportionally_to_the_distance_to_the_boundary():
+    gt = np.zeros((9, 11), bool)
+    gt[1:8, 1:10] = True
+    boundary = gt & ~ndimage.binary_erosion(gt, border_value=0)
+    d = np.where(gt, ndimage.distance_transform_edt(~boundary), 0.0)
+    p = d / d.sum()
+    rng = np.random.default_rng(0)
+    counts = np.zeros(gt.shape)
+    n = 4000
+    for _ in range(n):
+        c = next_click(gt, np.zeros_like(gt), protocol="paper_random", rng=rng)
+        counts[c.y, c.x] += 1
+    assert counts[p == 0].sum() == 0
+    np.testing.assert_allclose(counts / n, p, atol=0.015)
+
+
+@pytest.mark.parametrize("protocol", ["ritm", "largest_region"])
+def test_deterministic_protocols_repeat(protocol):
+    gt = _horse()
+    pred = np.roll(gt, 9, axis=0)
+    assert next_click(gt, pred, protocol=protocol) == next_click(gt.copy(), pred.copy(), protocol=protocol)
+
+
+def test_paper_random_repeats_with_the_seed():
+    gt = _horse()
+    draw = [next_click(gt, np.zeros_like(gt), protocol="paper_random", rng=np.random.default_rng(s)) for s in (5, 5, 6)]
+    assert draw[0] == draw[1] != draw[2]
+
+
+# ------------------------------------------------------------------------------------------------
+# the click loop
+# ------------------------------------------------------------------------------------------------
+
+
+def _after(k, gt):
+    """A predictor that is empty until click k, then exact."""
+    return lambda image, clicks: gt if len(clicks) >= k else np.zeros(gt.shape)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_noc_of_an_oracle_is_one(protocol):
+    gt = _horse()
+    r = noc(lambda image, clicks: gt.astype(np.float32), data.horse(), gt, protocol=protocol)
+    assert r.ious == (1.0,) and r.noc(0.85) == r.noc(0.9) == 1 and not r.failed(0.9)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_noc_of_a_predictor_that_never_improves_is_the_budget_and_a_failure(protocol):
+    gt = _square()
+    r = noc(lambda image, clicks: np.zeros((32, 32)), None, gt, protocol=protocol, max_clicks=7)
+    assert len(r.ious) == 7 and r.ious == (0.0,) * 7
+    assert r.noc(0.85) == r.noc(0.9) == 7 and r.failed(0.85) and r.failed(0.9)
+    assert len(set(r.clicks)) == 7  # never the same pixel twice
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 20])
+def test_noc_of_a_predictor_reaching_the_target_after_k_clicks_is_k(k):
+    gt = _coins()[1]
+    r = noc(_after(k, gt), data.coins(), gt)
+    assert r.noc(0.9) == k and len(r.ious) == k and not r.failed(0.9)
+
+
+def test_threshold_is_strict_and_feedback_passes_the_previous_output():
+    gt = _square()
+    seen = []
+
+    def predict(image, clicks, prev):
+        seen.append(prev.copy())
+        return np.where(gt, 0.5, 0.49)
+
+    r = noc(predict, None, gt, feedback=True)
+    assert r.ious == (1.0,)
+    assert seen[0].shape == gt.shape and not seen[0].any()
+    r = noc(lambda image, clicks: np.where(gt, 0.49, 0.0), None, gt, max_clicks=2)
+    assert r.ious == (0.0, 0.0)
+
+
+def test_ignored_pixels_leave_the_iou():
+    gt = _square()
+    ignore = np.zeros_like(gt)
+    ignore[:, :8] = True
+    pred = gt | ignore  # wrong only on ignored pixels
+    r = noc(lambda image, clicks: pred, None, gt, ignore=ignore)
+    assert r.ious == (1.0,)
+
+
+def test_stop_at_one_runs_until_perfect_and_mIoU_carries_the_last_value():
+    gt = _square()
+    steps = [np.zeros_like(gt), gt & (np.arange(32) < 16)[None], gt]
+    r = noc(lambda image, clicks: steps[min(len(clicks), 2)], None, gt, stop_at=1.0, max_clicks=5)
+    assert r.ious == (0.5, 1.0)
+    np.testing.assert_array_equal(r.iou_curve(), [0.5, 1.0, 1.0, 1.0, 1.0])
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluator: dataset numbers, merge, files
+# ------------------------------------------------------------------------------------------------
+
+
+def _instances():
+    img, coins = _coins()
+    labels = measure.label(coins)
+    out = [(f"coin{i}", img, labels == i) for i in range(1, labels.max() + 1) if (labels == i).sum() > 200][:5]
+    out.append(("horse", data.horse()[::2, ::2], _horse()[::2, ::2]))
+    return out
+
+
+def _disc_predictor(radius=12):
+    def predict(image, clicks):
+        h, w = image.shape[:2]
+        m = np.zeros((h, w))
+        for c in clicks:
+            disc = np.zeros((h, w), bool)
+            y0, x0 = max(c.y - radius, 0), max(c.x - radius, 0)
+            yy, xx = np.mgrid[y0 : c.y + radius + 1, x0 : c.x + radius + 1]
+            disc[y0 : c.y + radius + 1, x0 : c.x + radius + 1] = (yy - c.y) ** 2 + (xx - c.x) ** 2 <= radius**2
+            m = np.maximum(m, disc * 0.9) if c.positive else np.where(disc, 0.0, m)
+        return m
+
+    return predict
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_merge_of_two_halves_equals_one_run(protocol):
+    items = _instances()
+    predict = _disc_predictor()
+    one = InteractiveEvaluator(protocol=protocol, max_clicks=6, seed=3).evaluate(predict, items)
+    a = InteractiveEvaluator(protocol=protocol, max_clicks=6, seed=3).evaluate(predict, items[1::2])
+    b = InteractiveEvaluator(protocol=protocol, max_clicks=6, seed=3).evaluate(predict, items[0::2])
+    merged = pickle.loads(pickle.dumps(a)).merge(b)
+    r1, r2 = one.compute(), merged.compute()
+    r1.pop("spc"), r2.pop("spc")
+    assert r1 == r2
+    strip = lambda rows: sorted((dict(r, seconds=0) for r in rows), key=lambda r: r["name"])  # noqa: E731
+    assert strip(one.per_instance_table()) == strip(merged.per_instance_table())
+    assert 0 < r1["miou@1"] <= r1["miou@6"] <= 1
+
+
+def test_dataset_numbers_by_hand():
+    gt = _square()
+    ev = InteractiveEvaluator(max_clicks=4)
+    ev.update(_after(1, gt), None, gt, name="a")
+    ev.update(_after(3, gt), None, gt, name="b")
+    ev.update(_after(9, gt), None, gt, name="c")
+    r = ev.compute()
+    assert r["noc@85"] == r["noc@90"] == (1 + 3 + 4) / 3
+    assert r["nof@85"] == r["nof@90"] == 1
+    assert [r[f"miou@{k}"] for k in (1, 2, 3, 4)] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    assert r["spc"] >= 0
+    with pytest.raises(ValueError, match="unique"):
+        ev.update(_after(1, gt), None, gt, name="a")
+
+
+def test_save_table_and_plot(tmp_path, capsys):
+    from segmetrics import format_table, load_results
+    from segmetrics.plot import save_curve_plots
+
+    ev = InteractiveEvaluator(max_clicks=5).evaluate(_disc_predictor(), _instances()[:3])
+    files = ev.save(tmp_path / "disc", method="disc", dataset="coins", plot=False)
+    assert [f.name for f in files] == ["results.json", "per_instance.csv"]
+    doc = json.loads((tmp_path / "disc" / "results.json").read_text())
+    assert doc["settings"]["protocol"] == "ritm" and doc["settings"]["threshold"] == 0.49
+    res = load_results(tmp_path / "disc")
+    assert res.num_images == 3 and res.curves["miou"].shape == (5,)
+    table = format_table([res], fmt="markdown")
+    assert "NoC@85 ↓" in table and "NoF@90 ↓" in table and "mIoU@5 ↑" in table and "SPC ↓" in table
+    assert table.splitlines()[2].split(" | ")[5] == str(int(doc["metrics"]["nof@85"]))
+    written = save_curve_plots([tmp_path / "disc"], tmp_path / "fig", formats=["png"])
+    assert [p.name for p in written] == ["coins_miou.png"]
+    from segmetrics.cli import main
+
+    assert main(["plot", str(tmp_path / "disc"), "--out", str(tmp_path / "cli"), "--formats", "png"]) == 0
+    assert (tmp_path / "cli" / "coins_miou.png").exists()
+    assert main(["table", str(tmp_path / "disc")]) == 0
+    assert "NoC@90 ↓" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------------
+# folder datasets
+# ------------------------------------------------------------------------------------------------
+
+
+def _write(path, arr):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def test_binary_folder_with_ignore_band_and_min_area(tmp_path):
+    img = data.astronaut()[:64, :80]
+    m = np.zeros((64, 80), np.uint8)
+    m[10:40, 10:50] = 255
+    m[9, 10:50] = 128  # GrabCut's unknown band
+    _write(tmp_path / "images" / "a.jpg", img)
+    _write(tmp_path / "masks" / "a.png", m)
+    _write(tmp_path / "images" / "b.png", img)
+    _write(tmp_path / "masks" / "b.png", (m > 200).astype(np.uint8))  # a 0/1 mask
+    tiny = np.zeros_like(m)
+    tiny[0, 0] = 255
+    _write(tmp_path / "images" / "c.png", img)
+    _write(tmp_path / "masks" / "c.png", tiny)
+    _write(tmp_path / "masks" / "orphan.png", m)
+    ds = load_instances(tmp_path, ignore_value=128, min_area=10)
+    assert ds.names == ["a", "b"] and list(ds.skipped) == ["c"] and ds.missing == ["orphan"]
+    a = ds[0]
+    assert a.image.shape == (64, 80, 3) and a.image.dtype == np.uint8 and a.gt.sum() == 30 * 40
+    assert a.ignore.sum() == 40 and ds[1].ignore is None and ds[1].gt.sum() == 30 * 40
+    assert len(ds[1:]) == 1 and ds[1:][0].name == "b"
+    r = InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: np.zeros(image.shape[:2]), ds).compute()
+    assert r["nof@90"] == 2
+
+
+def test_instance_id_folder_splits_instances(tmp_path):
+    from PIL import Image
+
+    img, coins = _coins()
+    labels = measure.label(coins).astype(np.uint8)
+    labels[0, :] = 255  # VOC-style void
+    pal = Image.fromarray(labels, mode="P")
+    pal.putpalette(list(np.random.default_rng(0).integers(0, 256, 768)))
+    (tmp_path / "masks").mkdir()
+    pal.save(tmp_path / "masks" / "coins.png")
+    _write(tmp_path / "images" / "coins.png", img)
+    ds = load_instances(tmp_path, layout="instances", ignore_value=255, min_area=300)
+    areas = {i: int((labels == i).sum()) for i in range(1, labels.max()) if i != 255}
+    keep = sorted(i for i, a in areas.items() if a >= 300)
+    assert ds.names == [f"coins#{i}" for i in keep]
+    assert set(ds.skipped) == {f"coins#{i}" for i, a in areas.items() if 0 < a < 300}
+    inst = ds[0]
+    assert inst.image.shape == (*labels.shape, 3)
+    np.testing.assert_array_equal(inst.gt, labels == keep[0])
+    assert inst.ignore[0].all()
+    r = noc(lambda image, clicks: inst.gt, inst.image, inst.gt, ignore=inst.ignore)
+    assert r.noc(0.9) == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# validation
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"protocol": "dios"}, ValueError, "`protocol` must be one of"),
+        ({"max_clicks": 0}, ValueError, "`max_clicks` must be an integer >= 1; got 0"),
+        ({"max_clicks": 2.0}, ValueError, "`max_clicks`"),
+        ({"targets": (0.85, 1.5)}, ValueError, r"`targets` must be a number in \(0, 1\]"),
+        ({"targets": ()}, ValueError, "`targets` must hold at least one"),
+        ({"targets": 0.9}, TypeError, "`targets` must be a sequence"),
+        ({"stop_at": 0.8}, ValueError, "`stop_at` must be >= the highest target"),
+        ({"min_clicks": 30}, ValueError, "`min_clicks` must be <= max_clicks"),
+        ({"threshold": 1.0}, ValueError, r"`threshold` must be a number in \[0, 1\)"),
+        ({"feedback": "yes"}, TypeError, "`feedback` must be a bool"),
+        ({"seed": -1}, ValueError, "`seed` must be an integer >= 0"),
+    ],
+)
+def test_options_are_validated(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        InteractiveEvaluator(**kwargs)
+    with pytest.raises(exc, match=match):
+        noc(lambda image, clicks: None, None, _square(), **kwargs)
+
+
+def test_inputs_and_outputs_are_validated(tmp_path):
+    gt = _square()
+    ok = lambda image, clicks: gt  # noqa: E731
+    with pytest.raises(ValueError, match="`gt` must contain at least one"):
+        noc(ok, None, np.zeros((4, 4), bool))
+    with pytest.raises(ValueError, match="`gt` must hold only 0 and 1"):
+        noc(ok, None, gt * 255)
+    with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\)"):
+        noc(ok, np.zeros((10, 10, 3)), gt)
+    with pytest.raises(ValueError, match="`ignore` must have the ground truth's shape"):
+        noc(ok, None, gt, ignore=np.zeros((3, 3), bool))
+    with pytest.raises(TypeError, match="`predict` must be callable"):
+        noc(None, None, gt)
+    with pytest.raises(ValueError, match=r"output of `predict` must be probabilities in \[0, 1\]"):
+        noc(lambda image, clicks: gt * 255.0, None, gt)
+    with pytest.raises(ValueError, match="output of `predict` must have the ground truth's shape"):
+        noc(lambda image, clicks: np.zeros((3, 3)), None, gt)
+    with pytest.raises(TypeError, match="`rng` must be a numpy.random.Generator"):
+        next_click(gt, gt, protocol="paper_random")
+    with pytest.raises(ValueError, match=r"`clicks\[0\]` must lie inside"):
+        next_click(gt, gt, [Click(40, 0, True)])
+    with pytest.raises(ValueError, match="compute\\(\\) needs at least one instance"):
+        InteractiveEvaluator().compute()
+    with pytest.raises(TypeError, match="`other` must be an InteractiveEvaluator"):
+        InteractiveEvaluator().merge(object())
+    with pytest.raises(ValueError, match="`other` must use the same options"):
+        InteractiveEvaluator().merge(InteractiveEvaluator(max_clicks=5))
+    with pytest.raises(TypeError, match=r"`instances\[0\]` must have `image` and `gt`"):
+        InteractiveEvaluator().evaluate(ok, [gt])
+    with pytest.raises(ValueError, match="`layout` must be one of"):
+        load_instances(tmp_path, layout="coco")
+    with pytest.raises(ValueError, match="`min_area` must be an integer >= 1"):
+        load_instances(tmp_path, min_area=0)
+    with pytest.raises(FileNotFoundError, match="`images` must be an existing folder"):
+        load_instances(tmp_path)
