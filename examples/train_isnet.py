@@ -216,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("speed (GPU)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
     g.add_argument("--threads", type=int,
-                   help="CPU threads for torch (0: auto, one per core not busy with other processes when the run "
-                        "starts; torch's threads spin while descheduled, so a thread per busy core can make a "
+                   help="CPU threads for torch (0: auto, one per core that other processes do not keep busy when the "
+                        "run starts; torch's threads spin while descheduled, so a thread per busy core can make a "
                         "step 10x slower)")
     g.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
                    help="autocast: auto = bf16 on CUDA, off on CPU; fp16 uses a gradient scaler")
@@ -302,18 +302,31 @@ def _write(text: str) -> None:
         print(text, flush=True)
 
 
-def auto_threads() -> int:
-    """CPU threads for torch: one per core that other processes do not keep busy (at least one).
+def auto_threads(sample_s: float = 0.3) -> int:
+    """CPU threads for torch: one per core that other processes keep busy *now* (at least one).
 
-    On an oversubscribed machine torch's OpenMP threads spin while descheduled; a thread per busy core was
-    measured 10-40x slower per step than one thread on the 2-core development machine.
+    Measured from two reads of ``/proc/stat`` ``sample_s`` apart (Linux); elsewhere torch's default. On an
+    oversubscribed machine torch's OpenMP threads spin while descheduled: a thread per busy core was measured
+    10-40x slower per step than one thread on the 2-core development machine. (The load average is no guide:
+    it still counts processes that ended a minute ago.)
     """
     cores = torch.get_num_threads()
+
+    def cpu_times() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)  # total, idle + iowait
+
     try:
-        busy = int(os.getloadavg()[0] + 0.5)
-    except OSError:  # pragma: no cover - platforms without getloadavg
-        busy = 0
-    return max(1, min(cores, (os.cpu_count() or cores) - busy))
+        total0, idle0 = cpu_times()
+        time.sleep(sample_s)
+        total1, idle1 = cpu_times()
+    except (OSError, ValueError, IndexError):
+        return cores
+    if total1 <= total0:
+        return cores
+    busy = (1.0 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or cores)
+    return max(1, min(cores, (os.cpu_count() or cores) - int(busy + 0.5)))
 
 
 def make_context(cfg: Config) -> Context:
