@@ -23,17 +23,17 @@ downloaded; the data are random tensors.
 
 Getting the authors' code (scratch folder, never committed)::
 
-    git clone https://github.com/xuebinqin/DIS /tmp/scratch/DIS      # torchvision must be importable, or is stubbed
+    git clone https://github.com/xuebinqin/DIS SCRATCH/DIS      # torchvision must be importable, or is stubbed
 
 On a GPU, the issue's targets (#9; anchors in the notes' gpu-anchors.md, one H200: authors 206.9 ms / 19.7 GiB)::
 
-    python benchmarks/bench_isnet.py --authors-repo /tmp/scratch/DIS --compile            # 1024², batch 8, width 1
+    python benchmarks/bench_isnet.py --authors-repo SCRATCH/DIS --compile            # 1024², batch 8, width 1
     # targets: ours >= 2x the authors' iteration speed (<= ~103 ms), <= 12 GiB peak at batch 8;
     #          inference >= 250 images/s at 1024² in bf16.  torch.compile of the full model takes minutes.
 
 A quick CPU check (slow at full width; contended-CPU numbers are only a run check)::
 
-    python benchmarks/bench_isnet.py --authors-repo /tmp/scratch/DIS --size 128 --batch 2 --iters 3 --warmup 1
+    python benchmarks/bench_isnet.py --authors-repo SCRATCH/DIS --size 128 --batch 2 --iters 3 --warmup 1
 
 ``--out FILE.md`` also writes the table; ``--json FILE`` the raw numbers.
 """
