@@ -1089,8 +1089,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         if p is not None and p.exists():
             ctx.log(f"  {label:<12} {p}")
     if write is not None:
-        ctx.log(f"evaluate the PNGs again with: python -m segmetrics eval --pred {write / next(iter(val_sets))} "
-                f"--gt <ground truth folder>")
+        name = next(iter(val_sets))
+        gt_dir = "<its ground-truth folder>"
+        if not cfg.data and ctx.main:  # generated data have no GT folder on disk: write the validation GTs once
+            gt_dir = write / f"{name}-gt"
+            for item in val_sets[name]:
+                _write_png(gt_dir / f"{item['name']}.png", item["gt_u8"])
+        ctx.log(f"evaluate the PNGs again with: python -m segmetrics eval --pred {write / name} --gt {gt_dir}")
     summary.update(final=final, tests=tests, baselines=base_res, history=run.history, elapsed_s=elapsed,
                    predictions=None if write is None else str(write), progress=run.progress)
     _finish(ctx)

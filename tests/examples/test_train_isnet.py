@@ -50,6 +50,17 @@ def test_tiny_run_trains_both_stages_and_writes_everything(tmp_path):
     # the losses were logged from device accumulators every log_every steps
     assert [r["iteration"] for r in metrics["loss"] if r["stage"] == "image"] == [2, 4, 6]
     assert all(r["feature"] > 0 for r in metrics["loss"] if r["stage"] == "image")
+    # generated data have no GT folder: the run writes the validation GTs beside the predictions, and
+    # `segmetrics eval` on the two folders gives the final validation row
+    gts = sorted((out / "predictions" / "final" / "synthetic-val-gt").glob("*.png"))
+    assert [p.name for p in gts] == [p.name for p in pngs]
+    from segmetrics import evaluate_folder
+
+    res = evaluate_folder(out / "predictions" / "final" / "synthetic-val", gts[0].parent, metrics=("fm", "hce"),
+                          workers=0, progress=False)
+    final = metrics["history"][-1]["results"]["synthetic-val"]
+    assert res.metrics["fm.max"] == pytest.approx(final["maxF"], rel=1e-9, abs=1e-9)
+    assert res.metrics["hce"] == pytest.approx(final["HCE"], rel=1e-9, abs=1e-9)
 
 
 def test_no_feature_sync_skips_stage_one(tmp_path):
