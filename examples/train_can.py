@@ -44,7 +44,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -249,21 +249,34 @@ def train_f(f: SegmentationCAN, objects: _Objects, args: argparse.Namespace, dev
         crit = RankedDiversityLoss(lambda_base=args.lambda_base, click_normalization="clicks")
     else:
         crit = HindsightLoss(click_normalization="clicks")
-    opt = torch.optim.Adam(f.parameters(), lr=args.lr)
     f.train()
-    history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
-    for step, b in enumerate(_loader(objects, args.steps, args), 1):
+
+    def loss_of(b: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = f(_cl(b["x"], device))
-        loss = crit(logits, b["gt"].to(device), b["pos"].to(device), b["neg"].to(device))
+        return crit(logits, b["gt"].to(device), b["pos"].to(device), b["neg"].to(device))
+
+    return _optimise("f", f, loss_of, _loader(objects, args.steps, args), args.steps, args, device)
+
+
+def _optimise(label: str, net: torch.nn.Module, loss_of: Callable[[dict], torch.Tensor], batches: Iterable[dict],
+              total: int, args: argparse.Namespace, device: torch.device) -> list[float]:
+    """Adam on ``net`` over ``batches``; the loss is accumulated on the device and read once per logging window.
+
+    Returns the mean loss of each logging window.
+    """
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
+    for step, b in enumerate(batches, 1):
+        loss = loss_of(b)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         window += loss.detach()
-        if step % args.log_every == 0 or step == args.steps:
+        if step % args.log_every == 0 or step == total:
             n = (step - 1) % args.log_every + 1
             history.append(float(window) / n)
             window.zero_()
-            print(f"  f step {step:5d}/{args.steps}  loss {history[-1]:.4f}  ({time.perf_counter() - t0:.0f} s)",
+            print(f"  {label} step {step:5d}/{total}  loss {history[-1]:.4f}  ({time.perf_counter() - t0:.0f} s)",
                   flush=True)
     return history
 
@@ -272,28 +285,18 @@ def train_g(g: SelectionCAN, f: SegmentationCAN, objects: _Objects, args: argpar
             device: torch.device) -> list[float]:
     """Train ``g`` on the shuffled outputs of the frozen ``f``; returns the mean loss of each logging window."""
     crit = SelectionLoss()
-    opt = torch.optim.Adam(g.parameters(), lr=args.lr)
     f.eval()
     g.train()
     gen = torch.Generator().manual_seed(args.seed)
-    history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
-    for step, b in enumerate(_loader(objects, args.g_steps, args), 1):
+
+    def loss_of(b: dict[str, torch.Tensor]) -> torch.Tensor:
         x = _cl(b["x"], device)
         with torch.no_grad():
             logits, _ = shuffle_outputs(f(x), generator=gen)
         scores = g(x, torch.sigmoid(logits).contiguous(memory_format=torch.channels_last))
-        loss = crit(scores, logits, b["gt"].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        window += loss.detach()
-        if step % args.log_every == 0 or step == args.g_steps:
-            n = (step - 1) % args.log_every + 1
-            history.append(float(window) / n)
-            window.zero_()
-            print(f"  g step {step:5d}/{args.g_steps}  loss {history[-1]:.4f}  ({time.perf_counter() - t0:.0f} s)",
-                  flush=True)
-    return history
+        return crit(scores, logits, b["gt"].to(device))
+
+    return _optimise("g", g, loss_of, _loader(objects, args.g_steps, args), args.g_steps, args, device)
 
 
 # --------------------------------------------------------------------------------------------------------------------
