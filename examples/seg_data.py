@@ -159,17 +159,22 @@ def _decode(path: Path) -> np.ndarray:
         return np.asarray(im)
 
 
+def _read_u8(path: str | Path, role: str) -> np.ndarray:
+    """Decode ``path`` and convert it to uint8; a failure raises ValueError naming the file and its role."""
+    try:
+        a = _decode(Path(path))
+    except Exception as e:
+        raise ValueError(f"cannot read {role} file {path}: {e}") from e
+    return _to_uint8(np.asarray(a))
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3): grey repeated, alpha dropped, 16-bit scaled.
 
     Raises:
         ValueError: the file cannot be decoded (message names it as an image).
     """
-    try:
-        a = _decode(Path(path))
-    except Exception as e:
-        raise ValueError(f"cannot read image file {path}: {e}") from e
-    a = _to_uint8(np.asarray(a))
+    a = _read_u8(path, "image")
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     elif a.ndim == 3 and a.shape[2] in (1, 2):  # grey (+ alpha)
@@ -187,11 +192,7 @@ def read_gt(path: str | Path) -> np.ndarray:
     Raises:
         ValueError: the file cannot be decoded (message names it as a GT).
     """
-    try:
-        a = _decode(Path(path))
-    except Exception as e:
-        raise ValueError(f"cannot read GT file {path}: {e}") from e
-    a = _to_uint8(np.asarray(a))
+    a = _read_u8(path, "GT")
     if a.ndim == 3 and a.shape[2] in (1, 2):
         a = a[..., 0]
     elif a.ndim == 3 and a.shape[2] >= 3:
