@@ -64,6 +64,7 @@ class ImageStats:
     d: float = 1.0  # max - min (1 when not normalised)
     donorm: bool = False  # whether min-max normalisation was applied
     lut: np.ndarray | None = None  # normalised value of each uint8 level (uint8 input only)
+    raw: np.ndarray | None = None  # (2, 256) raw-level counts (GT fg, bg) of a uint8 input (when ``fe``)
 
     @property
     def mean(self) -> float:
@@ -135,7 +136,7 @@ def image_stats(
         n=h * w, n_fg=int(nfg), hist_fg=hist[4:].sum(axis=0), hist_bg=hist[:4].sum(axis=0), sum_pred=float(sum_pred),
         sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st,
         sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm,
-        lut=lut if use_lut else None,
+        lut=lut if use_lut else None, raw=raw if use_lut and fe else None,
     )
 
 

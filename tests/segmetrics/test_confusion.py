@@ -1,0 +1,139 @@
+"""Confusion family: parity with pysodmetrics 1.6.2 FmeasureV2 (per image and dataset), AUCs, errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import py_sod_metrics as psm
+import pytest
+
+from segmetrics.confusion import (
+    CONFUSION_METRICS,
+    ConfusionAccumulator,
+    confusion_counts,
+    confusion_formula,
+    confusion_metrics,
+)
+from tests.segmetrics.cases import CASES, make_case
+from tests.segmetrics.photo_cases import PHOTO_CASES, make_photo_case
+
+_HANDLERS = {
+    "precision": psm.PrecisionHandler, "recall": psm.RecallHandler, "specificity": psm.SpecificityHandler,
+    "fpr": psm.FPRHandler, "ber": psm.BERHandler, "oa": psm.OverallAccuracyHandler, "kappa": psm.KappaHandler,
+    "fmeasure": psm.FmeasureHandler, "iou": psm.IOUHandler, "dice": psm.DICEHandler,
+}
+_CASES = [*CASES[::3], *PHOTO_CASES[::2]]
+
+
+def _case(name):
+    return make_photo_case(name) if name in PHOTO_CASES else make_case(name)
+
+
+def _pysod(pairs, sample_based=True):
+    fm = psm.FmeasureV2({k: h(True, True, with_binary=True, sample_based=sample_based) for k, h in _HANDLERS.items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for p, g in pairs:
+            fm.step(p, g)
+    return fm.get_results()
+
+
+@pytest.mark.parametrize("name", _CASES)
+def test_image_parity_with_pysod(name):
+    pred, gt = _case(name)
+    ref = _pysod([(pred, gt)])
+    ours = confusion_metrics(pred, gt)
+    for k in _HANDLERS:
+        np.testing.assert_array_equal(ours[k].curve, ref[k]["dynamic"][::-1], err_msg=k)
+        assert ours[k].adaptive == ref[k]["adaptive"], k
+        assert ours[k].binary == ref[k]["binary"], k
+        assert ours[k].mean == ref[k]["dynamic"].mean() and ours[k].max == ref[k]["dynamic"].max(), k
+
+
+def test_float_input_matches_uint8():
+    pred, gt = make_photo_case("coins_blur")
+    a = confusion_metrics(pred, gt)
+    b = confusion_metrics(pred / 255.0, gt)
+    for k in CONFUSION_METRICS:
+        np.testing.assert_array_equal(a[k].curve, b[k].curve)
+        assert (a[k].adaptive, a[k].binary) == (b[k].adaptive, b[k].binary)
+
+
+def test_dataset_parity_sample_based_and_pooled():
+    pairs = [_case(n) for n in _CASES]
+    ref = _pysod(pairs, sample_based=True)
+    ref_pooled = _pysod(pairs, sample_based=False)
+    acc = ConfusionAccumulator()
+    for p, g in pairs:
+        acc.add(confusion_counts(p, g))
+    half = ConfusionAccumulator()
+    for p, g in pairs[: len(pairs) // 2]:
+        half.add(confusion_counts(p, g))
+    rest = ConfusionAccumulator()
+    for p, g in pairs[len(pairs) // 2:]:
+        rest.add(confusion_counts(p, g))
+    merged = half.merge(rest).compute()
+    r = acc.compute()
+    for k in _HANDLERS:
+        np.testing.assert_array_equal(r[k].curve, ref[k]["dynamic"][::-1], err_msg=k)
+        np.testing.assert_allclose(r[k].adaptive, ref[k]["adaptive"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(r[k].binary, ref[k]["binary"], rtol=0, atol=1e-12)
+        assert r[k].binary_dataset == ref_pooled[k]["binary"], k
+        np.testing.assert_allclose(merged[k].curve, r[k].curve, rtol=0, atol=1e-12)
+
+
+def test_aliases_and_cohen_kappa_against_sklearn_formula():
+    pred, gt = make_photo_case("horse_shift")
+    r = confusion_metrics(pred, gt, metrics=("tpr", "tnr", "cohen_kappa"))
+    assert set(r.scores) == {"recall", "specificity", "cohen_kappa"}
+    np.testing.assert_array_equal(r["sensitivity"].curve, r["recall"].curve)
+    tp, fp, tn, fn = confusion_counts(pred, gt).binary_counts()
+    n = tp + fp + tn + fn
+    po = (tp + tn) / n
+    pe = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / n**2
+    assert r["cohen_kappa"].binary == pytest.approx((po - pe) / (1 - pe), abs=1e-14)
+
+
+def test_auc_conventions():
+    gt = np.zeros((16, 16), bool)
+    gt[4:12, 4:12] = True
+    perfect = confusion_metrics(gt.astype(np.uint8) * 255, gt)
+    assert (perfect.auc_roc, perfect.auc_pr) == (1.0, 1.0)
+    rng = np.random.default_rng(0)
+    noise = confusion_metrics(rng.integers(0, 256, (64, 64), dtype=np.uint8), rng.random((64, 64)) > 0.5)
+    assert abs(noise.auc_roc - 0.5) < 0.05
+    # per image, both AUCs equal scikit-learn's on the quantised levels
+    from sklearn.metrics import auc, precision_recall_curve, roc_auc_score
+
+    for name in ("coffee_blur", "horse_shift", "camera_erode"):
+        pred, g = make_photo_case(name)
+        r = confusion_metrics(pred, g)
+        q, g = pred.astype(np.int64), g > 128  # the maps span 0..255, so the levels are the raw values
+        prec, rec, _ = precision_recall_curve(g.ravel(), q.ravel())
+        assert r.auc_roc == pytest.approx(roc_auc_score(g.ravel(), q.ravel()), abs=1e-12)
+        assert r.auc_pr == pytest.approx(auc(rec, prec), abs=1e-12)
+
+
+def test_degenerate_inputs_are_finite():
+    z = np.zeros((8, 8), np.uint8)
+    for pred, gt in ((z, z), (z + 255, z), (z, z + 255), (z + 255, z + 255)):
+        r = confusion_metrics(pred, gt)
+        assert np.isfinite([r.auc_pr, r.auc_roc]).all()
+        for s in r.scores.values():
+            assert np.isfinite(s.curve).all() and np.isfinite([s.mean, s.max, s.adaptive, s.binary]).all()
+
+
+def test_errors_name_the_argument():
+    pred, gt = make_case(CASES[0])
+    with pytest.raises(ValueError, match="`metrics` must be one of"):
+        confusion_metrics(pred, gt, metrics=("nope",))
+    with pytest.raises(ValueError, match="`beta_sq` must be finite and > 0"):
+        confusion_metrics(pred, gt, beta_sq=0)
+    with pytest.raises(ValueError, match="`pred` and `gt` must have the same shape"):
+        confusion_metrics(pred[:-1], gt)
+    with pytest.raises(TypeError, match="`counts` must be a ConfusionCounts"):
+        ConfusionAccumulator().add({"tp": 1})
+    with pytest.raises(ValueError, match="at least one image"):
+        ConfusionAccumulator().compute()
+    assert float(confusion_formula("dice", 0, 0, 4, 0)) == 0.0
