@@ -1,0 +1,86 @@
+"""MSIoU: parity with pysodmetrics 1.6.2 MSIoU (generated + photo cases), float16 compat, GT cache, errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import py_sod_metrics as psm
+import pytest
+
+from segmetrics.multiscale_iou import MSIoUAccumulator, msiou, msiou_ground_truth
+from tests.segmetrics.cases import CASES, make_case
+from tests.segmetrics.photo_cases import PHOTO_CASES, make_photo_case
+
+_CASES = [*CASES[::4], *PHOTO_CASES[::3]]
+
+
+def _case(name):
+    return make_photo_case(name) if name in PHOTO_CASES else make_case(name)
+
+
+def _pysod(pairs):
+    m = psm.MSIoU(True, True, with_binary=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for p, g in pairs:
+            m.step(p, g)
+        return m.get_results()
+
+
+@pytest.mark.parametrize("name", _CASES)
+def test_image_parity_with_pysod(name):
+    pred, gt = _case(name)
+    ref = _pysod([(pred, gt)])
+    exact_too = msiou_ground_truth(gt).counts.max() < 2048  # then float16 counts are exact
+    for compat in ("pysod", "exact") if exact_too else ("pysod",):
+        r = msiou(pred, gt, compat=compat)
+        np.testing.assert_array_equal(r.curve, ref["dynamic"])
+        assert (r.adaptive, r.binary) == (ref["adaptive"], ref["binary"])
+
+
+def test_float16_counts_of_pysod_and_exact_counts():
+    rng = np.random.default_rng(3)
+    gt = rng.random((160, 160)) > 0.6  # > 2048 GT edge pixels at the finest scale
+    pred = np.where(gt, 255, 0).astype(np.uint8)  # a perfect binary map: 3 distinct thresholds for pysod
+    ref = _pysod([(pred, np.where(gt, 255, 0).astype(np.uint8))])
+    compat = msiou(pred, gt, compat="pysod")
+    np.testing.assert_array_equal(compat.curve, ref["dynamic"])
+    assert compat.binary == ref["binary"] < 1.0  # pysod rounds |G_L| + 1 in float16
+    assert msiou(pred, gt).binary == 1.0  # a perfect map scores 1 with exact counts
+
+
+def test_dataset_mean_and_gt_cache():
+    pairs = [_case(n) for n in _CASES[:4]]
+    ref = _pysod(pairs)
+    acc = MSIoUAccumulator()
+    for p, g in pairs:
+        acc.add(msiou(p, g, gt_cache=msiou_ground_truth(g)))
+    r = acc.compute()
+    np.testing.assert_array_equal(r.curve, ref["dynamic"])
+    np.testing.assert_allclose([r.adaptive, r.binary], [ref["adaptive"], ref["binary"]], rtol=0, atol=1e-12)
+    batch = msiou([p for p, _ in pairs], [g for _, g in pairs], gt_cache=[None, msiou_ground_truth(pairs[1][1]), None,
+                                                                       None])
+    assert [b.binary for b in batch] == [msiou(p, g).binary for p, g in pairs]
+
+
+def test_float_input_and_degenerate_maps():
+    pred, gt = make_photo_case("horse_blur")
+    a, b = msiou(pred, gt), msiou(pred / 255.0, gt)
+    np.testing.assert_array_equal(a.curve, b.curve)
+    z = np.zeros((9, 7), np.uint8)
+    for p, g in ((z, z), (z + 255, z), (z, z + 255), (z + 255, z + 255)):
+        r = msiou(p, g)
+        assert np.isfinite(r.curve).all() and 0 < r.binary <= 1
+
+
+def test_errors_name_the_argument():
+    pred, gt = make_case(CASES[0])
+    with pytest.raises(ValueError, match="`compat` must be one of"):
+        msiou(pred, gt, compat="matlab")
+    with pytest.raises(ValueError, match="`gt_cache` must have the shape of `gt`"):
+        msiou(pred, gt, gt_cache=msiou_ground_truth(gt[:-1]))
+    with pytest.raises(TypeError, match="`gt_cache` must be an MSIoUGroundTruth"):
+        msiou(pred, gt, gt_cache=gt)
+    with pytest.raises(TypeError, match="`normalize` must be a bool"):
+        msiou(pred, gt, normalize=1)
