@@ -40,11 +40,12 @@ curve is averaged over images and ``mean`` / ``max`` are taken of that mean curv
 sample-based binary values are means of the per-image values; ``binary_dataset`` is the metric of
 the counts pooled over the whole dataset (pysodmetrics' ``sample_based=False``).
 
-**AUC** (pysodmetrics 1.6.2 has none; our convention, scikit-learn's): ROC points
-``(FPR_k, TPR_k)`` ordered from ``k = 255`` down to ``k = 0``, preceded by ``(0, 0)``; PR points
-``(R_k, P_k)`` in the same order, preceded by ``(0, 1)``; both integrated with the trapezoid rule
-over the x coordinate. On a per-image basis this equals ``roc_auc_score(gt, q)`` and
-``auc(recall, precision)`` of ``precision_recall_curve(gt, q)`` with ``q = trunc(255 P̂)``.
+**AUC**, the convention of pysodmetrics' own test suite (``examples/test_metrics.py``,
+``cal_auc``; the library has no AUC function): the 256 curve points ``(x_k, y_k)`` in ascending
+threshold order are stably sorted by ``x`` and integrated with the trapezoid rule, with no end
+points added: ``auc_pr`` integrates precision over recall, ``auc_roc`` recall (TPR) over FPR.
+A curve that does not span ``x`` from 0 to 1 (e.g. a binary map, whose points are all at one or
+two ``x``) gets only the area it covers, unlike scikit-learn's curves that add ``(0, 1)`` / ``(0, 0)``.
 Dataset AUCs integrate the dataset-mean curves.
 """
 
@@ -319,15 +320,15 @@ class ConfusionResult:
         return row
 
 
-def _trapezoid(x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+def _sorted_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, axis=-1, kind="stable")
+    xs, ys = np.take_along_axis(x, order, axis=-1), np.take_along_axis(y, order, axis=-1)
+    return np.trapezoid(ys, xs, axis=-1)
 
 
 def auc_from_curves(precision: np.ndarray, recall: np.ndarray, fpr: np.ndarray) -> tuple[float, float]:
-    """``(AUC-PR, AUC-ROC)`` from ascending-threshold curves (trapezoids, see the module docstring)."""
-    r, p, f = recall[::-1], precision[::-1], fpr[::-1]
-    roc = _trapezoid(np.concatenate(([0.0], f)), np.concatenate(([0.0], r)))
-    return _trapezoid(np.concatenate(([0.0], r)), np.concatenate(([1.0], p))), roc
+    """``(AUC-PR, AUC-ROC)`` from ascending-threshold ``(256,)`` curves (see the module docstring)."""
+    return float(_sorted_trapezoid(precision, recall)), float(_sorted_trapezoid(recall, fpr))
 
 
 def _image_result(c: ConfusionCounts, metrics: tuple[str, ...], beta_sq: float) -> ConfusionResult:
