@@ -1,10 +1,12 @@
-"""Counts of a fixed-threshold binarisation (private kernel of :mod:`segmetrics.confusion`).
+"""Small per-pixel passes shared by the confusion, MSE and boundary metrics (private).
 
 The inputs are the canonical flat maps of :mod:`segmetrics._sod_core` (validated before this runs);
 the kernel reads each pixel once and indexes only the 256-entry level table with uint8 values.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from segmetrics._jit import njit
 from segmetrics._kernels.sod import _val
@@ -22,3 +24,52 @@ def above_counts(p, pu, g, lut, use_lut, lo, d, donorm, thr):
             else:
                 fp += 1
     return tp, fp
+
+
+@njit
+def quantise(p, pu, lut, use_lut, lo, d, donorm, out):
+    """``out[t] = trunc(255 P[t])`` (uint8) for the normalised prediction, the curves' binarisation level."""
+    for t in range(out.size):
+        out[t] = np.uint8(int(_val(p, pu, t, lut, use_lut, lo, d, donorm) * 255.0))
+
+
+@njit
+def squared_error_sum(p, pu, g, lut, use_lut, lo, d, donorm):
+    """Compensated (Neumaier) ``sum (P - G)**2`` over the image."""
+    s = 0.0
+    c = 0.0
+    for t in range(g.size):
+        v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
+        e = v - 1.0 if g[t] else v
+        x = e * e
+        u = s + x
+        if abs(s) >= abs(x):
+            c += (s - u) + x
+        else:
+            c += (x - u) + s
+        s = u
+    return s + c
+
+
+@njit
+def boundary_level_hist(q, eroded, gt_band, hist):
+    """``hist[0 / 1, q - eroded]`` += 1 for pixels inside / outside the GT boundary band."""
+    for t in range(q.size):
+        k = q[t] - eroded[t]
+        if gt_band[t]:
+            hist[0, k] += 1
+        else:
+            hist[1, k] += 1
+
+
+@njit
+def band_agreement(grad, pb, g):
+    """``(|band|, |band ∩ {pb == g}|)`` with ``band = grad > 0``."""
+    n = 0
+    good = 0
+    for t in range(g.size):
+        if grad[t] > 0:
+            n += 1
+            if pb[t] == g[t]:
+                good += 1
+    return n, good
