@@ -14,8 +14,8 @@ from segmetrics.distance import squared_distance_transform
 from segmetrics.distributed import gather_metrics
 from segmetrics.emeasure import EMeasureResult, emeasure
 from segmetrics.fmeasure import FMeasureResult, fmeasure
-from segmetrics.fused import ImageMetrics, compute_all
 from segmetrics.hce import HCEDetails, HCEResult, hce, hce_details
+from segmetrics.image_metrics import ImageMetrics, compute_all
 from segmetrics.mae import mae
 from segmetrics.region_overlap import RegionOverlap, dice, iou, region_overlap
 from segmetrics.skeleton import skeletonize
