@@ -72,11 +72,11 @@ class DatasetMetrics:
     def reset(self) -> None:
         """Clear the state (keeps the options)."""
         self.n_images = 0
-        # the declared dataset state: a running sum per averaged scalar and per curve
-        self._sums: dict[str, Any] = {
-            s.key: 0 for s in scalars_of(self.metrics, self.options, per_image=True) if s.dataset == "mean"
+        # the declared dataset state: a running sum per per-image scalar and per curve
+        self._sums: dict[str, Any] = {s.key: 0 for s in scalars_of(self.metrics, self.options, per_image=True)}
+        self._curves: dict[str, np.ndarray] = {
+            c.key: np.zeros(c.length) for m in self.metrics for c in family(m).curves
         }
-        self._curves: dict[str, np.ndarray] = {c.key: np.zeros(256) for m in self.metrics for c in family(m).curves}
         self._rows: list[dict[str, Any]] = []
 
     def _add(self, r: ImageMetrics) -> None:

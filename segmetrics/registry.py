@@ -151,8 +151,10 @@ class Scalar:
             the value); also the name of the value in :meth:`segmetrics.DatasetMetrics.compute`.
         index: index into that attribute (arrays over option values, e.g. tolerances).
         field: name in :meth:`segmetrics.DatasetMetrics.compute` when ``attr`` is not it.
-        dataset: reduction over a dataset: ``"mean"`` of the per-image values, or ``"curve_max"`` /
-            ``"curve_mean"`` of the dataset mean of :attr:`curve`.
+        dataset: reduction over a dataset: ``"mean"`` of the per-image values, ``"curve_max"`` /
+            ``"curve_mean"`` of the dataset mean of :attr:`curve`, or a function
+            ``f(means, curves) -> float`` of the dataset means of the per-image scalars and curves
+            (e.g. a whole-dataset ratio of summed counts declared as curves).
         curve: key of the curve reduced by ``"curve_max"`` / ``"curve_mean"``.
         per_image: whether the value exists per image (``False``: dataset only).
         label: plain display label (``None``: not a default table column; shown under its key).
@@ -167,7 +169,7 @@ class Scalar:
     attr: str | None = None
     index: int | None = None
     field: str | None = None
-    dataset: str = "mean"
+    dataset: str | Callable[[dict[str, Any], dict[str, np.ndarray]], float] = "mean"
     curve: str | None = None
     per_image: bool = True
     label: str | None = None
@@ -185,17 +187,19 @@ class Scalar:
 
 @dataclass(frozen=True)
 class Curve:
-    """A 256-vector per image (ascending thresholds ``k = 0..255``), averaged over a dataset.
+    """A vector per image (by default 256 values, thresholds ``k = 0..255`` ascending), averaged over a dataset.
 
     Attributes:
         key: dotted key (``"fm.curve"``).
         attr: attribute of the per-image result holding it.
-        pysod: path in pysodmetrics' ``get_results`` (exported in descending threshold order).
+        pysod: path in pysodmetrics' ``get_results`` (exported in reversed order: descending thresholds).
+        length: number of values.
     """
 
     key: str
     attr: str
     pysod: tuple[str, ...] | None = None
+    length: int = 256
 
     @property
     def name(self) -> str:
@@ -292,7 +296,7 @@ def family(key: str) -> Family:
     """The registered family ``key`` (``ValueError`` naming the known ones otherwise)."""
     _ensure_table()
     if key not in FAMILIES:
-        raise ValueError(f"`metrics` must be one of {tuple(FAMILIES)}; got {key!r}")
+        raise ValueError(f"`metrics` must be a non-empty subset of {tuple(FAMILIES)}; got {key!r}")
     return FAMILIES[key]
 
 
@@ -347,7 +351,7 @@ def validate_metrics(metrics: Any, *, canonical: bool = True) -> tuple[str, ...]
         raise ValueError(f"`metrics` must name at least one of {tuple(FAMILIES)}; got an empty sequence")
     for m in metrics:
         if not isinstance(m, str) or m not in FAMILIES:
-            raise ValueError(f"`metrics` must be one of {tuple(FAMILIES)}; got {m!r}")
+            raise ValueError(f"`metrics` must be a non-empty subset of {tuple(FAMILIES)}; got {m!r}")
     if len(set(metrics)) != len(metrics):
         raise ValueError(f"`metrics` must not repeat a metric; got {metrics!r}")
     return tuple(m for m in FAMILIES if m in metrics) if canonical else metrics
@@ -458,12 +462,14 @@ class PairContext:
         options: the :class:`MetricOptions`.
         stats: the shared statistics (:class:`segmetrics._sod_core.ImageStats`).
         skeleton: precomputed GT skeleton for HCE, or ``None``.
+        extras: further validated per-image inputs by name (e.g. an RGB image), ``{}`` by default.
         cache: per-image scratch dict shared by the families (e.g. counts two families read).
     """
 
     def __init__(self, pred: np.ndarray, gt: np.ndarray, options: MetricOptions, stats: Any,
-                 skeleton: np.ndarray | None = None) -> None:
+                 skeleton: np.ndarray | None = None, extras: dict[str, Any] | None = None) -> None:
         self.pred, self.gt, self.options, self.stats, self.skeleton = pred, gt, options, stats, skeleton
+        self.extras: dict[str, Any] = dict(extras or {})
         self.cache: dict[str, Any] = {}
 
     def above(self, threshold: float) -> tuple[int, int]:
@@ -570,7 +576,9 @@ def reduce_dataset(metrics: Sequence[str], options: MetricOptions | None, means:
 
     out: dict[str, Any] = {}
     for s in scalars_of(metrics, options):
-        if s.dataset == "mean":
+        if callable(s.dataset):
+            out[s.key] = s.dataset(means, curves)
+        elif s.dataset == "mean":
             if s.key in means:
                 out[s.key] = means[s.key]
         elif s.curve in curves:

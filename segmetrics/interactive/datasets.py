@@ -28,7 +28,7 @@ from typing import overload
 
 import numpy as np
 
-from segmetrics.image_io import IMAGE_EXTENSIONS, ImageReadError, _index, read_map
+from segmetrics.app.image_io import IMAGE_EXTENSIONS, ImageReadError, _index, read_map
 
 __all__ = ["LAYOUTS", "InstanceFolder", "InteractiveInstance", "load_instances", "read_rgb"]
 

@@ -217,7 +217,7 @@ def save_hce_picture(
     """
     plt = import_optional("matplotlib.pyplot", "plot", "drawing HCE pictures")
 
-    from segmetrics.image_io import _read_map
+    from segmetrics.app.image_io import _read_map
 
     if isinstance(pred, (str, os.PathLike)):
         pred = _read_map(pred, "gray", "the prediction ")[0]

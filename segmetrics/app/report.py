@@ -13,26 +13,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from segmetrics.registry import display_columns, integer_keys
+
 __all__ = ["COLUMNS", "format_table"]
 
-#: ``key: (plain label, LaTeX label, higher is better)``, in display order.
-COLUMNS: dict[str, tuple[str, str, bool]] = {
-    "fm.max": ("maxF", r"$F_\beta^{max}$", True),
-    "wfm": ("wF", r"$F_\beta^{w}$", True),
-    "mae": ("MAE", r"$\mathcal{M}$", False),
-    "sm": ("S", r"$S_\alpha$", True),
-    "em.mean": ("meanE", r"$E_\phi^{m}$", True),
-    "hce": ("HCE", r"$HCE_\gamma$", False),
-    "fm.mean": ("meanF", r"$F_\beta^{mean}$", True),
-    "fm.adp": ("adpF", r"$F_\beta^{adp}$", True),
-    "em.max": ("maxE", r"$E_\phi^{max}$", True),
-    "em.adp": ("adpE", r"$E_\phi^{adp}$", True),
-    "iou": ("IoU", "IoU", True),
-    "dice": ("Dice", "Dice", True),
-    "bf.f1": ("BF@1", "BF@1", True),
-    "bf.f3": ("BF@3", "BF@3", True),
-    "bf.f5": ("BF@5", "BF@5", True),
-    # interactive segmentation (segmetrics.interactive): clicks, failures, mIoU after k clicks, seconds per click
+#: Interactive segmentation (:mod:`segmetrics.interactive`): clicks, failures, mIoU after k clicks, seconds per click.
+_INTERACTIVE: dict[str, tuple[str, str, bool]] = {
     "noc@85": ("NoC@85", "NoC@85", False),
     "noc@90": ("NoC@90", "NoC@90", False),
     "nof@85": ("NoF@85", "NoF@85", False),
@@ -43,8 +29,11 @@ COLUMNS: dict[str, tuple[str, str, bool]] = {
     "miou@10": ("mIoU@10", "mIoU@10", True),
     "spc": ("SPC", "SPC (s)", False),
 }
+#: ``key: (plain label, LaTeX label, higher is better)``, in display order: the metric table's
+#: columns (:func:`segmetrics.registry.display_columns`), then the interactive ones.
+COLUMNS: dict[str, tuple[str, str, bool]] = {**display_columns(), **_INTERACTIVE}
 #: Keys printed without decimals (counts).
-_INTEGER_KEYS = frozenset({"hce", "nof@85", "nof@90"})
+_INTEGER_KEYS = integer_keys() | {"nof@85", "nof@90"}
 _FORMATS = ("plain", "markdown", "latex")
 
 
@@ -68,7 +57,7 @@ def format_table(
     """Format dataset results as a table, one row per (dataset, method).
 
     Args:
-        results: :class:`~segmetrics.folder.FolderResult` objects (anything with ``method``,
+        results: :class:`~segmetrics.app.folder.FolderResult` objects (anything with ``method``,
             ``dataset``, ``num_images`` and a ``metrics`` dict).
         fmt: ``"plain"`` (aligned text), ``"markdown"`` (GitHub table) or ``"latex"`` (booktabs).
         digits: decimals of every metric but HCE (``>= 0``).

@@ -1,6 +1,6 @@
 """Curves across methods from saved results: PR curves, F-measure and E-measure over thresholds.
 
-Reads the ``results.json`` files written by :func:`segmetrics.folder.evaluate_folder` (schema
+Reads the ``results.json`` files written by :func:`segmetrics.app.folder.evaluate_folder` (schema
 ``segmetrics.results/1``; their ``curves`` hold the dataset mean curves over the 256 thresholds,
 ascending). matplotlib is imported only when plotting (``pip install segloss-segmetrics[plot]``);
 figures are drawn with whatever backend is active (use ``MPLBACKEND=Agg`` on servers; the CLI does).
@@ -37,7 +37,7 @@ CURVE_KINDS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
 
 
 def _load(results: Sequence[Any]) -> list[Any]:
-    from segmetrics.folder import FolderResult, load_results
+    from segmetrics.app.folder import FolderResult, load_results
 
     out = []
     for r in results:
@@ -49,7 +49,7 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
     """Draw one kind of curve for several results (methods) on one axes.
 
     Args:
-        results: :class:`~segmetrics.folder.FolderResult` objects or paths of ``results.json`` files
+        results: :class:`~segmetrics.app.folder.FolderResult` objects or paths of ``results.json`` files
             (or of their folders).
         kind: ``"pr"``, ``"fm"``, ``"em"`` or ``"miou"`` (see the module docstring).
         ax: matplotlib axes to draw on (default: a new figure).

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._fingerprint import fingerprint_bytes
+from segmetrics.app._fingerprint import fingerprint_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -78,7 +78,7 @@ def _read_map(path: str | os.PathLike, color: str, role: str, fingerprint: bool 
     """:func:`read_map` with ``role`` (e.g. ``"the prediction "``) in its messages.
 
     Returns the map and, when ``fingerprint``, the fingerprint of the bytes decoded (see
-    :mod:`segmetrics._fingerprint`), else ``None``.
+    :mod:`segmetrics.app._fingerprint`), else ``None``.
     """
     if color not in _COLOR_MODES:
         raise ValueError(f"`color` must be one of {_COLOR_MODES}; got {color!r}")
