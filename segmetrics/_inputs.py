@@ -302,19 +302,21 @@ def prepare_skeletons(
     return out
 
 
-def check_choice(value: Any, name: str, choices: Sequence[Any]) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``value`` is not one of ``choices``."""
-    if value not in choices:
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """Return ``value``; ``ValueError`` naming ``name`` if it is not one of ``choices``."""
+    if isinstance(value, (list, dict, set)) or value not in choices:
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
+    return value
 
 
-def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
-    """Raise ``TypeError``/``ValueError`` unless ``value`` is a finite positive (or >= 0) number."""
+def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as ``float``; ``TypeError``/``ValueError`` unless it is a finite positive (or >= 0) number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number; got {type(value).__name__}")
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be finite and {bound}; got {value!r}")
+    return float(value)
 
 
 def check_int(value: Any, name: str, *, minimum: int = 0) -> int:

@@ -57,17 +57,8 @@ from segmetrics.registry import (
 __all__: list[str] = []
 
 
-def _positive(value: Any, name: str) -> float:
-    check_positive(value, name)
-    return float(value)
-
-
 def _choice(*choices: str):
-    def check(value: Any, name: str) -> str:
-        check_choice(value, name, choices)
-        return value
-
-    return check
+    return lambda value, name: check_choice(value, name, choices)
 
 
 # ----------------------------------------------------------------------------------------- options
@@ -75,9 +66,9 @@ def _choice(*choices: str):
 for _opt in (
     Option("normalize", True, check_bool,
            "min-max normalise the prediction for every metric but HCE (pysodmetrics)"),
-    Option("beta_sq", 0.3, _positive, "beta^2 of the F-measure"),
+    Option("beta_sq", 0.3, check_positive, "beta^2 of the F-measure"),
     Option("alpha", 0.5, check_unit_interval, "S-measure weight of the object term, in [0, 1]"),
-    Option("wfm_beta", 1.0, _positive, "beta of the weighted F-measure"),
+    Option("wfm_beta", 1.0, check_positive, "beta of the weighted F-measure"),
     Option("em_compat", "pysod", _choice("pysod", "matlab"), "E-measure binarisation: pysod (>=) or matlab (>)",
            choices=("pysod", "matlab")),
     Option("sm_compat", "pysod", _choice("pysod", "matlab"), "S-measure centroid rounding: pysod or matlab",

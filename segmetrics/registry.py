@@ -19,30 +19,33 @@ dataset aggregation), the result tables, the configuration file and the command 
 Adding a metric family
 ----------------------
 One edit: register it in :mod:`segmetrics.metric_table` (or in a module that ``metric_table``
-imports). A worked recipe for a family ``"mse"`` with one new option::
+imports). A worked recipe, a squared-error family ``"sqerr"`` with one new option (the same code runs
+in ``tests/segmetrics/test_registry.py``)::
 
+    from segmetrics._inputs import check_positive
     from segmetrics.registry import Family, Option, Scalar, register_family, register_option
 
     register_option(Option(
-        "mse_scale", 1.0, check_positive,             # validator: (value, name) -> value, raises
-        "scale of the squared error",                 # help (CLI --mse-scale, config key mse_scale)
+        "sqerr_scale", 1.0, check_positive,           # name, default, validator (value, name) -> value
+        "scale of the squared error",                 # help: CLI --sqerr-scale, config key sqerr_scale
     ))
 
-    def _mse(ctx):                                    # per-image result from the shared pass
-        p = ctx.normalized()                          # the normalised float prediction
-        return float(((p - ctx.gt) ** 2).mean()) * ctx.options.mse_scale
+    def _sqerr(ctx):                                  # per-image result from the shared pass
+        p = ctx.normalized()                          # the (min-max normalised) float prediction
+        return float(((p - ctx.gt) ** 2).mean()) * ctx.options.sqerr_scale
 
     register_family(Family(
-        key="mse",
-        title="mean squared error",
-        options=("normalize", "mse_scale"),           # options it reads (documentation, CLI help)
-        compute=_mse,
-        scalars=(Scalar("mse", label="MSE", latex="MSE", higher_is_better=False, column=30),),
+        key="sqerr",
+        title="squared error",
+        compute=_sqerr,
+        scalars=(Scalar("sqerr", label="SqE", latex="SqE", higher_is_better=False, column=30),),
+        options=("normalize", "sqerr_scale"),         # the options it reads
     ))
 
-That is all: ``compute_all(..., metrics=("mse",))``, ``DatasetMetrics(metrics=("mse",))``,
-``evaluate_folder(..., metrics=("mse",), mse_scale=2)``, the CSV column ``mse``, the table column
-``MSE ↓``, the config key ``mse_scale`` and the CLI flags ``--metrics mse --mse-scale 2`` all follow.
+That is all: ``compute_all(..., metrics=("sqerr",))`` (``r.sqerr``), ``DatasetMetrics(metrics=("sqerr",))``,
+``evaluate_folder(..., metrics=("sqerr",), sqerr_scale=2)``, the CSV column and journal key ``sqerr``,
+the table column ``SqE ↓``, the config key ``sqerr_scale`` and the CLI flags
+``--metrics sqerr --sqerr-scale 2`` all follow from it.
 
 * ``compute(ctx)`` receives a :class:`PairContext`: the validated canonical pair (``ctx.pred``
   uint8 or float64 in ``[0, 1]``, ``ctx.gt`` bool), the validated options (``ctx.options``), the
