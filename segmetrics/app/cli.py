@@ -417,8 +417,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ``2`` for usage or input errors.
 
     Example:
-        >>> main(["eval", "--pred", "preds/isnet", "--gt", "gt", "--no-progress"])  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> main(["eval", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(root / "out"),
+        ...       "--method", "isnet", "--dataset", "demo", "--metrics", "mae", "sm", "--workers", "0",
+        ...       "--no-progress", "--format", "markdown"])
+        | dataset | method | n | MAE ↓ | S ↑ |
+        |---|---|---:|---:|---:|
+        | demo | isnet | 1 | 0.000 | 1.000 |
         0
+        >>> tmp.cleanup()
     """
     parser = _parser()
     a = parser.parse_args(argv)

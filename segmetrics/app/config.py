@@ -98,7 +98,14 @@ def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | o
         FileNotFoundError: if the file or a dataset GT folder does not exist.
 
     Example:
-        >>> plan = load_config({"datasets": {"d": "gt"}, "methods": {"m": "pred/{dataset}"}})  # doctest: +SKIP
+        >>> import tempfile, pathlib
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> for d in ("gt/d1", "gt/d2", "pred/d1"): (root / d).mkdir(parents=True)
+        >>> plan = load_config({"datasets": {"d1": "gt/d1", "d2": "gt/d2"}, "methods": {"m": "pred/{dataset}"},
+        ...                     "hce_gamma": 3}, base_dir=root)
+        >>> [(ds, m) for ds, m, *_ in plan.runs], [(ds, m) for ds, m, _ in plan.skipped], plan.settings
+        ([('d1', 'm')], [('d2', 'm')], {'hce_gamma': 3})
+        >>> tmp.cleanup()
     """
     if isinstance(config, dict):
         data = config
@@ -167,7 +174,7 @@ def evaluate_config(
     overwrite: bool = False,
     **overrides: Any,
 ) -> tuple[list[Any], EvalPlan]:
-    """Evaluate every method × dataset of a configuration with :func:`segmetrics.app.folder.evaluate_folder`.
+    r"""Evaluate every method × dataset of a configuration with :func:`segmetrics.app.folder.evaluate_folder`.
 
     Args:
         config: path of a JSON/TOML configuration, or the dict (see the module docstring).
@@ -184,7 +191,17 @@ def evaluate_config(
         ValueError, FileNotFoundError: see :func:`load_config`.
 
     Example:
-        >>> results, plan = evaluate_config("eval.toml", workers=8)  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> cfg = root / "eval.toml"
+        >>> _ = cfg.write_text('metrics = ["mae", "iou"]\n[datasets]\nd = "gt"\n[methods]\nm = "pred"\n')
+        >>> results, plan = evaluate_config(cfg, out_dir=root / "out", workers=0, progress=False)
+        >>> [(r.dataset, r.method, r.metrics["mae"], r.metrics["iou"]) for r in results]
+        [('d', 'm', 0.0, 1.0)]
+        >>> tmp.cleanup()
     """
     from segmetrics.app.folder import NoPairsError, evaluate_folder
 

@@ -480,9 +480,18 @@ def evaluate_folder(
             ``__main__`` guard, or when worker processes fail.
 
     Example:
-        >>> res = evaluate_folder("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt", out_dir="out/isnet")  # doctest: +SKIP
-        >>> res.metrics["fm.max"], res.metrics["hce"]  # doctest: +SKIP
-        (0.791, 1116.0)
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> res = evaluate_folder(root / "pred", root / "gt", out_dir=root / "out", workers=0, progress=False,
+        ...                       skeleton_cache=False)
+        >>> res.num_images, res.metrics["fm.max"], res.metrics["mae"], res.metrics["hce"]
+        (1, 1.0, 0.0, 0.0)
+        >>> sorted(p.name for p in (root / "out").iterdir())
+        ['per_image.csv', 'records.jsonl', 'results.json']
+        >>> tmp.cleanup()
     """
     from segmetrics.app.image_io import pair_files
 
@@ -619,9 +628,17 @@ def load_results(path: str | os.PathLike) -> FolderResult:
         ValueError: if the file is not a ``segmetrics.results/1`` document.
 
     Example:
-        >>> res = load_results("results/DIS-VD/isnet")  # doctest: +SKIP
-        >>> res.metrics["fm.max"], res.curves["fm.curve"].shape  # doctest: +SKIP
-        (0.791, (256,))
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> _ = evaluate_folder(root / "pred", root / "gt", out_dir=root / "out", metrics=("fm", "mae"), workers=0,
+        ...                     progress=False)
+        >>> res = load_results(root / "out")
+        >>> res.metrics["fm.max"], res.curves["fm.curve"].shape
+        (1.0, (256,))
+        >>> tmp.cleanup()
     """
     p = Path(path)
     if p.is_dir():
@@ -675,7 +692,19 @@ def merge_results(
         FileNotFoundError: if a folder has no journal.
 
     Example:
-        >>> merged = merge_results(["out/rank0", "out/rank1"], "out/all")  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> ok = cv2.imwrite(str(root / "gt" / "b.png"), gt), cv2.imwrite(str(root / "pred" / "b.png"), 255 - gt)
+        >>> for i in range(2):
+        ...     _ = evaluate_folder(root / "pred", root / "gt", out_dir=root / f"rank{i}", metrics=("mae",),
+        ...                         shard=(i, 2), workers=0, progress=False)
+        >>> merged = merge_results([root / "rank0", root / "rank1"], root / "all")
+        >>> merged.num_images, merged.metrics["mae"]
+        (2, 0.5)
+        >>> tmp.cleanup()
     """
     if not shard_dirs:
         raise ValueError("`shard_dirs` must name at least one output folder; got none")

@@ -37,8 +37,16 @@ def complexity_folder(
         ValueError: for two files with the same stem or an invalid ``epsilon`` / ``color``.
 
     Example:
-        >>> per_image, errors = complexity_folder("DIS5K/DIS-VD/gt")  # doctest: +SKIP
-        >>> summarize_complexity(per_image.values())["ipq"]  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> from segmetrics.complexity import summarize_complexity
+        >>> tmp = tempfile.TemporaryDirectory(); gt_dir = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> cv2.imwrite(str(gt_dir / "a.png"), gt)
+        True
+        >>> per_image, errors = complexity_folder(gt_dir, workers=0)
+        >>> per_image["a"].cnum, errors, summarize_complexity(per_image.values())["cnum"]
+        (1, {}, {'mean': 1.0, 'std': 0.0})
+        >>> tmp.cleanup()
     """
     from concurrent.futures import ThreadPoolExecutor
 
