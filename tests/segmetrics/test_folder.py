@@ -13,9 +13,9 @@ import pytest
 
 import segmetrics
 from segmetrics import boundary_fscore, compute_all, region_overlap
-from segmetrics.folder import evaluate_folder, load_results, merge_results
-from segmetrics.image_io import ImageReadError, pair_files, read_map
-from segmetrics.skeleton_cache import SkeletonCache, mask_key
+from segmetrics.app.folder import evaluate_folder, load_results, merge_results
+from segmetrics.app.image_io import ImageReadError, pair_files, read_map
+from segmetrics.app.skeleton_cache import SkeletonCache, mask_key
 from tests.segmetrics.folder_data import NAMES, load_pair, make_dataset
 
 ALL = ("fm", "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")
@@ -129,7 +129,7 @@ def test_faults_missing_and_extra(data, tmp_path):
 
 
 def test_interrupted_run_resumes_without_recomputing(data, tmp_path, monkeypatch):
-    import segmetrics.folder as folder
+    import segmetrics.app.folder as folder
 
     out = tmp_path / "resume"
     calls = []
@@ -270,7 +270,7 @@ def test_read_map_conventions(data, tmp_path):
 
 
 def test_default_names():
-    from segmetrics.folder import default_names
+    from segmetrics.app.folder import default_names
 
     assert default_names("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt") == ("isnet", "DIS-VD")
     assert default_names("runs/u2net", "data/ECSSD") == ("u2net", "ECSSD")
