@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import prepare_pairs
-from segmetrics._kernels.confusion import band_agreement
+from segmetrics._kernels.pixel_passes import band_agreement
 
 __all__ = ["boundary_accuracy"]
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import prepare_pairs
-from segmetrics._kernels.confusion import boundary_level_hist, quantise
+from segmetrics._kernels.pixel_passes import boundary_level_hist, quantise
 from segmetrics._sod_core import ImageStats, check_bool, image_stats, pysod_mean
 
 __all__ = ["BoundaryIoUResult", "boundary_iou"]

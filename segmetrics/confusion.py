@@ -58,8 +58,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, prepare_pairs
-from segmetrics._kernels.confusion import above_counts
-from segmetrics._sod_core import THRESHOLDS, ImageStats, check_bool, image_stats, pysod_mean
+from segmetrics._sod_core import THRESHOLDS, ImageStats, check_bool, counts_above, image_stats, pysod_mean
 
 __all__ = [
     "BINARY_THRESHOLD",
@@ -209,28 +208,25 @@ def _cum_ge(hist: np.ndarray) -> np.ndarray:
     return np.cumsum(hist[::-1])[::-1]
 
 
-def counts_from_stats(p: np.ndarray, g: np.ndarray, st: ImageStats) -> ConfusionCounts:
+def counts_from_stats(p: np.ndarray, g: np.ndarray, st: ImageStats,
+                      binary: tuple[int, int] | None = None) -> ConfusionCounts:
     """Counts of one canonical pair from its shared statistics (``image_stats(..., fe=True)``).
 
-    The curve and adaptive counts are read off the shared histograms; the binary counts come from
-    the raw-level counts of a uint8 map, else from one counting pass.
+    The curve and adaptive counts are read off the shared histograms; the binary counts are
+    ``binary`` when given (e.g. cached by the fused pass), else read off the raw-level counts of a
+    uint8 map, else counted in one pass.
     """
-    if st.raw is not None:
+    if binary is not None:
+        tpb, fpb = binary
+    elif st.raw is not None:
         above = st.lut > BINARY_THRESHOLD
         tpb, fpb = int(st.raw[0][above].sum()), int(st.raw[1][above].sum())
     else:
-        pf, pu = (p.ravel(), _DUMMY_U8) if p.dtype != np.uint8 else (_DUMMY_F, p.ravel())
-        lut = st.lut if st.lut is not None else _DUMMY_F
-        tpb, fpb = above_counts(pf, pu, g.ravel(), lut, p.dtype == np.uint8, st.lo, st.d, st.donorm,
-                                BINARY_THRESHOLD)
+        tpb, fpb = counts_above(p, g, st, BINARY_THRESHOLD)
     return ConfusionCounts(
         n=st.n, n_fg=st.n_fg, tp=_cum_ge(st.hist_fg), fp=_cum_ge(st.hist_bg), tp_adaptive=int(st.tp),
         fp_adaptive=int(st.fp), tp_binary=int(tpb), fp_binary=int(fpb),
     )
-
-
-_DUMMY_F = np.zeros(1)
-_DUMMY_U8 = np.zeros(1, np.uint8)
 
 
 def confusion_counts(pred: Any, gt: Any, *, normalize: bool = True) -> ConfusionCounts | list[ConfusionCounts]:

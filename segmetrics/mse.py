@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import prepare_pairs
-from segmetrics._kernels.confusion import squared_error_sum
+from segmetrics._kernels.pixel_passes import squared_error_sum
 from segmetrics._sod_core import ImageStats, check_bool, image_stats
 
 __all__ = ["mse"]

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_positive, prepare_pairs
+from segmetrics._inputs import check_int, check_positive, prepare_pairs
 from segmetrics._kernels import size_invariance as _k
 from segmetrics._sod_core import ImageStats, check_bool, image_stats, pysod_mean
 from segmetrics.confusion import (
@@ -261,13 +261,6 @@ def _image_result(parts: _ImageParts, metrics: tuple[str, ...], beta_sq: float) 
     )
 
 
-def _check_min_area(min_area: Any) -> int:
-    if isinstance(min_area, bool) or not isinstance(min_area, (int, np.integer)):
-        raise TypeError(f"`min_area` must be an int; got {type(min_area).__name__}")
-    check_positive(int(min_area), "min_area")
-    return int(min_area)
-
-
 def size_invariant_metrics(
     pred: Any, gt: Any, *, metrics: Sequence[str] | str = CONFUSION_METRICS, beta_sq: float = 0.3,
     min_area: int = DEFAULT_MIN_AREA, normalize: bool = True,
@@ -309,7 +302,7 @@ def size_invariant_metrics(
     """
     names = _metric_names(metrics)
     check_positive(beta_sq, "beta_sq")
-    area = _check_min_area(min_area)
+    area = check_int(min_area, "min_area", minimum=1)
     norm = check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     out = [_image_result(si_parts(p, g, image_stats(p, g, normalize=norm), area), names, float(beta_sq))

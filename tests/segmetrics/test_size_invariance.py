@@ -101,9 +101,9 @@ def test_objects_and_special_cases():
 
 def test_errors_name_the_argument():
     pred, gt = make_case(CASES[0])
-    with pytest.raises(ValueError, match="`min_area` must be finite and > 0"):
+    with pytest.raises(ValueError, match="`min_area` must be an integer >= 1"):
         size_invariant_metrics(pred, gt, min_area=0)
-    with pytest.raises(TypeError, match="`min_area` must be an int"):
+    with pytest.raises(TypeError, match="`min_area` must be an integer >= 1"):
         size_invariant_metrics(pred, gt, min_area=2.5)
     with pytest.raises(ValueError, match="`metrics` must be one of"):
         size_invariant_metrics(pred, gt, metrics=("f",))
