@@ -292,11 +292,27 @@ class ConfusionResult:
         scores: metric key → :class:`ConfusionScores` (only the requested metrics).
         auc_pr: area under the precision-recall curve (see the module docstring).
         auc_roc: area under the ROC curve (see the module docstring).
+        counts: the image's :class:`ConfusionCounts` (``None`` for a dataset).
     """
 
     scores: dict[str, ConfusionScores]
     auc_pr: float
     auc_roc: float
+    counts: ConfusionCounts | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        """Flat access ``result.iou_max`` (``<metric>_<field>``, e.g. for the metric table)."""
+        metric, _, fld = name.rpartition("_")
+        scores = self.__dict__.get("scores", {})
+        if metric in scores and fld in ("curve", "mean", "max", "adaptive", "binary"):
+            return getattr(scores[metric], fld)
+        raise AttributeError(f"'ConfusionResult' object has no attribute {name!r}")
+
+    @property
+    def binary_counts(self) -> np.ndarray | None:
+        """``(TP, FP, TN, FN)`` of the binary map as float64 (one image; ``None`` for a dataset)."""
+        return None if self.counts is None else np.asarray(self.counts.binary_counts(), np.float64)
+
     @property
     def thresholds(self) -> np.ndarray:
         """The levels ``0..255`` of the curves (read-only)."""
@@ -337,7 +353,7 @@ def _image_result(c: ConfusionCounts, metrics: tuple[str, ...], beta_sq: float) 
                                     float(confusion_formula(m, *ca, beta_sq=beta_sq)), b, b)
     pr, pp, pf = (confusion_formula(m, *cc) for m in ("recall", "precision", "fpr"))
     auc_pr, auc_roc = auc_from_curves(pp, pr, pf)
-    return ConfusionResult(scores, auc_pr, auc_roc)
+    return ConfusionResult(scores, auc_pr, auc_roc, c)
 
 
 def confusion_metrics(

@@ -257,3 +257,208 @@ for _fam in (
     ),
 ):
     register_family(_fam)
+
+
+# ------------------------------------------------------------------ families of issue 12 (pysodmetrics 1.6.2, BiRefNet)
+
+for _opt in (
+    Option("si_min_area", 50, lambda v, n: check_int(v, n, minimum=1),
+           "size-invariant metrics: minimum GT object area in pixels (pysodmetrics 50)"),
+    Option("msiou_compat", "exact", _choice("exact", "pysod"),
+           "MSIoU GT cell counts: exact integers or pysodmetrics' float16", choices=("exact", "pysod")),
+):
+    register_option(_opt)
+
+
+def _confusion(ctx: PairContext) -> Any:
+    from segmetrics.confusion import BINARY_THRESHOLD, CONFUSION_METRICS, _image_result, counts_from_stats
+
+    counts = counts_from_stats(ctx.pred, ctx.gt, ctx.stats, ctx.above(BINARY_THRESHOLD))
+    return _image_result(counts, CONFUSION_METRICS, ctx.options.beta_sq)
+
+
+def _pooled(prefix: str, metric: str, beta_sq: float) -> Any:
+    """Dataset value of ``metric`` from the pooled binary counts (their mean over images: same ratios)."""
+    def reduce(means: dict[str, Any], curves: dict[str, np.ndarray]) -> float:
+        from segmetrics.confusion import confusion_formula
+
+        return float(confusion_formula(metric, *curves[f"{prefix}.binary_counts"], beta_sq=beta_sq))
+    return reduce
+
+
+def _auc(prefix: str, which: str, kind: str = "") -> Any:
+    def reduce(means: dict[str, Any], curves: dict[str, np.ndarray]) -> float:
+        from segmetrics.confusion import auc_from_curves
+
+        c = {m: curves[f"{prefix}.{m}.curve{kind}"] for m in ("precision", "recall", "fpr")}
+        if kind:  # sums over objects: the shared denominator cancels in the ratio of means, not here
+            n = means[f"{prefix}.n_objects"]
+            c = {m: v / n for m, v in c.items()}
+        pr, roc = auc_from_curves(c["precision"], c["recall"], c["fpr"])
+        return pr if which == "pr" else roc
+    return reduce
+
+
+_CONFUSION_LABELS = {"precision": "Pre", "recall": "Rec", "specificity": "Spec", "fpr": "FPR", "ber": "BER",
+                     "oa": "OA", "kappa": "Kappa", "cohen_kappa": "CohenKappa", "fmeasure": "Fm", "iou": "IoU",
+                     "dice": "Dice"}
+_LOWER_IS_BETTER = ("fpr", "ber")
+
+
+def _confusion_scalars(o: MetricOptions) -> tuple[Scalar, ...]:
+    out = []
+    for m, lab in _CONFUSION_LABELS.items():
+        up = m not in _LOWER_IS_BETTER
+        out += [
+            Scalar(f"confusion.{m}.max", f"{m}_max", dataset="curve_max", curve=f"confusion.{m}.curve",
+                   label=f"max{lab}", higher_is_better=up),
+            Scalar(f"confusion.{m}.mean", f"{m}_mean", dataset="curve_mean", curve=f"confusion.{m}.curve",
+                   label=f"mean{lab}", higher_is_better=up),
+            Scalar(f"confusion.{m}.adp", f"{m}_adaptive", label=f"adp{lab}", higher_is_better=up),
+            Scalar(f"confusion.{m}.bin", f"{m}_binary", label=f"bin{lab}", higher_is_better=up),
+            Scalar(f"confusion.{m}.bin_dataset", field=f"{m}_binary_dataset", per_image=False,
+                   dataset=_pooled("confusion", m, o.beta_sq), label=f"overall_bin{lab}", higher_is_better=up),
+        ]
+    out += [Scalar("confusion.auc_pr", "auc_pr", dataset=_auc("confusion", "pr"), label="AUC-PR"),
+            Scalar("confusion.auc_roc", "auc_roc", dataset=_auc("confusion", "roc"), label="AUC-ROC")]
+    return tuple(out)
+
+
+def _si(ctx: PairContext) -> Any:
+    from segmetrics.confusion import CONFUSION_METRICS
+    from segmetrics.size_invariance import _image_result, si_parts
+
+    parts = si_parts(ctx.pred, ctx.gt, ctx.stats, ctx.options.si_min_area)
+    return _SIResult(_image_result(parts, CONFUSION_METRICS, ctx.options.beta_sq), ctx.options.beta_sq)
+
+
+class _SIResult:
+    """The per-image :class:`segmetrics.size_invariance.SizeInvariantResult` with the per-object curve sums."""
+
+    def __init__(self, r: Any, beta_sq: float) -> None:
+        self.result, self._beta_sq = r, beta_sq
+
+    def __getattr__(self, name: str) -> Any:
+        if name.endswith("_curve_sum"):
+            return self.result.object_curve_sum(name[: -len("_curve_sum")], self._beta_sq)
+        return getattr(self.result, name)
+
+
+def _si_overall(m: str, how: str) -> Any:
+    def reduce(means: dict[str, Any], curves: dict[str, np.ndarray]) -> float:
+        from segmetrics._sod_core import pysod_mean
+
+        c = curves[f"si.{m}.curve_sum"] / means["si.n_objects"]
+        return float(c.max()) if how == "max" else float(pysod_mean(c))
+    return reduce
+
+
+def _si_scalars(o: MetricOptions) -> tuple[Scalar, ...]:
+    out = [Scalar("si.mae", "mae", label="SI-MAE", higher_is_better=False),
+           Scalar("si.n_objects", "n_objects"),
+           Scalar("si.auc_pr", "auc_pr"), Scalar("si.auc_roc", "auc_roc"),
+           Scalar("si.auc_pr_overall", field="auc_pr_overall", dataset=_auc("si", "pr", "_sum"), per_image=False),
+           Scalar("si.auc_roc_overall", field="auc_roc_overall", dataset=_auc("si", "roc", "_sum"), per_image=False)]
+    for m, lab in _CONFUSION_LABELS.items():
+        up = m not in _LOWER_IS_BETTER
+        out += [
+            Scalar(f"si.{m}.max", f"{m}_max", label=f"SI-max{lab}", higher_is_better=up),
+            Scalar(f"si.{m}.mean", f"{m}_mean", label=f"SI-mean{lab}", higher_is_better=up),
+            Scalar(f"si.{m}.adp", f"{m}_adaptive", label=f"SI-adp{lab}", higher_is_better=up),
+            Scalar(f"si.{m}.bin", f"{m}_binary", label=f"SI-bin{lab}", higher_is_better=up),
+            Scalar(f"si.{m}.max_overall", field=f"{m}_max_overall", dataset=_si_overall(m, "max"), per_image=False,
+                   higher_is_better=up),
+            Scalar(f"si.{m}.mean_overall", field=f"{m}_mean_overall", dataset=_si_overall(m, "mean"),
+                   per_image=False, higher_is_better=up),
+            Scalar(f"si.{m}.bin_dataset", field=f"{m}_binary_dataset", dataset=_pooled("si", m, o.beta_sq),
+                   per_image=False, higher_is_better=up),
+        ]
+    return tuple(out)
+
+
+def _msiou(ctx: PairContext) -> Any:
+    from segmetrics.multiscale_iou import msiou_image
+
+    return msiou_image(ctx.pred, ctx.gt, ctx.stats, ctx.options.msiou_compat)
+
+
+def _mse(ctx: PairContext) -> float:
+    from segmetrics.mse import mse_image
+
+    return mse_image(ctx.pred, ctx.gt, ctx.stats)
+
+
+def _mba(ctx: PairContext) -> float:
+    from segmetrics.boundary_accuracy import boundary_accuracy_image
+
+    return boundary_accuracy_image(ctx.pred, ctx.gt)
+
+
+def _biou(ctx: PairContext) -> Any:
+    from segmetrics.boundary_iou import boundary_iou_image
+
+    return boundary_iou_image(ctx.pred, ctx.gt, ctx.stats)
+
+
+for _fam in (
+    Family(
+        key="confusion",
+        title="binary-confusion metrics (pysodmetrics FmeasureV2 handlers) and AUCs",
+        compute=_confusion,
+        scalars=_confusion_scalars,
+        curves=(*(Curve(f"confusion.{m}.curve", f"{m}_curve") for m in _CONFUSION_LABELS),
+                Curve("confusion.binary_counts", "binary_counts", length=4)),
+        options=("normalize", "beta_sq"),
+        needs=frozenset({"hist"}),
+        dataset_extras={"thresholds": THRESHOLDS},
+    ),
+    Family(
+        key="si",
+        title="size-invariant confusion metrics and MAE (per GT object)",
+        compute=_si,
+        scalars=_si_scalars,
+        curves=(*(Curve(f"si.{m}.curve_sum", f"{m}_curve_sum") for m in _CONFUSION_LABELS),
+                Curve("si.binary_counts", "binary_counts", length=4)),
+        options=("normalize", "beta_sq", "si_min_area"),
+        needs=frozenset({"hist"}),
+    ),
+    Family(
+        key="msiou",
+        title="multi-scale IoU",
+        compute=_msiou,
+        scalars=(
+            Scalar("msiou.max", "max", dataset="curve_max", curve="msiou.curve", label="maxMSIoU", column=24),
+            Scalar("msiou.mean", "mean", dataset="curve_mean", curve="msiou.curve", label="meanMSIoU"),
+            Scalar("msiou.adp", "adaptive", label="adpMSIoU"),
+            Scalar("msiou.bin", "binary", label="binMSIoU"),
+        ),
+        curves=(Curve("msiou.curve", "curve", length=257),),
+        options=("normalize", "msiou_compat"),
+        needs=frozenset({"hist"}),
+    ),
+    Family(
+        key="mse",
+        title="mean squared error",
+        compute=_mse,
+        scalars=(Scalar("mse", label="MSE", latex=r"MSE", higher_is_better=False, column=20),),
+        options=("normalize",),
+    ),
+    Family(
+        key="mba",
+        title="mean boundary accuracy",
+        compute=_mba,
+        scalars=(Scalar("mba", label="mBA", latex=r"mBA", column=21),),
+    ),
+    Family(
+        key="biou",
+        title="boundary IoU",
+        compute=_biou,
+        scalars=(
+            Scalar("biou.max", "max", dataset="curve_max", curve="biou.curve", label="maxBIoU", column=22),
+            Scalar("biou.mean", "mean", dataset="curve_mean", curve="biou.curve", label="meanBIoU", column=23),
+        ),
+        curves=(Curve("biou.curve", "curve"),),
+        options=("normalize",),
+    ),
+):
+    register_family(_fam)

@@ -161,6 +161,23 @@ class SizeInvariantResult:
 
         return self.scores[_canonical(key)]
 
+    def __getattr__(self, name: str) -> Any:
+        """Flat access ``result.iou_max`` (``<metric>_<field>``, e.g. for the metric table)."""
+        metric, _, fld = name.rpartition("_")
+        scores = self.__dict__.get("scores", {})
+        if metric in scores and fld in ("max", "mean", "adaptive", "binary"):
+            return getattr(scores[metric], fld)
+        raise AttributeError(f"'SizeInvariantResult' object has no attribute {name!r}")
+
+    def object_curve_sum(self, metric: str, beta_sq: float) -> np.ndarray:
+        """Sum over this image's objects of their ``metric`` curves (for dataset 'overall' values)."""
+        return np.sum([confusion_formula(metric, *o.curve_counts(), beta_sq=beta_sq) for o in self.objects], axis=0)
+
+    @property
+    def binary_counts(self) -> np.ndarray:
+        """``(TP, FP, TN, FN)`` of the binary maps summed over this image's objects, float64."""
+        return np.sum([o.binary_counts() for o in self.objects], axis=0).astype(np.float64)
+
 
 @dataclass(frozen=True)
 class _ImageParts:
