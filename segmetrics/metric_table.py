@@ -462,3 +462,36 @@ for _fam in (
     ),
 ):
     register_family(_fam)
+
+
+# ------------------------------------------------------------------------------ table column presets
+
+#: Result-table column presets: the metrics papers print, in the order they print them. ``dis``,
+#: ``cod`` and ``hrsod`` follow BiRefNet's ``eval_existingOnes.py`` tables (DIS5K, COD, HRSOD);
+#: ``sod`` is its generic order without the DIS-only HCE, mBA and boundary IoU.
+PRESETS: dict[str, tuple[str, ...]] = {
+    "dis": ("fm.max", "wfm", "mae", "sm", "em.mean", "hce", "em.max", "fm.mean", "em.adp", "fm.adp", "mba",
+            "biou.max", "biou.mean"),
+    "sod": ("sm", "mae", "em.max", "em.mean", "fm.max", "fm.mean", "wfm", "em.adp", "fm.adp"),
+    "cod": ("sm", "wfm", "fm.mean", "em.mean", "em.max", "mae", "fm.max", "em.adp", "fm.adp", "hce", "mba",
+            "biou.max", "biou.mean"),
+    "hrsod": ("sm", "fm.max", "em.mean", "mae", "em.max", "fm.mean", "wfm", "em.adp", "fm.adp", "hce", "mba",
+              "biou.max", "biou.mean"),
+}
+
+
+def preset_metrics(name: str) -> tuple[str, ...]:
+    """The metric families a column preset needs, in canonical order.
+
+    Raises:
+        ValueError: for an unknown preset.
+
+    Example:
+        >>> preset_metrics("sod")
+        ('fm', 'wfm', 'mae', 'sm', 'em')
+    """
+    from segmetrics.registry import _KEYS, FAMILIES
+
+    check_choice(name, "preset", tuple(PRESETS))
+    fams = {_KEYS[k] for k in PRESETS[name]}
+    return tuple(k for k in FAMILIES if k in fams)

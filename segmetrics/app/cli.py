@@ -47,7 +47,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--merge", nargs="+", metavar="DIR", help="merge the output folders of separate runs")
     p.add_argument("--out", help="output folder (default: segmetrics_results/<dataset>/<method>)")
     p.add_argument("--metrics", nargs="+", choices=all_metrics(), default=None,
-                   help=f"metrics to compute (default: {' '.join(default_metrics())})")
+                   help=f"metrics to compute (default: {' '.join(default_metrics())}, or the --preset's)")
+    _add_preset(p)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
     p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
@@ -77,6 +78,20 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_preset(p: argparse.ArgumentParser) -> None:
+    from segmetrics.metric_table import PRESETS
+
+    cols = "; ".join(f"{k}: {' '.join(v)}" for k, v in PRESETS.items())
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help=f"table columns as papers print them ({cols}); computes their metrics unless --metrics")
+
+
+def _preset_columns(a: argparse.Namespace) -> list[str] | None:
+    from segmetrics.metric_table import PRESETS
+
+    return list(PRESETS[a.preset]) if getattr(a, "preset", None) else None
+
+
 def _add_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="PR, F-measure and E-measure curves from saved results",
                        description="Plot curves across methods from results.json files (or their folders).")
@@ -104,6 +119,7 @@ def _add_table(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", nargs="+", help="results.json files or folders holding one")
     p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
     p.add_argument("--digits", type=int, default=3)
+    _add_preset(p)
 
 
 def _add_picture(sub: argparse._SubParsersAction) -> None:
@@ -140,7 +156,7 @@ def _eval_kwargs(a: argparse.Namespace) -> dict:
     from segmetrics.registry import OPTIONS
 
     kw = {
-        "metrics": tuple(a.metrics) if a.metrics else None,
+        "metrics": tuple(a.metrics) if a.metrics else _preset_metrics(a),
         "workers": a.workers,
         "chunksize": a.chunksize,
         "executor": a.executor,
@@ -155,6 +171,12 @@ def _eval_kwargs(a: argparse.Namespace) -> dict:
     elif a.skeleton_cache:
         kw["skeleton_cache"] = a.skeleton_cache
     return {k: v for k, v in kw.items() if v is not None}
+
+
+def _preset_metrics(a: argparse.Namespace) -> tuple[str, ...] | None:
+    from segmetrics.metric_table import preset_metrics
+
+    return preset_metrics(a.preset) if a.preset else None
 
 
 def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
@@ -210,6 +232,14 @@ def _pictures(results: list, a: argparse.Namespace) -> None:
                 iterations=r.settings.get("hce_iterations", "code"),
             )
             print(f"wrote {out}", file=sys.stderr)
+
+
+def _table_columns(results: Sequence, a: argparse.Namespace) -> list[str] | None:
+    """The --preset's columns that some result holds (``None``: the default columns)."""
+    cols = _preset_columns(a)
+    if cols is None:
+        return None
+    return [k for k in cols if any(k in r.metrics for r in results)] or None
 
 
 def _cmd_eval(a: argparse.Namespace) -> int:
@@ -271,7 +301,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
         ]
     n_err, n_missing = _summary(results, skipped)
     if results:
-        print(format_table(results, fmt=a.format, digits=a.digits))
+        print(format_table(results, fmt=a.format, digits=a.digits, columns=_table_columns(results, a)))
         for r in results:
             if r.out_dir:
                 resumed = (f" ({r.reused} reused from the previous run, {r.recomputed} recomputed because a file "
@@ -376,7 +406,8 @@ def _cmd_table(a: argparse.Namespace) -> int:
     from segmetrics.app.folder import load_results
     from segmetrics.app.report import format_table
 
-    print(format_table([load_results(p) for p in a.results], fmt=a.format, digits=a.digits))
+    results = [load_results(p) for p in a.results]
+    print(format_table(results, fmt=a.format, digits=a.digits, columns=_table_columns(results, a)))
     return EXIT_OK
 
 

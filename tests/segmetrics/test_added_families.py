@@ -1,0 +1,94 @@
+"""The issue-12 families through the metric table: DatasetMetrics equals the family accumulators and
+pysodmetrics' dataset values; the CLI computes and prints them, with the paper column presets."""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+import py_sod_metrics as psm
+import pytest
+
+from segmetrics import DatasetMetrics, compute_all
+from segmetrics.app.cli import main
+from segmetrics.boundary_iou import boundary_iou
+from segmetrics.metric_table import PRESETS, preset_metrics
+from segmetrics.multiscale_iou import msiou
+from tests.segmetrics.cases import make_case
+from tests.segmetrics.photo_cases import PHOTO_CASES, make_photo_case
+
+_ADDED = ("confusion", "si", "msiou", "mse", "mba", "biou")
+_PAIRS = [make_photo_case(n) for n in PHOTO_CASES[::4]] + [make_case("blob_holes"), make_case("tree_3px")]
+
+
+def test_dataset_metrics_match_pysod_and_the_family_functions():
+    acc = DatasetMetrics(metrics=_ADDED, msiou_compat="pysod")
+    for p, g in _PAIRS:
+        acc.update(p, g)
+    r = acc.compute()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fm = psm.FmeasureV2({"iou": psm.IOUHandler(True, True, with_binary=True, sample_based=False),
+                             "fmeasure": psm.FmeasureHandler(True, True, with_binary=True)})
+        si = psm.SizeInvarianceFmeasureV2({"dice": psm.DICEHandler(True, True, with_binary=True)})
+        ms = psm.MSIoU(True, True, with_binary=True)
+        for p, g in _PAIRS:
+            for m in (fm, si, ms):
+                m.step(p, g)
+    ref, ref_si, ref_ms = fm.get_results(), si.get_results(), ms.get_results()
+    c = r["confusion"]
+    assert c["iou_max"] == ref["iou"]["dynamic"].max()
+    assert c["fmeasure_mean"] == pytest.approx(ref["fmeasure"]["dynamic"].mean(), abs=1e-12)
+    assert c["iou_binary_dataset"] == pytest.approx(ref["iou"]["binary"], abs=1e-12)
+    assert c["fmeasure_adaptive"] == pytest.approx(ref["fmeasure"]["adaptive"], abs=1e-12)
+    assert r["si"]["dice_max"] == pytest.approx(np.mean([x.max(-1).mean() for x in ref_si["dice"]["dynamic"]]),
+                                                abs=1e-12)
+    assert r["si"]["dice_adaptive"] == pytest.approx(ref_si["dice"]["adaptive"], abs=1e-12)
+    assert r["msiou"]["max"] == ref_ms["dynamic"].max()
+    assert r["msiou"]["binary"] == pytest.approx(ref_ms["binary"], abs=1e-12)
+    mean_biou = np.mean([boundary_iou(p, g).curve for p, g in _PAIRS], axis=0)
+    assert r["biou"]["max"] == mean_biou.max()
+
+
+def test_compute_all_values_equal_the_family_functions():
+    pred, gt = _PAIRS[1]
+    r = compute_all(pred, gt, metrics=_ADDED)
+    assert r.msiou.max == msiou(pred, gt).max
+    s = r.scalars()
+    assert s["confusion.iou.bin"] == r.confusion["iou"].binary
+    assert s["biou.max"] == boundary_iou(pred, gt).max
+    assert {"mse", "mba", "si.mae", "msiou.adp", "confusion.auc_roc"} <= set(s)
+
+
+def test_presets_name_known_columns():
+    assert PRESETS["dis"][:6] == ("fm.max", "wfm", "mae", "sm", "em.mean", "hce")
+    assert preset_metrics("dis") == ("fm", "wfm", "mae", "sm", "em", "hce", "mba", "biou")
+    with pytest.raises(ValueError, match="`preset` must be one of"):
+        preset_metrics("voc")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fam")
+    for d in ("pred", "gt"):
+        (root / d).mkdir()
+    for i, (p, g) in enumerate(_PAIRS[:3]):
+        cv2.imwrite(str(root / "pred" / f"im{i}.png"), p)
+        cv2.imwrite(str(root / "gt" / f"im{i}.png"), g)
+    return root
+
+
+def test_cli_metrics_subset_and_dis_preset(folder, tmp_path, capsys):
+    base = ["eval", "--pred", str(folder / "pred"), "--gt", str(folder / "gt"), "--workers", "0", "--no-progress",
+            "--no-skeleton-cache"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--metrics", "mse", "biou", "confusion"]) == 0
+    out = capsys.readouterr().out
+    assert "MSE" in out and "maxBIoU" in out
+    assert main([*base, "--out", str(tmp_path / "b"), "--preset", "dis", "--format", "markdown"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    labels = [c.strip() for c in head.strip("|").split("|")][3:]
+    assert [lab.split()[0] for lab in labels] == ["maxF", "wF", "MAE", "S", "meanE", "HCE", "maxE", "meanF",
+                                                  "adpE", "adpF", "mBA", "maxBIoU", "meanBIoU"]
+    assert main(["table", str(tmp_path / "a"), "--preset", "sod"]) == 0  # no preset column computed: default ones
+    assert "MSE" in capsys.readouterr().out
