@@ -254,3 +254,10 @@ def mask_above(pred: np.ndarray, st: ImageStats, threshold: float) -> np.ndarray
     if st.donorm:
         return (pred - st.lo) / st.d > threshold
     return pred > threshold
+
+
+def normalized_map(pred: np.ndarray, st: ImageStats) -> np.ndarray:
+    """The prediction as the float64 map ``P̂`` the statistics ``st`` describe (min-max normalised if they say so)."""
+    if pred.dtype == np.uint8:
+        return st.lut[pred]
+    return (pred - st.lo) / st.d if st.donorm else pred

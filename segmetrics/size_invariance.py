@@ -47,7 +47,7 @@ import numpy as np
 
 from segmetrics._inputs import check_int, check_positive, prepare_pairs
 from segmetrics._kernels import size_invariance as _k
-from segmetrics._sod_core import ImageStats, check_bool, image_stats, pysod_mean
+from segmetrics._sod_core import ImageStats, check_bool, image_stats, normalized_map, pysod_mean
 from segmetrics.confusion import (
     BINARY_THRESHOLD,
     CONFUSION_METRICS,
@@ -186,12 +186,6 @@ class _ImageParts:
     n_boxes: int
 
 
-def _normalised(p: np.ndarray, st: ImageStats) -> np.ndarray:
-    if st.lut is not None:
-        return st.lut[p]
-    return (p - st.lo) / st.d if st.donorm else p
-
-
 def si_parts(p: np.ndarray, g: np.ndarray, st: ImageStats, min_area: int) -> _ImageParts:
     """Per-object counts and the SI-MAE of one canonical pair (private entry of the fused pass)."""
     h, w = g.shape
@@ -218,7 +212,7 @@ def si_parts(p: np.ndarray, g: np.ndarray, st: ImageStats, min_area: int) -> _Im
         tpa, fpa, tie = _k.box_adaptive(*args, r0, r1, c0, c1, thr)
         if tie:  # replay numpy's mean of the masked map to decide the tied pixels exactly
             masked = np.zeros((h, w))
-            masked[r0:r1, c0:c1] = _normalised(p, st)[r0:r1, c0:c1]
+            masked[r0:r1, c0:c1] = normalized_map(p, st)[r0:r1, c0:c1]
             thr = min(2 * masked.mean(), 1)
             tpa, fpa, _ = _k.box_adaptive(*args, r0, r1, c0, c1, thr)
         if thr <= 0:
