@@ -371,3 +371,42 @@ def check_epsilon(value: Any, name: str) -> float:
     if value >= 1e30:
         raise ValueError(f"`{name}` must be < 1e30 (OpenCV's approxPolyDP limit); got {value!r}")
     return float(value)
+
+
+def prepare_images(
+    image: Any, pairs: list[tuple[np.ndarray, np.ndarray]], batched: bool, name: str = "image"
+) -> list[np.ndarray | None]:
+    """Validate optional RGB images against validated pairs (one ``(H, W, 3)`` uint8 image per pair).
+
+    Args:
+        image: ``None``; one ``(H, W, 3)`` uint8 image for a single pair; or, for a batch, a list (items
+            may be ``None``) or an ``(N, H, W, 3)`` array.
+        pairs: the validated ``(pred, gt)`` pairs (from :func:`prepare_pairs`).
+        batched: whether the pairs came from a batch.
+        name: argument name used in error messages.
+
+    Returns:
+        One C-contiguous uint8 image (or ``None``) per pair.
+
+    Raises:
+        TypeError: for a non-array image.
+        ValueError: for a wrong number of images, or an image that is not uint8 RGB of its GT's size.
+    """
+    if image is None:
+        return [None] * len(pairs)
+    items = list(image) if batched else [image]
+    if len(items) != len(pairs):
+        raise ValueError(f"`{name}` must hold {len(pairs)} images, one per map; got {len(items)}")
+    out: list[np.ndarray | None] = []
+    for i, (item, (_, g)) in enumerate(zip(items, pairs)):
+        if item is None:
+            out.append(None)
+            continue
+        arr = as_numpy(item, name)
+        where = f" (item {i})" if batched else ""
+        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+            raise ValueError(f"`{name}`{where} must be a uint8 (H, W, 3) RGB image; got {_describe(arr)}")
+        if arr.shape[:2] != g.shape:
+            raise ValueError(f"`{name}`{where} must have the shape of `gt` {g.shape} plus 3 channels; got {arr.shape}")
+        out.append(np.ascontiguousarray(arr))
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import prepare_pairs, prepare_skeletons
+from segmetrics._inputs import prepare_images, prepare_pairs, prepare_skeletons
 from segmetrics.image_metrics import ImageMetrics, image_metrics, options_doc
 from segmetrics.registry import MetricOptions, family, reduce_dataset, scalars_of
 
@@ -90,7 +90,8 @@ class DatasetMetrics:
         if self.per_image:
             self._rows.append(scalars)
 
-    def update(self, pred: Any, gt: Any, name: str | Sequence[str] | None = None, *, hce_skeleton: Any = None) -> None:
+    def update(self, pred: Any, gt: Any, name: str | Sequence[str] | None = None, *, hce_skeleton: Any = None,
+               image: Any = None) -> None:
         """Add one image or a batch.
 
         Args:
@@ -98,6 +99,7 @@ class DatasetMetrics:
             gt: matching ground truth.
             name: image name (or one name per image of a batch) for the per-image table.
             hce_skeleton: optional precomputed GT skeleton(s) for HCE.
+            image: the ``(H, W, 3)`` uint8 RGB image(s), needed by ``"ccm"``.
 
         Raises:
             TypeError: unsupported input type or dtype.
@@ -111,8 +113,9 @@ class DatasetMetrics:
             if len(names) != len(pairs):
                 raise ValueError(f"`name` must hold one name per image ({len(pairs)}); got {len(names)}")
         skels = prepare_skeletons(hce_skeleton, pairs, batched, "hce_skeleton")
-        for (p, g), s, nm in zip(pairs, skels, names):
-            self._add(image_metrics(p, g, self.options, s, nm))
+        images = prepare_images(image, pairs, batched)
+        for (p, g), s, nm, im in zip(pairs, skels, names, images):
+            self._add(image_metrics(p, g, self.options, s, nm, im))
 
     def add_image_metrics(self, result: ImageMetrics) -> None:
         """Add an :class:`ImageMetrics` computed elsewhere (e.g. in a worker) with the same options."""

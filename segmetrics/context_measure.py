@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import as_numpy, check_positive, prepare_pairs
+from segmetrics._inputs import check_positive, prepare_images, prepare_pairs
 from segmetrics._kernels import context as _k
 from segmetrics._optional import import_optional
 from segmetrics._sod_core import EPS, check_bool, image_stats, normalized_map
@@ -190,15 +190,6 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
     return (np.exp(gamma * sim * fg) - 1) / (np.exp(gamma) - 1)
 
 
-def _check_image(image: Any, shape: tuple[int, int], name: str = "image") -> np.ndarray:
-    arr = as_numpy(image, name)
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"`{name}` must be a uint8 (H, W, 3) RGB image; got shape {arr.shape} and dtype {arr.dtype}")
-    if arr.shape[:2] != shape:
-        raise ValueError(f"`{name}` must have the shape of `gt` {shape} (plus 3 channels); got {arr.shape}")
-    return np.ascontiguousarray(arr)
-
-
 def camouflage_context_measure(
     pred: Any, gt: Any, image: Any, *, beta_sq: float = 1.2, alpha: float = 6.0, gamma: float = 8,
     lambda_spatial: float = 20, normalize: bool = True,
@@ -240,12 +231,12 @@ def camouflage_context_measure(
     gm, lam = check_positive(gamma, "gamma"), check_positive(lambda_spatial, "lambda_spatial", allow_zero=True)
     norm = check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
-    images = list(image) if batched else [image]
-    if len(images) != len(pairs):
-        raise ValueError(f"`image` must hold {len(pairs)} images, one per map; got {len(images)}")
+    images = prepare_images(image, pairs, batched)
+    if any(im is None for im in images):
+        raise ValueError("`image` must give the RGB image of every map; got None")
     vals = []
     for (p, g), im in zip(pairs, images):
-        cd = camouflage_degree(_check_image(im, g.shape), g, gamma=gm, lambda_spatial=lam)
+        cd = camouflage_degree(im, g, gamma=gm, lambda_spatial=lam)
         vals.append(_score(_normalised(p, g, norm), g, cd, b2, al))
     return np.array(vals) if batched else float(vals[0])
 

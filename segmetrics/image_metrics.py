@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import prepare_pairs, prepare_skeletons
+from segmetrics._inputs import prepare_images, prepare_pairs, prepare_skeletons
 from segmetrics._sod_core import image_stats
 from segmetrics.registry import FAMILIES, OPTIONS, MetricOptions, PairContext, family, flatten
 
@@ -76,7 +76,7 @@ class ImageMetrics:
 
 
 def image_metrics(pred: np.ndarray, gt: np.ndarray, options: MetricOptions, skeleton: np.ndarray | None = None,
-                  name: str | None = None) -> ImageMetrics:
+                  name: str | None = None, image: np.ndarray | None = None) -> ImageMetrics:
     """The fused pass over one validated canonical pair (no input checks: callers validate first).
 
     Args:
@@ -85,6 +85,10 @@ def image_metrics(pred: np.ndarray, gt: np.ndarray, options: MetricOptions, skel
         options: validated options.
         skeleton: validated GT skeleton of the same shape, or ``None``.
         name: image name.
+        image: validated ``(H, W, 3)`` uint8 RGB image (for the families that need it), or ``None``.
+
+    Raises:
+        ValueError: if a requested family needs the RGB image and ``image`` is ``None``.
     """
     o = options
     needs: set[str] = set()
@@ -93,7 +97,10 @@ def image_metrics(pred: np.ndarray, gt: np.ndarray, options: MetricOptions, skel
     fe = "hist" in needs or "strict" in needs or ("mae" in needs and "smeasure" in needs)  # S-only skips MAE
     st = image_stats(pred, gt, normalize=o.normalize, fe=fe, strict="strict" in needs, smeasure="smeasure" in needs,
                      alpha=o.alpha, s_matlab=o.sm_compat == "matlab", avoid_nan=o.avoid_nan)
-    ctx = PairContext(pred, gt, o, st, skeleton)
+    if image is None and "image" in needs:
+        fams = [k for k in o.metrics if "image" in FAMILIES[k].needs_for(o)]
+        raise ValueError(f"metric(s) {fams} need the RGB image: pass `image` (command line: --image-dir)")
+    ctx = PairContext(pred, gt, o, st, skeleton, {"image": image} if image is not None else None)
     return ImageMetrics({key: FAMILIES[key].compute(ctx) for key in o.metrics}, name, o)
 
 
@@ -109,6 +116,7 @@ def compute_all(
     *,
     metrics: Sequence[str] | None = None,
     hce_skeleton: Any = None,
+    image: Any = None,
     **options: Any,
 ) -> ImageMetrics | list[ImageMetrics]:
     """Compute every requested metric of each image in one call (default: F, weighted F, MAE, S, E, HCE).
@@ -132,6 +140,7 @@ def compute_all(
         metrics: family keys of the metric table (:mod:`segmetrics.metric_table`); default the six
             DIS metrics ``("fm", "wfm", "mae", "sm", "em", "hce")``.
         hce_skeleton: precomputed GT skeleton(s) for HCE (one map, or one per image), or ``None``.
+        image: the ``(H, W, 3)`` uint8 RGB image(s) (one, or one per map), needed by ``"ccm"``.
         **options: metric options of the metric table:
 
     <<options>>
@@ -157,7 +166,8 @@ def compute_all(
     opt = MetricOptions.make(metrics, **options)
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
     skels = prepare_skeletons(hce_skeleton, pairs, batched, "hce_skeleton")
-    out = [image_metrics(p, g, opt, s) for (p, g), s in zip(pairs, skels)]
+    images = prepare_images(image, pairs, batched)
+    out = [image_metrics(p, g, opt, s, image=im) for (p, g), s, im in zip(pairs, skels, images)]
     return out if batched else out[0]
 
 

@@ -464,6 +464,53 @@ for _fam in (
     register_family(_fam)
 
 
+for _opt in (
+    Option("cm_beta_sq", 1.0, check_positive, "context measure: weight beta^2 of the forward term"),
+    Option("ccm_beta_sq", 1.2, check_positive, "camouflage context measure: weight beta^2 of the forward term"),
+    Option("cm_alpha", 6.0, check_positive, "context measures: kernel scale alpha"),
+    Option("ccm_gamma", 8.0, check_positive, "camouflage context measure: camouflage-degree scale gamma"),
+    Option("ccm_lambda", 20.0, lambda v, n: check_positive(v, n, allow_zero=True),
+           "camouflage context measure: position weight lambda of the patch matching"),
+):
+    register_option(_opt)
+
+
+def _cm(ctx: PairContext) -> float:
+    from segmetrics.context_measure import _score
+
+    o = ctx.options
+    return _score(np.ascontiguousarray(ctx.normalized(), np.float64), ctx.gt, np.zeros(ctx.gt.shape), o.cm_beta_sq,
+                  o.cm_alpha)
+
+
+def _ccm(ctx: PairContext) -> float:
+    from segmetrics.context_measure import _score, camouflage_degree
+
+    o = ctx.options
+    cd = camouflage_degree(ctx.extras["image"], ctx.gt, gamma=o.ccm_gamma, lambda_spatial=o.ccm_lambda)
+    return _score(np.ascontiguousarray(ctx.normalized(), np.float64), ctx.gt, cd, o.ccm_beta_sq, o.cm_alpha)
+
+
+for _fam in (
+    Family(
+        key="cm",
+        title="context measure",
+        compute=_cm,
+        scalars=(Scalar("cm", label="CM", latex=r"$C_\beta$", column=25),),
+        options=("normalize", "cm_beta_sq", "cm_alpha"),
+    ),
+    Family(
+        key="ccm",
+        title="camouflage context measure (needs the RGB image)",
+        compute=_ccm,
+        scalars=(Scalar("ccm", label="CCM", latex=r"$C_\beta^{cam}$", column=26),),
+        options=("normalize", "ccm_beta_sq", "cm_alpha", "ccm_gamma", "ccm_lambda"),
+        needs=frozenset({"image"}),
+    ),
+):
+    register_family(_fam)
+
+
 # ------------------------------------------------------------------------------ table column presets
 
 #: Result-table column presets: the metrics papers print, in the order they print them. ``dis``,

@@ -46,6 +46,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--config", help="JSON or TOML file with several methods x datasets")
     src.add_argument("--merge", nargs="+", metavar="DIR", help="merge the output folders of separate runs")
     p.add_argument("--out", help="output folder (default: segmetrics_results/<dataset>/<method>)")
+    p.add_argument("--image-dir", default=None, help="folder of the RGB images (GT stems), needed by --metrics ccm")
     p.add_argument("--metrics", nargs="+", choices=all_metrics(), default=None,
                    help=f"metrics to compute (default: {' '.join(default_metrics())}, or the --preset's)")
     _add_preset(p)
@@ -162,6 +163,7 @@ def _eval_kwargs(a: argparse.Namespace) -> dict:
         "executor": a.executor,
         "resize": a.resize,
         "color": a.color,
+        "image_dir": a.image_dir,
     }
     for name in OPTIONS:  # every metric option the command line was given
         value = getattr(a, name)

@@ -55,7 +55,7 @@ from segmetrics.app._fingerprint import same_content
 from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
-from segmetrics.registry import MetricOptions, default_metrics, reduce_dataset, validate_metrics
+from segmetrics.registry import MetricOptions, default_metrics, family, reduce_dataset, validate_metrics
 
 __all__ = [
     "RESULTS_SCHEMA",
@@ -420,6 +420,7 @@ def evaluate_folder(
     prefix: str = "",
     suffix: str = "",
     skeleton_cache: str | os.PathLike | bool | None = True,
+    image_dir: str | os.PathLike | None = None,
     method: str | None = None,
     dataset: str | None = None,
     overwrite: bool = False,
@@ -457,6 +458,8 @@ def evaluate_folder(
         suffix: see ``prefix``.
         skeleton_cache: GT skeleton cache folder for HCE; ``True`` (default) = the default folder
             (:func:`segmetrics.app.skeleton_cache.default_cache_dir`), ``False``/``None`` = no cache.
+        image_dir: folder of the RGB images, one per GT with the GT's stem (any image extension);
+            needed by the families that read the image (``"ccm"``).
         method: method name in the results (default: see :func:`default_names`).
         dataset: dataset name (default: see :func:`default_names`).
         overwrite: discard previous results in ``out_dir`` instead of resuming.
@@ -512,7 +515,13 @@ def evaluate_folder(
         cache = None
     else:
         cache = str(skeleton_cache)
-    settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache)
+    needs_image = [k for k in metrics if "image" in family(k).needs_for(opts)]
+    if needs_image and image_dir is None:
+        raise ValueError(f"metric(s) {needs_image} need the RGB images: pass `image_dir` (command line: --image-dir)")
+    if image_dir is not None and not Path(image_dir).is_dir():
+        raise FileNotFoundError(f"`image_dir` must be an existing folder; got {str(image_dir)!r}")
+    settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache,
+                            image_dir=None if image_dir is None else str(image_dir))
     pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
     if not pairing.pairs:
         raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))

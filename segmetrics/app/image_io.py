@@ -79,6 +79,24 @@ def read_map(path: str | os.PathLike, *, color: str = "gray") -> np.ndarray:
     return _read_map(path, color, "")[0]
 
 
+def read_rgb(image_dir: str | os.PathLike, stem: str) -> np.ndarray:
+    """The ``(H, W, 3)`` uint8 RGB image ``<image_dir>/<stem>.<ext>`` (any of :data:`IMAGE_EXTENSIONS`).
+
+    Raises:
+        ImageReadError: if no such file exists or it cannot be decoded as a colour image.
+    """
+    import cv2
+
+    for ext in IMAGE_EXTENSIONS:
+        for cand in (Path(image_dir) / f"{stem}{ext}", Path(image_dir) / f"{stem}{ext.upper()}"):
+            if cand.is_file():
+                img = cv2.imdecode(np.fromfile(cand, dtype=np.uint8), cv2.IMREAD_COLOR)
+                if img is None or img.dtype != np.uint8:
+                    raise ImageReadError(f"cannot decode the RGB image {cand}: not a valid 8-bit image")
+                return np.ascontiguousarray(img[:, :, ::-1])
+    raise ImageReadError(f"no RGB image named {stem} with an extension of {IMAGE_EXTENSIONS} in {image_dir}")
+
+
 def _read_map(path: str | os.PathLike, color: str, role: str, fingerprint: bool = False) -> tuple[np.ndarray, Any]:
     """:func:`read_map` with ``role`` (e.g. ``"the prediction "``) in its messages.
 

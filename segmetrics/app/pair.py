@@ -38,6 +38,7 @@ class EvalSettings:
         resize: ``"error"`` (a size mismatch is an error row) or ``"pred-to-gt"`` (bilinear resize).
         color: how colour files become one channel, ``"gray"`` or ``"first"`` (see ``image_io``).
         skeleton_cache: folder of the GT skeleton cache, or ``None`` to skeletonise without caching.
+        image_dir: folder of the RGB images (same stems as the GTs) for the families that need them.
     """
 
     metrics: tuple[str, ...] = field(default_factory=default_metrics)
@@ -45,6 +46,7 @@ class EvalSettings:
     resize: str = "error"
     color: str = "gray"
     skeleton_cache: str | None = None
+    image_dir: str | None = None
 
     def identity(self) -> dict[str, Any]:
         """The settings that change the numbers (the cache folder does not): metrics, I/O, every option."""
@@ -87,23 +89,25 @@ class PairResult:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
-def compute_pair(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: PairResult) -> None:
+def compute_pair(pred: np.ndarray, gt: np.ndarray, settings: EvalSettings, out: PairResult,
+                 image: np.ndarray | None = None) -> None:
     """Fill ``out`` with every metric of ``settings`` for one (pred, gt) pair of equal size (one fused pass).
 
     Raises:
         FloatingPointError: if a metric is not finite (a NaN S-measure is allowed: the reference's).
     """
-    from segmetrics._inputs import prepare_pairs, prepare_skeletons
+    from segmetrics._inputs import prepare_images, prepare_pairs, prepare_skeletons
     from segmetrics.image_metrics import image_metrics
 
     [(p, g)], _ = prepare_pairs(pred, gt, keep_uint8=True)
+    [image] = prepare_images(image, [(p, g)], False)
     skeleton = None
     if "hce" in settings.metrics and settings.skeleton_cache is not None:
         from segmetrics.app.skeleton_cache import SkeletonCache
 
         skeleton = SkeletonCache(settings.skeleton_cache).get(g)
         skeleton = prepare_skeletons(skeleton, [(p, g)], False, "hce_skeleton")[0]
-    res = image_metrics(p, g, settings.options, skeleton)
+    res = image_metrics(p, g, settings.options, skeleton, image=image)
     for key in settings.metrics:
         scalars, curves = flatten(key, res.results[key], settings.options)
         out.scalars.update({k: float(v) for k, v in scalars.items()})
@@ -145,7 +149,12 @@ def evaluate_pair(name: str, pred_path: str | Path, gt_path: str | Path, setting
     try:
         pred, gt = load_pair(Path(pred_path), Path(gt_path), settings, out.inputs)
         out.height, out.width = int(gt.shape[0]), int(gt.shape[1])
-        compute_pair(pred, gt, settings, out)
+        image = None
+        if settings.image_dir is not None:
+            from segmetrics.app.image_io import read_rgb
+
+            image = read_rgb(settings.image_dir, Path(gt_path).stem)
+        compute_pair(pred, gt, settings, out, image)
     except Exception as exc:
         out.status = "error"
         msg = str(exc) or type(exc).__name__

@@ -92,3 +92,40 @@ def test_cli_metrics_subset_and_dis_preset(folder, tmp_path, capsys):
                                                   "adpE", "adpF", "mBA", "maxBIoU", "meanBIoU"]
     assert main(["table", str(tmp_path / "a"), "--preset", "sod"]) == 0  # no preset column computed: default ones
     assert "MSE" in capsys.readouterr().out
+
+
+def test_camouflage_context_measure_reads_the_rgb_image_everywhere(tmp_path, capsys):
+    from segmetrics.app.folder import evaluate_folder
+    from segmetrics.context_measure import camouflage_context_measure
+    from tests.segmetrics.photo_cases import photo_rgb
+
+    names = ("horse_blur", "coins_shift")
+    pairs = [make_photo_case(n) for n in names]
+    images = [photo_rgb(n.rsplit("_", 1)[0]) for n in names]
+    want = [camouflage_context_measure(p, g, im) for (p, g), im in zip(pairs, images)]
+    assert [r.ccm for r in compute_all([p for p, _ in pairs], [g for _, g in pairs], metrics=("ccm",),
+                                       image=images)] == want
+    acc = DatasetMetrics(metrics=("cm", "ccm"))
+    for (p, g), im in zip(pairs, images):
+        acc.update(p, g, image=im)
+    assert acc.results()["ccm"] == pytest.approx(np.mean(want), abs=1e-15)
+    with pytest.raises(ValueError, match=r"metric\(s\) \['ccm'\] need the RGB image: pass `image`"):
+        compute_all(*pairs[0], metrics=("ccm",))
+    for d in ("pred", "gt", "im"):
+        (tmp_path / d).mkdir()
+    for i, ((p, g), im) in enumerate(zip(pairs, images)):
+        cv2.imwrite(str(tmp_path / "pred" / f"s{i}.png"), p)
+        cv2.imwrite(str(tmp_path / "gt" / f"s{i}.png"), g)
+        cv2.imwrite(str(tmp_path / "im" / f"s{i}.jpg"), im[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 100])
+    with pytest.raises(ValueError, match="need the RGB images: pass `image_dir`"):
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", metrics=("ccm",), workers=0, progress=False)
+    args = ["eval", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--image-dir",
+            str(tmp_path / "im"), "--metrics", "cm", "ccm", "--workers", "0", "--no-progress", "--out",
+            str(tmp_path / "o")]
+    assert main(args) == 0
+    assert "CCM" in capsys.readouterr().out
+    res = evaluate_folder(tmp_path / "pred", tmp_path / "gt", metrics=("ccm",), image_dir=tmp_path / "im",
+                          workers=0, progress=False)
+    jpeg = [camouflage_context_measure(p, g, cv2.imread(str(tmp_path / "im" / f"s{i}.jpg"))[:, :, ::-1])
+            for i, (p, g) in enumerate(pairs)]
+    assert res.metrics["ccm"] == pytest.approx(np.mean(jpeg), abs=1e-12)

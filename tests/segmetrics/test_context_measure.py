@@ -54,7 +54,7 @@ def test_batch_float_and_degenerate_inputs():
 def test_errors_name_the_argument():
     pred, gt = make_photo_case("coins_blur")
     img = photo_rgb("coins")
-    with pytest.raises(ValueError, match="`image` must be a uint8 \\(H, W, 3\\) RGB image"):
+    with pytest.raises(ValueError, match="`image` must be a uint8 \\(H, W, 3\\) RGB image; got array of shape"):
         camouflage_context_measure(pred, gt, img[..., 0])
     with pytest.raises(ValueError, match="`image` must have the shape of `gt`"):
         camouflage_context_measure(pred, gt, img[1:])
