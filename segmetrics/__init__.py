@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from segmetrics.accumulator import DatasetMetrics
+from segmetrics.boundary_accuracy import boundary_accuracy
 from segmetrics.boundary_fscore import BoundaryFScore, boundary_fscore
+from segmetrics.boundary_iou import BoundaryIoUResult, boundary_iou
+from segmetrics.confusion import ConfusionAccumulator, ConfusionResult, confusion_counts, confusion_metrics
+from segmetrics.context_measure import camouflage_context_measure, context_measure
 from segmetrics.distance import squared_distance_transform
 from segmetrics.distributed import gather_metrics
 from segmetrics.emeasure import EMeasureResult, emeasure
@@ -17,7 +21,10 @@ from segmetrics.fmeasure import FMeasureResult, fmeasure
 from segmetrics.hce import HCEDetails, HCEResult, hce, hce_details
 from segmetrics.image_metrics import ImageMetrics, compute_all
 from segmetrics.mae import mae
+from segmetrics.mse import mse
+from segmetrics.multiscale_iou import MSIoUResult, msiou, msiou_ground_truth
 from segmetrics.region_overlap import RegionOverlap, dice, iou, region_overlap
+from segmetrics.size_invariance import SizeInvariantAccumulator, SizeInvariantResult, size_invariant_metrics
 from segmetrics.skeleton import skeletonize
 from segmetrics.smeasure import smeasure
 from segmetrics.weighted_fmeasure import weighted_fmeasure
@@ -59,6 +66,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BoundaryFScore",
+    "BoundaryIoUResult",
+    "ConfusionAccumulator",
+    "ConfusionResult",
     "DatasetMetrics",
     "EMeasureResult",
     "FMeasureResult",
@@ -67,13 +77,22 @@ __all__ = [
     "HCEResult",
     "ImageMetrics",
     "InteractiveEvaluator",
+    "MSIoUResult",
     "ObjectComplexity",
     "RegionOverlap",
+    "SizeInvariantAccumulator",
+    "SizeInvariantResult",
     "SkeletonCache",
     "__version__",
+    "boundary_accuracy",
     "boundary_fscore",
+    "boundary_iou",
+    "camouflage_context_measure",
     "complexity_folder",
     "compute_all",
+    "confusion_counts",
+    "confusion_metrics",
+    "context_measure",
     "dice",
     "draw_hce",
     "emeasure",
@@ -88,6 +107,9 @@ __all__ = [
     "load_results",
     "mae",
     "merge_results",
+    "mse",
+    "msiou",
+    "msiou_ground_truth",
     "object_complexity",
     "pair_files",
     "plot_curves",
@@ -95,6 +117,7 @@ __all__ = [
     "region_overlap",
     "save_curve_plots",
     "save_hce_picture",
+    "size_invariant_metrics",
     "skeletonize",
     "smeasure",
     "squared_distance_transform",
