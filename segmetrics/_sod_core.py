@@ -101,6 +101,10 @@ def image_stats(
     p = pred.ravel()
     g = gt.ravel()
     use_lut = pred.dtype == np.uint8
+    if use_lut and not smeasure:
+        st = _uint8_stats(p, g, normalize, strict)
+        if st is not None:
+            return st
     pf, pu = (_DUMMY_F, p) if use_lut else (p, _DUMMY_U8)
     lo, hi, nfg, sr, sc = _k.scan_stats(pf, pu, use_lut, g, h, w)
     if use_lut:
@@ -137,6 +141,36 @@ def image_stats(
         sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st,
         sm=float(sm) if smeasure else None, lo=lo, d=float(d), donorm=donorm,
         lut=lut if use_lut else None, raw=raw if use_lut and fe else None,
+    )
+
+
+def _uint8_stats(pu: np.ndarray, g: np.ndarray, normalize: bool, strict: bool) -> ImageStats | None:
+    """Every statistic but the S-measure of a flat uint8 map from one level-histogram pass.
+
+    Returns ``None`` when a present level ties with the adaptive threshold (the caller then runs the
+    numpy-order kernels, as :func:`image_stats` does for the S-measure path).
+    """
+    raw = np.zeros((2, 256), np.int64)
+    _k.level_hist(pu, g, raw)
+    present = np.flatnonzero(raw[0] + raw[1])
+    lo, hi = float(present[0]) / 255.0, float(present[-1]) / 255.0
+    donorm = bool(normalize and hi != lo)
+    d = hi - lo if donorm else 1.0
+    lut = uint8_level_values(lo, d, donorm)
+    sum_pred, sum_abs, thr, tp, fp, hazard = _k.raw_summary(raw, lut, g.size)
+    if hazard:
+        return None
+    hist = np.zeros((8, 256), np.int64)
+    _k._fold_levels(raw, lut, hist)
+    st = None
+    if strict:
+        sh = np.zeros((2, 256), np.int64)
+        stp, sfp = _k.strict_from_raw(raw, lut, thr, sh)
+        st = (sh[0], sh[1], int(stp), int(sfp))
+    return ImageStats(
+        n=g.size, n_fg=int(raw[0].sum()), hist_fg=hist[4].copy(), hist_bg=hist[0].copy(), sum_pred=float(sum_pred),
+        sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st, sm=None, lo=lo, d=float(d),
+        donorm=donorm, lut=lut, raw=raw,
     )
 
 

@@ -820,6 +820,53 @@ def _nsum(vals, n):
 
 
 @njit
+def level_hist(pu, g, raw):
+    """``raw[0 / 1, u]`` += number of GT-foreground / background pixels at raw level ``u`` (one pass,
+    four interleaved copies to shorten store-to-load chains on repeated levels)."""
+    cnt = np.zeros((4, 2, 256), np.int64)
+    n = g.size
+    m = n - n % 4
+    for t in range(0, m, 4):
+        cnt[0, 1 - np.int64(g[t]), pu[t]] += 1
+        cnt[1, 1 - np.int64(g[t + 1]), pu[t + 1]] += 1
+        cnt[2, 1 - np.int64(g[t + 2]), pu[t + 2]] += 1
+        cnt[3, 1 - np.int64(g[t + 3]), pu[t + 3]] += 1
+    for t in range(m, n):
+        cnt[0, 1 - np.int64(g[t]), pu[t]] += 1
+    for k in range(2):
+        for u in range(256):
+            raw[k, u] = cnt[0, k, u] + cnt[1, k, u] + cnt[2, k, u] + cnt[3, k, u]
+
+
+@njit
+def raw_summary(raw, lut, n):
+    """From the raw-level counts of a uint8 map: compensated ``sum P``, ``sum |P - G|``, the adaptive
+    threshold and its ``(TP, FP)``, and whether a present level ties with the threshold (``hazard``:
+    the caller must then use the numpy-order kernels)."""
+    tmp = np.empty(512)
+    for u in range(256):
+        tmp[u] = (raw[0, u] + raw[1, u]) * lut[u]
+    sum_v = _nsum(tmp, 256)
+    for u in range(256):
+        tmp[u] = raw[1, u] * lut[u]
+        tmp[256 + u] = raw[0, u] * (1.0 - lut[u])
+    sum_abs = _nsum(tmp, 512)
+    thr2 = 2 * (sum_v / n)
+    thr = min(thr2, 1.0)
+    tp = 0
+    fp = 0
+    for u in range(256):
+        if raw[0, u] + raw[1, u] == 0:
+            continue
+        if abs(lut[u] - thr2) <= _TIE_TOL:
+            return sum_v, sum_abs, thr, tp, fp, True
+        if lut[u] >= thr:
+            tp += raw[0, u]
+            fp += raw[1, u]
+    return sum_v, sum_abs, thr, tp, fp, False
+
+
+@njit
 def lut_image_kernel(pu, g, h, w, lut, nfg, sr, sc, want_s, alpha, s_matlab, avoid_nan, hist, raw):
     """:func:`image_kernel` for a uint8 map from level histograms (see the section notes).
 
@@ -842,28 +889,12 @@ def lut_image_kernel(pu, g, h, w, lut, nfg, sr, sc, want_s, alpha, s_matlab, avo
     for u in range(256):
         raw[0, u] = cnt[1, u] + cnt[3, u] + cnt[5, u] + cnt[7, u]
         raw[1, u] = cnt[0, u] + cnt[2, u] + cnt[4, u] + cnt[6, u]
-    tmp = np.empty(512)
-    for u in range(256):
-        tmp[u] = (raw[0, u] + raw[1, u]) * lut[u]
-    sum_v = _nsum(tmp, 256)
-    for u in range(256):
-        tmp[u] = raw[1, u] * lut[u]
-        tmp[256 + u] = raw[0, u] * (1.0 - lut[u])
-    sum_abs = _nsum(tmp, 512)
-    thr2 = 2 * (sum_v / n)
-    thr = min(thr2, 1.0)
-    tp = 0
-    fp = 0
+    sum_v, sum_abs, thr, tp, fp, hazard = raw_summary(raw, lut, n)
     sm = np.nan
-    for u in range(256):
-        if raw[0, u] + raw[1, u] == 0:
-            continue
-        if abs(lut[u] - thr2) <= _TIE_TOL:
-            raw[:, :] = 0
-            return sum_v, sum_abs, thr, tp, fp, sm, True
-        if lut[u] >= thr:
-            tp += raw[0, u]
-            fp += raw[1, u]
+    if hazard:
+        raw[:, :] = 0
+        return sum_v, sum_abs, thr, tp, fp, sm, True
+    tmp = np.empty(512)
     if not s_region:
         if want_s:
             sm = 1 - sum_v / n if nfg == 0 else sum_v / n
