@@ -344,15 +344,18 @@ def auc_from_curves(precision: np.ndarray, recall: np.ndarray, fpr: np.ndarray) 
 
 
 def _image_result(c: ConfusionCounts, metrics: tuple[str, ...], beta_sq: float) -> ConfusionResult:
-    cc, ca, cb = c.curve_counts(), c.adaptive_counts(), c.binary_counts()
-    scores = {}
+    # one formula call per metric over 258 count rows: the 256 levels, then adaptive and binary
+    tp, fp, tn, fn = (np.concatenate([curve, [a, b]]) for curve, a, b in
+                      zip(c.curve_counts(), c.adaptive_counts(), c.binary_counts()))
+    scores, values = {}, {}
+    for m in {*metrics, "precision", "recall", "fpr"}:
+        values[m] = confusion_formula(m, tp, fp, tn, fn, beta_sq=beta_sq)
     for m in metrics:
-        curve = confusion_formula(m, *cc, beta_sq=beta_sq)
-        b = float(confusion_formula(m, *cb, beta_sq=beta_sq))
-        scores[m] = ConfusionScores(curve, float(pysod_mean(curve)), float(curve.max()),
-                                    float(confusion_formula(m, *ca, beta_sq=beta_sq)), b, b)
-    pr, pp, pf = (confusion_formula(m, *cc) for m in ("recall", "precision", "fpr"))
-    auc_pr, auc_roc = auc_from_curves(pp, pr, pf)
+        v = values[m]
+        curve = v[:256]
+        scores[m] = ConfusionScores(curve, float(pysod_mean(curve)), float(curve.max()), float(v[256]),
+                                    float(v[257]), float(v[257]))
+    auc_pr, auc_roc = auc_from_curves(values["precision"][:256], values["recall"][:256], values["fpr"][:256])
     return ConfusionResult(scores, auc_pr, auc_roc, c)
 
 

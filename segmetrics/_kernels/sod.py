@@ -821,21 +821,24 @@ def _nsum(vals, n):
 
 @njit
 def level_hist(pu, g, raw):
-    """``raw[0 / 1, u]`` += number of GT-foreground / background pixels at raw level ``u`` (one pass,
-    four interleaved copies to shorten store-to-load chains on repeated levels)."""
-    cnt = np.zeros((4, 2, 256), np.int64)
+    """``raw[0 / 1, u]`` += number of GT-foreground / background pixels at raw level ``u`` (one pass;
+    eight interleaved copies shorten the store-to-load chains of runs of one level)."""
+    cnt = np.zeros((8, 512), np.int64)  # [copy, 256 * is_fg + level]
     n = g.size
-    m = n - n % 4
-    for t in range(0, m, 4):
-        cnt[0, 1 - np.int64(g[t]), pu[t]] += 1
-        cnt[1, 1 - np.int64(g[t + 1]), pu[t + 1]] += 1
-        cnt[2, 1 - np.int64(g[t + 2]), pu[t + 2]] += 1
-        cnt[3, 1 - np.int64(g[t + 3]), pu[t + 3]] += 1
+    m = n - n % 8
+    for t in range(0, m, 8):
+        for k in range(8):
+            cnt[k, (np.int64(g[t + k]) << 8) + pu[t + k]] += 1
     for t in range(m, n):
-        cnt[0, 1 - np.int64(g[t]), pu[t]] += 1
-    for k in range(2):
-        for u in range(256):
-            raw[k, u] = cnt[0, k, u] + cnt[1, k, u] + cnt[2, k, u] + cnt[3, k, u]
+        cnt[0, (np.int64(g[t]) << 8) + pu[t]] += 1
+    for u in range(256):
+        fg = 0
+        bg = 0
+        for k in range(8):
+            fg += cnt[k, 256 + u]
+            bg += cnt[k, u]
+        raw[0, u] += fg
+        raw[1, u] += bg
 
 
 @njit
