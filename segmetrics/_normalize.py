@@ -53,3 +53,13 @@ def uint8_level_values(lo: float, scale: float, normalize: bool) -> np.ndarray:
     if normalize:
         lut = (lut - lo) / scale
     return np.clip(lut, 0.0, 1.0)
+
+
+def uint8_table(pred: np.ndarray, normalize: bool) -> np.ndarray:
+    """The normalised value of each of the 256 levels of a uint8 map (its min / max decide the scaling).
+
+    Equal to the table :func:`segmetrics._sod_core.image_stats` builds, without the statistics pass.
+    """
+    lo, hi = float(pred.min()) / 255.0, float(pred.max()) / 255.0
+    donorm = bool(normalize and hi != lo)
+    return uint8_level_values(lo, hi - lo if donorm else 1.0, donorm)

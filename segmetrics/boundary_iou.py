@@ -26,6 +26,7 @@ import numpy as np
 
 from segmetrics._inputs import prepare_pairs
 from segmetrics._kernels.pixel_passes import boundary_level_hist, quantise
+from segmetrics._normalize import uint8_table
 from segmetrics._sod_core import ImageStats, check_bool, image_stats, pysod_mean
 
 __all__ = ["BoundaryIoUResult", "boundary_iou"]
@@ -62,15 +63,21 @@ def _erode(m: np.ndarray, d: int) -> np.ndarray:
     return cv2.erode(padded, np.ones((2 * d + 1, 2 * d + 1), np.uint8))[1:-1, 1:-1]
 
 
-def boundary_iou_image(p: np.ndarray, g: np.ndarray, st: ImageStats) -> BoundaryIoUResult:
-    """Boundary IoU of one canonical pair from its shared statistics (private entry of the fused pass)."""
+def boundary_iou_image(p: np.ndarray, g: np.ndarray, st: ImageStats | None,
+                       normalize: bool = True) -> BoundaryIoUResult:
+    """Boundary IoU of one canonical pair, from its shared statistics when given (private entry of the fused pass)."""
     h, w = g.shape
     d = max(round(float(_DILATION_RATIO * np.sqrt(h**2 + w**2))), 1)
-    use_lut = p.dtype == np.uint8
-    pf, pu = (_DUMMY_F, p.ravel()) if use_lut else (p.ravel(), _DUMMY_U8)
-    lut = st.lut if st.lut is not None else _DUMMY_F
-    q = np.empty((h, w), np.uint8)
-    quantise(pf, pu, lut, use_lut, st.lo, st.d, st.donorm, q.ravel())
+    if p.dtype == np.uint8:  # the quantised level of each raw level, then one lookup
+        lut = st.lut if st is not None else uint8_table(p, normalize)
+        import cv2
+
+        q = cv2.LUT(p, (lut * 255.0).astype(np.uint8))
+    else:
+        if st is None:
+            st = image_stats(p, g, normalize=normalize, fe=False)
+        q = np.empty((h, w), np.uint8)
+        quantise(p.ravel(), _DUMMY_U8, _DUMMY_F, False, st.lo, st.d, st.donorm, q.ravel())
     g8 = g.view(np.uint8)
     band = (g8 > _erode(g8, d)).ravel()
     hist = np.zeros((2, 256), np.int64)
@@ -111,5 +118,5 @@ def boundary_iou(pred: Any, gt: Any, *, normalize: bool = True) -> BoundaryIoURe
     """
     norm = check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
-    out = [boundary_iou_image(p, g, image_stats(p, g, normalize=norm)) for p, g in pairs]
+    out = [boundary_iou_image(p, g, None, norm) for p, g in pairs]
     return out if batched else out[0]

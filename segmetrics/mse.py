@@ -8,7 +8,7 @@ import numpy as np
 
 from segmetrics._inputs import prepare_pairs
 from segmetrics._kernels.pixel_passes import squared_error_sum, table_sum
-from segmetrics._normalize import uint8_level_values
+from segmetrics._normalize import uint8_table
 from segmetrics._sod_core import ImageStats, check_bool, image_stats
 
 __all__ = ["mse"]
@@ -73,7 +73,5 @@ def mse(pred: Any, gt: Any, *, normalize: bool = True) -> float | np.ndarray:
 
 def _uint8_mse(p: np.ndarray, g: np.ndarray, normalize: bool) -> float:
     """MSE of a uint8 map alone: min / max, then one pass summing a 512-entry table of squared errors."""
-    lo, hi = float(p.min()) / 255.0, float(p.max()) / 255.0
-    donorm = bool(normalize and hi != lo)
-    lut = uint8_level_values(lo, hi - lo if donorm else 1.0, donorm)
+    lut = uint8_table(p, normalize)
     return float(table_sum(p.ravel(), g.ravel(), np.concatenate([lut**2, (lut - 1.0) ** 2])) / g.size)

@@ -39,20 +39,19 @@ def squared_error_sum(p, pu, g, lut, use_lut, lo, d, donorm):
 
 @njit
 def boundary_level_hist(q, eroded, gt_band, hist):
-    """``hist[0 / 1, q - eroded]`` += 1 for pixels inside / outside the GT boundary band (``eroded <= q``;
-    eight interleaved copies shorten the store-to-load chains of runs of one value)."""
-    cnt = np.zeros((8, 512), np.int64)  # [copy, 256 * outside + value]
-    n = q.size
-    m = n - n % 8
-    for t in range(0, m, 8):
-        for k in range(8):
-            cnt[k, ((1 - np.int64(gt_band[t + k])) << 8) + (np.int64(q[t + k]) - np.int64(eroded[t + k]))] += 1
-    for t in range(m, n):
-        cnt[0, ((1 - np.int64(gt_band[t])) << 8) + (np.int64(q[t]) - np.int64(eroded[t]))] += 1
-    for u in range(256):
-        for k in range(8):
-            hist[0, u] += cnt[k, u]
-            hist[1, u] += cnt[k, 256 + u]
+    """``hist[0 / 1, q - eroded]`` += 1 for pixels inside / outside the GT boundary band (``eroded <= q``).
+
+    Flat pixels (``q == eroded``, most of an image) are only counted; the others are histogrammed.
+    """
+    n_in = 0
+    for t in range(q.size):
+        if gt_band[t]:
+            n_in += 1
+        k = np.int64(q[t]) - np.int64(eroded[t])
+        if k != 0:
+            hist[1 - np.int64(gt_band[t]), k] += 1
+    hist[0, 0] += n_in - hist[0, 1:].sum()
+    hist[1, 0] += (q.size - n_in) - hist[1, 1:].sum()
 
 
 @njit
