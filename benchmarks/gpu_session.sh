@@ -49,7 +49,7 @@ xdist=()
 step test_gpu 150 "$PY" -m pytest -q -m gpu tests/segloss/test_gpu.py "${xdist[@]}" -p no:cacheprovider -o addopts="-ra"
 
 # issue 11 items 16-17: every loss vs cross-entropy, ABL / Lovasz vs the authors' code
-step bench_gpu 120 "$PY" benchmarks/bench_gpu.py --abl-repo "$ANCHORS/abl_official" \
+step bench_gpu 210 "$PY" benchmarks/bench_gpu.py --abl-repo "$ANCHORS/abl_official" \
     --lovasz-repo "$ANCHORS/lovasz"
 if [ -f "$ANCHORS/prof_abl.py" ]; then  # scratch profiling, when present
     step profile_abl_scratch 60 "$PY" "$ANCHORS/prof_abl.py"
