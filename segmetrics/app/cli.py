@@ -187,6 +187,7 @@ def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
 def _pictures(results: list, a: argparse.Namespace) -> None:
     from segmetrics.app.hce_picture import save_hce_picture
     from segmetrics.app.image_io import pair_files
+    from segmetrics.app.pair import EvalSettings
 
     for r in results:
         if "hce" not in r.metrics or not r.per_image:
@@ -200,15 +201,9 @@ def _pictures(results: list, a: argparse.Namespace) -> None:
                 continue
             p, g = paths[name]
             out = Path(a.hce_pictures) / f"{r.dataset}_{r.method}_{name}_hce.png"
-            save_hce_picture(
-                p,
-                g,
-                out,
-                gamma=r.settings.get("hce_gamma", 5),
-                epsilon=r.settings.get("hce_epsilon", 2.0),
-                threshold=r.settings.get("hce_threshold", "official"),
-                iterations=r.settings.get("hce_iterations", "code"),
-            )
+            o = EvalSettings.from_identity(r.settings).options  # the options the numbers were computed with
+            save_hce_picture(p, g, out, gamma=o.hce_gamma, epsilon=o.hce_epsilon, threshold=o.hce_threshold,
+                             iterations=o.hce_iterations)
             print(f"wrote {out}", file=sys.stderr)
 
 
