@@ -96,7 +96,7 @@ def test_normalize_false():
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"metrics": ("fm", "xyz")}, ValueError, r"`metrics` must be a non-empty subset of \('fm', .*\); got 'xyz'"),
+        ({"metrics": ("fm", "xyz")}, ValueError, r"`metrics` must be one of \('fm', 'wfm', 'mae', .*\); got 'xyz'"),
         ({"metrics": ()}, ValueError, r"`metrics` must name at least one"),
         ({"metrics": 3}, TypeError, r"`metrics` must be a sequence of metric names; got int"),
         ({"em_compat": "x"}, ValueError, r"`em_compat` must be one of"),

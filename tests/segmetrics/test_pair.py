@@ -33,7 +33,7 @@ def test_compute_pair_equals_compute_all_for_every_family():
     compute_pair(pred, gt, s, out)
     ref = compute_all(pred, gt, metrics=keys)
     assert list(out.scalars) == scalar_keys(keys)
-    assert out.scalars == {k: float(v) for k, v in ref.scalars().items()}
+    np.testing.assert_equal(out.scalars, {k: float(v) for k, v in ref.scalars().items()})
     for k, c in ref.curves().items():
         np.testing.assert_array_equal(out.curves[k], c)
 
