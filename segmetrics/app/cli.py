@@ -112,9 +112,11 @@ def _add_picture(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pred", required=True, help="prediction image file")
     p.add_argument("--gt", required=True, help="ground-truth image file")
     p.add_argument("--out", required=True, help="output file (.png, .pdf, ...)")
-    p.add_argument("--gamma", type=int, default=5)
-    p.add_argument("--epsilon", type=float, default=2.0)
-    p.add_argument("--threshold", choices=("official", "pysod"), default="official")
+    from segmetrics.registry import FAMILIES, OPTIONS
+
+    for name in FAMILIES["hce"].options:  # the HCE options, without the prefix: --gamma, --epsilon, ...
+        opt, short = OPTIONS[name], name.removeprefix("hce_")
+        p.add_argument("--" + short.replace("_", "-"), dest=short, **{**opt.cli_kwargs(), "default": opt.default})
     p.add_argument("--crop", action="store_true", help="zoom to the errors")
 
 
@@ -379,7 +381,8 @@ def _cmd_picture(a: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     from segmetrics.app.hce_picture import save_hce_picture
 
-    d = save_hce_picture(a.pred, a.gt, a.out, gamma=a.gamma, epsilon=a.epsilon, threshold=a.threshold, crop=a.crop)
+    d = save_hce_picture(a.pred, a.gt, a.out, gamma=a.gamma, epsilon=a.epsilon, threshold=a.threshold,
+                         iterations=a.iterations, crop=a.crop)
     print(
         f"HCE = {d.total} (FP points {d.fp_points}, FP regions {d.fp_regions}, "
         f"FN points {d.fn_points}, FN regions {d.fn_regions}); wrote {a.out}"
@@ -454,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 _FLAGS = {
     "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config"},
     "stats": {"gt_dir": "--gt", "folder": "--gt"},
-    "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out", "iterations": None},
+    "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out"},
     "plot": {"results": "RESULTS", "out_dir": "--out"},
     "table": {"results": "RESULTS"},
 }

@@ -329,3 +329,15 @@ def test_single_metric_functions_default_to_the_metric_table(name):
     for func, param in _FUNCTION_PARAMETERS[name]:
         default = inspect.signature(getattr(segmetrics, func)).parameters[param].default
         assert default == OPTIONS[name].default, (func, param)
+
+
+@pytest.mark.parametrize("name", FAMILIES["hce"].options)
+def test_hce_picture_takes_every_hce_option_without_the_prefix(name):
+    opt = OPTIONS[name]
+    short = name.removeprefix("hce_")
+    alt = _alternative(opt)
+    a = cli._parser().parse_args(["hce-picture", "--pred", "p", "--gt", "g", "--out", "o",
+                                  "--" + short.replace("_", "-"), str(alt)])
+    assert getattr(a, short) == alt
+    assert getattr(cli._parser().parse_args(["hce-picture", "--pred", "p", "--gt", "g", "--out", "o"]),
+                   short) == opt.default
