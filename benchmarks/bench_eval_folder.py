@@ -134,7 +134,7 @@ def main() -> None:
 
     cv2.setNumThreads(1)
     numba.set_num_threads(1)
-    from segmetrics.folder import evaluate_folder
+    from segmetrics.app.folder import evaluate_folder
 
     tmp = Path(tempfile.mkdtemp(prefix="segmetrics_bench_"))
     data = Path(a.data) if a.data else tmp / "data"

@@ -59,8 +59,8 @@ from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clic
 from dis_synth import generate_scene
 
 from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, shuffle_outputs
+from segmetrics.app.report import format_table
 from segmetrics.interactive import InteractiveEvaluator, load_instances
-from segmetrics.report import format_table
 
 VAL_OFFSET = 1_000_000  # generated validation scenes use indices from here: never a training scene
 TABLE_COLUMNS = ("noc@85", "noc@90", "nof@85", "nof@90", "miou@1", "miou@3", "miou@5", "miou@10", "spc")
@@ -315,7 +315,7 @@ def evaluate(model: InteractiveCAN, objects: _Objects, args: argparse.Namespace)
 
 
 class _Row:
-    """What :func:`segmetrics.report.format_table` needs; prints a one-line summary when made."""
+    """What :func:`segmetrics.app.report.format_table` needs; prints a one-line summary when made."""
 
     def __init__(self, method: str, dataset: str, ev: InteractiveEvaluator) -> None:
         self.method, self.dataset, self.num_images, self.metrics = method, dataset, len(ev), ev.compute()

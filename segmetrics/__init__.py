@@ -1,5 +1,18 @@
 """segmetrics: exact, numba-accelerated DIS / salient-object segmentation metrics.
 
+Layout:
+
+* **metrics**, one file each (``fmeasure``, ``emeasure``, ``smeasure``, ``weighted_fmeasure``, ``mae``,
+  ``hce``, ``region_overlap``, ``boundary_fscore``, ``complexity``, ...), their numba kernels in
+  ``_kernels/``, input validation in ``_inputs``;
+* **the metric table and the fused pass**: ``registry`` (how a metric family and an option are
+  declared), ``metric_table`` (every family and option, declared once), ``image_metrics``
+  (:func:`compute_all`: all requested metrics of an image from one shared pass), ``accumulator``
+  (:class:`DatasetMetrics`) and ``distributed``;
+* **the folder-evaluation application** in ``app/`` (the ``segmetrics`` command, configuration files,
+  folder evaluation with its journal, image I/O, tables, plots, HCE pictures, skeleton cache), and
+  the interactive-segmentation evaluation in ``interactive/``.
+
 Importing this package never imports torch, matplotlib or OpenCV; they are loaded lazily by the
 functions that need them.
 """
@@ -14,8 +27,8 @@ from segmetrics.distance import squared_distance_transform
 from segmetrics.distributed import gather_metrics
 from segmetrics.emeasure import EMeasureResult, emeasure
 from segmetrics.fmeasure import FMeasureResult, fmeasure
-from segmetrics.fused import ImageMetrics, compute_all
 from segmetrics.hce import HCEDetails, HCEResult, hce, hce_details
+from segmetrics.image_metrics import ImageMetrics, compute_all
 from segmetrics.mae import mae
 from segmetrics.region_overlap import RegionOverlap, dice, iou, region_overlap
 from segmetrics.skeleton import skeletonize
@@ -26,24 +39,24 @@ __version__ = "0.1.0"
 
 # Folder evaluation, plots, pictures and statistics: loaded on first use (lazy).
 _LAZY = {
-    "FolderResult": "segmetrics.folder",
-    "evaluate_folder": "segmetrics.folder",
-    "load_results": "segmetrics.folder",
-    "merge_results": "segmetrics.folder",
-    "evaluate_config": "segmetrics.config",
-    "format_table": "segmetrics.report",
-    "plot_curves": "segmetrics.plot",
-    "save_curve_plots": "segmetrics.plot",
-    "draw_hce": "segmetrics.hce_picture",
-    "save_hce_picture": "segmetrics.hce_picture",
+    "FolderResult": "segmetrics.app.folder",
+    "evaluate_folder": "segmetrics.app.folder",
+    "load_results": "segmetrics.app.folder",
+    "merge_results": "segmetrics.app.folder",
+    "evaluate_config": "segmetrics.app.config",
+    "format_table": "segmetrics.app.report",
+    "plot_curves": "segmetrics.app.plot",
+    "save_curve_plots": "segmetrics.app.plot",
+    "draw_hce": "segmetrics.app.hce_picture",
+    "save_hce_picture": "segmetrics.app.hce_picture",
     "ObjectComplexity": "segmetrics.complexity",
     "object_complexity": "segmetrics.complexity",
     "summarize_complexity": "segmetrics.complexity",
-    "complexity_folder": "segmetrics.complexity",
-    "SkeletonCache": "segmetrics.skeleton_cache",
-    "read_map": "segmetrics.image_io",
+    "complexity_folder": "segmetrics.app.stats",
+    "SkeletonCache": "segmetrics.app.skeleton_cache",
+    "read_map": "segmetrics.app.image_io",
     "InteractiveEvaluator": "segmetrics.interactive",
-    "pair_files": "segmetrics.image_io",
+    "pair_files": "segmetrics.app.image_io",
 }
 
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from segmetrics.cli import main
+from segmetrics.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

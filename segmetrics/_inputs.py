@@ -29,7 +29,12 @@ __all__ = [
     "GT_UINT8_THRESHOLD",
     "as_numpy",
     "check_choice",
+    "check_epsilon",
+    "check_int",
     "check_positive",
+    "check_threshold",
+    "check_tolerances",
+    "check_unit_interval",
     "is_batch",
     "prepare_gt",
     "prepare_pair",
@@ -297,16 +302,72 @@ def prepare_skeletons(
     return out
 
 
-def check_choice(value: Any, name: str, choices: Sequence[Any]) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``value`` is not one of ``choices``."""
-    if value not in choices:
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """Return ``value``; ``ValueError`` naming ``name`` if it is not one of ``choices``."""
+    if isinstance(value, (list, dict, set)) or value not in choices:
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
+    return value
 
 
-def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
-    """Raise ``TypeError``/``ValueError`` unless ``value`` is a finite positive (or >= 0) number."""
+def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as ``float``; ``TypeError``/``ValueError`` unless it is a finite positive (or >= 0) number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number; got {type(value).__name__}")
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be finite and {bound}; got {value!r}")
+    return float(value)
+
+
+def check_int(value: Any, name: str, *, minimum: int = 0) -> int:
+    """Return ``value`` as ``int``; ``TypeError`` unless it is an integer, ``ValueError`` below ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer >= {minimum}; got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_unit_interval(value: Any, name: str) -> float:
+    """Return ``value`` as ``float``; ``TypeError`` unless it is a number, ``ValueError`` outside ``[0, 1]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number in [0, 1]; got {type(value).__name__}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"`{name}` must lie in [0, 1]; got {value!r}")
+    return float(value)
+
+
+def check_threshold(value: Any, name: str) -> float:
+    """Return a binarisation threshold in ``[0, 1)`` as ``float`` (foreground where ``p > threshold``)."""
+    check_positive(value, name, allow_zero=True)
+    if value >= 1.0:
+        raise ValueError(f"`{name}` must lie in [0, 1); got {value!r}")
+    return float(value)
+
+
+def check_tolerances(value: Any, name: str) -> tuple[int, ...]:
+    """Return pixel tolerances (one integer or a sequence of integers in ``[0, 64]``) sorted, as a tuple."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        value = (int(value),)
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be a sequence of integers in [0, 64] (pixels); got {value!r}")
+    try:
+        tols = tuple(value)
+    except TypeError:
+        raise TypeError(f"`{name}` must be a sequence of integers in [0, 64] (pixels); got {value!r}") from None
+    if not tols:
+        raise ValueError(f"`{name}` must hold at least one tolerance; got an empty sequence")
+    for t in tols:
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or t < 0 or t > 64:
+            raise ValueError(f"`{name}` must be integers in [0, 64] (pixels); got {value!r}")
+    if len(set(tols)) != len(tols):
+        raise ValueError(f"`{name}` must not repeat a tolerance; got {value!r}")
+    return tuple(sorted(int(t) for t in tols))
+
+
+def check_epsilon(value: Any, name: str) -> float:
+    """Return a Douglas–Peucker tolerance as ``float``: finite, ``> 0`` and below OpenCV's ``1e30`` limit."""
+    check_positive(value, name)
+    if value >= 1e30:
+        raise ValueError(f"`{name}` must be < 1e30 (OpenCV's approxPolyDP limit); got {value!r}")
+    return float(value)

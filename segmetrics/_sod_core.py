@@ -227,3 +227,29 @@ def em_adaptive(tp: int, fp: int, n_fg: int, n: int) -> float:
 def pysod_mean(curve: np.ndarray) -> np.ndarray:
     """``np.mean`` over the last axis in pysodmetrics' descending-threshold memory order (same rounding)."""
     return np.ascontiguousarray(curve[..., ::-1]).mean(axis=-1)
+
+
+def _flat_args(pred: np.ndarray, gt: np.ndarray, st: ImageStats) -> tuple:
+    p = pred.ravel()
+    use_lut = pred.dtype == np.uint8
+    pf, pu = (_DUMMY_F, p) if use_lut else (p, _DUMMY_U8)
+    lut = st.lut if use_lut else _NO_LUT
+    return pf, pu, gt.ravel(), lut, use_lut, st.lo, st.d, st.donorm
+
+
+def counts_above(pred: np.ndarray, gt: np.ndarray, st: ImageStats, threshold: float) -> tuple[int, int]:
+    """``(TP, FP)`` of the binary map ``P̂ > threshold`` (``P̂``: the prediction as normalised by ``st``).
+
+    ``v > t`` is ``v >= nextafter(t, inf)`` for floats, so the ``>=`` counting kernel serves.
+    """
+    tp, fp = _k.adaptive_counts(*_flat_args(pred, gt, st), float(np.nextafter(float(threshold), np.inf)))
+    return int(tp), int(fp)
+
+
+def mask_above(pred: np.ndarray, st: ImageStats, threshold: float) -> np.ndarray:
+    """Boolean map ``P̂ > threshold``, ``P̂`` normalised as ``st`` says (the values of ``minmax_normalize``)."""
+    if pred.dtype == np.uint8:
+        return (st.lut > threshold)[pred]
+    if st.donorm:
+        return (pred - st.lo) / st.d > threshold
+    return pred > threshold

@@ -1,4 +1,8 @@
-"""Dataset accumulator: update / compute / reset / merge with the benchmarks' dataset semantics."""
+"""Dataset accumulator: update / compute / reset / merge with the benchmarks' dataset semantics.
+
+Its state and reductions are those the metric table declares (:mod:`segmetrics.metric_table`): a
+running sum per averaged scalar and per curve, and the image count.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,10 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import prepare_pairs, prepare_skeletons
-from segmetrics._sod_core import THRESHOLDS, pysod_mean
-from segmetrics.fused import ALL_METRICS, ImageMetrics, MetricOptions, _image_metrics
+from segmetrics.image_metrics import ImageMetrics, image_metrics, options_doc
+from segmetrics.registry import MetricOptions, family, reduce_dataset, scalars_of
 
 __all__ = ["DatasetMetrics"]
-
-_HCE_PARTS = ("total", "fp_points", "fp_regions", "fn_points", "fn_regions")
 
 
 class DatasetMetrics:
@@ -35,11 +37,12 @@ class DatasetMetrics:
     scalar means (pysodmetrics sums the per-image list pairwise).
 
     Args:
-        metrics: subset of ``("fm", "em", "sm", "wfm", "mae", "hce")`` (default: all six).
+        metrics: family keys of the metric table (default: the six DIS metrics, see
+            :func:`segmetrics.compute_all`).
         per_image: keep a per-image table of scalar values (default ``False``).
-        **options: metric options of :func:`segmetrics.compute_all` (``normalize``, ``beta_sq``,
-            ``alpha``, ``wfm_beta``, ``em_compat``, ``sm_compat``, ``avoid_nan``, ``hce_gamma``,
-            ``hce_epsilon``, ``hce_threshold``, ``hce_iterations``).
+        **options: metric options of the metric table (as :func:`segmetrics.compute_all`):
+
+    <<options>>
 
     Raises:
         TypeError: wrongly typed option.
@@ -56,7 +59,7 @@ class DatasetMetrics:
         (2, 0.125)
     """
 
-    def __init__(self, metrics: Sequence[str] = ALL_METRICS, *, per_image: bool = False, **options: Any) -> None:
+    def __init__(self, metrics: Sequence[str] | None = None, *, per_image: bool = False, **options: Any) -> None:
         self.options = MetricOptions.make(metrics, **options)
         self.per_image = bool(per_image)
         self.reset()
@@ -69,43 +72,23 @@ class DatasetMetrics:
     def reset(self) -> None:
         """Clear the state (keeps the options)."""
         self.n_images = 0
-        self._curves: dict[str, np.ndarray] = {}
-        self._sums: dict[str, float] = {}
-        ms = self.metrics
-        if "fm" in ms:
-            for k in ("fm_curve", "fm_precision", "fm_recall"):
-                self._curves[k] = np.zeros(256)
-            self._sums["fm_adaptive"] = 0.0
-        if "em" in ms:
-            self._curves["em_curve"] = np.zeros(256)
-            self._sums["em_adaptive"] = 0.0
-        for k in ("sm", "wfm", "mae"):
-            if k in ms:
-                self._sums[k] = 0.0
-        if "hce" in ms:
-            for part in _HCE_PARTS:
-                self._sums["hce_" + part] = 0
+        # the declared dataset state: a running sum per per-image scalar and per curve
+        self._sums: dict[str, Any] = {s.key: 0 for s in scalars_of(self.metrics, self.options, per_image=True)}
+        self._curves: dict[str, np.ndarray] = {
+            c.key: np.zeros(c.length) for m in self.metrics for c in family(m).curves
+        }
         self._rows: list[dict[str, Any]] = []
 
     def _add(self, r: ImageMetrics) -> None:
         self.n_images += 1
-        s, c = self._sums, self._curves
-        if r.fm is not None:
-            c["fm_curve"] += r.fm.curve
-            c["fm_precision"] += r.fm.precision
-            c["fm_recall"] += r.fm.recall
-            s["fm_adaptive"] += r.fm.adaptive
-        if r.em is not None:
-            c["em_curve"] += r.em.curve
-            s["em_adaptive"] += r.em.adaptive
-        for k in ("sm", "wfm", "mae"):
-            if getattr(r, k) is not None:
-                s[k] += getattr(r, k)
-        if r.hce is not None:
-            for part in _HCE_PARTS:
-                s["hce_" + part] += int(getattr(r.hce, part))
+        scalars = r.scalars()
+        for k in self._sums:
+            self._sums[k] += scalars[k]
+        curves = r.curves()
+        for k in self._curves:
+            self._curves[k] += curves[k]
         if self.per_image:
-            self._rows.append(r.scalars())
+            self._rows.append(scalars)
 
     def update(self, pred: Any, gt: Any, name: str | Sequence[str] | None = None, *, hce_skeleton: Any = None) -> None:
         """Add one image or a batch.
@@ -129,12 +112,15 @@ class DatasetMetrics:
                 raise ValueError(f"`name` must hold one name per image ({len(pairs)}); got {len(names)}")
         skels = prepare_skeletons(hce_skeleton, pairs, batched, "hce_skeleton")
         for (p, g), s, nm in zip(pairs, skels, names):
-            self._add(_image_metrics(p, g, self.options, s, nm)[0])
+            self._add(image_metrics(p, g, self.options, s, nm))
 
     def add_image_metrics(self, result: ImageMetrics) -> None:
         """Add an :class:`ImageMetrics` computed elsewhere (e.g. in a worker) with the same options."""
         if not isinstance(result, ImageMetrics):
             raise TypeError(f"`result` must be an ImageMetrics; got {type(result).__name__}")
+        if result.options is not None and result.options != self.options:
+            raise ValueError(f"`result` must use this accumulator's metrics and options; got {result.options} "
+                             f"vs {self.options}")
         self._add(result)
 
     def merge(self, other: DatasetMetrics) -> DatasetMetrics:
@@ -161,10 +147,13 @@ class DatasetMetrics:
         """Dataset values.
 
         Returns:
-            ``{"n_images": int, "fm": {"adaptive", "mean", "max", "curve", "precision", "recall",
-            "thresholds"}, "em": {"adaptive", "mean", "max", "curve", "thresholds"}, "sm", "wfm",
-            "mae", "hce": {"total", "fp_points", "fp_regions", "fn_points", "fn_regions"}}`` for the
-            requested metrics (curves in ascending threshold order; HCE parts are means).
+            ``{"n_images": int, family: value}`` for the requested families: a family with one
+            scalar gives its value (``"sm"``, ``"wfm"``, ``"mae"``); the others a dict of their
+            values under the names of their per-image result's fields, e.g. ``"fm": {"adaptive",
+            "mean", "max", "curve", "precision", "recall", "thresholds"}``, ``"em": {"adaptive",
+            "mean", "max", "curve", "thresholds"}``, ``"hce": {"total", "fp_points", "fp_regions",
+            "fn_points", "fn_regions"}`` (curves in ascending threshold order; HCE parts are means).
+            :meth:`results` gives the same values under the dotted keys.
 
         Raises:
             ValueError: if no image was added.
@@ -172,45 +161,64 @@ class DatasetMetrics:
         n = self.n_images
         if n == 0:
             raise ValueError("compute() needs at least one image; call update() first")
+        curves = {k: v / n for k, v in self._curves.items()}
+        values = reduce_dataset(self.metrics, self.options, {k: v / n for k, v in self._sums.items()}, curves)
         out: dict[str, Any] = {"n_images": n}
-        s, c = self._sums, self._curves
-        if "fm" in self.metrics:
-            curve = c["fm_curve"] / n
-            out["fm"] = {
-                "adaptive": s["fm_adaptive"] / n, "mean": float(pysod_mean(curve)), "max": float(curve.max()),
-                "curve": curve, "precision": c["fm_precision"] / n, "recall": c["fm_recall"] / n,
-                "thresholds": THRESHOLDS,
-            }
-        if "em" in self.metrics:
-            curve = c["em_curve"] / n
-            out["em"] = {"adaptive": s["em_adaptive"] / n, "mean": float(pysod_mean(curve)),
-                         "max": float(curve.max()), "curve": curve, "thresholds": THRESHOLDS}
-        for k in ("sm", "wfm", "mae"):
-            if k in self.metrics:
-                out[k] = s[k] / n
-        if "hce" in self.metrics:
-            out["hce"] = {part: s["hce_" + part] / n for part in _HCE_PARTS}
+        for m in self.metrics:
+            fam = family(m)
+            scalars = fam.scalars_for(self.options)
+            if len(scalars) == 1 and not fam.curves and scalars[0].attr is None:
+                out[m] = values[scalars[0].key]
+                continue
+            out[m] = {s.name: values[s.key] for s in scalars}
+            out[m].update({c.name: curves[c.key] for c in fam.curves})
+            out[m].update(fam.dataset_extras)
         return out
+
+    def results(self) -> dict[str, Any]:
+        """Dataset values by dotted key (the folder evaluation's keys): scalars and mean curves.
+
+        Returns:
+            ``{"n_images": int, "fm.max": float, ..., "fm.curve": (256,) array, ...}``.
+
+        Raises:
+            ValueError: if no image was added.
+
+        Example:
+            >>> import numpy as np
+            >>> acc = DatasetMetrics(metrics=("mae", "em"))
+            >>> gt = np.zeros((8, 8), bool); gt[2:6, 2:6] = True
+            >>> acc.update(gt, gt)
+            >>> sorted(acc.results())
+            ['em.adp', 'em.curve', 'em.max', 'em.mean', 'mae', 'n_images']
+        """
+        n = self.n_images
+        if n == 0:
+            raise ValueError("results() needs at least one image; call update() first")
+        curves = {k: v / n for k, v in self._curves.items()}
+        values = reduce_dataset(self.metrics, self.options, {k: v / n for k, v in self._sums.items()}, curves)
+        return {"n_images": n, **values, **curves}
 
     def to_pysod_dict(self) -> dict[str, Any]:
         """The dataset values shaped like pysodmetrics' ``get_results`` (curves in descending order).
+
+        Every scalar and curve of the metric table that declares its pysodmetrics name is exported.
 
         Returns:
             ``{"fm": {"adp", "curve"}, "pr": {"p", "r"}, "em": {"adp", "curve"}, "sm", "wfm", "mae",
             "hce"}`` for the requested metrics.
         """
-        r = self.compute()
+        res = self.results()
         out: dict[str, Any] = {}
-        if "fm" in r:
-            out["fm"] = {"adp": r["fm"]["adaptive"], "curve": r["fm"]["curve"][::-1].copy()}
-            out["pr"] = {"p": r["fm"]["precision"][::-1].copy(), "r": r["fm"]["recall"][::-1].copy()}
-        if "em" in r:
-            out["em"] = {"adp": r["em"]["adaptive"], "curve": r["em"]["curve"][::-1].copy()}
-        for k in ("sm", "wfm", "mae"):
-            if k in r:
-                out[k] = r[k]
-        if "hce" in r:
-            out["hce"] = r["hce"]["total"]
+        for m in self.metrics:
+            fam = family(m)
+            items = [(s.pysod, res[s.key]) for s in fam.scalars_for(self.options) if s.pysod]
+            items += [(c.pysod, res[c.key][::-1].copy()) for c in fam.curves if c.pysod]
+            for path, value in items:
+                node = out
+                for part in path[:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = value
         return out
 
     def per_image_table(self) -> list[dict[str, Any]]:
@@ -228,3 +236,7 @@ class DatasetMetrics:
 
     def __repr__(self) -> str:
         return f"DatasetMetrics(metrics={self.metrics}, n_images={self.n_images}, per_image={self.per_image})"
+
+
+if DatasetMetrics.__doc__:
+    DatasetMetrics.__doc__ = DatasetMetrics.__doc__.replace("<<options>>", options_doc(12))

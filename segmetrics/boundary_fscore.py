@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_positive, prepare_pairs
+from segmetrics._inputs import check_threshold, check_tolerances, prepare_pairs
 from segmetrics._jit import njit
 from segmetrics._normalize import minmax_normalize
 
@@ -126,25 +126,21 @@ def mask_boundary(mask: Any) -> np.ndarray:
     return _boundary(prepare_gt(mask, "mask"))
 
 
-def _check_tolerances(tolerances: Sequence[int]) -> tuple[int, ...]:
-    if isinstance(tolerances, (int, np.integer)):
-        tolerances = (int(tolerances),)
-    try:
-        tols = tuple(tolerances)
-    except TypeError:
-        raise TypeError(f"`tolerances` must be a sequence of positive integers; got {tolerances!r}") from None
-    if not tols:
-        raise ValueError("`tolerances` must hold at least one tolerance; got an empty sequence")
-    for t in tols:
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0 or t > 64:
-            raise ValueError(f"`tolerances` must be integers in [0, 64] (pixels); got {tolerances!r}")
-    return tuple(sorted(int(t) for t in tols))
-
-
 def _one(pred: np.ndarray, gt: np.ndarray, tols: tuple[int, ...], threshold: float, normalize: bool) -> BoundaryFScore:
     if normalize:
         pred = minmax_normalize(pred)
-    bp = _boundary(pred > threshold)
+    return boundary_from_masks(pred > threshold, gt, tols)
+
+
+def boundary_from_masks(pred_mask: np.ndarray, gt: np.ndarray, tols: tuple[int, ...]) -> BoundaryFScore:
+    """Boundary F of a binarised prediction (shared by :func:`boundary_fscore` and the fused pass).
+
+    Args:
+        pred_mask: ``(H, W)`` bool, the binarised prediction.
+        gt: ``(H, W)`` bool ground truth of the same shape.
+        tols: validated, sorted tolerances.
+    """
+    bp = _boundary(pred_mask)
     bg = _boundary(gt)
     radii_sq = np.array([t * t for t in tols], dtype=np.int64)
     mp, n_p = _match_counts(bp, bg, radii_sq)
@@ -199,10 +195,8 @@ def boundary_fscore(
         >>> boundary_fscore(pred, gt).fscore.round(3).tolist()
         [0.571, 1.0, 1.0]
     """
-    tols = _check_tolerances(tolerances)
-    check_positive(threshold, "threshold", allow_zero=True)
-    if threshold >= 1.0:
-        raise ValueError(f"`threshold` must lie in [0, 1); got {threshold!r}")
+    tols = check_tolerances(tolerances, "tolerances")
+    check_threshold(threshold, "threshold")
     pairs, batched = prepare_pairs(pred, gt)
     out = [_one(p, g, tols, float(threshold), normalize) for p, g in pairs]
     return out if batched else out[0]

@@ -21,10 +21,8 @@ deviation (``ddof = 0``) over images, the "mean ± std" of Table 1.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +32,6 @@ from segmetrics._inputs import check_positive, prepare_gt
 __all__ = [
     "COMPLEXITY_FIELDS",
     "ObjectComplexity",
-    "complexity_folder",
     "object_complexity",
     "summarize_complexity",
 ]
@@ -143,75 +140,3 @@ def summarize_complexity(items: Iterable[ObjectComplexity]) -> dict[str, dict[st
         v = np.array([getattr(it, f) for it in items], dtype=np.float64)
         out[f] = {"mean": float(v.mean()), "std": float(v.std())}
     return out
-
-
-def complexity_folder(
-    gt_dir: str | os.PathLike,
-    *,
-    epsilon: float = 2.0,
-    workers: int | None = None,
-    color: str = "gray",
-    progress: bool = False,
-) -> tuple[dict[str, ObjectComplexity], dict[str, str]]:
-    """Table-1 measures of every mask in a folder (png / jpg / bmp / tif), in a thread pool.
-
-    Args:
-        gt_dir: folder of ground-truth masks.
-        epsilon: Douglas–Peucker tolerance (default 2.0).
-        workers: threads (OpenCV releases the GIL); ``None`` = all cores, ``0`` = this thread.
-        color: how colour files become one channel (see :mod:`segmetrics.image_io`).
-        progress: show a tqdm progress bar.
-
-    Returns:
-        ``(per_image, errors)``: ``{stem: ObjectComplexity}`` sorted by stem, and ``{stem: message}``
-        of the files that could not be read.
-
-    Raises:
-        FileNotFoundError: if ``gt_dir`` does not exist.
-        ValueError: for two files with the same stem or an invalid ``epsilon`` / ``color``.
-
-    Example:
-        >>> per_image, errors = complexity_folder("DIS5K/DIS-VD/gt")  # doctest: +SKIP
-        >>> summarize_complexity(per_image.values())["ipq"]  # doctest: +SKIP
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from segmetrics.image_io import IMAGE_EXTENSIONS, _index, read_map
-
-    check_positive(epsilon, "epsilon")
-    files = _index(Path(gt_dir), IMAGE_EXTENSIONS, "gt_dir")
-    if workers is None:
-        workers = os.cpu_count() or 1
-
-    def one(item: tuple[str, Path]) -> tuple[str, ObjectComplexity | str]:
-        name, path = item
-        try:
-            return name, object_complexity(read_map(path, color=color), epsilon=epsilon)
-        except (OSError, ValueError, TypeError) as exc:
-            return name, str(exc)
-
-    items = sorted(files.items())
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(items), desc="stats", unit="img")
-    per_image: dict[str, ObjectComplexity] = {}
-    errors: dict[str, str] = {}
-    try:
-        if workers <= 1:
-            results = map(one, items)
-            for name, r in results:
-                (per_image if isinstance(r, ObjectComplexity) else errors)[name] = r
-                if bar is not None:
-                    bar.update(1)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as ex:
-                for name, r in ex.map(one, items):
-                    (per_image if isinstance(r, ObjectComplexity) else errors)[name] = r
-                    if bar is not None:
-                        bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return per_image, errors

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, check_positive, is_batch, prepare_pairs, prepare_skeletons
+from segmetrics._inputs import check_choice, check_epsilon, check_int, is_batch, prepare_pairs, prepare_skeletons
 from segmetrics._kernels.hce import (
     boundary_runs,
     label_runs,
@@ -154,13 +154,8 @@ class HCEDetails:
 
 
 def _check_options(gamma: Any, epsilon: Any, threshold: Any, iterations: Any, count_whole_image_region: Any) -> None:
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, np.integer)):
-        raise TypeError(f"`gamma` must be an integer >= 0; got {type(gamma).__name__} {gamma!r}")
-    if gamma < 0:
-        raise ValueError(f"`gamma` must be an integer >= 0; got {gamma}")
-    check_positive(epsilon, "epsilon")
-    if epsilon >= 1e30:
-        raise ValueError(f"`epsilon` must be < 1e30 (OpenCV's approxPolyDP limit); got {epsilon!r}")
+    check_int(gamma, "gamma")
+    check_epsilon(epsilon, "epsilon")
     check_choice(threshold, "threshold", _THRESHOLDS)
     check_choice(iterations, "iterations", _ITERATIONS)
     if not isinstance(count_whole_image_region, (bool, np.bool_)):

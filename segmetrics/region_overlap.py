@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_positive, prepare_pairs
+from segmetrics._inputs import check_threshold, prepare_pairs
 from segmetrics._jit import njit
 from segmetrics._normalize import minmax_normalize
 
@@ -96,6 +96,18 @@ def _one(pred: np.ndarray, gt: np.ndarray, threshold: float, normalize: bool, ze
         pred = minmax_normalize(pred)
     thr_adp = min(2.0 * pred.mean(), 1.0)
     hist_fg, hist_bg, n_fg, tp_b, fp_b, tp_a, fp_a = _overlap_counts(pred, gt, float(threshold), float(thr_adp))
+    return overlap_from_counts(hist_fg, hist_bg, n_fg, tp_b, fp_b, tp_a, fp_a, zero_division)
+
+
+def overlap_from_counts(
+    hist_fg: np.ndarray, hist_bg: np.ndarray, n_fg: int, tp_b: int, fp_b: int, tp_a: int, fp_a: int,
+    zero_division: float = 0.0,
+) -> RegionOverlap:
+    """IoU and Dice from the level histograms (GT foreground / background) and the binary / adaptive counts.
+
+    Shared by :func:`region_overlap` and the fused pass (:func:`segmetrics.compute_all`), which
+    takes the histograms and the adaptive counts from the statistics it already has.
+    """
     # >= k for k = 0..255: reverse cumulative sums (ascending thresholds).
     tps = np.cumsum(hist_fg[::-1])[::-1]
     fps = np.cumsum(hist_bg[::-1])[::-1]
@@ -114,9 +126,7 @@ def _one(pred: np.ndarray, gt: np.ndarray, threshold: float, normalize: bool, ze
 
 
 def _check_args(threshold: float, zero_division: float) -> None:
-    check_positive(threshold, "threshold", allow_zero=True)
-    if threshold >= 1.0:
-        raise ValueError(f"`threshold` must lie in [0, 1); got {threshold!r}")
+    check_threshold(threshold, "threshold")
     if isinstance(zero_division, bool) or not isinstance(zero_division, (int, float)) or zero_division not in (0, 1):
         raise ValueError(f"`zero_division` must be 0.0 or 1.0; got {zero_division!r}")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, prepare_pairs
+from segmetrics._inputs import check_choice, check_unit_interval, prepare_pairs
 from segmetrics._sod_core import check_bool, image_stats
 
 __all__ = ["SMEASURE_COMPAT", "smeasure"]
@@ -16,11 +16,7 @@ SMEASURE_COMPAT = ("pysod", "matlab")
 
 
 def _check_alpha(alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise TypeError(f"`alpha` must be a number in [0, 1]; got {type(alpha).__name__}")
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"`alpha` must lie in [0, 1]; got {alpha!r}")
-    return float(alpha)
+    return check_unit_interval(alpha, "alpha")
 
 
 def smeasure(

@@ -28,7 +28,7 @@ from typing import overload
 
 import numpy as np
 
-from segmetrics.image_io import IMAGE_EXTENSIONS, ImageReadError, _index, read_map
+from segmetrics.app.image_io import IMAGE_EXTENSIONS, ImageReadError, _index, read_map
 
 __all__ = ["LAYOUTS", "InstanceFolder", "InteractiveInstance", "load_instances", "read_rgb"]
 
@@ -60,7 +60,14 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         ImageReadError: missing, unreadable or corrupt file.
 
     Example:
-        >>> img = read_rgb("images/0001.jpg")  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); path = pathlib.Path(tmp.name) / "a.png"
+        >>> cv2.imwrite(str(path), np.full((4, 6), 90, np.uint8))  # a grey file
+        True
+        >>> img = read_rgb(path)
+        >>> img.shape, img.dtype, img[0, 0].tolist()
+        ((4, 6, 3), dtype('uint8'), [90, 90, 90])
+        >>> tmp.cleanup()
     """
     import cv2
 
@@ -198,9 +205,16 @@ def load_instances(
         ImageReadError: an unreadable mask.
 
     Example:
-        >>> data = load_instances("GrabCut", images="data_GT", masks="boundary_GT", ignore_value=128)  # doctest: +SKIP
-        >>> len(data), data[0].gt.shape  # doctest: +SKIP
-        (50, (...))
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> for d in ("data_GT", "boundary_GT"): (root / d).mkdir()
+        >>> mask = np.zeros((20, 30), np.uint8); mask[5:15, 5:20] = 255; mask[4, 4:21] = 128  # 128: ignored
+        >>> ok = cv2.imwrite(str(root / "data_GT" / "cat.jpg"), np.zeros((20, 30, 3), np.uint8))
+        >>> ok = cv2.imwrite(str(root / "boundary_GT" / "cat.png"), mask)
+        >>> data = load_instances(root, images="data_GT", masks="boundary_GT", ignore_value=128)
+        >>> len(data), data[0].gt.shape, int(data[0].gt.sum()), int(data[0].ignore.sum())
+        (1, (20, 30), 150, 17)
+        >>> tmp.cleanup()
     """
     if layout not in LAYOUTS:
         raise ValueError(f"`layout` must be one of {LAYOUTS}; got {layout!r}")

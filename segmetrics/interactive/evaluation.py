@@ -67,7 +67,7 @@ DEFAULT_TARGETS: tuple[float, ...] = (0.85, 0.90)
 #: Probability threshold of RITM's ``evaluate_sample`` (``pred_thr``): mask = ``output > 0.49``.
 DEFAULT_THRESHOLD = 0.49
 
-_RESULTS_SCHEMA = "segmetrics.results/1"  # the schema of segmetrics.folder, so load_results / table / plot read it
+_RESULTS_SCHEMA = "segmetrics.results/1"  # the schema of segmetrics.app.folder, so load_results / table / plot read it
 
 
 def _pct(target: float) -> str:
@@ -526,7 +526,7 @@ class InteractiveEvaluator:
         if plot:
             import matplotlib.pyplot as plt
 
-            from segmetrics.plot import plot_curves
+            from segmetrics.app.plot import plot_curves
 
             fig, _ = plot_curves([out], "miou")
             p = out / "miou.png"

@@ -24,7 +24,7 @@ from seg_data import read_image
 from skimage import data, filters
 
 from segmetrics import evaluate_folder
-from segmetrics.cli import main as segmetrics_main
+from segmetrics.app.cli import main as segmetrics_main
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "isnet_state_dict.json").read_text())
 SIZE = 64  # network input size for the tests (the authors: 1024)

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from segmetrics.cli import main
-from segmetrics.folder import evaluate_folder, load_results
+from segmetrics.app.cli import main
+from segmetrics.app.folder import evaluate_folder, load_results
 from tests.segmetrics.folder_data import NAMES, load_pair, make_dataset
 
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from segmetrics.complexity import complexity_folder, object_complexity, summarize_complexity
+from segmetrics.app.stats import complexity_folder
+from segmetrics.complexity import object_complexity, summarize_complexity
 
 
 def test_square_rectangle_and_ring():

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from segmetrics.cli import main
-from segmetrics.folder import NoPairsError, evaluate_folder, load_results, merge_results
+from segmetrics.app.cli import main
+from segmetrics.app.folder import NoPairsError, evaluate_folder, load_results, merge_results
 from tests.segmetrics.folder_data import NAMES, make_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,12 +167,12 @@ def test_cli_messages_use_flags_hce_picture_errors_and_plot_of_an_empty_result(d
 
 
 def test_ctrl_c_says_how_to_resume(data, tmp_path, capsys, monkeypatch):
-    import segmetrics.folder
+    import segmetrics.app.folder
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(segmetrics.folder, "evaluate_folder", interrupted)
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_folder", interrupted)
     code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"), *CLI])
     err = capsys.readouterr().err
     assert code == 130 and "interrupted" in err and "re-run the same command to resume" in err
@@ -218,7 +218,7 @@ def test_process_executor_without_main_guard_is_refused_before_writing(data, tmp
 def test_plain_script_detection_accepts_the_guard(tmp_path):
     import ast
 
-    from segmetrics.folder import _is_main_guard
+    from segmetrics.app.folder import _is_main_guard
 
     for src, ok in (('__name__ == "__main__"', True), ('"__main__" == __name__', True), ("x == 1", False),
                     ('__name__ != "__main__"', False)):
@@ -228,7 +228,7 @@ def test_plain_script_detection_accepts_the_guard(tmp_path):
 def test_broken_pool_at_start_up_does_not_blame_memory(monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
 
-    import segmetrics.folder as folder
+    import segmetrics.app.folder as folder
 
     class Fut:
         def result(self):
@@ -249,11 +249,3 @@ def test_broken_pool_at_start_up_does_not_blame_memory(monkeypatch):
     with pytest.raises(RuntimeError, match="failed at start-up") as exc:
         list(folder._iter_results(tasks, None, 2, 1, "process"))
     assert "memory" not in str(exc.value)
-
-
-def test_suggest_affixes():
-    from segmetrics.image_io import suggest_affixes
-
-    assert suggest_affixes(["a", "b"], ["a_pred", "b_pred", "zzz"]) == ("", "_pred")
-    assert suggest_affixes(["1", "2"], ["sal_1", "sal_2"]) == ("sal_", "")
-    assert suggest_affixes(["a"], ["b"]) is None

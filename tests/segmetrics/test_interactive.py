@@ -292,7 +292,7 @@ def test_dataset_numbers_by_hand():
 
 def test_save_table_and_plot(tmp_path, capsys):
     from segmetrics import format_table, load_results
-    from segmetrics.plot import save_curve_plots
+    from segmetrics.app.plot import save_curve_plots
 
     ev = InteractiveEvaluator(max_clicks=5).evaluate(_disc_predictor(), _instances()[:3])
     files = ev.save(tmp_path / "disc", method="disc", dataset="coins", plot=False)
@@ -306,7 +306,7 @@ def test_save_table_and_plot(tmp_path, capsys):
     assert table.splitlines()[2].split(" | ")[5] == str(int(doc["metrics"]["nof@85"]))
     written = save_curve_plots([tmp_path / "disc"], tmp_path / "fig", formats=["png"])
     assert [p.name for p in written] == ["coins_miou.png"]
-    from segmetrics.cli import main
+    from segmetrics.app.cli import main
 
     assert main(["plot", str(tmp_path / "disc"), "--out", str(tmp_path / "cli"), "--formats", "png"]) == 0
     assert (tmp_path / "cli" / "coins_miou.png").exists()

@@ -12,7 +12,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-from segmetrics.cli import main
+from segmetrics.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -38,7 +38,7 @@ def test_tomli_backport_on_python_310():
 
 
 def test_toml_config_read_with_tomli_on_310(tmp_path, monkeypatch):
-    from segmetrics import config
+    from segmetrics.app import config
 
     fake = type(sys)("tomli")
     fake.loads = tomllib.loads
@@ -63,7 +63,7 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path, monkeypatch, capsys):
     for mod in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, mod)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    from segmetrics.plot import plot_curves
+    from segmetrics.app.plot import plot_curves
 
     res = tmp_path / "r.json"
     res.write_text('{"schema": "segmetrics.results/1", "method": "m", "dataset": "d", "num_images": 1, '

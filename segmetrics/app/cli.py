@@ -33,7 +33,7 @@ EXIT_OK, EXIT_IMAGE_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    from segmetrics._per_image import ALL_METRICS, DEFAULT_METRICS
+    from segmetrics.registry import OPTIONS, all_metrics, default_metrics
 
     p = sub.add_parser(
         "eval",
@@ -46,8 +46,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--config", help="JSON or TOML file with several methods x datasets")
     src.add_argument("--merge", nargs="+", metavar="DIR", help="merge the output folders of separate runs")
     p.add_argument("--out", help="output folder (default: segmetrics_results/<dataset>/<method>)")
-    p.add_argument("--metrics", nargs="+", choices=ALL_METRICS, default=None,
-                   help=f"metrics to compute (default: {' '.join(DEFAULT_METRICS)})")
+    p.add_argument("--metrics", nargs="+", choices=all_metrics(), default=None,
+                   help=f"metrics to compute (default: {' '.join(default_metrics())})")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
     p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
@@ -60,14 +60,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suffix", default="", help="see --prefix")
     p.add_argument("--method", help="method name (default: the --pred folder name, or its parent's if generic)")
     p.add_argument("--dataset", help="dataset name (default: the --gt folder name, or its parent's if generic)")
-    p.add_argument("--hce-gamma", type=int, default=None, help="HCE relaxation gamma (default 5)")
-    p.add_argument("--hce-epsilon", type=float, default=None, help="HCE Douglas-Peucker epsilon (default 2.0)")
-    p.add_argument("--hce-threshold", choices=("official", "pysod"), default=None,
-                   help="HCE binarisation: DIS script (raw > 128, default) or pysodmetrics")
-    p.add_argument("--hce-iterations", choices=("code", "paper"), default=None,
-                   help="HCE relaxation steps: gamma (DIS code, default) or gamma + 1 (paper)")
-    p.add_argument("--bf-tolerances", type=int, nargs="+", default=None, help="boundary F tolerances (default 1 3 5)")
-    p.add_argument("--threshold", type=float, default=None, help="IoU / Dice / boundary F threshold (default 0.5)")
+    opts = p.add_argument_group("metric options (the metric table's; validated before any image is read)")
+    for opt in OPTIONS.values():
+        opts.add_argument(opt.flag, dest=opt.name, **opt.cli_kwargs())
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--skeleton-cache", metavar="DIR", help="GT skeleton cache folder (default: user cache)")
     cache.add_argument("--no-skeleton-cache", action="store_true", help="skeletonise without caching")
@@ -117,9 +112,11 @@ def _add_picture(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pred", required=True, help="prediction image file")
     p.add_argument("--gt", required=True, help="ground-truth image file")
     p.add_argument("--out", required=True, help="output file (.png, .pdf, ...)")
-    p.add_argument("--gamma", type=int, default=5)
-    p.add_argument("--epsilon", type=float, default=2.0)
-    p.add_argument("--threshold", choices=("official", "pysod"), default="official")
+    from segmetrics.registry import FAMILIES, OPTIONS
+
+    for name in FAMILIES["hce"].options:  # the HCE options, without the prefix: --gamma, --epsilon, ...
+        opt, short = OPTIONS[name], name.removeprefix("hce_")
+        p.add_argument("--" + short.replace("_", "-"), dest=short, **{**opt.cli_kwargs(), "default": opt.default})
     p.add_argument("--crop", action="store_true", help="zoom to the errors")
 
 
@@ -142,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _eval_kwargs(a: argparse.Namespace) -> dict:
+    from segmetrics.registry import OPTIONS
+
     kw = {
         "metrics": tuple(a.metrics) if a.metrics else None,
         "workers": a.workers,
@@ -149,13 +148,10 @@ def _eval_kwargs(a: argparse.Namespace) -> dict:
         "executor": a.executor,
         "resize": a.resize,
         "color": a.color,
-        "hce_gamma": a.hce_gamma,
-        "hce_epsilon": a.hce_epsilon,
-        "hce_threshold": a.hce_threshold,
-        "hce_iterations": a.hce_iterations,
-        "bf_tolerances": tuple(a.bf_tolerances) if a.bf_tolerances else None,
-        "threshold": a.threshold,
     }
+    for name in OPTIONS:  # every metric option the command line was given
+        value = getattr(a, name)
+        kw[name] = tuple(value) if isinstance(value, list) else value
     if a.no_skeleton_cache:
         kw["skeleton_cache"] = False
     elif a.skeleton_cache:
@@ -173,7 +169,7 @@ def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
             shown = ", ".join(r.missing[:10]) + (" ..." if len(r.missing) > 10 else "")
             print(f"warning: {tag}: {len(r.missing)} GT image(s) without a prediction: {shown}", file=err)
             if r.extra:
-                from segmetrics.image_io import suggest_affixes
+                from segmetrics.app.image_io import suggest_affixes
 
                 hint = suggest_affixes(r.missing, r.extra)
                 if hint is not None and any(hint):
@@ -191,8 +187,9 @@ def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
 
 
 def _pictures(results: list, a: argparse.Namespace) -> None:
-    from segmetrics.hce_picture import save_hce_picture
-    from segmetrics.image_io import pair_files
+    from segmetrics.app.hce_picture import save_hce_picture
+    from segmetrics.app.image_io import pair_files
+    from segmetrics.app.pair import EvalSettings
 
     for r in results:
         if "hce" not in r.metrics or not r.per_image:
@@ -206,33 +203,27 @@ def _pictures(results: list, a: argparse.Namespace) -> None:
                 continue
             p, g = paths[name]
             out = Path(a.hce_pictures) / f"{r.dataset}_{r.method}_{name}_hce.png"
-            save_hce_picture(
-                p,
-                g,
-                out,
-                gamma=r.settings.get("hce_gamma", 5),
-                epsilon=r.settings.get("hce_epsilon", 2.0),
-                threshold=r.settings.get("hce_threshold", "official"),
-                iterations=r.settings.get("hce_iterations", "code"),
-            )
+            o = EvalSettings.from_identity(r.settings).options  # the options the numbers were computed with
+            save_hce_picture(p, g, out, gamma=o.hce_gamma, epsilon=o.hce_epsilon, threshold=o.hce_threshold,
+                             iterations=o.hce_iterations)
             print(f"wrote {out}", file=sys.stderr)
 
 
 def _cmd_eval(a: argparse.Namespace) -> int:
-    from segmetrics.report import format_table
+    from segmetrics.app.report import format_table
 
     modes = sum(x is not None for x in (a.config, a.merge)) + (a.pred is not None or a.gt is not None)
     if modes != 1:
         raise _UsageError("give exactly one of --pred/--gt, --config or --merge")
     skipped: Sequence = ()
     if a.merge:
-        from segmetrics.folder import merge_results
+        from segmetrics.app.folder import merge_results
 
         if not a.out:
             raise _UsageError("--merge needs --out for the merged results")
         results = [merge_results(a.merge, a.out, method=a.method, dataset=a.dataset)]
     elif a.config:
-        from segmetrics.config import evaluate_config
+        from segmetrics.app.config import evaluate_config
 
         results, plan = evaluate_config(
             a.config, out_dir=a.out, progress=not a.no_progress, overwrite=a.overwrite, **_eval_kwargs(a)
@@ -245,7 +236,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     else:
         if not (a.pred and a.gt):
             raise _UsageError("--pred and --gt go together")
-        from segmetrics.folder import evaluate_folder
+        from segmetrics.app.folder import evaluate_folder
 
         shard = None
         if a.shard:
@@ -254,7 +245,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
             except ValueError:
                 raise _UsageError(f"--shard must look like I/N (e.g. 0/4); got {a.shard!r}") from None
             shard = (i, n)
-        from segmetrics.folder import default_names
+        from segmetrics.app.folder import default_names
 
         method, dataset = default_names(a.pred, a.gt)
         dataset = a.dataset or dataset
@@ -301,7 +292,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
 
 def _cmd_plot(a: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from segmetrics.plot import save_curve_plots
+    from segmetrics.app.plot import save_curve_plots
 
     for p in save_curve_plots(a.results, a.out, kinds=a.kinds, formats=a.formats):
         print(p)
@@ -309,8 +300,9 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
 
 def _cmd_stats(a: argparse.Namespace) -> int:
-    from segmetrics.complexity import COMPLEXITY_FIELDS, complexity_folder, summarize_complexity
-    from segmetrics.image_io import IMAGE_EXTENSIONS
+    from segmetrics.app.image_io import IMAGE_EXTENSIONS
+    from segmetrics.app.stats import complexity_folder
+    from segmetrics.complexity import COMPLEXITY_FIELDS, summarize_complexity
 
     summaries = {}
     n_err = n_empty = 0
@@ -378,8 +370,8 @@ def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
 
 
 def _cmd_table(a: argparse.Namespace) -> int:
-    from segmetrics.folder import load_results
-    from segmetrics.report import format_table
+    from segmetrics.app.folder import load_results
+    from segmetrics.app.report import format_table
 
     print(format_table([load_results(p) for p in a.results], fmt=a.format, digits=a.digits))
     return EXIT_OK
@@ -387,9 +379,10 @@ def _cmd_table(a: argparse.Namespace) -> int:
 
 def _cmd_picture(a: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from segmetrics.hce_picture import save_hce_picture
+    from segmetrics.app.hce_picture import save_hce_picture
 
-    d = save_hce_picture(a.pred, a.gt, a.out, gamma=a.gamma, epsilon=a.epsilon, threshold=a.threshold, crop=a.crop)
+    d = save_hce_picture(a.pred, a.gt, a.out, gamma=a.gamma, epsilon=a.epsilon, threshold=a.threshold,
+                         iterations=a.iterations, crop=a.crop)
     print(
         f"HCE = {d.total} (FP points {d.fp_points}, FP regions {d.fp_regions}, "
         f"FN points {d.fn_points}, FN regions {d.fn_regions}); wrote {a.out}"
@@ -422,8 +415,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ``2`` for usage or input errors.
 
     Example:
-        >>> main(["eval", "--pred", "preds/isnet", "--gt", "gt", "--no-progress"])  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> main(["eval", "--pred", str(root / "pred"), "--gt", str(root / "gt"), "--out", str(root / "out"),
+        ...       "--method", "isnet", "--dataset", "demo", "--metrics", "mae", "sm", "--workers", "0",
+        ...       "--no-progress", "--format", "markdown"])
+        | dataset | method | n | MAE ↓ | S ↑ |
+        |---|---|---:|---:|---:|
+        | demo | isnet | 1 | 0.000 | 1.000 |
         0
+        >>> tmp.cleanup()
     """
     parser = _parser()
     a = parser.parse_args(argv)
@@ -439,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[a.command](a)
     except _UsageError as exc:
         parser.error(str(exc))  # exits with 2
-    except (OSError, ValueError, ImportError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, ImportError, RuntimeError) as exc:
         print(f"segmetrics {a.command}: error: {_for_cli(str(exc), a.command)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -453,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 _FLAGS = {
     "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config"},
     "stats": {"gt_dir": "--gt", "folder": "--gt"},
-    "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out", "iterations": None},
+    "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out"},
     "plot": {"results": "RESULTS", "out_dir": "--out"},
     "table": {"results": "RESULTS"},
 }
@@ -462,16 +466,19 @@ _FLAGS = {
 def _params(command: str) -> set[str]:
     import inspect
 
-    from segmetrics import complexity, config, folder, hce_picture, plot
+    from segmetrics.app import config, folder, hce_picture, plot, stats
 
     funcs = {
         "eval": (folder.evaluate_folder, folder.merge_results, config.evaluate_config),
-        "stats": (complexity.complexity_folder,),
+        "stats": (stats.complexity_folder,),
         "hce-picture": (hce_picture.save_hce_picture, hce_picture.draw_hce),
         "plot": (plot.save_curve_plots, plot.plot_curves),
         "table": (folder.load_results,),
     }[command]
-    return {p for f in funcs for p in inspect.signature(f).parameters}
+    from segmetrics.registry import OPTIONS
+
+    params = {p for f in funcs for p in inspect.signature(f).parameters}
+    return params | set(OPTIONS) if command == "eval" else params
 
 
 def _for_cli(msg: str, command: str) -> str:

@@ -5,8 +5,9 @@ Format (TOML shown; JSON has the same structure). Relative paths are relative to
     out = "results"                      # results go to out/<dataset>/<method>/
     metrics = ["fm", "wfm", "mae", "sm", "em", "hce"]
     workers = 2                          # optional settings: any keyword of evaluate_folder
-    resize = "error"                     # (metrics, workers, chunksize, resize, color, hce_gamma,
-                                         #  hce_epsilon, bf_tolerances, threshold, skeleton_cache)
+    resize = "error"                     # (metrics, workers, chunksize, executor, resize, color,
+    hce_gamma = 5                        #  skeleton_cache) and every metric option of the metric
+                                         #  table (beta_sq, alpha, wfm_beta, em_compat, hce_gamma, ...)
     [datasets]
     DIS-VD = "DIS5K/DIS-VD/gt"                      # a GT folder
     DIS-TE1 = { gt = "DIS5K/DIS-TE1/gt" }
@@ -31,21 +32,20 @@ from typing import Any
 
 __all__ = ["EvalPlan", "evaluate_config", "load_config"]
 
-_SETTINGS = (
-    "metrics",
-    "workers",
-    "chunksize",
-    "executor",
-    "resize",
-    "color",
-    "hce_gamma",
-    "hce_epsilon",
-    "hce_threshold",
-    "hce_iterations",
-    "bf_tolerances",
-    "threshold",
-    "skeleton_cache",
-)
+#: Settings of the folder evaluation itself; every metric option of the metric table is a setting too.
+_APP_SETTINGS = ("metrics", "workers", "chunksize", "executor", "resize", "color", "skeleton_cache")
+
+
+def settings_keys() -> tuple[str, ...]:
+    """Every key a configuration may set besides ``out``, ``datasets`` and ``methods``.
+
+    Example:
+        >>> {"workers", "hce_gamma", "beta_sq", "bf_tolerances"} <= set(settings_keys())
+        True
+    """
+    from segmetrics.registry import option_defaults
+
+    return _APP_SETTINGS + tuple(option_defaults())
 _METHOD_KEYS = ("pred", "prefix", "suffix")
 
 
@@ -58,7 +58,7 @@ class EvalPlan:
         skipped: ``(dataset, method, reason)`` of the pairs that cannot run (missing folder).
         failed: ``(dataset, method, reason)`` of the runs in which no prediction paired with a GT
             (filled by :func:`evaluate_config`).
-        settings: keyword arguments for :func:`segmetrics.folder.evaluate_folder`.
+        settings: keyword arguments for :func:`segmetrics.app.folder.evaluate_folder`.
         out_dir: root output folder.
     """
 
@@ -98,7 +98,14 @@ def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | o
         FileNotFoundError: if the file or a dataset GT folder does not exist.
 
     Example:
-        >>> plan = load_config({"datasets": {"d": "gt"}, "methods": {"m": "pred/{dataset}"}})  # doctest: +SKIP
+        >>> import tempfile, pathlib
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> for d in ("gt/d1", "gt/d2", "pred/d1"): (root / d).mkdir(parents=True)
+        >>> plan = load_config({"datasets": {"d1": "gt/d1", "d2": "gt/d2"}, "methods": {"m": "pred/{dataset}"},
+        ...                     "hce_gamma": 3}, base_dir=root)
+        >>> [(ds, m) for ds, m, *_ in plan.runs], [(ds, m) for ds, m, _ in plan.skipped], plan.settings
+        ([('d1', 'm')], [('d2', 'm')], {'hce_gamma': 3})
+        >>> tmp.cleanup()
     """
     if isinstance(config, dict):
         data = config
@@ -111,7 +118,7 @@ def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | o
         data = _read(path)
         base = Path(base_dir) if base_dir is not None else path.parent
         where = path.name
-    allowed = {"out", "datasets", "methods", *_SETTINGS}
+    allowed = {"out", "datasets", "methods", *settings_keys()}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
@@ -123,7 +130,7 @@ def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | o
         q = Path(os.path.expanduser(str(p)))
         return q if q.is_absolute() else base / q
 
-    plan = EvalPlan(settings={k: data[k] for k in _SETTINGS if k in data})
+    plan = EvalPlan(settings={k: data[k] for k in settings_keys() if k in data})
     if isinstance(plan.settings.get("skeleton_cache"), str):
         plan.settings["skeleton_cache"] = str(resolve(plan.settings["skeleton_cache"]))
     plan.out_dir = resolve(data.get("out", "segmetrics_results"))
@@ -167,7 +174,7 @@ def evaluate_config(
     overwrite: bool = False,
     **overrides: Any,
 ) -> tuple[list[Any], EvalPlan]:
-    """Evaluate every method × dataset of a configuration with :func:`segmetrics.folder.evaluate_folder`.
+    r"""Evaluate every method × dataset of a configuration with :func:`segmetrics.app.folder.evaluate_folder`.
 
     Args:
         config: path of a JSON/TOML configuration, or the dict (see the module docstring).
@@ -177,26 +184,37 @@ def evaluate_config(
         **overrides: settings that override the file's (e.g. ``workers=4``).
 
     Returns:
-        ``(results, plan)``: the :class:`~segmetrics.folder.FolderResult` of every run, and the plan
+        ``(results, plan)``: the :class:`~segmetrics.app.folder.FolderResult` of every run, and the plan
         (whose ``skipped`` lists the pairs that could not run, ``failed`` those that paired no image).
 
     Raises:
         ValueError, FileNotFoundError: see :func:`load_config`.
 
     Example:
-        >>> results, plan = evaluate_config("eval.toml", workers=8)  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> cfg = root / "eval.toml"
+        >>> _ = cfg.write_text('metrics = ["mae", "iou"]\n[datasets]\nd = "gt"\n[methods]\nm = "pred"\n')
+        >>> results, plan = evaluate_config(cfg, out_dir=root / "out", workers=0, progress=False)
+        >>> [(r.dataset, r.method, r.metrics["mae"], r.metrics["iou"]) for r in results]
+        [('d', 'm', 0.0, 1.0)]
+        >>> tmp.cleanup()
     """
-    from segmetrics.folder import NoPairsError, evaluate_folder
+    from segmetrics.app.folder import NoPairsError, evaluate_folder
 
     plan = load_config(config)
-    bad = sorted(set(overrides) - set(_SETTINGS))
+    bad = sorted(set(overrides) - set(settings_keys()))
     if bad:
-        raise ValueError(f"unknown setting(s) {bad}; allowed: {list(_SETTINGS)}")
+        raise ValueError(f"unknown setting(s) {bad}; allowed: {list(settings_keys())}")
     if out_dir is not None:
         plan.out_dir = Path(out_dir)
     settings = {**plan.settings, **{k: v for k, v in overrides.items() if v is not None}}
-    if isinstance(settings.get("metrics"), list):
-        settings["metrics"] = tuple(settings["metrics"])
+    for key, value in settings.items():  # TOML / JSON arrays: the Python API takes tuples
+        if isinstance(value, list):
+            settings[key] = tuple(value)
     results = []
     for ds, method, pdir, gdir, prefix, suffix in plan.runs:
         try:

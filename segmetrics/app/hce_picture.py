@@ -122,8 +122,12 @@ def draw_hce(
         TypeError, ValueError: as :func:`segmetrics.hce_details`.
 
     Example:
-        >>> fig, axes, d = draw_hce(pred, gt)  # doctest: +SKIP
-        >>> fig.savefig("hce.png")  # doctest: +SKIP
+        >>> import numpy as np
+        >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+        >>> pred = np.zeros((32, 32), np.uint8); pred[8:24, 10:26] = 255
+        >>> fig, axes, d = draw_hce(pred, gt)
+        >>> d.total == d.fp_points + d.fp_regions + d.fn_points + d.fn_regions, len(axes) > 1
+        (True, True)
     """
     if details is None:
         from segmetrics import hce_details
@@ -213,11 +217,20 @@ def save_hce_picture(
         The :class:`segmetrics.HCEDetails` drawn.
 
     Example:
-        >>> save_hce_picture("pred/0001.png", "gt/0001.png", "hce_0001.png")  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> save_hce_picture(root / "pred" / "a.png", root / "gt" / "a.png", root / "hce_a.png").total
+        0
+        >>> (root / "hce_a.png").exists()
+        True
+        >>> tmp.cleanup()
     """
     plt = import_optional("matplotlib.pyplot", "plot", "drawing HCE pictures")
 
-    from segmetrics.image_io import _read_map
+    from segmetrics.app.image_io import _read_map
 
     if isinstance(pred, (str, os.PathLike)):
         pred = _read_map(pred, "gray", "the prediction ")[0]

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._fingerprint import fingerprint_bytes
+from segmetrics.app._fingerprint import fingerprint_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -67,9 +67,14 @@ def read_map(path: str | os.PathLike, *, color: str = "gray") -> np.ndarray:
         ValueError: if ``color`` is not one of ``"gray"``, ``"first"``.
 
     Example:
-        >>> m = read_map("pred/0001.png")  # doctest: +SKIP
-        >>> m.dtype, m.ndim  # doctest: +SKIP
-        (dtype('uint8'), 2)
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); path = pathlib.Path(tmp.name) / "a.png"
+        >>> cv2.imwrite(str(path), np.full((4, 6, 3), 200, np.uint8))  # a colour file
+        True
+        >>> m = read_map(path)
+        >>> m.dtype, m.shape, int(m[0, 0])
+        (dtype('uint8'), (4, 6), 200)
+        >>> tmp.cleanup()
     """
     return _read_map(path, color, "")[0]
 
@@ -78,7 +83,7 @@ def _read_map(path: str | os.PathLike, color: str, role: str, fingerprint: bool 
     """:func:`read_map` with ``role`` (e.g. ``"the prediction "``) in its messages.
 
     Returns the map and, when ``fingerprint``, the fingerprint of the bytes decoded (see
-    :mod:`segmetrics._fingerprint`), else ``None``.
+    :mod:`segmetrics.app._fingerprint`), else ``None``.
     """
     if color not in _COLOR_MODES:
         raise ValueError(f"`color` must be one of {_COLOR_MODES}; got {color!r}")
@@ -211,9 +216,14 @@ def pair_files(
         ValueError: if a folder holds two images with the same stem (e.g. ``a.png`` and ``a.jpg``).
 
     Example:
-        >>> pairing = pair_files("preds/isnet", "DIS-VD/gt")  # doctest: +SKIP
-        >>> len(pairing.pairs), pairing.missing  # doctest: +SKIP
-        (470, [])
+        >>> import tempfile, pathlib
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> for f in ("gt/a.png", "gt/b.png", "pred/a_sal.png", "pred/c_sal.jpg"):
+        ...     (root / f).parent.mkdir(exist_ok=True); _ = (root / f).write_bytes(b"")
+        >>> pairing = pair_files(root / "pred", root / "gt", suffix="_sal")
+        >>> [n for n, _, _ in pairing.pairs], pairing.missing, pairing.extra
+        (['a'], ['b'], ['c_sal'])
+        >>> tmp.cleanup()
     """
     exts = tuple(extensions)
     preds = _index(Path(pred_dir), exts, "pred_dir")

@@ -1,6 +1,6 @@
 """Evaluate folders of predictions against ground truths: parallel, resumable, mergeable.
 
-:func:`evaluate_folder` pairs the files of two folders by stem (see :mod:`segmetrics.image_io`),
+:func:`evaluate_folder` pairs the files of two folders by stem (see :mod:`segmetrics.app.image_io`),
 computes the chosen metrics per image in a process pool and writes, into ``out_dir``:
 
 * ``per_image.csv`` — one row per image (``name, status, error, height, width`` and every scalar
@@ -15,7 +15,7 @@ computes the chosen metrics per image in a process pool and writes, into ``out_d
 images already evaluated are skipped and never computed twice, images that failed are retried, and
 the CSV is rewritten from the journal so that it always matches it. Each row stores a fingerprint of
 the content of both of its files (size, modification time and a blake2b hash of the bytes read, see
-:mod:`segmetrics._fingerprint`): a row whose prediction or GT changed since is computed again, and
+:mod:`segmetrics.app._fingerprint`): a row whose prediction or GT changed since is computed again, and
 the result counts the rows reused and recomputed. A journal written with different settings, or by
 another shard, is refused unless ``overwrite=True``.
 
@@ -38,8 +38,6 @@ images in flight, not by the dataset. ``workers=0`` evaluates in the calling pro
 
 from __future__ import annotations
 
-import base64
-import csv
 import json
 import math
 import os
@@ -53,17 +51,11 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._fingerprint import same_content
-from segmetrics._per_image import (
-    ALL_METRICS,
-    CURVE_SCORES,
-    DEFAULT_METRICS,
-    EvalSettings,
-    PairResult,
-    evaluate_pair,
-    metric_columns,
-)
-from segmetrics._sod_core import pysod_mean
+from segmetrics.app._fingerprint import same_content
+from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal
+from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
+from segmetrics.image_metrics import options_doc
+from segmetrics.registry import MetricOptions, default_metrics, reduce_dataset, validate_metrics
 
 __all__ = [
     "RESULTS_SCHEMA",
@@ -76,154 +68,8 @@ __all__ = [
 ]
 
 RESULTS_SCHEMA = "segmetrics.results/1"
-_JOURNAL = "records.jsonl"
-_CSV = "per_image.csv"
 _RESULTS = "results.json"
-_BASE_COLUMNS = ["name", "status", "error", "height", "width"]
 _RESIZE = ("error", "pred-to-gt")
-
-
-# ----------------------------------------------------------------------------------------- records
-
-
-def _encode(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
-
-
-def _decode(s: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(s), dtype="<f8").copy()
-
-
-def _record_to_json(r: PairResult) -> str:
-    d = {
-        "name": r.name,
-        "status": r.status,
-        "error": r.error,
-        "height": r.height,
-        "width": r.width,
-        "scalars": r.scalars,
-        "curves": {k: _encode(v) for k, v in r.curves.items()},
-        "inputs": r.inputs,
-    }
-    return json.dumps(d, allow_nan=True, separators=(",", ":"))
-
-
-def _record_from_json(d: dict[str, Any]) -> PairResult:
-    return PairResult(
-        name=d["name"],
-        status=d["status"],
-        error=d.get("error", ""),
-        height=int(d.get("height", 0)),
-        width=int(d.get("width", 0)),
-        scalars={k: float(v) for k, v in d.get("scalars", {}).items()},
-        curves={k: _decode(v) for k, v in d.get("curves", {}).items()},
-        inputs=dict(d.get("inputs") or {}),
-    )
-
-
-def _read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResult], int]:
-    """Header, records by name (last wins), and the byte length of the valid prefix."""
-    header = None
-    records: dict[str, PairResult] = {}
-    valid = 0
-    with open(path, "rb") as f:
-        data = f.read()
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        if end < 0:
-            break  # torn last line: dropped
-        line = data[pos:end]
-        try:
-            d = json.loads(line)
-        except ValueError:
-            break
-        if header is None:
-            if d.get("kind") != "header":
-                raise ValueError(f"{path} is not a segmetrics journal (no header line)")
-            header = d
-        else:
-            r = _record_from_json(d)
-            records[r.name] = r
-        pos = end + 1
-        valid = pos
-    return header, records, valid
-
-
-class _Journal:
-    """Append-only JSON-lines journal plus the CSV view, both flushed per record."""
-
-    def __init__(self, out_dir: Path, header: dict[str, Any], columns: list[str], overwrite: bool) -> None:
-        self.path = out_dir / _JOURNAL
-        self.csv_path = out_dir / _CSV
-        self.columns = columns
-        self.records: dict[str, PairResult] = {}
-        if self.path.exists() and not overwrite:
-            old, self.records, valid = _read_journal(self.path)
-            if old is not None and old.get("identity") != header["identity"]:
-                raise ValueError(
-                    f"`out_dir` {str(out_dir)!r} holds results of a different evaluation "
-                    f"({old.get('identity')} vs {header['identity']}); "
-                    "pass overwrite=True (--overwrite) or another folder"
-                )
-            if old is not None and "sources" in header and old.get("sources", header["sources"]) != header["sources"]:
-                raise ValueError(
-                    f"`out_dir` {str(out_dir)!r} holds results of other folders ({old.get('sources')}); "
-                    "pass overwrite=True (--overwrite) or another folder"
-                )
-            if old is not None and old.get("shard") != header.get("shard"):
-                raise ValueError(
-                    f"`out_dir` {str(out_dir)!r} holds shard {_shard_text(old.get('shard'))} "
-                    f"and this run is shard {_shard_text(header.get('shard'))}; "
-                    "pass overwrite=True (--overwrite) or another folder"
-                )
-            if old is None:
-                valid = 0
-            with open(self.path, "r+b") as f:
-                f.truncate(valid)
-            self._fh = open(self.path, "a", encoding="utf-8")
-            if old is None:
-                self._write_line(json.dumps(header))
-        else:
-            self._fh = open(self.path, "w", encoding="utf-8")
-            self._write_line(json.dumps(header))
-        self._rewrite_csv()
-
-    def _write_line(self, line: str) -> None:
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def _row(self, r: PairResult) -> list[Any]:
-        row: list[Any] = [r.name, r.status, r.error, r.height, r.width]
-        for c in self.columns:
-            v = r.scalars.get(c)
-            row.append("" if v is None else repr(float(v)))
-        return row
-
-    def _rewrite_csv(self, reopen: bool = True) -> None:
-        tmp = self.csv_path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(_BASE_COLUMNS + self.columns)
-            for name in sorted(self.records):
-                w.writerow(self._row(self.records[name]))
-        os.replace(tmp, self.csv_path)
-        if reopen:
-            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")
-            self._csv_writer = csv.writer(self._csv)
-
-    def add(self, r: PairResult) -> None:
-        self._write_line(_record_to_json(r))
-        self.records[r.name] = r
-        self._csv_writer.writerow(self._row(r))
-        self._csv.flush()
-
-    def close(self) -> None:
-        self._fh.close()
-        self._csv.close()
-        # During a run a retried image may have two rows; the final CSV has one row per image, sorted.
-        self._rewrite_csv(reopen=False)
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -237,14 +83,14 @@ class FolderResult:
         method: method name (default: the prediction folder's name).
         dataset: dataset name (default: the GT folder's name).
         metrics: dataset scalars by canonical key (``"fm.max"``, ``"wfm"``, ``"mae"``, ``"sm"``,
-            ``"em.mean"``, ``"hce"``, ...; see :mod:`segmetrics._per_image`), means over images.
+            ``"em.mean"``, ``"hce"``, ...; see :mod:`segmetrics.app.pair`), means over images.
         curves: dataset mean curves by key (``"fm.curve"``, ``"fm.precision"``, ...), ``(256,)`` each,
             ascending thresholds.
         num_images: number of images evaluated successfully.
         errors: ``{name: message}`` of the images that failed.
         missing: GT stems without a prediction.
         extra: prediction stems without a GT.
-        settings: the :class:`~segmetrics._per_image.EvalSettings` identity (what decides the numbers).
+        settings: the :class:`~segmetrics.app.pair.EvalSettings` identity (what decides the numbers).
         per_image: ``{name: {scalar: value}}`` of the successful images.
         out_dir: where the files were written, if anywhere.
         reused: images whose stored row was reused when resuming (both files unchanged).
@@ -304,23 +150,25 @@ def _json_float(v: float) -> float | None:
 
 
 def aggregate(records: Iterable[PairResult], settings: dict[str, Any], **meta: Any) -> FolderResult:
-    """Dataset results from per-image records (means over the successful images sorted by name)."""
+    """Dataset results from per-image records (means over the successful images sorted by name).
+
+    The reductions are the metric table's: each scalar is the mean of its per-image values, or the
+    max / mean of its family's dataset mean curve (``fm.max``, ``fm.mean``, ...).
+    """
     recs = sorted(records, key=lambda r: r.name)
     ok = [r for r in recs if r.status == "ok"]
     errors = {r.name: r.error for r in recs if r.status != "ok"}
     metrics: dict[str, float] = {}
     curves: dict[str, np.ndarray] = {}
     if ok:
-        keys = list(ok[0].scalars)
-        for k in keys:
-            metrics[k] = float(np.mean(np.array([r.scalars[k] for r in ok], dtype=np.float64)))
+        means = {k: float(np.mean(np.array([r.scalars[k] for r in ok], dtype=np.float64))) for k in ok[0].scalars}
         for k in ok[0].curves:
             curves[k] = np.mean(np.stack([r.curves[k] for r in ok]), axis=0)
-        for fam in CURVE_SCORES:
-            key = f"{fam}.curve"
-            if key in curves:
-                metrics[f"{fam}.max"] = float(np.max(curves[key]))
-                metrics[f"{fam}.mean"] = float(pysod_mean(curves[key]))
+        ev = EvalSettings.from_identity(settings) if settings else None
+        if ev is None:
+            metrics = means
+        else:
+            metrics = {**means, **reduce_dataset(ev.metrics, ev.options, means, curves)}
     per_image = {r.name: dict(r.scalars) for r in ok}
     return FolderResult(
         metrics=metrics,
@@ -364,10 +212,6 @@ def _run_chunk(chunk: list[tuple[str, str, str]], settings: EvalSettings) -> lis
 
 def _chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def _shard_text(shard: Any) -> str:
-    return "none (a whole run)" if not shard else f"{shard[0]}/{shard[1]}"
 
 
 def _unguarded_main_call() -> str | None:
@@ -534,7 +378,7 @@ class NoPairsError(ValueError):
 
 
 def _no_pairs_message(pairing: Any, pred_dir: Any, gt_dir: Any, prefix: str, suffix: str) -> str:
-    from segmetrics.image_io import IMAGE_EXTENSIONS, describe_affixes, suggest_affixes
+    from segmetrics.app.image_io import IMAGE_EXTENSIONS, describe_affixes, suggest_affixes
 
     exts = " ".join(IMAGE_EXTENSIONS)
     if not pairing.missing:
@@ -551,15 +395,8 @@ def _no_pairs_message(pairing: Any, pred_dir: Any, gt_dir: Any, prefix: str, suf
     return f"{msg}; a prediction must be named prefix + GT stem + suffix (--prefix, --suffix)"
 
 
-def _check_settings(metrics: Sequence[str], resize: str, workers: int, chunksize: int) -> tuple[str, ...]:
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    metrics = tuple(metrics)
-    bad = [m for m in metrics if m not in ALL_METRICS]
-    if bad or not metrics:
-        raise ValueError(f"`metrics` must be a non-empty subset of {ALL_METRICS}; got {metrics!r}")
-    if len(set(metrics)) != len(metrics):
-        raise ValueError(f"`metrics` must not repeat a metric; got {metrics!r}")
+def _check_settings(metrics: Any, resize: str, workers: int, chunksize: int) -> tuple[str, ...]:
+    metrics = validate_metrics(metrics, canonical=False)
     if resize not in _RESIZE:
         raise ValueError(f"`resize` must be one of {_RESIZE}; got {resize!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
@@ -573,7 +410,7 @@ def evaluate_folder(
     pred_dir: str | os.PathLike,
     gt_dir: str | os.PathLike,
     *,
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str] | None = None,
     out_dir: str | os.PathLike | None = None,
     workers: int | None = None,
     chunksize: int = 1,
@@ -582,18 +419,13 @@ def evaluate_folder(
     color: str = "gray",
     prefix: str = "",
     suffix: str = "",
-    hce_gamma: int = 5,
-    hce_epsilon: float = 2.0,
-    hce_threshold: str = "official",
-    hce_iterations: str = "code",
-    bf_tolerances: Sequence[int] = (1, 3, 5),
-    threshold: float = 0.5,
     skeleton_cache: str | os.PathLike | bool | None = True,
     method: str | None = None,
     dataset: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
+    **options: Any,
 ) -> FolderResult:
     """Evaluate every prediction of ``pred_dir`` against the GT of the same stem in ``gt_dir``.
 
@@ -605,7 +437,8 @@ def evaluate_folder(
     Args:
         pred_dir: folder of predictions (png / jpg / bmp / tif, 8- or 16-bit, grey or colour).
         gt_dir: folder of ground-truth masks.
-        metrics: metric families, from ``("fm", "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")``;
+        metrics: family keys of the metric table (:mod:`segmetrics.metric_table`), e.g. ``("fm",
+            "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")``, in the order of the CSV columns;
             default the six of the DIS paper's Table 2.
         out_dir: output folder (created); ``None`` writes nothing and cannot resume.
         workers: worker processes; ``None`` = all cores (``os.cpu_count()``), ``0`` = this process.
@@ -622,15 +455,8 @@ def evaluate_folder(
         color: ``"gray"`` or ``"first"``, how colour files become one channel (see ``image_io``).
         prefix: prediction file stems are ``prefix + gt_stem + suffix``.
         suffix: see ``prefix``.
-        hce_gamma: HCE relaxation ``gamma`` (default 5).
-        hce_epsilon: HCE Douglas–Peucker tolerance (default 2.0).
-        hce_threshold: HCE binarisation: ``"official"`` (default, DIS script: raw ``pred > 128``) or
-            ``"pysod"`` (min-max normalised ``> 0.5``, pysodmetrics).
-        hce_iterations: ``"code"`` (default, γ relaxation steps as the DIS script) or ``"paper"`` (γ + 1).
-        bf_tolerances: boundary F-score tolerances in pixels (default ``(1, 3, 5)``).
-        threshold: binarisation threshold of IoU, Dice and boundary F (``p > threshold``, default 0.5).
         skeleton_cache: GT skeleton cache folder for HCE; ``True`` (default) = the default folder
-            (:func:`segmetrics.skeleton_cache.default_cache_dir`), ``False``/``None`` = no cache.
+            (:func:`segmetrics.app.skeleton_cache.default_cache_dir`), ``False``/``None`` = no cache.
         method: method name in the results (default: see :func:`default_names`).
         dataset: dataset name (default: see :func:`default_names`).
         overwrite: discard previous results in ``out_dir`` instead of resuming.
@@ -638,6 +464,9 @@ def evaluate_folder(
         shard: ``(index, count)`` to evaluate only the images whose position in the sorted pairing is
             ``index`` modulo ``count`` (e.g. ``(rank, world_size)`` of a distributed job); the shard
             folders are then combined by :func:`merge_results` into exactly the numbers of one run.
+        **options: metric options of the metric table (validated before any image is read):
+
+    <<options>>
 
     Returns:
         The :class:`FolderResult` (dataset metrics, mean curves, errors, missing and extra files).
@@ -651,47 +480,39 @@ def evaluate_folder(
             ``__main__`` guard, or when worker processes fail.
 
     Example:
-        >>> res = evaluate_folder("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt", out_dir="out/isnet")  # doctest: +SKIP
-        >>> res.metrics["fm.max"], res.metrics["hce"]  # doctest: +SKIP
-        (0.791, 1116.0)
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> res = evaluate_folder(root / "pred", root / "gt", out_dir=root / "out", workers=0, progress=False,
+        ...                       skeleton_cache=False)
+        >>> res.num_images, res.metrics["fm.max"], res.metrics["mae"], res.metrics["hce"]
+        (1, 1.0, 0.0, 0.0)
+        >>> sorted(p.name for p in (root / "out").iterdir())
+        ['per_image.csv', 'records.jsonl', 'results.json']
+        >>> tmp.cleanup()
     """
-    from segmetrics.image_io import pair_files
+    from segmetrics.app.image_io import pair_files
 
     if workers is None:
         workers = os.cpu_count() or 1
-    metrics = _check_settings(metrics, resize, workers, chunksize)
+    metrics = _check_settings(default_metrics() if metrics is None else metrics, resize, workers, chunksize)
+    opts = MetricOptions.make(metrics, **options)
     if executor not in ("auto", "process", "thread"):
         raise ValueError(f"`executor` must be one of ('auto', 'process', 'thread'); got {executor!r}")
-    if hce_threshold not in ("official", "pysod"):
-        raise ValueError(f"`hce_threshold` must be one of ('official', 'pysod'); got {hce_threshold!r}")
-    if hce_iterations not in ("code", "paper"):
-        raise ValueError(f"`hce_iterations` must be one of ('code', 'paper'); got {hce_iterations!r}")
     if color not in ("gray", "first"):
         raise ValueError(f"`color` must be one of ('gray', 'first'); got {color!r}")
-    from segmetrics.boundary_fscore import _check_tolerances
-
-    tols = _check_tolerances(bf_tolerances)
     cache: str | None
     if skeleton_cache is True:
-        from segmetrics.skeleton_cache import default_cache_dir
+        from segmetrics.app.skeleton_cache import default_cache_dir
 
         cache = str(default_cache_dir())
     elif skeleton_cache is False or skeleton_cache is None:
         cache = None
     else:
         cache = str(skeleton_cache)
-    settings = EvalSettings(
-        metrics=metrics,
-        resize=resize,
-        color=color,
-        hce_gamma=int(hce_gamma),
-        hce_epsilon=float(hce_epsilon),
-        hce_threshold=hce_threshold,
-        hce_iterations=hce_iterations,
-        bf_tolerances=tols,
-        threshold=float(threshold),
-        skeleton_cache=cache,
-    )
+    settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache)
     pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
     if not pairing.pairs:
         raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
@@ -728,7 +549,7 @@ def evaluate_folder(
             "shard": list(shard) if shard else None,
             "pairs_total": n_pairs,
         }
-        journal = _Journal(out, header, columns, overwrite)
+        journal = Journal(out, header, columns, overwrite)
         done = {k: r for k, r in journal.records.items() if r.status == "ok"}
     # Resume: a stored row is reused only if both of its files still have the content it was computed
     # from (size + mtime, else a hash of the bytes); other rows are computed again.
@@ -807,9 +628,17 @@ def load_results(path: str | os.PathLike) -> FolderResult:
         ValueError: if the file is not a ``segmetrics.results/1`` document.
 
     Example:
-        >>> res = load_results("results/DIS-VD/isnet")  # doctest: +SKIP
-        >>> res.metrics["fm.max"], res.curves["fm.curve"].shape  # doctest: +SKIP
-        (0.791, (256,))
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> _ = evaluate_folder(root / "pred", root / "gt", out_dir=root / "out", metrics=("fm", "mae"), workers=0,
+        ...                     progress=False)
+        >>> res = load_results(root / "out")
+        >>> res.metrics["fm.max"], res.curves["fm.curve"].shape
+        (1.0, (256,))
+        >>> tmp.cleanup()
     """
     p = Path(path)
     if p.is_dir():
@@ -863,7 +692,19 @@ def merge_results(
         FileNotFoundError: if a folder has no journal.
 
     Example:
-        >>> merged = merge_results(["out/rank0", "out/rank1"], "out/all")  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> ok = cv2.imwrite(str(root / "gt" / "b.png"), gt), cv2.imwrite(str(root / "pred" / "b.png"), 255 - gt)
+        >>> for i in range(2):
+        ...     _ = evaluate_folder(root / "pred", root / "gt", out_dir=root / f"rank{i}", metrics=("mae",),
+        ...                         shard=(i, 2), workers=0, progress=False)
+        >>> merged = merge_results([root / "rank0", root / "rank1"], root / "all")
+        >>> merged.num_images, merged.metrics["mae"]
+        (2, 0.5)
+        >>> tmp.cleanup()
     """
     if not shard_dirs:
         raise ValueError("`shard_dirs` must name at least one output folder; got none")
@@ -874,10 +715,10 @@ def merge_results(
     names: list[tuple[str, str]] = []
     shards: dict[int, set[int]] = {}  # shard count -> indices seen
     for d in shard_dirs:
-        path = Path(d) / _JOURNAL
+        path = Path(d) / JOURNAL_NAME
         if not path.exists():
-            raise FileNotFoundError(f"`shard_dirs` entry {str(d)!r} has no {_JOURNAL}")
-        header, records, _ = _read_journal(path)
+            raise FileNotFoundError(f"`shard_dirs` entry {str(d)!r} has no {JOURNAL_NAME}")
+        header, records, _ = read_journal(path)
         if header is None:
             raise ValueError(f"`shard_dirs` entry {str(d)!r} has an empty journal")
         if identity is None:
@@ -922,7 +763,7 @@ def merge_results(
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         cols = _columns_from_identity(identity or {})
-        journal = _Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols, True)
+        journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols, True)
         for name in sorted(merged):
             journal.add(merged[name])
         journal.close()
@@ -932,8 +773,8 @@ def merge_results(
 
 
 def _columns_from_identity(identity: dict[str, Any]) -> list[str]:
-    s = EvalSettings(
-        metrics=tuple(identity.get("metrics", DEFAULT_METRICS)),
-        bf_tolerances=tuple(identity.get("bf_tolerances", (1, 3, 5))),
-    )
-    return metric_columns(s)
+    return metric_columns(EvalSettings.from_identity(identity))
+
+
+if evaluate_folder.__doc__:
+    evaluate_folder.__doc__ = evaluate_folder.__doc__.replace("<<options>>", options_doc(12))

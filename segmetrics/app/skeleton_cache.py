@@ -59,9 +59,14 @@ class SkeletonCache:
         misses: number of skeletons computed (and stored) by this object.
 
     Example:
-        >>> import numpy as np
-        >>> cache = SkeletonCache("cache/skeletons")  # doctest: +SKIP
-        >>> ske = cache.get(np.ones((8, 8), bool))  # doctest: +SKIP
+        >>> import tempfile, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> cache = SkeletonCache(tmp.name)
+        >>> mask = np.zeros((9, 9), bool); mask[2:7, 1:8] = True
+        >>> first, again = cache.get(mask), cache.get(mask)
+        >>> (first == again).all(), first.dtype, cache.misses, cache.hits
+        (np.True_, dtype('bool'), 1, 1)
+        >>> tmp.cleanup()
     """
 
     def __init__(

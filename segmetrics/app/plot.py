@@ -1,6 +1,6 @@
 """Curves across methods from saved results: PR curves, F-measure and E-measure over thresholds.
 
-Reads the ``results.json`` files written by :func:`segmetrics.folder.evaluate_folder` (schema
+Reads the ``results.json`` files written by :func:`segmetrics.app.folder.evaluate_folder` (schema
 ``segmetrics.results/1``; their ``curves`` hold the dataset mean curves over the 256 thresholds,
 ascending). matplotlib is imported only when plotting (``pip install segloss-segmetrics[plot]``);
 figures are drawn with whatever backend is active (use ``MPLBACKEND=Agg`` on servers; the CLI does).
@@ -37,7 +37,7 @@ CURVE_KINDS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
 
 
 def _load(results: Sequence[Any]) -> list[Any]:
-    from segmetrics.folder import FolderResult, load_results
+    from segmetrics.app.folder import FolderResult, load_results
 
     out = []
     for r in results:
@@ -49,7 +49,7 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
     """Draw one kind of curve for several results (methods) on one axes.
 
     Args:
-        results: :class:`~segmetrics.folder.FolderResult` objects or paths of ``results.json`` files
+        results: :class:`~segmetrics.app.folder.FolderResult` objects or paths of ``results.json`` files
             (or of their folders).
         kind: ``"pr"``, ``"fm"``, ``"em"`` or ``"miou"`` (see the module docstring).
         ax: matplotlib axes to draw on (default: a new figure).
@@ -63,7 +63,18 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
             message names the method and the metric to evaluate, e.g. ``--metrics fm``).
 
     Example:
-        >>> fig, ax = plot_curves(["out/DIS-VD/isnet", "out/DIS-VD/u2net"], "pr")  # doctest: +SKIP
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> from segmetrics.app.folder import evaluate_folder
+        >>> res = evaluate_folder(root / "pred", root / "gt", out_dir=root / "isnet", method="isnet", dataset="demo",
+        ...                       workers=0, progress=False, skeleton_cache=False)
+        >>> fig, ax = plot_curves([root / "isnet"], "pr")
+        >>> ax.get_xlabel(), ax.get_ylabel()
+        ('Recall', 'Precision')
+        >>> tmp.cleanup()
     """
     if kind not in CURVE_KINDS:
         raise ValueError(f"`kind` must be one of {tuple(CURVE_KINDS)}; got {kind!r}")
@@ -150,8 +161,17 @@ def save_curve_plots(
         ValueError: see :func:`plot_curves`.
 
     Example:
-        >>> save_curve_plots(["out/DIS-VD/isnet"], "figures")  # doctest: +SKIP
-        [PosixPath('figures/DIS-VD_pr.png'), ...]
+        >>> import tempfile, pathlib, cv2, numpy as np
+        >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
+        >>> gt = np.zeros((32, 32), np.uint8); gt[8:24, 8:24] = 255
+        >>> for d in ("gt", "pred"): (root / d).mkdir()
+        >>> ok = cv2.imwrite(str(root / "gt" / "a.png"), gt), cv2.imwrite(str(root / "pred" / "a.png"), gt)
+        >>> from segmetrics.app.folder import evaluate_folder
+        >>> res = evaluate_folder(root / "pred", root / "gt", out_dir=root / "isnet", method="isnet", dataset="demo",
+        ...                       workers=0, progress=False, skeleton_cache=False)
+        >>> [p.name for p in save_curve_plots([root / "isnet"], root / "figures", formats=("png",))]
+        ['demo_pr.png', 'demo_fm.png', 'demo_em.png']
+        >>> tmp.cleanup()
     """
     res = _load(results)
     if not res:

@@ -2,7 +2,8 @@
 
 The default columns are the six metrics of Table 2, ``maxFβ ↑, Fwβ ↑, M ↓, Sα ↑, Emφ ↑, HCEγ ↓``
 (``fm.max, wfm, mae, sm, em.mean, hce``), followed by whichever of the other dataset metrics are
-present (mean / adaptive F and E, IoU, Dice, boundary F). Interactive results
+present (mean / adaptive F and E, IoU, Dice, boundary F): the labels, directions and order are the
+metric table's (:mod:`segmetrics.metric_table`). Interactive results
 (:mod:`segmetrics.interactive`) show ``NoC@85/90 ↓, NoF@85/90 ↓, mIoU@1/3/5/10 ↑, SPC ↓``. HCE and
 NoF are printed with no decimals (counts), the others with ``digits`` decimals.
 """
@@ -13,26 +14,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["COLUMNS", "format_table"]
+from segmetrics.registry import display_columns, integer_keys
 
-#: ``key: (plain label, LaTeX label, higher is better)``, in display order.
-COLUMNS: dict[str, tuple[str, str, bool]] = {
-    "fm.max": ("maxF", r"$F_\beta^{max}$", True),
-    "wfm": ("wF", r"$F_\beta^{w}$", True),
-    "mae": ("MAE", r"$\mathcal{M}$", False),
-    "sm": ("S", r"$S_\alpha$", True),
-    "em.mean": ("meanE", r"$E_\phi^{m}$", True),
-    "hce": ("HCE", r"$HCE_\gamma$", False),
-    "fm.mean": ("meanF", r"$F_\beta^{mean}$", True),
-    "fm.adp": ("adpF", r"$F_\beta^{adp}$", True),
-    "em.max": ("maxE", r"$E_\phi^{max}$", True),
-    "em.adp": ("adpE", r"$E_\phi^{adp}$", True),
-    "iou": ("IoU", "IoU", True),
-    "dice": ("Dice", "Dice", True),
-    "bf.f1": ("BF@1", "BF@1", True),
-    "bf.f3": ("BF@3", "BF@3", True),
-    "bf.f5": ("BF@5", "BF@5", True),
-    # interactive segmentation (segmetrics.interactive): clicks, failures, mIoU after k clicks, seconds per click
+__all__ = ["columns", "format_table"]
+
+#: Interactive segmentation (:mod:`segmetrics.interactive`): clicks, failures, mIoU after k clicks,
+#: seconds per click.
+_INTERACTIVE: dict[str, tuple[str, str, bool]] = {
     "noc@85": ("NoC@85", "NoC@85", False),
     "noc@90": ("NoC@90", "NoC@90", False),
     "nof@85": ("NoF@85", "NoF@85", False),
@@ -43,15 +31,34 @@ COLUMNS: dict[str, tuple[str, str, bool]] = {
     "miou@10": ("mIoU@10", "mIoU@10", True),
     "spc": ("SPC", "SPC (s)", False),
 }
-#: Keys printed without decimals (counts).
-_INTEGER_KEYS = frozenset({"hce", "nof@85", "nof@90"})
+
+
+def columns() -> dict[str, tuple[str, str, bool]]:
+    """``{key: (plain label, LaTeX label, higher is better)}`` in display order.
+
+    The metric table's columns (:func:`segmetrics.registry.display_columns`), then the interactive ones.
+
+    Example:
+        >>> list(columns())[:6]
+        ['fm.max', 'wfm', 'mae', 'sm', 'em.mean', 'hce']
+    """
+    return {**display_columns(), **_INTERACTIVE}
+
+
+def _integer_keys() -> frozenset[str]:
+    return integer_keys() | {"nof@85", "nof@90"}
+
+
+_all_columns = columns  # `format_table` has an argument named `columns`
+
+
 _FORMATS = ("plain", "markdown", "latex")
 
 
-def _fmt(key: str, v: float | None, digits: int) -> str:
+def _fmt(key: str, v: float | None, digits: int, integer: frozenset[str]) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    return f"{v:.0f}" if key in _INTEGER_KEYS else f"{v:.{digits}f}"
+    return f"{v:.0f}" if key in integer else f"{v:.{digits}f}"
 
 
 def _latex_escape(s: str) -> str:
@@ -68,11 +75,11 @@ def format_table(
     """Format dataset results as a table, one row per (dataset, method).
 
     Args:
-        results: :class:`~segmetrics.folder.FolderResult` objects (anything with ``method``,
+        results: :class:`~segmetrics.app.folder.FolderResult` objects (anything with ``method``,
             ``dataset``, ``num_images`` and a ``metrics`` dict).
         fmt: ``"plain"`` (aligned text), ``"markdown"`` (GitHub table) or ``"latex"`` (booktabs).
         digits: decimals of every metric but HCE (``>= 0``).
-        columns: metric keys to show (default: those of :data:`COLUMNS` present in any result).
+        columns: metric keys to show (default: those of :func:`columns` present in any result).
 
     Returns:
         The table as a string (no trailing newline).
@@ -94,18 +101,20 @@ def format_table(
     results = list(results)
     if not results:
         raise ValueError("`results` must hold at least one result; got none")
+    table, integer = _all_columns(), _integer_keys()
     if columns is None:
-        columns = [k for k in COLUMNS if any(k in r.metrics for r in results)]
+        columns = [k for k in table if any(k in r.metrics for r in results)]
     labels = []
     for k in columns:
-        plain, tex, up = COLUMNS.get(k, (k, _latex_escape(k), True))
+        plain, tex, up = table.get(k, (k, _latex_escape(k), True))
         if fmt == "latex":
             labels.append(tex + (r" $\uparrow$" if up else r" $\downarrow$"))
         else:
             labels.append(plain + (" ↑" if up else " ↓"))
     rows = []
     for r in sorted(results, key=lambda r: (r.dataset, r.method)):
-        rows.append([r.dataset, r.method, str(r.num_images)] + [_fmt(k, r.metrics.get(k), digits) for k in columns])
+        values = [_fmt(k, r.metrics.get(k), digits, integer) for k in columns]
+        rows.append([r.dataset, r.method, str(r.num_images), *values])
     head = ["dataset", "method", "n", *labels]
     if fmt == "markdown":
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]

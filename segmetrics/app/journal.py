@@ -1,0 +1,174 @@
+"""The resumable journal of a folder evaluation: ``records.jsonl`` plus its CSV view ``per_image.csv``.
+
+The journal is a header line (the settings' identity, the sources, the shard) followed by one JSON
+line per image (its scalars and its curves, base64 float64, and the fingerprints of its files). Every
+line is flushed and ``fsync``-ed before the next, so an interrupted run loses at most the images in
+flight; a torn last line is dropped when the journal is read back. The CSV is rewritten from the
+journal when it is opened and when it is closed (one row per image, sorted by name).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segmetrics.app.pair import PairResult
+
+__all__ = ["BASE_COLUMNS", "CSV_NAME", "JOURNAL_NAME", "Journal", "read_journal"]
+
+JOURNAL_NAME = "records.jsonl"
+CSV_NAME = "per_image.csv"
+#: The CSV columns before the metric columns.
+BASE_COLUMNS = ["name", "status", "error", "height", "width"]
+
+
+def _encode(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _decode(s: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype="<f8").copy()
+
+
+def _record_to_json(r: PairResult) -> str:
+    d = {
+        "name": r.name,
+        "status": r.status,
+        "error": r.error,
+        "height": r.height,
+        "width": r.width,
+        "scalars": r.scalars,
+        "curves": {k: _encode(v) for k, v in r.curves.items()},
+        "inputs": r.inputs,
+    }
+    return json.dumps(d, allow_nan=True, separators=(",", ":"))
+
+
+def _record_from_json(d: dict[str, Any]) -> PairResult:
+    return PairResult(
+        name=d["name"],
+        status=d["status"],
+        error=d.get("error", ""),
+        height=int(d.get("height", 0)),
+        width=int(d.get("width", 0)),
+        scalars={k: float(v) for k, v in d.get("scalars", {}).items()},
+        curves={k: _decode(v) for k, v in d.get("curves", {}).items()},
+        inputs=dict(d.get("inputs") or {}),
+    )
+
+
+def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResult], int]:
+    """Header, records by name (last wins), and the byte length of the valid prefix."""
+    header = None
+    records: dict[str, PairResult] = {}
+    valid = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break  # torn last line: dropped
+        line = data[pos:end]
+        try:
+            d = json.loads(line)
+        except ValueError:
+            break
+        if header is None:
+            if d.get("kind") != "header":
+                raise ValueError(f"{path} is not a segmetrics journal (no header line)")
+            header = d
+        else:
+            r = _record_from_json(d)
+            records[r.name] = r
+        pos = end + 1
+        valid = pos
+    return header, records, valid
+
+
+class Journal:
+    """Append-only JSON-lines journal plus the CSV view, both flushed per record."""
+
+    def __init__(self, out_dir: Path, header: dict[str, Any], columns: list[str], overwrite: bool) -> None:
+        self.path = out_dir / JOURNAL_NAME
+        self.csv_path = out_dir / CSV_NAME
+        self.columns = columns
+        self.records: dict[str, PairResult] = {}
+        if self.path.exists() and not overwrite:
+            old, self.records, valid = read_journal(self.path)
+            if old is not None and old.get("identity") != header["identity"]:
+                raise ValueError(
+                    f"`out_dir` {str(out_dir)!r} holds results of a different evaluation "
+                    f"({old.get('identity')} vs {header['identity']}); "
+                    "pass overwrite=True (--overwrite) or another folder"
+                )
+            if old is not None and "sources" in header and old.get("sources", header["sources"]) != header["sources"]:
+                raise ValueError(
+                    f"`out_dir` {str(out_dir)!r} holds results of other folders ({old.get('sources')}); "
+                    "pass overwrite=True (--overwrite) or another folder"
+                )
+            if old is not None and old.get("shard") != header.get("shard"):
+                raise ValueError(
+                    f"`out_dir` {str(out_dir)!r} holds shard {shard_text(old.get('shard'))} "
+                    f"and this run is shard {shard_text(header.get('shard'))}; "
+                    "pass overwrite=True (--overwrite) or another folder"
+                )
+            if old is None:
+                valid = 0
+            with open(self.path, "r+b") as f:
+                f.truncate(valid)
+            self._fh = open(self.path, "a", encoding="utf-8")
+            if old is None:
+                self._write_line(json.dumps(header))
+        else:
+            self._fh = open(self.path, "w", encoding="utf-8")
+            self._write_line(json.dumps(header))
+        self._rewrite_csv()
+
+    def _write_line(self, line: str) -> None:
+        self._fh.write(line + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def _row(self, r: PairResult) -> list[Any]:
+        row: list[Any] = [r.name, r.status, r.error, r.height, r.width]
+        for c in self.columns:
+            v = r.scalars.get(c)
+            row.append("" if v is None else repr(float(v)))
+        return row
+
+    def _rewrite_csv(self, reopen: bool = True) -> None:
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(BASE_COLUMNS + self.columns)
+            for name in sorted(self.records):
+                w.writerow(self._row(self.records[name]))
+        os.replace(tmp, self.csv_path)
+        if reopen:
+            self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")
+            self._csv_writer = csv.writer(self._csv)
+
+    def add(self, r: PairResult) -> None:
+        """Append one record to the journal (flushed and fsync-ed) and its row to the CSV."""
+        self._write_line(_record_to_json(r))
+        self.records[r.name] = r
+        self._csv_writer.writerow(self._row(r))
+        self._csv.flush()
+
+    def close(self) -> None:
+        """Close both files; the final CSV has one row per image, sorted by name."""
+        self._fh.close()
+        self._csv.close()
+        # During a run a retried image may have two rows; the final CSV has one row per image, sorted.
+        self._rewrite_csv(reopen=False)
+
+
+def shard_text(shard: Any) -> str:
+    return "none (a whole run)" if not shard else f"{shard[0]}/{shard[1]}"
