@@ -38,8 +38,8 @@ def main() -> None:
     print(f"{'image':<12} {'maxF':>7} {'Fw':>7} {'MAE':>7} {'S':>7} {'meanE':>7} {'HCE':>5}")
     for row in acc.per_image_table():
         print(
-            f"{row['name']:<12} {row['maxF']:7.4f} {row['wfm']:7.4f} {row['mae']:7.4f} "
-            f"{row['sm']:7.4f} {row['meanE']:7.4f} {row['hce']:5.0f}"
+            f"{row['name']:<12} {row['fm.max']:7.4f} {row['wfm']:7.4f} {row['mae']:7.4f} "
+            f"{row['sm']:7.4f} {row['em.mean']:7.4f} {row['hce']:5.0f}"
         )
     res = acc.compute()
     print(

@@ -1,5 +1,18 @@
 """segmetrics: exact, numba-accelerated DIS / salient-object segmentation metrics.
 
+Layout:
+
+* **metrics**, one file each (``fmeasure``, ``emeasure``, ``smeasure``, ``weighted_fmeasure``, ``mae``,
+  ``hce``, ``region_overlap``, ``boundary_fscore``, ``complexity``, ...), their numba kernels in
+  ``_kernels/``, input validation in ``_inputs``;
+* **the metric table and the fused pass**: ``registry`` (how a metric family and an option are
+  declared), ``metric_table`` (every family and option, declared once), ``image_metrics``
+  (:func:`compute_all`: all requested metrics of an image from one shared pass), ``accumulator``
+  (:class:`DatasetMetrics`) and ``distributed``;
+* **the folder-evaluation application** in ``app/`` (the ``segmetrics`` command, configuration files,
+  folder evaluation with its journal, image I/O, tables, plots, HCE pictures, skeleton cache), and
+  the interactive-segmentation evaluation in ``interactive/``.
+
 Importing this package never imports torch, matplotlib or OpenCV; they are loaded lazily by the
 functions that need them.
 """

@@ -150,10 +150,13 @@ class DatasetMetrics:
         """Dataset values.
 
         Returns:
-            ``{"n_images": int, "fm": {"adaptive", "mean", "max", "curve", "precision", "recall",
-            "thresholds"}, "em": {"adaptive", "mean", "max", "curve", "thresholds"}, "sm", "wfm",
-            "mae", "hce": {"total", "fp_points", "fp_regions", "fn_points", "fn_regions"}}`` for the
-            requested metrics (curves in ascending threshold order; HCE parts are means).
+            ``{"n_images": int, family: value}`` for the requested families: a family with one
+            scalar gives its value (``"sm"``, ``"wfm"``, ``"mae"``); the others a dict of their
+            values under the names of their per-image result's fields, e.g. ``"fm": {"adaptive",
+            "mean", "max", "curve", "precision", "recall", "thresholds"}``, ``"em": {"adaptive",
+            "mean", "max", "curve", "thresholds"}``, ``"hce": {"total", "fp_points", "fp_regions",
+            "fn_points", "fn_regions"}`` (curves in ascending threshold order; HCE parts are means).
+            :meth:`results` gives the same values under the dotted keys.
 
         Raises:
             ValueError: if no image was added.

@@ -54,13 +54,17 @@ the table column ``SqE ↓``, the config key ``sqerr_scale`` and the CLI flags
   with ``needs``), a per-image cache (``ctx.cache``) and helpers. It returns the family's per-image
   result: a float, or any object whose attributes the scalars and curves name (``attr``).
 * A :class:`Scalar` with ``dataset="mean"`` is averaged over images; ``"curve_max"`` /
-  ``"curve_mean"`` are the max / mean of the dataset mean of ``curve`` (pysodmetrics' semantics).
-  ``per_image=False`` marks a dataset-only value (e.g. ``iou.max``).
+  ``"curve_mean"`` are the max / mean of the dataset mean of ``curve`` (pysodmetrics' semantics);
+  ``dataset=f`` computes ``f(means, curves)`` from the dataset means (e.g. a whole-dataset ratio of
+  counts a family declares as curves of any ``length``). ``per_image=False`` marks a dataset-only
+  value (e.g. ``iou.max``).
 * ``scalars`` may be a function of the options (the boundary F-score has one column per tolerance).
 * Shared statistics (``needs``): ``"hist"`` (histograms, adaptive threshold and counts),
   ``"strict"`` (the strict ``>`` histograms), ``"smeasure"``, ``"mae"``.
 
-Keys are unique across families (checked when registering); option names too.
+Keys are unique across families (checked when registering); option names too. Register at import
+time of :mod:`segmetrics.metric_table`: the folder evaluation's worker processes import it afresh,
+so a family registered later, at run time, exists only in the registering process (``workers=0``).
 """
 
 from __future__ import annotations
@@ -80,11 +84,15 @@ __all__ = [
     "Option",
     "PairContext",
     "Scalar",
+    "all_metrics",
     "curve_keys",
     "default_metrics",
+    "display_columns",
     "family",
     "flatten",
+    "integer_keys",
     "option_defaults",
+    "reduce_dataset",
     "register_family",
     "register_option",
     "scalar_keys",
@@ -299,7 +307,7 @@ def family(key: str) -> Family:
     """The registered family ``key`` (``ValueError`` naming the known ones otherwise)."""
     _ensure_table()
     if key not in FAMILIES:
-        raise ValueError(f"`metrics` must be a non-empty subset of {tuple(FAMILIES)}; got {key!r}")
+        raise ValueError(f"`metrics` must be one of {tuple(FAMILIES)}; got {key!r}")
     return FAMILIES[key]
 
 
@@ -354,7 +362,7 @@ def validate_metrics(metrics: Any, *, canonical: bool = True) -> tuple[str, ...]
         raise ValueError(f"`metrics` must name at least one of {tuple(FAMILIES)}; got an empty sequence")
     for m in metrics:
         if not isinstance(m, str) or m not in FAMILIES:
-            raise ValueError(f"`metrics` must be a non-empty subset of {tuple(FAMILIES)}; got {m!r}")
+            raise ValueError(f"`metrics` must be one of {tuple(FAMILIES)}; got {m!r}")
     if len(set(metrics)) != len(metrics):
         raise ValueError(f"`metrics` must not repeat a metric; got {metrics!r}")
     return tuple(m for m in FAMILIES if m in metrics) if canonical else metrics

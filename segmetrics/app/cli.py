@@ -129,9 +129,11 @@ def _add_picture(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pred", required=True, help="prediction image file")
     p.add_argument("--gt", required=True, help="ground-truth image file")
     p.add_argument("--out", required=True, help="output file (.png, .pdf, ...)")
-    p.add_argument("--gamma", type=int, default=5)
-    p.add_argument("--epsilon", type=float, default=2.0)
-    p.add_argument("--threshold", choices=("official", "pysod"), default="official")
+    from segmetrics.registry import FAMILIES, OPTIONS
+
+    for name in FAMILIES["hce"].options:  # the HCE options, without the prefix: --gamma, --epsilon, ...
+        opt, short = OPTIONS[name], name.removeprefix("hce_")
+        p.add_argument("--" + short.replace("_", "-"), dest=short, **{**opt.cli_kwargs(), "default": opt.default})
     p.add_argument("--crop", action="store_true", help="zoom to the errors")
 
 
@@ -211,6 +213,7 @@ def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
 def _pictures(results: list, a: argparse.Namespace) -> None:
     from segmetrics.app.hce_picture import save_hce_picture
     from segmetrics.app.image_io import pair_files
+    from segmetrics.app.pair import EvalSettings
 
     for r in results:
         if "hce" not in r.metrics or not r.per_image:
@@ -224,15 +227,9 @@ def _pictures(results: list, a: argparse.Namespace) -> None:
                 continue
             p, g = paths[name]
             out = Path(a.hce_pictures) / f"{r.dataset}_{r.method}_{name}_hce.png"
-            save_hce_picture(
-                p,
-                g,
-                out,
-                gamma=r.settings.get("hce_gamma", 5),
-                epsilon=r.settings.get("hce_epsilon", 2.0),
-                threshold=r.settings.get("hce_threshold", "official"),
-                iterations=r.settings.get("hce_iterations", "code"),
-            )
+            o = EvalSettings.from_identity(r.settings).options  # the options the numbers were computed with
+            save_hce_picture(p, g, out, gamma=o.hce_gamma, epsilon=o.hce_epsilon, threshold=o.hce_threshold,
+                             iterations=o.hce_iterations)
             print(f"wrote {out}", file=sys.stderr)
 
 
@@ -417,7 +414,8 @@ def _cmd_picture(a: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     from segmetrics.app.hce_picture import save_hce_picture
 
-    d = save_hce_picture(a.pred, a.gt, a.out, gamma=a.gamma, epsilon=a.epsilon, threshold=a.threshold, crop=a.crop)
+    d = save_hce_picture(a.pred, a.gt, a.out, gamma=a.gamma, epsilon=a.epsilon, threshold=a.threshold,
+                         iterations=a.iterations, crop=a.crop)
     print(
         f"HCE = {d.total} (FP points {d.fp_points}, FP regions {d.fp_regions}, "
         f"FN points {d.fn_points}, FN regions {d.fn_regions}); wrote {a.out}"
@@ -492,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 _FLAGS = {
     "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config"},
     "stats": {"gt_dir": "--gt", "folder": "--gt"},
-    "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out", "iterations": None},
+    "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out"},
     "plot": {"results": "RESULTS", "out_dir": "--out"},
     "table": {"results": "RESULTS"},
 }

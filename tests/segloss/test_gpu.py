@@ -54,8 +54,10 @@ def check_no_host_sync(name: str, device) -> None:
     device = torch.device(device)
     with checks_off():
         run_case(name, device)  # warm-up: lazy initialisation (cuBLAS handles, caches) may sync once
+        x, fn = cases(device, **SIZE)[name]  # building the inputs copies them to the device: not the loss's doing
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         with sync_debug_error(device):
-            x, fn = cases(device, **SIZE)[name]
             loss = fn(x)
             loss.backward()
         assert torch.isfinite(loss).item() and torch.isfinite(x.grad).all().item()

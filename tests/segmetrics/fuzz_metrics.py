@@ -22,6 +22,9 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import segmetrics as sm
+from segmetrics.registry import all_metrics
+
+EVERY_FAMILY = all_metrics()  # every family of the metric table, those registered later included
 
 SHAPES = st.tuples(st.integers(1, 24), st.integers(1, 24))
 
@@ -109,10 +112,13 @@ def run(max_examples: int) -> None:
         if r is not None and skel is not None:
             assert skel.shape == gt.shape, "a skeleton of the wrong shape was accepted by hce"
         _call(sm.hce_details, pred, gt, skeleton=skel)
-        r = _call(sm.compute_all, pred, gt, hce_skeleton=skel)
+        r = _call(sm.compute_all, pred, gt, metrics=EVERY_FAMILY, hce_skeleton=skel)
         if r is not None and skel is not None:
             assert skel.shape == gt.shape, "a skeleton of the wrong shape was accepted by compute_all"
-        acc = sm.DatasetMetrics()
+        if r is not None:
+            for key, value in r.scalars().items():
+                _check_number(value, key)
+        acc = sm.DatasetMetrics(metrics=EVERY_FAMILY)
         _call(acc.update, pred, gt, hce_skeleton=skel)
         _call(acc.update, pred[None], gt[None], hce_skeleton=None if skel is None else skel[None])
         if acc.n_images:

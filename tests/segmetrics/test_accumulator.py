@@ -128,3 +128,40 @@ def test_errors():
         DatasetMetrics(metrics=("fm", "auc"))
     with pytest.raises(TypeError, match=r"unexpected metric option\(s\) \['foo'\]; expected some of"):
         DatasetMetrics(foo=1)
+
+
+def test_results_use_the_dotted_keys_and_every_family_reduces_as_declared():
+    from segmetrics.registry import FAMILIES, scalars_of
+
+    keys = tuple(FAMILIES)
+    acc = DatasetMetrics(metrics=keys, per_image=True)
+    singles = []
+    for n in ("tree_3px", "mixed_96x80", "blob_holes"):
+        acc.update(*make_case(n), name=n)
+        singles.append(compute_all(*make_case(n), metrics=keys))
+    res, nested = acc.results(), acc.compute()
+    iou_curve = np.mean([r.iou.iou_curve for r in singles], axis=0)
+    np.testing.assert_allclose(res["iou.curve"], iou_curve, rtol=1e-15)
+    assert res["iou.max"] == iou_curve.max() == nested["iou"]["max"]
+    assert res["dice"] == pytest.approx(np.mean([r.dice.dice for r in singles]), rel=1e-15)
+    assert res["bf.f3"] == pytest.approx(np.mean([r.bf.fscore[1] for r in singles]), rel=1e-15)
+    assert nested["bf"]["f3"] == res["bf.f3"] and nested["hce"]["total"] == res["hce"]
+    assert nested["fm"]["max"] == res["fm.max"] and nested["sm"] == res["sm"]
+    assert list(nested["fm"]) == ["adaptive", "mean", "max", "curve", "precision", "recall", "thresholds"]
+    pys = acc.to_pysod_dict()
+    declared = {s.pysod[0] for s in scalars_of(keys) if s.pysod}
+    declared |= {c.pysod[0] for k in keys for c in FAMILIES[k].curves if c.pysod}
+    assert set(pys) == declared and {"fm", "pr", "em", "sm", "wfm", "mae", "hce"} <= declared
+    np.testing.assert_array_equal(pys["pr"]["p"], res["fm.precision"][::-1])
+    assert pys["hce"] == res["hce"] and pys["em"]["adp"] == res["em.adp"]
+
+
+def test_add_image_metrics_needs_the_same_options():
+    acc = DatasetMetrics(metrics=("mae", "fm"))
+    pred, gt = make_case("mixed_96x80")
+    acc.add_image_metrics(compute_all(pred, gt, metrics=("fm", "mae")))
+    with pytest.raises(ValueError, match="`result` must use this accumulator's metrics and options"):
+        acc.add_image_metrics(compute_all(pred, gt, metrics=("fm", "mae"), beta_sq=1.0))
+    with pytest.raises(TypeError, match="`result` must be an ImageMetrics; got dict"):
+        acc.add_image_metrics({})
+    assert len(acc) == 1

@@ -249,11 +249,3 @@ def test_broken_pool_at_start_up_does_not_blame_memory(monkeypatch):
     with pytest.raises(RuntimeError, match="failed at start-up") as exc:
         list(folder._iter_results(tasks, None, 2, 1, "process"))
     assert "memory" not in str(exc.value)
-
-
-def test_suggest_affixes():
-    from segmetrics.app.image_io import suggest_affixes
-
-    assert suggest_affixes(["a", "b"], ["a_pred", "b_pred", "zzz"]) == ("", "_pred")
-    assert suggest_affixes(["1", "2"], ["sal_1", "sal_2"]) == ("sal_", "")
-    assert suggest_affixes(["a"], ["b"]) is None

@@ -301,3 +301,45 @@ def test_the_docstring_recipe_adds_a_family_everywhere_in_one_registration(folde
     assert header.endswith(",sqerr")
     assert json.loads((out / "results.json").read_text())["settings"]["sqerr_scale"] == 3.0
     assert "sqerr_scale" in config.settings_keys()
+
+
+# The single-metric functions name some options differently (their own module says which metric);
+# their defaults must be the metric table's.
+_FUNCTION_PARAMETERS = {
+    "normalize": [("fmeasure", "normalize"), ("emeasure", "normalize"), ("smeasure", "normalize"),
+                  ("weighted_fmeasure", "normalize"), ("mae", "normalize"), ("region_overlap", "normalize"),
+                  ("boundary_fscore", "normalize")],
+    "beta_sq": [("fmeasure", "beta_sq")],
+    "alpha": [("smeasure", "alpha")],
+    "wfm_beta": [("weighted_fmeasure", "beta")],
+    "em_compat": [("emeasure", "compat")],
+    "sm_compat": [("smeasure", "compat")],
+    "avoid_nan": [("smeasure", "avoid_nan")],
+    "hce_gamma": [("hce", "gamma"), ("hce_details", "gamma")],
+    "hce_epsilon": [("hce", "epsilon"), ("hce_details", "epsilon")],
+    "hce_threshold": [("hce", "threshold"), ("hce_details", "threshold")],
+    "hce_iterations": [("hce", "iterations"), ("hce_details", "iterations")],
+    "threshold": [("region_overlap", "threshold"), ("boundary_fscore", "threshold")],
+    "bf_tolerances": [("boundary_fscore", "tolerances")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FUNCTION_PARAMETERS))
+def test_single_metric_functions_default_to_the_metric_table(name):
+    import inspect
+
+    for func, param in _FUNCTION_PARAMETERS[name]:
+        default = inspect.signature(getattr(segmetrics, func)).parameters[param].default
+        assert default == OPTIONS[name].default, (func, param)
+
+
+@pytest.mark.parametrize("name", FAMILIES["hce"].options)
+def test_hce_picture_takes_every_hce_option_without_the_prefix(name):
+    opt = OPTIONS[name]
+    short = name.removeprefix("hce_")
+    alt = _alternative(opt)
+    a = cli._parser().parse_args(["hce-picture", "--pred", "p", "--gt", "g", "--out", "o",
+                                  "--" + short.replace("_", "-"), str(alt)])
+    assert getattr(a, short) == alt
+    assert getattr(cli._parser().parse_args(["hce-picture", "--pred", "p", "--gt", "g", "--out", "o"]),
+                   short) == opt.default

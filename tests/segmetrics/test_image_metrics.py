@@ -5,7 +5,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from segmetrics import ImageMetrics, compute_all, emeasure, fmeasure, hce, mae, smeasure, weighted_fmeasure
+from segmetrics import (
+    ImageMetrics,
+    boundary_fscore,
+    compute_all,
+    emeasure,
+    fmeasure,
+    hce,
+    mae,
+    region_overlap,
+    smeasure,
+    weighted_fmeasure,
+)
 from segmetrics.skeleton import skeletonize
 from tests.segmetrics._pysod import assert_close, pysod
 from tests.segmetrics.cases import CASES, make_case
@@ -85,7 +96,7 @@ def test_normalize_false():
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"metrics": ("fm", "xyz")}, ValueError, r"`metrics` must be a non-empty subset of \('fm', .*\); got 'xyz'"),
+        ({"metrics": ("fm", "xyz")}, ValueError, r"`metrics` must be one of \('fm', 'wfm', 'mae', .*\); got 'xyz'"),
         ({"metrics": ()}, ValueError, r"`metrics` must name at least one"),
         ({"metrics": 3}, TypeError, r"`metrics` must be a sequence of metric names; got int"),
         ({"em_compat": "x"}, ValueError, r"`em_compat` must be one of"),
@@ -162,3 +173,56 @@ def test_pure_python_mode_matches_jit():
     for n, vals in zip(("size_17x23", "smeasure_centroid_tie"), pure):
         r = compute_all(*make_case(n), metrics=("fm", "em", "sm", "mae"), em_compat="matlab")
         assert vals == [r.fm.max, r.fm.adaptive, r.em.mean, r.em.adaptive, r.sm, r.mae]
+
+
+def _assert_overlap_equal(r, pred, gt, **kw):
+    thr = kw.get("threshold", 0.5)
+    ro = region_overlap(pred, gt, threshold=thr, normalize=kw.get("normalize", True))
+    assert (r.iou.iou, r.iou.adaptive_iou, r.dice.dice, r.dice.adaptive_dice) == (
+        ro.iou, ro.adaptive_iou, ro.dice, ro.adaptive_dice)
+    np.testing.assert_array_equal(r.iou.iou_curve, ro.iou_curve)
+    np.testing.assert_array_equal(r.dice.dice_curve, ro.dice_curve)
+    bf = boundary_fscore(pred, gt, threshold=thr, normalize=kw.get("normalize", True),
+                         tolerances=kw.get("bf_tolerances", (1, 3, 5)))
+    np.testing.assert_array_equal(r.bf.fscore, bf.fscore)
+    np.testing.assert_array_equal(r.bf.precision, bf.precision)
+    np.testing.assert_array_equal(r.bf.recall, bf.recall)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_overlap_and_boundary_from_the_shared_histograms_equal_their_functions(name):
+    """IoU / Dice take the fused pass' histograms and adaptive counts: bit-identical to region_overlap."""
+    pred, gt = make_case(name)
+    _assert_overlap_equal(compute_all(pred, gt, metrics=("iou", "dice", "bf")), pred, gt)
+    p = pred / 255.0  # float input: the numpy-order kernels
+    _assert_overlap_equal(compute_all(p, gt, metrics=("iou", "dice", "bf", "fm")), p, gt)
+
+
+@pytest.mark.parametrize("kw", [{"threshold": 0.0}, {"threshold": 0.3, "normalize": False},
+                                {"threshold": 0.7, "bf_tolerances": (0, 2)}])
+def test_overlap_options_and_real_photographs(kw):
+    from skimage import data as skdata
+
+    gt = skdata.coins() > 120
+    pred = np.clip(skdata.camera()[: gt.shape[0], : gt.shape[1]].astype(np.float64) / 255 * 0.6
+                   + gt * 0.4, 0, 1)
+    for p in (pred, np.round(pred * 255).astype(np.uint8)):
+        _assert_overlap_equal(compute_all(p, gt, metrics=("iou", "dice", "bf"), **kw), p, gt, **kw)
+
+
+def test_image_metrics_attributes_repr_and_pickle():
+    import pickle
+
+    pred, gt = make_case("mixed_96x80")
+    r = compute_all(pred, gt, metrics=("mae", "iou"))
+    assert r.fm is None and r.bf is None and r.iou.iou == region_overlap(pred, gt).iou
+    with pytest.raises(AttributeError, match="no attribute 'nope' \\(not a metric family\\)"):
+        _ = r.nope
+    assert repr(r).startswith("ImageMetrics(metrics=('mae', 'iou'), scalars={'mae': ")
+    back = pickle.loads(pickle.dumps(r))
+    assert back.scalars() == r.scalars() and back.options == r.options
+
+
+def test_unknown_option_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match=r"unexpected metric option\(s\) \['gamma'\]; expected some of \("):
+        compute_all(np.zeros((4, 4), np.uint8), np.zeros((4, 4), bool), gamma=3)

@@ -1,0 +1,95 @@
+"""segmetrics.app.image_io: reading maps (bit depths, colour), resizing, pairing files by stem."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from segmetrics.app.image_io import (
+    ImageReadError,
+    describe_affixes,
+    pair_files,
+    read_map,
+    resize_to,
+    suggest_affixes,
+)
+from tests.segmetrics.folder_data import make_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("io"))
+
+
+def test_read_map_conventions(data, tmp_path):
+    g = read_map(data["gt"] / "im5.png")  # 3-channel grey PNG
+    assert g.dtype == np.uint8 and g.ndim == 2
+    np.testing.assert_array_equal(g, cv2.imread(str(data["gt"] / "im5.png"), cv2.IMREAD_GRAYSCALE))
+    p16 = read_map(data["good"] / "im2.png")
+    p8 = cv2.imread(str(data["good"] / "im2.png"), cv2.IMREAD_UNCHANGED) // 257
+    assert p16.dtype == np.float64
+    np.testing.assert_array_equal(p16, p8.astype(np.uint8) / 255.0)  # 16-bit v / 65535 == (v / 257) / 255
+    bgr = np.zeros((4, 5, 3), np.uint8)
+    bgr[..., 2] = 200  # red channel
+    cv2.imwrite(str(tmp_path / "c.png"), bgr)
+    assert read_map(tmp_path / "c.png", color="first").max() == 200
+    assert read_map(tmp_path / "c.png").max() == round(0.299 * 200)
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty"):
+        read_map(tmp_path / "empty.png")
+    with pytest.raises(ImageReadError, match="cannot read"):
+        read_map(tmp_path / "none.png")
+    with pytest.raises(ValueError, match="`color` must be one of"):
+        read_map(tmp_path / "c.png", color="lum")
+
+
+def test_pair_files_prefix_suffix_and_duplicates(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir()
+    pred.mkdir()
+    for n in ("a", "b", "c"):
+        (gt / f"{n}.jpg").write_bytes(b"x")
+    for n in ("p_a_s", "p_b_s", "p_d_s"):
+        (pred / f"{n}.png").write_bytes(b"x")
+    (pred / "notes.txt").write_text("ignored")
+    pairing = pair_files(pred, gt, prefix="p_", suffix="_s")
+    assert [n for n, _, _ in pairing.pairs] == ["a", "b"]
+    assert pairing.missing == ["c"] and pairing.extra == ["p_d_s"]
+    (pred / "p_a_s.jpg").write_bytes(b"x")
+    with pytest.raises(ValueError, match="several images with the stem 'p_a_s'"):
+        pair_files(pred, gt, prefix="p_", suffix="_s")
+
+
+def test_suggest_affixes():
+    assert suggest_affixes(["a", "b"], ["a_pred", "b_pred", "zzz"]) == ("", "_pred")
+    assert suggest_affixes(["1", "2"], ["sal_1", "sal_2"]) == ("sal_", "")
+    assert suggest_affixes(["a"], ["b"]) is None
+
+
+def test_read_map_float_tiff_and_error_names_the_file(tmp_path):
+    f = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    cv2.imwrite(str(tmp_path / "f.tif"), f)
+    m = read_map(tmp_path / "f.tif")
+    assert m.dtype == np.float64 and m.shape == (3, 4)
+    np.testing.assert_array_equal(m, f.astype(np.float64))
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n corrupt")
+    with pytest.raises(ImageReadError, match=r"bad\.png"):
+        read_map(tmp_path / "bad.png")
+
+
+def test_resize_to_keeps_the_kind_and_range():
+    u8 = np.arange(24, dtype=np.uint8).reshape(4, 6) * 10
+    assert resize_to(u8, (4, 6)) is u8
+    up = resize_to(u8, (8, 12))
+    assert up.dtype == np.uint8 and up.shape == (8, 12)
+    f = np.ones((3, 5))
+    r = resize_to(f, (7, 9))
+    assert r.dtype == np.float64 and r.shape == (7, 9) and r.min() >= 0 and r.max() <= 1
+
+
+def test_pair_files_missing_folder_and_describe_affixes(tmp_path):
+    with pytest.raises(FileNotFoundError, match="`pred_dir` must be an existing folder"):
+        pair_files(tmp_path / "nope", tmp_path)
+    assert describe_affixes("p_", "_s") == "prefix='p_' (--prefix p_) and suffix='_s' (--suffix _s)"
+    assert describe_affixes("", "_s") == "suffix='_s' (--suffix _s)"

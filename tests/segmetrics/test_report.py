@@ -1,0 +1,67 @@
+"""segmetrics.app.report: the result tables, with labels, directions and order from the metric table."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from segmetrics.app.report import columns, format_table
+from segmetrics.registry import FAMILIES, display_columns, scalars_of
+
+R1 = SimpleNamespace(method="isnet", dataset="DIS-VD", num_images=470,
+                     metrics={"fm.max": 0.7912, "wfm": 0.7431, "mae": 0.0591, "sm": 0.8237, "em.mean": 0.8601,
+                              "hce": 1116.4, "iou": 0.7, "iou.adp": 0.65, "bf.f3": 0.5})
+R2 = SimpleNamespace(method="u2_net", dataset="DIS-VD", num_images=470, metrics={"mae": 0.09, "hce": 1400.0})
+
+
+def test_default_columns_are_the_dis_table_then_the_rest_in_registry_order():
+    cols = list(columns())
+    assert cols[:6] == ["fm.max", "wfm", "mae", "sm", "em.mean", "hce"]
+    assert cols[: len(display_columns())] == list(display_columns())
+    assert cols[-9:] == ["noc@85", "noc@90", "nof@85", "nof@90", "miou@1", "miou@3", "miou@5", "miou@10", "spc"]
+    table = columns()
+    for s in scalars_of(list(FAMILIES)):
+        if s.column is not None:
+            assert table[s.key] == (s.label, s.latex or s.label, s.higher_is_better)
+        else:
+            assert s.key not in table
+
+
+def test_plain_table_aligns_sorts_and_prints_counts_without_decimals():
+    out = format_table([R2, R1])
+    lines = out.splitlines()
+    assert lines[0].split() == ["dataset", "method", "n", "maxF", "↑", "wF", "↑", "MAE", "↓", "S", "↑", "meanE", "↑",
+                                "HCE", "↓", "IoU", "↑", "BF@3", "↑"]
+    assert lines[2].split()[:2] == ["DIS-VD", "isnet"]  # sorted by (dataset, method)
+    assert "1116" in lines[2] and "1116.4" not in lines[2]
+    assert lines[3].split()[3:] == ["-", "-", "0.090", "-", "-", "1400", "-", "-"]
+    assert len({len(line) for line in lines}) == 1  # aligned
+
+
+def test_markdown_and_latex_and_explicit_columns():
+    md = format_table([R1], fmt="markdown", digits=2, columns=["mae", "iou.adp"])
+    assert md.splitlines() == ["| dataset | method | n | MAE ↓ | iou.adp ↑ |", "|---|---|---:|---:|---:|",
+                               "| DIS-VD | isnet | 470 | 0.06 | 0.65 |"]
+    tex = format_table([R1, R2], fmt="latex", columns=["fm.max", "hce"])
+    assert tex.startswith(r"\begin{tabular}{llrrr}") and tex.endswith(r"\end{tabular}")
+    assert r"$F_\beta^{max}$ $\uparrow$" in tex and r"$HCE_\gamma$ $\downarrow$" in tex
+    assert r"u2\_net" in tex
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"fmt": "html"}, r"`fmt` must be one of \('plain', 'markdown', 'latex'\); got 'html'"),
+        ({"digits": -1}, r"`digits` must be an integer >= 0; got -1"),
+        ({"digits": 2.5}, r"`digits` must be an integer >= 0; got 2.5"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        format_table([R1], **kwargs)
+
+
+def test_no_results_is_an_error():
+    with pytest.raises(ValueError, match="`results` must hold at least one result; got none"):
+        format_table([])
