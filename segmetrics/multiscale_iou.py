@@ -46,6 +46,7 @@ MSIOU_LEVELS = 10
 #: Accepted values of ``compat``.
 MSIOU_COMPAT = ("exact", "pysod")
 _DX = 1 / (MSIOU_LEVELS - 1)
+_FEW_LEVELS = 6  # up to this many distinct levels, direct evaluations beat the incremental curve
 _DUMMY_F = np.zeros(1)
 _DUMMY_U8 = np.zeros(1, np.uint8)
 
@@ -132,9 +133,17 @@ def msiou_image(p: np.ndarray, g: np.ndarray, st: ImageStats, compat: str = "exa
     pf, pu = (_DUMMY_F, p.ravel()) if use_lut else (p.ravel(), _DUMMY_U8)
     lut = st.lut if st.lut is not None else _DUMMY_F
     args = (pf, pu, lut, use_lut, st.lo, st.d, st.donorm)
-    curve = _areas(_k.curve_intersections(*args, h, w, MSIOU_LEVELS, gc.occupied), gc.counts, compat)
-    adp = _k.binary_intersections(*args, st.thr, False, h, w, MSIOU_LEVELS, gc.occupied)
-    bny = _k.binary_intersections(*args, 0.5, True, h, w, MSIOU_LEVELS, gc.occupied)
+    present = np.flatnonzero(st.hist_fg + st.hist_bg)
+    if len(present) <= _FEW_LEVELS:  # few distinct levels: evaluate the maps that differ directly
+        inter = np.zeros((257, MSIOU_LEVELS), np.int64)
+        starts = [0, *(int(k) + 1 for k in present)]  # the map changes at t = level + 1
+        for a, b in zip(starts, [*starts[1:], 257]):
+            inter[a:b] = _k.binary_intersections(*args, a, 2, h, w, MSIOU_LEVELS, gc.occupied)
+    else:
+        inter = _k.curve_intersections(*args, h, w, MSIOU_LEVELS, gc.occupied)
+    curve = _areas(inter, gc.counts, compat)
+    adp = _k.binary_intersections(*args, st.thr, 0, h, w, MSIOU_LEVELS, gc.occupied)
+    bny = _k.binary_intersections(*args, 0.5, 1, h, w, MSIOU_LEVELS, gc.occupied)
     a, b = _areas(np.stack([adp, bny]), gc.counts, compat)
     return MSIoUResult(curve, float(pysod_mean(curve)), float(curve.max()), float(a), float(b))
 

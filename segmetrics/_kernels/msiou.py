@@ -104,13 +104,19 @@ def _init_state(b, h, w, geo, total, n_levels, gocc):
 
 
 @njit
-def binary_intersections(p, pu, lut, use_lut, lo, d, donorm, thr, strict, h, w, n_levels, gocc):
-    """Occupied-cell intersections per level of the edges of ``P > thr`` (``strict``) or ``P >= thr``."""
+def binary_intersections(p, pu, lut, use_lut, lo, d, donorm, thr, mode, h, w, n_levels, gocc):
+    """Occupied-cell intersections per level of the edges of one binary map: ``P > thr`` (``mode`` 1),
+    ``P >= thr`` (``mode`` 0) or ``trunc(255 P) >= thr`` (``mode`` 2, a curve level)."""
     b = np.zeros((h + 2, w + 2), np.int32)
     for i in range(h):
         for j in range(w):
             v = _val(p, pu, i * w + j, lut, use_lut, lo, d, donorm)
-            on = v > thr if strict else v >= thr
+            if mode == 2:
+                on = int(v * 255.0) >= thr
+            elif mode == 1:
+                on = v > thr
+            else:
+                on = v >= thr
             b[i + 1, j + 1] = 1 if on else 0
     geo, total = level_geometry(h, w, n_levels)
     _, _, inter = _init_state(b, h, w, geo, total, n_levels, gocc)
