@@ -151,7 +151,8 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
         lambda_spatial: weight λ of the scaled patch position in the nearest-neighbour search.
 
     Returns:
-        ``(H, W)`` float64 map.
+        ``(H, W)`` float64 map; all zero when no 7x7 patch fits in the object or in its surrounding
+        band (e.g. an image smaller than 7 pixels on a side).
 
     Raises:
         ImportError: without scikit-learn.
@@ -165,6 +166,8 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
     import cv2
 
     neighbors = import_optional("sklearn.neighbors", "camouflage", "the camouflage context measure")
+    if min(gt.shape) < _PATCH:  # no 7x7 patch fits: nothing to match (the reference fails here)
+        return np.zeros(gt.shape)
     fg = gt.astype(np.uint8)
     bg = cv2.dilate(fg, np.ones((_BAND, _BAND), np.uint8), iterations=1) - fg
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)

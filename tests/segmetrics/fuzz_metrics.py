@@ -108,19 +108,29 @@ def run(max_examples: int) -> None:
             _call(sm.emeasure, pred, gt, compat=compat)
             _call(sm.smeasure, pred, gt, compat=compat)
         _call(sm.fmeasure, pred, gt, normalize=False)
+        image = np.random.default_rng(pred.size).integers(0, 256, (*gt.shape, 3), dtype=np.uint8)
+        for fn in (sm.mse, sm.boundary_accuracy, sm.context_measure):
+            r = _call(fn, pred, gt)
+            if r is not None:
+                _check_number(r, fn.__name__)
+        r = _call(sm.camouflage_context_measure, pred, gt, image)
+        if r is not None:
+            _check_number(r, "camouflage_context_measure")
+        for fn in (sm.confusion_metrics, sm.size_invariant_metrics, sm.msiou, sm.boundary_iou):
+            _call(fn, pred, gt)
         r = _call(sm.hce, pred, gt, skeleton=skel)
         if r is not None and skel is not None:
             assert skel.shape == gt.shape, "a skeleton of the wrong shape was accepted by hce"
         _call(sm.hce_details, pred, gt, skeleton=skel)
-        r = _call(sm.compute_all, pred, gt, metrics=EVERY_FAMILY, hce_skeleton=skel)
+        r = _call(sm.compute_all, pred, gt, metrics=EVERY_FAMILY, hce_skeleton=skel, image=image)
         if r is not None and skel is not None:
             assert skel.shape == gt.shape, "a skeleton of the wrong shape was accepted by compute_all"
         if r is not None:
             for key, value in r.scalars().items():
                 _check_number(value, key)
         acc = sm.DatasetMetrics(metrics=EVERY_FAMILY)
-        _call(acc.update, pred, gt, hce_skeleton=skel)
-        _call(acc.update, pred[None], gt[None], hce_skeleton=None if skel is None else skel[None])
+        _call(acc.update, pred, gt, hce_skeleton=skel, image=image)
+        _call(acc.update, pred[None], gt[None], hce_skeleton=None if skel is None else skel[None], image=image[None])
         if acc.n_images:
             acc.compute()
         _call(sm.skeletonize, gt)

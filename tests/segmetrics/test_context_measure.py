@@ -62,3 +62,12 @@ def test_errors_name_the_argument():
         context_measure(pred, gt, alpha=0)
     with pytest.raises(ValueError, match="`image` must hold 2 images"):
         camouflage_context_measure(np.stack([pred, pred]), np.stack([gt, gt]), [img])
+
+
+def test_images_smaller_than_a_patch_have_no_camouflage():
+    rng = np.random.default_rng(5)
+    for shape in ((1, 1), (3, 9), (6, 6)):
+        gt = rng.random(shape) < 0.5
+        img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        assert not camouflage_degree(img, gt).any()
+        assert np.isfinite(camouflage_context_measure(np.where(gt, 255, 0).astype(np.uint8), gt, img))
