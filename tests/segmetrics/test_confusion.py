@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import py_sod_metrics as psm
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segmetrics.confusion import (
     CONFUSION_METRICS,
@@ -145,3 +147,24 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="at least one image"):
         ConfusionAccumulator().compute()
     assert float(confusion_formula("dice", 0, 0, 4, 0)) == 0.0
+
+
+_COUNT = st.integers(0, 10**6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_COUNT, _COUNT, _COUNT, _COUNT, st.floats(0.01, 10))
+def test_formula_properties(tp, fp, tn, fn, beta_sq):
+    v = {m: float(confusion_formula(m, tp, fp, tn, fn, beta_sq=beta_sq)) for m in CONFUSION_METRICS}
+    for m in ("precision", "recall", "specificity", "fpr", "ber", "oa", "fmeasure", "iou", "dice"):
+        assert 0.0 <= v[m] <= 1.0, m
+    assert v["iou"] <= v["dice"] + 1e-15  # IoU = D / (2 - D) <= D
+    if tp + fp + fn:
+        assert v["dice"] == pytest.approx(2 * v["iou"] / (1 + v["iou"]), abs=1e-12)
+    if tn + fp:
+        assert v["fpr"] + v["specificity"] == pytest.approx(1.0, abs=1e-12)
+    if tp + fn and tn + fp:
+        assert v["ber"] == pytest.approx(1 - (v["recall"] + v["specificity"]) / 2, abs=1e-12)
+    if tp + fp + tn + fn:  # swapping the classes leaves Cohen's kappa unchanged
+        swapped = float(confusion_formula("cohen_kappa", tn, fn, tp, fp))
+        assert swapped == pytest.approx(v["cohen_kappa"], abs=1e-9)
