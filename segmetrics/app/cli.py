@@ -165,7 +165,6 @@ def _eval_kwargs(a: argparse.Namespace) -> dict:
         "executor": a.executor,
         "resize": a.resize,
         "color": a.color,
-        "image_dir": a.image_dir,
     }
     for name in OPTIONS:  # every metric option the command line was given
         value = getattr(a, name)
@@ -257,6 +256,9 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     elif a.config:
         from segmetrics.app.config import evaluate_config
 
+        if a.image_dir:
+            raise _UsageError("with --config, give each dataset's RGB images in the file: "
+                              "[datasets] NAME = { gt = ..., images = ... }")
         results, plan = evaluate_config(
             a.config, out_dir=a.out, progress=not a.no_progress, overwrite=a.overwrite, **_eval_kwargs(a)
         )
@@ -295,6 +297,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
                 overwrite=a.overwrite,
                 progress=not a.no_progress,
                 shard=shard,
+                image_dir=a.image_dir,
                 **_eval_kwargs(a),
             )
         ]

@@ -11,6 +11,7 @@ Format (TOML shown; JSON has the same structure). Relative paths are relative to
     [datasets]
     DIS-VD = "DIS5K/DIS-VD/gt"                      # a GT folder
     DIS-TE1 = { gt = "DIS5K/DIS-TE1/gt" }
+    CAMO = { gt = "COD/CAMO/gt", images = "COD/CAMO/im" }   # RGB images, for metrics = ["ccm"]
 
     [methods]
     isnet = "preds/isnet/{dataset}"                 # a folder template ({dataset} is replaced)
@@ -60,6 +61,7 @@ class EvalPlan:
             (filled by :func:`evaluate_config`).
         settings: keyword arguments for :func:`segmetrics.app.folder.evaluate_folder`.
         out_dir: root output folder.
+        images: RGB image folder of each dataset that gives one (``images = ...`` in its table).
     """
 
     runs: list[tuple[str, str, Path, Path, str, str]] = field(default_factory=list)
@@ -67,6 +69,7 @@ class EvalPlan:
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     out_dir: Path = Path("segmetrics_results")
+    images: dict[str, Path] = field(default_factory=dict)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -137,9 +140,12 @@ def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | o
     datasets: dict[str, Path] = {}
     for name, entry in data["datasets"].items():
         gt = entry.get("gt") if isinstance(entry, dict) else entry
-        if not isinstance(gt, str):
-            raise ValueError(f"{where}: dataset {name!r} must be a folder or a table with `gt`; got {entry!r}")
+        if not isinstance(gt, str) or (isinstance(entry, dict) and set(entry) - {"gt", "images"}):
+            raise ValueError(f"{where}: dataset {name!r} must be a folder or a table with `gt` (and `images`); "
+                             f"got {entry!r}")
         datasets[name] = resolve(gt)
+        if isinstance(entry, dict) and "images" in entry:
+            plan.images[name] = resolve(str(entry["images"]))
         if not datasets[name].is_dir():
             raise FileNotFoundError(f"{where}: GT folder of dataset {name!r} does not exist: {str(datasets[name])!r}")
     for method, entry in data["methods"].items():
@@ -226,6 +232,7 @@ def evaluate_config(
                 dataset=ds,
                 prefix=prefix,
                 suffix=suffix,
+                image_dir=plan.images.get(ds),
                 progress=progress,
                 overwrite=overwrite,
                 **settings,

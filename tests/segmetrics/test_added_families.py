@@ -129,3 +129,12 @@ def test_camouflage_context_measure_reads_the_rgb_image_everywhere(tmp_path, cap
     jpeg = [camouflage_context_measure(p, g, cv2.imread(str(tmp_path / "im" / f"s{i}.jpg"))[:, :, ::-1])
             for i, (p, g) in enumerate(pairs)]
     assert res.metrics["ccm"] == pytest.approx(np.mean(jpeg), abs=1e-12)
+    cfg = tmp_path / "eval.toml"
+    cfg.write_text(f'out = "{tmp_path / "c"}"\nmetrics = ["ccm"]\n[datasets]\n'
+                   f'd = {{ gt = "{tmp_path / "gt"}", images = "{tmp_path / "im"}" }}\n'
+                   f'[methods]\nm = "{tmp_path / "pred"}"\n')
+    assert main(["eval", "--config", str(cfg), "--workers", "0", "--no-progress"]) == 0
+    assert "CCM" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:  # images are given per dataset in a configuration
+        main(["eval", "--config", str(cfg), "--image-dir", str(tmp_path / "im")])
+    assert info.value.code == 2 and "images = ..." in capsys.readouterr().err
