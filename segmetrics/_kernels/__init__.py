@@ -22,6 +22,16 @@ auxiliary inputs such as HCE skeletons, options) before any kernel runs. The dat
   same row / column (``0 <= row < H``, ``0 <= col < W``; int16 storage only for ``H <= 32767``);
   the distance-weight table is indexed by ``min(d², last)`` with ``d² >= 0``.
 
+* ``msiou``: the binary map is stored with a one-pixel zero border (3x3 neighbours in range); cell
+  indices are ``(i + pad) >> L`` below the level's grid size by construction.
+* ``size_invariance``: box bounds come from ``scipy.ndimage.find_objects`` on a label map of the
+  image's shape; bins are ``int(255 * v)`` of normalised values in ``[0, 1]``.
+* ``pixel_passes``: level histograms index ``256 * class + level`` (< 512) with uint8 levels; the
+  boundary-IoU bin ``q - erode(q)`` is in ``0..255`` because the erosion's window holds the pixel.
+* ``context``: patch corners come from the patch grid of the same (padded) image and are clipped to
+  ``[0, H - 7] x [0, W - 7]`` (images smaller than a patch never reach the kernel); neighbour indices
+  come from a search over the background patches.
+
 CI runs the segmetrics tests (including a hypothesis fuzz of every public metric in a subprocess)
 with ``NUMBA_BOUNDSCHECK=1`` and a slice with ``SEGMETRICS_DISABLE_JIT=1``.
 """
