@@ -305,17 +305,15 @@ def _first_argmin(values: torch.Tensor) -> torch.Tensor:
 def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Row-major flat indices of the ``True`` entries of ``mask`` in a fixed-size buffer (no host sync).
 
-    Returns ``(index (cap,), valid (cap,))``; unused slots hold index 0 and ``valid=False``. Entries beyond ``cap``
-    (impossible for the caps used here) would be dropped.
+    Returns ``(index (cap,), valid (cap,))``; ``cap <= mask.numel()``. Slot ``s`` holds the ``(s+1)``-th ``True``
+    entry, found by a binary search of the running count (no scatter, so no write contention on a GPU). Unused
+    slots hold ``index = s`` (distinct pixels, so that gradients scattered through them never pile up on one
+    address) and ``valid=False``. Entries beyond ``cap`` (impossible for the caps used here) would be dropped.
     """
-    flat = mask.reshape(-1)
-    pos = cumsum(flat.long(), 0) - 1
-    slot = torch.where(flat, pos, torch.full_like(pos, cap)).clamp_max(cap)
-    idx = torch.zeros(cap + 1, dtype=torch.int64, device=mask.device)
-    idx.scatter_(0, slot, torch.arange(flat.numel(), device=mask.device))
-    ok = torch.zeros(cap + 1, dtype=torch.bool, device=mask.device)
-    ok.scatter_(0, slot, torch.ones_like(flat))
-    return idx[:cap], ok[:cap]
+    count = cumsum(mask.reshape(-1), 0)  # int64, non-decreasing: number of True entries up to each pixel
+    slots = torch.arange(cap, dtype=torch.int64, device=mask.device)
+    ok = slots < count[-1:]
+    return torch.where(ok, torch.searchsorted(count, slots + 1), slots), ok
 
 
 def active_boundary_loss(
