@@ -46,8 +46,28 @@ _BRUTE_FORCE_QUERIES = 4  # levels with at most this many query columns scan eve
 
 
 def device_constant(values, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A small constant tensor on ``device`` without a blocking host-to-device copy (no stream sync on CUDA)."""
-    return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
+    """A small constant tensor on ``device``, read-only, made once per ``(values, dtype, device)`` and then reused.
+
+    The first call copies it without a blocking host-to-device transfer (no stream sync on CUDA); later calls cost
+    no copy and no kernel launch (while ``torch.compile`` traces, it is made in the graph instead). ``values``: a
+    number or (nested) sequence of numbers. Callers never write into it.
+    """
+    if torch.compiler.is_compiling():
+        return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
+    return _cached_constant(_frozen(values), dtype, torch.device(device))
+
+
+def _frozen(values):
+    """``values`` as nested tuples (hashable)."""
+    if isinstance(values, (list, tuple)):
+        return tuple(_frozen(v) for v in values)
+    return values
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_constant(values, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    with torch.inference_mode(False):  # a normal tensor even when first asked for under inference mode
+        return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
 
 
 @functools.lru_cache(maxsize=64)
@@ -114,6 +134,41 @@ def squared_distance_to_mask_torch(mask: torch.Tensor) -> torch.Tensor:
     return _squared_distance_rows(mask)
 
 
+def _build_level_constants(width: int, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+    """Device constants of every level of :func:`_schedule` (see :func:`_squared_distance_rows`)."""
+
+    def const(values) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.int64).to(device, non_blocking=True)
+
+    levels = []
+    for q_list, lo_list, hi_list in _schedule(width):
+        s = len(q_list)
+        q, q1 = const(q_list), const([v + 1 for v in q_list])
+        if s <= _BRUTE_FORCE_QUERIES:
+            # key offsets (q − k)²·2^24 of every column k for every query q, (S, W)
+            shift = const([[(v - k) ** 2 << _KEY_SHIFT for k in range(width)] for v in q_list])
+            levels.append((q, q1, shift))
+        else:
+            lohi1 = const([v + 1 for v in lo_list] + [v + 1 for v in hi_list])  # kstar columns of both brackets
+            q0 = const([*q_list, 0])  # query column of every segment, 0 for the tail
+            e = const(list(range(width + s)))  # flat slots of the level
+            levels.append((q, q1, lohi1, q0, e))
+    return levels
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_level_constants(width: int, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+    with torch.inference_mode(False):  # normal tensors even when first asked for under inference mode
+        return _build_level_constants(width, device)
+
+
+def _level_constants(width: int, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+    """:func:`_build_level_constants`, made once per (width, device) in eager mode (no copy, no launch after that)."""
+    if torch.compiler.is_compiling():
+        return _build_level_constants(width, device)
+    return _cached_level_constants(width, device)
+
+
 def _squared_distance_rows(mask: torch.Tensor) -> torch.Tensor:
     """:func:`squared_distance_to_mask` with the column pass along dim 1 and the lower-envelope pass along dim 2."""
     n, h, w = mask.shape
@@ -129,38 +184,39 @@ def _squared_distance_rows(mask: torch.Tensor) -> torch.Tensor:
     kstar[:, w + 1] = w - 1
     out = torch.empty(rows, w, dtype=torch.int64, device=device)
     low_bits = (1 << _KEY_SHIFT) - 1
-    for q_list, lo_list, hi_list in _schedule(w):
-        s = len(q_list)
-        q = device_constant(q_list, torch.int64, device)
+    levels = _level_constants(w, device)
+    for level, consts in enumerate(levels):
+        q, q1 = consts[:2]
+        s = q.shape[0]
         if s <= _BRUTE_FORCE_QUERIES:
             # few queries: every column is a candidate, key = a_k·2^24 + k + (q − k)²·2^24
-            k_all = torch.arange(w, dtype=torch.int64, device=device)
-            shift = ((q.view(s, 1) - k_all.view(1, w)) ** 2) << _KEY_SHIFT  # (S, W) constant
+            shift = consts[2]  # (S, W)
             # one (R, W) temporary per query rather than an (R, S, W) one
             best = torch.stack([(a_key + shift[t]).amin(dim=1) for t in range(s)], dim=1)  # (R, S)
         else:
-            total = w + s  # the ranges of one level are disjoint up to shared ends: sum of lengths <= W + S
-            lo = kstar.gather(1, (device_constant(lo_list, torch.int64, device) + 1).expand(rows, s))  # (R, S)
-            hi = kstar.gather(1, (device_constant(hi_list, torch.int64, device) + 1).expand(rows, s))
+            lohi1, q0, e = consts[2:]
+            total = e.shape[0]  # W + S: the ranges of one level are disjoint up to shared ends
+            lohi = kstar.gather(1, lohi1.expand(rows, 2 * s))  # (R, 2S): k* of the left and right brackets
+            lo, hi = lohi[:, :s], lohi[:, s:]
             length = hi - lo + 1  # >= 1 by monotonicity of the minimiser
             ends = cumsum(length, 1)  # (R, S), strictly increasing, last <= total
             # segment id of every flat slot e in [0, total): number of segment ends <= e (slots past the end -> S)
-            marker = torch.zeros(rows, total + 1, dtype=torch.int64, device=device)
-            marker.scatter_(1, ends, 1)
-            seg = cumsum(marker[:, :total], 1)  # (R, T) in [0, S]
-            # candidate k = base[seg] + e; the tail slots (seg = S) map to k = e − ends[-1] in [0, W)
-            base = torch.cat([lo - (ends - length), -ends[:, -1:]], dim=1)  # (R, S + 1)
-            e = torch.arange(total, dtype=torch.int64, device=device)
+            seg = torch.searchsorted(ends, e.expand(rows, total).contiguous(), right=True)  # (R, T) in [0, S]
+            # candidate k = base[seg] + e with base = lo − (ends − length) = hi + 1 − ends; the tail slots
+            # (seg = S) map to k = e − ends[-1] in [0, W)
+            base = torch.cat([(hi + 1) - ends, -ends[:, -1:]], dim=1)  # (R, S + 1)
             k = base.gather(1, seg) + e
-            dj = torch.cat([q, q.new_zeros(1)]).expand(rows, s + 1).gather(1, seg) - k  # gather: faster than [seg]
+            dj = q0.expand(rows, s + 1).gather(1, seg) - k  # gather: faster than [seg]
             key = torch.add(a_key.gather(1, k), dj * dj, alpha=1 << _KEY_SHIFT)
-            best = torch.full((rows, s + 1), torch.iinfo(torch.int64).max, dtype=torch.int64, device=device)
-            best = best.scatter_reduce(1, seg, key, reduce="amin", include_self=True)[:, :s]
-        kstar[:, q + 1] = best & low_bits
+            # every segment has >= 1 slot, so every kept column of `best` is written (the tail one is dropped)
+            best = torch.empty(rows, s + 1, dtype=torch.int64, device=device)
+            best = best.scatter_reduce_(1, seg, key, reduce="amin", include_self=False)[:, :s]
+        if level + 1 < len(levels):  # the last level's minimisers are never read
+            kstar[:, q1] = best & low_bits
         out[:, q] = best >> _KEY_SHIFT
     out = out.view(n, h, w)
     has = mask.reshape(n, h * w).any(dim=1).view(n, 1, 1)
-    return torch.where(has, out, torch.full_like(out, NO_MASK_SQDIST))
+    return torch.where(has, out, NO_MASK_SQDIST)
 
 
 def euclidean_distance_to_mask(mask: torch.Tensor) -> torch.Tensor:
