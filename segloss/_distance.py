@@ -104,10 +104,10 @@ def _column_pass(mask: torch.Tensor, big: int) -> torch.Tensor:
     rows = torch.arange(h, device=mask.device, dtype=torch.int64).view(1, h, 1).expand(n, h, w)
     count = cumsum(mask, 1)  # number of mask pixels in rows <= i
     # rank table: slot r < count_total holds the row of the r-th mask pixel; slot h is never written (sentinel);
-    # slot h + 1 collects the writes of non-mask pixels
-    table = torch.full((n, h + 2, w), 3 * big, dtype=torch.int64, device=mask.device)
-    table.scatter_(1, torch.where(mask, count - 1, torch.full_like(count, h + 1)), rows)
-    above = torch.where(count > 0, table.gather(1, (count - 1).clamp_min(0)), torch.full_like(count, -3 * big))
+    # the non-mask pixel of row i writes to slot h + 1 + i (distinct slots: no write contention on a GPU)
+    table = torch.full((n, 2 * h + 1, w), 3 * big, dtype=torch.int64, device=mask.device)
+    table.scatter_(1, torch.where(mask, count - 1, rows + (h + 1)), rows)
+    above = torch.where(count > 0, table.gather(1, (count - 1).clamp_min(0)), -3 * big)
     below = torch.where(mask, rows, table.gather(1, count))
     return torch.minimum(rows - above, below - rows).clamp_max(big)
 

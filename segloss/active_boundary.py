@@ -315,13 +315,16 @@ def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
 
     Returns ``(index (cap,), valid (cap,))``; ``cap <= mask.numel()``. Slot ``s`` holds the ``(s+1)``-th ``True``
     entry, found by a binary search of the running count (no scatter, so no write contention on a GPU). Unused
-    slots hold ``index = s`` (distinct pixels, so that gradients scattered through them never pile up on one
-    address) and ``valid=False``. Entries beyond ``cap`` (impossible for the caps used here) would be dropped.
+    slots hold distinct pixels spread evenly over the whole batch, with ``valid=False``: the (zero) gradients and
+    sums that flow through them never pile up on one address (on a GPU the gradient of an indexed read walks each
+    run of equal indices serially). Entries beyond ``cap`` (impossible for the caps used here) would be dropped.
     """
     count = cumsum(mask.reshape(-1), 0)  # int64, non-decreasing: number of True entries up to each pixel
     slots = torch.arange(cap, dtype=torch.int64, device=mask.device)
     ok = slots < count[-1:]
-    return torch.where(ok, torch.searchsorted(count, slots + 1), slots), ok
+    step = mask.numel() // cap
+    spread = torch.arange(0, cap * step, step, dtype=torch.int64, device=mask.device)
+    return torch.where(ok, torch.searchsorted(count, slots + 1), spread), ok
 
 
 def active_boundary_loss(
