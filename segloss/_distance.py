@@ -8,8 +8,9 @@ nearest ``True`` pixel of its image. It is the separable algorithm of Felzenszwa
 2. row pass: ``d²(i, j) = min_k g(i, k)² + (j − k)²``. The leftmost minimiser ``k*(j)`` is monotone in ``j`` (the cost
    matrix is Monge), so it is found by divide and conquer over the columns: level ``l`` solves the columns whose
    bracketing columns were solved at earlier levels, searching only ``k ∈ [k*(left), k*(right)]``. The ranges of one
-   level are disjoint, so a level is one flat, fixed-size (``W + #queries``) gather per row plus a segmented min;
-   ``ceil(log2(W + 1))`` levels in all, O(HW log W) work.
+   level are disjoint, so a level is one flat, fixed-size (``W + #queries``) gather per row plus a segmented min
+   (segment ids by a binary search of the segment ends); ``ceil(log2(W + 1))`` levels in all, O(HW log W) work,
+   about 20 kernels per level. The levels' index constants are made on the device once per (width, device).
 
 Everything is dense and fixed-shape (no host sync, no data-dependent Python control flow, no loop over images or
 pixels), on the input's device, and traceable by ``torch.compile``. Images without any mask pixel get

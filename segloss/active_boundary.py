@@ -545,7 +545,7 @@ def _direction_ce_torch(
     # logits are read by flat index into z (b·C·H·W + c·H·W + pixel) with torch.take, whose gradient is added back
     # by atomic adds (the gradient of advanced indexing sorts its indices on a GPU)
     zbase = base * (c - 1)  # b·C·H·W − b·H·W
-    chan = torch.arange(0, c * hw, hw, dtype=torch.int64, device=z.device)  # (C,)
+    chan = device_constant(tuple(range(0, c * hw, hw)), torch.int64, z.device)  # (C,) channel offsets
     logp_c = F.log_softmax(torch.take(z, (flat + zbase).unsqueeze(1) + chan), dim=-1)  # (Q, C), gradient to centre
     # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
     if detach:
