@@ -436,7 +436,7 @@ def _abl_core(
     n, _, h, w = z.shape
     dtype, device = z.dtype, z.device
     official = compat == "official"
-    valid_px = None if ignore_index is None else target != ignore_index
+    valid_px = None if ignore_index is None or official else target != ignore_index  # paper mode only
 
     with torch.no_grad():
         zd = z.detach()
@@ -453,7 +453,7 @@ def _abl_core(
             # (one contiguous row per neighbour); a short one gathers their logits and recomputes the softmax
             channels_last = detach and 16 * cap > n * h * w
             kl_down, kl_right, p_cl, negent = _kl_maps_torch(zd, compat, channels_last)
-        pdb = _predicted_boundary(kl_down, kl_right, compat, max_n_ratio, None if official else valid_px, not fused)
+        pdb = _predicted_boundary(kl_down, kl_right, compat, max_n_ratio, valid_px, not fused)
         if dist_map is None:
             dist = _distance_from_boundary(_gt_boundary(target, ignore_index, compat), compat)
         else:
