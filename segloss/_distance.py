@@ -136,25 +136,29 @@ def squared_distance_to_mask_torch(mask: torch.Tensor) -> torch.Tensor:
 
 
 def _build_level_constants(width: int, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
-    """Device constants of every level of :func:`_schedule` (see :func:`_squared_distance_rows`)."""
+    """Device constants of the levels of :func:`_schedule` (see :func:`_squared_distance_rows`).
+
+    The levels with at most ``_BRUTE_FORCE_QUERIES`` queries (the first ones, and at most one at the end) scan every
+    column, so they need no bracket from earlier levels: they form one first group ``(q, q + 1, shift)``; each other
+    level is ``(q, q + 1, bracket columns + 1, q with a 0 appended, slots)``.
+    """
 
     def const(values) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.int64).to(device, non_blocking=True)
 
-    levels = []
+    brute, levels = [], []
     for q_list, lo_list, hi_list in _schedule(width):
         s = len(q_list)
-        q, q1 = const(q_list), const([v + 1 for v in q_list])
         if s <= _BRUTE_FORCE_QUERIES:
-            # key offsets (q − k)²·2^24 of every column k for every query q, (S, W)
-            shift = const([[(v - k) ** 2 << _KEY_SHIFT for k in range(width)] for v in q_list])
-            levels.append((q, q1, shift))
+            brute += q_list  # needs no bracket: solved with the other few-query levels, first
         else:
             lohi1 = const([v + 1 for v in lo_list] + [v + 1 for v in hi_list])  # kstar columns of both brackets
             q0 = const([*q_list, 0])  # query column of every segment, 0 for the tail
             e = const(list(range(width + s)))  # flat slots of the level
-            levels.append((q, q1, lohi1, q0, e))
-    return levels
+            levels.append((const(q_list), const([v + 1 for v in q_list]), lohi1, q0, e))
+    # key offsets (q − k)²·2^24 of every column k for every brute-force query q, (S, W)
+    shift = const([[(v - k) ** 2 << _KEY_SHIFT for k in range(width)] for v in brute])
+    return [(const(brute), const([v + 1 for v in brute]), shift), *levels]
 
 
 @functools.lru_cache(maxsize=32)
@@ -189,8 +193,8 @@ def _squared_distance_rows(mask: torch.Tensor) -> torch.Tensor:
     for level, consts in enumerate(levels):
         q, q1 = consts[:2]
         s = q.shape[0]
-        if s <= _BRUTE_FORCE_QUERIES:
-            # few queries: every column is a candidate, key = a_k·2^24 + k + (q − k)²·2^24
+        if len(consts) == 3:
+            # the few-query levels: every column is a candidate, key = a_k·2^24 + k + (q − k)²·2^24
             shift = consts[2]  # (S, W)
             # one (R, W) temporary per query rather than an (R, S, W) one
             best = torch.stack([(a_key + shift[t]).amin(dim=1) for t in range(s)], dim=1)  # (R, S)
