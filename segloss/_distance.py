@@ -200,7 +200,7 @@ def _squared_distance_rows(mask: torch.Tensor) -> torch.Tensor:
     low_bits = (1 << _KEY_SHIFT) - 1
     levels = _level_constants(w, device)
     # the tail slots of a level (past its last range) read columns up to the level's slot count: zero-padded keys
-    slots = max((consts[4].shape[0] for consts in levels if len(consts) == 5), default=w)
+    slots = max([w] + [consts[4].shape[0] for consts in levels if len(consts) == 5])
     a_cand = F.pad(a_key, (0, slots - w)) if slots > w else a_key
     for level, consts in enumerate(levels):
         q, q1 = consts[:2]

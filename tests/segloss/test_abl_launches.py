@@ -74,3 +74,20 @@ def test_compact_lists_true_entries_and_spreads_unused_slots(n, h, w, density, c
     assert valid[: expected.numel()].all()  # the listed entries come first
     assert index.unique().numel() == cap or index[~valid].unique().numel() == int((~valid).sum())
     assert (index >= 0).all() and (index < mask.numel()).all()
+
+
+@pytest.mark.parametrize("compat", ["paper", "official"])
+def test_torch_path_traces_as_one_graph(torch_path, compat):
+    # the GPU code (EDT included) has no graph break: torch.compile(fullgraph=True) traces it whole
+    logits, labels = _inputs(2, 4, 24, 40)
+
+    def loss_fn(p, t):
+        return abl_module.active_boundary_loss(p, t, compat=compat, max_n_ratio=0.05)
+
+    torch._dynamo.reset()
+    x = logits.clone().requires_grad_()
+    out = torch.compile(loss_fn, backend="aot_eager", fullgraph=True)(x, labels)
+    out.backward()
+    ref = loss_fn(logits, labels)
+    assert out.item() > 0
+    assert out.item() == pytest.approx(ref.item(), rel=1e-6)
