@@ -249,9 +249,15 @@ def _kl_maps_torch(
 
 
 def _predicted_boundary(
-    kl_down: torch.Tensor, kl_right: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None
+    kl_down: torch.Tensor, kl_right: torch.Tensor, compat: str, max_n_ratio: float, valid: torch.Tensor | None,
+    pool: bool,
 ) -> torch.Tensor:
-    """Dilated predicted-boundary mask ``(N, H, W)`` from the KL maps of the two forward neighbours (no gradient)."""
+    """Dilated predicted-boundary mask ``(N, H, W)`` from the KL maps of the two forward neighbours (no gradient).
+
+    The 3×3 dilation of ``kl > ε`` is ``max_pool(kl) > ε`` (the window's maximum exceeds ε iff one of its pixels
+    does): one pooling kernel with ``pool`` (GPUs), else :func:`_dilate3x3` of the thresholded mask (cheaper on a
+    CPU).
+    """
     n, h, w = kl_down.shape
     m = math.floor(h * w * max_n_ratio)
     if compat == "official":
@@ -264,18 +270,20 @@ def _predicted_boundary(
             eps = table[k]
         else:
             eps = table[:1]
-        raw = kl > eps
+        thr = eps
     else:
         kl = torch.maximum(kl_down, kl_right)
         if valid is not None:
-            kl = torch.where(valid, kl, torch.zeros_like(kl))
+            kl = torch.where(valid, kl, 0.0)
         flat = kl.reshape(n, -1)
         if m + 1 <= flat.shape[1]:
             v = flat.topk(m + 1, dim=1).values[:, -1].clamp_min(_EPS0)  # (m+1)-th largest per image
         else:
             v = torch.full((n,), _EPS0, dtype=kl.dtype, device=kl.device)
-        raw = kl > v.view(n, 1, 1)
-    return _dilate3x3(raw)
+        thr = v.view(n, 1, 1)
+    if pool:
+        return F.max_pool2d(kl.unsqueeze(1), 3, 1, 1).squeeze(1) > thr
+    return _dilate3x3(kl > thr)
 
 
 def _dilate3x3(mask: torch.Tensor) -> torch.Tensor:
@@ -305,17 +313,18 @@ def _first_argmin(values: torch.Tensor) -> torch.Tensor:
 def _compact(mask: torch.Tensor, cap: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Row-major flat indices of the ``True`` entries of ``mask`` in a fixed-size buffer (no host sync).
 
-    Returns ``(index (cap,), valid (cap,))``; unused slots hold index 0 and ``valid=False``. Entries beyond ``cap``
-    (impossible for the caps used here) would be dropped.
+    Returns ``(index (cap,), valid (cap,))``; ``cap <= mask.numel()``. Slot ``s`` holds the ``(s+1)``-th ``True``
+    entry, found by a binary search of the running count (no scatter, so no write contention on a GPU). Unused
+    slots hold distinct pixels spread evenly over the whole batch, with ``valid=False``: the (zero) gradients and
+    sums that flow through them never pile up on one address (on a GPU the gradient of an indexed read walks each
+    run of equal indices serially). Entries beyond ``cap`` (impossible for the caps used here) would be dropped.
     """
-    flat = mask.reshape(-1)
-    pos = cumsum(flat.long(), 0) - 1
-    slot = torch.where(flat, pos, torch.full_like(pos, cap)).clamp_max(cap)
-    idx = torch.zeros(cap + 1, dtype=torch.int64, device=mask.device)
-    idx.scatter_(0, slot, torch.arange(flat.numel(), device=mask.device))
-    ok = torch.zeros(cap + 1, dtype=torch.bool, device=mask.device)
-    ok.scatter_(0, slot, torch.ones_like(flat))
-    return idx[:cap], ok[:cap]
+    count = cumsum(mask.reshape(-1), 0)  # int64, non-decreasing: number of True entries up to each pixel
+    slots = torch.arange(cap, dtype=torch.int64, device=mask.device)
+    ok = slots < count[-1:]
+    step = mask.numel() // cap
+    spread = torch.arange(0, cap * step, step, dtype=torch.int64, device=mask.device)
+    return torch.where(ok, torch.searchsorted(count, slots + 1), spread), ok
 
 
 def active_boundary_loss(
@@ -427,7 +436,7 @@ def _abl_core(
     n, _, h, w = z.shape
     dtype, device = z.dtype, z.device
     official = compat == "official"
-    valid_px = None if ignore_index is None else target != ignore_index
+    valid_px = None if ignore_index is None or official else target != ignore_index  # paper mode only
 
     with torch.no_grad():
         zd = z.detach()
@@ -444,73 +453,76 @@ def _abl_core(
             # (one contiguous row per neighbour); a short one gathers their logits and recomputes the softmax
             channels_last = detach and 16 * cap > n * h * w
             kl_down, kl_right, p_cl, negent = _kl_maps_torch(zd, compat, channels_last)
-        pdb = _predicted_boundary(kl_down, kl_right, compat, max_n_ratio, None if official else valid_px)
+        pdb = _predicted_boundary(kl_down, kl_right, compat, max_n_ratio, valid_px, not fused)
         if dist_map is None:
             dist = _distance_from_boundary(_gt_boundary(target, ignore_index, compat), compat)
         else:
             dist = dist_map
         dist = dist.to(dtype)
         flat, slot_ok = _compact(pdb, cap)
-        bi = flat // (h * w)
-        ii = (flat // w) % h
-        jj = flat % w
-        # distances of the eight neighbours (inf outside the image) and of the centre
+        hw = h * w
+        hw_c = flat % hw  # pixel index within its image
+        base = flat - hw_c  # b·H·W of its image
+        ii = hw_c // w
+        jj = hw_c % w
+        # the eight neighbours (8, Q) as flat pixel indices, clamped (replicate padding for the logits); their
+        # distance is inf outside the image
         offs = device_constant(_DIRECTIONS, torch.int64, device)  # (8, 2)
-        ni = ii.unsqueeze(0) + offs[:, :1]  # (8, Q)
-        nj = jj.unsqueeze(0) + offs[:, 1:]
-        inside = (ni >= 0) & (ni < h) & (nj >= 0) & (nj < w)
-        ni = ni.clamp(0, h - 1)  # replicate padding for the logits
-        nj = nj.clamp(0, w - 1)
-        bn = bi.unsqueeze(0).expand_as(ni)
-        d_nb = dist[bn, ni, nj]
-        d_nb = torch.where(inside, d_nb, torch.full_like(d_nb, float("inf")))
-        d_c = dist[bi, ii, jj]
+        ni = ii + offs[:, :1]
+        nj = jj + offs[:, 1:]
+        ni_c = ni.clamp(0, h - 1)
+        nj_c = nj.clamp(0, w - 1)
+        nb = base + ni_c * w + nj_c
+        dist_flat = dist.reshape(-1)
+        d_nb = torch.where((ni_c == ni) & (nj_c == nj), dist_flat[nb], float("inf"))
+        d_c = dist_flat[flat]
+        # first index on ties: the running compares on a CPU, one reduction kernel elsewhere
+        argmin = _first_argmin if fused else functools.partial(torch.argmin, dim=0)
         if official:
-            direction = _first_argmin(torch.cat([d_nb, d_c.unsqueeze(0)]))  # centre last, first index wins
+            direction = argmin(torch.cat([d_nb, d_c.unsqueeze(0)]))  # centre last, first index wins
             keep = slot_ok & (direction != 8) & torch.isfinite(d_c)
             direction = direction.clamp_max(7)
         else:
-            direction = _first_argmin(d_nb)
+            direction = argmin(d_nb)
             keep = slot_ok & (d_c > 0) & torch.isfinite(d_c)
             if valid_px is not None:
-                keep = keep & valid_px[bi, ii, jj]
-        lam = d_c.clamp(max=theta) / theta
-        lam = torch.where(keep, lam, torch.zeros_like(lam))
+                keep = keep & valid_px.reshape(-1)[flat]
+        lam = torch.where(keep, d_c.clamp(max=theta) / theta, 0.0)
         others = label_smoothing / (8.0 if official else 7.0)  # label-smoothed targets: 1 − s and `others`
         if official and ignore_index is not None and 0 <= ignore_index < 8:
             # the authors pass ignore_label to their CE over the 8 directions: that direction's CE is zeroed
-            lam = torch.where(direction == ignore_index, torch.zeros_like(lam), lam)
+            lam = torch.where(direction == ignore_index, 0.0, lam)
         if weight is not None:
-            lbl = target[bi, ii, jj]
+            lbl = target.reshape(-1)[flat]
             ok_lbl = (lbl >= 0) & (lbl < weight.numel())
-            wpx = torch.where(ok_lbl, weight.to(dtype)[lbl.clamp(0, weight.numel() - 1)], torch.ones_like(lam))
+            wpx = torch.where(ok_lbl, weight.to(dtype)[lbl.clamp(0, weight.numel() - 1)], 1.0)
+            wpx = torch.where(keep, wpx, 0.0)
         else:
-            wpx = torch.ones_like(lam)
-        wpx = torch.where(keep, wpx, torch.zeros_like(wpx))
+            wpx = keep.to(dtype)
 
     if detach and fused:
         # CPU: one kernel pass over the listed pixels, skipping those whose term is zero
         ce = direction_ce_cpu(z, lse, flat, (wpx * lam) != 0, direction, 1.0 - label_smoothing, others)
     else:
-        ce = _direction_ce_torch(z, zd, bi, ii * w + jj, bn, ni * w + nj, direction, 1.0 - label_smoothing, others,
-                                 detach, official, p_cl, negent)
+        ce = _direction_ce_torch(z, zd, flat, base, nb, direction, 1.0 - label_smoothing, others, detach, official,
+                                 p_cl, negent)
     term = wpx * lam * ce
+    bi = base // hw
     num = torch.zeros(n, dtype=dtype, device=device).index_add(0, bi, term)
     den = torch.zeros(n, dtype=dtype, device=device).index_add(0, bi, wpx)
     if reduction == "mean":
         total = den.sum()
-        return num.sum() / torch.where(total > 0, total, torch.ones_like(total))
-    per_image = num / torch.where(den > 0, den, torch.ones_like(den))
+        return num.sum() / torch.where(total > 0, total, 1.0)
+    per_image = num / torch.where(den > 0, den, 1.0)
     return per_image.sum() if reduction == "sum" else per_image
 
 
 def _direction_ce_torch(
     z: torch.Tensor,
     zd: torch.Tensor,
-    bi: torch.Tensor,
-    hw_c: torch.Tensor,
-    bn: torch.Tensor,
-    hw_nb: torch.Tensor,
+    flat: torch.Tensor,
+    base: torch.Tensor,
+    nb: torch.Tensor,
     direction: torch.Tensor,
     t_on: float,
     t_off: float,
@@ -521,31 +533,34 @@ def _direction_ce_torch(
 ) -> torch.Tensor:
     """Phase II in torch: ``CE(softmax_k KL(P_{i+Δ_k} ‖ P_i), t)`` per listed pixel ``(Q,)`` (any device).
 
-    ``bi`` / ``hw_c`` ``(Q,)`` locate the centre pixels, ``bn`` / ``hw_nb`` ``(8, Q)`` their neighbours (flat indices
-    into ``H·W``); the target is ``t_on`` on ``direction`` and ``t_off`` elsewhere. ``p_cl`` / ``negent`` (optional,
-    detach only) are the channels-last probabilities and ``Σ p log p`` maps to read the neighbours from.
+    ``flat`` ``(Q,)`` and ``nb`` ``(8, Q)`` are the flat pixel indices (into ``N·H·W``) of the centre pixels and of
+    their neighbours, ``base`` ``(Q,)`` is ``b·H·W`` of their image; the target is ``t_on`` on ``direction`` and
+    ``t_off`` elsewhere. ``p_cl`` / ``negent`` (optional, detach only) are the channels-last probabilities and
+    ``Σ p log p`` maps to read the neighbours from.
     """
-    n, c = z.shape[:2]
-    tgt = torch.full(hw_nb.shape, t_off, dtype=z.dtype, device=z.device)
+    n, c, h, w = z.shape
+    hw = h * w
+    tgt = torch.full(nb.shape, t_off, dtype=z.dtype, device=z.device)
     tgt.scatter_(0, direction.unsqueeze(0), t_on)
-    # gathers from the (N, C, H·W) layout keep the gradient contiguous (no strided copy into pred.grad)
-    zf = z.reshape(n, c, -1)
-    logp_c = F.log_softmax(zf[bi, :, hw_c], dim=-1)  # (Q, C), gradient to the centre
+    # logits are read by flat index into z (b·C·H·W + c·H·W + pixel) with torch.take, whose gradient is added back
+    # by atomic adds (the gradient of advanced indexing sorts its indices on a GPU)
+    zbase = base * (c - 1)  # b·C·H·W − b·H·W
+    chan = device_constant(tuple(range(0, c * hw, hw)), torch.int64, z.device)  # (C,) channel offsets
+    logp_c = F.log_softmax(torch.take(z, (flat + zbase).unsqueeze(1) + chan), dim=-1)  # (Q, C), gradient to centre
     # direction logits KL(P_nb ‖ P_centre) = Σ p_nb log p_nb − Σ p_nb log p_centre, (8, Q)
     if detach:
         with torch.no_grad():
             if p_cl is not None and negent is not None:
-                hw = zf.shape[2]
-                h_nb = negent.reshape(n, hw)[bn, hw_nb]  # Σ_c p_nb log p_nb, (8, Q)
-                p_nb = p_cl.reshape(n * hw, c)[bn * hw + hw_nb]  # (8, Q, C)
+                h_nb = negent.reshape(-1)[nb]  # Σ_c p_nb log p_nb, (8, Q)
+                p_nb = p_cl.reshape(n * hw, c)[nb]  # (8, Q, C)
             else:
-                z_nb = zd.reshape(n, c, -1)[bn, :, hw_nb]  # (8, Q, C)
+                z_nb = torch.take(zd, (nb + zbase).unsqueeze(-1) + chan)  # (8, Q, C)
                 logp_nb = F.log_softmax(z_nb, dim=-1)
                 p_nb = F.softmax(z_nb, dim=-1) if official else logp_nb.exp()
                 h_nb = (p_nb * logp_nb).sum(-1)
         kl = h_nb - torch.einsum("kqc,qc->kq", p_nb, logp_c)
     else:
-        logp_nb = F.log_softmax(zf[bn, :, hw_nb], dim=-1)
+        logp_nb = F.log_softmax(torch.take(z, (nb + zbase).unsqueeze(-1) + chan), dim=-1)
         kl = (logp_nb.exp() * (logp_nb - logp_c.unsqueeze(0))).sum(-1)
     return -(tgt * F.log_softmax(kl, dim=0)).sum(0)
 
