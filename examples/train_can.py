@@ -228,9 +228,10 @@ class ClickSamples(Dataset):
         }
 
 
-def _loader(objects: _Objects, steps: int, args: argparse.Namespace) -> DataLoader:
-    ds = ClickSamples(objects, steps * args.batch, args)
-    return DataLoader(ds, batch_size=args.batch, shuffle=False, num_workers=args.workers,
+def _loader(objects: _Objects, steps: int, args: argparse.Namespace, batch: int | None = None) -> DataLoader:
+    batch = batch or args.batch
+    ds = ClickSamples(objects, steps * batch, args)
+    return DataLoader(ds, batch_size=batch, shuffle=False, num_workers=args.workers,
                       persistent_workers=args.workers > 0)
 
 
@@ -296,7 +297,8 @@ def train_g(g: SelectionCAN, f: SegmentationCAN, objects: _Objects, args: argpar
         scores = g(x, torch.sigmoid(logits).contiguous(memory_format=torch.channels_last))
         return crit(scores, logits, b["gt"].to(device))
 
-    return _optimise("g", g, loss_of, _loader(objects, args.g_steps, args), args.g_steps, args, device)
+    batches = _loader(objects, args.g_steps, args, batch=args.g_batch)
+    return _optimise("g", g, loss_of, batches, args.g_steps, args, device)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -332,7 +334,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layout", choices=("binary", "instances"), default="binary")
     p.add_argument("--images", default="images")
     p.add_argument("--masks", default="masks")
-    p.add_argument("--size", type=int, default=64, help="square training / evaluation size; 0 = native (batch 1)")
+    p.add_argument("--size", type=int, default=48, help="square training / evaluation size; 0 = native (batch 1)")
     p.add_argument("--objects", type=int, default=3, help="objects per generated scene")
     p.add_argument("--train-scenes", type=int, default=2000, help="generated training scenes")
     p.add_argument("--val-instances", type=int, default=24, help="generated validation objects")
@@ -343,9 +345,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="hindsight (eq. 5) + selection network g, or the ranked diversity loss (eq. 7), no g")
     p.add_argument("--lambda-base", type=float, default=1e-2, help="RDL λ_m = base·2^(M-m) (paper 1e-2)")
     p.add_argument("--steps", type=int, default=400, help="training steps of f")
-    p.add_argument("--g-steps", type=int, default=200, help="training steps of g")
+    p.add_argument("--g-steps", type=int, default=150, help="training steps of g")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (paper: 1e-4 with batch 1)")
+    p.add_argument("--g-batch", type=int, help="batch of g (default: half of --batch; g runs its body once per mask)")
+    p.add_argument("--g-paper-layout", action="store_true",
+                   help="g as one body over 7 + M channels (the paper's literal layout), not one shared body per mask")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (paper: 1e-4 with batch 1)")
     p.add_argument("--pos-max", type=int, default=5)
     p.add_argument("--neg-max", type=int, default=8)
     p.add_argument("--margin", type=float, default=2.0)
@@ -366,7 +371,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--size must be > 0, or 0 (native resolution) with --batch 1")
     if a.size == 0 and a.data is None:
         p.error("--size 0 needs --data (generated scenes have a fixed size)")
-    for name in ("outputs", "steps", "batch", "max_clicks", "log_every", "objects", "train_scenes", "val_instances"):
+    if a.g_batch is None:
+        a.g_batch = max(1, a.batch // 2)
+    if a.size == 0 and a.g_batch != 1:
+        p.error("--size 0 (native resolution) needs --g-batch 1")
+    for name in ("outputs", "steps", "batch", "g_batch", "max_clicks", "log_every", "objects", "train_scenes",
+                 "val_instances"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     return a
@@ -388,7 +398,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     f = SegmentationCAN(args.outputs, args.width).to(device).to(memory_format=torch.channels_last)
     use_g = args.loss == "hindsight" and args.outputs > 1
-    g = SelectionCAN(args.outputs, args.width).to(device).to(memory_format=torch.channels_last) if use_g else None
+    g = (SelectionCAN(args.outputs, args.width, shared=not args.g_paper_layout).to(device)
+         .to(memory_format=torch.channels_last) if use_g else None)
     rows, summary = [], {"args": vars(args)}
     t_start = time.perf_counter()
     if not args.no_untrained:

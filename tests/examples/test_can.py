@@ -90,7 +90,8 @@ def _selection_batch(size=24, n=3):
                  gt & (np.arange(size)[:, None] < y)]
         masks.append(np.stack(cands).astype(np.float32) * 0.9 + 0.05)
         gts.append(gt.astype(np.float32))
-    return torch.from_numpy(np.stack(xs)), torch.logit(torch.from_numpy(np.stack(masks))), torch.from_numpy(np.stack(gts))
+    logits = torch.logit(torch.from_numpy(np.stack(masks)))
+    return torch.from_numpy(np.stack(xs)), logits, torch.from_numpy(np.stack(gts))
 
 
 def test_selection_network_learns_on_shuffled_masks():
