@@ -256,16 +256,16 @@ def train_f(f: SegmentationCAN, objects: _Objects, args: argparse.Namespace, dev
         logits = f(_cl(b["x"], device))
         return crit(logits, b["gt"].to(device), b["pos"].to(device), b["neg"].to(device))
 
-    return _optimise("f", f, loss_of, _loader(objects, args.steps, args), args.steps, args, device)
+    return _optimise("f", f, loss_of, _loader(objects, args.steps, args), args.steps, args.lr, args, device)
 
 
 def _optimise(label: str, net: torch.nn.Module, loss_of: Callable[[dict], torch.Tensor], batches: Iterable[dict],
-              total: int, args: argparse.Namespace, device: torch.device) -> list[float]:
+              total: int, lr: float, args: argparse.Namespace, device: torch.device) -> list[float]:
     """Adam on ``net`` over ``batches``; the loss is accumulated on the device and read once per logging window.
 
     Returns the mean loss of each logging window.
     """
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
     for step, b in enumerate(batches, 1):
         loss = loss_of(b)
@@ -298,7 +298,7 @@ def train_g(g: SelectionCAN, f: SegmentationCAN, objects: _Objects, args: argpar
         return crit(scores, logits, b["gt"].to(device))
 
     batches = _loader(objects, args.g_steps, args, batch=args.g_batch)
-    return _optimise("g", g, loss_of, batches, args.g_steps, args, device)
+    return _optimise("g", g, loss_of, batches, args.g_steps, args.g_lr, args, device)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -350,7 +350,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--g-batch", type=int, help="batch of g (default: half of --batch; g runs its body once per mask)")
     p.add_argument("--g-paper-layout", action="store_true",
                    help="g as one body over 7 + M channels (the paper's literal layout), not one shared body per mask")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (paper: 1e-4 with batch 1)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of f (paper: 1e-4 with batch 1)")
+    p.add_argument("--g-lr", type=float, default=3e-3, help="Adam learning rate of g")
     p.add_argument("--pos-max", type=int, default=5)
     p.add_argument("--neg-max", type=int, default=8)
     p.add_argument("--margin", type=float, default=2.0)
