@@ -212,3 +212,17 @@ def test_tiny_run_on_an_instance_folder(tmp_path):
     summary = train_can.main([*TINY, "--data", str(tmp_path / "d"), "--val-data", str(tmp_path / "d"),
                               "--layout", "instances", "--no-untrained", "--out", str(tmp_path / "run")])
     assert summary["results"]["f + g (selected output)"]["noc@90"] <= 3
+
+
+def test_latency_benchmark_dry_run(capsys):
+    """benchmarks/bench_can_latency.py --quick: the timed path (f + g, selection, mask to host) runs on the CPU."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_can_latency.py"
+    spec = importlib.util.spec_from_file_location("bench_can_latency", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.main(["--device", "cpu", "--quick"])
+    assert set(res) == {"encode_ms", "fp32_ms", "bf16_ms"} and all(v > 0 for v in res.values())
+    assert "48x64" in capsys.readouterr().out
