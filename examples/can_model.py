@@ -204,12 +204,15 @@ class SelectionCAN(nn.Module):
     That layout has to learn the same per-mask analysis separately for each of the ``M`` input slots (the
     paper's shuffling forces content analysis, but each slot sees ``1/M`` of the data), and at the identity
     initialisation its pooled scores are linear in the masks' areas, which do not tell the best mask (an
-    all-foreground output has the largest area): in the example's CPU budget it stayed at ``ln M``.
+    all-foreground output has the largest area). On a fixed batch of a trained ``f`` (four of six outputs
+    dead, so spotting them alone gives a loss below ``ln 2``) it stayed at ``ln 6`` for 100 steps at Adam
+    1e-3 and 3e-3, with the normalisation frozen and with random instead of identity initialisation; without
+    the shuffling it fitted the batch (loss 0.03), so targets and wiring are right; the shared ``g`` reached 0.3.
 
     Normalisation: the same per-image :class:`AdaptiveNorm` as ``f``, here per (image, mask) pair. It does
     not erase the score differences before the pooling: the ``w0·x`` branch keeps each channel's mean, the
     normalised branch starts at zero (``w1 = 0``), and the leaky ReLUs make the pooled means depend on the
-    maps' content; freezing it at ``w1 = 0`` changed nothing in our runs. Cost: ``M`` body passes per click.
+    maps' content; freezing it at ``w1 = 0`` changed nothing (above). Cost: ``M`` body passes per click.
 
     Args:
         num_outputs: ``M``, the number of masks scored (checked against ``probs``).
