@@ -252,7 +252,7 @@ def train_f(f: SegmentationCAN, objects: _Objects, args: argparse.Namespace, dev
     if args.loss == "rdl":
         crit = RankedDiversityLoss(lambda_base=args.lambda_base, click_normalization="clicks")
     else:
-        crit = HindsightLoss(click_normalization="clicks")
+        crit = HindsightLoss(click_normalization="clicks", lambda_base=args.lambda_base or None)
     f.train()
 
     def loss_of(b: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -346,7 +346,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=32, help="channels of f and g (paper: 64)")
     p.add_argument("--loss", choices=("hindsight", "rdl"), default="hindsight",
                    help="hindsight (eq. 5) + selection network g, or the ranked diversity loss (eq. 7), no g")
-    p.add_argument("--lambda-base", type=float, default=1e-2, help="RDL λ_m = base·2^(M-m) (paper 1e-2)")
+    p.add_argument("--lambda-base", type=float,
+                   help="λ_m = base·2^(M-m) of the term Σ λ_m ℓ_m added to the minimum; default:\n"
+                        "2.5e-3 for hindsight (the authors' code: keeps every output alive; 0 = eq. 5\n"
+                        "alone), 1e-2 for rdl (the paper)")
     p.add_argument("--steps", type=int, default=400, help="training steps of f")
     p.add_argument("--g-steps", type=int, default=150, help="training steps of g")
     p.add_argument("--batch", type=int, default=8)
@@ -375,6 +378,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--size must be > 0, or 0 (native resolution) with --batch 1")
     if a.size == 0 and a.data is None:
         p.error("--size 0 needs --data (generated scenes have a fixed size)")
+    if a.lambda_base is None:
+        a.lambda_base = 1e-2 if a.loss == "rdl" else 2.5e-3
     if a.g_batch is None:
         a.g_batch = max(1, a.batch // 2)
     if a.size == 0 and a.g_batch != 1:
