@@ -73,6 +73,69 @@ def test_shapes_identity_init_and_per_image_normalisation():
     torch.testing.assert_close(alone, eval_out[1:2], rtol=1e-4, atol=1e-5)  # statistics are per image
 
 
+def _selection_batch(size=24, n=3):
+    """Generated scenes, a positive click at each object's centre, and six candidate masks per object:
+    the object (the best), empty, full, shifted, all objects, and its upper part."""
+    import dis_synth
+    from scipy import ndimage
+
+    xs, masks, gts = [], [], []
+    for i in range(n):
+        image, inst = dis_synth.generate_scene(i, size, n_objects=2)
+        ids, counts = np.unique(inst[inst > 0], return_counts=True)
+        gt = inst == ids[counts.argmax()]
+        y, x = np.unravel_index(ndimage.distance_transform_edt(gt).argmax(), gt.shape)
+        xs.append(can_model.encode_clicks(image, [(int(y), int(x))], []))
+        cands = [gt, np.zeros_like(gt), np.ones_like(gt), np.roll(gt, size // 4, 1), inst > 0,
+                 gt & (np.arange(size)[:, None] < y)]
+        masks.append(np.stack(cands).astype(np.float32) * 0.9 + 0.05)
+        gts.append(gt.astype(np.float32))
+    logits = torch.logit(torch.from_numpy(np.stack(masks)))
+    return torch.from_numpy(np.stack(xs)), logits, torch.from_numpy(np.stack(gts))
+
+
+def test_selection_network_learns_on_shuffled_masks():
+    # Regression: the paper's literal g (one body over 7 + M channels) stayed at ln M here and in training;
+    # the shared-weight g must pick the best of six shuffled masks, and its scores must differ across masks.
+    from segloss import SelectionLoss, shuffle_outputs
+
+    x, logits, gt = _selection_batch()
+    torch.manual_seed(0)
+    g = can_model.SelectionCAN(num_outputs=6, width=8)
+    opt = torch.optim.Adam(g.parameters(), lr=1e-2)
+    crit, gen = SelectionLoss(), torch.Generator().manual_seed(0)
+    for _ in range(40):
+        shuffled, _ = shuffle_outputs(logits, generator=gen)
+        loss = crit(g(x, torch.sigmoid(shuffled)), shuffled, gt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        shuffled, perm = shuffle_outputs(logits, generator=gen)
+        scores = g(x, torch.sigmoid(shuffled))
+        final = crit(scores, shuffled, gt)
+    assert final < 0.5 * np.log(6)
+    assert (scores.std(1) > 0.1).all()
+    assert (perm.gather(1, scores.argmax(1, keepdim=True)) == 0).all()  # the object itself, wherever it was put
+
+
+def test_selection_network_layouts_and_mask_count():
+    x, probs = torch.rand(2, 7, 16, 20), torch.rand(2, 4, 16, 20)
+    shared = can_model.SelectionCAN(num_outputs=4, width=8)
+    paper = can_model.SelectionCAN(num_outputs=4, width=8, shared=False)
+    assert shared(x, probs).shape == paper(x, probs).shape == (2, 4)
+    assert paper.body.layers[0].in_channels == 7 + 4 and shared.body.layers[0].in_channels == 7 + 1
+    # shared weights: permuting the masks permutes the scores
+    perm = torch.tensor([2, 0, 3, 1])
+    torch.testing.assert_close(shared(x, probs[:, perm]), shared(x, probs)[:, perm])
+    cl = shared(x.contiguous(memory_format=torch.channels_last), probs)
+    torch.testing.assert_close(cl, shared(x, probs))
+    with pytest.raises(ValueError, match="`probs` must have 4 masks"):
+        shared(x, probs[:, :3])
+    with pytest.raises(ValueError, match="`num_outputs` must be >= 1"):
+        can_model.SelectionCAN(num_outputs=0)
+
+
 def test_pluggable_backbone_is_frozen_and_resized():
     class Tiny(torch.nn.Module):
         def __init__(self):
@@ -149,3 +212,17 @@ def test_tiny_run_on_an_instance_folder(tmp_path):
     summary = train_can.main([*TINY, "--data", str(tmp_path / "d"), "--val-data", str(tmp_path / "d"),
                               "--layout", "instances", "--no-untrained", "--out", str(tmp_path / "run")])
     assert summary["results"]["f + g (selected output)"]["noc@90"] <= 3
+
+
+def test_latency_benchmark_dry_run(capsys):
+    """benchmarks/bench_can_latency.py --quick: the timed path (f + g, selection, mask to host) runs on the CPU."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_can_latency.py"
+    spec = importlib.util.spec_from_file_location("bench_can_latency", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.main(["--device", "cpu", "--quick"])
+    assert set(res) == {"encode_ms", "fp32_ms", "bf16_ms"} and all(v > 0 for v in res.values())
+    assert "48x64" in capsys.readouterr().out
