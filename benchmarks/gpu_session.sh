@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/gpu_session.sh [quick|full]      # logs and tables go to $OUT (default: ./gpu_session_out)
 #   STEPS="test_gpu bench_gpu" bash benchmarks/gpu_session.sh   # only some steps
-#   BENCH_GPU_ARGS=--no-compile ISNET_LIMIT=300 ...                # extra bench_gpu flags; the IS-Net step's limit
+#   BENCH_GPU_ARGS=--no-compile ISNET_ARGS="--skip loader" ISNET_LIMIT=300 ...  # extra flags; IS-Net step's limit
 #
 # The authors' code used as speed anchors is never part of this repository: put scratch copies under
 # $ANCHORS (default ./.gpu_anchors, ignored by git) as
@@ -56,14 +56,14 @@ if [ -f "$ANCHORS/prof_abl.py" ]; then  # scratch profiling, when present
     step profile_abl_scratch 60 "$PY" "$ANCHORS/prof_abl.py"
 fi
 if [ -f benchmarks/profile_abl_gpu.py ]; then
-    step profile_abl 60 "$PY" benchmarks/profile_abl_gpu.py
+    step profile_abl 90 "$PY" benchmarks/profile_abl_gpu.py --abl-repo "$ANCHORS/abl_official"
 fi
 
 # issue 10: CAN per-click latency at 480x640
 step can_latency 45 "$PY" benchmarks/bench_can_latency.py --device cuda --repeats 30
 
 # issue 9: IS-Net training step and inference vs the authors' loop (1024², batch 8)
-isnet_args=(--authors-repo "$ANCHORS/DIS" --iters 8 --warmup 3 --json "$OUT/isnet.json")
+isnet_args=(--authors-repo "$ANCHORS/DIS" --iters 8 --warmup 3 --json "$OUT/isnet.json" ${ISNET_ARGS:-})
 if [ "$MODE" = full ]; then
     step isnet "${ISNET_LIMIT:-420}" "$PY" benchmarks/bench_isnet.py "${isnet_args[@]}" --compile
 else
