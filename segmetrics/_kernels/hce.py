@@ -52,24 +52,53 @@ def pack(mask):
 
 
 @njit
+def _high_bit(u):
+    """Index of the highest set bit of a non-zero uint64."""
+    n = 63
+    if (u >> np.uint64(32)) == 0:
+        n -= 32
+        u <<= np.uint64(32)
+    if (u >> np.uint64(48)) == 0:
+        n -= 16
+        u <<= np.uint64(16)
+    if (u >> np.uint64(56)) == 0:
+        n -= 8
+        u <<= np.uint64(8)
+    if (u >> np.uint64(60)) == 0:
+        n -= 4
+        u <<= np.uint64(4)
+    if (u >> np.uint64(62)) == 0:
+        n -= 2
+        u <<= np.uint64(2)
+    if (u >> S63) == 0:
+        n -= 1
+    return n
+
+
+@njit
 def packed_bbox(x):
-    """Bounding box ``(r0, r1, c0, c1)`` (half-open) of a packed mask; all zeros when it is empty."""
+    """Bounding box ``(r0, r1, c0, c1)`` (half-open) of a packed mask; all zeros when it is empty.
+
+    Per row only the first and the last non-zero word are examined.
+    """
     h, nw = x.shape
     r0 = h
     r1 = 0
     c0 = nw * 64
     c1 = 0
     for r in range(h):
-        for wd in range(nw):
-            u = x[r, wd]
-            if u:
-                r0 = min(r0, r)
-                r1 = r + 1
-                c0 = min(c0, wd * 64 + _ctz(u))
-                hi_bit = 63
-                while not ((u >> np.uint64(hi_bit)) & ONE):
-                    hi_bit -= 1
-                c1 = max(c1, wd * 64 + hi_bit + 1)
+        a = 0
+        while a < nw and x[r, a] == 0:
+            a += 1
+        if a == nw:
+            continue
+        r0 = min(r0, r)
+        r1 = r + 1
+        c0 = min(c0, a * 64 + _ctz(x[r, a]))
+        b = nw - 1
+        while x[r, b] == 0:
+            b -= 1
+        c1 = max(c1, b * 64 + _high_bit(x[r, b]) + 1)
     if r1 == 0:
         return 0, 0, 0, 0
     return r0, r1, c0, c1
@@ -77,13 +106,24 @@ def packed_bbox(x):
 
 @njit
 def pack_into(mask, r_off, c_off, out):
-    """OR the boolean ``mask`` into packed ``out`` with its top-left pixel at ``(r_off, c_off)``."""
+    """OR the boolean ``mask`` into packed ``out`` with its top-left pixel at ``(r_off, c_off)``.
+
+    Each output word is assembled from its (up to 64) pixels without a branch per pixel.
+    """
     h, w = mask.shape
     for r in range(h):
-        for c in range(w):
-            if mask[r, c]:
-                cc = c + c_off
-                out[r + r_off, cc >> 6] |= ONE << np.uint64(cc & 63)
+        row = mask[r]
+        orow = out[r + r_off]
+        c = 0
+        while c < w:
+            cc = c + c_off
+            wd = cc >> 6
+            n = min(64 - (cc & 63), w - c)  # pixels of this row that fall into word wd
+            word = np.uint64(0)
+            for j in range(n):
+                word |= np.uint64(row[c + j]) << np.uint64(j)
+            orow[wd] |= word << np.uint64(cc & 63)
+            c += n
 
 
 @njit
