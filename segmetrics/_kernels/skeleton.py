@@ -85,17 +85,18 @@ def _thin(img, lut, idx_type):
     while idle_passes < 2 and n_cand > 0:
         n_rem = 0
         kept = 0
+        # branch-free compaction: each candidate goes to the removed list, stays listed, or is
+        # unlisted (both writes land at or before index t, so they never overrun)
         for t in range(n_cand):
             p = cand[t]
             v = lut[cf[p]]
-            if v & pass_bit:
-                removed[n_rem] = p
-                n_rem += 1
-            elif v == 0:
-                flat[p] = 1
-            else:
-                cand[kept] = p
-                kept += 1
+            rem = (v & pass_bit) != 0
+            keep = (v != 0) & (not rem)
+            removed[n_rem] = p
+            n_rem += rem
+            cand[kept] = p
+            kept += keep
+            flat[p] = np.uint8(1) + np.uint8(2) * np.uint8(rem | keep)
         n_cand = kept
         for t in range(n_rem):
             flat[removed[t]] = 0
