@@ -1,15 +1,17 @@
-"""The thinning and bit-packing kernels on masks from real photographs (scikit-image's bundled images).
+"""The thinning, bit-packing and weighted-F kernels on masks from real photographs (scikit-image's images).
 
 The Zhang–Suen kernel keeps every pixel's neighbourhood code up to date instead of re-reading the
 neighbours, and lists only removable pixels at the start; ``pack_into`` and ``packed_bbox`` build and
-scan packed words without a branch per pixel. Each must give exactly what the straightforward
-definition gives.
+scan packed words without a branch per pixel; weighted F skips the 7×7 correlation where the
+prediction is 1 on G. Each must give exactly what the straightforward definition gives (weighted F:
+pysodmetrics within 1e-10).
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import py_sod_metrics
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -90,3 +92,30 @@ def test_packed_bbox_on_full_and_single_bit_words():
     m[1, 63] = m[2, 64] = m[2, 191] = True
     assert packed_bbox(pack(m)) == (1, 3, 63, 192)
     assert packed_bbox(pack(np.ones((3, 128), bool))) == (0, 3, 0, 128)
+
+
+def _predictions(gt: np.ndarray) -> dict[str, np.ndarray]:
+    """Predictions with long stretches of 255 on G and short gaps (blur, shift, speckle, saturation)."""
+    rng = np.random.default_rng(0)
+    g = gt.astype(np.float32) * 255
+    speckle = g.copy()
+    speckle[rng.random(g.shape) < 0.02] = 180  # isolated E > 0 pixels inside runs of E == 0
+    return {
+        "binary": g.astype(np.uint8),
+        "blur": np.clip(cv2.GaussianBlur(g, (0, 0), 2.0) + 0.5, 0, 255).astype(np.uint8),
+        "shift": np.roll(g, (3, -2), axis=(0, 1)).astype(np.uint8),
+        "speckle": speckle.astype(np.uint8),
+        "noise": np.clip(g * 0.9 + 12 + rng.normal(0, 20, g.shape), 0, 255).astype(np.uint8),
+    }
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["camera", "coins", "page-dark", "camera-edges", "horse"])
+def test_weighted_fmeasure_of_real_masks_matches_pysod(name):
+    gt = MASKS[name]
+    for kind, pred in _predictions(gt).items():
+        m = py_sod_metrics.WeightedFmeasure()
+        m.step(pred, gt.astype(np.uint8) * 255)
+        ref = float(m.get_results()["wfm"])
+        assert abs(sm.weighted_fmeasure(pred, gt) - ref) <= 1e-10, (name, kind)
+        assert abs(sm.weighted_fmeasure(pred.astype(np.float64) / 255, gt) - ref) <= 1e-10, (name, kind)
