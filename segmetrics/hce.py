@@ -50,6 +50,7 @@ from segmetrics._kernels.hce import (
     boundary_runs,
     label_runs,
     pack,
+    pack_aligned_into,
     pack_into,
     packed_bbox,
     paint_labels,
@@ -273,8 +274,8 @@ def _run(
     s = np.zeros((h, nw), np.uint64)
     skel = skeleton
     if skeleton is None:
-        crop, sr0, sc0 = _skeleton_crop(gt) if (keep or r1 > r0) else (np.zeros((0, 0), bool), 0, 0)
-        pack_into(crop, sr0, sc0, s)  # inside the bounding box of G
+        crop, sr0, sc0 = _skeleton_crop(gt, 64) if (keep or r1 > r0) else (np.zeros((0, 0), bool), 0, 0)
+        pack_aligned_into(crop, sr0, sc0, s)  # inside the bounding box of G, widened to whole words
         if keep:
             skel = np.zeros((h, w), bool)
             skel[sr0 : sr0 + crop.shape[0], sc0 : sc0 + crop.shape[1]] = crop

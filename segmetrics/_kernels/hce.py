@@ -75,6 +75,23 @@ def _high_bit(u):
     return n
 
 
+def pack_aligned_into(mask, r_off, c_off, out):
+    """OR the boolean ``mask`` into packed ``out`` at ``(r_off, c_off)``; ``c_off`` a multiple of 64.
+
+    Packs with :func:`numpy.packbits` (no per-pixel loop); ``mask`` must fit into ``out``.
+    """
+    h, w = mask.shape
+    if h == 0 or w == 0:
+        return
+    if c_off % 64:
+        raise ValueError(f"c_off must be a multiple of 64; got {c_off}")
+    nwords = (w + 63) // 64
+    buf = np.zeros((h, nwords * 8), np.uint8)
+    buf[:, : (w + 7) // 8] = np.packbits(mask, axis=1, bitorder="little")
+    w0 = c_off // 64
+    out[r_off : r_off + h, w0 : w0 + nwords] |= buf.view("<u8").view(np.uint64)
+
+
 @njit
 def packed_bbox(x):
     """Bounding box ``(r0, r1, c0, c1)`` (half-open) of a packed mask; all zeros when it is empty.
