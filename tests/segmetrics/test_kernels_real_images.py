@@ -20,7 +20,7 @@ from skimage import data
 from skimage.morphology import skeletonize as sk_skeletonize
 
 import segmetrics as sm
-from segmetrics._kernels.hce import pack, pack_into, packed_bbox
+from segmetrics._kernels.hce import pack, pack_into, packed_bbox, rdp_counts
 
 
 def _gray(name: str) -> np.ndarray:
@@ -119,3 +119,51 @@ def test_weighted_fmeasure_of_real_masks_matches_pysod(name):
         ref = float(m.get_results()["wfm"])
         assert abs(sm.weighted_fmeasure(pred, gt) - ref) <= 1e-10, (name, kind)
         assert abs(sm.weighted_fmeasure(pred.astype(np.float64) / 255, gt) - ref) <= 1e-10, (name, kind)
+
+
+_STEPS = np.array([(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)])
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(3, 80), st.sampled_from([0.5, 1.0, 2.0, 3.0, 7.5]))
+def test_rdp_count_equals_opencv_on_random_8_connected_runs(seed, length, eps):
+    rng = np.random.default_rng(seed)
+    pts, seen, d = [(100, 100)], {(100, 100)}, int(rng.integers(8))
+    for _ in range(length - 1):  # a self-avoiding 8-connected walk with some momentum, like a contour run
+        for _try in range(10):
+            d = (d + int(rng.choice([-1, 0, 0, 0, 1, 2, -2]))) % 8
+            q = (pts[-1][0] + int(_STEPS[d][0]), pts[-1][1] + int(_STEPS[d][1]))
+            if q not in seen:
+                break
+        else:
+            break
+        pts.append(q)
+        seen.add(q)
+    run = np.array(pts, np.int32)
+    offsets = np.array([0, len(run)], np.int64)
+    want = len(cv2.approxPolyDP(run.reshape(-1, 1, 2), eps, False)) if len(run) > 2 else 0
+    assert rdp_counts(run, offsets, eps) == want
+
+
+@pytest.mark.parametrize("name", ["camera", "coins", "camera-edges", "horse"])
+def test_rdp_counts_equal_opencv_on_the_contours_of_real_masks(name):
+    contours = cv2.findContours(MASKS[name].astype(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)[0]
+    rng = np.random.default_rng(1)
+    runs = []
+    for c in contours:  # open runs: random slices of every contour
+        c = c.reshape(-1, 2)
+        if len(c) > 3:
+            a = int(rng.integers(0, len(c) - 3))
+            b = int(rng.integers(a + 3, len(c) + 1))
+            if not (c[a] == c[b - 1]).all():
+                runs.append(np.ascontiguousarray(c[a:b]))
+    assert runs
+    offsets = np.zeros(len(runs) + 1, np.int64)
+    np.cumsum([len(r) for r in runs], out=offsets[1:])
+    pts = np.concatenate(runs).astype(np.int32)
+    for eps in (1.0, 2.0):
+        assert rdp_counts(pts, offsets, eps) == sum(len(cv2.approxPolyDP(r, eps, False)) for r in runs)
+
+
+def test_rdp_counts_reports_runs_with_coinciding_end_points():
+    run = np.array([(0, 0), (1, 0), (1, 1), (0, 0)], np.int32)
+    assert rdp_counts(run, np.array([0, 4], np.int64), 2.0) == -1
