@@ -20,7 +20,9 @@ right and the row sums are added with Neumaier compensation, so the result agree
 pysodmetrics within 1e-10 (observed: at most 1 ulp), not always bit for bit. Everything is fused
 into one streaming pass over the rows: the row Voronoi pass of the EDT produces ``D²`` and the
 nearest GT pixel row by row, a ring of 7 rows of ``Et`` feeds the correlation three rows behind,
-and the ``Ew`` values go straight into the two sums. The only image-sized temporary is the
+and the ``Ew`` values go straight into the two sums. Where ``E = 0`` on G (``P̂ = 1``, the inside
+of a confident prediction) ``MIN = 0`` whatever ``EA`` is (a sum of non-negative products), so the
+correlation is skipped over such stretches. The only image-sized temporary is the
 column pass of the EDT (int16, or int32 above 32767 rows); a uint8 prediction is read directly.
 """
 
