@@ -1,26 +1,30 @@
-"""Per-image speed and peak memory of segmetrics vs pysodmetrics (F, E, S, weighted F, MAE, HCE).
+"""Speed and peak memory of segmetrics vs pysodmetrics 1.6 (F, E, S, weighted F, MAE, HCE) over a set of images.
 
 Run from the repository root::
 
-    python benchmarks/bench_metrics.py                       # 320², 1024², 2048²
-    python benchmarks/bench_metrics.py --sizes 320 1024 --repeats 5 --no-memory
-    python benchmarks/bench_metrics.py --out benchmarks/results/metrics.md
+    python benchmarks/bench_metrics.py                          # the full set at 1024² and 2048²
+    python benchmarks/bench_metrics.py --quick                  # 4 images at 1024², no memory
+    python benchmarks/bench_metrics.py --out benchmarks/results/metrics.md --json /tmp/metrics.json
 
-Everything runs single-threaded (numba, OpenCV, BLAS) on the same synthetic pairs: two ellipses
-(one with a hole) plus a branching tree of 1-6 px wide lines as the GT; the prediction is the GT
-shifted, Gaussian-blurred, with a false-positive blob and noise (uint8, as read from PNG files).
+The set (:func:`make_cases`): masks from scikit-image's bundled photographs (camera, coins, astronaut,
+coffee and page thresholded; the edges of camera and astronaut dilated into thin structures; the horse
+silhouette), thin-structure masks drawn by ``examples/dis_synth.py`` (wires, a fence, a tree, holes)
+and blobs, each resized / drawn at 1024² and 2048². Each ground truth gets one prediction, in turn
+blurred, noised or shifted (uint8, as read from PNG files), all deterministic.
 
-Timing: warm-up call first (numba compilation, caches), then the median of ``--repeats`` calls.
-Both CPU time of the calling thread (``time.thread_time``; robust when other processes share the
-machine) and wall time are recorded; ratios use CPU time. Each pysodmetrics class is timed through
-its public ``step`` on a fresh instance, our functions through their public API (input validation
-included). "all six" compares the sum of the six pysod classes with one ``compute_all`` call.
+Everything runs single-threaded (numba, OpenCV and BLAS) on the same inputs, both libraries side by
+side in one process. Timing: one warm-up call (numba compilation, caches), then the median of
+``--repeats`` calls; CPU time of the calling thread (``time.thread_time``, robust when other
+processes share the machine). Each pysodmetrics class is timed through its public ``step`` on a fresh
+instance, ours through the public functions (validation included); "all six" compares the sum of the
+six pysodmetrics classes with one ``segmetrics.compute_all`` call. The summary gives, per size, the
+median and the worst (smallest) ratio over the set.
 
-Peak memory (Linux): for each metric, a fresh subprocess builds the 2048² pair and warms up on a
-small image, resets its peak-RSS mark (``/proc/self/clear_refs``), then runs one full-size call; the
-reported value is the peak resident set during that call minus the resident set before it, i.e.
-the extra memory the metric needs beyond its inputs (numba's allocations included, which
-``tracemalloc`` would miss).
+Peak memory (Linux, ``--memory-size``): one subprocess per library runs the set at that size; before
+each image it resets the process' peak-RSS mark (``/proc/self/clear_refs``), and reports the peak
+resident set during the image's calls minus the resident set before them, i.e. the extra memory the
+metrics need beyond their inputs (numba's allocations included, which ``tracemalloc`` would miss). For
+pysodmetrics that is the six classes run in turn (the largest of them); for us one ``compute_all``.
 """
 
 from __future__ import annotations
@@ -34,44 +38,135 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+for _p in (ROOT, ROOT / "benchmarks", ROOT / "examples"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
 from _common import single_thread  # noqa: E402
 
 METRICS = ("fm", "em", "sm", "wfm", "mae", "hce")
+#: image name -> prediction kind; the order of the set
+CASES = {
+    "camera": "blur",
+    "coins": "noise",
+    "astronaut": "shift",
+    "coffee": "blur",
+    "page": "noise",
+    "camera-edges": "shift",
+    "astronaut-edges": "blur",
+    "horse": "noise",
+    "wires": "blur",
+    "fence": "shift",
+    "tree": "noise",
+    "holes": "blur",
+    "blobs": "shift",
+}
+QUICK = ("camera", "camera-edges", "wires", "blobs")
 
 
-def make_pair(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic uint8 (pred, gt) of ``size``² pixels (deterministic)."""
+def _gray(name: str) -> np.ndarray:
+    import cv2
+    from skimage import data
+
+    im = np.asarray(getattr(data, name)())
+    return cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) if im.ndim == 3 else im
+
+
+def _photo_mask(name: str, size: int) -> np.ndarray:
+    """A bundled photograph resized to ``size``² and thresholded (Otsu) into a mask (bool)."""
+    import cv2
+
+    g = cv2.resize(_gray(name), (size, size), interpolation=cv2.INTER_LINEAR)
+    t, _ = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = {"camera": True, "coins": False, "astronaut": False, "coffee": True, "page": True}[name]
+    if name == "page":  # text: darker than its neighbourhood
+        m = g < cv2.GaussianBlur(g, (0, 0), size / 64) - 12
+    else:
+        m = g <= t if dark else g > t
+    return m
+
+
+def _edge_mask(name: str, size: int) -> np.ndarray:
+    """Canny edges of a photograph at ``size``², dilated into 2–4 px thin structures."""
+    import cv2
+
+    g = cv2.resize(_gray(name), (size, size), interpolation=cv2.INTER_LINEAR)
+    e = cv2.Canny(cv2.GaussianBlur(g, (0, 0), 1.5 * size / 1024), 40, 100)
+    k = max(1, size // 1024)
+    return cv2.dilate(e, np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0
+
+
+def _horse(size: int) -> np.ndarray:
+    import cv2
+    from skimage import data
+
+    m = (~data.horse()).astype(np.uint8) * 255  # the horse is the dark (False) part
+    return cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) > 128
+
+
+def _drawn(kind: str, size: int, seed: int) -> np.ndarray:
+    """A thin-structure or blob mask drawn by the DIS-like generator of ``examples/dis_synth.py``."""
+    import dis_synth
+
+    rng = np.random.default_rng([seed, size])
+    cv = dis_synth._Canvas(size, size)
+    if kind == "blobs":
+        for _ in range(3):
+            dis_synth._easy_shape(rng, cv)
+    elif kind == "wires":
+        for _ in range(3):
+            dis_synth.STRUCTURES["wires"](rng, cv)
+    else:
+        dis_synth.STRUCTURES[kind](rng, cv)
+    return cv.alpha() > 0.5
+
+
+def gt_mask(name: str, size: int) -> np.ndarray:
+    """The ground truth (bool ``size``²) of one image of the set."""
+    if name.endswith("-edges"):
+        return _edge_mask(name[: -len("-edges")], size)
+    if name == "horse":
+        return _horse(size)
+    if name in ("wires", "fence", "tree", "holes", "blobs"):
+        return _drawn(name, size, seed=list(CASES).index(name))
+    return _photo_mask(name, size)
+
+
+def degrade(gt: np.ndarray, kind: str, seed: int) -> np.ndarray:
+    """A uint8 prediction from a bool GT: ``blur``, ``noise`` or ``shift`` (scaled with the size)."""
     import cv2
 
     rng = np.random.default_rng(seed)
-    s = size
-    gt = np.zeros((s, s), np.uint8)
-    cv2.ellipse(gt, (int(s * 0.3), int(s * 0.35)), (int(s * 0.12), int(s * 0.18)), 15, 0, 360, 255, -1)
-    cv2.ellipse(gt, (int(s * 0.65), int(s * 0.7)), (int(s * 0.2), int(s * 0.15)), -20, 0, 360, 255, -1)
-    cv2.ellipse(gt, (int(s * 0.65), int(s * 0.7)), (int(s * 0.06), int(s * 0.05)), 0, 0, 360, 0, -1)
+    s = gt.shape[0] / 1024
+    p = gt.astype(np.float32) * 255
+    if kind == "blur":
+        p = cv2.GaussianBlur(p, (0, 0), 3.0 * s)
+    elif kind == "noise":
+        p = cv2.GaussianBlur(p, (0, 0), 1.5 * s) * 0.9 + 12
+        p += rng.normal(0, 20, p.shape).astype(np.float32)
+    elif kind == "shift":
+        d = max(1, round(4 * s))
+        p = np.roll(p, (d, -d), axis=(0, 1))
+        cv2.circle(p, (int(p.shape[1] * 0.85), int(p.shape[0] * 0.15)), int(40 * s) + 2, 200, -1)  # a false blob
+        p = cv2.GaussianBlur(p, (0, 0), 1.0 * s)
+    else:
+        raise ValueError(f"unknown prediction kind {kind!r}")
+    return np.clip(p + 0.5, 0, 255).astype(np.uint8)
 
-    def branch(x, y, angle, length, width, depth):
-        if depth == 0 or length < 3:
-            return
-        x2 = x + length * np.cos(angle)
-        y2 = y + length * np.sin(angle)
-        cv2.line(gt, (int(x), int(y)), (int(x2), int(y2)), 255, max(1, int(width)))
-        for turn in (-0.5, 0.45):
-            branch(x2, y2, angle + turn + rng.uniform(-0.2, 0.2), length * 0.72, width * 0.7, depth - 1)
 
-    branch(s * 0.5, s * 0.98, -np.pi / 2, s * 0.28, 6, 7)
-    shift = max(1, s // 256)
-    pred = np.roll(gt, (shift, -shift), axis=(0, 1)).astype(np.float32)
-    cv2.circle(pred, (int(s * 0.85), int(s * 0.2)), max(2, s // 40), 200, -1)
-    k = 2 * max(1, s // 200) + 1
-    pred = cv2.GaussianBlur(pred, (k, k), 0)
-    pred += rng.normal(0, 12, pred.shape).astype(np.float32)
-    return np.clip(pred, 0, 255).astype(np.uint8), gt
+def make_case(name: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(pred_u8, gt_u8)`` of one image of the set at ``size``²."""
+    gt = gt_mask(name, size)
+    pred = degrade(gt, CASES[name], seed=list(CASES).index(name) * 7919 + size)
+    return pred, gt.astype(np.uint8) * 255
 
 
 def _pysod_step(key: str):
@@ -94,6 +189,11 @@ def _pysod_step(key: str):
     return run
 
 
+def _pysod_all(pred, gt):
+    for key in METRICS:
+        _pysod_step(key)(pred, gt)
+
+
 def _ours(key: str):
     import segmetrics as sm
 
@@ -104,46 +204,45 @@ def _ours(key: str):
     return lambda p, g: fn(p, g)
 
 
-def _time(fn, pred, gt, repeats: int) -> tuple[float, float]:
-    fn(pred, gt)  # warm-up
-    cpu, wall = [], []
+def _time(fn, pred, gt, repeats: int, warm: bool = True) -> float:
+    if warm:
+        fn(pred, gt)
+    cpu = []
     for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.thread_time()
+        c0 = time.thread_time()
         fn(pred, gt)
         cpu.append(time.thread_time() - c0)
-        wall.append(time.perf_counter() - t0)
-    return statistics.median(cpu), statistics.median(wall)
+    return statistics.median(cpu)
 
 
-def run_speed(sizes, repeats):
+def run_speed(names, sizes, repeats):
     single_thread()
     rows = []
     for size in sizes:
-        pred, gt = make_pair(size)
-        reps = repeats if size <= 1024 else max(3, repeats // 2)
-        tot_ref = 0.0
-        for key in METRICS:
-            ref_cpu, ref_wall = _time(_pysod_step(key), pred, gt, reps)
-            our_cpu, our_wall = _time(_ours(key), pred, gt, reps)
-            tot_ref += ref_cpu
-            rows.append(dict(size=size, metric=key, pysod_ms=1e3 * ref_cpu, ours_ms=1e3 * our_cpu,
-                             pysod_wall_ms=1e3 * ref_wall, ours_wall_ms=1e3 * our_wall, ratio=ref_cpu / our_cpu))
-            print(f"{size:5d} {key:4s} pysod {1e3 * ref_cpu:9.2f} ms  ours {1e3 * our_cpu:8.2f} ms  "
-                  f"x{ref_cpu / our_cpu:6.1f}", flush=True)
-        our_cpu, our_wall = _time(_ours("all"), pred, gt, reps)
-        rows.append(dict(size=size, metric="all six", pysod_ms=1e3 * tot_ref, ours_ms=1e3 * our_cpu,
-                         pysod_wall_ms=float("nan"), ours_wall_ms=1e3 * our_wall, ratio=tot_ref / our_cpu))
-        print(f"{size:5d} all six: pysod (sum of classes) {1e3 * tot_ref:9.2f} ms  compute_all {1e3 * our_cpu:8.2f} ms"
-              f"  x{tot_ref / our_cpu:6.1f}", flush=True)
+        reps = repeats if size <= 1024 else max(1, (repeats + 1) // 2)
+        for name in names:
+            pred, gt = make_case(name, size)
+            rec = dict(size=size, image=name, pred=CASES[name], fg=float((gt > 0).mean()))
+            tot = 0.0
+            for key in METRICS:
+                # pysodmetrics has no JIT: a warm-up only at 1024² and below (it costs seconds at 2048²)
+                ref = _time(_pysod_step(key), pred, gt, reps, warm=size <= 1024)
+                ours = _time(_ours(key), pred, gt, reps)
+                tot += ref
+                rec[key] = (1e3 * ref, 1e3 * ours)
+            rec["all"] = (1e3 * tot, 1e3 * _time(_ours("all"), pred, gt, reps))
+            rows.append(rec)
+            print(f"{size:5d} {name:16s} " + "  ".join(
+                f"{k} {rec[k][0] / rec[k][1]:5.1f}x" for k in (*METRICS, "all")) +
+                f"   all: pysod {rec['all'][0]:8.1f} ms, ours {rec['all'][1]:7.2f} ms", flush=True)
     return rows
 
 
 _MEM_CHILD = r"""
-import gc, json, os, sys
-sys.path.insert(0, os.getcwd())
-sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks"))
-from bench_metrics import make_pair, _pysod_step, _ours
-from _common import single_thread
+import gc, json, sys
+sys.argv = sys.argv[:1] + sys.argv[1:]
+impl, size, names = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+import bench_metrics as b
 
 def status(field):
     with open("/proc/self/status") as fh:
@@ -151,35 +250,33 @@ def status(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
 
-single_thread()
-impl, key, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-fn = _pysod_step(key) if impl == "pysod" else _ours(key)
-sp, sg = make_pair(64)
+b.single_thread()
+fn = b._pysod_all if impl == "pysod" else b._ours("all")
+sp, sg = b.make_case("camera", 64)
 fn(sp, sg)
-pred, gt = make_pair(size)
-gc.collect()
-with open("/proc/self/clear_refs", "w") as fh:  # reset the peak-RSS mark (VmHWM)
-    fh.write("5")
-before = status("VmRSS")
-fn(pred, gt)
-print(json.dumps({"delta_kib": status("VmHWM") - before}))
+out = {}
+for name in names:
+    pred, gt = b.make_case(name, size)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as fh:  # reset the peak-RSS mark (VmHWM)
+        fh.write("5")
+    before = status("VmRSS")
+    fn(pred, gt)
+    out[name] = (status("VmHWM") - before) / 1024
+    del pred, gt
+print(json.dumps(out))
 """
 
 
-def run_memory(size: int):
-    rows = []
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for key in (*METRICS, "all"):
-        rec = {"metric": "all six" if key == "all" else key}
-        for impl in ("pysod", "ours"):
-            if impl == "pysod" and key == "all":
-                continue
-            out = subprocess.run([sys.executable, "-c", _MEM_CHILD, impl, key, str(size)], cwd=root,
-                                 capture_output=True, text=True, check=True)
-            rec[impl + "_mib"] = json.loads(out.stdout.strip().splitlines()[-1])["delta_kib"] / 1024
-        print(f"mem {size} {rec}", flush=True)
-        rows.append(rec)
-    return rows
+def run_memory(names, size: int):
+    res = {}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "examples")]))
+    for impl in ("pysod", "ours"):
+        out = subprocess.run([sys.executable, "-c", _MEM_CHILD, impl, str(size), ",".join(names)], cwd=ROOT,
+                             capture_output=True, text=True, check=True, env=env)
+        res[impl] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"mem {size} {impl} {res[impl]}", flush=True)
+    return [dict(image=n, pysod_mib=res["pysod"][n], ours_mib=res["ours"][n]) for n in names]
 
 
 def _versions() -> dict:
@@ -202,41 +299,66 @@ def _versions() -> dict:
     }
 
 
-def to_markdown(speed, memory, versions) -> str:
-    lines = ["| size | metric | pysodmetrics (ms) | segmetrics (ms) | speed-up |", "|---:|---|---:|---:|---:|"]
-    for r in speed:
-        lines.append(f"| {r['size']}² | {r['metric']} | {r['pysod_ms']:.2f} | {r['ours_ms']:.2f} | {r['ratio']:.1f}× |")
+def summary(rows) -> list[dict]:
+    """Per size and metric: median and worst (smallest) ratio over the set."""
+    out = []
+    for size in sorted({r["size"] for r in rows}):
+        sel = [r for r in rows if r["size"] == size]
+        for key in (*METRICS, "all"):
+            ratios = [r[key][0] / r[key][1] for r in sel]
+            worst = min(range(len(sel)), key=lambda i: ratios[i])
+            out.append(dict(size=size, metric=key, median=statistics.median(ratios), worst=ratios[worst],
+                            worst_image=sel[worst]["image"], n=len(sel)))
+    return out
+
+
+def to_markdown(rows, memory, versions) -> str:
+    lines = ["### Summary: speed-up over the set (pysodmetrics CPU time / segmetrics CPU time)", "",
+             "| size | metric | median | worst (image) | images |", "|---:|---|---:|---|---:|"]
+    for s in summary(rows):
+        label = "**all six**" if s["metric"] == "all" else s["metric"]
+        lines.append(f"| {s['size']}² | {label} | {s['median']:.1f}× | {s['worst']:.1f}× ({s['worst_image']}) "
+                     f"| {s['n']} |")
+    for size in sorted({r["size"] for r in rows}):
+        lines += ["", f"### {size}²: per image (ratio per metric; all six: pysodmetrics ms / segmetrics ms)", "",
+                  "| image | prediction | GT fg | " + " | ".join(METRICS) + " | all six | pysod ms | ours ms |",
+                  "|---|---|---:|" + "---:|" * (len(METRICS) + 3)]
+        for r in (r for r in rows if r["size"] == size):
+            cells = " | ".join(f"{r[k][0] / r[k][1]:.1f}×" for k in METRICS)
+            lines.append(f"| {r['image']} | {r['pred']} | {100 * r['fg']:.1f} % | {cells} | "
+                         f"**{r['all'][0] / r['all'][1]:.1f}×** | {r['all'][0]:.0f} | {r['all'][1]:.1f} |")
     if memory:
-        lines += ["", "| metric | pysodmetrics peak extra RSS (MiB) | segmetrics peak extra RSS (MiB) |",
-                  "|---|---:|---:|"]
-        worst = max((r["pysod_mib"] for r in memory if "pysod_mib" in r), default=float("nan"))
+        lines += ["", "### Peak extra memory per image (MiB; pysodmetrics: its six classes in turn, "
+                  "segmetrics: one `compute_all`)", "", "| image | pysodmetrics | segmetrics |", "|---|---:|---:|"]
         for r in memory:
-            ref = f"{r['pysod_mib']:.1f}" if "pysod_mib" in r else f"{worst:.1f} (max of the six, run in turn)"
-            lines.append(f"| {r['metric']} | {ref} | {r['ours_mib']:.1f} |")
+            lines.append(f"| {r['image']} | {r['pysod_mib']:.1f} | {r['ours_mib']:.1f} |")
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[320, 1024, 2048])
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
+    ap.add_argument("--images", nargs="+", choices=list(CASES), help="a subset of the set (default: all)")
+    ap.add_argument("--quick", action="store_true", help=f"images {', '.join(QUICK)} at 1024², 3 repeats, no memory")
+    ap.add_argument("--repeats", type=int, default=5, help="timed calls per metric at 1024² (half at 2048²)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--memory-size", type=int, default=2048)
-    ap.add_argument("--out", help="write the Markdown table to this file")
+    ap.add_argument("--out", help="write the Markdown tables to this file")
     ap.add_argument("--json", help="write raw results as JSON to this file")
     args = ap.parse_args(argv)
-    speed = run_speed(args.sizes, args.repeats)
-    memory = [] if args.no_memory else run_memory(args.memory_size)
+    names = list(args.images or CASES)
+    if args.quick:
+        names, args.sizes, args.repeats, args.no_memory = list(args.images or QUICK), [1024], 3, True
+    rows = run_speed(names, args.sizes, args.repeats)
+    memory = [] if args.no_memory else run_memory(names, args.memory_size)
     versions = _versions()
-    md = to_markdown(speed, memory, versions)
+    md = to_markdown(rows, memory, versions)
     print(md)
     if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(md)
+        Path(args.out).write_text(md)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"metadata": versions, "speed": speed, "memory": memory}, fh, indent=1)
+        Path(args.json).write_text(json.dumps({"metadata": versions, "speed": rows, "memory": memory}, indent=1))
 
 
 if __name__ == "__main__":

@@ -55,16 +55,18 @@ def _zhang_suen_table() -> np.ndarray:
 _TABLE = _zhang_suen_table()
 
 
-def _skeleton_crop(mask: np.ndarray) -> tuple[np.ndarray, int, int]:
+def _skeleton_crop(mask: np.ndarray, align: int = 1) -> tuple[np.ndarray, int, int]:
     """Skeleton of a boolean (H, W) mask within its bounding box: ``(crop, row0, col0)``.
 
-    The crop is empty (shape ``(0, 0)``) for an empty mask.
+    ``col0`` is rounded down to a multiple of ``align`` (HCE asks for 64, so that the crop packs
+    into whole ``uint64`` words). The crop is empty (shape ``(0, 0)``) for an empty mask.
     """
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return np.zeros((0, 0), bool), 0, 0
     cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
     r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    c0 -= c0 % align
     padded = np.zeros((r1 - r0 + 2, c1 - c0 + 2), np.uint8)
     padded[1:-1, 1:-1] = mask[r0:r1, c0:c1]
     thin_inplace(padded, _TABLE)

@@ -132,7 +132,8 @@ def run_ends(sst, hst, n, w, ends):
 
     Site ``k + 1`` is strictly closer than site ``k`` exactly for ``x > t / den`` with
     ``t = h₁² − h₀² + s₁² − s₀²`` and ``den = 2 (s₁ − s₀)``, so ``ends[k] = floor(t / den) + 1``
-    (clipped to ``w``; ``ends[n − 1] = w``). The float floor is exact here: ``|t| < 2^40``,
+    (clipped to ``w``; ``ends[n − 1] = w``); for adjacent sites (``den = 2``) it is ``t >> 1``. The
+    float floor is exact here: ``|t| < 2^40``,
     ``den < 2^21``, so a non-integer quotient is at least ``1/den`` away from an integer.
     Walking the sites left to right, site ``k`` owns ``[x, ends[k])`` when ``ends[k] > x``, which
     reproduces scipy's query walk (advance only to a strictly closer site).
@@ -141,7 +142,10 @@ def run_ends(sst, hst, n, w, ends):
         s0 = sst[k]
         s1 = sst[k + 1]
         t = hst[k + 1] - hst[k] + s1 * s1 - s0 * s0
-        e = np.int64(np.floor(np.float64(t) / np.float64(2 * (s1 - s0)))) + 1
+        if s1 - s0 == 1:  # adjacent sites (the common case): floor(t / 2) is an arithmetic shift
+            e = (t >> 1) + 1
+        else:
+            e = np.int64(np.floor(np.float64(t) / np.float64(2 * (s1 - s0)))) + 1
         ends[k] = min(e, w)
     if n > 0:
         ends[n - 1] = w

@@ -52,24 +52,70 @@ def pack(mask):
 
 
 @njit
+def _high_bit(u):
+    """Index of the highest set bit of a non-zero uint64."""
+    n = 63
+    if (u >> np.uint64(32)) == 0:
+        n -= 32
+        u <<= np.uint64(32)
+    if (u >> np.uint64(48)) == 0:
+        n -= 16
+        u <<= np.uint64(16)
+    if (u >> np.uint64(56)) == 0:
+        n -= 8
+        u <<= np.uint64(8)
+    if (u >> np.uint64(60)) == 0:
+        n -= 4
+        u <<= np.uint64(4)
+    if (u >> np.uint64(62)) == 0:
+        n -= 2
+        u <<= np.uint64(2)
+    if (u >> S63) == 0:
+        n -= 1
+    return n
+
+
+def pack_aligned_into(mask, r_off, c_off, out):
+    """OR the boolean ``mask`` into packed ``out`` at ``(r_off, c_off)``; ``c_off`` a multiple of 64.
+
+    Packs with :func:`numpy.packbits` (no per-pixel loop); ``mask`` must fit into ``out``.
+    """
+    h, w = mask.shape
+    if h == 0 or w == 0:
+        return
+    if c_off % 64:
+        raise ValueError(f"c_off must be a multiple of 64; got {c_off}")
+    nwords = (w + 63) // 64
+    buf = np.zeros((h, nwords * 8), np.uint8)
+    buf[:, : (w + 7) // 8] = np.packbits(mask, axis=1, bitorder="little")
+    w0 = c_off // 64
+    out[r_off : r_off + h, w0 : w0 + nwords] |= buf.view("<u8").view(np.uint64)
+
+
+@njit
 def packed_bbox(x):
-    """Bounding box ``(r0, r1, c0, c1)`` (half-open) of a packed mask; all zeros when it is empty."""
+    """Bounding box ``(r0, r1, c0, c1)`` (half-open) of a packed mask; all zeros when it is empty.
+
+    Per row only the first and the last non-zero word are examined.
+    """
     h, nw = x.shape
     r0 = h
     r1 = 0
     c0 = nw * 64
     c1 = 0
     for r in range(h):
-        for wd in range(nw):
-            u = x[r, wd]
-            if u:
-                r0 = min(r0, r)
-                r1 = r + 1
-                c0 = min(c0, wd * 64 + _ctz(u))
-                hi_bit = 63
-                while not ((u >> np.uint64(hi_bit)) & ONE):
-                    hi_bit -= 1
-                c1 = max(c1, wd * 64 + hi_bit + 1)
+        a = 0
+        while a < nw and x[r, a] == 0:
+            a += 1
+        if a == nw:
+            continue
+        r0 = min(r0, r)
+        r1 = r + 1
+        c0 = min(c0, a * 64 + _ctz(x[r, a]))
+        b = nw - 1
+        while x[r, b] == 0:
+            b -= 1
+        c1 = max(c1, b * 64 + _high_bit(x[r, b]) + 1)
     if r1 == 0:
         return 0, 0, 0, 0
     return r0, r1, c0, c1
@@ -77,13 +123,24 @@ def packed_bbox(x):
 
 @njit
 def pack_into(mask, r_off, c_off, out):
-    """OR the boolean ``mask`` into packed ``out`` with its top-left pixel at ``(r_off, c_off)``."""
+    """OR the boolean ``mask`` into packed ``out`` with its top-left pixel at ``(r_off, c_off)``.
+
+    Each output word is assembled from its (up to 64) pixels without a branch per pixel.
+    """
     h, w = mask.shape
     for r in range(h):
-        for c in range(w):
-            if mask[r, c]:
-                cc = c + c_off
-                out[r + r_off, cc >> 6] |= ONE << np.uint64(cc & 63)
+        row = mask[r]
+        orow = out[r + r_off]
+        c = 0
+        while c < w:
+            cc = c + c_off
+            wd = cc >> 6
+            n = min(64 - (cc & 63), w - c)  # pixels of this row that fall into word wd
+            word = np.uint64(0)
+            for j in range(n):
+                word |= np.uint64(row[c + j]) << np.uint64(j)
+            orow[wd] |= word << np.uint64(cc & 63)
+            c += n
 
 
 @njit
@@ -451,3 +508,122 @@ def boundary_runs(points, offsets, cond, row_start, run_start, run_end, root, to
             n_runs += 1
             run_off[n_runs] = n_out
     return out[:n_out], run_off[: n_runs + 1]
+
+
+@njit
+def _rdp_count(pts, a, b, eps, dst, stack):
+    """Number of points OpenCV's ``approxPolyDP(pts[a:b], eps, closed=False)`` returns.
+
+    Ramer–Douglas–Peucker as OpenCV 4 runs it on an open curve whose end points differ: a stack of
+    index slices (left part first); the farthest point of a slice from its chord *segment* (first
+    one on ties; squared distances times the squared chord length, exact in float64 for integer
+    points) splits it unless that is ``≤ ε²·|chord|²``; each kept slice writes its start point, the
+    last point closes the curve. A final sweep then drops a middle
+    point ``p`` of three consecutive kept points ``s, p, e`` when ``dist(p, se)² ≤ ε²/2·|se|²``,
+    ``se`` is neither horizontal nor vertical and ``p`` lies between them
+    (``(p − s)·(e − p) ≥ 0``). ``dst`` ((n, 2) int64) and ``stack`` ((n, 2) int64) are scratch.
+    Returns -1 when the end points coincide (OpenCV then treats the curve as closed).
+    """
+    count = b - a
+    if count <= 0:
+        return 0
+    if pts[a, 0] == pts[b - 1, 0] and pts[a, 1] == pts[b - 1, 1]:
+        return -1
+    eps2 = eps * eps
+    top = 0
+    stack[0, 0] = 0
+    stack[0, 1] = count - 1
+    top = 1
+    n = 0
+    while top > 0:
+        top -= 1
+        s = stack[top, 0]
+        e = stack[top, 1]
+        sx = np.float64(pts[a + s, 0])
+        sy = np.float64(pts[a + s, 1])
+        keep = True
+        split = s
+        if s + 1 != e:
+            ex = np.float64(pts[a + e, 0])
+            ey = np.float64(pts[a + e, 1])
+            dx = ex - sx
+            dy = ey - sy
+            seg2 = dx * dx + dy * dy
+            best = 0.0
+            for k in range(s + 1, e):
+                qx = np.float64(pts[a + k, 0])
+                qy = np.float64(pts[a + k, 1])
+                proj = (qx - sx) * dx + (qy - sy) * dy
+                if proj < 0:  # beyond the start: distance to the start point
+                    d2 = ((qx - sx) * (qx - sx) + (qy - sy) * (qy - sy)) * seg2
+                elif proj > seg2:  # beyond the end: distance to the end point
+                    d2 = ((qx - ex) * (qx - ex) + (qy - ey) * (qy - ey)) * seg2
+                else:
+                    c = (qy - sy) * dx - (qx - sx) * dy
+                    d2 = c * c
+                if d2 > best:
+                    best = d2
+                    split = k
+            keep = best <= eps2 * seg2
+        if keep:
+            dst[n, 0] = pts[a + s, 0]
+            dst[n, 1] = pts[a + s, 1]
+            n += 1
+        else:  # the left part is examined first
+            stack[top, 0] = split
+            stack[top, 1] = e
+            stack[top + 1, 0] = s
+            stack[top + 1, 1] = split
+            top += 2
+    dst[n, 0] = pts[b - 1, 0]
+    dst[n, 1] = pts[b - 1, 1]
+    n += 1
+    # final sweep over the kept points (open curve: the end points stay)
+    total = n
+    kept = n
+    sx, sy = dst[0, 0], dst[0, 1]
+    px, py = dst[1 % total, 0], dst[1 % total, 1]
+    pos = 2 % total
+    i = 1
+    while i < total - 1 and kept > 2:
+        ex, ey = dst[pos, 0], dst[pos, 1]
+        pos = (pos + 1) % total
+        dx = np.float64(ex - sx)
+        dy = np.float64(ey - sy)
+        d = abs(np.float64(px - sx) * dy - np.float64(py - sy) * dx)
+        inner = np.float64(px - sx) * np.float64(ex - px) + np.float64(py - sy) * np.float64(ey - py)
+        if d * d <= 0.5 * eps2 * (dx * dx + dy * dy) and dx != 0 and dy != 0 and inner >= 0:
+            kept -= 1
+            sx, sy = ex, ey
+            px, py = dst[pos, 0], dst[pos, 1]
+            pos = (pos + 1) % total
+            i += 2
+        else:
+            sx, sy = px, py
+            px, py = ex, ey
+            i += 1
+    return kept
+
+
+@njit
+def rdp_counts(pts, offsets, eps):
+    """Total of :func:`_rdp_count` over the runs ``pts[offsets[i]:offsets[i + 1]]`` longer than 2 points.
+
+    Returns -1 if some run has coinciding end points (the caller then uses OpenCV).
+    """
+    longest = 0
+    for i in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    dst = np.empty((longest + 1, 2), np.int64)
+    stack = np.empty((longest + 1, 2), np.int64)
+    total = 0
+    for i in range(offsets.shape[0] - 1):
+        a = offsets[i]
+        b = offsets[i + 1]
+        if b - a <= 2:
+            continue
+        c = _rdp_count(pts, a, b, eps, dst, stack)
+        if c < 0:
+            return -1
+        total += c
+    return total

@@ -20,7 +20,9 @@ right and the row sums are added with Neumaier compensation, so the result agree
 pysodmetrics within 1e-10 (observed: at most 1 ulp), not always bit for bit. Everything is fused
 into one streaming pass over the rows: the row Voronoi pass of the EDT produces ``D²`` and the
 nearest GT pixel row by row, a ring of 7 rows of ``Et`` feeds the correlation three rows behind,
-and the ``Ew`` values go straight into the two sums. The only image-sized temporary is the
+and the ``Ew`` values go straight into the two sums. Where ``E = 0`` on G (``P̂ = 1``, the inside
+of a confident prediction) ``MIN = 0`` whatever ``EA`` is (a sum of non-negative products), so the
+correlation is skipped over such stretches. The only image-sized temporary is the
 column pass of the EDT (int16, or int32 above 32767 rows); a uint8 prediction is read directly.
 """
 
@@ -38,6 +40,8 @@ R = 3
 K = 2 * R + 1
 #: ¬G pixels farther than this (squared) from G lie in no G pixel's 7×7 window (Chebyshev 3 ⇒ d² ≤ 18)
 NEAR_D2 = 2 * R * R
+#: shortest stretch of G pixels with E == 0 for which the correlation is skipped
+_SKIP = 16
 
 
 @njit(fastmath=True)
@@ -239,13 +243,29 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
         rb = run_b[yc % (R + 1)]
         rg = 0.0
         for r in range(n_runs[yc % (R + 1)]):
+            # MIN = E where E == 0 (P̂ == 1): EA, a sum of non-negative products, is never below 0,
+            # and those terms add exactly +0.0, so EA is not computed over stretches of E == 0 at
+            # least _SKIP long (the common inside of a confident prediction).
             a = ra[r]
-            m = rb[r] - a
-            _correlate_run(acc, ring, slot_of, krn, a, a + m)
-            for t in range(m):
-                e = abs(pnrow[a + t] - 1.0)
-                ea = acc[t]
-                rg += ea if ea < e else e
+            b = rb[r]
+            while a < b:
+                while a < b and pnrow[a] == 1.0:
+                    a += 1
+                if a == b:
+                    break
+                c = a + 1  # extend over E > 0 and over gaps of E == 0 shorter than _SKIP
+                z = a + 1
+                while c < b and c - z < _SKIP:
+                    if pnrow[c] != 1.0:
+                        z = c + 1
+                    c += 1
+                c = z
+                _correlate_run(acc, ring, slot_of, krn, a, c)
+                for t in range(c - a):
+                    e = abs(pnrow[a + t] - 1.0)
+                    ea = acc[t]
+                    rg += ea if ea < e else e
+                a = c
         s_fg, c_fg = _nadd(s_fg, c_fg, rg)
 
     s_fg += c_fg
