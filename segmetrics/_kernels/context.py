@@ -9,16 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from segmetrics._jit import njit
-
-
-@njit
-def _add(s, c, x):
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
+from segmetrics._kernels.summation import neumaier_add
 
 
 @njit
@@ -58,13 +49,13 @@ def context_sums(p, g, fwd, rev, cd, factor):
     for t in range(p.size):
         v = p[t]
         if v > 0:
-            a, ca = _add(a, ca, np.float64(fwd[t]) * v)
-        b, cb = _add(b, cb, v)
-        s, cs = _add(s, cs, cd[t])
+            a, ca = neumaier_add(a, ca, np.float64(fwd[t]) * v)
+        b, cb = neumaier_add(b, cb, v)
+        s, cs = neumaier_add(s, cs, cd[t])
         if g[t]:
             sg += 1
             rt = factor * (1.0 - np.exp(-rev[t]))
-            r, cr = _add(r, cr, rt * (1.0 + cd[t]))
+            r, cr = neumaier_add(r, cr, rt * (1.0 + cd[t]))
     return a + ca, b + cb, r + cr, sg, s + cs
 
 

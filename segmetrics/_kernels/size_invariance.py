@@ -9,19 +9,10 @@ from __future__ import annotations
 
 from segmetrics._jit import njit
 from segmetrics._kernels.sod import _val
+from segmetrics._kernels.summation import neumaier_add
 
 #: a pixel this close to the adaptive threshold makes the count depend on the sum's last bits
 TIE_TOL = 1e-11
-
-
-@njit
-def _kahan(s, c, x):
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
 
 
 @njit
@@ -40,15 +31,15 @@ def box_pass(p, pu, g, lut, use_lut, lo, d, donorm, w, r0, r1, c0, c1, bin_thr, 
             t = base + c
             v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
             q = int(v * 255.0)
-            s, cs = _kahan(s, cs, v)
+            s, cs = neumaier_add(s, cs, v)
             if g[t]:
                 hist[0, q] += 1
-                a, ca = _kahan(a, ca, 1.0 - v)
+                a, ca = neumaier_add(a, ca, 1.0 - v)
                 if v > bin_thr:
                     tpb += 1
             else:
                 hist[1, q] += 1
-                a, ca = _kahan(a, ca, v)
+                a, ca = neumaier_add(a, ca, v)
                 if v > bin_thr:
                     fpb += 1
     return s + cs, a + ca, tpb, fpb
@@ -84,5 +75,5 @@ def uncovered_abs_sum(p, pu, g, lut, use_lut, lo, d, donorm, covered):
         if covered[t]:
             continue
         v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
-        a, ca = _kahan(a, ca, 1.0 - v if g[t] else v)
+        a, ca = neumaier_add(a, ca, 1.0 - v if g[t] else v)
     return a + ca

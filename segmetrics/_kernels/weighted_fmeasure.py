@@ -32,6 +32,7 @@ import numpy as np
 
 from segmetrics._jit import njit
 from segmetrics._kernels.edt import envelope_row, next_row_below, run_ends
+from segmetrics._kernels.summation import neumaier_add
 
 EPS = float(np.spacing(1))
 
@@ -100,16 +101,6 @@ def _bg_sum(pnrow, x0, x1, s, hh, btable):
         dx = x - s
         a0 += pnrow[x] * btable[min(hh + dx * dx, last)]
     return a0
-
-
-@njit
-def _nadd(s, c, x):
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
 
 
 @njit
@@ -230,7 +221,7 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
                     rs += _bg_sum(pnrow, x, e, s, hh, btable)
                 x = e
             n_runs[yy % (R + 1)] = nr
-            s_bg, c_bg = _nadd(s_bg, c_bg, rs)
+            s_bg, c_bg = neumaier_add(s_bg, c_bg, rs)
         # ---- stage B, row yc = yy − R (its 7×7 neighbourhood of Et is complete) ----
         yc = yy - R
         if yc < 0:
@@ -266,7 +257,7 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
                     ea = acc[t]
                     rg += ea if ea < e else e
                 a = c
-        s_fg, c_fg = _nadd(s_fg, c_fg, rg)
+        s_fg, c_fg = neumaier_add(s_fg, c_fg, rg)
 
     s_fg += c_fg
     s_bg += c_bg
