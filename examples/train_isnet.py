@@ -194,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eps", type=float, help="Adam eps (1e-8)")
     g.add_argument("--weight-decay", type=float, help="weight decay (0)")
     g.add_argument("--lr-schedule", choices=LR_SCHEDULES,
-                   help="constant (the authors') or cosine: lr · ½(1 + cos(π·t/T)) over each stage's iteration cap T "
-                        "(constant when a stage has no cap)")
+                   help="stage 2: constant (the authors') or cosine: lr · ½(1 + cos(π·t/T)) over the iteration cap "
+                        "T = --iters (constant when --iters is 0); stage 1 always runs at a constant lr")
     g = p.add_argument_group("stage 1: GT encoder")
     g.add_argument("--no-feature-sync", dest="feature_sync", action="store_false", default=None,
                    help="train the image branch with the six BCE terms only (the authors' released default); "
@@ -704,7 +704,7 @@ def seed_everything(seed: int) -> None:
 
 
 def scheduled_lr(cfg: Config, iteration: int, cap: int) -> float:
-    """Learning rate of the step after ``iteration`` steps of a stage capped at ``cap`` (0: no cap).
+    """Learning rate of stage 2's step after ``iteration`` steps, ``cap`` = ``--iters`` (0: no cap).
 
     ``constant``: ``cfg.lr``; ``cosine``: ``cfg.lr · ½(1 + cos(π · iteration / cap))``, a pure function of the
     iteration, so a resumed run follows the same schedule.
@@ -828,7 +828,7 @@ class Run:
             sampler.set_epoch(prog["epoch"])
             sampler.start = prog["step"] * cfg.batch
             for batch in loader:
-                if cfg.lr_schedule != "constant":
+                if stage == "image" and cfg.lr_schedule != "constant":
                     for group in opt.param_groups:
                         group["lr"] = scheduled_lr(cfg, prog["iteration"], cap)
                 running += loss_fn(net, opt, batch)
