@@ -15,9 +15,8 @@ What a sample holds (the default, "DIS-like" mode):
   not in the mask (hard negatives);
 - a foreground that is a shaded colour or another photo crop;
 - the mask drawn at 4× resolution and area-downsampled, so the GT (alpha·255, uint8) has the soft,
-  anti-aliased edges of DIS5K's GT; the image is the alpha composite under uneven lighting (a smooth
-  multiplicative field: directional gradient and soft shadows, as in photographs), then optionally
-  blurred, noised and JPEG re-encoded.
+  anti-aliased edges of DIS5K's GT; the image is the alpha composite, then optionally blurred, noised
+  and JPEG re-encoded.
 
 ``easy=True`` gives solid-coloured blobs, ellipses and polygons (some with holes) over smooth noise: the
 kind of data a small interactive-segmentation model learns in minutes. :func:`generate_scene` returns
@@ -561,26 +560,6 @@ def _distractors(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     return img
 
 
-def _illuminate(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Uneven lighting over the whole scene: a multiplicative field, a directional gradient plus soft blotches.
-
-    Photographs are lit unevenly (one side brighter, shadows, vignetting), so object and background are
-    not separated by one global grey level: a local contrast that a global threshold (Otsu) cannot use
-    everywhere. The field's mean is about 1 (overall exposure kept) and its weakest part keeps 1 − ``amp``
-    of the light, ``amp`` ∈ [0.2, 0.7].
-    """
-    h, w = img.shape[:2]
-    sh, sw = max(8, h // 8), max(8, w // 8)  # the field is smooth: build it small
-    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    ang = rng.uniform(0, 2 * np.pi)
-    grad = np.cos(ang) * xx / sw + np.sin(ang) * yy / sh
-    grad = (grad - grad.min()) / max(1e-6, float(np.ptp(grad)))
-    amp = rng.uniform(0.2, 0.7)
-    field = (1 - amp) + amp * (0.6 * grad + 0.4 * _fractal(rng, sh, sw, octaves=2, persistence=0.5))
-    field = cv2.resize(field.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    return img * (field / max(1e-6, float(field.mean())))[..., None]
-
-
 def _degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Optional blur, noise and JPEG re-encoding; returns uint8 RGB."""
     if rng.random() < 0.5:
@@ -658,7 +637,7 @@ def generate_sample(
             bg = _distractors(rng, bg)
         fg = _contrast_fix(rng, _foreground(rng, h, w), bg, alpha)
         a = alpha[..., None]
-        img = _degrade(rng, _illuminate(rng, bg + a * (fg - bg)))
+        img = _degrade(rng, bg + a * (fg - bg))
     gt = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
     return img, gt
 

@@ -124,7 +124,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "width": 0.25, "size": 256, "batch": 4, "train_samples": 256, "val_samples": 32,
         "gt_threshold": 0.95, "gt_iters": 300, "gt_val_every": 50, "gt_val_samples": 64,
         "iters": 960, "val_every": 0, "patience": 0, "ckpt_every": 200, "log_every": 10, "workers": 0,
-        "lr_schedule": "cosine",
     },
     "paper": {
         "width": 1.0, "size": 1024, "batch": 8, "val_batch": 1, "gt_threshold": 0.99, "gt_iters": 20000,
