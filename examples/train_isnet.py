@@ -33,6 +33,7 @@ import contextlib
 import copy
 import dataclasses
 import json
+import math
 import os
 import random
 import sys
@@ -92,6 +93,7 @@ class Config:
     beta2: float = 0.999
     eps: float = 1e-8
     weight_decay: float = 0.0
+    lr_schedule: str = "constant"
     # stage 1: GT encoder
     feature_sync: bool = True
     gt_encoder: str = ""
@@ -141,6 +143,9 @@ PRESET_HELP = {
     "tiny": "a few seconds: 1/16 width, 64², for tests",
 }
 
+#: Learning-rate schedules (``--lr-schedule``); see :func:`scheduled_lr`.
+LR_SCHEDULES = ("constant", "cosine")
+
 #: Flags that may change when resuming (everything else comes from the checkpoint's config).
 RESUME_OVERRIDABLE = ("iters", "patience", "workers", "log_every", "save_predictions", "ckpt_every", "device",
                       "threads")
@@ -187,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--beta2", type=float, help="Adam beta2 (0.999)")
     g.add_argument("--eps", type=float, help="Adam eps (1e-8)")
     g.add_argument("--weight-decay", type=float, help="weight decay (0)")
+    g.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="stage 2: constant (the authors') or cosine: lr · ½(1 + cos(π·t/T)) over the iteration cap "
+                        "T = --iters (constant when --iters is 0); stage 1 always runs at a constant lr")
     g = p.add_argument_group("stage 1: GT encoder")
     g.add_argument("--no-feature-sync", dest="feature_sync", action="store_false", default=None,
                    help="train the image branch with the six BCE terms only (the authors' released default); "
@@ -694,6 +702,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def scheduled_lr(cfg: Config, iteration: int, cap: int) -> float:
+    """Learning rate of stage 2's step after ``iteration`` steps, ``cap`` = ``--iters`` (0: no cap).
+
+    ``constant``: ``cfg.lr``; ``cosine``: ``cfg.lr · ½(1 + cos(π · iteration / cap))``, a pure function of the
+    iteration, so a resumed run follows the same schedule.
+    """
+    if cfg.lr_schedule == "constant" or cap <= 0:
+        return cfg.lr
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(iteration, cap) / cap))
+
+
 def make_optimizer(model: nn.Module, cfg: Config, ctx: Context) -> torch.optim.Optimizer:
     """Adam with the configured hyper-parameters (fused on CUDA by default)."""
     fused = cfg.fused_adam == "on" or (cfg.fused_adam == "auto" and ctx.device.type == "cuda")
@@ -808,6 +827,9 @@ class Run:
             sampler.set_epoch(prog["epoch"])
             sampler.start = prog["step"] * cfg.batch
             for batch in loader:
+                if stage == "image" and cfg.lr_schedule != "constant":
+                    for group in opt.param_groups:
+                        group["lr"] = scheduled_lr(cfg, prog["iteration"], cap)
                 running += loss_fn(net, opt, batch)
                 count += 1
                 prog["iteration"] += 1

@@ -84,7 +84,9 @@ def _kill_at(monkeypatch, stage, iteration):
 
 
 def test_kill_and_resume_is_bit_exact(tmp_path, monkeypatch):
-    args = ["--gt-iters", "4", "--gt-val-every", "4", "--iters", "6", "--ckpt-every", "2", "--save-predictions", "none"]
+    # with the cosine schedule: the learning rate is a function of the iteration, so it resumes exactly too
+    args = ["--gt-iters", "4", "--gt-val-every", "4", "--iters", "6", "--ckpt-every", "2", "--save-predictions", "none",
+            "--lr-schedule", "cosine"]
     _run(tmp_path / "straight", *args)
     # killed in stage 1 after the checkpoint of iteration 2, then in stage 2 after the one of iteration 4
     _kill_at(monkeypatch, "gt", 3)
@@ -105,6 +107,15 @@ def test_kill_and_resume_is_bit_exact(tmp_path, monkeypatch):
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert a["history"] == b["history"]
+
+
+def test_cosine_schedule():
+    cfg = train_isnet.Config(lr=1e-3, lr_schedule="cosine")
+    assert [train_isnet.scheduled_lr(cfg, it, 4) for it in (0, 2, 4, 9)] == pytest.approx([1e-3, 5e-4, 0, 0])
+    assert train_isnet.scheduled_lr(cfg, 3, 0) == 1e-3  # no cap (early stop): constant
+    constant = train_isnet.Config(lr=1e-3)
+    assert constant.lr_schedule == "constant" and train_isnet.scheduled_lr(constant, 3, 4) == 1e-3
+    assert all("lr_schedule" not in preset for preset in train_isnet.PRESETS.values())  # opt-in
 
 
 def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
