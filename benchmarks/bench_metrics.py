@@ -4,7 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_metrics.py                          # the full set at 1024² and 2048²
     python benchmarks/bench_metrics.py --quick                  # 4 images at 1024², no memory
-    python benchmarks/bench_metrics.py --out benchmarks/results/metrics.md --json /tmp/metrics.json
+    python benchmarks/bench_metrics.py --out benchmarks/results/metrics.md --json metrics.json
 
 The set (:func:`make_cases`): masks from scikit-image's bundled photographs (camera, coins, astronaut,
 coffee and page thresholded; the edges of camera and astronaut dilated into thin structures; the horse
