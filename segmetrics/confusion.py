@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, prepare_pairs
+from segmetrics._mergeable import SummedState
 from segmetrics._sod_core import THRESHOLDS, ImageStats, check_bool, counts_above, image_stats, pysod_mean
 
 __all__ = [
@@ -403,7 +404,7 @@ def confusion_metrics(
     return _image_result(counts, names, float(beta_sq))
 
 
-class ConfusionAccumulator:
+class ConfusionAccumulator(SummedState):
     """Dataset state of the confusion family: add per-image counts, merge, compute.
 
     The state is the sum of each metric's per-image curve and adaptive / binary values, the pooled
@@ -430,6 +431,10 @@ class ConfusionAccumulator:
         >>> r["dice"].binary, r["dice"].binary_dataset
         (0.5, 0.6666666666666666)
     """
+
+    _summed = ("n_images", "_curves", "_adp", "_bin", "_pooled")
+    _same_options = ("metrics", "beta_sq")
+    _options_label = "metrics and beta_sq"
 
     def __init__(self, metrics: Sequence[str] | str = CONFUSION_METRICS, *, beta_sq: float = 0.3) -> None:
         self.metrics = _metric_names(metrics)
@@ -464,35 +469,13 @@ class ConfusionAccumulator:
         for i, v in enumerate(cb):
             self._pooled[i] += int(v)
 
-    def merge(self, other: ConfusionAccumulator) -> ConfusionAccumulator:
-        """Add the state of ``other`` (same options) into this one and return ``self``.
-
-        Raises:
-            TypeError: if ``other`` is not a :class:`ConfusionAccumulator`.
-            ValueError: if the options differ.
-        """
-        if not isinstance(other, ConfusionAccumulator):
-            raise TypeError(f"`other` must be a ConfusionAccumulator; got {type(other).__name__}")
-        if (other.metrics, other.beta_sq) != (self.metrics, self.beta_sq):
-            raise ValueError("`other` must use the same metrics and beta_sq")
-        self.n_images += other.n_images
-        for k in self._curves:
-            self._curves[k] = self._curves[k] + other._curves[k]
-        for m in self.metrics:
-            self._adp[m] += other._adp[m]
-            self._bin[m] += other._bin[m]
-        self._pooled = [a + b for a, b in zip(self._pooled, other._pooled)]
-        return self
-
     def compute(self) -> ConfusionResult:
         """Dataset values (see the class docstring).
 
         Raises:
             ValueError: if no image was added.
         """
-        n = self.n_images
-        if n == 0:
-            raise ValueError("compute() needs at least one image; call add() first")
+        n = self._images_added()
         scores = {}
         for m in self.metrics:
             curve = self._curves[m] / n

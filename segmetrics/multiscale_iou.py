@@ -37,6 +37,7 @@ import numpy as np
 
 from segmetrics._inputs import check_choice, prepare_gt, prepare_pairs
 from segmetrics._kernels import msiou as _k
+from segmetrics._mergeable import SummedState
 from segmetrics._sod_core import ImageStats, check_bool, image_stats, pysod_mean
 
 __all__ = ["MSIOU_COMPAT", "MSIOU_LEVELS", "MSIoUGroundTruth", "MSIoUResult", "msiou", "msiou_ground_truth"]
@@ -210,7 +211,7 @@ def _check_caches(gt_cache: Any, pairs: list, batched: bool) -> list[MSIoUGround
     return items
 
 
-class MSIoUAccumulator:
+class MSIoUAccumulator(SummedState):
     """Dataset MSIoU: mean curve over images (then its mean / max), mean adaptive and binary values.
 
     Example:
@@ -221,6 +222,9 @@ class MSIoUAccumulator:
         >>> acc.compute().binary
         1.0
     """
+
+    _summed = ("n_images", "_curve", "_adp", "_bin")
+    _article = "an"
 
     def __init__(self) -> None:
         self.reset()
@@ -245,24 +249,12 @@ class MSIoUAccumulator:
         self._adp += r.adaptive
         self._bin += r.binary
 
-    def merge(self, other: MSIoUAccumulator) -> MSIoUAccumulator:
-        """Add the state of ``other`` into this one and return ``self``."""
-        if not isinstance(other, MSIoUAccumulator):
-            raise TypeError(f"`other` must be an MSIoUAccumulator; got {type(other).__name__}")
-        self.n_images += other.n_images
-        self._curve = self._curve + other._curve
-        self._adp += other._adp
-        self._bin += other._bin
-        return self
-
     def compute(self) -> MSIoUResult:
         """Dataset values.
 
         Raises:
             ValueError: if no image was added.
         """
-        n = self.n_images
-        if n == 0:
-            raise ValueError("compute() needs at least one image; call add() first")
+        n = self._images_added()
         curve = self._curve / n
         return MSIoUResult(curve, float(pysod_mean(curve)), float(curve.max()), self._adp / n, self._bin / n)

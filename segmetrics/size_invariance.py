@@ -47,6 +47,7 @@ import numpy as np
 
 from segmetrics._inputs import check_int, check_positive, prepare_pairs
 from segmetrics._kernels import size_invariance as _k
+from segmetrics._mergeable import SummedState
 from segmetrics._sod_core import ImageStats, check_bool, image_stats, normalized_map, pysod_mean
 from segmetrics.confusion import (
     BINARY_THRESHOLD,
@@ -321,7 +322,7 @@ def size_invariant_metrics(
     return out if batched else out[0]
 
 
-class SizeInvariantAccumulator:
+class SizeInvariantAccumulator(SummedState):
     """Dataset state of the size-invariant family (fixed size, mergeable); see the module docstring.
 
     Args:
@@ -339,6 +340,9 @@ class SizeInvariantAccumulator:
     """
 
     _SAMPLE = ("max", "mean", "adaptive", "binary")
+    _summed = ("n_images", "n_objects", "_sample", "_curves", "_pooled", "_mae", "_auc")
+    _same_options = ("metrics", "beta_sq")
+    _options_label = "metrics and beta_sq"
 
     def __init__(self, metrics: Sequence[str] | str = CONFUSION_METRICS, *, beta_sq: float = 0.3) -> None:
         self.metrics = _metric_names(metrics)
@@ -387,37 +391,13 @@ class SizeInvariantAccumulator:
         self._auc[0] += r.auc_pr
         self._auc[1] += r.auc_roc
 
-    def merge(self, other: SizeInvariantAccumulator) -> SizeInvariantAccumulator:
-        """Add the state of ``other`` (same options) into this one and return ``self``.
-
-        Raises:
-            TypeError: if ``other`` is not a :class:`SizeInvariantAccumulator`.
-            ValueError: if the options differ.
-        """
-        if not isinstance(other, SizeInvariantAccumulator):
-            raise TypeError(f"`other` must be a SizeInvariantAccumulator; got {type(other).__name__}")
-        if (other.metrics, other.beta_sq) != (self.metrics, self.beta_sq):
-            raise ValueError("`other` must use the same metrics and beta_sq")
-        self.n_images += other.n_images
-        self.n_objects += other.n_objects
-        for k in self._sample:
-            self._sample[k] += other._sample[k]
-        for k in self._curves:
-            self._curves[k] = self._curves[k] + other._curves[k]
-        self._pooled = [a + b for a, b in zip(self._pooled, other._pooled)]
-        self._mae += other._mae
-        self._auc = [a + b for a, b in zip(self._auc, other._auc)]
-        return self
-
     def compute(self) -> SizeInvariantResult:
         """Dataset values.
 
         Raises:
             ValueError: if no image was added.
         """
-        n, t = self.n_images, self.n_objects
-        if n == 0:
-            raise ValueError("compute() needs at least one image; call add() first")
+        n, t = self._images_added(), self.n_objects
         scores = {}
         for m in self.metrics:
             curve = self._curves[m] / t

@@ -1,0 +1,66 @@
+"""Summed dataset state: the shared ``merge`` and empty-``compute`` check of the family accumulators.
+
+An accumulator whose dataset state is a set of running sums declares them once, with the options
+two accumulators must share to be merged; :class:`SummedState` then implements ``merge`` (type
+check, option check, field-wise sum) and the "no image yet" check of ``compute``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+_S = TypeVar("_S", bound="SummedState")
+
+
+def _sum(a: Any, b: Any) -> Any:
+    """``a + b`` field by field: dicts by key (in ``a``'s order), lists item by item, the rest by ``+``."""
+    if isinstance(a, dict):
+        return {k: _sum(v, b[k]) for k, v in a.items()}
+    if isinstance(a, list):
+        return [_sum(x, y) for x, y in zip(a, b)]
+    return a + b
+
+
+class SummedState:
+    """Mixin for an accumulator whose state is running sums (set by its ``reset``).
+
+    Subclasses declare:
+
+    - ``_summed``: names of the state attributes that ``merge`` adds (numbers, arrays, lists of
+      numbers or dicts of those);
+    - ``_same_options``: names of the option attributes that must be equal to merge, and
+      ``_options_label`` naming them in the error message (e.g. ``"metrics and beta_sq"``);
+    - ``_article``: ``"a"`` or ``"an"``, the article before the class name in the type error.
+    """
+
+    _summed: ClassVar[tuple[str, ...]] = ()
+    _same_options: ClassVar[tuple[str, ...]] = ()
+    _options_label: ClassVar[str] = ""
+    _article: ClassVar[str] = "a"
+    n_images: int
+
+    def merge(self: _S, other: _S) -> _S:
+        """Add the state of ``other`` (same options) into this one and return ``self``.
+
+        Raises:
+            TypeError: if ``other`` is not of this accumulator's class.
+            ValueError: if the options differ.
+        """
+        cls = type(self)
+        if not isinstance(other, cls):
+            raise TypeError(f"`other` must be {self._article} {cls.__name__}; got {type(other).__name__}")
+        if any(getattr(other, o) != getattr(self, o) for o in self._same_options):
+            raise ValueError(f"`other` must use the same {self._options_label}")
+        for name in self._summed:
+            setattr(self, name, _sum(getattr(self, name), getattr(other, name)))
+        return self
+
+    def _images_added(self) -> int:
+        """The number of images added.
+
+        Raises:
+            ValueError: if no image was added.
+        """
+        if self.n_images == 0:
+            raise ValueError("compute() needs at least one image; call add() first")
+        return self.n_images
