@@ -404,7 +404,23 @@ def confusion_metrics(
     return _image_result(counts, names, float(beta_sq))
 
 
-class ConfusionAccumulator(SummedState):
+class _ConfusionOptions(SummedState):
+    """The options of a confusion-family accumulator (metric names, β²), checked once; state from ``reset``."""
+
+    _same_options = ("metrics", "beta_sq")
+    _options_label = "metrics and beta_sq"
+
+    def __init__(self, metrics: Sequence[str] | str = CONFUSION_METRICS, *, beta_sq: float = 0.3) -> None:
+        self.metrics = _metric_names(metrics)
+        check_positive(beta_sq, "beta_sq")
+        self.beta_sq = float(beta_sq)
+        self.reset()
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+
+class ConfusionAccumulator(_ConfusionOptions):
     """Dataset state of the confusion family: add per-image counts, merge, compute.
 
     The state is the sum of each metric's per-image curve and adaptive / binary values, the pooled
@@ -433,14 +449,6 @@ class ConfusionAccumulator(SummedState):
     """
 
     _summed = ("n_images", "_curves", "_adp", "_bin", "_pooled")
-    _same_options = ("metrics", "beta_sq")
-    _options_label = "metrics and beta_sq"
-
-    def __init__(self, metrics: Sequence[str] | str = CONFUSION_METRICS, *, beta_sq: float = 0.3) -> None:
-        self.metrics = _metric_names(metrics)
-        check_positive(beta_sq, "beta_sq")
-        self.beta_sq = float(beta_sq)
-        self.reset()
 
     def reset(self) -> None:
         """Clear the state (keeps the options)."""

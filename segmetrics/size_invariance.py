@@ -47,12 +47,12 @@ import numpy as np
 
 from segmetrics._inputs import check_int, check_positive, prepare_pairs
 from segmetrics._kernels import size_invariance as _k
-from segmetrics._mergeable import SummedState
 from segmetrics._sod_core import ImageStats, check_bool, image_stats, normalized_map, pysod_mean
 from segmetrics.confusion import (
     BINARY_THRESHOLD,
     CONFUSION_METRICS,
     ConfusionCounts,
+    _ConfusionOptions,
     _metric_names,
     _sorted_trapezoid,
     confusion_formula,
@@ -322,7 +322,7 @@ def size_invariant_metrics(
     return out if batched else out[0]
 
 
-class SizeInvariantAccumulator(SummedState):
+class SizeInvariantAccumulator(_ConfusionOptions):
     """Dataset state of the size-invariant family (fixed size, mergeable); see the module docstring.
 
     Args:
@@ -341,14 +341,6 @@ class SizeInvariantAccumulator(SummedState):
 
     _SAMPLE = ("max", "mean", "adaptive", "binary")
     _summed = ("n_images", "n_objects", "_sample", "_curves", "_pooled", "_mae", "_auc")
-    _same_options = ("metrics", "beta_sq")
-    _options_label = "metrics and beta_sq"
-
-    def __init__(self, metrics: Sequence[str] | str = CONFUSION_METRICS, *, beta_sq: float = 0.3) -> None:
-        self.metrics = _metric_names(metrics)
-        check_positive(beta_sq, "beta_sq")
-        self.beta_sq = float(beta_sq)
-        self.reset()
 
     def reset(self) -> None:
         """Clear the state (keeps the options)."""
