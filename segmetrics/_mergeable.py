@@ -30,13 +30,17 @@ class SummedState:
       numbers or dicts of those);
     - ``_same_options``: names of the option attributes that must be equal to merge, and
       ``_options_label`` naming them in the error message (e.g. ``"metrics and beta_sq"``);
-    - ``_article``: ``"a"`` or ``"an"``, the article before the class name in the type error.
+      ``_show_options``: end that message with ``"; got <other's> vs <self's>"``;
+    - ``_article``: ``"a"`` or ``"an"``, the article before the class name in the type error;
+    - ``_add_method``: the method that adds an image, named in the empty-``compute`` error.
     """
 
     _summed: ClassVar[tuple[str, ...]] = ()
     _same_options: ClassVar[tuple[str, ...]] = ()
     _options_label: ClassVar[str] = ""
+    _show_options: ClassVar[bool] = False
     _article: ClassVar[str] = "a"
+    _add_method: ClassVar[str] = "add"
     n_images: int
 
     def merge(self: _S, other: _S) -> _S:
@@ -49,18 +53,20 @@ class SummedState:
         cls = type(self)
         if not isinstance(other, cls):
             raise TypeError(f"`other` must be {self._article} {cls.__name__}; got {type(other).__name__}")
-        if any(getattr(other, o) != getattr(self, o) for o in self._same_options):
-            raise ValueError(f"`other` must use the same {self._options_label}")
+        mine, theirs = ([getattr(x, o) for o in self._same_options] for x in (self, other))
+        if theirs != mine:
+            got = f"; got {', '.join(map(str, theirs))} vs {', '.join(map(str, mine))}" if self._show_options else ""
+            raise ValueError(f"`other` must use the same {self._options_label}{got}")
         for name in self._summed:
             setattr(self, name, _sum(getattr(self, name), getattr(other, name)))
         return self
 
-    def _images_added(self) -> int:
-        """The number of images added.
+    def _images_added(self, caller: str = "compute") -> int:
+        """The number of images added, checked by the method ``caller`` before it reduces the state.
 
         Raises:
             ValueError: if no image was added.
         """
         if self.n_images == 0:
-            raise ValueError("compute() needs at least one image; call add() first")
+            raise ValueError(f"{caller}() needs at least one image; call {self._add_method}() first")
         return self.n_images

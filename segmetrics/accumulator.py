@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import prepare_images, prepare_pairs, prepare_skeletons
+from segmetrics._mergeable import SummedState
 from segmetrics.image_metrics import ImageMetrics, image_metrics, options_doc
 from segmetrics.registry import MetricOptions, family, reduce_dataset, scalars_of
 
 __all__ = ["DatasetMetrics"]
 
 
-class DatasetMetrics:
+class DatasetMetrics(SummedState):
     """Accumulate F, E, S, weighted F, MAE and HCE over a dataset with small, mergeable state.
 
     Dataset semantics are those of pysodmetrics' ``get_results`` (and the SOD / COD / DIS
@@ -58,6 +59,12 @@ class DatasetMetrics:
         >>> res["n_images"], round(res["mae"], 4)
         (2, 0.125)
     """
+
+    _summed = ("n_images", "_curves", "_sums")
+    _same_options = ("options",)
+    _options_label = "metrics and options"
+    _show_options = True
+    _add_method = "update"
 
     def __init__(self, metrics: Sequence[str] | None = None, *, per_image: bool = False, **options: Any) -> None:
         self.options = MetricOptions.make(metrics, **options)
@@ -133,15 +140,7 @@ class DatasetMetrics:
             TypeError: if ``other`` is not a :class:`DatasetMetrics`.
             ValueError: if the two were built with different metrics or options.
         """
-        if not isinstance(other, DatasetMetrics):
-            raise TypeError(f"`other` must be a DatasetMetrics; got {type(other).__name__}")
-        if other.options != self.options:
-            raise ValueError(f"`other` must use the same metrics and options; got {other.options} vs {self.options}")
-        self.n_images += other.n_images
-        for k, v in other._curves.items():
-            self._curves[k] = self._curves[k] + v
-        for k, v in other._sums.items():
-            self._sums[k] = self._sums[k] + v
+        super().merge(other)
         if self.per_image:
             self._rows.extend(dict(r) for r in other._rows)
         return self
@@ -161,9 +160,7 @@ class DatasetMetrics:
         Raises:
             ValueError: if no image was added.
         """
-        n = self.n_images
-        if n == 0:
-            raise ValueError("compute() needs at least one image; call update() first")
+        n = self._images_added()
         curves = {k: v / n for k, v in self._curves.items()}
         values = reduce_dataset(self.metrics, self.options, {k: v / n for k, v in self._sums.items()}, curves)
         out: dict[str, Any] = {"n_images": n}
@@ -195,9 +192,7 @@ class DatasetMetrics:
             >>> sorted(acc.results())
             ['em.adp', 'em.curve', 'em.max', 'em.mean', 'mae', 'n_images']
         """
-        n = self.n_images
-        if n == 0:
-            raise ValueError("results() needs at least one image; call update() first")
+        n = self._images_added("results")
         curves = {k: v / n for k, v in self._curves.items()}
         values = reduce_dataset(self.metrics, self.options, {k: v / n for k, v in self._sums.items()}, curves)
         return {"n_images": n, **values, **curves}
