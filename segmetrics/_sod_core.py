@@ -19,6 +19,7 @@ pysodmetrics 1.6, so that every curve is bit-identical to it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -208,10 +209,11 @@ def fm_adaptive(tp: int, fp: int, n_fg: int, beta_sq: float) -> float:
     return float((1 + beta_sq) * pre * rec / (beta_sq * pre + rec))
 
 
-def em_curve(hist_fg: np.ndarray, hist_bg: np.ndarray, n_fg: int, n: int) -> np.ndarray:
-    """E-measure curve (ascending thresholds) from the two histograms (closed form of pysod)."""
-    fg_fg = _cum_ge(hist_fg)
-    fg_bg = _cum_ge(hist_bg)
+def _em_score(fg_fg: Any, fg_bg: Any, n_fg: int, n: int) -> Any:
+    """E-measure closed form of pysod from the predicted-foreground counts on the GT foreground / background.
+
+    Works elementwise: numbers for one binary map, arrays (one entry per threshold) for a curve.
+    """
     pred_fg = fg_fg + fg_bg
     pred_bg = n - pred_fg
     if n_fg == 0:
@@ -235,28 +237,14 @@ def em_curve(hist_fg: np.ndarray, hist_bg: np.ndarray, n_fg: int, n: int) -> np.
     return total / (n - 1 + EPS)
 
 
+def em_curve(hist_fg: np.ndarray, hist_bg: np.ndarray, n_fg: int, n: int) -> np.ndarray:
+    """E-measure curve (ascending thresholds) from the two histograms (closed form of pysod)."""
+    return _em_score(_cum_ge(hist_fg), _cum_ge(hist_bg), n_fg, n)
+
+
 def em_adaptive(tp: int, fp: int, n_fg: int, n: int) -> float:
     """E-measure of one binary map given its TP/FP counts (pysod's scalar formula)."""
-    pred_fg = tp + fp
-    pred_bg = n - pred_fg
-    if n_fg == 0:
-        total = pred_bg
-    elif n_fg == n:
-        total = pred_fg
-    else:
-        bg_fg = n_fg - tp
-        bg_bg = pred_bg - bg_fg
-        mean_pred = pred_fg / n
-        mean_gt = n_fg / n
-        p1 = 1 - mean_pred
-        p0 = 0 - mean_pred
-        g1 = 1 - mean_gt
-        g0 = 0 - mean_gt
-        total = 0
-        for numel, a, b in ((tp, p1, g1), (fp, p1, g0), (bg_fg, p0, g1), (bg_bg, p0, g0)):
-            align = 2 * (a * b) / (a**2 + b**2 + EPS)
-            total = total + (align + 1) ** 2 / 4 * numel
-    return float(total / (n - 1 + EPS))
+    return float(_em_score(tp, fp, n_fg, n))
 
 
 def pysod_mean(curve: np.ndarray) -> np.ndarray:
