@@ -24,7 +24,7 @@ def _sum(a: Any, b: Any) -> Any:
 class SummedState:
     """Mixin for an accumulator whose state is running sums (set by its ``reset``).
 
-    Subclasses declare:
+    Subclasses declare (the class that sets ``_summed`` is the type ``merge`` accepts):
 
     - ``_summed``: names of the state attributes that ``merge`` adds (numbers, arrays, lists of
       numbers or dicts of those);
@@ -47,10 +47,11 @@ class SummedState:
         """Add the state of ``other`` (same options) into this one and return ``self``.
 
         Raises:
-            TypeError: if ``other`` is not of this accumulator's class.
+            TypeError: if ``other`` is not of this accumulator's class (the one declaring ``_summed``,
+                so a user subclass still merges with its base).
             ValueError: if the options differ.
         """
-        cls = type(self)
+        cls = next(c for c in type(self).__mro__ if "_summed" in vars(c))
         if not isinstance(other, cls):
             raise TypeError(f"`other` must be {self._article} {cls.__name__}; got {type(other).__name__}")
         mine, theirs = ([getattr(x, o) for o in self._same_options] for x in (self, other))

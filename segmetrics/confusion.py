@@ -417,6 +417,7 @@ class _ConfusionOptions(SummedState):
         self.reset()
 
     def reset(self) -> None:
+        """Clear the state (each accumulator sets its own)."""
         raise NotImplementedError
 
 
