@@ -345,6 +345,14 @@ def check_threshold(value: Any, name: str) -> float:
     return float(value)
 
 
+def check_zero_division(value: Any, name: str = "zero_division") -> float:
+    """Return the value of a ratio with a zero denominator: ``0.0`` or ``1.0`` (the only two accepted)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or value not in (0, 1):
+        raise ValueError(f"`{name}` must be 0.0 or 1.0; got {value!r}")
+    return float(value)
+
+
 def check_tolerances(value: Any, name: str) -> tuple[int, ...]:
     """Return pixel tolerances (one integer or a sequence of integers in ``[0, 64]``) sorted, as a tuple."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):

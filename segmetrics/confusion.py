@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, check_positive, prepare_pairs
+from segmetrics._inputs import check_choice, check_positive, check_zero_division, prepare_pairs
 from segmetrics._mergeable import SummedState
 from segmetrics._sod_core import THRESHOLDS, ImageStats, check_bool, counts_above, image_stats, pysod_mean
 
@@ -84,17 +84,21 @@ CONFUSION_ALIASES = {"sensitivity": "recall", "tpr": "recall", "tnr": "specifici
 BINARY_THRESHOLD = 0.5
 
 
-def _div(num: Any, den: Any) -> np.ndarray:
-    """``num / den`` in float64 with ``0`` where ``den == 0``."""
+def _div(num: Any, den: Any, zero_division: float = 0.0) -> np.ndarray:
+    """``num / den`` in float64 with ``zero_division`` (default 0) where ``den == 0``."""
     d = np.asarray(den, dtype=np.float64)
-    return np.divide(num, d, out=np.zeros_like(d), where=d != 0)
+    return np.divide(num, d, out=np.full_like(d, zero_division), where=d != 0)
 
 
-def confusion_formula(name: str, tp: Any, fp: Any, tn: Any, fn: Any, *, beta_sq: float = 0.3) -> np.ndarray:
-    r"""One confusion metric from counts (scalars or arrays of any shape; ``x / 0 := 0``).
+def confusion_formula(
+    name: str, tp: Any, fp: Any, tn: Any, fn: Any, *, beta_sq: float = 0.3, zero_division: float = 0.0
+) -> np.ndarray:
+    r"""One confusion metric from counts (scalars or arrays of any shape; ``x / 0 := 0`` by default).
 
     The float operations follow pysodmetrics 1.6.2's handlers, so values are bit-identical to
-    them. Counts may be Python ints (exact, any size) or int64 arrays.
+    them. Counts may be Python ints (exact, any size) or int64 arrays. This is the only place
+    the formulas are written: the ``iou`` / ``dice`` families (:mod:`segmetrics.region_overlap`)
+    and the size-invariant family read them from here.
 
     Args:
         name: one of :data:`CONFUSION_METRICS` or an alias in :data:`CONFUSION_ALIASES`.
@@ -103,12 +107,14 @@ def confusion_formula(name: str, tp: Any, fp: Any, tn: Any, fn: Any, *, beta_sq:
         tn: true negatives.
         fn: false negatives.
         beta_sq: β² of ``fmeasure`` (default 0.3), must be > 0.
+        zero_division: the value of a ratio whose denominator is 0 (default ``0.0``, pysodmetrics'
+            convention; :func:`segmetrics.iou` / :func:`segmetrics.dice` offer ``1.0``).
 
     Returns:
         float64 array of the broadcast shape of the counts (0-d for scalars).
 
     Raises:
-        ValueError: unknown ``name`` or ``beta_sq <= 0``.
+        ValueError: unknown ``name``, ``beta_sq <= 0`` or ``zero_division`` not 0 or 1.
         TypeError: non-numeric ``beta_sq``.
 
     Example:
@@ -116,33 +122,36 @@ def confusion_formula(name: str, tp: Any, fp: Any, tn: Any, fn: Any, *, beta_sq:
         0.5
         >>> float(confusion_formula("precision", 0, 0, 5, 1))
         0.0
+        >>> float(confusion_formula("dice", 0, 0, 7, 0, zero_division=1.0))
+        1.0
     """
     name = _canonical(name)
     check_positive(beta_sq, "beta_sq")
+    zd = check_zero_division(zero_division)
     if name == "precision":
-        return _div(tp, tp + fp)
+        return _div(tp, tp + fp, zd)
     if name == "recall":
-        return _div(tp, tp + fn)
+        return _div(tp, tp + fn, zd)
     if name == "specificity":
-        return _div(tn, tn + fp)
+        return _div(tn, tn + fp, zd)
     if name == "fpr":
-        return _div(fp, tn + fp)
+        return _div(fp, tn + fp, zd)
     if name == "ber":
-        return 1 - 0.5 * (_div(tp, tp + fn) + _div(tn, tn + fp))
+        return 1 - 0.5 * (_div(tp, tp + fn, zd) + _div(tn, tn + fp, zd))
     if name == "oa":
-        return _div(tp + tn, tp + fp + tn + fn)
+        return _div(tp + tn, tp + fp + tn + fn, zd)
     if name in ("kappa", "cohen_kappa"):
-        oa = _div(tp + tn, tp + fp + tn + fn)
+        oa = _div(tp + tn, tp + fp + tn + fn, zd)
         neg = tn + tp if name == "kappa" else tn + fp
-        pe = _div((tp + fp) * (tp + fn) + (tn + fn) * neg, (tp + fp + tn + fn) ** 2)
-        return _div(oa - pe, 1 - pe)
+        pe = _div((tp + fp) * (tp + fn) + (tn + fn) * neg, (tp + fp + tn + fn) ** 2, zd)
+        return _div(oa - pe, 1 - pe, zd)
     if name == "fmeasure":
-        p = _div(tp, tp + fp)
-        r = _div(tp, tp + fn)
-        return _div((beta_sq + 1) * p * r, beta_sq * p + r)
+        p = _div(tp, tp + fp, zd)
+        r = _div(tp, tp + fn, zd)
+        return _div((beta_sq + 1) * p * r, beta_sq * p + r, zd)
     if name == "iou":
-        return _div(tp, tp + fp + fn)
-    return _div(2 * tp, tp + fn + tp + fp)  # dice
+        return _div(tp, tp + fp + fn, zd)
+    return _div(2 * tp, tp + fn + tp + fp, zd)  # dice
 
 
 def _canonical(name: Any) -> str:

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_threshold, prepare_pairs
+from segmetrics._inputs import check_threshold, check_zero_division, prepare_pairs
 from segmetrics._jit import njit
 from segmetrics._normalize import minmax_normalize
+from segmetrics.confusion import confusion_formula  # the one place the IoU / Dice formulas are written
 
 __all__ = ["RegionOverlap", "dice", "iou", "region_overlap"]
 
@@ -83,14 +84,6 @@ class RegionOverlap:
     dice_curve: np.ndarray
 
 
-def _div(num: np.ndarray | int, den: np.ndarray | int, zero_division: float) -> Any:
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    out = np.full(np.broadcast(num, den).shape, float(zero_division))
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
 def _one(pred: np.ndarray, gt: np.ndarray, threshold: float, normalize: bool, zero_division: float) -> RegionOverlap:
     if normalize:
         pred = minmax_normalize(pred)
@@ -111,24 +104,23 @@ def overlap_from_counts(
     # >= k for k = 0..255: reverse cumulative sums (ascending thresholds).
     tps = np.cumsum(hist_fg[::-1])[::-1]
     fps = np.cumsum(hist_bg[::-1])[::-1]
-    fns = n_fg - tps
-    iou_curve = _div(tps, tps + fps + fns, zero_division)
-    dice_curve = _div(2 * tps, 2 * tps + fps + fns, zero_division)
-    fn_b, fn_a = n_fg - tp_b, n_fg - tp_a
+
+    def both(tp: Any, fp: Any) -> tuple[np.ndarray, np.ndarray]:  # TN is not used by IoU / Dice
+        return tuple(confusion_formula(m, tp, fp, 0, n_fg - tp, zero_division=zero_division)
+                     for m in ("iou", "dice"))
+
+    iou_curve, dice_curve = both(tps, fps)
+    iou_b, dice_b = both(tp_b, fp_b)
+    iou_a, dice_a = both(tp_a, fp_a)
     return RegionOverlap(
-        iou=float(_div(tp_b, tp_b + fp_b + fn_b, zero_division)),
-        dice=float(_div(2 * tp_b, 2 * tp_b + fp_b + fn_b, zero_division)),
-        adaptive_iou=float(_div(tp_a, tp_a + fp_a + fn_a, zero_division)),
-        adaptive_dice=float(_div(2 * tp_a, 2 * tp_a + fp_a + fn_a, zero_division)),
-        iou_curve=iou_curve,
-        dice_curve=dice_curve,
+        iou=float(iou_b), dice=float(dice_b), adaptive_iou=float(iou_a), adaptive_dice=float(dice_a),
+        iou_curve=iou_curve, dice_curve=dice_curve,
     )
 
 
 def _check_args(threshold: float, zero_division: float) -> None:
     check_threshold(threshold, "threshold")
-    if isinstance(zero_division, bool) or not isinstance(zero_division, (int, float)) or zero_division not in (0, 1):
-        raise ValueError(f"`zero_division` must be 0.0 or 1.0; got {zero_division!r}")
+    check_zero_division(zero_division)
 
 
 def region_overlap(

@@ -165,3 +165,29 @@ def test_boundary_fscore_known_shift_and_bad_input():
         boundary_fscore(pred, gt, tolerances=())
     with pytest.raises(ValueError, match="`threshold` must lie"):
         boundary_fscore(pred, gt, threshold=2.0)
+
+
+@pytest.mark.parametrize("case", ["horse_blur", "coins_shift", "astronaut_erode", "camera_blur"])
+def test_iou_dice_families_and_confusion_family_agree_on_photos(case):
+    """The `iou` / `dice` families and `confusion.iou` / `confusion.dice` read one formula (bit-identical)."""
+    from segmetrics import compute_all
+    from tests.segmetrics.photo_cases import make_photo_case
+
+    pred, gt = make_photo_case(case)
+    res = compute_all(pred, gt, metrics=("iou", "dice", "confusion"))
+    r = {**res.scalars(), **res.curves()}
+    for m in ("iou", "dice"):
+        np.testing.assert_array_equal(r[f"{m}.curve"], r[f"confusion.{m}.curve"])
+        assert r[f"{m}.adp"] == r[f"confusion.{m}.adp"]
+        assert r[m] == r[f"confusion.{m}.bin"]
+
+
+def test_zero_division_is_checked_once_for_both_entry_points():
+    from segmetrics.confusion import confusion_formula
+
+    for call in (lambda: iou(np.zeros((2, 2)), np.zeros((2, 2), bool), zero_division=2),
+                 lambda: confusion_formula("iou", 0, 0, 4, 0, zero_division=0.5),
+                 lambda: confusion_formula("dice", 0, 0, 4, 0, zero_division=True)):
+        with pytest.raises(ValueError, match=r"`zero_division` must be 0\.0 or 1\.0; got"):
+            call()
+    assert float(confusion_formula("iou", 0, 0, 4, 0, zero_division=1)) == 1.0
