@@ -3,10 +3,10 @@
 The paper reports 236 ms per click for its whole pipeline (VGG-19 hypercolumns + f + g) on a Titan X; the
 issue's target is 25 ms per click for f + g on one H200 in bf16. This measures, per click, everything after
 the click encoding: upload of the 7-channel encoding, ``f`` (Table 1, width 64, M = 6), ``g`` (one shared
-body per mask: M passes), the arg-max selection and the selected 480 x 640 mask back on the host, in fp32
-and with bf16 autocast. Each click is timed on its own (synchronised before and after, CUDA-synchronised on
-a GPU) after a warm-up, and the median and 90th percentile are printed. The click encoding (two exact
-distance transforms, on the CPU) is timed separately: a click costs it too.
+body per mask: M passes, width 32 by default), the arg-max selection and the selected 480 x 640 mask back on
+the host, in fp32 and with bf16 autocast. Each click is timed on its own (synchronised before and after,
+CUDA-synchronised on a GPU) after a warm-up, and the median and 90th percentile are printed. The click
+encoding (two exact distance transforms, on the CPU) is timed separately: a click costs it too.
 
     python benchmarks/bench_can_latency.py --device cuda            # GPU, about a minute with start-up
     python benchmarks/bench_can_latency.py --device cpu --quick     # dry run of the code path (small, 2 clicks)
@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from can_model import SegmentationCAN, SelectionCAN, encode_clicks
+from can_model import SegmentationCAN, SelectionCAN, encode_clicks, selection_width
 
 
 def _sync(dev: torch.device) -> None:
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--width", type=int, default=640)
-    p.add_argument("--channels", type=int, default=64, help="CAN width (Table 1: 64)")
+    p.add_argument("--channels", type=int, default=64, help="width of f (Table 1: 64)")
+    p.add_argument("--g-channels", type=int, help="width of g (default: can_model.selection_width, 32 for f at 64)")
     p.add_argument("--outputs", type=int, default=6, help="M")
     p.add_argument("--repeats", type=int, default=50, help="timed clicks per precision")
     p.add_argument("--warmup", type=int, default=10, help="untimed clicks per precision first")
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     f = SegmentationCAN(a.outputs, a.channels).to(dev).eval().to(memory_format=torch.channels_last)
-    g = SelectionCAN(a.outputs, a.channels).to(dev).eval().to(memory_format=torch.channels_last)
+    g_channels = a.g_channels or selection_width(a.channels)
+    g = SelectionCAN(a.outputs, g_channels).to(dev).eval().to(memory_format=torch.channels_last)
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (a.height, a.width, 3), dtype=np.uint8)
     clicks = [(int(rng.integers(a.height)), int(rng.integers(a.width))) for _ in range(6)]
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         return mask.cpu().numpy()  # the only host transfer: the selected mask
 
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-    print(f"device {dev} ({name}), {a.height}x{a.width}, width {a.channels}, M = {a.outputs}, "
+    print(f"device {dev} ({name}), {a.height}x{a.width}, width of f {a.channels}, of g {g_channels}, M = {a.outputs}, "
           f"click encoding on the CPU {enc * 1e3:.1f} ms")
     results = {"encode_ms": enc * 1e3}
     for label, ctx in (("fp32", nullcontext()), ("bf16", torch.autocast(dev.type, dtype=torch.bfloat16))):

@@ -67,7 +67,7 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clicks
+from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clicks, selection_width
 from dis_synth import generate_scene
 
 from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, shuffle_outputs
@@ -352,7 +352,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-instances", type=int, default=24, help="generated validation objects")
     p.add_argument("--min-area", type=int, default=40, help="smallest object (pixels) to train / evaluate on")
     p.add_argument("--outputs", type=int, default=6, help="M, the number of segmentations of f")
-    p.add_argument("--width", type=int, default=32, help="channels of f and g (paper: 64)")
+    p.add_argument("--width", type=int, default=32, help="channels of f (paper: 64)")
+    p.add_argument("--g-width", type=int,
+                   help="channels of g (default: --width, capped at 32 for the shared g, which runs\n"
+                        "its body once per mask; see can_model.selection_width)")
     p.add_argument("--loss", choices=("hindsight", "rdl"), default="hindsight",
                    help="hindsight (eq. 5) + selection network g, or the ranked diversity loss (eq. 7), no g")
     p.add_argument("--lambda-base", type=float,
@@ -391,10 +394,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         a.lambda_base = 1e-2 if a.loss == "rdl" else 2.5e-3
     if a.g_batch is None:
         a.g_batch = max(1, a.batch // 2)
+    if a.g_width is None:
+        a.g_width = selection_width(a.width, shared=not a.g_paper_layout)
     if a.size == 0 and a.g_batch != 1:
         p.error("--size 0 (native resolution) needs --g-batch 1")
-    for name in ("outputs", "steps", "batch", "g_batch", "max_clicks", "log_every", "objects", "train_scenes",
-                 "val_instances"):
+    for name in ("outputs", "width", "g_width", "steps", "batch", "g_batch", "max_clicks", "log_every", "objects",
+                 "train_scenes", "val_instances"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     return a
@@ -416,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     f = SegmentationCAN(args.outputs, args.width).to(device).to(memory_format=torch.channels_last)
     use_g = args.loss == "hindsight" and args.outputs > 1
-    g = (SelectionCAN(args.outputs, args.width, shared=not args.g_paper_layout).to(device)
+    g = (SelectionCAN(args.outputs, args.g_width, shared=not args.g_paper_layout).to(device)
          .to(memory_format=torch.channels_last) if use_g else None)
     rows, summary = [], {"args": vars(args)}
     t_start, cpu_start = time.perf_counter(), time.process_time()

@@ -228,3 +228,18 @@ def test_latency_benchmark_dry_run(capsys):
     res = bench.main(["--device", "cpu", "--quick"])
     assert set(res) == {"encode_ms", "fp32_ms", "bf16_ms"} and all(v > 0 for v in res.values())
     assert "48x64" in capsys.readouterr().out
+
+
+def test_g_width_defaults_to_the_capped_rule_and_is_used(tmp_path):
+    """--g-width: the shared g is capped at 32 channels (M bodies per click); the paper layout keeps f's width."""
+    assert train_can.parse_args(["--width", "64"]).g_width == 32
+    assert train_can.parse_args(["--width", "16"]).g_width == 16
+    assert train_can.parse_args(["--width", "64", "--g-paper-layout"]).g_width == 64
+    assert train_can.parse_args(["--width", "64", "--g-width", "48"]).g_width == 48
+    with pytest.raises(SystemExit):
+        train_can.parse_args(["--g-width", "0"])
+    train_can.main([*TINY, "--g-width", "4", "--no-untrained", "--out", str(tmp_path)])
+    state = torch.load(tmp_path / "g.pt")
+    assert state["head.weight"].shape == (1, 4, 1, 1)  # g built with --g-width, f with --width
+    assert torch.load(tmp_path / "f.pt")["head.weight"].shape == (6, 8, 1, 1)
+    assert json.loads((tmp_path / "config.json").read_text())["g_width"] == 4
