@@ -35,6 +35,9 @@ import numpy as np
 
 from segmetrics._jit import njit
 
+#: :func:`row_heights` works in int32 below this ``cap`` (``46340² < 2³¹``)
+_CAP32 = 46340 * 46340
+
 
 @njit
 def next_row_below(features, nxt):
@@ -74,9 +77,9 @@ def row_heights(frow, nxt_row, y, last, near, hcol, cap, skip_inner):
 
     ``near[x]`` = row of the nearest feature in column ``x`` (ties: the upper one), -1 if the column
     has none. ``last`` (int32, in place) is the last feature row at or above ``y`` per column: call
-    for ``y = 0, 1, ...`` in order with ``last`` initialised to -1. ``hcol[x]`` (int32) = the squared
-    row offset of that feature, or ``cap`` (the column is left out of the envelope) when the column
-    has none or the offset is ``>= cap``. Leaving those out keeps every squared distance below ``cap``
+    for ``y = 0, 1, ...`` in order with ``last`` initialised to -1. ``hcol[x]`` = the squared
+    row offset of that feature, or a value ``>= cap`` (the column is left out of the envelope) when
+    the column has none or the offset is ``>= cap``. Leaving those out keeps every squared distance below ``cap``
     exact (its nearest candidate is kept, and so are all equidistant ones, so the tie rule is
     unchanged); every other one comes out ``>= cap``.
 
@@ -87,23 +90,38 @@ def row_heights(frow, nxt_row, y, last, near, hcol, cap, skip_inner):
     candidates there, and the query picks the leftmost of the nearest candidates that remain
     (:func:`run_ends`); results at the inner feature pixels themselves are then not ``0``.
 
-    Written without branches so that it vectorises. ``hcol`` is int64, or int32 when ``cap < 2³¹``
-    (every value written is at most ``cap``).
+    Written without branches so that it vectorises; in int32 arithmetic for an int16 ``nxt_row``
+    (fewer than 2¹⁵ rows) and ``cap < 46340²``, else in int64. ``hcol`` is int64, or int32 when
+    ``cap < 2³¹`` and the rows fit int16 (every value written is then below 2³¹).
     """
     w = frow.shape[0]
     f8 = frow.view(np.uint8)
     y32 = np.int32(y)
-    for x in range(w):
-        a = y32 if f8[x] != 0 else last[x]
-        last[x] = a
-        nb = np.int32(nxt_row[x])
-        # the feature below wins only if strictly closer (scipy's tie rule); a = -1: none above
-        use_below = (nb >= 0) & ((a < 0) | (nb - y32 < y32 - a))
-        fr = nb if use_below else a
-        near[x] = fr
-        dy = np.int64(fr - y32)  # |dy| < 2³¹: dy² is exact in int64
-        dy2 = dy * dy
-        hcol[x] = dy2 if (fr >= 0) & (dy2 < cap) else cap
+    if nxt_row.itemsize == 2 and cap < _CAP32:
+        # int32 arithmetic (vectorises best): int16 rows, so |dy| < 2¹⁵ and dy² < 2³⁰ is exact
+        cap32 = np.int32(cap)
+        for x in range(w):
+            a = y32 if f8[x] != 0 else last[x]
+            last[x] = a
+            nb = np.int32(nxt_row[x])
+            # the feature below wins only if strictly closer (scipy's tie rule); a = -1: none above
+            use_below = (nb >= 0) & ((a < 0) | (nb - y32 < y32 - a))
+            fr = nb if use_below else a
+            near[x] = fr
+            dy = fr - y32
+            # an offset >= cap may be written as is: the envelope leaves out every height >= cap
+            hcol[x] = dy * dy if fr >= 0 else cap32
+    else:
+        for x in range(w):
+            a = y32 if f8[x] != 0 else last[x]
+            last[x] = a
+            nb = np.int32(nxt_row[x])
+            use_below = (nb >= 0) & ((a < 0) | (nb - y32 < y32 - a))
+            fr = nb if use_below else a
+            near[x] = fr
+            dy = np.int64(fr - y32)  # |dy| < 2³¹: dy² is exact in int64
+            dy2 = dy * dy
+            hcol[x] = dy2 if (fr >= 0) & (dy2 < cap) else cap
     if skip_inner:
         for x in range(1, w - 1):
             inner = f8[x - 1] & f8[x] & f8[x + 1]
