@@ -193,6 +193,23 @@ def _correlate_run(acc, ring, slot_of, krn, a, b):
             acc[t] = v
 
 
+@njit
+def _add_stretches(rg, acc, ring, slot_of, krn, pnrow, pend_a, pend_b, npend):
+    """``rg`` plus ``min(EA, E)`` of every pixel of the ``npend`` stretches, in order.
+
+    EA is correlated once over ``[pend_a[0], pend_b[npend − 1])`` (the stretches are left to right,
+    disjoint); the pixels between the stretches are computed but not added.
+    """
+    a0 = pend_a[0]
+    _correlate_run(acc, ring, slot_of, krn, a0, pend_b[npend - 1])
+    for k in range(npend):
+        for x in range(pend_a[k], pend_b[k]):
+            e = abs(pnrow[x] - 1.0)
+            ea = acc[x - a0]
+            rg += ea if ea < e else e
+    return rg
+
+
 def wfm(pred, gt, lut, norm, lo, scale, krn, btable, beta, eps):
     """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
 
@@ -234,6 +251,8 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
     run_b = np.empty((R + 1, w), np.int64)
     n_runs = np.zeros(R + 1, np.int64)
     slot_of = np.empty(K, np.int64)
+    pend_a = np.empty(w, np.int64)  # stretches of G pixels waiting for one correlation call
+    pend_b = np.empty(w, np.int64)
     cap = np.int64(btable.shape[0] - 1)  # btable[cap] == 2.0 == B for every D² >= cap
 
     for yy in range(h + R):
@@ -265,6 +284,7 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
         ra = run_a[yc % (R + 1)]
         rb = run_b[yc % (R + 1)]
         rg = 0.0
+        npend = 0
         for r in range(n_runs[yc % (R + 1)]):
             # MIN = E where E == 0 (P̂ == 1): EA, a sum of non-negative products, is never below 0,
             # and those terms add exactly +0.0, so EA is not computed over stretches of E == 0 at
@@ -283,12 +303,17 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
                         z = c + 1
                     c += 1
                 c = z
-                _correlate_run(acc, ring, slot_of, krn, a, c)
-                for t in range(c - a):
-                    e = abs(pnrow[a + t] - 1.0)
-                    ea = acc[t]
-                    rg += ea if ea < e else e
+                # stretches less than _SKIP apart (short G runs: thin strokes, text) share one
+                # correlation call; their pixels are still added one by one, in order
+                if npend > 0 and a - pend_b[npend - 1] >= _SKIP:
+                    rg = _add_stretches(rg, acc, ring, slot_of, krn, pnrow, pend_a, pend_b, npend)
+                    npend = 0
+                pend_a[npend] = a
+                pend_b[npend] = c
+                npend += 1
                 a = c
+        if npend > 0:
+            rg = _add_stretches(rg, acc, ring, slot_of, krn, pnrow, pend_a, pend_b, npend)
         s_fg, c_fg = neumaier_add(s_fg, c_fg, rg)
 
     s_fg += c_fg
