@@ -20,10 +20,14 @@ right and the row sums are added with Neumaier compensation, so the result agree
 pysodmetrics within 1e-10 (observed: at most 1 ulp), not always bit for bit. Everything is fused
 into one streaming pass over the rows: the row Voronoi pass of the EDT produces ``D²`` and the
 nearest GT pixel row by row, a ring of 7 rows of ``Et`` feeds the correlation three rows behind,
-and the ``Ew`` values go straight into the two sums. Where ``E = 0`` on G (``P̂ = 1``, the inside
-of a confident prediction) ``MIN = 0`` whatever ``EA`` is (a sum of non-negative products), so the
-correlation is skipped over such stretches. The only image-sized temporary is the
-column pass of the EDT (int16, or int32 above 32767 rows); a uint8 prediction is read directly.
+and the ``Ew`` values go straight into the two sums. Per row: a branch-free column pass
+(:func:`~segmetrics._kernels.edt.row_heights`, which leaves the inner pixels of G runs out of the
+envelope: they are never the nearest GT pixel of a ¬G pixel), the lower envelope, one pass over
+its sites (:func:`_site_pass`) and one branch-free pass over the pixels (:func:`_pixel_pass`).
+Where ``E = 0`` on G (``P̂ = 1``, the inside of a confident prediction) ``MIN = 0`` whatever ``EA``
+is (a sum of non-negative products), so the correlation is skipped over such stretches; nearby
+stretches share one correlation call. The only image-sized temporary is the column pass of the EDT
+(int16, or int32 above 32767 rows); a uint8 prediction is read directly.
 """
 
 from __future__ import annotations
