@@ -35,6 +35,9 @@ import numpy as np
 
 from segmetrics._jit import njit
 
+#: :func:`row_heights` works in int32 below this ``cap`` (``46340² < 2³¹``)
+_CAP32 = 46340 * 46340
+
 
 @njit
 def next_row_below(features, nxt):
@@ -69,38 +72,78 @@ def next_row_below(features, nxt):
 
 
 @njit
-def envelope_row(frow, nxt_row, y, last, near, sst, hst, cap):
-    """Column pass and lower envelope of one row; returns the number of envelope sites.
+def row_heights(frow, nxt_row, y, last, near, hcol, cap, skip_inner):
+    """Column pass of one row: the candidate of every column for the row's lower envelope.
 
-    Column pass: ``near[x]`` = row of the nearest feature in column ``x`` (ties: the upper one),
-    -1 if the column has none. ``last`` (int32, in place) is the last feature row at or above
-    ``y`` per column: call for ``y = 0, 1, ...`` in order with ``last`` initialised to -1.
-    Envelope: ``sst`` receives the site columns (left to right), ``hst`` their squared row offsets.
-    The top two stack entries are kept in registers.
+    ``near[x]`` = row of the nearest feature in column ``x`` (ties: the upper one), -1 if the column
+    has none. ``last`` (int32, in place) is the last feature row at or above ``y`` per column: call
+    for ``y = 0, 1, ...`` in order with ``last`` initialised to -1. ``hcol[x]`` = the squared
+    row offset of that feature, or a value ``>= cap`` (the column is left out of the envelope) when
+    the column has none or the offset is ``>= cap``. Leaving those out keeps every squared distance below ``cap``
+    exact (its nearest candidate is kept, and so are all equidistant ones, so the tie rule is
+    unchanged); every other one comes out ``>= cap``.
 
-    Candidates with a squared row offset ``>= cap`` are left out: every squared distance below
-    ``cap`` stays exact (its nearest candidate is kept, and so are all equidistant ones, so the
-    tie rule is unchanged), and every other one comes out ``>= cap``. Pass a huge ``cap`` for the
-    full transform.
+    With ``skip_inner``, the inner pixels of runs of feature pixels of the row
+    (``frow[x − 1] ∧ frow[x] ∧ frow[x + 1]``) are left out too, for a caller that needs the transform
+    only at non-feature pixels: from any pixel outside such a run one of the run's two end pixels
+    (kept) is strictly closer than any inner one, so an inner pixel is never among the nearest
+    candidates there, and the query picks the leftmost of the nearest candidates that remain
+    (:func:`run_ends`); results at the inner feature pixels themselves are then not ``0``.
+
+    Written without branches so that it vectorises; in int32 arithmetic for an int16 ``nxt_row``
+    (fewer than 2¹⁵ rows) and ``cap < 46340²``, else in int64. ``hcol`` is int64, or int32 when
+    ``cap < 2³¹`` and the rows fit int16 (every value written is then below 2³¹).
     """
     w = frow.shape[0]
+    f8 = frow.view(np.uint8)
+    y32 = np.int32(y)
+    if nxt_row.itemsize == 2 and cap < _CAP32:
+        # int32 arithmetic (vectorises best): int16 rows, so |dy| < 2¹⁵ and dy² < 2³⁰ is exact
+        cap32 = np.int32(cap)
+        for x in range(w):
+            a = y32 if f8[x] != 0 else last[x]
+            last[x] = a
+            nb = np.int32(nxt_row[x])
+            # the feature below wins only if strictly closer (scipy's tie rule); a = -1: none above
+            use_below = (nb >= 0) & ((a < 0) | (nb - y32 < y32 - a))
+            fr = nb if use_below else a
+            near[x] = fr
+            dy = fr - y32
+            # an offset >= cap may be written as is: the envelope leaves out every height >= cap
+            hcol[x] = dy * dy if fr >= 0 else cap32
+    else:
+        for x in range(w):
+            a = y32 if f8[x] != 0 else last[x]
+            last[x] = a
+            nb = np.int32(nxt_row[x])
+            use_below = (nb >= 0) & ((a < 0) | (nb - y32 < y32 - a))
+            fr = nb if use_below else a
+            near[x] = fr
+            dy = np.int64(fr - y32)  # |dy| < 2³¹: dy² is exact in int64
+            dy2 = dy * dy
+            hcol[x] = dy2 if (fr >= 0) & (dy2 < cap) else cap
+    if skip_inner:
+        for x in range(1, w - 1):
+            inner = f8[x - 1] & f8[x] & f8[x + 1]
+            hcol[x] = cap if inner != 0 else hcol[x]
+
+
+@njit
+def lower_envelope(hcol, cap, sst, hst):
+    """Lower envelope of the parabolas ``(X − x)² + hcol[x]`` over the columns with ``hcol[x] < cap``.
+
+    ``sst`` receives the site columns (left to right), ``hst`` their heights; returns their number.
+    The middle of three sites is dropped only when strictly above the other two everywhere (rule 2
+    of the module docstring). The top two stack entries are kept in registers.
+    """
+    w = hcol.shape[0]
     top = -1
     su = np.int64(0)
     ur = np.int64(0)
     sv = np.int64(0)
     vr = np.int64(0)
     for x in range(w):
-        if frow[x]:
-            last[x] = y
-        a = last[x]
-        n = nxt_row[x]
-        # the feature below wins only if strictly closer (scipy's tie rule); a = -1: none above
-        fr = n if (n >= 0 and (a < 0 or n - y < y - a)) else a
-        near[x] = fr
-        if fr < 0:
-            continue
-        dy = np.int64(fr) - y
-        wr = dy * dy
+        wr = np.int64(hcol[x])
         if wr >= cap:
             continue
         xx = np.int64(x)
@@ -159,7 +202,7 @@ def feature_transform(features, cap):
         features: ``(H, W)`` bool, True on feature pixels.
         cap: squared distances below ``cap`` are exact (with scipy's indices); the others come
             out ``>= cap``, or -1 in rows without any candidate below the cap (see
-            :func:`envelope_row`). Pass ``2**62`` for the full transform.
+            :func:`row_heights`). Pass ``2**62`` for the full transform.
 
     Returns:
         ``(d2, rows, cols)``: int64 squared distances and int32 feature coordinates, ``(H, W)``
@@ -176,8 +219,10 @@ def feature_transform(features, cap):
     sst = np.empty(w, np.int64)
     hst = np.empty(w, np.int64)
     ends = np.empty(w, np.int64)
+    hcol = np.empty(w, np.int64)
     for y in range(h):
-        n = envelope_row(features[y], nxt[y], y, last, near, sst, hst, cap)
+        row_heights(features[y], nxt[y], y, last, near, hcol, cap, False)
+        n = lower_envelope(hcol, cap, sst, hst)
         fill_row(sst, hst, n, ends, near, d2[y], rows[y], cols[y])
     return d2, rows, cols
 
@@ -185,7 +230,7 @@ def feature_transform(features, cap):
 @njit
 def fill_row(sst, hst, n, ends, near, d2_row, rows_row, cols_row):
     """Write one row's squared distances (and, unless ``rows_row`` is empty, the nearest feature's coordinates)
-    from its ``n`` envelope sites (:func:`envelope_row`), each over the run of columns it wins (:func:`run_ends`)."""
+    from its ``n`` envelope sites (:func:`lower_envelope`), each over the run of columns it wins (:func:`run_ends`)."""
     w = d2_row.shape[0]
     with_indices = rows_row.shape[0] > 0
     run_ends(sst, hst, n, w, ends)
@@ -225,6 +270,7 @@ def squared_distance_batch(features, out, empty):
     sst = np.empty(w, np.int64)
     hst = np.empty(w, np.int64)
     ends = np.empty(w, np.int64)
+    hcol = np.empty(w, np.int64)
     no_index = np.empty(0, np.int32)
     cap = np.int64(1) << 62
     for b in range(n):
@@ -235,5 +281,6 @@ def squared_distance_batch(features, out, empty):
             continue
         last[:] = -1
         for y in range(h):
-            k = envelope_row(img[y], nxt[y], y, last, near, sst, hst, cap)
+            row_heights(img[y], nxt[y], y, last, near, hcol, cap, False)
+            k = lower_envelope(hcol, cap, sst, hst)
             fill_row(sst, hst, k, ends, near, res[y], no_index, no_index)

@@ -63,23 +63,34 @@ def _thin(img, lut, idx_type):
     _codes(img, code)
     flat = img.ravel()
     cf = code.ravel()
-    # Count with an explicit int64 increment, not ``n_fg += flat[i]``: compiled, numba types that sum
-    # as int64, but as plain Python (SEGMETRICS_DISABLE_JIT=1) NumPy 2's promotion rules (NEP 50)
-    # keep ``int + np.uint8`` a uint8, which wraps at 256 and undersizes the candidate lists below.
+    # Count with an explicit int64 cast, not ``n_fg += flat[i]``: compiled, numba types that sum as
+    # int64, but as plain Python (SEGMETRICS_DISABLE_JIT=1) NumPy 2's promotion rules (NEP 50) keep
+    # ``int + np.uint8`` a uint8, which wraps at 256 and undersizes the candidate lists below.
     n_fg = 0
     for i in range(flat.size):
-        if flat[i]:
-            n_fg += 1
+        n_fg += np.int64(flat[i])
     cand = np.empty(n_fg, idx_type.dtype)
     removed = np.empty(n_fg, idx_type.dtype)
-    # only pixels removable in some pass are listed (interior pixels, code 255, are not)
+    # only pixels removable in some pass are listed (interior pixels, code 255, are not), in raster
+    # order; 8 pixels at a time are skipped when none of them is a set pixel with a code below 255
+    # (byte-wise: value 0/1 times 0xFF, and-not the code). The 1-px border is 0, so never listed.
     n_cand = 0
-    for y in range(1, h - 1):
-        for i in range(y * w + 1, y * w + w - 1):
-            if flat[i] and lut[cf[i]]:
-                flat[i] = 3
-                cand[n_cand] = i
-                n_cand += 1
+    n = flat.size
+    n8 = n // 8
+    f64 = flat[: 8 * n8].view(np.uint64)
+    c64 = cf[: 8 * n8].view(np.uint64)
+    for j in range(n8):
+        if (f64[j] * np.uint64(0xFF)) & ~c64[j]:
+            for i in range(8 * j, 8 * j + 8):
+                if flat[i] and lut[cf[i]]:
+                    flat[i] = 3
+                    cand[n_cand] = i
+                    n_cand += 1
+    for i in range(8 * n8, n):
+        if flat[i] and lut[cf[i]]:
+            flat[i] = 3
+            cand[n_cand] = i
+            n_cand += 1
     pass_bit = 1
     idle_passes = 0
     while idle_passes < 2 and n_cand > 0:
@@ -98,12 +109,12 @@ def _thin(img, lut, idx_type):
             kept += keep
             flat[p] = np.uint8(1) + np.uint8(2) * np.uint8(rem | keep)
         n_cand = kept
-        for t in range(n_rem):
-            flat[removed[t]] = 0
-        # each neighbour q of a removed pixel p loses the bit of its code that points at p, and is
-        # listed again if it is set and not listed
+        # each removed pixel p is cleared, and each neighbour q loses the bit of its code that
+        # points at p, and is listed again if it is set and not listed (a removed pixel not cleared
+        # yet reads 3, listed, so it is never listed again)
         for t in range(n_rem):
             p = np.int64(removed[t])
+            flat[p] = 0
             q = p - stride - 1
             cf[q] &= np.uint8(239)
             if flat[q] == 1:

@@ -787,20 +787,42 @@ _TIE_TOL = 1e-11
 
 
 @njit
-def block_level_hist(pu, g, h, w, cy, cx, hb):
-    """``hb[c, 2 * b + k, u]`` += number of pixels of block ``b`` (lt, rt, lb, rb split at
-    ``(cy, cx)``), GT class ``k`` (0 = bg, 1 = fg) and raw level ``u``, two interleaved copies
-    ``c`` (column parity) to shorten store-to-load chains on repeated levels."""
-    for row in range(h):
+def block_level_hist(pu, g, h, w, cy, cx, cnt):
+    """``cnt[2 * b + k, u]`` += number of pixels of block ``b`` (lt, rt, lb, rb split at
+    ``(cy, cx)``), GT class ``k`` (0 = bg, 1 = fg) and raw level ``u``.
+
+    Counted in four interleaved int32 copies (column ``mod 4``, to shorten the store-to-load chains
+    on runs of one level) in one flat table indexed by bit fields (``copy << 11 | class << 8 | u``,
+    every field in range by construction), added into the int64 ``cnt`` every ``rows_per_flush``
+    rows so that no int32 count can exceed ``rows_per_flush · ⌈w / 4⌉ < 2³¹``.
+    """
+    loc = np.zeros(4 * 8 * 256, np.int32)
+    rows_per_flush = max(1, (2**31 - 1) // ((w + 3) // 4))
+    for r0 in range(0, h, rows_per_flush):
+        _level_hist_rows(pu, g.view(np.uint8), r0, min(h, r0 + rows_per_flush), w, cy, cx, loc)
+        for c in range(4):
+            for r in range(8):
+                for u in range(256):
+                    i = (c << 11) | (r << 8) | u
+                    cnt[r, u] += loc[i]
+                    loc[i] = 0
+
+
+@njit
+def _level_hist_rows(pu, g8, r0, r1, w, cy, cx, loc):
+    """The counting of :func:`block_level_hist` for rows ``r0 ≤ row < r1`` into ``loc``."""
+    for row in range(r0, r1):
         base = row * w
-        b0 = 0 if row < cy else 4
+        b0 = np.uint64(0 if row < cy else 4)
         for col in range(cx):
             t = base + col
-            hb[col & 1, b0 + np.int64(g[t]), pu[t]] += 1
-        b1 = b0 + 2
+            k = b0 + (np.uint64(g8[t]) & np.uint64(1))
+            loc[(np.uint64(col & 3) << np.uint64(11)) | (k << np.uint64(8)) | np.uint64(pu[t])] += 1
+        b1 = b0 + np.uint64(2)
         for col in range(cx, w):
             t = base + col
-            hb[col & 1, b1 + np.int64(g[t]), pu[t]] += 1
+            k = b1 + (np.uint64(g8[t]) & np.uint64(1))
+            loc[(np.uint64(col & 3) << np.uint64(11)) | (k << np.uint64(8)) | np.uint64(pu[t])] += 1
 
 
 @njit
@@ -883,12 +905,8 @@ def lut_image_kernel(pu, g, h, w, lut, nfg, sr, sc, want_s, alpha, s_matlab, avo
     cx = 0
     if s_region:
         cy, cx = centroid(nfg, sr, sc, s_matlab)
-    hb = np.zeros((2, 8, 256), np.int64)
-    block_level_hist(pu, g, h, w, cy, cx, hb)
     cnt = np.zeros((8, 256), np.int64)  # [2 * block + class, level]
-    for r in range(8):
-        for u in range(256):
-            cnt[r, u] = hb[0, r, u] + hb[1, r, u]
+    block_level_hist(pu, g, h, w, cy, cx, cnt)
     for u in range(256):
         raw[0, u] = cnt[1, u] + cnt[3, u] + cnt[5, u] + cnt[7, u]
         raw[1, u] = cnt[0, u] + cnt[2, u] + cnt[4, u] + cnt[6, u]
@@ -947,7 +965,6 @@ def lut_image_kernel(pu, g, h, w, lut, nfg, sr, sc, want_s, alpha, s_matlab, avo
             x = _nsum(tmp, 256) / nb
             yb = n1 / nb
             if (n1 == 0 or n1 == nb) and levels == 1 and x != 0.0:
-                hb[:, :, :] = 0
                 raw[:, :] = 0
                 return sum_v, sum_abs, thr, 0, 0, sm, True
             dy1 = 1.0 - yb

@@ -20,10 +20,14 @@ right and the row sums are added with Neumaier compensation, so the result agree
 pysodmetrics within 1e-10 (observed: at most 1 ulp), not always bit for bit. Everything is fused
 into one streaming pass over the rows: the row Voronoi pass of the EDT produces ``D²`` and the
 nearest GT pixel row by row, a ring of 7 rows of ``Et`` feeds the correlation three rows behind,
-and the ``Ew`` values go straight into the two sums. Where ``E = 0`` on G (``P̂ = 1``, the inside
-of a confident prediction) ``MIN = 0`` whatever ``EA`` is (a sum of non-negative products), so the
-correlation is skipped over such stretches. The only image-sized temporary is the
-column pass of the EDT (int16, or int32 above 32767 rows); a uint8 prediction is read directly.
+and the ``Ew`` values go straight into the two sums. Per row: a branch-free column pass
+(:func:`~segmetrics._kernels.edt.row_heights`, which leaves the inner pixels of G runs out of the
+envelope: they are never the nearest GT pixel of a ¬G pixel), the lower envelope, one pass over
+its sites (:func:`_site_pass`) and one branch-free pass over the pixels (:func:`_pixel_pass`).
+Where ``E = 0`` on G (``P̂ = 1``, the inside of a confident prediction) ``MIN = 0`` whatever ``EA``
+is (a sum of non-negative products), so the correlation is skipped over such stretches; nearby
+stretches share one correlation call. The only image-sized temporary is the column pass of the EDT
+(int16, or int32 above 32767 rows); a uint8 prediction is read directly.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from segmetrics._jit import njit
-from segmetrics._kernels.edt import envelope_row, next_row_below, run_ends
+from segmetrics._kernels.edt import lower_envelope, next_row_below, row_heights
 from segmetrics._kernels.summation import neumaier_add
 
 EPS = float(np.spacing(1))
@@ -94,13 +98,71 @@ def _normalized_row(prow, lut, norm, lo, scale, out):
 
 
 @njit
-def _bg_sum(pnrow, x0, x1, s, hh, btable):
-    last = btable.shape[0] - 1
-    a0 = 0.0
-    for x in range(x0, x1):
-        dx = x - s
-        a0 += pnrow[x] * btable[min(hh + dx * dx, last)]
-    return a0
+def _site_pass(sst, hst, n, w, near, pred, lut, norm, lo, scale, frow, mark, ev_site, run_a, run_b):
+    """Per envelope site of one row: where its run of columns starts, its ``Et`` value, the G runs.
+
+    Site ``k`` wins the columns ``[x, ends_k)`` left by the sites before it (:func:`run_ends`'s rule,
+    inlined): ``mark[x] = k`` is written for every site, the later one overwriting an empty run's,
+    so that the running maximum of ``mark`` over the row is the winning site of each column
+    (``mark`` has ``w + 1`` entries: ``x`` reaches ``w`` after the last non-empty run). ``ev_site[k]``
+    = ``E`` at the site's nearest GT pixel, only for ``hst[k] <= NEAR_D2`` (the only ``Et`` values
+    read). Sites with ``hst == 0`` are the first and last pixels of the row's G runs (the inner ones
+    are not sites, :func:`row_heights`): ``run_a``, ``run_b`` receive the runs; returns their number.
+    """
+    for x in range(w + 1):
+        mark[x] = -1
+    x = np.int64(0)
+    nr = 0
+    open_run = False
+    for k in range(n):
+        s0 = sst[k]
+        e = np.int64(w)
+        if k + 1 < n:
+            s1 = sst[k + 1]
+            t = hst[k + 1] - hst[k] + s1 * s1 - s0 * s0
+            if s1 - s0 == 1:  # adjacent sites (the common case): floor(t / 2) is an arithmetic shift
+                e = min((t >> 1) + 1, e)
+            else:
+                e = min(np.int64(np.floor(np.float64(t) / np.float64(2 * (s1 - s0)))) + 1, e)
+        mark[x] = k
+        x = max(x, e)
+        hh = hst[k]
+        if hh <= NEAR_D2:
+            ev_site[k] = abs(_pn_value(pred[near[s0], s0], lut, norm, lo, scale) - 1.0)
+            if hh == 0:  # a G pixel: first or last pixel of a G run
+                if open_run:
+                    run_b[nr - 1] = s0 + 1
+                    open_run = False
+                else:
+                    run_a[nr] = s0
+                    run_b[nr] = s0 + 1
+                    nr += 1
+                    open_run = s0 + 1 < w and frow[s0 + 1]
+    return nr
+
+
+@njit
+def _pixel_pass(pnrow, frow, mark, sst, hst, ev_site, et, btable):
+    """One row: ``Σ_¬G P̂·B(D²)`` left to right, and ``Et`` into ``et`` (``R`` columns of padding).
+
+    The winning site ``o`` of column ``x`` is the running maximum of ``mark`` (:func:`_site_pass`);
+    ``D² = hst[o] + (x − sst[o])²``, clamped to the last entry of ``btable`` (``B = 2.0`` from there
+    on). G pixels add ``+0.0`` and get ``Et = E = |P̂ − 1|``; ``¬G`` pixels get their site's value
+    (only meaningful, and only read, where ``D² <= NEAR_D2``). No branch per pixel.
+    """
+    w = pnrow.shape[0]
+    f8 = frow.view(np.uint8)
+    last = np.int64(btable.shape[0] - 1)
+    o = np.int64(0)
+    acc = 0.0
+    for x in range(w):
+        o = max(o, mark[x])
+        dx = x - sst[o]
+        t = pnrow[x] * btable[min(hst[o] + dx * dx, last)]
+        fg = f8[x] != 0
+        acc += 0.0 if fg else t
+        et[x + R] = abs(pnrow[x] - 1.0) if fg else ev_site[o]
+    return acc
 
 
 @njit
@@ -135,6 +197,23 @@ def _correlate_run(acc, ring, slot_of, krn, a, b):
             acc[t] = v
 
 
+@njit
+def _add_stretches(rg, acc, ring, slot_of, krn, pnrow, pend_a, pend_b, npend):
+    """``rg`` plus ``min(EA, E)`` of every pixel of the ``npend`` stretches, in order.
+
+    EA is correlated once over ``[pend_a[0], pend_b[npend − 1])`` (the stretches are left to right,
+    disjoint); the pixels between the stretches are computed but not added.
+    """
+    a0 = pend_a[0]
+    _correlate_run(acc, ring, slot_of, krn, a0, pend_b[npend - 1])
+    for k in range(npend):
+        for x in range(pend_a[k], pend_b[k]):
+            e = abs(pnrow[x] - 1.0)
+            ea = acc[x - a0]
+            rg += ea if ea < e else e
+    return rg
+
+
 def wfm(pred, gt, lut, norm, lo, scale, krn, btable, beta, eps):
     """Weighted F-measure of one image; ``gt`` must contain at least one True pixel.
 
@@ -164,9 +243,11 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
     ring = np.zeros((K + 1, w + 2 * R), np.float64)  # Et rows (R zero columns each side) + a zero row
     last = np.full(w, -1, np.int32)
     near = np.empty(w, np.int32)
+    hcol = np.empty(w, np.int32)
     sst = np.empty(w, np.int64)
     hst = np.empty(w, np.int64)
-    ends = np.empty(w, np.int64)
+    mark = np.empty(w + 1, np.int64)
+    ev_site = np.zeros(w, np.float64)
     acc = np.empty(w, np.float64)
     pnbuf = np.empty((R + 1, w), np.float64)  # rows yy − R .. yy of P̂
     # runs of G pixels of rows yy − R .. yy: [starts, ends) and count
@@ -174,6 +255,8 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
     run_b = np.empty((R + 1, w), np.int64)
     n_runs = np.zeros(R + 1, np.int64)
     slot_of = np.empty(K, np.int64)
+    pend_a = np.empty(w, np.int64)  # stretches of G pixels waiting for one correlation call
+    pend_b = np.empty(w, np.int64)
     cap = np.int64(btable.shape[0] - 1)  # btable[cap] == 2.0 == B for every D² >= cap
 
     for yy in range(h + R):
@@ -181,46 +264,18 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
         if yy < h:
             grow = gt[yy]
             pnrow = _normalized_row(pred[yy], lut, norm, lo, scale, pnbuf[yy % (R + 1)])
-            # candidates at D² >= cap only ever give B == 2.0: leave them out of the envelope
-            n = envelope_row(grow, nxt[yy], yy, last, near, sst, hst, cap)
-            run_ends(sst, hst, n, w, ends)
-            et = ring[yy % K]
-            ra = run_a[yy % (R + 1)]
-            rb = run_b[yy % (R + 1)]
-            nr = 0
-            x = 0
-            rs = 0.0
-            if n == 0:  # no G within sqrt(cap) of this row: B == 2.0 everywhere
-                rs += _bg_sum(pnrow, 0, w, 0, cap, btable)
-            for k in range(n):
-                e = ends[k]
-                if e <= x:
-                    continue
-                s = sst[k]
-                hh = hst[k]
-                # Et (E at the nearest GT pixel) is only read within 3 px (Chebyshev) of G, i.e.
-                # where D² <= NEAR_D2, so it is only written for sites with hh <= NEAR_D2 (other
-                # ring entries are never read).
-                if hh <= NEAR_D2:
-                    ev = abs(_pn_value(pred[near[s], s], lut, norm, lo, scale) - 1.0)
-                    for xi in range(x, e):
-                        et[xi + R] = ev
-                    if hh == 0:  # the site is the G pixel (yy, s) itself: extend / open a G run
-                        if nr > 0 and rb[nr - 1] == s:
-                            rb[nr - 1] = s + 1
-                        else:
-                            ra[nr] = s
-                            rb[nr] = s + 1
-                            nr += 1
-                # ¬G pixels of the run go to their sum now (a run holds at most one G pixel: the
-                # site itself when hh == 0)
-                if hh == 0:
-                    rs += _bg_sum(pnrow, x, s, s, hh, btable)
-                    rs += _bg_sum(pnrow, s + 1, e, s, hh, btable)
-                else:
-                    rs += _bg_sum(pnrow, x, e, s, hh, btable)
-                x = e
-            n_runs[yy % (R + 1)] = nr
+            # candidates at D² >= cap only ever give B == 2.0, inner pixels of G runs are never the
+            # nearest GT pixel of a ¬G pixel: both are left out of the envelope
+            row_heights(grow, nxt[yy], yy, last, near, hcol, cap, True)
+            n = lower_envelope(hcol, cap, sst, hst)
+            if n == 0:  # no G within sqrt(cap) of this row: one site that gives D² >= cap everywhere
+                sst[0] = 0
+                hst[0] = cap
+                n = 1
+            slot = yy % (R + 1)
+            n_runs[slot] = _site_pass(sst, hst, n, w, near, pred, lut, norm, lo, scale, grow, mark, ev_site,
+                                      run_a[slot], run_b[slot])
+            rs = _pixel_pass(pnrow, grow, mark, sst, hst, ev_site, ring[yy % K], btable)
             s_bg, c_bg = neumaier_add(s_bg, c_bg, rs)
         # ---- stage B, row yc = yy − R (its 7×7 neighbourhood of Et is complete) ----
         yc = yy - R
@@ -233,6 +288,7 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
         ra = run_a[yc % (R + 1)]
         rb = run_b[yc % (R + 1)]
         rg = 0.0
+        npend = 0
         for r in range(n_runs[yc % (R + 1)]):
             # MIN = E where E == 0 (P̂ == 1): EA, a sum of non-negative products, is never below 0,
             # and those terms add exactly +0.0, so EA is not computed over stretches of E == 0 at
@@ -251,12 +307,17 @@ def _wfm_rows(pred, gt, nxt, n_fg, lut, norm, lo, scale, krn, btable, beta, eps)
                         z = c + 1
                     c += 1
                 c = z
-                _correlate_run(acc, ring, slot_of, krn, a, c)
-                for t in range(c - a):
-                    e = abs(pnrow[a + t] - 1.0)
-                    ea = acc[t]
-                    rg += ea if ea < e else e
+                # stretches less than _SKIP apart (short G runs: thin strokes, text) share one
+                # correlation call; their pixels are still added one by one, in order
+                if npend > 0 and a - pend_b[npend - 1] >= _SKIP:
+                    rg = _add_stretches(rg, acc, ring, slot_of, krn, pnrow, pend_a, pend_b, npend)
+                    npend = 0
+                pend_a[npend] = a
+                pend_b[npend] = c
+                npend += 1
                 a = c
+        if npend > 0:
+            rg = _add_stretches(rg, acc, ring, slot_of, krn, pnrow, pend_a, pend_b, npend)
         s_fg, c_fg = neumaier_add(s_fg, c_fg, rg)
 
     s_fg += c_fg

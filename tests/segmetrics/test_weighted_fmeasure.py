@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from scipy.ndimage import distance_transform_edt
 
 from segmetrics import weighted_fmeasure
-from segmetrics._kernels.edt import feature_transform
+from segmetrics._kernels.edt import feature_transform, fill_row, lower_envelope, next_row_below, row_heights
 from segmetrics._normalize import minmax_normalize
 from segmetrics.weighted_fmeasure import _gaussian_kernel, _importance_table, _weighted_fmeasure_image
 
@@ -311,6 +311,55 @@ def test_edt_cap_keeps_small_distances_exact(cap):
     np.testing.assert_array_equal(cols[small], ci[small])
     far = d2[~small]
     assert ((far >= cap) | (far == -1)).all()  # -1: a row without any candidate below the cap
+
+
+def _edt_off_features(mask: np.ndarray, cap: int, nxt_dtype, hcol_dtype):
+    """The row pass weighted F runs: inner pixels of feature runs left out of every envelope."""
+    h, w = mask.shape
+    nxt = np.empty((h, w), nxt_dtype)
+    next_row_below(mask, nxt)
+    last = np.full(w, -1, np.int32)
+    near = np.empty(w, np.int32)
+    hcol = np.empty(w, hcol_dtype)
+    sst, hst, ends = (np.empty(w, np.int64) for _ in range(3))
+    d2 = np.full((h, w), -1, np.int64)
+    rows = np.full((h, w), -1, np.int32)
+    cols = np.full((h, w), -1, np.int32)
+    for y in range(h):
+        row_heights(mask[y], nxt[y], y, last, near, hcol, cap, True)
+        n = lower_envelope(hcol, cap, sst, hst)
+        fill_row(sst, hst, n, ends, near, d2[y], rows[y], cols[y])
+    return d2, rows, cols
+
+
+@given(
+    h=st.integers(1, 24),
+    w=st.integers(1, 24),
+    p_fg=st.sampled_from([0.05, 0.2, 0.5]),
+    widen=st.integers(0, 3),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_edt_without_inner_run_pixels_is_exact_off_the_features(h, w, p_fg, widen, seed):
+    # leaving the inner pixels of each row's feature runs out of the envelope changes nothing at a
+    # non-feature pixel, ties included (scipy's indices), in both arithmetic paths of row_heights
+    rng = np.random.default_rng(seed)
+    m = rng.random((h, w)) < p_fg
+    for _ in range(widen):  # long horizontal runs (and plenty of equidistant pairs)
+        m[:, 1:] |= m[:, :-1]
+    if not m.any():
+        m[rng.integers(h), rng.integers(w)] = True
+    dist, (ri, ci) = distance_transform_edt(~m, return_indices=True)
+    ref_d2 = np.round(dist**2).astype(np.int64)
+    off = ~m
+    paths = ((NO_CAP, np.int32, np.int64), (70226, np.int16, np.int32), (9, np.int16, np.int32))
+    for cap, nxt_dtype, hcol_dtype in paths:
+        d2, rows, cols = _edt_off_features(m, cap, nxt_dtype, hcol_dtype)
+        sel = off & (ref_d2 < cap)
+        np.testing.assert_array_equal(d2[sel], ref_d2[sel])
+        np.testing.assert_array_equal(rows[sel], ri[sel])
+        np.testing.assert_array_equal(cols[sel], ci[sel])
+        far = d2[off & ~sel]
+        assert ((far >= cap) | (far == -1)).all()
 
 
 def test_edt_without_features_is_minus_one():
