@@ -76,3 +76,242 @@ def reconstruct(bg_rgb, fg_idx, bg_idx, nn, w, h, wd):
                 for k in range(3):
                     acc[fx + a, fy + b, k] += bg_rgb[bx + a, by + b, k]
     return acc, cnt
+
+
+@njit
+def reflect101(i, n):
+    """OpenCV's ``BORDER_REFLECT_101`` index of ``i`` on an axis of length ``n`` (reflected until inside)."""
+    if n == 1:
+        return 0
+    while i < 0 or i >= n:
+        i = -i if i < 0 else 2 * (n - 1) - i
+    return i
+
+
+@njit
+def exact_sums(p, g, cd, use_cd, q, r0, c0, dr, dc, top, bottom, left, right, factor):
+    """Sums of the exact context measure from ``Q = K ⋆ P₀`` (``P`` zero-extended) and the border strips of ``R``.
+
+    ``q[i, j]`` is ``Q`` at the extended position ``(i + r0, j + c0)``; it covers every extended
+    position whose reflection is a GT pixel. ``R = K ⋆ P`` with reflected borders equals ``Q`` at
+    least ``(dr, dc)`` away from the border; nearer, it is read from the strips ``top`` (rows
+    ``< dr``), ``bottom`` (the last ``bottom.shape[0]`` rows), ``left`` (columns ``< dc``) and
+    ``right`` (the last ``right.shape[1]`` columns), each computed where it holds GT pixels. Returns
+    ``Σ P·F`` (as ``Σ_w Q(w)·G(ρ(w))``, the adjoint of ``F = K ⋆ G`` with reflected borders),
+    ``Σ P``, ``Σ R'·(G + cd)`` with ``R' = factor·G·(1 − exp(−R))``, ``Σ G`` and ``Σ cd``; row sums
+    are plain, the sums of rows compensated.
+    """
+    h, w = p.shape
+    nb = h - bottom.shape[0]
+    nr = w - right.shape[1]
+    b = 0.0
+    cb = 0.0
+    s = 0.0
+    cs = 0.0
+    r = 0.0
+    cr = 0.0
+    sg = 0
+    a = 0.0
+    ca = 0.0
+    for i in range(h):
+        ra = 0.0
+        rb = 0.0
+        rs = 0.0
+        rr = 0.0
+        for j in range(w):
+            rb += p[i, j]
+            if use_cd:
+                rs += cd[i, j]
+            if g[i, j]:
+                sg += 1
+                qv = q[i - r0, j - c0]
+                ra += qv
+                if i < dr:
+                    rev = top[i, j]
+                elif i > h - 1 - dr:
+                    rev = bottom[i - nb, j]
+                elif j < dc:
+                    rev = left[i, j]
+                elif j > w - 1 - dc:
+                    rev = right[i, j - nr]
+                else:
+                    rev = qv
+                rt = factor * (1.0 - np.exp(-rev))
+                rr += rt * (1.0 + cd[i, j]) if use_cd else rt
+        a, ca = neumaier_add(a, ca, ra)
+        b, cb = neumaier_add(b, cb, rb)
+        s, cs = neumaier_add(s, cs, rs)
+        r, cr = neumaier_add(r, cr, rr)
+    # the extended positions outside the image: there Q weighs the GT pixel they reflect to
+    cmap = np.empty(q.shape[1], np.int64)
+    for j in range(q.shape[1]):
+        cmap[j] = reflect101(j + c0, w)
+    for i in range(q.shape[0]):
+        y = i + r0
+        gi = reflect101(y, h)
+        inside_row = 0 <= y < h
+        ra = 0.0
+        for j in range(q.shape[1]):
+            x = j + c0
+            if (not inside_row or x < 0 or x >= w) and g[gi, cmap[j]]:
+                ra += q[i, j]
+        a, ca = neumaier_add(a, ca, ra)
+    return a + ca, b + cb, r + cr, sg, s + cs
+
+
+@njit
+def patch_summaries(feat, coords, w2):
+    """Per patch ``(√w2·mean, ‖residual‖)`` of each colour channel, then the scaled position (8 values).
+
+    For two patches ``‖f − f'‖² = Σ_ch w2 (μ − μ')² + ‖r − r'‖² ≥ Σ_ch w2 (μ − μ')² + (‖r‖ − ‖r'‖)²``
+    (``r``: the channel's values minus their mean), so the Euclidean distance of the summaries is a
+    lower bound of the distance of the patches (their positions included).
+    """
+    n = feat.shape[0]
+    nch = 3
+    out = np.empty((n, 2 * nch + 2))
+    root = np.sqrt(w2)
+    for i in range(n):
+        for ch in range(nch):
+            s = 0
+            for t in range(w2):
+                s += np.int64(feat[i, t * nch + ch])
+            mu = s / w2
+            ss = 0.0
+            for t in range(w2):
+                d = feat[i, t * nch + ch] - mu
+                ss += d * d
+            out[i, ch] = root * mu
+            out[i, nch + ch] = np.sqrt(ss)
+        out[i, 2 * nch] = coords[i, 0]
+        out[i, 2 * nch + 1] = coords[i, 1]
+    return out
+
+
+@njit
+def patch_distance_sq(xf, xc, j, qf, qc, i):
+    """Squared distance of background patch ``j`` and foreground patch ``i``: exact integer colour part
+    plus the scaled positions'."""
+    s = 0
+    for t in range(xf.shape[1]):
+        d = np.int64(xf[j, t]) - np.int64(qf[i, t])
+        s += d * d
+    d0 = xc[j, 0] - qc[i, 0]
+    d1 = xc[j, 1] - qc[i, 1]
+    return np.float64(s) + (d0 * d0 + d1 * d1)
+
+
+@njit
+def first_distances(xf, xc, qf, qc, first):
+    """Distance of each foreground patch to its first candidate ``first[i]``."""
+    out = np.empty(qf.shape[0])
+    for i in range(qf.shape[0]):
+        out[i] = np.sqrt(patch_distance_sq(xf, xc, first[i], qf, qc, i))
+    return out
+
+
+@njit
+def nearest_of_candidates(xf, xc, qf, qc, first, starts, cand):
+    """Nearest background patch of each foreground patch among ``first[i]`` and ``cand[starts[i]:starts[i + 1]]``
+    (every index ``< xf.shape[0]``); exact ties go to the lowest index."""
+    nq = qf.shape[0]
+    nn = np.empty(nq, np.int64)
+    for i in range(nq):
+        best_j = first[i]
+        best = patch_distance_sq(xf, xc, best_j, qf, qc, i)
+        for t in range(starts[i], starts[i + 1]):
+            j = cand[t]
+            d = patch_distance_sq(xf, xc, j, qf, qc, i)
+            if d < best or (d == best and j < best_j):
+                best = d
+                best_j = j
+        nn[i] = best_j
+    return nn
+
+
+@njit
+def _srgb_linear(c):
+    v = c / 255.0
+    return ((v + 0.055) / 1.055) ** 2.4 if v > 0.04045 else v / 12.92
+
+
+@njit
+def _lab(rgb, i, lin, out):
+    """CIE L*a*b* (D65, 2° observer) of the uint8 sRGB pixel ``rgb[i]`` into ``out``."""
+    r = lin[rgb[i, 0]]
+    g = lin[rgb[i, 1]]
+    b = lin[rgb[i, 2]]
+    x = (0.412453 * r + 0.357580 * g + 0.180423 * b) / 0.95047
+    y = 0.212671 * r + 0.715160 * g + 0.072169 * b
+    z = (0.019334 * r + 0.119193 * g + 0.950227 * b) / 1.08883
+    fx = np.cbrt(x) if x > 0.008856 else 7.787 * x + 16.0 / 116.0
+    fy = np.cbrt(y) if y > 0.008856 else 7.787 * y + 16.0 / 116.0
+    fz = np.cbrt(z) if z > 0.008856 else 7.787 * z + 16.0 / 116.0
+    out[0] = 116.0 * fy - 16.0
+    out[1] = 500.0 * (fx - fy)
+    out[2] = 200.0 * (fy - fz)
+
+
+@njit
+def _hue(a, b):
+    """Hue angle in ``[0, 2π)``."""
+    t = np.arctan2(b, a)
+    return t + 2 * np.pi if t < 0 else t
+
+
+@njit
+def ciede2000_similarity(rgb1, rgb2):
+    """``1 − min(ΔE₀₀ / 100, 1)`` of the uint8 sRGB pixel pairs ``rgb1[i]``, ``rgb2[i]`` (``(n, 3)`` each).
+
+    CIEDE2000 (Sharma, Wu and Dalal 2005) with ``k_L = k_C = k_H = 1``.
+    """
+    lin = np.empty(256)
+    for v in range(256):
+        lin[v] = _srgb_linear(v)
+    n = rgb1.shape[0]
+    out = np.empty(n)
+    l1 = np.empty(3)
+    l2 = np.empty(3)
+    p25 = 25.0**7
+    for i in range(n):
+        _lab(rgb1, i, lin, l1)
+        _lab(rgb2, i, lin, l2)
+        cbar = 0.5 * (np.hypot(l1[1], l1[2]) + np.hypot(l2[1], l2[2]))
+        c7 = cbar**7
+        scale = 1 + 0.5 * (1 - np.sqrt(c7 / (c7 + p25)))
+        a1 = l1[1] * scale
+        a2 = l2[1] * scale
+        c1 = np.hypot(a1, l1[2])
+        c2 = np.hypot(a2, l2[2])
+        h1 = _hue(a1, l1[2])
+        h2 = _hue(a2, l2[2])
+        lbar = 0.5 * (l1[0] + l2[0])
+        tmp = (lbar - 50) ** 2
+        l_term = (l2[0] - l1[0]) / (1 + 0.015 * tmp / np.sqrt(20 + tmp))
+        cbar = 0.5 * (c1 + c2)
+        c_term = (c2 - c1) / (1 + 0.045 * cbar)
+        h_diff = h2 - h1
+        h_sum = h1 + h2
+        cc = c1 * c2
+        if cc == 0.0:
+            dh = 0.0
+            hbar = h_sum
+        else:
+            dh = h_diff
+            if h_diff > np.pi:
+                dh -= 2 * np.pi
+            elif h_diff < -np.pi:
+                dh += 2 * np.pi
+            hbar = h_sum
+            if abs(h_diff) > np.pi:
+                hbar += 2 * np.pi if h_sum < 2 * np.pi else -2 * np.pi
+            hbar *= 0.5
+        t = (1 - 0.17 * np.cos(hbar - np.deg2rad(30.0)) + 0.24 * np.cos(2 * hbar)
+             + 0.32 * np.cos(3 * hbar + np.deg2rad(6.0)) - 0.20 * np.cos(4 * hbar - np.deg2rad(63.0)))
+        h_term = 2 * np.sqrt(cc) * np.sin(dh / 2) / (1 + 0.015 * cbar * t)
+        c7 = cbar**7
+        rc = 2 * np.sqrt(c7 / (c7 + p25))
+        dtheta = np.deg2rad(30.0) * np.exp(-(((np.rad2deg(hbar) - 275) / 25) ** 2))
+        de2 = l_term**2 + c_term**2 + h_term**2 - np.sin(2 * dtheta) * rc * c_term * h_term
+        out[i] = 1 - min(np.sqrt(max(de2, 0.0)) / 100, 1.0)
+    return out
