@@ -7,9 +7,9 @@ A Gaussian kernel ``K`` shaped by the GT's spatial spread relates each pixel to 
 ``eps``; a GT of at most one pixel uses ``diag(1/4, 1/4)`` and a 3x3 kernel), ``K`` samples
 ``exp(−½ zᵀ Σ'⁻¹ z)`` on the integer offsets ``|z_r| <= round(3 σ'_r)``, ``|z_c| <= round(3 σ'_c)``
 of the rescaled covariance ``Σ' = α² Σ / tr(Σ)`` (``α = 6``), normalised to sum 1. Correlating
-with ``K`` (OpenCV ``filter2D``, reflected borders):
+with ``K`` (``⋆``, reflected borders as OpenCV's ``BORDER_REFLECT_101``):
 
-* forward inference (how relevant the prediction is): ``F = K ⋆ G`` (float32, as the reference),
+* forward inference (how relevant the prediction is): ``F = K ⋆ G``,
   ``m_f = Σ P̂·F·[P̂ > 0] / (Σ P̂ + eps)``;
 * reverse deduction (how completely the GT is covered): ``R = e/(e−1) · G · (1 − exp(−K ⋆ P̂))``,
   ``w_r = Σ R·(G + c) / (Σ G + Σ c + eps)``;
@@ -18,20 +18,32 @@ with ``K`` (OpenCV ``filter2D``, reflected borders):
 ``c`` is 0 for the context measure (``β² = 1``). The camouflage context measure (``β² = 1.2``)
 weights the GT by its **camouflage degree** ``c``: 7x7 foreground patches (stride 3) are matched
 to the nearest patch of the surrounding background band (a 20x20 dilation of the GT minus the GT)
-in Lab colour plus scaled position (``λ = 20``, scikit-learn's exact nearest neighbour, as the
-reference), the foreground is rebuilt from the matched background patches, and
-``c = (exp(γ · s · G) − 1) / (e^γ − 1)`` with ``s = 1 − min(ΔE₀₀ / 100, 1)`` the CIEDE2000
-similarity of the rebuilt and the true foreground (``γ = 8``). It needs the RGB image and
-scikit-learn (``pip install "segloss-segmetrics[camouflage]"``).
+in Lab colour (OpenCV's uint8 Lab) plus standardised position times ``λ = 20``, the foreground is
+rebuilt from the matched background patches, and ``c = (exp(γ · s · G) − 1) / (e^γ − 1)`` with
+``s = 1 − min(ΔE₀₀ / 100, 1)`` the CIEDE2000 similarity of the rebuilt and the true foreground
+(``γ = 8``). It needs the RGB image.
 
-Equal to pysodmetrics 1.6.2 ``ContextMeasure`` / ``CamouflageContextMeasure`` within 1e-10 (the
-same OpenCV filters; sums compensated instead of numpy's pairwise order). The dataset value is
-the mean over images.
+``compat="exact"`` (default) evaluates this in float64. ``K`` is not separable (a tilted
+Gaussian: its numerical rank at 1e-14 is 10 to 25 on real masks), so one correlation of the
+prediction by OpenCV's DFT ``filter2D`` gives ``Q = K ⋆ P̂₀`` (``P̂`` zero-extended, on the GT's
+bounding box widened by the kernel): ``R = Q`` inside the image's ``(r_r, r_c)`` border and, on
+border strips holding GT pixels, a reflected-border correlation of the strip; the forward sum
+needs no second correlation: since ``K`` is symmetric, ``Σ P̂·F = Σ_w Q(w)·G(ρ(w))`` over the
+extended positions ``w`` (``ρ``: the border reflection). The patch matching is exact: leaves of
+8-value patch summaries (mean and residual norm per channel, position) whose distance bounds the
+patch distance from below prune the search; distances in exact integer Lab plus float64
+positions; exact ties go to the lowest background index. Equal to a direct float64 evaluation
+within 1e-14; to pysodmetrics 1.6.2 within its float32 forward map's rounding (≤ 2e-8).
+
+``compat="pysod"`` reproduces pysodmetrics 1.6.2 ``ContextMeasure`` / ``CamouflageContextMeasure``
+(within 1e-15: sums compensated instead of numpy's pairwise order): forward map by a float32
+``filter2D``, patch features in float32 matched by scikit-learn's ``NearestNeighbors``
+(``pip install "segloss-segmetrics[camouflage]"``), colour difference by scikit-image. The dataset
+value is the mean over images.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -202,21 +214,16 @@ def _patches(img: np.ndarray, mask: np.ndarray, w: int, d: int) -> tuple[np.ndar
 def _nearest_exact(xf: np.ndarray, xc: np.ndarray, qf: np.ndarray, qc: np.ndarray) -> np.ndarray:
     """Exact nearest background patch (rows of ``xf``/``xc``) of every foreground patch (``qf``/``qc``).
 
-    A k-d tree over 8-value patch summaries whose distances bound the patch distances from below
-    (:func:`segmetrics._kernels.context.patch_summaries`) gives a first candidate and then every
-    patch that can be as near as it; the exact distances of those decide (exact ties: lowest index).
+    The background patches are grouped into leaves of 8-value summaries whose distances bound the
+    patch distances from below (:func:`segmetrics._kernels.context.patch_summaries`); only leaves and
+    patches whose bound does not exceed the best exact distance found are examined.
     """
-    from scipy.spatial import cKDTree
+    vx, vq = _k.patch_summaries(xf, xc, _PATCH * _PATCH), _k.patch_summaries(qf, qc, _PATCH * _PATCH)
+    perm, starts, lo, hi = _k.summary_leaves(vx, _LEAF)
+    return _k.nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi)
 
-    sx, sq = _k.patch_summaries(xf, xc, _PATCH * _PATCH), _k.patch_summaries(qf, qc, _PATCH * _PATCH)
-    tree = cKDTree(sx)
-    first = tree.query(sq, k=1)[1].astype(np.int64)
-    radius = _k.first_distances(xf, xc, qf, qc, first) * (1 + 1e-9) + 1e-9
-    lists = tree.query_ball_point(sq, radius, return_sorted=False)
-    starts = np.zeros(len(lists) + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, lists), np.int64, len(lists)), out=starts[1:])
-    cand = np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(starts[-1]))
-    return _k.nearest_of_candidates(xf, xc, qf, qc, first, starts, cand)
+
+_LEAF = 32
 
 
 def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, lambda_spatial: float = 20,

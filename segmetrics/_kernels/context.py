@@ -202,29 +202,105 @@ def patch_distance_sq(xf, xc, j, qf, qc, i):
 
 
 @njit
-def first_distances(xf, xc, qf, qc, first):
-    """Distance of each foreground patch to its first candidate ``first[i]``."""
-    out = np.empty(qf.shape[0])
-    for i in range(qf.shape[0]):
-        out[i] = np.sqrt(patch_distance_sq(xf, xc, first[i], qf, qc, i))
-    return out
+def summary_leaves(v, leaf):
+    """Split the rows of ``v`` into leaves of at most ``leaf`` rows by median cuts of the widest column.
+
+    Returns the row order ``perm``, the leaf bounds ``starts`` (leaf ``i`` holds
+    ``perm[starts[i]:starts[i + 1]]``) and each leaf's bounding box ``lo``, ``hi``.
+    """
+    n, m = v.shape
+    perm = np.arange(n)
+    seg_lo = [0]
+    seg_hi = [n]
+    out_lo = []
+    while len(seg_lo) > 0:
+        a = seg_lo.pop()
+        b = seg_hi.pop()
+        if b - a <= leaf:
+            out_lo.append(a)
+            continue
+        best = -1.0
+        dim = 0
+        for d in range(m):
+            mn = np.inf
+            mx = -np.inf
+            for t in range(a, b):
+                x = v[perm[t], d]
+                mn = min(mn, x)
+                mx = max(mx, x)
+            if mx - mn > best:
+                best = mx - mn
+                dim = d
+        keys = np.empty(b - a)
+        for t in range(a, b):
+            keys[t - a] = v[perm[t], dim]
+        perm[a:b] = perm[a:b][np.argsort(keys, kind="mergesort")]
+        mid = (a + b) // 2
+        seg_lo.append(a)
+        seg_hi.append(mid)
+        seg_lo.append(mid)
+        seg_hi.append(b)
+    firsts = np.sort(np.array(out_lo, np.int64))
+    nl = firsts.size
+    starts = np.empty(nl + 1, np.int64)
+    starts[:nl] = firsts
+    starts[nl] = n
+    lo = np.empty((nl, m))
+    hi = np.empty((nl, m))
+    for li in range(nl):
+        for d in range(m):
+            mn = np.inf
+            mx = -np.inf
+            for t in range(starts[li], starts[li + 1]):
+                x = v[perm[t], d]
+                mn = min(mn, x)
+                mx = max(mx, x)
+            lo[li, d] = mn
+            hi[li, d] = mx
+    return perm, starts, lo, hi
 
 
 @njit
-def nearest_of_candidates(xf, xc, qf, qc, first, starts, cand):
-    """Nearest background patch of each foreground patch among ``first[i]`` and ``cand[starts[i]:starts[i + 1]]``
-    (every index ``< xf.shape[0]``); exact ties go to the lowest index."""
+def nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi):
+    """Exact nearest background patch of every foreground patch (exact ties: the lowest index).
+
+    Leaves are visited by increasing distance of their box to the query's summary and points by
+    their summary distance, a lower bound of the patch distance (:func:`patch_summaries`); the
+    search stops once the bound exceeds the best exact distance (with a relative margin of 1e-9
+    against rounding in the bounds).
+    """
     nq = qf.shape[0]
+    nl = lo.shape[0]
+    m = vq.shape[1]
     nn = np.empty(nq, np.int64)
+    lb = np.empty(nl)
     for i in range(nq):
-        best_j = first[i]
-        best = patch_distance_sq(xf, xc, best_j, qf, qc, i)
-        for t in range(starts[i], starts[i + 1]):
-            j = cand[t]
-            d = patch_distance_sq(xf, xc, j, qf, qc, i)
-            if d < best or (d == best and j < best_j):
-                best = d
-                best_j = j
+        for li in range(nl):
+            s = 0.0
+            for d in range(m):
+                x = vq[i, d]
+                if x < lo[li, d]:
+                    s += (lo[li, d] - x) ** 2
+                elif x > hi[li, d]:
+                    s += (x - hi[li, d]) ** 2
+            lb[li] = s
+        order = np.argsort(lb)
+        best = np.inf
+        best_j = -1
+        for li in order:
+            if lb[li] > best * (1 + 1e-9):
+                break
+            for t in range(starts[li], starts[li + 1]):
+                j = perm[t]
+                s = 0.0
+                for d in range(m):
+                    s += (vq[i, d] - vx[j, d]) ** 2
+                if s > best * (1 + 1e-9):
+                    continue
+                dist = patch_distance_sq(xf, xc, j, qf, qc, i)
+                if dist < best or (dist == best and j < best_j):
+                    best = dist
+                    best_j = j
         nn[i] = best_j
     return nn
 
