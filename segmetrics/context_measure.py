@@ -51,6 +51,7 @@ import numpy as np
 
 from segmetrics._inputs import check_choice, check_positive, prepare_images, prepare_pairs
 from segmetrics._kernels import context as _k
+from segmetrics._normalize import uint8_level_values
 from segmetrics._optional import import_optional
 from segmetrics._sod_core import EPS, check_bool, image_stats, normalized_map
 
@@ -124,7 +125,7 @@ def _sums_exact(pn: np.ndarray, g: np.ndarray, cd: np.ndarray | None, k: np.ndar
         else:
             strips.append(_NO_CD[:0, :0])
     use_cd = cd is not None
-    return _k.exact_sums(pn, g, cd if use_cd else _NO_CD, use_cd, np.ascontiguousarray(q), r0, c0, dr, dc, *strips,
+    return _k.exact_sums(pn, g, cd if use_cd else _NO_CD, use_cd, q, r0, c0, dr, dc, *strips,
                          _EXP_FACTOR)
 
 
@@ -152,6 +153,11 @@ def _score(pn: np.ndarray, g: np.ndarray, cd: np.ndarray | None, beta_sq: float,
 
 
 def _normalised(p: np.ndarray, g: np.ndarray, normalize: bool) -> np.ndarray:
+    """``P̂`` as the shared pass normalises it (for uint8 maps the same level table, from the min and max only)."""
+    if p.dtype == np.uint8:
+        lo, hi = float(p.min()) / 255.0, float(p.max()) / 255.0
+        donorm = bool(normalize and hi != lo)
+        return uint8_level_values(lo, hi - lo if donorm else 1.0, donorm)[p]
     return np.ascontiguousarray(normalized_map(p, image_stats(p, g, normalize=normalize, fe=False)), np.float64)
 
 

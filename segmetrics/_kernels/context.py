@@ -120,8 +120,10 @@ def exact_sums(p, g, cd, use_cd, q, r0, c0, dr, dc, top, bottom, left, right, fa
         rr = 0.0
         for j in range(w):
             rb += p[i, j]
-            if use_cd:
+        if use_cd:
+            for j in range(w):
                 rs += cd[i, j]
+        for j in range(w):
             if g[i, j]:
                 sg += 1
                 qv = q[i - r0, j - c0]
@@ -335,11 +337,17 @@ def _hue(a, b):
     return t + 2 * np.pi if t < 0 else t
 
 
+_COS30, _SIN30 = np.cos(np.pi / 6), np.sin(np.pi / 6)
+_COS6, _SIN6 = np.cos(np.pi / 30), np.sin(np.pi / 30)
+_COS63, _SIN63 = np.cos(0.35 * np.pi), np.sin(0.35 * np.pi)
+
+
 @njit
 def ciede2000_similarity(rgb1, rgb2):
     """``1 − min(ΔE₀₀ / 100, 1)`` of the uint8 sRGB pixel pairs ``rgb1[i]``, ``rgb2[i]`` (``(n, 3)`` each).
 
-    CIEDE2000 (Sharma, Wu and Dalal 2005) with ``k_L = k_C = k_H = 1``.
+    CIEDE2000 (Sharma, Wu and Dalal 2005) with ``k_L = k_C = k_H = 1``; the hue weight's multiple
+    angles from ``cos h̄``, ``sin h̄`` by the angle-sum formulas.
     """
     lin = np.empty(256)
     for v in range(256):
@@ -353,22 +361,23 @@ def ciede2000_similarity(rgb1, rgb2):
         _lab(rgb1, i, lin, l1)
         _lab(rgb2, i, lin, l2)
         cbar = 0.5 * (np.hypot(l1[1], l1[2]) + np.hypot(l2[1], l2[2]))
-        c7 = cbar**7
+        c2 = cbar * cbar
+        c7 = c2 * c2 * c2 * cbar
         scale = 1 + 0.5 * (1 - np.sqrt(c7 / (c7 + p25)))
         a1 = l1[1] * scale
         a2 = l2[1] * scale
-        c1 = np.hypot(a1, l1[2])
-        c2 = np.hypot(a2, l2[2])
+        ch1 = np.hypot(a1, l1[2])
+        ch2 = np.hypot(a2, l2[2])
         h1 = _hue(a1, l1[2])
         h2 = _hue(a2, l2[2])
         lbar = 0.5 * (l1[0] + l2[0])
-        tmp = (lbar - 50) ** 2
+        tmp = (lbar - 50) * (lbar - 50)
         l_term = (l2[0] - l1[0]) / (1 + 0.015 * tmp / np.sqrt(20 + tmp))
-        cbar = 0.5 * (c1 + c2)
-        c_term = (c2 - c1) / (1 + 0.045 * cbar)
+        cbar = 0.5 * (ch1 + ch2)
+        c_term = (ch2 - ch1) / (1 + 0.045 * cbar)
         h_diff = h2 - h1
         h_sum = h1 + h2
-        cc = c1 * c2
+        cc = ch1 * ch2
         if cc == 0.0:
             dh = 0.0
             hbar = h_sum
@@ -382,12 +391,22 @@ def ciede2000_similarity(rgb1, rgb2):
             if abs(h_diff) > np.pi:
                 hbar += 2 * np.pi if h_sum < 2 * np.pi else -2 * np.pi
             hbar *= 0.5
-        t = (1 - 0.17 * np.cos(hbar - np.deg2rad(30.0)) + 0.24 * np.cos(2 * hbar)
-             + 0.32 * np.cos(3 * hbar + np.deg2rad(6.0)) - 0.20 * np.cos(4 * hbar - np.deg2rad(63.0)))
+        co = np.cos(hbar)
+        si = np.sin(hbar)
+        co2 = 2 * co * co - 1
+        si2 = 2 * si * co
+        co3 = co * (4 * co * co - 3)
+        si3 = si * (3 - 4 * si * si)
+        co4 = 2 * co2 * co2 - 1
+        si4 = 2 * si2 * co2
+        t = (1 - 0.17 * (co * _COS30 + si * _SIN30) + 0.24 * co2 + 0.32 * (co3 * _COS6 - si3 * _SIN6)
+             - 0.20 * (co4 * _COS63 + si4 * _SIN63))
         h_term = 2 * np.sqrt(cc) * np.sin(dh / 2) / (1 + 0.015 * cbar * t)
-        c7 = cbar**7
+        c2 = cbar * cbar
+        c7 = c2 * c2 * c2 * cbar
         rc = 2 * np.sqrt(c7 / (c7 + p25))
-        dtheta = np.deg2rad(30.0) * np.exp(-(((np.rad2deg(hbar) - 275) / 25) ** 2))
-        de2 = l_term**2 + c_term**2 + h_term**2 - np.sin(2 * dtheta) * rc * c_term * h_term
+        e = (hbar * (180 / np.pi) - 275) / 25
+        dtheta = (np.pi / 6) * np.exp(-(e * e))
+        de2 = l_term * l_term + c_term * c_term + h_term * h_term - np.sin(2 * dtheta) * rc * c_term * h_term
         out[i] = 1 - min(np.sqrt(max(de2, 0.0)) / 100, 1.0)
     return out
