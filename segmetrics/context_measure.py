@@ -203,20 +203,6 @@ def context_measure(pred: Any, gt: Any, *, beta_sq: float = 1.0, alpha: float = 
     return vals if batched else float(vals[0])
 
 
-def _patches(img: np.ndarray, mask: np.ndarray, w: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Corners and flattened values of the ``w x w`` patches (stride ``d``) lying inside ``mask``."""
-    h, wd = mask.shape
-    ph, pw = (d - (h - w) % d) % d, (d - (wd - w) % d) % d
-    img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-    mask = np.pad(mask, ((0, ph), (0, pw)), mode="constant")
-    rows, cols = np.arange(0, img.shape[0] - w + 1, d), np.arange(0, img.shape[1] - w + 1, d)
-    inside = np.lib.stride_tricks.sliding_window_view(mask > 0, (w, w))[::d, ::d].all(axis=(2, 3))
-    rr, cc = np.nonzero(inside)
-    corners = np.stack([rows[rr], cols[cc]], axis=1)
-    win = np.lib.stride_tricks.sliding_window_view(img, (w, w, img.shape[2]))[::d, ::d, 0]
-    return corners, win[rr, cc].reshape(len(rr), w * w * img.shape[2])
-
-
 def _nearest_exact(xf: np.ndarray, xc: np.ndarray, qf: np.ndarray, qc: np.ndarray) -> np.ndarray:
     """Exact nearest background patch (rows of ``xf``/``xc``) of every foreground patch (``qf``/``qc``).
 
@@ -275,9 +261,8 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
     fg = gt.astype(np.uint8)
     bg = cv2.dilate(fg, np.ones((_BAND, _BAND), np.uint8), iterations=1) - fg
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
-    d = _PATCH // 2
-    fg_idx, fg_feat = _patches(lab * fg[:, :, None], fg, _PATCH, d)
-    bg_idx, bg_feat = _patches(lab * bg[:, :, None], bg, _PATCH, d)
+    fg_idx, fg_feat = _k.patch_grid(lab, fg, _PATCH, _PATCH // 2)
+    bg_idx, bg_feat = _k.patch_grid(lab, bg, _PATCH, _PATCH // 2)
     if len(fg_idx) == 0 or len(bg_idx) == 0:
         return np.zeros(gt.shape)
     coords = np.vstack([bg_idx, fg_idx]).astype(np.float64)
@@ -289,17 +274,15 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
         q = np.hstack([fg_feat, scaled[nb:]]).astype(np.float32)
         nn = neighbors.NearestNeighbors(n_neighbors=1, metric="euclidean").fit(x).kneighbors(q)[1][:, 0]
     else:
-        nn = _nearest_exact(np.ascontiguousarray(bg_feat), scaled[:nb], np.ascontiguousarray(fg_feat), scaled[nb:])
-    acc, cnt = _k.reconstruct(image * bg[:, :, None], fg_idx, bg_idx, nn, _PATCH, *gt.shape)
-    recon = np.round(acc / np.where(cnt == 0, 1.0, cnt)[:, :, None]).astype(np.uint8)
+        nn = _nearest_exact(bg_feat, scaled[:nb], fg_feat, scaled[nb:])
+    rebuilt, true = _k.rebuilt_pixels(image, fg_idx, bg_idx, nn, _PATCH, gt)
     sim = np.zeros(gt.shape)
     if neighbors is not None:
         from skimage.color import deltaE_ciede2000, rgb2lab
 
-        de = deltaE_ciede2000(rgb2lab(recon[gt][None]), rgb2lab(image[gt][None]))[0]
-        sim[gt] = 1 - np.clip(de / 100, 0, 1)
+        sim[gt] = 1 - np.clip(deltaE_ciede2000(rgb2lab(rebuilt[None]), rgb2lab(true[None]))[0] / 100, 0, 1)
     else:
-        sim[gt] = _k.ciede2000_similarity(recon[gt], np.ascontiguousarray(image[gt]))
+        sim[gt] = _k.ciede2000_similarity(rebuilt, true)
     return (np.exp(gamma * sim * fg) - 1) / (np.exp(gamma) - 1)
 
 

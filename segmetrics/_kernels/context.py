@@ -60,22 +60,82 @@ def context_sums(p, g, fwd, rev, cd, factor):
 
 
 @njit
-def reconstruct(bg_rgb, fg_idx, bg_idx, nn, w, h, wd):
-    """Average of the nearest background patches pasted at the foreground patch positions (rounded)."""
+def patch_grid(img, mask, w, d):
+    """Corners and flattened ``(w, w, 3)`` values of the ``w x w`` patches on the stride-``d`` grid
+    lying wholly inside ``mask`` (row-major grid order). Windows never leave the image."""
+    h, wd = mask.shape
+    ii = np.zeros((h + 1, wd + 1), np.int64)  # integral image of the mask
+    for r in range(h):
+        run = 0
+        for c in range(wd):
+            run += 1 if mask[r, c] else 0
+            ii[r + 1, c + 1] = ii[r, c + 1] + run
+    nr = (h - w) // d + 1 if h >= w else 0
+    nc = (wd - w) // d + 1 if wd >= w else 0
+    keep = np.zeros(nr * nc, np.bool_)
+    n = 0
+    for a in range(nr):
+        r = a * d
+        for b in range(nc):
+            c = b * d
+            if ii[r + w, c + w] - ii[r, c + w] - ii[r + w, c] + ii[r, c] == w * w:
+                keep[a * nc + b] = True
+                n += 1
+    corners = np.empty((n, 2), np.int64)
+    feat = np.empty((n, w * w * 3), np.uint8)
+    t = 0
+    for k in range(nr * nc):
+        if keep[k]:
+            r = (k // nc) * d
+            c = (k % nc) * d
+            corners[t, 0] = r
+            corners[t, 1] = c
+            u = 0
+            for x in range(w):
+                for y in range(w):
+                    for ch in range(3):
+                        feat[t, u] = img[r + x, c + y, ch]
+                        u += 1
+            t += 1
+    return corners, feat
+
+
+@njit
+def rebuilt_pixels(image, fg_idx, bg_idx, nn, w, gt):
+    """The foreground rebuilt from the matched background patches (mean of the pasted patches,
+    rounded half to even; 0 where none is pasted) and the true colours, at the GT pixels in row-major
+    order: two ``(n_gt, 3)`` uint8 arrays. Corners lie in ``[0, H - w] x [0, W - w]`` (patch grid)."""
+    h, wd = gt.shape
     acc = np.zeros((h, wd, 3), np.int64)
-    cnt = np.zeros((h, wd))
+    cnt = np.zeros((h, wd), np.int64)
     for i in range(fg_idx.shape[0]):
-        fx = min(max(fg_idx[i, 0], 0), h - w)
-        fy = min(max(fg_idx[i, 1], 0), wd - w)
-        j = nn[i]
-        bx = min(max(bg_idx[j, 0], 0), h - w)
-        by = min(max(bg_idx[j, 1], 0), wd - w)
+        fx = fg_idx[i, 0]
+        fy = fg_idx[i, 1]
+        bx = bg_idx[nn[i], 0]
+        by = bg_idx[nn[i], 1]
         for a in range(w):
             for b in range(w):
-                cnt[fx + a, fy + b] += 1.0
+                cnt[fx + a, fy + b] += 1
                 for k in range(3):
-                    acc[fx + a, fy + b, k] += bg_rgb[bx + a, by + b, k]
-    return acc, cnt
+                    acc[fx + a, fy + b, k] += image[bx + a, by + b, k]
+    n = 0
+    for r in range(h):
+        for c in range(wd):
+            if gt[r, c]:
+                n += 1
+    rebuilt = np.zeros((n, 3), np.uint8)
+    true = np.empty((n, 3), np.uint8)
+    t = 0
+    for r in range(h):
+        for c in range(wd):
+            if gt[r, c]:
+                if cnt[r, c] > 0:
+                    for k in range(3):
+                        rebuilt[t, k] = np.uint8(np.rint(acc[r, c, k] / cnt[r, c]))
+                for k in range(3):
+                    true[t, k] = image[r, c, k]
+                t += 1
+    return rebuilt, true
 
 
 @njit
@@ -266,16 +326,18 @@ def summary_leaves(v, leaf):
 def nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi):
     """Exact nearest background patch of every foreground patch (exact ties: the lowest index).
 
-    Leaves are visited by increasing distance of their box to the query's summary and points by
-    their summary distance, a lower bound of the patch distance (:func:`patch_summaries`); the
-    search stops once the bound exceeds the best exact distance (with a relative margin of 1e-9
-    against rounding in the bounds).
+    The search starts from the previous query's answer (neighbouring patches match alike), then
+    visits the leaves by increasing distance of their box to the query's summary and their points
+    by summary distance, a lower bound of the patch distance (:func:`patch_summaries`); it stops
+    once the bound exceeds the best exact distance (with a relative margin of 1e-9 against
+    rounding in the bounds).
     """
     nq = qf.shape[0]
     nl = lo.shape[0]
     m = vq.shape[1]
     nn = np.empty(nq, np.int64)
     lb = np.empty(nl)
+    prev = perm[0]
     for i in range(nq):
         for li in range(nl):
             s = 0.0
@@ -286,12 +348,18 @@ def nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi):
                 elif x > hi[li, d]:
                     s += (x - hi[li, d]) ** 2
             lb[li] = s
-        order = np.argsort(lb)
-        best = np.inf
-        best_j = -1
-        for li in order:
-            if lb[li] > best * (1 + 1e-9):
+        best_j = prev
+        best = patch_distance_sq(xf, xc, best_j, qf, qc, i)
+        while True:
+            li = -1
+            low = best * (1 + 1e-9)
+            for t in range(nl):
+                if lb[t] <= low:
+                    low = lb[t]
+                    li = t
+            if li < 0:
                 break
+            lb[li] = np.inf  # visited
             for t in range(starts[li], starts[li + 1]):
                 j = perm[t]
                 s = 0.0
@@ -304,6 +372,7 @@ def nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi):
                     best = dist
                     best_j = j
         nn[i] = best_j
+        prev = best_j
     return nn
 
 

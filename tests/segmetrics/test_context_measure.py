@@ -107,27 +107,54 @@ def test_camouflage_context_measure_matches_pysod(name):
     assert camouflage_context_measure(pred, gt, img) == pytest.approx(ref, abs=_FLOAT32_BOUND)
 
 
+def _patches(img, mask, w=7, d=3):
+    """Corners and values of the stride-d w x w windows wholly inside mask (bottom / right padded as the reference)."""
+    h, wd = mask.shape
+    ph, pw = (d - (h - w) % d) % d, (d - (wd - w) % d) % d
+    img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    mask = np.pad(mask, ((0, ph), (0, pw)))
+    inside = np.lib.stride_tricks.sliding_window_view(mask > 0, (w, w))[::d, ::d].all(axis=(2, 3))
+    rr, cc = np.nonzero(inside)
+    win = np.lib.stride_tricks.sliding_window_view(img, (w, w, 3))[::d, ::d, 0]
+    return np.stack([rr * d, cc * d], axis=1), win[rr, cc].reshape(len(rr), w * w * 3)
+
+
 def _direct_camouflage_degree(img, gt):
-    """Camouflage degree with a brute-force float64 nearest neighbour and scikit-image's CIEDE2000."""
+    """Camouflage degree with numpy patches, a brute-force float64 nearest neighbour, a loop
+    reconstruction and scikit-image's CIEDE2000."""
     import cv2
     from skimage.color import deltaE_ciede2000, rgb2lab
-
-    from segmetrics.context_measure import _patches
 
     fg = gt.astype(np.uint8)
     bg = cv2.dilate(fg, np.ones((20, 20), np.uint8)) - fg
     lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
-    fi, ff = _patches(lab * fg[:, :, None], fg, 7, 3)
-    bi, bf = _patches(lab * bg[:, :, None], bg, 7, 3)
+    fi, ff = _patches(lab * fg[:, :, None], fg)
+    bi, bf = _patches(lab * bg[:, :, None], bg)
     xy = np.vstack([bi, fi]).astype(float)
     xy = 20 * (xy - xy.mean(0)) / xy.std(0)
     x, q = np.hstack([bf, xy[: len(bi)]]), np.hstack([ff, xy[len(bi):]])
     nn = np.array([np.argmin(((x - v) ** 2).sum(1)) for v in q])  # argmin: the first of exact ties
-    acc, cnt = kernels.reconstruct(img * bg[:, :, None], fi, bi, nn, 7, *gt.shape)
+    acc, cnt = np.zeros(img.shape), np.zeros(gt.shape)
+    for (r, c), j in zip(fi, nn):
+        br, bc = bi[j]
+        acc[r:r + 7, c:c + 7] += img[br:br + 7, bc:bc + 7]
+        cnt[r:r + 7, c:c + 7] += 1
     recon = np.round(acc / np.where(cnt == 0, 1.0, cnt)[:, :, None]).astype(np.uint8)
     sim = np.zeros(gt.shape)
     sim[gt] = 1 - np.clip(deltaE_ciede2000(rgb2lab(recon[gt]), rgb2lab(img[gt])) / 100, 0, 1)
     return (np.exp(8 * sim * fg) - 1) / (np.exp(8) - 1)
+
+
+def test_patch_grid_equals_the_padded_numpy_windows():
+    rng = np.random.default_rng(11)
+    for shape in ((72, 96), (20, 23), (7, 7), (9, 30)):
+        img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        mask = (rng.random(shape) < 0.97).astype(np.uint8)
+        mask[: shape[0] // 2, : shape[1] // 2] = 1
+        corners, feat = kernels.patch_grid(img, mask, 7, 3)
+        want_c, want_f = _patches(img * mask[:, :, None], mask)
+        np.testing.assert_array_equal(corners, want_c)
+        np.testing.assert_array_equal(feat, want_f)
 
 
 @pytest.mark.parametrize("name", ["coins_blur", "astronaut_shift", "coffee_erode"])
