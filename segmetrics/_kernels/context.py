@@ -416,7 +416,8 @@ def ciede2000_similarity(rgb1, rgb2):
     """``1 − min(ΔE₀₀ / 100, 1)`` of the uint8 sRGB pixel pairs ``rgb1[i]``, ``rgb2[i]`` (``(n, 3)`` each).
 
     CIEDE2000 (Sharma, Wu and Dalal 2005) with ``k_L = k_C = k_H = 1``; the hue weight's multiple
-    angles from ``cos h̄``, ``sin h̄`` by the angle-sum formulas.
+    angles from ``cos h̄``, ``sin h̄`` by the angle-sum formulas; a colour equal to the previous
+    pixel's reuses its Lab values.
     """
     lin = np.empty(256)
     for v in range(256):
@@ -427,8 +428,15 @@ def ciede2000_similarity(rgb1, rgb2):
     l2 = np.empty(3)
     p25 = 25.0**7
     for i in range(n):
-        _lab(rgb1, i, lin, l1)
-        _lab(rgb2, i, lin, l2)
+        same1 = i > 0 and rgb1[i, 0] == rgb1[i - 1, 0] and rgb1[i, 1] == rgb1[i - 1, 1] and rgb1[i, 2] == rgb1[i - 1, 2]
+        same2 = i > 0 and rgb2[i, 0] == rgb2[i - 1, 0] and rgb2[i, 1] == rgb2[i - 1, 1] and rgb2[i, 2] == rgb2[i - 1, 2]
+        if same1 and same2:  # runs of equal pairs (flat regions): the same value
+            out[i] = out[i - 1]
+            continue
+        if not same1:
+            _lab(rgb1, i, lin, l1)
+        if not same2:
+            _lab(rgb2, i, lin, l2)
         cbar = 0.5 * (np.hypot(l1[1], l1[2]) + np.hypot(l2[1], l2[2]))
         c2 = cbar * cbar
         c7 = c2 * c2 * c2 * cbar

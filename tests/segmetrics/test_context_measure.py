@@ -192,6 +192,8 @@ def test_ciede2000_similarity_equals_scikit_image():
     b = np.vstack([rng.integers(0, 256, (4000, 3), dtype=np.uint8), a[:500], a[:500] // 2 * 2])  # equal, near
     b[::7, :2] = 0  # grey / zero chroma: the C1·C2 = 0 branch
     a[::11] = a[::11, :1]
+    a, b = np.repeat(a, 3, axis=0), np.repeat(b, 3, axis=0)  # runs of equal colours and pairs
+    b[1::3] = b[::3] // 3
     want = 1 - np.clip(deltaE_ciede2000(rgb2lab(a), rgb2lab(b)) / 100, 0, 1)
     np.testing.assert_allclose(kernels.ciede2000_similarity(a, b), want, rtol=0, atol=1e-12)
 
