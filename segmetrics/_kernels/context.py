@@ -411,13 +411,35 @@ _COS6, _SIN6 = np.cos(np.pi / 30), np.sin(np.pi / 30)
 _COS63, _SIN63 = np.cos(0.35 * np.pi), np.sin(0.35 * np.pi)
 
 
+_LAB_SLOTS = 1 << 12
+_PAIR_SLOTS = 1 << 16
+_HASH = 0x7F4A7C159E3779B9  # odd multiplier of the multiplicative hash (int64 products wrap)
+
+
+@njit
+def _cached_lab(rgb, i, key, lin, keys, vals, out):
+    """Lab of ``rgb[i]`` (colour ``key``) into ``out`` through the direct-mapped cache ``keys``, ``vals``."""
+    slot = ((key * _HASH) >> 20) & (keys.size - 1)
+    if keys[slot] == key:
+        out[0] = vals[slot, 0]
+        out[1] = vals[slot, 1]
+        out[2] = vals[slot, 2]
+    else:
+        _lab(rgb, i, lin, out)
+        keys[slot] = key
+        vals[slot, 0] = out[0]
+        vals[slot, 1] = out[1]
+        vals[slot, 2] = out[2]
+
+
 @njit
 def ciede2000_similarity(rgb1, rgb2):
     """``1 − min(ΔE₀₀ / 100, 1)`` of the uint8 sRGB pixel pairs ``rgb1[i]``, ``rgb2[i]`` (``(n, 3)`` each).
 
     CIEDE2000 (Sharma, Wu and Dalal 2005) with ``k_L = k_C = k_H = 1``; the hue weight's multiple
-    angles from ``cos h̄``, ``sin h̄`` by the angle-sum formulas; a colour equal to the previous
-    pixel's reuses its Lab values.
+    angles from ``cos h̄``, ``sin h̄`` by the angle-sum formulas; Lab values and results are cached
+    per colour and per pair (direct-mapped tables: repeated colours, e.g. of grey or flat images,
+    are converted once).
     """
     lin = np.empty(256)
     for v in range(256):
@@ -427,16 +449,21 @@ def ciede2000_similarity(rgb1, rgb2):
     l1 = np.empty(3)
     l2 = np.empty(3)
     p25 = 25.0**7
+    # direct-mapped caches (exact: a hit returns what the computation gives): Lab per colour, value per pair
+    lab_keys = np.full((2, _LAB_SLOTS), -1, np.int64)
+    lab_vals = np.empty((2, _LAB_SLOTS, 3))
+    pair_keys = np.full(_PAIR_SLOTS, -1, np.int64)
+    pair_vals = np.empty(_PAIR_SLOTS)
     for i in range(n):
-        same1 = i > 0 and rgb1[i, 0] == rgb1[i - 1, 0] and rgb1[i, 1] == rgb1[i - 1, 1] and rgb1[i, 2] == rgb1[i - 1, 2]
-        same2 = i > 0 and rgb2[i, 0] == rgb2[i - 1, 0] and rgb2[i, 1] == rgb2[i - 1, 1] and rgb2[i, 2] == rgb2[i - 1, 2]
-        if same1 and same2:  # runs of equal pairs (flat regions): the same value
-            out[i] = out[i - 1]
+        k1 = (np.int64(rgb1[i, 0]) << 16) | (np.int64(rgb1[i, 1]) << 8) | np.int64(rgb1[i, 2])
+        k2 = (np.int64(rgb2[i, 0]) << 16) | (np.int64(rgb2[i, 1]) << 8) | np.int64(rgb2[i, 2])
+        kp = (k1 << 24) | k2
+        slot = ((kp * _HASH) >> 20) & (_PAIR_SLOTS - 1)
+        if pair_keys[slot] == kp:
+            out[i] = pair_vals[slot]
             continue
-        if not same1:
-            _lab(rgb1, i, lin, l1)
-        if not same2:
-            _lab(rgb2, i, lin, l2)
+        _cached_lab(rgb1, i, k1, lin, lab_keys[0], lab_vals[0], l1)
+        _cached_lab(rgb2, i, k2, lin, lab_keys[1], lab_vals[1], l2)
         cbar = 0.5 * (np.hypot(l1[1], l1[2]) + np.hypot(l2[1], l2[2]))
         c2 = cbar * cbar
         c7 = c2 * c2 * c2 * cbar
@@ -486,4 +513,6 @@ def ciede2000_similarity(rgb1, rgb2):
         dtheta = (np.pi / 6) * np.exp(-(e * e))
         de2 = l_term * l_term + c_term * c_term + h_term * h_term - np.sin(2 * dtheta) * rc * c_term * h_term
         out[i] = 1 - min(np.sqrt(max(de2, 0.0)) / 100, 1.0)
+        pair_keys[slot] = kp
+        pair_vals[slot] = out[i]
     return out
