@@ -206,16 +206,15 @@ def context_measure(pred: Any, gt: Any, *, beta_sq: float = 1.0, alpha: float = 
 def _nearest_exact(xf: np.ndarray, xc: np.ndarray, qf: np.ndarray, qc: np.ndarray) -> np.ndarray:
     """Exact nearest background patch (rows of ``xf``/``xc``) of every foreground patch (``qf``/``qc``).
 
-    The background patches are grouped into leaves of 8-value summaries whose distances bound the
-    patch distances from below (:func:`segmetrics._kernels.context.patch_summaries`); only leaves and
-    patches whose bound does not exceed the best exact distance found are examined.
+    A k-d tree over 8-value patch summaries whose distances bound the patch distances from below
+    (:func:`segmetrics._kernels.context.patch_summaries`) prunes every node and patch whose bound
+    exceeds the best exact distance found.
     """
     vx, vq = _k.patch_summaries(xf, xc, _PATCH * _PATCH), _k.patch_summaries(qf, qc, _PATCH * _PATCH)
-    perm, starts, lo, hi = _k.summary_leaves(vx, _LEAF)
-    return _k.nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi)
+    return _k.nearest_patches(xf, xc, vx, qf, qc, vq, *_k.summary_tree(vx, _LEAF))
 
 
-_LEAF = 32
+_LEAF = 16
 
 
 def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, lambda_spatial: float = 20,

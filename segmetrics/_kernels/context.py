@@ -264,24 +264,29 @@ def patch_distance_sq(xf, xc, j, qf, qc, i):
 
 
 @njit
-def summary_leaves(v, leaf):
-    """Split the rows of ``v`` into leaves of at most ``leaf`` rows by median cuts of the widest column.
+def summary_tree(v, leaf):
+    """A k-d tree over the rows of ``v``: median cuts of the widest column down to ``leaf`` rows.
 
-    Returns the row order ``perm``, the leaf bounds ``starts`` (leaf ``i`` holds
-    ``perm[starts[i]:starts[i + 1]]``) and each leaf's bounding box ``lo``, ``hi``.
+    Returns the row order ``perm`` and per node its rows ``perm[start:end]``, its children
+    (``-1``: a leaf) and its bounding box ``lo``, ``hi``; node 0 is the root.
     """
     n, m = v.shape
     perm = np.arange(n)
-    seg_lo = [0]
-    seg_hi = [n]
-    out_lo = []
-    while len(seg_lo) > 0:
-        a = seg_lo.pop()
-        b = seg_hi.pop()
-        if b - a <= leaf:
-            out_lo.append(a)
-            continue
-        best = -1.0
+    cap = 2 * (n // max(leaf // 2, 1)) + 3
+    start = np.zeros(cap, np.int64)
+    end = np.zeros(cap, np.int64)
+    left = np.full(cap, -1, np.int64)
+    right = np.full(cap, -1, np.int64)
+    lo = np.zeros((cap, m))
+    hi = np.zeros((cap, m))
+    count = 1
+    end[0] = n
+    todo = [0]
+    while len(todo) > 0:
+        node = todo.pop()
+        a = start[node]
+        b = end[node]
+        widest = -1.0
         dim = 0
         for d in range(m):
             mn = np.inf
@@ -290,87 +295,91 @@ def summary_leaves(v, leaf):
                 x = v[perm[t], d]
                 mn = min(mn, x)
                 mx = max(mx, x)
-            if mx - mn > best:
-                best = mx - mn
+            lo[node, d] = mn
+            hi[node, d] = mx
+            if mx - mn > widest:
+                widest = mx - mn
                 dim = d
+        if b - a <= leaf or widest <= 0:
+            continue
         keys = np.empty(b - a)
         for t in range(a, b):
             keys[t - a] = v[perm[t], dim]
         perm[a:b] = perm[a:b][np.argsort(keys, kind="mergesort")]
         mid = (a + b) // 2
-        seg_lo.append(a)
-        seg_hi.append(mid)
-        seg_lo.append(mid)
-        seg_hi.append(b)
-    firsts = np.sort(np.array(out_lo, np.int64))
-    nl = firsts.size
-    starts = np.empty(nl + 1, np.int64)
-    starts[:nl] = firsts
-    starts[nl] = n
-    lo = np.empty((nl, m))
-    hi = np.empty((nl, m))
-    for li in range(nl):
-        for d in range(m):
-            mn = np.inf
-            mx = -np.inf
-            for t in range(starts[li], starts[li + 1]):
-                x = v[perm[t], d]
-                mn = min(mn, x)
-                mx = max(mx, x)
-            lo[li, d] = mn
-            hi[li, d] = mx
-    return perm, starts, lo, hi
+        for child, ca, cb in ((count, a, mid), (count + 1, mid, b)):
+            start[child] = ca
+            end[child] = cb
+            todo.append(child)
+        left[node] = count
+        right[node] = count + 1
+        count += 2
+    return perm, start[:count], end[:count], left[:count], right[:count], lo[:count], hi[:count]
 
 
 @njit
-def nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi):
+def _box_bound(vq, i, lo, hi, node):
+    s = 0.0
+    for d in range(vq.shape[1]):
+        x = vq[i, d]
+        if x < lo[node, d]:
+            s += (lo[node, d] - x) ** 2
+        elif x > hi[node, d]:
+            s += (x - hi[node, d]) ** 2
+    return s
+
+
+@njit
+def nearest_patches(xf, xc, vx, qf, qc, vq, perm, start, end, left, right, lo, hi):
     """Exact nearest background patch of every foreground patch (exact ties: the lowest index).
 
-    The search starts from the previous query's answer (neighbouring patches match alike), then
-    visits the leaves by increasing distance of their box to the query's summary and their points
-    by summary distance, a lower bound of the patch distance (:func:`patch_summaries`); it stops
-    once the bound exceeds the best exact distance (with a relative margin of 1e-9 against
-    rounding in the bounds).
+    Starts from the previous query's answer (neighbouring patches match alike), then descends the
+    k-d tree of :func:`summary_tree`, nearer child first, pruning nodes whose box is farther than
+    the best exact distance and points whose summary is (summary distances bound the patch
+    distances from below, :func:`patch_summaries`; a relative margin of 1e-9 covers rounding).
     """
     nq = qf.shape[0]
-    nl = lo.shape[0]
     m = vq.shape[1]
     nn = np.empty(nq, np.int64)
-    lb = np.empty(nl)
+    stack = np.empty(256, np.int64)
+    bounds = np.empty(256)
     prev = perm[0]
     for i in range(nq):
-        for li in range(nl):
-            s = 0.0
-            for d in range(m):
-                x = vq[i, d]
-                if x < lo[li, d]:
-                    s += (lo[li, d] - x) ** 2
-                elif x > hi[li, d]:
-                    s += (x - hi[li, d]) ** 2
-            lb[li] = s
         best_j = prev
         best = patch_distance_sq(xf, xc, best_j, qf, qc, i)
-        while True:
-            li = -1
-            low = best * (1 + 1e-9)
-            for t in range(nl):
-                if lb[t] <= low:
-                    low = lb[t]
-                    li = t
-            if li < 0:
-                break
-            lb[li] = np.inf  # visited
-            for t in range(starts[li], starts[li + 1]):
-                j = perm[t]
-                s = 0.0
-                for d in range(m):
-                    s += (vq[i, d] - vx[j, d]) ** 2
-                if s > best * (1 + 1e-9):
-                    continue
-                dist = patch_distance_sq(xf, xc, j, qf, qc, i)
-                if dist < best or (dist == best and j < best_j):
-                    best = dist
-                    best_j = j
+        stack[0] = 0
+        bounds[0] = _box_bound(vq, i, lo, hi, 0)
+        top = 1
+        while top > 0:
+            top -= 1
+            node = stack[top]
+            if bounds[top] > best * (1 + 1e-9):
+                continue
+            if left[node] < 0:
+                for t in range(start[node], end[node]):
+                    j = perm[t]
+                    s = 0.0
+                    for d in range(m):
+                        s += (vq[i, d] - vx[j, d]) ** 2
+                    if s > best * (1 + 1e-9):
+                        continue
+                    dist = patch_distance_sq(xf, xc, j, qf, qc, i)
+                    if dist < best or (dist == best and j < best_j):
+                        best = dist
+                        best_j = j
+                continue
+            a = left[node]
+            b = right[node]
+            ba = _box_bound(vq, i, lo, hi, a)
+            bb = _box_bound(vq, i, lo, hi, b)
+            if ba < bb:  # push the farther child first: the nearer is visited next
+                a, b = b, a
+                ba, bb = bb, ba
+            stack[top] = a
+            bounds[top] = ba
+            stack[top + 1] = b
+            bounds[top + 1] = bb
+            top += 2
         nn[i] = best_j
         prev = best_j
     return nn

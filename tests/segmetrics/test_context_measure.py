@@ -179,9 +179,9 @@ def test_exact_patch_search_equals_brute_force_with_ties():
         qc = rng.normal(size=(n_q, 2))
         d = ((xf[None].astype(float) - qf[:, None]) ** 2).sum(2) + ((xc[None] - qc[:, None]) ** 2).sum(2)
         vx, vq = kernels.patch_summaries(xf, xc, 49), kernels.patch_summaries(qf, qc, 49)
-        perm, starts, lo, hi = kernels.summary_leaves(vx, 8)
-        got = kernels.nearest_patches(xf, xc, vx, qf, qc, vq, perm, starts, lo, hi)
-        np.testing.assert_array_equal(got, d.argmin(1))
+        for leaf in (1, 4, 8, 1000):
+            got = kernels.nearest_patches(xf, xc, vx, qf, qc, vq, *kernels.summary_tree(vx, leaf))
+            np.testing.assert_array_equal(got, d.argmin(1))
 
 
 def test_ciede2000_similarity_equals_scikit_image():
