@@ -473,14 +473,14 @@ def ciede2000_similarity(rgb1, rgb2):
             continue
         _cached_lab(rgb1, i, k1, lin, lab_keys[0], lab_vals[0], l1)
         _cached_lab(rgb2, i, k2, lin, lab_keys[1], lab_vals[1], l2)
-        cbar = 0.5 * (np.hypot(l1[1], l1[2]) + np.hypot(l2[1], l2[2]))
+        cbar = 0.5 * (np.sqrt(l1[1] * l1[1] + l1[2] * l1[2]) + np.sqrt(l2[1] * l2[1] + l2[2] * l2[2]))
         c2 = cbar * cbar
         c7 = c2 * c2 * c2 * cbar
         scale = 1 + 0.5 * (1 - np.sqrt(c7 / (c7 + p25)))
         a1 = l1[1] * scale
         a2 = l2[1] * scale
-        ch1 = np.hypot(a1, l1[2])
-        ch2 = np.hypot(a2, l2[2])
+        ch1 = np.sqrt(a1 * a1 + l1[2] * l1[2])
+        ch2 = np.sqrt(a2 * a2 + l2[2] * l2[2])
         h1 = _hue(a1, l1[2])
         h2 = _hue(a2, l2[2])
         lbar = 0.5 * (l1[0] + l2[0])
