@@ -130,8 +130,11 @@ def _direct_camouflage_degree(img, gt):
     lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
     fi, ff = _patches(lab * fg[:, :, None], fg)
     bi, bf = _patches(lab * bg[:, :, None], bg)
+    if len(fi) == 0 or len(bi) == 0:  # nothing to match: no camouflage
+        return np.zeros(gt.shape)
     xy = np.vstack([bi, fi]).astype(float)
-    xy = 20 * (xy - xy.mean(0)) / xy.std(0)
+    sd = xy.std(0)
+    xy = 20 * (xy - xy.mean(0)) / np.where(sd == 0, 1, sd)
     x, q = np.hstack([bf, xy[: len(bi)]]), np.hstack([ff, xy[len(bi):]])
     nn = np.array([np.argmin(((x - v) ** 2).sum(1)) for v in q])  # argmin: the first of exact ties
     acc, cnt = np.zeros(img.shape), np.zeros(gt.shape)
@@ -166,6 +169,18 @@ def test_camouflage_degree_is_the_brute_force_definition(name):
     assert np.abs(camouflage_degree(img, g) - want).max() <= 1e-12
     pred = make_photo_case(name)[0]
     assert camouflage_context_measure(pred, gt, img) == pytest.approx(_direct_cm(pred, gt, want, 1.2), abs=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(16, 40), st.integers(16, 40), st.integers(0, 2**32 - 1), st.sampled_from([2, 4, 256]))
+def test_camouflage_degree_is_the_definition_on_random_images(h, w, seed, levels):
+    # few colour levels: many equal patches, so ties in the matching
+    rng = np.random.default_rng(seed)
+    img = (rng.integers(0, levels, (h, w, 3)) * (255 // (levels - 1))).astype(np.uint8)
+    gt = np.zeros((h, w), bool)
+    r, c = rng.integers(0, h // 2), rng.integers(0, w // 2)
+    gt[r:r + rng.integers(7, h - r + 1), c:c + rng.integers(7, w - c + 1)] = True
+    assert np.abs(camouflage_degree(img, gt) - _direct_camouflage_degree(img, gt)).max() <= 1e-12
 
 
 def test_exact_patch_search_equals_brute_force_with_ties():
