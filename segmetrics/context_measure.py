@@ -123,13 +123,14 @@ def _sums_exact(pn: np.ndarray, g: np.ndarray, cd: np.ndarray | None, k: np.ndar
             band = cv2.filter2D(pn[i0:i1, j0:j1], cv2.CV_64F, k, borderType=cv2.BORDER_REFLECT_101)
             strips.append(np.ascontiguousarray(band[lo_r - i0:hi_r - i0, lo_c - j0:hi_c - j0]))
         else:
-            strips.append(_NO_CD[:0, :0])
+            strips.append(_NO_STRIP)
     use_cd = cd is not None
     return _k.exact_sums(pn, g, cd if use_cd else _NO_CD, use_cd, q, r0, c0, dr, dc, *strips,
                          _EXP_FACTOR)
 
 
 _NO_CD = np.zeros((1, 1))
+_NO_STRIP = np.zeros((0, 0))
 
 
 def _sums_pysod(pn: np.ndarray, g: np.ndarray, cd: np.ndarray | None, k: np.ndarray) -> tuple:

@@ -183,40 +183,49 @@ def exact_sums(p, g, cd, use_cd, q, r0, c0, dr, dc, top, bottom, left, right, fa
         if use_cd:
             for j in range(w):
                 rs += cd[i, j]
+        strip = top if i < dr else bottom
+        row = i if i < dr else i - nb
+        edge_row = i < dr or i > h - 1 - dr
         for j in range(w):
             if g[i, j]:
                 sg += 1
                 qv = q[i - r0, j - c0]
                 ra += qv
-                if i < dr:
-                    rev = top[i, j]
-                elif i > h - 1 - dr:
-                    rev = bottom[i - nb, j]
+                if edge_row:
+                    rev = strip[row, j]
                 elif j < dc:
                     rev = left[i, j]
                 elif j > w - 1 - dc:
                     rev = right[i, j - nr]
                 else:
                     rev = qv
-                rt = factor * (1.0 - np.exp(-rev))
-                rr += rt * (1.0 + cd[i, j]) if use_cd else rt
+                e = 1.0 - np.exp(-rev)
+                rr += e * (1.0 + cd[i, j]) if use_cd else e
         a, ca = neumaier_add(a, ca, ra)
         b, cb = neumaier_add(b, cb, rb)
         s, cs = neumaier_add(s, cs, rs)
-        r, cr = neumaier_add(r, cr, rr)
+        r, cr = neumaier_add(r, cr, factor * rr)
     # the extended positions outside the image: there Q weighs the GT pixel they reflect to
     cmap = np.empty(q.shape[1], np.int64)
     for j in range(q.shape[1]):
         cmap[j] = reflect101(j + c0, w)
+    left_end = min(max(-c0, 0), q.shape[1])  # columns j < left_end lie left of the image
+    right_start = max(min(w - c0, q.shape[1]), left_end)  # columns j >= right_start lie right of it
     for i in range(q.shape[0]):
         y = i + r0
         gi = reflect101(y, h)
-        inside_row = 0 <= y < h
         ra = 0.0
-        for j in range(q.shape[1]):
-            x = j + c0
-            if (not inside_row or x < 0 or x >= w) and g[gi, cmap[j]]:
-                ra += q[i, j]
+        if 0 <= y < h:
+            for j in range(left_end):
+                if g[gi, cmap[j]]:
+                    ra += q[i, j]
+            for j in range(right_start, q.shape[1]):
+                if g[gi, cmap[j]]:
+                    ra += q[i, j]
+        else:
+            for j in range(q.shape[1]):
+                if g[gi, cmap[j]]:
+                    ra += q[i, j]
         a, ca = neumaier_add(a, ca, ra)
     return a + ca, b + cb, r + cr, sg, s + cs
 
