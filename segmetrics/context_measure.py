@@ -158,7 +158,7 @@ def _normalised(p: np.ndarray, g: np.ndarray, normalize: bool) -> np.ndarray:
     if p.dtype == np.uint8:
         lo, hi = float(p.min()) / 255.0, float(p.max()) / 255.0
         donorm = bool(normalize and hi != lo)
-        return uint8_level_values(lo, hi - lo if donorm else 1.0, donorm)[p]
+        return _k.lut_map(uint8_level_values(lo, hi - lo if donorm else 1.0, donorm), p)
     return np.ascontiguousarray(normalized_map(p, image_stats(p, g, normalize=normalize, fe=False)), np.float64)
 
 

@@ -34,6 +34,16 @@ def gt_moments(g, h, w):
 
 
 @njit
+def lut_map(lut, u):
+    """``lut[u]`` for a 2-D uint8 map ``u`` (a 256-entry table: every value indexes it)."""
+    out = np.empty(u.shape)
+    for i in range(u.shape[0]):
+        for j in range(u.shape[1]):
+            out[i, j] = lut[u[i, j]]
+    return out
+
+
+@njit
 def context_sums(p, g, fwd, rev, cd, factor):
     """Compensated sums of the context measure: ``Σ P·F·[P>0]``, ``Σ P``, ``Σ R·(G + cd)``, ``Σ G``, ``Σ cd``
     with ``R = factor · G · (1 − exp(−rev))``."""
