@@ -441,13 +441,12 @@ _COS63, _SIN63 = np.cos(0.35 * np.pi), np.sin(0.35 * np.pi)
 
 _LAB_SLOTS = 1 << 12
 _PAIR_SLOTS = 1 << 16
-_HASH = 0x7F4A7C159E3779B9  # odd multiplier of the multiplicative hash (int64 products wrap)
 
 
 @njit
 def _cached_lab(rgb, i, key, lin, keys, vals, out):
     """Lab of ``rgb[i]`` (colour ``key``) into ``out`` through the direct-mapped cache ``keys``, ``vals``."""
-    slot = ((key * _HASH) >> 20) & (keys.size - 1)
+    slot = (key ^ (key >> 12)) & (keys.size - 1)  # 24-bit colour folded to 12 bits
     if keys[slot] == key:
         out[0] = vals[slot, 0]
         out[1] = vals[slot, 1]
@@ -486,7 +485,7 @@ def ciede2000_similarity(rgb1, rgb2):
         k1 = (np.int64(rgb1[i, 0]) << 16) | (np.int64(rgb1[i, 1]) << 8) | np.int64(rgb1[i, 2])
         k2 = (np.int64(rgb2[i, 0]) << 16) | (np.int64(rgb2[i, 1]) << 8) | np.int64(rgb2[i, 2])
         kp = (k1 << 24) | k2
-        slot = ((kp * _HASH) >> 20) & (_PAIR_SLOTS - 1)
+        slot = (kp ^ (kp >> 16) ^ (kp >> 32)) & (_PAIR_SLOTS - 1)  # 48-bit pair folded to 16 bits
         if pair_keys[slot] == kp:
             out[i] = pair_vals[slot]
             continue
