@@ -8,8 +8,10 @@ Families and anchors (same inputs, same run):
   plus ``SizeInvarianceMAE``;
 * ``msiou`` (:func:`segmetrics.msiou`) vs ``MSIoU`` (dynamic, adaptive, binary), at ``--msiou-size``
   (pysodmetrics takes tens of seconds per soft 1024² map);
-* ``cm`` / ``ccm`` (:func:`segmetrics.context_measure`, :func:`segmetrics.camouflage_context_measure`)
-  vs ``ContextMeasure`` / ``CamouflageContextMeasure`` (``ccm`` at ``--msiou-size`` as well);
+* ``cm`` / ``ccm`` (:func:`segmetrics.context_measure`, :func:`segmetrics.camouflage_context_measure`,
+  exact float64 default) vs ``ContextMeasure`` / ``CamouflageContextMeasure`` (``ccm`` at
+  ``--msiou-size`` as well); ``cm_pysod`` / ``ccm_pysod``: the same with ``compat="pysod"``
+  (pysodmetrics' float32 forward map and scikit-learn's search, identical values);
 * ``mse``, ``mba``, ``biou`` vs BiRefNet's ``MSEMeasure``, ``MBAMeasure``, ``BIoUMeasure`` when
   ``--birefnet`` points at BiRefNet's ``evaluation/metrics.py`` (not part of this repository).
 
@@ -104,7 +106,7 @@ def anchors(birefnet: str | None):
         m.step(p, g, img=img)
         return m.get_results()
 
-    out = {"confusion": fmv2, "si": si, "msiou": ms, "cm": cm, "ccm": ccm}
+    out = {"confusion": fmv2, "si": si, "msiou": ms, "cm": cm, "cm_pysod": cm, "ccm": ccm, "ccm_pysod": ccm}
     if birefnet:
         spec = importlib.util.spec_from_file_location("birefnet_metrics", birefnet)
         bm = importlib.util.module_from_spec(spec)
@@ -130,6 +132,8 @@ def ours():
         "msiou": lambda p, g, _: sm.msiou(p, g),
         "cm": lambda p, g, _: sm.context_measure(p, g),
         "ccm": lambda p, g, img: sm.camouflage_context_measure(p, g, img),
+        "cm_pysod": lambda p, g, _: sm.context_measure(p, g, compat="pysod"),
+        "ccm_pysod": lambda p, g, img: sm.camouflage_context_measure(p, g, img, compat="pysod"),
         "mse": lambda p, g, _: sm.mse(p, g),
         "mba": lambda p, g, _: sm.boundary_accuracy(p, g),
         "biou": lambda p, g, _: sm.boundary_iou(p, g),
@@ -154,7 +158,7 @@ def main() -> None:
         sets[a.msiou_size] = inputs(a.msiou_size)
     rows = []
     for fam in fams:
-        size = a.msiou_size if fam in ("msiou", "ccm") else a.size
+        size = a.msiou_size if fam in ("msiou", "ccm", "ccm_pysod") else a.size
         ratios = []
         for name, p, g, img in sets[size]:
             t_ref = cpu_median(ref[fam], (p, g, img), 1 if fam == "msiou" else a.repeats)

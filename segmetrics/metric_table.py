@@ -471,6 +471,9 @@ for _opt in (
     Option("ccm_gamma", 8.0, check_positive, "camouflage context measure: camouflage-degree scale gamma"),
     Option("ccm_lambda", 20.0, lambda v, n: check_positive(v, n, allow_zero=True),
            "camouflage context measure: position weight lambda of the patch matching"),
+    Option("cm_compat", "exact", _choice("exact", "pysod"),
+           "context measures: exact float64 correlations and patch matching, or pysodmetrics' float32 forward map "
+           "and scikit-learn's float32 search", choices=("exact", "pysod")),
 ):
     register_option(_opt)
 
@@ -479,16 +482,18 @@ def _cm(ctx: PairContext) -> float:
     from segmetrics.context_measure import _score
 
     o = ctx.options
-    return _score(np.ascontiguousarray(ctx.normalized(), np.float64), ctx.gt, np.zeros(ctx.gt.shape), o.cm_beta_sq,
-                  o.cm_alpha)
+    return _score(np.ascontiguousarray(ctx.normalized(), np.float64), ctx.gt, None, o.cm_beta_sq, o.cm_alpha,
+                  o.cm_compat)
 
 
 def _ccm(ctx: PairContext) -> float:
     from segmetrics.context_measure import _score, camouflage_degree
 
     o = ctx.options
-    cd = camouflage_degree(ctx.extras["image"], ctx.gt, gamma=o.ccm_gamma, lambda_spatial=o.ccm_lambda)
-    return _score(np.ascontiguousarray(ctx.normalized(), np.float64), ctx.gt, cd, o.ccm_beta_sq, o.cm_alpha)
+    cd = camouflage_degree(ctx.extras["image"], ctx.gt, gamma=o.ccm_gamma, lambda_spatial=o.ccm_lambda,
+                           compat=o.cm_compat)
+    return _score(np.ascontiguousarray(ctx.normalized(), np.float64), ctx.gt, cd, o.ccm_beta_sq, o.cm_alpha,
+                  o.cm_compat)
 
 
 for _fam in (
@@ -497,14 +502,14 @@ for _fam in (
         title="context measure",
         compute=_cm,
         scalars=(Scalar("cm", label="CM", latex=r"$C_\beta$", column=25),),
-        options=("normalize", "cm_beta_sq", "cm_alpha"),
+        options=("normalize", "cm_beta_sq", "cm_alpha", "cm_compat"),
     ),
     Family(
         key="ccm",
         title="camouflage context measure (needs the RGB image)",
         compute=_ccm,
         scalars=(Scalar("ccm", label="CCM", latex=r"$C_\beta^{cam}$", column=26),),
-        options=("normalize", "ccm_beta_sq", "cm_alpha", "ccm_gamma", "ccm_lambda"),
+        options=("normalize", "ccm_beta_sq", "cm_alpha", "ccm_gamma", "ccm_lambda", "cm_compat"),
         needs=frozenset({"image"}),
     ),
 ):

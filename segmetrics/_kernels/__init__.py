@@ -28,9 +28,14 @@ auxiliary inputs such as HCE skeletons, options) before any kernel runs. The dat
   image's shape; bins are ``int(255 * v)`` of normalised values in ``[0, 1]``.
 * ``pixel_passes``: level histograms index ``256 * class + level`` (< 512) with uint8 levels; the
   boundary-IoU bin ``q - erode(q)`` is in ``0..255`` because the erosion's window holds the pixel.
-* ``context``: patch corners come from the patch grid of the same (padded) image and are clipped to
-  ``[0, H - 7] x [0, W - 7]`` (images smaller than a patch never reach the kernel); neighbour indices
-  come from a search over the background patches.
+* ``context``: patch corners come from the stride-3 patch grid of the same image, so they lie in
+  ``[0, H - 7] x [0, W - 7]``; neighbour indices are rows of the background patches (from the
+  k-d tree's row order, or scikit-learn); the correlation ``Q`` covers the GT's bounding box widened
+  by the kernel radius, so every GT pixel and every extended position reflecting onto one is inside
+  it; the border strips are read only at GT pixels in them, and strips holding GT pixels are always
+  computed; reflected indices go through ``reflect101`` (in ``[0, n)``); the k-d tree's node arrays
+  are sized for leaves of at least ``leaf // 2`` rows and its search stack (256) exceeds the depth
+  of a median-split tree of any int64 size.
 
 CI runs the segmetrics tests (including a hypothesis fuzz of every public metric in a subprocess)
 with ``NUMBA_BOUNDSCHECK=1`` and a slice with ``SEGMETRICS_DISABLE_JIT=1``.

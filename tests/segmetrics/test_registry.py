@@ -321,6 +321,7 @@ _FUNCTION_PARAMETERS = {
     "hce_iterations": [("hce", "iterations"), ("hce_details", "iterations")],
     "threshold": [("region_overlap", "threshold"), ("boundary_fscore", "threshold")],
     "bf_tolerances": [("boundary_fscore", "tolerances")],
+    "cm_compat": [("context_measure", "compat"), ("camouflage_context_measure", "compat")],
 }
 
 
