@@ -23,6 +23,7 @@ from scipy.ndimage import distance_transform_edt
 
 from segmetrics import weighted_fmeasure
 from segmetrics._kernels.edt import feature_transform, fill_row, lower_envelope, next_row_below, row_heights
+from segmetrics._kernels.weighted_fmeasure import separable_factors
 from segmetrics._normalize import minmax_normalize
 from segmetrics.weighted_fmeasure import _gaussian_kernel, _importance_table, _weighted_fmeasure_image
 
@@ -223,6 +224,15 @@ def test_random_pairs_match_pysod(h, w, p_fg, seed):
 
 
 # ----------------------------------------------------------------------------- building blocks
+
+
+def test_separable_factors_reproduce_the_gaussian_within_ulps():
+    """EA is computed separably: the 7×7 kernel must be the outer product of the two factors."""
+    krn = _gaussian_kernel()
+    u, v = separable_factors(krn)
+    np.testing.assert_allclose(np.outer(u, v), krn, rtol=4 * np.finfo(np.float64).eps, atol=0)
+    np.testing.assert_array_equal(u, u[::-1])  # symmetric, like the kernel
+    np.testing.assert_array_equal(v, v[::-1])
 
 
 def test_gaussian_kernel_and_importance_table_match_pysod():
