@@ -80,6 +80,7 @@ class Config:
     # model / data
     width: float = 0.25
     size: int = 256
+    input_size: int = 0
     batch: int = 4
     val_batch: int = 8
     train_samples: int = 256
@@ -179,7 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     a("--seed", type=int, help="seed of initialisation, data order and augmentation (0)")
     g = p.add_argument_group("model and data")
     g.add_argument("--width", type=float, help="channel multiplier; 1.0 is the authors' model")
-    g.add_argument("--size", type=int, help="training and validation input size (square)")
+    g.add_argument("--size", type=int,
+                   help="data size (square): folder images are resized to it, generated samples drawn at it; "
+                        "validation metrics are computed at each image's original size")
+    g.add_argument("--input-size", type=int,
+                   help="model input size (square; 0: --size): images, and the GTs the losses compare with, are "
+                        "resized to it bilinearly, as the authors resize everything to 1024²; predictions are "
+                        "resized back to the original size for validation")
     g.add_argument("--batch", type=int, help="batch size per process")
     g.add_argument("--val-batch", type=int, help="validation batch size")
     g.add_argument("--train-samples", type=int, help="generated training samples (no --data)")
@@ -262,7 +269,7 @@ def _check_config(cfg: Config) -> None:
     for k in positive:
         if getattr(cfg, k) < 1:
             raise SystemExit(f"--{k.replace('_', '-')} must be >= 1; got {getattr(cfg, k)}")
-    for k in ("iters", "gt_iters", "val_every", "patience", "workers", "gt_val_samples", "threads"):
+    for k in ("input_size", "iters", "gt_iters", "val_every", "patience", "workers", "gt_val_samples", "threads"):
         if getattr(cfg, k) < 0:
             raise SystemExit(f"--{k.replace('_', '-')} must be >= 0; got {getattr(cfg, k)}")
     if cfg.width <= 0 or cfg.lr <= 0:
@@ -608,7 +615,10 @@ def baselines(val_sets: dict[str, Dataset], cfg: Config, ctx: Context) -> dict[s
 
 
 def _prepare(x: torch.Tensor, cfg: Config, ctx: Context) -> torch.Tensor:
+    """A batch on the device, bilinearly resized to the model input size (``--input-size``), in the memory format."""
     x = x.to(ctx.device, non_blocking=True)
+    if cfg.input_size and tuple(x.shape[-2:]) != (cfg.input_size, cfg.input_size):
+        x = F.interpolate(x, size=(cfg.input_size, cfg.input_size), mode="bilinear", align_corners=False)
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
@@ -663,9 +673,9 @@ def gt_encoder_maxf(encoder: nn.Module, ds: Dataset, cfg: Config, ctx: Context) 
     encoder.eval()
     acc = DatasetMetrics(metrics=("fm",))
     for batch in eval_loader(ds, cfg, ctx, limit=cfg.gt_val_samples):
-        gts = torch.stack(batch["gt"])
+        gts = _prepare(torch.stack(batch["gt"]), cfg, ctx)  # at the model input size, as in training
         with ctx.autocast():
-            d1 = encoder(_prepare(gts, cfg, ctx))[0][0]
+            d1 = encoder(gts)[0][0]
         prob = torch.sigmoid(d1.float())
         acc.update(_to_u8(prob[:, 0]), _to_u8(gts[:, 0]))
     encoder.train(was_training)
@@ -1044,7 +1054,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         cfg.compile = False
         ctx.log("--compile (paper preset) is for CUDA; off on this CPU run (pass --compile to force it)")
     started = time.perf_counter()
-    ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {cfg.size}², batch {cfg.batch} × {ctx.world} "
+    shown = f"{cfg.size}²" + (f" data, {cfg.input_size}² model input" if cfg.input_size else "")
+    ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {shown}, batch {cfg.batch} × {ctx.world} "
             f"process(es), device {ctx.device}, amp {ctx.amp_dtype}, output {cfg.out}")
     run = Run(cfg, ctx)
     if resume_path is not None:

@@ -170,7 +170,8 @@ def test_augmentation_and_sampler_are_pure_functions_of_position():
 def test_help_lists_every_preset_and_the_main_flags():
     text = train_isnet.build_parser().format_help()
     for word in ("smoke", "paper", "tiny", "--no-feature-sync", "--gt-encoder-mode", "--resume", "--amp",
-                 "--compile", "--channels-last", "--fused-adam", "--data", "--val-every", "--ckpt-every"):
+                 "--compile", "--channels-last", "--fused-adam", "--data", "--val-every", "--ckpt-every",
+                 "--input-size"):
         assert word in text
 
 
@@ -178,6 +179,7 @@ def test_help_lists_every_preset_and_the_main_flags():
     (["--batch", "0"], "--batch must be >= 1; got 0"),
     (["--iters", "0"], "--iters 0 (until early stop) needs --patience > 0"),
     (["--width", "-1"], "--width and --lr must be > 0"),
+    (["--input-size", "-1"], "--input-size must be >= 0; got -1"),
 ])
 def test_bad_flags_are_explained(argv, message, tmp_path):
     with pytest.raises(SystemExit, match=re.escape(message)):
@@ -223,3 +225,48 @@ def test_gpu_options_run_on_cpu(tmp_path):
     assert all(v == v for v in row.values())  # finite, no NaN
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert ckpt["config"]["amp"] == "bf16" and ckpt["config"]["gt_encoder_mode"] == "official"
+
+
+def test_input_size_predicts_at_the_data_size_and_resumes_exactly(tmp_path, monkeypatch):
+    # data drawn at 64², model fed 96²: the side outputs and the features are at 96², the predictions written at 64²
+    args = ["--input-size", "96", "--gt-iters", "2", "--gt-val-every", "2", "--iters", "4", "--val-every", "4",
+            "--ckpt-every", "2"]
+    straight = _run(tmp_path / "straight", *args)
+    cfg = json.loads((tmp_path / "straight" / "config.json").read_text())
+    assert cfg["input_size"] == 96 and cfg["size"] == 64
+    pngs = sorted(Path(straight["predictions"], "synthetic-val").glob("*.png"))
+    assert len(pngs) == cfg["val_samples"]
+    from PIL import Image
+
+    assert {Image.open(p).size for p in pngs} == {(64, 64)}
+    from segmetrics import evaluate_folder
+
+    res = evaluate_folder(pngs[0].parent, Path(straight["predictions"], "synthetic-val-gt"), metrics=("fm",),
+                          workers=0, progress=False)
+    assert res.metrics["fm.max"] == pytest.approx(straight["final"]["synthetic-val"]["maxF"], abs=1e-9)
+    # the baselines see the same 64² data whatever the model's input size
+    plain = _run(tmp_path / "plain", "--gt-iters", "2", "--gt-val-every", "2", "--iters", "2", "--val-every", "2",
+                 "--save-predictions", "none")
+    assert plain["baselines"] == straight["baselines"]
+    _kill_at(monkeypatch, "image", 3)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run(tmp_path / "killed", *args, "--resume")
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)
+    assert b["config"]["input_size"] == 96
+    for name in a["model"]:
+        assert torch.equal(a["model"][name], b["model"][name]), name
+
+
+def test_prepare_resizes_to_the_input_size_only_when_asked():
+    ctx = train_isnet.Context(device=torch.device("cpu"))
+    x = torch.rand(2, 1, 16, 16)
+    assert train_isnet._prepare(x, train_isnet.Config(size=16), ctx) is x
+    y = train_isnet._prepare(x, train_isnet.Config(size=16, input_size=24), ctx)
+    assert y.shape == (2, 1, 24, 24)
+    # a constant map stays constant and bilinear resizing keeps values in range
+    assert torch.allclose(train_isnet._prepare(torch.ones(1, 1, 16, 16), train_isnet.Config(input_size=24), ctx),
+                          torch.ones(1, 1, 24, 24))
+    assert 0 <= float(y.min()) and float(y.max()) <= 1
