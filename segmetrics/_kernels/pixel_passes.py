@@ -10,6 +10,7 @@ import numpy as np
 
 from segmetrics._jit import njit
 from segmetrics._kernels.sod import _val
+from segmetrics._kernels.summation import neumaier_add
 
 
 @njit
@@ -27,13 +28,7 @@ def squared_error_sum(p, pu, g, lut, use_lut, lo, d, donorm):
     for t in range(g.size):
         v = _val(p, pu, t, lut, use_lut, lo, d, donorm)
         e = v - 1.0 if g[t] else v
-        x = e * e
-        u = s + x
-        if abs(s) >= abs(x):
-            c += (s - u) + x
-        else:
-            c += (x - u) + s
-        s = u
+        s, c = neumaier_add(s, c, e * e)
     return s + c
 
 

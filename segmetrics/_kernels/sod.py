@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from segmetrics._jit import njit
+from segmetrics._kernels.summation import neumaier_add
 
 EPS = np.spacing(1.0)
 _PW_LEAF = 128
@@ -831,13 +832,7 @@ def _nsum(vals, n):
     s = 0.0
     c = 0.0
     for i in range(n):
-        x = vals[i]
-        t = s + x
-        if abs(s) >= abs(x):
-            c += (s - t) + x
-        else:
-            c += (x - t) + s
-        s = t
+        s, c = neumaier_add(s, c, vals[i])
     return s + c
 
 
