@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
 import time
 import warnings
@@ -36,31 +35,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "segloss"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _common import median_seconds, synchronize  # noqa: E402
 from bench_active_boundary import load_abl, load_lovasz, make_inputs  # noqa: E402
 from loss_zoo import SMALL_ONLY, cases  # noqa: E402
 
 import segloss  # noqa: E402
 
 ANCHOR_SIZES = [(8, 19, 256, 512), (2, 19, 512, 1024)]
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device: torch.device, repeats: int) -> float:
-    """Median wall seconds of ``fn()`` (synchronised), after two warm-up calls."""
-    for _ in range(2):
-        fn()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def count_syncs(fn, device: torch.device) -> int | None:
@@ -123,7 +104,7 @@ def main() -> int:
         if loss_name in SMALL_ONLY:
             continue
         run = fwd_bwd(fn, leaf)
-        t = timed(run, device, args.repeats)
+        t = median_seconds(run, device, args.repeats)
         ce_t = t if ce_t is None else ce_t  # the first row is the cross-entropy reference
         syncs = count_syncs(run, device)
         lines.append(f"| {loss_name} | {t * 1e3:.2f} | {t / ce_t:.2f} | {'—' if syncs is None else syncs} |")
@@ -160,7 +141,7 @@ def main() -> int:
         rows.append(("Lovász", "segloss", fwd_bwd(lambda x, f=lov, t=labels: f(x, t), logits), False))
         ref = {}
         for loss_name, impl, run, is_anchor in rows:
-            t = timed(run, device, args.repeats)
+            t = median_seconds(run, device, args.repeats)
             syncs = count_syncs(run, device)
             if is_anchor:
                 ref[loss_name] = t

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -34,6 +33,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import median_seconds, synchronize
 from bench_active_boundary import load_abl, make_inputs
 
 import segloss
@@ -42,11 +42,6 @@ import segloss.active_boundary as abl_module
 
 SIZES = [(8, 19, 256, 512), (2, 19, 512, 1024)]
 PROFILED = [("paper", 0), ("official", 1)]  # (compat, index into SIZES)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def fwd_bwd(loss_fn, logits: torch.Tensor, labels: torch.Tensor):
@@ -58,19 +53,6 @@ def fwd_bwd(loss_fn, logits: torch.Tensor, labels: torch.Tensor):
         return out
 
     return run
-
-
-def median_ms(fn, device: torch.device, repeats: int) -> float:
-    for _ in range(3):  # warm-up (allocator, cuBLAS handles, kernels' first launch)
-        fn()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
 
 
 def launches(prof, device: torch.device) -> int:
@@ -154,7 +136,7 @@ def main() -> int:
             loss = segloss.ActiveBoundaryLoss(compat=compat)
             runs.append((f"segloss compat={compat!r}", fwd_bwd(loss, logits, labels)))
         for label, run in runs:
-            ms = median_ms(run, device, args.repeats)
+            ms = 1e3 * median_seconds(run, device, args.repeats, warmup=3)  # allocator, cuBLAS, first launch
             prof = profiled(run, device)
             count, ops = launches(prof, device), operators(prof)
             ref = ms if label.startswith("authors") else ref
