@@ -15,6 +15,7 @@ encoding (two exact distance transforms, on the CPU) is timed separately: a clic
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -27,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from can_model import SegmentationCAN, SelectionCAN, encode_clicks, selection_width
+from cli_args import nonnegative_int, positive_int, torch_device
 
 
 def _sync(dev: torch.device) -> None:
@@ -36,14 +38,16 @@ def _sync(dev: torch.device) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--channels", type=int, default=64, help="width of f (Table 1: 64)")
-    p.add_argument("--g-channels", type=int, help="width of g (default: can_model.selection_width, 32 for f at 64)")
-    p.add_argument("--outputs", type=int, default=6, help="M")
-    p.add_argument("--repeats", type=int, default=50, help="timed clicks per precision")
-    p.add_argument("--warmup", type=int, default=10, help="untimed clicks per precision first")
+    p.add_argument("--device", type=functools.partial(torch_device, allow_auto=False),
+                   default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--height", type=positive_int, default=480)
+    p.add_argument("--width", type=positive_int, default=640)
+    p.add_argument("--channels", type=positive_int, default=64, help="width of f (Table 1: 64)")
+    p.add_argument("--g-channels", type=positive_int,
+                   help="width of g (default: can_model.selection_width, 32 for f at 64)")
+    p.add_argument("--outputs", type=positive_int, default=6, help="M")
+    p.add_argument("--repeats", type=positive_int, default=50, help="timed clicks per precision")
+    p.add_argument("--warmup", type=nonnegative_int, default=10, help="untimed clicks per precision first")
     p.add_argument("--quick", action="store_true", help="dry run: 48 x 64, width 8, 1 warm-up + 2 timed clicks")
     a = p.parse_args(argv)
     if a.quick:

@@ -43,6 +43,8 @@ import cv2
 import numpy as np
 
 SUPERSAMPLE = 4
+#: Smallest side (pixels) of a generated sample.
+MIN_SIZE = 16
 """The mask is drawn at this many times the output resolution, then area-downsampled (soft edges)."""
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field")
@@ -65,8 +67,8 @@ def _hw(size: Size) -> tuple[int, int]:
         h, w = int(size[0]), int(size[1])
     else:
         raise TypeError(f"size must be an int or a (height, width) pair of ints, got {size!r}")
-    if h < 16 or w < 16:
-        raise ValueError(f"size must be at least 16 pixels per side, got {(h, w)}")
+    if h < MIN_SIZE or w < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE} pixels per side, got {(h, w)}")
     return h, w
 
 
@@ -765,13 +767,20 @@ def write_contact_sheet(path: str | Path, n: int = 12, tile: int = 160, seed: in
 
 
 def main(argv: list[str] | None = None) -> None:
+    from cli_args import int_at_least, nonnegative_int, output_dir, positive_int  # the examples' argparse types
+
     ap = argparse.ArgumentParser(description="Write a procedural DIS-like dataset (im/*.jpg, gt/*.png).")
-    ap.add_argument("out", help="output folder")
-    ap.add_argument("-n", type=int, default=300, help="number of samples (default 300)")
-    ap.add_argument("--size", type=int, default=256, help="square side in pixels (default 256)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("out", type=output_dir, help="output folder")
+    ap.add_argument("-n", type=positive_int, default=300, help="number of samples (default 300)")
+    ap.add_argument("--size", type=int_at_least(MIN_SIZE), default=256,
+                    help=f"square side in pixels, at least {MIN_SIZE} (default 256)")
+    ap.add_argument("--seed", type=nonnegative_int, default=0)
     ap.add_argument("--sheet", metavar="PNG", help="also write a contact sheet of 12 samples (160 px) to this file")
     args = ap.parse_args(argv)
+    if args.sheet is not None:
+        if Path(args.sheet).suffix.lower() != ".png":
+            ap.error(f"argument --sheet: must name a .png file; got {args.sheet!r}")
+        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     root = write_dataset(args.out, args.n, args.size, args.seed)
     dt = time.perf_counter() - t0

@@ -45,6 +45,7 @@ reported and skipped.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -58,6 +59,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from cli_args import nonnegative_int, output_dir, positive_int, torch_device
 from isnet_model import FEATURE_CHANNELS, IMAGE_DECODER, IMAGE_ENCODER, ISNetDIS
 from seg_data import IMAGE_EXTS, read_image
 from torch.nn import functional as F
@@ -179,7 +181,8 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
         with torch.serialization.safe_globals(_NUMPY_GLOBALS):  # numpy RNG state in our checkpoints
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a bad file
-        raise ValueError(f"--checkpoint: cannot load {path.name} as a weights-only torch file: {exc}") from None
+        raise ValueError(f"--checkpoint: cannot load {path.name} as a weights-only torch file: it is truncated, not a "
+                         f"torch file, or holds objects other than tensors ({type(exc).__name__})") from None
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         fmt, state = "train_isnet", obj["model"]
     elif isinstance(obj, Mapping):
@@ -398,20 +401,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train_isnet.py checkpoint (checkpoint.pt, best.pt), or the authors' isnet.pth / "
                         "isnet-general-use.pth state dict")
     p.add_argument("--input", required=True, help="folder of images (not recursive), or one image file")
-    p.add_argument("--out", required=True, help="output folder for <stem>.png predictions")
-    p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
-    p.add_argument("--size", type=int, default=None,
+    p.add_argument("--out", required=True, type=output_dir, help="output folder for <stem>.png predictions")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per forward pass (default 8)")
+    p.add_argument("--size", type=positive_int, default=None,
                    help=f"network input size (default: the training size in our checkpoint's config, else the "
                         f"authors' {INPUT_SIZE})")
     p.add_argument("--normalize", choices=NORMALIZE_MODES, default="minmax",
                    help="minmax (default): per-image min-max stretch, as the authors' Inference.py; "
                         "none: 255 x probability")
     default_device = "cuda" if torch.cuda.is_available() else "cpu"
-    p.add_argument("--device", default=default_device, help=f"torch device (default {default_device})")
+    p.add_argument("--device", type=functools.partial(torch_device, allow_auto=False), default=default_device,
+                   help=f"torch device (default {default_device})")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto (default): bf16 autocast on CUDA (fp16 if bf16 is unsupported), fp32 on CPU")
     default_workers = min(4, os.cpu_count() or 1)
-    p.add_argument("--workers", type=int, default=default_workers,
+    p.add_argument("--workers", type=nonnegative_int, default=default_workers,
                    help=f"DataLoader workers decoding and resizing images, 0: none (default {default_workers})")
     p.add_argument("--skip-unreadable", action="store_true", help="warn about and skip unreadable images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -468,7 +468,8 @@ def dis5k_splits(root: str | Path) -> dict[str, list[Split]]:
 
 
 def _stems(root: Path) -> list[str]:
-    return sorted(set(_list(root / "im")) & set(_list(root / "gt")))
+    """Every stem in ``im/`` or ``gt/``: an unpaired file is then reported by :class:`FolderDataset`, never dropped."""
+    return sorted(set(_list(root / "im")) | set(_list(root / "gt")))
 
 
 def find_datasets(

@@ -68,9 +68,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clicks, selection_width
-from dis_synth import generate_scene
+from cli_args import (
+    nonnegative_float,
+    nonnegative_int,
+    output_dir,
+    positive_float,
+    positive_int,
+    probability,
+    threads,
+    torch_device,
+)
+from dis_synth import MIN_SIZE, generate_scene
 
-from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, shuffle_outputs
+from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, ranked_diversity_weights, shuffle_outputs
 from segmetrics.app.report import format_table
 from segmetrics.interactive import InteractiveEvaluator, load_instances
 
@@ -346,50 +356,55 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layout", choices=("binary", "instances"), default="binary")
     p.add_argument("--images", default="images")
     p.add_argument("--masks", default="masks")
-    p.add_argument("--size", type=int, default=48, help="square training / evaluation size; 0 = native (batch 1)")
-    p.add_argument("--objects", type=int, default=3, help="objects per generated scene")
-    p.add_argument("--train-scenes", type=int, default=2000, help="generated training scenes")
-    p.add_argument("--val-instances", type=int, default=24, help="generated validation objects")
-    p.add_argument("--min-area", type=int, default=40, help="smallest object (pixels) to train / evaluate on")
-    p.add_argument("--outputs", type=int, default=6, help="M, the number of segmentations of f")
-    p.add_argument("--width", type=int, default=32, help="channels of f (paper: 64)")
-    p.add_argument("--g-width", type=int,
+    p.add_argument("--size", type=nonnegative_int, default=48,
+                   help="square training / evaluation size; 0 = native (batch 1)")
+    p.add_argument("--objects", type=positive_int, default=3, help="objects per generated scene")
+    p.add_argument("--train-scenes", type=positive_int, default=2000, help="generated training scenes")
+    p.add_argument("--val-instances", type=positive_int, default=24, help="generated validation objects")
+    p.add_argument("--min-area", type=nonnegative_int, default=40,
+                   help="smallest object (pixels) to train / evaluate on")
+    p.add_argument("--outputs", type=positive_int, default=6, help="M, the number of segmentations of f")
+    p.add_argument("--width", type=positive_int, default=32, help="channels of f (paper: 64)")
+    p.add_argument("--g-width", type=positive_int,
                    help="channels of g (default: --width, capped at 32 for the shared g, which runs\n"
                         "its body once per mask; see can_model.selection_width)")
     p.add_argument("--loss", choices=("hindsight", "rdl"), default="hindsight",
                    help="hindsight (eq. 5) + selection network g, or the ranked diversity loss (eq. 7), no g")
-    p.add_argument("--lambda-base", type=float,
+    p.add_argument("--lambda-base", type=nonnegative_float,
                    help="λ_m = base·2^(M-m) of the term Σ λ_m ℓ_m added to the minimum; default:\n"
                         "2.5e-3 for hindsight (the authors' code: keeps every output alive; 0 = eq. 5\n"
                         "alone), 1e-2 for rdl (the paper)")
-    p.add_argument("--steps", type=int, default=400, help="training steps of f")
-    p.add_argument("--g-steps", type=int, default=150, help="training steps of g")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--g-batch", type=int, help="batch of g (default: half of --batch; g runs its body once per mask)")
+    p.add_argument("--steps", type=positive_int, default=400, help="training steps of f")
+    p.add_argument("--g-steps", type=positive_int, default=150, help="training steps of g")
+    p.add_argument("--batch", type=positive_int, default=8)
+    p.add_argument("--g-batch", type=positive_int,
+                   help="batch of g (default: half of --batch; g runs its body once per mask)")
     p.add_argument("--g-paper-layout", action="store_true",
                    help="g as one body over 7 + M channels (the paper's literal layout), not one shared body per mask")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of f (paper: 1e-4 with batch 1)")
-    p.add_argument("--g-lr", type=float, default=3e-3, help="Adam learning rate of g")
-    p.add_argument("--pos-max", type=int, default=5)
-    p.add_argument("--neg-max", type=int, default=8)
-    p.add_argument("--margin", type=float, default=2.0)
-    p.add_argument("--step", type=float, default=5.0)
-    p.add_argument("--band", type=float, default=10.0)
-    p.add_argument("--no-neg", type=float, default=0.2)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate of f (paper: 1e-4 with batch 1)")
+    p.add_argument("--g-lr", type=positive_float, default=3e-3, help="Adam learning rate of g")
+    p.add_argument("--pos-max", type=positive_int, default=5)
+    p.add_argument("--neg-max", type=positive_int, default=8)
+    p.add_argument("--margin", type=nonnegative_float, default=2.0)
+    p.add_argument("--step", type=nonnegative_float, default=5.0)
+    p.add_argument("--band", type=nonnegative_float, default=10.0)
+    p.add_argument("--no-neg", type=probability, default=0.2)
     p.add_argument("--protocol", choices=("ritm", "largest_region", "paper_random"), default="ritm")
-    p.add_argument("--max-clicks", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
-    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--max-clicks", type=positive_int, default=20)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--workers", type=nonnegative_int, default=0, help="DataLoader workers")
+    p.add_argument("--threads", type=threads, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", type=torch_device, default="auto", help="cpu, cuda, or auto")
+    p.add_argument("--log-every", type=positive_int, default=50)
     p.add_argument("--no-untrained", action="store_true", help="skip the untrained-model row")
-    p.add_argument("--out", default="runs/can", help="checkpoints, config and results")
+    p.add_argument("--out", type=output_dir, default="runs/can", help="checkpoints, config and results")
     a = p.parse_args(argv)
-    if a.size < 0 or (a.size == 0 and a.batch != 1):
+    if a.size == 0 and a.batch != 1:
         p.error("--size must be > 0, or 0 (native resolution) with --batch 1")
     if a.size == 0 and a.data is None:
         p.error("--size 0 needs --data (generated scenes have a fixed size)")
+    if a.data is None and a.size < MIN_SIZE:
+        p.error(f"--size must be >= {MIN_SIZE} for the generated scenes (examples/dis_synth.py); got {a.size}")
     if a.lambda_base is None:
         a.lambda_base = 1e-2 if a.loss == "rdl" else 2.5e-3
     if a.g_batch is None:
@@ -398,10 +413,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         a.g_width = selection_width(a.width, shared=not a.g_paper_layout)
     if a.size == 0 and a.g_batch != 1:
         p.error("--size 0 (native resolution) needs --g-batch 1")
-    for name in ("outputs", "width", "g_width", "steps", "batch", "g_batch", "max_clicks", "log_every", "objects",
-                 "train_scenes", "val_instances"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    try:  # λ_1 = base·2^(M−1) must stay finite: bounds M for a given base
+        ranked_diversity_weights(a.outputs, a.lambda_base)
+    except ValueError as exc:
+        p.error(f"--outputs {a.outputs} with --lambda-base {a.lambda_base:g}: {exc}")
     return a
 
 

@@ -54,6 +54,18 @@ for _p in (_HERE, _HERE.parent):  # the examples and the checkout's segloss / se
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+from cli_args import (  # noqa: E402
+    beta,
+    float_in,
+    nonnegative_float,
+    nonnegative_int,
+    output_dir,
+    positive_float,
+    positive_int,
+    probability,
+    threads,
+)
+from dis_synth import MIN_SIZE  # noqa: E402
 from infer_isnet import to_png_map  # noqa: E402
 from isnet_model import ISNetDIS, ISNetGTEncoder, count_parameters  # noqa: E402
 
@@ -175,30 +187,31 @@ def build_parser() -> argparse.ArgumentParser:
            "repeat for several training sets (default: generated data)")
     a("--val", action="append", metavar="PATH",
       help="validation folder(s) with im/ + gt/ (default: DIS-VD, else a held-out part of --data)")
-    a("--val-fraction", type=float, help="held-out part of --data when no validation set is found (0.1)")
-    a("--out", help="output folder (default: runs/isnet-<preset>)")
-    a("--seed", type=int, help="seed of initialisation, data order and augmentation (0)")
+    a("--val-fraction", type=float_in(0.0, 1.0, low_open=True, high_open=True),
+      help="held-out part of --data when no validation set is found (0.1)")
+    a("--out", type=output_dir, help="output folder (default: runs/isnet-<preset>)")
+    a("--seed", type=nonnegative_int, help="seed of initialisation, data order and augmentation (0)")
     g = p.add_argument_group("model and data")
-    g.add_argument("--width", type=float, help="channel multiplier; 1.0 is the authors' model")
-    g.add_argument("--size", type=int,
+    g.add_argument("--width", type=positive_float, help="channel multiplier; 1.0 is the authors' model")
+    g.add_argument("--size", type=positive_int,
                    help="data size (square): folder images are resized to it, generated samples drawn at it; "
                         "validation metrics are computed at each image's original size")
-    g.add_argument("--input-size", type=int,
+    g.add_argument("--input-size", type=nonnegative_int,
                    help="model input size (square; 0: --size): images, and the GTs the losses compare with, are "
                         "resized to it bilinearly, as the authors resize everything to 1024²; predictions are "
                         "resized back to the original size for validation")
-    g.add_argument("--batch", type=int, help="batch size per process")
-    g.add_argument("--val-batch", type=int, help="validation batch size")
-    g.add_argument("--train-samples", type=int, help="generated training samples (no --data)")
-    g.add_argument("--val-samples", type=int, help="generated validation samples (no --data)")
+    g.add_argument("--batch", type=positive_int, help="batch size per process")
+    g.add_argument("--val-batch", type=positive_int, help="validation batch size")
+    g.add_argument("--train-samples", type=positive_int, help="generated training samples (no --data)")
+    g.add_argument("--val-samples", type=positive_int, help="generated validation samples (no --data)")
     g.add_argument("--cache-dir", help="on-disk cache of resized tensors for folder datasets")
-    g.add_argument("--workers", type=int, help="DataLoader worker processes")
+    g.add_argument("--workers", type=nonnegative_int, help="DataLoader worker processes")
     g = p.add_argument_group("optimiser (Adam)")
-    g.add_argument("--lr", type=float, help="learning rate (1e-3)")
-    g.add_argument("--beta1", type=float, help="Adam beta1 (0.9)")
-    g.add_argument("--beta2", type=float, help="Adam beta2 (0.999)")
-    g.add_argument("--eps", type=float, help="Adam eps (1e-8)")
-    g.add_argument("--weight-decay", type=float, help="weight decay (0)")
+    g.add_argument("--lr", type=positive_float, help="learning rate (1e-3)")
+    g.add_argument("--beta1", type=beta, help="Adam beta1 (0.9)")
+    g.add_argument("--beta2", type=beta, help="Adam beta2 (0.999)")
+    g.add_argument("--eps", type=nonnegative_float, help="Adam eps (1e-8)")
+    g.add_argument("--weight-decay", type=nonnegative_float, help="weight decay (0)")
     g.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help="stage 2: constant (the authors') or cosine: lr · ½(1 + cos(π·t/T)) over the iteration cap "
                         "T = --iters (constant when --iters is 0); stage 1 always runs at a constant lr")
@@ -210,18 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gt-encoder-mode", choices=("eval", "official"),
                    help="freezing: eval (BatchNorm running statistics, default) or official "
                         "(the authors' train-mode BatchNorm)")
-    g.add_argument("--gt-threshold", type=float, help="stage 1 ends when train maxF of side 1 exceeds this")
-    g.add_argument("--gt-iters", type=int, help="stage 1 iteration cap")
-    g.add_argument("--gt-val-every", type=int, help="stage 1: check train maxF every N iterations")
-    g.add_argument("--gt-val-samples", type=int, help="stage 1: training images used for the check (0: all)")
+    g.add_argument("--gt-threshold", type=probability, help="stage 1 ends when train maxF of side 1 exceeds this")
+    g.add_argument("--gt-iters", type=nonnegative_int, help="stage 1 iteration cap")
+    g.add_argument("--gt-val-every", type=positive_int, help="stage 1: check train maxF every N iterations")
+    g.add_argument("--gt-val-samples", type=nonnegative_int,
+                   help="stage 1: training images used for the check (0: all)")
     g = p.add_argument_group("stage 2: image branch")
     g.add_argument("--weights", metavar="PATH",
                    help="initialise the image branch from a state dict (ours or the authors' isnet.pth)")
-    g.add_argument("--iters", type=int, help="stage 2 iterations (0: until early stop)")
-    g.add_argument("--val-every", type=int, help="validate every N iterations (0: after each epoch)")
-    g.add_argument("--patience", type=int, help="stop after N validations without better maxF (0: never)")
-    g.add_argument("--ckpt-every", type=int, help="checkpoint every N iterations (and at the end)")
-    g.add_argument("--log-every", type=int, help="update the loss shown every N steps")
+    g.add_argument("--iters", type=nonnegative_int, help="stage 2 iterations (0: until early stop)")
+    g.add_argument("--val-every", type=nonnegative_int, help="validate every N iterations (0: after each epoch)")
+    g.add_argument("--patience", type=nonnegative_int, help="stop after N validations without better maxF (0: never)")
+    g.add_argument("--ckpt-every", type=positive_int, help="checkpoint every N iterations (and at the end)")
+    g.add_argument("--log-every", type=positive_int, help="update the loss shown every N steps")
     g.add_argument("--save-predictions", choices=("final", "every", "none"),
                    help="write validation predictions as PNG at the end (final), at every validation, or never")
     g.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
@@ -230,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only validate (the checkpoint of --resume, or --weights) and write predictions")
     g = p.add_argument_group("speed (GPU)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
-    g.add_argument("--threads", type=int,
+    g.add_argument("--threads", type=threads,
                    help="CPU threads for torch (0: auto, one per core that other processes do not keep busy when the "
                         "run starts; torch's threads spin while descheduled, so a thread per busy core can make a "
                         "step 10x slower)")
@@ -265,19 +279,15 @@ def resolve_config(args: argparse.Namespace, base: Config | None = None) -> tupl
 
 
 def _check_config(cfg: Config) -> None:
-    positive = ("size", "batch", "val_batch", "train_samples", "val_samples", "log_every", "ckpt_every", "gt_val_every")
-    for k in positive:
-        if getattr(cfg, k) < 1:
-            raise SystemExit(f"--{k.replace('_', '-')} must be >= 1; got {getattr(cfg, k)}")
-    for k in ("input_size", "iters", "gt_iters", "val_every", "patience", "workers", "gt_val_samples", "threads"):
-        if getattr(cfg, k) < 0:
-            raise SystemExit(f"--{k.replace('_', '-')} must be >= 0; got {getattr(cfg, k)}")
-    if cfg.width <= 0 or cfg.lr <= 0:
-        raise SystemExit(f"--width and --lr must be > 0; got {cfg.width} and {cfg.lr}")
+    """Checks across flags (each flag's own range is checked by its argparse type, see ``cli_args``).
+
+    Raises:
+        ValueError: naming the flags, caught by :func:`main` and shown as a usage error.
+    """
     if cfg.iters == 0 and cfg.patience == 0:
-        raise SystemExit("--iters 0 (until early stop) needs --patience > 0")
-    if not 0 < cfg.val_fraction < 1:
-        raise SystemExit(f"--val-fraction must be in (0, 1); got {cfg.val_fraction}")
+        raise ValueError("--iters 0 (until early stop) needs --patience > 0")
+    if not cfg.data and cfg.size < MIN_SIZE:
+        raise ValueError(f"--size must be >= {MIN_SIZE} for the generated data (examples/dis_synth.py); got {cfg.size}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -754,9 +764,10 @@ class Run:
         self.model = ISNetDIS(3, 1, cfg.width)
         self.gt_encoder = ISNetGTEncoder(1, 1, cfg.width)
         if cfg.weights:
-            self.model.load_state_dict(_load_state(cfg.weights, "model"), strict=True)
+            _load_into(self.model, _load_state(cfg.weights, "model", "--weights"), "--weights", cfg.weights)
         if cfg.gt_encoder:
-            self.gt_encoder.load_state_dict(_load_state(cfg.gt_encoder, "gt_encoder"), strict=True)
+            _load_into(self.gt_encoder, _load_state(cfg.gt_encoder, "gt_encoder", "--gt-encoder"), "--gt-encoder",
+                       cfg.gt_encoder)
         self.model.to(ctx.device)
         self.gt_encoder.to(ctx.device)
         if cfg.channels_last:
@@ -792,9 +803,9 @@ class Run:
         _barrier(self.ctx)
 
     def load(self, path: Path) -> None:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        self.model.load_state_dict(ckpt["model"], strict=True)
-        self.gt_encoder.load_state_dict(ckpt["gt_encoder"], strict=True)
+        ckpt = load_checkpoint(path)
+        _load_into(self.model, ckpt["model"], "--resume", path)
+        _load_into(self.gt_encoder, ckpt["gt_encoder"], "--resume", path)
         self.progress, self.history, self.loss_log = ckpt["progress"], ckpt["history"], ckpt["loss_log"]
         self._pending_optimizer = ckpt["optimizer"]
         self.scaler.load_state_dict(ckpt["scaler"])
@@ -976,13 +987,62 @@ class Run:
         self.ctx.log(format_rows(rows))
 
 
-def _load_state(path: str, key: str) -> dict[str, torch.Tensor]:
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+def load_file(path: str | os.PathLike, flag: str) -> Any:
+    """``torch.load`` a file named by ``flag``; a missing, truncated or foreign file exits with one line naming both."""
+    p = Path(path)
+    if not p.is_file():
+        raise SystemExit(f"{flag}: no such file: {p}")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch / pickle raise many types for a damaged file
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise SystemExit(f"{flag}: cannot read {p} (truncated, or not a torch file?): {type(exc).__name__}: {first}") \
+            from None
+
+
+#: Keys of a ``train_isnet.py`` checkpoint that ``--resume`` needs (see :meth:`Run.state`).
+CHECKPOINT_KEYS = ("config", "progress", "model", "gt_encoder", "optimizer", "scaler", "rng", "history", "loss_log")
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A full training checkpoint (``checkpoint.pt``) for ``--resume``, or exit with a line saying what it is."""
+    ckpt = load_file(path, "--resume")
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        hint = (" (a model state dict such as best.pt or gt_encoder.pt: pass it to --weights or --gt-encoder)"
+                if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()) else "")
+        raise SystemExit(f"--resume: {path} is not a train_isnet.py checkpoint: no {', '.join(missing[:3])}{hint}")
+    unknown = sorted(set(ckpt["config"]) - {f.name for f in dataclasses.fields(Config)})
+    if unknown:
+        raise SystemExit(f"--resume: {path} was written by another version of train_isnet.py (unknown settings "
+                         f"{unknown[:3]})")
+    return ckpt
+
+
+def _load_state(path: str, key: str, flag: str) -> dict[str, torch.Tensor]:
+    obj = load_file(path, flag)
     if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
         obj = obj[key]
     if not isinstance(obj, dict):
-        raise SystemExit(f"{path}: expected a state dict (or one of our checkpoints); got {type(obj).__name__}")
+        raise SystemExit(f"{flag}: {path}: expected a state dict (or one of our checkpoints); got {type(obj).__name__}")
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _load_into(module: nn.Module, state: dict[str, Any], flag: str, path: str | os.PathLike) -> None:
+    """``load_state_dict(strict=True)``, or exit with one line: how the file's keys and shapes differ."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        first = (f"first: {missing[0]!r} missing" if missing else f"first: {unexpected[0]!r} unexpected" if unexpected
+                 else f"first: {shapes[0]!r} {tuple(state[shapes[0]].shape)} vs {tuple(own[shapes[0]].shape)}")
+        width = getattr(module, "width", None)
+        raise SystemExit(f"{flag}: {path} does not fit {type(module).__name__}"
+                         + (f"(width={width:g})" if isinstance(width, float) else "")
+                         + f": {len(missing)} missing keys, {len(unexpected)} unexpected, {len(shapes)} of another "
+                         f"shape ({first}); is it the other network's weights, or another --width?")
+    module.load_state_dict(state, strict=True)
 
 
 def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], path: Path,
@@ -1036,17 +1096,29 @@ def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], pa
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the script; returns a summary dict (paths, final metrics, baselines)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.eval_only and not (args.resume or args.weights):
+        parser.error("--eval-only needs --resume [CKPT] or --weights PATH (else it would score an untrained model)")
     resume_path: Path | None = None
     base = None
-    if args.resume:
-        probe, _ = resolve_config(args)
-        resume_path = Path(probe.out) / "checkpoint.pt" if args.resume == "auto" else Path(args.resume)
-        if not resume_path.is_file():
-            raise SystemExit(f"--resume: no checkpoint at {resume_path}")
-        saved = torch.load(resume_path, map_location="cpu", weights_only=False)["config"]
-        base = Config(**saved)
-    cfg, given = resolve_config(args, base)
+    try:
+        if args.resume:
+            probe, _ = resolve_config(args)
+            resume_path = Path(probe.out) / "checkpoint.pt" if args.resume == "auto" else Path(args.resume)
+            if not resume_path.is_file():
+                raise SystemExit(f"--resume: no checkpoint at {resume_path}")
+            base = Config(**load_checkpoint(resume_path)["config"])
+            fixed = [k for k in vars(args) if k not in (*RESUME_OVERRIDABLE, "out", "resume", "eval_only")
+                     and getattr(args, k) is not None and getattr(args, k) != getattr(base, k)]
+            if fixed:
+                flags = ", ".join(f"--{k.replace('_', '-')} {getattr(args, k)} (saved: {getattr(base, k)})"
+                                  for k in fixed)
+                parser.error(f"--resume continues the saved run's settings; these cannot change: {flags} "
+                             f"(changeable: {', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDABLE)})")
+        cfg, given = resolve_config(args, base)
+    except ValueError as exc:
+        parser.error(str(exc))
     ctx = make_context(cfg)
     if cfg.compile and ctx.device.type != "cuda" and "compile" not in given:
         # The paper preset compiles on GPUs (2.17x the authors' loop on an H200 vs 1.84x eager, 10.8 vs 12.5 GiB);
