@@ -1,0 +1,221 @@
+"""Bad command lines of the example scripts end in one clear line naming the flag or file, never a traceback.
+
+Flag values: argparse's usage error (exit status 2) naming the flag, from the shared types of
+``examples/cli_args.py``. Files (checkpoints, data): one line naming the flag and the file (exit status 1).
+All of these fail before any training step, so each case takes well under a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import cli_args
+import dis_synth
+import infer_isnet
+import pytest
+import torch
+import train_can
+import train_isnet
+from isnet_model import ISNetGTEncoder
+from PIL import Image
+from skimage import data
+
+TINY = ["--preset", "tiny", "--threads", "1"]
+HUGE_THREADS = str(10**6)
+
+
+def _usage_error(capsys, fn, argv) -> str:
+    """Run ``fn(argv)``, expect argparse's exit status 2 and return its message line."""
+    with pytest.raises(SystemExit) as exc:
+        fn(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def _file_error(fn, argv) -> str:
+    """Run ``fn(argv)``, expect a one-line SystemExit message (exit status 1) and return it."""
+    with pytest.raises(SystemExit) as exc:
+        fn(argv)
+    message = str(exc.value.code)
+    assert "\n" not in message
+    return message
+
+
+@pytest.fixture
+def a_file(tmp_path) -> Path:
+    path = tmp_path / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- cli_args
+
+
+def test_types_accept_good_values_and_name_the_range():
+    assert cli_args.positive_int("3") == 3 and cli_args.nonnegative_int("0") == 0
+    assert cli_args.positive_float("1e-3") == 1e-3 and cli_args.probability("1") == 1.0
+    for fn, text, expect in [(cli_args.positive_int, "0", ">= 1"), (cli_args.positive_int, "x", ">= 1"),
+                             (cli_args.positive_float, "nan", "> 0"), (cli_args.positive_float, "inf", "> 0"),
+                             (cli_args.positive_float, "0", "> 0"), (cli_args.nonnegative_float, "-1", ">= 0"),
+                             (cli_args.probability, "nan", "[0, 1]"), (cli_args.beta, "1", "[0, 1)"),
+                             (cli_args.threads, HUGE_THREADS, "CPU count"), (cli_args.torch_device, "bogus", "device")]:
+        with pytest.raises(Exception, match=f"{expect}".replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+            fn(text)
+
+
+# ---------------------------------------------------------------------------------------------- train_isnet
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--lr", "nan"], "argument --lr: must be a finite number > 0; got 'nan'"),
+    (["--lr", "inf"], "argument --lr: must be a finite number > 0"),
+    (["--width", "inf"], "argument --width: must be a finite number > 0"),
+    (["--width", "0"], "argument --width: must be a finite number > 0"),
+    (["--batch", "0"], "argument --batch: must be an integer >= 1; got '0'"),
+    (["--input-size", "-1"], "argument --input-size: must be an integer >= 0"),
+    (["--iters", "-5"], "argument --iters: must be an integer >= 0"),
+    (["--size", "3"], "--size must be >= 16 for the generated data"),
+    (["--beta1", "2"], "argument --beta1: must be a number in [0, 1)"),
+    (["--eps", "-1"], "argument --eps: must be a finite number >= 0"),
+    (["--weight-decay", "-1"], "argument --weight-decay: must be a finite number >= 0"),
+    (["--gt-threshold", "nan"], "argument --gt-threshold: must be a number in [0, 1]"),
+    (["--val-fraction", "nan"], "argument --val-fraction"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0"),
+    (["--threads", "-1"], "argument --threads: must be an integer >= 0"),
+    (["--threads", HUGE_THREADS], "argument --threads: must be 0 (auto) to"),
+    (["--iters", "0"], "--iters 0 (until early stop) needs --patience > 0"),
+    (["--eval-only"], "--eval-only needs --resume [CKPT] or --weights PATH"),
+])
+def test_train_isnet_bad_flag_is_a_usage_error(argv, message, capsys, tmp_path):
+    line = _usage_error(capsys, train_isnet.main, [*TINY, "--out", str(tmp_path), *argv])
+    assert message in line
+
+
+def test_train_isnet_out_must_not_be_a_file(capsys, a_file):
+    assert "argument --out: " in _usage_error(capsys, train_isnet.main, [*TINY, "--out", str(a_file)])
+
+
+def _fake_checkpoint(path: Path, **config) -> Path:
+    cfg = dataclasses.asdict(dataclasses.replace(train_isnet.Config(), **config))
+    torch.save({k: None for k in train_isnet.CHECKPOINT_KEYS} | {"config": cfg, "model": {"w": torch.zeros(3)}}, path)
+    return path
+
+
+def test_train_isnet_resume_with_damaged_files_names_the_file(tmp_path):
+    good = _fake_checkpoint(tmp_path / "good.pt", preset="tiny")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:200])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "garbage.pt").write_text("garbage")
+    for name in ("truncated.pt", "empty.pt", "garbage.pt"):
+        msg = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--resume", str(tmp_path / name)])
+        assert msg.startswith(f"--resume: cannot read {tmp_path / name}"), msg
+
+
+def test_train_isnet_resume_from_a_state_dict_says_what_it_is(tmp_path):
+    path = tmp_path / "gt_encoder.pt"
+    torch.save(ISNetGTEncoder(1, 1, 0.0625).state_dict(), path)
+    msg = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--resume", str(path)])
+    assert "is not a train_isnet.py checkpoint" in msg and "pass it to --weights or --gt-encoder" in msg
+
+
+def test_train_isnet_resume_refuses_changed_fixed_settings(capsys, tmp_path):
+    ckpt = _fake_checkpoint(tmp_path / "c.pt", preset="tiny", lr=1e-3)
+    line = _usage_error(capsys, train_isnet.main, ["--preset", "smoke", "--resume", str(ckpt), "--lr", "0.1",
+                                                   "--out", str(tmp_path / "o")])
+    assert "--preset smoke (saved: tiny)" in line and "--lr 0.1 (saved: 0.001)" in line
+
+
+def test_train_isnet_weights_of_the_other_network_are_explained(tmp_path):
+    path = tmp_path / "gt_encoder.pt"
+    torch.save(ISNetGTEncoder(1, 1, 0.0625).state_dict(), path)
+    msg = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--weights", str(path)])
+    assert msg.startswith(f"--weights: {path} does not fit ISNetDIS(width=0.0625)"), msg
+    missing = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--gt-encoder", str(tmp_path / "x")])
+    assert missing == f"--gt-encoder: no such file: {tmp_path / 'x'}"
+
+
+def test_train_isnet_unpaired_file_in_a_data_folder_is_reported_not_dropped(tmp_path):
+    root = dis_synth.write_dataset(tmp_path / "d", 4, size=32)
+    Image.fromarray(data.coins()[:32, :32]).save(root / "im" / "lonely.png")
+    msg = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--data", str(root), "--iters", "1"])
+    assert msg.startswith("--data: image file ") and "lonely.png has no GT" in msg, msg
+
+
+# ---------------------------------------------------------------------------------------------- infer_isnet
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--size", "0"], "argument --size: must be an integer >= 1; got '0'"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1"),
+    (["--workers", "-1"], "argument --workers: must be an integer >= 0"),
+    (["--device", "bogus"], "argument --device: not a torch device"),
+])
+def test_infer_isnet_bad_flag_is_a_usage_error(argv, message, capsys, tmp_path):
+    line = _usage_error(capsys, infer_isnet.main, ["--checkpoint", "c.pt", "--input", "in", "--out", str(tmp_path),
+                                                   *argv])
+    assert message in line
+
+
+def test_infer_isnet_out_file_and_garbage_checkpoint(capsys, tmp_path, a_file):
+    assert "argument --out: " in _usage_error(capsys, infer_isnet.main, ["--checkpoint", "c", "--input", "i",
+                                                                          "--out", str(a_file)])
+    junk = tmp_path / "junk.pth"
+    junk.write_text("garbage")
+    with pytest.raises(ValueError, match="cannot load junk.pth") as exc:
+        infer_isnet.load_isnet(junk)
+    assert "\n" not in str(exc.value)
+
+
+# ---------------------------------------------------------------------------------------------- train_can
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--lr", "nan"], "argument --lr: must be a finite number > 0"),
+    (["--g-lr", "-1"], "argument --g-lr: must be a finite number > 0"),
+    (["--g-steps", "0"], "argument --g-steps: must be an integer >= 1"),
+    (["--size", "3"], "--size must be >= 16 for the generated scenes"),
+    (["--threads", "-1"], "argument --threads: must be an integer >= 0"),
+    (["--min-area", "-1"], "argument --min-area: must be an integer >= 0"),
+    (["--pos-max", "-1"], "argument --pos-max: must be an integer >= 1"),
+    (["--no-neg", "nan"], "argument --no-neg: must be a number in [0, 1]"),
+    (["--lambda-base", "nan"], "argument --lambda-base: must be a finite number >= 0"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0"),
+    (["--workers", "-1"], "argument --workers: must be an integer >= 0"),
+    (["--device", "bogus"], "argument --device: not a torch device"),
+    (["--outputs", "1000"], "--outputs 1000 with --lambda-base 0.0025: `num_outputs` must be <="),
+])
+def test_train_can_bad_flag_is_a_usage_error(argv, message, capsys):
+    assert message in _usage_error(capsys, train_can.parse_args, argv)
+
+
+# ---------------------------------------------------------------------------------------------- dis_synth, bench
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-n", "0"], "argument -n: must be an integer >= 1"),
+    (["--size", "3"], "argument --size: must be an integer >= 16"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0"),
+    (["--sheet", "sheet.xyz"], "argument --sheet: must name a .png file"),
+])
+def test_dis_synth_bad_flag_is_a_usage_error(argv, message, capsys, tmp_path):
+    assert message in _usage_error(capsys, dis_synth.main, [str(tmp_path), *argv])
+
+
+def test_dis_synth_out_file_and_sheet_in_a_new_folder(capsys, tmp_path, a_file):
+    assert "argument out: " in _usage_error(capsys, dis_synth.main, [str(a_file), "-n", "1", "--size", "32"])
+    dis_synth.main([str(tmp_path / "d"), "-n", "1", "--size", "32", "--sheet", str(tmp_path / "new" / "s.png")])
+    assert (tmp_path / "new" / "s.png").is_file()
+
+
+def test_bench_can_latency_bad_flag_is_a_usage_error(capsys):
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_can_latency.py"
+    spec = importlib.util.spec_from_file_location("bench_can_latency", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert "argument --repeats: must be an integer >= 1" in _usage_error(capsys, bench.main, ["--repeats", "0"])
+    assert "argument --device: not a torch device" in _usage_error(capsys, bench.main, ["--device", "bogus"])
