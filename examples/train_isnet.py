@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val-batch", type=positive_int, help="validation batch size")
     g.add_argument("--train-samples", type=positive_int, help="generated training samples (no --data)")
     g.add_argument("--val-samples", type=positive_int, help="generated validation samples (no --data)")
-    g.add_argument("--cache-dir", help="on-disk cache of resized tensors for folder datasets")
+    g.add_argument("--cache-dir", type=output_dir, help="on-disk cache of resized tensors for folder datasets")
     g.add_argument("--workers", type=nonnegative_int, help="DataLoader worker processes")
     g = p.add_argument_group("optimiser (Adam)")
     g.add_argument("--lr", type=positive_float, help="learning rate (1e-3)")
@@ -490,15 +490,20 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
         train = seg_data.SyntheticDIS(cfg.train_samples, cfg.size, cfg.seed, split="train")
         val = seg_data.SyntheticDIS(cfg.val_samples, cfg.size, cfg.seed, split="val")
         return train, {"synthetic-val": EvalView(val)}, {}
+    cache = cfg.cache_dir or None
     try:
         splits = seg_data.find_datasets(cfg.data, 0.0 if cfg.val else cfg.val_fraction, cfg.seed)
-        splits["val"] += [seg_data.Split(Path(v), Path(v).name) for v in cfg.val]
-        cache = cfg.cache_dir or None
         trains = [s.dataset(cfg.size, cache) for s in splits["train"]]
         vals = {s.label: EvalView(s.dataset(cfg.size, cache)) for s in splits["val"]}
         tests = {s.label: EvalView(s.dataset(cfg.size, cache)) for s in splits["test"]}
     except ValueError as exc:
         raise SystemExit(f"--data: {exc}") from None
+    try:  # --val folders: named by their own flag when they are bad
+        for v in cfg.val:
+            split = seg_data.Split(Path(v), Path(v).name)
+            vals[split.label] = EvalView(split.dataset(cfg.size, cache))
+    except ValueError as exc:
+        raise SystemExit(f"--val: {exc}") from None
     if not vals:
         raise SystemExit("no validation set: give --val PATH, a DIS5K root, or folders with at least two pairs")
     train = trains[0] if len(trains) == 1 else torch.utils.data.ConcatDataset(trains)

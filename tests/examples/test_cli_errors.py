@@ -219,3 +219,11 @@ def test_bench_can_latency_bad_flag_is_a_usage_error(capsys):
     spec.loader.exec_module(bench)
     assert "argument --repeats: must be an integer >= 1" in _usage_error(capsys, bench.main, ["--repeats", "0"])
     assert "argument --device: not a torch device" in _usage_error(capsys, bench.main, ["--device", "bogus"])
+
+
+def test_train_isnet_cache_dir_file_and_missing_val_folder_are_named(capsys, tmp_path, a_file):
+    root = dis_synth.write_dataset(tmp_path / "d", 4, size=32)
+    argv = [*TINY, "--out", str(tmp_path / "o"), "--data", str(root)]
+    assert "argument --cache-dir: " in _usage_error(capsys, train_isnet.main, [*argv, "--cache-dir", str(a_file)])
+    msg = _file_error(train_isnet.main, [*argv, "--val", str(tmp_path / "nowhere")])
+    assert msg == f"--val: dataset folder {tmp_path / 'nowhere'} does not exist", msg
