@@ -180,7 +180,7 @@ def test_infer_isnet_out_file_and_garbage_checkpoint(capsys, tmp_path, a_file):
     (["--g-steps", "0"], "argument --g-steps: must be an integer >= 1"),
     (["--size", "3"], "--size must be >= 16 for the generated scenes"),
     (["--threads", "-1"], "argument --threads: must be an integer >= 0"),
-    (["--min-area", "-1"], "argument --min-area: must be an integer >= 0"),
+    (["--min-area", "0"], "argument --min-area: must be an integer >= 1"),
     (["--pos-max", "-1"], "argument --pos-max: must be an integer >= 1"),
     (["--no-neg", "nan"], "argument --no-neg: must be a number in [0, 1]"),
     (["--lambda-base", "nan"], "argument --lambda-base: must be a finite number >= 0"),
@@ -191,6 +191,23 @@ def test_infer_isnet_out_file_and_garbage_checkpoint(capsys, tmp_path, a_file):
 ])
 def test_train_can_bad_flag_is_a_usage_error(argv, message, capsys):
     assert message in _usage_error(capsys, train_can.parse_args, argv)
+
+
+def test_train_can_small_or_missing_instance_folder_is_named(tmp_path):
+    root = tmp_path / "five"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    coins = data.coins()[:48, :48]
+    for i in range(5):
+        Image.fromarray(coins).save(root / "images" / f"{i}.png")
+        mask = (coins > 120).astype("uint8") * 255
+        Image.fromarray(mask).save(root / "masks" / f"{i}.png")
+    argv = ["--size", "32", "--steps", "1", "--g-steps", "1", "--batch", "2", "--width", "4", "--no-untrained",
+            "--out", str(tmp_path / "o")]
+    msg = _file_error(train_can.main, [*argv, "--data", str(root)])
+    assert msg.startswith(f"--data: {root} has 5 instance(s)") and "--val-data" in msg, msg
+    msg = _file_error(train_can.main, [*argv, "--data", str(root), "--val-data", str(tmp_path / "nowhere")])
+    assert msg.startswith("--val-data: ") and "nowhere" in msg, msg
 
 
 # ---------------------------------------------------------------------------------------------- dis_synth, bench
