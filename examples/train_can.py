@@ -168,14 +168,22 @@ class _Objects:
         self.args, self.split = args, split
         self.folder = None
         if args.data is not None:
-            root = args.val_data if split == "val" and args.val_data is not None else args.data
-            folder = load_instances(root, layout=args.layout, images=args.images, masks=args.masks,
-                                    min_area=args.min_area)
+            flag = "--val-data" if split == "val" and args.val_data is not None else "--data"
+            root = args.val_data if flag == "--val-data" else args.data
+            try:
+                folder = load_instances(root, layout=args.layout, images=args.images, masks=args.masks,
+                                        min_area=args.min_area)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{flag}: {exc}") from None
             if args.val_data is None:
                 keep = [i for i in range(len(folder)) if (i % 10 == 9) == (split == "val")]
                 self.index = keep
             else:
                 self.index = list(range(len(folder)))
+            if not self.index:
+                raise ValueError(f"--data: {root} has {len(folder)} instance(s) of at least --min-area "
+                                 f"{args.min_area} pixels; every 10th is held out for the {split} split, so it "
+                                 "needs at least 10 (or give --val-data)")
             self.folder = folder
             self.n = len(self.index)
         else:
@@ -361,7 +369,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--objects", type=positive_int, default=3, help="objects per generated scene")
     p.add_argument("--train-scenes", type=positive_int, default=2000, help="generated training scenes")
     p.add_argument("--val-instances", type=positive_int, default=24, help="generated validation objects")
-    p.add_argument("--min-area", type=nonnegative_int, default=40,
+    p.add_argument("--min-area", type=positive_int, default=40,
                    help="smallest object (pixels) to train / evaluate on")
     p.add_argument("--outputs", type=positive_int, default=6, help="M, the number of segmentations of f")
     p.add_argument("--width", type=positive_int, default=32, help="channels of f (paper: 64)")
@@ -430,7 +438,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(vars(args), indent=1))
-    train, val = _Objects(args, "train"), _Objects(args, "val")
+    try:
+        train, val = _Objects(args, "train"), _Objects(args, "val")
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     dataset = "generated" if args.data is None else Path(args.data).name
     print(f"data: {dataset}, {len(train)} training objects/scenes, {len(val)} validation objects, size {args.size}")
 
