@@ -190,8 +190,11 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     else:
         raise ValueError(f"--checkpoint: expected a state dict or a dict with 'model'; got {type(obj).__name__}")
     state = strip_prefixes(state)
-    info: dict[str, Any] = {"format": fmt, **architecture_from_state_dict(state), "width_source": "shapes",
-                            "size": None}
+    try:
+        arch = architecture_from_state_dict(state)
+    except ValueError as exc:
+        raise ValueError(f"--checkpoint: {path.name}: {exc}") from None
+    info: dict[str, Any] = {"format": fmt, **arch, "width_source": "shapes", "size": None}
     # our config: inside the checkpoint, else the config.json beside it (e.g. for best.pt), if it fits the weights
     cfg = obj.get("config") if fmt == "train_isnet" and isinstance(obj.get("config"), Mapping) else None
     cfg = cfg or _config_beside(path)

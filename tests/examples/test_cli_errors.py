@@ -169,6 +169,10 @@ def test_infer_isnet_out_file_and_garbage_checkpoint(capsys, tmp_path, a_file):
     with pytest.raises(ValueError, match="cannot load junk.pth") as exc:
         infer_isnet.load_isnet(junk)
     assert "\n" not in str(exc.value)
+    encoder = tmp_path / "gt_encoder.pt"
+    torch.save(ISNetGTEncoder(1, 1, 0.0625).state_dict(), encoder)
+    with pytest.raises(ValueError, match="^--checkpoint: gt_encoder.pt: the checkpoint is not an ISNetDIS state dict"):
+        infer_isnet.load_isnet(encoder)
 
 
 # ---------------------------------------------------------------------------------------------- train_can
