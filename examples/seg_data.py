@@ -62,6 +62,14 @@ _CACHE_VERSION = 1
 Item = dict
 
 
+class BadPairError(ValueError):
+    """A pair of a :class:`FolderDataset` that cannot be read when an item is loaded (the message names the file).
+
+    Raised by ``__getitem__`` without ``skip_bad``; a DataLoader worker re-raises it in the main process with the
+    same type, so a training script can catch it and report one line.
+    """
+
+
 def _to_item(image: np.ndarray, gt: np.ndarray, name: str, size: tuple[int, int]) -> Item:
     """uint8 (H, W, 3) + (H, W) -> the item dict of float32 tensors in [0, 1]."""
     im = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
@@ -402,13 +410,13 @@ class FolderDataset(Dataset):
                 image, gt, hw = self._load(j)
             except ValueError as e:
                 if not self.skip_bad:
-                    raise
+                    raise BadPairError(str(e)) from e
                 self._bad.add(j)
                 warnings.warn(f"skipping {self.names[j]} (replaced by the next pair): {e}", stacklevel=2)
                 continue
             item = _to_item(image, gt, self.names[j], hw)
             return self.transform(item) if self.transform else item
-        raise ValueError(f"no readable image/GT pair left in {self.root}")
+        raise BadPairError(f"no readable image/GT pair left in {self.root} (each one was skipped as unreadable)")
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ class Config:
     val_samples: int = 32
     val_fraction: float = 0.1
     cache_dir: str = ""
+    skip_bad: bool = False
     workers: int = 0
     # optimiser (the authors': Adam 1e-3, (0.9, 0.999), 1e-8, no weight decay, no schedule)
     lr: float = 1e-3
@@ -161,7 +162,7 @@ LR_SCHEDULES = ("constant", "cosine")
 
 #: Flags that may change when resuming (everything else comes from the checkpoint's config).
 RESUME_OVERRIDABLE = ("iters", "patience", "workers", "log_every", "save_predictions", "ckpt_every", "device",
-                      "threads")
+                      "threads", "skip_bad")
 
 
 def _presets_text() -> str:
@@ -205,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--train-samples", type=positive_int, help="generated training samples (no --data)")
     g.add_argument("--val-samples", type=positive_int, help="generated validation samples (no --data)")
     g.add_argument("--cache-dir", type=output_dir, help="on-disk cache of resized tensors for folder datasets")
+    g.add_argument("--skip-bad", action="store_true", default=None,
+                   help="folder datasets: leave out unpaired / unreadable pairs with a warning instead of stopping")
     g.add_argument("--workers", type=nonnegative_int, help="DataLoader worker processes")
     g = p.add_argument_group("optimiser (Adam)")
     g.add_argument("--lr", type=positive_float, help="learning rate (1e-3)")
@@ -493,15 +496,15 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
     cache = cfg.cache_dir or None
     try:
         splits = seg_data.find_datasets(cfg.data, 0.0 if cfg.val else cfg.val_fraction, cfg.seed)
-        trains = [s.dataset(cfg.size, cache) for s in splits["train"]]
-        vals = {s.label: EvalView(s.dataset(cfg.size, cache)) for s in splits["val"]}
-        tests = {s.label: EvalView(s.dataset(cfg.size, cache)) for s in splits["test"]}
+        trains = [s.dataset(cfg.size, cache, cfg.skip_bad) for s in splits["train"]]
+        vals = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["val"]}
+        tests = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["test"]}
     except ValueError as exc:
-        raise SystemExit(f"--data: {exc}") from None
+        raise SystemExit(f"--data: {exc}" + ("" if cfg.skip_bad else " (--skip-bad leaves such pairs out)")) from None
     try:  # --val folders: named by their own flag when they are bad
         for v in cfg.val:
             split = seg_data.Split(Path(v), Path(v).name)
-            vals[split.label] = EvalView(split.dataset(cfg.size, cache))
+            vals[split.label] = EvalView(split.dataset(cfg.size, cache, cfg.skip_bad))
     except ValueError as exc:
         raise SystemExit(f"--val: {exc}") from None
     if not vals:
@@ -1100,7 +1103,23 @@ def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], pa
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run the script; returns a summary dict (paths, final metrics, baselines)."""
+    """Run the script; returns a summary dict (paths, final metrics, baselines).
+
+    A folder-dataset file that cannot be read during the run (also in a DataLoader worker) ends the run with one
+    line naming it (``SystemExit``), not a traceback.
+    """
+    import seg_data
+
+    try:
+        return _main(argv)
+    except seg_data.BadPairError as exc:
+        # a worker re-raises it with its traceback in the message: keep the last line, the reader's own message
+        line = str(exc).strip().splitlines()[-1]
+        line = line.split(f"{type(exc).__name__}: ", 1)[-1]
+        raise SystemExit(f"--data: {line} (--skip-bad: use the next readable pair instead)") from None
+
+
+def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.eval_only and not (args.resume or args.weights):

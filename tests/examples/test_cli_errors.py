@@ -248,3 +248,17 @@ def test_train_isnet_cache_dir_file_and_missing_val_folder_are_named(capsys, tmp
     assert "argument --cache-dir: " in _usage_error(capsys, train_isnet.main, [*argv, "--cache-dir", str(a_file)])
     msg = _file_error(train_isnet.main, [*argv, "--val", str(tmp_path / "nowhere")])
     assert msg == f"--val: dataset folder {tmp_path / 'nowhere'} does not exist", msg
+
+
+def test_train_isnet_truncated_image_ends_in_one_line_and_skip_bad_trains_on(tmp_path):
+    root = dis_synth.write_dataset(tmp_path / "d", 6, size=32)
+    bad = sorted((root / "im").iterdir())[0]  # a JPEG whose header is fine but whose data is cut
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    argv = [*TINY, "--out", str(tmp_path / "o"), "--data", str(root), "--val", str(root), "--iters", "1",
+            "--gt-iters", "1", "--save-predictions", "none"]
+    for workers in ("0", "1"):  # in the main process and in a DataLoader worker
+        msg = _file_error(train_isnet.main, [*argv, "--workers", workers])
+        assert msg.startswith(f"--data: cannot read image file {bad}: truncated JPEG") and "--skip-bad" in msg, msg
+    with pytest.warns(UserWarning, match=f"skipping {bad.stem}"):
+        summary = train_isnet.main([*argv, "--skip-bad"])
+    assert summary["progress"]["image"]["iteration"] == 1
