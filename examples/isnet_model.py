@@ -228,6 +228,10 @@ GT_ENCODER = (
 )
 #: Channels of the six side-output inputs / features at width 1 (same for both networks).
 FEATURE_CHANNELS = (64, 64, 128, 256, 512, 512)
+#: Downsampling of the deepest feature maps of both networks (stride-2 stem × five ceil-mode 2×2 poolings): a
+#: side-``s`` input leaves ``ceil(s / 64)²`` values per channel there, so train-mode BatchNorm needs
+#: ``batch · ceil(s / 64)² > 1``.
+DEEPEST_STRIDE = 64
 
 
 def _finish(sides: list[torch.Tensor], x: torch.Tensor, probabilities: bool) -> list[torch.Tensor]:

@@ -67,7 +67,7 @@ from cli_args import (  # noqa: E402
 )
 from dis_synth import MIN_SIZE  # noqa: E402
 from infer_isnet import to_png_map  # noqa: E402
-from isnet_model import ISNetDIS, ISNetGTEncoder, count_parameters  # noqa: E402
+from isnet_model import DEEPEST_STRIDE, ISNetDIS, ISNetGTEncoder, count_parameters  # noqa: E402
 
 import segloss  # noqa: E402
 from segmetrics import DatasetMetrics  # noqa: E402
@@ -289,6 +289,10 @@ def _check_config(cfg: Config) -> None:
     """
     if cfg.iters == 0 and cfg.patience == 0:
         raise ValueError("--iters 0 (until early stop) needs --patience > 0")
+    side = cfg.input_size or cfg.size
+    if cfg.batch * math.ceil(side / DEEPEST_STRIDE) ** 2 < 2:
+        raise ValueError(f"--batch 1 needs a model input side > {DEEPEST_STRIDE} (--input-size, else --size; got "
+                         f"{side}): the deepest BatchNorm layers would see one value per channel")
     if not cfg.data and cfg.size < MIN_SIZE:
         raise ValueError(f"--size must be >= {MIN_SIZE} for the generated data (examples/dis_synth.py); got {cfg.size}")
 

@@ -88,6 +88,8 @@ def test_types_accept_good_values_and_name_the_range():
     (["--threads", "-1"], "argument --threads: must be an integer >= 0"),
     (["--threads", HUGE_THREADS], "argument --threads: must be 0 (auto) to"),
     (["--iters", "0"], "--iters 0 (until early stop) needs --patience > 0"),
+    (["--batch", "1"], "--batch 1 needs a model input side > 64 (--input-size, else --size; got 64)"),
+    (["--batch", "1", "--size", "128", "--input-size", "64"], "--batch 1 needs a model input side > 64"),
     (["--eval-only"], "--eval-only needs --resume [CKPT] or --weights PATH"),
 ])
 def test_train_isnet_bad_flag_is_a_usage_error(argv, message, capsys, tmp_path):
@@ -262,3 +264,8 @@ def test_train_isnet_truncated_image_ends_in_one_line_and_skip_bad_trains_on(tmp
     with pytest.warns(UserWarning, match=f"skipping {bad.stem}"):
         summary = train_isnet.main([*argv, "--skip-bad"])
     assert summary["progress"]["image"]["iteration"] == 1
+
+
+def test_train_isnet_batch_one_is_fine_above_the_deepest_stride():
+    args = train_isnet.build_parser().parse_args([*TINY, "--batch", "1", "--input-size", "65"])
+    assert train_isnet.resolve_config(args)[0].batch == 1
