@@ -439,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not res["written"]:
+        print(f"error: --input: no prediction written: all {len(res['skipped'])} image(s) were unreadable",
+              file=sys.stderr)
+        return 2
     print(f"model: ISNetDIS(width={info['width']:g}) from {info['format']} {Path(args.checkpoint).name} "
           f"(width from {info['width_source']}); input {args.size or info['size'] or INPUT_SIZE}²; "
           f"device {args.device}, precision {args.precision}")

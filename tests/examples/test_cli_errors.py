@@ -18,7 +18,7 @@ import pytest
 import torch
 import train_can
 import train_isnet
-from isnet_model import ISNetGTEncoder
+from isnet_model import ISNetDIS, ISNetGTEncoder
 from PIL import Image
 from skimage import data
 
@@ -175,6 +175,19 @@ def test_infer_isnet_out_file_and_garbage_checkpoint(capsys, tmp_path, a_file):
     torch.save(ISNetGTEncoder(1, 1, 0.0625).state_dict(), encoder)
     with pytest.raises(ValueError, match="^--checkpoint: gt_encoder.pt: the checkpoint is not an ISNetDIS state dict"):
         infer_isnet.load_isnet(encoder)
+
+
+def test_infer_isnet_all_inputs_skipped_is_an_error(capsys, tmp_path):
+    ckpt = tmp_path / "model.pt"
+    torch.save(ISNetDIS(3, 1, 0.0625).state_dict(), ckpt)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "fake.png").write_text("not an image")
+    with pytest.warns(UserWarning, match="skipped: cannot read image file"):
+        rc = infer_isnet.main(["--checkpoint", str(ckpt), "--input", str(tmp_path / "in"), "--out",
+                               str(tmp_path / "o"), "--size", "64", "--workers", "0", "--no-progress",
+                               "--skip-unreadable"])
+    assert rc == 2
+    assert "--input: no prediction written: all 1 image(s) were unreadable" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------- train_can
