@@ -500,6 +500,11 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
     cache = cfg.cache_dir or None
     try:
         splits = seg_data.find_datasets(cfg.data, 0.0 if cfg.val else cfg.val_fraction, cfg.seed)
+        labels = [s.label for s in splits["val"] + splits["test"]] + [Path(v).name for v in cfg.val]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:  # results are keyed by name: one set would silently replace the other
+            raise ValueError(f"two evaluation sets are both named {twice[0]!r} (the same folder given twice, or "
+                             "folders with the same name): give each one once, under a distinct name")
         trains = [s.dataset(cfg.size, cache, cfg.skip_bad) for s in splits["train"]]
         vals = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["val"]}
         tests = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["test"]}

@@ -282,3 +282,9 @@ def test_train_isnet_truncated_image_ends_in_one_line_and_skip_bad_trains_on(tmp
 def test_train_isnet_batch_one_is_fine_above_the_deepest_stride():
     args = train_isnet.build_parser().parse_args([*TINY, "--batch", "1", "--input-size", "65"])
     assert train_isnet.resolve_config(args)[0].batch == 1
+
+
+def test_train_isnet_same_folder_twice_is_refused(tmp_path):
+    root = dis_synth.write_dataset(tmp_path / "d", 4, size=32)
+    msg = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--data", str(root), "--data", str(root)])
+    assert msg.startswith("--data: two evaluation sets are both named 'd-val'"), msg
