@@ -28,6 +28,7 @@ import numpy as np
 __all__ = [
     "GT_UINT8_THRESHOLD",
     "as_numpy",
+    "check_bool",
     "check_choice",
     "check_epsilon",
     "check_int",
@@ -300,6 +301,13 @@ def prepare_skeletons(
             raise ValueError(f"`{name}`{where} must have the shape of `gt` {g.shape}; got {s.shape}")
         out.append(s)
     return out
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as ``bool``; ``TypeError`` naming ``name`` unless it is a bool (not ``"False"``, not 0/1)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:

@@ -48,7 +48,15 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, check_epsilon, check_int, is_batch, prepare_pairs, prepare_skeletons
+from segmetrics._inputs import (
+    check_bool,
+    check_choice,
+    check_epsilon,
+    check_int,
+    is_batch,
+    prepare_pairs,
+    prepare_skeletons,
+)
 from segmetrics._kernels.hce import (
     boundary_runs,
     label_runs,
@@ -163,8 +171,7 @@ def _check_options(gamma: Any, epsilon: Any, threshold: Any, iterations: Any, co
     check_epsilon(epsilon, "epsilon")
     check_choice(threshold, "threshold", _THRESHOLDS)
     check_choice(iterations, "iterations", _ITERATIONS)
-    if not isinstance(count_whole_image_region, (bool, np.bool_)):
-        raise TypeError(f"`count_whole_image_region` must be a bool; got {type(count_whole_image_region).__name__}")
+    check_bool(count_whole_image_region, "count_whole_image_region")
 
 
 def _last_mask(ncols: int) -> np.uint64:

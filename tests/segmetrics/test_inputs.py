@@ -53,3 +53,40 @@ def test_bad_inputs(pred, gt, exc, match):
 def test_prepare_pair_contiguous():
     p, g = prepare_pair(np.zeros((8, 8))[:, ::2], np.zeros((8, 8), np.uint8)[:, ::2])
     assert p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == bool
+
+
+def _bool_parameters():
+    """Every (public metric ``f(pred, gt, ...)``, keyword with a bool default) of ``segmetrics``."""
+    import inspect
+
+    import segmetrics
+
+    out = []
+    for name in segmetrics.__all__:
+        fn = getattr(segmetrics, name)
+        if not inspect.isfunction(fn) or list(inspect.signature(fn).parameters)[:2] != ["pred", "gt"]:
+            continue
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind is p.KEYWORD_ONLY and isinstance(p.default, bool):
+                out.append(pytest.param(fn, p.name, id=f"{name}-{p.name}"))
+    return out
+
+
+@pytest.mark.parametrize(("fn", "arg"), _bool_parameters())
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_every_public_bool_option_rejects_non_bools(fn, arg, value):
+    # `normalize="False"` used to be read as true by iou / dice / region_overlap / boundary_fscore.
+    import inspect
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    args = [np.where(gt, 200, 10).astype(np.uint8), gt]
+    if "image" in inspect.signature(fn).parameters:
+        args.append(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(TypeError, match=rf"`{arg}` must be a bool; got {type(value).__name__} {value!r}"):
+        fn(*args, **{arg: value})
+
+
+def test_bool_sweep_covers_the_region_and_boundary_metrics():
+    ids = {p.id for p in _bool_parameters()}
+    assert {"iou-normalize", "dice-normalize", "region_overlap-normalize", "boundary_fscore-normalize"} <= ids
