@@ -517,7 +517,7 @@ def evaluate_folder(
         cache = str(skeleton_cache)
     needs_image = [k for k in metrics if "image" in family(k).needs_for(opts)]
     if needs_image and image_dir is None:
-        raise ValueError(f"metric(s) {needs_image} need the RGB images: pass `image_dir` (command line: --image-dir)")
+        raise ValueError(f"metric(s) {needs_image} need the RGB images: pass `image_dir`")
     if image_dir is not None and not Path(image_dir).is_dir():
         raise FileNotFoundError(f"`image_dir` must be an existing folder; got {str(image_dir)!r}")
     settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache,

@@ -240,3 +240,11 @@ def test_table_into_a_closed_pipe_is_quiet(evaluated):
     finally:
         os.close(w)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_ccm_without_images_names_the_flag_once(data, capsys):
+    # Was "pass --image-dir (command line: --image-dir)".
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--metrics", "ccm",
+                 "--workers", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().endswith("metric(s) ['ccm'] need the RGB images: pass --image-dir")
