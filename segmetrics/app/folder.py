@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics.app._fingerprint import same_content
-from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal
+from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal, settings_diff
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
 from segmetrics.registry import MetricOptions, default_metrics, family, reduce_dataset, validate_metrics
@@ -733,7 +733,8 @@ def merge_results(
         if identity is None:
             identity = header["identity"]
         elif header["identity"] != identity:
-            raise ValueError(f"`shard_dirs` must share the settings; {str(d)!r} has {header['identity']} vs {identity}")
+            raise ValueError(f"`shard_dirs` must share the settings; {str(d)!r} differs from the first "
+                             f"({settings_diff(identity, header['identity'], ('in the first', 'in this one'))})")
         if header.get("shard"):
             i, n = header["shard"]
             shards.setdefault(int(n), set()).add(int(i))
