@@ -90,3 +90,19 @@ def test_every_public_bool_option_rejects_non_bools(fn, arg, value):
 def test_bool_sweep_covers_the_region_and_boundary_metrics():
     ids = {p.id for p in _bool_parameters()}
     assert {"iou-normalize", "dice-normalize", "region_overlap-normalize", "boundary_fscore-normalize"} <= ids
+
+
+def test_float32_conversions_of_uint8_maps_binarise_as_the_uint8_map():
+    # float32(128 / 255) lies above 128 / 255: `gt_u8 / 255` in float32 made a GT of 128 foreground, and a
+    # prediction of 128 foreground for HCE and mBA ("raw > 128"), unlike the uint8 map (HCE 24 vs 23 on a photo).
+    import segmetrics
+    from tests.segmetrics.photo_cases import make_photo_case
+
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for as_float in (lambda x: x / 255.0, lambda x: x / np.float32(255), lambda x: torch.from_numpy(x).float() / 255):
+        np.testing.assert_array_equal(prepare_gt(as_float(levels)), prepare_gt(levels))
+    pred, gt = make_photo_case("horse_blur")
+    want = segmetrics.compute_all(pred, gt, metrics=("hce", "mba"))
+    for p in (pred / np.float32(255), torch.from_numpy(pred).float() / 255, pred / 255.0):
+        got = segmetrics.compute_all(p, gt, metrics=("hce", "mba"))
+        assert (got.hce.total, got.mba) == (want.hce.total, want.mba)
