@@ -4,7 +4,9 @@ Reference: "Context-measure: contextualizing metric for camouflage".
 
 A Gaussian kernel ``K`` shaped by the GT's spatial spread relates each pixel to its context. With
 ``Σ`` the covariance of the GT pixels' (row, column) coordinates (zero variances replaced by
-``eps``; a GT of at most one pixel uses ``diag(1/4, 1/4)`` and a 3x3 kernel), ``K`` samples
+``eps``; a GT of at most one pixel uses ``diag(1/4, 1/4)`` and a 3x3 kernel; collinear pixels off the
+axes, a singular ``Σ`` where pysodmetrics raises ``LinAlgError``, give the limit: ``K`` on the
+offsets along the line only), ``K`` samples
 ``exp(−½ zᵀ Σ'⁻¹ z)`` on the integer offsets ``|z_r| <= round(3 σ'_r)``, ``|z_c| <= round(3 σ'_c)``
 of the rescaled covariance ``Σ' = α² Σ / tr(Σ)`` (``α = 6``), normalised to sum 1. Correlating
 with ``K`` (``⋆``, reflected borders as OpenCV's ``BORDER_REFLECT_101``):
@@ -96,6 +98,9 @@ def _context_kernel(g: np.ndarray, alpha: float) -> np.ndarray:
         dr = dc = 1
     else:
         den = n * (n - 1)  # exact integer moments, one rounding each
+        a, b, c = n * srr - sr * sr, n * src - sr * sc, n * scc - sc * sc
+        if a > 0 and c > 0 and a * c == b * b:  # collinear pixels, off the axes: a singular covariance
+            return _line_kernel(a, b, c, alpha)
         cov = np.array([[(n * srr - sr * sr) / den, (n * src - sr * sc) / den],
                         [(n * src - sr * sc) / den, (n * scc - sc * sc) / den]])
         cov[0, 0] = cov[0, 0] if cov[0, 0] != 0 else EPS
@@ -110,6 +115,23 @@ def _context_kernel(g: np.ndarray, alpha: float) -> np.ndarray:
     z = np.stack([zr, zc], axis=-1)
     q = np.einsum("...i,ij,...j->...", z, np.linalg.inv(cov), z)
     k = np.exp(-0.5 * q) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+    return k / k.sum()
+
+
+def _line_kernel(a: int, b: int, c: int, alpha: float) -> np.ndarray:
+    """The kernel of collinear GT pixels (scaled covariance ``α² u uᵀ``, ``u`` the line's direction).
+
+    ``a, b, c`` are the exact integer covariance numerators (``a c = b²``). The Gaussian of a rank-one
+    covariance lives on the line: ``exp(−|z|² / (2 α²))`` on the offsets ``z ∥ u``, 0 elsewhere (the
+    limit of the ``eps`` rule of axis-aligned lines; pysodmetrics raises ``LinAlgError`` here).
+    """
+    g = math.gcd(a, b)
+    ur, uc = a // g, b // g  # (a, b) is parallel to u, in lowest terms
+    total = a + c
+    dr = round(float(3 * (alpha * math.sqrt(a / total))))
+    dc = round(float(3 * (alpha * math.sqrt(c / total))))
+    zr, zc = np.meshgrid(np.arange(-dr, dr + 1), np.arange(-dc, dc + 1), indexing="ij")
+    k = np.where(zr * uc == zc * ur, np.exp(-0.5 * (zr * zr + zc * zc) / alpha**2), 0.0)
     return k / k.sum()
 
 
@@ -172,8 +194,9 @@ def _score(pn: np.ndarray, g: np.ndarray, cd: np.ndarray | None, beta_sq: float,
     """Context measure of the normalised float64 map ``pn`` (``cd``: camouflage degree, ``None`` for 0)."""
     k = _context_kernel(g, alpha)
     a, b, r, sg, sc = (_sums_exact if compat == "exact" else _sums_pysod)(pn, g, cd, k)
-    mf = a / (b + EPS)
-    wr = r / (sg + sc + EPS)
+    # sums of non-negative terms; the DFT correlation can leave ~1e-16 below 0 where they are 0 (CM -0.0)
+    mf = max(a, 0.0) / (b + EPS)
+    wr = max(r, 0.0) / (sg + sc + EPS)
     return float((1 + beta_sq) * mf * wr / (beta_sq * mf + wr + EPS))
 
 

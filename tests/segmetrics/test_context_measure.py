@@ -312,3 +312,27 @@ def test_camouflage_degree_validates_its_inputs():
         camouflage_degree(img, gt, gamma=0)
     with pytest.raises(ValueError, match=r"`gt` must be finite"):
         camouflage_degree(img, np.full((40, 50), np.nan))
+
+
+def test_collinear_gt_pixels_and_disjoint_predictions():
+    # A diagonal GT (singular covariance) raised LinAlgError("Singular matrix"), as pysodmetrics does; a
+    # prediction disjoint from the GT scored -0.0 (a forward sum of -6e-16 from the DFT correlation).
+    from segmetrics.context_measure import _context_kernel
+
+    diag = np.eye(48, dtype=bool)
+    k = _context_kernel(diag, 6.0)
+    assert k.shape == (27, 27) and np.count_nonzero(k) == 27 and np.array_equal(k, k.T)
+    np.testing.assert_array_equal(np.flatnonzero(k), np.flatnonzero(np.eye(27)))  # the taps along the line
+    assert context_measure(diag.astype(np.uint8) * 255, diag) == pytest.approx(1.0, abs=1e-12)
+    slope = np.zeros((30, 30), bool)
+    slope[np.arange(10) * 2, np.arange(10)] = True  # direction (2, 1)
+    assert set(zip(*np.nonzero(_context_kernel(slope, 6.0)))) == {(16 + 2 * t, 8 + t) for t in range(-8, 9)}
+    for g in (diag, slope, np.eye(2, 3, dtype=bool)):
+        img = np.random.default_rng(0).integers(0, 256, (*g.shape, 3), dtype=np.uint8)
+        for compat in ("exact", "pysod"):
+            assert 0.0 <= context_measure(np.roll(g, 1, 0).astype(np.uint8) * 255, g, compat=compat) <= 1.0
+            assert 0.0 <= camouflage_context_measure(g.astype(np.uint8) * 200, g, img, compat=compat) <= 1.0
+    box = np.zeros((64, 64), bool)
+    box[10:20, 5:40] = True
+    far = np.roll(box, 30, 0).astype(np.uint8) * 255
+    assert math.copysign(1.0, context_measure(far, box)) == 1.0  # +0.0, not -0.0
