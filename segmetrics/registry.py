@@ -88,6 +88,7 @@ __all__ = [
     "curve_keys",
     "default_metrics",
     "display_columns",
+    "every_options",
     "family",
     "flatten",
     "integer_keys",
@@ -611,6 +612,12 @@ def display_columns(options: MetricOptions | None = None) -> dict[str, tuple[str
     return {s.key: _display(s) for s in cols}
 
 
+def every_options() -> MetricOptions:
+    """Every family, with options under which the families produce every key they can (all 65 BF tolerances)."""
+    _ensure_table()
+    return MetricOptions.make(all_metrics(), bf_tolerances=tuple(range(65)))
+
+
 def scalar_labels() -> dict[str, tuple[str, str, bool]]:
     """``{key: (label, LaTeX label, higher is better)}`` of every scalar any options can produce.
 
@@ -618,8 +625,7 @@ def scalar_labels() -> dict[str, tuple[str, str, bool]]:
         >>> scalar_labels()["confusion.fpr.max"], scalar_labels()["bf.f7"]
         (('maxFPR', 'maxFPR', False), ('BF@7', 'BF@7', True))
     """
-    _ensure_table()
-    every = MetricOptions.make(all_metrics(), bf_tolerances=tuple(range(65)))  # every tolerance a key can name
+    every = every_options()
     return {s.key: _display(s) for s in scalars_of(every.metrics, every)}
 
 

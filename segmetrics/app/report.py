@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from segmetrics.registry import display_columns, integer_keys, scalar_labels
+from segmetrics.registry import display_columns, every_options, integer_keys, scalar_labels
 
 __all__ = ["columns", "format_table"]
 
@@ -109,8 +109,9 @@ def format_table(
             raise TypeError("`results` must hold results with `method`, `dataset`, `num_images` and `metrics` "
                             f"(FolderResult, from evaluate_folder or load_results); got {type(r).__name__}")
     table, integer = _all_columns(), _integer_keys()
-    if columns is None:
-        columns = [k for k in table if any(k in r.metrics for r in results)]
+    if columns is None:  # every display column a result holds, whatever its options (e.g. BF@2 and BF@7)
+        shown = {**display_columns(every_options()), **_INTERACTIVE}
+        columns = [k for k in shown if any(k in r.metrics for r in results)]
     columns = [columns] if isinstance(columns, str) else list(columns)
     known = {**scalar_labels(), **table}  # every scalar's declared label and direction
     unknown = [k for k in columns if k not in known and not any(k in r.metrics for r in results)]

@@ -87,3 +87,11 @@ def test_unknown_columns_and_results_are_refused():
         format_table(["results.json"])
     custom = SimpleNamespace(method="m", dataset="d", num_images=1, metrics={"my.score": 0.5})
     assert "my.score ↑" in format_table([custom], columns=["my.score"])  # a key a result holds is shown as is
+
+
+def test_default_columns_show_the_tolerances_the_results_hold():
+    # bf_tolerances=(2, 7) used to give a table without any boundary F column (only BF@1/3/5 were looked for).
+    r = SimpleNamespace(method="m", dataset="d", num_images=3, metrics={"iou": 0.5, "bf.f2": 0.9, "bf.f7": 0.97})
+    assert format_table([r, R1]).splitlines()[0].split()[3:] == [
+        "maxF", "↑", "wF", "↑", "MAE", "↓", "S", "↑", "meanE", "↑", "HCE", "↓", "IoU", "↑", "BF@2", "↑", "BF@3", "↑",
+        "BF@7", "↑"]
