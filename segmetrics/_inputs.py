@@ -8,7 +8,8 @@ Conventions (documented in the README's conventions table):
   ``[0, 1]``; for uint8 input this is bit-identical to pysodmetrics' ``pred / 255``.
 * **Ground truth** ``gt``: ``bool`` as is; ``uint8`` is foreground where ``gt > 128`` (pysodmetrics,
   DIS); other integer dtypes must be 0/1 labels; floating maps must lie in ``[0, 1]`` and are
-  foreground where ``gt * 255 > 128`` (so ``gt_u8 / 255`` gives the same mask as ``gt_u8``).
+  foreground where their 8-bit level ``trunc(255 gt)`` is ``> 128`` (so ``gt_u8 / 255``, in float64
+  or float32, gives the same mask as ``gt_u8``).
 * **Shapes**: one image ``(H, W)``; a batch ``(N, H, W)`` or ``(N, 1, H, W)``; or a list / tuple of
   differently sized ``(H, W)`` maps. ``pred`` and ``gt`` must have the same structure and sizes.
 * **Torch tensors** (CPU or CUDA) are accepted without importing torch: they are detected by
@@ -27,7 +28,9 @@ import numpy as np
 
 __all__ = [
     "GT_UINT8_THRESHOLD",
+    "above_uint8_threshold",
     "as_numpy",
+    "check_bool",
     "check_choice",
     "check_epsilon",
     "check_int",
@@ -45,6 +48,21 @@ __all__ = [
 
 #: Pixels of a uint8 ground truth strictly above this value are foreground (pysodmetrics, DIS).
 GT_UINT8_THRESHOLD = 128
+
+
+def above_uint8_threshold(values: np.ndarray) -> np.ndarray:
+    """Where a float map in ``[0, 1]`` is above :data:`GT_UINT8_THRESHOLD` at its 8-bit level ``trunc(255 v)``.
+
+    The level of ``x / 255`` is ``x`` for every uint8 ``x``, in float64 and in float32 alike (the
+    curves quantise the same way), so a uint8 map and its float conversions binarise identically;
+    ``v > 128 / 255`` would not: float32(128 / 255) lies above 128 / 255.
+
+    Example:
+        >>> x = np.arange(126, 132, dtype=np.uint8)
+        >>> above_uint8_threshold((x / np.float32(255)).astype(np.float64)).tolist() == (x > 128).tolist()
+        True
+    """
+    return values * 255.0 >= GT_UINT8_THRESHOLD + 1
 
 
 def _describe(x: Any) -> str:
@@ -135,7 +153,7 @@ def prepare_gt(gt: Any, name: str = "gt") -> np.ndarray:
 
     Args:
         gt: ``(H, W)`` bool, uint8 (foreground ``> 128``), integer 0/1 labels, or float in
-            ``[0, 1]`` (foreground where ``gt * 255 > 128``).
+            ``[0, 1]`` (foreground where ``trunc(255 gt) > 128``).
         name: argument name used in error messages.
 
     Returns:
@@ -162,7 +180,7 @@ def prepare_gt(gt: Any, name: str = "gt") -> np.ndarray:
         return np.ascontiguousarray(arr == 1)
     if np.issubdtype(arr.dtype, np.floating):
         _check_finite_range(arr, name)
-        return np.ascontiguousarray(arr.astype(np.float64) * 255.0 > GT_UINT8_THRESHOLD)
+        return np.ascontiguousarray(above_uint8_threshold(arr.astype(np.float64)))
     raise TypeError(f"`{name}` must be bool, uint8, integer 0/1 or floating in [0, 1]; got dtype {arr.dtype}")
 
 
@@ -300,6 +318,13 @@ def prepare_skeletons(
             raise ValueError(f"`{name}`{where} must have the shape of `gt` {g.shape}; got {s.shape}")
         out.append(s)
     return out
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as ``bool``; ``TypeError`` naming ``name`` unless it is a bool (not ``"False"``, not 0/1)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool; got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:

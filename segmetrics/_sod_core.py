@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from segmetrics._inputs import check_bool
 from segmetrics._kernels import sod as _k
 from segmetrics._normalize import uint8_level_values
 
@@ -173,13 +174,6 @@ def _uint8_stats(pu: np.ndarray, g: np.ndarray, normalize: bool, strict: bool) -
         sum_abs=float(sum_abs), thr=float(thr), tp=int(tp), fp=int(fp), strict=st, sm=None, lo=lo, d=float(d),
         donorm=donorm, lut=lut, raw=raw,
     )
-
-
-def check_bool(value, name: str) -> bool:
-    """Raise ``TypeError`` naming ``name`` unless ``value`` is a bool; return it as ``bool``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be a bool; got {type(value).__name__}")
-    return bool(value)
 
 
 def _cum_ge(hist: np.ndarray) -> np.ndarray:

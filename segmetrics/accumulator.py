@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import prepare_images, prepare_pairs, prepare_skeletons
+from segmetrics._inputs import check_bool, prepare_images, prepare_pairs, prepare_skeletons
 from segmetrics._mergeable import SummedState
 from segmetrics.image_metrics import ImageMetrics, image_metrics, options_doc
 from segmetrics.registry import MetricOptions, family, reduce_dataset, scalars_of
@@ -46,7 +46,7 @@ class DatasetMetrics(SummedState):
     <<options>>
 
     Raises:
-        TypeError: wrongly typed option.
+        TypeError: wrongly typed option, a non-bool ``per_image``.
         ValueError: unknown metric name or option value.
 
     Example:
@@ -68,7 +68,7 @@ class DatasetMetrics(SummedState):
 
     def __init__(self, metrics: Sequence[str] | None = None, *, per_image: bool = False, **options: Any) -> None:
         self.options = MetricOptions.make(metrics, **options)
-        self.per_image = bool(per_image)
+        self.per_image = check_bool(per_image, "per_image")
         self.reset()
 
     @property
@@ -109,13 +109,15 @@ class DatasetMetrics(SummedState):
             image: the ``(H, W, 3)`` uint8 RGB image(s), needed by ``"ccm"``.
 
         Raises:
-            TypeError: unsupported input type or dtype.
+            TypeError: unsupported input type or dtype, a ``name`` that is not a string or strings.
             ValueError: invalid inputs, or a number of names that does not match the batch.
         """
         pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
         if name is None or isinstance(name, str):
             names = [name] * len(pairs) if not batched or name is None else [f"{name}[{i}]" for i in range(len(pairs))]
         else:
+            if not isinstance(name, Sequence) or not all(isinstance(n, str) for n in name):
+                raise TypeError(f"`name` must be a string or a sequence of strings (one per image); got {name!r}")
             names = list(name)
             if len(names) != len(pairs):
                 raise ValueError(f"`name` must hold one name per image ({len(pairs)}); got {len(names)}")
@@ -138,8 +140,14 @@ class DatasetMetrics(SummedState):
 
         Raises:
             TypeError: if ``other`` is not a :class:`DatasetMetrics`.
-            ValueError: if the two were built with different metrics or options.
+            ValueError: if the two were built with different metrics or options, or if this one keeps a
+                per-image table and ``other`` holds images without one (the table would miss them).
         """
+        if self.per_image and isinstance(other, DatasetMetrics) and not other.per_image and other.n_images:
+            raise ValueError(
+                "`other` must keep its per-image rows (per_image=True) to merge into an accumulator with "
+                f"per_image=True; got per_image=False with {other.n_images} image(s)"
+            )
         super().merge(other)
         if self.per_image:
             self._rows.extend(dict(r) for r in other._rows)

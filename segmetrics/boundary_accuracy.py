@@ -1,7 +1,7 @@
 r"""Mean boundary accuracy (mBA), as reported by BiRefNet (from CascadePSP's evaluation).
 
-The prediction is binarised with ``pred > 128`` on the 0..255 scale (``P > 128/255`` for float
-maps; no min-max normalisation), the GT with ``> 128``. For five radii
+The prediction is binarised with ``pred > 128`` on the 0..255 scale (``trunc(255 P) > 128`` for
+float maps; no min-max normalisation), the GT with ``> 128``. For five radii
 ``r_i = 1 + trunc((R - 1) / 5 · i)``, ``i = 0..4``, ``R = (H + W) / 300``, the boundary band
 ``B_i`` is the morphological gradient of the GT with OpenCV's elliptic structuring element of
 size ``2 r_i + 1`` (pixels whose neighbourhood, clipped to the image, holds both classes), and

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_threshold, check_tolerances, prepare_pairs
+from segmetrics._inputs import check_bool, check_threshold, check_tolerances, prepare_pairs
 from segmetrics._jit import njit
 from segmetrics._normalize import minmax_normalize
 
@@ -185,7 +185,7 @@ def boundary_fscore(
         A :class:`BoundaryFScore` for one image (arrays over the sorted tolerances), a list for a batch.
 
     Raises:
-        TypeError: for unsupported input types or dtypes.
+        TypeError: for unsupported input types or dtypes, a non-bool ``normalize`` (e.g. ``"False"``).
         ValueError: for mismatched shapes, invalid values or arguments.
 
     Example:
@@ -197,6 +197,7 @@ def boundary_fscore(
     """
     tols = check_tolerances(tolerances, "tolerances")
     check_threshold(threshold, "threshold")
+    norm = check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt)
-    out = [_one(p, g, tols, float(threshold), normalize) for p, g in pairs]
+    out = [_one(p, g, tols, float(threshold), norm) for p, g in pairs]
     return out if batched else out[0]

@@ -4,7 +4,9 @@ Reference: "Context-measure: contextualizing metric for camouflage".
 
 A Gaussian kernel ``K`` shaped by the GT's spatial spread relates each pixel to its context. With
 ``Σ`` the covariance of the GT pixels' (row, column) coordinates (zero variances replaced by
-``eps``; a GT of at most one pixel uses ``diag(1/4, 1/4)`` and a 3x3 kernel), ``K`` samples
+``eps``; a GT of at most one pixel uses ``diag(1/4, 1/4)`` and a 3x3 kernel; collinear pixels off the
+axes, a singular ``Σ`` where pysodmetrics raises ``LinAlgError``, give the limit: ``K`` on the
+offsets along the line only), ``K`` samples
 ``exp(−½ zᵀ Σ'⁻¹ z)`` on the integer offsets ``|z_r| <= round(3 σ'_r)``, ``|z_c| <= round(3 σ'_c)``
 of the rescaled covariance ``Σ' = α² Σ / tr(Σ)`` (``α = 6``), normalised to sum 1. Correlating
 with ``K`` (``⋆``, reflected borders as OpenCV's ``BORDER_REFLECT_101``):
@@ -52,16 +54,35 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, check_positive, prepare_images, prepare_pairs
+from segmetrics._inputs import check_choice, check_positive, prepare_gt, prepare_images, prepare_pairs
 from segmetrics._kernels import context as _k
 from segmetrics._normalize import uint8_level_values
 from segmetrics._optional import import_optional
 from segmetrics._sod_core import EPS, check_bool, image_stats, normalized_map
 
-__all__ = ["CM_COMPAT", "camouflage_context_measure", "camouflage_degree", "context_measure"]
+__all__ = [
+    "CM_COMPAT",
+    "MAX_ALPHA",
+    "camouflage_context_measure",
+    "camouflage_degree",
+    "check_alpha",
+    "context_measure",
+]
 
 #: Accepted values of ``compat``.
 CM_COMPAT = ("exact", "pysod")
+#: Largest kernel scale α: the kernel spans up to ``round(3 α)`` pixels on each side of its centre
+#: (601 x 601 at 100, about 0.2 GB and 2 s per image; ~4 GB and 30 s at 1000).
+MAX_ALPHA = 100.0
+
+
+def check_alpha(value: Any, name: str) -> float:
+    """Return the kernel scale α as ``float``: a number in ``(0, MAX_ALPHA]`` (the kernel grows as α²)."""
+    alpha = check_positive(value, name)
+    if alpha > MAX_ALPHA:
+        raise ValueError(f"`{name}` must be <= {MAX_ALPHA:g} (the kernel spans up to 3 * alpha pixels on each side "
+                         f"of its centre; pysodmetrics uses 6); got {value!r}")
+    return alpha
 
 _EXP_FACTOR = math.e / (math.e - 1)
 _PATCH = 7
@@ -77,6 +98,9 @@ def _context_kernel(g: np.ndarray, alpha: float) -> np.ndarray:
         dr = dc = 1
     else:
         den = n * (n - 1)  # exact integer moments, one rounding each
+        a, b, c = n * srr - sr * sr, n * src - sr * sc, n * scc - sc * sc
+        if a > 0 and c > 0 and a * c == b * b:  # collinear pixels, off the axes: a singular covariance
+            return _line_kernel(a, b, c, alpha)
         cov = np.array([[(n * srr - sr * sr) / den, (n * src - sr * sc) / den],
                         [(n * src - sr * sc) / den, (n * scc - sc * sc) / den]])
         cov[0, 0] = cov[0, 0] if cov[0, 0] != 0 else EPS
@@ -85,10 +109,29 @@ def _context_kernel(g: np.ndarray, alpha: float) -> np.ndarray:
         dr = round(float(3 * (alpha * np.sqrt(cov[0, 0]) / np.sqrt(total))))
         dc = round(float(3 * (alpha * np.sqrt(cov[1, 1]) / np.sqrt(total))))
         cov = alpha**2 * cov / total
+    if dr == 0 and dc == 0:  # one tap, whatever the covariance (which underflows for a tiny alpha)
+        return np.ones((1, 1))
     zr, zc = np.meshgrid(np.arange(-dr, dr + 1), np.arange(-dc, dc + 1), indexing="ij")
     z = np.stack([zr, zc], axis=-1)
     q = np.einsum("...i,ij,...j->...", z, np.linalg.inv(cov), z)
     k = np.exp(-0.5 * q) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+    return k / k.sum()
+
+
+def _line_kernel(a: int, b: int, c: int, alpha: float) -> np.ndarray:
+    """The kernel of collinear GT pixels (scaled covariance ``α² u uᵀ``, ``u`` the line's direction).
+
+    ``a, b, c`` are the exact integer covariance numerators (``a c = b²``). The Gaussian of a rank-one
+    covariance lives on the line: ``exp(−|z|² / (2 α²))`` on the offsets ``z ∥ u``, 0 elsewhere (the
+    limit of the ``eps`` rule of axis-aligned lines; pysodmetrics raises ``LinAlgError`` here).
+    """
+    g = math.gcd(a, b)
+    ur, uc = a // g, b // g  # (a, b) is parallel to u, in lowest terms
+    total = a + c
+    dr = round(float(3 * (alpha * math.sqrt(a / total))))
+    dc = round(float(3 * (alpha * math.sqrt(c / total))))
+    zr, zc = np.meshgrid(np.arange(-dr, dr + 1), np.arange(-dc, dc + 1), indexing="ij")
+    k = np.where(zr * uc == zc * ur, np.exp(-0.5 * (zr * zr + zc * zc) / alpha**2), 0.0)
     return k / k.sum()
 
 
@@ -151,8 +194,9 @@ def _score(pn: np.ndarray, g: np.ndarray, cd: np.ndarray | None, beta_sq: float,
     """Context measure of the normalised float64 map ``pn`` (``cd``: camouflage degree, ``None`` for 0)."""
     k = _context_kernel(g, alpha)
     a, b, r, sg, sc = (_sums_exact if compat == "exact" else _sums_pysod)(pn, g, cd, k)
-    mf = a / (b + EPS)
-    wr = r / (sg + sc + EPS)
+    # sums of non-negative terms; the DFT correlation can leave ~1e-16 below 0 where they are 0 (CM -0.0)
+    mf = max(a, 0.0) / (b + EPS)
+    wr = max(r, 0.0) / (sg + sc + EPS)
     return float((1 + beta_sq) * mf * wr / (beta_sq * mf + wr + EPS))
 
 
@@ -177,7 +221,7 @@ def context_measure(pred: Any, gt: Any, *, beta_sq: float = 1.0, alpha: float = 
         gt: ground truth of the same structure: bool, uint8 (foreground ``> 128``), integer 0/1
             or float in ``[0, 1]``.
         beta_sq: weight β² of the forward term (default 1), must be > 0.
-        alpha: kernel scale α (default 6), must be > 0.
+        alpha: kernel scale α (default 6), in ``(0, 100]``.
         normalize: min-max normalise the prediction first (pysodmetrics default).
         compat: ``"exact"`` (both correlations in float64) or ``"pysod"`` (pysodmetrics' float32
             forward map: identical to ``ContextMeasure``).
@@ -190,8 +234,8 @@ def context_measure(pred: Any, gt: Any, *, beta_sq: float = 1.0, alpha: float = 
 
     Raises:
         TypeError: unsupported input type or dtype, wrongly typed option.
-        ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values, ``beta_sq`` or
-            ``alpha`` not > 0, unknown ``compat``.
+        ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values, ``beta_sq`` not > 0,
+            ``alpha`` not in ``(0, 100]``, unknown ``compat``.
 
     Example:
         >>> import numpy as np
@@ -199,7 +243,7 @@ def context_measure(pred: Any, gt: Any, *, beta_sq: float = 1.0, alpha: float = 
         >>> round(context_measure(np.where(gt, 255, 0).astype(np.uint8), gt), 4)
         0.6713
     """
-    b2, al = check_positive(beta_sq, "beta_sq"), check_positive(alpha, "alpha")
+    b2, al = check_positive(beta_sq, "beta_sq"), check_alpha(alpha, "alpha")
     norm = check_bool(normalize, "normalize")
     check_choice(compat, "compat", CM_COMPAT)
     pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
@@ -221,7 +265,7 @@ def _nearest_exact(xf: np.ndarray, xc: np.ndarray, qf: np.ndarray, qc: np.ndarra
 _LEAF = 16
 
 
-def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, lambda_spatial: float = 20,
+def camouflage_degree(image: Any, gt: Any, *, gamma: float = 8, lambda_spatial: float = 20,
                       compat: str = "exact") -> np.ndarray:
     r"""Per-pixel camouflage degree ``c`` in ``[0, 1]`` of the GT object in its image (0 outside the GT).
 
@@ -231,9 +275,9 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB image.
-        gt: ``(H, W)`` boolean GT (validated).
-        gamma: exponential scale γ.
-        lambda_spatial: weight λ of the scaled patch position in the nearest-neighbour search.
+        gt: ``(H, W)`` ground truth: bool, uint8 (foreground ``> 128``), integer 0/1 or float in ``[0, 1]``.
+        gamma: exponential scale γ, > 0.
+        lambda_spatial: weight λ of the scaled patch position in the nearest-neighbour search, >= 0.
         compat: ``"exact"`` (float64 features, exact nearest neighbours, CIEDE2000 in float64) or
             ``"pysod"`` (pysodmetrics' float32 features and scikit-learn's search, scikit-image's
             colour difference).
@@ -243,7 +287,8 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
         band (e.g. an image smaller than 7 pixels on a side).
 
     Raises:
-        ValueError: unknown ``compat``.
+        TypeError: unsupported type or dtype of ``gt`` or ``image``, wrongly typed option.
+        ValueError: an image that is not uint8 RGB of the GT's size, invalid GT values, invalid options.
         ImportError: ``compat="pysod"`` without scikit-learn.
 
     Example:
@@ -252,9 +297,20 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
         >>> float(camouflage_degree(img, gt)[20, 20])  # the object has the background's colour
         1.0
     """
+    g = prepare_gt(gt)
+    if image is None:
+        raise TypeError("`image` must be a uint8 (H, W, 3) RGB image; got None")
+    (im,) = prepare_images(image, [(g, g)], False)
+    gm, lam = check_positive(gamma, "gamma"), check_positive(lambda_spatial, "lambda_spatial", allow_zero=True)
+    check_choice(compat, "compat", CM_COMPAT)
+    return _camouflage_degree(im, g, gm, lam, compat)
+
+
+def _camouflage_degree(image: np.ndarray, gt: np.ndarray, gamma: float, lambda_spatial: float,
+                       compat: str) -> np.ndarray:
+    """:func:`camouflage_degree` of a validated uint8 RGB image and boolean GT (validated options)."""
     import cv2
 
-    check_choice(compat, "compat", CM_COMPAT)
     neighbors = None
     if compat == "pysod":
         neighbors = import_optional("sklearn.neighbors", "camouflage",
@@ -286,7 +342,10 @@ def camouflage_degree(image: np.ndarray, gt: np.ndarray, *, gamma: float = 8, la
         sim[gt] = 1 - np.clip(deltaE_ciede2000(rgb2lab(rebuilt[None]), rgb2lab(true[None]))[0] / 100, 0, 1)
     else:
         sim[gt] = _k.ciede2000_similarity(rebuilt, true)
-    return (np.exp(gamma * sim * fg) - 1) / (np.exp(gamma) - 1)
+    # (exp(γ s G) − 1) / (e^γ − 1), written exp(x − γ) · expm1(−x) / expm1(−γ) with x = γ s G: the same
+    # value without overflow for a large γ (inf / inf) or cancellation for a tiny one (0 / 0)
+    x = gamma * sim * fg
+    return np.exp(x - gamma) * (np.expm1(-x) / np.expm1(-gamma))
 
 
 def camouflage_context_measure(
@@ -304,7 +363,7 @@ def camouflage_context_measure(
             or float in ``[0, 1]``.
         image: the RGB image(s): ``(H, W, 3)`` uint8, or a list / ``(N, H, W, 3)`` batch.
         beta_sq: weight β² of the forward term (default 1.2), must be > 0.
-        alpha: kernel scale α (default 6), must be > 0.
+        alpha: kernel scale α (default 6), in ``(0, 100]``.
         gamma: camouflage-degree scale γ (default 8), must be > 0.
         lambda_spatial: position weight λ of the patch matching (default 20), must be >= 0.
         normalize: min-max normalise the prediction first (pysodmetrics default).
@@ -329,7 +388,7 @@ def camouflage_context_measure(
         >>> round(camouflage_context_measure(np.where(gt, 255, 0).astype(np.uint8), gt, img), 4)
         0.7509
     """
-    b2, al = check_positive(beta_sq, "beta_sq"), check_positive(alpha, "alpha")
+    b2, al = check_positive(beta_sq, "beta_sq"), check_alpha(alpha, "alpha")
     gm, lam = check_positive(gamma, "gamma"), check_positive(lambda_spatial, "lambda_spatial", allow_zero=True)
     norm = check_bool(normalize, "normalize")
     check_choice(compat, "compat", CM_COMPAT)
@@ -339,7 +398,7 @@ def camouflage_context_measure(
         raise ValueError("`image` must give the RGB image of every map; got None")
     vals = []
     for (p, g), im in zip(pairs, images):
-        cd = camouflage_degree(im, g, gamma=gm, lambda_spatial=lam, compat=compat)
+        cd = _camouflage_degree(im, g, gm, lam, compat)
         vals.append(_score(_normalised(p, g, norm), g, cd, b2, al, compat))
     return np.array(vals) if batched else float(vals[0])
 

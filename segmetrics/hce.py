@@ -20,8 +20,9 @@ of ``M`` without any such point (holes in TP, islands in TN: one click each).
 
 Conventions (defaults reproduce the DIS repository's ``relax_HCE``):
 
-* ``threshold="official"``: ``P = pred > 128`` on the raw 0..255 map (``pred01 > 128/255`` on the
-  canonical float map); ``"pysod"``: min-max normalised map ``> 0.5`` (pysodmetrics 1.6).
+* ``threshold="official"``: ``P = pred > 128`` on the raw 0..255 map (on a float map, its 8-bit
+  level ``trunc(255 pred01) > 128``, so ``pred_u8 / 255`` in float64 or float32 binarises as
+  ``pred_u8``); ``"pysod"``: min-max normalised map ``> 0.5`` (pysodmetrics 1.6).
 * ``iterations="code"``: γ erosions / dilations (DIS code); ``"paper"``: γ + 1 (Algorithm 1 loops
   ``i = 0..γ``).
 * Erosion and dilation use OpenCV's border semantics: nothing erodes in from the image edge.
@@ -48,7 +49,16 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_choice, check_epsilon, check_int, is_batch, prepare_pairs, prepare_skeletons
+from segmetrics._inputs import (
+    above_uint8_threshold,
+    check_bool,
+    check_choice,
+    check_epsilon,
+    check_int,
+    is_batch,
+    prepare_pairs,
+    prepare_skeletons,
+)
 from segmetrics._kernels.hce import (
     boundary_runs,
     label_runs,
@@ -163,8 +173,7 @@ def _check_options(gamma: Any, epsilon: Any, threshold: Any, iterations: Any, co
     check_epsilon(epsilon, "epsilon")
     check_choice(threshold, "threshold", _THRESHOLDS)
     check_choice(iterations, "iterations", _ITERATIONS)
-    if not isinstance(count_whole_image_region, (bool, np.bool_)):
-        raise TypeError(f"`count_whole_image_region` must be a bool; got {type(count_whole_image_region).__name__}")
+    check_bool(count_whole_image_region, "count_whole_image_region")
 
 
 def _last_mask(ncols: int) -> np.uint64:
@@ -234,20 +243,20 @@ _LEVELS = np.arange(256) / 255.0
 
 
 def _binarize(pred: np.ndarray, threshold: str) -> np.ndarray:
-    """The binary prediction: ``P > 128 / 255`` (official) or ``minmax(P) > 0.5`` (pysod).
+    """The binary prediction: 8-bit level ``trunc(255 P) > 128`` (official) or ``minmax(P) > 0.5`` (pysod).
 
     ``pred`` is the canonical float64 map in [0, 1], or the raw uint8 map (then ``P = pred / 255``
     is never materialised: the same float64 comparison is made once per level and looked up).
     """
     u8 = pred.dtype == np.uint8
     vals = _LEVELS if u8 else pred
-    thr, lo, hi = 128.0 / 255.0, 0.0, 0.0
     if threshold == "pysod":
-        thr = 0.5
         lo, hi = float(pred.min()), float(pred.max())
         if u8:
             lo, hi = float(_LEVELS[int(lo)]), float(_LEVELS[int(hi)])
-    binary = vals > thr if hi <= lo else (vals - lo) / (hi - lo) > thr
+        binary = vals > 0.5 if hi <= lo else (vals - lo) / (hi - lo) > 0.5
+    else:  # the DIS script's raw > 128, at the level a float map would be saved with
+        binary = above_uint8_threshold(vals)
     if not u8:
         return binary
     # the level test is monotone in the level: one uint8 comparison with the first level that passes
@@ -406,7 +415,7 @@ def hce(
             the DIS script reads its PNGs), one map or a matching batch / list (``None`` items are
             computed). Default ``None``: computed with :func:`segmetrics.skeletonize`.
         threshold: ``"official"`` (default): ``pred > 128`` on the 0..255 scale
-            (``pred01 > 128/255``), as the DIS script; ``"pysod"``: min-max normalised map
+            (``trunc(255 pred01) > 128``), as the DIS script; ``"pysod"``: min-max normalised map
             ``> 0.5``, as pysodmetrics' ``HumanCorrectionEffortMeasure``.
         iterations: ``"code"`` (default): γ erosions and dilations (DIS code); ``"paper"``: γ + 1
             (Algorithm 1 loops ``i = 0..γ``).

@@ -43,6 +43,7 @@ from segmetrics._inputs import (
     check_unit_interval,
 )
 from segmetrics._sod_core import THRESHOLDS, check_bool
+from segmetrics.context_measure import check_alpha
 from segmetrics.registry import (
     Curve,
     Family,
@@ -467,7 +468,7 @@ for _fam in (
 for _opt in (
     Option("cm_beta_sq", 1.0, check_positive, "context measure: weight beta^2 of the forward term"),
     Option("ccm_beta_sq", 1.2, check_positive, "camouflage context measure: weight beta^2 of the forward term"),
-    Option("cm_alpha", 6.0, check_positive, "context measures: kernel scale alpha"),
+    Option("cm_alpha", 6.0, check_alpha, "context measures: kernel scale alpha, in (0, 100]"),
     Option("ccm_gamma", 8.0, check_positive, "camouflage context measure: camouflage-degree scale gamma"),
     Option("ccm_lambda", 20.0, lambda v, n: check_positive(v, n, allow_zero=True),
            "camouflage context measure: position weight lambda of the patch matching"),
@@ -487,11 +488,10 @@ def _cm(ctx: PairContext) -> float:
 
 
 def _ccm(ctx: PairContext) -> float:
-    from segmetrics.context_measure import _score, camouflage_degree
+    from segmetrics.context_measure import _camouflage_degree, _score
 
     o = ctx.options
-    cd = camouflage_degree(ctx.extras["image"], ctx.gt, gamma=o.ccm_gamma, lambda_spatial=o.ccm_lambda,
-                           compat=o.cm_compat)
+    cd = _camouflage_degree(ctx.extras["image"], ctx.gt, o.ccm_gamma, o.ccm_lambda, o.cm_compat)
     return _score(np.ascontiguousarray(ctx.normalized(), np.float64), ctx.gt, cd, o.ccm_beta_sq, o.cm_alpha,
                   o.cm_compat)
 

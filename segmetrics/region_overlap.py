@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_threshold, check_zero_division, prepare_pairs
+from segmetrics._inputs import check_bool, check_threshold, check_zero_division, prepare_pairs
 from segmetrics._jit import njit
 from segmetrics._normalize import minmax_normalize
 from segmetrics.confusion import confusion_formula  # the one place the IoU / Dice formulas are written
@@ -118,8 +118,9 @@ def overlap_from_counts(
     )
 
 
-def _check_args(threshold: float, zero_division: float) -> None:
+def _check_args(threshold: float, normalize: bool, zero_division: float) -> None:
     check_threshold(threshold, "threshold")
+    check_bool(normalize, "normalize")
     check_zero_division(zero_division)
 
 
@@ -150,7 +151,7 @@ def region_overlap(
         A :class:`RegionOverlap` for one image, a list of them for a batch.
 
     Raises:
-        TypeError: for unsupported input types or dtypes.
+        TypeError: for unsupported input types or dtypes, a non-bool ``normalize`` (e.g. ``"False"``).
         ValueError: for mismatched shapes, invalid values or arguments.
 
     Example:
@@ -160,7 +161,7 @@ def region_overlap(
         >>> r.iou, r.dice
         (1.0, 1.0)
     """
-    _check_args(threshold, zero_division)
+    _check_args(threshold, normalize, zero_division)
     pairs, batched = prepare_pairs(pred, gt)
     out = [_one(p, g, threshold, normalize, zero_division) for p, g in pairs]
     return out if batched else out[0]

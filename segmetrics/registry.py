@@ -88,6 +88,7 @@ __all__ = [
     "curve_keys",
     "default_metrics",
     "display_columns",
+    "every_options",
     "family",
     "flatten",
     "integer_keys",
@@ -96,6 +97,7 @@ __all__ = [
     "register_family",
     "register_option",
     "scalar_keys",
+    "scalar_labels",
     "scalars_of",
     "validate_metrics",
     "validate_options",
@@ -598,12 +600,33 @@ def reduce_dataset(metrics: Sequence[str], options: MetricOptions | None, means:
     return out
 
 
+def _display(s: Scalar) -> tuple[str, str, bool]:
+    return s.label or s.key, s.latex or s.label or s.key, s.higher_is_better
+
+
 def display_columns(options: MetricOptions | None = None) -> dict[str, tuple[str, str, bool]]:
     """``{key: (label, LaTeX label, higher is better)}`` of the default table columns, in display order."""
     _ensure_table()
     cols = [s for m in FAMILIES for s in family(m).scalars_for(options) if s.column is not None]
     cols.sort(key=lambda s: s.column)
-    return {s.key: (s.label or s.key, s.latex or s.label or s.key, s.higher_is_better) for s in cols}
+    return {s.key: _display(s) for s in cols}
+
+
+def every_options() -> MetricOptions:
+    """Every family, with options under which the families produce every key they can (all 65 BF tolerances)."""
+    _ensure_table()
+    return MetricOptions.make(all_metrics(), bf_tolerances=tuple(range(65)))
+
+
+def scalar_labels() -> dict[str, tuple[str, str, bool]]:
+    """``{key: (label, LaTeX label, higher is better)}`` of every scalar any options can produce.
+
+    Example:
+        >>> scalar_labels()["confusion.fpr.max"], scalar_labels()["bf.f7"]
+        (('maxFPR', 'maxFPR', False), ('BF@7', 'BF@7', True))
+    """
+    every = every_options()
+    return {s.key: _display(s) for s in scalars_of(every.metrics, every)}
 
 
 def integer_keys(options: MetricOptions | None = None) -> frozenset[str]:

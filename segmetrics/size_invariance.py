@@ -146,6 +146,7 @@ class SizeInvariantResult:
         auc_roc_overall: AUC-ROC of the objects' mean curves.
         n_objects: number of scored objects (dataset: in total).
         objects: per-object counts (one image only; empty for a dataset).
+        beta_sq: the β² of ``fmeasure`` the values were computed with.
     """
 
     scores: dict[str, SizeInvariantScores]
@@ -156,6 +157,7 @@ class SizeInvariantResult:
     auc_roc_overall: float
     n_objects: int
     objects: tuple[ConfusionCounts, ...] = ()
+    beta_sq: float = 0.3
 
     def __getitem__(self, key: str) -> SizeInvariantScores:
         from segmetrics.confusion import _canonical
@@ -269,7 +271,7 @@ def _image_result(parts: _ImageParts, metrics: tuple[str, ...], beta_sq: float) 
     return SizeInvariantResult(
         scores, parts.mae, float(_sorted_trapezoid(prec, rec).mean()), float(_sorted_trapezoid(rec, fpr).mean()),
         float(_sorted_trapezoid(prec.mean(0), rec.mean(0))), float(_sorted_trapezoid(rec.mean(0), fpr.mean(0))),
-        len(objs), objs,
+        len(objs), objs, beta_sq,
     )
 
 
@@ -357,13 +359,16 @@ class SizeInvariantAccumulator(_ConfusionOptions):
 
         Raises:
             TypeError: if ``r`` is not a :class:`SizeInvariantResult` of one image.
-            ValueError: if ``r`` lacks one of this accumulator's metrics.
+            ValueError: if ``r`` lacks one of this accumulator's metrics, or was computed with another β².
         """
         if not isinstance(r, SizeInvariantResult) or not r.objects:
             raise TypeError(f"`r` must be the SizeInvariantResult of one image; got {type(r).__name__}")
         missing = [m for m in self.metrics if m not in r.scores]
         if missing:
             raise ValueError(f"`r` must hold the metrics {self.metrics}; missing {missing}")
+        if r.beta_sq != self.beta_sq:  # its per-image F values would be mixed with curves of this beta_sq
+            raise ValueError(f"`r` must be computed with this accumulator's beta_sq={self.beta_sq}; "
+                             f"got beta_sq={r.beta_sq}")
         self.n_images += 1
         self.n_objects += r.n_objects
         for m in self.metrics:
@@ -399,4 +404,5 @@ class SizeInvariantAccumulator(_ConfusionOptions):
             )
         p, r, f = (self._curves[k] / t for k in ("_p", "_r", "_f"))
         return SizeInvariantResult(scores, self._mae / n, self._auc[0] / n, self._auc[1] / n,
-                                   float(_sorted_trapezoid(p, r)), float(_sorted_trapezoid(r, f)), t)
+                                   float(_sorted_trapezoid(p, r)), float(_sorted_trapezoid(r, f)), t,
+                                   beta_sq=self.beta_sq)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_positive, is_batch, prepare_pairs
+from segmetrics._inputs import check_bool, check_positive, is_batch, prepare_pairs
 from segmetrics._kernels.weighted_fmeasure import EPS, min_max, wfm
 from segmetrics._normalize import uint8_level_values
 
@@ -146,8 +146,7 @@ def weighted_fmeasure(pred: Any, gt: Any, *, beta: float = 1.0, normalize: bool 
         1.0
     """
     check_positive(beta, "beta")
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"`normalize` must be a bool; got {type(normalize).__name__}")
+    check_bool(normalize, "normalize")
     pairs, batched = prepare_pairs(pred, gt)
     scores = np.empty(len(pairs), np.float64)
     krn, btable = _gaussian_kernel(), _importance_table()

@@ -75,7 +75,7 @@ def gt_pyramid(g, h, w, n_levels):
     for lv in range(n_levels):
         s = 0
         for k in range(geo[lv, 4], geo[lv, 4] + geo[lv, 2] * geo[lv, 3]):
-            s += occ[k]
+            s += np.int64(occ[k])  # int64: without the JIT, 0 + uint8 would stay uint8 and wrap past 255
         counts[lv] = s
     return occ, counts
 

@@ -233,11 +233,17 @@ def _pictures(results: list, a: argparse.Namespace) -> None:
 
 
 def _table_columns(results: Sequence, a: argparse.Namespace) -> list[str] | None:
-    """The --preset's columns that some result holds (``None``: the default columns)."""
+    """The --preset's columns that some result holds (``None``: the default columns); warns about the others."""
     cols = _preset_columns(a)
     if cols is None:
         return None
-    return [k for k in cols if any(k in r.metrics for r in results)] or None
+    held = [k for k in cols if any(k in r.metrics for r in results)]
+    missing = [k for k in cols if k not in held]
+    if missing:
+        print(f"warning: the results hold no {' '.join(missing)}: the table lacks {len(missing)} of the "
+              f"{len(cols)} columns of --preset {a.preset} (evaluate with `segmetrics eval --preset {a.preset}` "
+              "to compute them)", file=sys.stderr)
+    return held or None
 
 
 def _cmd_eval(a: argparse.Namespace) -> int:
@@ -426,6 +432,15 @@ def _cmd_picture(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that flushing it at exit does not raise on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (stdout replaced in-process): nothing to flush there
+        pass
+
+
 def _quiet_opencv() -> None:
     # Corrupt files are reported once, as error rows; OpenCV's own decoder log lines would repeat them.
     try:
@@ -477,6 +492,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[a.command](a)
+    except BrokenPipeError:  # the reader stopped early (`segmetrics table out | head -1`): not an error
+        _discard_stdout()
+        return EXIT_OK
     except _UsageError as exc:
         parser.error(str(exc))  # exits with 2
     except (OSError, ValueError, TypeError, ImportError, RuntimeError) as exc:

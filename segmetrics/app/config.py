@@ -172,6 +172,18 @@ def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | o
     return plan
 
 
+def _check_images(plan: EvalPlan, settings: dict[str, Any]) -> None:
+    """Refuse, before any run, metrics that need RGB images for datasets that give none."""
+    from segmetrics.registry import MetricOptions, family, option_defaults
+
+    opts = MetricOptions.make(settings.get("metrics"), **{k: v for k, v in settings.items() if k in option_defaults()})
+    needs = [k for k in opts.metrics if "image" in family(k).needs_for(opts)]
+    lacking = sorted({ds for ds, *_ in plan.runs if ds not in plan.images})
+    if needs and lacking:
+        raise ValueError(f"metric(s) {needs} need the RGB images: give the dataset(s) {lacking} their images in the "
+                         "configuration ([datasets] NAME = { gt = ..., images = ... })")
+
+
 def evaluate_config(
     config: str | os.PathLike | dict[str, Any],
     *,
@@ -194,7 +206,8 @@ def evaluate_config(
         (whose ``skipped`` lists the pairs that could not run, ``failed`` those that paired no image).
 
     Raises:
-        ValueError, FileNotFoundError: see :func:`load_config`.
+        ValueError, FileNotFoundError: see :func:`load_config`; ``ValueError`` also for invalid settings, or
+            for metrics that need RGB images (``ccm``) when a dataset gives no ``images``, before any run.
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -221,6 +234,7 @@ def evaluate_config(
     for key, value in settings.items():  # TOML / JSON arrays: the Python API takes tuples
         if isinstance(value, list):
             settings[key] = tuple(value)
+    _check_images(plan, settings)
     results = []
     for ds, method, pdir, gdir, prefix, suffix in plan.runs:
         try:

@@ -51,8 +51,9 @@ from typing import Any
 
 import numpy as np
 
+from segmetrics._inputs import check_bool
 from segmetrics.app._fingerprint import same_content
-from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal
+from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal, settings_diff
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
 from segmetrics.registry import MetricOptions, default_metrics, family, reduce_dataset, validate_metrics
@@ -479,6 +480,7 @@ def evaluate_folder(
         NoPairsError: (a ``ValueError``) if no prediction pairs with a GT: an empty folder, or names that
             do not match (the message suggests the ``prefix`` / ``suffix`` that would pair them).
         ValueError: for invalid arguments, or an ``out_dir`` holding a different evaluation or shard.
+        TypeError: for a wrongly typed argument (e.g. ``overwrite="False"``, which is not a bool).
         RuntimeError: for ``executor="process"`` called at the top level of a script without the
             ``__main__`` guard, or when worker processes fail.
 
@@ -500,6 +502,12 @@ def evaluate_folder(
 
     if workers is None:
         workers = os.cpu_count() or 1
+    overwrite, progress = check_bool(overwrite, "overwrite"), check_bool(progress, "progress")  # "False" is true
+    for name, value, kinds in (("image_dir", image_dir, (str, os.PathLike)),
+                               ("skeleton_cache", skeleton_cache, (str, os.PathLike, bool))):
+        if value is not None and not isinstance(value, kinds):
+            raise TypeError(f"`{name}` must be a folder path{' or a bool' if bool in kinds else ''} or None; "
+                            f"got {type(value).__name__} {value!r}")
     metrics = _check_settings(default_metrics() if metrics is None else metrics, resize, workers, chunksize)
     opts = MetricOptions.make(metrics, **options)
     if executor not in ("auto", "process", "thread"):
@@ -517,7 +525,7 @@ def evaluate_folder(
         cache = str(skeleton_cache)
     needs_image = [k for k in metrics if "image" in family(k).needs_for(opts)]
     if needs_image and image_dir is None:
-        raise ValueError(f"metric(s) {needs_image} need the RGB images: pass `image_dir` (command line: --image-dir)")
+        raise ValueError(f"metric(s) {needs_image} need the RGB images: pass `image_dir`")
     if image_dir is not None and not Path(image_dir).is_dir():
         raise FileNotFoundError(f"`image_dir` must be an existing folder; got {str(image_dir)!r}")
     settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache,
@@ -733,7 +741,8 @@ def merge_results(
         if identity is None:
             identity = header["identity"]
         elif header["identity"] != identity:
-            raise ValueError(f"`shard_dirs` must share the settings; {str(d)!r} has {header['identity']} vs {identity}")
+            raise ValueError(f"`shard_dirs` must share the settings; {str(d)!r} differs from the first "
+                             f"({settings_diff(identity, header['identity'], ('in the first', 'in this one'))})")
         if header.get("shard"):
             i, n = header["shard"]
             shards.setdefault(int(n), set()).add(int(i))

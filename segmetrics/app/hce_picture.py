@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from segmetrics._inputs import check_bool
 from segmetrics._optional import import_optional
 
 __all__ = ["draw_hce", "save_hce_picture"]
@@ -119,7 +120,7 @@ def draw_hce(
         ``(fig, axes, details)``.
 
     Raises:
-        TypeError, ValueError: as :func:`segmetrics.hce_details`.
+        TypeError, ValueError: as :func:`segmetrics.hce_details`; ``TypeError`` for a non-bool ``crop``.
 
     Example:
         >>> import numpy as np
@@ -129,6 +130,7 @@ def draw_hce(
         >>> d.total == d.fp_points + d.fp_regions + d.fn_points + d.fn_regions, len(axes) > 1
         (True, True)
     """
+    crop = check_bool(crop, "crop")
     if details is None:
         from segmetrics import hce_details
 

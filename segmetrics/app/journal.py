@@ -105,7 +105,7 @@ class Journal:
             if old is not None and old.get("identity") != header["identity"]:
                 raise ValueError(
                     f"`out_dir` {str(out_dir)!r} holds results of a different evaluation "
-                    f"({old.get('identity')} vs {header['identity']}); "
+                    f"({settings_diff(old.get('identity'), header['identity'])}); "
                     "pass overwrite=True (--overwrite) or another folder"
                 )
             if old is not None and "sources" in header and old.get("sources", header["sources"]) != header["sources"]:
@@ -168,6 +168,20 @@ class Journal:
         self._csv.close()
         # During a run a retried image may have two rows; the final CSV has one row per image, sorted.
         self._rewrite_csv(reopen=False)
+
+
+def settings_diff(old: Any, new: Any, labels: tuple[str, str] = ("there", "now")) -> str:
+    """The settings that differ between two evaluation identities: ``"key: <old> there, <new> now"`` each.
+
+    Example:
+        >>> settings_diff({"metrics": ["cm"], "cm_alpha": 6.0}, {"metrics": ["cm"], "cm_alpha": 12.0})
+        'cm_alpha: 6.0 there, 12.0 now'
+    """
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return f"{old} {labels[0]}, {new} {labels[1]}"
+    unset = "unset"
+    return "; ".join(f"{k}: {old.get(k, unset)!r} {labels[0]}, {new.get(k, unset)!r} {labels[1]}"
+                     for k in dict.fromkeys([*old, *new]) if old.get(k, unset) != new.get(k, unset))
 
 
 def shard_text(shard: Any) -> str:

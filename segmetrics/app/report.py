@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from segmetrics.registry import display_columns, integer_keys
+from segmetrics.registry import display_columns, every_options, integer_keys, scalar_labels
 
 __all__ = ["columns", "format_table"]
 
@@ -79,13 +79,16 @@ def format_table(
             ``dataset``, ``num_images`` and a ``metrics`` dict).
         fmt: ``"plain"`` (aligned text), ``"markdown"`` (GitHub table) or ``"latex"`` (booktabs).
         digits: decimals of every metric but HCE (``>= 0``).
-        columns: metric keys to show (default: those of :func:`columns` present in any result).
+        columns: metric keys to show, each labelled as the metric table declares it (default: those of
+            :func:`columns` present in any result).
 
     Returns:
         The table as a string (no trailing newline).
 
     Raises:
-        ValueError: for an unknown ``fmt``, a negative ``digits`` or no results.
+        TypeError: for a result without ``method``, ``dataset``, ``num_images`` and ``metrics``.
+        ValueError: for an unknown ``fmt``, a negative ``digits``, no results, or a column that is
+            neither a scalar of the metric table nor held by a result.
 
     Example:
         >>> from types import SimpleNamespace as R
@@ -101,12 +104,23 @@ def format_table(
     results = list(results)
     if not results:
         raise ValueError("`results` must hold at least one result; got none")
+    for r in results:
+        if not all(hasattr(r, a) for a in ("method", "dataset", "num_images", "metrics")):
+            raise TypeError("`results` must hold results with `method`, `dataset`, `num_images` and `metrics` "
+                            f"(FolderResult, from evaluate_folder or load_results); got {type(r).__name__}")
     table, integer = _all_columns(), _integer_keys()
-    if columns is None:
-        columns = [k for k in table if any(k in r.metrics for r in results)]
+    if columns is None:  # every display column a result holds, whatever its options (e.g. BF@2 and BF@7)
+        shown = {**display_columns(every_options()), **_INTERACTIVE}
+        columns = [k for k in shown if any(k in r.metrics for r in results)]
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    known = {**scalar_labels(), **table}  # every scalar's declared label and direction
+    unknown = [k for k in columns if k not in known and not any(k in r.metrics for r in results)]
+    if unknown:
+        raise ValueError(f"`columns` must name scalars of the metric table or of the results; got unknown {unknown} "
+                         f"(e.g. {', '.join(list(table)[:6])}; curves are not columns)")
     labels = []
     for k in columns:
-        plain, tex, up = table.get(k, (k, _latex_escape(k), True))
+        plain, tex, up = known.get(k, (k, _latex_escape(k), True))
         if fmt == "latex":
             labels.append(tex + (r" $\uparrow$" if up else r" $\downarrow$"))
         else:

@@ -5,9 +5,10 @@ Two layouts, both an ``images/`` folder and a ``masks/`` folder paired by file s
 
 ``"binary"`` (GrabCut, Berkeley, DAVIS as distributed by the RITM authors, DIS5K)
     One object per mask. 8-bit masks: object where the value is ``> 128`` (the segmetrics GT
-    rule), or ``== 1`` when the mask's largest value is 1 (0/1 PNGs); 16-bit masks: ``v/65535·255 >
-    128``. ``ignore_value`` marks pixels left out of the IoU and never clicked (GrabCut's masks use
-    128 for their unknown band: ``ignore_value=128``). The instance is named ``NAME``.
+    rule), or ``== 1`` when the mask's largest value is 1 (0/1 PNGs); 16-bit masks: the 8-bit level
+    ``trunc(v/65535·255) > 128``. ``ignore_value`` marks pixels left out of the IoU and never
+    clicked (GrabCut's masks use 128 for their unknown band: ``ignore_value=128``). The instance is
+    named ``NAME``.
 ``"instances"`` (SBD / Pascal VOC ``SegmentationObject`` / COCO-style id maps)
     Each mask holds instance ids (read without palette conversion, so VOC's palette PNGs give
     their indices): 0 is background, ``ignore_value`` (VOC: 255) is ignored, and every other id is
@@ -28,6 +29,7 @@ from typing import overload
 
 import numpy as np
 
+from segmetrics._inputs import above_uint8_threshold
 from segmetrics.app.image_io import IMAGE_EXTENSIONS, ImageReadError, _index, read_map
 
 __all__ = ["LAYOUTS", "InstanceFolder", "InteractiveInstance", "load_instances", "read_rgb"]
@@ -85,7 +87,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 def _binary_mask(path: Path, ignore_value: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     m = read_map(path)
     if m.dtype != np.uint8:
-        return m * 255 > 128, None
+        return above_uint8_threshold(m), None
     ignore = (m == ignore_value) if ignore_value is not None else None
     obj = (m == 1) if m.max() == 1 else (m > 128)
     if ignore is not None:

@@ -165,3 +165,32 @@ def test_add_image_metrics_needs_the_same_options():
     with pytest.raises(TypeError, match="`result` must be an ImageMetrics; got dict"):
         acc.add_image_metrics({})
     assert len(acc) == 1
+
+
+def test_options_and_names_are_checked():
+    # per_image="no" used to mean True (bool("no")), and name=3 failed with "'int' object is not iterable".
+    with pytest.raises(TypeError, match=r"`per_image` must be a bool; got str 'no'"):
+        DatasetMetrics(metrics=("iou",), per_image="no")
+    acc = DatasetMetrics(metrics=("iou",), per_image=True)
+    gt = np.zeros((4, 4), bool)
+    with pytest.raises(TypeError, match=r"`name` must be a string or a sequence of strings \(one per image\); got 3"):
+        acc.update(gt, gt, name=3)
+    with pytest.raises(TypeError, match=r"`name` must be a string or a sequence of strings .*got \['a', 2\]"):
+        acc.update([gt, gt], [gt, gt], name=["a", 2])
+    acc.update([gt, gt], [gt, gt], name=("a", "b"))
+    assert [r["name"] for r in acc.per_image_table()] == ["a", "b"]
+
+
+def test_merge_into_a_per_image_accumulator_needs_the_rows():
+    # Merging an accumulator without rows used to leave a per-image table shorter than n_images, silently.
+    gt = np.zeros((4, 4), bool)
+    gt[1:3, 1:3] = True
+    with_rows, without = DatasetMetrics(metrics=("iou",), per_image=True), DatasetMetrics(metrics=("iou",))
+    with_rows.update(gt, gt, name="a")
+    without.update(gt, gt)
+    with pytest.raises(ValueError, match=r"`other` must keep its per-image rows \(per_image=True\) to merge into an "
+                                         r"accumulator with per_image=True; got per_image=False with 1 image\(s\)"):
+        with_rows.merge(without)
+    assert len(with_rows) == len(with_rows.per_image_table()) == 1  # unchanged by the refused merge
+    with_rows.merge(DatasetMetrics(metrics=("iou",)))  # an empty one adds nothing: fine
+    assert without.merge(with_rows).n_images == 2  # rows are simply not kept the other way round

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import py_sod_metrics as psm
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segmetrics import DatasetMetrics, compute_all
 from segmetrics.app.cli import main
@@ -138,3 +140,35 @@ def test_camouflage_context_measure_reads_the_rgb_image_everywhere(tmp_path, cap
     with pytest.raises(SystemExit) as info:  # images are given per dataset in a configuration
         main(["eval", "--config", str(cfg), "--image-dir", str(tmp_path / "im")])
     assert info.value.code == 2 and "images = ..." in capsys.readouterr().err
+
+
+_EVERY = ("iou", "dice", "bf", "confusion", "si", "msiou", "mse", "mba", "biou", "cm", "ccm", "hce")
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), seed=st.integers(0, 2**16), kind=st.sampled_from(
+    ("random", "zero", "full", "single", "levels")))
+def test_degenerate_shapes_give_finite_values_that_agree_across_dtypes(h, w, seed, kind):
+    """1x1, 1xN, empty / full / one-pixel GTs: finite values, no warning, and uint8 == float64 == float32 == bool."""
+    rng = np.random.default_rng(seed)
+    gt = {"random": rng.random((h, w)) > 0.5, "zero": np.zeros((h, w), bool), "full": np.ones((h, w), bool),
+          "single": np.zeros((h, w), bool), "levels": rng.random((h, w)) > 0.3}[kind]
+    gt[h // 2, w // 2] |= kind == "single"
+    pred = rng.choice(np.array([0, 127, 128, 129, 255], np.uint8), (h, w)) if kind == "levels" else \
+        rng.integers(0, 256, (h, w), dtype=np.uint8)
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = compute_all(pred, gt, metrics=_EVERY, image=image, si_min_area=1)
+        want = ref.scalars() | ref.curves()
+        assert all(np.isfinite(v).all() for v in want.values())
+        got = compute_all(pred / 255.0, gt, metrics=_EVERY, image=image, si_min_area=1)
+        got = got.scalars() | got.curves()
+        assert {k for k in want if not np.allclose(got[k], want[k], rtol=1e-12, atol=1e-12)} == set()
+        # float32 x / 255 is x / 255 rounded: min-max normalised levels may land a hair below a level, but the
+        # raw "> 128" rules (HCE, mBA) and the GT see the uint8 map exactly
+        f32 = compute_all(pred / np.float32(255), gt.astype(np.float32), metrics=("hce", "mba"))
+        assert (f32.hce.total, f32.mba) == (ref.hce.total, ref.mba)
+    b = pred > 128  # a bool prediction reads as 0 / 255
+    one = compute_all(b, gt, metrics=_EVERY, image=image, si_min_area=1).scalars()
+    assert one == compute_all(b.astype(np.uint8) * 255, gt, metrics=_EVERY, image=image, si_min_area=1).scalars()

@@ -212,3 +212,39 @@ def test_python_plot_and_picture_api(evaluated, data):
     fig, axes, d2 = draw_hce(p, g, details=d, crop=True)
     assert d2 is d and len(axes) == 4 and f"HCE = {d.total} " in fig._suptitle.get_text()
     plt.close(fig)
+
+
+def test_table_preset_names_the_columns_the_results_lack(evaluated, capsys):
+    # `table --preset dis` on results without mBA / boundary IoU used to drop those columns silently.
+    root, _ = evaluated
+    capsys.readouterr()
+    assert main(["table", str(root / "good"), "--preset", "dis"]) == 0
+    out, err = capsys.readouterr()
+    assert "HCE" in out.splitlines()[0] and "mBA" not in out
+    assert ("warning: the results hold no mba biou.max biou.mean: the table lacks 3 of the 13 columns of "
+            "--preset dis (evaluate with `segmetrics eval --preset dis` to compute them)") in err
+    assert main(["table", str(root / "good"), "--preset", "sod"]) == 0  # every sod column is there: no warning
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_table_into_a_closed_pipe_is_quiet(evaluated):
+    # `segmetrics table out | head -1` used to end with "error: [Errno 32] Broken pipe" and exit code 2.
+    import os
+
+    root, _ = evaluated
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the table is written
+    try:
+        proc = subprocess.run([sys.executable, "-m", "segmetrics", "table", str(root / "good")], stdout=w,
+                              stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(w)
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_ccm_without_images_names_the_flag_once(data, capsys):
+    # Was "pass --image-dir (command line: --image-dir)".
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--metrics", "ccm",
+                 "--workers", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().endswith("metric(s) ['ccm'] need the RGB images: pass --image-dir")

@@ -80,3 +80,16 @@ def test_evaluate_config_runs_every_pair_with_overrides(data, tmp_path):
         assert (tmp_path / "out" / "ds" / r.method / "results.json").exists()
     with pytest.raises(ValueError, match=r"unknown setting\(s\) \['gama'\]"):
         evaluate_config(cfg, gama=3)
+
+
+def test_image_metrics_need_images_for_every_dataset_before_any_run(data, tmp_path):
+    # A dataset without `images` used to fail the whole configuration with "pass --image-dir", a flag that
+    # --config refuses.
+    cfg = {"datasets": {"with": {"gt": str(data["gt"]), "images": str(data["gt"])}, "without": str(data["gt"])},
+           "methods": {"good": str(data["good"])}, "metrics": ["cm", "ccm"]}
+    with pytest.raises(ValueError, match=r"metric\(s\) \['ccm'\] need the RGB images: give the dataset\(s\) "
+                                         r"\['without'\] their images in the configuration \(\[datasets\] NAME = "):
+        evaluate_config(cfg, out_dir=tmp_path / "out", progress=False, workers=0)
+    assert not (tmp_path / "out").exists()  # refused before any run
+    with pytest.raises(ValueError, match=r"`cm_alpha` must be <= 100"):  # options are checked first too
+        evaluate_config({**cfg, "metrics": ["cm"], "cm_alpha": 500.0}, out_dir=tmp_path / "out", workers=0)

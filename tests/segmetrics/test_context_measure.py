@@ -275,3 +275,64 @@ def test_images_smaller_than_a_patch_have_no_camouflage():
             assert not camouflage_degree(img, gt, compat=compat).any()
             assert np.isfinite(camouflage_context_measure(np.where(gt, 255, 0).astype(np.uint8), gt, img,
                                                           compat=compat))
+
+
+def test_extreme_kernel_scales_and_camouflage_gammas():
+    # alpha 1e-300 used to raise LinAlgError (singular covariance), alpha 1e8 a MemoryError (1.2 EiB kernel);
+    # gamma <= 1e-16 gave 0/0 and gamma >= 710 inf/inf: NaN degrees with RuntimeWarnings.
+    pred, gt = make_photo_case("coffee_blur")
+    pred, gt, img = pred[:40, :50], gt[:40, :50], photo_rgb("coffee")[:40, :50]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiny = context_measure(pred, gt, alpha=1e-300)
+        assert tiny == context_measure(pred, gt, alpha=0.1)  # both a one-tap kernel
+        assert np.isfinite(context_measure(pred, gt, alpha=100))
+        base = camouflage_degree(img, gt)
+        small, large = camouflage_degree(img, gt, gamma=1e-30), camouflage_degree(img, gt, gamma=1e300)
+        sim = np.where(gt, np.log1p(base * math.expm1(8.0)) / 8.0, 0.0)  # the similarity s behind the default
+        np.testing.assert_allclose(small, sim, rtol=0, atol=1e-12)  # the limit gamma -> 0 is s itself
+        assert np.isfinite(large).all() and set(np.unique(large)) <= {0.0, 1.0}  # -> [s == 1]
+        assert np.isfinite(camouflage_context_measure(pred, gt, img, gamma=1e300))
+    for call in (lambda: context_measure(pred, gt, alpha=1e8),
+                 lambda: compute_all(pred, gt, metrics=("cm",), cm_alpha=100.5)):
+        with pytest.raises(ValueError, match=r"alpha` must be <= 100 \(the kernel spans up to 3 \* alpha pixels"):
+            call()
+
+
+def test_camouflage_degree_validates_its_inputs():
+    # A uint8 GT used to fail deep inside with "shape mismatch: value array of shape (957,) could not be broadcast".
+    _, gt = make_photo_case("coffee_blur")
+    gt, img = gt[:40, :50], photo_rgb("coffee")[:40, :50]
+    np.testing.assert_array_equal(camouflage_degree(img, gt), camouflage_degree(img, gt > 128))
+    with pytest.raises(ValueError, match=r"`image` must have the shape of `gt` \(40, 50\) plus 3 channels; got"):
+        camouflage_degree(img[1:], gt)
+    with pytest.raises(TypeError, match=r"`image` must be a uint8 \(H, W, 3\) RGB image; got None"):
+        camouflage_degree(None, gt)
+    with pytest.raises(ValueError, match=r"`gamma` must be finite and > 0; got 0"):
+        camouflage_degree(img, gt, gamma=0)
+    with pytest.raises(ValueError, match=r"`gt` must be finite"):
+        camouflage_degree(img, np.full((40, 50), np.nan))
+
+
+def test_collinear_gt_pixels_and_disjoint_predictions():
+    # A diagonal GT (singular covariance) raised LinAlgError("Singular matrix"), as pysodmetrics does; a
+    # prediction disjoint from the GT scored -0.0 (a forward sum of -6e-16 from the DFT correlation).
+    from segmetrics.context_measure import _context_kernel
+
+    diag = np.eye(48, dtype=bool)
+    k = _context_kernel(diag, 6.0)
+    assert k.shape == (27, 27) and np.count_nonzero(k) == 27 and np.array_equal(k, k.T)
+    np.testing.assert_array_equal(np.flatnonzero(k), np.flatnonzero(np.eye(27)))  # the taps along the line
+    assert context_measure(diag.astype(np.uint8) * 255, diag) == pytest.approx(1.0, abs=1e-12)
+    slope = np.zeros((30, 30), bool)
+    slope[np.arange(10) * 2, np.arange(10)] = True  # direction (2, 1)
+    assert set(zip(*np.nonzero(_context_kernel(slope, 6.0)))) == {(16 + 2 * t, 8 + t) for t in range(-8, 9)}
+    for g in (diag, slope, np.eye(2, 3, dtype=bool)):
+        img = np.random.default_rng(0).integers(0, 256, (*g.shape, 3), dtype=np.uint8)
+        for compat in ("exact", "pysod"):
+            assert 0.0 <= context_measure(np.roll(g, 1, 0).astype(np.uint8) * 255, g, compat=compat) <= 1.0
+            assert 0.0 <= camouflage_context_measure(g.astype(np.uint8) * 200, g, img, compat=compat) <= 1.0
+    box = np.zeros((64, 64), bool)
+    box[10:20, 5:40] = True
+    far = np.roll(box, 30, 0).astype(np.uint8) * 255
+    assert math.copysign(1.0, context_measure(far, box)) == 1.0  # +0.0, not -0.0

@@ -185,7 +185,8 @@ def test_shards_merge_to_exactly_one_run(data, tmp_path):
     assert load_results(tmp_path / "merged").metrics == pytest.approx(whole.metrics, abs=0)
     other = tmp_path / "other"
     evaluate_folder(data["good"], data["gt"], metrics=("mae",), out_dir=other, workers=0, progress=False)
-    with pytest.raises(ValueError, match="must share the settings"):
+    with pytest.raises(ValueError, match=r"must share the settings; .* differs from the first \(metrics: \[.*\] in the "
+                                         r"first, \['mae'\] in this one\)$"):  # the differing settings only
         merge_results([shards[0], other])
     with pytest.raises(ValueError, match="at least one"):
         merge_results([])
@@ -245,6 +246,24 @@ def test_resize_policy_and_bad_arguments(data, tmp_path):
         evaluate_folder(data["good"], data["gt"], hce_threshold="half")
     with pytest.raises(FileNotFoundError, match="`pred_dir` must be an existing folder"):
         evaluate_folder(tmp_path / "nowhere", data["gt"])
+
+
+def test_bool_and_path_arguments_are_checked_before_any_file_is_written(data, tmp_path):
+    # overwrite="False" used to be true (it discarded the previous results), progress="no" showed a bar,
+    # image_dir=5 failed inside os with "expected str, bytes or os.PathLike object, not int".
+    out = tmp_path / "out"
+    evaluate_folder(data["good"], data["gt"], metrics=("mse",), out_dir=out, workers=0, progress=False)
+    before = (out / "records.jsonl").read_bytes()
+    with pytest.raises(TypeError, match=r"`overwrite` must be a bool; got str 'False'"):
+        evaluate_folder(data["good"], data["gt"], metrics=("mse",), out_dir=out, workers=0, progress=False,
+                        overwrite="False")
+    assert (out / "records.jsonl").read_bytes() == before
+    with pytest.raises(TypeError, match=r"`progress` must be a bool; got str 'no'"):
+        evaluate_folder(data["good"], data["gt"], metrics=("mse",), workers=0, progress="no")
+    with pytest.raises(TypeError, match=r"`image_dir` must be a folder path or None; got int 5"):
+        evaluate_folder(data["good"], data["gt"], metrics=("mse",), workers=0, image_dir=5)
+    with pytest.raises(TypeError, match=r"`skeleton_cache` must be a folder path or a bool or None; got float 1.0"):
+        evaluate_folder(data["good"], data["gt"], metrics=("hce",), workers=0, skeleton_cache=1.0)
 
 
 def test_default_names():

@@ -53,3 +53,56 @@ def test_bad_inputs(pred, gt, exc, match):
 def test_prepare_pair_contiguous():
     p, g = prepare_pair(np.zeros((8, 8))[:, ::2], np.zeros((8, 8), np.uint8)[:, ::2])
     assert p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == bool
+
+
+def _bool_parameters():
+    """Every (public metric ``f(pred, gt, ...)``, keyword with a bool default) of ``segmetrics``."""
+    import inspect
+
+    import segmetrics
+
+    out = []
+    for name in segmetrics.__all__:
+        fn = getattr(segmetrics, name)
+        if not inspect.isfunction(fn) or list(inspect.signature(fn).parameters)[:2] != ["pred", "gt"]:
+            continue
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind is p.KEYWORD_ONLY and isinstance(p.default, bool):
+                out.append(pytest.param(fn, p.name, id=f"{name}-{p.name}"))
+    return out
+
+
+@pytest.mark.parametrize(("fn", "arg"), _bool_parameters())
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_every_public_bool_option_rejects_non_bools(fn, arg, value):
+    # `normalize="False"` used to be read as true by iou / dice / region_overlap / boundary_fscore.
+    import inspect
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    args = [np.where(gt, 200, 10).astype(np.uint8), gt]
+    if "image" in inspect.signature(fn).parameters:
+        args.append(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(TypeError, match=rf"`{arg}` must be a bool; got {type(value).__name__} {value!r}"):
+        fn(*args, **{arg: value})
+
+
+def test_bool_sweep_covers_the_region_and_boundary_metrics():
+    ids = {p.id for p in _bool_parameters()}
+    assert {"iou-normalize", "dice-normalize", "region_overlap-normalize", "boundary_fscore-normalize"} <= ids
+
+
+def test_float32_conversions_of_uint8_maps_binarise_as_the_uint8_map():
+    # float32(128 / 255) lies above 128 / 255: `gt_u8 / 255` in float32 made a GT of 128 foreground, and a
+    # prediction of 128 foreground for HCE and mBA ("raw > 128"), unlike the uint8 map (HCE 24 vs 23 on a photo).
+    import segmetrics
+    from tests.segmetrics.photo_cases import make_photo_case
+
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for as_float in (lambda x: x / 255.0, lambda x: x / np.float32(255), lambda x: torch.from_numpy(x).float() / 255):
+        np.testing.assert_array_equal(prepare_gt(as_float(levels)), prepare_gt(levels))
+    pred, gt = make_photo_case("horse_blur")
+    want = segmetrics.compute_all(pred, gt, metrics=("hce", "mba"))
+    for p in (pred / np.float32(255), torch.from_numpy(pred).float() / 255, pred / 255.0):
+        got = segmetrics.compute_all(p, gt, metrics=("hce", "mba"))
+        assert (got.hce.total, got.mba) == (want.hce.total, want.mba)

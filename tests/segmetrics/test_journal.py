@@ -71,3 +71,13 @@ def test_a_file_without_header_is_not_a_journal(tmp_path):
     (tmp_path / JOURNAL_NAME).write_text('{"name": "a"}\n')
     with pytest.raises(ValueError, match="is not a segmetrics journal"):
         read_journal(tmp_path / JOURNAL_NAME)
+
+
+def test_a_different_evaluation_is_named_by_the_settings_that_differ(tmp_path):
+    # The message used to print both whole settings dicts (25 keys each) and leave the diff to the reader.
+    header = {**HEADER, "identity": {"metrics": ["cm"], "threshold": 0.5, "cm_alpha": 6.0, "normalize": True}}
+    Journal(tmp_path, header, ["cm"], overwrite=False).close()
+    other = {**header, "identity": {**header["identity"], "cm_alpha": 12.0, "threshold": 0.3}}
+    with pytest.raises(ValueError, match=r"holds results of a different evaluation \(threshold: 0.5 there, 0.3 now; "
+                                         r"cm_alpha: 6.0 there, 12.0 now\); pass overwrite=True \(--overwrite\)"):
+        Journal(tmp_path, other, ["cm"], overwrite=False)

@@ -65,3 +65,33 @@ def test_bad_arguments_name_the_argument(kwargs, match):
 def test_no_results_is_an_error():
     with pytest.raises(ValueError, match="`results` must hold at least one result; got none"):
         format_table([])
+
+
+def test_explicit_columns_use_each_scalars_declared_label_and_direction():
+    # Columns outside the default set used to print their raw key with an up arrow: FPR, BER and SI-MAE
+    # (lower is better) read "higher is better".
+    r = SimpleNamespace(method="m", dataset="d", num_images=3,
+                        metrics={"confusion.fpr.max": 0.2, "si.mae": 0.1, "si.iou.max": 0.7, "bf.f7": 0.5})
+    head = format_table([r], columns=["confusion.fpr.max", "si.mae", "si.iou.max", "bf.f7"]).splitlines()[0]
+    assert head.split() == ["dataset", "method", "n", "maxFPR", "↓", "SI-MAE", "↓", "SI-maxIoU", "↑", "BF@7", "↑"]
+    assert format_table([r], columns="si.mae") == format_table([r], columns=["si.mae"])  # one key, not 6 letters
+
+
+def test_unknown_columns_and_results_are_refused():
+    # A typo used to print an empty column ("nope ↑  -"), and a non-result an AttributeError.
+    with pytest.raises(ValueError, match=r"`columns` must name scalars of the metric table or of the results; "
+                                         r"got unknown \['nope', 'fm.curve'\] \(e.g. fm.max, wfm"):
+        format_table([R1], columns=["mae", "nope", "fm.curve"])
+    with pytest.raises(TypeError, match=r"`results` must hold results with `method`, `dataset`, `num_images` and "
+                                        r"`metrics` \(FolderResult, from evaluate_folder or load_results\); got str"):
+        format_table(["results.json"])
+    custom = SimpleNamespace(method="m", dataset="d", num_images=1, metrics={"my.score": 0.5})
+    assert "my.score ↑" in format_table([custom], columns=["my.score"])  # a key a result holds is shown as is
+
+
+def test_default_columns_show_the_tolerances_the_results_hold():
+    # bf_tolerances=(2, 7) used to give a table without any boundary F column (only BF@1/3/5 were looked for).
+    r = SimpleNamespace(method="m", dataset="d", num_images=3, metrics={"iou": 0.5, "bf.f2": 0.9, "bf.f7": 0.97})
+    assert format_table([r, R1]).splitlines()[0].split()[3:] == [
+        "maxF", "↑", "wF", "↑", "MAE", "↓", "S", "↑", "meanE", "↑", "HCE", "↓", "IoU", "↑", "BF@2", "↑", "BF@3", "↑",
+        "BF@7", "↑"]

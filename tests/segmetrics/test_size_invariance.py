@@ -109,3 +109,16 @@ def test_errors_name_the_argument():
         size_invariant_metrics(pred, gt, metrics=("f",))
     with pytest.raises(TypeError, match="SizeInvariantResult of one image"):
         SizeInvariantAccumulator().add(None)
+
+
+def test_accumulator_refuses_results_of_another_beta_sq():
+    # It used to add them: the mean of the per-image F values (beta_sq 0.3) next to curves of beta_sq 1.
+    pred, gt = make_photo_case(PHOTO_CASES[0])
+    acc = SizeInvariantAccumulator(metrics=("fmeasure",), beta_sq=1.0)
+    with pytest.raises(ValueError, match=r"`r` must be computed with this accumulator's beta_sq=1.0; got beta_sq=0.3"):
+        acc.add(size_invariant_metrics(pred, gt, metrics=("fmeasure",)))
+    r = size_invariant_metrics(pred, gt, metrics=("fmeasure",), beta_sq=1.0)
+    acc.add(r)
+    out = acc.compute()
+    assert out.beta_sq == r.beta_sq == 1.0
+    assert out["fmeasure"].max == r["fmeasure"].max and out["fmeasure"].max_overall == r["fmeasure"].max_overall
