@@ -42,12 +42,42 @@ __all__ = [
     "floor_sqrt_float32",
     "squared_distance_to_mask",
     "squared_distance_to_mask_torch",
+    "static_cache",
 ]
 
 
 _KEY_SHIFT = 24  # key = d² << 24 | k  (k < 2**24 columns)
 _BRUTE_FORCE_QUERIES = 4  # levels with at most this many query columns scan every column
 _SPLITS = 3  # query columns per interval and level: 4-way divide and conquer (half the levels of 2-way)
+
+
+def static_cache(maxsize: int):
+    """``functools.lru_cache`` for pure functions of hashable settings that ``torch.compile`` traces through.
+
+    In eager mode the result is cached; while dynamo traces, the undecorated function is called (its result is a
+    graph constant anyway), so dynamo never meets the ``lru_cache`` wrapper and does not warn about it.
+
+    Example:
+        >>> @static_cache(4)
+        ... def squares(n: int) -> tuple[int, ...]:
+        ...     return tuple(i * i for i in range(n))
+        >>> squares(4), squares.cache_info().hits
+        ((0, 1, 4, 9), 0)
+    """
+
+    def decorate(fn):
+        cached = functools.lru_cache(maxsize=maxsize)(fn)
+
+        @functools.wraps(fn)
+        def call(*args):
+            if torch.compiler.is_compiling():
+                return fn(*args)
+            return cached(*args)
+
+        call.cache_info, call.cache_clear = cached.cache_info, cached.cache_clear
+        return call
+
+    return decorate
 
 
 def device_constant(values, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -75,7 +105,7 @@ def _cached_constant(values, dtype: torch.dtype, device: torch.device) -> torch.
         return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
 
 
-@functools.lru_cache(maxsize=64)
+@static_cache(64)
 def _schedule(width: int) -> tuple[tuple[list[int], list[int], list[int], int], ...]:
     """Static divide-and-conquer schedule: per level (query columns, left solved column, right solved column, slots).
 

@@ -63,6 +63,7 @@ from segloss._distance import (
     euclidean_distance_to_mask,
     floor_sqrt,
     squared_distance_to_mask,
+    static_cache,
 )
 from segloss._modes import CLASS_MODES, check_mode_channels
 from segloss._scan import cumsum
@@ -93,7 +94,7 @@ _EPS0 = 1e-5  # the authors' initial / minimum KL threshold
 _EPS_GROWTH = 1.2
 
 
-@functools.lru_cache(maxsize=8)
+@static_cache(8)
 def _official_eps_schedule(dtype: torch.dtype) -> tuple[float, ...]:
     """The authors' thresholds ``ε_k`` (``ε_0 = 1e-5``, ``ε_{k+1} = 1.2·ε_k`` in Python floats) rounded to ``dtype``."""
     finfo_max = torch.finfo(dtype).max
