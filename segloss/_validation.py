@@ -40,6 +40,7 @@ __all__ = [
     "reduce",
     "set_value_checks",
     "value_checks_enabled",
+    "where_valid",
     "zero_with_graph",
 ]
 
@@ -297,8 +298,21 @@ def float32_logits(pred: torch.Tensor) -> torch.Tensor:
 
 
 def zero_with_graph(pred: torch.Tensor) -> torch.Tensor:
-    """A 0-d zero that keeps ``pred``'s autograd graph (so ``backward()`` works and grads are zero)."""
-    return float32_logits(pred).sum() * 0.0
+    """A 0-d zero that keeps ``pred``'s autograd graph (so ``backward()`` works and grads are zero).
+
+    Each element is zeroed before the sum, so large finite logits (whose plain sum overflows to
+    ``inf``, and ``inf · 0`` is NaN) still give 0, while a NaN/Inf in ``pred`` still propagates.
+    """
+    return (float32_logits(pred) * 0.0).sum()
+
+
+def where_valid(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """``x`` where the bool mask ``valid`` holds, an exact 0 elsewhere (gradient 0 there too).
+
+    The one way to drop ignored pixels from a per-pixel term: multiplying by a 0/1 mask turns an
+    overflowing term of an ignored pixel into NaN (``inf · 0``) and the whole loss with it.
+    """
+    return torch.where(valid, x, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
 def reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:

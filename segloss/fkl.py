@@ -22,6 +22,8 @@ from segloss._validation import (
     check_values,
     finite,
     label_ids,
+    where_valid,
+    zero_with_graph,
 )
 from segloss.active_boundary import _as_class_logits, _autocast_off, _validate_target
 
@@ -31,15 +33,19 @@ __all__ = ["FKLLoss", "fkl_loss"]
 def _edge_terms(logp: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, dim: int):
     """Per-image sums of BCE terms and of valid-edge counts along spatial ``dim`` (2 = rows, 3 = columns)."""
     size = logp.shape[dim]
+    # log-probabilities that underflow to -inf (logit gaps beyond the dtype's range) are floored at the most negative
+    # finite value: a vanishing probability then contributes 0 · finite = 0 to the KL, not 0 · (-inf + inf) = NaN
+    logp = logp.clamp_min(torch.finfo(logp.dtype).min / 2)
     a, b = logp.narrow(dim, 0, size - 1), logp.narrow(dim, 1, size - 1)
     kl = (a.exp() * (a - b)).sum(1)  # KL(P_i ‖ P_j), (N, ·, ·)
     tdim = dim - 1
     ta, tb = target.narrow(tdim, 0, size - 1), target.narrow(tdim, 1, size - 1)
-    y = (ta != tb).to(kl.dtype)
-    bce = F.softplus(kl) - y * kl  # = BCE(sigmoid(kl), y), in logit form
-    ok = torch.ones_like(y) if valid is None else (valid.narrow(tdim, 0, size - 1) & valid.narrow(tdim, 1, size - 1))
-    ok = ok.to(kl.dtype)
-    return (bce * ok).flatten(1).sum(1), ok.flatten(1).sum(1)
+    y = ta != tb
+    bce = torch.where(y, F.softplus(-kl), F.softplus(kl))  # = BCE(sigmoid(kl), y) = softplus(kl) − y·kl, no inf − inf
+    if valid is None:
+        return bce.flatten(1).sum(1), torch.full_like(bce[:, 0, 0], bce[0].numel())
+    ok = valid.narrow(tdim, 0, size - 1) & valid.narrow(tdim, 1, size - 1)
+    return where_valid(bce, ok).flatten(1).sum(1), ok.flatten(1).sum(1).to(bce.dtype)
 
 
 def fkl_loss(
@@ -100,7 +106,7 @@ def fkl_loss(
             if logp.shape[dim] > 1:
                 s, k = _edge_terms(logp, target, valid, dim)
                 num, den = num + s, den + k
-        num = num + logp.sum() * 0.0  # keep the graph when the image has no edge at all
+        num = num + zero_with_graph(z)  # keep the graph when the image has no edge at all
         if reduction == "mean":
             total = den.sum()
             return num.sum() / torch.where(total > 0, total, torch.ones_like(total))

@@ -20,6 +20,7 @@ from segloss._validation import (
     check_target_shape,
     label_ids,
     reduce,
+    where_valid,
 )
 
 __all__ = [
@@ -75,10 +76,10 @@ def partial_cross_entropy(
     y = torch.where(valid, seeds, torch.zeros_like(seeds)).long()
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "multiclass" and from_logits:
-        nll = F.cross_entropy(x, y, reduction="none") * valid.to(x.dtype)
+        nll = where_valid(F.cross_entropy(x, y, reduction="none"), valid)
     else:
         logp = log_probs(pred, mode, from_logits)
-        nll = -torch.gather(logp, 1, y[:, None])[:, 0] * valid.to(logp.dtype)
+        nll = where_valid(-torch.gather(logp, 1, y[:, None])[:, 0], valid)
     per = nll.sum((1, 2))
     if reduction == "mean":
         return per.sum() / valid.sum().clamp_min(1).to(per.dtype)

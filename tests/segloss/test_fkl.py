@@ -64,3 +64,23 @@ def test_fkl_gradcheck_binary_and_degenerate():
         fkl_loss(logits, labels, mode="binary")
     with pytest.raises(ValueError, match="`reduction` must be one of"):
         fkl_loss(logits, labels, reduction="mean_per_pixel")
+
+
+def test_fkl_saturated_logits_give_finite_loss_not_nan():
+    """Finite logits whose gaps overflow float32 (±3e38): log-probs underflow to -inf, which must not become NaN."""
+    g = torch.Generator().manual_seed(0)
+    sign = torch.where(torch.rand(2, 1, 6, 6, generator=g) > 0.5, 1.0, -1.0)
+    pred = torch.cat([sign, -sign, torch.zeros_like(sign)], 1) * 3e38
+    pred.requires_grad_(True)
+    target = torch.zeros(2, 6, 6, dtype=torch.long)  # no boundary: every edge has y = 0
+    same = pred.detach()[:, :, :1, :1].expand(2, 3, 6, 6).clone().requires_grad_(True)
+    loss = fkl_loss(same, target)  # neighbours equal: KL = 0 on every edge, BCE = log 2
+    assert torch.isclose(loss, torch.tensor(0.6931472))
+    loss.backward()
+    assert torch.isfinite(same.grad).all()
+    loss = fkl_loss(pred, target)  # neighbours differ: a huge but not NaN loss
+    assert not torch.isnan(loss)
+    loss.backward()
+    assert torch.isfinite(pred.grad).all()
+    one_pixel = fkl_loss(pred[:, :, :1, :1], target[:, :1, :1])  # no edge at all: the zero that keeps the graph
+    assert one_pixel.item() == 0.0 and one_pixel.requires_grad

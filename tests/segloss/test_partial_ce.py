@@ -24,3 +24,21 @@ def test_partial_cross_entropy():
         partial_cross_entropy(z, seeds.clamp_max(1).masked_fill(seeds == 255, 255), mode="binary"),
         partial_cross_entropy(two, seeds.clamp_max(1).masked_fill(seeds == 255, 255)),
     )
+
+
+def test_partial_ce_ignored_pixels_with_overflowing_loss_do_not_poison_the_loss():
+    """An unlabelled pixel whose CE overflows to inf (logit gap beyond float32) is dropped, not turned into NaN."""
+    g = torch.Generator().manual_seed(0)
+    pred = torch.randn(2, 3, 8, 8, generator=g)
+    seeds = torch.full((2, 8, 8), 255)
+    seeds[:, 2:4, 2:4] = 1
+    far = pred.clone()
+    far[:, 0, 6:, 6:] = -3e38  # only unlabelled pixels saturate: their CE to class 0 is -(-3e38 - 3e38) = inf
+    far[:, 1, 6:, 6:] = 3e38
+    x = far.requires_grad_(True)
+    loss = partial_cross_entropy(x, seeds)
+    assert torch.allclose(loss, partial_cross_entropy(pred, seeds))
+    assert torch.allclose(partial_cross_entropy(x, seeds, reduction="none"),
+                          partial_cross_entropy(pred, seeds, reduction="none"))
+    loss.backward()
+    assert torch.isfinite(x.grad).all()
