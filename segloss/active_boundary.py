@@ -54,7 +54,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from segloss._cpu_ops import HAS_CUSTOM_OP, direction_ce_cpu, pair_kl_maps_cpu
 from segloss._distance import (
@@ -66,6 +65,7 @@ from segloss._distance import (
     static_cache,
 )
 from segloss._modes import CLASS_MODES, check_mode_channels
+from segloss._module import LossModule
 from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
@@ -566,7 +566,7 @@ def _direction_ce_torch(
     return -(tgt * F.log_softmax(kl, dim=0)).sum(0)
 
 
-class ActiveBoundaryLoss(nn.Module):
+class ActiveBoundaryLoss(LossModule):
     """Active Boundary Loss module; see :func:`active_boundary_loss` for the formula and arguments.
 
     Use it next to cross-entropy, never alone (alone, training collapses to one class with zero loss and
@@ -623,8 +623,3 @@ class ActiveBoundaryLoss(nn.Module):
             max_n_ratio=self.max_n_ratio, label_smoothing=self.label_smoothing, detach=self.detach,
             weight=self.weight, reduction=self.reduction, compat=self.compat, dist_map=dist_map,
         )
-
-    def extra_repr(self) -> str:
-        """Options shown by ``repr``."""
-        return (f"mode={self.mode!r}, compat={self.compat!r}, theta={self.theta}, max_n_ratio={self.max_n_ratio}, "
-                f"label_smoothing={self.label_smoothing}, detach={self.detach}, reduction={self.reduction!r}")

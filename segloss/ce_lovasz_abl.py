@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from segloss._module import LossModule
 from segloss._validation import check_number, check_tensor
 from segloss.active_boundary import _as_class_logits, _autocast_off, _validate_target, active_boundary_loss
 from segloss.lovasz import lovasz_softmax_loss
@@ -94,7 +94,7 @@ def ce_lovasz_abl_loss(
     return total, parts
 
 
-class CELovaszABLLoss(nn.Module):
+class CELovaszABLLoss(LossModule):
     """``CE + Lovász-softmax + w_a·ABL`` (ABL paper, eq. 5); see :func:`ce_lovasz_abl_loss`.
 
     ``forward`` returns ``(total, parts)``; ``parts`` holds detached ``ce``, ``lovasz``, ``abl`` and ``total`` for

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from segloss._modes import CLASS_MODES
+from segloss._module import LossModule
 from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
@@ -301,7 +301,7 @@ def cas_loss(
     return out
 
 
-class CASLoss(nn.Module):
+class CASLoss(LossModule):
     """Class-agnostic segmentation loss as a module; see :func:`cas_loss` for the formula and arguments.
 
     Example:
@@ -346,10 +346,6 @@ class CASLoss(nn.Module):
             batch_size=self.batch_size,
             max_regions=self.max_regions,
         )
-
-    def extra_repr(self) -> str:
-        """Show the configuration."""
-        return f"alpha={self.alpha}, mode={self.mode!r}, compat={self.compat!r}, reduction={self.reduction!r}"
 
 
 def _binary_logit(pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
@@ -428,7 +424,7 @@ def cace_loss(
     return reduce(per, reduction)
 
 
-class CACELoss(nn.Module):
+class CACELoss(LossModule):
     """Class-agnostic binary cross-entropy as a module; see :func:`cace_loss`.
 
     Example:

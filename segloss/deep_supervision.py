@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from segloss._levels import check_level_list, check_level_weights
+from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -126,7 +126,7 @@ def deep_supervision_loss(
     return reduce(total, reduction)
 
 
-class DeepSupervisionLoss(nn.Module):
+class DeepSupervisionLoss(LossModule):
     """Deep supervision ``Σ_d λ_d BCE(side_d, G)`` on logits; module form of :func:`deep_supervision_loss`.
 
     Args:

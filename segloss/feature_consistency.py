@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from segloss._levels import check_level_list, check_level_weights
+from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
@@ -159,7 +160,7 @@ def _feature_consistency(
     return reduce(total, reduction)
 
 
-class FeatureConsistencyLoss(nn.Module):
+class FeatureConsistencyLoss(LossModule):
     """IS-Net feature-consistency loss; module form of :func:`feature_consistency_loss`.
 
     ``L_fs = Σ_d λ_d · mean((f_d^I − f_d^G)²)`` over lists of feature maps, targets detached.
@@ -190,10 +191,6 @@ class FeatureConsistencyLoss(nn.Module):
         return feature_consistency_loss(
             student, teacher, weights=self.weights, mode=self.mode, reduction=self.reduction
         )
-
-    def extra_repr(self) -> str:
-        """Short summary of the options for ``repr``."""
-        return f"mode={self.mode!r}, weights={self.weights}, reduction={self.reduction!r}"
 
 
 class FrozenEncoder(nn.Module):

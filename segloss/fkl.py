@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from segloss._modes import CLASS_MODES, check_mode_channels
+from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
     check_choice,
@@ -114,7 +114,7 @@ def fkl_loss(
         return per_image.sum() if reduction == "sum" else per_image
 
 
-class FKLLoss(nn.Module):
+class FKLLoss(LossModule):
     """FKL loss module (ABL paper, eq. 7); see :func:`fkl_loss`.
 
     Args:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
+from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -91,7 +91,7 @@ def isnet_loss(
     return reduce(side + feat, reduction), parts
 
 
-class ISNetLoss(nn.Module):
+class ISNetLoss(LossModule):
     """IS-Net training loss (deep supervision + feature consistency); module form of :func:`isnet_loss`.
 
     ``forward(side_outputs, target, student_features, teacher_features)`` returns ``(total, parts)``

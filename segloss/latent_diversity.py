@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -195,7 +195,7 @@ def click_constraint_loss(
     return reduce(per_sample, reduction)
 
 
-class ClickConstraintLoss(nn.Module):
+class ClickConstraintLoss(LossModule):
     """Module form of :func:`click_constraint_loss` (eq. 4 of Li et al. 2018).
 
     ``ℓ_c = ‖S_p ⊙ (S_p − B)‖₁ + ‖S_n ⊙ (S_n − (1 − B))‖₁`` per sample, ``B = σ(logits)``.
@@ -583,7 +583,7 @@ def _hindsight(
     return loss
 
 
-class HindsightLoss(nn.Module):
+class HindsightLoss(LossModule):
     """Hindsight (min-over-M) loss of Li, Chen & Koltun (eq. 2 / 5); module form of :func:`hindsight_loss`.
 
     ``L_i = min_m (ℓ(Y_i, σ(f_m)) + ℓ_c(S_p, S_n, σ(f_m)))`` with ``ℓ`` the soft Jaccard distance
@@ -676,13 +676,6 @@ class HindsightLoss(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loss, index)``: the loss and the per-sample ``(N,)`` int64 index of the best output."""
         return self._call(pred, target, pos_clicks, neg_clicks, True)
-
-    def extra_repr(self) -> str:
-        """Short summary of the options for ``repr``."""
-        return (
-            f"form={self.form!r}, lambda_base={self.lambda_base}, click_placement={self.click_placement!r}, "
-            f"reduction={self.reduction!r}"
-        )
 
 
 class RankedDiversityLoss(HindsightLoss):
@@ -827,7 +820,7 @@ def selection_loss(
     return reduce(per_sample, reduction)
 
 
-class SelectionLoss(nn.Module):
+class SelectionLoss(LossModule):
     """Selection-network cross-entropy (eq. 6 of Li et al. 2018); module form of :func:`selection_loss`.
 
     ``CE(scores, argmin_m ℓ_Jaccard(target, masks_m))``, the target index computed without gradient.

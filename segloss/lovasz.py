@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from segloss._distance import device_constant
+from segloss._module import LossModule
 from segloss._scan import cumsum
 from segloss._validation import (
     REDUCTIONS,
@@ -169,7 +169,7 @@ def lovasz_softmax_loss(
     return _lovasz_per_group(flat, target.reshape(1, -1), valid.reshape(1, -1), select)[0]
 
 
-class LovaszSoftmaxLoss(nn.Module):
+class LovaszSoftmaxLoss(LossModule):
     """Lovász-softmax loss module; see :func:`lovasz_softmax_loss` for the formula and arguments.
 
     Args:
@@ -208,7 +208,3 @@ class LovaszSoftmaxLoss(nn.Module):
         return lovasz_softmax_loss(pred, target, classes=self.classes, per_image=self.per_image,
                                    ignore_index=self.ignore_index, from_logits=self.from_logits,
                                    reduction=self.reduction)
-
-    def extra_repr(self) -> str:
-        """Options shown by ``repr``."""
-        return f"classes={self.classes!r}, per_image={self.per_image}, ignore_index={self.ignore_index}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from segloss._module import LossModule
 from segloss._size_mean import (
     check_inputs,
     check_pred,
@@ -86,7 +86,7 @@ def partial_cross_entropy(
     return reduce(per, reduction)
 
 
-class PartialCrossEntropyLoss(nn.Module):
+class PartialCrossEntropyLoss(LossModule):
     """Partial cross-entropy (eq. 4) as a module; see :func:`partial_cross_entropy`.
 
     Example:

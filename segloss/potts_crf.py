@@ -76,9 +76,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from segloss._bilateral_grid import bilateral_grid_filter, grid_shape
+from segloss._module import LossModule
 from segloss._permutohedral import PermutohedralLattice
 from segloss._validation import (
     REDUCTIONS,
@@ -488,7 +488,7 @@ def potts_crf_loss(
     return reduce(per, reduction)
 
 
-class PottsCRFLoss(nn.Module):
+class PottsCRFLoss(LossModule):
     """Potts / dense-CRF loss (eq. 3) as a module; see :func:`potts_crf_loss` for the arguments.
 
     A regulariser: add it to a supervised loss (``L_sup + λ·L_crf``), never train with it alone — a constant

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
+from segloss._module import LossModule
 from segloss._size_mean import (
     check_inputs,
     check_pred,
@@ -112,7 +112,7 @@ def tag_barrier_loss(
     return finish(per, has, reduction)
 
 
-class TagBarrierLoss(nn.Module):
+class TagBarrierLoss(LossModule):
     """Tag-level expansion/suppression barriers as a module; see :func:`tag_barrier_loss`.
 
     Example:
@@ -217,7 +217,7 @@ def quadratic_size_barrier_loss(
     return finish(per, has, reduction)
 
 
-class QuadraticSizeBarrierLoss(nn.Module):
+class QuadraticSizeBarrierLoss(LossModule):
     """Thresholded quadratic size barrier (eq. 17) as a module; see :func:`quadratic_size_barrier_loss`.
 
     Example:

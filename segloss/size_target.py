@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from segloss._modes import CLASS_MODES
+from segloss._module import LossModule
 from segloss._size_mean import (
     check_inputs,
     check_pred,
@@ -120,7 +120,7 @@ def size_target_loss(
     return finish(per, has, reduction)
 
 
-class SizeTargetLoss(nn.Module):
+class SizeTargetLoss(LossModule):
     """Size-target loss (eq. 2) as a module; see :func:`size_target_loss`.
 
     Example:

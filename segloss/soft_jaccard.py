@@ -13,9 +13,9 @@ pass ``torch.tanh(x)`` with ``from_logits=False`` to reproduce that.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from segloss._modes import LABEL_MODES
+from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
@@ -338,7 +338,7 @@ def soft_jaccard_loss(
     return reduce(_class_mean(jac, tgt.flatten(2), classes), reduction)
 
 
-class SoftJaccardLoss(nn.Module):
+class SoftJaccardLoss(LossModule):
     """Module form of :func:`soft_jaccard_loss` (relaxed Jaccard distance, eq. 3 of Li et al. 2018).
 
     ``ℓ = 1 − Σ min(A, B) / Σ max(A, B)`` per sample, ``B = σ(logits)``.
@@ -394,11 +394,4 @@ class SoftJaccardLoss(nn.Module):
             classes=self.classes,
             ignore_index=self.ignore_index,
             reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        """Short summary of the options for ``repr``."""
-        return (
-            f"mode={self.mode!r}, form={self.form!r}, from_logits={self.from_logits}, eps={self.eps}, "
-            f"reduction={self.reduction!r}"
         )
