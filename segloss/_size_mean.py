@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from segloss._autograd import graph_backward, save, saved
 from segloss._modes import CLASS_MODES
 from segloss._validation import (
     ValueRule,
@@ -91,12 +92,14 @@ class _LogMeanSoftmax(torch.autograd.Function):
         log_sum = m + torch.log(sum_e)  # log Σ_p r_p S_pk
         # a Python count stays a Python number: no host-to-device copy (and no sync) per call
         log_cnt = math.log(x.shape[2]) if r is None else torch.log(r.sum(2))
-        ctx.save_for_backward(a, e, sum_e)
+        save(ctx, (x, r), a, e, sum_e)
         return log_sum[..., 0] - log_cnt
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):  # type: ignore[override]
-        a, e, sum_e = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True (double backward): differentiate the forward's plain ops
+            return graph_backward(_LogMeanSoftmax, ctx, (g,))
+        a, e, sum_e = saved(ctx)
         gw = e * (g[..., None] / sum_e)  # g_k w_pk
         return gw - torch.exp(a) * gw.sum(1, keepdim=True), None
 

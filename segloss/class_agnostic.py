@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from segloss._autograd import graph_backward, save, saved
 from segloss._modes import CLASS_MODES
 from segloss._module import LossModule
 from segloss._scan import cumsum
@@ -148,13 +149,16 @@ class _CASPaper(torch.autograd.Function):
         r = present.to(dt).sum(1)
         tot = mu.sum(2)  # M (N, C)
         disc = (2.0 * r * musq.sum(1) - 2.0 * tot.square().sum(1)).clamp_min(0.0)
-        ctx.save_for_backward(s, idx, w, mu, inv, r, tot, onehot if onehot is not None else torch.empty(0))
+        save(ctx, (s, idx, w, alpha, cap, all_valid), s, idx, w, mu, inv, r, tot,
+             onehot if onehot is not None else torch.empty(0))
         ctx.alpha, ctx.use_onehot = alpha, onehot is not None
         return alpha * uniformer - (1.0 - alpha) * disc
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-        s, idx, w, mu, inv, r, tot, onehot = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True (double backward): differentiate the forward's plain ops
+            return graph_backward(_CASPaper, ctx, (g,))
+        s, idx, w, mu, inv, r, tot, onehot = saved(ctx)
         a = ctx.alpha
         # per region: b_r = (−2α μ_r − (1−α)(4R μ_r − 4M)) / |r| ; per pixel: (2α s_p / |r| + b_r) · w_p
         b = (-2.0 * a * mu - (1.0 - a) * (4.0 * r[:, None, None] * mu - 4.0 * tot[..., None])) * inv[:, None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from segloss._autograd import graph_backward, save, saved
 from segloss._modes import LABEL_MODES
 from segloss._module import LossModule
 from segloss._validation import (
@@ -111,15 +112,16 @@ class _FusedSoftJaccard(torch.autograd.Function):
         safe = torch.where(nonempty, denom, torch.ones_like(denom))
         jac = torch.where(nonempty, 1.0 - inter / safe, torch.zeros_like(union))
         lin = _rowdot(p, coef) if coef is not None else torch.zeros_like(jac)
-        ctx.save_for_backward(p, target, valid, coef, inter, safe, nonempty)
+        save(ctx, (x, target, valid, coef, from_logits, form, eps), p, target, valid, coef, inter, safe, nonempty)
         ctx.from_logits = from_logits
         ctx.form = form
         return jac, lin
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_jac, grad_lin):
-        p, target, valid, coef, inter, safe, nonempty = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True (double backward): differentiate the forward's plain ops
+            return graph_backward(_FusedSoftJaccard, ctx, (grad_jac, grad_lin))
+        p, target, valid, coef, inter, safe, nonempty = saved(ctx)
         g = torch.where(nonempty, grad_jac, torch.zeros_like(grad_jac))
         g_over_d = (g / safe).unsqueeze(-1)
         cb = (g * inter / (safe * safe)).unsqueeze(-1)

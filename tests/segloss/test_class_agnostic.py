@@ -303,3 +303,12 @@ def test_bad_inputs():
         cace_loss(x, t)
     with pytest.raises(ValueError, match="`factor` must be > 0"):
         adaptive_binarize(torch.rand(4, 4), factor=0.0)
+
+
+def test_cas_paper_double_backward():
+    """Second derivatives through the lean paper-CAS backward (its saved region means carried no graph)."""
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(2, 3, 4, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    regions = torch.randint(0, 3, (2, 4, 4), generator=g)
+    for max_regions in (None, 64):  # one-hot and scatter region sums
+        assert torch.autograd.gradgradcheck(lambda z, m=max_regions: cas_loss(z, regions, max_regions=m), (s,))

@@ -176,3 +176,13 @@ def test_bad_inputs():
         size_targets_from_mask(torch.zeros(1, 2, 2, dtype=torch.long), 0)
     with pytest.raises(ValueError, match="same shape"):
         relative_error(v, v[:1])
+
+
+@pytest.mark.parametrize("with_roi", [False, True])
+def test_double_backward_of_log_mean_softmax(with_roi):
+    """Second derivatives through the lean log-mean-softmax backward (it had only the terms through its input)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    sizes = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]], dtype=torch.float64)
+    roi = (torch.rand(2, 4, 4, generator=g) > 0.3).double() if with_roi else None
+    assert torch.autograd.gradgradcheck(lambda z: size_target_loss(z, sizes, roi=roi), (x,))
