@@ -318,12 +318,20 @@ _DIRECTION_CE_OP = _register("direction_ce", _direction_ce, _direction_ce_fake)
 
 
 def _direction_ce_setup_context(ctx, inputs, output) -> None:
-    z, _, flat, active, _, _, _ = inputs
-    ctx.save_for_backward(z, flat, active, output[1])
+    z, _, flat, active, direction, t_on, t_off = inputs
+    ctx.save_for_backward(z, flat, active, output[1], direction)
+    ctx.targets = (t_on, t_off)
 
 
 def _direction_ce_autograd_backward(ctx, grad_ce, _grad_of_grad_unit):
-    z, flat, active, grad_unit = ctx.saved_tensors
+    z, flat, active, grad_unit, direction = ctx.saved_tensors
+    if torch.is_grad_enabled():  # create_graph=True (double backward): differentiate the same formula in torch
+        from segloss.active_boundary import direction_ce_reference  # imports this module: resolved at call time
+
+        with torch.enable_grad():
+            ce = direction_ce_reference(z, flat, active, direction, *ctx.targets)
+        (grad_z,) = torch.autograd.grad(ce, z, grad_ce, create_graph=True)
+        return grad_z, None, None, None, None, None, None
     grad_z = _SCATTER_PIXEL_GRAD_OP(grad_ce.contiguous(), grad_unit, flat, active, z)
     return grad_z, None, None, None, None, None, None
 

@@ -462,20 +462,9 @@ def _abl_core(
         dist = dist.to(dtype)
         flat, slot_ok = _compact(pdb, cap)
         hw = h * w
-        hw_c = flat % hw  # pixel index within its image
-        base = flat - hw_c  # b·H·W of its image
-        ii = hw_c // w
-        jj = hw_c % w
-        # the eight neighbours (8, Q) as flat pixel indices, clamped (replicate padding for the logits); their
-        # distance is inf outside the image
-        offs = device_constant(_DIRECTIONS, torch.int64, device)  # (8, 2)
-        ni = ii + offs[:, :1]
-        nj = jj + offs[:, 1:]
-        ni_c = ni.clamp(0, h - 1)
-        nj_c = nj.clamp(0, w - 1)
-        nb = base + ni_c * w + nj_c
+        base, nb, inside = _neighbours(flat, h, w)
         dist_flat = dist.reshape(-1)
-        d_nb = torch.where((ni_c == ni) & (nj_c == nj), dist_flat[nb], float("inf"))
+        d_nb = torch.where(inside, dist_flat[nb], float("inf"))  # distance is inf outside the image
         d_c = dist_flat[flat]
         # first index on ties: the running compares on a CPU, one reduction kernel elsewhere
         argmin = _first_argmin if fused else functools.partial(torch.argmin, dim=0)
@@ -516,6 +505,33 @@ def _abl_core(
         return num.sum() / torch.where(total > 0, total, 1.0)
     per_image = num / torch.where(den > 0, den, 1.0)
     return per_image.sum() if reduction == "sum" else per_image
+
+
+def _neighbours(flat: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(base, nb, inside)`` for flat pixel indices ``flat`` ``(Q,)`` into ``N·H·W``.
+
+    ``base`` ``(Q,)`` is ``b·H·W`` of each pixel's image, ``nb`` ``(8, Q)`` the flat indices of its eight neighbours
+    (``_DIRECTIONS`` order) clamped to the image (replicate padding) and ``inside`` ``(8, Q)`` whether a neighbour
+    lies in the image.
+    """
+    hw_c = flat % (h * w)  # pixel index within its image
+    base = flat - hw_c
+    ii, jj = hw_c // w, hw_c % w
+    offs = device_constant(_DIRECTIONS, torch.int64, flat.device)  # (8, 2)
+    ni, nj = ii + offs[:, :1], jj + offs[:, 1:]
+    ni_c, nj_c = ni.clamp(0, h - 1), nj.clamp(0, w - 1)
+    return base, base + ni_c * w + nj_c, (ni_c == ni) & (nj_c == nj)
+
+
+def direction_ce_reference(z: torch.Tensor, flat: torch.Tensor, active: torch.Tensor, direction: torch.Tensor,
+                           t_on: float, t_off: float) -> torch.Tensor:
+    """The torch formula of :func:`segloss._cpu_ops.direction_ce_cpu` (same arguments but ``lse``), plain autograd.
+
+    Differentiated with a graph by the CPU kernel's backward when ``create_graph=True`` (double backward).
+    """
+    base, nb, _ = _neighbours(flat, z.shape[2], z.shape[3])
+    ce = _direction_ce_torch(z, z.detach(), flat, base, nb, direction, t_on, t_off, True, False, None, None)
+    return torch.where(active, ce, torch.zeros((), dtype=ce.dtype, device=ce.device))
 
 
 def _direction_ce_torch(

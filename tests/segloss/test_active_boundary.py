@@ -546,3 +546,33 @@ def test_bad_inputs_raise_clear_errors():
         active_boundary_loss(logits.clone().fill_(float("nan")), labels)
     with pytest.raises(TypeError, match="`ignore_index` must be an int or None"):
         active_boundary_loss(logits, labels, ignore_index=2.5)
+
+
+def test_double_backward_through_cpu_kernel(monkeypatch):
+    """create_graph=True through the CPU direction-CE kernel (it raised: no autograd formula for its backward op).
+
+    Gradients and Hessian-vector products match the torch code of every other device (the neighbours are
+    detached in both, so this is the surrogate's second derivative, not the numerical one).
+    """
+    import segloss.active_boundary as abl
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 3, 8, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    target = torch.zeros(2, 8, 8, dtype=torch.long)
+    target[:, 2:6, 3:7] = 1
+    target[:, 5:, :2] = 2
+
+    def grad_and_hvp():
+        (grad,) = torch.autograd.grad(active_boundary_loss(z, target, max_n_ratio=0.2), z, create_graph=True)
+        assert grad.requires_grad
+        (hvp,) = torch.autograd.grad(grad.square().sum(), z)
+        return grad.detach(), hvp
+
+    grad, hvp = grad_and_hvp()
+    (grad_fast,) = torch.autograd.grad(active_boundary_loss(z, target, max_n_ratio=0.2), z)
+    torch.testing.assert_close(grad, grad_fast)  # the graph-building backward gives the kernel's gradient
+    monkeypatch.setattr(abl, "_cpu_kernels", lambda device: False)
+    grad_ref, hvp_ref = grad_and_hvp()
+    torch.testing.assert_close(grad, grad_ref)
+    torch.testing.assert_close(hvp, hvp_ref)
+    assert hvp.abs().sum() > 0
