@@ -437,3 +437,66 @@ def test_inputs_and_outputs_are_validated(tmp_path):
         load_instances(tmp_path, min_area=0)
     with pytest.raises(FileNotFoundError, match="`images` must be an existing folder"):
         load_instances(tmp_path)
+
+
+def test_a_failing_predict_names_the_instance_and_keeps_the_results_so_far():
+    gt = _horse()
+    calls = []
+
+    def flaky(image, clicks):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("CUDA out of memory")
+        return gt
+
+    data_ = [(f"horse{i}", None, gt) for i in range(4)]
+    ev = InteractiveEvaluator(max_clicks=3)
+    with pytest.raises(RuntimeError, match="CUDA out of memory") as info:
+        ev.evaluate(flaky, data_)
+    note = " ".join(getattr(info.value, "__notes__", []))
+    assert "'horse2'" in note and "2 instances evaluated before it are kept" in note and "instances[2:]" in note
+    assert [r.name for r in ev.results] == ["horse0", "horse1"]
+    ev.evaluate(flaky, data_[2:])  # resume as the note says
+    assert len(ev) == 4
+
+
+def test_tensor_outputs_are_detached_and_batches_of_one_accepted():
+    torch = pytest.importorskip("torch")
+    gt = _square()
+    t = torch.from_numpy(gt.astype(np.float32))
+    for out in (t.requires_grad_(), t.detach().bfloat16(), t.detach()[None, None]):
+        assert noc(lambda image, clicks, out=out: out, None, gt).ious == (1.0,)
+
+
+@pytest.mark.parametrize(
+    ("output", "exc", "match"),
+    [
+        (None, TypeError, r"real-valued or boolean \(H, W\) map; got dtype object \(None: did predict forget"),
+        (np.ones((32, 32), complex), TypeError, "real-valued or boolean .* got dtype complex128"),
+        (np.full((32, 32), np.nan), ValueError, r"got 1024 non-finite values \(NaN / inf\)$"),
+        (np.where(_square(), np.inf, 0.25), ValueError, r"got values in \[0.25, 0.25\] and 256 non-finite"),
+    ],
+)
+def test_bad_predict_outputs_are_named(output, exc, match):
+    with pytest.raises(exc, match=match):
+        noc(lambda image, clicks: output, None, _square())
+
+
+def test_merge_is_all_or_nothing_and_names_the_differing_options():
+    gt = _square()
+    ok = lambda image, clicks: gt  # noqa: E731
+    a = InteractiveEvaluator(max_clicks=3)
+    a.update(ok, None, gt, name="x")
+    b = InteractiveEvaluator(max_clicks=3)
+    for n in ("p", "q", "x", "r"):
+        b.update(ok, None, gt, name=n)
+    with pytest.raises(ValueError, match=r"holds 1 already evaluated here, e.g. \[.x.\] \(nothing was merged\)"):
+        a.merge(b)
+    assert [r.name for r in a.results] == ["x"]
+    with pytest.raises(ValueError, match=r"same options; got protocol='largest_region' \(here 'ritm'\), max_clicks=4"):
+        a.merge(InteractiveEvaluator(protocol="largest_region", max_clicks=4))
+    with pytest.raises(ValueError, match=r"`results\[0\]` must be an InstanceResult run with max_clicks=20; got "
+                                         r"max_clicks=3"):
+        InteractiveEvaluator(results=list(a.results))
+    with pytest.raises(ValueError, match="`results` holds 'x' twice"):
+        InteractiveEvaluator(max_clicks=3, results=[a.results[0]] * 2)
