@@ -500,3 +500,20 @@ def test_merge_is_all_or_nothing_and_names_the_differing_options():
         InteractiveEvaluator(results=list(a.results))
     with pytest.raises(ValueError, match="`results` holds 'x' twice"):
         InteractiveEvaluator(max_clicks=3, results=[a.results[0]] * 2)
+
+
+def test_binary_folder_01_masks_with_an_ignore_value_and_16_bit_masks(tmp_path):
+    img = data.astronaut()[:64, :80]
+    m = (_horse()[40:104, 40:120]).astype(np.uint8)  # a 0/1 mask ...
+    m[0, :] = 255  # ... with VOC's void value
+    _write(tmp_path / "images" / "a.png", img)
+    _write(tmp_path / "masks" / "a.png", m)
+    ds = load_instances(tmp_path, ignore_value=255)
+    assert ds.names == ["a"] and ds[0].gt.sum() == (m[1:] == 1).sum() > 0 and ds[0].ignore.sum() == 80
+    _write(tmp_path / "masks" / "a.png", m.astype(np.uint16) * 257)
+    with pytest.raises(ValueError, match="`ignore_value` applies to 8-bit masks; a.png is not 8-bit"):
+        load_instances(tmp_path, ignore_value=255)
+    _write(tmp_path / "unpaired" / "images" / "x.png", img)
+    _write(tmp_path / "unpaired" / "masks" / "b.png", m)
+    with pytest.raises(ValueError, match=r"0 paired by file stem, .*masks without an image, e.g. 'b'"):
+        load_instances(tmp_path / "unpaired")
