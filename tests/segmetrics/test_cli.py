@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -248,3 +249,31 @@ def test_ccm_without_images_names_the_flag_once(data, capsys):
                  "--workers", "0", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.strip().endswith("metric(s) ['ccm'] need the RGB images: pass --image-dir")
+
+
+def test_plot_table_and_picture_name_the_bad_file_and_flag(data, tmp_path, capsys):
+    from segmetrics.interactive import InteractiveEvaluator
+
+    gt = np.zeros((32, 32), bool)
+    gt[8:24, 8:24] = True
+    res = tmp_path / "res"
+    InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, [("sq", None, gt)]).save(res, plot=False)
+    (tmp_path / "noise.png").write_bytes(b"\x89PNG garbage")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "cut.json").write_text('{"schema": "segmetrics.results/1", "dataset": "d"}')
+    pic = ["hce-picture", "--pred", str(data["bad"] / "im0.png"), "--gt", str(data["gt"] / "im0.png"), "--out"]
+    cases = [
+        (["table", str(tmp_path / "noise.png")], r"noise.png is not a segmetrics results file \(not JSON text"),
+        (["plot", str(tmp_path / "list.json"), "--out", str(tmp_path / "f")], r"list.json is not a segmetrics results"),
+        (["table", str(tmp_path / "cut.json")], r"cut.json is a damaged segmetrics results file \(no 'method' entry\)"),
+        (["plot", str(res), "--out", str(tmp_path / "f"), "--formats", "xyz"],
+         r"--formats must name a file format matplotlib writes \(.*png.*\); got 'xyz'"),
+        (["plot", str(res), "--out", str(tmp_path / "noise.png")], r"--out must be a folder; got .*an existing file"),
+        ([*pic, str(tmp_path / "pic.xyz")], r"--out must name a file format matplotlib writes .*; got '.*pic.xyz'"),
+        ([*pic, str(tmp_path)], r"--out must be an image file to write; got .*, an existing folder"),
+    ]
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and re.search(match, err), (argv, err)
+    assert not (tmp_path / "f").exists() and not list(tmp_path.glob("pic*"))
