@@ -364,6 +364,10 @@ def _cmd_stats(a: argparse.Namespace) -> int:
         if not per_image:
             print(f"error: {name}: no readable mask", file=sys.stderr)
             continue
+        empty = sorted(k for k, c in per_image.items() if c.area == 0)
+        if empty:
+            print(f"note: {name}: {len(empty)} of {len(per_image)} masks hold no object (e.g. {empty[0]}); they "
+                  "count in the means with IPQ = Cnum = Pnum = 0", file=sys.stderr)
         summaries[name] = summarize_complexity(per_image.values())
         if a.out:
             out = Path(a.out)
@@ -379,6 +383,7 @@ def _cmd_stats(a: argparse.Namespace) -> int:
                     w.writerow([k, *[repr(d[x]) if isinstance(d[x], float) else d[x] for x in fields]])
             print(f"wrote {out}", file=sys.stderr)
     if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)  # as --out does
         Path(a.json).write_text(json.dumps(summaries, indent=1), encoding="utf-8")
     labels = {"height": "H", "width": "W", "diagonal": "D", "ipq": "IPQ", "cnum": "Cnum", "pnum": "Pnum"}
     head = ["dataset", "n", *(labels[f] for f in COMPLEXITY_FIELDS)]

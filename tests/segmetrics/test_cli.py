@@ -277,3 +277,25 @@ def test_plot_table_and_picture_name_the_bad_file_and_flag(data, tmp_path, capsy
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and re.search(match, err), (argv, err)
     assert not (tmp_path / "f").exists() and not list(tmp_path.glob("pic*"))
+
+
+def test_stats_workers_json_folder_and_empty_masks(data, tmp_path, capsys):
+    import cv2
+
+    assert main(["stats", "--gt", str(data["gt"]), "--workers", "-3", "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == "segmetrics stats: error: --workers must be an integer >= 0; got -3"
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    cv2.imwrite(str(gt / "coins.png"), np.where(data_coins() > 100, 255, 0).astype(np.uint8))
+    cv2.imwrite(str(gt / "blank.png"), np.zeros((20, 30), np.uint8))
+    code = main(["stats", "--gt", str(gt), "--workers", "0", "--no-progress",
+                 "--json", str(tmp_path / "new" / "s.json")])
+    err = capsys.readouterr().err
+    assert code == 0 and json.loads((tmp_path / "new" / "s.json").read_text())["gt"]["count"]["mean"] == 2
+    assert "note: gt: 1 of 2 masks hold no object (e.g. blank); they count in the means" in err
+
+
+def data_coins():
+    from skimage import data as skdata
+
+    return skdata.coins()
