@@ -333,9 +333,12 @@ def _cmd_eval(a: argparse.Namespace) -> int:
 
 def _cmd_plot(a: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from segmetrics.app.folder import load_results
     from segmetrics.app.plot import save_curve_plots
 
-    for p in save_curve_plots(a.results, a.out, kinds=a.kinds, formats=a.formats):
+    results = [load_results(p) for p in a.results]
+    _warn_mixed_interactive(results)
+    for p in save_curve_plots(results, a.out, kinds=a.kinds, formats=a.formats):
         print(p)
     return EXIT_OK
 
@@ -415,11 +418,27 @@ def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
     return "\n".join(lines)
 
 
+def _warn_mixed_interactive(results: Sequence) -> None:
+    """Warn (stderr) when one dataset's interactive results were run with different click settings."""
+    by_ds: dict[str, list] = {}
+    for r in results:
+        if isinstance(r.settings, dict) and r.settings.get("task") == "interactive":
+            by_ds.setdefault(r.dataset, []).append(r)
+    for ds, rs in sorted(by_ds.items()):
+        keys = sorted({k for r in rs for k in r.settings})
+        diff = [k for k in keys if len({json.dumps(r.settings.get(k)) for r in rs}) > 1]
+        if diff:
+            what = "; ".join(f"{k}: " + ", ".join(f"{r.method} {r.settings.get(k)!r}" for r in rs) for k in diff)
+            print(f"warning: dataset {ds}: the interactive results were run with different settings ({what}); "
+                  "their NoC / NoF / mIoU do not compare", file=sys.stderr)
+
+
 def _cmd_table(a: argparse.Namespace) -> int:
     from segmetrics.app.folder import load_results
     from segmetrics.app.report import format_table
 
     results = [load_results(p) for p in a.results]
+    _warn_mixed_interactive(results)
     print(format_table(results, fmt=a.format, digits=a.digits, columns=_table_columns(results, a)))
     return EXIT_OK
 

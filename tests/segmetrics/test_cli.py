@@ -299,3 +299,22 @@ def data_coins():
     from skimage import data as skdata
 
     return skdata.coins()
+
+
+def test_table_and_plot_warn_when_interactive_settings_differ(tmp_path, capsys):
+    from segmetrics.interactive import InteractiveEvaluator
+
+    gt = data_coins() > 100
+    zeros = lambda image, clicks: np.zeros(gt.shape)  # noqa: E731
+    for name, kw in (("a", {}), ("b", {}), ("c", {"protocol": "largest_region", "max_clicks": 3})):
+        ev = InteractiveEvaluator(**{"max_clicks": 2, **kw}).evaluate(zeros, [("coins", None, gt)])
+        ev.save(tmp_path / name, method=name, dataset="coins", plot=False)
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "c")]) == 0
+    want = ("warning: dataset coins: the interactive results were run with different settings (max_clicks: a 2, c 3; "
+            "protocol: a 'ritm', c 'largest_region'); their NoC / NoF / mIoU do not compare")
+    assert capsys.readouterr().err.strip() == want
+    argv = ["plot", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "f"), "--formats", "png"]
+    assert main(argv) == 0
+    assert capsys.readouterr().err.strip() == want and (tmp_path / "f" / "coins_miou.png").exists()
