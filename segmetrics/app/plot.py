@@ -138,7 +138,7 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
         ax.set_xlim(0, 1.0)
         ax.set_ylim(0, 1.02)
     elif kind == "miou":
-        ax.set_xlim(1, max(len(r.curves["miou"]) for r in res))
+        ax.set_xlim(1, max(2, *(len(r.curves["miou"]) for r in res)))  # max_clicks = 1: a width matplotlib accepts
         ax.set_ylim(0, 1.02)
     else:
         ax.set_xlim(0, 255)

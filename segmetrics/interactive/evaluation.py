@@ -43,6 +43,7 @@ so sharded runs click exactly as one run does.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -461,7 +462,17 @@ class InteractiveEvaluator:
             from tqdm import tqdm
 
             it = tqdm(instances, desc="interactive", unit="inst")
-        for i, item in enumerate(it):
+        items = iter(it)
+        for i in itertools.count():
+            try:
+                item = next(items)
+            except StopIteration:
+                break
+            except Exception as exc:  # e.g. an unreadable or mis-sized file of an InstanceFolder
+                _add_note(exc, f"segmetrics.interactive: reading `instances[{i}]` failed; the {len(self.results)} "
+                               "instances evaluated before it are kept in the evaluator (go on with "
+                               f"evaluate(predict, instances[{i + 1}:]) to skip it)")
+                raise
             name, image, gt, ignore = _instance_fields(item, i)
             if not isinstance(name, (str, type(None))):
                 raise TypeError(f"the name of `instances[{i}]` must be a str; got {type(name).__name__}")

@@ -517,3 +517,26 @@ def test_binary_folder_01_masks_with_an_ignore_value_and_16_bit_masks(tmp_path):
     _write(tmp_path / "unpaired" / "masks" / "b.png", m)
     with pytest.raises(ValueError, match=r"0 paired by file stem, .*masks without an image, e.g. 'b'"):
         load_instances(tmp_path / "unpaired")
+
+
+def test_an_unreadable_folder_instance_keeps_the_results_and_one_click_saves_quietly(tmp_path):
+    import warnings
+
+    img = data.astronaut()[:64, :80]
+    m = np.zeros((64, 80), np.uint8)
+    m[10:40, 10:50] = 255
+    for stem in ("a", "b", "c"):
+        _write(tmp_path / "images" / f"{stem}.png", img if stem != "b" else img[:60])  # b: image smaller than mask
+        _write(tmp_path / "masks" / f"{stem}.png", m)
+    ds = load_instances(tmp_path)
+    ev = InteractiveEvaluator(max_clicks=1)
+    oracle = lambda image, clicks: m > 0  # noqa: E731
+    with pytest.raises(OSError, match=r"b.png is \(60, 80\) but its mask b.png is \(64, 80\)") as info:
+        ev.evaluate(oracle, ds)
+    note = " ".join(getattr(info.value, "__notes__", []))
+    assert "reading `instances[1]` failed; the 1 instances evaluated before it are kept" in note
+    assert "instances[2:]" in note and ev.evaluate(oracle, ds[2:]) is ev and len(ev) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # max_clicks=1 drew a one-point curve with matplotlib's singular-xlim warning
+        files = ev.save(tmp_path / "out", dataset="astronaut")
+    assert [f.name for f in files] == ["results.json", "per_instance.csv", "miou.png"]
