@@ -575,11 +575,27 @@ class InteractiveEvaluator:
              plot: bool = True) -> list[Path]:
         """Write ``results.json`` (:meth:`to_dict`), ``per_instance.csv`` and, with ``plot``, ``miou.png``.
 
+        An existing folder is updated: these files are replaced (a ``miou.png`` of an earlier save
+        is removed when ``plot`` is off, as it would show other numbers).
+
         Returns:
             The written files.
+
+        Raises:
+            ValueError: no instance evaluated, ``out_dir`` is a file, or it holds a ``segmetrics eval``
+                journal (``records.jsonl``), whose ``results.json`` would be replaced.
         """
+        from segmetrics.app.journal import JOURNAL_NAME
+
         doc = self.to_dict(method=method, dataset=dataset)
         out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"`out_dir` must be a folder; got {str(out)!r}, an existing file")
+        if (out / JOURNAL_NAME).exists():
+            raise ValueError(
+                f"`out_dir` holds the results of a `segmetrics eval` run ({JOURNAL_NAME}); save the interactive "
+                f"results into another folder; got {str(out)!r}"
+            )
         out.mkdir(parents=True, exist_ok=True)
         written = []
         p = out / "results.json"
@@ -603,4 +619,6 @@ class InteractiveEvaluator:
             fig.savefig(p)
             plt.close(fig)
             written.append(p)
+        elif (out / "miou.png").is_file():
+            (out / "miou.png").unlink()
         return written

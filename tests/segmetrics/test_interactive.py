@@ -540,3 +540,19 @@ def test_an_unreadable_folder_instance_keeps_the_results_and_one_click_saves_qui
         warnings.simplefilter("error")  # max_clicks=1 drew a one-point curve with matplotlib's singular-xlim warning
         files = ev.save(tmp_path / "out", dataset="astronaut")
     assert [f.name for f in files] == ["results.json", "per_instance.csv", "miou.png"]
+
+
+def test_save_into_existing_places(tmp_path):
+    gt = _horse()
+    ev = InteractiveEvaluator(max_clicks=2).evaluate(lambda image, clicks: gt, [("horse", None, gt)])
+    assert (tmp_path / "r" / "miou.png") in ev.save(tmp_path / "r")
+    assert [f.name for f in ev.save(tmp_path / "r", plot=False)] == ["results.json", "per_instance.csv"]
+    assert not (tmp_path / "r" / "miou.png").exists()  # a figure of an earlier save would show other numbers
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="`out_dir` must be a folder; got .*, an existing file"):
+        ev.save(tmp_path / "file")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "records.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match=r"`out_dir` holds the results of a `segmetrics eval` run \(records.jsonl\)"):
+        ev.save(tmp_path / "eval")
+    assert not (tmp_path / "eval" / "results.json").exists()
