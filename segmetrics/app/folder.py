@@ -660,6 +660,8 @@ def load_results(path: str | os.PathLike) -> FolderResult:
     p = Path(path)
     if p.is_dir():
         p = p / _RESULTS
+    if not p.is_file():
+        raise FileNotFoundError(f"no results file {p}: give a {_RESULTS} file or the folder holding one")
     try:
         with open(p, encoding="utf-8") as f:
             d = json.load(f)

@@ -264,6 +264,8 @@ def test_plot_table_and_picture_name_the_bad_file_and_flag(data, tmp_path, capsy
     pic = ["hce-picture", "--pred", str(data["bad"] / "im0.png"), "--gt", str(data["gt"] / "im0.png"), "--out"]
     cases = [
         (["table", str(tmp_path / "noise.png")], r"noise.png is not a segmetrics results file \(not JSON text"),
+        (["table", str(tmp_path)], r"error: no results file .*results.json: give a results.json file or the folder"),
+        (["plot", str(tmp_path / "nope.json"), "--out", str(tmp_path / "f")], r"no results file .*nope.json: give"),
         (["plot", str(tmp_path / "list.json"), "--out", str(tmp_path / "f")], r"list.json is not a segmetrics results"),
         (["table", str(tmp_path / "cut.json")], r"cut.json is a damaged segmetrics results file \(no 'method' entry\)"),
         (["plot", str(res), "--out", str(tmp_path / "f"), "--formats", "xyz"],
