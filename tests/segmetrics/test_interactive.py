@@ -556,3 +556,15 @@ def test_save_into_existing_places(tmp_path):
     with pytest.raises(ValueError, match=r"`out_dir` holds the results of a `segmetrics eval` run \(records.jsonl\)"):
         ev.save(tmp_path / "eval")
     assert not (tmp_path / "eval" / "results.json").exists()
+
+
+def test_hidden_files_of_a_mac_copy_are_not_instances(tmp_path):
+    img = data.astronaut()[:64, :80]
+    m = np.zeros((64, 80), np.uint8)
+    m[10:40, 10:50] = 255
+    _write(tmp_path / "images" / "a.png", img)
+    _write(tmp_path / "masks" / "a.png", m)
+    for d in ("images", "masks"):
+        (tmp_path / d / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
+    ds = load_instances(tmp_path)
+    assert ds.names == ["a"] and ds.missing == []
