@@ -253,9 +253,11 @@ def _binarise(output: Any, shape: tuple[int, int], threshold: float) -> tuple[np
     if not finite.all() or prob.min() < 0 or prob.max() > 1:
         got = [f"values in [{prob[finite].min()}, {prob[finite].max()}]"] if finite.any() else []
         if not finite.all():
-            got.append(f"{int((~finite).sum())} non-finite values (NaN / inf)")
+            got.append(("and " if got else "") + f"{int((~finite).sum())} non-finite values (NaN / inf)")
+        elif 1 < prob.max() <= 255 and prob.min() >= 0:
+            got.append("(a 0-255 map? divide it by 255 or return a boolean mask)")
         raise ValueError(
-            "the output of `predict` must be probabilities in [0, 1] (or a boolean mask); got " + " and ".join(got)
+            "the output of `predict` must be probabilities in [0, 1] (or a boolean mask); got " + " ".join(got)
         )
     return prob > threshold, prob
 

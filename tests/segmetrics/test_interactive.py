@@ -475,6 +475,7 @@ def test_tensor_outputs_are_detached_and_batches_of_one_accepted():
         (np.ones((32, 32), complex), TypeError, "real-valued or boolean .* got dtype complex128"),
         (np.full((32, 32), np.nan), ValueError, r"got 1024 non-finite values \(NaN / inf\)$"),
         (np.where(_square(), np.inf, 0.25), ValueError, r"got values in \[0.25, 0.25\] and 256 non-finite"),
+        (_square() * 255.0, ValueError, r"got values in \[0.0, 255.0\] \(a 0-255 map\? divide it by 255 or return a"),
     ],
 )
 def test_bad_predict_outputs_are_named(output, exc, match):
