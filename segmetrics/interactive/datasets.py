@@ -23,6 +23,7 @@ instances and their areas); images are read when an instance is accessed.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,9 @@ def load_instances(
         ValueError: bad option, no instance found, or ``ignore_value`` with a 16-bit / float binary mask.
         ImageReadError: an unreadable mask.
 
+    Warns:
+        UserWarning: id maps whose largest id is 255 (VOC's void label) without ``ignore_value``.
+
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
         >>> tmp = tempfile.TemporaryDirectory(); root = pathlib.Path(tmp.name)
@@ -244,6 +248,7 @@ def load_instances(
     entries: list[_Entry] = []
     skipped: dict[str, str] = {}
     missing = sorted(k for k in msks if k not in imgs)
+    void_like: list[str] = []
     for stem, mpath in sorted(msks.items()):
         if stem not in imgs:
             continue
@@ -257,6 +262,8 @@ def load_instances(
             continue
         ids = _id_map(mpath)
         values, counts = np.unique(ids, return_counts=True)
+        if ignore_value is None and values[-1] == 255:
+            void_like.append(stem)
         for v, c in zip(values.tolist(), counts.tolist()):
             if v == 0 or v == ignore_value:
                 continue
@@ -265,6 +272,13 @@ def load_instances(
                 skipped[name] = f"object area {c} < min_area {min_area}"
             else:
                 entries.append(_Entry(name, imgs[stem], mpath, int(v)))
+    if void_like:
+        warnings.warn(
+            f"{len(void_like)} id maps (e.g. {void_like[0]!r}) have 255 as their largest id, Pascal VOC's void label: "
+            "it is read as one more instance; pass ignore_value=255 if it marks pixels to ignore",
+            UserWarning,
+            stacklevel=2,
+        )
     if not entries:
         paired = len(msks) - len(missing)
         raise ValueError(

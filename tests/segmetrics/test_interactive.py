@@ -372,6 +372,9 @@ def test_instance_id_folder_splits_instances(tmp_path):
     assert inst.ignore[0].all()
     r = noc(lambda image, clicks: inst.gt, inst.image, inst.gt, ignore=inst.ignore)
     assert r.noc(0.9) == 1
+    with pytest.warns(UserWarning, match=r"1 id maps \(e.g. 'coins'\) have 255 as their largest id, Pascal VOC's void"):
+        forgot = load_instances(tmp_path, layout="instances", min_area=300)  # without ignore_value=255
+    assert forgot.names[-1] == "coins#255"
 
 
 # ------------------------------------------------------------------------------------------------
