@@ -103,6 +103,11 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
                 "curve to plot; fix the errors listed in its results.json and evaluate it again"
             )
         lacking = [k for k in keys if k not in r.curves]
+        if lacking and kind == "miou":
+            raise ValueError(
+                f"result {r.dataset}/{r.method} has no miou curve: mIoU-vs-clicks curves come from interactive "
+                "results (segmetrics.interactive.InteractiveEvaluator.save), not from segmetrics eval"
+            )
         if lacking:
             fam = keys[0].split(".")[0]
             raise ValueError(

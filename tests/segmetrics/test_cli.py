@@ -132,6 +132,9 @@ def test_plot_without_curves_is_a_clear_error(data, tmp_path, capsys):
     code = main(["plot", str(tmp_path / "r"), "--out", str(tmp_path / "fig")])
     err = capsys.readouterr().err
     assert code == 2 and "has no fm.precision, fm.recall curve(s)" in err and "--metrics fm" in err
+    code = main(["plot", str(tmp_path / "r"), "--out", str(tmp_path / "fig"), "--kinds", "miou"])
+    err = capsys.readouterr().err  # there is no `--metrics miou`: the curve comes from interactive results
+    assert code == 2 and "has no miou curve: mIoU-vs-clicks curves come from interactive results" in err
 
 
 def test_stats_table_and_csv(data, tmp_path, capsys):
