@@ -220,8 +220,10 @@ def _prepare_gt(gt: Any, ignore: Any) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _check_image(image: Any, shape: tuple[int, int]) -> None:
     s = getattr(image, "shape", None)
-    if s is not None and len(s) >= 2 and tuple(s[:2]) != shape:
-        raise ValueError(f"`image` must be (H, W, ...) with the ground truth's (H, W) = {shape}; got shape {tuple(s)}")
+    if s is not None and len(s) >= 2 and shape not in (tuple(s[:2]), tuple(s[-2:])):  # HWC, or CHW / NCHW tensors
+        raise ValueError(
+            f"`image` must be (H, W, ...) or (..., H, W) with the ground truth's (H, W) = {shape}; got shape {tuple(s)}"
+        )
 
 
 def _host_array(output: Any) -> np.ndarray:
@@ -319,7 +321,8 @@ def noc(
 
     Args:
         predict: the model, ``predict(image, clicks)`` (or ``predict(image, clicks, prev)`` with ``feedback``).
-        image: passed to ``predict`` unchanged; if it has a ``shape``, its first two entries must be ``(H, W)``.
+        image: passed to ``predict`` unchanged; if it has a ``shape``, its first or last two entries must be
+            ``(H, W)`` (HWC arrays, CHW / NCHW tensors).
         gt: object mask ``(H, W)``, boolean or 0/1, with at least one object pixel.
         ignore: pixels left out of the IoU and never clicked (``None``: none).
         name: instance name (also seeds ``"paper_random"`` together with ``seed``).

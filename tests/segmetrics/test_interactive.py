@@ -412,8 +412,9 @@ def test_inputs_and_outputs_are_validated(tmp_path):
         noc(ok, None, np.zeros((4, 4), bool))
     with pytest.raises(ValueError, match="`gt` must hold only 0 and 1"):
         noc(ok, None, gt * 255)
-    with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\)"):
+    with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\) or \(..., H, W\) .* got shape \(10, 10, 3\)"):
         noc(ok, np.zeros((10, 10, 3)), gt)
+    assert noc(ok, np.zeros((1, 3, *gt.shape)), gt).ious == (1.0,)  # an NCHW tensor-like image is passed through
     with pytest.raises(ValueError, match="`ignore` must have the ground truth's shape"):
         noc(ok, None, gt, ignore=np.zeros((3, 3), bool))
     with pytest.raises(TypeError, match="`predict` must be callable"):
