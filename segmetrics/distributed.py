@@ -52,9 +52,9 @@ def gather_metrics(acc: DatasetMetrics, group: Any = None, dst: int | None = Non
         ``acc`` unchanged when there is nothing to gather.
 
     Raises:
-        TypeError: if ``acc`` is not a :class:`~segmetrics.DatasetMetrics`, or ``dst`` not an int.
-        ValueError: if ``dst`` is not a rank of ``group``, or the ranks' accumulators use different
-            metrics or options (raised on every rank that merges).
+        TypeError: if ``acc`` is not a :class:`~segmetrics.DatasetMetrics`, or ``dst`` not an integer.
+        ValueError: if ``dst`` is not a rank of ``group`` (also with one process: only 0 is), or the
+            ranks' accumulators use different metrics or options (raised on every rank that merges).
 
     Examples:
         Outside a distributed job (or with one process) it is a no-op:
@@ -75,23 +75,27 @@ def gather_metrics(acc: DatasetMetrics, group: Any = None, dst: int | None = Non
     """
     if not isinstance(acc, DatasetMetrics):
         raise TypeError(f"`acc` must be a segmetrics.DatasetMetrics; got {type(acc).__name__}")
-    if dst is not None and (isinstance(dst, bool) or not isinstance(dst, int)):
-        raise TypeError(f"`dst` must be an int rank or None; got {type(dst).__name__}")
+    if dst is not None:
+        if isinstance(dst, bool) or not hasattr(dst, "__index__"):
+            raise TypeError(f"`dst` must be an int rank or None; got {type(dst).__name__}")
+        dst = int(dst.__index__())  # numpy / torch integers too
 
     import torch.distributed as dist
 
     if not dist.is_available() or not dist.is_initialized():
+        if dst not in (None, 0):  # a one-process job, as with one initialised process: its only rank is 0
+            raise ValueError(f"`dst` must be a global rank of the group [0] (no process group initialised); got {dst}")
         return acc
     world = dist.get_world_size(group)
+    ranks = list(range(world)) if group is None else dist.get_process_group_ranks(group)
+    if dst is not None and dst not in ranks:
+        raise ValueError(f"`dst` must be a global rank of the group {ranks}; got {dst}")
     if world == 1:
         return acc
     if dst is None:
         states: list[Any] = [None] * world
         dist.all_gather_object(states, acc, group=group)
     else:
-        ranks = list(range(world)) if group is None else dist.get_process_group_ranks(group)
-        if dst not in ranks:
-            raise ValueError(f"`dst` must be a global rank of the group {ranks}; got {dst}")
         is_dst = dist.get_rank() == dst
         states = [None] * world if is_dst else []
         dist.gather_object(acc, states if is_dst else None, dst=dst, group=group)

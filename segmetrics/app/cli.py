@@ -333,9 +333,12 @@ def _cmd_eval(a: argparse.Namespace) -> int:
 
 def _cmd_plot(a: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from segmetrics.app.folder import load_results
     from segmetrics.app.plot import save_curve_plots
 
-    for p in save_curve_plots(a.results, a.out, kinds=a.kinds, formats=a.formats):
+    results = [load_results(p) for p in a.results]
+    _warn_mixed_interactive(results)
+    for p in save_curve_plots(results, a.out, kinds=a.kinds, formats=a.formats):
         print(p)
     return EXIT_OK
 
@@ -364,6 +367,10 @@ def _cmd_stats(a: argparse.Namespace) -> int:
         if not per_image:
             print(f"error: {name}: no readable mask", file=sys.stderr)
             continue
+        empty = sorted(k for k, c in per_image.items() if c.area == 0)
+        if empty:
+            print(f"note: {name}: {len(empty)} of {len(per_image)} masks hold no object (e.g. {empty[0]}); they "
+                  "count in the means with IPQ = Cnum = Pnum = 0", file=sys.stderr)
         summaries[name] = summarize_complexity(per_image.values())
         if a.out:
             out = Path(a.out)
@@ -379,6 +386,7 @@ def _cmd_stats(a: argparse.Namespace) -> int:
                     w.writerow([k, *[repr(d[x]) if isinstance(d[x], float) else d[x] for x in fields]])
             print(f"wrote {out}", file=sys.stderr)
     if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)  # as --out does
         Path(a.json).write_text(json.dumps(summaries, indent=1), encoding="utf-8")
     labels = {"height": "H", "width": "W", "diagonal": "D", "ipq": "IPQ", "cnum": "Cnum", "pnum": "Pnum"}
     head = ["dataset", "n", *(labels[f] for f in COMPLEXITY_FIELDS)]
@@ -410,11 +418,27 @@ def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
     return "\n".join(lines)
 
 
+def _warn_mixed_interactive(results: Sequence) -> None:
+    """Warn (stderr) when one dataset's interactive results were run with different click settings."""
+    by_ds: dict[str, list] = {}
+    for r in results:
+        if isinstance(r.settings, dict) and r.settings.get("task") == "interactive":
+            by_ds.setdefault(r.dataset, []).append(r)
+    for ds, rs in sorted(by_ds.items()):
+        keys = sorted({k for r in rs for k in r.settings})
+        diff = [k for k in keys if len({json.dumps(r.settings.get(k)) for r in rs}) > 1]
+        if diff:
+            what = "; ".join(f"{k}: " + ", ".join(f"{r.method} {r.settings.get(k)!r}" for r in rs) for k in diff)
+            print(f"warning: dataset {ds}: the interactive results were run with different settings ({what}); "
+                  "their NoC / NoF / mIoU do not compare", file=sys.stderr)
+
+
 def _cmd_table(a: argparse.Namespace) -> int:
     from segmetrics.app.folder import load_results
     from segmetrics.app.report import format_table
 
     results = [load_results(p) for p in a.results]
+    _warn_mixed_interactive(results)
     print(format_table(results, fmt=a.format, digits=a.digits, columns=_table_columns(results, a)))
     return EXIT_OK
 

@@ -660,24 +660,34 @@ def load_results(path: str | os.PathLike) -> FolderResult:
     p = Path(path)
     if p.is_dir():
         p = p / _RESULTS
-    with open(p, encoding="utf-8") as f:
-        d = json.load(f)
-    if d.get("schema") != RESULTS_SCHEMA:
-        raise ValueError(f"{p} is not a segmetrics results file (schema {d.get('schema')!r}, want {RESULTS_SCHEMA!r})")
-    curves = {k: np.array([np.nan if x is None else x for x in v], dtype=np.float64)
-              for k, v in d.get("curves", {}).items() if k != "thresholds"}
-    return FolderResult(
-        method=d["method"],
-        dataset=d["dataset"],
-        metrics={k: (np.nan if v is None else float(v)) for k, v in d["metrics"].items()},
-        curves=curves,
-        num_images=int(d["num_images"]),
-        errors={e["name"]: e["error"] for e in d.get("errors", [])},
-        missing=list(d.get("missing", [])),
-        extra=list(d.get("extra", [])),
-        settings=d.get("settings", {}),
-        out_dir=str(p.parent),
-    )
+    if not p.is_file():
+        raise FileNotFoundError(f"no results file {p}: give a {_RESULTS} file or the folder holding one")
+    try:
+        with open(p, encoding="utf-8") as f:
+            d = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{p} is not a segmetrics results file (not JSON text: {exc})") from None
+    schema = d.get("schema") if isinstance(d, dict) else None
+    if schema != RESULTS_SCHEMA:
+        raise ValueError(f"{p} is not a segmetrics results file (schema {schema!r}, want {RESULTS_SCHEMA!r})")
+    try:
+        curves = {k: np.array([np.nan if x is None else x for x in v], dtype=np.float64)
+                  for k, v in d.get("curves", {}).items() if k != "thresholds"}
+        return FolderResult(
+            method=d["method"],
+            dataset=d["dataset"],
+            metrics={k: (np.nan if v is None else float(v)) for k, v in d["metrics"].items()},
+            curves=curves,
+            num_images=int(d["num_images"]),
+            errors={e["name"]: e["error"] for e in d.get("errors", [])},
+            missing=list(d.get("missing", [])),
+            extra=list(d.get("extra", [])),
+            settings=d.get("settings", {}),
+            out_dir=str(p.parent),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"no {exc.args[0]!r} entry" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"{p} is a damaged segmetrics results file ({what})") from None
 
 
 def merge_results(

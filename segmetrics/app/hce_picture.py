@@ -212,11 +212,16 @@ def save_hce_picture(
     Args:
         pred: prediction map, or a path to an image file.
         gt: ground truth, or a path to an image file.
-        path: output file.
+        path: output file; its extension is the format (one matplotlib writes: ``.png``, ``.pdf``, ...).
         **kwargs: keywords of :func:`draw_hce`.
 
     Returns:
         The :class:`segmetrics.HCEDetails` drawn.
+
+    Raises:
+        ValueError: ``path`` is a folder or has no extension matplotlib writes (checked before any file is
+            read), or the inputs are invalid (see :func:`draw_hce`).
+        ImageReadError: an unreadable ``pred`` / ``gt`` file.
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -233,13 +238,21 @@ def save_hce_picture(
     plt = import_optional("matplotlib.pyplot", "plot", "drawing HCE pictures")
 
     from segmetrics.app.image_io import _read_map
+    from segmetrics.app.plot import _check_format
+
+    out = Path(path)
+    if out.is_dir():
+        raise ValueError(f"`path` must be an image file to write; got {str(out)!r}, an existing folder")
+    _check_format(out.suffix[1:], "path", str(out))  # checked before drawing: matplotlib refuses only at the end
 
     if isinstance(pred, (str, os.PathLike)):
         pred = _read_map(pred, "gray", "the prediction ")[0]
     if isinstance(gt, (str, os.PathLike)):
         gt = _read_map(gt, "gray", "the ground truth ")[0]
     fig, _, details = draw_hce(pred, gt, **kwargs)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out)
+    finally:
+        plt.close(fig)
     return details

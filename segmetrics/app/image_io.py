@@ -17,7 +17,8 @@ Conventions (also in the README's conventions table):
 * **Pairing** is by file stem: the prediction for ``gt_dir/NAME.ext`` is
   ``pred_dir/{prefix}NAME{suffix}.ext'`` with any supported extension (png, jpg, jpeg, bmp, tif,
   tiff). Ground truths without a prediction are reported as *missing*, predictions without a ground
-  truth as *extra*; only the intersection is evaluated.
+  truth as *extra*; only the intersection is evaluated. Hidden files (names starting with ``.``,
+  e.g. macOS's ``._NAME.png``) are not images of the folder.
 """
 
 from __future__ import annotations
@@ -195,8 +196,8 @@ def _index(folder: Path, exts: Iterable[str], what: str) -> dict[str, Path]:
     exts = {e.lower() for e in exts}
     index: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
-        if not entry.is_file() or entry.suffix.lower() not in exts:
-            continue
+        if not entry.is_file() or entry.suffix.lower() not in exts or entry.name.startswith("."):
+            continue  # hidden files too: macOS copies leave '._NAME.png' resource forks next to each image
         if entry.stem in index:
             raise ValueError(
                 f"`{what}` holds several images with the stem {entry.stem!r} "

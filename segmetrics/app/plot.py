@@ -36,6 +36,18 @@ CURVE_KINDS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
 }
 
 
+def _check_format(fmt: Any, name: str, got: Any = None) -> None:
+    """``ValueError`` naming ``name`` unless matplotlib writes the file format ``fmt`` (e.g. ``"png"``)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    known = FigureCanvasBase.get_supported_filetypes()
+    if not isinstance(fmt, str) or fmt.lower() not in known:
+        raise ValueError(
+            f"`{name}` must name a file format matplotlib writes ({', '.join(sorted(known))}); "
+            f"got {fmt if got is None else got!r}"
+        )
+
+
 def _load(results: Sequence[Any]) -> list[Any]:
     from segmetrics.app.folder import FolderResult, load_results
 
@@ -91,6 +103,11 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
                 "curve to plot; fix the errors listed in its results.json and evaluate it again"
             )
         lacking = [k for k in keys if k not in r.curves]
+        if lacking and kind == "miou":
+            raise ValueError(
+                f"result {r.dataset}/{r.method} has no miou curve: mIoU-vs-clicks curves come from interactive "
+                "results (segmetrics.interactive.InteractiveEvaluator.save), not from segmetrics eval"
+            )
         if lacking:
             fam = keys[0].split(".")[0]
             raise ValueError(
@@ -126,7 +143,7 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
         ax.set_xlim(0, 1.0)
         ax.set_ylim(0, 1.02)
     elif kind == "miou":
-        ax.set_xlim(1, max(len(r.curves["miou"]) for r in res))
+        ax.set_xlim(1, max(2, *(len(r.curves["miou"]) for r in res)))  # max_clicks = 1: a width matplotlib accepts
         ax.set_ylim(0, 1.02)
     else:
         ax.set_xlim(0, 255)
@@ -158,7 +175,7 @@ def save_curve_plots(
         The written files.
 
     Raises:
-        ValueError: see :func:`plot_curves`.
+        ValueError: see :func:`plot_curves`; a format matplotlib does not write; ``out_dir`` is a file.
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -180,8 +197,13 @@ def save_curve_plots(
         if k not in CURVE_KINDS:
             raise ValueError(f"`kinds` must be a subset of {tuple(CURVE_KINDS)}; got {tuple(kinds)!r}")
     plt = import_optional("matplotlib.pyplot", "plot", "plotting curves")
-
+    if isinstance(formats, str):
+        formats = (formats,)
+    for fmt in formats:
+        _check_format(fmt, "formats")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out_dir` must be a folder; got {str(out)!r}, an existing file")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for ds in sorted({r.dataset for r in res}):

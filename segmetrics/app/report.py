@@ -49,6 +49,21 @@ def _integer_keys() -> frozenset[str]:
     return integer_keys() | {"nof@85", "nof@90"}
 
 
+def _interactive_columns(results: Sequence[Any]) -> dict[str, tuple[str, str, bool]]:
+    """The interactive columns, with ``NoC@τ`` / ``NoF@τ`` for every target ``τ`` a result holds."""
+    targets = {"noc": set(), "nof": set()}
+    for r in results:
+        for k in r.metrics:
+            kind, _, pct = k.partition("@")
+            if kind in targets and pct.replace(".", "", 1).isdigit():
+                targets[kind].add(pct)
+    out: dict[str, tuple[str, str, bool]] = {}
+    for kind, label in (("noc", "NoC"), ("nof", "NoF")):
+        for pct in sorted(targets[kind] | {"85", "90"}, key=float):
+            out[f"{kind}@{pct}"] = (f"{label}@{pct}", f"{label}@{pct}", False)
+    return {**out, **{k: v for k, v in _INTERACTIVE.items() if not k.startswith(("noc@", "nof@"))}}
+
+
 _all_columns = columns  # `format_table` has an argument named `columns`
 
 
@@ -108,9 +123,11 @@ def format_table(
         if not all(hasattr(r, a) for a in ("method", "dataset", "num_images", "metrics")):
             raise TypeError("`results` must hold results with `method`, `dataset`, `num_images` and `metrics` "
                             f"(FolderResult, from evaluate_folder or load_results); got {type(r).__name__}")
-    table, integer = _all_columns(), _integer_keys()
+    interactive = _interactive_columns(results)
+    table = {**_all_columns(), **interactive}
+    integer = _integer_keys() | {k for k in interactive if k.startswith("nof@")}
     if columns is None:  # every display column a result holds, whatever its options (e.g. BF@2 and BF@7)
-        shown = {**display_columns(every_options()), **_INTERACTIVE}
+        shown = {**display_columns(every_options()), **interactive}
         columns = [k for k in shown if any(k in r.metrics for r in results)]
     columns = [columns] if isinstance(columns, str) else list(columns)
     known = {**scalar_labels(), **table}  # every scalar's declared label and direction

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from segmetrics._inputs import check_positive
+from segmetrics._inputs import check_int, check_positive
 from segmetrics.complexity import ObjectComplexity, object_complexity
 
 __all__ = ["complexity_folder"]
@@ -34,7 +34,8 @@ def complexity_folder(
 
     Raises:
         FileNotFoundError: if ``gt_dir`` does not exist.
-        ValueError: for two files with the same stem or an invalid ``epsilon`` / ``color``.
+        ValueError: for two files with the same stem or an invalid ``epsilon`` / ``color``, or ``workers < 0``.
+        TypeError: a non-integer ``workers``.
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -53,9 +54,10 @@ def complexity_folder(
     from segmetrics.app.image_io import IMAGE_EXTENSIONS, _index, read_map
 
     check_positive(epsilon, "epsilon")
-    files = _index(Path(gt_dir), IMAGE_EXTENSIONS, "gt_dir")
     if workers is None:
         workers = os.cpu_count() or 1
+    workers = check_int(workers, "workers")
+    files = _index(Path(gt_dir), IMAGE_EXTENSIONS, "gt_dir")
 
     def one(item: tuple[str, Path]) -> tuple[str, ObjectComplexity | str]:
         name, path = item

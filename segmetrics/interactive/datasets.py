@@ -7,8 +7,9 @@ Two layouts, both an ``images/`` folder and a ``masks/`` folder paired by file s
     One object per mask. 8-bit masks: object where the value is ``> 128`` (the segmetrics GT
     rule), or ``== 1`` when the mask's largest value is 1 (0/1 PNGs); 16-bit masks: the 8-bit level
     ``trunc(v/65535·255) > 128``. ``ignore_value`` marks pixels left out of the IoU and never
-    clicked (GrabCut's masks use 128 for their unknown band: ``ignore_value=128``). The instance is
-    named ``NAME``.
+    clicked (GrabCut's masks use 128 for their unknown band: ``ignore_value=128``; 8-bit masks only,
+    and the 0/1 rule looks at the other pixels, so 0/1 masks with 255 as ignore value work). The
+    instance is named ``NAME``.
 ``"instances"`` (SBD / Pascal VOC ``SegmentationObject`` / COCO-style id maps)
     Each mask holds instance ids (read without palette conversion, so VOC's palette PNGs give
     their indices): 0 is background, ``ignore_value`` (VOC: 255) is ignored, and every other id is
@@ -22,6 +23,7 @@ instances and their areas); images are read when an instance is accessed.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,14 +88,21 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 
 def _binary_mask(path: Path, ignore_value: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     m = read_map(path)
-    if m.dtype != np.uint8:
-        return above_uint8_threshold(m), None
+    if ignore_value is not None and m.dtype != np.uint8:
+        raise ValueError(
+            f"`ignore_value` applies to 8-bit masks; {path.name} is not 8-bit (16-bit or float), so its ignored "
+            "pixels cannot be told apart: save the masks as 8-bit PNGs, or pass ignore_value=None"
+        )
     ignore = (m == ignore_value) if ignore_value is not None else None
-    obj = (m == 1) if m.max() == 1 else (m > 128)
+    if ignore is not None and not ignore.any():
+        ignore = None
+    if m.dtype != np.uint8:
+        obj = above_uint8_threshold(m)
+    else:
+        kept = m if ignore is None else m[~ignore]  # 0/1 masks with an ignore value (0/1/255) stay 0/1 masks
+        obj = (m == 1) if kept.size and kept.max() == 1 else (m > 128)
     if ignore is not None:
         obj &= ~ignore
-        if not ignore.any():
-            ignore = None
     return obj, ignore
 
 
@@ -203,8 +212,11 @@ def load_instances(
 
     Raises:
         FileNotFoundError: a folder does not exist.
-        ValueError: bad option, or no instance found.
+        ValueError: bad option, no instance found, or ``ignore_value`` with a 16-bit / float binary mask.
         ImageReadError: an unreadable mask.
+
+    Warns:
+        UserWarning: id maps whose largest id is 255 (VOC's void label) without ``ignore_value``.
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -236,6 +248,7 @@ def load_instances(
     entries: list[_Entry] = []
     skipped: dict[str, str] = {}
     missing = sorted(k for k in msks if k not in imgs)
+    void_like: list[str] = []
     for stem, mpath in sorted(msks.items()):
         if stem not in imgs:
             continue
@@ -249,6 +262,8 @@ def load_instances(
             continue
         ids = _id_map(mpath)
         values, counts = np.unique(ids, return_counts=True)
+        if ignore_value is None and values[-1] == 255:
+            void_like.append(stem)
         for v, c in zip(values.tolist(), counts.tolist()):
             if v == 0 or v == ignore_value:
                 continue
@@ -257,9 +272,19 @@ def load_instances(
                 skipped[name] = f"object area {c} < min_area {min_area}"
             else:
                 entries.append(_Entry(name, imgs[stem], mpath, int(v)))
+    if void_like:
+        warnings.warn(
+            f"{len(void_like)} id maps (e.g. {void_like[0]!r}) have 255 as their largest id, Pascal VOC's void label: "
+            "it is read as one more instance; pass ignore_value=255 if it marks pixels to ignore",
+            UserWarning,
+            stacklevel=2,
+        )
     if not entries:
+        paired = len(msks) - len(missing)
         raise ValueError(
             f"`root` must hold at least one instance in {images}/ + {masks}/ (layout {layout!r}); found none "
-            f"({len(msks)} masks, {len(imgs)} images, {len(skipped)} objects skipped)"
+            f"({len(msks)} masks, {len(imgs)} images, {paired} paired by file stem, {len(skipped)} objects skipped"
+            + (f", e.g. {next(iter(skipped.items()))[0]!r}: {next(iter(skipped.values()))}" if skipped else "")
+            + (f"; masks without an image, e.g. {missing[0]!r}" if missing else "") + ")"
         )
     return InstanceFolder(entries, ignore_value=ignore_value, skipped=skipped, missing=missing)

@@ -10,8 +10,14 @@ The model is any callable (no framework is imported here):
 * ``prev``: the previous output as a float64 ``(H, W)`` map (zeros before the first click); the
   RITM models feed it back as an extra input channel;
 * ``output``: a ``(H, W)`` probability map with values in ``[0, 1]`` (anything ``np.asarray``
-  accepts: numpy arrays, CPU tensors, lists), binarised as ``output > threshold`` (default
-  ``0.49``, RITM's ``pred_thr``; strict), or a boolean mask used as it is.
+  accepts: numpy arrays, lists, tensors — detached and copied to the host first, bfloat16 as
+  float32; a batch of one, ``(1, H, W)`` or ``(1, 1, H, W)``, is accepted), binarised as
+  ``output > threshold`` (default ``0.49``, RITM's ``pred_thr``; strict), or a boolean mask used
+  as it is.
+
+If ``predict`` (or an instance) raises inside :meth:`InteractiveEvaluator.evaluate`, the exception
+propagates with a note naming the instance; the instances evaluated before it stay in the
+evaluator, and ``evaluate(predict, instances[i:])`` goes on from the failed one.
 
 Per instance (:func:`noc`), following RITM's ``evaluate_sample``: the prediction starts empty; for
 ``k = 1 … max_clicks`` the simulator (:mod:`~segmetrics.interactive.clickers`) places click ``k`` in
@@ -37,6 +43,7 @@ so sharded runs click exactly as one run does.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -213,27 +220,46 @@ def _prepare_gt(gt: Any, ignore: Any) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _check_image(image: Any, shape: tuple[int, int]) -> None:
     s = getattr(image, "shape", None)
-    if s is not None and len(s) >= 2 and tuple(s[:2]) != shape:
-        raise ValueError(f"`image` must be (H, W, ...) with the ground truth's (H, W) = {shape}; got shape {tuple(s)}")
+    if s is not None and len(s) >= 2 and shape not in (tuple(s[:2]), tuple(s[-2:])):  # HWC, or CHW / NCHW tensors
+        raise ValueError(
+            f"`image` must be (H, W, ...) or (..., H, W) with the ground truth's (H, W) = {shape}; got shape {tuple(s)}"
+        )
+
+
+def _host_array(output: Any) -> np.ndarray:
+    """``np.asarray`` of a predict output; tensors (torch: autograd, GPU, bfloat16) are detached and copied first."""
+    if callable(getattr(output, "detach", None)) and callable(getattr(output, "cpu", None)):
+        output = output.detach().cpu()
+        if str(getattr(output, "dtype", "")) == "torch.bfloat16":  # numpy has no bfloat16
+            output = output.float()
+    return np.asarray(output)
 
 
 def _binarise(output: Any, shape: tuple[int, int], threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """``(mask, prob)`` from a predict output; ``ValueError`` / ``TypeError`` naming ``predict``'s output."""
-    arr = np.asarray(output)
-    if arr.dtype == object or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
-        raise TypeError(f"the output of `predict` must be a numeric or boolean (H, W) map; got dtype {arr.dtype}")
-    if arr.ndim == 3 and arr.shape[0] == 1:
-        arr = arr[0]
+    arr = _host_array(output)
+    if arr.dtype == object or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
+                                   or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(
+            f"the output of `predict` must be a real-valued or boolean (H, W) map; got dtype {arr.dtype}"
+            + (" (None: did predict forget to return?)" if output is None else "")
+        )
+    if arr.ndim > 2 and arr.shape[-2:] == shape and all(n == 1 for n in arr.shape[:-2]):
+        arr = arr.reshape(shape)  # (1, H, W), (1, 1, H, W): a batch of one
     if arr.shape != shape:
         raise ValueError(f"the output of `predict` must have the ground truth's shape {shape}; got {arr.shape}")
     if arr.dtype == bool:
         return arr, arr.astype(np.float64)
     prob = arr.astype(np.float64)
-    if not np.isfinite(prob).all() or prob.min() < 0 or prob.max() > 1:
+    finite = np.isfinite(prob)
+    if not finite.all() or prob.min() < 0 or prob.max() > 1:
+        got = [f"values in [{prob[finite].min()}, {prob[finite].max()}]"] if finite.any() else []
+        if not finite.all():
+            got.append(("and " if got else "") + f"{int((~finite).sum())} non-finite values (NaN / inf)")
+        elif 1 < prob.max() <= 255 and prob.min() >= 0:
+            got.append("(a 0-255 map? divide it by 255 or return a boolean mask)")
         raise ValueError(
-            "the output of `predict` must be probabilities in [0, 1] (or a boolean mask); got values in "
-            f"[{np.nanmin(prob)}, {np.nanmax(prob)}]"
-            + (" and non-finite values" if not np.isfinite(prob).all() else "")
+            "the output of `predict` must be probabilities in [0, 1] (or a boolean mask); got " + " ".join(got)
         )
     return prob > threshold, prob
 
@@ -295,7 +321,8 @@ def noc(
 
     Args:
         predict: the model, ``predict(image, clicks)`` (or ``predict(image, clicks, prev)`` with ``feedback``).
-        image: passed to ``predict`` unchanged; if it has a ``shape``, its first two entries must be ``(H, W)``.
+        image: passed to ``predict`` unchanged; if it has a ``shape``, its first or last two entries must be
+            ``(H, W)`` (HWC arrays, CHW / NCHW tensors).
         gt: object mask ``(H, W)``, boolean or 0/1, with at least one object pixel.
         ignore: pixels left out of the IoU and never clicked (``None``: none).
         name: instance name (also seeds ``"paper_random"`` together with ``seed``).
@@ -326,6 +353,12 @@ def noc(
     if not isinstance(name, str):
         raise TypeError(f"`name` must be a str; got {type(name).__name__}")
     return _simulate(predict, image, gt, ignore, name, opt)
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """Attach ``note`` to ``exc`` (shown under its traceback; Python >= 3.11, a no-op before)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
 
 
 def _instance_fields(item: Any, i: int) -> tuple[str | None, Any, Any, Any]:
@@ -379,7 +412,17 @@ class InteractiveEvaluator:
                                   self.threshold, self.feedback, self.seed)
         self.targets = self._opt.targets
         self.stop_at = self._opt.stop_at
-        self._names = {r.name for r in self.results}
+        self.results = list(self.results)
+        self._names = set()
+        for i, r in enumerate(self.results):
+            if not isinstance(r, InstanceResult) or r.max_clicks != self._opt.max_clicks:
+                raise ValueError(
+                    f"`results[{i}]` must be an InstanceResult run with max_clicks={self._opt.max_clicks}; got "
+                    + (f"max_clicks={r.max_clicks}" if isinstance(r, InstanceResult) else type(r).__name__)
+                )
+            if r.name in self._names:
+                raise ValueError(f"instance names must be unique; `results` holds {r.name!r} twice")
+            self._names.add(r.name)
 
     def _add(self, result: InstanceResult) -> None:
         if result.name in self._names:
@@ -394,7 +437,18 @@ class InteractiveEvaluator:
             name = f"#{len(self.results)}"
         if not isinstance(name, str):
             raise TypeError(f"`name` must be a str; got {type(name).__name__}")
-        res = _simulate(predict, image, gt, ignore, name, self._opt)
+        return self._evaluate_one(predict, image, gt, name, ignore)
+
+    def _evaluate_one(self, predict: Callable[..., Any], image: Any, gt: Any, name: str, ignore: Any,
+                      resume: str = "") -> InstanceResult:
+        if name in self._names:
+            raise ValueError(f"instance names must be unique; {name!r} was already evaluated")
+        try:
+            res = _simulate(predict, image, gt, ignore, name, self._opt)
+        except Exception as exc:
+            _add_note(exc, f"segmetrics.interactive: raised on instance {name!r}; the {len(self.results)} instances "
+                           f"evaluated before it are kept in the evaluator{resume}")
+            raise
         self._add(res)
         return res
 
@@ -413,9 +467,22 @@ class InteractiveEvaluator:
             from tqdm import tqdm
 
             it = tqdm(instances, desc="interactive", unit="inst")
-        for i, item in enumerate(it):
+        items = iter(it)
+        for i in itertools.count():
+            try:
+                item = next(items)
+            except StopIteration:
+                break
+            except Exception as exc:  # e.g. an unreadable or mis-sized file of an InstanceFolder
+                _add_note(exc, f"segmetrics.interactive: reading `instances[{i}]` failed; the {len(self.results)} "
+                               "instances evaluated before it are kept in the evaluator (go on with "
+                               f"evaluate(predict, instances[{i + 1}:]) to skip it)")
+                raise
             name, image, gt, ignore = _instance_fields(item, i)
-            self.update(predict, image, gt, name=name if name is not None else f"#{len(self.results)}", ignore=ignore)
+            if not isinstance(name, (str, type(None))):
+                raise TypeError(f"the name of `instances[{i}]` must be a str; got {type(name).__name__}")
+            self._evaluate_one(predict, image, gt, name if name is not None else f"#{len(self.results)}", ignore,
+                               f" (`instances[{i}]`; go on with evaluate(predict, instances[{i}:]) once it is fixed)")
         return self
 
     def merge(self, other: InteractiveEvaluator) -> InteractiveEvaluator:
@@ -428,7 +495,15 @@ class InteractiveEvaluator:
         if not isinstance(other, InteractiveEvaluator):
             raise TypeError(f"`other` must be an InteractiveEvaluator; got {type(other).__name__}")
         if other._opt != self._opt:
-            raise ValueError(f"`other` must use the same options; got {other._opt} vs {self._opt}")
+            mine, theirs = self._opt.settings(), other._opt.settings()
+            diff = ", ".join(f"{k}={theirs[k]!r} (here {mine[k]!r})" for k in mine if mine[k] != theirs[k])
+            raise ValueError(f"`other` must use the same options; got {diff}")
+        shared = sorted(self._names & {r.name for r in other.results})
+        if shared:
+            raise ValueError(
+                f"instance names must be unique; `other` holds {len(shared)} already evaluated here, e.g. "
+                f"{shared[:3]!r} (nothing was merged)"
+            )
         for r in other.results:
             self._add(r)
         return self
@@ -505,11 +580,27 @@ class InteractiveEvaluator:
              plot: bool = True) -> list[Path]:
         """Write ``results.json`` (:meth:`to_dict`), ``per_instance.csv`` and, with ``plot``, ``miou.png``.
 
+        An existing folder is updated: these files are replaced (a ``miou.png`` of an earlier save
+        is removed when ``plot`` is off, as it would show other numbers).
+
         Returns:
             The written files.
+
+        Raises:
+            ValueError: no instance evaluated, ``out_dir`` is a file, or it holds a ``segmetrics eval``
+                journal (``records.jsonl``), whose ``results.json`` would be replaced.
         """
+        from segmetrics.app.journal import JOURNAL_NAME
+
         doc = self.to_dict(method=method, dataset=dataset)
         out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"`out_dir` must be a folder; got {str(out)!r}, an existing file")
+        if (out / JOURNAL_NAME).exists():
+            raise ValueError(
+                f"`out_dir` holds the results of a `segmetrics eval` run ({JOURNAL_NAME}); save the interactive "
+                f"results into another folder; got {str(out)!r}"
+            )
         out.mkdir(parents=True, exist_ok=True)
         written = []
         p = out / "results.json"
@@ -533,4 +624,6 @@ class InteractiveEvaluator:
             fig.savefig(p)
             plt.close(fig)
             written.append(p)
+        elif (out / "miou.png").is_file():
+            (out / "miou.png").unlink()
         return written

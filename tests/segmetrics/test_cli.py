@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -131,6 +132,9 @@ def test_plot_without_curves_is_a_clear_error(data, tmp_path, capsys):
     code = main(["plot", str(tmp_path / "r"), "--out", str(tmp_path / "fig")])
     err = capsys.readouterr().err
     assert code == 2 and "has no fm.precision, fm.recall curve(s)" in err and "--metrics fm" in err
+    code = main(["plot", str(tmp_path / "r"), "--out", str(tmp_path / "fig"), "--kinds", "miou"])
+    err = capsys.readouterr().err  # there is no `--metrics miou`: the curve comes from interactive results
+    assert code == 2 and "has no miou curve: mIoU-vs-clicks curves come from interactive results" in err
 
 
 def test_stats_table_and_csv(data, tmp_path, capsys):
@@ -248,3 +252,74 @@ def test_ccm_without_images_names_the_flag_once(data, capsys):
                  "--workers", "0", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.strip().endswith("metric(s) ['ccm'] need the RGB images: pass --image-dir")
+
+
+def test_plot_table_and_picture_name_the_bad_file_and_flag(data, tmp_path, capsys):
+    from segmetrics.interactive import InteractiveEvaluator
+
+    gt = np.zeros((32, 32), bool)
+    gt[8:24, 8:24] = True
+    res = tmp_path / "res"
+    InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, [("sq", None, gt)]).save(res, plot=False)
+    (tmp_path / "noise.png").write_bytes(b"\x89PNG garbage")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "cut.json").write_text('{"schema": "segmetrics.results/1", "dataset": "d"}')
+    pic = ["hce-picture", "--pred", str(data["bad"] / "im0.png"), "--gt", str(data["gt"] / "im0.png"), "--out"]
+    cases = [
+        (["table", str(tmp_path / "noise.png")], r"noise.png is not a segmetrics results file \(not JSON text"),
+        (["table", str(tmp_path)], r"error: no results file .*results.json: give a results.json file or the folder"),
+        (["plot", str(tmp_path / "nope.json"), "--out", str(tmp_path / "f")], r"no results file .*nope.json: give"),
+        (["plot", str(tmp_path / "list.json"), "--out", str(tmp_path / "f")], r"list.json is not a segmetrics results"),
+        (["table", str(tmp_path / "cut.json")], r"cut.json is a damaged segmetrics results file \(no 'method' entry\)"),
+        (["plot", str(res), "--out", str(tmp_path / "f"), "--formats", "xyz"],
+         r"--formats must name a file format matplotlib writes \(.*png.*\); got 'xyz'"),
+        (["plot", str(res), "--out", str(tmp_path / "noise.png")], r"--out must be a folder; got .*an existing file"),
+        ([*pic, str(tmp_path / "pic.xyz")], r"--out must name a file format matplotlib writes .*; got '.*pic.xyz'"),
+        ([*pic, str(tmp_path)], r"--out must be an image file to write; got .*, an existing folder"),
+    ]
+    for argv, match in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and re.search(match, err), (argv, err)
+    assert not (tmp_path / "f").exists() and not list(tmp_path.glob("pic*"))
+
+
+def test_stats_workers_json_folder_and_empty_masks(data, tmp_path, capsys):
+    import cv2
+
+    assert main(["stats", "--gt", str(data["gt"]), "--workers", "-3", "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == "segmetrics stats: error: --workers must be an integer >= 0; got -3"
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    cv2.imwrite(str(gt / "coins.png"), np.where(data_coins() > 100, 255, 0).astype(np.uint8))
+    cv2.imwrite(str(gt / "blank.png"), np.zeros((20, 30), np.uint8))
+    code = main(["stats", "--gt", str(gt), "--workers", "0", "--no-progress",
+                 "--json", str(tmp_path / "new" / "s.json")])
+    err = capsys.readouterr().err
+    assert code == 0 and json.loads((tmp_path / "new" / "s.json").read_text())["gt"]["count"]["mean"] == 2
+    assert "note: gt: 1 of 2 masks hold no object (e.g. blank); they count in the means" in err
+
+
+def data_coins():
+    from skimage import data as skdata
+
+    return skdata.coins()
+
+
+def test_table_and_plot_warn_when_interactive_settings_differ(tmp_path, capsys):
+    from segmetrics.interactive import InteractiveEvaluator
+
+    gt = data_coins() > 100
+    zeros = lambda image, clicks: np.zeros(gt.shape)  # noqa: E731
+    for name, kw in (("a", {}), ("b", {}), ("c", {"protocol": "largest_region", "max_clicks": 3})):
+        ev = InteractiveEvaluator(**{"max_clicks": 2, **kw}).evaluate(zeros, [("coins", None, gt)])
+        ev.save(tmp_path / name, method=name, dataset="coins", plot=False)
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "c")]) == 0
+    want = ("warning: dataset coins: the interactive results were run with different settings (max_clicks: a 2, c 3; "
+            "protocol: a 'ritm', c 'largest_region'); their NoC / NoF / mIoU do not compare")
+    assert capsys.readouterr().err.strip() == want
+    argv = ["plot", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "f"), "--formats", "png"]
+    assert main(argv) == 0
+    assert capsys.readouterr().err.strip() == want and (tmp_path / "f" / "coins_miou.png").exists()

@@ -121,6 +121,10 @@ def test_no_process_group_is_a_no_op():
     acc = _accumulate(_images()[:2])
     assert gather_metrics(acc) is acc
     assert gather_metrics(acc, dst=0) is acc
+    assert gather_metrics(acc, dst=np.int64(0)) is acc  # a numpy rank
+    for dst in (1, -1):  # refused with one process as with several: the script would fail on a real job
+        with pytest.raises(ValueError, match=rf"`dst` must be a global rank of the group \[0\] .*; got {dst}"):
+            gather_metrics(acc, dst=dst)
 
 
 @pytest.mark.parametrize(

@@ -372,6 +372,9 @@ def test_instance_id_folder_splits_instances(tmp_path):
     assert inst.ignore[0].all()
     r = noc(lambda image, clicks: inst.gt, inst.image, inst.gt, ignore=inst.ignore)
     assert r.noc(0.9) == 1
+    with pytest.warns(UserWarning, match=r"1 id maps \(e.g. 'coins'\) have 255 as their largest id, Pascal VOC's void"):
+        forgot = load_instances(tmp_path, layout="instances", min_area=300)  # without ignore_value=255
+    assert forgot.names[-1] == "coins#255"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -409,8 +412,9 @@ def test_inputs_and_outputs_are_validated(tmp_path):
         noc(ok, None, np.zeros((4, 4), bool))
     with pytest.raises(ValueError, match="`gt` must hold only 0 and 1"):
         noc(ok, None, gt * 255)
-    with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\)"):
+    with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\) or \(..., H, W\) .* got shape \(10, 10, 3\)"):
         noc(ok, np.zeros((10, 10, 3)), gt)
+    assert noc(ok, np.zeros((1, 3, *gt.shape)), gt).ious == (1.0,)  # an NCHW tensor-like image is passed through
     with pytest.raises(ValueError, match="`ignore` must have the ground truth's shape"):
         noc(ok, None, gt, ignore=np.zeros((3, 3), bool))
     with pytest.raises(TypeError, match="`predict` must be callable"):
@@ -437,3 +441,135 @@ def test_inputs_and_outputs_are_validated(tmp_path):
         load_instances(tmp_path, min_area=0)
     with pytest.raises(FileNotFoundError, match="`images` must be an existing folder"):
         load_instances(tmp_path)
+
+
+def test_a_failing_predict_names_the_instance_and_keeps_the_results_so_far():
+    gt = _horse()
+    calls = []
+
+    def flaky(image, clicks):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("CUDA out of memory")
+        return gt
+
+    data_ = [(f"horse{i}", None, gt) for i in range(4)]
+    ev = InteractiveEvaluator(max_clicks=3)
+    with pytest.raises(RuntimeError, match="CUDA out of memory") as info:
+        ev.evaluate(flaky, data_)
+    note = " ".join(getattr(info.value, "__notes__", []))
+    assert "'horse2'" in note and "2 instances evaluated before it are kept" in note and "instances[2:]" in note
+    assert [r.name for r in ev.results] == ["horse0", "horse1"]
+    ev.evaluate(flaky, data_[2:])  # resume as the note says
+    assert len(ev) == 4
+
+
+def test_tensor_outputs_are_detached_and_batches_of_one_accepted():
+    torch = pytest.importorskip("torch")
+    gt = _square()
+    t = torch.from_numpy(gt.astype(np.float32))
+    for out in (t.requires_grad_(), t.detach().bfloat16(), t.detach()[None, None]):
+        assert noc(lambda image, clicks, out=out: out, None, gt).ious == (1.0,)
+
+
+@pytest.mark.parametrize(
+    ("output", "exc", "match"),
+    [
+        (None, TypeError, r"real-valued or boolean \(H, W\) map; got dtype object \(None: did predict forget"),
+        (np.ones((32, 32), complex), TypeError, "real-valued or boolean .* got dtype complex128"),
+        (np.full((32, 32), np.nan), ValueError, r"got 1024 non-finite values \(NaN / inf\)$"),
+        (np.where(_square(), np.inf, 0.25), ValueError, r"got values in \[0.25, 0.25\] and 256 non-finite"),
+        (_square() * 255.0, ValueError, r"got values in \[0.0, 255.0\] \(a 0-255 map\? divide it by 255 or return a"),
+    ],
+)
+def test_bad_predict_outputs_are_named(output, exc, match):
+    with pytest.raises(exc, match=match):
+        noc(lambda image, clicks: output, None, _square())
+
+
+def test_merge_is_all_or_nothing_and_names_the_differing_options():
+    gt = _square()
+    ok = lambda image, clicks: gt  # noqa: E731
+    a = InteractiveEvaluator(max_clicks=3)
+    a.update(ok, None, gt, name="x")
+    b = InteractiveEvaluator(max_clicks=3)
+    for n in ("p", "q", "x", "r"):
+        b.update(ok, None, gt, name=n)
+    with pytest.raises(ValueError, match=r"holds 1 already evaluated here, e.g. \[.x.\] \(nothing was merged\)"):
+        a.merge(b)
+    assert [r.name for r in a.results] == ["x"]
+    with pytest.raises(ValueError, match=r"same options; got protocol='largest_region' \(here 'ritm'\), max_clicks=4"):
+        a.merge(InteractiveEvaluator(protocol="largest_region", max_clicks=4))
+    with pytest.raises(ValueError, match=r"`results\[0\]` must be an InstanceResult run with max_clicks=20; got "
+                                         r"max_clicks=3"):
+        InteractiveEvaluator(results=list(a.results))
+    with pytest.raises(ValueError, match="`results` holds 'x' twice"):
+        InteractiveEvaluator(max_clicks=3, results=[a.results[0]] * 2)
+
+
+def test_binary_folder_01_masks_with_an_ignore_value_and_16_bit_masks(tmp_path):
+    img = data.astronaut()[:64, :80]
+    m = (_horse()[40:104, 40:120]).astype(np.uint8)  # a 0/1 mask ...
+    m[0, :] = 255  # ... with VOC's void value
+    _write(tmp_path / "images" / "a.png", img)
+    _write(tmp_path / "masks" / "a.png", m)
+    ds = load_instances(tmp_path, ignore_value=255)
+    assert ds.names == ["a"] and ds[0].gt.sum() == (m[1:] == 1).sum() > 0 and ds[0].ignore.sum() == 80
+    _write(tmp_path / "masks" / "a.png", m.astype(np.uint16) * 257)
+    with pytest.raises(ValueError, match="`ignore_value` applies to 8-bit masks; a.png is not 8-bit"):
+        load_instances(tmp_path, ignore_value=255)
+    _write(tmp_path / "unpaired" / "images" / "x.png", img)
+    _write(tmp_path / "unpaired" / "masks" / "b.png", m)
+    with pytest.raises(ValueError, match=r"0 paired by file stem, .*masks without an image, e.g. 'b'"):
+        load_instances(tmp_path / "unpaired")
+
+
+def test_an_unreadable_folder_instance_keeps_the_results_and_one_click_saves_quietly(tmp_path):
+    import warnings
+
+    img = data.astronaut()[:64, :80]
+    m = np.zeros((64, 80), np.uint8)
+    m[10:40, 10:50] = 255
+    for stem in ("a", "b", "c"):
+        _write(tmp_path / "images" / f"{stem}.png", img if stem != "b" else img[:60])  # b: image smaller than mask
+        _write(tmp_path / "masks" / f"{stem}.png", m)
+    ds = load_instances(tmp_path)
+    ev = InteractiveEvaluator(max_clicks=1)
+    oracle = lambda image, clicks: m > 0  # noqa: E731
+    with pytest.raises(OSError, match=r"b.png is \(60, 80\) but its mask b.png is \(64, 80\)") as info:
+        ev.evaluate(oracle, ds)
+    note = " ".join(getattr(info.value, "__notes__", []))
+    assert "reading `instances[1]` failed; the 1 instances evaluated before it are kept" in note
+    assert "instances[2:]" in note and ev.evaluate(oracle, ds[2:]) is ev and len(ev) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # max_clicks=1 drew a one-point curve with matplotlib's singular-xlim warning
+        files = ev.save(tmp_path / "out", dataset="astronaut")
+    assert [f.name for f in files] == ["results.json", "per_instance.csv", "miou.png"]
+
+
+def test_save_into_existing_places(tmp_path):
+    gt = _horse()
+    ev = InteractiveEvaluator(max_clicks=2).evaluate(lambda image, clicks: gt, [("horse", None, gt)])
+    assert (tmp_path / "r" / "miou.png") in ev.save(tmp_path / "r")
+    assert [f.name for f in ev.save(tmp_path / "r", plot=False)] == ["results.json", "per_instance.csv"]
+    assert not (tmp_path / "r" / "miou.png").exists()  # a figure of an earlier save would show other numbers
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="`out_dir` must be a folder; got .*, an existing file"):
+        ev.save(tmp_path / "file")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "records.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match=r"`out_dir` holds the results of a `segmetrics eval` run \(records.jsonl\)"):
+        ev.save(tmp_path / "eval")
+    assert not (tmp_path / "eval" / "results.json").exists()
+
+
+def test_hidden_files_of_a_mac_copy_are_not_instances(tmp_path):
+    img = data.astronaut()[:64, :80]
+    m = np.zeros((64, 80), np.uint8)
+    m[10:40, 10:50] = 255
+    _write(tmp_path / "images" / "a.png", img)
+    _write(tmp_path / "masks" / "a.png", m)
+    for d in ("images", "masks"):
+        (tmp_path / d / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
+    ds = load_instances(tmp_path)
+    assert ds.names == ["a"] and ds.missing == []

@@ -95,3 +95,20 @@ def test_default_columns_show_the_tolerances_the_results_hold():
     assert format_table([r, R1]).splitlines()[0].split()[3:] == [
         "maxF", "↑", "wF", "↑", "MAE", "↓", "S", "↑", "meanE", "↑", "HCE", "↓", "IoU", "↑", "BF@2", "↑", "BF@3", "↑",
         "BF@7", "↑"]
+
+
+def test_interactive_results_with_other_targets_show_their_noc_and_nof():
+    import numpy as np
+    from skimage import data
+
+    from segmetrics.interactive import InteractiveEvaluator
+
+    gt = data.horse() == 0
+    ev = InteractiveEvaluator(max_clicks=2, targets=(0.5, 0.875, 1.0))
+    ev.evaluate(lambda image, clicks: gt, [("horse", None, gt)]).evaluate(
+        lambda image, clicks: np.zeros(gt.shape), [("none", None, gt)])
+    r = SimpleNamespace(method="m", dataset="horse", num_images=2, metrics=ev.compute())
+    head, _, row = format_table([r]).splitlines()
+    assert head.split()[3:] == ["NoC@50", "↓", "NoC@87.5", "↓", "NoC@100", "↓", "NoF@50", "↓", "NoF@87.5", "↓",
+                                "NoF@100", "↓", "mIoU@1", "↑", "SPC", "↓"]
+    assert row.split()[3:9] == ["1.500", "1.500", "1.500", "1", "1", "1"]  # NoF printed as counts
