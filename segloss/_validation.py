@@ -39,6 +39,7 @@ __all__ = [
     "label_ids",
     "reduce",
     "set_value_checks",
+    "valid_labels",
     "value_checks_enabled",
     "where_valid",
     "zero_with_graph",
@@ -304,6 +305,20 @@ def zero_with_graph(pred: torch.Tensor) -> torch.Tensor:
     ``inf``, and ``inf · 0`` is NaN) still give 0, while a NaN/Inf in ``pred`` still propagates.
     """
     return (float32_logits(pred) * 0.0).sum()
+
+
+def valid_labels(target: torch.Tensor, ignore_index: int | None) -> torch.Tensor:
+    """Bool mask of the pixels that count: ``target != ignore_index``, all ``True`` when ``ignore_index`` is ``None``.
+
+    Examples:
+        >>> valid_labels(torch.tensor([0, 255, 1]), 255).tolist()
+        [True, False, True]
+        >>> valid_labels(torch.tensor([0, 255]), None).tolist()
+        [True, True]
+    """
+    if ignore_index is None:
+        return torch.ones_like(target, dtype=torch.bool)
+    return target != ignore_index
 
 
 def where_valid(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,7 @@ from segloss._validation import (
     float32_logits,
     in_range,
     label_ids,
+    valid_labels,
 )
 
 __all__ = ["LovaszSoftmaxLoss", "lovasz_softmax_loss"]
@@ -158,7 +159,7 @@ def lovasz_softmax_loss(
 
     x = float32_logits(pred)
     probs = F.softmax(x, dim=1) if from_logits else x
-    valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
+    valid = valid_labels(target, ignore_index)
     if per_image:
         losses = _lovasz_per_group(probs.reshape(n, c, h * w), target.reshape(n, h * w), valid.reshape(n, h * w),
                                    select)

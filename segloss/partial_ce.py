@@ -20,6 +20,7 @@ from segloss._validation import (
     check_target_shape,
     label_ids,
     reduce,
+    valid_labels,
     where_valid,
 )
 
@@ -33,7 +34,7 @@ def partial_cross_entropy(
     pred: torch.Tensor,
     seeds: torch.Tensor,
     *,
-    ignore_index: int = 255,
+    ignore_index: int | None = 255,
     mode: str = "multiclass",
     from_logits: bool = True,
     reduction: str = "mean",
@@ -45,7 +46,7 @@ def partial_cross_entropy(
     Args:
         pred: logits ``(N, K, H, W)`` (``(N, 1, H, W)`` with ``mode="binary"``).
         seeds: ``(N, H, W)`` int64 labels, ``ignore_index`` where unlabelled.
-        ignore_index: the unlabelled value. Default 255.
+        ignore_index: the unlabelled value, or ``None`` (every pixel is a seed). Default 255.
         mode: ``"multiclass"`` or ``"binary"``.
         from_logits: logits (default) or probabilities.
         reduction: ``"mean"`` — mean over all seed pixels of the batch (torch's CE with
@@ -72,7 +73,7 @@ def partial_cross_entropy(
     k = 2 if mode == "binary" else pred.shape[1]
     check_label_dtype(seeds, "seeds")
     check_inputs(pred, from_logits, None, label_ids("seeds", seeds, k, ignore_index))
-    valid = seeds != ignore_index
+    valid = valid_labels(seeds, ignore_index)
     y = torch.where(valid, seeds, torch.zeros_like(seeds)).long()
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "multiclass" and from_logits:
@@ -95,7 +96,12 @@ class PartialCrossEntropyLoss(LossModule):
     """
 
     def __init__(
-        self, *, ignore_index: int = 255, mode: str = "multiclass", from_logits: bool = True, reduction: str = "mean"
+        self,
+        *,
+        ignore_index: int | None = 255,
+        mode: str = "multiclass",
+        from_logits: bool = True,
+        reduction: str = "mean",
     ) -> None:
         super().__init__()
         check_choice(reduction, "reduction", REDUCTIONS)

@@ -40,6 +40,7 @@ from segloss._validation import (
     check_tensor,
     check_values,
     in_range,
+    valid_labels,
 )
 
 __all__ = [
@@ -194,7 +195,7 @@ def size_targets_from_mask(
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"`num_classes` must be a positive int; got {num_classes!r}")
     check_labels(target, num_classes, "target", ignore_index=ignore_index)
-    valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
+    valid = valid_labels(target, ignore_index)
     if roi is not None:
         check_target_shape(roi, tuple(target.shape), "roi", ref="target", ref_shape=tuple(target.shape))
         check_same_device(target, roi, "target", "roi")

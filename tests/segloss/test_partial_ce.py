@@ -42,3 +42,13 @@ def test_partial_ce_ignored_pixels_with_overflowing_loss_do_not_poison_the_loss(
                           partial_cross_entropy(pred, seeds, reduction="none"))
     loss.backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_partial_ce_ignore_index_none_uses_every_pixel_as_a_seed():
+    # ignore_index=None (every pixel labelled, as in the other losses) crashed inside torch.where
+    x = torch.randn(2, 3, 5, 6, requires_grad=True)
+    y = torch.randint(0, 3, (2, 5, 6))
+    loss = partial_cross_entropy(x, y, ignore_index=None)
+    torch.testing.assert_close(loss, F.cross_entropy(x, y))
+    loss.backward()
+    assert PartialCrossEntropyLoss(ignore_index=None)(x, y).isfinite()
