@@ -24,6 +24,7 @@ __all__ = [
     "ValueRule",
     "check_bool",
     "check_choice",
+    "check_class_weight",
     "check_finite",
     "check_ignore_index",
     "check_label_dtype",
@@ -136,6 +137,20 @@ def check_logits(pred: Any, name: str = "pred", *, ndim: int | Sequence[int] = 4
         raise ValueError(f"`{name}` must be {want}; got shape {tuple(pred.shape)}")
     if pred.numel() == 0:
         raise ValueError(f"`{name}` must not be empty; got shape {tuple(pred.shape)}")
+
+
+def check_class_weight(weight: Any, num_classes: int, pred: torch.Tensor, name: str = "weight") -> None:
+    """Check per-class weights: a float tensor of shape ``(num_classes,)`` on ``pred``'s device (values: the caller).
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor.
+        ValueError: if its shape or dtype is wrong, or it is on another device than ``pred``.
+    """
+    check_tensor(weight, name)
+    if weight.shape != (num_classes,) or not weight.is_floating_point():
+        raise ValueError(f"`{name}` must be a float tensor of shape ({num_classes},); got {weight.dtype} "
+                         f"{tuple(weight.shape)}")
+    check_same_device(pred, weight, "pred", name)
 
 
 def check_ignore_index(ignore_index: Any) -> None:

@@ -71,6 +71,7 @@ from segloss._validation import (
     REDUCTIONS,
     check_bool,
     check_choice,
+    check_class_weight,
     check_ignore_index,
     check_label_dtype,
     check_logits,
@@ -397,11 +398,7 @@ def active_boundary_loss(
     check_label_dtype(target)
     check_bool(detach, "detach")
     if weight is not None:
-        check_tensor(weight, "weight")
-        if weight.shape != (num_classes,) or not weight.is_floating_point():
-            raise ValueError(f"`weight` must be a float tensor of shape ({num_classes},); got {weight.dtype} "
-                             f"{tuple(weight.shape)}")
-        check_same_device(pred, weight, "pred", "weight")
+        check_class_weight(weight, num_classes, pred, "weight")
     check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred),
                  in_range("weight", weight, 0.0, None, what="non-negative class weights"))
     target = target.long()

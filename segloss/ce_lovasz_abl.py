@@ -9,12 +9,26 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from segloss._modes import check_mode_channels
 from segloss._module import LossModule
-from segloss._validation import check_number, check_tensor
+from segloss._validation import check_class_weight, check_logits, check_number
 from segloss.active_boundary import _as_class_logits, _autocast_off, _validate_target, active_boundary_loss
 from segloss.lovasz import lovasz_softmax_loss
 
+ABL_OPTIONS = ("compat", "theta", "max_n_ratio", "label_smoothing", "detach")  # passed through **abl_kwargs
+
 __all__ = ["CELovaszABLLoss", "ce_lovasz_abl_loss"]
+
+
+def _check_abl_kwargs(abl_kwargs: dict) -> None:
+    """Refuse options that are not :data:`ABL_OPTIONS` (a name clash, e.g. ``weight``, would fail deep inside)."""
+    if "reduction" in abl_kwargs:
+        raise ValueError("`reduction` is not an option of the composite loss (it returns the batch mean)")
+    unknown = sorted(set(abl_kwargs) - set(ABL_OPTIONS))
+    if unknown:
+        hint = " (per-class weights of CE and ABL are `class_weight`)" if "weight" in unknown else ""
+        raise TypeError(f"the CE + Lovász + ABL loss got unexpected keyword arguments {unknown}{hint}; its further "
+                        f"ABL options are {list(ABL_OPTIONS)}")
 
 
 def ce_lovasz_abl_loss(
@@ -67,8 +81,10 @@ def ce_lovasz_abl_loss(
     """
     for name, value in (("abl_weight", abl_weight), ("ce_weight", ce_weight), ("lovasz_weight", lovasz_weight)):
         check_number(value, name, low=0.0)
-    if "reduction" in abl_kwargs:
-        raise ValueError("`reduction` is not an option of the composite loss (it returns the batch mean)")
+    _check_abl_kwargs(abl_kwargs)
+    if class_weight is not None:  # checked here under its own name (ABL would call it `weight`)
+        check_logits(pred, "pred", ndim=4)
+        check_class_weight(class_weight, check_mode_channels(pred, mode), pred, "class_weight")
     abl = active_boundary_loss(pred, target, mode=mode, ignore_index=ignore_index, weight=class_weight,
                                dist_map=dist_map, **abl_kwargs)  # validates pred / target
     target = _validate_target(target, pred.shape[0], mode).long()
@@ -78,11 +94,7 @@ def ce_lovasz_abl_loss(
         if z.shape[2:] != (h, w):
             z = F.interpolate(z, size=(h, w), mode="bilinear", align_corners=True)
         ign = -100 if ignore_index is None else ignore_index
-        if class_weight is not None:
-            check_tensor(class_weight, "class_weight")
-            cw = class_weight.to(z.dtype)
-        else:
-            cw = None
+        cw = None if class_weight is None else class_weight.to(z.dtype)
         per_px = F.cross_entropy(z, target, weight=cw, ignore_index=ign, reduction="none")
         valid = target != ign
         safe = torch.where(valid, target, torch.zeros_like(target))
@@ -134,6 +146,7 @@ class CELovaszABLLoss(LossModule):
         super().__init__()
         for name, value in (("abl_weight", abl_weight), ("ce_weight", ce_weight), ("lovasz_weight", lovasz_weight)):
             check_number(value, name, low=0.0)
+        _check_abl_kwargs(abl_kwargs)
         self.abl_weight, self.ce_weight, self.lovasz_weight = abl_weight, ce_weight, lovasz_weight
         self.mode, self.ignore_index, self.abl_kwargs = mode, ignore_index, dict(abl_kwargs)
         self.register_buffer("class_weight", None if class_weight is None else torch.as_tensor(class_weight).float())

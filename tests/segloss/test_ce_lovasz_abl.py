@@ -34,3 +34,17 @@ def test_composite_eq5_parts_and_degenerate():
         CELovaszABLLoss(abl_weight=-1.0)
     with pytest.raises(ValueError, match="`reduction` is not an option"):
         ce_lovasz_abl_loss(logits, labels, reduction="none")
+
+
+def test_composite_refuses_weight_and_names_class_weight_in_its_messages():
+    # `weight=` (torch CE's name) failed deep inside with "got multiple values for keyword argument 'weight'";
+    # a wrong `class_weight` was reported as `weight` (the ABL name)
+    x, y = torch.randn(1, 3, 8, 8), torch.randint(0, 3, (1, 8, 8))
+    with pytest.raises(TypeError, match=r"\['weight'\].*`class_weight`"):
+        ce_lovasz_abl_loss(x, y, weight=torch.ones(3))
+    with pytest.raises(TypeError, match=r"\['weight'\].*`class_weight`"):
+        CELovaszABLLoss(weight=torch.ones(3))
+    with pytest.raises(ValueError, match=r"`class_weight` must be a float tensor of shape \(3,\); got .*\(2,\)"):
+        ce_lovasz_abl_loss(x, y, class_weight=torch.ones(2))
+    total, parts = ce_lovasz_abl_loss(x, y, class_weight=torch.zeros(3), theta=10.0)
+    assert total.isfinite() and parts["ce"] == 0
