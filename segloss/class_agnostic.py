@@ -202,7 +202,9 @@ def _cas_official(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
     sf = s.reshape(n, c, -1)
     m = torch.bmm(sf, torch.stack([g, gc], 2))  # (N, C, 2): Σ s g, Σ s g'
     gs, gcs = g.sum(1, keepdim=True), gc.sum(1, keepdim=True)
-    mu, mu_c = m[..., 0] / gs, m[..., 1] / gcs
+    # an image whose pixels are all ignored has zero mass (0/0): its means are set to 0, so its loss is an exact 0
+    mu = m[..., 0] / torch.where(gs > 0, gs, torch.ones_like(gs))
+    mu_c = m[..., 1] / torch.where(gcs > 0, gcs, torch.ones_like(gcs))
     term2 = (mu - mu_c).square().sum(1)
     # Σ g² (s − μ)² summed from the centred values, as the authors do. The expanded form
     # Σ g²s² − 2μ Σ g²s + μ² Σ g² cancels catastrophically in float32 (relative error up to 1.7e-5

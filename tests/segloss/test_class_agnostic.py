@@ -312,3 +312,18 @@ def test_cas_paper_double_backward():
     regions = torch.randint(0, 3, (2, 4, 4), generator=g)
     for max_regions in (None, 64):  # one-hot and scatter region sums
         assert torch.autograd.gradgradcheck(lambda z, m=max_regions: cas_loss(z, regions, max_regions=m), (s,))
+
+
+@pytest.mark.parametrize("compat", ["paper", "official"])
+def test_cas_every_pixel_ignored_is_a_finite_zero_that_keeps_the_graph(compat):
+    # compat="official" divided the (zero) mass of an all-ignored image by itself: NaN for the whole batch
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    target = torch.full((2, 8, 8), 255)
+    target[1, :4] = 0
+    target[1, 4:] = 1
+    per = cas_loss(x, target, ignore_index=255, compat=compat, reduction="none")
+    assert per.isfinite().all() and per[0] == 0
+    loss = cas_loss(x, torch.full((2, 8, 8), 255), ignore_index=255, compat=compat)
+    assert loss == 0
+    loss.backward()
+    assert x.grad is not None and (x.grad == 0).all()
