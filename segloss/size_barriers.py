@@ -176,7 +176,7 @@ def quadratic_size_barrier_loss(
     Args:
         pred: logits ``(N, K, H, W)`` (``(N, 1, H, W)`` with ``mode="binary"``, K = 2 classes).
         lower: lower size bounds ``a`` ``(N, K)`` in ``[0, 1]``.
-        upper: optional upper bounds ``b`` ``(N, K)``.
+        upper: optional upper bounds ``b`` ``(N, K)`` in ``[0, 1]``, each ``>= lower`` (checked with the values).
         absent: optional ``(N, K)`` bool: classes to suppress.
         roi: optional ``(N, H, W)`` valid-pixel mask.
         mode: ``"multiclass"`` or ``"binary"``.
@@ -206,7 +206,9 @@ def quadratic_size_barrier_loss(
         if x is not None:
             check_same_device(pred, x, "pred", name)
     check_inputs(pred, from_logits, roi, in_range("lower", a, what="size fractions"),
-                  in_range("upper", b, what="size fractions"), in_range("absent", ab, what="0/1 flags"))
+                  in_range("upper", b, what="size fractions"), in_range("absent", ab, what="0/1 flags"),
+                  in_range("upper - lower", None if b is None else b.to(a.dtype) - a, 0.0, None,
+                           what="each upper bound at least its lower bound"))
     sbar, has = mean_pred(pred, mode, from_logits, roi_m)
     a = a.to(sbar)
     per = (a - sbar).clamp_min(0).square().sum(1)

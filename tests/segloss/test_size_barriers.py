@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from segloss import QuadraticSizeBarrierLoss, TagBarrierLoss, quadratic_size_barrier_loss, tag_barrier_loss
@@ -42,3 +43,12 @@ def test_quadratic_barrier_matches_reference():
     got = quadratic_size_barrier_loss(logits, a, upper=b, absent=absent, reduction="none")
     torch.testing.assert_close(got, ref)
     torch.testing.assert_close(QuadraticSizeBarrierLoss(reduction="none")(logits, a, b, absent), ref)
+
+
+def test_quadratic_barrier_refuses_an_upper_bound_below_its_lower_bound():
+    # lower > upper (e.g. swapped columns when porting pixel-count bounds) was silently accepted
+    x = torch.randn(2, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"`upper - lower` must hold values in \[0, inf\] \(each upper bound"):
+        quadratic_size_barrier_loss(x, torch.full((2, 3), 0.5), upper=torch.full((2, 3), 0.2))
+    ok = quadratic_size_barrier_loss(x, torch.full((2, 3), 0.2), upper=torch.full((2, 3), 0.2))
+    assert ok.isfinite()
