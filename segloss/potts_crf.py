@@ -29,7 +29,8 @@ Affinity backends (``backend=``):
   lattice returns about 0.5–0.6× the exact Gaussian sum on our test images (the research notes fit
   ≈0.64× for rloss on theirs, 0.56–0.67 across images). In the paper form we multiply by
   :func:`lattice_gain` (``1/0.55`` for 5-D features) so that values approximate the exact Gaussian
-  (measured 0.88–1.09× on 64²–96² piecewise-smooth maps, 0.95–1.04× for ``sigma_xy ≥ 50``); with
+  (measured 0.88–1.09× on 64²–96² piecewise-smooth maps, 0.95–1.04× for ``sigma_xy ≥ 50`` there, but
+  0.83–1.16× at ``sigma_xy = 100`` on unresized crops of astronaut / coffee / camera, 64×96 to 128²); with
   ``compat="rloss"`` the raw lattice scale is kept so that numbers match rloss. The approximation
   underestimates when features are sparse at the bandwidth scale (tiny maps with a small ``sigma_xy``,
   strong colour noise: down to ~0.6×), because the lattice loses mass around isolated points.
@@ -41,7 +42,10 @@ Affinity backends (``backend=``):
   diagonal set to the exact ``w_pp = 1``. On real photographs (scikit-image's astronaut, coffee, chelsea,
   rocket, the grey camera copied to three channels, and a constant image; 96² and 128², σ_rgb 15, σ_xy 10
   and 100, ``scale_factor`` 1 and 0.5) it measured **0.95–1.06×** the exact dense Gaussian sum, whatever
-  the prediction (the ratio depends on the image only). The former default of 0.75 colour cells per σ read
+  the prediction (the ratio depends on the image only, within ~2 %). Those photographs were resized
+  with anti-aliasing; unresized crops at the camera's resolution have more fine texture and read lower:
+  **0.88–1.05×** on 64×96 to 200×300 crops of astronaut, coffee and camera, down to 0.84× on 1-pixel-high
+  strips. The former default of 0.75 colour cells per σ read
   1.05–1.22× on the colour photographs, 1.5× on the grey one and 1.69× on the constant image: the
   rounding of colours to cells does not spread coinciding colours, so the variance correction for it is
   only partial (:data:`segloss._bilateral_grid.NEAREST_VARIANCE_SHARE`). No calibration constant and no
@@ -394,7 +398,7 @@ def potts_crf_loss(
         image_range: ``(low, high)`` value range of ``image`` for ``"bilateral_grid"`` (default
             ``(0, 255)``); it fixes the colour grid without looking at the data; values outside are clamped.
         grid_cells_per_sigma: ``(spatial, colour)`` grid nodes per bandwidth for ``"bilateral_grid"``, each
-            in ``[0.6, 4]``; default ``(1.0, 1.5)`` (0.95–1.06× the exact sum on real photographs). Larger
+            in ``[0.6, 4]``; default ``(1.0, 1.5)`` (0.88–1.06× the exact sum on real photographs). Larger
             is more accurate and costs more memory/time; ``(1.0, 0.75)`` is about 7× smaller and up to 1.7×
             off on flat or grey images.
 
