@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from segloss._autograd import graph_backward, save, saved
-from segloss._modes import LABEL_MODES
+from segloss._modes import LABEL_MODES, check_mode_channels
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
@@ -311,6 +311,7 @@ def soft_jaccard_loss(
     _check_options(form, classes, reduction, eps, from_logits, ignore_index)
     work = float32_logits(pred)
     if mode == "multiclass":
+        check_mode_channels(pred, mode)  # a 1-channel softmax is constantly 1: a loss of 0 that never trains
         return reduce(_multiclass(work, target, from_logits, form, float(eps), classes, ignore_index), reduction)
     target = _prepare_binary_target(pred, target)
     check_values(finite("pred", work), in_range("target", target, what=MASK, ignore=ignore_index))

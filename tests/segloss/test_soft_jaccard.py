@@ -284,3 +284,9 @@ def test_double_backward_of_fused_path(form):
     torch.testing.assert_close(hv, hv_ref)
     if form == "product":  # smooth: a full numerical check of the second derivatives
         assert torch.autograd.gradgradcheck(lambda z: soft_jaccard_loss(z, t, form=form), (x,))
+
+
+def test_multiclass_with_one_channel_is_refused_like_the_other_losses():
+    # mode="multiclass" with C = 1 returned 0 with a zero gradient (softmax over one channel is 1): it never trained
+    with pytest.raises(ValueError, match=r"`pred` must have C >= 2 channels in multiclass mode \(use mode='binary'\)"):
+        soft_jaccard_loss(torch.randn(2, 1, 8, 8), torch.zeros(2, 8, 8, dtype=torch.long), mode="multiclass")
