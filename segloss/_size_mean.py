@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from segloss._autograd import graph_backward, save, saved
-from segloss._modes import CLASS_MODES
+from segloss._modes import CLASS_MODES, check_mode_channels
 from segloss._validation import (
     ValueRule,
     check_bool,
@@ -35,13 +35,7 @@ def check_pred(pred: torch.Tensor, mode: str) -> None:
     """Raise unless ``mode`` is one of ``CLASS_MODES`` and ``pred`` is ``(N, C, H, W)`` logits that fit it."""
     check_choice(mode, "mode", CLASS_MODES)
     check_logits(pred, "pred", ndim=4)
-    if mode == "binary" and pred.shape[1] != 1:
-        raise ValueError(f"`pred` must have 1 channel when mode='binary'; got shape {tuple(pred.shape)}")
-    if mode == "multiclass" and pred.shape[1] < 2:
-        raise ValueError(
-            f"`pred` must have at least 2 channels when mode='multiclass' (use mode='binary' for 1 channel); "
-            f"got shape {tuple(pred.shape)}"
-        )
+    check_mode_channels(pred, mode)
 
 
 def check_inputs(pred: torch.Tensor, from_logits: bool, roi: torch.Tensor | None, *rules: ValueRule) -> None:

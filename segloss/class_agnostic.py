@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from segloss._autograd import graph_backward, save, saved
-from segloss._modes import CLASS_MODES
+from segloss._modes import CLASS_MODES, check_mode_channels
 from segloss._module import LossModule
 from segloss._scan import cumsum
 from segloss._validation import (
@@ -73,13 +73,7 @@ def _descriptors(pred: torch.Tensor, mode: str, from_logits: bool) -> torch.Tens
 
 def _check_pred(pred: torch.Tensor, mode: str) -> None:
     check_logits(pred, "pred", ndim=4)
-    if mode == "binary" and pred.shape[1] != 1:
-        raise ValueError(f"`pred` must have 1 channel when mode='binary'; got shape {tuple(pred.shape)}")
-    if mode == "multiclass" and pred.shape[1] < 2:
-        raise ValueError(
-            f"`pred` must have at least 2 channels when mode='multiclass' (use mode='binary' for 1 channel); "
-            f"got shape {tuple(pred.shape)}"
-        )
+    check_mode_channels(pred, mode)
 
 
 def dense_region_index(region_ids: torch.Tensor) -> torch.Tensor:

@@ -82,6 +82,7 @@ import torch
 import torch.nn.functional as F
 
 from segloss._bilateral_grid import bilateral_grid_filter, grid_shape
+from segloss._modes import check_mode_channels
 from segloss._module import LossModule
 from segloss._permutohedral import PermutohedralLattice
 from segloss._validation import (
@@ -426,10 +427,7 @@ def potts_crf_loss(
                    chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
                    from_logits=from_logits, normalize=normalize)
     check_logits(pred, "pred", ndim=4)
-    if mode == "binary" and pred.shape[1] != 1:
-        raise ValueError(f"`pred` must have 1 channel when mode='binary'; got shape {tuple(pred.shape)}")
-    if mode == "multiclass" and pred.shape[1] < 2:
-        raise ValueError(f"`pred` must have at least 2 channels when mode='multiclass'; got shape {tuple(pred.shape)}")
+    check_mode_channels(pred, mode)
     n, _, h, w = pred.shape
     check_tensor(image, "image")
     if image.ndim != 4 or image.shape[0] != n or tuple(image.shape[-2:]) != (h, w):

@@ -276,9 +276,9 @@ def test_bad_inputs():
         cas_loss(x, t.float())
     with pytest.raises(ValueError, match=r"`target` must have shape \(2, 4, 4\)"):
         cas_loss(x, t[:1])
-    with pytest.raises(ValueError, match="1 channel when mode='binary'"):
+    with pytest.raises(ValueError, match="`pred` must have 1 channel in binary mode"):
         cas_loss(x, t, mode="binary")
-    with pytest.raises(ValueError, match="at least 2 channels"):
+    with pytest.raises(ValueError, match="`pred` must have C >= 2 channels in multiclass mode"):
         cas_loss(x[:, :1], t)
     with pytest.raises(ValueError, match="`alpha` must be <= 1"):
         cas_loss(x, t, alpha=1.5)
