@@ -38,6 +38,7 @@ __all__ = [
     "float32_logits",
     "in_range",
     "label_ids",
+    "one_hot_hint",
     "reduce",
     "set_value_checks",
     "valid_labels",
@@ -177,7 +178,22 @@ def check_target_shape(
     check_tensor(target, name)
     if tuple(target.shape) != tuple(expected):
         extra = f" matching `{ref}` {tuple(ref_shape)}" if ref_shape else ""
-        raise ValueError(f"`{name}` must have shape {tuple(expected)}{extra}; got {tuple(target.shape)}")
+        hint = one_hot_hint(target, ref_shape[1]) if len(ref_shape) == len(expected) + 1 == 4 else ""
+        raise ValueError(f"`{name}` must have shape {tuple(expected)}{extra}; got {tuple(target.shape)}{hint}")
+
+
+def one_hot_hint(target: torch.Tensor, channels: int) -> str:
+    """A message tail for a ``(N, C, H, W)`` one-hot / probability target where ``(N, H, W)`` class ids are expected.
+
+    Examples:
+        >>> one_hot_hint(torch.zeros(2, 3, 4, 4), 3)
+        ' (class ids are expected, not one channel per class: use `target.argmax(1)`)'
+        >>> one_hot_hint(torch.zeros(2, 4, 4), 3)
+        ''
+    """
+    if target.ndim == 4 and channels >= 2 and target.shape[1] == channels:
+        return " (class ids are expected, not one channel per class: use `target.argmax(1)`)"
+    return ""
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:

@@ -83,6 +83,7 @@ from segloss._validation import (
     float32_logits,
     in_range,
     label_ids,
+    one_hot_hint,
 )
 
 __all__ = ["ActiveBoundaryLoss", "abl_distance_map", "active_boundary_loss"]
@@ -130,14 +131,14 @@ def _check_options(
     check_ignore_index(ignore_index)
 
 
-def _validate_target(target: Any, n: int, mode: str, name: str = "target") -> torch.Tensor:
-    """Return ``target`` as ``(N, H, W)`` (binary mode also accepts ``(N, 1, H, W)``)."""
+def _validate_target(target: Any, n: int, mode: str, name: str = "target", channels: int = 0) -> torch.Tensor:
+    """Return ``target`` as ``(N, H, W)`` (binary mode also accepts ``(N, 1, H, W)``); ``channels``: ``pred``'s C."""
     check_tensor(target, name)
     if mode == "binary" and target.ndim == 4 and target.shape[1] == 1:
         target = target[:, 0]
     if target.ndim != 3 or target.shape[0] != n:
         raise ValueError(f"`{name}` must have shape (N, H, W) with N = {n} (the batch size of `pred`); got "
-                         f"{tuple(target.shape)}")
+                         f"{tuple(target.shape)}{one_hot_hint(target, channels)}")
     if target.shape[1] == 0 or target.shape[2] == 0:
         raise ValueError(f"`{name}` must not be empty; got shape {tuple(target.shape)}")
     return target
@@ -393,7 +394,7 @@ def active_boundary_loss(
     check_logits(pred, "pred", ndim=4)
     n = pred.shape[0]
     num_classes = check_mode_channels(pred, mode)
-    target = _validate_target(target, n, mode)
+    target = _validate_target(target, n, mode, channels=pred.shape[1])
     check_same_device(pred, target, "pred", "target")
     check_label_dtype(target)
     check_bool(detach, "detach")

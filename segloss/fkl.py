@@ -87,7 +87,7 @@ def fkl_loss(
     check_choice(reduction, "reduction", REDUCTIONS)
     check_logits(pred, "pred", ndim=4)
     num_classes = check_mode_channels(pred, mode)
-    target = _validate_target(target, pred.shape[0], mode)
+    target = _validate_target(target, pred.shape[0], mode, channels=pred.shape[1])
     check_same_device(pred, target, "pred", "target")
     check_ignore_index(ignore_index)
     check_label_dtype(target)

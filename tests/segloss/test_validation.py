@@ -40,3 +40,14 @@ def test_zero_with_graph_backprops():
     z = zero_with_graph(p)
     z.backward()
     assert z.ndim == 0 and z.dtype == torch.float32 and torch.all(p.grad == 0)
+
+
+def test_a_one_hot_target_is_told_to_use_class_ids():
+    # a one-hot (N, C, H, W) target (common in ported scripts) got a bare shape error; the message now says what to do
+    from segloss import active_boundary_loss, fkl_loss, lovasz_softmax_loss, partial_cross_entropy
+
+    x = torch.randn(2, 3, 6, 6)
+    onehot = torch.nn.functional.one_hot(torch.randint(0, 3, (2, 6, 6)), 3).permute(0, 3, 1, 2)
+    for fn in (active_boundary_loss, fkl_loss, lovasz_softmax_loss, partial_cross_entropy):
+        with pytest.raises(ValueError, match=r"not one channel per class: use `target.argmax\(1\)`"):
+            fn(x, onehot)
