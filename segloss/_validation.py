@@ -319,7 +319,8 @@ def check_labels(
 def check_label_dtype(target: torch.Tensor, name: str = "target") -> None:
     """Raise ``TypeError`` unless ``target`` is an integer tensor (class ids; any integer dtype)."""
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"`{name}` must be an integer tensor of class ids; got dtype {target.dtype}")
+        hint = "" if target.is_complex() else " (a 0/1 or bool mask converts with `.long()`)"
+        raise TypeError(f"`{name}` must be an integer tensor of class ids; got dtype {target.dtype}{hint}")
 
 
 def float32_logits(pred: torch.Tensor) -> torch.Tensor:

@@ -51,3 +51,14 @@ def test_a_one_hot_target_is_told_to_use_class_ids():
     for fn in (active_boundary_loss, fkl_loss, lovasz_softmax_loss, partial_cross_entropy):
         with pytest.raises(ValueError, match=r"not one channel per class: use `target.argmax\(1\)`"):
             fn(x, onehot)
+
+
+def test_a_bool_or_float_mask_as_class_ids_is_told_to_convert():
+    # binary scripts pass bool / 0-1 float masks; the TypeError now says how to convert them
+    from segloss import fkl_loss
+
+    mask = torch.rand(2, 6, 6) > 0.5
+    for target in (mask, mask.float()):
+        with pytest.raises(TypeError, match=r"got dtype torch\.\w+ \(a 0/1 or bool mask converts with `.long\(\)`\)"):
+            fkl_loss(torch.randn(2, 1, 6, 6), target, mode="binary")
+    assert fkl_loss(torch.randn(2, 1, 6, 6), mask.long(), mode="binary").isfinite()
