@@ -38,6 +38,7 @@ images in flight, not by the dataset. ``workers=0`` evaluates in the calling pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -53,7 +54,7 @@ import numpy as np
 
 from segmetrics._inputs import check_bool
 from segmetrics.app._fingerprint import same_content
-from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal, settings_diff
+from segmetrics.app.journal import JOURNAL_NAME, Journal, lock_out_dir, read_journal, settings_diff
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
 from segmetrics.registry import MetricOptions, default_metrics, family, reduce_dataset, validate_metrics
@@ -552,83 +553,86 @@ def evaluate_folder(
     identity = settings.identity()
     columns = metric_columns(settings)
 
-    journal = None
-    done: dict[str, PairResult] = {}
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        header = {
-            "kind": "header",
-            "schema": "segmetrics.journal/1",
-            "identity": identity,
-            "sources": {"pred_dir": str(Path(pred_dir).resolve()), "gt_dir": str(Path(gt_dir).resolve()),
-                        "prefix": prefix, "suffix": suffix},
-            "shard": list(shard) if shard else None,
-            "pairs_total": n_pairs,
-        }
-        journal = Journal(out, header, columns, overwrite)
-        done = {k: r for k, r in journal.records.items() if r.status == "ok"}
-    # Resume: a stored row is reused only if both of its files still have the content it was computed
-    # from (size + mtime, else a hash of the bytes); other rows are computed again.
-    tasks = []
-    records: dict[str, PairResult] = {}
-    reused = recomputed = 0
-    for n, p, g in pairing.pairs:
-        r = done.get(n)
-        if r is not None:
-            same_p, new_p = same_content(r.inputs.get("pred"), p)
-            same_g, new_g = same_content(r.inputs.get("gt"), g) if same_p else (False, None)
-            if same_p and same_g:
-                records[n] = r
-                reused += 1
-                if (new_p or new_g) and journal is not None:  # same bytes, new mtime: skip the hash next time
-                    r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
+    outlock = contextlib.ExitStack()  # held from reading the journal to writing results.json
+    with outlock:
+        journal = None
+        done: dict[str, PairResult] = {}
+        if out_dir is not None:
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            outlock.enter_context(lock_out_dir(out))
+            header = {
+                "kind": "header",
+                "schema": "segmetrics.journal/1",
+                "identity": identity,
+                "sources": {"pred_dir": str(Path(pred_dir).resolve()), "gt_dir": str(Path(gt_dir).resolve()),
+                            "prefix": prefix, "suffix": suffix},
+                "shard": list(shard) if shard else None,
+                "pairs_total": n_pairs,
+            }
+            journal = Journal(out, header, columns, overwrite)
+            done = {k: r for k, r in journal.records.items() if r.status == "ok"}
+        # Resume: a stored row is reused only if both of its files still have the content it was computed
+        # from (size + mtime, else a hash of the bytes); other rows are computed again.
+        tasks = []
+        records: dict[str, PairResult] = {}
+        reused = recomputed = 0
+        for n, p, g in pairing.pairs:
+            r = done.get(n)
+            if r is not None:
+                same_p, new_p = same_content(r.inputs.get("pred"), p)
+                same_g, new_g = same_content(r.inputs.get("gt"), g) if same_p else (False, None)
+                if same_p and same_g:
+                    records[n] = r
+                    reused += 1
+                    if (new_p or new_g) and journal is not None:  # same bytes, new mtime: skip the hash next time
+                        r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
+                        journal.add(r)
+                    continue
+                recomputed += 1
+            tasks.append((n, str(p), str(g)))
+        if progress and (reused or recomputed):
+            print(f"resuming {out_dir}: {reused} row(s) reused, {recomputed} recomputed because a file changed, "
+                  f"{len(tasks) - recomputed} new", file=sys.stderr)
+
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(
+                total=len(pairing.pairs),
+                initial=len(pairing.pairs) - len(tasks),
+                desc=f"{dataset}/{method}",
+                unit="img",
+                dynamic_ncols=True,
+                file=sys.stderr,
+            )
+        t0 = time.perf_counter()
+        try:
+            for r in _iter_results(tasks, settings, workers, chunksize, executor):
+                records[r.name] = r
+                if journal is not None:
                     journal.add(r)
-                continue
-            recomputed += 1
-        tasks.append((n, str(p), str(g)))
-    if progress and (reused or recomputed):
-        print(f"resuming {out_dir}: {reused} row(s) reused, {recomputed} recomputed because a file changed, "
-              f"{len(tasks) - recomputed} new", file=sys.stderr)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=len(pairing.pairs),
-            initial=len(pairing.pairs) - len(tasks),
-            desc=f"{dataset}/{method}",
-            unit="img",
-            dynamic_ncols=True,
-            file=sys.stderr,
-        )
-    t0 = time.perf_counter()
-    try:
-        for r in _iter_results(tasks, settings, workers, chunksize, executor):
-            records[r.name] = r
-            if journal is not None:
-                journal.add(r)
+                if bar is not None:
+                    bar.update(1)
+                    if r.status != "ok":
+                        bar.write(f"error: {r.name}: {r.error}")
+        finally:
             if bar is not None:
-                bar.update(1)
-                if r.status != "ok":
-                    bar.write(f"error: {r.name}: {r.error}")
-    finally:
-        if bar is not None:
-            bar.close()
-        if journal is not None:
-            journal.close()
-    result = aggregate(records.values(), identity, method=method, dataset=dataset)
-    result.missing = list(pairing.missing)
-    result.extra = list(pairing.extra)
-    result.settings = {**identity, "seconds": round(time.perf_counter() - t0, 3)}
-    if shard:
-        result.settings["shard"] = list(shard)
-    result.reused, result.recomputed = reused, recomputed
-    if out_dir is not None:
-        result.out_dir = str(out_dir)
-        result.save(Path(out_dir) / _RESULTS)
-    return result
+                bar.close()
+            if journal is not None:
+                journal.close()
+        result = aggregate(records.values(), identity, method=method, dataset=dataset)
+        result.missing = list(pairing.missing)
+        result.extra = list(pairing.extra)
+        result.settings = {**identity, "seconds": round(time.perf_counter() - t0, 3)}
+        if shard:
+            result.settings["shard"] = list(shard)
+        result.reused, result.recomputed = reused, recomputed
+        if out_dir is not None:
+            result.out_dir = str(out_dir)
+            result.save(Path(out_dir) / _RESULTS)
+        return result
 
 
 def load_results(path: str | os.PathLike) -> FolderResult:
@@ -791,12 +795,14 @@ def merge_results(
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         cols = _columns_from_identity(identity or {})
-        journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols, True)
-        for name in sorted(merged):
-            journal.add(merged[name])
-        journal.close()
-        result.out_dir = str(out)
-        result.save(out / _RESULTS)
+        with lock_out_dir(out):
+            journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols,
+                              True)
+            for name in sorted(merged):
+                journal.add(merged[name])
+            journal.close()
+            result.out_dir = str(out)
+            result.save(out / _RESULTS)
     return result
 
 

@@ -10,9 +10,11 @@ journal when it is opened and when it is closed (one row per image, sorted by na
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,53 @@ import numpy as np
 
 from segmetrics.app.pair import PairResult
 
-__all__ = ["BASE_COLUMNS", "CSV_NAME", "JOURNAL_NAME", "Journal", "read_journal"]
+__all__ = ["BASE_COLUMNS", "CSV_NAME", "JOURNAL_NAME", "Journal", "OutDirInUseError", "lock_out_dir", "read_journal"]
 
 JOURNAL_NAME = "records.jsonl"
 CSV_NAME = "per_image.csv"
 #: The CSV columns before the metric columns.
 BASE_COLUMNS = ["name", "status", "error", "height", "width"]
+
+
+class OutDirInUseError(ValueError):
+    """Another evaluation (another process, or another call in this one) is writing to the same ``out_dir``."""
+
+
+@contextlib.contextmanager
+def lock_out_dir(out_dir: Path, what: str = "out_dir") -> Iterator[None]:
+    """Hold an exclusive lock on the folder ``out_dir`` while its journal, CSV and results are written.
+
+    Two runs into one folder would otherwise both truncate, append to and rewrite the same files. The
+    lock is an advisory ``flock`` on the folder itself (no lock file is left behind), released when the
+    block exits, also when the process is killed. Where ``flock`` is unavailable (Windows, some network
+    file systems) nothing is locked.
+
+    Raises:
+        OutDirInUseError: (a ``ValueError``) if another evaluation holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks on folders
+        yield
+        return
+    try:
+        fd = os.open(out_dir, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutDirInUseError(
+                f"`{what}` {str(out_dir)!r} is being written by another evaluation that is still running; "
+                "wait for it to finish (then re-run to resume) or pass another folder"
+            ) from None
+        except OSError:
+            pass  # a file system without flock: proceed unlocked
+        yield
+    finally:
+        os.close(fd)
 
 
 def _encode(a: np.ndarray) -> str:

@@ -249,3 +249,24 @@ def test_broken_pool_at_start_up_does_not_blame_memory(monkeypatch):
     with pytest.raises(RuntimeError, match="failed at start-up") as exc:
         list(folder._iter_results(tasks, None, 2, 1, "process"))
     assert "memory" not in str(exc.value)
+
+
+# ------------------------------------------------------------------------------ adversarial folder pass
+
+
+def test_two_runs_into_one_out_dir_the_second_is_refused_and_the_first_is_intact(data, tmp_path, capsys):
+    from segmetrics.app.journal import OutDirInUseError, lock_out_dir
+
+    out = tmp_path / "out"
+    first = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    journal = (out / "records.jsonl").read_bytes()
+    with lock_out_dir(out):  # another evaluation (process or thread) is writing there
+        with pytest.raises(OutDirInUseError, match=r"`out_dir` .* is being written by another evaluation"):
+            evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+        with pytest.raises(ValueError, match=r"`out_dir` .* another evaluation"):
+            merge_results([out], out)
+        assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(out), *CLI]) == 2
+        assert "--out" in capsys.readouterr().err
+    assert (out / "records.jsonl").read_bytes() == journal  # neither truncated nor appended to
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)  # the lock is released after a run
+    assert again.reused == len(NAMES) and again.metrics == first.metrics
