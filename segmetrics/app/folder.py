@@ -531,10 +531,6 @@ def evaluate_folder(
         raise FileNotFoundError(f"`image_dir` must be an existing folder; got {str(image_dir)!r}")
     settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache,
                             image_dir=None if image_dir is None else str(image_dir))
-    pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
-    if not pairing.pairs:
-        raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
-    n_pairs = len(pairing.pairs)
     if shard is not None:
         ok_shard = (
             isinstance(shard, (tuple, list))
@@ -546,6 +542,11 @@ def evaluate_folder(
         if not ok_shard:
             raise ValueError(f"`shard` must be (index, count) with 0 <= index < count; got {shard!r}")
         shard = (int(shard[0]), int(shard[1]))
+    pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
+    if not pairing.pairs:
+        raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
+    n_pairs = len(pairing.pairs)
+    if shard is not None:
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
     executor = _choose_executor(executor, workers if len(pairing.pairs) > 1 else 0)
     dataset = dataset or default_names(pred_dir, gt_dir)[1]

@@ -270,3 +270,9 @@ def test_two_runs_into_one_out_dir_the_second_is_refused_and_the_first_is_intact
     assert (out / "records.jsonl").read_bytes() == journal  # neither truncated nor appended to
     again = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)  # the lock is released after a run
     assert again.reused == len(NAMES) and again.metrics == first.metrics
+
+
+@pytest.mark.parametrize("shard", [(3, 2), (2, 2), (0, 0), (-1, 2)])
+def test_a_bad_shard_is_a_usage_error_before_any_folder_is_read(tmp_path, shard):
+    with pytest.raises(ValueError, match=r"`shard` must be \(index, count\) with 0 <= index < count"):
+        evaluate_folder(tmp_path / "no-preds", tmp_path / "no-gt", shard=shard, **KW)
