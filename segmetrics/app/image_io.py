@@ -221,8 +221,10 @@ def pair_files(
     ``extensions`` (the extension may differ, e.g. a ``.jpg`` GT and a ``.png`` prediction).
 
     Args:
-        pred_dir: folder of predictions (not searched recursively).
-        gt_dir: folder of ground truths.
+        pred_dir: folder of predictions (not searched recursively: sub-folders are ignored).
+        gt_dir: folder of ground truths (not searched recursively). It may be ``pred_dir`` itself when
+            ``prefix`` / ``suffix`` tell the predictions apart: a file named ``prefix + NAME + suffix``
+            next to ``NAME`` is then a prediction, not a GT.
         prefix: text the prediction stems have before the GT stem (default none).
         suffix: text the prediction stems have after the GT stem, e.g. ``"_sal"``.
         extensions: accepted extensions (case-insensitive), default :data:`IMAGE_EXTENSIONS`.
@@ -233,7 +235,8 @@ def pair_files(
 
     Raises:
         FileNotFoundError: if a folder does not exist.
-        ValueError: if a folder holds two images with the same stem (e.g. ``a.png`` and ``a.jpg``).
+        ValueError: if a folder holds two images with the same stem (e.g. ``a.png`` and ``a.jpg``), or
+            ``pred_dir`` is ``gt_dir`` with no ``prefix`` / ``suffix`` (each GT would be its own prediction).
 
     Example:
         >>> import tempfile, pathlib
@@ -248,6 +251,17 @@ def pair_files(
     exts = tuple(extensions)
     preds = _index(Path(pred_dir), exts, "pred_dir")
     gts = _index(Path(gt_dir), exts, "gt_dir")
+    if Path(pred_dir).resolve() == Path(gt_dir).resolve():
+        if not prefix and not suffix:
+            raise ValueError(
+                f"`pred_dir` and `gt_dir` are the same folder {str(gt_dir)!r}: every GT would be compared with "
+                "itself; pass the `prefix` / `suffix` that names the predictions in it (e.g. the suffix _pred "
+                "for NAME_pred.png next to NAME.png)"
+            )
+        # One folder holds both: a file named prefix + stem + suffix of another file is a prediction, not a GT.
+        gts = {k: v for k, v in gts.items() if not (k.startswith(prefix) and k.endswith(suffix)
+                                                    and k[len(prefix) : len(k) - len(suffix)] in gts)}
+        preds = {k: v for k, v in preds.items() if k not in gts}
     out = Pairing()
     used: set[str] = set()
     for name, gpath in sorted(gts.items()):

@@ -93,3 +93,17 @@ def test_pair_files_missing_folder_and_describe_affixes(tmp_path):
         pair_files(tmp_path / "nope", tmp_path)
     assert describe_affixes("p_", "_s") == "prefix='p_' (--prefix p_) and suffix='_s' (--suffix _s)"
     assert describe_affixes("", "_s") == "suffix='_s' (--suffix _s)"
+
+
+def test_pair_files_one_folder_holding_gts_and_predictions(tmp_path):
+    from skimage import data as skd
+
+    coins = np.where(skd.coins() > 110, 255, 0).astype(np.uint8)[:64, :64]
+    for name in ("a.png", "a_pred.png", "b.png", "b_pred.JPG", "c.png", ".a_pred.png"):
+        cv2.imwrite(str(tmp_path / name), coins)
+    with pytest.raises(ValueError, match=r"`pred_dir` and `gt_dir` are the same folder .* compared with itself"):
+        pair_files(tmp_path, tmp_path)
+    pairing = pair_files(tmp_path, tmp_path / ".", suffix="_pred")  # the same folder spelled differently
+    assert [(n, p.name, g.name) for n, p, g in pairing.pairs] == [("a", "a_pred.png", "a.png"),
+                                                                  ("b", "b_pred.JPG", "b.png")]
+    assert pairing.missing == ["c"] and pairing.extra == []
