@@ -54,7 +54,7 @@ import numpy as np
 
 from segmetrics._inputs import check_bool
 from segmetrics.app._fingerprint import same_content
-from segmetrics.app.journal import JOURNAL_NAME, Journal, lock_out_dir, read_journal, settings_diff
+from segmetrics.app.journal import JOURNAL_NAME, Journal, lock_out_dir, prepare_out_dir, read_journal, settings_diff
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
 from segmetrics.registry import MetricOptions, default_metrics, family, reduce_dataset, validate_metrics
@@ -559,8 +559,7 @@ def evaluate_folder(
         journal = None
         done: dict[str, PairResult] = {}
         if out_dir is not None:
-            out = Path(out_dir)
-            out.mkdir(parents=True, exist_ok=True)
+            out = prepare_out_dir(out_dir)
             outlock.enter_context(lock_out_dir(out))
             header = {
                 "kind": "header",
@@ -793,8 +792,7 @@ def merge_results(
     result.missing = sorted(missing)
     result.extra = sorted(extra)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = prepare_out_dir(out_dir)
         cols = _columns_from_identity(identity or {})
         with lock_out_dir(out):
             journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols,

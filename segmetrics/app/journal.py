@@ -22,7 +22,16 @@ import numpy as np
 
 from segmetrics.app.pair import PairResult
 
-__all__ = ["BASE_COLUMNS", "CSV_NAME", "JOURNAL_NAME", "Journal", "OutDirInUseError", "lock_out_dir", "read_journal"]
+__all__ = [
+    "BASE_COLUMNS",
+    "CSV_NAME",
+    "JOURNAL_NAME",
+    "Journal",
+    "OutDirInUseError",
+    "lock_out_dir",
+    "prepare_out_dir",
+    "read_journal",
+]
 
 JOURNAL_NAME = "records.jsonl"
 CSV_NAME = "per_image.csv"
@@ -32,6 +41,24 @@ BASE_COLUMNS = ["name", "status", "error", "height", "width"]
 
 class OutDirInUseError(ValueError):
     """Another evaluation (another process, or another call in this one) is writing to the same ``out_dir``."""
+
+
+def prepare_out_dir(out_dir: str | os.PathLike, what: str = "out_dir") -> Path:
+    """Create the output folder ``out_dir`` (and its parents) and check that it can be written to.
+
+    Raises:
+        OSError: naming ``what`` and the folder, if it is a file, cannot be created or is not writable.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise FileExistsError(f"`{what}` {str(out)!r} is a file, not a folder; pass a folder") from None
+    except OSError as exc:
+        raise OSError(f"`{what}` {str(out)!r} cannot be created: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(f"`{what}` {str(out)!r} is not writable (permission denied); pass another folder")
+    return out
 
 
 @contextlib.contextmanager

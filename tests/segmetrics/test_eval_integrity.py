@@ -276,3 +276,19 @@ def test_two_runs_into_one_out_dir_the_second_is_refused_and_the_first_is_intact
 def test_a_bad_shard_is_a_usage_error_before_any_folder_is_read(tmp_path, shard):
     with pytest.raises(ValueError, match=r"`shard` must be \(index, count\) with 0 <= index < count"):
         evaluate_folder(tmp_path / "no-preds", tmp_path / "no-gt", shard=shard, **KW)
+
+
+def test_an_unusable_out_dir_is_named_by_its_flag(data, tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(FileExistsError, match=r"`out_dir` .*afile' is a file, not a folder"):
+        evaluate_folder(data["good"], data["gt"], out_dir=afile, **KW)
+    with pytest.raises(OSError, match=r"`out_dir` .*sub' cannot be created: Not a directory"):
+        evaluate_folder(data["good"], data["gt"], out_dir=afile / "sub", **KW)
+    import segmetrics.app.journal as journal
+
+    monkeypatch.setattr(journal.os, "access", lambda *a, **k: False)  # a read-only folder (root ignores chmod)
+    ro = tmp_path / "ro"
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(ro), *CLI]) == 2
+    err = capsys.readouterr().err
+    assert "--out '" in err and "is not writable" in err and not (ro / "records.jsonl").exists()
