@@ -192,6 +192,7 @@ def _init_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent handles it (saves, says how to resume); the
     # workers finish their chunk quietly instead of each printing a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import cv2
@@ -206,6 +207,27 @@ def _init_worker() -> None:
         numba.set_num_threads(1)
     except Exception:
         pass
+
+
+def _exit_with_parent() -> None:
+    """End this worker process when its parent dies, even by SIGKILL (the OOM killer, a job scheduler).
+
+    A pool's workers otherwise wait for work forever once their parent is gone, each holding its memory.
+    """
+    import multiprocessing as mp
+    import threading
+
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="segmetrics-parent-watch", daemon=True).start()
 
 
 def _run_chunk(chunk: list[tuple[str, str, str]], settings: EvalSettings) -> list[PairResult]:

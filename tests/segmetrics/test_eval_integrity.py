@@ -292,3 +292,33 @@ def test_an_unusable_out_dir_is_named_by_its_flag(data, tmp_path, capsys, monkey
     assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(ro), *CLI]) == 2
     err = capsys.readouterr().err
     assert "--out '" in err and "is not writable" in err and not (ro / "records.jsonl").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_workers_end_when_the_parent_is_killed(tmp_path):
+    # The OOM killer or a scheduler's kill -9 on `segmetrics eval` left its idle pool workers alive for ever.
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp, os, signal, sys
+        from concurrent.futures import ProcessPoolExecutor
+        from segmetrics.app.folder import _init_worker
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+            print(pool.submit(os.getpid).result(), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    log = tmp_path / "pid.txt"
+    with open(log, "w") as f:  # a file, not a pipe: an orphaned worker would hold a pipe open
+        subprocess.run([sys.executable, str(script)], stdout=f, cwd=ROOT, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    worker = int(log.read_text().split()[0])
+    import time
+
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(worker, 9)
+    pytest.fail("the pool worker outlived its killed parent")
