@@ -10,6 +10,7 @@ journal when it is opened and when it is closed (one row per image, sorted by na
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import csv
 import json
@@ -103,7 +104,7 @@ def _encode(a: np.ndarray) -> str:
 
 
 def _decode(s: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(s), dtype="<f8").copy()
+    return np.frombuffer(base64.b64decode(s, validate=True), dtype="<f8").copy()
 
 
 def _record_to_json(r: PairResult) -> str:
@@ -134,7 +135,11 @@ def _record_from_json(d: dict[str, Any]) -> PairResult:
 
 
 def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResult], int]:
-    """Header, records by name (last wins), and the byte length of the valid prefix."""
+    """Header, records by name (last wins), and the byte length of the valid prefix.
+
+    The valid prefix ends before the first line that is torn (no newline), not JSON, or not a record;
+    resuming truncates the journal there, so those images are computed again.
+    """
     header = None
     records: dict[str, PairResult] = {}
     valid = 0
@@ -151,11 +156,14 @@ def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResul
         except ValueError:
             break
         if header is None:
-            if d.get("kind") != "header":
+            if not isinstance(d, dict) or d.get("kind") != "header":
                 raise ValueError(f"{path} is not a segmetrics journal (no header line)")
             header = d
         else:
-            r = _record_from_json(d)
+            try:
+                r = _record_from_json(d)
+            except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+                break  # a damaged line: like a torn one, it and what follows are computed again
             records[r.name] = r
         pos = end + 1
         valid = pos
