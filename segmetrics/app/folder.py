@@ -740,8 +740,9 @@ def merge_results(
         The merged :class:`FolderResult`.
 
     Raises:
-        ValueError: if no folder is given, the settings differ, an image has conflicting values, or the
-            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent.
+        ValueError: if no folder is given, the settings differ, an image has conflicting values, the
+            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent, or
+            a folder's run did not finish (fewer images in its journal than it paired) or is still running.
         FileNotFoundError: if a folder has no journal.
 
     Example:
@@ -771,9 +772,18 @@ def merge_results(
         path = Path(d) / JOURNAL_NAME
         if not path.exists():
             raise FileNotFoundError(f"`shard_dirs` entry {str(d)!r} has no {JOURNAL_NAME}")
-        header, records, _ = read_journal(path)
+        with lock_out_dir(Path(d), "shard_dirs"):  # not a folder that a run is still writing
+            header, records, _ = read_journal(path)
         if header is None:
             raise ValueError(f"`shard_dirs` entry {str(d)!r} has an empty journal")
+        total = header.get("pairs_total")
+        if isinstance(total, int):
+            expected = len(range(header["shard"][0], total, header["shard"][1])) if header.get("shard") else total
+            if len(records) < expected:
+                raise ValueError(
+                    f"`shard_dirs` entry {str(d)!r} holds {len(records)} of its {expected} images: its run did not "
+                    "finish (interrupted or killed); run the same evaluation again, which resumes, then merge"
+                )
         if identity is None:
             identity = header["identity"]
         elif header["identity"] != identity:

@@ -89,8 +89,8 @@ def lock_out_dir(out_dir: Path, what: str = "out_dir") -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise OutDirInUseError(
-                f"`{what}` {str(out_dir)!r} is being written by another evaluation that is still running; "
-                "wait for it to finish (then re-run to resume) or pass another folder"
+                f"`{what}` {str(out_dir)!r} is being written by an evaluation that is still running; "
+                "wait for it to finish, or pass another folder"
             ) from None
         except OSError:
             pass  # a file system without flock: proceed unlocked

@@ -261,9 +261,9 @@ def test_two_runs_into_one_out_dir_the_second_is_refused_and_the_first_is_intact
     first = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
     journal = (out / "records.jsonl").read_bytes()
     with lock_out_dir(out):  # another evaluation (process or thread) is writing there
-        with pytest.raises(OutDirInUseError, match=r"`out_dir` .* is being written by another evaluation"):
+        with pytest.raises(OutDirInUseError, match=r"`out_dir` .* is being written by an evaluation that is still"):
             evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
-        with pytest.raises(ValueError, match=r"`out_dir` .* another evaluation"):
+        with pytest.raises(ValueError, match=r"`shard_dirs` .* is being written by an evaluation"):
             merge_results([out], out)
         assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(out), *CLI]) == 2
         assert "--out" in capsys.readouterr().err
@@ -322,3 +322,24 @@ def test_workers_end_when_the_parent_is_killed(tmp_path):
         time.sleep(0.05)
     os.kill(worker, 9)
     pytest.fail("the pool worker outlived its killed parent")
+
+
+def test_merge_refuses_a_shard_whose_run_did_not_finish_or_is_running(data, tmp_path, capsys):
+    from segmetrics.app.journal import lock_out_dir
+
+    dirs = [tmp_path / f"r{i}" for i in range(2)]
+    for i, d in enumerate(dirs):
+        evaluate_folder(data["good"], data["gt"], out_dir=d, shard=(i, 2), **KW)
+    whole = merge_results(dirs)
+    with lock_out_dir(dirs[1]):  # shard 1 is still being evaluated
+        with pytest.raises(ValueError, match=r"`shard_dirs` .*r1' is being written by an evaluation that is still"):
+            merge_results(dirs)
+    journal = dirs[0] / "records.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:-1]))  # shard 0 was killed before its last image
+    with pytest.raises(ValueError, match=r"`shard_dirs` entry .*r0' holds 2 of its 3 images: its run did not finish"):
+        merge_results(dirs)
+    assert main(["eval", "--merge", *map(str, dirs), "--out", str(tmp_path / "all")]) == 2
+    assert "--merge entry" in capsys.readouterr().err
+    evaluate_folder(data["good"], data["gt"], out_dir=dirs[0], shard=(0, 2), **KW)  # resumed
+    assert merge_results(dirs).metrics == whole.metrics and whole.num_images == len(NAMES)
