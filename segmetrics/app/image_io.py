@@ -89,13 +89,16 @@ def read_rgb(image_dir: str | os.PathLike, stem: str) -> np.ndarray:
     """
     import cv2
 
-    for ext in IMAGE_EXTENSIONS:
-        for cand in (Path(image_dir) / f"{stem}{ext}", Path(image_dir) / f"{stem}{ext.upper()}"):
-            if cand.is_file():
-                img = cv2.imdecode(np.fromfile(cand, dtype=np.uint8), cv2.IMREAD_COLOR)
-                if img is None or img.dtype != np.uint8:
-                    raise ImageReadError(f"cannot decode the RGB image {cand}: not a valid 8-bit image")
-                return np.ascontiguousarray(img[:, :, ::-1])
+    cands = [Path(image_dir) / f"{stem}{e}" for ext in IMAGE_EXTENSIONS for e in (ext, ext.upper())]
+    found = next((c for c in cands if c.is_file()), None)
+    if found is None and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg): pairing accepts it too
+        found = next((e for e in sorted(Path(image_dir).iterdir()) if e.stem == stem
+                      and e.suffix.lower() in IMAGE_EXTENSIONS and e.is_file()), None)
+    if found is not None:
+        img = cv2.imdecode(np.fromfile(found, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if img is None or img.dtype != np.uint8:
+            raise ImageReadError(f"cannot decode the RGB image {found}: not a valid 8-bit image")
+        return np.ascontiguousarray(img[:, :, ::-1])
     raise ImageReadError(f"no RGB image named {stem} with an extension of {IMAGE_EXTENSIONS} in {image_dir}")
 
 

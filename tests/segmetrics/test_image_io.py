@@ -107,3 +107,18 @@ def test_pair_files_one_folder_holding_gts_and_predictions(tmp_path):
     assert [(n, p.name, g.name) for n, p, g in pairing.pairs] == [("a", "a_pred.png", "a.png"),
                                                                   ("b", "b_pred.JPG", "b.png")]
     assert pairing.missing == ["c"] and pairing.extra == []
+
+
+def test_read_rgb_finds_the_image_whatever_the_case_of_its_extension(tmp_path):
+    from skimage import data as skd
+
+    from segmetrics.app.image_io import read_rgb
+
+    coffee = skd.coffee()[:40, :48]
+    for name in ("a.Jpg", "b.PNG", "c.png"):  # pairing accepts all three; 'a.Jpg' was 'no RGB image named a'
+        cv2.imencode(name[name.index("."):].lower(), coffee[:, :, ::-1])[1].tofile(str(tmp_path / name))
+    for stem in "abc":
+        img = read_rgb(tmp_path, stem)
+        assert img.shape == (40, 48, 3) and abs(int(img[..., 0].mean()) - int(coffee[..., 0].mean())) <= 2
+    with pytest.raises(ImageReadError, match="no RGB image named d"):
+        read_rgb(tmp_path, "d")
