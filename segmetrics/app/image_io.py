@@ -17,13 +17,15 @@ Conventions (also in the README's conventions table):
 * **Pairing** is by file stem: the prediction for ``gt_dir/NAME.ext`` is
   ``pred_dir/{prefix}NAME{suffix}.ext'`` with any supported extension (png, jpg, jpeg, bmp, tif,
   tiff). Ground truths without a prediction are reported as *missing*, predictions without a ground
-  truth as *extra*; only the intersection is evaluated. Hidden files (names starting with ``.``,
+  truth as *extra*; only the intersection is evaluated. Stems are compared in Unicode NFC, so a
+  name decomposed by a macOS copy pairs with its composed form. Hidden files (names starting with ``.``,
   e.g. macOS's ``._NAME.png``) are not images of the folder.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,12 +203,14 @@ def _index(folder: Path, exts: Iterable[str], what: str) -> dict[str, Path]:
     for entry in sorted(folder.iterdir()):
         if not entry.is_file() or entry.suffix.lower() not in exts or entry.name.startswith("."):
             continue  # hidden files too: macOS copies leave '._NAME.png' resource forks next to each image
-        if entry.stem in index:
+        # NFC: a name copied through macOS (decomposed, 'e' + U+0301) still pairs with the composed 'é'
+        stem = unicodedata.normalize("NFC", entry.stem)
+        if stem in index:
             raise ValueError(
-                f"`{what}` holds several images with the stem {entry.stem!r} "
-                f"({index[entry.stem].name}, {entry.name}); keep one per name"
+                f"`{what}` holds several images with the stem {stem!r} "
+                f"({index[stem].name}, {entry.name}); keep one per name"
             )
-        index[entry.stem] = entry
+        index[stem] = entry
     return index
 
 

@@ -122,3 +122,19 @@ def test_read_rgb_finds_the_image_whatever_the_case_of_its_extension(tmp_path):
         assert img.shape == (40, 48, 3) and abs(int(img[..., 0].mean()) - int(coffee[..., 0].mean())) <= 2
     with pytest.raises(ImageReadError, match="no RGB image named d"):
         read_rgb(tmp_path, "d")
+
+
+def test_pair_files_unicode_spaces_and_upper_case_extensions(tmp_path):
+    import unicodedata
+
+    from skimage import data as skd
+
+    horse = np.where(skd.horse(), 0, 255).astype(np.uint8)[::8, ::8]
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    nfc, nfd = (unicodedata.normalize(f, "café horse") for f in ("NFC", "NFD"))
+    for folder, name in (("gt", f"{nfc}.PNG"), ("pred", f"{nfd}.JPG"), ("gt", "b c.png"), ("pred", "b c.Png")):
+        cv2.imencode(".png", horse)[1].tofile(str(tmp_path / folder / name))
+    pairing = pair_files(tmp_path / "pred", tmp_path / "gt")
+    assert [n for n, _, _ in pairing.pairs] == ["b c", nfc] and not pairing.missing and not pairing.extra
+    assert read_map(pairing.pairs[1][1]).shape == horse.shape
