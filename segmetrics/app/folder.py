@@ -17,7 +17,11 @@ the CSV is rewritten from the journal so that it always matches it. Each row sto
 the content of both of its files (size, modification time and a blake2b hash of the bytes read, see
 :mod:`segmetrics.app._fingerprint`): a row whose prediction or GT changed since is computed again, and
 the result counts the rows reused and recomputed. A journal written with different settings, or by
-another shard, is refused unless ``overwrite=True``.
+another shard, is refused unless ``overwrite=True``. A run holds a lock on ``out_dir`` (``flock``, where
+the platform has it) from reading the journal to writing ``results.json``: a second run into the same
+folder, or a :func:`merge_results` of a folder still being written, is refused; a shard folder whose
+journal holds fewer images than its run paired (a killed run) is refused by :func:`merge_results`
+until the run is resumed. Worker processes exit when their parent dies, even by ``SIGKILL``.
 
 **Dataset semantics** (pysodmetrics'): every scalar is the mean over the successfully evaluated
 images; the curves are averaged over images, and ``fm.max`` / ``fm.mean`` (and ``em``, ``iou``,
