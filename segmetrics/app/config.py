@@ -129,6 +129,14 @@ def load_config(config: str | os.PathLike | dict[str, Any], *, base_dir: str | o
         if not isinstance(data.get(key), dict) or not data[key]:
             raise ValueError(f"{where}: `{key}` must be a non-empty table of name = folder")
 
+    for key in ("datasets", "methods"):
+        for name in data[key]:  # each name is a folder of out/<dataset>/<method>
+            if name in ("", ".", "..") or any(c in name for c in "/\\\0:"):
+                raise ValueError(
+                    f"{where}: {key[:-1]} name {name!r} is a folder name of the output (out/<dataset>/<method>): "
+                    "it must not be empty, '.' or '..', nor hold '/', '\\', ':' or NUL"
+                )
+
     def resolve(p: str) -> Path:
         q = Path(os.path.expanduser(str(p)))
         return q if q.is_absolute() else base / q

@@ -17,7 +17,11 @@ the CSV is rewritten from the journal so that it always matches it. Each row sto
 the content of both of its files (size, modification time and a blake2b hash of the bytes read, see
 :mod:`segmetrics.app._fingerprint`): a row whose prediction or GT changed since is computed again, and
 the result counts the rows reused and recomputed. A journal written with different settings, or by
-another shard, is refused unless ``overwrite=True``.
+another shard, is refused unless ``overwrite=True``. A run holds a lock on ``out_dir`` (``flock``, where
+the platform has it) from reading the journal to writing ``results.json``: a second run into the same
+folder, or a :func:`merge_results` of a folder still being written, is refused; a shard folder whose
+journal holds fewer images than its run paired (a killed run) is refused by :func:`merge_results`
+until the run is resumed. Worker processes exit when their parent dies, even by ``SIGKILL``.
 
 **Dataset semantics** (pysodmetrics'): every scalar is the mean over the successfully evaluated
 images; the curves are averaged over images, and ``fm.max`` / ``fm.mean`` (and ``em``, ``iou``,
@@ -38,6 +42,7 @@ images in flight, not by the dataset. ``workers=0`` evaluates in the calling pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -53,7 +58,7 @@ import numpy as np
 
 from segmetrics._inputs import check_bool
 from segmetrics.app._fingerprint import same_content
-from segmetrics.app.journal import JOURNAL_NAME, Journal, read_journal, settings_diff
+from segmetrics.app.journal import JOURNAL_NAME, Journal, lock_out_dir, prepare_out_dir, read_journal, settings_diff
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
 from segmetrics.registry import MetricOptions, default_metrics, family, reduce_dataset, validate_metrics
@@ -191,6 +196,7 @@ def _init_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent handles it (saves, says how to resume); the
     # workers finish their chunk quietly instead of each printing a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import cv2
@@ -205,6 +211,27 @@ def _init_worker() -> None:
         numba.set_num_threads(1)
     except Exception:
         pass
+
+
+def _exit_with_parent() -> None:
+    """End this worker process when its parent dies, even by SIGKILL (the OOM killer, a job scheduler).
+
+    A pool's workers otherwise wait for work forever once their parent is gone, each holding its memory.
+    """
+    import multiprocessing as mp
+    import threading
+
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="segmetrics-parent-watch", daemon=True).start()
 
 
 def _run_chunk(chunk: list[tuple[str, str, str]], settings: EvalSettings) -> list[PairResult]:
@@ -530,10 +557,6 @@ def evaluate_folder(
         raise FileNotFoundError(f"`image_dir` must be an existing folder; got {str(image_dir)!r}")
     settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache,
                             image_dir=None if image_dir is None else str(image_dir))
-    pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
-    if not pairing.pairs:
-        raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
-    n_pairs = len(pairing.pairs)
     if shard is not None:
         ok_shard = (
             isinstance(shard, (tuple, list))
@@ -545,6 +568,11 @@ def evaluate_folder(
         if not ok_shard:
             raise ValueError(f"`shard` must be (index, count) with 0 <= index < count; got {shard!r}")
         shard = (int(shard[0]), int(shard[1]))
+    pairing = pair_files(pred_dir, gt_dir, prefix=prefix, suffix=suffix)
+    if not pairing.pairs:
+        raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
+    n_pairs = len(pairing.pairs)
+    if shard is not None:
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
     executor = _choose_executor(executor, workers if len(pairing.pairs) > 1 else 0)
     dataset = dataset or default_names(pred_dir, gt_dir)[1]
@@ -552,83 +580,85 @@ def evaluate_folder(
     identity = settings.identity()
     columns = metric_columns(settings)
 
-    journal = None
-    done: dict[str, PairResult] = {}
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        header = {
-            "kind": "header",
-            "schema": "segmetrics.journal/1",
-            "identity": identity,
-            "sources": {"pred_dir": str(Path(pred_dir).resolve()), "gt_dir": str(Path(gt_dir).resolve()),
-                        "prefix": prefix, "suffix": suffix},
-            "shard": list(shard) if shard else None,
-            "pairs_total": n_pairs,
-        }
-        journal = Journal(out, header, columns, overwrite)
-        done = {k: r for k, r in journal.records.items() if r.status == "ok"}
-    # Resume: a stored row is reused only if both of its files still have the content it was computed
-    # from (size + mtime, else a hash of the bytes); other rows are computed again.
-    tasks = []
-    records: dict[str, PairResult] = {}
-    reused = recomputed = 0
-    for n, p, g in pairing.pairs:
-        r = done.get(n)
-        if r is not None:
-            same_p, new_p = same_content(r.inputs.get("pred"), p)
-            same_g, new_g = same_content(r.inputs.get("gt"), g) if same_p else (False, None)
-            if same_p and same_g:
-                records[n] = r
-                reused += 1
-                if (new_p or new_g) and journal is not None:  # same bytes, new mtime: skip the hash next time
-                    r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
+    outlock = contextlib.ExitStack()  # held from reading the journal to writing results.json
+    with outlock:
+        journal = None
+        done: dict[str, PairResult] = {}
+        if out_dir is not None:
+            out = prepare_out_dir(out_dir)
+            outlock.enter_context(lock_out_dir(out))
+            header = {
+                "kind": "header",
+                "schema": "segmetrics.journal/1",
+                "identity": identity,
+                "sources": {"pred_dir": str(Path(pred_dir).resolve()), "gt_dir": str(Path(gt_dir).resolve()),
+                            "prefix": prefix, "suffix": suffix},
+                "shard": list(shard) if shard else None,
+                "pairs_total": n_pairs,
+            }
+            journal = Journal(out, header, columns, overwrite)
+            done = {k: r for k, r in journal.records.items() if r.status == "ok"}
+        # Resume: a stored row is reused only if both of its files still have the content it was computed
+        # from (size + mtime, else a hash of the bytes); other rows are computed again.
+        tasks = []
+        records: dict[str, PairResult] = {}
+        reused = recomputed = 0
+        for n, p, g in pairing.pairs:
+            r = done.get(n)
+            if r is not None:
+                same_p, new_p = same_content(r.inputs.get("pred"), p)
+                same_g, new_g = same_content(r.inputs.get("gt"), g) if same_p else (False, None)
+                if same_p and same_g:
+                    records[n] = r
+                    reused += 1
+                    if (new_p or new_g) and journal is not None:  # same bytes, new mtime: skip the hash next time
+                        r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
+                        journal.add(r)
+                    continue
+                recomputed += 1
+            tasks.append((n, str(p), str(g)))
+        if progress and (reused or recomputed):
+            print(f"resuming {out_dir}: {reused} row(s) reused, {recomputed} recomputed because a file changed, "
+                  f"{len(tasks) - recomputed} new", file=sys.stderr)
+
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(
+                total=len(pairing.pairs),
+                initial=len(pairing.pairs) - len(tasks),
+                desc=f"{dataset}/{method}",
+                unit="img",
+                dynamic_ncols=True,
+                file=sys.stderr,
+            )
+        t0 = time.perf_counter()
+        try:
+            for r in _iter_results(tasks, settings, workers, chunksize, executor):
+                records[r.name] = r
+                if journal is not None:
                     journal.add(r)
-                continue
-            recomputed += 1
-        tasks.append((n, str(p), str(g)))
-    if progress and (reused or recomputed):
-        print(f"resuming {out_dir}: {reused} row(s) reused, {recomputed} recomputed because a file changed, "
-              f"{len(tasks) - recomputed} new", file=sys.stderr)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=len(pairing.pairs),
-            initial=len(pairing.pairs) - len(tasks),
-            desc=f"{dataset}/{method}",
-            unit="img",
-            dynamic_ncols=True,
-            file=sys.stderr,
-        )
-    t0 = time.perf_counter()
-    try:
-        for r in _iter_results(tasks, settings, workers, chunksize, executor):
-            records[r.name] = r
-            if journal is not None:
-                journal.add(r)
+                if bar is not None:
+                    bar.update(1)
+                    if r.status != "ok":
+                        bar.write(f"error: {r.name}: {r.error}")
+        finally:
             if bar is not None:
-                bar.update(1)
-                if r.status != "ok":
-                    bar.write(f"error: {r.name}: {r.error}")
-    finally:
-        if bar is not None:
-            bar.close()
-        if journal is not None:
-            journal.close()
-    result = aggregate(records.values(), identity, method=method, dataset=dataset)
-    result.missing = list(pairing.missing)
-    result.extra = list(pairing.extra)
-    result.settings = {**identity, "seconds": round(time.perf_counter() - t0, 3)}
-    if shard:
-        result.settings["shard"] = list(shard)
-    result.reused, result.recomputed = reused, recomputed
-    if out_dir is not None:
-        result.out_dir = str(out_dir)
-        result.save(Path(out_dir) / _RESULTS)
-    return result
+                bar.close()
+            if journal is not None:
+                journal.close()
+        result = aggregate(records.values(), identity, method=method, dataset=dataset)
+        result.missing = list(pairing.missing)
+        result.extra = list(pairing.extra)
+        result.settings = {**identity, "seconds": round(time.perf_counter() - t0, 3)}
+        if shard:
+            result.settings["shard"] = list(shard)
+        result.reused, result.recomputed = reused, recomputed
+        if out_dir is not None:
+            result.out_dir = str(out_dir)
+            result.save(Path(out_dir) / _RESULTS)
+        return result
 
 
 def load_results(path: str | os.PathLike) -> FolderResult:
@@ -714,8 +744,9 @@ def merge_results(
         The merged :class:`FolderResult`.
 
     Raises:
-        ValueError: if no folder is given, the settings differ, an image has conflicting values, or the
-            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent.
+        ValueError: if no folder is given, the settings differ, an image has conflicting values, the
+            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent, or
+            a folder's run did not finish (fewer images in its journal than it paired) or is still running.
         FileNotFoundError: if a folder has no journal.
 
     Example:
@@ -745,9 +776,18 @@ def merge_results(
         path = Path(d) / JOURNAL_NAME
         if not path.exists():
             raise FileNotFoundError(f"`shard_dirs` entry {str(d)!r} has no {JOURNAL_NAME}")
-        header, records, _ = read_journal(path)
+        with lock_out_dir(Path(d), "shard_dirs"):  # not a folder that a run is still writing
+            header, records, _ = read_journal(path)
         if header is None:
             raise ValueError(f"`shard_dirs` entry {str(d)!r} has an empty journal")
+        total = header.get("pairs_total")
+        if isinstance(total, int):
+            expected = len(range(header["shard"][0], total, header["shard"][1])) if header.get("shard") else total
+            if len(records) < expected:
+                raise ValueError(
+                    f"`shard_dirs` entry {str(d)!r} holds {len(records)} of its {expected} images: its run did not "
+                    "finish (interrupted or killed); run the same evaluation again, which resumes, then merge"
+                )
         if identity is None:
             identity = header["identity"]
         elif header["identity"] != identity:
@@ -788,15 +828,16 @@ def merge_results(
     result.missing = sorted(missing)
     result.extra = sorted(extra)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = prepare_out_dir(out_dir)
         cols = _columns_from_identity(identity or {})
-        journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols, True)
-        for name in sorted(merged):
-            journal.add(merged[name])
-        journal.close()
-        result.out_dir = str(out)
-        result.save(out / _RESULTS)
+        with lock_out_dir(out):
+            journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols,
+                              True)
+            for name in sorted(merged):
+                journal.add(merged[name])
+            journal.close()
+            result.out_dir = str(out)
+            result.save(out / _RESULTS)
     return result
 
 

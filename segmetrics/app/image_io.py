@@ -17,13 +17,15 @@ Conventions (also in the README's conventions table):
 * **Pairing** is by file stem: the prediction for ``gt_dir/NAME.ext`` is
   ``pred_dir/{prefix}NAME{suffix}.ext'`` with any supported extension (png, jpg, jpeg, bmp, tif,
   tiff). Ground truths without a prediction are reported as *missing*, predictions without a ground
-  truth as *extra*; only the intersection is evaluated. Hidden files (names starting with ``.``,
+  truth as *extra*; only the intersection is evaluated. Stems are compared in Unicode NFC, so a
+  name decomposed by a macOS copy pairs with its composed form. Hidden files (names starting with ``.``,
   e.g. macOS's ``._NAME.png``) are not images of the folder.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,13 +91,16 @@ def read_rgb(image_dir: str | os.PathLike, stem: str) -> np.ndarray:
     """
     import cv2
 
-    for ext in IMAGE_EXTENSIONS:
-        for cand in (Path(image_dir) / f"{stem}{ext}", Path(image_dir) / f"{stem}{ext.upper()}"):
-            if cand.is_file():
-                img = cv2.imdecode(np.fromfile(cand, dtype=np.uint8), cv2.IMREAD_COLOR)
-                if img is None or img.dtype != np.uint8:
-                    raise ImageReadError(f"cannot decode the RGB image {cand}: not a valid 8-bit image")
-                return np.ascontiguousarray(img[:, :, ::-1])
+    cands = [Path(image_dir) / f"{stem}{e}" for ext in IMAGE_EXTENSIONS for e in (ext, ext.upper())]
+    found = next((c for c in cands if c.is_file()), None)
+    if found is None and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg): pairing accepts it too
+        found = next((e for e in sorted(Path(image_dir).iterdir()) if e.stem == stem
+                      and e.suffix.lower() in IMAGE_EXTENSIONS and e.is_file()), None)
+    if found is not None:
+        img = cv2.imdecode(np.fromfile(found, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if img is None or img.dtype != np.uint8:
+            raise ImageReadError(f"cannot decode the RGB image {found}: not a valid 8-bit image")
+        return np.ascontiguousarray(img[:, :, ::-1])
     raise ImageReadError(f"no RGB image named {stem} with an extension of {IMAGE_EXTENSIONS} in {image_dir}")
 
 
@@ -198,12 +203,14 @@ def _index(folder: Path, exts: Iterable[str], what: str) -> dict[str, Path]:
     for entry in sorted(folder.iterdir()):
         if not entry.is_file() or entry.suffix.lower() not in exts or entry.name.startswith("."):
             continue  # hidden files too: macOS copies leave '._NAME.png' resource forks next to each image
-        if entry.stem in index:
+        # NFC: a name copied through macOS (decomposed, 'e' + U+0301) still pairs with the composed 'é'
+        stem = unicodedata.normalize("NFC", entry.stem)
+        if stem in index:
             raise ValueError(
-                f"`{what}` holds several images with the stem {entry.stem!r} "
-                f"({index[entry.stem].name}, {entry.name}); keep one per name"
+                f"`{what}` holds several images with the stem {stem!r} "
+                f"({index[stem].name}, {entry.name}); keep one per name"
             )
-        index[entry.stem] = entry
+        index[stem] = entry
     return index
 
 
@@ -221,8 +228,10 @@ def pair_files(
     ``extensions`` (the extension may differ, e.g. a ``.jpg`` GT and a ``.png`` prediction).
 
     Args:
-        pred_dir: folder of predictions (not searched recursively).
-        gt_dir: folder of ground truths.
+        pred_dir: folder of predictions (not searched recursively: sub-folders are ignored).
+        gt_dir: folder of ground truths (not searched recursively). It may be ``pred_dir`` itself when
+            ``prefix`` / ``suffix`` tell the predictions apart: a file named ``prefix + NAME + suffix``
+            next to ``NAME`` is then a prediction, not a GT.
         prefix: text the prediction stems have before the GT stem (default none).
         suffix: text the prediction stems have after the GT stem, e.g. ``"_sal"``.
         extensions: accepted extensions (case-insensitive), default :data:`IMAGE_EXTENSIONS`.
@@ -233,7 +242,8 @@ def pair_files(
 
     Raises:
         FileNotFoundError: if a folder does not exist.
-        ValueError: if a folder holds two images with the same stem (e.g. ``a.png`` and ``a.jpg``).
+        ValueError: if a folder holds two images with the same stem (e.g. ``a.png`` and ``a.jpg``), or
+            ``pred_dir`` is ``gt_dir`` with no ``prefix`` / ``suffix`` (each GT would be its own prediction).
 
     Example:
         >>> import tempfile, pathlib
@@ -248,6 +258,17 @@ def pair_files(
     exts = tuple(extensions)
     preds = _index(Path(pred_dir), exts, "pred_dir")
     gts = _index(Path(gt_dir), exts, "gt_dir")
+    if Path(pred_dir).resolve() == Path(gt_dir).resolve():
+        if not prefix and not suffix:
+            raise ValueError(
+                f"`pred_dir` and `gt_dir` are the same folder {str(gt_dir)!r}: every GT would be compared with "
+                "itself; pass the `prefix` / `suffix` that names the predictions in it (e.g. the suffix _pred "
+                "for NAME_pred.png next to NAME.png)"
+            )
+        # One folder holds both: a file named prefix + stem + suffix of another file is a prediction, not a GT.
+        gts = {k: v for k, v in gts.items() if not (k.startswith(prefix) and k.endswith(suffix)
+                                                    and k[len(prefix) : len(k) - len(suffix)] in gts)}
+        preds = {k: v for k, v in preds.items() if k not in gts}
     out = Pairing()
     used: set[str] = set()
     for name, gpath in sorted(gts.items()):

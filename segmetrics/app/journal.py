@@ -10,9 +10,12 @@ journal when it is opened and when it is closed (one row per image, sorted by na
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import csv
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,16 @@ import numpy as np
 
 from segmetrics.app.pair import PairResult
 
-__all__ = ["BASE_COLUMNS", "CSV_NAME", "JOURNAL_NAME", "Journal", "read_journal"]
+__all__ = [
+    "BASE_COLUMNS",
+    "CSV_NAME",
+    "JOURNAL_NAME",
+    "Journal",
+    "OutDirInUseError",
+    "lock_out_dir",
+    "prepare_out_dir",
+    "read_journal",
+]
 
 JOURNAL_NAME = "records.jsonl"
 CSV_NAME = "per_image.csv"
@@ -28,12 +40,71 @@ CSV_NAME = "per_image.csv"
 BASE_COLUMNS = ["name", "status", "error", "height", "width"]
 
 
+class OutDirInUseError(ValueError):
+    """Another evaluation (another process, or another call in this one) is writing to the same ``out_dir``."""
+
+
+def prepare_out_dir(out_dir: str | os.PathLike, what: str = "out_dir") -> Path:
+    """Create the output folder ``out_dir`` (and its parents) and check that it can be written to.
+
+    Raises:
+        OSError: naming ``what`` and the folder, if it is a file, cannot be created or is not writable.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise FileExistsError(f"`{what}` {str(out)!r} is a file, not a folder; pass a folder") from None
+    except OSError as exc:
+        raise OSError(f"`{what}` {str(out)!r} cannot be created: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(f"`{what}` {str(out)!r} is not writable (permission denied); pass another folder")
+    return out
+
+
+@contextlib.contextmanager
+def lock_out_dir(out_dir: Path, what: str = "out_dir") -> Iterator[None]:
+    """Hold an exclusive lock on the folder ``out_dir`` while its journal, CSV and results are written.
+
+    Two runs into one folder would otherwise both truncate, append to and rewrite the same files. The
+    lock is an advisory ``flock`` on the folder itself (no lock file is left behind), released when the
+    block exits, also when the process is killed. Where ``flock`` is unavailable (Windows, some network
+    file systems) nothing is locked.
+
+    Raises:
+        OutDirInUseError: (a ``ValueError``) if another evaluation holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks on folders
+        yield
+        return
+    try:
+        fd = os.open(out_dir, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutDirInUseError(
+                f"`{what}` {str(out_dir)!r} is being written by an evaluation that is still running; "
+                "wait for it to finish, or pass another folder"
+            ) from None
+        except OSError:
+            pass  # a file system without flock: proceed unlocked
+        yield
+    finally:
+        os.close(fd)
+
+
 def _encode(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
 
 
 def _decode(s: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(s), dtype="<f8").copy()
+    return np.frombuffer(base64.b64decode(s, validate=True), dtype="<f8").copy()
 
 
 def _record_to_json(r: PairResult) -> str:
@@ -64,7 +135,11 @@ def _record_from_json(d: dict[str, Any]) -> PairResult:
 
 
 def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResult], int]:
-    """Header, records by name (last wins), and the byte length of the valid prefix."""
+    """Header, records by name (last wins), and the byte length of the valid prefix.
+
+    The valid prefix ends before the first line that is torn (no newline), not JSON, or not a record;
+    resuming truncates the journal there, so those images are computed again.
+    """
     header = None
     records: dict[str, PairResult] = {}
     valid = 0
@@ -81,11 +156,14 @@ def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResul
         except ValueError:
             break
         if header is None:
-            if d.get("kind") != "header":
+            if not isinstance(d, dict) or d.get("kind") != "header":
                 raise ValueError(f"{path} is not a segmetrics journal (no header line)")
             header = d
         else:
-            r = _record_from_json(d)
+            try:
+                r = _record_from_json(d)
+            except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+                break  # a damaged line: like a torn one, it and what follows are computed again
             records[r.name] = r
         pos = end + 1
         valid = pos

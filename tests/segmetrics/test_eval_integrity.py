@@ -249,3 +249,97 @@ def test_broken_pool_at_start_up_does_not_blame_memory(monkeypatch):
     with pytest.raises(RuntimeError, match="failed at start-up") as exc:
         list(folder._iter_results(tasks, None, 2, 1, "process"))
     assert "memory" not in str(exc.value)
+
+
+# ------------------------------------------------------------------------------ adversarial folder pass
+
+
+def test_two_runs_into_one_out_dir_the_second_is_refused_and_the_first_is_intact(data, tmp_path, capsys):
+    from segmetrics.app.journal import OutDirInUseError, lock_out_dir
+
+    out = tmp_path / "out"
+    first = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    journal = (out / "records.jsonl").read_bytes()
+    with lock_out_dir(out):  # another evaluation (process or thread) is writing there
+        with pytest.raises(OutDirInUseError, match=r"`out_dir` .* is being written by an evaluation that is still"):
+            evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+        with pytest.raises(ValueError, match=r"`shard_dirs` .* is being written by an evaluation"):
+            merge_results([out], out)
+        assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(out), *CLI]) == 2
+        assert "--out" in capsys.readouterr().err
+    assert (out / "records.jsonl").read_bytes() == journal  # neither truncated nor appended to
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)  # the lock is released after a run
+    assert again.reused == len(NAMES) and again.metrics == first.metrics
+
+
+@pytest.mark.parametrize("shard", [(3, 2), (2, 2), (0, 0), (-1, 2)])
+def test_a_bad_shard_is_a_usage_error_before_any_folder_is_read(tmp_path, shard):
+    with pytest.raises(ValueError, match=r"`shard` must be \(index, count\) with 0 <= index < count"):
+        evaluate_folder(tmp_path / "no-preds", tmp_path / "no-gt", shard=shard, **KW)
+
+
+def test_an_unusable_out_dir_is_named_by_its_flag(data, tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(FileExistsError, match=r"`out_dir` .*afile' is a file, not a folder"):
+        evaluate_folder(data["good"], data["gt"], out_dir=afile, **KW)
+    with pytest.raises(OSError, match=r"`out_dir` .*sub' cannot be created: Not a directory"):
+        evaluate_folder(data["good"], data["gt"], out_dir=afile / "sub", **KW)
+    import segmetrics.app.journal as journal
+
+    monkeypatch.setattr(journal.os, "access", lambda *a, **k: False)  # a read-only folder (root ignores chmod)
+    ro = tmp_path / "ro"
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(ro), *CLI]) == 2
+    err = capsys.readouterr().err
+    assert "--out '" in err and "is not writable" in err and not (ro / "records.jsonl").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_workers_end_when_the_parent_is_killed(tmp_path):
+    # The OOM killer or a scheduler's kill -9 on `segmetrics eval` left its idle pool workers alive for ever.
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp, os, signal, sys
+        from concurrent.futures import ProcessPoolExecutor
+        from segmetrics.app.folder import _init_worker
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+            print(pool.submit(os.getpid).result(), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    log = tmp_path / "pid.txt"
+    with open(log, "w") as f:  # a file, not a pipe: an orphaned worker would hold a pipe open
+        subprocess.run([sys.executable, str(script)], stdout=f, cwd=ROOT, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    worker = int(log.read_text().split()[0])
+    import time
+
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(worker, 9)
+    pytest.fail("the pool worker outlived its killed parent")
+
+
+def test_merge_refuses_a_shard_whose_run_did_not_finish_or_is_running(data, tmp_path, capsys):
+    from segmetrics.app.journal import lock_out_dir
+
+    dirs = [tmp_path / f"r{i}" for i in range(2)]
+    for i, d in enumerate(dirs):
+        evaluate_folder(data["good"], data["gt"], out_dir=d, shard=(i, 2), **KW)
+    whole = merge_results(dirs)
+    with lock_out_dir(dirs[1]):  # shard 1 is still being evaluated
+        with pytest.raises(ValueError, match=r"`shard_dirs` .*r1' is being written by an evaluation that is still"):
+            merge_results(dirs)
+    journal = dirs[0] / "records.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:-1]))  # shard 0 was killed before its last image
+    with pytest.raises(ValueError, match=r"`shard_dirs` entry .*r0' holds 2 of its 3 images: its run did not finish"):
+        merge_results(dirs)
+    assert main(["eval", "--merge", *map(str, dirs), "--out", str(tmp_path / "all")]) == 2
+    assert "--merge entry" in capsys.readouterr().err
+    evaluate_folder(data["good"], data["gt"], out_dir=dirs[0], shard=(0, 2), **KW)  # resumed
+    assert merge_results(dirs).metrics == whole.metrics and whole.num_images == len(NAMES)

@@ -93,3 +93,48 @@ def test_pair_files_missing_folder_and_describe_affixes(tmp_path):
         pair_files(tmp_path / "nope", tmp_path)
     assert describe_affixes("p_", "_s") == "prefix='p_' (--prefix p_) and suffix='_s' (--suffix _s)"
     assert describe_affixes("", "_s") == "suffix='_s' (--suffix _s)"
+
+
+def test_pair_files_one_folder_holding_gts_and_predictions(tmp_path):
+    from skimage import data as skd
+
+    coins = np.where(skd.coins() > 110, 255, 0).astype(np.uint8)[:64, :64]
+    for name in ("a.png", "a_pred.png", "b.png", "b_pred.JPG", "c.png", ".a_pred.png"):
+        cv2.imwrite(str(tmp_path / name), coins)
+    with pytest.raises(ValueError, match=r"`pred_dir` and `gt_dir` are the same folder .* compared with itself"):
+        pair_files(tmp_path, tmp_path)
+    pairing = pair_files(tmp_path, tmp_path / ".", suffix="_pred")  # the same folder spelled differently
+    assert [(n, p.name, g.name) for n, p, g in pairing.pairs] == [("a", "a_pred.png", "a.png"),
+                                                                  ("b", "b_pred.JPG", "b.png")]
+    assert pairing.missing == ["c"] and pairing.extra == []
+
+
+def test_read_rgb_finds_the_image_whatever_the_case_of_its_extension(tmp_path):
+    from skimage import data as skd
+
+    from segmetrics.app.image_io import read_rgb
+
+    coffee = skd.coffee()[:40, :48]
+    for name in ("a.Jpg", "b.PNG", "c.png"):  # pairing accepts all three; 'a.Jpg' was 'no RGB image named a'
+        cv2.imencode(name[name.index("."):].lower(), coffee[:, :, ::-1])[1].tofile(str(tmp_path / name))
+    for stem in "abc":
+        img = read_rgb(tmp_path, stem)
+        assert img.shape == (40, 48, 3) and abs(int(img[..., 0].mean()) - int(coffee[..., 0].mean())) <= 2
+    with pytest.raises(ImageReadError, match="no RGB image named d"):
+        read_rgb(tmp_path, "d")
+
+
+def test_pair_files_unicode_spaces_and_upper_case_extensions(tmp_path):
+    import unicodedata
+
+    from skimage import data as skd
+
+    horse = np.where(skd.horse(), 0, 255).astype(np.uint8)[::8, ::8]
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    nfc, nfd = (unicodedata.normalize(f, "café horse") for f in ("NFC", "NFD"))
+    for folder, name in (("gt", f"{nfc}.PNG"), ("pred", f"{nfd}.JPG"), ("gt", "b c.png"), ("pred", "b c.Png")):
+        cv2.imencode(".png", horse)[1].tofile(str(tmp_path / folder / name))
+    pairing = pair_files(tmp_path / "pred", tmp_path / "gt")
+    assert [n for n, _, _ in pairing.pairs] == ["b c", nfc] and not pairing.missing and not pairing.extra
+    assert read_map(pairing.pairs[1][1]).shape == horse.shape

@@ -81,3 +81,26 @@ def test_a_different_evaluation_is_named_by_the_settings_that_differ(tmp_path):
     with pytest.raises(ValueError, match=r"holds results of a different evaluation \(threshold: 0.5 there, 0.3 now; "
                                          r"cm_alpha: 6.0 there, 12.0 now\); pass overwrite=True \(--overwrite\)"):
         Journal(tmp_path, other, ["cm"], overwrite=False)
+
+
+@pytest.mark.parametrize("junk", [b"[]", b'{"kind": "x"}', b'"text"',
+                                  b'{"name": "z", "status": "ok", "curves": {"c": "!!"}}'])
+def test_a_damaged_record_line_ends_the_valid_prefix_like_a_torn_one(tmp_path, junk):
+    # These lines used to crash the resume with a bare KeyError / TypeError.
+    j = Journal(tmp_path, HEADER, ["mae", "fm.max"], overwrite=False)
+    j.add(_record("a", 0.25))
+    j.close()
+    size = (tmp_path / JOURNAL_NAME).stat().st_size
+    with open(tmp_path / JOURNAL_NAME, "ab") as f:
+        f.write(junk + b"\n" + _record_line("b"))
+    header, records, valid = read_journal(tmp_path / JOURNAL_NAME)
+    assert header == HEADER and sorted(records) == ["a"] and valid == size
+    j = Journal(tmp_path, HEADER, ["mae", "fm.max"], overwrite=False)  # resuming truncates there
+    j.close()
+    assert (tmp_path / JOURNAL_NAME).stat().st_size == size and sorted(j.records) == ["a"]
+
+
+def _record_line(name):
+    from segmetrics.app.journal import _record_to_json
+
+    return (_record_to_json(_record(name, 0.5)) + "\n").encode()
