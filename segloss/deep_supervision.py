@@ -52,8 +52,14 @@ def _bce_per_sample(side: torch.Tensor, target: torch.Tensor, from_logits: bool)
     if from_logits:
         elem = F.binary_cross_entropy_with_logits(side, target, reduction="none")
     else:  # nn.BCELoss semantics: logs clamped at -100
-        log_p = torch.log(side).clamp_min(-100.0)
-        log_q = torch.log1p(-side).clamp_min(-100.0)
+        # log(p) at p = 0 (or 1/p at a subnormal p) is infinite and the clamp's zero gradient times it is NaN,
+        # even where the other label's term is the one that counts: elements whose log has no finite derivative
+        # keep their (clamped) value but take it from a detached log, so their gradient is 0, like the clamp's.
+        ok_p = side >= torch.finfo(side.dtype).tiny
+        ok_q = side < 1
+        log_p = torch.where(ok_p, torch.log(torch.where(ok_p, side, 1.0)), torch.log(side.detach())).clamp_min(-100.0)
+        log_q = torch.where(ok_q, torch.log1p(-torch.where(ok_q, side, 0.0)), torch.log1p(-side.detach()))
+        log_q = log_q.clamp_min(-100.0)
         elem = -(target * log_p + (1.0 - target) * log_q)
     return elem.flatten(1).mean(1)
 
@@ -72,7 +78,8 @@ def deep_supervision_loss(
     size differs from the mask's, the mask is resized to it bilinearly with ``align_corners=True``
     (as the authors' ``muti_loss_fusion``). The BCE is computed from logits
     (``binary_cross_entropy_with_logits``), in float32, which is safe under autocast;
-    ``from_logits=False`` takes probabilities and clamps the logs at −100 like ``nn.BCELoss``.
+    ``from_logits=False`` takes probabilities and clamps the logs at −100 like ``nn.BCELoss``; a
+    probability of exactly 0 or 1 (a saturated sigmoid) gives that value and a zero gradient, never NaN.
 
     Args:
         side_outputs: the side outputs, one tensor per level (logits by default).
