@@ -103,10 +103,22 @@ def deep_supervision_loss(
         >>> gt = (torch.rand(2, 1, 32, 32) > 0.5).float()
         >>> deep_supervision_loss(sides, gt).backward()
     """
+    return _deep_supervision(side_outputs, target, weights, from_logits, reduction, "weights")
+
+
+def _deep_supervision(
+    side_outputs: Sequence[torch.Tensor],
+    target: torch.Tensor,
+    weights: Sequence[float] | None,
+    from_logits: bool,
+    reduction: str,
+    weights_name: str,
+) -> torch.Tensor:
+    """:func:`deep_supervision_loss` with the name its caller gives the weights in messages."""
     sides = check_level_list(side_outputs, "side_outputs")
     check_choice(reduction, "reduction", REDUCTIONS)
     check_bool(from_logits, "from_logits")
-    lam = check_level_weights(weights, len(sides), "weights")
+    lam = check_level_weights(weights, len(sides), weights_name)
     n = sides[0].shape[0]
     target = _prepare_mask(target, n)
     for d, side in enumerate(sides):

@@ -116,7 +116,7 @@ def feature_consistency_loss(
         >>> loss = feature_consistency_loss(f_img, f_gt)
         >>> loss.backward()
     """
-    return _feature_consistency(student, teacher, weights, mode, reduction, ("student", "teacher"))
+    return _feature_consistency(student, teacher, weights, mode, reduction, ("student", "teacher", "weights"))
 
 
 def _feature_consistency(
@@ -125,10 +125,10 @@ def _feature_consistency(
     weights: Sequence[float] | None,
     mode: str,
     reduction: str,
-    names: tuple[str, str],
+    names: tuple[str, str, str],
 ) -> torch.Tensor:
     """:func:`feature_consistency_loss` with the argument names its caller uses in messages."""
-    sn, tn = names
+    sn, tn, wn = names
     student = check_level_list(student, sn)
     teacher = check_level_list(teacher, tn)
     check_choice(mode, "mode", FEATURE_MODES)
@@ -137,7 +137,7 @@ def _feature_consistency(
         raise ValueError(
             f"`{sn}` and `{tn}` must have the same number of levels; got {len(student)} and {len(teacher)}"
         )
-    lam = check_level_weights(weights, len(student), "weights")
+    lam = check_level_weights(weights, len(student), wn)
     n = student[0].shape[0]
     total = None
     for d, (s, t) in enumerate(zip(student, teacher)):

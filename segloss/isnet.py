@@ -17,7 +17,7 @@ from segloss._validation import (
     check_choice,
     reduce,
 )
-from segloss.deep_supervision import deep_supervision_loss
+from segloss.deep_supervision import _deep_supervision, deep_supervision_loss
 from segloss.feature_consistency import FEATURE_MODES, _feature_consistency
 
 __all__ = [
@@ -75,9 +75,9 @@ def isnet_loss(
     """
     check_choice(feature_mode, "feature_mode", FEATURE_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
-    side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
+    side = _deep_supervision(side_outputs, target, side_weights, from_logits, "none", "side_weights")
     feat = _feature_consistency(student_features, teacher_features, feature_weights, feature_mode, "none",
-                                ("student_features", "teacher_features"))
+                                ("student_features", "teacher_features", "feature_weights"))
     if feat.shape != side.shape:
         raise ValueError(
             f"`student_features` must have the batch size of `side_outputs` ({side.shape[0]}); got {feat.shape[0]}"

@@ -53,3 +53,21 @@ def test_isnet_module_parts():
     assert not any(v.requires_grad for v in parts.values())
     per, _ = ISNetLoss(reduction="none")(sides, gt, s, t)
     assert per.shape == (3,)
+
+
+def _small_case(n=2):
+    torch.manual_seed(5)
+    sides = [torch.randn(n, 1, 8, 8, requires_grad=True), torch.randn(n, 1, 4, 4, requires_grad=True)]
+    gt = (torch.rand(n, 8, 8) > 0.5).float()
+    s, t = [torch.randn(n, 4, 4, 4, requires_grad=True)], [torch.randn(n, 4, 4, 4)]
+    return sides, gt, s, t
+
+
+def test_weight_errors_name_the_isnet_argument():
+    sides, gt, s, t = _small_case()
+    with pytest.raises(ValueError, match=r"`side_weights` must have one weight per level \(2\); got 3"):
+        isnet_loss(sides, gt, s, t, side_weights=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"`feature_weights` must have one weight per level \(1\); got 2"):
+        isnet_loss(sides, gt, s, t, feature_weights=[1.0, 1.0])
+    with pytest.raises(ValueError, match=r"`feature_weights\[0\]` must be >= 0.0; got -1.0"):
+        isnet_loss(sides, gt, s, t, feature_weights=[-1.0])
