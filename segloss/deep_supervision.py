@@ -167,7 +167,7 @@ class DeepSupervisionLoss(LossModule):
         super().__init__()
         check_choice(reduction, "reduction", REDUCTIONS)
         check_bool(from_logits, "from_logits")
-        self.weights = None if weights is None else check_level_weights(weights, len(weights), "weights")
+        self.weights = check_level_weights(weights, None, "weights")
         self.from_logits = from_logits
         self.reduction = reduction
 

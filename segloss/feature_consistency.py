@@ -182,7 +182,7 @@ class FeatureConsistencyLoss(LossModule):
         super().__init__()
         check_choice(mode, "mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
-        self.weights = None if weights is None else check_level_weights(weights, len(weights), "weights")
+        self.weights = check_level_weights(weights, None, "weights")
         self.mode = mode
         self.reduction = reduction
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
+from segloss._levels import check_level_weights
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
@@ -120,8 +121,8 @@ class ISNetLoss(LossModule):
         check_choice(feature_mode, "feature_mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
         check_bool(from_logits, "from_logits")
-        self.side_weights = side_weights
-        self.feature_weights = feature_weights
+        self.side_weights = check_level_weights(side_weights, None, "side_weights")
+        self.feature_weights = check_level_weights(feature_weights, None, "feature_weights")
         self.feature_mode = feature_mode
         self.from_logits = from_logits
         self.reduction = reduction

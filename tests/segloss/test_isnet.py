@@ -3,9 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from loss_zoo import HostSyncCounter
 from torch.nn import functional as F
 
+import segloss
 from segloss import (
+    DeepSupervisionLoss,
+    FeatureConsistencyLoss,
     ISNetLoss,
     deep_supervision_loss,
     isnet_loss,
@@ -71,3 +75,33 @@ def test_weight_errors_name_the_isnet_argument():
         isnet_loss(sides, gt, s, t, feature_weights=[1.0, 1.0])
     with pytest.raises(ValueError, match=r"`feature_weights\[0\]` must be >= 0.0; got -1.0"):
         isnet_loss(sides, gt, s, t, feature_weights=[-1.0])
+
+
+def test_module_weights_checked_and_copied_at_construction():
+    with pytest.raises(ValueError, match=r"`side_weights\[1\]` must be >= 0.0; got -1"):
+        ISNetLoss(side_weights=[1.0, -1])
+    with pytest.raises(TypeError, match="`feature_weights` must be a sequence of numbers or None; got float"):
+        ISNetLoss(feature_weights=1.0)
+    for cls in (DeepSupervisionLoss, FeatureConsistencyLoss):
+        with pytest.raises(TypeError, match="`weights` must be a sequence of numbers or None; got float"):
+            cls(weights=1.0)
+    sides, gt, s, t = _small_case()
+    weights = [1.0, 0.5]
+    crit = ISNetLoss(side_weights=weights, feature_weights=torch.tensor([2.0]))
+    weights[1] = 100.0  # the caller's list is copied, not shared
+    total, _ = crit(sides, gt, s, t)
+    torch.testing.assert_close(total, isnet_loss(sides, gt, s, t, side_weights=[1.0, 0.5], feature_weights=[2.0])[0])
+
+
+def test_module_tensor_weights_no_host_sync_and_compile():
+    sides, gt, s, t = _small_case()
+    crit = ISNetLoss(side_weights=torch.tensor([1.0, 0.5]), feature_weights=torch.tensor([2.0]))
+    segloss.set_value_checks(False)
+    try:
+        with HostSyncCounter() as counter:
+            crit(sides, gt, s, t)[0].backward()
+    finally:
+        segloss.set_value_checks(True)
+    assert counter.calls == []
+    compiled = torch.compile(crit, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(sides, gt, s, t)[0], crit(sides, gt, s, t)[0])
