@@ -48,3 +48,11 @@ def check_level_list(x: Any, name: str) -> list[torch.Tensor]:
         if t.numel() == 0:
             raise ValueError(f"`{name}[{i}]` must not be empty; got shape {tuple(t.shape)}")
     return list(x)
+
+
+def sum_levels(terms: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``Σ_d terms[d]`` of the per-level, per-sample ``(N,)`` losses, added in level order."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

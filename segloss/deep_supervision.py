@@ -14,10 +14,11 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from segloss._levels import check_level_list, check_level_weights
+from segloss._levels import check_level_list, check_level_weights, sum_levels
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
+    ValueRule,
     check_bool,
     check_choice,
     check_same_device,
@@ -103,20 +104,21 @@ def deep_supervision_loss(
         >>> gt = (torch.rand(2, 1, 32, 32) > 0.5).float()
         >>> deep_supervision_loss(sides, gt).backward()
     """
-    return _deep_supervision(side_outputs, target, weights, from_logits, reduction, "weights")
+    check_choice(reduction, "reduction", REDUCTIONS)
+    sides, target, lam, rules = _check_sides(side_outputs, target, weights, from_logits, "weights")
+    check_values(*rules)
+    return reduce(sum_levels(_side_terms(sides, target, lam, from_logits)), reduction)
 
 
-def _deep_supervision(
+def _check_sides(
     side_outputs: Sequence[torch.Tensor],
     target: torch.Tensor,
     weights: Sequence[float] | None,
     from_logits: bool,
-    reduction: str,
     weights_name: str,
-) -> torch.Tensor:
-    """:func:`deep_supervision_loss` with the name its caller gives the weights in messages."""
+) -> tuple[list[torch.Tensor], torch.Tensor, list[float] | None, list[ValueRule]]:
+    """Checked ``(sides, target (N, 1, H, W), weights, value rules)``; the caller runs the rules (one read)."""
     sides = check_level_list(side_outputs, "side_outputs")
-    check_choice(reduction, "reduction", REDUCTIONS)
     check_bool(from_logits, "from_logits")
     lam = check_level_weights(weights, len(sides), weights_name)
     n = sides[0].shape[0]
@@ -125,24 +127,28 @@ def _deep_supervision(
         if side.ndim != 4 or side.shape[0] != n or side.shape[1] != 1:
             raise ValueError(f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}")
         check_same_device(side, target, f"side_outputs[{d}]", "target")
-    side_rules = (finite(f"side_outputs[{d}]", x) if from_logits else
-                  in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
-                  for d, x in enumerate(sides))
-    check_values(*side_rules, in_range("target", target, what="a 0/1 or soft mask"))
+    rules = [finite(f"side_outputs[{d}]", x) if from_logits else
+             in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
+             for d, x in enumerate(sides)]
+    rules.append(in_range("target", target, what="a 0/1 or soft mask"))
+    return sides, target, lam, rules
+
+
+def _side_terms(
+    sides: list[torch.Tensor], target: torch.Tensor, lam: list[float] | None, from_logits: bool
+) -> list[torch.Tensor]:
+    """``λ_d · BCE(side_d, G)`` per level, each per sample ``(N,)``, of checked inputs."""
     dtype = float32_logits(sides[0]).dtype
     gt = target.to(dtype)
-    total = None
+    terms = []
     for d, side in enumerate(sides):
         s = float32_logits(side).to(dtype)
         g = gt
         if s.shape[2:] != g.shape[2:]:
             g = F.interpolate(gt, size=s.shape[2:], mode="bilinear", align_corners=True)
         term = _bce_per_sample(s, g, from_logits)
-        if lam is not None:
-            term = term * lam[d]
-        total = term if total is None else total + term
-    assert total is not None
-    return reduce(total, reduction)
+        terms.append(term if lam is None else term * lam[d])
+    return terms
 
 
 class DeepSupervisionLoss(LossModule):

@@ -105,3 +105,14 @@ def test_module_tensor_weights_no_host_sync_and_compile():
     assert counter.calls == []
     compiled = torch.compile(crit, fullgraph=True, backend="aot_eager")
     torch.testing.assert_close(compiled(sides, gt, s, t)[0], crit(sides, gt, s, t)[0])
+
+
+def test_value_checks_cost_one_read():
+    sides, gt, s, t = _small_case()
+    with HostSyncCounter() as counter:
+        total, parts = isnet_loss(sides, gt, s, t, side_weights=[1.0, 0.5])
+    assert counter.calls == ["tolist"]  # deep supervision + feature consistency + "side_first": one read
+    torch.testing.assert_close(parts["side_first"], F.binary_cross_entropy_with_logits(sides[0], gt[:, None]))
+    meta = [x.to("meta") for x in s]
+    with pytest.raises(ValueError, match=r"`student_features\[0\]` and `side_outputs\[0\]` must be on the same device"):
+        isnet_loss(sides, gt, meta, [x.to("meta") for x in t])
