@@ -226,6 +226,11 @@ class FrozenEncoder(nn.Module):
         if not isinstance(module, nn.Module):
             raise TypeError(f"`module` must be a torch.nn.Module; got {type(module).__name__}")
         check_choice(mode, "mode", FREEZE_MODES)
+        if isinstance(module, FrozenEncoder):  # nesting would add a second `module.` to every state_dict key
+            raise ValueError(
+                f"`module` must be the encoder itself, not a FrozenEncoder; got one with mode={module.mode!r} "
+                f"(to freeze with mode={mode!r}, pass its `.module`)"
+            )
         self.module = module
         self.mode = mode
         module.requires_grad_(False)
@@ -267,12 +272,15 @@ def freeze_gt_encoder(module: nn.Module, mode: str = "eval") -> FrozenEncoder:
         module: the trained encoder; modified in place (``requires_grad`` and train/eval mode).
         mode: ``"eval"`` (default) or ``"official"``.
 
+    Calling it again on the returned :class:`FrozenEncoder` with the same ``mode`` returns it
+    unchanged.
+
     Returns:
         A :class:`FrozenEncoder` wrapping ``module``; call it like the module.
 
     Raises:
         TypeError: if ``module`` is not an ``nn.Module``.
-        ValueError: on an unknown ``mode``.
+        ValueError: on an unknown ``mode``, or a ``module`` already frozen with another ``mode``.
 
     Example:
         >>> enc = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4))
@@ -281,4 +289,6 @@ def freeze_gt_encoder(module: nn.Module, mode: str = "eval") -> FrozenEncoder:
         >>> feats.requires_grad, enc.training
         (False, False)
     """
+    if isinstance(module, FrozenEncoder) and module.mode == mode:
+        return module
     return FrozenEncoder(module, mode)

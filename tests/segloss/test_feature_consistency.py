@@ -162,6 +162,18 @@ def test_freeze_eval_keeps_running_stats_and_mode():
     torch.testing.assert_close(frozen(x)[:1], frozen(x[:1]))
 
 
+def test_freeze_twice():
+    enc = _encoder()
+    frozen = freeze_gt_encoder(enc)
+    assert freeze_gt_encoder(frozen) is frozen  # idempotent: no nested wrapper, state_dict keys unchanged
+    assert list(frozen.state_dict()) == [f"module.{k}" for k in enc.state_dict()]
+    with pytest.raises(ValueError, match=r"`module` must be the encoder itself, not a FrozenEncoder; got one with "
+                                         r"mode='eval' \(to freeze with mode='official', pass its `.module`\)"):
+        freeze_gt_encoder(frozen, mode="official")
+    official = freeze_gt_encoder(frozen.module, mode="official")
+    assert official.module is enc and enc[1].training
+
+
 def test_freeze_official_reproduces_batchnorm_drift():
     enc = _encoder()
     before = enc[1].running_mean.clone()
