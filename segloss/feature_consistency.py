@@ -245,7 +245,10 @@ class FrozenEncoder(nn.Module):
         return self
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the encoder without recording gradients."""
+        """Run the encoder without recording gradients (in ``mode="eval"``: in eval mode, whoever set it to train)."""
+        if self.mode == "eval" and any(m.training for m in self.module.modules()):
+            # a parent that holds the encoder itself (not this wrapper) ran .train() on it
+            self.module.train(False)
         with torch.no_grad():
             return self.module(*args, **kwargs)
 
@@ -273,7 +276,9 @@ def freeze_gt_encoder(module: nn.Module, mode: str = "eval") -> FrozenEncoder:
         mode: ``"eval"`` (default) or ``"official"``.
 
     Calling it again on the returned :class:`FrozenEncoder` with the same ``mode`` returns it
-    unchanged.
+    unchanged. In ``mode="eval"`` the wrapper also puts the encoder back in eval mode before each
+    forward, so a parent module that registers the encoder itself (rather than the wrapper) and
+    calls ``.train()`` cannot switch its BatchNorm back to batch statistics.
 
     Returns:
         A :class:`FrozenEncoder` wrapping ``module``; call it like the module.

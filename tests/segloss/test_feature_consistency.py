@@ -162,6 +162,24 @@ def test_freeze_eval_keeps_running_stats_and_mode():
     torch.testing.assert_close(frozen(x)[:1], frozen(x[:1]))
 
 
+def test_freeze_eval_holds_when_a_parent_registers_the_raw_encoder():
+    enc = _encoder()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    parent = nn.ModuleDict({"gt": enc, "head": nn.Conv2d(1, 1, 1)})  # the encoder itself, not the wrapper
+    frozen = freeze_gt_encoder(parent["gt"])
+    x = torch.rand(2, 1, 8, 8) + 1.0
+    expect = frozen(x)
+    parent.train()  # reaches the encoder directly, bypassing FrozenEncoder.train
+    torch.testing.assert_close(frozen(x), expect)
+    assert not enc.training and not enc[1].training
+    for k, v in enc.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    parent.train()
+    compiled = torch.compile(frozen, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(x), expect)
+    assert not enc[1].training and torch.equal(enc[1].running_mean, before["1.running_mean"])
+
+
 def test_freeze_twice():
     enc = _encoder()
     frozen = freeze_gt_encoder(enc)
