@@ -111,6 +111,7 @@ def test_value_checks_cost_one_read():
     sides, gt, s, t = _small_case()
     with HostSyncCounter() as counter:
         total, parts = isnet_loss(sides, gt, s, t, side_weights=[1.0, 0.5])
+    assert torch.isfinite(total)
     assert counter.calls == ["tolist"]  # deep supervision + feature consistency + "side_first": one read
     torch.testing.assert_close(parts["side_first"], F.binary_cross_entropy_with_logits(sides[0], gt[:, None]))
     meta = [x.to("meta") for x in s]
