@@ -8,6 +8,7 @@ side outputs, all ``λ = 1``. Here the side outputs are logits (numerically equa
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,6 +100,10 @@ def deep_supervision_loss(
     Raises:
         TypeError / ValueError: on non-tensors, shapes (naming the level), devices or options.
 
+    Warns:
+        UserWarning: with value checks on, when ``from_logits=True`` but every side output lies in
+            ``[0, 1]`` (sigmoid maps passed as logits; the authors' ``ISNetDIS`` returns those).
+
     Example:
         >>> sides = [torch.randn(2, 1, 32, 32, requires_grad=True), torch.randn(2, 1, 16, 16, requires_grad=True)]
         >>> gt = (torch.rand(2, 1, 32, 32) > 0.5).float()
@@ -106,7 +111,7 @@ def deep_supervision_loss(
     """
     check_choice(reduction, "reduction", REDUCTIONS)
     sides, target, lam, rules = _check_sides(side_outputs, target, weights, from_logits, "weights")
-    check_values(*rules)
+    _warn_if_probabilities(check_values(*rules), len(sides), from_logits)
     return reduce(sum_levels(_side_terms(sides, target, lam, from_logits)), reduction)
 
 
@@ -132,6 +137,27 @@ def _check_sides(
              for d, x in enumerate(sides)]
     rules.append(in_range("target", target, what="a 0/1 or soft mask"))
     return sides, target, lam, rules
+
+
+def _warn_if_probabilities(seen: dict[str, tuple[float, float]] | None, count: int, from_logits: bool) -> None:
+    """Warn when logits are expected but every side output lies in ``[0, 1]`` (sigmoid maps, e.g. the authors' model).
+
+    ``seen`` is what :func:`check_values` returned (``None``: checks off, no warning). Constant maps (a
+    zero-initialised head) do not count as probabilities.
+    """
+    if not from_logits or not seen:
+        return
+    ranges = [seen.get(f"side_outputs[{d}]") for d in range(count)]
+    if any(r is None for r in ranges):
+        return
+    if all(0.0 <= lo and hi <= 1.0 for lo, hi in ranges) and any(lo < hi for lo, hi in ranges):
+        warnings.warn(
+            "`side_outputs` lie in [0, 1] at every level: they look like probabilities (sigmoid maps, as the "
+            "authors' ISNetDIS returns), but from_logits=True takes logits and would apply a second sigmoid; "
+            "return the logits (ISNetDIS(...)(x) does by default) or pass from_logits=False",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _side_terms(

@@ -20,7 +20,7 @@ from segloss._validation import (
     check_values,
     reduce,
 )
-from segloss.deep_supervision import _check_sides, _side_terms
+from segloss.deep_supervision import _check_sides, _side_terms, _warn_if_probabilities
 from segloss.feature_consistency import FEATURE_MODES, _check_features, _feature_terms
 
 __all__ = [
@@ -69,6 +69,9 @@ def isnet_loss(
     Raises:
         TypeError / ValueError: as the two component losses.
 
+    Warns:
+        UserWarning: on side outputs that look like probabilities, as :func:`deep_supervision_loss`.
+
     Example:
         >>> sides = [torch.randn(2, 1, 16, 16, requires_grad=True)]
         >>> f_img, f_gt = [torch.randn(2, 4, 8, 8, requires_grad=True)], [torch.randn(2, 4, 8, 8)]
@@ -89,7 +92,8 @@ def isnet_loss(
             f"got {student[0].shape[0]}"
         )
     check_same_device(student[0], sides[0], "student_features[0]", "side_outputs[0]")
-    check_values(*side_rules, *feat_rules)  # one host read for all the inputs
+    seen = check_values(*side_rules, *feat_rules)  # one host read for all the inputs
+    _warn_if_probabilities(seen, len(sides), from_logits)
     side_terms = _side_terms(sides, target, side_lam, from_logits)
     side = sum_levels(side_terms)
     feat = sum_levels(_feature_terms(student, teacher, feat_lam, feature_mode))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -117,3 +119,22 @@ def test_value_checks_cost_one_read():
     meta = [x.to("meta") for x in s]
     with pytest.raises(ValueError, match=r"`student_features\[0\]` and `side_outputs\[0\]` must be on the same device"):
         isnet_loss(sides, gt, meta, [x.to("meta") for x in t])
+
+
+def test_probabilities_passed_as_logits_warn():
+    sides, gt, s, t = _small_case()
+    probs = [torch.sigmoid(x) for x in sides]  # what the authors' ISNetDIS.forward returns
+    with pytest.warns(UserWarning, match=r"`side_outputs` lie in \[0, 1\] at every level: they look like probab"):
+        isnet_loss(probs, gt, s, t)
+    with pytest.warns(UserWarning, match="or pass from_logits=False"):
+        DeepSupervisionLoss()(probs, gt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        isnet_loss(probs, gt, s, t, from_logits=False)  # declared probabilities
+        isnet_loss(sides, gt, s, t)  # logits
+        deep_supervision_loss([torch.zeros(2, 1, 8, 8), torch.full((2, 1, 4, 4), 0.5)], gt)  # constant heads
+        segloss.set_value_checks(False)
+        try:
+            isnet_loss(probs, gt, s, t)  # no data read, no warning
+        finally:
+            segloss.set_value_checks(True)
