@@ -246,8 +246,8 @@ class FrozenEncoder(nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the encoder without recording gradients (in ``mode="eval"``: in eval mode, whoever set it to train)."""
-        if self.mode == "eval" and any(m.training for m in self.module.modules()):
-            # a parent that holds the encoder itself (not this wrapper) ran .train() on it
+        if self.mode == "eval" and self.module.training:
+            # a parent that holds the encoder itself (not this wrapper) ran .train() on it (and so on its root)
             self.module.train(False)
         with torch.no_grad():
             return self.module(*args, **kwargs)
