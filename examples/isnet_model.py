@@ -29,6 +29,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -66,6 +68,8 @@ def _check_width(width: float) -> float:
         raise TypeError(f"`width` must be a positive number; got {type(width).__name__}")
     if not width > 0:
         raise ValueError(f"`width` must be > 0; got {width}")
+    if not math.isfinite(width):  # round(c * inf) would raise an OverflowError deep in the constructor
+        raise ValueError(f"`width` must be a finite number > 0; got {width}")
     return float(width)
 
 

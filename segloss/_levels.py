@@ -13,15 +13,20 @@ from segloss._validation import (
 )
 
 
-def check_level_weights(weights: Sequence[float] | torch.Tensor | None, count: int, name: str) -> list[float] | None:
-    """One non-negative weight per level as a list of floats (``None`` stays ``None``); a tensor is read once."""
+def check_level_weights(
+    weights: Sequence[float] | torch.Tensor | None, count: int | None, name: str
+) -> list[float] | None:
+    """One non-negative weight per level as a list of floats (``None`` stays ``None``); a tensor is read once.
+
+    ``count=None`` (a module's constructor, before the number of levels is known) accepts any length.
+    """
     if weights is None:
         return None
     if isinstance(weights, torch.Tensor):
         weights = weights.detach().cpu().tolist()
     if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
         raise TypeError(f"`{name}` must be a sequence of numbers or None; got {type(weights).__name__}")
-    if len(weights) != count:
+    if count is not None and len(weights) != count:
         raise ValueError(f"`{name}` must have one weight per level ({count}); got {len(weights)}")
     for i, w in enumerate(weights):
         check_number(w, f"{name}[{i}]", low=0.0)
@@ -43,3 +48,11 @@ def check_level_list(x: Any, name: str) -> list[torch.Tensor]:
         if t.numel() == 0:
             raise ValueError(f"`{name}[{i}]` must not be empty; got shape {tuple(t.shape)}")
     return list(x)
+
+
+def sum_levels(terms: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``Σ_d terms[d]`` of the per-level, per-sample ``(N,)`` losses, added in level order."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

@@ -8,16 +8,18 @@ side outputs, all ``λ = 1``. Here the side outputs are logits (numerically equa
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch.nn import functional as F
 
-from segloss._levels import check_level_list, check_level_weights
+from segloss._levels import check_level_list, check_level_weights, sum_levels
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
+    ValueRule,
     check_bool,
     check_choice,
     check_same_device,
@@ -52,8 +54,14 @@ def _bce_per_sample(side: torch.Tensor, target: torch.Tensor, from_logits: bool)
     if from_logits:
         elem = F.binary_cross_entropy_with_logits(side, target, reduction="none")
     else:  # nn.BCELoss semantics: logs clamped at -100
-        log_p = torch.log(side).clamp_min(-100.0)
-        log_q = torch.log1p(-side).clamp_min(-100.0)
+        # log(p) at p = 0 (or 1/p at a subnormal p) is infinite and the clamp's zero gradient times it is NaN,
+        # even where the other label's term is the one that counts: elements whose log has no finite derivative
+        # keep their (clamped) value but take it from a detached log, so their gradient is 0, like the clamp's.
+        ok_p = side >= torch.finfo(side.dtype).tiny
+        ok_q = side < 1
+        log_p = torch.where(ok_p, torch.log(torch.where(ok_p, side, 1.0)), torch.log(side.detach())).clamp_min(-100.0)
+        log_q = torch.where(ok_q, torch.log1p(-torch.where(ok_q, side, 0.0)), torch.log1p(-side.detach()))
+        log_q = log_q.clamp_min(-100.0)
         elem = -(target * log_p + (1.0 - target) * log_q)
     return elem.flatten(1).mean(1)
 
@@ -72,7 +80,8 @@ def deep_supervision_loss(
     size differs from the mask's, the mask is resized to it bilinearly with ``align_corners=True``
     (as the authors' ``muti_loss_fusion``). The BCE is computed from logits
     (``binary_cross_entropy_with_logits``), in float32, which is safe under autocast;
-    ``from_logits=False`` takes probabilities and clamps the logs at −100 like ``nn.BCELoss``.
+    ``from_logits=False`` takes probabilities and clamps the logs at −100 like ``nn.BCELoss``; a
+    probability of exactly 0 or 1 (a saturated sigmoid) gives that value and a zero gradient, never NaN.
 
     Args:
         side_outputs: the side outputs, one tensor per level (logits by default).
@@ -91,39 +100,81 @@ def deep_supervision_loss(
     Raises:
         TypeError / ValueError: on non-tensors, shapes (naming the level), devices or options.
 
+    Warns:
+        UserWarning: with value checks on, when ``from_logits=True`` but every side output lies in
+            ``[0, 1]`` (sigmoid maps passed as logits; the authors' ``ISNetDIS`` returns those).
+
     Example:
         >>> sides = [torch.randn(2, 1, 32, 32, requires_grad=True), torch.randn(2, 1, 16, 16, requires_grad=True)]
         >>> gt = (torch.rand(2, 1, 32, 32) > 0.5).float()
         >>> deep_supervision_loss(sides, gt).backward()
     """
-    sides = check_level_list(side_outputs, "side_outputs")
     check_choice(reduction, "reduction", REDUCTIONS)
+    sides, target, lam, rules = _check_sides(side_outputs, target, weights, from_logits, "weights")
+    _warn_if_probabilities(check_values(*rules), len(sides), from_logits)
+    return reduce(sum_levels(_side_terms(sides, target, lam, from_logits)), reduction)
+
+
+def _check_sides(
+    side_outputs: Sequence[torch.Tensor],
+    target: torch.Tensor,
+    weights: Sequence[float] | None,
+    from_logits: bool,
+    weights_name: str,
+) -> tuple[list[torch.Tensor], torch.Tensor, list[float] | None, list[ValueRule]]:
+    """Checked ``(sides, target (N, 1, H, W), weights, value rules)``; the caller runs the rules (one read)."""
+    sides = check_level_list(side_outputs, "side_outputs")
     check_bool(from_logits, "from_logits")
-    lam = check_level_weights(weights, len(sides), "weights")
+    lam = check_level_weights(weights, len(sides), weights_name)
     n = sides[0].shape[0]
     target = _prepare_mask(target, n)
     for d, side in enumerate(sides):
         if side.ndim != 4 or side.shape[0] != n or side.shape[1] != 1:
             raise ValueError(f"`side_outputs[{d}]` must be (N, 1, H_d, W_d) with N = {n}; got {tuple(side.shape)}")
         check_same_device(side, target, f"side_outputs[{d}]", "target")
-    side_rules = (finite(f"side_outputs[{d}]", x) if from_logits else
-                  in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
-                  for d, x in enumerate(sides))
-    check_values(*side_rules, in_range("target", target, what="a 0/1 or soft mask"))
+    rules = [finite(f"side_outputs[{d}]", x) if from_logits else
+             in_range(f"side_outputs[{d}]", x, what="probabilities (from_logits=False)")
+             for d, x in enumerate(sides)]
+    rules.append(in_range("target", target, what="a 0/1 or soft mask"))
+    return sides, target, lam, rules
+
+
+def _warn_if_probabilities(seen: dict[str, tuple[float, float]] | None, count: int, from_logits: bool) -> None:
+    """Warn when logits are expected but every side output lies in ``[0, 1]`` (sigmoid maps, e.g. the authors' model).
+
+    ``seen`` is what :func:`check_values` returned (``None``: checks off, no warning). Constant maps (a
+    zero-initialised head) do not count as probabilities.
+    """
+    if not from_logits or not seen:
+        return
+    ranges = [seen.get(f"side_outputs[{d}]") for d in range(count)]
+    if any(r is None for r in ranges):
+        return
+    if all(0.0 <= lo and hi <= 1.0 for lo, hi in ranges) and any(lo < hi for lo, hi in ranges):
+        warnings.warn(
+            "`side_outputs` lie in [0, 1] at every level: they look like probabilities (sigmoid maps, as the "
+            "authors' ISNetDIS returns), but from_logits=True takes logits and would apply a second sigmoid; "
+            "return the logits (ISNetDIS(...)(x) does by default) or pass from_logits=False",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _side_terms(
+    sides: list[torch.Tensor], target: torch.Tensor, lam: list[float] | None, from_logits: bool
+) -> list[torch.Tensor]:
+    """``λ_d · BCE(side_d, G)`` per level, each per sample ``(N,)``, of checked inputs."""
     dtype = float32_logits(sides[0]).dtype
     gt = target.to(dtype)
-    total = None
+    terms = []
     for d, side in enumerate(sides):
         s = float32_logits(side).to(dtype)
         g = gt
         if s.shape[2:] != g.shape[2:]:
             g = F.interpolate(gt, size=s.shape[2:], mode="bilinear", align_corners=True)
         term = _bce_per_sample(s, g, from_logits)
-        if lam is not None:
-            term = term * lam[d]
-        total = term if total is None else total + term
-    assert total is not None
-    return reduce(total, reduction)
+        terms.append(term if lam is None else term * lam[d])
+    return terms
 
 
 class DeepSupervisionLoss(LossModule):
@@ -148,7 +199,7 @@ class DeepSupervisionLoss(LossModule):
         super().__init__()
         check_choice(reduction, "reduction", REDUCTIONS)
         check_bool(from_logits, "from_logits")
-        self.weights = None if weights is None else check_level_weights(weights, len(weights), "weights")
+        self.weights = check_level_weights(weights, None, "weights")
         self.from_logits = from_logits
         self.reduction = reduction
 

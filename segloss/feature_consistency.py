@@ -25,10 +25,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from segloss._levels import check_level_list, check_level_weights
+from segloss._levels import check_level_list, check_level_weights, sum_levels
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
+    ValueRule,
     check_choice,
     check_same_device,
     check_values,
@@ -116,30 +117,33 @@ def feature_consistency_loss(
         >>> loss = feature_consistency_loss(f_img, f_gt)
         >>> loss.backward()
     """
-    return _feature_consistency(student, teacher, weights, mode, reduction, ("student", "teacher"))
+    check_choice(reduction, "reduction", REDUCTIONS)
+    student, teacher, lam, rules = _check_features(student, teacher, weights, mode, ("student", "teacher", "weights"))
+    check_values(*rules)
+    return reduce(sum_levels(_feature_terms(student, teacher, lam, mode)), reduction)
 
 
-def _feature_consistency(
+def _check_features(
     student: Sequence[torch.Tensor],
     teacher: Sequence[torch.Tensor],
     weights: Sequence[float] | None,
     mode: str,
-    reduction: str,
-    names: tuple[str, str],
-) -> torch.Tensor:
-    """:func:`feature_consistency_loss` with the argument names its caller uses in messages."""
-    sn, tn = names
+    names: tuple[str, str, str],
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[float] | None, list[ValueRule]]:
+    """Checked ``(student, teacher, weights, value rules)``, messages with the caller's argument ``names``.
+
+    The caller runs the rules (one host read for all its arguments).
+    """
+    sn, tn, wn = names
     student = check_level_list(student, sn)
     teacher = check_level_list(teacher, tn)
     check_choice(mode, "mode", FEATURE_MODES)
-    check_choice(reduction, "reduction", REDUCTIONS)
     if len(student) != len(teacher):
         raise ValueError(
             f"`{sn}` and `{tn}` must have the same number of levels; got {len(student)} and {len(teacher)}"
         )
-    lam = check_level_weights(weights, len(student), "weights")
+    lam = check_level_weights(weights, len(student), wn)
     n = student[0].shape[0]
-    total = None
     for d, (s, t) in enumerate(zip(student, teacher)):
         if s.shape != t.shape:
             raise ValueError(
@@ -149,15 +153,20 @@ def _feature_consistency(
         if s.shape[0] != n:
             raise ValueError(f"`{sn}[{d}]` must have batch size {n} like `{sn}[0]`; got {s.shape[0]}")
         check_same_device(s, t, f"{sn}[{d}]", f"{tn}[{d}]")
-    check_values(*(finite(f"{sn}[{d}]", x) for d, x in enumerate(student)),
-                 *(finite(f"{tn}[{d}]", x) for d, x in enumerate(teacher)))
+    rules = [finite(f"{sn}[{d}]", x) for d, x in enumerate(student)]
+    rules += [finite(f"{tn}[{d}]", x) for d, x in enumerate(teacher)]
+    return student, teacher, lam, rules
+
+
+def _feature_terms(
+    student: list[torch.Tensor], teacher: list[torch.Tensor], lam: list[float] | None, mode: str
+) -> list[torch.Tensor]:
+    """``λ_d · mean(ℓ(f_d^I, f_d^G))`` per level, each per sample ``(N,)``, of checked inputs."""
+    terms = []
     for d, (s, t) in enumerate(zip(student, teacher)):
         term = _level_feature_loss(s, t, mode)
-        if lam is not None:
-            term = term * lam[d]
-        total = term if total is None else total + term
-    assert total is not None
-    return reduce(total, reduction)
+        terms.append(term if lam is None else term * lam[d])
+    return terms
 
 
 class FeatureConsistencyLoss(LossModule):
@@ -182,7 +191,7 @@ class FeatureConsistencyLoss(LossModule):
         super().__init__()
         check_choice(mode, "mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
-        self.weights = None if weights is None else check_level_weights(weights, len(weights), "weights")
+        self.weights = check_level_weights(weights, None, "weights")
         self.mode = mode
         self.reduction = reduction
 
@@ -217,6 +226,11 @@ class FrozenEncoder(nn.Module):
         if not isinstance(module, nn.Module):
             raise TypeError(f"`module` must be a torch.nn.Module; got {type(module).__name__}")
         check_choice(mode, "mode", FREEZE_MODES)
+        if isinstance(module, FrozenEncoder):  # nesting would add a second `module.` to every state_dict key
+            raise ValueError(
+                f"`module` must be the encoder itself, not a FrozenEncoder; got one with mode={module.mode!r} "
+                f"(to freeze with mode={mode!r}, pass its `.module`)"
+            )
         self.module = module
         self.mode = mode
         module.requires_grad_(False)
@@ -231,7 +245,10 @@ class FrozenEncoder(nn.Module):
         return self
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the encoder without recording gradients."""
+        """Run the encoder without recording gradients (in ``mode="eval"``: in eval mode, whoever set it to train)."""
+        if self.mode == "eval" and self.module.training:
+            # a parent that holds the encoder itself (not this wrapper) ran .train() on it (and so on its root)
+            self.module.train(False)
         with torch.no_grad():
             return self.module(*args, **kwargs)
 
@@ -258,12 +275,17 @@ def freeze_gt_encoder(module: nn.Module, mode: str = "eval") -> FrozenEncoder:
         module: the trained encoder; modified in place (``requires_grad`` and train/eval mode).
         mode: ``"eval"`` (default) or ``"official"``.
 
+    Calling it again on the returned :class:`FrozenEncoder` with the same ``mode`` returns it
+    unchanged. In ``mode="eval"`` the wrapper also puts the encoder back in eval mode before each
+    forward, so a parent module that registers the encoder itself (rather than the wrapper) and
+    calls ``.train()`` cannot switch its BatchNorm back to batch statistics.
+
     Returns:
         A :class:`FrozenEncoder` wrapping ``module``; call it like the module.
 
     Raises:
         TypeError: if ``module`` is not an ``nn.Module``.
-        ValueError: on an unknown ``mode``.
+        ValueError: on an unknown ``mode``, or a ``module`` already frozen with another ``mode``.
 
     Example:
         >>> enc = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4))
@@ -272,4 +294,6 @@ def freeze_gt_encoder(module: nn.Module, mode: str = "eval") -> FrozenEncoder:
         >>> feats.requires_grad, enc.training
         (False, False)
     """
+    if isinstance(module, FrozenEncoder) and module.mode == mode:
+        return module
     return FrozenEncoder(module, mode)

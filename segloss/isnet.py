@@ -10,15 +10,18 @@ from collections.abc import Sequence
 
 import torch
 
+from segloss._levels import check_level_weights, sum_levels
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
     check_bool,
     check_choice,
+    check_same_device,
+    check_values,
     reduce,
 )
-from segloss.deep_supervision import deep_supervision_loss
-from segloss.feature_consistency import FEATURE_MODES, _feature_consistency
+from segloss.deep_supervision import _check_sides, _side_terms, _warn_if_probabilities
+from segloss.feature_consistency import FEATURE_MODES, _check_features, _feature_terms
 
 __all__ = [
     "ISNetLoss",
@@ -66,6 +69,9 @@ def isnet_loss(
     Raises:
         TypeError / ValueError: as the two component losses.
 
+    Warns:
+        UserWarning: on side outputs that look like probabilities, as :func:`deep_supervision_loss`.
+
     Example:
         >>> sides = [torch.randn(2, 1, 16, 16, requires_grad=True)]
         >>> f_img, f_gt = [torch.randn(2, 4, 8, 8, requires_grad=True)], [torch.randn(2, 4, 8, 8)]
@@ -75,19 +81,23 @@ def isnet_loss(
     """
     check_choice(feature_mode, "feature_mode", FEATURE_MODES)
     check_choice(reduction, "reduction", REDUCTIONS)
-    side = deep_supervision_loss(side_outputs, target, weights=side_weights, from_logits=from_logits, reduction="none")
-    feat = _feature_consistency(student_features, teacher_features, feature_weights, feature_mode, "none",
-                                ("student_features", "teacher_features"))
-    if feat.shape != side.shape:
+    sides, target, side_lam, side_rules = _check_sides(side_outputs, target, side_weights, from_logits, "side_weights")
+    student, teacher, feat_lam, feat_rules = _check_features(
+        student_features, teacher_features, feature_weights, feature_mode,
+        ("student_features", "teacher_features", "feature_weights"),
+    )
+    if student[0].shape[0] != sides[0].shape[0]:
         raise ValueError(
-            f"`student_features` must have the batch size of `side_outputs` ({side.shape[0]}); got {feat.shape[0]}"
+            f"`student_features` must have the batch size of `side_outputs` ({sides[0].shape[0]}); "
+            f"got {student[0].shape[0]}"
         )
-    with torch.no_grad():
-        first_weight = None if side_weights is None else [float(side_weights[0])]
-        first = deep_supervision_loss(
-            [side_outputs[0]], target, weights=first_weight, from_logits=from_logits, reduction="mean"
-        )
-        parts = {"side": side.detach().mean(), "feature": feat.detach().mean(), "side_first": first}
+    check_same_device(student[0], sides[0], "student_features[0]", "side_outputs[0]")
+    seen = check_values(*side_rules, *feat_rules)  # one host read for all the inputs
+    _warn_if_probabilities(seen, len(sides), from_logits)
+    side_terms = _side_terms(sides, target, side_lam, from_logits)
+    side = sum_levels(side_terms)
+    feat = sum_levels(_feature_terms(student, teacher, feat_lam, feature_mode))
+    parts = {"side": side.detach().mean(), "feature": feat.detach().mean(), "side_first": side_terms[0].detach().mean()}
     return reduce(side + feat, reduction), parts
 
 
@@ -120,8 +130,8 @@ class ISNetLoss(LossModule):
         check_choice(feature_mode, "feature_mode", FEATURE_MODES)
         check_choice(reduction, "reduction", REDUCTIONS)
         check_bool(from_logits, "from_logits")
-        self.side_weights = side_weights
-        self.feature_weights = feature_weights
+        self.side_weights = check_level_weights(side_weights, None, "side_weights")
+        self.feature_weights = check_level_weights(feature_weights, None, "feature_weights")
         self.feature_mode = feature_mode
         self.from_logits = from_logits
         self.reduction = reduction

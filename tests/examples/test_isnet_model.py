@@ -94,6 +94,7 @@ def test_save_load_round_trip_is_exact():
 
 @pytest.mark.parametrize(("kwargs", "exc", "match"), [
     ({"width": 0}, ValueError, "`width` must be > 0; got 0"),
+    ({"width": float("inf")}, ValueError, "`width` must be a finite number > 0; got inf"),
     ({"width": "1"}, TypeError, "`width` must be a positive number; got str"),
     ({"in_ch": 0}, ValueError, "`in_ch` must be >= 1; got 0"),
     ({"out_ch": 1.0}, TypeError, "`out_ch` must be a positive int; got float"),

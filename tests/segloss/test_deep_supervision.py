@@ -45,3 +45,20 @@ def test_deep_supervision_gradcheck_and_resize():
         sides[1], g1
     )
     torch.testing.assert_close(DeepSupervisionLoss(weights=[1.0, 0.3])(list(sides), gt), ref)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_saturated_probabilities_give_finite_gradients(dtype):
+    # exact 0 / 1 (a saturated sigmoid: fp32 sigmoid(17) == 1) and subnormal probabilities, right and wrong labels
+    p = torch.tensor([0.0, 1.0, 0.5, 1.0, 1e-40, 1e-45, 0.3, 0.0], dtype=dtype).reshape(2, 1, 2, 2).requires_grad_()
+    gt = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0], dtype=dtype).reshape(2, 1, 2, 2)
+    loss = deep_supervision_loss([p], gt, from_logits=False)
+    loss.backward()
+    torch.testing.assert_close(loss, F.binary_cross_entropy(p.detach(), gt))  # nn.BCELoss's value, logs at -100
+    assert torch.isfinite(p.grad).all(), p.grad
+    torch.testing.assert_close(p.grad[0, 0, 1], torch.tensor([-0.25, -0.125], dtype=dtype))  # unsaturated as before
+    # through the sigmoid of large logits, as a model returning probabilities gives them
+    x = torch.tensor([-200.0, -95.0, 20.0, 40.0], dtype=dtype).reshape(1, 1, 2, 2).requires_grad_()
+    deep_supervision_loss([torch.sigmoid(x)], torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=dtype).reshape(1, 1, 2, 2),
+                          from_logits=False).backward()
+    assert torch.isfinite(x.grad).all(), x.grad

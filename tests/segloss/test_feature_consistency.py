@@ -162,6 +162,36 @@ def test_freeze_eval_keeps_running_stats_and_mode():
     torch.testing.assert_close(frozen(x)[:1], frozen(x[:1]))
 
 
+def test_freeze_eval_holds_when_a_parent_registers_the_raw_encoder():
+    enc = _encoder()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    parent = nn.ModuleDict({"gt": enc, "head": nn.Conv2d(1, 1, 1)})  # the encoder itself, not the wrapper
+    frozen = freeze_gt_encoder(parent["gt"])
+    x = torch.rand(2, 1, 8, 8) + 1.0
+    expect = frozen(x)
+    parent.train()  # reaches the encoder directly, bypassing FrozenEncoder.train
+    torch.testing.assert_close(frozen(x), expect)
+    assert not enc.training and not enc[1].training
+    for k, v in enc.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    parent.train()
+    compiled = torch.compile(frozen, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(x), expect)
+    assert not enc[1].training and torch.equal(enc[1].running_mean, before["1.running_mean"])
+
+
+def test_freeze_twice():
+    enc = _encoder()
+    frozen = freeze_gt_encoder(enc)
+    assert freeze_gt_encoder(frozen) is frozen  # idempotent: no nested wrapper, state_dict keys unchanged
+    assert list(frozen.state_dict()) == [f"module.{k}" for k in enc.state_dict()]
+    with pytest.raises(ValueError, match=r"`module` must be the encoder itself, not a FrozenEncoder; got one with "
+                                         r"mode='eval' \(to freeze with mode='official', pass its `.module`\)"):
+        freeze_gt_encoder(frozen, mode="official")
+    official = freeze_gt_encoder(frozen.module, mode="official")
+    assert official.module is enc and enc[1].training
+
+
 def test_freeze_official_reproduces_batchnorm_drift():
     enc = _encoder()
     before = enc[1].running_mean.clone()
