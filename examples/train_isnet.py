@@ -509,7 +509,8 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
         vals = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["val"]}
         tests = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["test"]}
     except ValueError as exc:
-        raise SystemExit(f"--data: {exc}" + ("" if cfg.skip_bad else " (--skip-bad leaves such pairs out)")) from None
+        hint = isinstance(exc, seg_data.BadPairError) and not cfg.skip_bad  # the one error --skip-bad helps with
+        raise SystemExit(f"--data: {exc}" + (" (--skip-bad leaves such pairs out)" if hint else "")) from None
     try:  # --val folders: named by their own flag when they are bad
         for v in cfg.val:
             split = seg_data.Split(Path(v), Path(v).name)
