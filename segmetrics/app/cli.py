@@ -49,7 +49,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-dir", default=None, help="folder of the RGB images (GT stems), needed by --metrics ccm")
     p.add_argument("--metrics", nargs="+", choices=all_metrics(), default=None,
                    help=f"metrics to compute (default: {' '.join(default_metrics())}, or the --preset's)")
-    _add_preset(p)
+    _add_preset(p, computes=True)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
     p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
@@ -79,12 +79,14 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _add_preset(p: argparse.ArgumentParser) -> None:
+def _add_preset(p: argparse.ArgumentParser, *, computes: bool) -> None:
     from segmetrics.metric_table import PRESETS
 
     cols = "; ".join(f"{k}: {' '.join(v)}" for k, v in PRESETS.items())
+    what = ("computes their metrics unless --metrics" if computes else
+            "shows those the results hold; evaluate with `segmetrics eval --preset` to have them all")
     p.add_argument("--preset", choices=tuple(PRESETS), default=None,
-                   help=f"table columns as papers print them ({cols}); computes their metrics unless --metrics")
+                   help=f"table columns as papers print them ({cols}); {what}")
 
 
 def _preset_columns(a: argparse.Namespace) -> list[str] | None:
@@ -120,7 +122,7 @@ def _add_table(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", nargs="+", help="results.json files or folders holding one")
     p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
     p.add_argument("--digits", type=int, default=3)
-    _add_preset(p)
+    _add_preset(p, computes=False)
 
 
 def _add_picture(sub: argparse._SubParsersAction) -> None:
@@ -143,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segmetrics",
         description="Fast, exact DIS / salient-object segmentation metrics over folders.",
-        epilog="Exit codes: 0 ok, 1 some images failed (or missing predictions with --strict), 2 usage error.",
+        epilog="Exit codes: 0 ok, 1 some images failed (or missing predictions with --strict), 2 usage or "
+               "input error, 130 interrupted (Ctrl-C; re-run the same command to resume).",
     )
     parser.add_argument("--version", action="version", version=f"segmetrics {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{eval,plot,stats,table,hce-picture}")

@@ -323,3 +323,17 @@ def test_table_and_plot_warn_when_interactive_settings_differ(tmp_path, capsys):
     argv = ["plot", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "f"), "--formats", "png"]
     assert main(argv) == 0
     assert capsys.readouterr().err.strip() == want and (tmp_path / "f" / "coins_miou.png").exists()
+
+
+def test_help_texts_match_each_subcommand(capsys):
+    # `table` only prints saved results: its --preset selects columns and computes nothing (README: exit codes)
+    with pytest.raises(SystemExit):
+        main(["table", "--help"])
+    table_help = " ".join(capsys.readouterr().out.split())
+    assert "computes their metrics" not in table_help and "shows those the results hold" in table_help
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    assert "computes their metrics unless --metrics" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "130 interrupted" in " ".join(capsys.readouterr().out.split())
