@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -378,7 +379,8 @@ def _cmd_stats(a: argparse.Namespace) -> int:
         if a.out:
             out = Path(a.out)
             if len(a.gt) > 1:
-                out = out.with_name(f"{out.stem}_{i}_{name}{out.suffix or '.csv'}")
+                safe = re.sub(r"[^\w.-]+", "_", name).strip("_")  # "DIS-VD/gt" -> "DIS-VD_gt": one file name
+                out = out.with_name(f"{out.stem}_{i}_{safe}{out.suffix or '.csv'}")
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "w", newline="", encoding="utf-8") as f:
                 fields = ["height", "width", "diagonal", "ipq", "cnum", "pnum", "perimeter", "area"]

@@ -337,3 +337,20 @@ def test_help_texts_match_each_subcommand(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "130 interrupted" in " ".join(capsys.readouterr().out.split())
+
+
+def test_stats_out_with_several_folders_of_the_same_name(data, tmp_path, capsys):
+    # README: `segmetrics stats --gt DIS5K/DIS-VD/gt ...`; several `.../gt` folders are named by their parents
+    # and each writes its own CSV (the name "A/gt" used to be taken as a path: "Invalid name", exit 2)
+    import shutil
+
+    for d in ("A", "B"):
+        shutil.copytree(data["gt"], tmp_path / d / "gt")
+    code = main(["stats", "--gt", str(tmp_path / "A" / "gt"), str(tmp_path / "B" / "gt"), "--out",
+                 str(tmp_path / "s.csv"), "--workers", "0", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [line.split()[0] for line in out.strip().splitlines()[2:]] == ["A/gt", "B/gt"]
+    written = sorted(p.name for p in tmp_path.glob("s_*.csv"))
+    assert written == ["s_0_A_gt.csv", "s_1_B_gt.csv"]
+    assert len((tmp_path / "s_1_B_gt.csv").read_text().strip().splitlines()) == 1 + len(NAMES)
