@@ -461,6 +461,13 @@ class InteractiveEvaluator:
             instances: e.g. :func:`~segmetrics.interactive.load_instances`, or any iterable of
                 :class:`~segmetrics.interactive.InteractiveInstance`, ``(image, gt)`` or ``(name, image, gt)``.
             progress: show a tqdm progress bar (needs tqdm).
+
+        Example:
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> data = [("square", None, gt), ("again", None, gt)]  # (name, image, gt)
+            >>> ev = InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, data)
+            >>> len(ev), ev.compute()["noc@90"]
+            (2, 1.0)
         """
         it = instances
         if progress:
@@ -491,6 +498,20 @@ class InteractiveEvaluator:
         Raises:
             TypeError: ``other`` is not an :class:`InteractiveEvaluator`.
             ValueError: different options or a shared instance name.
+
+        Example:
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> data = [(f"im{i}", None, gt) for i in range(4)]
+            >>> def predict(image, clicks):
+            ...     return gt
+            >>> rank0 = InteractiveEvaluator(max_clicks=3).evaluate(predict, data[0::2])  # data[rank::world]
+            >>> rank1 = InteractiveEvaluator(max_clicks=3).evaluate(predict, data[1::2])
+            >>> len(rank0.merge(rank1))
+            4
+            >>> rank0.merge(InteractiveEvaluator(max_clicks=5))
+            Traceback (most recent call last):
+            ...
+            ValueError: `other` must use the same options; got max_clicks=5 (here 3)
         """
         if not isinstance(other, InteractiveEvaluator):
             raise TypeError(f"`other` must be an InteractiveEvaluator; got {type(other).__name__}")
@@ -516,6 +537,12 @@ class InteractiveEvaluator:
 
         Raises:
             ValueError: if no instance was evaluated.
+
+        Example:
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> ev = InteractiveEvaluator(max_clicks=2).evaluate(lambda image, clicks: ~gt, [("a", None, gt)])
+            >>> {k: v for k, v in ev.compute().items() if k != "spc"}  # never reached: NoC = max_clicks
+            {'noc@85': 2.0, 'noc@90': 2.0, 'nof@85': 1, 'nof@90': 1, 'miou@1': 0.0, 'miou@2': 0.0}
         """
         n = len(self.results)
         if n == 0:
@@ -589,6 +616,14 @@ class InteractiveEvaluator:
         Raises:
             ValueError: no instance evaluated, ``out_dir`` is a file, or it holds a ``segmetrics eval``
                 journal (``records.jsonl``), whose ``results.json`` would be replaced.
+
+        Example:
+            >>> import tempfile
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> ev = InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, [("a", None, gt)])
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     [p.name for p in ev.save(tmp, method="oracle", dataset="toy", plot=False)]
+            ['results.json', 'per_instance.csv']
         """
         from segmetrics.app.journal import JOURNAL_NAME
 
