@@ -616,6 +616,8 @@ class InteractiveEvaluator:
         Raises:
             ValueError: no instance evaluated, ``out_dir`` is a file, or it holds a ``segmetrics eval``
                 journal (``records.jsonl``), whose ``results.json`` would be replaced.
+            ImportError: ``plot`` without matplotlib (``pip install "segloss-segmetrics[plot]"``); nothing
+                is written then.
 
         Example:
             >>> import tempfile
@@ -625,9 +627,13 @@ class InteractiveEvaluator:
             ...     [p.name for p in ev.save(tmp, method="oracle", dataset="toy", plot=False)]
             ['results.json', 'per_instance.csv']
         """
+        from segmetrics._optional import import_optional
         from segmetrics.app.journal import JOURNAL_NAME
 
         doc = self.to_dict(method=method, dataset=dataset)
+        # before anything is written: without matplotlib, say which extra installs it (or that plot=False skips it)
+        plt = import_optional("matplotlib.pyplot", "plot", "saving miou.png (save(..., plot=False) skips it)") \
+            if plot else None
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise ValueError(f"`out_dir` must be a folder; got {str(out)!r}, an existing file")
@@ -649,9 +655,7 @@ class InteractiveEvaluator:
             w.writeheader()
             w.writerows(rows)
         written.append(p)
-        if plot:
-            import matplotlib.pyplot as plt
-
+        if plt is not None:
             from segmetrics.app.plot import plot_curves
 
             fig, _ = plot_curves([out], "miou")
