@@ -251,8 +251,11 @@ def _table_columns(results: Sequence, a: argparse.Namespace) -> list[str] | None
 
 
 def _cmd_eval(a: argparse.Namespace) -> int:
+    from segmetrics._inputs import check_int
     from segmetrics.app.report import format_table
 
+    check_int(a.digits, "digits")  # the printing options, before any image is read
+    check_int(a.hce_pictures_top, "hce_pictures_top")
     modes = sum(x is not None for x in (a.config, a.merge)) + (a.pred is not None or a.gt is not None)
     if modes != 1:
         raise _UsageError("give exactly one of --pred/--gt, --config or --merge")
@@ -538,11 +541,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Python parameter names that the command line spells differently (other names: `--name-with-dashes`).
 _FLAGS = {
-    "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config"},
+    "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config",
+             "digits": "--digits", "hce_pictures_top": "--hce-pictures-top"},
     "stats": {"gt_dir": "--gt", "folder": "--gt"},
     "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out"},
     "plot": {"results": "RESULTS", "out_dir": "--out"},
-    "table": {"results": "RESULTS"},
+    "table": {"results": "RESULTS", "digits": "--digits"},
 }
 
 

@@ -354,3 +354,20 @@ def test_stats_out_with_several_folders_of_the_same_name(data, tmp_path, capsys)
     written = sorted(p.name for p in tmp_path.glob("s_*.csv"))
     assert written == ["s_0_A_gt.csv", "s_1_B_gt.csv"]
     assert len((tmp_path / "s_1_B_gt.csv").read_text().strip().splitlines()) == 1 + len(NAMES)
+
+
+def test_printing_options_name_their_flag_before_any_image_is_read(data, tmp_path, capsys):
+    # README: "Error messages name the flag"; a bad --digits used to surface after the whole evaluation,
+    # as the Python name `digits`
+    for bad in (["--digits", "-1"], ["--hce-pictures-top", "-2"]):
+        code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"),
+                     "--workers", "0", "--no-progress", "--no-skeleton-cache", "--metrics", "mae", *bad])
+        assert code == 2
+        assert capsys.readouterr().err.strip() == (
+            f"segmetrics eval: error: {bad[0]} must be an integer >= 0; got {bad[1]}")
+        assert not (tmp_path / "o").exists()
+    main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"),
+          "--workers", "0", "--no-progress", "--metrics", "mae"])
+    capsys.readouterr()
+    assert main(["table", str(tmp_path / "o"), "--digits", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "segmetrics table: error: --digits must be an integer >= 0; got -1"
