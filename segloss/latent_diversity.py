@@ -676,8 +676,15 @@ class HindsightLoss(LossModule):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loss, index)``: the loss and the per-sample ``(N,)`` int64 index of the best output.
 
-        Args and shapes are those of :meth:`forward`; ``index[i]`` is the output ``m`` that attains the
-        minimum of sample ``i`` (the one the gradient of the min term flows into).
+        Args:
+            pred: ``(N, M, H, W)`` logits (or probabilities with ``from_logits=False``), as :meth:`forward`.
+            target: ``(N, H, W)`` mask, as :meth:`forward`.
+            pos_clicks: optional ``(N, H, W)`` positive click maps.
+            neg_clicks: optional ``(N, H, W)`` negative click maps.
+
+        Returns:
+            ``(loss, index)``: the loss of :meth:`forward` and ``(N,)`` int64 ``index[i]``, the output ``m``
+            that attains the minimum of sample ``i`` (the one the gradient of the min term flows into).
 
         Example:
             >>> import torch

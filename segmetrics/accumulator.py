@@ -138,6 +138,12 @@ class DatasetMetrics(SummedState):
     def merge(self, other: DatasetMetrics) -> DatasetMetrics:
         """Add the state of ``other`` into this accumulator and return ``self``.
 
+        Args:
+            other: an accumulator built with the same metrics and options (e.g. from another worker or rank).
+
+        Returns:
+            ``self``, as if it had been fed the images of both (up to float rounding of the sums).
+
         Raises:
             TypeError: if ``other`` is not a :class:`DatasetMetrics`.
             ValueError: if the two were built with different metrics or options, or if this one keeps a

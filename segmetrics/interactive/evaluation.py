@@ -495,6 +495,13 @@ class InteractiveEvaluator:
     def merge(self, other: InteractiveEvaluator) -> InteractiveEvaluator:
         """Add the instances of ``other`` (same options, disjoint names) and return ``self``.
 
+        Args:
+            other: an evaluator run with the same protocol and options on other instances (e.g. another
+                shard ``data[rank::world]``).
+
+        Returns:
+            ``self``, holding the instances of both (the same numbers as one run over all of them).
+
         Raises:
             TypeError: ``other`` is not an :class:`InteractiveEvaluator`.
             ValueError: different options or a shared instance name.
@@ -609,6 +616,12 @@ class InteractiveEvaluator:
 
         An existing folder is updated: these files are replaced (a ``miou.png`` of an earlier save
         is removed when ``plot`` is off, as it would show other numbers).
+
+        Args:
+            out_dir: output folder (created if needed).
+            method: method name stored in ``results.json`` (the row of ``segmetrics table``).
+            dataset: dataset name stored in ``results.json``.
+            plot: also draw ``miou.png`` (needs matplotlib, the ``plot`` extra).
 
         Returns:
             The written files.
