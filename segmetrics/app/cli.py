@@ -530,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         parser.error(str(exc))  # exits with 2
     except (OSError, ValueError, TypeError, ImportError, RuntimeError) as exc:
-        print(f"segmetrics {a.command}: error: {_for_cli(str(exc), a.command)}", file=sys.stderr)
+        print(f"segmetrics {a.command}: error: {_for_cli(str(exc), a.command, _file_settings(a))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         again = " (finished images are saved): re-run the same command to resume" if a.command == "eval" else ""
@@ -568,10 +568,21 @@ def _params(command: str) -> set[str]:
     return params | set(OPTIONS) if command == "eval" else params
 
 
-def _for_cli(msg: str, command: str) -> str:
+def _file_settings(a: argparse.Namespace) -> dict[str, str]:
+    """``{setting: file name}`` of the settings that ``eval --config`` took from the file (not from a flag)."""
+    if a.command != "eval" or not getattr(a, "config", None):
+        return {}
+    from segmetrics.app.config import settings_keys
+
+    given = _eval_kwargs(a)
+    return {k: Path(a.config).name for k in settings_keys() if k not in given}
+
+
+def _for_cli(msg: str, command: str, from_file: dict[str, str] | None = None) -> str:
     """Rewrite a library message for the command line: Python parameter names become flags.
 
-    ``name=value (--flag value)`` keeps the flag; a backquoted parameter name becomes its flag.
+    ``name=value (--flag value)`` keeps the flag; a backquoted parameter name becomes its flag, or, for a
+    setting that came from a configuration file (``from_file``: ``{name: file}``), ``name in <file>``.
     """
     import re
 
@@ -581,6 +592,8 @@ def _for_cli(msg: str, command: str) -> str:
 
     def flag(m: re.Match) -> str:
         name = m.group(1)
+        if from_file and name in from_file:
+            return f"{name} in {from_file[name]}"
         if special.get(name):
             return special[name]
         if name in params and name not in special:

@@ -371,3 +371,19 @@ def test_printing_options_name_their_flag_before_any_image_is_read(data, tmp_pat
     capsys.readouterr()
     assert main(["table", str(tmp_path / "o"), "--digits", "-1"]) == 2
     assert capsys.readouterr().err.strip() == "segmetrics table: error: --digits must be an integer >= 0; got -1"
+
+
+def test_a_bad_config_setting_is_named_as_the_file_key_not_as_a_flag(data, tmp_path, capsys):
+    # README: errors name what the user wrote; a value from eval.toml used to be reported as `--beta-sq`
+    base = data["gt"].parent
+    toml = tmp_path / "eval.toml"
+    body = (f'\n[datasets]\ntoy = "{data["gt"].as_posix()}"\n[methods]\ngood = "{(base / "good").as_posix()}"\n')
+    for setting, message in [("beta_sq = -2", "beta_sq in eval.toml must be finite and > 0; got -2"),
+                             ("workers = -1", "workers in eval.toml must be an integer >= 0 (0 = in this process); "
+                                              "got -1")]:
+        toml.write_text(setting + body)
+        assert main(["eval", "--config", str(toml), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+        assert capsys.readouterr().err.strip() == f"segmetrics eval: error: {message}"
+    # a flag given on the command line is still named as the flag
+    assert main(["eval", "--config", str(toml), "--out", str(tmp_path / "o"), "--no-progress", "--beta-sq", "-3"]) == 2
+    assert capsys.readouterr().err.strip() == "segmetrics eval: error: --beta-sq must be finite and > 0; got -3.0"
