@@ -1,7 +1,8 @@
 """Evaluate the bundled demo predictions with all six DIS metrics and print the tables.
 
-This is the README's main-job demonstration: it needs nothing but the installed package and the
-small demo set in ``examples/data`` (regenerate it with ``examples/make_demo_data.py``).
+The smallest use of ``segmetrics.DatasetMetrics`` (the README's main job is ``train_isnet.py``): it needs
+nothing but the installed package and the small demo set in ``examples/data`` (regenerate it with
+``examples/make_demo_data.py``).
 
 Run: ``python examples/evaluate_demo.py [--pred DIR --gt DIR]``.
 """

@@ -63,10 +63,12 @@ Item = dict
 
 
 class BadPairError(ValueError):
-    """A pair of a :class:`FolderDataset` that cannot be read when an item is loaded (the message names the file).
+    """A pair of a :class:`FolderDataset` that is unpaired or cannot be read (the message names the file).
 
-    Raised by ``__getitem__`` without ``skip_bad``; a DataLoader worker re-raises it in the main process with the
-    same type, so a training script can catch it and report one line.
+    Raised without ``skip_bad`` (which leaves such pairs out instead): at construction for an image without GT, a
+    GT without image, an unreadable header or mismatched sizes, and by ``__getitem__`` for a file that cannot be
+    decoded; a DataLoader worker re-raises it in the main process with the same type, so a training script can
+    catch it, report one line and point to ``skip_bad`` only where it helps (not for a missing folder).
     """
 
 
@@ -315,17 +317,17 @@ class FolderDataset(Dataset):
 
     def _check_pair(self, stem: str, im: Path | None, gt: Path | None) -> tuple[str, Path, Path, tuple[int, int]]:
         if im is None:
-            raise ValueError(f"GT file {gt} has no image with the stem {stem!r} in {self.root / 'im'}")
+            raise BadPairError(f"GT file {gt} has no image with the stem {stem!r} in {self.root / 'im'}")
         if gt is None:
-            raise ValueError(f"image file {im} has no GT with the stem {stem!r} in {self.root / 'gt'}")
+            raise BadPairError(f"image file {im} has no GT with the stem {stem!r} in {self.root / 'gt'}")
         sizes = []
         for kind, p in (("image", im), ("GT", gt)):
             try:
                 sizes.append(_header_size(p))
             except Exception as e:
-                raise ValueError(f"cannot read {kind} file {p}: {e}") from e
+                raise BadPairError(f"cannot read {kind} file {p}: {e}") from e
         if sizes[0] != sizes[1]:
-            raise ValueError(
+            raise BadPairError(
                 f"image file {im} is {sizes[0][0]}x{sizes[0][1]} but its GT file {gt} is "
                 f"{sizes[1][0]}x{sizes[1][1]} (H x W)"
             )

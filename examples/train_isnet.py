@@ -509,7 +509,8 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
         vals = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["val"]}
         tests = {s.label: EvalView(s.dataset(cfg.size, cache, cfg.skip_bad)) for s in splits["test"]}
     except ValueError as exc:
-        raise SystemExit(f"--data: {exc}" + ("" if cfg.skip_bad else " (--skip-bad leaves such pairs out)")) from None
+        hint = isinstance(exc, seg_data.BadPairError) and not cfg.skip_bad  # the one error --skip-bad helps with
+        raise SystemExit(f"--data: {exc}" + (" (--skip-bad leaves such pairs out)" if hint else "")) from None
     try:  # --val folders: named by their own flag when they are bad
         for v in cfg.val:
             split = seg_data.Split(Path(v), Path(v).name)
@@ -1063,18 +1064,21 @@ def _load_into(module: nn.Module, state: dict[str, Any], flag: str, path: str | 
 
 
 def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], path: Path,
-               baselines: dict[str, dict[str, dict[str, float]]] | None = None) -> None:
+               baselines: dict[str, dict[str, dict[str, float]]] | None = None) -> bool:
     """Validation maxFβ / HCEγ and the training loss against the iteration, as a small PNG.
 
-    ``baselines`` (of :func:`baselines`) adds the trivial predictors' maxFβ and HCEγ as dashed lines.
+    ``baselines`` (of :func:`baselines`) adds the trivial predictors' maxFβ and HCEγ as dashed lines. Returns
+    ``False`` (nothing drawn) without matplotlib, which is the ``plot`` extra: a plain ``pip install .`` runs.
     """
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     if not history:
-        return
+        return False
     name = next(iter(history[0]["results"]))
     its = [h["iteration"] for h in history]
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.8), dpi=90)
@@ -1104,6 +1108,7 @@ def save_curve(history: list[dict[str, Any]], loss_log: list[dict[str, Any]], pa
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+    return True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1197,7 +1202,9 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     tests = validate(run.model, test_sets, cfg, ctx, write) if test_sets else {}
     base_res = baselines(val_sets, cfg, ctx)
     if ctx.main:
-        save_curve(run.history, run.loss_log, run.out / "curve.png", base_res)
+        if not save_curve(run.history, run.loss_log, run.out / "curve.png", base_res):
+            (run.out / "curve.png").unlink(missing_ok=True)  # never list the curve of an earlier run
+            ctx.log('note: curve.png not drawn: it needs matplotlib (pip install "segloss-segmetrics[plot]")')
         atomic_write_text(json.dumps({"history": run.history, "loss": run.loss_log, "baselines": base_res,
                                       "tests": tests, "progress": run.progress}, indent=1) + "\n",
                           run.out / "metrics.json")

@@ -61,6 +61,19 @@ def set_value_checks(enabled: bool) -> None:
 
     Args:
         enabled: ``True`` to run the checks (default), ``False`` to skip them.
+
+    Example:
+        >>> import torch, segloss
+        >>> logits = torch.randn(1, 1, 4, 4)
+        >>> bad = torch.full((1, 4, 4), float("nan"))
+        >>> segloss.SoftJaccardLoss()(logits, bad)
+        Traceback (most recent call last):
+        ...
+        ValueError: `target` must be finite; got NaN or Inf values
+        >>> segloss.set_value_checks(False)  # no scan: the NaN propagates
+        >>> bool(segloss.SoftJaccardLoss()(logits, bad).isnan())
+        True
+        >>> segloss.set_value_checks(True)
     """
     global _VALUE_CHECKS
     _VALUE_CHECKS = bool(enabled)

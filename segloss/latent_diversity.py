@@ -674,7 +674,27 @@ class HindsightLoss(LossModule):
         pos_clicks: torch.Tensor | None = None,
         neg_clicks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(loss, index)``: the loss and the per-sample ``(N,)`` int64 index of the best output."""
+        """``(loss, index)``: the loss and the per-sample ``(N,)`` int64 index of the best output.
+
+        Args:
+            pred: ``(N, M, H, W)`` logits (or probabilities with ``from_logits=False``), as :meth:`forward`.
+            target: ``(N, H, W)`` mask, as :meth:`forward`.
+            pos_clicks: optional ``(N, H, W)`` positive click maps.
+            neg_clicks: optional ``(N, H, W)`` negative click maps.
+
+        Returns:
+            ``(loss, index)``: the loss of :meth:`forward` and ``(N,)`` int64 ``index[i]``, the output ``m``
+            that attains the minimum of sample ``i`` (the one the gradient of the min term flows into).
+
+        Example:
+            >>> import torch
+            >>> target = torch.zeros(2, 8, 8); target[:, 2:6, 2:6] = 1
+            >>> good = target * 20 - 10  # logits of the right mask
+            >>> pred = torch.stack([-good, good, -good], 1)  # (N, M, H, W): output 1 is right
+            >>> loss, index = HindsightLoss().forward_with_index(pred, target)
+            >>> index.tolist()
+            [1, 1]
+        """
         return self._call(pred, target, pos_clicks, neg_clicks, True)
 
 

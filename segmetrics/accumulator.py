@@ -138,10 +138,26 @@ class DatasetMetrics(SummedState):
     def merge(self, other: DatasetMetrics) -> DatasetMetrics:
         """Add the state of ``other`` into this accumulator and return ``self``.
 
+        Args:
+            other: an accumulator built with the same metrics and options (e.g. from another worker or rank).
+
+        Returns:
+            ``self``, as if it had been fed the images of both (up to float rounding of the sums).
+
         Raises:
             TypeError: if ``other`` is not a :class:`DatasetMetrics`.
             ValueError: if the two were built with different metrics or options, or if this one keeps a
                 per-image table and ``other`` holds images without one (the table would miss them).
+
+        Example:
+            >>> import numpy as np
+            >>> gt = np.zeros((16, 16), bool); gt[4:12, 4:12] = True
+            >>> a, b = DatasetMetrics(metrics=("mae",)), DatasetMetrics(metrics=("mae",))
+            >>> a.update(gt, gt)  # e.g. one worker or rank
+            >>> b.update(np.zeros((16, 16), np.uint8), gt)  # another
+            >>> merged = a.merge(b)
+            >>> merged is a, merged.compute()
+            (True, {'n_images': 2, 'mae': 0.125})
         """
         if self.per_image and isinstance(other, DatasetMetrics) and not other.per_image and other.n_images:
             raise ValueError(
@@ -213,6 +229,17 @@ class DatasetMetrics(SummedState):
         Returns:
             ``{"fm": {"adp", "curve"}, "pr": {"p", "r"}, "em": {"adp", "curve"}, "sm", "wfm", "mae",
             "hce"}`` for the requested metrics.
+
+        Example:
+            >>> import numpy as np
+            >>> acc = DatasetMetrics(metrics=("fm", "mae"))
+            >>> gt = np.zeros((16, 16), bool); gt[4:12, 4:12] = True
+            >>> acc.update(np.where(gt, 200, 20).astype(np.uint8), gt)
+            >>> pysod = acc.to_pysod_dict()
+            >>> sorted(pysod), sorted(pysod["fm"])
+            (['fm', 'mae', 'pr'], ['adp', 'curve'])
+            >>> bool(np.array_equal(pysod["fm"]["curve"], acc.compute()["fm"]["curve"][::-1]))  # descending
+            True
         """
         res = self.results()
         out: dict[str, Any] = {}
@@ -230,8 +257,25 @@ class DatasetMetrics(SummedState):
     def per_image_table(self) -> list[dict[str, Any]]:
         """Per-image scalar values, one dict per image in update order.
 
+        Returns:
+            One dict per image: ``"name"`` and the scalars under the dotted keys of the metric table
+            (the columns of the folder evaluation's CSV): ``"fm.adp"``, ``"fm.mean"``, ``"fm.max"``,
+            ``"wfm"``, ``"mae"``, ``"sm"``, ``"em.adp"``, ``"em.mean"``, ``"em.max"``, ``"hce"`` (the
+            total) and ``"hce.fp_points"`` ... ``"hce.fn_regions"`` for the default metrics.
+
         Raises:
             ValueError: if the accumulator was built without ``per_image=True``.
+
+        Example:
+            >>> import numpy as np
+            >>> acc = DatasetMetrics(metrics=("fm", "hce"), per_image=True)
+            >>> gt = np.zeros((16, 16), bool); gt[4:12, 4:12] = True
+            >>> acc.update(gt.astype(np.uint8) * 255, gt, name="perfect")
+            >>> row = acc.per_image_table()[0]
+            >>> row["name"], row["fm.max"], row["hce"]
+            ('perfect', 1.0, 0)
+            >>> list(row)[4:]
+            ['hce', 'hce.fp_points', 'hce.fp_regions', 'hce.fn_points', 'hce.fn_regions']
         """
         if not self.per_image:
             raise ValueError("per_image_table() needs DatasetMetrics(..., per_image=True)")

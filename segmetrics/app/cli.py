@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-dir", default=None, help="folder of the RGB images (GT stems), needed by --metrics ccm")
     p.add_argument("--metrics", nargs="+", choices=all_metrics(), default=None,
                    help=f"metrics to compute (default: {' '.join(default_metrics())}, or the --preset's)")
-    _add_preset(p)
+    _add_preset(p, computes=True)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
     p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
@@ -79,12 +80,14 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _add_preset(p: argparse.ArgumentParser) -> None:
+def _add_preset(p: argparse.ArgumentParser, *, computes: bool) -> None:
     from segmetrics.metric_table import PRESETS
 
     cols = "; ".join(f"{k}: {' '.join(v)}" for k, v in PRESETS.items())
+    what = ("computes their metrics unless --metrics" if computes else
+            "shows those the results hold; evaluate with `segmetrics eval --preset` to have them all")
     p.add_argument("--preset", choices=tuple(PRESETS), default=None,
-                   help=f"table columns as papers print them ({cols}); computes their metrics unless --metrics")
+                   help=f"table columns as papers print them ({cols}); {what}")
 
 
 def _preset_columns(a: argparse.Namespace) -> list[str] | None:
@@ -120,7 +123,7 @@ def _add_table(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", nargs="+", help="results.json files or folders holding one")
     p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
     p.add_argument("--digits", type=int, default=3)
-    _add_preset(p)
+    _add_preset(p, computes=False)
 
 
 def _add_picture(sub: argparse._SubParsersAction) -> None:
@@ -143,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segmetrics",
         description="Fast, exact DIS / salient-object segmentation metrics over folders.",
-        epilog="Exit codes: 0 ok, 1 some images failed (or missing predictions with --strict), 2 usage error.",
+        epilog="Exit codes: 0 ok, 1 some images failed (or missing predictions with --strict), 2 usage or "
+               "input error, 130 interrupted (Ctrl-C; re-run the same command to resume).",
     )
     parser.add_argument("--version", action="version", version=f"segmetrics {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{eval,plot,stats,table,hce-picture}")
@@ -247,8 +251,11 @@ def _table_columns(results: Sequence, a: argparse.Namespace) -> list[str] | None
 
 
 def _cmd_eval(a: argparse.Namespace) -> int:
+    from segmetrics._inputs import check_int
     from segmetrics.app.report import format_table
 
+    check_int(a.digits, "digits")  # the printing options, before any image is read
+    check_int(a.hce_pictures_top, "hce_pictures_top")
     modes = sum(x is not None for x in (a.config, a.merge)) + (a.pred is not None or a.gt is not None)
     if modes != 1:
         raise _UsageError("give exactly one of --pred/--gt, --config or --merge")
@@ -375,7 +382,8 @@ def _cmd_stats(a: argparse.Namespace) -> int:
         if a.out:
             out = Path(a.out)
             if len(a.gt) > 1:
-                out = out.with_name(f"{out.stem}_{i}_{name}{out.suffix or '.csv'}")
+                safe = re.sub(r"[^\w.-]+", "_", name).strip("_")  # "DIS-VD/gt" -> "DIS-VD_gt": one file name
+                out = out.with_name(f"{out.stem}_{i}_{safe}{out.suffix or '.csv'}")
             out.parent.mkdir(parents=True, exist_ok=True)
             with open(out, "w", newline="", encoding="utf-8") as f:
                 fields = ["height", "width", "diagonal", "ipq", "cnum", "pnum", "perimeter", "area"]
@@ -522,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         parser.error(str(exc))  # exits with 2
     except (OSError, ValueError, TypeError, ImportError, RuntimeError) as exc:
-        print(f"segmetrics {a.command}: error: {_for_cli(str(exc), a.command)}", file=sys.stderr)
+        print(f"segmetrics {a.command}: error: {_for_cli(str(exc), a.command, _file_settings(a))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         again = " (finished images are saved): re-run the same command to resume" if a.command == "eval" else ""
@@ -533,11 +541,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Python parameter names that the command line spells differently (other names: `--name-with-dashes`).
 _FLAGS = {
-    "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config"},
+    "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config",
+             "digits": "--digits", "hce_pictures_top": "--hce-pictures-top"},
     "stats": {"gt_dir": "--gt", "folder": "--gt"},
     "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out"},
     "plot": {"results": "RESULTS", "out_dir": "--out"},
-    "table": {"results": "RESULTS"},
+    "table": {"results": "RESULTS", "digits": "--digits"},
 }
 
 
@@ -559,10 +568,21 @@ def _params(command: str) -> set[str]:
     return params | set(OPTIONS) if command == "eval" else params
 
 
-def _for_cli(msg: str, command: str) -> str:
+def _file_settings(a: argparse.Namespace) -> dict[str, str]:
+    """``{setting: file name}`` of the settings that ``eval --config`` took from the file (not from a flag)."""
+    if a.command != "eval" or not getattr(a, "config", None):
+        return {}
+    from segmetrics.app.config import settings_keys
+
+    given = _eval_kwargs(a)
+    return {k: Path(a.config).name for k in settings_keys() if k not in given}
+
+
+def _for_cli(msg: str, command: str, from_file: dict[str, str] | None = None) -> str:
     """Rewrite a library message for the command line: Python parameter names become flags.
 
-    ``name=value (--flag value)`` keeps the flag; a backquoted parameter name becomes its flag.
+    ``name=value (--flag value)`` keeps the flag; a backquoted parameter name becomes its flag, or, for a
+    setting that came from a configuration file (``from_file``: ``{name: file}``), ``name in <file>``.
     """
     import re
 
@@ -572,6 +592,8 @@ def _for_cli(msg: str, command: str) -> str:
 
     def flag(m: re.Match) -> str:
         name = m.group(1)
+        if from_file and name in from_file:
+            return f"{name} in {from_file[name]}"
         if special.get(name):
             return special[name]
         if name in params and name not in special:

@@ -52,7 +52,22 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 
 class Click(NamedTuple):
-    """One click: row ``y``, column ``x`` (0-based pixel indices) and its sign."""
+    """One click: row ``y``, column ``x`` (0-based pixel indices) and its sign.
+
+    ``predict(image, clicks)`` receives a tuple of them, the newest last.
+
+    Attributes:
+        y: row of the clicked pixel.
+        x: column of the clicked pixel.
+        positive: ``True`` for a click on the object (a false negative), ``False`` on the background.
+
+    Example:
+        >>> import numpy as np
+        >>> gt = np.zeros((9, 9), bool); gt[2:7, 2:7] = True
+        >>> first = next_click(gt, np.zeros((9, 9), bool))  # the interior-most point of the missed object
+        >>> first, first.positive
+        (Click(y=4, x=4, positive=True), True)
+    """
 
     y: int
     x: int

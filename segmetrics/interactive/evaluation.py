@@ -461,6 +461,13 @@ class InteractiveEvaluator:
             instances: e.g. :func:`~segmetrics.interactive.load_instances`, or any iterable of
                 :class:`~segmetrics.interactive.InteractiveInstance`, ``(image, gt)`` or ``(name, image, gt)``.
             progress: show a tqdm progress bar (needs tqdm).
+
+        Example:
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> data = [("square", None, gt), ("again", None, gt)]  # (name, image, gt)
+            >>> ev = InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, data)
+            >>> len(ev), ev.compute()["noc@90"]
+            (2, 1.0)
         """
         it = instances
         if progress:
@@ -488,9 +495,30 @@ class InteractiveEvaluator:
     def merge(self, other: InteractiveEvaluator) -> InteractiveEvaluator:
         """Add the instances of ``other`` (same options, disjoint names) and return ``self``.
 
+        Args:
+            other: an evaluator run with the same protocol and options on other instances (e.g. another
+                shard ``data[rank::world]``).
+
+        Returns:
+            ``self``, holding the instances of both (the same numbers as one run over all of them).
+
         Raises:
             TypeError: ``other`` is not an :class:`InteractiveEvaluator`.
             ValueError: different options or a shared instance name.
+
+        Example:
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> data = [(f"im{i}", None, gt) for i in range(4)]
+            >>> def predict(image, clicks):
+            ...     return gt
+            >>> rank0 = InteractiveEvaluator(max_clicks=3).evaluate(predict, data[0::2])  # data[rank::world]
+            >>> rank1 = InteractiveEvaluator(max_clicks=3).evaluate(predict, data[1::2])
+            >>> len(rank0.merge(rank1))
+            4
+            >>> rank0.merge(InteractiveEvaluator(max_clicks=5))
+            Traceback (most recent call last):
+            ...
+            ValueError: `other` must use the same options; got max_clicks=5 (here 3)
         """
         if not isinstance(other, InteractiveEvaluator):
             raise TypeError(f"`other` must be an InteractiveEvaluator; got {type(other).__name__}")
@@ -516,6 +544,12 @@ class InteractiveEvaluator:
 
         Raises:
             ValueError: if no instance was evaluated.
+
+        Example:
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> ev = InteractiveEvaluator(max_clicks=2).evaluate(lambda image, clicks: ~gt, [("a", None, gt)])
+            >>> {k: v for k, v in ev.compute().items() if k != "spc"}  # never reached: NoC = max_clicks
+            {'noc@85': 2.0, 'noc@90': 2.0, 'nof@85': 1, 'nof@90': 1, 'miou@1': 0.0, 'miou@2': 0.0}
         """
         n = len(self.results)
         if n == 0:
@@ -583,16 +617,36 @@ class InteractiveEvaluator:
         An existing folder is updated: these files are replaced (a ``miou.png`` of an earlier save
         is removed when ``plot`` is off, as it would show other numbers).
 
+        Args:
+            out_dir: output folder (created if needed).
+            method: method name stored in ``results.json`` (the row of ``segmetrics table``).
+            dataset: dataset name stored in ``results.json``.
+            plot: also draw ``miou.png`` (needs matplotlib, the ``plot`` extra).
+
         Returns:
             The written files.
 
         Raises:
             ValueError: no instance evaluated, ``out_dir`` is a file, or it holds a ``segmetrics eval``
                 journal (``records.jsonl``), whose ``results.json`` would be replaced.
+            ImportError: ``plot`` without matplotlib (``pip install "segloss-segmetrics[plot]"``); nothing
+                is written then.
+
+        Example:
+            >>> import tempfile
+            >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
+            >>> ev = InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, [("a", None, gt)])
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     [p.name for p in ev.save(tmp, method="oracle", dataset="toy", plot=False)]
+            ['results.json', 'per_instance.csv']
         """
+        from segmetrics._optional import import_optional
         from segmetrics.app.journal import JOURNAL_NAME
 
         doc = self.to_dict(method=method, dataset=dataset)
+        # before anything is written: without matplotlib, say which extra installs it (or that plot=False skips it)
+        plt = import_optional("matplotlib.pyplot", "plot", "saving miou.png (save(..., plot=False) skips it)") \
+            if plot else None
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise ValueError(f"`out_dir` must be a folder; got {str(out)!r}, an existing file")
@@ -614,9 +668,7 @@ class InteractiveEvaluator:
             w.writeheader()
             w.writerows(rows)
         written.append(p)
-        if plot:
-            import matplotlib.pyplot as plt
-
+        if plt is not None:
             from segmetrics.app.plot import plot_curves
 
             fig, _ = plot_curves([out], "miou")

@@ -265,6 +265,18 @@ def test_train_isnet_cache_dir_file_and_missing_val_folder_are_named(capsys, tmp
     assert msg == f"--val: dataset folder {tmp_path / 'nowhere'} does not exist", msg
 
 
+def test_train_isnet_points_to_skip_bad_only_for_bad_pairs(tmp_path):
+    # README: --skip-bad leaves unreadable or unpaired files out; it cannot help with a folder that is not there
+    argv = [*TINY, "--out", str(tmp_path / "o")]
+    msg = _file_error(train_isnet.main, [*argv, "--data", str(tmp_path / "nowhere")])
+    assert msg == f"--data: dataset path {tmp_path / 'nowhere'} does not exist", msg
+    root = dis_synth.write_dataset(tmp_path / "d", 4, size=32)
+    (root / "gt" / "0000.png").unlink()  # an image without its GT
+    msg = _file_error(train_isnet.main, [*argv, "--data", str(root)])
+    assert msg.startswith("--data: image file ") and "has no GT" in msg, msg
+    assert msg.endswith("(--skip-bad leaves such pairs out)"), msg
+
+
 def test_train_isnet_truncated_image_ends_in_one_line_and_skip_bad_trains_on(tmp_path):
     root = dis_synth.write_dataset(tmp_path / "d", 6, size=32)
     bad = sorted((root / "im").iterdir())[0]  # a JPEG whose header is fine but whose data is cut

@@ -70,6 +70,16 @@ def test_no_feature_sync_skips_stage_one(tmp_path):
     assert not (tmp_path / "gt_encoder.pt").exists()
 
 
+def test_runs_to_the_end_without_matplotlib(tmp_path, monkeypatch, capsys):
+    # README set-up: `pip install . && python examples/train_isnet.py`; matplotlib is only the `plot` extra
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    summary = _run(tmp_path, "--no-feature-sync", "--iters", "2", "--val-every", "2", "--save-predictions", "none")
+    assert summary["progress"]["image"]["iteration"] == 2
+    assert (tmp_path / "metrics.json").is_file() and not (tmp_path / "curve.png").exists()
+    note = 'note: curve.png not drawn: it needs matplotlib (pip install "segloss-segmetrics[plot]")'
+    assert note in "".join(capsys.readouterr())
+
+
 class _Killed(RuntimeError):
     pass
 

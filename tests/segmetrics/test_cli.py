@@ -323,3 +323,67 @@ def test_table_and_plot_warn_when_interactive_settings_differ(tmp_path, capsys):
     argv = ["plot", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "f"), "--formats", "png"]
     assert main(argv) == 0
     assert capsys.readouterr().err.strip() == want and (tmp_path / "f" / "coins_miou.png").exists()
+
+
+def test_help_texts_match_each_subcommand(capsys):
+    # `table` only prints saved results: its --preset selects columns and computes nothing (README: exit codes)
+    with pytest.raises(SystemExit):
+        main(["table", "--help"])
+    table_help = " ".join(capsys.readouterr().out.split())
+    assert "computes their metrics" not in table_help and "shows those the results hold" in table_help
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    assert "computes their metrics unless --metrics" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "130 interrupted" in " ".join(capsys.readouterr().out.split())
+
+
+def test_stats_out_with_several_folders_of_the_same_name(data, tmp_path, capsys):
+    # README: `segmetrics stats --gt DIS5K/DIS-VD/gt ...`; several `.../gt` folders are named by their parents
+    # and each writes its own CSV (the name "A/gt" used to be taken as a path: "Invalid name", exit 2)
+    import shutil
+
+    for d in ("A", "B"):
+        shutil.copytree(data["gt"], tmp_path / d / "gt")
+    code = main(["stats", "--gt", str(tmp_path / "A" / "gt"), str(tmp_path / "B" / "gt"), "--out",
+                 str(tmp_path / "s.csv"), "--workers", "0", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [line.split()[0] for line in out.strip().splitlines()[2:]] == ["A/gt", "B/gt"]
+    written = sorted(p.name for p in tmp_path.glob("s_*.csv"))
+    assert written == ["s_0_A_gt.csv", "s_1_B_gt.csv"]
+    assert len((tmp_path / "s_1_B_gt.csv").read_text().strip().splitlines()) == 1 + len(NAMES)
+
+
+def test_printing_options_name_their_flag_before_any_image_is_read(data, tmp_path, capsys):
+    # README: "Error messages name the flag"; a bad --digits used to surface after the whole evaluation,
+    # as the Python name `digits`
+    for bad in (["--digits", "-1"], ["--hce-pictures-top", "-2"]):
+        code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"),
+                     "--workers", "0", "--no-progress", "--no-skeleton-cache", "--metrics", "mae", *bad])
+        assert code == 2
+        assert capsys.readouterr().err.strip() == (
+            f"segmetrics eval: error: {bad[0]} must be an integer >= 0; got {bad[1]}")
+        assert not (tmp_path / "o").exists()
+    main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"),
+          "--workers", "0", "--no-progress", "--metrics", "mae"])
+    capsys.readouterr()
+    assert main(["table", str(tmp_path / "o"), "--digits", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "segmetrics table: error: --digits must be an integer >= 0; got -1"
+
+
+def test_a_bad_config_setting_is_named_as_the_file_key_not_as_a_flag(data, tmp_path, capsys):
+    # README: errors name what the user wrote; a value from eval.toml used to be reported as `--beta-sq`
+    base = data["gt"].parent
+    toml = tmp_path / "eval.toml"
+    body = (f'\n[datasets]\ntoy = "{data["gt"].as_posix()}"\n[methods]\ngood = "{(base / "good").as_posix()}"\n')
+    for setting, message in [("beta_sq = -2", "beta_sq in eval.toml must be finite and > 0; got -2"),
+                             ("workers = -1", "workers in eval.toml must be an integer >= 0 (0 = in this process); "
+                                              "got -1")]:
+        toml.write_text(setting + body)
+        assert main(["eval", "--config", str(toml), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+        assert capsys.readouterr().err.strip() == f"segmetrics eval: error: {message}"
+    # a flag given on the command line is still named as the flag
+    assert main(["eval", "--config", str(toml), "--out", str(tmp_path / "o"), "--no-progress", "--beta-sq", "-3"]) == 2
+    assert capsys.readouterr().err.strip() == "segmetrics eval: error: --beta-sq must be finite and > 0; got -3.0"

@@ -314,6 +314,20 @@ def test_save_table_and_plot(tmp_path, capsys):
     assert "NoC@90 ↓" in capsys.readouterr().out
 
 
+def test_save_without_matplotlib_names_the_extra_and_writes_nothing(tmp_path, monkeypatch):
+    # README: matplotlib is the `plot` extra and a command that needs it says how to install it
+    import sys
+
+    ev = InteractiveEvaluator(max_clicks=2).evaluate(_disc_predictor(), _instances()[:1])
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r'saving miou.png \(save\(\.\.\., plot=False\) skips it\) needs '
+                                          r'matplotlib: pip install "segloss-segmetrics\[plot\]"'):
+        ev.save(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [f.name for f in ev.save(tmp_path / "out", plot=False)] == ["results.json", "per_instance.csv"]
+
+
 # ------------------------------------------------------------------------------------------------
 # folder datasets
 # ------------------------------------------------------------------------------------------------
