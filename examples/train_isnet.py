@@ -1165,8 +1165,9 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ctx.log("--compile (paper preset) is for CUDA; off on this CPU run (pass --compile to force it)")
     started = time.perf_counter()
     shown = f"{cfg.size}²" + (f" data, {cfg.input_size}² model input" if cfg.input_size else "")
+    amp = str(ctx.amp_dtype).removeprefix("torch.") if ctx.amp_dtype else "off"
     ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {shown}, batch {cfg.batch} × {ctx.world} "
-            f"process(es), device {ctx.device}, amp {ctx.amp_dtype}, output {cfg.out}")
+            f"process(es), device {ctx.device}, amp {amp}, output {cfg.out}")
     run = Run(cfg, ctx)
     if resume_path is not None:
         run.load(resume_path)

@@ -77,7 +77,9 @@ def test_runs_to_the_end_without_matplotlib(tmp_path, monkeypatch, capsys):
     assert summary["progress"]["image"]["iteration"] == 2
     assert (tmp_path / "metrics.json").is_file() and not (tmp_path / "curve.png").exists()
     note = 'note: curve.png not drawn: it needs matplotlib (pip install "segloss-segmetrics[plot]")'
-    assert note in "".join(capsys.readouterr())
+    printed = "".join(capsys.readouterr())
+    assert note in printed
+    assert "device cpu, amp off," in printed  # the header names the autocast mode (it printed "amp None")
 
 
 class _Killed(RuntimeError):
