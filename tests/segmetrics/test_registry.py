@@ -251,7 +251,7 @@ def test_bad_hce_gamma_is_a_usage_error_on_the_command_line(folder, tmp_path, ca
     cfg.write_text(json.dumps({"hce_gamma": 2.7, "datasets": {"d": str(folder / "gt")},
                                "methods": {"m": str(folder / "pred")}, "out": str(tmp_path / "c")}))
     assert cli.main(["eval", "--config", str(cfg), "--workers", "0", "--no-progress"]) == cli.EXIT_USAGE
-    assert "--hce-gamma must be an integer >= 0; got float 2.7" in capsys.readouterr().err
+    assert "hce_gamma in eval.json must be an integer >= 0; got float 2.7" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------- the recipe
