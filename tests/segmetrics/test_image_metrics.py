@@ -151,13 +151,22 @@ def test_batch_single_and_torch_property(preds, seed):
         assert 0.0 <= single.sm <= 1.0 and 0.0 <= single.mae <= 1.0
 
 
-def test_pure_python_mode_matches_jit():
-    """``SEGMETRICS_DISABLE_JIT=1`` runs the same kernels as plain Python with identical results."""
+def _run_without_jit(code, *args):
+    """Run ``code`` (which prints one JSON line last) in a fresh interpreter with ``SEGMETRICS_DISABLE_JIT=1``."""
     import json
     import os
     import subprocess
     import sys
 
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, SEGMETRICS_DISABLE_JIT="1", PYTHONPATH=root)
+    res = subprocess.run([sys.executable, "-c", code, *args], cwd=root, env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_pure_python_mode_matches_jit():
+    """``SEGMETRICS_DISABLE_JIT=1`` runs the same kernels as plain Python with identical results."""
     code = (
         "import json, warnings; warnings.simplefilter('ignore'); import segmetrics as sm\n"
         "from tests.segmetrics.cases import make_case\n"
@@ -167,10 +176,7 @@ def test_pure_python_mode_matches_jit():
         "    out.append([r.fm.max, r.fm.adaptive, r.em.mean, r.em.adaptive, r.sm, r.mae])\n"
         "print(json.dumps(out))\n"
     )
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, SEGMETRICS_DISABLE_JIT="1", PYTHONPATH=root)
-    res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
-    pure = json.loads(res.stdout.strip().splitlines()[-1])
+    pure = _run_without_jit(code)
     for n, vals in zip(("size_17x23", "smeasure_centroid_tie"), pure):
         r = compute_all(*make_case(n), metrics=("fm", "em", "sm", "mae"), em_compat="matlab")
         assert vals == [r.fm.max, r.fm.adaptive, r.em.mean, r.em.adaptive, r.sm, r.mae]
@@ -235,11 +241,6 @@ def test_pure_python_mode_matches_jit_for_every_family():
     Without the JIT, MSIoU's GT cell count summed uint8 values into a NumPy uint8 scalar that wrapped past
     255 (numba types the running sum as int64), so msiou differed from the compiled result.
     """
-    import json
-    import os
-    import subprocess
-    import sys
-
     from segmetrics.registry import FAMILIES
 
     code = (
@@ -249,11 +250,7 @@ def test_pure_python_mode_matches_jit_for_every_family():
         "r = sm.compute_all(p, g, metrics=tuple(sys.argv[1:]), image=photo_rgb('coins', (48, 64)), si_min_area=5)\n"
         "print(json.dumps({k: float(v) for k, v in r.scalars().items()}))\n"
     )
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, SEGMETRICS_DISABLE_JIT="1", PYTHONPATH=root)
-    res = subprocess.run([sys.executable, "-c", code, *FAMILIES], cwd=root, env=env, capture_output=True, text=True,
-                         check=True)
-    pure = json.loads(res.stdout.strip().splitlines()[-1])
+    pure = _run_without_jit(code, *FAMILIES)
     p, g = make_photo_case("coins_shift", (48, 64))
     r = compute_all(p, g, metrics=tuple(FAMILIES), image=photo_rgb("coins", (48, 64)), si_min_area=5)
     want = {k: float(v) for k, v in r.scalars().items()}
