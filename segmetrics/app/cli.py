@@ -351,6 +351,7 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
 
 def _cmd_stats(a: argparse.Namespace) -> int:
+    from segmetrics.app.folder import dataset_name
     from segmetrics.app.image_io import IMAGE_EXTENSIONS
     from segmetrics.app.stats import complexity_folder
     from segmetrics.complexity import COMPLEXITY_FIELDS, summarize_complexity
@@ -358,9 +359,9 @@ def _cmd_stats(a: argparse.Namespace) -> int:
     summaries = {}
     n_err = n_empty = 0
     for i, gt in enumerate(a.gt):
-        name = Path(gt).resolve().name
-        if name in summaries or sum(Path(g).resolve().name == name for g in a.gt) > 1:
-            name = f"{Path(gt).resolve().parent.name}/{name}"  # e.g. DIS-VD/gt, DIS-TE1/gt
+        name = dataset_name(gt)  # as `eval` names it: DIS5K/DIS-VD/gt is DIS-VD
+        if name in summaries or sum(dataset_name(g) == name for g in a.gt) > 1:
+            name = f"{Path(gt).resolve().parent.name}/{Path(gt).resolve().name}"  # e.g. A/DIS-VD, B/DIS-VD
         if name in summaries:
             name = f"{name} ({i + 1})"
         per_image, errors = complexity_folder(gt, epsilon=a.epsilon, workers=a.workers, progress=not a.no_progress)

@@ -381,6 +381,19 @@ _GENERIC = {"gt", "gts", "mask", "masks", "label", "labels", "groundtruth", "gro
             "pred", "preds", "prediction", "predictions", "sal", "saliency", "maps"}
 
 
+def dataset_name(gt_dir: str | os.PathLike) -> str:
+    """A GT folder's dataset name: its own, or its parent's when the name is generic (``gt``, ``masks`` ...).
+
+    ``segmetrics eval`` labels its results and ``segmetrics stats`` its rows with it.
+
+    Example:
+        >>> dataset_name("DIS5K/DIS-VD/gt"), dataset_name("data/DUTS-TE")
+        ('DIS-VD', 'DUTS-TE')
+    """
+    g = Path(gt_dir).resolve()
+    return g.parent.name if g.name.lower() in _GENERIC and g.parent.name else g.name
+
+
 def default_names(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> tuple[str, str]:
     """Default ``(method, dataset)`` names from the folder layout.
 
@@ -392,8 +405,7 @@ def default_names(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> tup
         >>> default_names("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt")
         ('isnet', 'DIS-VD')
     """
-    g, p = Path(gt_dir).resolve(), Path(pred_dir).resolve()
-    dataset = g.parent.name if g.name.lower() in _GENERIC and g.parent.name else g.name
+    dataset, p = dataset_name(gt_dir), Path(pred_dir).resolve()
     method = p.name
     if (method.lower() in _GENERIC or method.lower() == dataset.lower()) and p.parent.name:
         method = p.parent.name
@@ -550,6 +562,8 @@ def evaluate_folder(
         cache = None
     else:
         cache = str(skeleton_cache)
+        if Path(cache).exists() and not Path(cache).is_dir():
+            raise ValueError(f"`skeleton_cache` must be a folder (it is created if missing); {cache!r} is a file")
     needs_image = [k for k in metrics if "image" in family(k).needs_for(opts)]
     if needs_image and image_dir is None:
         raise ValueError(f"metric(s) {needs_image} need the RGB images: pass `image_dir`")

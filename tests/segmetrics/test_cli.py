@@ -149,7 +149,8 @@ def test_stats_table_and_csv(data, tmp_path, capsys):
     first = object_complexity(read_map(data["gt"] / "im0.png"))
     assert rows[1].split(",")[:7] == ["im0", str(first.height), str(first.width), repr(first.diagonal),
                                       repr(first.ipq), str(first.cnum), str(first.pnum)]
-    summary = json.loads((tmp_path / "s.json").read_text())["gt"]
+    # labelled as `eval` labels it: <dataset>/gt is <dataset>
+    summary = json.loads((tmp_path / "s.json").read_text())[data["gt"].parent.name]
     assert main(["stats", "--gt", str(data["gt"]), str(data["gt"]), "--no-progress", "--workers", "0"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()[2:]
     assert len(rows) == 2 and rows[0].split()[0].endswith("/gt")
@@ -296,8 +297,9 @@ def test_stats_workers_json_folder_and_empty_masks(data, tmp_path, capsys):
     code = main(["stats", "--gt", str(gt), "--workers", "0", "--no-progress",
                  "--json", str(tmp_path / "new" / "s.json")])
     err = capsys.readouterr().err
-    assert code == 0 and json.loads((tmp_path / "new" / "s.json").read_text())["gt"]["count"]["mean"] == 2
-    assert "note: gt: 1 of 2 masks hold no object (e.g. blank); they count in the means" in err
+    name = tmp_path.name  # <tmp>/gt is labelled <tmp>, as `eval` names it
+    assert code == 0 and json.loads((tmp_path / "new" / "s.json").read_text())[name]["count"]["mean"] == 2
+    assert f"note: {name}: 1 of 2 masks hold no object (e.g. blank); they count in the means" in err
 
 
 def data_coins():
@@ -350,10 +352,38 @@ def test_stats_out_with_several_folders_of_the_same_name(data, tmp_path, capsys)
                  str(tmp_path / "s.csv"), "--workers", "0", "--no-progress"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert [line.split()[0] for line in out.strip().splitlines()[2:]] == ["A/gt", "B/gt"]
+    assert [line.split()[0] for line in out.strip().splitlines()[2:]] == ["A", "B"]  # as `eval` names them
     written = sorted(p.name for p in tmp_path.glob("s_*.csv"))
-    assert written == ["s_0_A_gt.csv", "s_1_B_gt.csv"]
-    assert len((tmp_path / "s_1_B_gt.csv").read_text().strip().splitlines()) == 1 + len(NAMES)
+    assert written == ["s_0_A.csv", "s_1_B.csv"]
+    assert len((tmp_path / "s_1_B.csv").read_text().strip().splitlines()) == 1 + len(NAMES)
+    # two datasets of the same name (X/DIS-VD, Y/DIS-VD/gt) are told apart by their parents
+    for d, leaf in (("X", "DIS-VD"), ("Y", "DIS-VD/gt")):
+        shutil.copytree(data["gt"], tmp_path / d / leaf)
+    code = main(["stats", "--gt", str(tmp_path / "X" / "DIS-VD"), str(tmp_path / "Y" / "DIS-VD" / "gt"),
+                 "--workers", "0", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [line.split()[0] for line in out.strip().splitlines()[2:]] == ["X/DIS-VD", "DIS-VD/gt"]
+
+
+def test_stats_and_eval_name_a_dataset_alike(data, capsys):
+    from segmetrics.app.folder import default_names
+
+    assert main(["stats", "--gt", str(data["gt"]), "--workers", "0", "--no-progress"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[2]
+    assert row.split()[0] == default_names(data["good"], data["gt"])[1] == data["gt"].parent.name
+
+
+def test_a_skeleton_cache_that_is_a_file_is_refused_naming_the_flag(data, tmp_path, capsys):
+    # it used to run without a cache, silently (every write failed and was ignored)
+    f = tmp_path / "cache.txt"
+    f.write_text("not a folder")
+    code = main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--skeleton-cache", str(f),
+                 "--workers", "0", "--no-progress", "--metrics", "hce"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--skeleton-cache must be a folder (it is created if missing)" in err and "is a file" in err
+    with pytest.raises(ValueError, match="`skeleton_cache` must be a folder"):
+        evaluate_folder(data["good"], data["gt"], skeleton_cache=f, workers=0, progress=False)
 
 
 def test_printing_options_name_their_flag_before_any_image_is_read(data, tmp_path, capsys):
