@@ -137,9 +137,18 @@ def architecture_from_state_dict(state: Mapping[str, Any]) -> dict[str, Any]:
     return {"in_ch": in_ch, "out_ch": out_ch, "width": width}
 
 
+_RUN_FILES = ("checkpoint.pt", "best.pt")
+"""The model files ``train_isnet.py`` writes beside its ``config.json``."""
+
+
 def _config_beside(path: Path) -> dict[str, Any] | None:
-    """The config JSON that ``train_isnet.py`` writes beside its checkpoints, if any."""
-    for cand in (path.parent / "config.json", path.with_suffix(".json")):
+    """The config JSON of a checkpoint: ``<stem>.json`` beside it, or the run's ``config.json`` for a file
+    that ``train_isnet.py`` writes there (``checkpoint.pt``, ``best.pt``).
+
+    Another file in a run folder (the authors' ``isnet.pth`` copied there) does not take the run's input size.
+    """
+    cands = [path.parent / "config.json"] if path.name in _RUN_FILES else []
+    for cand in (*cands, path.with_suffix(".json")):
         if cand.is_file():
             try:
                 cfg = json.loads(cand.read_text())

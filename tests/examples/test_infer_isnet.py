@@ -177,6 +177,17 @@ def test_our_checkpoint_width_from_config(tmp_path):
                                    "width_source": "shapes", "size": None}
 
 
+def test_a_foreign_file_in_a_run_folder_does_not_take_the_runs_config(tmp_path):
+    # the authors' isnet.pth copied into runs/isnet-smoke/ used to be run at the smoke run's input size
+    model = ISNetDIS(width=0.25)
+    (tmp_path / "config.json").write_text(json.dumps({"width": 0.25, "size": SIZE}))
+    torch.save(model.state_dict(), tmp_path / "isnet.pth")
+    info = load_isnet(tmp_path / "isnet.pth")[1]
+    assert info["width_source"] == "shapes" and info["size"] is None and info["width"] == 0.25
+    (tmp_path / "isnet.json").write_text(json.dumps({"width": 0.25, "size": SIZE}))  # its own <stem>.json: used
+    assert load_isnet(tmp_path / "isnet.pth")[1]["size"] == SIZE
+
+
 def test_strip_prefixes():
     assert strip_prefixes({"module._orig_mod.a": 1, "module._orig_mod.b": 2}) == {"a": 1, "b": 2}
     assert strip_prefixes({"module.a": 1, "b": 2}) == {"module.a": 1, "b": 2}  # not shared by all keys: kept
