@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_positive, prepare_gt
+from segmetrics._inputs import check_epsilon, prepare_gt
 
 __all__ = [
     "COMPLEXITY_FIELDS",
@@ -78,14 +78,14 @@ def object_complexity(gt: Any, *, epsilon: float = 2.0) -> ObjectComplexity:
 
     Args:
         gt: ``(H, W)`` mask: bool, uint8 (foreground ``> 128``), 0/1 integers or float in ``[0, 1]``.
-        epsilon: Douglas–Peucker tolerance in pixels, ``> 0`` (default ``2.0``, as HCE).
+        epsilon: Douglas–Peucker tolerance in pixels, ``> 0`` and ``< 1e30`` (default ``2.0``, as HCE).
 
     Returns:
         An :class:`ObjectComplexity`.
 
     Raises:
         TypeError: for unsupported input types or dtypes.
-        ValueError: for a non-2-D or empty array, invalid values or a non-positive ``epsilon``.
+        ValueError: for a non-2-D or empty array, invalid values, or an ``epsilon`` not in ``(0, 1e30)``.
 
     Example:
         >>> import numpy as np
@@ -94,7 +94,7 @@ def object_complexity(gt: Any, *, epsilon: float = 2.0) -> ObjectComplexity:
         >>> c.cnum, c.pnum, round(c.ipq, 3)
         (1, 4, 1.195)
     """
-    check_positive(epsilon, "epsilon")
+    check_epsilon(epsilon, "epsilon")
     mask = prepare_gt(gt, "gt")
     import cv2
 

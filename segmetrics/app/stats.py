@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from segmetrics._inputs import check_int, check_positive
+from segmetrics._inputs import check_epsilon, check_int
 from segmetrics.complexity import ObjectComplexity, object_complexity
 
 __all__ = ["complexity_folder"]
@@ -53,7 +53,7 @@ def complexity_folder(
 
     from segmetrics.app.image_io import IMAGE_EXTENSIONS, _index, read_map
 
-    check_positive(epsilon, "epsilon")
+    check_epsilon(epsilon, "epsilon")
     if workers is None:
         workers = os.cpu_count() or 1
     workers = check_int(workers, "workers")

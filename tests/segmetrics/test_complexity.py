@@ -92,3 +92,16 @@ def test_summary_mean_std_and_bad_input(tmp_path):
     per_image, errors = complexity_folder(tmp_path, workers=2)
     assert list(per_image) == ["a", "b"] and list(errors) == ["c"]
     assert per_image["b"] == object_complexity(b)
+
+
+def test_epsilon_past_opencvs_limit_is_a_value_error_naming_it(tmp_path):
+    # epsilon >= 1e30 passed the check and failed in approxPolyDP with a cv2.error ("Epsilon not valid");
+    # `segmetrics stats --epsilon 1e30` crashed with that traceback (the folder step only catches ValueError).
+    m = np.zeros((9, 9), bool)
+    m[2:7, 2:7] = True
+    assert object_complexity(m, epsilon=1e29).cnum == 1
+    with pytest.raises(ValueError, match=r"`epsilon` must be < 1e30 \(OpenCV's approxPolyDP limit\); got 1e\+30"):
+        object_complexity(m, epsilon=1e30)
+    cv2.imwrite(str(tmp_path / "a.png"), m.astype(np.uint8) * 255)
+    with pytest.raises(ValueError, match=r"`epsilon` must be < 1e30"):
+        complexity_folder(tmp_path, epsilon=1e300, workers=0)
