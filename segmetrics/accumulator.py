@@ -164,9 +164,10 @@ class DatasetMetrics(SummedState):
                 "`other` must keep its per-image rows (per_image=True) to merge into an accumulator with "
                 f"per_image=True; got per_image=False with {other.n_images} image(s)"
             )
+        # copied before the merge: `other` may be `self`
+        rows = [dict(r) for r in other._rows] if self.per_image and isinstance(other, DatasetMetrics) else []
         super().merge(other)
-        if self.per_image:
-            self._rows.extend(dict(r) for r in other._rows)
+        self._rows.extend(rows)
         return self
 
     def compute(self) -> dict[str, Any]:

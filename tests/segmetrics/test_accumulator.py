@@ -194,3 +194,17 @@ def test_merge_into_a_per_image_accumulator_needs_the_rows():
     assert len(with_rows) == len(with_rows.per_image_table()) == 1  # unchanged by the refused merge
     with_rows.merge(DatasetMetrics(metrics=("iou",)))  # an empty one adds nothing: fine
     assert without.merge(with_rows).n_images == 2  # rows are simply not kept the other way round
+
+
+def test_merging_a_per_image_accumulator_into_itself_doubles_it():
+    # a.merge(a) with per_image=True extended the row list from a generator over that same list: it never ended
+    # (the process grew until the OS killed it). It must count every image twice, like merging a copy.
+    gt = np.zeros((16, 16), bool)
+    gt[4:12, 4:12] = True
+    a = DatasetMetrics(metrics=("mae", "sm"), per_image=True)
+    a.update([gt, np.zeros((16, 16), np.uint8)], [gt, gt], name=["x", "y"])
+    copy = pickle.loads(pickle.dumps(a))
+    assert a.merge(a) is a
+    expected = copy.merge(pickle.loads(pickle.dumps(copy))).compute()
+    assert a.compute() == expected and expected["n_images"] == 4
+    assert [r["name"] for r in a.per_image_table()] == ["x", "y", "x", "y"]
