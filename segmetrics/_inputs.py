@@ -13,7 +13,8 @@ Conventions (documented in the README's conventions table):
 * **Shapes**: one image ``(H, W)``; a batch ``(N, H, W)`` or ``(N, 1, H, W)``; or a list / tuple of
   differently sized ``(H, W)`` maps. ``pred`` and ``gt`` must have the same structure and sizes.
 * **Torch tensors** (CPU or CUDA) are accepted without importing torch: they are detected by
-  duck typing and copied to host memory with ``.detach().cpu().numpy()``.
+  duck typing and copied to host memory with ``.detach().cpu().numpy()`` (bfloat16, which numpy
+  lacks, is read as float32: every value exactly).
 
 Every error is a ``TypeError`` (wrong kind or dtype) or ``ValueError`` (wrong shape or values)
 whose message names the argument, what was expected and what was received.
@@ -75,21 +76,28 @@ def as_numpy(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a numpy array; torch tensors are moved to the host without importing torch.
 
     Args:
-        x: numpy array, torch tensor (any device) or array-like of numbers.
+        x: numpy array, torch tensor (any device; bfloat16 is read as float32) or array-like of numbers.
         name: argument name used in error messages.
 
     Returns:
         A numpy array (a view when ``x`` already is one).
 
     Raises:
-        TypeError: if ``x`` is ``None``, a string, or not convertible to a numeric array.
+        TypeError: if ``x`` is ``None``, a string, a tensor of a dtype numpy lacks (e.g. float8), or not
+            convertible to a numeric array.
     """
     if isinstance(x, np.ndarray):
         return x
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be a numpy array or torch tensor; got {type(x).__name__}")
     if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
+        t = x.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds every value exactly
+            t = t.float()
+        try:
+            return t.numpy()
+        except TypeError as exc:  # a dtype numpy lacks (e.g. float8)
+            raise TypeError(f"`{name}` must be a tensor of a numpy dtype; got {t.dtype}") from exc
     try:
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - defensive

@@ -106,3 +106,22 @@ def test_float32_conversions_of_uint8_maps_binarise_as_the_uint8_map():
     for p in (pred / np.float32(255), torch.from_numpy(pred).float() / 255, pred / 255.0):
         got = segmetrics.compute_all(p, gt, metrics=("hce", "mba"))
         assert (got.hce.total, got.mba) == (want.hce.total, want.mba)
+
+
+def test_bfloat16_tensors_are_read_as_their_float32_values():
+    # AMP predictions are often bfloat16: `.numpy()` refused them with torch's bare
+    # "TypeError: Got unsupported ScalarType BFloat16", naming no argument. bfloat16 -> float32 is exact.
+    import segmetrics
+
+    rng = np.random.default_rng(0)
+    gt = rng.random((12, 10)) > 0.5
+    p16 = torch.from_numpy(rng.random((12, 10))).to(torch.bfloat16)
+    p32 = p16.float().numpy()
+    np.testing.assert_array_equal(prepare_pred(p16), p32.astype(np.float64))
+    np.testing.assert_array_equal(prepare_gt(torch.from_numpy(gt).to(torch.bfloat16)), gt)
+    assert segmetrics.mse(p16, gt) == segmetrics.mse(p32, gt)
+    assert segmetrics.iou(p16[None], torch.from_numpy(gt)[None]).tolist() == [segmetrics.iou(p32, gt)]
+    with pytest.raises(ValueError, match=r"`pred` of floating dtype must lie in \[0, 1\]; got values in \[0, 2\]"):
+        prepare_pred(torch.full((4, 4), 2.0, dtype=torch.bfloat16).index_fill(0, torch.tensor([0]), 0.0))
+    with pytest.raises(TypeError, match=r"`gt` must be a tensor of a numpy dtype; got torch.float8_e4m3fn"):
+        prepare_gt(torch.zeros((4, 4), dtype=torch.float8_e4m3fn))
