@@ -22,6 +22,7 @@ whose message names the argument, what was expected and what was received.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -346,10 +347,19 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """Return ``value`` as ``float``; ``TypeError``/``ValueError`` unless it is a finite positive (or >= 0) number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number; got {type(value).__name__}")
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    f = _as_float(value)
+    if not math.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be finite and {bound}; got {value!r}")
-    return float(value)
+    return f
+
+
+def _as_float(value: Any) -> float:
+    """``float(value)``, or ``inf`` for a Python int beyond the float range (e.g. ``10**400``)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def check_int(value: Any, name: str, *, minimum: int = 0) -> int:
@@ -365,17 +375,18 @@ def check_unit_interval(value: Any, name: str) -> float:
     """Return ``value`` as ``float``; ``TypeError`` unless it is a number, ``ValueError`` outside ``[0, 1]``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number in [0, 1]; got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:
+    f = _as_float(value)
+    if not 0.0 <= f <= 1.0:
         raise ValueError(f"`{name}` must lie in [0, 1]; got {value!r}")
-    return float(value)
+    return f
 
 
 def check_threshold(value: Any, name: str) -> float:
     """Return a binarisation threshold in ``[0, 1)`` as ``float`` (foreground where ``p > threshold``)."""
-    check_positive(value, name, allow_zero=True)
-    if value >= 1.0:
+    f = check_positive(value, name, allow_zero=True)
+    if f >= 1.0:
         raise ValueError(f"`{name}` must lie in [0, 1); got {value!r}")
-    return float(value)
+    return f
 
 
 def check_zero_division(value: Any, name: str = "zero_division") -> float:
@@ -408,10 +419,10 @@ def check_tolerances(value: Any, name: str) -> tuple[int, ...]:
 
 def check_epsilon(value: Any, name: str) -> float:
     """Return a Douglas–Peucker tolerance as ``float``: finite, ``> 0`` and below OpenCV's ``1e30`` limit."""
-    check_positive(value, name)
-    if value >= 1e30:
+    f = check_positive(value, name)
+    if f >= 1e30:
         raise ValueError(f"`{name}` must be < 1e30 (OpenCV's approxPolyDP limit); got {value!r}")
-    return float(value)
+    return f
 
 
 def prepare_images(

@@ -125,3 +125,23 @@ def test_bfloat16_tensors_are_read_as_their_float32_values():
         prepare_pred(torch.full((4, 4), 2.0, dtype=torch.bfloat16).index_fill(0, torch.tensor([0]), 0.0))
     with pytest.raises(TypeError, match=r"`gt` must be a tensor of a numpy dtype; got torch.float8_e4m3fn"):
         prepare_gt(torch.zeros((4, 4), dtype=torch.float8_e4m3fn))
+
+
+def test_numeric_options_given_huge_python_ints_are_checked_not_crashed():
+    # A Python int beyond int64 (e.g. beta_sq=2**70, threshold=10**400) reached np.isfinite as an object and
+    # failed with numpy's "ufunc 'isfinite' not supported for the input types", naming no option.
+    import segmetrics
+    from segmetrics._inputs import check_positive, check_threshold, check_unit_interval
+
+    assert check_positive(2**70, "beta_sq") == 2.0**70
+    with pytest.raises(ValueError, match=r"`beta_sq` must be finite and > 0; got 1000000000"):
+        check_positive(10**400, "beta_sq")
+    with pytest.raises(ValueError, match=r"`threshold` must lie in \[0, 1\); got 1180591620717411303424"):
+        check_threshold(2**70, "threshold")
+    with pytest.raises(ValueError, match=r"`alpha` must lie in \[0, 1\]; got 1000000000"):
+        check_unit_interval(10**400, "alpha")
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    with pytest.raises(ValueError, match=r"`cm_alpha` must be <= 100"):
+        segmetrics.compute_all(gt, gt, metrics=("cm",), cm_alpha=2**70)
+    assert segmetrics.confusion_metrics(gt, gt, beta_sq=2**70)["fmeasure"].binary == 1.0
