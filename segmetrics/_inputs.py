@@ -338,7 +338,7 @@ def check_bool(value: Any, name: str) -> bool:
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     """Return ``value``; ``ValueError`` naming ``name`` if it is not one of ``choices``."""
-    if isinstance(value, (list, dict, set)) or value not in choices:
+    if isinstance(value, (list, dict, set, np.ndarray)) or value not in choices:  # arrays compare elementwise
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
     return value
 

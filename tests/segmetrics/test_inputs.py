@@ -145,3 +145,18 @@ def test_numeric_options_given_huge_python_ints_are_checked_not_crashed():
     with pytest.raises(ValueError, match=r"`cm_alpha` must be <= 100"):
         segmetrics.compute_all(gt, gt, metrics=("cm",), cm_alpha=2**70)
     assert segmetrics.confusion_metrics(gt, gt, beta_sq=2**70)["fmeasure"].binary == 1.0
+
+
+def test_a_choice_option_given_an_array_names_the_option():
+    # compat=np.array([...]) failed in `value not in choices` with numpy's "truth value of an array ... is
+    # ambiguous", naming no option.
+    import segmetrics
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    for call in (lambda: segmetrics.msiou(gt, gt, compat=np.array(["exact", "pysod"])),
+                 lambda: segmetrics.context_measure(gt, gt, compat=np.array([1, 3]))):
+        with pytest.raises(ValueError, match=r"`compat` must be one of \('exact', 'pysod'\); got array\("):
+            call()
+    with pytest.raises(ValueError, match=r"`compat` must be one of \('exact', 'pysod'\); got array\('exact'"):
+        segmetrics.msiou(gt, gt, compat=np.array("exact"))  # a 0-d array is not the string either
