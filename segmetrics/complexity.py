@@ -124,6 +124,7 @@ def summarize_complexity(items: Iterable[ObjectComplexity]) -> dict[str, dict[st
         of :data:`COMPLEXITY_FIELDS`.
 
     Raises:
+        TypeError: if ``items`` is not an iterable of :class:`ObjectComplexity`.
         ValueError: if ``items`` is empty.
 
     Example:
@@ -132,7 +133,12 @@ def summarize_complexity(items: Iterable[ObjectComplexity]) -> dict[str, dict[st
         >>> summarize_complexity([object_complexity(m)] * 2)["cnum"]
         {'mean': 1.0, 'std': 0.0}
     """
+    if isinstance(items, ObjectComplexity) or not hasattr(items, "__iter__"):
+        raise TypeError(f"`items` must be an iterable of ObjectComplexity values; got {type(items).__name__}")
     items = list(items)
+    for i, it in enumerate(items):
+        if not isinstance(it, ObjectComplexity):
+            raise TypeError(f"`items` must hold ObjectComplexity values; got {type(it).__name__} at index {i}")
     if not items:
         raise ValueError("`items` must hold at least one ObjectComplexity; got none")
     out: dict[str, dict[str, float]] = {"count": {"mean": float(len(items)), "std": 0.0}}

@@ -105,3 +105,13 @@ def test_epsilon_past_opencvs_limit_is_a_value_error_naming_it(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), m.astype(np.uint8) * 255)
     with pytest.raises(ValueError, match=r"`epsilon` must be < 1e30"):
         complexity_folder(tmp_path, epsilon=1e300, workers=0)
+
+
+def test_summary_of_something_else_is_a_type_error_naming_items():
+    # A list of dicts (e.g. rows read back from the per-image CSV) failed with "'dict' object has no attribute
+    # 'height'"; a bare ObjectComplexity (not in a list) with "'ObjectComplexity' object is not iterable".
+    c = object_complexity(np.ones((4, 4), bool))
+    with pytest.raises(TypeError, match=r"`items` must hold ObjectComplexity values; got dict at index 1"):
+        summarize_complexity([c, c.to_dict()])
+    with pytest.raises(TypeError, match=r"`items` must be an iterable of ObjectComplexity values; got Object"):
+        summarize_complexity(c)
