@@ -115,3 +115,12 @@ def test_summary_of_something_else_is_a_type_error_naming_items():
         summarize_complexity([c, c.to_dict()])
     with pytest.raises(TypeError, match=r"`items` must be an iterable of ObjectComplexity values; got Object"):
         summarize_complexity(c)
+
+
+def test_folder_step_rejects_a_bad_color_up_front(tmp_path):
+    # The docstring promised a ValueError for an invalid `color`; it was checked per file instead, so every mask
+    # came back as a per-file "error" and the call returned ({}, {every file: message}).
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((4, 4), 255, np.uint8))
+    with pytest.raises(ValueError, match=r"`color` must be one of \('gray', 'first'\); got 'bogus'"):
+        complexity_folder(tmp_path, color="bogus", workers=0)
+    assert list(complexity_folder(tmp_path, color="first", workers=0)[0]) == ["a"]
