@@ -111,6 +111,7 @@ class DatasetMetrics(SummedState):
         Raises:
             TypeError: unsupported input type or dtype, a ``name`` that is not a string or strings.
             ValueError: invalid inputs, or a number of names that does not match the batch.
+                A batch that raises adds none of its images.
         """
         pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
         if name is None or isinstance(name, str):
@@ -123,8 +124,11 @@ class DatasetMetrics(SummedState):
                 raise ValueError(f"`name` must hold one name per image ({len(pairs)}); got {len(names)}")
         skels = prepare_skeletons(hce_skeleton, pairs, batched, "hce_skeleton")
         images = prepare_images(image, pairs, batched)
-        for (p, g), s, nm, im in zip(pairs, skels, names, images):
-            self._add(image_metrics(p, g, self.options, s, nm, im))
+        # every image first: a batch whose last image fails must add nothing (not a part of the batch)
+        results = [image_metrics(p, g, self.options, s, nm, im)
+                   for (p, g), s, nm, im in zip(pairs, skels, names, images)]
+        for r in results:
+            self._add(r)
 
     def add_image_metrics(self, result: ImageMetrics) -> None:
         """Add an :class:`ImageMetrics` computed elsewhere (e.g. in a worker) with the same options."""

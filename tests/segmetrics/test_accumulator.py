@@ -208,3 +208,17 @@ def test_merging_a_per_image_accumulator_into_itself_doubles_it():
     expected = copy.merge(pickle.loads(pickle.dumps(copy))).compute()
     assert a.compute() == expected and expected["n_images"] == 4
     assert [r["name"] for r in a.per_image_table()] == ["x", "y", "x", "y"]
+
+
+def test_a_batch_update_that_fails_adds_nothing():
+    # DatasetMetrics(metrics=("mae", "ccm")).update([p, p], [g, g], image=[img, None]) raised for the second map
+    # after the first had been added: n_images was 1, and retrying with the image counted that map twice.
+    gt = np.zeros((20, 20), bool)
+    gt[5:15, 5:15] = True
+    pred, img = np.where(gt, 200, 0).astype(np.uint8), np.zeros((20, 20, 3), np.uint8)
+    acc = DatasetMetrics(metrics=("mae", "ccm"), per_image=True)
+    with pytest.raises(ValueError, match=r"metric\(s\) \['ccm'\] need the RGB image"):
+        acc.update([pred, pred], [gt, gt], image=[img, None])
+    assert acc.n_images == 0 and acc.per_image_table() == []
+    acc.update([pred, pred], [gt, gt], image=[img, img])
+    assert acc.compute()["n_images"] == 2
