@@ -137,6 +137,9 @@ class DatasetMetrics(SummedState):
         if result.options is not None and result.options != self.options:
             raise ValueError(f"`result` must use this accumulator's metrics and options; got {result.options} "
                              f"vs {self.options}")
+        if set(result.results) != set(self.metrics):  # checked before the state changes
+            raise ValueError(f"`result` must hold this accumulator's metrics {self.metrics}; got "
+                             f"{tuple(result.results)}")
         self._add(result)
 
     def merge(self, other: DatasetMetrics) -> DatasetMetrics:

@@ -222,3 +222,18 @@ def test_a_batch_update_that_fails_adds_nothing():
     assert acc.n_images == 0 and acc.per_image_table() == []
     acc.update([pred, pred], [gt, gt], image=[img, img])
     assert acc.compute()["n_images"] == 2
+
+
+def test_add_image_metrics_of_other_metrics_leaves_the_state_alone():
+    # An ImageMetrics without options (built by hand, or unpickled from elsewhere) holding fewer metrics counted
+    # the image and added its MAE before failing with KeyError: 'sm'.
+    from segmetrics import ImageMetrics
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    acc = DatasetMetrics(metrics=("mae", "sm"))
+    with pytest.raises(ValueError, match=r"`result` must hold this accumulator's metrics \('mae', 'sm'\); got \('mae'"):
+        acc.add_image_metrics(ImageMetrics({"mae": 0.5}))
+    assert acc.n_images == 0
+    acc.add_image_metrics(ImageMetrics(compute_all(gt, gt, metrics=("mae", "sm")).results))
+    assert acc.compute() == pytest.approx({"n_images": 1, "mae": 0.0, "sm": 1.0}, abs=1e-12)
