@@ -473,9 +473,13 @@ class ConfusionAccumulator(_ConfusionOptions):
 
         Raises:
             TypeError: if ``counts`` is not a :class:`ConfusionCounts`.
+            ValueError: if its curves are not ``(256,)``.
         """
         if not isinstance(counts, ConfusionCounts):
             raise TypeError(f"`counts` must be a ConfusionCounts; got {type(counts).__name__}")
+        if np.shape(counts.tp) != (256,) or np.shape(counts.fp) != (256,):  # checked before the state changes
+            raise ValueError(f"`counts` must hold (256,) tp / fp curves; got shapes {np.shape(counts.tp)} and "
+                             f"{np.shape(counts.fp)}")
         self.n_images += 1
         cc, ca, cb = counts.curve_counts(), counts.adaptive_counts(), counts.binary_counts()
         for m in self.metrics:

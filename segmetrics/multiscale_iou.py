@@ -267,9 +267,12 @@ class MSIoUAccumulator(SummedState):
 
         Raises:
             TypeError: if ``r`` is not an :class:`MSIoUResult`.
+            ValueError: if its curve is not ``(257,)``.
         """
         if not isinstance(r, MSIoUResult):
             raise TypeError(f"`r` must be an MSIoUResult; got {type(r).__name__}")
+        if np.shape(r.curve) != (257,):  # checked before the state changes
+            raise ValueError(f"`r.curve` must be a (257,) curve; got shape {np.shape(r.curve)}")
         self.n_images += 1
         self._curve += r.curve
         self._adp += r.adaptive

@@ -114,3 +114,16 @@ def test_a_forged_gt_cache_is_rejected_before_the_kernels_index_it():
             msiou(pred, gt, gt_cache=MSIoUGroundTruth((64, 64), occ, cnt))
     with pytest.raises(ValueError, match=r"`gt_cache` \(item 1\) must hold a flat uint8 `occupied` buffer"):
         msiou([pred, pred], [gt, gt], gt_cache=[good, MSIoUGroundTruth((64, 64), good.occupied[:9], good.counts)])
+
+
+def test_accumulator_refuses_a_result_of_another_curve_length_before_counting_it():
+    # MSIoUAccumulator.add counted the image, then failed in `_curve += r.curve` with numpy's broadcast error for
+    # a result whose curve is not (257,) (e.g. a BoundaryIoUResult-like curve of 256): the state was left corrupt.
+    from segmetrics.multiscale_iou import MSIoUResult
+
+    acc = MSIoUAccumulator()
+    with pytest.raises(ValueError, match=r"`r.curve` must be a \(257,\) curve; got shape \(256,\)"):
+        acc.add(MSIoUResult(np.ones(256), 1.0, 1.0, 1.0, 1.0))
+    assert acc.n_images == 0
+    acc.add(MSIoUResult(np.ones(257), 1.0, 1.0, 1.0, 1.0))
+    assert acc.compute().binary == 1.0
