@@ -185,3 +185,19 @@ def test_accumulator_refuses_counts_of_another_curve_length_before_counting_them
     gt[:2] = True
     acc.add(confusion_counts(gt, gt))
     assert acc.compute()["iou"].binary == 1.0
+
+
+def test_formula_widens_narrow_integer_counts():
+    # int32 count arrays (e.g. from an int32 tensor, or numpy 1.x sums on Windows) overflowed in the kappa chance
+    # term ((TP+FP)(TP+FN) > 2**31 from ~46k pixels) and gave kappa 2.075 silently; uint16 / bool counts wrapped too.
+    from segmetrics.confusion import confusion_formula
+
+    counts = (30000, 20000, 200000, 10000)
+    exact = {m: float(confusion_formula(m, *counts)) for m in CONFUSION_METRICS}
+    for dt in (np.int32, np.uint32, np.int16, np.uint16, np.int64):
+        small = tuple(np.array([min(v, np.iinfo(dt).max)], dt) for v in counts)
+        wide = tuple(np.array([min(v, np.iinfo(dt).max)], np.int64) for v in counts)
+        for m in CONFUSION_METRICS:
+            assert confusion_formula(m, *small) == confusion_formula(m, *wide), (dt, m)
+    assert confusion_formula("kappa", *(np.int32(v) for v in counts)) == pytest.approx(exact["kappa"], abs=1e-15)
+    assert float(confusion_formula("iou", np.array(True), np.array(True), np.array(False), np.array(True))) == 1 / 3
