@@ -13,7 +13,8 @@ Conventions (documented in the README's conventions table):
 * **Shapes**: one image ``(H, W)``; a batch ``(N, H, W)`` or ``(N, 1, H, W)``; or a list / tuple of
   differently sized ``(H, W)`` maps. ``pred`` and ``gt`` must have the same structure and sizes.
 * **Torch tensors** (CPU or CUDA) are accepted without importing torch: they are detected by
-  duck typing and copied to host memory with ``.detach().cpu().numpy()``.
+  duck typing and copied to host memory with ``.detach().cpu().numpy()`` (bfloat16, which numpy
+  lacks, is read as float32: every value exactly).
 
 Every error is a ``TypeError`` (wrong kind or dtype) or ``ValueError`` (wrong shape or values)
 whose message names the argument, what was expected and what was received.
@@ -21,6 +22,7 @@ whose message names the argument, what was expected and what was received.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,21 +77,28 @@ def as_numpy(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a numpy array; torch tensors are moved to the host without importing torch.
 
     Args:
-        x: numpy array, torch tensor (any device) or array-like of numbers.
+        x: numpy array, torch tensor (any device; bfloat16 is read as float32) or array-like of numbers.
         name: argument name used in error messages.
 
     Returns:
         A numpy array (a view when ``x`` already is one).
 
     Raises:
-        TypeError: if ``x`` is ``None``, a string, or not convertible to a numeric array.
+        TypeError: if ``x`` is ``None``, a string, a tensor of a dtype numpy lacks (e.g. float8), or not
+            convertible to a numeric array.
     """
     if isinstance(x, np.ndarray):
         return x
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be a numpy array or torch tensor; got {type(x).__name__}")
     if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
+        t = x.detach().cpu()
+        if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds every value exactly
+            t = t.float()
+        try:
+            return t.numpy()
+        except TypeError as exc:  # a dtype numpy lacks (e.g. float8)
+            raise TypeError(f"`{name}` must be a tensor of a numpy dtype; got {t.dtype}") from exc
     try:
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - defensive
@@ -329,7 +338,7 @@ def check_bool(value: Any, name: str) -> bool:
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     """Return ``value``; ``ValueError`` naming ``name`` if it is not one of ``choices``."""
-    if isinstance(value, (list, dict, set)) or value not in choices:
+    if isinstance(value, (list, dict, set, np.ndarray)) or value not in choices:  # arrays compare elementwise
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
     return value
 
@@ -338,10 +347,19 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """Return ``value`` as ``float``; ``TypeError``/``ValueError`` unless it is a finite positive (or >= 0) number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number; got {type(value).__name__}")
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    f = _as_float(value)
+    if not math.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be finite and {bound}; got {value!r}")
-    return float(value)
+    return f
+
+
+def _as_float(value: Any) -> float:
+    """``float(value)``, or ``inf`` for a Python int beyond the float range (e.g. ``10**400``)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def check_int(value: Any, name: str, *, minimum: int = 0) -> int:
@@ -357,17 +375,18 @@ def check_unit_interval(value: Any, name: str) -> float:
     """Return ``value`` as ``float``; ``TypeError`` unless it is a number, ``ValueError`` outside ``[0, 1]``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a number in [0, 1]; got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:
+    f = _as_float(value)
+    if not 0.0 <= f <= 1.0:
         raise ValueError(f"`{name}` must lie in [0, 1]; got {value!r}")
-    return float(value)
+    return f
 
 
 def check_threshold(value: Any, name: str) -> float:
     """Return a binarisation threshold in ``[0, 1)`` as ``float`` (foreground where ``p > threshold``)."""
-    check_positive(value, name, allow_zero=True)
-    if value >= 1.0:
+    f = check_positive(value, name, allow_zero=True)
+    if f >= 1.0:
         raise ValueError(f"`{name}` must lie in [0, 1); got {value!r}")
-    return float(value)
+    return f
 
 
 def check_zero_division(value: Any, name: str = "zero_division") -> float:
@@ -400,10 +419,10 @@ def check_tolerances(value: Any, name: str) -> tuple[int, ...]:
 
 def check_epsilon(value: Any, name: str) -> float:
     """Return a Douglas–Peucker tolerance as ``float``: finite, ``> 0`` and below OpenCV's ``1e30`` limit."""
-    check_positive(value, name)
-    if value >= 1e30:
+    f = check_positive(value, name)
+    if f >= 1e30:
         raise ValueError(f"`{name}` must be < 1e30 (OpenCV's approxPolyDP limit); got {value!r}")
-    return float(value)
+    return f
 
 
 def prepare_images(

@@ -111,6 +111,7 @@ class DatasetMetrics(SummedState):
         Raises:
             TypeError: unsupported input type or dtype, a ``name`` that is not a string or strings.
             ValueError: invalid inputs, or a number of names that does not match the batch.
+                A batch that raises adds none of its images.
         """
         pairs, batched = prepare_pairs(pred, gt, keep_uint8=True)
         if name is None or isinstance(name, str):
@@ -123,8 +124,11 @@ class DatasetMetrics(SummedState):
                 raise ValueError(f"`name` must hold one name per image ({len(pairs)}); got {len(names)}")
         skels = prepare_skeletons(hce_skeleton, pairs, batched, "hce_skeleton")
         images = prepare_images(image, pairs, batched)
-        for (p, g), s, nm, im in zip(pairs, skels, names, images):
-            self._add(image_metrics(p, g, self.options, s, nm, im))
+        # every image first: a batch whose last image fails must add nothing (not a part of the batch)
+        results = [image_metrics(p, g, self.options, s, nm, im)
+                   for (p, g), s, nm, im in zip(pairs, skels, names, images)]
+        for r in results:
+            self._add(r)
 
     def add_image_metrics(self, result: ImageMetrics) -> None:
         """Add an :class:`ImageMetrics` computed elsewhere (e.g. in a worker) with the same options."""
@@ -133,6 +137,9 @@ class DatasetMetrics(SummedState):
         if result.options is not None and result.options != self.options:
             raise ValueError(f"`result` must use this accumulator's metrics and options; got {result.options} "
                              f"vs {self.options}")
+        if set(result.results) != set(self.metrics):  # checked before the state changes
+            raise ValueError(f"`result` must hold this accumulator's metrics {self.metrics}; got "
+                             f"{tuple(result.results)}")
         self._add(result)
 
     def merge(self, other: DatasetMetrics) -> DatasetMetrics:
@@ -164,9 +171,10 @@ class DatasetMetrics(SummedState):
                 "`other` must keep its per-image rows (per_image=True) to merge into an accumulator with "
                 f"per_image=True; got per_image=False with {other.n_images} image(s)"
             )
+        # copied before the merge: `other` may be `self`
+        rows = [dict(r) for r in other._rows] if self.per_image and isinstance(other, DatasetMetrics) else []
         super().merge(other)
-        if self.per_image:
-            self._rows.extend(dict(r) for r in other._rows)
+        self._rows.extend(rows)
         return self
 
     def compute(self) -> dict[str, Any]:

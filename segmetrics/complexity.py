@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics._inputs import check_positive, prepare_gt
+from segmetrics._inputs import check_epsilon, prepare_gt
 
 __all__ = [
     "COMPLEXITY_FIELDS",
@@ -78,14 +78,14 @@ def object_complexity(gt: Any, *, epsilon: float = 2.0) -> ObjectComplexity:
 
     Args:
         gt: ``(H, W)`` mask: bool, uint8 (foreground ``> 128``), 0/1 integers or float in ``[0, 1]``.
-        epsilon: Douglas–Peucker tolerance in pixels, ``> 0`` (default ``2.0``, as HCE).
+        epsilon: Douglas–Peucker tolerance in pixels, ``> 0`` and ``< 1e30`` (default ``2.0``, as HCE).
 
     Returns:
         An :class:`ObjectComplexity`.
 
     Raises:
         TypeError: for unsupported input types or dtypes.
-        ValueError: for a non-2-D or empty array, invalid values or a non-positive ``epsilon``.
+        ValueError: for a non-2-D or empty array, invalid values, or an ``epsilon`` not in ``(0, 1e30)``.
 
     Example:
         >>> import numpy as np
@@ -94,7 +94,7 @@ def object_complexity(gt: Any, *, epsilon: float = 2.0) -> ObjectComplexity:
         >>> c.cnum, c.pnum, round(c.ipq, 3)
         (1, 4, 1.195)
     """
-    check_positive(epsilon, "epsilon")
+    check_epsilon(epsilon, "epsilon")
     mask = prepare_gt(gt, "gt")
     import cv2
 
@@ -124,6 +124,7 @@ def summarize_complexity(items: Iterable[ObjectComplexity]) -> dict[str, dict[st
         of :data:`COMPLEXITY_FIELDS`.
 
     Raises:
+        TypeError: if ``items`` is not an iterable of :class:`ObjectComplexity`.
         ValueError: if ``items`` is empty.
 
     Example:
@@ -132,7 +133,12 @@ def summarize_complexity(items: Iterable[ObjectComplexity]) -> dict[str, dict[st
         >>> summarize_complexity([object_complexity(m)] * 2)["cnum"]
         {'mean': 1.0, 'std': 0.0}
     """
+    if isinstance(items, ObjectComplexity) or not hasattr(items, "__iter__"):
+        raise TypeError(f"`items` must be an iterable of ObjectComplexity values; got {type(items).__name__}")
     items = list(items)
+    for i, it in enumerate(items):
+        if not isinstance(it, ObjectComplexity):
+            raise TypeError(f"`items` must hold ObjectComplexity values; got {type(it).__name__} at index {i}")
     if not items:
         raise ValueError("`items` must hold at least one ObjectComplexity; got none")
     out: dict[str, dict[str, float]] = {"count": {"mean": float(len(items)), "std": 0.0}}

@@ -96,7 +96,8 @@ def confusion_formula(
     r"""One confusion metric from counts (scalars or arrays of any shape; ``x / 0 := 0`` by default).
 
     The float operations follow pysodmetrics 1.6.2's handlers, so values are bit-identical to
-    them. Counts may be Python ints (exact, any size) or int64 arrays. This is the only place
+    them. Counts may be Python ints (exact, any size) or integer arrays (narrower integer and bool
+    counts are widened to int64 first, so that kappa's products do not overflow). This is the only place
     the formulas are written: the ``iou`` / ``dice`` families (:mod:`segmetrics.region_overlap`)
     and the size-invariant family read them from here.
 
@@ -128,6 +129,7 @@ def confusion_formula(
     name = _canonical(name)
     check_positive(beta_sq, "beta_sq")
     zd = check_zero_division(zero_division)
+    tp, fp, tn, fn = (_wide(c) for c in (tp, fp, tn, fn))
     if name == "precision":
         return _div(tp, tp + fp, zd)
     if name == "recall":
@@ -152,6 +154,14 @@ def confusion_formula(
     if name == "iou":
         return _div(tp, tp + fp + fn, zd)
     return _div(2 * tp, tp + fn + tp + fp, zd)  # dice
+
+
+def _wide(count: Any) -> Any:
+    """A numpy count of a narrower integer (or bool) dtype as int64: the products of kappa overflow int32."""
+    dt = getattr(count, "dtype", None)
+    if dt is not None and (dt == np.bool_ or (np.issubdtype(dt, np.integer) and dt != np.int64)):
+        return np.asarray(count, np.int64)
+    return count
 
 
 def _canonical(name: Any) -> str:
@@ -473,9 +483,13 @@ class ConfusionAccumulator(_ConfusionOptions):
 
         Raises:
             TypeError: if ``counts`` is not a :class:`ConfusionCounts`.
+            ValueError: if its curves are not ``(256,)``.
         """
         if not isinstance(counts, ConfusionCounts):
             raise TypeError(f"`counts` must be a ConfusionCounts; got {type(counts).__name__}")
+        if np.shape(counts.tp) != (256,) or np.shape(counts.fp) != (256,):  # checked before the state changes
+            raise ValueError(f"`counts` must hold (256,) tp / fp curves; got shapes {np.shape(counts.tp)} and "
+                             f"{np.shape(counts.fp)}")
         self.n_images += 1
         cc, ca, cb = counts.curve_counts(), counts.adaptive_counts(), counts.binary_counts()
         for m in self.metrics:

@@ -177,7 +177,8 @@ def msiou(pred: Any, gt: Any, *, normalize: bool = True, compat: str = "exact",
         TypeError: unsupported input type or dtype, non-bool ``normalize``, a ``gt_cache`` of the
             wrong type.
         ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values, unknown
-            ``compat``, a ``gt_cache`` of another shape or count.
+            ``compat``, a ``gt_cache`` of another shape or count, or whose buffers are not those
+            :func:`msiou_ground_truth` builds for that shape.
 
     Example:
         >>> import numpy as np
@@ -205,10 +206,35 @@ def _check_caches(gt_cache: Any, pairs: list, batched: bool) -> list[MSIoUGround
             continue
         if not isinstance(c, MSIoUGroundTruth):
             raise TypeError(f"`gt_cache` must be an MSIoUGroundTruth (from msiou_ground_truth); got {type(c).__name__}")
+        where = f" (item {i})" if batched else ""
         if c.shape != g.shape:
-            where = f" (item {i})" if batched else ""
             raise ValueError(f"`gt_cache`{where} must have the shape of `gt` {g.shape}; got {c.shape}")
+        _check_cache_buffers(c, where)
     return items
+
+
+def _check_cache_buffers(c: MSIoUGroundTruth, where: str) -> None:
+    """Refuse a cache whose buffers are not those :func:`msiou_ground_truth` builds for ``c.shape``.
+
+    The kernels index ``c.occupied`` by cell without checks, so its length, dtype and layout are checked
+    here, and the per-level ``counts`` against it (a hand-built or altered cache is refused).
+    """
+    geo, total = _k.level_geometry(c.shape[0], c.shape[1], MSIOU_LEVELS)
+    occ, counts = c.occupied, c.counts
+    if not isinstance(occ, np.ndarray) or not isinstance(counts, np.ndarray):
+        raise TypeError(f"`gt_cache`{where} must hold numpy arrays (from msiou_ground_truth); got `occupied` "
+                        f"{type(occ).__name__} and `counts` {type(counts).__name__}")
+    if not (occ.dtype == np.uint8 and occ.shape == (total,)
+            and occ.flags.c_contiguous):
+        raise ValueError(f"`gt_cache`{where} must hold a flat uint8 `occupied` buffer of {total} cells (from "
+                         f"msiou_ground_truth); got {occ.dtype} of shape {occ.shape}")
+    if counts.shape != (MSIOU_LEVELS,):
+        raise ValueError(f"`gt_cache`{where} must hold {MSIOU_LEVELS} `counts`, one per level; "
+                         f"got shape {counts.shape}")
+    actual = np.add.reduceat(occ != 0, geo[:, 4]).tolist()
+    if counts.tolist() != actual:
+        raise ValueError(f"`gt_cache`{where} `counts` must be the occupied cells of each level {actual}; got "
+                         f"{counts.tolist()}")
 
 
 class MSIoUAccumulator(SummedState):
@@ -241,9 +267,12 @@ class MSIoUAccumulator(SummedState):
 
         Raises:
             TypeError: if ``r`` is not an :class:`MSIoUResult`.
+            ValueError: if its curve is not ``(257,)``.
         """
         if not isinstance(r, MSIoUResult):
             raise TypeError(f"`r` must be an MSIoUResult; got {type(r).__name__}")
+        if np.shape(r.curve) != (257,):  # checked before the state changes
+            raise ValueError(f"`r.curve` must be a (257,) curve; got shape {np.shape(r.curve)}")
         self.n_images += 1
         self._curve += r.curve
         self._adp += r.adaptive

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from segmetrics._inputs import check_int, check_positive
+from segmetrics._inputs import check_choice, check_epsilon, check_int
 from segmetrics.complexity import ObjectComplexity, object_complexity
 
 __all__ = ["complexity_folder"]
@@ -51,9 +51,10 @@ def complexity_folder(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from segmetrics.app.image_io import IMAGE_EXTENSIONS, _index, read_map
+    from segmetrics.app.image_io import _COLOR_MODES, IMAGE_EXTENSIONS, _index, read_map
 
-    check_positive(epsilon, "epsilon")
+    check_epsilon(epsilon, "epsilon")
+    check_choice(color, "color", _COLOR_MODES)  # once, not as an error of every file
     if workers is None:
         workers = os.cpu_count() or 1
     workers = check_int(workers, "workers")

@@ -194,3 +194,46 @@ def test_merge_into_a_per_image_accumulator_needs_the_rows():
     assert len(with_rows) == len(with_rows.per_image_table()) == 1  # unchanged by the refused merge
     with_rows.merge(DatasetMetrics(metrics=("iou",)))  # an empty one adds nothing: fine
     assert without.merge(with_rows).n_images == 2  # rows are simply not kept the other way round
+
+
+def test_merging_a_per_image_accumulator_into_itself_doubles_it():
+    # a.merge(a) with per_image=True extended the row list from a generator over that same list: it never ended
+    # (the process grew until the OS killed it). It must count every image twice, like merging a copy.
+    gt = np.zeros((16, 16), bool)
+    gt[4:12, 4:12] = True
+    a = DatasetMetrics(metrics=("mae", "sm"), per_image=True)
+    a.update([gt, np.zeros((16, 16), np.uint8)], [gt, gt], name=["x", "y"])
+    copy = pickle.loads(pickle.dumps(a))
+    assert a.merge(a) is a
+    expected = copy.merge(pickle.loads(pickle.dumps(copy))).compute()
+    assert a.compute() == expected and expected["n_images"] == 4
+    assert [r["name"] for r in a.per_image_table()] == ["x", "y", "x", "y"]
+
+
+def test_a_batch_update_that_fails_adds_nothing():
+    # DatasetMetrics(metrics=("mae", "ccm")).update([p, p], [g, g], image=[img, None]) raised for the second map
+    # after the first had been added: n_images was 1, and retrying with the image counted that map twice.
+    gt = np.zeros((20, 20), bool)
+    gt[5:15, 5:15] = True
+    pred, img = np.where(gt, 200, 0).astype(np.uint8), np.zeros((20, 20, 3), np.uint8)
+    acc = DatasetMetrics(metrics=("mae", "ccm"), per_image=True)
+    with pytest.raises(ValueError, match=r"metric\(s\) \['ccm'\] need the RGB image"):
+        acc.update([pred, pred], [gt, gt], image=[img, None])
+    assert acc.n_images == 0 and acc.per_image_table() == []
+    acc.update([pred, pred], [gt, gt], image=[img, img])
+    assert acc.compute()["n_images"] == 2
+
+
+def test_add_image_metrics_of_other_metrics_leaves_the_state_alone():
+    # An ImageMetrics without options (built by hand, or unpickled from elsewhere) holding fewer metrics counted
+    # the image and added its MAE before failing with KeyError: 'sm'.
+    from segmetrics import ImageMetrics
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    acc = DatasetMetrics(metrics=("mae", "sm"))
+    with pytest.raises(ValueError, match=r"`result` must hold this accumulator's metrics \('mae', 'sm'\); got \('mae'"):
+        acc.add_image_metrics(ImageMetrics({"mae": 0.5}))
+    assert acc.n_images == 0
+    acc.add_image_metrics(ImageMetrics(compute_all(gt, gt, metrics=("mae", "sm")).results))
+    assert acc.compute() == pytest.approx({"n_images": 1, "mae": 0.0, "sm": 1.0}, abs=1e-12)

@@ -290,6 +290,10 @@ def test_stats_workers_json_folder_and_empty_masks(data, tmp_path, capsys):
 
     assert main(["stats", "--gt", str(data["gt"]), "--workers", "-3", "--no-progress"]) == 2
     assert capsys.readouterr().err.strip() == "segmetrics stats: error: --workers must be an integer >= 0; got -3"
+    # --epsilon 1e30 passed the check and crashed in cv2.approxPolyDP with a traceback ("Epsilon not valid")
+    assert main(["stats", "--gt", str(data["gt"]), "--epsilon", "1e30", "--workers", "0", "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "segmetrics stats: error: --epsilon must be < 1e30 (OpenCV's approxPolyDP limit); got 1e+30")
     gt = tmp_path / "gt"
     gt.mkdir()
     cv2.imwrite(str(gt / "coins.png"), np.where(data_coins() > 100, 255, 0).astype(np.uint8))

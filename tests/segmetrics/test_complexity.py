@@ -92,3 +92,35 @@ def test_summary_mean_std_and_bad_input(tmp_path):
     per_image, errors = complexity_folder(tmp_path, workers=2)
     assert list(per_image) == ["a", "b"] and list(errors) == ["c"]
     assert per_image["b"] == object_complexity(b)
+
+
+def test_epsilon_past_opencvs_limit_is_a_value_error_naming_it(tmp_path):
+    # epsilon >= 1e30 passed the check and failed in approxPolyDP with a cv2.error ("Epsilon not valid");
+    # `segmetrics stats --epsilon 1e30` crashed with that traceback (the folder step only catches ValueError).
+    m = np.zeros((9, 9), bool)
+    m[2:7, 2:7] = True
+    assert object_complexity(m, epsilon=1e29).cnum == 1
+    with pytest.raises(ValueError, match=r"`epsilon` must be < 1e30 \(OpenCV's approxPolyDP limit\); got 1e\+30"):
+        object_complexity(m, epsilon=1e30)
+    cv2.imwrite(str(tmp_path / "a.png"), m.astype(np.uint8) * 255)
+    with pytest.raises(ValueError, match=r"`epsilon` must be < 1e30"):
+        complexity_folder(tmp_path, epsilon=1e300, workers=0)
+
+
+def test_summary_of_something_else_is_a_type_error_naming_items():
+    # A list of dicts (e.g. rows read back from the per-image CSV) failed with "'dict' object has no attribute
+    # 'height'"; a bare ObjectComplexity (not in a list) with "'ObjectComplexity' object is not iterable".
+    c = object_complexity(np.ones((4, 4), bool))
+    with pytest.raises(TypeError, match=r"`items` must hold ObjectComplexity values; got dict at index 1"):
+        summarize_complexity([c, c.to_dict()])
+    with pytest.raises(TypeError, match=r"`items` must be an iterable of ObjectComplexity values; got Object"):
+        summarize_complexity(c)
+
+
+def test_folder_step_rejects_a_bad_color_up_front(tmp_path):
+    # The docstring promised a ValueError for an invalid `color`; it was checked per file instead, so every mask
+    # came back as a per-file "error" and the call returned ({}, {every file: message}).
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((4, 4), 255, np.uint8))
+    with pytest.raises(ValueError, match=r"`color` must be one of \('gray', 'first'\); got 'bogus'"):
+        complexity_folder(tmp_path, color="bogus", workers=0)
+    assert list(complexity_folder(tmp_path, color="first", workers=0)[0]) == ["a"]

@@ -168,3 +168,36 @@ def test_formula_properties(tp, fp, tn, fn, beta_sq):
     if tp + fp + tn + fn:  # swapping the classes leaves Cohen's kappa unchanged
         swapped = float(confusion_formula("cohen_kappa", tn, fn, tp, fp))
         assert swapped == pytest.approx(v["cohen_kappa"], abs=1e-9)
+
+
+def test_accumulator_refuses_counts_of_another_curve_length_before_counting_them():
+    # ConfusionAccumulator.add counted the image and summed the first metrics, then failed with numpy's broadcast
+    # error for counts whose curves are not (256,): the state was left corrupt.
+    from segmetrics.confusion import ConfusionCounts
+
+    acc = ConfusionAccumulator(metrics=("iou",))
+    bad = ConfusionCounts(n=4, n_fg=2, tp=np.array([2, 1]), fp=np.array([2, 0]), tp_adaptive=1, fp_adaptive=0,
+                          tp_binary=1, fp_binary=0)
+    with pytest.raises(ValueError, match=r"`counts` must hold \(256,\) tp / fp curves; got shapes \(2,\) and \(2,\)"):
+        acc.add(bad)
+    assert acc.n_images == 0 and acc._pooled == [0, 0, 0, 0]
+    gt = np.zeros((4, 4), bool)
+    gt[:2] = True
+    acc.add(confusion_counts(gt, gt))
+    assert acc.compute()["iou"].binary == 1.0
+
+
+def test_formula_widens_narrow_integer_counts():
+    # int32 count arrays (e.g. from an int32 tensor, or numpy 1.x sums on Windows) overflowed in the kappa chance
+    # term ((TP+FP)(TP+FN) > 2**31 from ~46k pixels) and gave kappa 2.075 silently; uint16 / bool counts wrapped too.
+    from segmetrics.confusion import confusion_formula
+
+    counts = (30000, 20000, 200000, 10000)
+    exact = {m: float(confusion_formula(m, *counts)) for m in CONFUSION_METRICS}
+    for dt in (np.int32, np.uint32, np.int16, np.uint16, np.int64):
+        small = tuple(np.array([min(v, np.iinfo(dt).max)], dt) for v in counts)
+        wide = tuple(np.array([min(v, np.iinfo(dt).max)], np.int64) for v in counts)
+        for m in CONFUSION_METRICS:
+            assert confusion_formula(m, *small) == confusion_formula(m, *wide), (dt, m)
+    assert confusion_formula("kappa", *(np.int32(v) for v in counts)) == pytest.approx(exact["kappa"], abs=1e-15)
+    assert float(confusion_formula("iou", np.array(True), np.array(True), np.array(False), np.array(True))) == 1 / 3

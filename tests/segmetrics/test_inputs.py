@@ -106,3 +106,57 @@ def test_float32_conversions_of_uint8_maps_binarise_as_the_uint8_map():
     for p in (pred / np.float32(255), torch.from_numpy(pred).float() / 255, pred / 255.0):
         got = segmetrics.compute_all(p, gt, metrics=("hce", "mba"))
         assert (got.hce.total, got.mba) == (want.hce.total, want.mba)
+
+
+def test_bfloat16_tensors_are_read_as_their_float32_values():
+    # AMP predictions are often bfloat16: `.numpy()` refused them with torch's bare
+    # "TypeError: Got unsupported ScalarType BFloat16", naming no argument. bfloat16 -> float32 is exact.
+    import segmetrics
+
+    rng = np.random.default_rng(0)
+    gt = rng.random((12, 10)) > 0.5
+    p16 = torch.from_numpy(rng.random((12, 10))).to(torch.bfloat16)
+    p32 = p16.float().numpy()
+    np.testing.assert_array_equal(prepare_pred(p16), p32.astype(np.float64))
+    np.testing.assert_array_equal(prepare_gt(torch.from_numpy(gt).to(torch.bfloat16)), gt)
+    assert segmetrics.mse(p16, gt) == segmetrics.mse(p32, gt)
+    assert segmetrics.iou(p16[None], torch.from_numpy(gt)[None]).tolist() == [segmetrics.iou(p32, gt)]
+    with pytest.raises(ValueError, match=r"`pred` of floating dtype must lie in \[0, 1\]; got values in \[0, 2\]"):
+        prepare_pred(torch.full((4, 4), 2.0, dtype=torch.bfloat16).index_fill(0, torch.tensor([0]), 0.0))
+    with pytest.raises(TypeError, match=r"`gt` must be a tensor of a numpy dtype; got torch.float8_e4m3fn"):
+        prepare_gt(torch.zeros((4, 4), dtype=torch.float8_e4m3fn))
+
+
+def test_numeric_options_given_huge_python_ints_are_checked_not_crashed():
+    # A Python int beyond int64 (e.g. beta_sq=2**70, threshold=10**400) reached np.isfinite as an object and
+    # failed with numpy's "ufunc 'isfinite' not supported for the input types", naming no option.
+    import segmetrics
+    from segmetrics._inputs import check_positive, check_threshold, check_unit_interval
+
+    assert check_positive(2**70, "beta_sq") == 2.0**70
+    with pytest.raises(ValueError, match=r"`beta_sq` must be finite and > 0; got 1000000000"):
+        check_positive(10**400, "beta_sq")
+    with pytest.raises(ValueError, match=r"`threshold` must lie in \[0, 1\); got 1180591620717411303424"):
+        check_threshold(2**70, "threshold")
+    with pytest.raises(ValueError, match=r"`alpha` must lie in \[0, 1\]; got 1000000000"):
+        check_unit_interval(10**400, "alpha")
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    with pytest.raises(ValueError, match=r"`cm_alpha` must be <= 100"):
+        segmetrics.compute_all(gt, gt, metrics=("cm",), cm_alpha=2**70)
+    assert segmetrics.confusion_metrics(gt, gt, beta_sq=2**70)["fmeasure"].binary == 1.0
+
+
+def test_a_choice_option_given_an_array_names_the_option():
+    # compat=np.array([...]) failed in `value not in choices` with numpy's "truth value of an array ... is
+    # ambiguous", naming no option.
+    import segmetrics
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    for call in (lambda: segmetrics.msiou(gt, gt, compat=np.array(["exact", "pysod"])),
+                 lambda: segmetrics.context_measure(gt, gt, compat=np.array([1, 3]))):
+        with pytest.raises(ValueError, match=r"`compat` must be one of \('exact', 'pysod'\); got array\("):
+            call()
+    with pytest.raises(ValueError, match=r"`compat` must be one of \('exact', 'pysod'\); got array\('exact'"):
+        segmetrics.msiou(gt, gt, compat=np.array("exact"))  # a 0-d array is not the string either

@@ -8,7 +8,7 @@ import numpy as np
 import py_sod_metrics as psm
 import pytest
 
-from segmetrics.multiscale_iou import MSIoUAccumulator, msiou, msiou_ground_truth
+from segmetrics.multiscale_iou import MSIoUAccumulator, MSIoUGroundTruth, msiou, msiou_ground_truth
 from tests.segmetrics.cases import CASES, make_case
 from tests.segmetrics.photo_cases import PHOTO_CASES, make_photo_case
 
@@ -86,3 +86,44 @@ def test_errors_name_the_argument():
         msiou(pred, gt, gt_cache=gt)
     with pytest.raises(TypeError, match="`normalize` must be a bool"):
         msiou(pred, gt, normalize=1)
+
+
+def test_a_forged_gt_cache_is_rejected_before_the_kernels_index_it():
+    # gt_cache was checked for its shape only: a hand-built MSIoUGroundTruth with a short `occupied` buffer made
+    # the numba kernels read past its end (IndexError under NUMBA_BOUNDSCHECK=1, garbage or a crash without),
+    # a short `counts` failed with a numpy broadcast error, and counts that disagree with the buffer were trusted.
+    gt = np.zeros((64, 64), bool)
+    gt[10:40, 10:50] = True
+    pred = np.where(gt, 200, 30).astype(np.uint8)
+    good = msiou_ground_truth(gt)
+    rebuilt = msiou(pred, gt, gt_cache=MSIoUGroundTruth((64, 64), good.occupied.copy(), good.counts.copy()))
+    np.testing.assert_array_equal(rebuilt.curve, msiou(pred, gt).curve)
+    bad_counts = good.counts.copy()
+    bad_counts[0] += 1
+    for occ, cnt, msg in (
+        (np.zeros(3, np.uint8), good.counts, r"`gt_cache` must hold a flat uint8 `occupied` buffer of 5464 cells"),
+        (good.occupied[::2], good.counts, r"`gt_cache` must hold a flat uint8 `occupied` buffer of 5464 cells"),
+        (good.occupied.astype(np.float64), good.counts, r"uint8 `occupied` buffer .*; got float64 of shape \(5464,\)"),
+        (good.occupied, good.counts[:3], r"`gt_cache` must hold 10 `counts`, one per level; got shape \(3,\)"),
+        (good.occupied, bad_counts, r"`gt_cache` `counts` must be the occupied cells of each level "
+                                    r"\[280, 140, 45, 22, 10, 4, 1, 1, 1, 1\]; got \[281, 140"),
+        (list(good.occupied), good.counts, r"`gt_cache` must hold numpy arrays .*; got `occupied` list and `counts` "
+                                           r"ndarray"),
+    ):
+        with pytest.raises((TypeError, ValueError), match=msg):
+            msiou(pred, gt, gt_cache=MSIoUGroundTruth((64, 64), occ, cnt))
+    with pytest.raises(ValueError, match=r"`gt_cache` \(item 1\) must hold a flat uint8 `occupied` buffer"):
+        msiou([pred, pred], [gt, gt], gt_cache=[good, MSIoUGroundTruth((64, 64), good.occupied[:9], good.counts)])
+
+
+def test_accumulator_refuses_a_result_of_another_curve_length_before_counting_it():
+    # MSIoUAccumulator.add counted the image, then failed in `_curve += r.curve` with numpy's broadcast error for
+    # a result whose curve is not (257,) (e.g. a BoundaryIoUResult-like curve of 256): the state was left corrupt.
+    from segmetrics.multiscale_iou import MSIoUResult
+
+    acc = MSIoUAccumulator()
+    with pytest.raises(ValueError, match=r"`r.curve` must be a \(257,\) curve; got shape \(256,\)"):
+        acc.add(MSIoUResult(np.ones(256), 1.0, 1.0, 1.0, 1.0))
+    assert acc.n_images == 0
+    acc.add(MSIoUResult(np.ones(257), 1.0, 1.0, 1.0, 1.0))
+    assert acc.compute().binary == 1.0
