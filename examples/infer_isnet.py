@@ -337,7 +337,8 @@ def predict_files(
         ``{"written": [paths], "skipped": {file: reason}, "seconds": float, "images_per_s": float}``.
 
     Raises:
-        ValueError: on a bad option, or an unreadable file without ``skip_unreadable``.
+        ValueError: on a bad option, an output PNG that would overwrite an input file, or an unreadable file
+            without ``skip_unreadable``.
     """
     for name, v in (("batch_size", batch_size), ("size", size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -351,6 +352,11 @@ def predict_files(
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.eval().to(memory_format=memory_format)
     out = Path(out_dir)
+    inputs = {f.resolve() for f in files}
+    clash = [f for f in files if (out / f"{f.stem}.png").resolve() in inputs]
+    if clash:
+        raise ValueError(f"--out: writing {out / (clash[0].stem + '.png')} would overwrite the input image "
+                         f"{clash[0]} ({len(clash)} input(s) in all); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
 
     loader = torch.utils.data.DataLoader(

@@ -232,3 +232,22 @@ def test_benchmark_script_runs_ours_only(tmp_path):
     assert res["ours_eager"]["steps"] == 2 and res["ours_eager"]["ms"] > 0 and res["infer_eager"]["images_per_s"] > 0
     assert json.loads((tmp_path / "r.json").read_text())["results"]["ours_eager"]["steps"] == 2
 
+
+
+def test_out_folder_holding_the_inputs_is_refused(tmp_path, capsys):
+    """`--out` = `--input` (or a single input inside --out) would overwrite the PNG inputs with predictions."""
+    ckpt = tmp_path / "m.pth"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), ckpt)
+    inp = tmp_path / "photos"
+    inp.mkdir()
+    assert cv2.imwrite(str(inp / "a.png"), data.camera()[::16, ::16])
+    assert cv2.imwrite(str(inp / "b.jpg"), data.coffee()[::16, ::16])
+    before = (inp / "a.png").read_bytes()
+    common = ["--checkpoint", str(ckpt), "--size", "32", "--workers", "0", "--no-progress"]
+    for source in (inp, inp / "a.png"):
+        assert main([*common, "--input", str(source), "--out", str(inp)]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "a.png" in err and "overwrite" in err
+        assert (inp / "a.png").read_bytes() == before and not (inp / "b.png").exists()
+    assert main([*common, "--input", str(inp / "b.jpg"), "--out", str(inp)]) == 0  # b.png is a new file: fine
+    assert (inp / "a.png").read_bytes() == before and (inp / "b.png").is_file()
