@@ -464,7 +464,9 @@ class EvalView(Dataset):
     """Validation view of a dataset: adds ``gt_u8``, the ground truth at the original size as uint8.
 
     For folder datasets the GT file is read again at its original resolution (the DIS benchmark
-    evaluates there); for generated data the item's GT is already at its original size.
+    evaluates there); for generated data the item's GT is already at its original size. With ``skip_bad`` a
+    folder dataset replaces an unreadable pair by the next one; here such an item is marked ``skip`` (and
+    dropped by the collate function), so the other image is not scored twice.
     """
 
     def __init__(self, base: Dataset) -> None:
@@ -477,6 +479,8 @@ class EvalView(Dataset):
         import seg_data
 
         item = dict(self.base[i])
+        if isinstance(self.base, seg_data.FolderDataset) and item["name"] != self.base.names[i]:
+            return {"skip": True, "name": self.base.names[i]}
         size = tuple(int(v) for v in item["size"])
         if isinstance(self.base, seg_data.FolderDataset) and tuple(item["gt"].shape[-2:]) != size:
             pair = self.base.pairs[self.base.names.index(item["name"])]
@@ -526,6 +530,11 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
 
 
 def _collate_eval(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A validation batch; items marked ``skip`` (unreadable, see :class:`EvalView`) are left out, and a batch of
+    only such items has ``image`` None."""
+    items = [i for i in items if not i.get("skip")]
+    if not items:
+        return {"image": None, "gt": [], "gt_u8": [], "name": [], "size": []}
     return {"image": torch.stack([i["image"] for i in items]), "gt": [i["gt"] for i in items],
             "gt_u8": [i.get("gt_u8") for i in items], "name": [i["name"] for i in items],
             "size": [tuple(int(s) for s in i["size"]) for i in items]}
@@ -630,6 +639,8 @@ def baselines(val_sets: dict[str, Dataset], cfg: Config, ctx: Context) -> dict[s
     for name, ds in val_sets.items():
         zero, otsu = DatasetMetrics(), DatasetMetrics()
         for batch in eval_loader(ds, cfg, ctx):
+            if batch["image"] is None:
+                continue
             for image, g in zip(batch["image"], batch["gt_u8"]):
                 zero.update(np.zeros_like(g), g)
                 o = otsu_prediction(image)
@@ -670,6 +681,8 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
     for name, ds in val_sets.items():
         acc = DatasetMetrics()
         for batch in eval_loader(ds, cfg, ctx):
+            if batch["image"] is None:
+                continue
             with ctx.autocast():
                 d1 = model(_prepare(batch["image"] - 0.5, cfg, ctx))[0][0]
             prob = torch.sigmoid(d1.float())
@@ -701,6 +714,8 @@ def gt_encoder_maxf(encoder: nn.Module, ds: Dataset, cfg: Config, ctx: Context) 
     encoder.eval()
     acc = DatasetMetrics(metrics=("fm",))
     for batch in eval_loader(ds, cfg, ctx, limit=cfg.gt_val_samples):
+        if batch["image"] is None:
+            continue
         gts = _prepare(torch.stack(batch["gt"]), cfg, ctx)  # at the model input size, as in training
         with ctx.autocast():
             d1 = encoder(gts)[0][0]

@@ -270,3 +270,23 @@ def test_prepare_resizes_to_the_input_size_only_when_asked():
     assert torch.allclose(train_isnet._prepare(torch.ones(1, 1, 16, 16), train_isnet.Config(input_size=24), ctx),
                           torch.ones(1, 1, 24, 24))
     assert 0 <= float(y.min()) and float(y.max()) <= 1
+
+
+def test_skip_bad_leaves_an_unreadable_validation_image_out_instead_of_scoring_another_twice(tmp_path):
+    """With --skip-bad, FolderDataset replaces an undecodable pair by the next one (fine for training); validation
+    must leave it out, not score (and write) the next image twice."""
+    import dis_synth
+    import seg_data
+
+    root = dis_synth.write_dataset(tmp_path / "set", 3, size=48)
+    jpg = root / "im" / "0001.jpg"
+    jpg.write_bytes(jpg.read_bytes()[: jpg.stat().st_size // 2])
+    view = train_isnet.EvalView(seg_data.FolderDataset(root, size=32, skip_bad=True))
+    names = []
+    with pytest.warns(UserWarning, match="skipping 0001"):
+        for bs in (1, 2):
+            loader = torch.utils.data.DataLoader(view, batch_size=bs, collate_fn=train_isnet._collate_eval)
+            batches = list(loader)
+            names.append([n for b in batches for n in b["name"]])
+            assert all(b["image"] is None or len(b["image"]) == len(b["name"]) == len(b["gt_u8"]) for b in batches)
+    assert names == [["0000", "0002"], ["0000", "0002"]]
