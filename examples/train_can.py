@@ -193,14 +193,23 @@ class _Objects:
         return self.n
 
     def _resize(self, image: np.ndarray, *masks: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Image by area, masks by nearest neighbour; an object (the first mask) that the nearest-neighbour
+        sampling misses keeps its best-covered pixels, so no object becomes empty."""
         size = self.args.size
         if not size or image.shape[:2] == (size, size):
             return (image, *masks)
         import cv2
 
         out = [cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)]
-        out += [None if m is None else cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
-                for m in masks]
+        for k, m in enumerate(masks):
+            if m is None:
+                out.append(None)
+                continue
+            r = cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
+            if k == 0 and not r.any() and m.any():
+                cover = cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+                r = cover >= cover.max()
+            out.append(r)
         return tuple(out)
 
     def get(self, i: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None]:
