@@ -300,3 +300,51 @@ def test_train_isnet_same_folder_twice_is_refused(tmp_path):
     root = dis_synth.write_dataset(tmp_path / "d", 4, size=32)
     msg = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--data", str(root), "--data", str(root)])
     assert msg.startswith("--data: two evaluation sets are both named 'd-val'"), msg
+
+
+# ---------------------------------------------------------------------------------------------- demo scripts
+
+
+def _demo_folders(tmp_path, pred_shape=(10, 10), ext=".png"):
+    import cv2
+    import numpy as np
+
+    for sub, shape in (("gt", (10, 10)), ("pred", pred_shape)):
+        (tmp_path / sub).mkdir(exist_ok=True)
+        img = np.zeros(shape, np.uint8)
+        img[2:6, 3:8] = 255
+        assert cv2.imwrite(str(tmp_path / sub / f"a{ext}"), img)
+    return ["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred")]
+
+
+def test_evaluate_demo_bad_folders_are_named(capsys, tmp_path, a_file):
+    import evaluate_demo
+
+    msg = _usage_error(capsys, evaluate_demo.main, ["--gt", str(tmp_path / "nowhere")])
+    assert "argument --gt: " in msg and "nowhere" in msg, msg
+    msg = _usage_error(capsys, evaluate_demo.main, ["--gt", str(a_file)])
+    assert "argument --gt: " in msg and "a_file" in msg, msg
+    (tmp_path / "empty").mkdir()
+    msg = _usage_error(capsys, evaluate_demo.main, ["--gt", str(tmp_path / "empty")])
+    assert "argument --gt: no .png" in msg, msg
+    argv = _demo_folders(tmp_path, pred_shape=(12, 10))
+    msg = _file_error(evaluate_demo.main, argv)
+    assert "a.png" in msg and "12x10" in msg and "10x10" in msg, msg
+
+
+def test_evaluate_demo_reads_upper_case_png(capsys, tmp_path):
+    import evaluate_demo
+
+    evaluate_demo.main(_demo_folders(tmp_path, ext=".PNG"))
+    assert "1 images evaluated" in capsys.readouterr().out
+
+
+def test_make_demo_data_help_writes_nothing(capsys, monkeypatch, tmp_path):
+    import make_demo_data
+
+    written = []
+    monkeypatch.setattr(make_demo_data.cv2, "imwrite", lambda *a, **k: written.append(a) or True)
+    with pytest.raises(SystemExit) as exc:
+        make_demo_data.main(["--help"])
+    assert exc.value.code == 0 and "usage:" in capsys.readouterr().out and not written
+    assert "unrecognized arguments" in _usage_error(capsys, make_demo_data.main, ["--bogus"]) and not written
