@@ -780,6 +780,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.sheet is not None:
         if Path(args.sheet).suffix.lower() != ".png":
             ap.error(f"argument --sheet: must name a .png file; got {args.sheet!r}")
+        if Path(args.sheet).is_dir():
+            ap.error(f"argument --sheet: {args.sheet} is a folder; give a .png file name")
+        try:
+            output_dir(str(Path(args.sheet).parent))  # its folder: existing or creatable, not under a file
+        except argparse.ArgumentTypeError as exc:
+            ap.error(f"argument --sheet: {exc}")
         Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     root = write_dataset(args.out, args.n, args.size, args.seed)

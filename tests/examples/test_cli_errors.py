@@ -348,3 +348,12 @@ def test_make_demo_data_help_writes_nothing(capsys, monkeypatch, tmp_path):
         make_demo_data.main(["--help"])
     assert exc.value.code == 0 and "usage:" in capsys.readouterr().out and not written
     assert "unrecognized arguments" in _usage_error(capsys, make_demo_data.main, ["--bogus"]) and not written
+
+
+def test_dis_synth_sheet_that_cannot_be_written_is_refused_before_the_dataset(capsys, tmp_path, a_file):
+    """--sheet naming a folder, or a file under a file, was a traceback after the whole dataset was written."""
+    (tmp_path / "dir.png").mkdir()
+    for sheet in (tmp_path / "dir.png", a_file / "s.png"):
+        msg = _usage_error(capsys, dis_synth.main, [str(tmp_path / "d"), "-n", "1", "--size", "16", "--sheet", str(sheet)])
+        assert "argument --sheet: " in msg and str(sheet.name if sheet.is_dir() else a_file.name) in msg, msg
+    assert not (tmp_path / "d").exists()
