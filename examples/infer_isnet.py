@@ -345,6 +345,10 @@ def predict_files(
             raise ValueError(f"`{name}` must be a positive int; got {v!r}")
     if normalize not in NORMALIZE_MODES:
         raise ValueError(f"--normalize must be one of {NORMALIZE_MODES}; got {normalize!r}")
+    in_ch = model.conv_in.weight.shape[1]
+    if in_ch != 3:
+        raise ValueError(f"--checkpoint: the model takes {in_ch} input channel{'s' if in_ch != 1 else ''}; this "
+                         "script feeds RGB images (3 channels)")
     device = next(model.parameters()).device
     amp_dtype = resolve_precision(precision, device)
     if channels_last is None:

@@ -251,3 +251,15 @@ def test_out_folder_holding_the_inputs_is_refused(tmp_path, capsys):
         assert (inp / "a.png").read_bytes() == before and not (inp / "b.png").exists()
     assert main([*common, "--input", str(inp / "b.jpg"), "--out", str(inp)]) == 0  # b.png is a new file: fine
     assert (inp / "a.png").read_bytes() == before and (inp / "b.png").is_file()
+
+
+def test_checkpoint_for_other_input_channels_is_a_clear_error(tmp_path, capsys):
+    """An ISNetDIS with in_ch != 3 loads, but the RGB inputs do not fit it: one line, not a conv2d traceback."""
+    ckpt = tmp_path / "grey.pth"
+    torch.save(ISNetDIS(in_ch=1, width=0.0625).state_dict(), ckpt)
+    assert cv2.imwrite(str(tmp_path / "a.png"), data.camera()[::16, ::16])
+    argv = ["--checkpoint", str(ckpt), "--input", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+            "--size", "32", "--workers", "0", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint" in err and "1 input channel" in err and "Traceback" not in err, err
