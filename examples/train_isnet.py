@@ -871,6 +871,14 @@ class Run:
         opt = self._optimizer_for(net)
         loader, sampler = train_loader(ds, cfg, ctx, stage=1 if stage == "gt" else 2)
         per_epoch = sampler.num_samples // cfg.batch
+        shape = [len(ds), ctx.world]  # type: ignore[arg-type]
+        if prog.setdefault("samples", shape) != shape:
+            # files added or removed (or --skip-bad) since the checkpoint: the saved position means nothing here, and
+            # one past the new epoch's end would make every epoch empty (a hang)
+            ctx.log(f"warning: the training set has {shape[0]} samples on {shape[1]} process(es), the checkpoint's "
+                    f"run had {prog['samples'][0]} on {prog['samples'][1]}: the run cannot continue exactly; epoch "
+                    f"{prog['epoch']} restarts from its first batch")
+            prog["samples"], prog["step"] = shape, 0
         every = every or per_epoch
         bar = _bar(cap, "stage 1 GT encoder" if stage == "gt" else "stage 2 image branch", prog["iteration"], ctx)
         running = torch.zeros(3, device=ctx.device)

@@ -290,3 +290,22 @@ def test_skip_bad_leaves_an_unreadable_validation_image_out_instead_of_scoring_a
             names.append([n for b in batches for n in b["name"]])
             assert all(b["image"] is None or len(b["image"]) == len(b["name"]) == len(b["gt_u8"]) for b in batches)
     assert names == [["0000", "0002"], ["0000", "0002"]]
+
+
+def test_resume_after_the_data_folder_shrank_restarts_the_epoch_instead_of_hanging(tmp_path, capsys):
+    """The checkpoint's position (8 samples into an epoch of 11) lies past the end of the new epoch (5): before,
+    every epoch was empty and the loop never ended."""
+    import dis_synth
+
+    root = dis_synth.write_dataset(tmp_path / "d", 12, size=32)
+    argv = [*TINY, "--data", str(root), "--out", str(tmp_path / "run"), "--threads", "1", "--no-feature-sync",
+            "--val-every", "0", "--save-predictions", "none"]
+    train_isnet.main([*argv, "--iters", "4"])
+    for i in range(6):
+        (root / "im" / f"{i:04d}.jpg").unlink()
+        (root / "gt" / f"{i:04d}.png").unlink()
+    capsys.readouterr()
+    summary = train_isnet.main([*argv, "--iters", "6", "--resume", "auto"])
+    assert "the run cannot continue exactly" in capsys.readouterr().out
+    ckpt = torch.load(Path(summary["out"]) / "checkpoint.pt", weights_only=False)
+    assert ckpt["progress"]["image"]["iteration"] == 6 and ckpt["progress"]["image"]["samples"] == [5, 1]
