@@ -2,8 +2,9 @@
 
 - :class:`SyntheticDIS`: :mod:`dis_synth` samples generated once into memory; ``split="train"`` and
   ``split="val"`` draw from disjoint index ranges, so the two never share a sample.
-- :class:`FolderDataset`: a folder with ``im/`` and ``gt/`` paired by file stem (DIS5K layout, or any folder
-  laid out that way), any size and format, read and resized as the IS-Net authors do (see below).
+- :class:`FolderDataset`: a folder with ``im/`` and ``gt/`` paired by file stem (compared in Unicode NFC, as
+  ``segmetrics eval`` pairs), DIS5K layout or any folder laid out that way, any size and format, read and
+  resized as the IS-Net authors do (see below).
 - :func:`find_datasets` / :func:`dis5k_splits`: train / validation / test folders from a DIS5K root, a plain
   folder (validation: a fixed 10 % of it chosen by seed) or several of them.
 
@@ -41,6 +42,7 @@ import hashlib
 import json
 import os
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -250,12 +252,14 @@ def resize_pair(image: np.ndarray, gt: np.ndarray, size: int) -> tuple[np.ndarra
 
 
 def _list(folder: Path) -> dict[str, Path]:
+    """Image files of ``folder`` by stem, in Unicode NFC (a name copied from macOS is decomposed, NFD)."""
     files: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."):
-            if p.stem in files:
-                raise ValueError(f"two files with the stem {p.stem!r} in {folder}: {files[p.stem].name} and {p.name}")
-            files[p.stem] = p
+            stem = unicodedata.normalize("NFC", p.stem)
+            if stem in files:
+                raise ValueError(f"two files with the stem {stem!r} in {folder}: {files[stem].name} and {p.name}")
+            files[stem] = p
     return files
 
 

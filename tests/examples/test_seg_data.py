@@ -284,3 +284,18 @@ def test_unwritable_cache_warns_and_reads_the_files(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # warned once per dataset, not once per item
         assert ds[1]["name"] == "0001"
+
+
+def test_stems_pair_across_unicode_normalisation(tmp_path):
+    """A name copied from macOS is decomposed (NFD): 'café' in im/ and its NFD twin in gt/ are the same stem, as
+    `segmetrics eval` pairs them."""
+    import unicodedata
+
+    root = tmp_path / "set"
+    cam = data.camera()[::16, ::16]
+    _write(root / "im" / f"{unicodedata.normalize('NFC', 'café')}.jpg", cam)
+    _write(root / "gt" / f"{unicodedata.normalize('NFD', 'café')}.png", (cam > 100).astype(np.uint8) * 255)
+    ds = seg_data.FolderDataset(root, size=16)
+    assert ds.names == [unicodedata.normalize("NFC", "café")] and ds[0]["gt"].shape == (1, 16, 16)
+    splits = seg_data.find_datasets(root)
+    assert splits["train"][0].names == (unicodedata.normalize("NFC", "café"),)
