@@ -214,7 +214,7 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
 # ---------------------------------------------------------------------------------------------- data
 
 def list_images(inp: str | os.PathLike) -> list[Path]:
-    """The image files of a folder (sorted, not recursive), or ``[file]`` for a single file.
+    """The image files of a folder (sorted, not recursive, hidden ``.*`` names left out), or ``[file]``.
 
     Raises:
         FileNotFoundError: if ``inp`` does not exist.
@@ -225,7 +225,8 @@ def list_images(inp: str | os.PathLike) -> list[Path]:
         return [p]
     if not p.is_dir():
         raise FileNotFoundError(f"--input: no such file or folder: {p}")
-    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+    files = sorted(f for f in p.iterdir()
+                   if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith("."))
     if not files:
         raise ValueError(f"--input: no image ({', '.join(IMAGE_EXTS)}) in {p}")
     stems: dict[str, Path] = {}

@@ -263,3 +263,10 @@ def test_checkpoint_for_other_input_channels_is_a_clear_error(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--checkpoint" in err and "1 input channel" in err and "Traceback" not in err, err
+
+
+def test_hidden_files_are_not_inputs(tmp_path):
+    """macOS copies leave `._NAME.jpg` resource forks beside each image: not images (as seg_data and segmetrics)."""
+    assert cv2.imwrite(str(tmp_path / "a.jpg"), data.camera()[::16, ::16])
+    (tmp_path / "._a.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    assert list_images(tmp_path) == [tmp_path / "a.jpg"]
