@@ -266,6 +266,8 @@ def _list(folder: Path) -> dict[str, Path]:
 def _check_folder(root: Path) -> None:
     if not root.exists():
         raise ValueError(f"dataset folder {root} does not exist")
+    if not root.is_dir():
+        raise ValueError(f"dataset path {root} is a file, not a folder (an archive must be extracted first)")
     missing = [d for d in ("im", "gt") if not (root / d).is_dir()]
     if missing:
         raise ValueError(

@@ -299,3 +299,12 @@ def test_stems_pair_across_unicode_normalisation(tmp_path):
     assert ds.names == [unicodedata.normalize("NFC", "café")] and ds[0]["gt"].shape == (1, 16, 16)
     splits = seg_data.find_datasets(root)
     assert splits["train"][0].names == (unicodedata.normalize("NFC", "café"),)
+
+
+def test_a_file_given_as_the_dataset_folder_is_called_a_file(tmp_path):
+    path = tmp_path / "set.zip"
+    path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match=r"set\.zip is a file, not a folder"):
+        seg_data.find_datasets(path)
+    with pytest.raises(ValueError, match=r"set\.zip is a file, not a folder"):
+        seg_data.FolderDataset(path)
