@@ -357,3 +357,21 @@ def test_dis_synth_sheet_that_cannot_be_written_is_refused_before_the_dataset(ca
         msg = _usage_error(capsys, dis_synth.main, [str(tmp_path / "d"), "-n", "1", "--size", "16", "--sheet", str(sheet)])
         assert "argument --sheet: " in msg and str(sheet.name if sheet.is_dir() else a_file.name) in msg, msg
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_train_can_unreadable_image_found_mid_run_is_one_line(tmp_path, workers):
+    """load_instances reads masks up front but images lazily: a broken image surfaced as a traceback mid-training
+    (from a DataLoader worker with --workers 1)."""
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    coins = data.coins()[:48, :48]
+    for i in range(11):
+        Image.fromarray(coins).save(root / "images" / f"{i:02d}.png")
+        Image.fromarray((coins > 120).astype("uint8") * 255).save(root / "masks" / f"{i:02d}.png")
+    (root / "images" / "00.png").write_bytes(b"")
+    argv = ["--size", "32", "--steps", "2", "--g-steps", "1", "--batch", "2", "--width", "4", "--no-untrained",
+            "--max-clicks", "2", "--workers", workers, "--data", str(root), "--out", str(tmp_path / "o")]
+    msg = _file_error(train_can.main, argv)
+    assert msg.startswith("--data: ") and "00.png" in msg, msg
