@@ -267,3 +267,28 @@ def test_small_object_of_a_folder_survives_the_resize(tmp_path):
     summary = train_can.main([*TINY, "--size", "48", "--data", str(root), "--no-untrained",
                               "--out", str(tmp_path / "run")])
     assert summary["results"]["f, output 1"]["noc@85"] <= 3
+
+
+def test_click_encoding_of_grey_and_rgba_images_and_bad_clicks():
+    """InteractiveCAN is a predict callable for any image segmetrics.interactive is given: a grey or RGBA image was a
+    numpy 'axes don't match' error or a conv2d channel mismatch; a negative click silently wrapped to the far side."""
+    grey = data.camera()[:40, :50]
+    x = can_model.encode_clicks(grey, [(5, 6)], [])
+    assert x.shape == (7, 40, 50)
+    np.testing.assert_allclose(x[:3], np.repeat(grey[None] / 255, 3, axis=0))
+    np.testing.assert_array_equal(can_model.encode_clicks(grey[..., None], [(5, 6)], []), x)
+    rgb = data.astronaut()[:40, :50]
+    rgba = np.dstack([rgb, np.full((40, 50), 9, np.uint8)])
+    np.testing.assert_array_equal(can_model.encode_clicks(rgba, [], [(1, 2)]), can_model.encode_clicks(rgb, [], [(1, 2)]))
+    with pytest.raises(ValueError, match=r"`image` must be .*\(H, W, 3\).*got shape \(40, 50, 5\)"):
+        can_model.encode_clicks(np.zeros((40, 50, 5), np.uint8), [], [])
+    with pytest.raises(TypeError, match=r"`image` must be uint8 .*float64"):
+        can_model.encode_clicks(rgb / 255.0, [], [])
+    for pos, neg, name in (([(-1, 5)], [], "positive"), ([], [(3, 50)], "negative")):
+        with pytest.raises(ValueError, match=rf"`{name}` clicks must lie inside the 40 x 50 image"):
+            can_model.encode_clicks(rgb, pos, neg)
+    model = can_model.InteractiveCAN(can_model.SegmentationCAN(2, 4), mode="oracle")
+    with pytest.raises(ValueError, match=r"set `gt`"):
+        model(rgb, [(5, 6, True)])
+    model.gt = np.zeros((40, 50), bool)
+    assert model(grey, [(5, 6, True)]).shape == (40, 50)
