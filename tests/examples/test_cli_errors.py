@@ -354,7 +354,8 @@ def test_dis_synth_sheet_that_cannot_be_written_is_refused_before_the_dataset(ca
     """--sheet naming a folder, or a file under a file, was a traceback after the whole dataset was written."""
     (tmp_path / "dir.png").mkdir()
     for sheet in (tmp_path / "dir.png", a_file / "s.png"):
-        msg = _usage_error(capsys, dis_synth.main, [str(tmp_path / "d"), "-n", "1", "--size", "16", "--sheet", str(sheet)])
+        argv = [str(tmp_path / "d"), "-n", "1", "--size", "16", "--sheet", str(sheet)]
+        msg = _usage_error(capsys, dis_synth.main, argv)
         assert "argument --sheet: " in msg and str(sheet.name if sheet.is_dir() else a_file.name) in msg, msg
     assert not (tmp_path / "d").exists()
 
