@@ -187,9 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
       help="DIS5K root (DIS-TR train, DIS-VD validation, DIS-TE1-4 tests) or a folder with im/ + gt/; "
            "repeat for several training sets (default: generated data)")
     a("--val", action="append", metavar="PATH",
-      help="validation folder(s) with im/ + gt/ (default: DIS-VD, else a held-out part of --data)")
+      help="validation folder(s) with im/ + gt/ (default: DIS-VD of a DIS5K root and a held-out part of each "
+           "plain --data folder)")
     a("--val-fraction", type=float_in(0.0, 1.0, low_open=True, high_open=True),
-      help="held-out part of --data when no validation set is found (0.1)")
+      help="held-out part of each plain --data folder unless --val is given (0.1; a DIS5K root validates on DIS-VD)")
     a("--out", type=output_dir, help="output folder (default: runs/isnet-<preset>)")
     a("--seed", type=nonnegative_int, help="seed of initialisation, data order and augmentation (0)")
     g = p.add_argument_group("model and data")

@@ -309,3 +309,19 @@ def test_resume_after_the_data_folder_shrank_restarts_the_epoch_instead_of_hangi
     assert "the run cannot continue exactly" in capsys.readouterr().out
     ckpt = torch.load(Path(summary["out"]) / "checkpoint.pt", weights_only=False)
     assert ckpt["progress"]["image"]["iteration"] == 6 and ckpt["progress"]["image"]["samples"] == [5, 1]
+
+
+def test_help_on_validation_sets_says_what_build_data_does(tmp_path):
+    """--val-fraction holds out part of every plain --data folder unless --val is given, also beside a DIS5K root
+    (whose DIS-VD validates too); the help said 'when no validation set is found'."""
+    import dis_synth
+    import seg_data
+
+    dis = tmp_path / "DIS5K"
+    for name in ("DIS-TR", "DIS-VD"):
+        dis_synth.write_dataset(dis, 2, size=16, split_name=name)
+    plain = dis_synth.write_dataset(tmp_path / "plain", 10, size=16)
+    assert [s.label for s in seg_data.find_datasets([dis, plain])["val"]] == ["DIS-VD", "plain-val"]
+    text = " ".join(train_isnet.build_parser().format_help().split())
+    assert "held-out part of each plain --data folder unless --val is given" in text
+    assert "when no validation set is found" not in text
