@@ -17,7 +17,9 @@ alpha dropped, 16-bit scaled to 8-bit), GTs as grey (colour converted to grey; a
 authors' code would read as an empty mask, becomes 0/255). Both are resized to
 ``size`` x ``size`` with bilinear interpolation (half-pixel centres, no antialiasing, as
 ``F.interpolate(mode="bilinear")``) and stored as uint8, so GT edges become soft; the authors truncate to
-uint8, here values are rounded.
+uint8, here values are rounded. As in the authors' reader (``skimage.io.imread``) and ``segmetrics eval``, a
+JPEG's EXIF orientation is not applied (a photo stored sideways is read as stored, so its GT must be too),
+and a palette PNG GT is read by its colours (converted to grey), not by its palette indices.
 
 Bad files. At construction: every image must have a GT with the same stem and vice versa, and every file's
 header must be readable (Pillow reads headers only, so this stays cheap even for DIS5K); otherwise a
