@@ -376,3 +376,12 @@ def test_train_can_unreadable_image_found_mid_run_is_one_line(tmp_path, workers)
             "--max-clicks", "2", "--workers", workers, "--data", str(root), "--out", str(tmp_path / "o")]
     msg = _file_error(train_can.main, argv)
     assert msg.startswith("--data: ") and "00.png" in msg, msg
+
+
+def test_dis_synth_into_a_folder_with_an_earlier_set_says_so(capsys, tmp_path):
+    """Writing -n 1 into a folder that holds 3 earlier samples leaves a mixed set of 3: the user must be told."""
+    dis_synth.main([str(tmp_path / "d"), "-n", "3", "--size", "16"])
+    capsys.readouterr()
+    dis_synth.main([str(tmp_path / "d"), "-n", "1", "--size", "32"])
+    err = capsys.readouterr().err
+    assert "holds 3 images" in err and "2 from an earlier run" in err, err
