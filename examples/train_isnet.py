@@ -518,6 +518,10 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
         raise SystemExit(f"--data: {exc}" + (" (--skip-bad leaves such pairs out)" if hint else "")) from None
     try:  # --val folders: named by their own flag when they are bad
         for v in cfg.val:
+            base = seg_data._dis5k_root(Path(v))
+            if base is not None and not (Path(v) / "im").is_dir():
+                raise ValueError(f"{v} is a DIS5K root; --val takes a folder with im/ + gt/, e.g. {base / 'DIS-VD'} "
+                                 "(a DIS5K root given to --data validates on its DIS-VD already)")
             split = seg_data.Split(Path(v), Path(v).name)
             vals[split.label] = EvalView(split.dataset(cfg.size, cache, cfg.skip_bad))
     except ValueError as exc:

@@ -385,3 +385,14 @@ def test_dis_synth_into_a_folder_with_an_earlier_set_says_so(capsys, tmp_path):
     dis_synth.main([str(tmp_path / "d"), "-n", "1", "--size", "32"])
     err = capsys.readouterr().err
     assert "holds 3 images" in err and "2 from an earlier run" in err, err
+
+
+def test_train_isnet_val_given_a_dis5k_root_names_its_folders(tmp_path):
+    """--val takes im/ + gt/ folders; given a DIS5K root it said the folder lacked im/ and gt/ and suggested
+    '... or a DIS5K root', which it was."""
+    dis = tmp_path / "DIS5K"
+    for name in ("DIS-TR", "DIS-VD"):
+        dis_synth.write_dataset(dis, 2, size=16, split_name=name)
+    plain = dis_synth.write_dataset(tmp_path / "plain", 4, size=16)
+    msg = _file_error(train_isnet.main, [*TINY, "--data", str(plain), "--val", str(dis), "--out", str(tmp_path / "o")])
+    assert msg.startswith("--val: ") and "DIS5K root" in msg and "DIS-VD" in msg and "or a DIS5K root" not in msg, msg
