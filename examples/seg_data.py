@@ -14,8 +14,8 @@ resolution, as the DIS benchmark does).
 
 Reading, as in the authors' ``data_loader_cache.py``: images are read as RGB (grey repeated to 3 channels,
 alpha dropped, 16-bit scaled to 8-bit), GTs as grey (colour converted to grey; a 0/1 label map, which the
-authors' code would read as an empty mask, becomes 0/255). Both are resized to
-``size`` x ``size`` with bilinear interpolation (half-pixel centres, no antialiasing, as
+authors' code would read as an empty mask, becomes 0/255, and a 16-bit GT of 8-bit levels is not scaled).
+Both are resized to ``size`` x ``size`` with bilinear interpolation (half-pixel centres, no antialiasing, as
 ``F.interpolate(mode="bilinear")``) and stored as uint8, so GT edges become soft; the authors truncate to
 uint8, here values are rounded. As in the authors' reader (``skimage.io.imread``) and ``segmetrics eval``, a
 JPEG's EXIF orientation is not applied (a photo stored sideways is read as stored, so its GT must be too),
@@ -217,12 +217,15 @@ def read_gt(path: str | Path) -> np.ndarray:
     """Read a ground-truth file as grey uint8 (H, W): colour converted to grey, alpha dropped, 16-bit scaled.
 
     A label map, i.e. an integer file whose values are only 0 and 1 (8- or 16-bit), is read as 0 / 255 (a
-    nonzero colour channel is foreground): scaled as grey levels it would be an empty mask.
+    nonzero colour channel is foreground): scaled as grey levels it would be an empty mask. Likewise a 16-bit
+    file whose maximum is at most 255 holds 8-bit levels (an 8-bit mask cast to uint16) and is not scaled.
 
     Raises:
         ValueError: the file cannot be decoded (message names it as a GT).
     """
     raw = _read_raw(path, "GT")
+    if raw.dtype == np.uint16 and raw.size and raw.max() <= 255:
+        raw = raw.astype(np.uint8)
     if raw.dtype.kind in "ui" and raw.size and raw.max() == 1 and raw.min() == 0:
         lab = raw if raw.ndim == 2 else raw[..., 0] if raw.shape[2] < 3 else raw[..., :3].any(axis=2)
         return np.ascontiguousarray((lab != 0).astype(np.uint8) * 255)

@@ -308,3 +308,14 @@ def test_a_file_given_as_the_dataset_folder_is_called_a_file(tmp_path):
         seg_data.find_datasets(path)
     with pytest.raises(ValueError, match=r"set\.zip is a file, not a folder"):
         seg_data.FolderDataset(path)
+
+
+def test_16bit_gt_holding_8bit_values_is_not_scaled_to_nothing(tmp_path):
+    """A 16-bit GT PNG written with 0/255 values (an 8-bit mask cast to uint16) scaled by 255/65535 became {0, 1}: an
+    empty mask. A 16-bit GT whose maximum is at most 255 holds 8-bit levels."""
+    horse = ~data.horse()
+    path = tmp_path / "gt16.png"
+    _write(path, horse.astype(np.uint16) * 255)
+    np.testing.assert_array_equal(seg_data.read_gt(path), horse.astype(np.uint8) * 255)
+    _write(path, horse.astype(np.uint16) * 65535)  # a real 16-bit mask is still scaled
+    np.testing.assert_array_equal(seg_data.read_gt(path), horse.astype(np.uint8) * 255)
