@@ -277,11 +277,27 @@ def encode_clicks(image: np.ndarray, positive: Sequence[tuple[int, int]],
     """The 7-channel input ``(7, H, W)`` float32 of one image and its clicks (see the module docstring).
 
     Args:
-        image: ``(H, W, 3)`` uint8 RGB.
+        image: ``(H, W, 3)`` uint8 RGB; grey ``(H, W)`` / ``(H, W, 1)`` is repeated to 3 channels and an
+            alpha channel ``(H, W, 4)`` is dropped.
         positive: ``(y, x)`` of the positive clicks.
         negative: ``(y, x)`` of the negative clicks.
+
+    Raises:
+        TypeError: ``image`` is not uint8.
+        ValueError: another ``image`` shape, or a click outside the image.
     """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise TypeError(f"`image` must be uint8 (0..255); got dtype {image.dtype}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"`image` must be (H, W, 3) RGB, (H, W) grey or (H, W, 4) RGBA; got shape {image.shape}")
+    image = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[..., :3]
     h, w = image.shape[:2]
+    for name, pts in (("positive", positive), ("negative", negative)):
+        if any(not (0 <= y < h and 0 <= x < w) for y, x in pts):
+            raise ValueError(f"`{name}` clicks must lie inside the {h} x {w} image; got {list(pts)}")
     maps = []
     for pts in (positive, negative):
         m = np.full((h, w), 255.0, np.float32)
@@ -338,6 +354,9 @@ class InteractiveCAN:
         elif self.mode == "select":
             k = int(scores.argmax())
         else:
+            if self.gt is None:
+                raise ValueError("mode 'oracle' compares the outputs with the ground truth: set `gt` to the "
+                                 "instance's mask before calling the model")
             gt = torch.as_tensor(self.gt, device=probs.device).bool()
             masks = probs > 0.5
             inter = (masks & gt).flatten(1).sum(1)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -780,11 +781,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.sheet is not None:
         if Path(args.sheet).suffix.lower() != ".png":
             ap.error(f"argument --sheet: must name a .png file; got {args.sheet!r}")
+        if Path(args.sheet).is_dir():
+            ap.error(f"argument --sheet: {args.sheet} is a folder; give a .png file name")
+        try:
+            output_dir(str(Path(args.sheet).parent))  # its folder: existing or creatable, not under a file
+        except argparse.ArgumentTypeError as exc:
+            ap.error(f"argument --sheet: {exc}")
         Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     root = write_dataset(args.out, args.n, args.size, args.seed)
     dt = time.perf_counter() - t0
     print(f"wrote {args.n} samples to {root} in {dt:.1f} s ({1000 * dt / max(args.n, 1):.1f} ms per sample)")
+    held = sum(1 for p in (root / "im").iterdir() if not p.name.startswith("."))
+    if held > args.n:
+        print(f"warning: {root / 'im'} now holds {held} images: {args.n} written now, {held - args.n} from an earlier "
+              "run (a dataset read from this folder mixes both; write into an empty folder)", file=sys.stderr)
     if args.sheet:
         print(f"contact sheet: {write_contact_sheet(args.sheet, seed=args.seed)}")
 

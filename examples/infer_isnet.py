@@ -223,7 +223,7 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
 # ---------------------------------------------------------------------------------------------- data
 
 def list_images(inp: str | os.PathLike) -> list[Path]:
-    """The image files of a folder (sorted, not recursive), or ``[file]`` for a single file.
+    """The image files of a folder (sorted, not recursive, hidden ``.*`` names left out), or ``[file]``.
 
     Raises:
         FileNotFoundError: if ``inp`` does not exist.
@@ -234,7 +234,8 @@ def list_images(inp: str | os.PathLike) -> list[Path]:
         return [p]
     if not p.is_dir():
         raise FileNotFoundError(f"--input: no such file or folder: {p}")
-    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+    files = sorted(f for f in p.iterdir()
+                   if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith("."))
     if not files:
         raise ValueError(f"--input: no image ({', '.join(IMAGE_EXTS)}) in {p}")
     stems: dict[str, Path] = {}
@@ -346,13 +347,18 @@ def predict_files(
         ``{"written": [paths], "skipped": {file: reason}, "seconds": float, "images_per_s": float}``.
 
     Raises:
-        ValueError: on a bad option, or an unreadable file without ``skip_unreadable``.
+        ValueError: on a bad option, an output PNG that would overwrite an input file, or an unreadable file
+            without ``skip_unreadable``.
     """
     for name, v in (("batch_size", batch_size), ("size", size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"`{name}` must be a positive int; got {v!r}")
     if normalize not in NORMALIZE_MODES:
         raise ValueError(f"--normalize must be one of {NORMALIZE_MODES}; got {normalize!r}")
+    in_ch = model.conv_in.weight.shape[1]
+    if in_ch != 3:
+        raise ValueError(f"--checkpoint: the model takes {in_ch} input channel{'s' if in_ch != 1 else ''}; this "
+                         "script feeds RGB images (3 channels)")
     device = next(model.parameters()).device
     amp_dtype = resolve_precision(precision, device)
     if channels_last is None:
@@ -360,6 +366,11 @@ def predict_files(
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.eval().to(memory_format=memory_format)
     out = Path(out_dir)
+    inputs = {f.resolve() for f in files}
+    clash = [f for f in files if (out / f"{f.stem}.png").resolve() in inputs]
+    if clash:
+        raise ValueError(f"--out: writing {out / (clash[0].stem + '.png')} would overwrite the input image "
+                         f"{clash[0]} ({len(clash)} input(s) in all); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
 
     loader = torch.utils.data.DataLoader(

@@ -9,6 +9,7 @@ Run: ``python examples/make_demo_data.py``.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import cv2
@@ -46,7 +47,8 @@ def _pred(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(p, 0, 255).astype(np.uint8)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help, and no stray arguments
     root = Path(__file__).resolve().parent / "data"
     rng = np.random.default_rng(0)
     for sub in ("gt", "pred"):

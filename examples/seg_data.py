@@ -2,8 +2,9 @@
 
 - :class:`SyntheticDIS`: :mod:`dis_synth` samples generated once into memory; ``split="train"`` and
   ``split="val"`` draw from disjoint index ranges, so the two never share a sample.
-- :class:`FolderDataset`: a folder with ``im/`` and ``gt/`` paired by file stem (DIS5K layout, or any folder
-  laid out that way), any size and format, read and resized as the IS-Net authors do (see below).
+- :class:`FolderDataset`: a folder with ``im/`` and ``gt/`` paired by file stem (compared in Unicode NFC, as
+  ``segmetrics eval`` pairs), DIS5K layout or any folder laid out that way, any size and format, read and
+  resized as the IS-Net authors do (see below).
 - :func:`find_datasets` / :func:`dis5k_splits`: train / validation / test folders from a DIS5K root, a plain
   folder (validation: a fixed 10 % of it chosen by seed) or several of them.
 
@@ -12,10 +13,13 @@ Every item is a dict ``{"image": float32 (3, H, W) in [0, 1], "gt": float32 (1, 
 resolution, as the DIS benchmark does).
 
 Reading, as in the authors' ``data_loader_cache.py``: images are read as RGB (grey repeated to 3 channels,
-alpha dropped, 16-bit scaled to 8-bit), GTs as grey (colour converted to grey). Both are resized to
-``size`` x ``size`` with bilinear interpolation (half-pixel centres, no antialiasing, as
+alpha dropped, 16-bit scaled to 8-bit), GTs as grey (colour converted to grey; a 0/1 label map, which the
+authors' code would read as an empty mask, becomes 0/255, and a 16-bit GT of 8-bit levels is not scaled).
+Both are resized to ``size`` x ``size`` with bilinear interpolation (half-pixel centres, no antialiasing, as
 ``F.interpolate(mode="bilinear")``) and stored as uint8, so GT edges become soft; the authors truncate to
-uint8, here values are rounded.
+uint8, here values are rounded. As in the authors' reader (``skimage.io.imread``) and ``segmetrics eval``, a
+JPEG's EXIF orientation is not applied (a photo stored sideways is read as stored, so its GT must be too),
+and a palette PNG GT is read by its colours (converted to grey), not by its palette indices.
 
 Bad files. At construction: every image must have a GT with the same stem and vice versa, and every file's
 header must be readable (Pillow reads headers only, so this stays cheap even for DIS5K); otherwise a
@@ -27,9 +31,11 @@ before a long run. With ``skip_bad=True`` pairs that fail at construction are le
 warning, so a worker never crashes.
 
 Cache. With ``cache_dir`` each resized pair is stored once as ``.npz`` (uint8), keyed by both source paths,
-their modification times (ns) and byte sizes, and ``size``; a changed source gives a new key, so a stale
-entry is never read (the stored key is also checked on load). Writes go to a temporary file renamed into
-place, so concurrent workers and interrupted runs never leave a partial entry. Old entries are not deleted.
+their modification times (ns), byte sizes, status-change times (ns; no tool can set them back, unlike the
+mtime that ``cp -p`` or ``rsync -t`` restore) and inodes, and ``size``; a changed source gives a new key, so a
+stale entry is never read (the stored key is also checked on load). Writes go to a temporary file renamed into
+place, so concurrent workers and interrupted runs never leave a partial entry; a cache folder that cannot be
+written is warned about once and the files are read without it. Old entries are not deleted.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import hashlib
 import json
 import os
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -154,28 +161,38 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
 
 def _decode(path: Path) -> np.ndarray:
     """Decode any supported file with OpenCV (unicode-safe); Pillow as a fallback. Raises on failure."""
+    from PIL import Image
+
     data = np.fromfile(str(path), np.uint8)
     if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-65536:].tobytes():
-        raise ValueError("truncated JPEG (no end-of-image marker)")  # OpenCV would fill the rest with grey
+        # no end-of-image marker near the end: truncated (OpenCV would fill the rest with grey), or data appended
+        # after the marker (motion photos, maker trailers). Pillow decodes the latter and refuses the former.
+        try:
+            with Image.open(path) as im:
+                im.load()
+        except Exception as e:
+            raise ValueError(f"truncated JPEG ({e})") from e
     a = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if a is not None:
         if a.ndim == 3 and a.shape[2] >= 3:
             a = a[..., [2, 1, 0, *range(3, a.shape[2])]]  # BGR(A) -> RGB(A)
         return a
-    from PIL import Image
-
     with Image.open(path) as im:
         im.load()
         return np.asarray(im)
 
 
-def _read_u8(path: str | Path, role: str) -> np.ndarray:
-    """Decode ``path`` and convert it to uint8; a failure raises ValueError naming the file and its role."""
+def _read_raw(path: str | Path, role: str) -> np.ndarray:
+    """Decode ``path`` (any dtype); a failure raises ValueError naming the file and its role."""
     try:
-        a = _decode(Path(path))
+        return np.asarray(_decode(Path(path)))
     except Exception as e:
         raise ValueError(f"cannot read {role} file {path}: {e}") from e
-    return _to_uint8(np.asarray(a))
+
+
+def _read_u8(path: str | Path, role: str) -> np.ndarray:
+    """Decode ``path`` and convert it to uint8; a failure raises ValueError naming the file and its role."""
+    return _to_uint8(_read_raw(path, role))
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -199,10 +216,20 @@ def read_image(path: str | Path) -> np.ndarray:
 def read_gt(path: str | Path) -> np.ndarray:
     """Read a ground-truth file as grey uint8 (H, W): colour converted to grey, alpha dropped, 16-bit scaled.
 
+    A label map, i.e. an integer file whose values are only 0 and 1 (8- or 16-bit), is read as 0 / 255 (a
+    nonzero colour channel is foreground): scaled as grey levels it would be an empty mask. Likewise a 16-bit
+    file whose maximum is at most 255 holds 8-bit levels (an 8-bit mask cast to uint16) and is not scaled.
+
     Raises:
         ValueError: the file cannot be decoded (message names it as a GT).
     """
-    a = _read_u8(path, "GT")
+    raw = _read_raw(path, "GT")
+    if raw.dtype == np.uint16 and raw.size and raw.max() <= 255:
+        raw = raw.astype(np.uint8)
+    if raw.dtype.kind in "ui" and raw.size and raw.max() == 1 and raw.min() == 0:
+        lab = raw if raw.ndim == 2 else raw[..., 0] if raw.shape[2] < 3 else raw[..., :3].any(axis=2)
+        return np.ascontiguousarray((lab != 0).astype(np.uint8) * 255)
+    a = _to_uint8(raw)
     if a.ndim == 3 and a.shape[2] in (1, 2):
         a = a[..., 0]
     elif a.ndim == 3 and a.shape[2] >= 3:
@@ -230,18 +257,22 @@ def resize_pair(image: np.ndarray, gt: np.ndarray, size: int) -> tuple[np.ndarra
 
 
 def _list(folder: Path) -> dict[str, Path]:
+    """Image files of ``folder`` by stem, in Unicode NFC (a name copied from macOS is decomposed, NFD)."""
     files: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."):
-            if p.stem in files:
-                raise ValueError(f"two files with the stem {p.stem!r} in {folder}: {files[p.stem].name} and {p.name}")
-            files[p.stem] = p
+            stem = unicodedata.normalize("NFC", p.stem)
+            if stem in files:
+                raise ValueError(f"two files with the stem {stem!r} in {folder}: {files[stem].name} and {p.name}")
+            files[stem] = p
     return files
 
 
 def _check_folder(root: Path) -> None:
     if not root.exists():
         raise ValueError(f"dataset folder {root} does not exist")
+    if not root.is_dir():
+        raise ValueError(f"dataset path {root} is a file, not a folder (an archive must be extracted first)")
     missing = [d for d in ("im", "gt") if not (root / d).is_dir()]
     if missing:
         raise ValueError(
@@ -314,6 +345,7 @@ class FolderDataset(Dataset):
         self.pairs = pairs
         self.names = [p[0] for p in pairs]
         self._bad: set[int] = set()
+        self._cache_warned = False
 
     def _check_pair(self, stem: str, im: Path | None, gt: Path | None) -> tuple[str, Path, Path, tuple[int, int]]:
         if im is None:
@@ -362,9 +394,13 @@ class FolderDataset(Dataset):
 
     def _key(self, im: Path, gt: Path) -> str:
         parts = [str(_CACHE_VERSION), str(self.size)]
-        for p in (im, gt):
-            st = p.stat()
-            parts += [str(p.resolve()), str(st.st_mtime_ns), str(st.st_size)]
+        for kind, p in (("image", im), ("GT", gt)):
+            try:
+                st = p.stat()
+            except OSError as e:
+                raise ValueError(f"cannot read {kind} file {p}: {e.strerror or e}") from e
+            # ctime and inode too: tools that rewrite a file can restore its mtime (cp -p, rsync -t, tar), not those
+            parts += [str(p.resolve()), str(st.st_mtime_ns), str(st.st_size), str(st.st_ctime_ns), str(st.st_ino)]
         return json.dumps(parts)
 
     def _load(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -373,7 +409,8 @@ class FolderDataset(Dataset):
         if self.cache_dir is not None:
             key = self._key(im_path, gt_path)
             digest = hashlib.sha1(key.encode()).hexdigest()[:20]
-            entry = self.cache_dir / f"{stem}-{digest}.npz"
+            short = stem.encode()[:80].decode(errors="ignore")  # the digest identifies; a name has 255 bytes at most
+            entry = self.cache_dir / f"{short}-{digest}.npz"
             if entry.exists():
                 try:
                     with np.load(entry) as z:
@@ -391,16 +428,29 @@ class FolderDataset(Dataset):
         if self.size is not None:
             image, gt = resize_pair(image, gt, self.size)
         if entry is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=f".{stem}-", suffix=".npz")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, image=image, gt=gt, hw=np.array(hw), key=np.array(key))
-                os.replace(tmp, entry)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            self._store(entry, image, gt, hw, key)
         return image, gt, hw
+
+    def _store(self, entry: Path, image: np.ndarray, gt: np.ndarray, hw: tuple[int, int], key: str | None) -> None:
+        """Write a cache entry atomically; a cache that cannot be written is warned about (once), not fatal."""
+        tmp = None
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=f".{entry.stem[:40]}-", suffix=".npz")
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, image=image, gt=gt, hw=np.array(hw), key=np.array(key))
+            os.replace(tmp, entry)
+        except OSError as e:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            if not self._cache_warned:
+                self._cache_warned = True
+                warnings.warn(f"cache: cannot write to {self.cache_dir} ({e}); reading files without the cache",
+                              stacklevel=3)
+        except BaseException:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise
 
     def __getitem__(self, i: int) -> Item:
         n = len(self.pairs)

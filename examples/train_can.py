@@ -81,6 +81,7 @@ from cli_args import (
 from dis_synth import MIN_SIZE, generate_scene
 
 from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, ranked_diversity_weights, shuffle_outputs
+from segmetrics.app.image_io import ImageReadError
 from segmetrics.app.report import format_table
 from segmetrics.interactive import InteractiveEvaluator, load_instances
 
@@ -180,6 +181,7 @@ class _Objects:
                 self.index = keep
             else:
                 self.index = list(range(len(folder)))
+            self.flag, self.root = flag, root
             if not self.index:
                 raise ValueError(f"--data: {root} has {len(folder)} instance(s) of at least --min-area "
                                  f"{args.min_area} pixels; every 10th is held out for the {split} split, so it "
@@ -193,28 +195,41 @@ class _Objects:
         return self.n
 
     def _resize(self, image: np.ndarray, *masks: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Image by area, masks by nearest neighbour; an object (the first mask) that the nearest-neighbour
+        sampling misses keeps its best-covered pixels, so no object becomes empty."""
         size = self.args.size
         if not size or image.shape[:2] == (size, size):
             return (image, *masks)
         import cv2
 
         out = [cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)]
-        out += [None if m is None else cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
-                for m in masks]
+        for k, m in enumerate(masks):
+            if m is None:
+                out.append(None)
+                continue
+            r = cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
+            if k == 0 and not r.any() and m.any():
+                cover = cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+                r = cover >= cover.max()
+            out.append(r)
         return tuple(out)
 
     def get(self, i: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None]:
         a = self.args
         if self.folder is not None:
-            inst = self.folder[self.index[i % self.n]]
-            others = None
-            if a.layout == "instances":
-                # the other objects of the same id map: strategy (c)
-                from segmetrics.interactive.datasets import _id_map
+            # load_instances reads the masks up front, the images only here: name the flag and folder of a bad one
+            try:
+                inst = self.folder[self.index[i % self.n]]
+                others = None
+                if a.layout == "instances":
+                    # the other objects of the same id map: strategy (c)
+                    from segmetrics.interactive.datasets import _id_map
 
-                e = self.folder._entries[self.index[i % self.n]]
-                ids = _id_map(e.mask)
-                others = (ids != 0) & (ids != e.instance_id)
+                    e = self.folder._entries[self.index[i % self.n]]
+                    ids = _id_map(e.mask)
+                    others = (ids != 0) & (ids != e.instance_id)
+            except ImageReadError as exc:
+                raise ImageReadError(f"{self.flag}: {exc} (in {self.root})") from None
             image, gt, others = self._resize(inst.image, inst.gt, others)
             return inst.name, image, gt, others
         index = i % self.n + (VAL_OFFSET if self.split == "val" else 0)
@@ -429,6 +444,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
+    """Run the script; returns the summary dict. A folder image that cannot be read during the run (also in a
+    DataLoader worker) ends it with one line naming the flag and the file (``SystemExit``), not a traceback."""
+    try:
+        return _main(argv)
+    except ImageReadError as exc:  # a worker re-raises it with its traceback in the message: keep the last line
+        line = str(exc).strip().splitlines()[-1]
+        raise SystemExit(line.split(f"{type(exc).__name__}: ", 1)[-1]) from None
+
+
+def _main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -187,9 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
       help="DIS5K root (DIS-TR train, DIS-VD validation, DIS-TE1-4 tests) or a folder with im/ + gt/; "
            "repeat for several training sets (default: generated data)")
     a("--val", action="append", metavar="PATH",
-      help="validation folder(s) with im/ + gt/ (default: DIS-VD, else a held-out part of --data)")
+      help="validation folder(s) with im/ + gt/ (default: DIS-VD of a DIS5K root and a held-out part of each "
+           "plain --data folder)")
     a("--val-fraction", type=float_in(0.0, 1.0, low_open=True, high_open=True),
-      help="held-out part of --data when no validation set is found (0.1)")
+      help="held-out part of each plain --data folder unless --val is given (0.1; a DIS5K root validates on DIS-VD)")
     a("--out", type=output_dir, help="output folder (default: runs/isnet-<preset>)")
     a("--seed", type=nonnegative_int, help="seed of initialisation, data order and augmentation (0)")
     g = p.add_argument_group("model and data")
@@ -464,7 +465,9 @@ class EvalView(Dataset):
     """Validation view of a dataset: adds ``gt_u8``, the ground truth at the original size as uint8.
 
     For folder datasets the GT file is read again at its original resolution (the DIS benchmark
-    evaluates there); for generated data the item's GT is already at its original size.
+    evaluates there); for generated data the item's GT is already at its original size. With ``skip_bad`` a
+    folder dataset replaces an unreadable pair by the next one; here such an item is marked ``skip`` (and
+    dropped by the collate function), so the other image is not scored twice.
     """
 
     def __init__(self, base: Dataset) -> None:
@@ -477,6 +480,8 @@ class EvalView(Dataset):
         import seg_data
 
         item = dict(self.base[i])
+        if isinstance(self.base, seg_data.FolderDataset) and item["name"] != self.base.names[i]:
+            return {"skip": True, "name": self.base.names[i]}
         size = tuple(int(v) for v in item["size"])
         if isinstance(self.base, seg_data.FolderDataset) and tuple(item["gt"].shape[-2:]) != size:
             pair = self.base.pairs[self.base.names.index(item["name"])]
@@ -513,6 +518,10 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
         raise SystemExit(f"--data: {exc}" + (" (--skip-bad leaves such pairs out)" if hint else "")) from None
     try:  # --val folders: named by their own flag when they are bad
         for v in cfg.val:
+            base = seg_data._dis5k_root(Path(v))
+            if base is not None and not (Path(v) / "im").is_dir():
+                raise ValueError(f"{v} is a DIS5K root; --val takes a folder with im/ + gt/, e.g. {base / 'DIS-VD'} "
+                                 "(a DIS5K root given to --data validates on its DIS-VD already)")
             split = seg_data.Split(Path(v), Path(v).name)
             vals[split.label] = EvalView(split.dataset(cfg.size, cache, cfg.skip_bad))
     except ValueError as exc:
@@ -526,6 +535,11 @@ def build_data(cfg: Config, ctx: Context) -> tuple[Dataset, dict[str, Dataset], 
 
 
 def _collate_eval(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A validation batch; items marked ``skip`` (unreadable, see :class:`EvalView`) are left out, and a batch of
+    only such items has ``image`` None."""
+    items = [i for i in items if not i.get("skip")]
+    if not items:
+        return {"image": None, "gt": [], "gt_u8": [], "name": [], "size": []}
     return {"image": torch.stack([i["image"] for i in items]), "gt": [i["gt"] for i in items],
             "gt_u8": [i.get("gt_u8") for i in items], "name": [i["name"] for i in items],
             "size": [tuple(int(s) for s in i["size"]) for i in items]}
@@ -630,6 +644,8 @@ def baselines(val_sets: dict[str, Dataset], cfg: Config, ctx: Context) -> dict[s
     for name, ds in val_sets.items():
         zero, otsu = DatasetMetrics(), DatasetMetrics()
         for batch in eval_loader(ds, cfg, ctx):
+            if batch["image"] is None:
+                continue
             for image, g in zip(batch["image"], batch["gt_u8"]):
                 zero.update(np.zeros_like(g), g)
                 o = otsu_prediction(image)
@@ -670,6 +686,8 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
     for name, ds in val_sets.items():
         acc = DatasetMetrics()
         for batch in eval_loader(ds, cfg, ctx):
+            if batch["image"] is None:
+                continue
             with ctx.autocast():
                 d1 = model(_prepare(batch["image"] - 0.5, cfg, ctx))[0][0]
             prob = torch.sigmoid(d1.float())
@@ -701,6 +719,8 @@ def gt_encoder_maxf(encoder: nn.Module, ds: Dataset, cfg: Config, ctx: Context) 
     encoder.eval()
     acc = DatasetMetrics(metrics=("fm",))
     for batch in eval_loader(ds, cfg, ctx, limit=cfg.gt_val_samples):
+        if batch["image"] is None:
+            continue
         gts = _prepare(torch.stack(batch["gt"]), cfg, ctx)  # at the model input size, as in training
         with ctx.autocast():
             d1 = encoder(gts)[0][0]
@@ -856,6 +876,14 @@ class Run:
         opt = self._optimizer_for(net)
         loader, sampler = train_loader(ds, cfg, ctx, stage=1 if stage == "gt" else 2)
         per_epoch = sampler.num_samples // cfg.batch
+        shape = [len(ds), ctx.world]  # type: ignore[arg-type]
+        if prog.setdefault("samples", shape) != shape:
+            # files added or removed (or --skip-bad) since the checkpoint: the saved position means nothing here, and
+            # one past the new epoch's end would make every epoch empty (a hang)
+            ctx.log(f"warning: the training set has {shape[0]} samples on {shape[1]} process(es), the checkpoint's "
+                    f"run had {prog['samples'][0]} on {prog['samples'][1]}: the run cannot continue exactly; epoch "
+                    f"{prog['epoch']} restarts from its first batch")
+            prog["samples"], prog["step"] = shape, 0
         every = every or per_epoch
         bar = _bar(cap, "stage 1 GT encoder" if stage == "gt" else "stage 2 image branch", prog["iteration"], ctx)
         running = torch.zeros(3, device=ctx.device)

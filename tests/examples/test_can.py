@@ -243,3 +243,53 @@ def test_g_width_defaults_to_the_capped_rule_and_is_used(tmp_path):
     assert state["head.weight"].shape == (1, 4, 1, 1)  # g built with --g-width, f with --width
     assert torch.load(tmp_path / "f.pt")["head.weight"].shape == (6, 8, 1, 1)
     assert json.loads((tmp_path / "config.json").read_text())["g_width"] == 4
+
+
+def test_small_object_of_a_folder_survives_the_resize(tmp_path):
+    """--data at the default --size 48: an object above --min-area at native size (42 px of a 375 x 500 image) must
+    not vanish in the nearest-neighbour resize (it was trained on as an empty mask and the evaluation then
+    stopped with a traceback: `gt` must contain at least one object pixel)."""
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    photo = data.astronaut()[:375, :500]
+    for i in range(10):
+        mask = np.zeros((375, 500), np.uint8)
+        mask[200 + i : 206 + i, 301:308] = 255  # 6 x 7 = 42 px, between the resize's sampling points
+        Image.fromarray(photo).save(root / "images" / f"{i}.png")
+        Image.fromarray(mask).save(root / "masks" / f"{i}.png")
+    args = train_can.parse_args(["--data", str(root)])
+    for split in ("train", "val"):
+        objects = train_can._Objects(args, split)
+        for i in range(len(objects)):
+            _, image, gt, _ = objects.get(i)
+            assert image.shape[:2] == gt.shape == (48, 48) and gt.any(), (split, i)
+    summary = train_can.main([*TINY, "--size", "48", "--data", str(root), "--no-untrained",
+                              "--out", str(tmp_path / "run")])
+    assert summary["results"]["f, output 1"]["noc@85"] <= 3
+
+
+def test_click_encoding_of_grey_and_rgba_images_and_bad_clicks():
+    """InteractiveCAN is a predict callable for any image segmetrics.interactive is given: a grey or RGBA image was a
+    numpy 'axes don't match' error or a conv2d channel mismatch; a negative click silently wrapped to the far side."""
+    grey = data.camera()[:40, :50]
+    x = can_model.encode_clicks(grey, [(5, 6)], [])
+    assert x.shape == (7, 40, 50)
+    np.testing.assert_allclose(x[:3], np.repeat(grey[None] / 255, 3, axis=0))
+    np.testing.assert_array_equal(can_model.encode_clicks(grey[..., None], [(5, 6)], []), x)
+    rgb = data.astronaut()[:40, :50]
+    rgba = np.dstack([rgb, np.full((40, 50), 9, np.uint8)])
+    expected = can_model.encode_clicks(rgb, [], [(1, 2)])
+    np.testing.assert_array_equal(can_model.encode_clicks(rgba, [], [(1, 2)]), expected)
+    with pytest.raises(ValueError, match=r"`image` must be .*\(H, W, 3\).*got shape \(40, 50, 5\)"):
+        can_model.encode_clicks(np.zeros((40, 50, 5), np.uint8), [], [])
+    with pytest.raises(TypeError, match=r"`image` must be uint8 .*float64"):
+        can_model.encode_clicks(rgb / 255.0, [], [])
+    for pos, neg, name in (([(-1, 5)], [], "positive"), ([], [(3, 50)], "negative")):
+        with pytest.raises(ValueError, match=rf"`{name}` clicks must lie inside the 40 x 50 image"):
+            can_model.encode_clicks(rgb, pos, neg)
+    model = can_model.InteractiveCAN(can_model.SegmentationCAN(2, 4), mode="oracle")
+    with pytest.raises(ValueError, match=r"set `gt`"):
+        model(rgb, [(5, 6, True)])
+    model.gt = np.zeros((40, 50), bool)
+    assert model(grey, [(5, 6, True)]).shape == (40, 50)

@@ -300,3 +300,99 @@ def test_train_isnet_same_folder_twice_is_refused(tmp_path):
     root = dis_synth.write_dataset(tmp_path / "d", 4, size=32)
     msg = _file_error(train_isnet.main, [*TINY, "--out", str(tmp_path / "o"), "--data", str(root), "--data", str(root)])
     assert msg.startswith("--data: two evaluation sets are both named 'd-val'"), msg
+
+
+# ---------------------------------------------------------------------------------------------- demo scripts
+
+
+def _demo_folders(tmp_path, pred_shape=(10, 10), ext=".png"):
+    import cv2
+    import numpy as np
+
+    for sub, shape in (("gt", (10, 10)), ("pred", pred_shape)):
+        (tmp_path / sub).mkdir(exist_ok=True)
+        img = np.zeros(shape, np.uint8)
+        img[2:6, 3:8] = 255
+        assert cv2.imwrite(str(tmp_path / sub / f"a{ext}"), img)
+    return ["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred")]
+
+
+def test_evaluate_demo_bad_folders_are_named(capsys, tmp_path, a_file):
+    import evaluate_demo
+
+    msg = _usage_error(capsys, evaluate_demo.main, ["--gt", str(tmp_path / "nowhere")])
+    assert "argument --gt: " in msg and "nowhere" in msg, msg
+    msg = _usage_error(capsys, evaluate_demo.main, ["--gt", str(a_file)])
+    assert "argument --gt: " in msg and "a_file" in msg, msg
+    (tmp_path / "empty").mkdir()
+    msg = _usage_error(capsys, evaluate_demo.main, ["--gt", str(tmp_path / "empty")])
+    assert "argument --gt: no .png" in msg, msg
+    argv = _demo_folders(tmp_path, pred_shape=(12, 10))
+    msg = _file_error(evaluate_demo.main, argv)
+    assert "a.png" in msg and "12x10" in msg and "10x10" in msg, msg
+
+
+def test_evaluate_demo_reads_upper_case_png(capsys, tmp_path):
+    import evaluate_demo
+
+    evaluate_demo.main(_demo_folders(tmp_path, ext=".PNG"))
+    assert "1 images evaluated" in capsys.readouterr().out
+
+
+def test_make_demo_data_help_writes_nothing(capsys, monkeypatch, tmp_path):
+    import make_demo_data
+
+    written = []
+    monkeypatch.setattr(make_demo_data.cv2, "imwrite", lambda *a, **k: written.append(a) or True)
+    with pytest.raises(SystemExit) as exc:
+        make_demo_data.main(["--help"])
+    assert exc.value.code == 0 and "usage:" in capsys.readouterr().out and not written
+    assert "unrecognized arguments" in _usage_error(capsys, make_demo_data.main, ["--bogus"]) and not written
+
+
+def test_dis_synth_sheet_that_cannot_be_written_is_refused_before_the_dataset(capsys, tmp_path, a_file):
+    """--sheet naming a folder, or a file under a file, was a traceback after the whole dataset was written."""
+    (tmp_path / "dir.png").mkdir()
+    for sheet in (tmp_path / "dir.png", a_file / "s.png"):
+        argv = [str(tmp_path / "d"), "-n", "1", "--size", "16", "--sheet", str(sheet)]
+        msg = _usage_error(capsys, dis_synth.main, argv)
+        assert "argument --sheet: " in msg and str(sheet.name if sheet.is_dir() else a_file.name) in msg, msg
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_train_can_unreadable_image_found_mid_run_is_one_line(tmp_path, workers):
+    """load_instances reads masks up front but images lazily: a broken image surfaced as a traceback mid-training
+    (from a DataLoader worker with --workers 1)."""
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    coins = data.coins()[:48, :48]
+    for i in range(11):
+        Image.fromarray(coins).save(root / "images" / f"{i:02d}.png")
+        Image.fromarray((coins > 120).astype("uint8") * 255).save(root / "masks" / f"{i:02d}.png")
+    (root / "images" / "00.png").write_bytes(b"")
+    argv = ["--size", "32", "--steps", "2", "--g-steps", "1", "--batch", "2", "--width", "4", "--no-untrained",
+            "--max-clicks", "2", "--workers", workers, "--data", str(root), "--out", str(tmp_path / "o")]
+    msg = _file_error(train_can.main, argv)
+    assert msg.startswith("--data: ") and "00.png" in msg, msg
+
+
+def test_dis_synth_into_a_folder_with_an_earlier_set_says_so(capsys, tmp_path):
+    """Writing -n 1 into a folder that holds 3 earlier samples leaves a mixed set of 3: the user must be told."""
+    dis_synth.main([str(tmp_path / "d"), "-n", "3", "--size", "16"])
+    capsys.readouterr()
+    dis_synth.main([str(tmp_path / "d"), "-n", "1", "--size", "32"])
+    err = capsys.readouterr().err
+    assert "holds 3 images" in err and "2 from an earlier run" in err, err
+
+
+def test_train_isnet_val_given_a_dis5k_root_names_its_folders(tmp_path):
+    """--val takes im/ + gt/ folders; given a DIS5K root it said the folder lacked im/ and gt/ and suggested
+    '... or a DIS5K root', which it was."""
+    dis = tmp_path / "DIS5K"
+    for name in ("DIS-TR", "DIS-VD"):
+        dis_synth.write_dataset(dis, 2, size=16, split_name=name)
+    plain = dis_synth.write_dataset(tmp_path / "plain", 4, size=16)
+    msg = _file_error(train_isnet.main, [*TINY, "--data", str(plain), "--val", str(dis), "--out", str(tmp_path / "o")])
+    assert msg.startswith("--val: ") and "DIS5K root" in msg and "DIS-VD" in msg and "or a DIS5K root" not in msg, msg

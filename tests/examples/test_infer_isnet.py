@@ -243,3 +243,41 @@ def test_benchmark_script_runs_ours_only(tmp_path):
     assert res["ours_eager"]["steps"] == 2 and res["ours_eager"]["ms"] > 0 and res["infer_eager"]["images_per_s"] > 0
     assert json.loads((tmp_path / "r.json").read_text())["results"]["ours_eager"]["steps"] == 2
 
+
+
+def test_out_folder_holding_the_inputs_is_refused(tmp_path, capsys):
+    """`--out` = `--input` (or a single input inside --out) would overwrite the PNG inputs with predictions."""
+    ckpt = tmp_path / "m.pth"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), ckpt)
+    inp = tmp_path / "photos"
+    inp.mkdir()
+    assert cv2.imwrite(str(inp / "a.png"), data.camera()[::16, ::16])
+    assert cv2.imwrite(str(inp / "b.jpg"), data.coffee()[::16, ::16])
+    before = (inp / "a.png").read_bytes()
+    common = ["--checkpoint", str(ckpt), "--size", "32", "--workers", "0", "--no-progress"]
+    for source in (inp, inp / "a.png"):
+        assert main([*common, "--input", str(source), "--out", str(inp)]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "a.png" in err and "overwrite" in err
+        assert (inp / "a.png").read_bytes() == before and not (inp / "b.png").exists()
+    assert main([*common, "--input", str(inp / "b.jpg"), "--out", str(inp)]) == 0  # b.png is a new file: fine
+    assert (inp / "a.png").read_bytes() == before and (inp / "b.png").is_file()
+
+
+def test_checkpoint_for_other_input_channels_is_a_clear_error(tmp_path, capsys):
+    """An ISNetDIS with in_ch != 3 loads, but the RGB inputs do not fit it: one line, not a conv2d traceback."""
+    ckpt = tmp_path / "grey.pth"
+    torch.save(ISNetDIS(in_ch=1, width=0.0625).state_dict(), ckpt)
+    assert cv2.imwrite(str(tmp_path / "a.png"), data.camera()[::16, ::16])
+    argv = ["--checkpoint", str(ckpt), "--input", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+            "--size", "32", "--workers", "0", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint" in err and "1 input channel" in err and "Traceback" not in err, err
+
+
+def test_hidden_files_are_not_inputs(tmp_path):
+    """macOS copies leave `._NAME.jpg` resource forks beside each image: not images (as seg_data and segmetrics)."""
+    assert cv2.imwrite(str(tmp_path / "a.jpg"), data.camera()[::16, ::16])
+    (tmp_path / "._a.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    assert list_images(tmp_path) == [tmp_path / "a.jpg"]

@@ -195,3 +195,127 @@ def test_bad_file_in_a_worker_is_named(tmp_path):
     quiet = torch.utils.data.DataLoader(seg_data.FolderDataset(root, size=32, skip_bad=True), batch_size=2)
     with pytest.warns(UserWarning, match="skipping 0001"):
         assert next(iter(quiet))["name"] == ["0000", "0000"]
+
+
+def test_jpeg_with_data_after_its_end_marker_is_not_truncated(tmp_path):
+    """Phone JPEGs (motion photos, maker trailers) carry data after the end-of-image marker: still readable."""
+    root = dis_synth.write_dataset(tmp_path / "set", 1, size=48)
+    jpg = root / "im" / "0000.jpg"
+    clean = seg_data.read_image(jpg)
+    trailer = np.random.default_rng(0).integers(0, 255, 100_000, dtype=np.uint8).tobytes().replace(b"\xff", b"\x00")
+    jpg.write_bytes(jpg.read_bytes() + trailer)
+    np.testing.assert_array_equal(seg_data.read_image(jpg), clean)
+    assert seg_data.FolderDataset(root, size=32)[0]["image"].shape == (3, 32, 32)
+    # a truncated JPEG is still refused, also when the cut leaves no marker in the last 64 KiB
+    big = tmp_path / "big.jpg"
+    noise = np.random.default_rng(1).integers(0, 255, (600, 600, 3), dtype=np.uint8)
+    assert cv2.imwrite(str(big), noise, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    big.write_bytes(big.read_bytes()[: big.stat().st_size * 2 // 3])
+    with pytest.raises(ValueError, match=r"cannot read image file .*big\.jpg"):
+        seg_data.read_image(big)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_gt_with_values_0_and_1_is_a_mask(tmp_path, dtype):
+    """A label-style GT ({0, 1}, 8- or 16-bit) means foreground at 1: it must not read as an empty mask."""
+    horse = ~data.horse()
+    path = tmp_path / "label.png"
+    _write(path, horse.astype(dtype))
+    np.testing.assert_array_equal(seg_data.read_gt(path), horse.astype(np.uint8) * 255)
+    _write(path, np.zeros(horse.shape, dtype))  # an all-background GT stays all background
+    assert seg_data.read_gt(path).max() == 0
+    soft = (horse * 200 + 1).astype(np.uint8)  # a soft 8-bit GT with a 1 in it is not a label map
+    _write(path, soft)
+    np.testing.assert_array_equal(seg_data.read_gt(path), soft)
+
+
+def test_cache_not_stale_when_size_and_mtime_are_restored(tmp_path):
+    """`cp -p`, rsync -t, tar and backups restore mtimes: a rewritten file of the same size must be re-read."""
+    root = tmp_path / "set"
+    cam = data.camera()[::8, ::8]
+    _write(root / "im" / "a.png", cam)
+    gt_path = root / "gt" / "a.bmp"  # BMP: the byte size depends on the shape only
+    _write(gt_path, (cam > 100).astype(np.uint8) * 255)
+    cache = tmp_path / "cache"
+    before = seg_data.FolderDataset(root, size=16, cache_dir=cache)[0]["gt"]
+    st = gt_path.stat()
+    _write(gt_path, (cam <= 100).astype(np.uint8) * 255)  # inverted mask
+    os.utime(gt_path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert gt_path.stat().st_size == st.st_size and gt_path.stat().st_mtime_ns == st.st_mtime_ns
+    after = seg_data.FolderDataset(root, size=16, cache_dir=cache)[0]["gt"]
+    torch.testing.assert_close(after, seg_data.FolderDataset(root, size=16)[0]["gt"])
+    assert not torch.equal(after, before)
+
+
+def test_cache_with_a_long_file_name(tmp_path):
+    """A 240-character stem is a valid file name; its cache entry must not exceed the 255-byte name limit."""
+    root = dis_synth.write_dataset(tmp_path / "set", 1, size=40)
+    stem = "é" * 120  # 240 bytes in UTF-8
+    for sub, ext in (("im", ".jpg"), ("gt", ".png")):
+        (root / sub / f"0000{ext}").rename(root / sub / f"{stem}{ext}")
+    cache = tmp_path / "cache"
+    item = seg_data.FolderDataset(root, size=32, cache_dir=cache)[0]
+    assert item["name"] == stem and len(list(cache.glob("*.npz"))) == 1
+    again = seg_data.FolderDataset(root, size=32, cache_dir=cache)[0]
+    torch.testing.assert_close(again["gt"], item["gt"])
+
+
+def test_file_removed_after_construction_with_a_cache(tmp_path):
+    """With a cache, a file that disappears mid-run is a named BadPairError (skipped with skip_bad), not an OSError."""
+    root = dis_synth.write_dataset(tmp_path / "set", 2, size=40)
+    ds = seg_data.FolderDataset(root, size=32, cache_dir=tmp_path / "cache")
+    quiet = seg_data.FolderDataset(root, size=32, cache_dir=tmp_path / "cache2", skip_bad=True)
+    (root / "gt" / "0001.png").unlink()
+    with pytest.raises(seg_data.BadPairError, match=r"GT file .*0001\.png"):
+        ds[1]
+    with pytest.warns(UserWarning, match="skipping 0001"):
+        assert quiet[1]["name"] == "0000"
+
+
+def test_unwritable_cache_warns_and_reads_the_files(tmp_path):
+    """A cache folder that cannot be written (here: a file is in the way) is not fatal inside a worker."""
+    root = dis_synth.write_dataset(tmp_path / "set", 2, size=40)
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file, not a folder")
+    ds = seg_data.FolderDataset(root, size=32, cache_dir=blocker)
+    with pytest.warns(UserWarning, match="cache: cannot write"):
+        item = ds[0]
+    torch.testing.assert_close(item["gt"], seg_data.FolderDataset(root, size=32)[0]["gt"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per dataset, not once per item
+        assert ds[1]["name"] == "0001"
+
+
+def test_stems_pair_across_unicode_normalisation(tmp_path):
+    """A name copied from macOS is decomposed (NFD): 'café' in im/ and its NFD twin in gt/ are the same stem, as
+    `segmetrics eval` pairs them."""
+    import unicodedata
+
+    root = tmp_path / "set"
+    cam = data.camera()[::16, ::16]
+    _write(root / "im" / f"{unicodedata.normalize('NFC', 'café')}.jpg", cam)
+    _write(root / "gt" / f"{unicodedata.normalize('NFD', 'café')}.png", (cam > 100).astype(np.uint8) * 255)
+    ds = seg_data.FolderDataset(root, size=16)
+    assert ds.names == [unicodedata.normalize("NFC", "café")] and ds[0]["gt"].shape == (1, 16, 16)
+    splits = seg_data.find_datasets(root)
+    assert splits["train"][0].names == (unicodedata.normalize("NFC", "café"),)
+
+
+def test_a_file_given_as_the_dataset_folder_is_called_a_file(tmp_path):
+    path = tmp_path / "set.zip"
+    path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match=r"set\.zip is a file, not a folder"):
+        seg_data.find_datasets(path)
+    with pytest.raises(ValueError, match=r"set\.zip is a file, not a folder"):
+        seg_data.FolderDataset(path)
+
+
+def test_16bit_gt_holding_8bit_values_is_not_scaled_to_nothing(tmp_path):
+    """A 16-bit GT PNG written with 0/255 values (an 8-bit mask cast to uint16) scaled by 255/65535 became {0, 1}: an
+    empty mask. A 16-bit GT whose maximum is at most 255 holds 8-bit levels."""
+    horse = ~data.horse()
+    path = tmp_path / "gt16.png"
+    _write(path, horse.astype(np.uint16) * 255)
+    np.testing.assert_array_equal(seg_data.read_gt(path), horse.astype(np.uint8) * 255)
+    _write(path, horse.astype(np.uint16) * 65535)  # a real 16-bit mask is still scaled
+    np.testing.assert_array_equal(seg_data.read_gt(path), horse.astype(np.uint8) * 255)

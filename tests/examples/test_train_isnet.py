@@ -270,3 +270,58 @@ def test_prepare_resizes_to_the_input_size_only_when_asked():
     assert torch.allclose(train_isnet._prepare(torch.ones(1, 1, 16, 16), train_isnet.Config(input_size=24), ctx),
                           torch.ones(1, 1, 24, 24))
     assert 0 <= float(y.min()) and float(y.max()) <= 1
+
+
+def test_skip_bad_leaves_an_unreadable_validation_image_out_instead_of_scoring_another_twice(tmp_path):
+    """With --skip-bad, FolderDataset replaces an undecodable pair by the next one (fine for training); validation
+    must leave it out, not score (and write) the next image twice."""
+    import dis_synth
+    import seg_data
+
+    root = dis_synth.write_dataset(tmp_path / "set", 3, size=48)
+    jpg = root / "im" / "0001.jpg"
+    jpg.write_bytes(jpg.read_bytes()[: jpg.stat().st_size // 2])
+    view = train_isnet.EvalView(seg_data.FolderDataset(root, size=32, skip_bad=True))
+    names = []
+    with pytest.warns(UserWarning, match="skipping 0001"):
+        for bs in (1, 2):
+            loader = torch.utils.data.DataLoader(view, batch_size=bs, collate_fn=train_isnet._collate_eval)
+            batches = list(loader)
+            names.append([n for b in batches for n in b["name"]])
+            assert all(b["image"] is None or len(b["image"]) == len(b["name"]) == len(b["gt_u8"]) for b in batches)
+    assert names == [["0000", "0002"], ["0000", "0002"]]
+
+
+def test_resume_after_the_data_folder_shrank_restarts_the_epoch_instead_of_hanging(tmp_path, capsys):
+    """The checkpoint's position (8 samples into an epoch of 11) lies past the end of the new epoch (5): before,
+    every epoch was empty and the loop never ended."""
+    import dis_synth
+
+    root = dis_synth.write_dataset(tmp_path / "d", 12, size=32)
+    argv = [*TINY, "--data", str(root), "--out", str(tmp_path / "run"), "--threads", "1", "--no-feature-sync",
+            "--val-every", "0", "--save-predictions", "none"]
+    train_isnet.main([*argv, "--iters", "4"])
+    for i in range(6):
+        (root / "im" / f"{i:04d}.jpg").unlink()
+        (root / "gt" / f"{i:04d}.png").unlink()
+    capsys.readouterr()
+    summary = train_isnet.main([*argv, "--iters", "6", "--resume", "auto"])
+    assert "the run cannot continue exactly" in capsys.readouterr().out
+    ckpt = torch.load(Path(summary["out"]) / "checkpoint.pt", weights_only=False)
+    assert ckpt["progress"]["image"]["iteration"] == 6 and ckpt["progress"]["image"]["samples"] == [5, 1]
+
+
+def test_help_on_validation_sets_says_what_build_data_does(tmp_path):
+    """--val-fraction holds out part of every plain --data folder unless --val is given, also beside a DIS5K root
+    (whose DIS-VD validates too); the help said 'when no validation set is found'."""
+    import dis_synth
+    import seg_data
+
+    dis = tmp_path / "DIS5K"
+    for name in ("DIS-TR", "DIS-VD"):
+        dis_synth.write_dataset(dis, 2, size=16, split_name=name)
+    plain = dis_synth.write_dataset(tmp_path / "plain", 10, size=16)
+    assert [s.label for s in seg_data.find_datasets([dis, plain])["val"]] == ["DIS-VD", "plain-val"]
+    text = " ".join(train_isnet.build_parser().format_help().split())
+    assert "held-out part of each plain --data folder unless --val is given" in text
+    assert "when no validation set is found" not in text
