@@ -319,6 +319,35 @@ def _choose_executor(executor: str, workers: int) -> str:
     return "thread"
 
 
+def _warn_if_gt_reads_empty(pairs: Sequence[tuple[str, Path, Path]], color: str, first: int = 3) -> None:
+    """Warn once if one of the ``first`` GTs is not blank but has no pixel above the foreground cut.
+
+    A 0/1 label map (or a 16-bit file of 8-bit levels) is an empty mask under the ``> 128`` rule of
+    pysodmetrics and the DIS scripts, which ``segmetrics`` keeps: every score of such a dataset is wrong.
+    """
+    from segmetrics._inputs import GT_UINT8_THRESHOLD, prepare_gt
+    from segmetrics.app.image_io import read_map
+
+    for _, _, gt_path in pairs[:first]:
+        try:
+            gt = read_map(gt_path, color=color)
+        except Exception:  # noqa: BLE001 - the evaluation reports unreadable files in its own rows
+            continue
+        top = float(gt.max()) if gt.size else 0.0
+        if top > 0 and not prepare_gt(gt).any():
+            level = f"{int(top)} of 255" if gt.dtype == np.uint8 else f"{top:.4g} of 1 (a 16-bit or float file)"
+            import warnings
+
+            warnings.warn(
+                f"the ground truth {Path(gt_path).name} is not blank (its maximum is {level}) but no pixel is above "
+                f"the foreground cut {GT_UINT8_THRESHOLD} of 255 (the rule of pysodmetrics and the DIS scripts), "
+                "so it counts as an empty mask; a 0/1 label map must be written as 0/255",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
+
+
 def _iter_results(
     tasks: list[tuple[str, str, str]], settings: EvalSettings, workers: int, chunksize: int, executor: str
 ):
@@ -588,6 +617,7 @@ def evaluate_folder(
     n_pairs = len(pairing.pairs)
     if shard is not None:
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
+    _warn_if_gt_reads_empty(pairing.pairs, color)
     executor = _choose_executor(executor, workers if len(pairing.pairs) > 1 else 0)
     dataset = dataset or default_names(pred_dir, gt_dir)[1]
     method = method or default_names(pred_dir, gt_dir)[0]

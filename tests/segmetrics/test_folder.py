@@ -272,3 +272,28 @@ def test_default_names():
     assert default_names("preds/isnet/DIS-VD", "DIS5K/DIS-VD/gt") == ("isnet", "DIS-VD")
     assert default_names("runs/u2net", "data/ECSSD") == ("u2net", "ECSSD")
     assert default_names("runs/u2net/masks", "data/ECSSD/GT") == ("u2net", "ECSSD")
+
+
+def test_a_label_map_gt_that_reads_as_empty_is_warned_about(tmp_path):
+    # a 0/1 label-map PNG (or a 16-bit file of 8-bit levels) is an empty mask under the > 128 rule that
+    # pysodmetrics and the DIS scripts use: a perfect prediction scored maxF 0 with no word said
+    from skimage import data as skdata
+
+    mask = skdata.horse() == 0  # the horse, True
+    for sub in ("pred", "gt01", "gt16", "gt"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "pred" / "horse.png"), mask.astype(np.uint8) * 255)
+    cv2.imwrite(str(tmp_path / "gt01" / "horse.png"), mask.astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "gt16" / "horse.png"), mask.astype(np.uint16) * 255)
+    cv2.imwrite(str(tmp_path / "gt" / "horse.png"), mask.astype(np.uint8) * 255)
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False, "skeleton_cache": False}
+    with pytest.warns(UserWarning, match=r"horse.png is not blank \(its maximum is 1 of 255\) but no pixel is above "
+                                         r"the foreground cut 128 of 255 .* a 0/1 label map must be written as 0/255"):
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt01", **kw)
+    with pytest.warns(UserWarning, match=r"its maximum is 0.003891 of 1 \(a 16-bit or float file\)"):
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt16", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0/255 GT, and a blank one, say nothing
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+        cv2.imwrite(str(tmp_path / "gt" / "horse.png"), np.zeros_like(mask, np.uint8))
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
