@@ -331,7 +331,7 @@ def _warn_if_gt_reads_empty(pairs: Sequence[tuple[str, Path, Path]], color: str,
     for _, _, gt_path in pairs[:first]:
         try:
             gt = read_map(gt_path, color=color)
-        except Exception:  # noqa: BLE001 - the evaluation reports unreadable files in its own rows
+        except Exception:  # the evaluation reports unreadable files in its own rows
             continue
         top = float(gt.max()) if gt.size else 0.0
         if top > 0 and not prepare_gt(gt).any():
