@@ -43,7 +43,9 @@ from segloss._validation import (
     finite,
     in_range,
     reduce,
+    valid_labels,
     value_checks_enabled,
+    where_valid,
 )
 
 __all__ = [
@@ -386,7 +388,7 @@ def cace_loss(
             ``[1e-7, 1 − 1e-7]``).
         target: binary mask ``(N, H, W)`` (``{0, 1}`` integers/bool, or soft floats in ``[0, 1]``).
         from_logits: ``pred`` holds logits (default) or probabilities.
-        ignore_index: label excluded from the loss (integer targets only). Default ``None``.
+        ignore_index: label excluded from the loss (integer ids, or that value in a float mask). Default ``None``.
         reduction: ``"mean"`` over images, ``"sum"``, or ``"none"`` (``(N,)``).
 
     Returns:
@@ -410,16 +412,14 @@ def cace_loss(
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     check_values(pred_rule, in_range("target", target, what="a 0/1 or soft mask", ignore=ignore_index))
     z = _binary_logit(pred, from_logits)
+    valid = valid_labels(target, ignore_index)  # a soft (float) mask may mark unlabelled pixels too
     if target.is_floating_point():
-        y = target.to(z.dtype)
-        valid = torch.ones_like(y)
+        y = where_valid(target.to(z.dtype), valid)
     else:
-        valid_b = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
-        y = ((target != 0) & valid_b).to(z.dtype)
-        valid = valid_b.to(z.dtype)
-    cnt = valid.sum((1, 2)).clamp_min(1.0)
-    b1 = (F.binary_cross_entropy_with_logits(z, y, reduction="none") * valid).sum((1, 2)) / cnt
-    b2 = (F.binary_cross_entropy_with_logits(z, 1.0 - y, reduction="none") * valid).sum((1, 2)) / cnt
+        y = ((target != 0) & valid).to(z.dtype)
+    cnt = valid.sum((1, 2)).clamp_min(1).to(z.dtype)
+    b1 = where_valid(F.binary_cross_entropy_with_logits(z, y, reduction="none"), valid).sum((1, 2)) / cnt
+    b2 = where_valid(F.binary_cross_entropy_with_logits(z, 1.0 - y, reduction="none"), valid).sum((1, 2)) / cnt
     per = torch.minimum(b1, b2)
     return reduce(per, reduction)
 

@@ -327,3 +327,20 @@ def test_cas_every_pixel_ignored_is_a_finite_zero_that_keeps_the_graph(compat):
     assert loss == 0
     loss.backward()
     assert x.grad is not None and (x.grad == 0).all()
+
+
+def test_cace_soft_target_honours_ignore_index():
+    # a float (soft) mask that marks unlabelled pixels with ignore_index passed the value check (the ignore
+    # value is exempt from [0, 1]) but the pixels were then used as targets of 255: a negative "BCE" (-4.96)
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(2, 1, 5, 5, generator=g, dtype=torch.float64)
+    y = torch.rand(2, 5, 5, generator=g, dtype=torch.float64)
+    ign = y.clone()
+    ign[:, 0] = 255.0
+    ref = cace_loss(z[:, :, 1:], y[:, 1:], reduction="none")
+    torch.testing.assert_close(cace_loss(z, ign, ignore_index=255, reduction="none"), ref)
+    allign = torch.full_like(y, 255.0)
+    zz = z.clone().requires_grad_(True)
+    out = cace_loss(zz, allign, ignore_index=255)
+    out.backward()
+    assert out.item() == 0.0 and torch.count_nonzero(zz.grad) == 0
