@@ -84,6 +84,7 @@ from segloss._validation import (
     in_range,
     label_ids,
     one_hot_hint,
+    value_checks_enabled,
 )
 
 __all__ = ["ActiveBoundaryLoss", "abl_distance_map", "active_boundary_loss"]
@@ -216,6 +217,7 @@ def abl_distance_map(
     """
     check_tensor(target, "target")
     check_choice(compat, "compat", COMPATS)
+    check_ignore_index(ignore_index)
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(f"`target` must be an integer tensor of class ids; got dtype {target.dtype}")
     if target.ndim not in (2, 3) or target.numel() == 0:
@@ -400,16 +402,21 @@ def active_boundary_loss(
     check_bool(detach, "detach")
     if weight is not None:
         check_class_weight(weight, num_classes, pred, "weight")
-    check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred),
-                 in_range("weight", weight, 0.0, None, what="non-negative class weights"))
-    target = target.long()
     h, w = target.shape[1:]
+    dist_rule = None
     if dist_map is not None:
         check_tensor(dist_map, "dist_map")
         if tuple(dist_map.shape) != (n, h, w) or not dist_map.is_floating_point():
             raise ValueError(f"`dist_map` must be a float tensor of shape {(n, h, w)} (as `target`); got "
                              f"{dist_map.dtype} {tuple(dist_map.shape)}")
         check_same_device(pred, dist_map, "pred", "dist_map")
+        if value_checks_enabled():  # distances >= 0; +inf marks an image without GT boundary (abl_distance_map)
+            finite_part = torch.where(dist_map == float("inf"), 0.0, dist_map.detach())
+            dist_rule = in_range("dist_map", finite_part, 0.0, None, what="distances; +inf for no GT boundary")
+    check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred),
+                 in_range("weight", weight, 0.0, None, what="non-negative class weights"),
+                 *(() if dist_rule is None else (dist_rule,)))
+    target = target.long()
 
     with _autocast_off(pred.device):
         z = _as_class_logits(pred, mode)

@@ -576,3 +576,23 @@ def test_double_backward_through_cpu_kernel(monkeypatch):
     torch.testing.assert_close(grad, grad_ref)
     torch.testing.assert_close(hvp, hvp_ref)
     assert hvp.abs().sum() > 0
+
+
+def test_distance_map_arguments_are_checked():
+    # abl_distance_map(ignore_index="a") raised a bare "'bool' object is not subscriptable"; a NaN or negative
+    # dist_map silently gave a zero loss (every pixel dropped) instead of an error naming the argument
+    logits, labels = abl_case(2, 3, 8, 8, 20, None, False)
+    with pytest.raises(TypeError, match="`ignore_index` must be an int or None; got str"):
+        abl_distance_map(labels, ignore_index="a")
+    with pytest.raises(TypeError, match="`ignore_index` must be an int or None; got bool"):
+        abl_distance_map(labels, ignore_index=True)
+    dist = abl_distance_map(labels)
+    with pytest.raises(ValueError, match="`dist_map` must be finite"):
+        active_boundary_loss(logits, labels, dist_map=torch.full_like(dist, float("nan")))
+    with pytest.raises(ValueError, match=r"`dist_map` must hold values in \[0, inf\]"):
+        active_boundary_loss(logits, labels, dist_map=-dist - 1)
+    no_boundary = dist.clone()
+    no_boundary[1] = float("inf")  # an image without GT boundary (what abl_distance_map gives): valid
+    out = active_boundary_loss(logits, labels, dist_map=no_boundary, reduction="none")
+    torch.testing.assert_close(out[0], active_boundary_loss(logits, labels, reduction="none")[0])
+    assert out[1] == 0
