@@ -260,27 +260,37 @@ def _grid_filter(
     return bilateral_grid_filter(_features(img, sigma_rgb, sigma_xy), lows, spans, cps, linear)
 
 
+def _quadratic_form(
+    u: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image value ``(N,)`` and its gradient in ``u``: ``W r − 2 W u`` (positive) or ``−2 W u`` (W symmetric)."""
+    k = u.shape[1]
+    y = filt(torch.cat([u, r], 1) if positive else u)
+    a = y[:, :k]
+    if positive:
+        return ((r - u) * a).sum((1, 2, 3)), y[:, k:] - 2.0 * a
+    return -(u * a).sum((1, 2, 3)), -2.0 * a
+
+
 class _QuadraticForm(torch.autograd.Function):
     """Per-image ``Σ_k (r − u_k)ᵀ W u_k`` (positive) or ``−Σ_k u_kᵀ W u_k``, gradient from one pass."""
 
     @staticmethod
     def forward(ctx, u: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool) -> torch.Tensor:  # type: ignore[override]
-        k = u.shape[1]
         with torch.no_grad(), torch.autocast(device_type=u.device.type, enabled=False):
-            y = filt(torch.cat([u, r], 1) if positive else u)
-            a = y[:, :k]
-            if positive:
-                b = y[:, k:]
-                val = ((r - u) * a).sum((1, 2, 3))
-                ctx.save_for_backward(b - 2.0 * a)
-            else:
-                val = -(u * a).sum((1, 2, 3))
-                ctx.save_for_backward(-2.0 * a)
+            val, g = _quadratic_form(u, r, filt, positive)
+        ctx.save_for_backward(g, u, r)
+        ctx.filt, ctx.positive = filt, positive
         return val
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        (g,) = ctx.saved_tensors
+        g, u, r = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True (double backward): differentiate the filtering with a graph
+            with torch.enable_grad(), torch.autocast(device_type=u.device.type, enabled=False):
+                val, _ = _quadratic_form(u, r, ctx.filt, ctx.positive)
+            (gu,) = torch.autograd.grad(val, u, grad, create_graph=True)
+            return gu, None, None, None
         return grad.view(-1, 1, 1, 1) * g, None, None, None
 
 
@@ -322,10 +332,12 @@ def _check_options(
 
 
 def _check_image_values(
-    pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None, image_range: tuple[float, float]
+    pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None, image_range: tuple[float, float],
+    from_logits: bool,
 ) -> None:
     """Value contract of the inputs (one host sync when checks are on); warn on an image in [0, 1] units."""
-    seen = check_values(finite("pred", pred), finite("image", image),
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    seen = check_values(pred_rule, finite("image", image),
                         in_range("roi", roi, what="a 0/1 mask of valid pixels"))
     if not seen or "image" not in seen:
         return
@@ -410,7 +422,7 @@ def potts_crf_loss(
         TypeError: non-tensor inputs, non-floating ``pred``, non-bool ``from_logits`` / ``normalize``.
         ValueError: bad shapes, choices or parameters; a ``scale_factor`` that leaves no pixel; a
             ``"bilateral_grid"`` larger than :data:`MAX_GRID_VALUES` values; (value checks on) NaN/Inf in
-            ``pred`` or ``image``, a ``roi`` outside ``[0, 1]``.
+            ``pred`` or ``image``, probabilities (``from_logits=False``) or a ``roi`` outside ``[0, 1]``.
 
     Warns:
         UserWarning: (value checks on) an image whose values all lie in ``[0, 1]`` while ``image_range``
@@ -441,7 +453,7 @@ def potts_crf_loss(
             f"`scale_factor` must leave at least one pixel per axis: {scale_factor!r} shrinks the {h}x{w} input to "
             f"{math.floor(h * scale_factor)}x{math.floor(w * scale_factor)}; got {scale_factor!r}"
         )
-    _check_image_values(pred, image, roi, image_range)
+    _check_image_values(pred, image, roi, image_range, from_logits)
 
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "binary":

@@ -376,3 +376,29 @@ def test_fully_connected_backends_within_documented_band_on_unresized_photo_crop
         grid = potts_crf_loss(logits, img, sigma_xy=sxy, backend="bilateral_grid").item() / exact
         lattice = potts_crf_loss(logits, img, sigma_xy=sxy, backend="lattice").item() / exact
         assert 0.86 < grid < 1.07 and 0.8 < lattice < 1.17, (sxy, grid, lattice)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(backend="dense", sigma_xy=3.0), dict(backend="grid4", sigma_xy=None), dict(backend="local", kernel_size=3),
+     dict(backend="dense", compat="rloss"), dict(backend="bilateral_grid", sigma_xy=3.0)],
+)
+def test_double_backward(kwargs):
+    # the one-pass backward returned grad · (W r − 2 W u) with W u saved as a constant: under create_graph=True the
+    # second derivative (−2 W, the form is quadratic) was silently dropped, so gradgradcheck failed on every backend
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(1, 2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    img = torch.rand(1, 3, 3, 4, generator=g, dtype=torch.float64) * 100
+    roi = torch.tensor([[[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1]]])
+    assert torch.autograd.gradgradcheck(lambda z: potts_crf_loss(z, img, roi=roi, **kwargs), (x,), fast_mode=True)
+
+
+@pytest.mark.parametrize("mode", ["multiclass", "binary"])
+def test_probabilities_outside_unit_interval_are_refused(mode):
+    # from_logits=False only checked that the probabilities were finite: 3.0 gave a negative "Potts energy" (-195)
+    c = 2 if mode == "multiclass" else 1
+    img = torch.rand(1, 3, 4, 4) * 255
+    with pytest.raises(ValueError, match=r"`pred` must hold values in \[0, 1\] \(probabilities\); got values in"):
+        potts_crf_loss(torch.full((1, c, 4, 4), 3.0), img, from_logits=False, mode=mode, backend="dense")
+    ok = potts_crf_loss(torch.full((1, c, 4, 4), 0.5), img, from_logits=False, mode=mode, backend="dense")
+    assert ok >= 0
