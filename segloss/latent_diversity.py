@@ -19,6 +19,7 @@ truth* at the clicked pixels averaged over the clicks (``click_reference="target
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -284,8 +285,8 @@ def ranked_diversity_weights(
     instead of giving ``inf`` weights and a NaN loss.
 
     Raises:
-        TypeError / ValueError: for a non-integer or non-positive ``num_outputs``, a bad ``lambda_base``,
-            or an ``M`` whose first weight would overflow ``dtype``.
+        TypeError / ValueError: for a non-integer or non-positive ``num_outputs``, a bad ``lambda_base``, a
+            non-floating ``dtype``, or an ``M`` whose first weight would overflow ``dtype``.
 
     Example:
         >>> ranked_diversity_weights(3)
@@ -296,7 +297,9 @@ def ranked_diversity_weights(
     if num_outputs < 1:
         raise ValueError(f"`num_outputs` must be >= 1; got {num_outputs}")
     check_number(lambda_base, "lambda_base", low=0.0)
-    if lambda_base > 0 and dtype.is_floating_point:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"`dtype` must be a floating dtype; got {dtype}")
+    if lambda_base > 0:
         max_outputs = math.floor(math.log2(torch.finfo(dtype).max) - math.log2(lambda_base))  # λ_1 finite
         if num_outputs > max_outputs:
             raise ValueError(
@@ -913,7 +916,8 @@ def shuffle_outputs(
         ``(shuffled, perm)``: the shuffled tensor (same shape) and the permutations ``(N, M)`` int64.
 
     Raises:
-        TypeError / ValueError: if ``masks`` is not a tensor with at least 2 dimensions.
+        TypeError / ValueError: if ``masks`` is not a tensor with at least 2 dimensions, ``seed`` is not an int or
+            ``generator`` not a ``torch.Generator``.
 
     Example:
         >>> masks = torch.arange(6.0).reshape(1, 3, 2)
@@ -924,6 +928,10 @@ def shuffle_outputs(
     check_tensor(masks, "masks")
     if masks.ndim < 2:
         raise ValueError(f"`masks` must be (N, M, *) with at least 2 dimensions; got shape {tuple(masks.shape)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"`seed` must be an int or None; got {type(seed).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"`generator` must be a torch.Generator or None; got {type(generator).__name__}")
     n, m = masks.shape[:2]
     if generator is None and seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
