@@ -267,9 +267,9 @@ def soft_jaccard_loss(
         in the sample's target (0 if none), ``"all"`` (default) over every class.
 
     The backward pass is hand-written (one comparison and a few multiply-adds per pixel, 2–4×
-    faster than autograd through ``min``/``max``) and supports first-order gradients only; at ties
-    ``p == t`` it takes the ``max`` branch. Only ``pred`` receives a gradient on that path; a
-    ``target`` that requires grad switches to plain autograd.
+    faster than autograd through ``min``/``max``); under ``create_graph=True`` (double backward) it
+    differentiates the plain forward instead. At ties ``p == t`` it takes the ``max`` branch. Only
+    ``pred`` receives a gradient on that path; a ``target`` that requires grad switches to plain autograd.
 
     Args:
         pred: logits (``from_logits=True``, default) or soft masks. Probabilities are not range
