@@ -44,7 +44,6 @@ from segloss._validation import (
     in_range,
     reduce,
     valid_labels,
-    value_checks_enabled,
     where_valid,
 )
 
@@ -98,14 +97,10 @@ def dense_region_index(region_ids: torch.Tensor) -> torch.Tensor:
 def _region_capacity(idx: torch.Tensor, max_regions: int | None) -> int:
     """Static size of the region axis.
 
-    ``max_regions`` if given, else the true maximum (one host read in eager mode) or ``H·W`` while compiling.
+    ``max_regions`` if given (checked against ``idx`` with the other values in :func:`cas_loss`), else the true
+    maximum (one host read in eager mode) or ``H·W`` while compiling.
     """
     if max_regions is not None:
-        if value_checks_enabled() and bool((idx >= max_regions).any()):
-            found = int(idx.max()) + 1
-            raise ValueError(
-                f"`max_regions` must be >= the number of regions in every image; got {max_regions}, found {found}"
-            )
         return max_regions
     compiler = getattr(torch, "compiler", None)
     if compiler is not None and compiler.is_compiling():
@@ -172,12 +167,11 @@ class _CASPaper(torch.autograd.Function):
 
 
 def _cas_paper(
-    s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, alpha: float, max_regions: int | None
+    s: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor | None, alpha: float, max_regions: int | None
 ) -> torch.Tensor:
     n, c = s.shape[:2]
     s = s.reshape(n, c, -1)
     p = s.shape[2]
-    idx = dense_region_index(target.reshape(n, p))
     cap = _region_capacity(idx, max_regions)
     if valid is None:
         w = torch.ones(n, p, dtype=s.dtype, device=s.device)
@@ -291,11 +285,20 @@ def cas_loss(
     check_ignore_index(ignore_index)
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     soft_mask = compat == "official" and target.is_floating_point()
-    check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask"))
+    idx = dense_region_index(target.reshape(n, h * w)) if compat == "paper" else None
+    # the number of regions is checked against max_regions in the same host read as the values
+    count_rule = finite("max_regions", idx if max_regions is not None else None)
+    seen = check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask"),
+                        count_rule)
+    if seen and "max_regions" in seen and seen["max_regions"][1] >= max_regions:
+        found = int(seen["max_regions"][1]) + 1
+        raise ValueError(
+            f"`max_regions` must be >= the number of regions in every image; got {max_regions}, found {found}"
+        )
     s = _descriptors(pred, mode, from_logits)
     valid = target != ignore_index if ignore_index is not None else None
     if compat == "paper":
-        per = _cas_paper(s, target, valid, float(alpha), max_regions)
+        per = _cas_paper(s, idx, valid, float(alpha), max_regions)
         out = reduce(per, reduction)
     else:
         per = _cas_official(s, target, valid, float(alpha))

@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
+    ValueRule,
     check_bool,
     check_choice,
     check_ignore_index,
@@ -531,8 +532,12 @@ def _hindsight(
     ignore_index: int | None,
     reduction: str,
     return_index: bool,
+    extra_rules: tuple[ValueRule, ...] = (),
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """:func:`hindsight_loss` with the name its callers use for ``pred`` in messages (``masks``...)."""
+    """:func:`hindsight_loss` with the name its callers use for ``pred`` in messages (``masks``...).
+
+    ``extra_rules``: value checks of the caller's own arguments, run in the same (single) host read.
+    """
     target_raw = target
     target = _check_multi_output(pred, target, pred_name)
     _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
@@ -547,7 +552,7 @@ def _hindsight(
     target_rule = finite("target", target) if base_loss is not None else in_range(
         "target", target, what=MASK, ignore=ignore_index)
     check_values(finite(pred_name, pred), target_rule, in_range("pos_clicks", pos_clicks, what=CLICK_MAP),
-                 in_range("neg_clicks", neg_clicks, what=CLICK_MAP))
+                 in_range("neg_clicks", neg_clicks, what=CLICK_MAP), *extra_rules)
     work_dtype = float32_logits(pred).dtype
     if pos_clicks is not None:
         pos_clicks = pos_clicks.to(work_dtype)
@@ -764,6 +769,14 @@ def selection_target(
         >>> selection_target(masks, gt)
         tensor([1])
     """
+    return _selection_index(masks, target, from_logits, form, ignore_index)
+
+
+def _selection_index(
+    masks: Any, target: Any, from_logits: bool, form: str, ignore_index: int | None,
+    extra_rules: tuple[ValueRule, ...] = (),
+) -> torch.Tensor:
+    """:func:`selection_target`; ``extra_rules`` are checked in the same host read as its own inputs."""
     with torch.no_grad():
         _, index = _hindsight(
             masks.detach() if isinstance(masks, torch.Tensor) else masks,
@@ -783,6 +796,7 @@ def selection_target(
             ignore_index=ignore_index,
             reduction="none",
             return_index=True,
+            extra_rules=extra_rules,
         )
     return index
 
@@ -837,8 +851,7 @@ def selection_loss(
             f"{tuple(masks.shape)}; got {tuple(scores.shape)}"
         )
     check_same_device(scores, masks, "scores", "masks")
-    check_values(finite("scores", scores))
-    index = selection_target(masks, target, from_logits=from_logits, form=form, ignore_index=ignore_index)
+    index = _selection_index(masks, target, from_logits, form, ignore_index, (finite("scores", scores),))
     per_sample = F.cross_entropy(float32_logits(scores), index, reduction="none")
     return reduce(per_sample, reduction)
 

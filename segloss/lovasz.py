@@ -166,7 +166,19 @@ def lovasz_softmax_loss(
         if reduction == "mean":
             return losses.mean()
         return losses.sum() if reduction == "sum" else losses
-    flat = probs.transpose(0, 1).reshape(1, c, n * h * w)
+    return batch_lovasz(probs, target, valid, select)
+
+
+def batch_lovasz(
+    probs: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, select: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Berman's batch-level loss (``per_image=False``) of already checked inputs.
+
+    ``probs`` ``(N, C, H, W)``, labels and a bool valid mask ``(N, H, W)``; ``select`` as in
+    :func:`_lovasz_per_group` (``None``: the present classes).
+    """
+    c = probs.shape[1]
+    flat = probs.transpose(0, 1).reshape(1, c, -1)
     return _lovasz_per_group(flat, target.reshape(1, -1), valid.reshape(1, -1), select)[0]
 
 
