@@ -82,8 +82,10 @@ from segloss._validation import (
     finite,
     float32_logits,
     in_range,
+    is_ignored,
     label_ids,
     one_hot_hint,
+    valid_labels,
     value_checks_enabled,
 )
 
@@ -158,7 +160,7 @@ def _gt_boundary(target: torch.Tensor, ignore_index: int | None, compat: str) ->
     down = target[:, 1:, :] != target[:, :-1, :]  # between rows i and i+1
     right = target[:, :, 1:] != target[:, :, :-1]  # between columns j and j+1
     if compat != "official" and ignore_index is not None:
-        valid = target != ignore_index
+        valid = valid_labels(target, ignore_index)
         down = down & valid[:, 1:, :] & valid[:, :-1, :]
         right = right & valid[:, :, 1:] & valid[:, :, :-1]
     # padding is done on uint8 (inductor's CPU code generation fails on padded bool masks in torch 2.13)
@@ -166,7 +168,7 @@ def _gt_boundary(target: torch.Tensor, ignore_index: int | None, compat: str) ->
     if compat == "official":
         b = F.pad(down, (0, 0, 0, 1)) | F.pad(right, (0, 1))
         if ignore_index is not None:
-            b = b | (target == ignore_index).to(torch.uint8)
+            b = b | is_ignored(target, ignore_index).to(torch.uint8)
         return b > 0
     return (F.pad(down, (0, 0, 0, 1)) | F.pad(down, (0, 0, 1, 0)) | F.pad(right, (0, 1)) | F.pad(right, (1, 0))) > 0
 

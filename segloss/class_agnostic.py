@@ -296,7 +296,7 @@ def cas_loss(
             f"`max_regions` must be >= the number of regions in every image; got {max_regions}, found {found}"
         )
     s = _descriptors(pred, mode, from_logits)
-    valid = target != ignore_index if ignore_index is not None else None
+    valid = valid_labels(target, ignore_index) if ignore_index is not None else None
     if compat == "paper":
         per = _cas_paper(s, idx, valid, float(alpha), max_regions)
         out = reduce(per, reduction)

@@ -42,6 +42,7 @@ from segloss._validation import (
     float32_logits,
     in_range,
     reduce,
+    valid_labels,
 )
 from segloss.soft_jaccard import JACCARD_FORMS, MASK, _prepare_binary_target, _soft_jaccard_terms
 
@@ -391,7 +392,7 @@ def _per_output_losses(
     tgt = target.to(work.dtype).flatten(1).unsqueeze(1)  # (N, 1, P)
     valid = None
     if ignore_index is not None:
-        valid = (target != ignore_index).to(work.dtype).flatten(1).unsqueeze(1)
+        valid = valid_labels(target, ignore_index).to(work.dtype).flatten(1).unsqueeze(1)
         tgt = tgt * valid
     const = coef = None
     if pos_clicks is not None:

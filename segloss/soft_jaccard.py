@@ -33,6 +33,7 @@ from segloss._validation import (
     in_range,
     label_ids,
     reduce,
+    valid_labels,
 )
 
 __all__ = ["SoftJaccardLoss", "soft_jaccard_loss"]
@@ -318,7 +319,7 @@ def soft_jaccard_loss(
     tgt = target.to(work.dtype)
     valid = None
     if ignore_index is not None:
-        valid = (target != ignore_index).to(work.dtype)
+        valid = valid_labels(target, ignore_index).to(work.dtype)
         tgt = tgt * valid
     if mode == "binary":  # the whole sample is one mask
         per_sample, _ = _soft_jaccard_terms(
