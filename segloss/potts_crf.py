@@ -389,7 +389,7 @@ def potts_crf_loss(
         pred: logits ``(N, K, H, W)`` (``(N, 1, H, W)`` with ``mode="binary"``); probabilities when
             ``from_logits=False``.
         image: ``(N, C_img, H, W)`` image in the units of ``sigma_rgb`` (rloss: RGB in [0, 255]);
-            any number of channels; used without gradient.
+            any number (≥ 1) of channels; used without gradient.
         sigma_rgb: colour bandwidth, > 0. Default 15 (rloss).
         sigma_xy: spatial bandwidth in pixels of the input resolution, > 0, or ``None`` for no
             spatial factor. Default 100 (rloss). Scaled by ``scale_factor`` like rloss.
@@ -444,6 +444,8 @@ def potts_crf_loss(
     check_tensor(image, "image")
     if image.ndim != 4 or image.shape[0] != n or tuple(image.shape[-2:]) != (h, w):
         raise ValueError(f"`image` must be (N, C_img, H, W) = ({n}, C_img, {h}, {w}); got {tuple(image.shape)}")
+    if image.shape[1] == 0:
+        raise ValueError(f"`image` must have at least one channel; got shape {tuple(image.shape)}")
     check_same_device(pred, image, "pred", "image")
     if roi is not None:
         check_target_shape(roi, (n, h, w), "roi", ref_shape=tuple(pred.shape))

@@ -402,3 +402,12 @@ def test_probabilities_outside_unit_interval_are_refused(mode):
         potts_crf_loss(torch.full((1, c, 4, 4), 3.0), img, from_logits=False, mode=mode, backend="dense")
     ok = potts_crf_loss(torch.full((1, c, 4, 4), 0.5), img, from_logits=False, mode=mode, backend="dense")
     assert ok >= 0
+
+
+def test_an_image_without_channels_is_refused():
+    # an (N, 0, H, W) image passed the shape check; backend="auto" / "bilateral_grid" then raised "unsupported
+    # operand type(s) for -: 'float' and 'NoneType'" and the lattice a bare amin() error (with sigma_xy=None)
+    x = torch.randn(1, 2, 4, 4)
+    for backend in ("auto", "lattice", "dense"):
+        with pytest.raises(ValueError, match=r"`image` must have at least one channel; got shape \(1, 0, 4, 4\)"):
+            potts_crf_loss(x, torch.zeros(1, 0, 4, 4), backend=backend, sigma_xy=None)
