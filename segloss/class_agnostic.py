@@ -470,11 +470,14 @@ class SaliencyChannelSelector:
         """Accumulate a batch: ``probs`` ``(N, C, H, W)`` channel maps, ``gt`` ``(N, H, W)`` masks (>0 = salient).
 
         Raises:
-            ValueError: on shape mismatch or a channel count different from earlier batches.
+            ValueError: on shape or device mismatch, NaN/Inf values (value checks on) or a channel count different
+                from earlier batches.
         """
         check_logits(probs, "probs", ndim=4)
         n, c, h, w = probs.shape
         check_target_shape(gt, (n, h, w), "gt", ref="probs", ref_shape=tuple(probs.shape))
+        check_same_device(probs, gt, "probs", "gt")
+        check_values(finite("probs", probs), finite("gt", gt))  # a NaN would read as "no correlation" (0)
         x = probs.detach().double().transpose(0, 1).reshape(c, -1)
         y = gt.detach().double() if gt.is_floating_point() else (gt.detach() > 0).double()
         y = y.reshape(1, -1)

@@ -344,3 +344,20 @@ def test_cace_soft_target_honours_ignore_index():
     out = cace_loss(zz, allign, ignore_index=255)
     out.backward()
     assert out.item() == 0.0 and torch.count_nonzero(zz.grad) == 0
+
+
+def test_saliency_selector_refuses_non_finite_maps():
+    # a NaN in the channel maps made every correlation NaN, read as "undefined" (0): best() silently picked channel 0
+    probs = torch.rand(2, 3, 4, 4)
+    gt = (probs[:, 2] > 0.5).long()
+    bad = probs.clone()
+    bad[0, 1, 0, 0] = float("nan")
+    sel = SaliencyChannelSelector()
+    with pytest.raises(ValueError, match="`probs` must be finite"):
+        sel.update(bad, gt)
+    with pytest.raises(ValueError, match="`gt` must be finite"):
+        sel.update(probs, torch.full((2, 4, 4), float("inf")))
+    with pytest.raises(ValueError, match="`probs` must be finite"):
+        select_saliency_channel(bad, gt)
+    sel.update(probs, gt)  # nothing was accumulated by the refused calls
+    assert sel.best() == 2
