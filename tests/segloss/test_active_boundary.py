@@ -596,3 +596,28 @@ def test_distance_map_arguments_are_checked():
     out = active_boundary_loss(logits, labels, dist_map=no_boundary, reduction="none")
     torch.testing.assert_close(out[0], active_boundary_loss(logits, labels, reduction="none")[0])
     assert out[1] == 0
+
+
+def test_cpu_operators_refuse_indices_outside_the_logits():
+    # torch.ops.segloss.direction_ce / scatter_pixel_grad are public torch operators; their compiled kernels read and
+    # wrote z[flat // (H·W), :, ...] without a bounds check (an out-of-range `flat` read or corrupted other memory)
+    from segloss import _cpu_ops
+
+    if not _cpu_ops.HAS_CUSTOM_OP:
+        pytest.skip("needs torch.library.custom_op")
+    z = torch.randn(2, 3, 4, 5)
+    lse = torch.logsumexp(z, 1)
+    ok = torch.tensor([0, 39])
+    active = torch.ones(2, dtype=torch.bool)
+    direction = torch.zeros(2, dtype=torch.int64)
+    ce, grad_unit = torch.ops.segloss.direction_ce(z, lse, ok, active, direction, 0.8, 0.025)
+    assert ce.isfinite().all()
+    for bad in (torch.tensor([0, 40]), torch.tensor([-1, 3])):
+        with pytest.raises(ValueError, match=r"`flat` indices must lie in \[0, N·H·W\) = \[0, 40\)"):
+            torch.ops.segloss.direction_ce(z, lse, bad, active, direction, 0.8, 0.025)
+        with pytest.raises(ValueError, match=r"`flat` indices must lie in \[0, N·H·W\) = \[0, 40\)"):
+            torch.ops.segloss.scatter_pixel_grad(torch.ones(2), grad_unit, bad, active, z)
+    with pytest.raises(ValueError, match=r"`lse` must have shape \(2, 4, 5\)"):
+        torch.ops.segloss.direction_ce(z, lse[:1], ok, active, direction, 0.8, 0.025)
+    with pytest.raises(ValueError, match=r"`grad_unit` must have shape \(2, 3\)"):
+        torch.ops.segloss.scatter_pixel_grad(torch.ones(2), grad_unit[:, :2], ok, active, z)
