@@ -248,8 +248,9 @@ def cas_loss(
             a constant ``BATCH_SIZE = 40``; pass it to reproduce their numbers.
         max_regions: static upper bound on the number of distinct ids per image (ignored pixels'
             id included). Default ``None``: the true maximum, read once from the device in eager
-            mode (one host synchronisation), or ``H·W`` under ``torch.compile``. Give it to avoid the
-            synchronisation; a batch with more regions raises (when value checks are on).
+            mode (one host synchronisation, shared with the value checks when they are on), or ``H·W`` under
+            ``torch.compile``. Give it to avoid the synchronisation; a batch with more regions raises (when value
+            checks are on).
 
     Shapes:
         pred ``(N, C, H, W)``, target ``(N, H, W)`` → 0-d (or ``(N,)`` with ``reduction="none"``).
@@ -286,19 +287,19 @@ def cas_loss(
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     soft_mask = compat == "official" and target.is_floating_point()
     idx = dense_region_index(target.reshape(n, h * w)) if compat == "paper" else None
-    # the number of regions is checked against max_regions in the same host read as the values
-    count_rule = finite("max_regions", idx if max_regions is not None else None)
+    # the number of regions is read in the same host read as the values (checked against max_regions, or the
+    # capacity of the region axis when max_regions is None)
     seen = check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask"),
-                        count_rule)
-    if seen and "max_regions" in seen and seen["max_regions"][1] >= max_regions:
-        found = int(seen["max_regions"][1]) + 1
+                        finite("max_regions", idx))
+    found = int(seen["max_regions"][1]) + 1 if seen and "max_regions" in seen else None
+    if max_regions is not None and found is not None and found > max_regions:
         raise ValueError(
             f"`max_regions` must be >= the number of regions in every image; got {max_regions}, found {found}"
         )
     s = _descriptors(pred, mode, from_logits)
     valid = valid_labels(target, ignore_index) if ignore_index is not None else None
     if compat == "paper":
-        per = _cas_paper(s, idx, valid, float(alpha), max_regions)
+        per = _cas_paper(s, idx, valid, float(alpha), max_regions if max_regions is not None else found)
         out = reduce(per, reduction)
     else:
         per = _cas_official(s, target, valid, float(alpha))

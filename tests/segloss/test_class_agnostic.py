@@ -361,3 +361,19 @@ def test_saliency_selector_refuses_non_finite_maps():
         select_saliency_channel(bad, gt)
     sel.update(probs, gt)  # nothing was accumulated by the refused calls
     assert sel.best() == 2
+
+
+def test_region_count_and_value_checks_share_one_read():
+    # without max_regions the region count was read from the device after the value checks had read it already
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from loss_zoo import HostSyncCounter
+
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64)
+    regions = torch.randint(0, 5, (2, 6, 6), generator=g) * 3
+    with HostSyncCounter() as counter:
+        out = cas_loss(x, regions, reduction="none")
+    assert counter.calls == ["tolist"]
+    torch.testing.assert_close(out, cas_reference(x, regions))
