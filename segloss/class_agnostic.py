@@ -239,7 +239,8 @@ def cas_loss(
         alpha: uniformer weight in ``[0, 1]``; default 0.1 (paper) or 0.5 (``compat="official"``).
         mode: ``"multiclass"`` (softmax over C) or ``"binary"`` (one logit channel).
         from_logits: ``pred`` holds logits (default) or probabilities.
-        ignore_index: region id whose pixels are excluded (no loss, no gradient). Default ``None``.
+        ignore_index: region id (official: mask value, also in a float mask) whose pixels are excluded (no
+            loss, no gradient). Default ``None``.
         reduction: ``"mean"`` over images, ``"sum"``, or ``"none"`` (per image ``(N,)``).
         compat: ``"paper"`` (default) or ``"official"`` (the authors' ``cas.py``; the ``"mean"``
             reduction divides the batch sum by ``batch_size``). In float32 it agrees with the
@@ -289,8 +290,8 @@ def cas_loss(
     idx = dense_region_index(target.reshape(n, h * w)) if compat == "paper" else None
     # the number of regions is read in the same host read as the values (checked against max_regions, or the
     # capacity of the region axis when max_regions is None)
-    seen = check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask"),
-                        finite("max_regions", idx))
+    seen = check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask",
+                                            ignore=ignore_index), finite("max_regions", idx))
     found = int(seen["max_regions"][1]) + 1 if seen and "max_regions" in seen else None
     if max_regions is not None and found is not None and found > max_regions:
         raise ValueError(

@@ -377,3 +377,18 @@ def test_region_count_and_value_checks_share_one_read():
         out = cas_loss(x, regions, reduction="none")
     assert counter.calls == ["tolist"]
     torch.testing.assert_close(out, cas_reference(x, regions))
+
+
+def test_official_soft_mask_honours_ignore_index():
+    # a float saliency mask marking unlabelled pixels with ignore_index was refused as "values in [0, 255]" although
+    # the same pixels of an integer mask are excluded (and cace_loss excludes them from a float mask)
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 2, 3, 4, generator=g, dtype=torch.float64)
+    m = torch.rand(2, 3, 4, generator=g, dtype=torch.float64)
+    ign = m.clone()
+    ign[:, 0] = 255.0
+    got = cas_loss(x, ign, compat="official", ignore_index=255, reduction="none")
+    torch.testing.assert_close(got, cas_loss(x[:, :, 1:], m[:, 1:], compat="official", reduction="none"))
+    with pytest.raises(ValueError, match=r"`target` must hold values in \[0, 1\] \(a soft saliency mask\) or "
+                                         r"ignore_index=255"):
+        cas_loss(x, ign * 2, compat="official", ignore_index=255)
