@@ -34,6 +34,7 @@ __all__ = [
     "check_same_device",
     "check_target_shape",
     "check_values",
+    "class_weight_buffer",
     "finite",
     "float32_logits",
     "in_range",
@@ -166,6 +167,30 @@ def check_class_weight(weight: Any, num_classes: int, pred: torch.Tensor, name: 
         raise ValueError(f"`{name}` must be a float tensor of shape ({num_classes},); got {weight.dtype} "
                          f"{tuple(weight.shape)}")
     check_same_device(pred, weight, "pred", name)
+
+
+def class_weight_buffer(weight: Any, name: str = "weight") -> torch.Tensor | None:
+    """A module's per-class weights as a float32 tensor (for ``register_buffer``), checked once at construction.
+
+    ``None`` stays ``None``; a tensor or a sequence of numbers becomes a 1-D float32 tensor (the length is checked
+    against the logits at the first call).
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor or a sequence of numbers.
+        ValueError: if it is not 1-D, or (value checks on) holds a negative, NaN or Inf weight.
+    """
+    if weight is None:
+        return None
+    try:
+        t = torch.as_tensor(weight, dtype=torch.float32) if not isinstance(weight, str) else None
+    except (TypeError, ValueError, RuntimeError):
+        t = None
+    if t is None:
+        raise TypeError(f"`{name}` must be a 1-D sequence of class weights; got {type(weight).__name__}")
+    if t.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D sequence of class weights; got shape {tuple(t.shape)}")
+    check_values(in_range(name, t, 0.0, None, what="finite non-negative class weights"))
+    return t
 
 
 def check_ignore_index(ignore_index: Any) -> None:

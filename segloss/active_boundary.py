@@ -79,6 +79,7 @@ from segloss._validation import (
     check_same_device,
     check_tensor,
     check_values,
+    class_weight_buffer,
     finite,
     float32_logits,
     in_range,
@@ -635,7 +636,7 @@ class ActiveBoundaryLoss(LossModule):
         self.mode, self.ignore_index, self.theta = mode, ignore_index, theta
         self.max_n_ratio, self.label_smoothing, self.detach = max_n_ratio, label_smoothing, detach
         self.reduction, self.compat = reduction, compat
-        self.register_buffer("weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32))
+        self.register_buffer("weight", class_weight_buffer(weight, "weight"))
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, dist_map: torch.Tensor | None = None

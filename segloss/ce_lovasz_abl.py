@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from segloss._modes import check_mode_channels
 from segloss._module import LossModule
-from segloss._validation import check_class_weight, check_logits, check_number, valid_labels
+from segloss._validation import check_class_weight, check_logits, check_number, class_weight_buffer, valid_labels
 from segloss.active_boundary import _as_class_logits, _autocast_off, _validate_target, active_boundary_loss
 from segloss.lovasz import batch_lovasz
 
@@ -150,7 +150,7 @@ class CELovaszABLLoss(LossModule):
         _check_abl_kwargs(abl_kwargs)
         self.abl_weight, self.ce_weight, self.lovasz_weight = abl_weight, ce_weight, lovasz_weight
         self.mode, self.ignore_index, self.abl_kwargs = mode, ignore_index, dict(abl_kwargs)
-        self.register_buffer("class_weight", None if class_weight is None else torch.as_tensor(class_weight).float())
+        self.register_buffer("class_weight", class_weight_buffer(class_weight, "class_weight"))
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, dist_map: torch.Tensor | None = None

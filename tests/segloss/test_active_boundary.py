@@ -621,3 +621,21 @@ def test_cpu_operators_refuse_indices_outside_the_logits():
         torch.ops.segloss.direction_ce(z, lse[:1], ok, active, direction, 0.8, 0.025)
     with pytest.raises(ValueError, match=r"`grad_unit` must have shape \(2, 3\)"):
         torch.ops.segloss.scatter_pixel_grad(torch.ones(2), grad_unit[:, :2], ok, active, z)
+
+
+def test_module_class_weights_are_checked_at_construction():
+    # ActiveBoundaryLoss / CELovaszABLLoss accepted a 2-D, negative or NaN class weight (and a string raised a bare
+    # "new(): invalid data type 'str'"); the error came, if at all, at the first forward, far from the mistake
+    from segloss import CELovaszABLLoss
+
+    for cls, name in ((ActiveBoundaryLoss, "weight"), (CELovaszABLLoss, "class_weight")):
+        with pytest.raises(ValueError, match=rf"`{name}` must be a 1-D sequence of class weights; got shape \(3, 1\)"):
+            cls(**{name: torch.ones(3, 1)})
+        with pytest.raises(ValueError, match=rf"`{name}` must hold values in \[0, inf\] \(finite non-negative class"):
+            cls(**{name: [1.0, -1.0, 2.0]})
+        with pytest.raises(ValueError, match=rf"`{name}` must be finite"):
+            cls(**{name: [1.0, float("nan")]})
+        with pytest.raises(TypeError, match=rf"`{name}` must be a 1-D sequence of class weights; got str"):
+            cls(**{name: "balanced"})
+        crit = cls(**{name: [1, 2, 3]})  # a list of ints is fine: stored as a float32 buffer
+        assert getattr(crit, name).dtype == torch.float32
