@@ -334,13 +334,16 @@ def _check_options(
 def _check_image_values(
     pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None, image_range: tuple[float, float],
     from_logits: bool,
-) -> None:
-    """Value contract of the inputs (one host sync when checks are on); warn on an image in [0, 1] units."""
+) -> tuple[float, float] | None:
+    """Value contract of the inputs (one host sync when checks are on); warn on an image in [0, 1] units.
+
+    Returns the image's ``(min, max)`` when the checks ran (else ``None``).
+    """
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     seen = check_values(pred_rule, finite("image", image),
                         in_range("roi", roi, what="a 0/1 mask of valid pixels"))
     if not seen or "image" not in seen:
-        return
+        return None
     lo, hi = seen["image"]
     if 0.0 <= lo < hi <= 1.0 < image_range[1] - image_range[0]:
         warnings.warn(
@@ -348,6 +351,22 @@ def _check_image_values(
             "with sigma_rgb in [0, 255] units makes every colour affinity ~1 (a purely spatial CRF) and changes "
             "the loss by orders of magnitude; multiply the image by 255, or pass image_range=(0, 1) with "
             "sigma_rgb in those units",
+            UserWarning,
+            stacklevel=3,
+        )
+    return lo, hi
+
+
+def _warn_clamped_image(seen: tuple[float, float] | None, image_range: tuple[float, float]) -> None:
+    """Warn when the bilateral grid will clamp image values outside ``image_range`` (wrong units, e.g. normalised)."""
+    if seen is None:
+        return
+    lo, hi = seen
+    if lo < image_range[0] or hi > image_range[1]:
+        warnings.warn(
+            f"`image` values lie in [{lo:g}, {hi:g}], outside image_range={tuple(image_range)!r}: the bilateral grid "
+            "clamps them, so colours beyond the range become one colour (a normalised image makes the CRF almost "
+            "purely spatial); pass the image in the units of sigma_rgb (e.g. [0, 255]) or its true image_range",
             UserWarning,
             stacklevel=3,
         )
@@ -427,7 +446,8 @@ def potts_crf_loss(
     Warns:
         UserWarning: (value checks on) an image whose values all lie in ``[0, 1]`` while ``image_range``
             spans more than 1 (e.g. the default ``(0, 255)``): ``sigma_rgb`` is then in the wrong units and
-            every colour affinity is ≈ 1.
+            every colour affinity is ≈ 1; with the bilateral grid, an image with values outside ``image_range``
+            (they are clamped, e.g. a normalised image).
 
     Example:
         >>> logits = torch.randn(1, 3, 16, 16, requires_grad=True)
@@ -455,7 +475,7 @@ def potts_crf_loss(
             f"`scale_factor` must leave at least one pixel per axis: {scale_factor!r} shrinks the {h}x{w} input to "
             f"{math.floor(h * scale_factor)}x{math.floor(w * scale_factor)}; got {scale_factor!r}"
         )
-    _check_image_values(pred, image, roi, image_range, from_logits)
+    image_stats = _check_image_values(pred, image, roi, image_range, from_logits)
 
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "binary":
@@ -467,6 +487,8 @@ def potts_crf_loss(
         sxy_scaled = None if sigma_xy is None else sigma_xy * scale_factor
         grid_values = _grid_spec(size, s.shape[1] + 1, sigma_rgb, sxy_scaled, image_range, grid_cells_per_sigma)[-1]
         backend = "bilateral_grid" if compat == "paper" and grid_values <= MAX_GRID_VALUES else "lattice"
+    if backend == "bilateral_grid":
+        _warn_clamped_image(image_stats, image_range)
     dt = s.dtype if backend != "lattice" else torch.float32
     img = image.detach().to(dt)
     if roi is not None:

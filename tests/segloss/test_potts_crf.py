@@ -411,3 +411,22 @@ def test_an_image_without_channels_is_refused():
     for backend in ("auto", "lattice", "dense"):
         with pytest.raises(ValueError, match=r"`image` must have at least one channel; got shape \(1, 0, 4, 4\)"):
             potts_crf_loss(x, torch.zeros(1, 0, 4, 4), backend=backend, sigma_xy=None)
+
+
+def test_bilateral_grid_warns_when_it_clamps_the_image():
+    # the default backend clamps colours to image_range: an ImageNet-normalised image (about [-2.1, 2.6]) or a
+    # 16-bit one became a constant colour (a purely spatial CRF) without a word
+    import warnings
+
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn(1, 2, 6, 6, generator=g)
+    normalised = torch.randn(1, 3, 6, 6, generator=g)
+    with pytest.warns(UserWarning, match=r"`image` values lie in \[-.*\], outside image_range=\(0.0, 255.0\)"):
+        potts_crf_loss(x, normalised)  # backend="auto" is the bilateral grid in the paper form
+    with pytest.warns(UserWarning, match="clamps them"):
+        potts_crf_loss(x, normalised * 0 + 4000.0, backend="bilateral_grid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        potts_crf_loss(x, normalised, backend="dense", sigma_rgb=0.5)  # no clamping outside the grid
+        potts_crf_loss(x, normalised, image_range=(-5.0, 5.0), sigma_rgb=0.5)  # declared range
+        potts_crf_loss(x, torch.rand(1, 3, 6, 6, generator=g) * 255)
