@@ -372,6 +372,33 @@ def _warn_clamped_image(seen: tuple[float, float] | None, image_range: tuple[flo
         )
 
 
+# largest feature magnitude (in bandwidths) a backend handles: the lattice's float32 simplex search loses the
+# integer grid beyond ~2^20; the dense backend's ‖f‖² overflows float32 beyond ~1e18
+_MAX_FEATURE = {"lattice": 2.0**20, "dense": 1e18}
+
+
+def _check_feature_range(
+    backend: str, image_stats: tuple[float, float] | None, sigma_rgb: float, sigma_xy: float | None, h: int, w: int,
+) -> None:
+    """Refuse bandwidths that put the features beyond what ``backend`` computes correctly (see ``_MAX_FEATURE``).
+
+    The spatial part is static; the colour part uses the image range read by the value checks (skipped without).
+    """
+    limit = _MAX_FEATURE.get(backend)
+    if limit is None:
+        return
+    if sigma_xy is not None and (max(h, w) - 1) / sigma_xy > limit:
+        raise ValueError(f"`sigma_xy` = {sigma_xy:g} is too small for the {h}x{w} image with backend={backend!r}: "
+                         f"pixel positions reach {(max(h, w) - 1) / sigma_xy:.3g} bandwidths (> {limit:.3g}); "
+                         "raise sigma_xy or pass sigma_xy=None")
+    if image_stats is not None:
+        top = max(abs(image_stats[0]), abs(image_stats[1])) / sigma_rgb
+        if top > limit:
+            raise ValueError(f"`sigma_rgb` = {sigma_rgb:g} is too small for the values of `image` (up to "
+                             f"{max(abs(image_stats[0]), abs(image_stats[1])):.3g}) with backend={backend!r}: colours "
+                             f"reach {top:.3g} bandwidths (> {limit:.3g}); raise sigma_rgb or rescale the image")
+
+
 def potts_crf_loss(
     pred: torch.Tensor,
     image: torch.Tensor,
@@ -441,7 +468,9 @@ def potts_crf_loss(
         TypeError: non-tensor inputs, non-floating ``pred``, non-bool ``from_logits`` / ``normalize``.
         ValueError: bad shapes, choices or parameters; a ``scale_factor`` that leaves no pixel; a
             ``"bilateral_grid"`` larger than :data:`MAX_GRID_VALUES` values; (value checks on) NaN/Inf in
-            ``pred`` or ``image``, probabilities (``from_logits=False``) or a ``roi`` outside ``[0, 1]``.
+            ``pred`` or ``image``, probabilities (``from_logits=False``) or a ``roi`` outside ``[0, 1]``;
+            a ``sigma_rgb`` / ``sigma_xy`` so small that the features exceed what ``"lattice"`` (2^20
+            bandwidths) or ``"dense"`` (1e18) compute correctly.
 
     Warns:
         UserWarning: (value checks on) an image whose values all lie in ``[0, 1]`` while ``image_range``
@@ -489,6 +518,7 @@ def potts_crf_loss(
         backend = "bilateral_grid" if compat == "paper" and grid_values <= MAX_GRID_VALUES else "lattice"
     if backend == "bilateral_grid":
         _warn_clamped_image(image_stats, image_range)
+    _check_feature_range(backend, image_stats, sigma_rgb, sigma_xy, h, w)
     dt = s.dtype if backend != "lattice" else torch.float32
     img = image.detach().to(dt)
     if roi is not None:

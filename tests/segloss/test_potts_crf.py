@@ -430,3 +430,18 @@ def test_bilateral_grid_warns_when_it_clamps_the_image():
         potts_crf_loss(x, normalised, backend="dense", sigma_rgb=0.5)  # no clamping outside the grid
         potts_crf_loss(x, normalised, image_range=(-5.0, 5.0), sigma_rgb=0.5)  # declared range
         potts_crf_loss(x, torch.rand(1, 3, 6, 6, generator=g) * 255)
+
+
+def test_features_beyond_the_float_range_are_refused():
+    # colour features (image / sigma_rgb) of ~1e10 bandwidths made the lattice's float32 simplex search fail with a
+    # bare "index 1535 is out of bounds", and 1e30-valued images gave a NaN dense loss (inf − inf in ‖f_p − f_q‖²)
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(1, 2, 6, 6, generator=g)
+    img = torch.rand(1, 3, 6, 6, generator=g) * 255
+    with pytest.raises(ValueError, match=r"`sigma_rgb` = 1e-08 is too small for the values of `image`"):
+        potts_crf_loss(x, img, sigma_rgb=1e-8, backend="lattice")
+    with pytest.raises(ValueError, match=r"`sigma_xy` = 1e-08 is too small for the 6x6 image"):
+        potts_crf_loss(x, img, sigma_xy=1e-8, backend="lattice")
+    with pytest.raises(ValueError, match=r"`sigma_rgb` = 15 is too small for the values of `image`"):
+        potts_crf_loss(x, img * 1e30, backend="dense")
+    assert potts_crf_loss(x, img, sigma_rgb=1.0, backend="dense").isfinite()
