@@ -273,25 +273,29 @@ def _quadratic_form(
 
 
 class _QuadraticForm(torch.autograd.Function):
-    """Per-image ``Σ_k (r − u_k)ᵀ W u_k`` (positive) or ``−Σ_k u_kᵀ W u_k``, gradient from one pass."""
+    """Per-image ``Σ_k (r − u_k)ᵀ W u_k`` (positive) or ``−Σ_k u_kᵀ W u_k`` of ``u = r ⊙ s``, gradient from one pass.
+
+    Takes the probabilities ``s`` (which the softmax saves anyway) rather than ``u``, so that keeping them for a
+    double backward costs no memory; ``masked=False`` means ``r`` is all ones (``u = s``).
+    """
 
     @staticmethod
-    def forward(ctx, u: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool) -> torch.Tensor:  # type: ignore[override]
-        with torch.no_grad(), torch.autocast(device_type=u.device.type, enabled=False):
-            val, g = _quadratic_form(u, r, filt, positive)
-        ctx.save_for_backward(g, u, r)
-        ctx.filt, ctx.positive = filt, positive
+    def forward(ctx, s: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool, masked: bool) -> torch.Tensor:  # type: ignore[override]
+        with torch.no_grad(), torch.autocast(device_type=s.device.type, enabled=False):
+            val, g = _quadratic_form(s * r if masked else s, r, filt, positive)
+        ctx.save_for_backward(g * r if masked else g, s, r)
+        ctx.filt, ctx.positive, ctx.masked = filt, positive, masked
         return val
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        g, u, r = ctx.saved_tensors
+        g, s, r = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True (double backward): differentiate the filtering with a graph
-            with torch.enable_grad(), torch.autocast(device_type=u.device.type, enabled=False):
-                val, _ = _quadratic_form(u, r, ctx.filt, ctx.positive)
-            (gu,) = torch.autograd.grad(val, u, grad, create_graph=True)
-            return gu, None, None, None
-        return grad.view(-1, 1, 1, 1) * g, None, None, None
+            with torch.enable_grad(), torch.autocast(device_type=s.device.type, enabled=False):
+                val, _ = _quadratic_form(s * r if ctx.masked else s, r, ctx.filt, ctx.positive)
+            (gs,) = torch.autograd.grad(val, s, grad, create_graph=True)
+            return gs, None, None, None, None
+        return grad.view(-1, 1, 1, 1) * g, None, None, None, None
 
 
 def _check_grid_args(image_range: tuple[float, float], cells: tuple[float, float]) -> None:
@@ -533,12 +537,9 @@ def potts_crf_loss(
             r = F.interpolate(r, scale_factor=scale_factor)
         if sxy is not None:
             sxy = sxy * scale_factor
-    if r is None:
-        r = torch.ones_like(s[:, :1], dtype=dt)
-        u = s.to(dt)
-    else:
-        r = (r > 0).to(dt)
-        u = s.to(dt) * r
+    masked = r is not None
+    r = (r > 0).to(dt) if masked else torch.ones_like(s[:, :1], dtype=dt)
+    s = s.to(dt)
 
     if backend in ("grid4", "grid8", "local"):
         offs = _half_offsets(backend, kernel_size, dilation)
@@ -550,7 +551,7 @@ def potts_crf_loss(
     else:
         feats = _features(img, sigma_rgb, sxy)
         filt = _lattice_filter(feats, 1.0 if compat == "rloss" else lattice_gain(feats.shape[-1]))
-    per = _QuadraticForm.apply(u, r, filt, compat == "paper")
+    per = _QuadraticForm.apply(s, r, filt, compat == "paper", masked)
     if compat == "paper" and normalize:
         per = per / r.sum((1, 2, 3)).clamp_min(1.0)
     return reduce(per, reduction)
