@@ -164,6 +164,14 @@ _DJ = np.array([0, 0, -1, 1, 1, 1, -1, -1], np.int64)
 
 
 @njit
+def _check_flat(flat, total):  # pragma: no cover - compiled
+    """Raise unless every flat pixel index lies in ``[0, total)`` (the kernels index the logits with them)."""
+    for q in range(flat.shape[0]):
+        if flat[q] < 0 or flat[q] >= total:
+            raise ValueError("flat pixel index out of range")
+
+
+@njit
 def _neighbour(f, k, h, w):  # pragma: no cover - compiled
     """Image, row, column of pixel ``f`` (flat index) and of its ``k``-th neighbour (replicate padding)."""
     b = f // (h * w)
@@ -183,7 +191,8 @@ def _direction_ce_forward_kernel(z, lse, flat, active, direction, t_on, t_off, c
     ``v = −Σ_k (T s_k − t_k) p_{i+Δ_k}`` and ``grad_unit = v − p_i Σ_c v_c``. Computing it here, where the
     neighbours' probabilities are at hand, leaves the backward pass a scaled scatter.
     """
-    _, c, h, w = z.shape
+    n, c, h, w = z.shape
+    _check_flat(flat, n * h * w)
     logp_c = np.empty(c, z.dtype)
     p_nb = np.empty((8, c), z.dtype)
     kl = np.empty(8, z.dtype)
@@ -233,7 +242,8 @@ def _direction_ce_forward_kernel(z, lse, flat, active, direction, t_on, t_off, c
 @njit
 def _scatter_pixel_grad_kernel(grad_ce, grad_unit, flat, active, grad_z):  # pragma: no cover - compiled
     """``grad_z[b, :, i, j] += grad_ce[q] · grad_unit[q]`` for every active slot ``q`` at pixel ``(b, i, j)``."""
-    _, c, h, w = grad_z.shape
+    n, c, h, w = grad_z.shape
+    _check_flat(flat, n * h * w)
     for q in range(flat.shape[0]):
         go = grad_ce[q]
         if not active[q] or go == 0:
@@ -261,14 +271,37 @@ def _pair_kl_maps_fake(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     return z.new_empty(n, h, w), z.new_empty(n, h, w), z.new_empty(n, h, w)
 
 
+def _check_pixel_list(z: torch.Tensor, flat: torch.Tensor, **per_slot: tuple[torch.Tensor, tuple[int, ...]]) -> None:
+    """Shapes of an operator's pixel list (``flat`` ``(Q,)`` and ``per_slot`` tensors of the given shapes)."""
+    if z.ndim != 4 or flat.ndim != 1:
+        raise ValueError(f"`z` must be (N, C, H, W) and `flat` (Q,); got {tuple(z.shape)} and {tuple(flat.shape)}")
+    for name, (t, shape) in per_slot.items():
+        if tuple(t.shape) != shape:
+            raise ValueError(f"`{name}` must have shape {shape}; got {tuple(t.shape)}")
+
+
+def _run_with_flat_check(kernel: Callable, flat: torch.Tensor, z: torch.Tensor, *args) -> None:
+    """Call a pixel-list kernel; its range check of ``flat`` becomes a ValueError naming the valid range."""
+    try:
+        kernel(*args)
+    except ValueError as err:
+        if "flat pixel index" not in str(err):
+            raise
+        n, _, h, w = z.shape
+        raise ValueError(f"`flat` indices must lie in [0, N·H·W) = [0, {n * h * w}); got values in "
+                         f"[{int(flat.min())}, {int(flat.max())}]") from None
+
+
 def _direction_ce(z: torch.Tensor, lse: torch.Tensor, flat: torch.Tensor, active: torch.Tensor,
                   direction: torch.Tensor, t_on: float, t_off: float) -> tuple[torch.Tensor, torch.Tensor]:
     q = flat.shape[0]
+    _check_pixel_list(z, flat, lse=(lse, (z.shape[0], *z.shape[2:])), active=(active, (q,)),
+                      direction=(direction, (q,)))
     ce = torch.empty(q, dtype=z.dtype)
     grad_unit = torch.empty(q, z.shape[1], dtype=z.dtype)
     if q:
-        _direction_ce_forward_kernel(_numpy(z), _numpy(lse), _numpy(flat), _numpy(active), _numpy(direction),
-                                     t_on, t_off, ce.numpy(), grad_unit.numpy())
+        _run_with_flat_check(_direction_ce_forward_kernel, flat, z, _numpy(z), _numpy(lse), _numpy(flat),
+                             _numpy(active), _numpy(direction), t_on, t_off, ce.numpy(), grad_unit.numpy())
     return ce, grad_unit
 
 
@@ -278,9 +311,12 @@ def _direction_ce_fake(z, lse, flat, active, direction, t_on, t_off):
 
 def _scatter_pixel_grad(grad_ce: torch.Tensor, grad_unit: torch.Tensor, flat: torch.Tensor, active: torch.Tensor,
                         z: torch.Tensor) -> torch.Tensor:
+    q = flat.shape[0]
+    _check_pixel_list(z, flat, grad_ce=(grad_ce, (q,)), grad_unit=(grad_unit, (q, z.shape[1])), active=(active, (q,)))
     grad_z = torch.zeros(z.shape, dtype=z.dtype)
-    if flat.shape[0]:
-        _scatter_pixel_grad_kernel(_numpy(grad_ce), _numpy(grad_unit), _numpy(flat), _numpy(active), grad_z.numpy())
+    if q:
+        _run_with_flat_check(_scatter_pixel_grad_kernel, flat, z, _numpy(grad_ce), _numpy(grad_unit), _numpy(flat),
+                             _numpy(active), grad_z.numpy())
     return grad_z
 
 

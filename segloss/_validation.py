@@ -34,9 +34,11 @@ __all__ = [
     "check_same_device",
     "check_target_shape",
     "check_values",
+    "class_weight_buffer",
     "finite",
     "float32_logits",
     "in_range",
+    "is_ignored",
     "label_ids",
     "one_hot_hint",
     "reduce",
@@ -167,6 +169,30 @@ def check_class_weight(weight: Any, num_classes: int, pred: torch.Tensor, name: 
     check_same_device(pred, weight, "pred", name)
 
 
+def class_weight_buffer(weight: Any, name: str = "weight") -> torch.Tensor | None:
+    """A module's per-class weights as a float32 tensor (for ``register_buffer``), checked once at construction.
+
+    ``None`` stays ``None``; a tensor or a sequence of numbers becomes a 1-D float32 tensor (the length is checked
+    against the logits at the first call).
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor or a sequence of numbers.
+        ValueError: if it is not 1-D, or (value checks on) holds a negative, NaN or Inf weight.
+    """
+    if weight is None:
+        return None
+    try:
+        t = torch.as_tensor(weight, dtype=torch.float32) if not isinstance(weight, str) else None
+    except (TypeError, ValueError, RuntimeError):
+        t = None
+    if t is None:
+        raise TypeError(f"`{name}` must be a 1-D sequence of class weights; got {type(weight).__name__}")
+    if t.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D sequence of class weights; got shape {tuple(t.shape)}")
+    check_values(in_range(name, t, 0.0, None, what="finite non-negative class weights"))
+    return t
+
+
 def check_ignore_index(ignore_index: Any) -> None:
     """Raise ``TypeError`` unless ``ignore_index`` is an int (not a bool) or ``None``."""
     if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
@@ -288,7 +314,7 @@ def check_values(*rules: ValueRule) -> dict[str, tuple[float, float]] | None:
             raise TypeError(f"`{r.name}` must be a real tensor; got dtype {x.dtype}")
         if r.ignore is not None:
             fill = r.low if r.low is not None else (r.high if r.high is not None else 0)
-            x = x.masked_fill(x == r.ignore, fill if x.is_floating_point() else int(fill))
+            x = x.masked_fill(is_ignored(x, r.ignore), fill if x.is_floating_point() else int(fill))
         lo, hi = torch.aminmax(x)
         stats.append(torch.stack([lo, hi]).to(torch.float32 if x.device.type == "mps" else torch.float64))
     dev = stats[0].device  # arguments are on one device (checked before); a stray one is moved, not an error here
@@ -301,7 +327,7 @@ def check_values(*rules: ValueRule) -> dict[str, tuple[float, float]] | None:
                 t = r.tensor.detach()
                 bad = (t < 0) | (t > r.high)
                 if r.ignore is not None:
-                    bad &= t != r.ignore
+                    bad &= ~is_ignored(t, r.ignore)
                 vals = torch.unique(t[bad])[:5].tolist()
                 ign = f" or ignore_index={r.ignore}" if r.ignore is not None else ""
                 raise ValueError(
@@ -352,8 +378,29 @@ def zero_with_graph(pred: torch.Tensor) -> torch.Tensor:
     return (float32_logits(pred) * 0.0).sum()
 
 
+def is_ignored(target: torch.Tensor, ignore_index: float) -> torch.Tensor:
+    """Bool mask ``target == ignore_index``, with no wrap-around of an ``ignore_index`` the dtype cannot hold.
+
+    torch casts a Python int to an integer tensor's dtype before comparing, so a uint8 target compares with
+    ``-1`` as with 255 (and an int8 one with 255 as with -1); such an ``ignore_index`` matches nothing here.
+
+    Examples:
+        >>> is_ignored(torch.tensor([0, 255], dtype=torch.uint8), -1).tolist()
+        [False, False]
+        >>> is_ignored(torch.tensor([0, 255], dtype=torch.uint8), 255).tolist()
+        [False, True]
+    """
+    if not target.is_floating_point() and not target.is_complex() and target.dtype != torch.bool:
+        info = torch.iinfo(target.dtype)
+        if not info.min <= ignore_index <= info.max:
+            return torch.zeros_like(target, dtype=torch.bool)
+    return target == ignore_index
+
+
 def valid_labels(target: torch.Tensor, ignore_index: int | None) -> torch.Tensor:
     """Bool mask of the pixels that count: ``target != ignore_index``, all ``True`` when ``ignore_index`` is ``None``.
+
+    An ``ignore_index`` that the target's integer dtype cannot hold matches no pixel (see :func:`is_ignored`).
 
     Examples:
         >>> valid_labels(torch.tensor([0, 255, 1]), 255).tolist()
@@ -363,7 +410,7 @@ def valid_labels(target: torch.Tensor, ignore_index: int | None) -> torch.Tensor
     """
     if ignore_index is None:
         return torch.ones_like(target, dtype=torch.bool)
-    return target != ignore_index
+    return ~is_ignored(target, ignore_index)
 
 
 def where_valid(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

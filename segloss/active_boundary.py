@@ -79,11 +79,15 @@ from segloss._validation import (
     check_same_device,
     check_tensor,
     check_values,
+    class_weight_buffer,
     finite,
     float32_logits,
     in_range,
+    is_ignored,
     label_ids,
     one_hot_hint,
+    valid_labels,
+    value_checks_enabled,
 )
 
 __all__ = ["ActiveBoundaryLoss", "abl_distance_map", "active_boundary_loss"]
@@ -157,7 +161,7 @@ def _gt_boundary(target: torch.Tensor, ignore_index: int | None, compat: str) ->
     down = target[:, 1:, :] != target[:, :-1, :]  # between rows i and i+1
     right = target[:, :, 1:] != target[:, :, :-1]  # between columns j and j+1
     if compat != "official" and ignore_index is not None:
-        valid = target != ignore_index
+        valid = valid_labels(target, ignore_index)
         down = down & valid[:, 1:, :] & valid[:, :-1, :]
         right = right & valid[:, :, 1:] & valid[:, :, :-1]
     # padding is done on uint8 (inductor's CPU code generation fails on padded bool masks in torch 2.13)
@@ -165,7 +169,7 @@ def _gt_boundary(target: torch.Tensor, ignore_index: int | None, compat: str) ->
     if compat == "official":
         b = F.pad(down, (0, 0, 0, 1)) | F.pad(right, (0, 1))
         if ignore_index is not None:
-            b = b | (target == ignore_index).to(torch.uint8)
+            b = b | is_ignored(target, ignore_index).to(torch.uint8)
         return b > 0
     return (F.pad(down, (0, 0, 0, 1)) | F.pad(down, (0, 0, 1, 0)) | F.pad(right, (0, 1)) | F.pad(right, (1, 0))) > 0
 
@@ -216,6 +220,7 @@ def abl_distance_map(
     """
     check_tensor(target, "target")
     check_choice(compat, "compat", COMPATS)
+    check_ignore_index(ignore_index)
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(f"`target` must be an integer tensor of class ids; got dtype {target.dtype}")
     if target.ndim not in (2, 3) or target.numel() == 0:
@@ -400,16 +405,21 @@ def active_boundary_loss(
     check_bool(detach, "detach")
     if weight is not None:
         check_class_weight(weight, num_classes, pred, "weight")
-    check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred),
-                 in_range("weight", weight, 0.0, None, what="non-negative class weights"))
-    target = target.long()
     h, w = target.shape[1:]
+    dist_rule = None
     if dist_map is not None:
         check_tensor(dist_map, "dist_map")
         if tuple(dist_map.shape) != (n, h, w) or not dist_map.is_floating_point():
             raise ValueError(f"`dist_map` must be a float tensor of shape {(n, h, w)} (as `target`); got "
                              f"{dist_map.dtype} {tuple(dist_map.shape)}")
         check_same_device(pred, dist_map, "pred", "dist_map")
+        if value_checks_enabled():  # distances >= 0; +inf marks an image without GT boundary (abl_distance_map)
+            finite_part = torch.where(dist_map == float("inf"), 0.0, dist_map.detach())
+            dist_rule = in_range("dist_map", finite_part, 0.0, None, what="distances; +inf for no GT boundary")
+    check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred),
+                 in_range("weight", weight, 0.0, None, what="non-negative class weights"),
+                 *(() if dist_rule is None else (dist_rule,)))
+    target = target.long()
 
     with _autocast_off(pred.device):
         z = _as_class_logits(pred, mode)
@@ -626,7 +636,7 @@ class ActiveBoundaryLoss(LossModule):
         self.mode, self.ignore_index, self.theta = mode, ignore_index, theta
         self.max_n_ratio, self.label_smoothing, self.detach = max_n_ratio, label_smoothing, detach
         self.reduction, self.compat = reduction, compat
-        self.register_buffer("weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32))
+        self.register_buffer("weight", class_weight_buffer(weight, "weight"))
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, dist_map: torch.Tensor | None = None

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from segloss._modes import check_mode_channels
 from segloss._module import LossModule
-from segloss._validation import check_class_weight, check_logits, check_number
+from segloss._validation import check_class_weight, check_logits, check_number, class_weight_buffer, valid_labels
 from segloss.active_boundary import _as_class_logits, _autocast_off, _validate_target, active_boundary_loss
-from segloss.lovasz import lovasz_softmax_loss
+from segloss.lovasz import batch_lovasz
 
 ABL_OPTIONS = ("compat", "theta", "max_n_ratio", "label_smoothing", "detach")  # passed through **abl_kwargs
 
@@ -100,7 +100,8 @@ def ce_lovasz_abl_loss(
         safe = torch.where(valid, target, torch.zeros_like(target))
         den = (cw[safe] * valid).sum() if cw is not None else valid.sum().to(z.dtype)
         ce = per_px.sum() / torch.where(den > 0, den, torch.ones_like(den))
-        lov = lovasz_softmax_loss(z, target, ignore_index=ignore_index)
+        # Berman's default (present classes, batch level) on inputs ABL has checked: no second value check
+        lov = batch_lovasz(F.softmax(z, dim=1), target, valid_labels(target, ignore_index))
         total = ce_weight * ce + lovasz_weight * lov + abl_weight * abl
     parts = {"ce": ce.detach(), "lovasz": lov.detach(), "abl": abl.detach(), "total": total.detach()}
     return total, parts
@@ -149,7 +150,7 @@ class CELovaszABLLoss(LossModule):
         _check_abl_kwargs(abl_kwargs)
         self.abl_weight, self.ce_weight, self.lovasz_weight = abl_weight, ce_weight, lovasz_weight
         self.mode, self.ignore_index, self.abl_kwargs = mode, ignore_index, dict(abl_kwargs)
-        self.register_buffer("class_weight", None if class_weight is None else torch.as_tensor(class_weight).float())
+        self.register_buffer("class_weight", class_weight_buffer(class_weight, "class_weight"))
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, dist_map: torch.Tensor | None = None

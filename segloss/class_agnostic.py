@@ -43,7 +43,8 @@ from segloss._validation import (
     finite,
     in_range,
     reduce,
-    value_checks_enabled,
+    valid_labels,
+    where_valid,
 )
 
 __all__ = [
@@ -96,14 +97,10 @@ def dense_region_index(region_ids: torch.Tensor) -> torch.Tensor:
 def _region_capacity(idx: torch.Tensor, max_regions: int | None) -> int:
     """Static size of the region axis.
 
-    ``max_regions`` if given, else the true maximum (one host read in eager mode) or ``H·W`` while compiling.
+    ``max_regions`` if given (checked against ``idx`` with the other values in :func:`cas_loss`), else the true
+    maximum (one host read in eager mode) or ``H·W`` while compiling.
     """
     if max_regions is not None:
-        if value_checks_enabled() and bool((idx >= max_regions).any()):
-            found = int(idx.max()) + 1
-            raise ValueError(
-                f"`max_regions` must be >= the number of regions in every image; got {max_regions}, found {found}"
-            )
         return max_regions
     compiler = getattr(torch, "compiler", None)
     if compiler is not None and compiler.is_compiling():
@@ -170,12 +167,11 @@ class _CASPaper(torch.autograd.Function):
 
 
 def _cas_paper(
-    s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, alpha: float, max_regions: int | None
+    s: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor | None, alpha: float, max_regions: int | None
 ) -> torch.Tensor:
     n, c = s.shape[:2]
     s = s.reshape(n, c, -1)
     p = s.shape[2]
-    idx = dense_region_index(target.reshape(n, p))
     cap = _region_capacity(idx, max_regions)
     if valid is None:
         w = torch.ones(n, p, dtype=s.dtype, device=s.device)
@@ -243,7 +239,8 @@ def cas_loss(
         alpha: uniformer weight in ``[0, 1]``; default 0.1 (paper) or 0.5 (``compat="official"``).
         mode: ``"multiclass"`` (softmax over C) or ``"binary"`` (one logit channel).
         from_logits: ``pred`` holds logits (default) or probabilities.
-        ignore_index: region id whose pixels are excluded (no loss, no gradient). Default ``None``.
+        ignore_index: region id (official: mask value, also in a float mask) whose pixels are excluded (no
+            loss, no gradient). Default ``None``.
         reduction: ``"mean"`` over images, ``"sum"``, or ``"none"`` (per image ``(N,)``).
         compat: ``"paper"`` (default) or ``"official"`` (the authors' ``cas.py``; the ``"mean"``
             reduction divides the batch sum by ``batch_size``). In float32 it agrees with the
@@ -252,8 +249,9 @@ def cas_loss(
             a constant ``BATCH_SIZE = 40``; pass it to reproduce their numbers.
         max_regions: static upper bound on the number of distinct ids per image (ignored pixels'
             id included). Default ``None``: the true maximum, read once from the device in eager
-            mode (one host synchronisation), or ``H·W`` under ``torch.compile``. Give it to avoid the
-            synchronisation; a batch with more regions raises (when value checks are on).
+            mode (one host synchronisation, shared with the value checks when they are on), or ``H·W`` under
+            ``torch.compile``. Give it to avoid the synchronisation; a batch with more regions raises (when value
+            checks are on).
 
     Shapes:
         pred ``(N, C, H, W)``, target ``(N, H, W)`` → 0-d (or ``(N,)`` with ``reduction="none"``).
@@ -289,11 +287,20 @@ def cas_loss(
     check_ignore_index(ignore_index)
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     soft_mask = compat == "official" and target.is_floating_point()
-    check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask"))
+    idx = dense_region_index(target.reshape(n, h * w)) if compat == "paper" else None
+    # the number of regions is read in the same host read as the values (checked against max_regions, or the
+    # capacity of the region axis when max_regions is None)
+    seen = check_values(pred_rule, in_range("target", target if soft_mask else None, what="a soft saliency mask",
+                                            ignore=ignore_index), finite("max_regions", idx))
+    found = int(seen["max_regions"][1]) + 1 if seen and "max_regions" in seen else None
+    if max_regions is not None and found is not None and found > max_regions:
+        raise ValueError(
+            f"`max_regions` must be >= the number of regions in every image; got {max_regions}, found {found}"
+        )
     s = _descriptors(pred, mode, from_logits)
-    valid = target != ignore_index if ignore_index is not None else None
+    valid = valid_labels(target, ignore_index) if ignore_index is not None else None
     if compat == "paper":
-        per = _cas_paper(s, target, valid, float(alpha), max_regions)
+        per = _cas_paper(s, idx, valid, float(alpha), max_regions if max_regions is not None else found)
         out = reduce(per, reduction)
     else:
         per = _cas_official(s, target, valid, float(alpha))
@@ -386,7 +393,7 @@ def cace_loss(
             ``[1e-7, 1 − 1e-7]``).
         target: binary mask ``(N, H, W)`` (``{0, 1}`` integers/bool, or soft floats in ``[0, 1]``).
         from_logits: ``pred`` holds logits (default) or probabilities.
-        ignore_index: label excluded from the loss (integer targets only). Default ``None``.
+        ignore_index: label excluded from the loss (integer ids, or that value in a float mask). Default ``None``.
         reduction: ``"mean"`` over images, ``"sum"``, or ``"none"`` (``(N,)``).
 
     Returns:
@@ -410,16 +417,14 @@ def cace_loss(
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     check_values(pred_rule, in_range("target", target, what="a 0/1 or soft mask", ignore=ignore_index))
     z = _binary_logit(pred, from_logits)
+    valid = valid_labels(target, ignore_index)  # a soft (float) mask may mark unlabelled pixels too
     if target.is_floating_point():
-        y = target.to(z.dtype)
-        valid = torch.ones_like(y)
+        y = where_valid(target.to(z.dtype), valid)
     else:
-        valid_b = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
-        y = ((target != 0) & valid_b).to(z.dtype)
-        valid = valid_b.to(z.dtype)
-    cnt = valid.sum((1, 2)).clamp_min(1.0)
-    b1 = (F.binary_cross_entropy_with_logits(z, y, reduction="none") * valid).sum((1, 2)) / cnt
-    b2 = (F.binary_cross_entropy_with_logits(z, 1.0 - y, reduction="none") * valid).sum((1, 2)) / cnt
+        y = ((target != 0) & valid).to(z.dtype)
+    cnt = valid.sum((1, 2)).clamp_min(1).to(z.dtype)
+    b1 = where_valid(F.binary_cross_entropy_with_logits(z, y, reduction="none"), valid).sum((1, 2)) / cnt
+    b2 = where_valid(F.binary_cross_entropy_with_logits(z, 1.0 - y, reduction="none"), valid).sum((1, 2)) / cnt
     per = torch.minimum(b1, b2)
     return reduce(per, reduction)
 
@@ -467,11 +472,14 @@ class SaliencyChannelSelector:
         """Accumulate a batch: ``probs`` ``(N, C, H, W)`` channel maps, ``gt`` ``(N, H, W)`` masks (>0 = salient).
 
         Raises:
-            ValueError: on shape mismatch or a channel count different from earlier batches.
+            ValueError: on shape or device mismatch, NaN/Inf values (value checks on) or a channel count different
+                from earlier batches.
         """
         check_logits(probs, "probs", ndim=4)
         n, c, h, w = probs.shape
         check_target_shape(gt, (n, h, w), "gt", ref="probs", ref_shape=tuple(probs.shape))
+        check_same_device(probs, gt, "probs", "gt")
+        check_values(finite("probs", probs), finite("gt", gt))  # a NaN would read as "no correlation" (0)
         x = probs.detach().double().transpose(0, 1).reshape(c, -1)
         y = gt.detach().double() if gt.is_floating_point() else (gt.detach() > 0).double()
         y = y.reshape(1, -1)

@@ -19,6 +19,7 @@ truth* at the clicked pixels averaged over the clicks (``click_reference="target
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from torch.nn import functional as F
 from segloss._module import LossModule
 from segloss._validation import (
     REDUCTIONS,
+    ValueRule,
     check_bool,
     check_choice,
     check_ignore_index,
@@ -40,6 +42,7 @@ from segloss._validation import (
     float32_logits,
     in_range,
     reduce,
+    valid_labels,
 )
 from segloss.soft_jaccard import JACCARD_FORMS, MASK, _prepare_binary_target, _soft_jaccard_terms
 
@@ -284,8 +287,8 @@ def ranked_diversity_weights(
     instead of giving ``inf`` weights and a NaN loss.
 
     Raises:
-        TypeError / ValueError: for a non-integer or non-positive ``num_outputs``, a bad ``lambda_base``,
-            or an ``M`` whose first weight would overflow ``dtype``.
+        TypeError / ValueError: for a non-integer or non-positive ``num_outputs``, a bad ``lambda_base``, a
+            non-floating ``dtype``, or an ``M`` whose first weight would overflow ``dtype``.
 
     Example:
         >>> ranked_diversity_weights(3)
@@ -296,7 +299,9 @@ def ranked_diversity_weights(
     if num_outputs < 1:
         raise ValueError(f"`num_outputs` must be >= 1; got {num_outputs}")
     check_number(lambda_base, "lambda_base", low=0.0)
-    if lambda_base > 0 and dtype.is_floating_point:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"`dtype` must be a floating dtype; got {dtype}")
+    if lambda_base > 0:
         max_outputs = math.floor(math.log2(torch.finfo(dtype).max) - math.log2(lambda_base))  # λ_1 finite
         if num_outputs > max_outputs:
             raise ValueError(
@@ -387,7 +392,7 @@ def _per_output_losses(
     tgt = target.to(work.dtype).flatten(1).unsqueeze(1)  # (N, 1, P)
     valid = None
     if ignore_index is not None:
-        valid = (target != ignore_index).to(work.dtype).flatten(1).unsqueeze(1)
+        valid = valid_labels(target, ignore_index).to(work.dtype).flatten(1).unsqueeze(1)
         tgt = tgt * valid
     const = coef = None
     if pos_clicks is not None:
@@ -528,8 +533,12 @@ def _hindsight(
     ignore_index: int | None,
     reduction: str,
     return_index: bool,
+    extra_rules: tuple[ValueRule, ...] = (),
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """:func:`hindsight_loss` with the name its callers use for ``pred`` in messages (``masks``...)."""
+    """:func:`hindsight_loss` with the name its callers use for ``pred`` in messages (``masks``...).
+
+    ``extra_rules``: value checks of the caller's own arguments, run in the same (single) host read.
+    """
     target_raw = target
     target = _check_multi_output(pred, target, pred_name)
     _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
@@ -544,7 +553,7 @@ def _hindsight(
     target_rule = finite("target", target) if base_loss is not None else in_range(
         "target", target, what=MASK, ignore=ignore_index)
     check_values(finite(pred_name, pred), target_rule, in_range("pos_clicks", pos_clicks, what=CLICK_MAP),
-                 in_range("neg_clicks", neg_clicks, what=CLICK_MAP))
+                 in_range("neg_clicks", neg_clicks, what=CLICK_MAP), *extra_rules)
     work_dtype = float32_logits(pred).dtype
     if pos_clicks is not None:
         pos_clicks = pos_clicks.to(work_dtype)
@@ -761,6 +770,14 @@ def selection_target(
         >>> selection_target(masks, gt)
         tensor([1])
     """
+    return _selection_index(masks, target, from_logits, form, ignore_index)
+
+
+def _selection_index(
+    masks: Any, target: Any, from_logits: bool, form: str, ignore_index: int | None,
+    extra_rules: tuple[ValueRule, ...] = (),
+) -> torch.Tensor:
+    """:func:`selection_target`; ``extra_rules`` are checked in the same host read as its own inputs."""
     with torch.no_grad():
         _, index = _hindsight(
             masks.detach() if isinstance(masks, torch.Tensor) else masks,
@@ -780,6 +797,7 @@ def selection_target(
             ignore_index=ignore_index,
             reduction="none",
             return_index=True,
+            extra_rules=extra_rules,
         )
     return index
 
@@ -834,8 +852,7 @@ def selection_loss(
             f"{tuple(masks.shape)}; got {tuple(scores.shape)}"
         )
     check_same_device(scores, masks, "scores", "masks")
-    check_values(finite("scores", scores))
-    index = selection_target(masks, target, from_logits=from_logits, form=form, ignore_index=ignore_index)
+    index = _selection_index(masks, target, from_logits, form, ignore_index, (finite("scores", scores),))
     per_sample = F.cross_entropy(float32_logits(scores), index, reduction="none")
     return reduce(per_sample, reduction)
 
@@ -913,7 +930,8 @@ def shuffle_outputs(
         ``(shuffled, perm)``: the shuffled tensor (same shape) and the permutations ``(N, M)`` int64.
 
     Raises:
-        TypeError / ValueError: if ``masks`` is not a tensor with at least 2 dimensions.
+        TypeError / ValueError: if ``masks`` is not a tensor with at least 2 dimensions, ``seed`` is not an int or
+            ``generator`` not a ``torch.Generator``.
 
     Example:
         >>> masks = torch.arange(6.0).reshape(1, 3, 2)
@@ -924,6 +942,10 @@ def shuffle_outputs(
     check_tensor(masks, "masks")
     if masks.ndim < 2:
         raise ValueError(f"`masks` must be (N, M, *) with at least 2 dimensions; got shape {tuple(masks.shape)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"`seed` must be an int or None; got {type(seed).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"`generator` must be a torch.Generator or None; got {type(generator).__name__}")
     n, m = masks.shape[:2]
     if generator is None and seed is not None:
         generator = torch.Generator().manual_seed(int(seed))

@@ -12,9 +12,11 @@ exactly one valid pixel works, float64 works.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,9 +57,11 @@ def _class_selection(classes: Any, num_classes: int, device: torch.device) -> to
     ids = list(classes)
     if not ids:
         raise ValueError("`classes` must not be an empty sequence")
-    for c in ids:
-        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < num_classes:
-            raise ValueError(f"`classes` entries must be ints in [0, {num_classes}); got {c!r}")
+    for c in ids:  # numpy integers (e.g. from np.unique) are ints too
+        is_int = isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_))
+        if not is_int or not 0 <= c < num_classes:
+            raise ValueError(f"`classes` entries must be ints in [0, {num_classes}); got {int(c) if is_int else c!r}")
+    ids = [int(c) for c in ids]
     mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
     mask[device_constant(ids, torch.long, device)] = True
     return mask
@@ -166,7 +170,19 @@ def lovasz_softmax_loss(
         if reduction == "mean":
             return losses.mean()
         return losses.sum() if reduction == "sum" else losses
-    flat = probs.transpose(0, 1).reshape(1, c, n * h * w)
+    return batch_lovasz(probs, target, valid, select)
+
+
+def batch_lovasz(
+    probs: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, select: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Berman's batch-level loss (``per_image=False``) of already checked inputs.
+
+    ``probs`` ``(N, C, H, W)``, labels and a bool valid mask ``(N, H, W)``; ``select`` as in
+    :func:`_lovasz_per_group` (``None``: the present classes).
+    """
+    c = probs.shape[1]
+    flat = probs.transpose(0, 1).reshape(1, c, -1)
     return _lovasz_per_group(flat, target.reshape(1, -1), valid.reshape(1, -1), select)[0]
 
 

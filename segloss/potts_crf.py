@@ -260,28 +260,42 @@ def _grid_filter(
     return bilateral_grid_filter(_features(img, sigma_rgb, sigma_xy), lows, spans, cps, linear)
 
 
+def _quadratic_form(
+    u: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image value ``(N,)`` and its gradient in ``u``: ``W r − 2 W u`` (positive) or ``−2 W u`` (W symmetric)."""
+    k = u.shape[1]
+    y = filt(torch.cat([u, r], 1) if positive else u)
+    a = y[:, :k]
+    if positive:
+        return ((r - u) * a).sum((1, 2, 3)), y[:, k:] - 2.0 * a
+    return -(u * a).sum((1, 2, 3)), -2.0 * a
+
+
 class _QuadraticForm(torch.autograd.Function):
-    """Per-image ``Σ_k (r − u_k)ᵀ W u_k`` (positive) or ``−Σ_k u_kᵀ W u_k``, gradient from one pass."""
+    """Per-image ``Σ_k (r − u_k)ᵀ W u_k`` (positive) or ``−Σ_k u_kᵀ W u_k`` of ``u = r ⊙ s``, gradient from one pass.
+
+    Takes the probabilities ``s`` (which the softmax saves anyway) rather than ``u``, so that keeping them for a
+    double backward costs no memory; ``masked=False`` means ``r`` is all ones (``u = s``).
+    """
 
     @staticmethod
-    def forward(ctx, u: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool) -> torch.Tensor:  # type: ignore[override]
-        k = u.shape[1]
-        with torch.no_grad(), torch.autocast(device_type=u.device.type, enabled=False):
-            y = filt(torch.cat([u, r], 1) if positive else u)
-            a = y[:, :k]
-            if positive:
-                b = y[:, k:]
-                val = ((r - u) * a).sum((1, 2, 3))
-                ctx.save_for_backward(b - 2.0 * a)
-            else:
-                val = -(u * a).sum((1, 2, 3))
-                ctx.save_for_backward(-2.0 * a)
+    def forward(ctx, s: torch.Tensor, r: torch.Tensor, filt: _Filter, positive: bool, masked: bool) -> torch.Tensor:  # type: ignore[override]
+        with torch.no_grad(), torch.autocast(device_type=s.device.type, enabled=False):
+            val, g = _quadratic_form(s * r if masked else s, r, filt, positive)
+        ctx.save_for_backward(g * r if masked else g, s, r)
+        ctx.filt, ctx.positive, ctx.masked = filt, positive, masked
         return val
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        (g,) = ctx.saved_tensors
-        return grad.view(-1, 1, 1, 1) * g, None, None, None
+        g, s, r = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True (double backward): differentiate the filtering with a graph
+            with torch.enable_grad(), torch.autocast(device_type=s.device.type, enabled=False):
+                val, _ = _quadratic_form(s * r if ctx.masked else s, r, ctx.filt, ctx.positive)
+            (gs,) = torch.autograd.grad(val, s, grad, create_graph=True)
+            return gs, None, None, None, None
+        return grad.view(-1, 1, 1, 1) * g, None, None, None, None
 
 
 def _check_grid_args(image_range: tuple[float, float], cells: tuple[float, float]) -> None:
@@ -322,13 +336,18 @@ def _check_options(
 
 
 def _check_image_values(
-    pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None, image_range: tuple[float, float]
-) -> None:
-    """Value contract of the inputs (one host sync when checks are on); warn on an image in [0, 1] units."""
-    seen = check_values(finite("pred", pred), finite("image", image),
+    pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None, image_range: tuple[float, float],
+    from_logits: bool,
+) -> tuple[float, float] | None:
+    """Value contract of the inputs (one host sync when checks are on); warn on an image in [0, 1] units.
+
+    Returns the image's ``(min, max)`` when the checks ran (else ``None``).
+    """
+    pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
+    seen = check_values(pred_rule, finite("image", image),
                         in_range("roi", roi, what="a 0/1 mask of valid pixels"))
     if not seen or "image" not in seen:
-        return
+        return None
     lo, hi = seen["image"]
     if 0.0 <= lo < hi <= 1.0 < image_range[1] - image_range[0]:
         warnings.warn(
@@ -339,6 +358,49 @@ def _check_image_values(
             UserWarning,
             stacklevel=3,
         )
+    return lo, hi
+
+
+def _warn_clamped_image(seen: tuple[float, float] | None, image_range: tuple[float, float]) -> None:
+    """Warn when the bilateral grid will clamp image values outside ``image_range`` (wrong units, e.g. normalised)."""
+    if seen is None:
+        return
+    lo, hi = seen
+    if lo < image_range[0] or hi > image_range[1]:
+        warnings.warn(
+            f"`image` values lie in [{lo:g}, {hi:g}], outside image_range={tuple(image_range)!r}: the bilateral grid "
+            "clamps them, so colours beyond the range become one colour (a normalised image makes the CRF almost "
+            "purely spatial); pass the image in the units of sigma_rgb (e.g. [0, 255]) or its true image_range",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+# largest feature magnitude (in bandwidths) a backend handles: the lattice's float32 simplex search loses the
+# integer grid beyond ~2^20; the dense backend's ‖f‖² overflows float32 beyond ~1e18
+_MAX_FEATURE = {"lattice": 2.0**20, "dense": 1e18}
+
+
+def _check_feature_range(
+    backend: str, image_stats: tuple[float, float] | None, sigma_rgb: float, sigma_xy: float | None, h: int, w: int,
+) -> None:
+    """Refuse bandwidths that put the features beyond what ``backend`` computes correctly (see ``_MAX_FEATURE``).
+
+    The spatial part is static; the colour part uses the image range read by the value checks (skipped without).
+    """
+    limit = _MAX_FEATURE.get(backend)
+    if limit is None:
+        return
+    if sigma_xy is not None and (max(h, w) - 1) / sigma_xy > limit:
+        raise ValueError(f"`sigma_xy` = {sigma_xy:g} is too small for the {h}x{w} image with backend={backend!r}: "
+                         f"pixel positions reach {(max(h, w) - 1) / sigma_xy:.3g} bandwidths (> {limit:.3g}); "
+                         "raise sigma_xy or pass sigma_xy=None")
+    if image_stats is not None:
+        top = max(abs(image_stats[0]), abs(image_stats[1])) / sigma_rgb
+        if top > limit:
+            raise ValueError(f"`sigma_rgb` = {sigma_rgb:g} is too small for the values of `image` (up to "
+                             f"{max(abs(image_stats[0]), abs(image_stats[1])):.3g}) with backend={backend!r}: colours "
+                             f"reach {top:.3g} bandwidths (> {limit:.3g}); raise sigma_rgb or rescale the image")
 
 
 def potts_crf_loss(
@@ -377,7 +439,7 @@ def potts_crf_loss(
         pred: logits ``(N, K, H, W)`` (``(N, 1, H, W)`` with ``mode="binary"``); probabilities when
             ``from_logits=False``.
         image: ``(N, C_img, H, W)`` image in the units of ``sigma_rgb`` (rloss: RGB in [0, 255]);
-            any number of channels; used without gradient.
+            any number (≥ 1) of channels; used without gradient.
         sigma_rgb: colour bandwidth, > 0. Default 15 (rloss).
         sigma_xy: spatial bandwidth in pixels of the input resolution, > 0, or ``None`` for no
             spatial factor. Default 100 (rloss). Scaled by ``scale_factor`` like rloss.
@@ -410,12 +472,15 @@ def potts_crf_loss(
         TypeError: non-tensor inputs, non-floating ``pred``, non-bool ``from_logits`` / ``normalize``.
         ValueError: bad shapes, choices or parameters; a ``scale_factor`` that leaves no pixel; a
             ``"bilateral_grid"`` larger than :data:`MAX_GRID_VALUES` values; (value checks on) NaN/Inf in
-            ``pred`` or ``image``, a ``roi`` outside ``[0, 1]``.
+            ``pred`` or ``image``, probabilities (``from_logits=False``) or a ``roi`` outside ``[0, 1]``;
+            a ``sigma_rgb`` / ``sigma_xy`` so small that the features exceed what ``"lattice"`` (2^20
+            bandwidths) or ``"dense"`` (1e18) compute correctly.
 
     Warns:
         UserWarning: (value checks on) an image whose values all lie in ``[0, 1]`` while ``image_range``
             spans more than 1 (e.g. the default ``(0, 255)``): ``sigma_rgb`` is then in the wrong units and
-            every colour affinity is ≈ 1.
+            every colour affinity is ≈ 1; with the bilateral grid, an image with values outside ``image_range``
+            (they are clamped, e.g. a normalised image).
 
     Example:
         >>> logits = torch.randn(1, 3, 16, 16, requires_grad=True)
@@ -432,6 +497,8 @@ def potts_crf_loss(
     check_tensor(image, "image")
     if image.ndim != 4 or image.shape[0] != n or tuple(image.shape[-2:]) != (h, w):
         raise ValueError(f"`image` must be (N, C_img, H, W) = ({n}, C_img, {h}, {w}); got {tuple(image.shape)}")
+    if image.shape[1] == 0:
+        raise ValueError(f"`image` must have at least one channel; got shape {tuple(image.shape)}")
     check_same_device(pred, image, "pred", "image")
     if roi is not None:
         check_target_shape(roi, (n, h, w), "roi", ref_shape=tuple(pred.shape))
@@ -441,7 +508,7 @@ def potts_crf_loss(
             f"`scale_factor` must leave at least one pixel per axis: {scale_factor!r} shrinks the {h}x{w} input to "
             f"{math.floor(h * scale_factor)}x{math.floor(w * scale_factor)}; got {scale_factor!r}"
         )
-    _check_image_values(pred, image, roi, image_range)
+    image_stats = _check_image_values(pred, image, roi, image_range, from_logits)
 
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
     if mode == "binary":
@@ -453,6 +520,9 @@ def potts_crf_loss(
         sxy_scaled = None if sigma_xy is None else sigma_xy * scale_factor
         grid_values = _grid_spec(size, s.shape[1] + 1, sigma_rgb, sxy_scaled, image_range, grid_cells_per_sigma)[-1]
         backend = "bilateral_grid" if compat == "paper" and grid_values <= MAX_GRID_VALUES else "lattice"
+    if backend == "bilateral_grid":
+        _warn_clamped_image(image_stats, image_range)
+    _check_feature_range(backend, image_stats, sigma_rgb, sigma_xy, h, w)
     dt = s.dtype if backend != "lattice" else torch.float32
     img = image.detach().to(dt)
     if roi is not None:
@@ -467,12 +537,9 @@ def potts_crf_loss(
             r = F.interpolate(r, scale_factor=scale_factor)
         if sxy is not None:
             sxy = sxy * scale_factor
-    if r is None:
-        r = torch.ones_like(s[:, :1], dtype=dt)
-        u = s.to(dt)
-    else:
-        r = (r > 0).to(dt)
-        u = s.to(dt) * r
+    masked = r is not None
+    r = (r > 0).to(dt) if masked else torch.ones_like(s[:, :1], dtype=dt)
+    s = s.to(dt)
 
     if backend in ("grid4", "grid8", "local"):
         offs = _half_offsets(backend, kernel_size, dilation)
@@ -484,7 +551,7 @@ def potts_crf_loss(
     else:
         feats = _features(img, sigma_rgb, sxy)
         filt = _lattice_filter(feats, 1.0 if compat == "rloss" else lattice_gain(feats.shape[-1]))
-    per = _QuadraticForm.apply(u, r, filt, compat == "paper")
+    per = _QuadraticForm.apply(s, r, filt, compat == "paper", masked)
     if compat == "paper" and normalize:
         per = per / r.sum((1, 2, 3)).clamp_min(1.0)
     return reduce(per, reduction)

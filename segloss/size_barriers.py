@@ -205,9 +205,10 @@ def quadratic_size_barrier_loss(
     for name, x in (("lower", a), ("upper", b), ("absent", ab)):
         if x is not None:
             check_same_device(pred, x, "pred", name)
+    # the bounds' difference in float32 (bool or integer bounds have no subtraction; rounding keeps b >= a)
     check_inputs(pred, from_logits, roi, in_range("lower", a, what="size fractions"),
                   in_range("upper", b, what="size fractions"), in_range("absent", ab, what="0/1 flags"),
-                  in_range("upper - lower", None if b is None else b.to(a.dtype) - a, 0.0, None,
+                  in_range("upper - lower", None if b is None else b.float() - a.float(), 0.0, None,
                            what="each upper bound at least its lower bound"))
     sbar, has = mean_pred(pred, mode, from_logits, roi_m)
     a = a.to(sbar)

@@ -225,6 +225,11 @@ def corrupt_size_targets(
     Returns:
         Corrupted targets ``(N, K)``, rows summing to 1.
 
+    Raises:
+        TypeError: non-tensor ``sizes``, non-Generator ``generator``.
+        ValueError: ``sizes`` not a floating ``(N, K)`` tensor, a negative ``sigma``, or (value checks on) sizes
+            outside ``[0, 1]`` or NaN/Inf.
+
     Example:
         >>> v = torch.tensor([[0.7, 0.3, 0.0]])
         >>> corrupt_size_targets(v, 0.1, generator=torch.Generator().manual_seed(0)).sum(1)
@@ -236,6 +241,9 @@ def corrupt_size_targets(
             f"`sizes` must be a floating (N, K) tensor; got shape {tuple(sizes.shape)}, dtype {sizes.dtype}"
         )
     check_number(sigma, "sigma", low=0.0)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"`generator` must be a torch.Generator or None; got {type(generator).__name__}")
+    check_values(in_range("sizes", sizes, what="class fractions"))
     eps = torch.randn(sizes.shape, generator=generator, device=sizes.device, dtype=sizes.dtype) * sigma
     v = (1.0 + eps).clamp_min(0.0) * sizes
     tot = v.sum(1, keepdim=True)
@@ -255,6 +263,7 @@ def relative_error(sizes: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"`sizes` and `exact` must have the same shape; got {tuple(sizes.shape)} and {tuple(exact.shape)}"
         )
+    check_same_device(sizes, exact, "sizes", "exact")
     re = (sizes - exact).abs() / exact
     return torch.where(exact > 0, re, torch.full_like(re, float("nan")))
 

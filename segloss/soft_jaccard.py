@@ -33,6 +33,7 @@ from segloss._validation import (
     in_range,
     label_ids,
     reduce,
+    valid_labels,
 )
 
 __all__ = ["SoftJaccardLoss", "soft_jaccard_loss"]
@@ -267,9 +268,9 @@ def soft_jaccard_loss(
         in the sample's target (0 if none), ``"all"`` (default) over every class.
 
     The backward pass is hand-written (one comparison and a few multiply-adds per pixel, 2–4×
-    faster than autograd through ``min``/``max``) and supports first-order gradients only; at ties
-    ``p == t`` it takes the ``max`` branch. Only ``pred`` receives a gradient on that path; a
-    ``target`` that requires grad switches to plain autograd.
+    faster than autograd through ``min``/``max``); under ``create_graph=True`` (double backward) it
+    differentiates the plain forward instead. At ties ``p == t`` it takes the ``max`` branch. Only
+    ``pred`` receives a gradient on that path; a ``target`` that requires grad switches to plain autograd.
 
     Args:
         pred: logits (``from_logits=True``, default) or soft masks. Probabilities are not range
@@ -318,7 +319,7 @@ def soft_jaccard_loss(
     tgt = target.to(work.dtype)
     valid = None
     if ignore_index is not None:
-        valid = (target != ignore_index).to(work.dtype)
+        valid = valid_labels(target, ignore_index).to(work.dtype)
         tgt = tgt * valid
     if mode == "binary":  # the whole sample is one mask
         per_sample, _ = _soft_jaccard_terms(

@@ -576,3 +576,66 @@ def test_double_backward_through_cpu_kernel(monkeypatch):
     torch.testing.assert_close(grad, grad_ref)
     torch.testing.assert_close(hvp, hvp_ref)
     assert hvp.abs().sum() > 0
+
+
+def test_distance_map_arguments_are_checked():
+    # abl_distance_map(ignore_index="a") raised a bare "'bool' object is not subscriptable"; a NaN or negative
+    # dist_map silently gave a zero loss (every pixel dropped) instead of an error naming the argument
+    logits, labels = abl_case(2, 3, 8, 8, 20, None, False)
+    with pytest.raises(TypeError, match="`ignore_index` must be an int or None; got str"):
+        abl_distance_map(labels, ignore_index="a")
+    with pytest.raises(TypeError, match="`ignore_index` must be an int or None; got bool"):
+        abl_distance_map(labels, ignore_index=True)
+    dist = abl_distance_map(labels)
+    with pytest.raises(ValueError, match="`dist_map` must be finite"):
+        active_boundary_loss(logits, labels, dist_map=torch.full_like(dist, float("nan")))
+    with pytest.raises(ValueError, match=r"`dist_map` must hold values in \[0, inf\]"):
+        active_boundary_loss(logits, labels, dist_map=-dist - 1)
+    no_boundary = dist.clone()
+    no_boundary[1] = float("inf")  # an image without GT boundary (what abl_distance_map gives): valid
+    out = active_boundary_loss(logits, labels, dist_map=no_boundary, reduction="none")
+    torch.testing.assert_close(out[0], active_boundary_loss(logits, labels, reduction="none")[0])
+    assert out[1] == 0
+
+
+def test_cpu_operators_refuse_indices_outside_the_logits():
+    # torch.ops.segloss.direction_ce / scatter_pixel_grad are public torch operators; their compiled kernels read and
+    # wrote z[flat // (H·W), :, ...] without a bounds check (an out-of-range `flat` read or corrupted other memory)
+    from segloss import _cpu_ops
+
+    if not _cpu_ops.HAS_CUSTOM_OP:
+        pytest.skip("needs torch.library.custom_op")
+    z = torch.randn(2, 3, 4, 5)
+    lse = torch.logsumexp(z, 1)
+    ok = torch.tensor([0, 39])
+    active = torch.ones(2, dtype=torch.bool)
+    direction = torch.zeros(2, dtype=torch.int64)
+    ce, grad_unit = torch.ops.segloss.direction_ce(z, lse, ok, active, direction, 0.8, 0.025)
+    assert ce.isfinite().all()
+    for bad in (torch.tensor([0, 40]), torch.tensor([-1, 3])):
+        with pytest.raises(ValueError, match=r"`flat` indices must lie in \[0, N·H·W\) = \[0, 40\)"):
+            torch.ops.segloss.direction_ce(z, lse, bad, active, direction, 0.8, 0.025)
+        with pytest.raises(ValueError, match=r"`flat` indices must lie in \[0, N·H·W\) = \[0, 40\)"):
+            torch.ops.segloss.scatter_pixel_grad(torch.ones(2), grad_unit, bad, active, z)
+    with pytest.raises(ValueError, match=r"`lse` must have shape \(2, 4, 5\)"):
+        torch.ops.segloss.direction_ce(z, lse[:1], ok, active, direction, 0.8, 0.025)
+    with pytest.raises(ValueError, match=r"`grad_unit` must have shape \(2, 3\)"):
+        torch.ops.segloss.scatter_pixel_grad(torch.ones(2), grad_unit[:, :2], ok, active, z)
+
+
+def test_module_class_weights_are_checked_at_construction():
+    # ActiveBoundaryLoss / CELovaszABLLoss accepted a 2-D, negative or NaN class weight (and a string raised a bare
+    # "new(): invalid data type 'str'"); the error came, if at all, at the first forward, far from the mistake
+    from segloss import CELovaszABLLoss
+
+    for cls, name in ((ActiveBoundaryLoss, "weight"), (CELovaszABLLoss, "class_weight")):
+        with pytest.raises(ValueError, match=rf"`{name}` must be a 1-D sequence of class weights; got shape \(3, 1\)"):
+            cls(**{name: torch.ones(3, 1)})
+        with pytest.raises(ValueError, match=rf"`{name}` must hold values in \[0, inf\] \(finite non-negative class"):
+            cls(**{name: [1.0, -1.0, 2.0]})
+        with pytest.raises(ValueError, match=rf"`{name}` must be finite"):
+            cls(**{name: [1.0, float("nan")]})
+        with pytest.raises(TypeError, match=rf"`{name}` must be a 1-D sequence of class weights; got str"):
+            cls(**{name: "balanced"})
+        crit = cls(**{name: [1, 2, 3]})  # a list of ints is fine: stored as a float32 buffer
+        assert getattr(crit, name).dtype == torch.float32

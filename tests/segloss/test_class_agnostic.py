@@ -327,3 +327,68 @@ def test_cas_every_pixel_ignored_is_a_finite_zero_that_keeps_the_graph(compat):
     assert loss == 0
     loss.backward()
     assert x.grad is not None and (x.grad == 0).all()
+
+
+def test_cace_soft_target_honours_ignore_index():
+    # a float (soft) mask that marks unlabelled pixels with ignore_index passed the value check (the ignore
+    # value is exempt from [0, 1]) but the pixels were then used as targets of 255: a negative "BCE" (-4.96)
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(2, 1, 5, 5, generator=g, dtype=torch.float64)
+    y = torch.rand(2, 5, 5, generator=g, dtype=torch.float64)
+    ign = y.clone()
+    ign[:, 0] = 255.0
+    ref = cace_loss(z[:, :, 1:], y[:, 1:], reduction="none")
+    torch.testing.assert_close(cace_loss(z, ign, ignore_index=255, reduction="none"), ref)
+    allign = torch.full_like(y, 255.0)
+    zz = z.clone().requires_grad_(True)
+    out = cace_loss(zz, allign, ignore_index=255)
+    out.backward()
+    assert out.item() == 0.0 and torch.count_nonzero(zz.grad) == 0
+
+
+def test_saliency_selector_refuses_non_finite_maps():
+    # a NaN in the channel maps made every correlation NaN, read as "undefined" (0): best() silently picked channel 0
+    probs = torch.rand(2, 3, 4, 4)
+    gt = (probs[:, 2] > 0.5).long()
+    bad = probs.clone()
+    bad[0, 1, 0, 0] = float("nan")
+    sel = SaliencyChannelSelector()
+    with pytest.raises(ValueError, match="`probs` must be finite"):
+        sel.update(bad, gt)
+    with pytest.raises(ValueError, match="`gt` must be finite"):
+        sel.update(probs, torch.full((2, 4, 4), float("inf")))
+    with pytest.raises(ValueError, match="`probs` must be finite"):
+        select_saliency_channel(bad, gt)
+    sel.update(probs, gt)  # nothing was accumulated by the refused calls
+    assert sel.best() == 2
+
+
+def test_region_count_and_value_checks_share_one_read():
+    # without max_regions the region count was read from the device after the value checks had read it already
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from loss_zoo import HostSyncCounter
+
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 3, 6, 6, generator=g, dtype=torch.float64)
+    regions = torch.randint(0, 5, (2, 6, 6), generator=g) * 3
+    with HostSyncCounter() as counter:
+        out = cas_loss(x, regions, reduction="none")
+    assert counter.calls == ["tolist"]
+    torch.testing.assert_close(out, cas_reference(x, regions))
+
+
+def test_official_soft_mask_honours_ignore_index():
+    # a float saliency mask marking unlabelled pixels with ignore_index was refused as "values in [0, 255]" although
+    # the same pixels of an integer mask are excluded (and cace_loss excludes them from a float mask)
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 2, 3, 4, generator=g, dtype=torch.float64)
+    m = torch.rand(2, 3, 4, generator=g, dtype=torch.float64)
+    ign = m.clone()
+    ign[:, 0] = 255.0
+    got = cas_loss(x, ign, compat="official", ignore_index=255, reduction="none")
+    torch.testing.assert_close(got, cas_loss(x[:, :, 1:], m[:, 1:], compat="official", reduction="none"))
+    with pytest.raises(ValueError, match=r"`target` must hold values in \[0, 1\] \(a soft saliency mask\) or "
+                                         r"ignore_index=255"):
+        cas_loss(x, ign * 2, compat="official", ignore_index=255)

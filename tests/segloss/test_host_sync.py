@@ -50,3 +50,14 @@ def test_value_checks_cost_one_read():
     with HostSyncCounter() as counter:
         fn(x)
     assert counter.calls == ["tolist"]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "CrossEntropy (reference)"])
+def test_value_checks_cost_one_read_in_every_loss(name, monkeypatch):
+    # SelectionLoss (scores, then masks / target), CELovaszABLLoss (ABL's checks, then Lovász's again) and
+    # CASLoss(max_regions=...) (the values, then `bool(any(region >= max_regions))`) read the device twice
+    monkeypatch.setattr(abl_module, "_cpu_kernels", lambda device: False)
+    x, fn = cases(h=16, w=16)[name]
+    with HostSyncCounter() as counter:
+        fn(x)
+    assert counter.calls == ["tolist"], f"{name}: {counter.calls}"

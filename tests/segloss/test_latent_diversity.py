@@ -405,3 +405,18 @@ def test_all_pixels_ignored_and_no_clicks_gives_zero_with_graph():
     assert loss.ndim == 0 and loss.item() == 0.0 and loss.grad_fn is not None
     loss.backward()
     assert torch.equal(logits.grad, torch.zeros_like(logits))
+
+
+def test_shuffle_and_weights_arguments_are_checked():
+    # shuffle_outputs(seed="a") raised int()'s bare "invalid literal for int() with base 10", generator=5 an
+    # AttributeError; ranked_diversity_weights(3, dtype=torch.int64) silently returned [0, 0, 0]
+    masks = torch.randn(2, 3, 4, 4)
+    with pytest.raises(TypeError, match="`seed` must be an int or None; got str"):
+        shuffle_outputs(masks, seed="a")
+    with pytest.raises(TypeError, match="`seed` must be an int or None; got bool"):
+        shuffle_outputs(masks, seed=True)
+    with pytest.raises(TypeError, match="`generator` must be a torch.Generator or None; got int"):
+        shuffle_outputs(masks, generator=5)
+    assert shuffle_outputs(masks, seed=np.int64(3))[1].shape == (2, 3)  # numpy integers are ints
+    with pytest.raises(TypeError, match="`dtype` must be a floating dtype; got torch.int64"):
+        ranked_diversity_weights(3, dtype=torch.int64)

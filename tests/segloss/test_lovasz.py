@@ -157,3 +157,17 @@ def test_bad_inputs():
         lovasz_softmax_loss(logits, labels, reduction="none")
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         lovasz_softmax_loss(logits, labels + 3)
+
+
+def test_numpy_class_ids_are_accepted():
+    # list(np.unique(labels)) holds numpy integers: they were refused as "entries must be ints in [0, 3); got 2"
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 3, 5, 5, generator=g)
+    y = torch.randint(0, 3, (2, 5, 5), generator=g)
+    ref = lovasz_softmax_loss(x, y, classes=[0, 2])
+    torch.testing.assert_close(lovasz_softmax_loss(x, y, classes=list(np.array([0, 2]))), ref)
+    torch.testing.assert_close(lovasz_softmax_loss(x, y, classes=(np.int32(0), 2)), ref)
+    with pytest.raises(ValueError, match=r"`classes` entries must be ints in \[0, 3\); got 3"):
+        lovasz_softmax_loss(x, y, classes=[np.int64(3)])
+    with pytest.raises(ValueError, match=r"`classes` entries must be ints in \[0, 3\); got True"):
+        lovasz_softmax_loss(x, y, classes=[True])

@@ -376,3 +376,72 @@ def test_fully_connected_backends_within_documented_band_on_unresized_photo_crop
         grid = potts_crf_loss(logits, img, sigma_xy=sxy, backend="bilateral_grid").item() / exact
         lattice = potts_crf_loss(logits, img, sigma_xy=sxy, backend="lattice").item() / exact
         assert 0.86 < grid < 1.07 and 0.8 < lattice < 1.17, (sxy, grid, lattice)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(backend="dense", sigma_xy=3.0), dict(backend="grid4", sigma_xy=None), dict(backend="local", kernel_size=3),
+     dict(backend="dense", compat="rloss"), dict(backend="bilateral_grid", sigma_xy=3.0)],
+)
+def test_double_backward(kwargs):
+    # the one-pass backward returned grad · (W r − 2 W u) with W u saved as a constant: under create_graph=True the
+    # second derivative (−2 W, the form is quadratic) was silently dropped, so gradgradcheck failed on every backend
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(1, 2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    img = torch.rand(1, 3, 3, 4, generator=g, dtype=torch.float64) * 100
+    roi = torch.tensor([[[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1]]])
+    assert torch.autograd.gradgradcheck(lambda z: potts_crf_loss(z, img, roi=roi, **kwargs), (x,), fast_mode=True)
+
+
+@pytest.mark.parametrize("mode", ["multiclass", "binary"])
+def test_probabilities_outside_unit_interval_are_refused(mode):
+    # from_logits=False only checked that the probabilities were finite: 3.0 gave a negative "Potts energy" (-195)
+    c = 2 if mode == "multiclass" else 1
+    img = torch.rand(1, 3, 4, 4) * 255
+    with pytest.raises(ValueError, match=r"`pred` must hold values in \[0, 1\] \(probabilities\); got values in"):
+        potts_crf_loss(torch.full((1, c, 4, 4), 3.0), img, from_logits=False, mode=mode, backend="dense")
+    ok = potts_crf_loss(torch.full((1, c, 4, 4), 0.5), img, from_logits=False, mode=mode, backend="dense")
+    assert ok >= 0
+
+
+def test_an_image_without_channels_is_refused():
+    # an (N, 0, H, W) image passed the shape check; backend="auto" / "bilateral_grid" then raised "unsupported
+    # operand type(s) for -: 'float' and 'NoneType'" and the lattice a bare amin() error (with sigma_xy=None)
+    x = torch.randn(1, 2, 4, 4)
+    for backend in ("auto", "lattice", "dense"):
+        with pytest.raises(ValueError, match=r"`image` must have at least one channel; got shape \(1, 0, 4, 4\)"):
+            potts_crf_loss(x, torch.zeros(1, 0, 4, 4), backend=backend, sigma_xy=None)
+
+
+def test_bilateral_grid_warns_when_it_clamps_the_image():
+    # the default backend clamps colours to image_range: an ImageNet-normalised image (about [-2.1, 2.6]) or a
+    # 16-bit one became a constant colour (a purely spatial CRF) without a word
+    import warnings
+
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn(1, 2, 6, 6, generator=g)
+    normalised = torch.randn(1, 3, 6, 6, generator=g)
+    with pytest.warns(UserWarning, match=r"`image` values lie in \[-.*\], outside image_range=\(0.0, 255.0\)"):
+        potts_crf_loss(x, normalised)  # backend="auto" is the bilateral grid in the paper form
+    with pytest.warns(UserWarning, match="clamps them"):
+        potts_crf_loss(x, normalised * 0 + 4000.0, backend="bilateral_grid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        potts_crf_loss(x, normalised, backend="dense", sigma_rgb=0.5)  # no clamping outside the grid
+        potts_crf_loss(x, normalised, image_range=(-5.0, 5.0), sigma_rgb=0.5)  # declared range
+        potts_crf_loss(x, torch.rand(1, 3, 6, 6, generator=g) * 255)
+
+
+def test_features_beyond_the_float_range_are_refused():
+    # colour features (image / sigma_rgb) of ~1e10 bandwidths made the lattice's float32 simplex search fail with a
+    # bare "index 1535 is out of bounds", and 1e30-valued images gave a NaN dense loss (inf − inf in ‖f_p − f_q‖²)
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(1, 2, 6, 6, generator=g)
+    img = torch.rand(1, 3, 6, 6, generator=g) * 255
+    with pytest.raises(ValueError, match=r"`sigma_rgb` = 1e-08 is too small for the values of `image`"):
+        potts_crf_loss(x, img, sigma_rgb=1e-8, backend="lattice")
+    with pytest.raises(ValueError, match=r"`sigma_xy` = 1e-08 is too small for the 6x6 image"):
+        potts_crf_loss(x, img, sigma_xy=1e-8, backend="lattice")
+    with pytest.raises(ValueError, match=r"`sigma_rgb` = 15 is too small for the values of `image`"):
+        potts_crf_loss(x, img * 1e30, backend="dense")
+    assert potts_crf_loss(x, img, sigma_rgb=1.0, backend="dense").isfinite()

@@ -52,3 +52,14 @@ def test_quadratic_barrier_refuses_an_upper_bound_below_its_lower_bound():
         quadratic_size_barrier_loss(x, torch.full((2, 3), 0.5), upper=torch.full((2, 3), 0.2))
     ok = quadratic_size_barrier_loss(x, torch.full((2, 3), 0.2), upper=torch.full((2, 3), 0.2))
     assert ok.isfinite()
+
+
+def test_quadratic_barrier_accepts_bool_bounds():
+    # bool bounds (0/1 fractions) passed the value checks, then `upper - lower` raised torch's bare "Subtraction,
+    # the `-` operator, with two bool tensors is not supported"
+    x = torch.randn(1, 3, 4, 4, dtype=torch.float64)
+    a, b = torch.tensor([[True, False, False]]), torch.tensor([[True, True, False]])
+    got = quadratic_size_barrier_loss(x, a, upper=b)
+    torch.testing.assert_close(got, quadratic_size_barrier_loss(x, a.double(), upper=b.double()))
+    with pytest.raises(ValueError, match=r"`upper - lower` must hold values in \[0, inf\]"):
+        quadratic_size_barrier_loss(x, b, upper=a)

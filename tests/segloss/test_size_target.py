@@ -186,3 +186,17 @@ def test_double_backward_of_log_mean_softmax(with_roi):
     sizes = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]], dtype=torch.float64)
     roi = (torch.rand(2, 4, 4, generator=g) > 0.3).double() if with_roi else None
     assert torch.autograd.gradgradcheck(lambda z: size_target_loss(z, sizes, roi=roi), (x,))
+
+
+def test_corruption_utility_checks_its_inputs():
+    # NaN or negative sizes came back as NaN / negative "targets", a non-Generator `generator` raised torch's bare
+    # "randn(): argument 'generator' must be torch.Generator, not int"
+    v = torch.tensor([[0.5, 0.5, 0.0]])
+    with pytest.raises(ValueError, match=r"`sizes` must hold values in \[0, 1\] \(class fractions"):
+        corrupt_size_targets(-v, 0.1)
+    with pytest.raises(ValueError, match="`sizes` must be finite"):
+        corrupt_size_targets(torch.full((1, 3), float("nan")), 0.1)
+    with pytest.raises(TypeError, match="`generator` must be a torch.Generator or None; got int"):
+        corrupt_size_targets(v, 0.1, generator=3)
+    with pytest.raises(ValueError, match="`sizes` and `exact` must be on the same device"):
+        relative_error(v, v.to("meta"))

@@ -62,3 +62,24 @@ def test_a_bool_or_float_mask_as_class_ids_is_told_to_convert():
         with pytest.raises(TypeError, match=r"got dtype torch\.\w+ \(a 0/1 or bool mask converts with `.long\(\)`\)"):
             fkl_loss(torch.randn(2, 1, 6, 6), target, mode="binary")
     assert fkl_loss(torch.randn(2, 1, 6, 6), mask.long(), mode="binary").isfinite()
+
+
+def test_an_ignore_index_outside_the_target_dtype_matches_nothing():
+    # torch compares a uint8 tensor with -1 as with 255 (and an int8 one with 255 as with -1): ignore_index=-1
+    # silently ignored every 255 of a uint8 target, where the label check should have refused it
+    from segloss import abl_distance_map, cas_loss, partial_cross_entropy, soft_jaccard_loss
+    from segloss._validation import valid_labels
+
+    u8 = torch.tensor([[[0, 255], [1, 2]]], dtype=torch.uint8)
+    assert valid_labels(u8, -1).all() and not valid_labels(u8, 255)[0, 0, 1]
+    assert valid_labels(u8.to(torch.int8), 255).all()
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\) or ignore_index=-1; got out-of-range values"):
+        check_labels(u8, 3, ignore_index=-1)
+    with pytest.raises(ValueError, match=r"`seeds` labels must be in \[0, 3\) or ignore_index=-1"):
+        partial_cross_entropy(torch.randn(1, 3, 2, 2), u8, ignore_index=-1)
+    mask = torch.tensor([[[0, 255], [1, 1]]], dtype=torch.uint8)
+    with pytest.raises(ValueError, match=r"`target` must hold values in \[0, 1\]"):
+        soft_jaccard_loss(torch.randn(1, 1, 2, 2), mask, ignore_index=-1)
+    x = torch.randn(1, 3, 2, 2, dtype=torch.float64)
+    torch.testing.assert_close(cas_loss(x, u8, ignore_index=-1), cas_loss(x, u8.long(), ignore_index=-1))
+    torch.testing.assert_close(abl_distance_map(u8, ignore_index=-1), abl_distance_map(u8.long(), ignore_index=-1))
