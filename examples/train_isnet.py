@@ -788,6 +788,11 @@ def _bar(total: int | None, desc: str, initial: int, ctx: Context) -> Any:
                 unit="it", smoothing=0.1)
 
 
+def early_stopped(progress: dict[str, Any], cfg: Config) -> bool:
+    """Whether stage 2 has had ``--patience`` validations in a row without a better maxF."""
+    return bool(cfg.patience) and progress["image"]["bad"] >= cfg.patience
+
+
 def on_step(stage: str, iteration: int) -> None:
     """Hook called after every optimiser step (tests replace it to simulate a kill)."""
 
@@ -822,6 +827,7 @@ class Run:
         self.optimizer: torch.optim.Optimizer | None = None
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp_dtype == torch.float16)
         self.resumed_from: str | None = None
+        self._pending_optimizer: dict[str, Any] | None = None  # a resumed optimiser state, for the next _loop
 
     # ---- checkpoints ----
     def state(self) -> dict[str, Any]:
@@ -852,9 +858,8 @@ class Run:
 
     def _optimizer_for(self, module: nn.Module) -> torch.optim.Optimizer:
         opt = make_optimizer(module, self.cfg, self.ctx)
-        pending = getattr(self, "_pending_optimizer", None)
-        if pending is not None:
-            opt.load_state_dict(pending)
+        if self._pending_optimizer is not None:
+            opt.load_state_dict(self._pending_optimizer)
             self._pending_optimizer = None
         self.optimizer = opt
         return opt
@@ -959,7 +964,7 @@ class Run:
 
         ctx.log(f"stage 1: GT encoder ({count_parameters(self.gt_encoder):,} parameters), BCE on 6 side outputs, "
                 f"until train maxF > {cfg.gt_threshold} or {cfg.gt_iters} iterations")
-        if cfg.gt_iters > 0:
+        if cfg.gt_iters > 0 and prog["reached"] is None:  # a resume from the checkpoint of the passing check: done
             self._loop("gt", net, step, train, cfg.gt_iters, cfg.gt_val_every, check)
         if prog["reached"] is None:
             last = prog["maxf"][-1][1] if prog["maxf"] else float("nan")
@@ -971,7 +976,7 @@ class Run:
         if ctx.main:
             atomic_save(self.gt_encoder.state_dict(), self.out / "gt_encoder.pt")
         self.progress["stage"] = "image"
-        self.optimizer = None
+        self.optimizer = self._pending_optimizer = None  # stage 1's Adam state (also one resumed but unused)
         self.save()
 
     # ---- stage 2 ----
@@ -1012,7 +1017,7 @@ class Run:
                     atomic_save(self.model.state_dict(), self.out / "best.pt")
             else:
                 prog["bad"] += 1
-            if cfg.patience and prog["bad"] >= cfg.patience:
+            if early_stopped(self.progress, cfg):
                 ctx.log(f"early stop: {prog['bad']} validations without a better maxF (best {prog['best']:.4f} "
                         f"at iteration {prog['best_iteration']})")
                 return True
@@ -1023,7 +1028,11 @@ class Run:
                 + (f", GT encoder frozen ({cfg.gt_encoder_mode})" if cfg.feature_sync else ""))
         if not self.history:  # the untrained model, for the learning table
             self.record(0, 0, validate(self.model, val_sets, cfg, ctx))
-        self._loop("image", net, step, train, cfg.iters, cfg.val_every, check)
+        if early_stopped(self.progress, cfg):  # a resume from the checkpoint of the stopping validation: done
+            ctx.log(f"early stop already reached: {prog['bad']} validations without a better maxF (--patience "
+                    f"{cfg.patience}); resume with a larger --patience to train on")
+        else:
+            self._loop("image", net, step, train, cfg.iters, cfg.val_every, check)
         self.progress["stage"] = "done"
         self.save()
 
@@ -1199,8 +1208,9 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     run = Run(cfg, ctx)
     if resume_path is not None:
         run.load(resume_path)
-        if run.progress["stage"] == "done" and cfg.iters > run.progress["image"]["iteration"]:
-            run.progress["stage"] = "image"  # a finished run resumed with more --iters continues
+        if (run.progress["stage"] == "done" and (cfg.iters == 0 or cfg.iters > run.progress["image"]["iteration"])
+                and not early_stopped(run.progress, cfg)):
+            run.progress["stage"] = "image"  # a finished run resumed with more --iters (or --patience) continues
         stage = run.progress["stage"]
         it = run.progress["image" if stage == "done" else stage]["iteration"]
         ctx.log(f"resumed from {resume_path}: stage {stage}, iteration {it}")

@@ -325,3 +325,48 @@ def test_help_on_validation_sets_says_what_build_data_does(tmp_path):
     text = " ".join(train_isnet.build_parser().format_help().split())
     assert "held-out part of each plain --data folder unless --val is given" in text
     assert "when no validation set is found" not in text
+
+
+def _params_equal(a: Path, b: Path) -> None:
+    ca, cb = (torch.load(p / "checkpoint.pt", weights_only=False) for p in (a, b))
+    for key in ("model", "gt_encoder"):
+        for name in ca[key]:
+            assert torch.equal(ca[key][name], cb[key][name]), f"{key}.{name}"
+    assert ca["progress"] == cb["progress"]
+    assert ca["history"] == cb["history"]
+
+
+def test_resume_killed_right_after_stage_one_passed_its_threshold_trains_no_more_gt_iterations(tmp_path, monkeypatch):
+    """The loop saves a checkpoint when stage 1 passes its threshold, before the stage switch is saved: a resume
+    from it trained the GT encoder on until the next check (iteration 4 instead of 2)."""
+    args = ["--threads", "1", "--gt-threshold", "0", "--gt-iters", "6", "--gt-val-every", "2", "--iters", "2",
+            "--val-every", "2", "--save-predictions", "none"]
+    _run(tmp_path / "straight", *args)
+    _kill_at(monkeypatch, "gt", 2)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    summary = _run(tmp_path / "killed", *args, "--resume")
+    assert summary["progress"]["gt"]["iteration"] == 2 and summary["progress"]["gt"]["reached"] == 2
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
+
+
+def test_resume_killed_right_after_an_early_stop_trains_no_more(tmp_path, monkeypatch):
+    """Same for the early stop of stage 2 (the checkpoint of the stopping validation still says stage 'image')."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "8", "--val-every", "1", "--patience", "1",
+            "--ckpt-every", "8", "--save-predictions", "none", "--lr", "10"]
+    straight = _run(tmp_path / "straight", *args)
+    stopped = straight["progress"]["image"]["iteration"]
+    assert stopped < 8, "the run should have stopped early (lr 10 makes maxF fall)"
+    _kill_at(monkeypatch, "image", stopped)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    summary = _run(tmp_path / "killed", *args, "--resume")
+    assert summary["progress"]["image"]["iteration"] == stopped
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
+    # a finished early-stopped run resumed with the same flags trains no more either; a larger --patience continues
+    again = _run(tmp_path / "killed", *args, "--resume")
+    assert again["progress"]["image"]["iteration"] == stopped
+    more = _run(tmp_path / "killed", *args, "--resume", "--patience", "5")
+    assert more["progress"]["image"]["iteration"] > stopped
