@@ -800,15 +800,16 @@ def on_step(stage: str, iteration: int) -> None:
 class Run:
     """State of one training run: models, optimiser, counters, history, output paths."""
 
-    def __init__(self, cfg: Config, ctx: Context) -> None:
+    def __init__(self, cfg: Config, ctx: Context, resuming: bool = False) -> None:
         self.cfg, self.ctx = cfg, ctx
         self.out = Path(cfg.out)
         seed_everything(cfg.seed)
         self.model = ISNetDIS(3, 1, cfg.width)
         self.gt_encoder = ISNetGTEncoder(1, 1, cfg.width)
-        if cfg.weights:
+        # --weights / --gt-encoder initialise a new run; a resumed one takes both networks from its checkpoint
+        if cfg.weights and not resuming:
             _load_into(self.model, _load_state(cfg.weights, "model", "--weights"), "--weights", cfg.weights)
-        if cfg.gt_encoder:
+        if cfg.gt_encoder and not resuming:
             _load_into(self.gt_encoder, _load_state(cfg.gt_encoder, "gt_encoder", "--gt-encoder"), "--gt-encoder",
                        cfg.gt_encoder)
         self.model.to(ctx.device)
@@ -891,8 +892,9 @@ class Run:
             prog["samples"], prog["step"] = shape, 0
         every = every or per_epoch
         bar = _bar(cap, "stage 1 GT encoder" if stage == "gt" else "stage 2 image branch", prog["iteration"], ctx)
-        running = torch.zeros(3, device=ctx.device)
-        count = 0
+        # the loss summed since the last log (saved with each checkpoint, so a resumed run logs the same means)
+        running = torch.tensor(prog.get("loss_sum", [0.0, 0.0, 0.0]), dtype=torch.float32, device=ctx.device)
+        count = prog.get("loss_count", 0)
         stop = False
         net.train()
         while not stop and (cap == 0 or prog["iteration"] < cap):
@@ -928,6 +930,7 @@ class Run:
                 if it % every == 0 or done:
                     stop = on_validate(it) or done
                 if it % cfg.ckpt_every == 0 or stop:
+                    prog.update(loss_sum=running.tolist(), loss_count=count)  # a host sync, at checkpoints only
                     self.save()
                 on_step(stage, it)
                 if stop or end_of_epoch:
@@ -1205,7 +1208,7 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     amp = str(ctx.amp_dtype).removeprefix("torch.") if ctx.amp_dtype else "off"
     ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {shown}, batch {cfg.batch} × {ctx.world} "
             f"process(es), device {ctx.device}, amp {amp}, output {cfg.out}")
-    run = Run(cfg, ctx)
+    run = Run(cfg, ctx, resuming=resume_path is not None)
     if resume_path is not None:
         run.load(resume_path)
         if (run.progress["stage"] == "done" and (cfg.iters == 0 or cfg.iters > run.progress["image"]["iteration"])

@@ -370,3 +370,39 @@ def test_resume_killed_right_after_an_early_stop_trains_no_more(tmp_path, monkey
     assert again["progress"]["image"]["iteration"] == stopped
     more = _run(tmp_path / "killed", *args, "--resume", "--patience", "5")
     assert more["progress"]["image"]["iteration"] > stopped
+
+
+def test_resume_between_two_loss_logs_logs_the_same_losses(tmp_path, monkeypatch):
+    """The loss shown every --log-every steps is a mean since the last log; a checkpoint between two logs (3, with
+    logs at 2 and 4) lost the steps before it, so the resumed run logged the mean of step 4 alone."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "6", "--val-every", "6", "--ckpt-every", "3",
+            "--log-every", "2", "--save-predictions", "none"]
+    _run(tmp_path / "straight", *args)
+    _kill_at(monkeypatch, "image", 4)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run(tmp_path / "killed", *args, "--resume")
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text())["loss"] for d in ("straight", "killed"))
+    assert [r["iteration"] for r in a] == [2, 4, 6]
+    assert a == b
+
+
+def test_resume_does_not_need_the_weights_files_the_run_started_from(tmp_path, monkeypatch):
+    """--weights / --gt-encoder initialise a run; the checkpoint holds both networks, yet a resume read those files
+    again and stopped with '--weights: no such file' when they had been moved."""
+    weights, encoder = tmp_path / "init.pt", tmp_path / "enc.pt"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), weights)
+    torch.save(ISNetGTEncoder(width=0.0625).state_dict(), encoder)
+    args = ["--threads", "1", "--weights", str(weights), "--gt-encoder", str(encoder), "--iters", "2",
+            "--val-every", "2", "--ckpt-every", "1", "--save-predictions", "none"]
+    _run(tmp_path / "straight", *args)
+    _kill_at(monkeypatch, "image", 1)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    weights.unlink()
+    encoder.unlink()
+    _run(tmp_path / "killed", *args, "--resume")
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
