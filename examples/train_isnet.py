@@ -682,6 +682,8 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
     was_training = model.training
     sync_buffers(model, ctx)
     model.eval()
+    if write_dir is not None:  # an earlier run's PNGs in the same folder would be scored with these
+        _clear_pngs([write_dir / name for name in val_sets], ctx)
     results = {}
     for name, ds in val_sets.items():
         acc = DatasetMetrics()
@@ -701,6 +703,15 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
         results[name] = summarize(gather_metrics(acc, ctx).compute())
     model.train(was_training)
     return results
+
+
+def _clear_pngs(folders: Sequence[Path], ctx: Context) -> None:
+    """Remove the PNGs an earlier run left in ``folders`` (rank 0; every rank waits)."""
+    if ctx.main:
+        for folder in folders:
+            for png in folder.glob("*.png"):
+                png.unlink()
+    _barrier(ctx)
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -1269,8 +1280,9 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ctx.log(f"stage 2 image branch: {last_it} iterations, best maxF {run.progress['image']['best']:.4f} "
             f"at iteration {run.progress['image']['best_iteration']}")
     ctx.log(format_rows(rows))
+    trained_gt = cfg.feature_sync and not cfg.gt_encoder  # else gt_encoder.pt, if any, is an earlier run's
     paths = {"checkpoint": run.out / "checkpoint.pt", "config": run.out / "config.json",
-             "best model": run.out / "best.pt", "GT encoder": run.out / "gt_encoder.pt",
+             "best model": run.out / "best.pt", "GT encoder": run.out / "gt_encoder.pt" if trained_gt else None,
              "metrics": run.out / "metrics.json", "curve": run.out / "curve.png", "predictions": write}
     for label, p in paths.items():
         if p is not None and p.exists():
@@ -1280,6 +1292,8 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         gt_dir = "<its ground-truth folder>"
         if not cfg.data and ctx.main:  # generated data have no GT folder on disk: write the validation GTs once
             gt_dir = write / f"{name}-gt"
+            for png in gt_dir.glob("*.png"):  # an earlier run's
+                png.unlink()
             for item in val_sets[name]:
                 _write_png(gt_dir / f"{item['name']}.png", item["gt_u8"])
         ctx.log(f"evaluate the PNGs again with: python -m segmetrics eval --pred {write / name} --gt {gt_dir}")

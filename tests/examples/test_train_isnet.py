@@ -406,3 +406,21 @@ def test_resume_does_not_need_the_weights_files_the_run_started_from(tmp_path, m
     encoder.unlink()
     _run(tmp_path / "killed", *args, "--resume")
     _params_equal(tmp_path / "straight", tmp_path / "killed")
+
+
+def test_a_new_run_in_a_used_folder_neither_lists_nor_mixes_the_earlier_runs_files(tmp_path, capsys):
+    """A second run into the same --out listed the first run's gt_encoder.pt as its own, and left the first run's
+    extra PNGs among its predictions and generated GTs, so the `segmetrics eval` command it prints scored 4 images
+    where the run had validated 2."""
+    _run(tmp_path, "--threads", "1", "--gt-iters", "2", "--iters", "2", "--val-every", "2", "--save-predictions",
+         "every")
+    assert (tmp_path / "gt_encoder.pt").is_file() and (tmp_path / "predictions" / "iter000002").is_dir()
+    capsys.readouterr()
+    summary = _run(tmp_path, "--threads", "1", "--no-feature-sync", "--val-samples", "2", "--iters", "2",
+                   "--val-every", "2", "--save-predictions", "every")
+    printed = capsys.readouterr().out
+    assert "GT encoder" not in printed
+    final = tmp_path / "predictions" / "final"
+    assert len(list((final / "synthetic-val").glob("*.png"))) == summary["final"]["synthetic-val"]["n"] == 2
+    assert len(list((final / "synthetic-val-gt").glob("*.png"))) == 2
+    assert len(list((tmp_path / "predictions" / "iter000002" / "synthetic-val").glob("*.png"))) == 2
