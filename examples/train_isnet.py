@@ -1228,6 +1228,12 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         stage = run.progress["stage"]
         it = run.progress["image" if stage == "done" else stage]["iteration"]
         ctx.log(f"resumed from {resume_path}: stage {stage}, iteration {it}")
+        done_it = run.progress["image"]["iteration"]
+        if (base is not None and cfg.lr_schedule == "cosine" and cfg.iters != base.iters and done_it > 0
+                and stage == "image" and not args.eval_only):
+            ctx.log(f"warning: --iters {base.iters} -> {cfg.iters} with --lr-schedule cosine: the schedule now runs "
+                    f"over the new cap, so the learning rate at iteration {done_it} jumps from "
+                    f"{scheduled_lr(cfg, done_it, base.iters):.3g} to {scheduled_lr(cfg, done_it, cfg.iters):.3g}")
     train, val_sets, test_sets = build_data(cfg, ctx)
     summary: dict[str, Any] = {"out": str(run.out), "config": str(run.out / "config.json")}
 

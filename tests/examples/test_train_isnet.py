@@ -424,3 +424,16 @@ def test_a_new_run_in_a_used_folder_neither_lists_nor_mixes_the_earlier_runs_fil
     assert len(list((final / "synthetic-val").glob("*.png"))) == summary["final"]["synthetic-val"]["n"] == 2
     assert len(list((final / "synthetic-val-gt").glob("*.png"))) == 2
     assert len(list((tmp_path / "predictions" / "iter000002" / "synthetic-val").glob("*.png"))) == 2
+
+
+def test_resume_with_other_iters_under_the_cosine_schedule_says_the_learning_rate_jumps(tmp_path, capsys):
+    """--iters may change on resume, but under --lr-schedule cosine it is the schedule's length: the learning rate
+    jumped (here from 0, the end of the finished schedule, to half the base rate) with no word said."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "2", "--val-every", "2", "--save-predictions", "none",
+            "--lr-schedule", "cosine"]
+    _run(tmp_path, *args)
+    capsys.readouterr()
+    summary = _run(tmp_path, *args, "--resume", "--iters", "4")
+    assert summary["progress"]["image"]["iteration"] == 4
+    assert ("warning: --iters 2 -> 4 with --lr-schedule cosine: the schedule now runs over the new cap, so the "
+            "learning rate at iteration 2 jumps from 0 to 0.0005") in capsys.readouterr().out
