@@ -839,6 +839,7 @@ class Run:
         self.optimizer: torch.optim.Optimizer | None = None
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp_dtype == torch.float16)
         self.resumed_from: str | None = None
+        self.saved: str | None = None  # where the last checkpoint of this run stands (for a Ctrl-C note)
         self._pending_optimizer: dict[str, Any] | None = None  # a resumed optimiser state, for the next _loop
 
     # ---- checkpoints ----
@@ -857,6 +858,20 @@ class Run:
             atomic_save(self.state(), self.out / "checkpoint.pt")
             atomic_write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2) + "\n", self.out / "config.json")
         _barrier(self.ctx)
+        self.saved = self._position()
+
+    def _position(self) -> str:
+        stage = self.progress["stage"]
+        if stage == "gt":
+            return f"stage 1, iteration {self.progress['gt']['iteration']}"
+        return f"stage 2, iteration {self.progress['image']['iteration']}"
+
+    def interrupted_note(self) -> str:
+        """What a Ctrl-C leaves: the checkpoint a ``--resume`` continues from, if this run wrote or read one."""
+        if self.saved is None:
+            return "interrupted before this run's first checkpoint: there is nothing to resume"
+        return (f"interrupted: the same command with --resume continues from {self.out / 'checkpoint.pt'} "
+                f"({self.saved}); the iterations after it are lost")
 
     def load(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
@@ -867,6 +882,7 @@ class Run:
         self.scaler.load_state_dict(ckpt["scaler"])
         set_rng_state(ckpt["rng"])
         self.resumed_from = str(path)
+        self.saved = self._position()
 
     def _optimizer_for(self, module: nn.Module) -> torch.optim.Optimizer:
         opt = make_optimizer(module, self.cfg, self.ctx)
@@ -1219,6 +1235,9 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     amp = str(ctx.amp_dtype).removeprefix("torch.") if ctx.amp_dtype else "off"
     ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {shown}, batch {cfg.batch} × {ctx.world} "
             f"process(es), device {ctx.device}, amp {amp}, output {cfg.out}")
+    if resume_path is None and not args.eval_only and (Path(cfg.out) / "checkpoint.pt").is_file():
+        ctx.log(f"warning: {cfg.out} holds the checkpoint of an earlier run; this new run replaces it at its first "
+                "checkpoint (--resume continues the earlier run instead)")
     run = Run(cfg, ctx, resuming=resume_path is not None)
     if resume_path is not None:
         run.load(resume_path)
@@ -1247,10 +1266,14 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         _finish(ctx)
         return summary
 
-    if run.progress["stage"] == "gt":
-        run.train_gt_encoder(train)
-    if run.progress["stage"] == "image":
-        run.train_image_branch(train, val_sets)
+    try:
+        if run.progress["stage"] == "gt":
+            run.train_gt_encoder(train)
+        if run.progress["stage"] == "image":
+            run.train_image_branch(train, val_sets)
+    except KeyboardInterrupt:
+        ctx.log("\n" + run.interrupted_note())
+        raise
 
     # final evaluation, predictions, baselines, curve
     last_it = run.progress["image"]["iteration"]

@@ -437,3 +437,33 @@ def test_resume_with_other_iters_under_the_cosine_schedule_says_the_learning_rat
     assert summary["progress"]["image"]["iteration"] == 4
     assert ("warning: --iters 2 -> 4 with --lr-schedule cosine: the schedule now runs over the new cap, so the "
             "learning rate at iteration 2 jumps from 0 to 0.0005") in capsys.readouterr().out
+
+
+def test_ctrl_c_says_what_resume_continues_from_and_a_new_run_warns_before_replacing_a_checkpoint(
+        tmp_path, monkeypatch, capsys):
+    """Ctrl-C ended the script with exit 130 and no word on what was kept; a new run in a folder holding an
+    earlier run's checkpoint replaced it silently at its first checkpoint."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "6", "--val-every", "6", "--ckpt-every", "3",
+            "--save-predictions", "none"]
+
+    def interrupt_at(iteration):
+        def hook(stage, it):
+            if it == iteration:
+                raise KeyboardInterrupt
+        monkeypatch.setattr(train_isnet, "on_step", hook)
+
+    interrupt_at(2)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, *args)
+    assert "interrupted before this run's first checkpoint: there is nothing to resume" in capsys.readouterr().out
+    interrupt_at(4)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, *args)
+    out = capsys.readouterr().out
+    assert "holds the checkpoint" not in out  # the first run wrote none
+    assert (f"interrupted: the same command with --resume continues from {tmp_path / 'checkpoint.pt'} (stage 2, "
+            "iteration 3); the iterations after it are lost") in out
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run(tmp_path, *args, "--iters", "1")
+    assert (f"warning: {tmp_path} holds the checkpoint of an earlier run; this new run replaces it at its first "
+            "checkpoint (--resume continues the earlier run instead)") in capsys.readouterr().out
