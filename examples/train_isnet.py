@@ -1056,7 +1056,7 @@ class Run:
         loss_name = "ISNetLoss (6 BCE + feature MSE)" if cfg.feature_sync else "6 BCE (no feature sync)"
         ctx.log(f"stage 2: image branch ({count_parameters(self.model):,} parameters), {loss_name}"
                 + (f", GT encoder frozen ({cfg.gt_encoder_mode})" if cfg.feature_sync else ""))
-        if not self.history:  # the untrained model, for the learning table
+        if not self.history:  # the untrained (or --weights) model, for the learning table
             self.record(0, 0, validate(self.model, val_sets, cfg, ctx))
         if early_stopped(self.progress, cfg):  # a resume from the checkpoint of the stopping validation: done
             ctx.log(f"early stop already reached: {prog['bad']} validations without a better maxF (--patience "
@@ -1294,7 +1294,8 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     first = run.history[0]
     rows = []
     for name in val_sets:
-        rows += [(f"{name}: untrained (it {first['iteration']})", first["results"][name]),
+        start = "untrained" if not cfg.weights else "--weights"  # a run from --weights starts from those
+        rows += [(f"{name}: {start} (it {first['iteration']})", first["results"][name]),
                  (f"{name}: final (it {last_it})", final[name])]
         rows += [(f"{name}: {k}", v) for k, v in base_res[name].items()]
     rows += [(f"{name}: final", s) for name, s in tests.items()]

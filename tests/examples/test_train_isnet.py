@@ -467,3 +467,12 @@ def test_ctrl_c_says_what_resume_continues_from_and_a_new_run_warns_before_repla
     _run(tmp_path, *args, "--iters", "1")
     assert (f"warning: {tmp_path} holds the checkpoint of an earlier run; this new run replaces it at its first "
             "checkpoint (--resume continues the earlier run instead)") in capsys.readouterr().out
+
+
+def test_a_run_from_weights_does_not_call_its_starting_model_untrained(tmp_path, capsys):
+    weights = tmp_path / "init.pt"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), weights)
+    _run(tmp_path / "run", "--threads", "1", "--no-feature-sync", "--weights", str(weights), "--iters", "1",
+         "--val-every", "1", "--save-predictions", "none")
+    out = capsys.readouterr().out
+    assert "synthetic-val: --weights (it 0)" in out and "untrained" not in out
