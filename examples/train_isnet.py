@@ -409,8 +409,12 @@ def atomic_write_text(text: str, path: Path) -> None:
     """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():  # interrupted: leave no stray file
+            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -856,6 +860,7 @@ class Run:
         """Checkpoint (atomic) + config dump beside it; rank 0 writes, all ranks wait."""
         if self.ctx.main:
             atomic_save(self.state(), self.out / "checkpoint.pt")
+            self.saved = self._position()
             atomic_write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2) + "\n", self.out / "config.json")
         _barrier(self.ctx)
         self.saved = self._position()

@@ -476,3 +476,19 @@ def test_a_run_from_weights_does_not_call_its_starting_model_untrained(tmp_path,
          "--val-every", "1", "--save-predictions", "none")
     out = capsys.readouterr().out
     assert "synthetic-val: --weights (it 0)" in out and "untrained" not in out
+
+
+def test_atomic_write_text_interrupted_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "config.json"
+    train_isnet.atomic_write_text("{}\n", path)
+
+    def broken_write(self, text, *a, **k):
+        Path.write_bytes(self, text[:3].encode())  # half-written file, then the "kill"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", broken_write)
+    with pytest.raises(KeyboardInterrupt):
+        train_isnet.atomic_write_text('{"seed": 1}\n', path)
+    monkeypatch.undo()
+    assert path.read_text() == "{}\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
