@@ -662,9 +662,16 @@ def baselines(val_sets: dict[str, Dataset], cfg: Config, ctx: Context) -> dict[s
     return out
 
 
-def _prepare(x: torch.Tensor, cfg: Config, ctx: Context) -> torch.Tensor:
-    """A batch on the device, bilinearly resized to the model input size (``--input-size``), in the memory format."""
+def _prepare(x: torch.Tensor, cfg: Config, ctx: Context, offset: float = 0.0) -> torch.Tensor:
+    """A batch on the device, plus ``offset`` (the images' ``- 0.5``), bilinearly resized to the model input size
+    (``--input-size``), in the memory format.
+
+    The batch is copied as it comes from the loader and ``offset`` added on the device: adding it on the host made a
+    new, unpinned tensor (a pass over the batch on the CPU, then a copy from pageable memory that the host waits for).
+    """
     x = x.to(ctx.device, non_blocking=True)
+    if offset:
+        x = x + offset
     if cfg.input_size and tuple(x.shape[-2:]) != (cfg.input_size, cfg.input_size):
         x = F.interpolate(x, size=(cfg.input_size, cfg.input_size), mode="bilinear", align_corners=False)
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
@@ -695,7 +702,7 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
             if batch["image"] is None:
                 continue
             with ctx.autocast():
-                d1 = model(_prepare(batch["image"] - 0.5, cfg, ctx))[0][0]
+                d1 = model(_prepare(batch["image"], cfg, ctx, -0.5))[0][0]
             prob = torch.sigmoid(d1.float())
             for p, g, nm, size in zip(prob, batch["gt_u8"], batch["name"], batch["size"]):
                 pred = to_png_map(p, tuple(size), normalize="minmax")
@@ -1022,7 +1029,7 @@ class Run:
         criterion = segloss.ISNetLoss() if cfg.feature_sync else segloss.DeepSupervisionLoss()
 
         def step(net: nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            x = _prepare(batch["image"] - 0.5, cfg, ctx)
+            x = _prepare(batch["image"], cfg, ctx, -0.5)
             gt = _prepare(batch["gt"], cfg, ctx)
             with ctx.autocast():
                 sides, feats = net(x)

@@ -492,3 +492,15 @@ def test_atomic_write_text_interrupted_keeps_the_previous_file_and_leaves_no_tem
     monkeypatch.undo()
     assert path.read_text() == "{}\n"
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_prepare_adds_the_image_offset_after_the_copy_to_the_device():
+    """The step subtracted 0.5 on the host, which made an unpinned copy of every pinned batch; _prepare now adds the
+    offset on the device, with the same numbers (meta tensors: nothing is computed on the host)."""
+    x = torch.rand(2, 3, 16, 16)
+    cfg = train_isnet.Config(size=16, input_size=24)
+    ctx = train_isnet.Context(device=torch.device("cpu"))
+    ref = torch.nn.functional.interpolate(x - 0.5, size=(24, 24), mode="bilinear", align_corners=False)
+    assert torch.equal(train_isnet._prepare(x, cfg, ctx, -0.5), ref)
+    meta = train_isnet._prepare(x, cfg, train_isnet.Context(device=torch.device("meta")), -0.5)
+    assert meta.device.type == "meta" and meta.shape == (2, 3, 24, 24)
