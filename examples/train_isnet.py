@@ -367,7 +367,7 @@ def make_context(cfg: Config) -> Context:
     cuda = torch.cuda.is_available() if cfg.device == "auto" else cfg.device == "cuda"
     if cuda and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available")
-    if not cuda:
+    if cfg.threads or not cuda:  # on CUDA only when given: the host side (loading, metrics) uses them too
         torch.set_num_threads(cfg.threads or auto_threads())
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = 0, 0

@@ -504,3 +504,21 @@ def test_prepare_adds_the_image_offset_after_the_copy_to_the_device():
     assert torch.equal(train_isnet._prepare(x, cfg, ctx, -0.5), ref)
     meta = train_isnet._prepare(x, cfg, train_isnet.Context(device=torch.device("meta")), -0.5)
     assert meta.device.type == "meta" and meta.shape == (2, 3, 24, 24)
+
+
+def test_threads_flag_is_applied_on_cuda_too(monkeypatch):
+    """--threads was silently ignored on a CUDA run (its host side still runs torch CPU ops and the metrics)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: None)
+    before = torch.get_num_threads()
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    try:
+        torch.set_num_threads(2)
+        ctx = train_isnet.make_context(train_isnet.Config(device="cuda", threads=1))
+        assert ctx.device.type == "cuda" and torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        train_isnet.make_context(train_isnet.Config(device="cuda", threads=0))  # auto: left to torch on CUDA
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = flags
