@@ -1247,6 +1247,8 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     amp = str(ctx.amp_dtype).removeprefix("torch.") if ctx.amp_dtype else "off"
     ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {shown}, batch {cfg.batch} × {ctx.world} "
             f"process(es), device {ctx.device}, amp {amp}, output {cfg.out}")
+    if ctx.main:  # an unwritable --out failed with a traceback at the first checkpoint, after minutes of training
+        _check_writable(Path(cfg.out))
     if resume_path is None and not args.eval_only and (Path(cfg.out) / "checkpoint.pt").is_file():
         ctx.log(f"warning: {cfg.out} holds the checkpoint of an earlier run; this new run replaces it at its first "
                 "checkpoint (--resume continues the earlier run instead)")
@@ -1343,6 +1345,17 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                    predictions=None if write is None else str(write), progress=run.progress)
     _finish(ctx)
     return summary
+
+
+def _check_writable(out: Path) -> None:
+    """Create ``out`` and write (then remove) a file in it, or exit with one line naming ``--out``."""
+    probe = out / f".write-test-{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SystemExit(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
 
 
 def _finish(ctx: Context) -> None:

@@ -522,3 +522,13 @@ def test_threads_flag_is_applied_on_cuda_too(monkeypatch):
     finally:
         torch.set_num_threads(before)
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = flags
+
+
+def test_an_unwritable_output_folder_is_refused_before_training(capsys):
+    """It failed with a PermissionError traceback at the first checkpoint, after ckpt_every iterations."""
+    out = Path("/sys/segloss-isnet-out")  # read-only even for root
+    if not Path("/sys").is_dir():
+        pytest.skip("needs Linux's /sys")
+    with pytest.raises(SystemExit, match=r"^--out: cannot write to /sys/segloss-isnet-out: "):
+        _run(out, "--threads", "1")
+    assert "stage 1" not in capsys.readouterr().out
