@@ -955,7 +955,7 @@ class Run:
                 if bar is not None:
                     bar.update(1)
                 if it % cfg.log_every == 0 or (cap and it == cap):
-                    vals = (running / count).tolist()  # the only host sync of the loop
+                    vals = (running / count).tolist()  # a host sync, at log steps only
                     self.loss_log.append({"stage": stage, "iteration": it, "loss": vals[0],
                                           "side": vals[1], "feature": vals[2]})
                     if bar is not None:
