@@ -367,7 +367,7 @@ def make_context(cfg: Config) -> Context:
     cuda = torch.cuda.is_available() if cfg.device == "auto" else cfg.device == "cuda"
     if cuda and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available")
-    if not cuda:
+    if cfg.threads or not cuda:  # on CUDA only when given: the host side (loading, metrics) uses them too
         torch.set_num_threads(cfg.threads or auto_threads())
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = 0, 0
@@ -409,8 +409,12 @@ def atomic_write_text(text: str, path: Path) -> None:
     """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():  # interrupted: leave no stray file
+            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -658,9 +662,16 @@ def baselines(val_sets: dict[str, Dataset], cfg: Config, ctx: Context) -> dict[s
     return out
 
 
-def _prepare(x: torch.Tensor, cfg: Config, ctx: Context) -> torch.Tensor:
-    """A batch on the device, bilinearly resized to the model input size (``--input-size``), in the memory format."""
+def _prepare(x: torch.Tensor, cfg: Config, ctx: Context, offset: float = 0.0) -> torch.Tensor:
+    """A batch on the device, plus ``offset`` (the images' ``- 0.5``), bilinearly resized to the model input size
+    (``--input-size``), in the memory format.
+
+    The batch is copied as it comes from the loader and ``offset`` added on the device: adding it on the host made a
+    new, unpinned tensor (a pass over the batch on the CPU, then a copy from pageable memory that the host waits for).
+    """
     x = x.to(ctx.device, non_blocking=True)
+    if offset:
+        x = x + offset
     if cfg.input_size and tuple(x.shape[-2:]) != (cfg.input_size, cfg.input_size):
         x = F.interpolate(x, size=(cfg.input_size, cfg.input_size), mode="bilinear", align_corners=False)
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
@@ -682,6 +693,8 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
     was_training = model.training
     sync_buffers(model, ctx)
     model.eval()
+    if write_dir is not None:  # an earlier run's PNGs in the same folder would be scored with these
+        _clear_pngs([write_dir / name for name in val_sets], ctx)
     results = {}
     for name, ds in val_sets.items():
         acc = DatasetMetrics()
@@ -689,7 +702,7 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
             if batch["image"] is None:
                 continue
             with ctx.autocast():
-                d1 = model(_prepare(batch["image"] - 0.5, cfg, ctx))[0][0]
+                d1 = model(_prepare(batch["image"], cfg, ctx, -0.5))[0][0]
             prob = torch.sigmoid(d1.float())
             for p, g, nm, size in zip(prob, batch["gt_u8"], batch["name"], batch["size"]):
                 pred = to_png_map(p, tuple(size), normalize="minmax")
@@ -701,6 +714,15 @@ def validate(model: nn.Module, val_sets: dict[str, Dataset], cfg: Config, ctx: C
         results[name] = summarize(gather_metrics(acc, ctx).compute())
     model.train(was_training)
     return results
+
+
+def _clear_pngs(folders: Sequence[Path], ctx: Context) -> None:
+    """Remove the PNGs an earlier run left in ``folders`` (rank 0; every rank waits)."""
+    if ctx.main:
+        for folder in folders:
+            for png in folder.glob("*.png"):
+                png.unlink()
+    _barrier(ctx)
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -788,6 +810,11 @@ def _bar(total: int | None, desc: str, initial: int, ctx: Context) -> Any:
                 unit="it", smoothing=0.1)
 
 
+def early_stopped(progress: dict[str, Any], cfg: Config) -> bool:
+    """Whether stage 2 has had ``--patience`` validations in a row without a better maxF."""
+    return bool(cfg.patience) and progress["image"]["bad"] >= cfg.patience
+
+
 def on_step(stage: str, iteration: int) -> None:
     """Hook called after every optimiser step (tests replace it to simulate a kill)."""
 
@@ -795,15 +822,16 @@ def on_step(stage: str, iteration: int) -> None:
 class Run:
     """State of one training run: models, optimiser, counters, history, output paths."""
 
-    def __init__(self, cfg: Config, ctx: Context) -> None:
+    def __init__(self, cfg: Config, ctx: Context, resuming: bool = False) -> None:
         self.cfg, self.ctx = cfg, ctx
         self.out = Path(cfg.out)
         seed_everything(cfg.seed)
         self.model = ISNetDIS(3, 1, cfg.width)
         self.gt_encoder = ISNetGTEncoder(1, 1, cfg.width)
-        if cfg.weights:
+        # --weights / --gt-encoder initialise a new run; a resumed one takes both networks from its checkpoint
+        if cfg.weights and not resuming:
             _load_into(self.model, _load_state(cfg.weights, "model", "--weights"), "--weights", cfg.weights)
-        if cfg.gt_encoder:
+        if cfg.gt_encoder and not resuming:
             _load_into(self.gt_encoder, _load_state(cfg.gt_encoder, "gt_encoder", "--gt-encoder"), "--gt-encoder",
                        cfg.gt_encoder)
         self.model.to(ctx.device)
@@ -822,6 +850,8 @@ class Run:
         self.optimizer: torch.optim.Optimizer | None = None
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=ctx.amp_dtype == torch.float16)
         self.resumed_from: str | None = None
+        self.saved: str | None = None  # where the last checkpoint of this run stands (for a Ctrl-C note)
+        self._pending_optimizer: dict[str, Any] | None = None  # a resumed optimiser state, for the next _loop
 
     # ---- checkpoints ----
     def state(self) -> dict[str, Any]:
@@ -837,8 +867,23 @@ class Run:
         """Checkpoint (atomic) + config dump beside it; rank 0 writes, all ranks wait."""
         if self.ctx.main:
             atomic_save(self.state(), self.out / "checkpoint.pt")
+            self.saved = self._position()
             atomic_write_text(json.dumps(dataclasses.asdict(self.cfg), indent=2) + "\n", self.out / "config.json")
         _barrier(self.ctx)
+        self.saved = self._position()
+
+    def _position(self) -> str:
+        stage = self.progress["stage"]
+        if stage == "gt":
+            return f"stage 1, iteration {self.progress['gt']['iteration']}"
+        return f"stage 2, iteration {self.progress['image']['iteration']}"
+
+    def interrupted_note(self) -> str:
+        """What a Ctrl-C leaves: the checkpoint a ``--resume`` continues from, if this run wrote or read one."""
+        if self.saved is None:
+            return "interrupted before this run's first checkpoint: there is nothing to resume"
+        return (f"interrupted: the same command with --resume continues from {self.out / 'checkpoint.pt'} "
+                f"({self.saved}); the iterations after it are lost")
 
     def load(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
@@ -849,12 +894,12 @@ class Run:
         self.scaler.load_state_dict(ckpt["scaler"])
         set_rng_state(ckpt["rng"])
         self.resumed_from = str(path)
+        self.saved = self._position()
 
     def _optimizer_for(self, module: nn.Module) -> torch.optim.Optimizer:
         opt = make_optimizer(module, self.cfg, self.ctx)
-        pending = getattr(self, "_pending_optimizer", None)
-        if pending is not None:
-            opt.load_state_dict(pending)
+        if self._pending_optimizer is not None:
+            opt.load_state_dict(self._pending_optimizer)
             self._pending_optimizer = None
         self.optimizer = opt
         return opt
@@ -886,8 +931,9 @@ class Run:
             prog["samples"], prog["step"] = shape, 0
         every = every or per_epoch
         bar = _bar(cap, "stage 1 GT encoder" if stage == "gt" else "stage 2 image branch", prog["iteration"], ctx)
-        running = torch.zeros(3, device=ctx.device)
-        count = 0
+        # the loss summed since the last log (saved with each checkpoint, so a resumed run logs the same means)
+        running = torch.tensor(prog.get("loss_sum", [0.0, 0.0, 0.0]), dtype=torch.float32, device=ctx.device)
+        count = prog.get("loss_count", 0)
         stop = False
         net.train()
         while not stop and (cap == 0 or prog["iteration"] < cap):
@@ -909,7 +955,7 @@ class Run:
                 if bar is not None:
                     bar.update(1)
                 if it % cfg.log_every == 0 or (cap and it == cap):
-                    vals = (running / count).tolist()  # the only host sync of the loop
+                    vals = (running / count).tolist()  # a host sync, at log steps only
                     self.loss_log.append({"stage": stage, "iteration": it, "loss": vals[0],
                                           "side": vals[1], "feature": vals[2]})
                     if bar is not None:
@@ -923,6 +969,7 @@ class Run:
                 if it % every == 0 or done:
                     stop = on_validate(it) or done
                 if it % cfg.ckpt_every == 0 or stop:
+                    prog.update(loss_sum=running.tolist(), loss_count=count)  # a host sync, at checkpoints only
                     self.save()
                 on_step(stage, it)
                 if stop or end_of_epoch:
@@ -959,7 +1006,7 @@ class Run:
 
         ctx.log(f"stage 1: GT encoder ({count_parameters(self.gt_encoder):,} parameters), BCE on 6 side outputs, "
                 f"until train maxF > {cfg.gt_threshold} or {cfg.gt_iters} iterations")
-        if cfg.gt_iters > 0:
+        if cfg.gt_iters > 0 and prog["reached"] is None:  # a resume from the checkpoint of the passing check: done
             self._loop("gt", net, step, train, cfg.gt_iters, cfg.gt_val_every, check)
         if prog["reached"] is None:
             last = prog["maxf"][-1][1] if prog["maxf"] else float("nan")
@@ -971,7 +1018,7 @@ class Run:
         if ctx.main:
             atomic_save(self.gt_encoder.state_dict(), self.out / "gt_encoder.pt")
         self.progress["stage"] = "image"
-        self.optimizer = None
+        self.optimizer = self._pending_optimizer = None  # stage 1's Adam state (also one resumed but unused)
         self.save()
 
     # ---- stage 2 ----
@@ -982,7 +1029,7 @@ class Run:
         criterion = segloss.ISNetLoss() if cfg.feature_sync else segloss.DeepSupervisionLoss()
 
         def step(net: nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            x = _prepare(batch["image"] - 0.5, cfg, ctx)
+            x = _prepare(batch["image"], cfg, ctx, -0.5)
             gt = _prepare(batch["gt"], cfg, ctx)
             with ctx.autocast():
                 sides, feats = net(x)
@@ -1012,7 +1059,7 @@ class Run:
                     atomic_save(self.model.state_dict(), self.out / "best.pt")
             else:
                 prog["bad"] += 1
-            if cfg.patience and prog["bad"] >= cfg.patience:
+            if early_stopped(self.progress, cfg):
                 ctx.log(f"early stop: {prog['bad']} validations without a better maxF (best {prog['best']:.4f} "
                         f"at iteration {prog['best_iteration']})")
                 return True
@@ -1021,9 +1068,13 @@ class Run:
         loss_name = "ISNetLoss (6 BCE + feature MSE)" if cfg.feature_sync else "6 BCE (no feature sync)"
         ctx.log(f"stage 2: image branch ({count_parameters(self.model):,} parameters), {loss_name}"
                 + (f", GT encoder frozen ({cfg.gt_encoder_mode})" if cfg.feature_sync else ""))
-        if not self.history:  # the untrained model, for the learning table
+        if not self.history:  # the untrained (or --weights) model, for the learning table
             self.record(0, 0, validate(self.model, val_sets, cfg, ctx))
-        self._loop("image", net, step, train, cfg.iters, cfg.val_every, check)
+        if early_stopped(self.progress, cfg):  # a resume from the checkpoint of the stopping validation: done
+            ctx.log(f"early stop already reached: {prog['bad']} validations without a better maxF (--patience "
+                    f"{cfg.patience}); resume with a larger --patience to train on")
+        else:
+            self._loop("image", net, step, train, cfg.iters, cfg.val_every, check)
         self.progress["stage"] = "done"
         self.save()
 
@@ -1196,14 +1247,26 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     amp = str(ctx.amp_dtype).removeprefix("torch.") if ctx.amp_dtype else "off"
     ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {shown}, batch {cfg.batch} × {ctx.world} "
             f"process(es), device {ctx.device}, amp {amp}, output {cfg.out}")
-    run = Run(cfg, ctx)
+    if ctx.main:  # an unwritable --out failed with a traceback at the first checkpoint, after minutes of training
+        _check_writable(Path(cfg.out))
+    if resume_path is None and not args.eval_only and (Path(cfg.out) / "checkpoint.pt").is_file():
+        ctx.log(f"warning: {cfg.out} holds the checkpoint of an earlier run; this new run replaces it at its first "
+                "checkpoint (--resume continues the earlier run instead)")
+    run = Run(cfg, ctx, resuming=resume_path is not None)
     if resume_path is not None:
         run.load(resume_path)
-        if run.progress["stage"] == "done" and cfg.iters > run.progress["image"]["iteration"]:
-            run.progress["stage"] = "image"  # a finished run resumed with more --iters continues
+        if (run.progress["stage"] == "done" and (cfg.iters == 0 or cfg.iters > run.progress["image"]["iteration"])
+                and not early_stopped(run.progress, cfg)):
+            run.progress["stage"] = "image"  # a finished run resumed with more --iters (or --patience) continues
         stage = run.progress["stage"]
         it = run.progress["image" if stage == "done" else stage]["iteration"]
         ctx.log(f"resumed from {resume_path}: stage {stage}, iteration {it}")
+        done_it = run.progress["image"]["iteration"]
+        if (base is not None and cfg.lr_schedule == "cosine" and cfg.iters != base.iters and done_it > 0
+                and stage == "image" and not args.eval_only):
+            ctx.log(f"warning: --iters {base.iters} -> {cfg.iters} with --lr-schedule cosine: the schedule now runs "
+                    f"over the new cap, so the learning rate at iteration {done_it} jumps from "
+                    f"{scheduled_lr(cfg, done_it, base.iters):.3g} to {scheduled_lr(cfg, done_it, cfg.iters):.3g}")
     train, val_sets, test_sets = build_data(cfg, ctx)
     summary: dict[str, Any] = {"out": str(run.out), "config": str(run.out / "config.json")}
 
@@ -1217,10 +1280,14 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         _finish(ctx)
         return summary
 
-    if run.progress["stage"] == "gt":
-        run.train_gt_encoder(train)
-    if run.progress["stage"] == "image":
-        run.train_image_branch(train, val_sets)
+    try:
+        if run.progress["stage"] == "gt":
+            run.train_gt_encoder(train)
+        if run.progress["stage"] == "image":
+            run.train_image_branch(train, val_sets)
+    except KeyboardInterrupt:
+        ctx.log("\n" + run.interrupted_note())
+        raise
 
     # final evaluation, predictions, baselines, curve
     last_it = run.progress["image"]["iteration"]
@@ -1241,7 +1308,8 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     first = run.history[0]
     rows = []
     for name in val_sets:
-        rows += [(f"{name}: untrained (it {first['iteration']})", first["results"][name]),
+        start = "untrained" if not cfg.weights else "--weights"  # a run from --weights starts from those
+        rows += [(f"{name}: {start} (it {first['iteration']})", first["results"][name]),
                  (f"{name}: final (it {last_it})", final[name])]
         rows += [(f"{name}: {k}", v) for k, v in base_res[name].items()]
     rows += [(f"{name}: final", s) for name, s in tests.items()]
@@ -1256,8 +1324,9 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ctx.log(f"stage 2 image branch: {last_it} iterations, best maxF {run.progress['image']['best']:.4f} "
             f"at iteration {run.progress['image']['best_iteration']}")
     ctx.log(format_rows(rows))
+    trained_gt = cfg.feature_sync and not cfg.gt_encoder  # else gt_encoder.pt, if any, is an earlier run's
     paths = {"checkpoint": run.out / "checkpoint.pt", "config": run.out / "config.json",
-             "best model": run.out / "best.pt", "GT encoder": run.out / "gt_encoder.pt",
+             "best model": run.out / "best.pt", "GT encoder": run.out / "gt_encoder.pt" if trained_gt else None,
              "metrics": run.out / "metrics.json", "curve": run.out / "curve.png", "predictions": write}
     for label, p in paths.items():
         if p is not None and p.exists():
@@ -1267,6 +1336,8 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         gt_dir = "<its ground-truth folder>"
         if not cfg.data and ctx.main:  # generated data have no GT folder on disk: write the validation GTs once
             gt_dir = write / f"{name}-gt"
+            for png in gt_dir.glob("*.png"):  # an earlier run's
+                png.unlink()
             for item in val_sets[name]:
                 _write_png(gt_dir / f"{item['name']}.png", item["gt_u8"])
         ctx.log(f"evaluate the PNGs again with: python -m segmetrics eval --pred {write / name} --gt {gt_dir}")
@@ -1274,6 +1345,17 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                    predictions=None if write is None else str(write), progress=run.progress)
     _finish(ctx)
     return summary
+
+
+def _check_writable(out: Path) -> None:
+    """Create ``out`` and write (then remove) a file in it, or exit with one line naming ``--out``."""
+    probe = out / f".write-test-{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SystemExit(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
 
 
 def _finish(ctx: Context) -> None:

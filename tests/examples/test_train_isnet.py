@@ -325,3 +325,210 @@ def test_help_on_validation_sets_says_what_build_data_does(tmp_path):
     text = " ".join(train_isnet.build_parser().format_help().split())
     assert "held-out part of each plain --data folder unless --val is given" in text
     assert "when no validation set is found" not in text
+
+
+def _params_equal(a: Path, b: Path) -> None:
+    ca, cb = (torch.load(p / "checkpoint.pt", weights_only=False) for p in (a, b))
+    for key in ("model", "gt_encoder"):
+        for name in ca[key]:
+            assert torch.equal(ca[key][name], cb[key][name]), f"{key}.{name}"
+    assert ca["progress"] == cb["progress"]
+    assert ca["history"] == cb["history"]
+
+
+def test_resume_killed_right_after_stage_one_passed_its_threshold_trains_no_more_gt_iterations(tmp_path, monkeypatch):
+    """The loop saves a checkpoint when stage 1 passes its threshold, before the stage switch is saved: a resume
+    from it trained the GT encoder on until the next check (iteration 4 instead of 2)."""
+    args = ["--threads", "1", "--gt-threshold", "0", "--gt-iters", "6", "--gt-val-every", "2", "--iters", "2",
+            "--val-every", "2", "--save-predictions", "none"]
+    _run(tmp_path / "straight", *args)
+    _kill_at(monkeypatch, "gt", 2)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    summary = _run(tmp_path / "killed", *args, "--resume")
+    assert summary["progress"]["gt"]["iteration"] == 2 and summary["progress"]["gt"]["reached"] == 2
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
+
+
+def test_resume_killed_right_after_an_early_stop_trains_no_more(tmp_path, monkeypatch):
+    """Same for the early stop of stage 2 (the checkpoint of the stopping validation still says stage 'image')."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "8", "--val-every", "1", "--patience", "1",
+            "--ckpt-every", "8", "--save-predictions", "none", "--lr", "10"]
+    straight = _run(tmp_path / "straight", *args)
+    stopped = straight["progress"]["image"]["iteration"]
+    assert stopped < 8, "the run should have stopped early (lr 10 makes maxF fall)"
+    _kill_at(monkeypatch, "image", stopped)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    summary = _run(tmp_path / "killed", *args, "--resume")
+    assert summary["progress"]["image"]["iteration"] == stopped
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
+    # a finished early-stopped run resumed with the same flags trains no more either; a larger --patience continues
+    again = _run(tmp_path / "killed", *args, "--resume")
+    assert again["progress"]["image"]["iteration"] == stopped
+    more = _run(tmp_path / "killed", *args, "--resume", "--patience", "5")
+    assert more["progress"]["image"]["iteration"] > stopped
+
+
+def test_resume_between_two_loss_logs_logs_the_same_losses(tmp_path, monkeypatch):
+    """The loss shown every --log-every steps is a mean since the last log; a checkpoint between two logs (3, with
+    logs at 2 and 4) lost the steps before it, so the resumed run logged the mean of step 4 alone."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "6", "--val-every", "6", "--ckpt-every", "3",
+            "--log-every", "2", "--save-predictions", "none"]
+    _run(tmp_path / "straight", *args)
+    _kill_at(monkeypatch, "image", 4)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run(tmp_path / "killed", *args, "--resume")
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text())["loss"] for d in ("straight", "killed"))
+    assert [r["iteration"] for r in a] == [2, 4, 6]
+    assert a == b
+
+
+def test_resume_does_not_need_the_weights_files_the_run_started_from(tmp_path, monkeypatch):
+    """--weights / --gt-encoder initialise a run; the checkpoint holds both networks, yet a resume read those files
+    again and stopped with '--weights: no such file' when they had been moved."""
+    weights, encoder = tmp_path / "init.pt", tmp_path / "enc.pt"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), weights)
+    torch.save(ISNetGTEncoder(width=0.0625).state_dict(), encoder)
+    args = ["--threads", "1", "--weights", str(weights), "--gt-encoder", str(encoder), "--iters", "2",
+            "--val-every", "2", "--ckpt-every", "1", "--save-predictions", "none"]
+    _run(tmp_path / "straight", *args)
+    _kill_at(monkeypatch, "image", 1)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "killed", *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    weights.unlink()
+    encoder.unlink()
+    _run(tmp_path / "killed", *args, "--resume")
+    _params_equal(tmp_path / "straight", tmp_path / "killed")
+
+
+def test_a_new_run_in_a_used_folder_neither_lists_nor_mixes_the_earlier_runs_files(tmp_path, capsys):
+    """A second run into the same --out listed the first run's gt_encoder.pt as its own, and left the first run's
+    extra PNGs among its predictions and generated GTs, so the `segmetrics eval` command it prints scored 4 images
+    where the run had validated 2."""
+    _run(tmp_path, "--threads", "1", "--gt-iters", "2", "--iters", "2", "--val-every", "2", "--save-predictions",
+         "every")
+    assert (tmp_path / "gt_encoder.pt").is_file() and (tmp_path / "predictions" / "iter000002").is_dir()
+    capsys.readouterr()
+    summary = _run(tmp_path, "--threads", "1", "--no-feature-sync", "--val-samples", "2", "--iters", "2",
+                   "--val-every", "2", "--save-predictions", "every")
+    printed = capsys.readouterr().out
+    assert "GT encoder" not in printed
+    final = tmp_path / "predictions" / "final"
+    assert len(list((final / "synthetic-val").glob("*.png"))) == summary["final"]["synthetic-val"]["n"] == 2
+    assert len(list((final / "synthetic-val-gt").glob("*.png"))) == 2
+    assert len(list((tmp_path / "predictions" / "iter000002" / "synthetic-val").glob("*.png"))) == 2
+
+
+def test_resume_with_other_iters_under_the_cosine_schedule_says_the_learning_rate_jumps(tmp_path, capsys):
+    """--iters may change on resume, but under --lr-schedule cosine it is the schedule's length: the learning rate
+    jumped (here from 0, the end of the finished schedule, to half the base rate) with no word said."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "2", "--val-every", "2", "--save-predictions", "none",
+            "--lr-schedule", "cosine"]
+    _run(tmp_path, *args)
+    capsys.readouterr()
+    summary = _run(tmp_path, *args, "--resume", "--iters", "4")
+    assert summary["progress"]["image"]["iteration"] == 4
+    assert ("warning: --iters 2 -> 4 with --lr-schedule cosine: the schedule now runs over the new cap, so the "
+            "learning rate at iteration 2 jumps from 0 to 0.0005") in capsys.readouterr().out
+
+
+def test_ctrl_c_says_what_resume_continues_from_and_a_new_run_warns_before_replacing_a_checkpoint(
+        tmp_path, monkeypatch, capsys):
+    """Ctrl-C ended the script with exit 130 and no word on what was kept; a new run in a folder holding an
+    earlier run's checkpoint replaced it silently at its first checkpoint."""
+    args = ["--threads", "1", "--no-feature-sync", "--iters", "6", "--val-every", "6", "--ckpt-every", "3",
+            "--save-predictions", "none"]
+
+    def interrupt_at(iteration):
+        def hook(stage, it):
+            if it == iteration:
+                raise KeyboardInterrupt
+        monkeypatch.setattr(train_isnet, "on_step", hook)
+
+    interrupt_at(2)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, *args)
+    assert "interrupted before this run's first checkpoint: there is nothing to resume" in capsys.readouterr().out
+    interrupt_at(4)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, *args)
+    out = capsys.readouterr().out
+    assert "holds the checkpoint" not in out  # the first run wrote none
+    assert (f"interrupted: the same command with --resume continues from {tmp_path / 'checkpoint.pt'} (stage 2, "
+            "iteration 3); the iterations after it are lost") in out
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run(tmp_path, *args, "--iters", "1")
+    assert (f"warning: {tmp_path} holds the checkpoint of an earlier run; this new run replaces it at its first "
+            "checkpoint (--resume continues the earlier run instead)") in capsys.readouterr().out
+
+
+def test_a_run_from_weights_does_not_call_its_starting_model_untrained(tmp_path, capsys):
+    weights = tmp_path / "init.pt"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), weights)
+    _run(tmp_path / "run", "--threads", "1", "--no-feature-sync", "--weights", str(weights), "--iters", "1",
+         "--val-every", "1", "--save-predictions", "none")
+    out = capsys.readouterr().out
+    assert "synthetic-val: --weights (it 0)" in out and "untrained" not in out
+
+
+def test_atomic_write_text_interrupted_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "config.json"
+    train_isnet.atomic_write_text("{}\n", path)
+
+    def broken_write(self, text, *a, **k):
+        Path.write_bytes(self, text[:3].encode())  # half-written file, then the "kill"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", broken_write)
+    with pytest.raises(KeyboardInterrupt):
+        train_isnet.atomic_write_text('{"seed": 1}\n', path)
+    monkeypatch.undo()
+    assert path.read_text() == "{}\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_prepare_adds_the_image_offset_after_the_copy_to_the_device():
+    """The step subtracted 0.5 on the host, which made an unpinned copy of every pinned batch; _prepare now adds the
+    offset on the device, with the same numbers (meta tensors: nothing is computed on the host)."""
+    x = torch.rand(2, 3, 16, 16)
+    cfg = train_isnet.Config(size=16, input_size=24)
+    ctx = train_isnet.Context(device=torch.device("cpu"))
+    ref = torch.nn.functional.interpolate(x - 0.5, size=(24, 24), mode="bilinear", align_corners=False)
+    assert torch.equal(train_isnet._prepare(x, cfg, ctx, -0.5), ref)
+    meta = train_isnet._prepare(x, cfg, train_isnet.Context(device=torch.device("meta")), -0.5)
+    assert meta.device.type == "meta" and meta.shape == (2, 3, 24, 24)
+
+
+def test_threads_flag_is_applied_on_cuda_too(monkeypatch):
+    """--threads was silently ignored on a CUDA run (its host side still runs torch CPU ops and the metrics)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: None)
+    before = torch.get_num_threads()
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    try:
+        torch.set_num_threads(2)
+        ctx = train_isnet.make_context(train_isnet.Config(device="cuda", threads=1))
+        assert ctx.device.type == "cuda" and torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        train_isnet.make_context(train_isnet.Config(device="cuda", threads=0))  # auto: left to torch on CUDA
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = flags
+
+
+def test_an_unwritable_output_folder_is_refused_before_training(capsys):
+    """It failed with a PermissionError traceback at the first checkpoint, after ckpt_every iterations."""
+    out = Path("/sys/segloss-isnet-out")  # read-only even for root
+    if not Path("/sys").is_dir():
+        pytest.skip("needs Linux's /sys")
+    with pytest.raises(SystemExit, match=r"^--out: cannot write to /sys/segloss-isnet-out: "):
+        _run(out, "--threads", "1")
+    assert "stage 1" not in capsys.readouterr().out
