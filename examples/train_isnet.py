@@ -326,6 +326,18 @@ class Context:
             _write(" ".join(str(m) for m in msg))
 
 
+def sum_over_ranks(t: torch.Tensor, ctx: Context) -> torch.Tensor:
+    """``t`` summed over the processes of a distributed run (a copy; ``t`` itself with one process).
+
+    Every process must call it at the same point (an ``all_reduce``).
+    """
+    if ctx.world == 1 or not dist.is_initialized():
+        return t
+    total = t.detach().clone()
+    dist.all_reduce(total)
+    return total
+
+
 def _write(text: str) -> None:
     try:
         from tqdm.auto import tqdm
@@ -931,8 +943,10 @@ class Run:
             prog["samples"], prog["step"] = shape, 0
         every = every or per_epoch
         bar = _bar(cap, "stage 1 GT encoder" if stage == "gt" else "stage 2 image branch", prog["iteration"], ctx)
-        # the loss summed since the last log (saved with each checkpoint, so a resumed run logs the same means)
-        running = torch.tensor(prog.get("loss_sum", [0.0, 0.0, 0.0]), dtype=torch.float32, device=ctx.device)
+        # the loss summed since the last log (saved with each checkpoint, so a resumed run logs the same means);
+        # the saved sum is over all processes, so rank 0 takes it back and the others start from zero
+        saved = prog.get("loss_sum", [0.0, 0.0, 0.0]) if ctx.main else [0.0, 0.0, 0.0]
+        running = torch.tensor(saved, dtype=torch.float32, device=ctx.device)
         count = prog.get("loss_count", 0)
         stop = False
         net.train()
@@ -955,7 +969,8 @@ class Run:
                 if bar is not None:
                     bar.update(1)
                 if it % cfg.log_every == 0 or (cap and it == cap):
-                    vals = (running / count).tolist()  # a host sync, at log steps only
+                    # the mean over every process's steps; a host sync (and a collective), at log steps only
+                    vals = (sum_over_ranks(running, ctx) / (count * ctx.world)).tolist()
                     self.loss_log.append({"stage": stage, "iteration": it, "loss": vals[0],
                                           "side": vals[1], "feature": vals[2]})
                     if bar is not None:
@@ -969,7 +984,8 @@ class Run:
                 if it % every == 0 or done:
                     stop = on_validate(it) or done
                 if it % cfg.ckpt_every == 0 or stop:
-                    prog.update(loss_sum=running.tolist(), loss_count=count)  # a host sync, at checkpoints only
+                    # a host sync (and a collective), at checkpoints only
+                    prog.update(loss_sum=sum_over_ranks(running, ctx).tolist(), loss_count=count)
                     self.save()
                 on_step(stage, it)
                 if stop or end_of_epoch:

@@ -145,6 +145,31 @@ def test_ddp_two_cpu_processes_validate_like_one(tmp_path):
         assert one[k] == pytest.approx(merged[k], rel=1e-12, abs=1e-12), k
 
 
+def test_logged_loss_is_the_mean_over_every_process(tmp_path):
+    # with DDP the logged loss (progress bar, metrics.json) used to be rank 0's share only
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import json, sys, torch, torch.distributed as dist\n"
+        f"sys.path.insert(0, {str(SCRIPT.parent)!r})\n"
+        "import train_isnet\n"
+        "dist.init_process_group('gloo')\n"
+        "ctx = train_isnet.Context(torch.device('cpu'), rank=dist.get_rank(), world=dist.get_world_size())\n"
+        "mine = torch.tensor([1.0, 2.0, 3.0]) * (ctx.rank + 1)\n"
+        "total = train_isnet.sum_over_ranks(mine, ctx)\n"
+        f"open({str(tmp_path)!r} + f'/r{{ctx.rank}}.json', 'w').write(json.dumps([total.tolist(), mine.tolist()]))\n"
+        "dist.destroy_process_group()\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(probe)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for rank in (0, 1):
+        total, mine = json.loads((tmp_path / f"r{rank}.json").read_text())
+        assert total == [3.0, 6.0, 9.0] and mine == [float(rank + 1) * v for v in (1, 2, 3)]  # input untouched
+    one = torch.tensor([1.0, 2.0])
+    assert train_isnet.sum_over_ranks(one, train_isnet.Context(torch.device("cpu"))) is one
+
+
 def test_atomic_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
     train_isnet.atomic_save({"iteration": 1, "w": torch.arange(4.0)}, path)
