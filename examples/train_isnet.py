@@ -864,6 +864,10 @@ class Run:
         self.resumed_from: str | None = None
         self.saved: str | None = None  # where the last checkpoint of this run stands (for a Ctrl-C note)
         self._pending_optimizer: dict[str, Any] | None = None  # a resumed optimiser state, for the next _loop
+        # the weights of the best validation so far (rank 0, on the CPU): saved in each checkpoint, so that a resumed
+        # run's best.pt is the checkpoint's best, never a later one from the iterations a kill lost
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._has_best = False  # whether the resumed checkpoint says which best.pt goes with it
 
     # ---- checkpoints ----
     def state(self) -> dict[str, Any]:
@@ -872,7 +876,7 @@ class Run:
             "model": self.model.state_dict(), "gt_encoder": self.gt_encoder.state_dict(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rng_state(), "history": self.history,
-            "loss_log": self.loss_log,
+            "loss_log": self.loss_log, "best_model": self.best_state,
         }
 
     def save(self) -> None:
@@ -903,10 +907,27 @@ class Run:
         _load_into(self.gt_encoder, ckpt["gt_encoder"], "--resume", path)
         self.progress, self.history, self.loss_log = ckpt["progress"], ckpt["history"], ckpt["loss_log"]
         self._pending_optimizer = ckpt["optimizer"]
+        self.best_state = ckpt.get("best_model")
+        self._has_best = "best_model" in ckpt  # checkpoints of earlier versions do not say which best.pt they had
         self.scaler.load_state_dict(ckpt["scaler"])
         set_rng_state(ckpt["rng"])
         self.resumed_from = str(path)
         self.saved = self._position()
+
+    def restore_best(self) -> None:
+        """Make ``best.pt`` the resumed checkpoint's best model (rank 0).
+
+        A run killed after a validation that improved (best.pt written) but before the next checkpoint left a
+        best.pt that the resumed run may never reach again (e.g. with other flags); the summary would then name one
+        iteration and best.pt hold another.
+        """
+        if not self.ctx.main or not self._has_best:
+            return
+        path = self.out / "best.pt"
+        if self.best_state is not None:
+            atomic_save(self.best_state, path)
+        elif path.is_file():
+            path.unlink()  # no validation before the checkpoint: the file is from the lost iterations
 
     def _optimizer_for(self, module: nn.Module) -> torch.optim.Optimizer:
         opt = make_optimizer(module, self.cfg, self.ctx)
@@ -1072,7 +1093,8 @@ class Run:
             if first["maxF"] > prog["best"]:
                 prog.update(best=first["maxF"], best_iteration=it, bad=0)
                 if ctx.main:
-                    atomic_save(self.model.state_dict(), self.out / "best.pt")
+                    self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                    atomic_save(self.best_state, self.out / "best.pt")
             else:
                 prog["bad"] += 1
             if early_stopped(self.progress, cfg):
@@ -1271,6 +1293,8 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     run = Run(cfg, ctx, resuming=resume_path is not None)
     if resume_path is not None:
         run.load(resume_path)
+        if not args.eval_only:
+            run.restore_best()
         if (run.progress["stage"] == "done" and (cfg.iters == 0 or cfg.iters > run.progress["image"]["iteration"])
                 and not early_stopped(run.progress, cfg)):
             run.progress["stage"] = "image"  # a finished run resumed with more --iters (or --patience) continues

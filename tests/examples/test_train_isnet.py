@@ -557,3 +557,33 @@ def test_an_unwritable_output_folder_is_refused_before_training(capsys):
     with pytest.raises(SystemExit, match=r"^--out: cannot write to /sys/segloss-isnet-out: "):
         _run(out, "--threads", "1")
     assert "stage 1" not in capsys.readouterr().out
+
+
+def test_best_pt_after_a_resume_is_the_checkpoints_best(tmp_path, monkeypatch):
+    # a kill after a validation that wrote best.pt but before the next checkpoint left that later best.pt in
+    # place; a resumed run that did not reach it again (other flags) then named one best iteration in its summary
+    # while best.pt held the weights of another
+    args = ("--gt-iters", "2", "--iters", "4", "--val-every", "2", "--ckpt-every", "2", "--save-predictions", "none")
+    _run(tmp_path, *args)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    best = ckpt["best_model"]
+    assert ckpt["progress"]["image"]["best_iteration"] in (2, 4) and best is not None
+    assert all(torch.equal(best[k], v) for k, v in torch.load(tmp_path / "best.pt").items())
+    torch.save({k: v + 1 for k, v in best.items()}, tmp_path / "best.pt")  # what the lost iterations wrote
+    summary = _run(tmp_path, *args, "--resume")  # finished: nothing more is trained
+    assert summary["progress"]["image"]["iteration"] == 4
+    assert all(torch.equal(best[k], v) for k, v in torch.load(tmp_path / "best.pt").items())
+    # killed after the validation of iteration 2 wrote best.pt, before the checkpoint of iteration 3
+    _kill_at(monkeypatch, "image", 2)
+    with pytest.raises(_Killed):
+        _run(tmp_path / "early", *args, "--ckpt-every", "3")
+    ckpt = torch.load(tmp_path / "early" / "checkpoint.pt", weights_only=False)
+    assert ckpt["progress"]["image"]["iteration"] < 2 and (tmp_path / "early" / "best.pt").is_file()
+    _kill_at(monkeypatch, "image", 1)  # resumed, then killed again before iteration 2's validation
+    with pytest.raises(_Killed):
+        _run(tmp_path / "early", *args, "--ckpt-every", "3", "--resume")
+    if ckpt["best_model"] is None:  # no validation before that checkpoint: the file was from the lost iterations
+        assert not (tmp_path / "early" / "best.pt").exists()
+    else:
+        saved = torch.load(tmp_path / "early" / "best.pt")
+        assert all(torch.equal(ckpt["best_model"][k], v) for k, v in saved.items())
