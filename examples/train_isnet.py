@@ -1361,8 +1361,10 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ctx.log(f"stage 1 GT encoder: {gt_prog['iteration']} iterations, "
                 + (f"train maxF > {cfg.gt_threshold} at iteration {reached}" if reached
                    else f"threshold {cfg.gt_threshold} NOT reached"))
-    ctx.log(f"stage 2 image branch: {last_it} iterations, best maxF {run.progress['image']['best']:.4f} "
-            f"at iteration {run.progress['image']['best_iteration']}")
+    img = run.progress["image"]
+    best = (f"best maxF {img['best']:.4f} at iteration {img['best_iteration']}" if img["best"] >= 0
+            else "no validation yet, so no best model")  # (a resume with --iters at or below its iteration)
+    ctx.log(f"stage 2 image branch: {last_it} iterations, {best}")
     ctx.log(format_rows(rows))
     trained_gt = cfg.feature_sync and not cfg.gt_encoder  # else gt_encoder.pt, if any, is an earlier run's
     paths = {"checkpoint": run.out / "checkpoint.pt", "config": run.out / "config.json",

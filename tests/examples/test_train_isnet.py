@@ -587,3 +587,18 @@ def test_best_pt_after_a_resume_is_the_checkpoints_best(tmp_path, monkeypatch):
     else:
         saved = torch.load(tmp_path / "early" / "best.pt")
         assert all(torch.equal(ckpt["best_model"][k], v) for k, v in saved.items())
+
+
+def test_summary_without_a_stage_two_validation_says_so(tmp_path, monkeypatch, capsys):
+    # a resume with --iters at or below the checkpoint's iteration, before any stage-2 validation, used to
+    # report "best maxF -1.0000 at iteration 0"
+    args = ("--gt-iters", "2", "--iters", "6", "--val-every", "6", "--ckpt-every", "2", "--save-predictions", "none")
+    _kill_at(monkeypatch, "image", 3)
+    with pytest.raises(_Killed):
+        _run(tmp_path, *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    capsys.readouterr()
+    summary = _run(tmp_path, *args[:2], "--iters", "2", *args[4:], "--resume")
+    out = capsys.readouterr().out
+    assert summary["progress"]["image"]["best"] < 0  # the untrained model's row (iteration 0) is not a best
+    assert "2 iterations, no validation yet, so no best model" in out and "-1.0000" not in out
