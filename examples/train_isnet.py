@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=threads,
                    help="CPU threads for torch (0: auto, one per core that other processes do not keep busy when the "
                         "run starts; torch's threads spin while descheduled, so a thread per busy core can make a "
-                        "step 10x slower)")
+                        "step 10x slower; on CUDA, 0 leaves torch's default)")
     g.add_argument("--amp", choices=("auto", "off", "bf16", "fp16"),
                    help="autocast: auto = bf16 on CUDA, off on CPU; fp16 uses a gradient scaler")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
