@@ -233,6 +233,18 @@ def _split_batch(x: Any, name: str) -> list[Any]:
         raise ValueError(
             f"`{name}` must be (H, W), (N, H, W), (N, 1, H, W) or a list of (H, W) maps; got shape {arr.shape}"
         )
+    if arr.shape[2] in (1, 3, 4) and min(arr.shape[:2]) >= 8:
+        # an image read with its channel axis last (cv2.imread without IMREAD_GRAYSCALE, mask[..., None]) is scored
+        # as a batch of H images one, three or four pixels wide: valid, so a warning, not an error
+        import warnings
+
+        warnings.warn(
+            f"`{name}` of shape {arr.shape} is taken as a batch of {arr.shape[0]} images {arr.shape[2]} pixel(s) wide; "
+            f"if it is one (H, W, C) image with its channel axis last, pass an (H, W) map (e.g. {name}[..., 0], or a "
+            "grey conversion)",
+            UserWarning,
+            stacklevel=4,
+        )
     if arr.shape[0] == 0:
         raise ValueError(f"`{name}` must not be an empty batch; got shape {arr.shape}")
     return list(arr)

@@ -160,3 +160,26 @@ def test_a_choice_option_given_an_array_names_the_option():
             call()
     with pytest.raises(ValueError, match=r"`compat` must be one of \('exact', 'pysod'\); got array\('exact'"):
         segmetrics.msiou(gt, gt, compat=np.array("exact"))  # a 0-d array is not the string either
+
+
+def test_an_image_with_its_channel_axis_last_is_warned_about():
+    # (H, W, 1) or (H, W, 3) maps (cv2.imread without IMREAD_GRAYSCALE, mask[..., None]) were scored silently as a
+    # batch of H images one or three pixels wide
+    import warnings
+
+    from skimage import data as skdata
+
+    import segmetrics
+
+    gt = (skdata.horse() == 0).astype(np.uint8) * 255
+    pred = np.stack([gt] * 3, axis=-1)
+    with pytest.warns(UserWarning, match=r"of shape \(328, 400, 3\) is taken as a batch of 328 images") as rec:
+        batch = segmetrics.mae(pred, np.stack([gt] * 3, axis=-1))
+    assert [str(w.message)[:6] for w in rec] == ["`pred`", "`gt` o"]  # one each, naming the argument
+    assert "if it is one (H, W, C) image with its channel axis last, pass an (H, W) map (e.g. pred[..., 0]" in str(
+        rec[0].message)
+    assert len(batch) == 328  # still a valid batch: a warning, not an error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert segmetrics.mae(pred[..., 0], gt) == 0.0
+        segmetrics.mae(np.zeros((2, 10, 3), np.uint8), np.zeros((2, 10, 3), np.uint8))  # a narrow batch: silent
