@@ -34,6 +34,7 @@ EXIT_OK, EXIT_IMAGE_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from segmetrics.app.image_io import _COLOR_MODES
     from segmetrics.registry import OPTIONS, all_metrics, default_metrics
 
     p = sub.add_parser(
@@ -57,7 +58,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                    help="worker kind: spawn processes (auto, the default) or threads (no start-up cost)")
     p.add_argument("--resize", choices=("error", "pred-to-gt"), default=None,
                    help="size mismatch policy (default: error for that image)")
-    p.add_argument("--color", choices=("gray", "first"), default=None,
+    p.add_argument("--color", choices=_COLOR_MODES, default=None,
                    help="colour files: OpenCV grey conversion (default) or the first RGB channel (DIS)")
     p.add_argument("--prefix", default="", help="prediction stem = prefix + GT stem + suffix")
     p.add_argument("--suffix", default="", help="see --prefix")

@@ -580,8 +580,10 @@ def evaluate_folder(
     opts = MetricOptions.make(metrics, **options)
     if executor not in ("auto", "process", "thread"):
         raise ValueError(f"`executor` must be one of ('auto', 'process', 'thread'); got {executor!r}")
-    if color not in ("gray", "first"):
-        raise ValueError(f"`color` must be one of ('gray', 'first'); got {color!r}")
+    from segmetrics.app.image_io import _COLOR_MODES
+
+    if color not in _COLOR_MODES:
+        raise ValueError(f"`color` must be one of {_COLOR_MODES}; got {color!r}")
     cache: str | None
     if skeleton_cache is True:
         from segmetrics.app.skeleton_cache import default_cache_dir
