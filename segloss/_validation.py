@@ -241,7 +241,7 @@ def class_weight_buffer(weight: Any, name: str = "weight") -> torch.Tensor | Non
     except (TypeError, ValueError, RuntimeError):
         t = None
     if t is None:
-        raise TypeError(f"`{name}` must be a 1-D sequence of class weights; got {type(weight).__name__}")
+        raise TypeError(f"`{name}` must be a 1-D sequence of class weights; got {_received(weight)}")
     if t.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-D sequence of class weights; got shape {tuple(t.shape)}")
     check_values(in_range(name, t, 0.0, None, what="finite non-negative class weights"))
@@ -249,7 +249,7 @@ def class_weight_buffer(weight: Any, name: str = "weight") -> torch.Tensor | Non
 
 
 def check_ignore_index(ignore_index: Any) -> int | None:
-    """Check an ``ignore_index`` (an int, numpy integers included, not a bool; or ``None``) and return it as a Python int.
+    """Check an ``ignore_index`` (an int, numpy integers included, not a bool; or ``None``); return a Python int.
 
     Raises:
         TypeError: if it is not an integer or ``None``.
