@@ -158,7 +158,7 @@ def check_number(
 def check_int(value: Any, name: str, *, low: int | None = None, none_ok: bool = False, what: str = "") -> int | None:
     """Check that ``value`` is an integer (Python or numpy, not ``bool``) ``>= low`` and return it as a Python ``int``.
 
-    ``none_ok`` lets ``None`` through (returned as is). ``what`` replaces the default expectation in the message
+    ``none_ok`` lets ``None`` through (returned as is). ``what`` replaces the default expectations in both messages
     (e.g. ``"an odd int >= 3"``). A float, even ``3.0``, is refused: a count or a size is an integer.
 
     Raises:
@@ -169,19 +169,19 @@ def check_int(value: Any, name: str, *, low: int | None = None, none_ok: bool = 
         >>> import numpy as np
         >>> check_int(np.int64(4), "chunk_size", low=1)
         4
-        >>> check_int(2.0, "dilation", low=1)
+        >>> check_int(2.0, "num_outputs", low=1)
         Traceback (most recent call last):
         ...
-        TypeError: `dilation` must be an int >= 1; got float 2.0
+        TypeError: `num_outputs` must be an int; got float 2.0
     """
     if value is None and none_ok:
         return None
-    want = what or ("an int" + (f" >= {low}" if low is not None else "")) + (" or None" if none_ok else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        want = what or "an int" + (" or None" if none_ok else "")
         raise TypeError(f"`{name}` must be {want}; got {_received(value)}")
     value = int(value)
     if low is not None and value < low:
-        raise ValueError(f"`{name}` must be {want}; got {value!r}")
+        raise ValueError(f"`{name}` must be {what or f'>= {low}'}; got {value!r}")
     return value
 
 

@@ -69,16 +69,21 @@ def _check_classes(classes: Any, num_classes: int | None = None) -> str | tuple[
 
 
 def _check_options(
-    classes: Any, per_image: bool, ignore_index: int | None, from_logits: bool, reduction: str
+    classes: Any, per_image: bool, ignore_index: int | None, from_logits: bool, reduction: str,
+    num_classes: int | None = None,
 ) -> tuple[str | tuple[int, ...], int | None]:
-    """Validate the options of :func:`lovasz_softmax_loss` and its module; ``(classes, ignore_index)`` normalised."""
+    """Validate the options of :func:`lovasz_softmax_loss` and its module; ``(classes, ignore_index)`` normalised.
+
+    ``num_classes`` (the functional form, which knows C) bounds the class ids; the module checks them against C at
+    its first call.
+    """
     check_choice(reduction, "reduction", REDUCTIONS)
     check_bool(per_image, "per_image")
     if not per_image and reduction == "none":
         raise ValueError("`reduction` must be 'mean' or 'sum' when per_image=False (one loss for the batch); got "
                          "'none'")
     check_bool(from_logits, "from_logits")
-    return _check_classes(classes), check_ignore_index(ignore_index)
+    return _check_classes(classes, num_classes), check_ignore_index(ignore_index)
 
 
 def _class_selection(classes: Any, num_classes: int, device: torch.device) -> torch.Tensor | None:
@@ -169,9 +174,9 @@ def lovasz_softmax_loss(
         >>> loss = lovasz_softmax_loss(pred, torch.randint(0, 4, (2, 8, 8)))
         >>> loss.backward()
     """
-    classes, ignore_index = _check_options(classes, per_image, ignore_index, from_logits, reduction)
     check_logits(pred, "pred", ndim=4)
     n, c, h, w = pred.shape
+    classes, ignore_index = _check_options(classes, per_image, ignore_index, from_logits, reduction, c)
     if c < 2:
         raise ValueError(f"`pred` must have C >= 2 channels (use 2 channels for binary); got {tuple(pred.shape)}")
     check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))

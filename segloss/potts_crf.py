@@ -339,7 +339,7 @@ def _check_options(
     kernel_size = check_int(kernel_size, "kernel_size", low=3, what="an odd int >= 3")
     if kernel_size % 2 == 0:
         raise ValueError(f"`kernel_size` must be an odd int >= 3; got {kernel_size!r}")
-    dilation = check_int(dilation, "dilation", low=1)
+    dilation = check_int(dilation, "dilation", low=1, what="an int >= 1")
     chunk_size = check_int(chunk_size, "chunk_size", low=1, what="a positive int")
     image_range, grid_cells_per_sigma = _check_grid_args(image_range, grid_cells_per_sigma)
     return dict(sigma_rgb=sigma_rgb, sigma_xy=sigma_xy, backend=backend, kernel_size=kernel_size, dilation=dilation,
