@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from segloss._validation import (
@@ -18,14 +19,19 @@ def check_level_weights(
 ) -> list[float] | None:
     """One non-negative weight per level as a list of floats (``None`` stays ``None``); a tensor is read once.
 
+    Numpy scalars and a 1-D numpy array are accepted like Python numbers and a list.
+
     ``count=None`` (a module's constructor, before the number of levels is known) accepts any length.
     """
     if weights is None:
         return None
+    given = weights
     if isinstance(weights, torch.Tensor):
         weights = weights.detach().cpu().tolist()
+    elif isinstance(weights, np.ndarray):
+        weights = weights.tolist()
     if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
-        raise TypeError(f"`{name}` must be a sequence of numbers or None; got {type(weights).__name__}")
+        raise TypeError(f"`{name}` must be a sequence of numbers or None; got {type(given).__name__} {given!r}")
     if count is not None and len(weights) != count:
         raise ValueError(f"`{name}` must have one weight per level ({count}); got {len(weights)}")
     for i, w in enumerate(weights):

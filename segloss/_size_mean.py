@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from segloss._autograd import graph_backward, save, saved
 from segloss._modes import CLASS_MODES, check_mode_channels
 from segloss._validation import (
+    REDUCTIONS,
     ValueRule,
     check_bool,
     check_choice,
@@ -29,6 +30,13 @@ from segloss._validation import (
 )
 
 _TINY = 1e-12
+
+
+def check_options(mode: str, from_logits: bool, reduction: str) -> None:
+    """Validate the options every size loss (function and module) shares: ``mode``, ``from_logits``, ``reduction``."""
+    check_choice(mode, "mode", CLASS_MODES)
+    check_bool(from_logits, "from_logits")
+    check_choice(reduction, "reduction", REDUCTIONS)
 
 
 def check_pred(pred: torch.Tensor, mode: str) -> None:

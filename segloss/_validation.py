@@ -14,6 +14,7 @@ is in force.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_class_weight",
     "check_finite",
     "check_ignore_index",
+    "check_int",
     "check_label_dtype",
     "check_labels",
     "check_logits",
@@ -93,7 +95,7 @@ def value_checks_enabled() -> bool:
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
+    if not isinstance(value, str if all(isinstance(c, str) for c in choices) else object) or value not in choices:
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {value!r}")
 
 
@@ -101,6 +103,11 @@ def check_bool(value: Any, name: str) -> None:
     """Raise ``TypeError`` naming ``name`` unless ``value`` is a ``bool`` (``"False"`` or ``0`` are not)."""
     if not isinstance(value, bool):
         raise TypeError(f"`{name}` must be a bool (True or False); got {value!r}")
+
+
+def _received(value: Any) -> str:
+    """``"<type> <repr>"`` of a refused option value, for the messages."""
+    return f"{type(value).__name__} {value!r}"
 
 
 def check_number(
@@ -111,15 +118,32 @@ def check_number(
     high: float | None = None,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
-) -> None:
-    """Raise unless ``value`` is a real number inside the given bounds.
+) -> int | float:
+    """Check that ``value`` is a real number inside the given bounds and return it as a Python ``int`` / ``float``.
+
+    Python ``int`` / ``float`` and numpy integer / floating scalars (``np.float32(15)``, ``np.int64(3)``: any
+    ``numbers.Real``) are accepted and returned as the Python number they represent exactly, so a numpy scalar gives
+    the same loss as the Python number. ``bool`` (and ``np.bool_``) is refused: ``True`` is not a weight. Tensors,
+    0-d included, are refused too: reading one costs a host synchronisation on an accelerator at every call (pass
+    ``x.item()`` once instead).
 
     Raises:
-        TypeError: if ``value`` is not an ``int``/``float`` (``bool`` is rejected).
+        TypeError: if ``value`` is not a real number (``bool`` and tensors are rejected).
         ValueError: if it is NaN/Inf or outside ``[low, high]`` (bounds optionally exclusive).
+
+    Examples:
+        >>> import numpy as np
+        >>> check_number(np.float32(15), "sigma_rgb", low=0)
+        15.0
+        >>> check_number(True, "eps")
+        Traceback (most recent call last):
+        ...
+        TypeError: `eps` must be a number; got bool True
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a number; got {type(value).__name__}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        hint = " (pass a Python number, e.g. `x.item()`)" if isinstance(value, torch.Tensor) else ""
+        raise TypeError(f"`{name}` must be a number; got {_received(value)}{hint}")
+    value = int(value) if isinstance(value, numbers.Integral) else float(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"`{name}` must be finite; got {value!r}")
     if low is not None and (value < low or (value == low and not low_inclusive)):
@@ -128,6 +152,37 @@ def check_number(
     if high is not None and (value > high or (value == high and not high_inclusive)):
         op = "<=" if high_inclusive else "<"
         raise ValueError(f"`{name}` must be {op} {high}; got {value!r}")
+    return value
+
+
+def check_int(value: Any, name: str, *, low: int | None = None, none_ok: bool = False, what: str = "") -> int | None:
+    """Check that ``value`` is an integer (Python or numpy, not ``bool``) ``>= low`` and return it as a Python ``int``.
+
+    ``none_ok`` lets ``None`` through (returned as is). ``what`` replaces the default expectations in both messages
+    (e.g. ``"an odd int >= 3"``). A float, even ``3.0``, is refused: a count or a size is an integer.
+
+    Raises:
+        TypeError: if ``value`` is not an integer.
+        ValueError: if it is below ``low``.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_int(np.int64(4), "chunk_size", low=1)
+        4
+        >>> check_int(2.0, "num_outputs", low=1)
+        Traceback (most recent call last):
+        ...
+        TypeError: `num_outputs` must be an int; got float 2.0
+    """
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        want = what or "an int" + (" or None" if none_ok else "")
+        raise TypeError(f"`{name}` must be {want}; got {_received(value)}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"`{name}` must be {what or f'>= {low}'}; got {value!r}")
+    return value
 
 
 def check_tensor(x: Any, name: str) -> None:
@@ -186,17 +241,20 @@ def class_weight_buffer(weight: Any, name: str = "weight") -> torch.Tensor | Non
     except (TypeError, ValueError, RuntimeError):
         t = None
     if t is None:
-        raise TypeError(f"`{name}` must be a 1-D sequence of class weights; got {type(weight).__name__}")
+        raise TypeError(f"`{name}` must be a 1-D sequence of class weights; got {_received(weight)}")
     if t.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-D sequence of class weights; got shape {tuple(t.shape)}")
     check_values(in_range(name, t, 0.0, None, what="finite non-negative class weights"))
     return t
 
 
-def check_ignore_index(ignore_index: Any) -> None:
-    """Raise ``TypeError`` unless ``ignore_index`` is an int (not a bool) or ``None``."""
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise TypeError(f"`ignore_index` must be an int or None; got {type(ignore_index).__name__}")
+def check_ignore_index(ignore_index: Any) -> int | None:
+    """Check an ``ignore_index`` (an int, numpy integers included, not a bool; or ``None``); return a Python int.
+
+    Raises:
+        TypeError: if it is not an integer or ``None``.
+    """
+    return check_int(ignore_index, "ignore_index", none_ok=True)
 
 
 def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:

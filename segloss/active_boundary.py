@@ -123,16 +123,21 @@ def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
 
 def _check_options(
     mode: str, compat: str, reduction: str, theta: float, max_n_ratio: float, label_smoothing: float,
-    ignore_index: Any,
-) -> None:
-    """Validate the options shared by :func:`active_boundary_loss` and :class:`ActiveBoundaryLoss`."""
+    ignore_index: Any, detach: bool,
+) -> tuple[float, float, float, int | None]:
+    """Validate the options of :func:`active_boundary_loss` and :class:`ActiveBoundaryLoss` (``weight``: by each).
+
+    Returns:
+        ``(theta, max_n_ratio, label_smoothing, ignore_index)`` as Python numbers.
+    """
     check_choice(mode, "mode", CLASS_MODES)
     check_choice(compat, "compat", COMPATS)
     check_choice(reduction, "reduction", REDUCTIONS)
-    check_number(theta, "theta", low=0.0, low_inclusive=False)
-    check_number(max_n_ratio, "max_n_ratio", low=0.0, high=1.0)
-    check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)
-    check_ignore_index(ignore_index)
+    check_bool(detach, "detach")
+    return (float(check_number(theta, "theta", low=0.0, low_inclusive=False)),
+            float(check_number(max_n_ratio, "max_n_ratio", low=0.0, high=1.0)),
+            float(check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_inclusive=False)),
+            check_ignore_index(ignore_index))
 
 
 def _validate_target(target: Any, n: int, mode: str, name: str = "target", channels: int = 0) -> torch.Tensor:
@@ -220,7 +225,7 @@ def abl_distance_map(
     """
     check_tensor(target, "target")
     check_choice(compat, "compat", COMPATS)
-    check_ignore_index(ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(f"`target` must be an integer tensor of class ids; got dtype {target.dtype}")
     if target.ndim not in (2, 3) or target.numel() == 0:
@@ -395,14 +400,14 @@ def active_boundary_loss(
         >>> loss = active_boundary_loss(pred, target)
         >>> loss.backward()
     """
-    _check_options(mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index)
+    theta, max_n_ratio, label_smoothing, ignore_index = _check_options(
+        mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index, detach)
     check_logits(pred, "pred", ndim=4)
     n = pred.shape[0]
     num_classes = check_mode_channels(pred, mode)
     target = _validate_target(target, n, mode, channels=pred.shape[1])
     check_same_device(pred, target, "pred", "target")
     check_label_dtype(target)
-    check_bool(detach, "detach")
     if weight is not None:
         check_class_weight(weight, num_classes, pred, "weight")
     h, w = target.shape[1:]
@@ -631,8 +636,8 @@ class ActiveBoundaryLoss(LossModule):
         compat: str = "paper",
     ) -> None:
         super().__init__()
-        _check_options(mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index)
-        check_bool(detach, "detach")
+        theta, max_n_ratio, label_smoothing, ignore_index = _check_options(
+            mode, compat, reduction, theta, max_n_ratio, label_smoothing, ignore_index, detach)
         self.mode, self.ignore_index, self.theta = mode, ignore_index, theta
         self.max_n_ratio, self.label_smoothing, self.detach = max_n_ratio, label_smoothing, detach
         self.reduction, self.compat = reduction, compat

@@ -6,6 +6,8 @@ ABL alone can diverge (active-boundary-loss issue #3), which is why it is packag
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 
@@ -13,6 +15,7 @@ from segloss._modes import check_mode_channels
 from segloss._module import LossModule
 from segloss._validation import check_class_weight, check_logits, check_number, class_weight_buffer, valid_labels
 from segloss.active_boundary import _as_class_logits, _autocast_off, _validate_target, active_boundary_loss
+from segloss.active_boundary import _check_options as _check_abl_options
 from segloss.lovasz import batch_lovasz
 
 ABL_OPTIONS = ("compat", "theta", "max_n_ratio", "label_smoothing", "detach")  # passed through **abl_kwargs
@@ -29,6 +32,26 @@ def _check_abl_kwargs(abl_kwargs: dict) -> None:
         hint = " (per-class weights of CE and ABL are `class_weight`)" if "weight" in unknown else ""
         raise TypeError(f"the CE + Lovász + ABL loss got unexpected keyword arguments {unknown}{hint}; its further "
                         f"ABL options are {list(ABL_OPTIONS)}")
+
+
+def _check_options(
+    abl_weight: float, ce_weight: float, lovasz_weight: float, mode: str, ignore_index: int | None, abl_kwargs: dict
+) -> tuple[float, float, float, int | None, dict]:
+    """Validate every option of :func:`ce_lovasz_abl_loss` and :class:`CELovaszABLLoss` (the ABL ones by ABL's check).
+
+    Returns:
+        ``(abl_weight, ce_weight, lovasz_weight, ignore_index, abl_kwargs)`` with Python numbers.
+    """
+    weights = [float(check_number(value, name, low=0.0)) for name, value in
+               (("abl_weight", abl_weight), ("ce_weight", ce_weight), ("lovasz_weight", lovasz_weight))]
+    _check_abl_kwargs(abl_kwargs)
+    opts = {k: p.default for k, p in inspect.signature(active_boundary_loss).parameters.items() if k in ABL_OPTIONS}
+    opts.update(abl_kwargs)
+    theta, ratio, smoothing, ignore_index = _check_abl_options(
+        mode, opts["compat"], "mean", opts["theta"], opts["max_n_ratio"], opts["label_smoothing"], ignore_index,
+        opts["detach"])
+    checked = dict(opts, theta=theta, max_n_ratio=ratio, label_smoothing=smoothing)
+    return weights[0], weights[1], weights[2], ignore_index, {k: checked[k] for k in abl_kwargs}
 
 
 def ce_lovasz_abl_loss(
@@ -79,9 +102,8 @@ def ce_lovasz_abl_loss(
         >>> sorted(parts)
         ['abl', 'ce', 'lovasz', 'total']
     """
-    for name, value in (("abl_weight", abl_weight), ("ce_weight", ce_weight), ("lovasz_weight", lovasz_weight)):
-        check_number(value, name, low=0.0)
-    _check_abl_kwargs(abl_kwargs)
+    abl_weight, ce_weight, lovasz_weight, ignore_index, abl_kwargs = _check_options(
+        abl_weight, ce_weight, lovasz_weight, mode, ignore_index, abl_kwargs)
     if class_weight is not None:  # checked here under its own name (ABL would call it `weight`)
         check_logits(pred, "pred", ndim=4)
         check_class_weight(class_weight, check_mode_channels(pred, mode), pred, "class_weight")
@@ -145,9 +167,8 @@ class CELovaszABLLoss(LossModule):
         **abl_kwargs,
     ) -> None:
         super().__init__()
-        for name, value in (("abl_weight", abl_weight), ("ce_weight", ce_weight), ("lovasz_weight", lovasz_weight)):
-            check_number(value, name, low=0.0)
-        _check_abl_kwargs(abl_kwargs)
+        abl_weight, ce_weight, lovasz_weight, ignore_index, abl_kwargs = _check_options(
+            abl_weight, ce_weight, lovasz_weight, mode, ignore_index, abl_kwargs)
         self.abl_weight, self.ce_weight, self.lovasz_weight = abl_weight, ce_weight, lovasz_weight
         self.mode, self.ignore_index, self.abl_kwargs = mode, ignore_index, dict(abl_kwargs)
         self.register_buffer("class_weight", class_weight_buffer(class_weight, "class_weight"))

@@ -34,6 +34,7 @@ from segloss._validation import (
     check_bool,
     check_choice,
     check_ignore_index,
+    check_int,
     check_logits,
     check_number,
     check_same_device,
@@ -204,6 +205,28 @@ def _cas_official(s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
     return alpha * term1 - (1.0 - alpha) * term2
 
 
+def _check_cas_options(
+    alpha: float | None,
+    mode: str,
+    from_logits: bool,
+    ignore_index: int | None,
+    reduction: str,
+    compat: str,
+    batch_size: int | None,
+    max_regions: int | None,
+) -> tuple[float | None, int | None, int | None, int | None]:
+    """Validate the options of :func:`cas_loss` and :class:`CASLoss`; the numbers come back as Python numbers."""
+    check_choice(mode, "mode", CLASS_MODES)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_choice(compat, "compat", _COMPATS)
+    check_bool(from_logits, "from_logits")
+    if alpha is not None:
+        alpha = float(check_number(alpha, "alpha", low=0.0, high=1.0))
+    sizes = [check_int(v, name, low=1, none_ok=True, what="a positive int or None")
+             for name, v in (("batch_size", batch_size), ("max_regions", max_regions))]
+    return alpha, check_ignore_index(ignore_index), sizes[0], sizes[1]
+
+
 def cas_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -268,23 +291,16 @@ def cas_loss(
         >>> regions = torch.randint(0, 3, (2, 16, 16)) * 7  # arbitrary ids
         >>> cas_loss(logits, regions).backward()
     """
-    check_choice(mode, "mode", CLASS_MODES)
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_choice(compat, "compat", _COMPATS)
+    alpha, ignore_index, batch_size, max_regions = _check_cas_options(
+        alpha, mode, from_logits, ignore_index, reduction, compat, batch_size, max_regions)
     if alpha is None:
         alpha = 0.5 if compat == "official" else 0.1
-    check_number(alpha, "alpha", low=0.0, high=1.0)
     _check_pred(pred, mode)
     n, _, h, w = pred.shape
     check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))
     check_same_device(pred, target, "pred", "target")
     if compat == "paper" and (target.is_floating_point() or target.is_complex()):
         raise TypeError(f"`target` must be an integer region-id map for compat='paper'; got dtype {target.dtype}")
-    for name, val in (("batch_size", batch_size), ("max_regions", max_regions)):
-        if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
-            raise ValueError(f"`{name}` must be a positive int or None; got {val!r}")
-    check_bool(from_logits, "from_logits")
-    check_ignore_index(ignore_index)
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     soft_mask = compat == "official" and target.is_floating_point()
     idx = dense_region_index(target.reshape(n, h * w)) if compat == "paper" else None
@@ -330,11 +346,8 @@ class CASLoss(LossModule):
         max_regions: int | None = None,
     ) -> None:
         super().__init__()
-        check_choice(mode, "mode", CLASS_MODES)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_choice(compat, "compat", _COMPATS)
-        if alpha is not None:
-            check_number(alpha, "alpha", low=0.0, high=1.0)
+        alpha, ignore_index, batch_size, max_regions = _check_cas_options(
+            alpha, mode, from_logits, ignore_index, reduction, compat, batch_size, max_regions)
         self.alpha, self.mode, self.from_logits = alpha, mode, from_logits
         self.ignore_index, self.reduction, self.compat, self.batch_size = ignore_index, reduction, compat, batch_size
         self.max_regions = max_regions
@@ -373,6 +386,13 @@ def _binary_logit(pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
+def _check_cace_options(from_logits: bool, ignore_index: int | None, reduction: str) -> int | None:
+    """Validate the options of :func:`cace_loss` and :class:`CACELoss`; return ``ignore_index`` as a Python int."""
+    check_bool(from_logits, "from_logits")
+    check_choice(reduction, "reduction", REDUCTIONS)
+    return check_ignore_index(ignore_index)
+
+
 def cace_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -407,13 +427,11 @@ def cace_loss(
         >>> cace_loss(torch.randn(2, 1, 8, 8), torch.randint(0, 2, (2, 8, 8)))
         tensor(...)
     """
-    check_choice(reduction, "reduction", REDUCTIONS)
+    ignore_index = _check_cace_options(from_logits, ignore_index, reduction)
     check_logits(pred, "pred", ndim=(3, 4))
     n, h, w = pred.shape[0], pred.shape[-2], pred.shape[-1]
     check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))
     check_same_device(pred, target, "pred", "target")
-    check_bool(from_logits, "from_logits")
-    check_ignore_index(ignore_index)
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     check_values(pred_rule, in_range("target", target, what="a 0/1 or soft mask", ignore=ignore_index))
     z = _binary_logit(pred, from_logits)
@@ -439,7 +457,7 @@ class CACELoss(LossModule):
 
     def __init__(self, *, from_logits: bool = True, ignore_index: int | None = None, reduction: str = "mean") -> None:
         super().__init__()
-        check_choice(reduction, "reduction", REDUCTIONS)
+        ignore_index = _check_cace_options(from_logits, ignore_index, reduction)
         self.from_logits, self.ignore_index, self.reduction = from_logits, ignore_index, reduction
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -549,7 +567,7 @@ def adaptive_binarize(saliency: torch.Tensor, factor: float = 2.0) -> torch.Tens
     """
     check_tensor(saliency, "saliency")
     check_logits(saliency, "saliency", ndim=(2, 3, 4))
-    check_number(factor, "factor", low=0.0, low_inclusive=False)
+    factor = check_number(factor, "factor", low=0.0, low_inclusive=False)
     s = saliency.float() if saliency.dtype in (torch.float16, torch.bfloat16) else saliency
     t = factor * s.mean(dim=(-2, -1), keepdim=True)
     return s > t

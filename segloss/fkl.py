@@ -48,6 +48,13 @@ def _edge_terms(logp: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | 
     return where_valid(bce, ok).flatten(1).sum(1), ok.flatten(1).sum(1).to(bce.dtype)
 
 
+def _check_options(mode: str, ignore_index: int | None, reduction: str) -> int | None:
+    """Validate the options of :func:`fkl_loss` and :class:`FKLLoss`; return ``ignore_index`` as a Python int."""
+    check_choice(mode, "mode", CLASS_MODES)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    return check_ignore_index(ignore_index)
+
+
 def fkl_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -83,13 +90,11 @@ def fkl_loss(
     Example:
         >>> loss = fkl_loss(torch.randn(2, 3, 8, 8), torch.randint(0, 3, (2, 8, 8)))
     """
-    check_choice(mode, "mode", CLASS_MODES)
-    check_choice(reduction, "reduction", REDUCTIONS)
+    ignore_index = _check_options(mode, ignore_index, reduction)
     check_logits(pred, "pred", ndim=4)
     num_classes = check_mode_channels(pred, mode)
     target = _validate_target(target, pred.shape[0], mode, channels=pred.shape[1])
     check_same_device(pred, target, "pred", "target")
-    check_ignore_index(ignore_index)
     check_label_dtype(target)
     check_values(label_ids("target", target, num_classes, ignore_index), finite("pred", pred))
     target = target.long()  # uint8 / int32 class ids work like int64
@@ -131,9 +136,7 @@ class FKLLoss(LossModule):
 
     def __init__(self, *, mode: str = "multiclass", ignore_index: int | None = 255, reduction: str = "mean") -> None:
         super().__init__()
-        check_choice(mode, "mode", CLASS_MODES)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        self.mode, self.ignore_index, self.reduction = mode, ignore_index, reduction
+        self.mode, self.ignore_index, self.reduction = mode, _check_options(mode, ignore_index, reduction), reduction
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Compute the loss."""

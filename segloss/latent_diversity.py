@@ -33,6 +33,7 @@ from segloss._validation import (
     check_bool,
     check_choice,
     check_ignore_index,
+    check_int,
     check_logits,
     check_number,
     check_same_device,
@@ -112,6 +113,14 @@ def _checked_real(clicks: Any, name: str) -> torch.Tensor:
     return clicks
 
 
+def _check_click_options(from_logits: bool, reference: str, normalization: str, reduction: str) -> None:
+    """Validate the options of :func:`click_constraint_loss` and :class:`ClickConstraintLoss`."""
+    check_bool(from_logits, "from_logits")
+    check_choice(reference, "reference", CLICK_REFERENCES)
+    check_choice(normalization, "normalization", CLICK_NORMALIZATIONS)
+    check_choice(reduction, "reduction", REDUCTIONS)
+
+
 def click_constraint_loss(
     pred: torch.Tensor,
     pos_clicks: torch.Tensor,
@@ -174,10 +183,7 @@ def click_constraint_loss(
         tensor(1., grad_fn=<MeanBackward0>)
     """
     check_logits(pred, "pred", ndim=(2, 3, 4, 5))
-    check_choice(reference, "reference", CLICK_REFERENCES)
-    check_choice(normalization, "normalization", CLICK_NORMALIZATIONS)
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_bool(from_logits, "from_logits")
+    _check_click_options(from_logits, reference, normalization, reduction)
     if reference == "target" and target is None:
         raise ValueError("`target` is required for reference='target'; got None")
     pos_raw = _prepare_binary_target(pred, _checked_real(pos_clicks, "pos_clicks"), "pos_clicks")
@@ -227,10 +233,7 @@ class ClickConstraintLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(reference, "reference", CLICK_REFERENCES)
-        check_choice(normalization, "normalization", CLICK_NORMALIZATIONS)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_bool(from_logits, "from_logits")
+        _check_click_options(from_logits, reference, normalization, reduction)
         self.from_logits = from_logits
         self.reference = reference
         self.normalization = normalization
@@ -294,11 +297,8 @@ def ranked_diversity_weights(
         >>> ranked_diversity_weights(3)
         tensor([0.0400, 0.0200, 0.0100])
     """
-    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int):
-        raise TypeError(f"`num_outputs` must be an int; got {type(num_outputs).__name__}")
-    if num_outputs < 1:
-        raise ValueError(f"`num_outputs` must be >= 1; got {num_outputs}")
-    check_number(lambda_base, "lambda_base", low=0.0)
+    num_outputs = check_int(num_outputs, "num_outputs", low=1)
+    lambda_base = float(check_number(lambda_base, "lambda_base", low=0.0))
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"`dtype` must be a floating dtype; got {dtype}")
     if lambda_base > 0:
@@ -414,21 +414,25 @@ def _per_output_losses(
 def _check_hindsight_options(
     form: str, click_reference: str, click_normalization: str, click_placement: str, reduction: str, eps: float,
     click_weight: float, lambda_base: float | None, base_loss: Any, from_logits: bool, ignore_index: int | None,
-) -> None:
-    """Validate the options shared by :func:`hindsight_loss` and :class:`HindsightLoss`."""
+) -> tuple[float, float, float | None, int | None]:
+    """Validate the options of :func:`hindsight_loss` and :class:`HindsightLoss` (and :class:`RankedDiversityLoss`).
+
+    Returns:
+        ``(eps, click_weight, lambda_base, ignore_index)`` as Python numbers (``None`` stays ``None``).
+    """
     check_choice(form, "form", JACCARD_FORMS)
     check_bool(from_logits, "from_logits")
-    check_ignore_index(ignore_index)
     check_choice(click_reference, "click_reference", CLICK_REFERENCES)
     check_choice(click_normalization, "click_normalization", CLICK_NORMALIZATIONS)
     check_choice(click_placement, "click_placement", CLICK_PLACEMENTS)
     check_choice(reduction, "reduction", REDUCTIONS)
-    check_number(eps, "eps", low=0.0)
-    check_number(click_weight, "click_weight", low=0.0)
-    if lambda_base is not None:
-        check_number(lambda_base, "lambda_base", low=0.0)
     if base_loss is not None and not callable(base_loss):
-        raise TypeError(f"`base_loss` must be callable (e.g. an nn.Module); got {type(base_loss).__name__}")
+        raise TypeError(f"`base_loss` must be callable (e.g. an nn.Module); got {type(base_loss).__name__} "
+                        f"{base_loss!r}")
+    if lambda_base is not None:
+        lambda_base = float(check_number(lambda_base, "lambda_base", low=0.0))
+    return (float(check_number(eps, "eps", low=0.0)), float(check_number(click_weight, "click_weight", low=0.0)),
+            lambda_base, check_ignore_index(ignore_index))
 
 
 def hindsight_loss(
@@ -541,8 +545,9 @@ def _hindsight(
     """
     target_raw = target
     target = _check_multi_output(pred, target, pred_name)
-    _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
-                             click_weight, lambda_base, base_loss, from_logits, ignore_index)
+    eps, click_weight, lambda_base, ignore_index = _check_hindsight_options(
+        form, click_reference, click_normalization, click_placement, reduction, eps, click_weight, lambda_base,
+        base_loss, from_logits, ignore_index)
     check_bool(return_index, "return_index")
     if (pos_clicks is None) != (neg_clicks is None):
         raise ValueError("`pos_clicks` and `neg_clicks` must be given together; got only one of them")
@@ -632,8 +637,9 @@ class HindsightLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        _check_hindsight_options(form, click_reference, click_normalization, click_placement, reduction, eps,
-                                 click_weight, lambda_base, base_loss, from_logits, ignore_index)
+        eps, click_weight, lambda_base, ignore_index = _check_hindsight_options(
+            form, click_reference, click_normalization, click_placement, reduction, eps, click_weight, lambda_base,
+            base_loss, from_logits, ignore_index)
         self.base_loss = base_loss
         self.from_logits = from_logits
         self.form = form
@@ -802,6 +808,14 @@ def _selection_index(
     return index
 
 
+def _check_selection_options(from_logits: bool, form: str, ignore_index: int | None, reduction: str) -> int | None:
+    """Validate the options of :func:`selection_loss` and :class:`SelectionLoss`; ``ignore_index`` as a Python int."""
+    check_bool(from_logits, "from_logits")
+    check_choice(form, "form", JACCARD_FORMS)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    return check_ignore_index(ignore_index)
+
+
 def selection_loss(
     scores: torch.Tensor,
     masks: torch.Tensor,
@@ -845,7 +859,7 @@ def selection_loss(
     """
     check_logits(scores, "scores", ndim=2)
     check_logits(masks, "masks", ndim=4)
-    check_choice(reduction, "reduction", REDUCTIONS)
+    ignore_index = _check_selection_options(from_logits, form, ignore_index, reduction)
     if tuple(scores.shape) != tuple(masks.shape[:2]):
         raise ValueError(
             f"`scores` must have shape (N, M) = {tuple(masks.shape[:2])} matching `masks` (N, M, H, W) = "
@@ -885,10 +899,7 @@ class SelectionLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(form, "form", JACCARD_FORMS)
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_bool(from_logits, "from_logits")
-        check_ignore_index(ignore_index)
+        ignore_index = _check_selection_options(from_logits, form, ignore_index, reduction)
         self.from_logits = from_logits
         self.form = form
         self.ignore_index = ignore_index

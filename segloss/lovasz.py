@@ -43,25 +43,57 @@ from segloss._validation import (
 __all__ = ["LovaszSoftmaxLoss", "lovasz_softmax_loss"]
 
 
-def _class_selection(classes: Any, num_classes: int, device: torch.device) -> torch.Tensor | None:
-    """``None`` for ``"present"``, else a bool ``(C,)`` mask of the classes to average."""
+def _check_classes(classes: Any, num_classes: int | None = None) -> str | tuple[int, ...]:
+    """``classes`` as ``"present"`` / ``"all"`` or a tuple of Python ints in ``[0, num_classes)``.
+
+    No upper bound when ``num_classes`` is ``None`` (at construction). Numpy integers (e.g. from ``np.unique``), a
+    numpy array or a tensor of ids work like a list of ints.
+    """
     if isinstance(classes, str):
         check_choice(classes, "classes", ("present", "all"))
-        if classes == "present":
-            return None
-        return torch.ones(num_classes, dtype=torch.bool, device=device)
-    if isinstance(classes, torch.Tensor):
+        return classes
+    if isinstance(classes, (torch.Tensor, np.ndarray)):
         classes = classes.tolist()
     if not isinstance(classes, Sequence) or isinstance(classes, (bytes, bytearray)):
-        raise TypeError(f"`classes` must be 'present', 'all' or a sequence of class ids; got {type(classes).__name__}")
+        raise TypeError(f"`classes` must be 'present', 'all' or a sequence of class ids; got "
+                        f"{type(classes).__name__} {classes!r}")
     ids = list(classes)
     if not ids:
-        raise ValueError("`classes` must not be an empty sequence")
-    for c in ids:  # numpy integers (e.g. from np.unique) are ints too
+        raise ValueError("`classes` must not be an empty sequence; got []")
+    upper = "" if num_classes is None else f"{num_classes}"
+    for c in ids:
         is_int = isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_))
-        if not is_int or not 0 <= c < num_classes:
-            raise ValueError(f"`classes` entries must be ints in [0, {num_classes}); got {int(c) if is_int else c!r}")
-    ids = [int(c) for c in ids]
+        if not is_int or c < 0 or (num_classes is not None and c >= num_classes):
+            raise ValueError(f"`classes` entries must be ints in [0, {upper or 'C'}); got {int(c) if is_int else c!r}")
+    return tuple(int(c) for c in ids)
+
+
+def _check_options(
+    classes: Any, per_image: bool, ignore_index: int | None, from_logits: bool, reduction: str,
+    num_classes: int | None = None,
+) -> tuple[str | tuple[int, ...], int | None]:
+    """Validate the options of :func:`lovasz_softmax_loss` and its module; ``(classes, ignore_index)`` normalised.
+
+    ``num_classes`` (the functional form, which knows C) bounds the class ids; the module checks them against C at
+    its first call.
+    """
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_bool(per_image, "per_image")
+    if not per_image and reduction == "none":
+        raise ValueError("`reduction` must be 'mean' or 'sum' when per_image=False (one loss for the batch); got "
+                         "'none'")
+    check_bool(from_logits, "from_logits")
+    return _check_classes(classes, num_classes), check_ignore_index(ignore_index)
+
+
+def _class_selection(classes: Any, num_classes: int, device: torch.device) -> torch.Tensor | None:
+    """``None`` for ``"present"``, else a bool ``(C,)`` mask of the classes to average."""
+    classes = _check_classes(classes, num_classes)
+    if classes == "present":
+        return None
+    if classes == "all":
+        return torch.ones(num_classes, dtype=torch.bool, device=device)
+    ids = list(classes)
     mask = torch.zeros(num_classes, dtype=torch.bool, device=device)
     mask[device_constant(ids, torch.long, device)] = True
     return mask
@@ -144,17 +176,11 @@ def lovasz_softmax_loss(
     """
     check_logits(pred, "pred", ndim=4)
     n, c, h, w = pred.shape
+    classes, ignore_index = _check_options(classes, per_image, ignore_index, from_logits, reduction, c)
     if c < 2:
         raise ValueError(f"`pred` must have C >= 2 channels (use 2 channels for binary); got {tuple(pred.shape)}")
     check_target_shape(target, (n, h, w), ref_shape=tuple(pred.shape))
     check_same_device(pred, target, "pred", "target")
-    check_choice(reduction, "reduction", REDUCTIONS)
-    if not per_image and reduction == "none":
-        raise ValueError("`reduction` must be 'mean' or 'sum' when per_image=False (one loss for the batch); got "
-                         "'none'")
-    check_ignore_index(ignore_index)
-    check_bool(per_image, "per_image")
-    check_bool(from_logits, "from_logits")
     check_label_dtype(target)
     pred_rule = finite("pred", pred) if from_logits else in_range("pred", pred, what="probabilities")
     check_values(label_ids("target", target, c, ignore_index), pred_rule)
@@ -214,9 +240,7 @@ class LovaszSoftmaxLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(reduction, "reduction", REDUCTIONS)
-        if isinstance(classes, str):
-            check_choice(classes, "classes", ("present", "all"))
+        classes, ignore_index = _check_options(classes, per_image, ignore_index, from_logits, reduction)
         self.classes, self.per_image, self.ignore_index = classes, per_image, ignore_index
         self.from_logits, self.reduction = from_logits, reduction
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from segloss._modes import CLASS_MODES
 from segloss._module import LossModule
 from segloss._size_mean import (
     check_inputs,
@@ -13,6 +14,7 @@ from segloss._size_mean import (
 )
 from segloss._validation import (
     REDUCTIONS,
+    check_bool,
     check_choice,
     check_ignore_index,
     check_label_dtype,
@@ -28,6 +30,14 @@ __all__ = [
     "PartialCrossEntropyLoss",
     "partial_cross_entropy",
 ]
+
+
+def _check_options(ignore_index: int | None, mode: str, from_logits: bool, reduction: str) -> int | None:
+    """Validate the options of :func:`partial_cross_entropy` and its module; return ``ignore_index`` as a Python int."""
+    check_choice(mode, "mode", CLASS_MODES)
+    check_bool(from_logits, "from_logits")
+    check_choice(reduction, "reduction", REDUCTIONS)
+    return check_ignore_index(ignore_index)
 
 
 def partial_cross_entropy(
@@ -64,8 +74,7 @@ def partial_cross_entropy(
         >>> partial_cross_entropy(torch.randn(1, 3, 8, 8), seeds)
         tensor(...)
     """
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_ignore_index(ignore_index)
+    ignore_index = _check_options(ignore_index, mode, from_logits, reduction)
     check_pred(pred, mode)
     n, _, h, w = pred.shape
     check_target_shape(seeds, (n, h, w), "seeds", ref_shape=tuple(pred.shape))
@@ -104,7 +113,7 @@ class PartialCrossEntropyLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(reduction, "reduction", REDUCTIONS)
+        ignore_index = _check_options(ignore_index, mode, from_logits, reduction)
         self.ignore_index, self.mode, self.from_logits, self.reduction = ignore_index, mode, from_logits, reduction
 
     def forward(self, pred: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:

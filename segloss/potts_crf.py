@@ -77,6 +77,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -89,6 +90,7 @@ from segloss._validation import (
     REDUCTIONS,
     check_bool,
     check_choice,
+    check_int,
     check_logits,
     check_number,
     check_same_device,
@@ -298,41 +300,52 @@ class _QuadraticForm(torch.autograd.Function):
         return grad.view(-1, 1, 1, 1) * g, None, None, None, None
 
 
-def _check_grid_args(image_range: tuple[float, float], cells: tuple[float, float]) -> None:
+def _check_grid_args(
+    image_range: tuple[float, float], cells: tuple[float, float]
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Check ``image_range`` and ``grid_cells_per_sigma``; both come back as tuples of Python floats."""
     if not isinstance(image_range, (tuple, list)) or len(image_range) != 2:
         raise ValueError(f"`image_range` must be a pair (low, high); got {image_range!r}")
-    check_number(image_range[0], "image_range[0]")
-    check_number(image_range[1], "image_range[1]", low=image_range[0], low_inclusive=False)
+    low = float(check_number(image_range[0], "image_range[0]"))
+    high = float(check_number(image_range[1], "image_range[1]", low=low, low_inclusive=False))
     if not isinstance(cells, (tuple, list)) or len(cells) != 2:
         raise ValueError(f"`grid_cells_per_sigma` must be a pair (spatial, colour); got {cells!r}")
     # below 0.6 cells per σ the splat/slice blur alone exceeds the Gaussian's variance
-    check_number(cells[0], "grid_cells_per_sigma[0]", low=0.6, high=4.0)
-    check_number(cells[1], "grid_cells_per_sigma[1]", low=0.6, high=4.0)
+    spatial = float(check_number(cells[0], "grid_cells_per_sigma[0]", low=0.6, high=4.0))
+    colour = float(check_number(cells[1], "grid_cells_per_sigma[1]", low=0.6, high=4.0))
+    return (low, high), (spatial, colour)
 
 
 def _check_options(
     *, backend: str, mode: str, compat: str, reduction: str, sigma_rgb: float, sigma_xy: float | None,
     scale_factor: float, kernel_size: int, dilation: int, chunk_size: int, image_range: tuple[float, float],
     grid_cells_per_sigma: tuple[float, float], from_logits: bool, normalize: bool,
-) -> None:
-    """Validate the options shared by :func:`potts_crf_loss` and :class:`PottsCRFLoss` (one place)."""
+) -> dict[str, Any]:
+    """Validate the options of :func:`potts_crf_loss` and :class:`PottsCRFLoss` (one place).
+
+    Returns:
+        Every option by name (the order of :class:`PottsCRFLoss`), numbers as Python ``float`` / ``int``.
+    """
     check_choice(backend, "backend", BACKENDS)
     check_choice(mode, "mode", ("multiclass", "binary"))
     check_choice(compat, "compat", ("paper", "rloss"))
     check_choice(reduction, "reduction", REDUCTIONS)
     check_bool(from_logits, "from_logits")
     check_bool(normalize, "normalize")
-    check_number(sigma_rgb, "sigma_rgb", low=0.0, low_inclusive=False)
+    sigma_rgb = float(check_number(sigma_rgb, "sigma_rgb", low=0.0, low_inclusive=False))
     if sigma_xy is not None:
-        check_number(sigma_xy, "sigma_xy", low=0.0, low_inclusive=False)
-    check_number(scale_factor, "scale_factor", low=0.0, high=1.0, low_inclusive=False)
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 3 or kernel_size % 2 == 0:
+        sigma_xy = float(check_number(sigma_xy, "sigma_xy", low=0.0, low_inclusive=False))
+    scale_factor = float(check_number(scale_factor, "scale_factor", low=0.0, high=1.0, low_inclusive=False))
+    kernel_size = check_int(kernel_size, "kernel_size", low=3, what="an odd int >= 3")
+    if kernel_size % 2 == 0:
         raise ValueError(f"`kernel_size` must be an odd int >= 3; got {kernel_size!r}")
-    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
-        raise ValueError(f"`dilation` must be an int >= 1; got {dilation!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be a positive int; got {chunk_size!r}")
-    _check_grid_args(image_range, grid_cells_per_sigma)
+    dilation = check_int(dilation, "dilation", low=1, what="an int >= 1")
+    chunk_size = check_int(chunk_size, "chunk_size", low=1, what="a positive int")
+    image_range, grid_cells_per_sigma = _check_grid_args(image_range, grid_cells_per_sigma)
+    return dict(sigma_rgb=sigma_rgb, sigma_xy=sigma_xy, backend=backend, kernel_size=kernel_size, dilation=dilation,
+                scale_factor=scale_factor, mode=mode, from_logits=from_logits, normalize=normalize, compat=compat,
+                reduction=reduction, chunk_size=chunk_size, image_range=image_range,
+                grid_cells_per_sigma=grid_cells_per_sigma)
 
 
 def _check_image_values(
@@ -487,10 +500,13 @@ def potts_crf_loss(
         >>> img = torch.rand(1, 3, 16, 16) * 255
         >>> potts_crf_loss(logits, img, backend="grid4").backward()
     """
-    _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
-                   sigma_xy=sigma_xy, scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation,
-                   chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
-                   from_logits=from_logits, normalize=normalize)
+    opts = _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
+                          sigma_xy=sigma_xy, scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation,
+                          chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
+                          from_logits=from_logits, normalize=normalize)
+    sigma_rgb, sigma_xy, scale_factor = opts["sigma_rgb"], opts["sigma_xy"], opts["scale_factor"]
+    kernel_size, dilation, chunk_size = opts["kernel_size"], opts["dilation"], opts["chunk_size"]
+    image_range, grid_cells_per_sigma = opts["image_range"], opts["grid_cells_per_sigma"]
     check_logits(pred, "pred", ndim=4)
     check_mode_channels(pred, mode)
     n, _, h, w = pred.shape
@@ -588,26 +604,11 @@ class PottsCRFLoss(LossModule):
         grid_cells_per_sigma: tuple[float, float] = (1.0, 1.5),
     ) -> None:
         super().__init__()
-        _check_options(backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb,
-                       sigma_xy=sigma_xy, scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation,
-                       chunk_size=chunk_size, image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma,
-                       from_logits=from_logits, normalize=normalize)
-        self.kwargs = dict(
-            sigma_rgb=sigma_rgb,
-            sigma_xy=sigma_xy,
-            backend=backend,
-            kernel_size=kernel_size,
-            dilation=dilation,
-            scale_factor=scale_factor,
-            mode=mode,
-            from_logits=from_logits,
-            normalize=normalize,
-            compat=compat,
-            reduction=reduction,
-            chunk_size=chunk_size,
-            image_range=image_range,
-            grid_cells_per_sigma=grid_cells_per_sigma,
-        )
+        self.kwargs = _check_options(
+            backend=backend, mode=mode, compat=compat, reduction=reduction, sigma_rgb=sigma_rgb, sigma_xy=sigma_xy,
+            scale_factor=scale_factor, kernel_size=kernel_size, dilation=dilation, chunk_size=chunk_size,
+            image_range=image_range, grid_cells_per_sigma=grid_cells_per_sigma, from_logits=from_logits,
+            normalize=normalize)
 
     def forward(self, pred: torch.Tensor, image: torch.Tensor, roi: torch.Tensor | None = None) -> torch.Tensor:
         """Compute the loss; see :func:`potts_crf_loss`."""

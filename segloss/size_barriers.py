@@ -21,6 +21,7 @@ import torch
 from segloss._module import LossModule
 from segloss._size_mean import (
     check_inputs,
+    check_options,
     check_pred,
     class_tensor,
     finish,
@@ -30,7 +31,6 @@ from segloss._size_mean import (
     roi_mask,
 )
 from segloss._validation import (
-    REDUCTIONS,
     check_bool,
     check_choice,
     check_number,
@@ -44,6 +44,16 @@ __all__ = [
     "quadratic_size_barrier_loss",
     "tag_barrier_loss",
 ]
+
+
+def _check_tag_options(
+    expand: str, suppress: bool, epsilon: float, mode: str, from_logits: bool, reduction: str
+) -> float:
+    """Validate the options of :func:`tag_barrier_loss` and :class:`TagBarrierLoss`; return ``epsilon`` as a float."""
+    check_options(mode, from_logits, reduction)
+    check_choice(expand, "expand", ("log", "flat", "none"))
+    check_bool(suppress, "suppress")
+    return float(check_number(epsilon, "epsilon", low=0.0, high=1.0, low_inclusive=False))
 
 
 def tag_barrier_loss(
@@ -89,15 +99,12 @@ def tag_barrier_loss(
         >>> tag_barrier_loss(torch.randn(1, 3, 8, 8), tags)
         tensor(...)
     """
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_choice(expand, "expand", ("log", "flat", "none"))
-    check_number(epsilon, "epsilon", low=0.0, high=1.0, low_inclusive=False)
+    epsilon = _check_tag_options(expand, suppress, epsilon, mode, from_logits, reduction)
     check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
     t = class_tensor(tags, n, k, "tags", mode)
     check_same_device(pred, t, "pred", "tags")
-    check_bool(suppress, "suppress")
     roi_m = roi_mask(roi, pred)
     check_inputs(pred, from_logits, roi, in_range("tags", t, what="0/1 image-level tags"))
     log_sbar, has = log_mean_pred(pred, mode, from_logits, roi_m)
@@ -131,9 +138,7 @@ class TagBarrierLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(expand, "expand", ("log", "flat", "none"))
-        check_choice(reduction, "reduction", REDUCTIONS)
-        check_number(epsilon, "epsilon", low=0.0, high=1.0, low_inclusive=False)
+        epsilon = _check_tag_options(expand, suppress, epsilon, mode, from_logits, reduction)
         self.expand, self.suppress, self.epsilon = expand, suppress, epsilon
         self.mode, self.from_logits, self.reduction = mode, from_logits, reduction
 
@@ -194,7 +199,7 @@ def quadratic_size_barrier_loss(
         >>> quadratic_size_barrier_loss(torch.randn(1, 2, 8, 8), a, absent=torch.tensor([[False, True]]))
         tensor(...)
     """
-    check_choice(reduction, "reduction", REDUCTIONS)
+    check_options(mode, from_logits, reduction)
     check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
@@ -230,7 +235,7 @@ class QuadraticSizeBarrierLoss(LossModule):
 
     def __init__(self, *, mode: str = "multiclass", from_logits: bool = True, reduction: str = "mean") -> None:
         super().__init__()
-        check_choice(reduction, "reduction", REDUCTIONS)
+        check_options(mode, from_logits, reduction)
         self.mode, self.from_logits, self.reduction = mode, from_logits, reduction
 
     def forward(

@@ -20,10 +20,10 @@ import math
 
 import torch
 
-from segloss._modes import CLASS_MODES
 from segloss._module import LossModule
 from segloss._size_mean import (
     check_inputs,
+    check_options,
     check_pred,
     class_tensor,
     finish,
@@ -31,9 +31,9 @@ from segloss._size_mean import (
     roi_mask,
 )
 from segloss._validation import (
-    REDUCTIONS,
     check_choice,
     check_ignore_index,
+    check_int,
     check_number,
     check_same_device,
     check_target_shape,
@@ -52,6 +52,13 @@ __all__ = [
     "size_target_loss",
     "size_targets_from_mask",
 ]
+
+
+def _check_options(mode: str, from_logits: bool, divergence: str, eps: float, reduction: str) -> float:
+    """Validate the options of :func:`size_target_loss` and :class:`SizeTargetLoss`; return ``eps`` as a float."""
+    check_options(mode, from_logits, reduction)
+    check_choice(divergence, "divergence", ("forward", "reverse"))
+    return float(check_number(eps, "eps", low=0.0, low_inclusive=False))
 
 
 def size_target_loss(
@@ -97,9 +104,7 @@ def size_target_loss(
         >>> v = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
         >>> size_target_loss(logits, v).backward()
     """
-    check_choice(reduction, "reduction", REDUCTIONS)
-    check_choice(divergence, "divergence", ("forward", "reverse"))
-    check_number(eps, "eps", low=0.0, low_inclusive=False)
+    eps = _check_options(mode, from_logits, divergence, eps, reduction)
     check_pred(pred, mode)
     n = pred.shape[0]
     k = 2 if mode == "binary" else pred.shape[1]
@@ -139,9 +144,7 @@ class SizeTargetLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(mode, "mode", CLASS_MODES)
-        check_choice(divergence, "divergence", ("forward", "reverse"))
-        check_choice(reduction, "reduction", REDUCTIONS)
+        eps = _check_options(mode, from_logits, divergence, eps, reduction)
         self.mode, self.from_logits, self.divergence, self.eps, self.reduction = (
             mode,
             from_logits,
@@ -188,12 +191,11 @@ def size_targets_from_mask(
     """
     from segloss._validation import check_labels
 
-    check_ignore_index(ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
     check_tensor(target, "target")
     if target.ndim != 3:
         raise ValueError(f"`target` must be (N, H, W); got shape {tuple(target.shape)}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive int; got {num_classes!r}")
+    num_classes = check_int(num_classes, "num_classes", low=1, what="a positive int")
     check_labels(target, num_classes, "target", ignore_index=ignore_index)
     valid = valid_labels(target, ignore_index)
     if roi is not None:
@@ -240,7 +242,7 @@ def corrupt_size_targets(
         raise ValueError(
             f"`sizes` must be a floating (N, K) tensor; got shape {tuple(sizes.shape)}, dtype {sizes.dtype}"
         )
-    check_number(sigma, "sigma", low=0.0)
+    sigma = check_number(sigma, "sigma", low=0.0)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"`generator` must be a torch.Generator or None; got {type(generator).__name__}")
     check_values(in_range("sizes", sizes, what="class fractions"))
@@ -287,5 +289,5 @@ def sigma_for_mre(mre: float) -> float:
         >>> round(sigma_for_mre(0.08), 4)
         0.1003
     """
-    check_number(mre, "mre", low=0.0)
+    mre = check_number(mre, "mre", low=0.0)
     return float(mre) * math.sqrt(math.pi / 2.0)

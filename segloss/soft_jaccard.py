@@ -225,15 +225,15 @@ def _multiclass(
 
 
 def _check_options(
-    form: str, classes: str, reduction: str, eps: float, from_logits: bool, ignore_index: int | None
-) -> None:
-    """Validate the options shared by :func:`soft_jaccard_loss` and :class:`SoftJaccardLoss`."""
+    mode: str, form: str, classes: str, reduction: str, eps: float, from_logits: bool, ignore_index: int | None
+) -> tuple[float, int | None]:
+    """Validate the options of :func:`soft_jaccard_loss` and its module; return Python ``(eps, ignore_index)``."""
+    check_choice(mode, "mode", LABEL_MODES)
     check_choice(form, "form", JACCARD_FORMS)
     check_bool(from_logits, "from_logits")
-    check_ignore_index(ignore_index)
     check_choice(classes, "classes", CLASS_CHOICES)
     check_choice(reduction, "reduction", REDUCTIONS)
-    check_number(eps, "eps", low=0.0)
+    return float(check_number(eps, "eps", low=0.0)), check_ignore_index(ignore_index)
 
 
 def soft_jaccard_loss(
@@ -307,9 +307,8 @@ def soft_jaccard_loss(
         >>> loss = soft_jaccard_loss(logits, gt)
         >>> loss.backward()
     """
-    check_choice(mode, "mode", LABEL_MODES)
+    eps, ignore_index = _check_options(mode, form, classes, reduction, eps, from_logits, ignore_index)
     check_logits(pred, "pred", ndim=(2, 3, 4, 5) if mode == "binary" else (3, 4, 5))
-    _check_options(form, classes, reduction, eps, from_logits, ignore_index)
     work = float32_logits(pred)
     if mode == "multiclass":
         check_mode_channels(pred, mode)  # a 1-channel softmax is constantly 1: a loss of 0 that never trains
@@ -376,8 +375,7 @@ class SoftJaccardLoss(LossModule):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice(mode, "mode", LABEL_MODES)
-        _check_options(form, classes, reduction, eps, from_logits, ignore_index)
+        eps, ignore_index = _check_options(mode, form, classes, reduction, eps, from_logits, ignore_index)
         self.mode = mode
         self.classes = classes
         self.from_logits = from_logits

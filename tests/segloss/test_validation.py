@@ -29,7 +29,7 @@ def test_check_labels_and_shape():
 def test_check_number_and_reduce():
     with pytest.raises(ValueError, match="`theta` must be > 0; got 0"):
         check_number(0, "theta", low=0, low_inclusive=False)
-    with pytest.raises(TypeError, match="`theta` must be a number; got str"):
+    with pytest.raises(TypeError, match="`theta` must be a number; got str '"):
         check_number("1", "theta")
     x = torch.tensor([1.0, 3.0])
     assert reduce(x, "mean") == 2 and reduce(x, "sum") == 4 and reduce(x, "none").shape == (2,)
