@@ -47,8 +47,9 @@ from segloss import abl_distance_map, active_boundary_loss, lovasz_softmax_loss,
 SIZES = [(8, 19, 256, 512), (2, 19, 512, 1024)]
 ABL_HOWTO = (
     "get it into a scratch folder outside this repository: wangchi95/active-boundary-loss abl.py and "
-    "CoinCheung/pytorch-loss label_smooth.py in a folder DIR with an empty __init__.py (and empty lsr_cpp.py / "
-    "torchvision stubs when those are not installed; `.cuda()` calls removed for a CPU run), then pass "
+    "CoinCheung/pytorch-loss label_smooth.py (@ af876e4) in a folder DIR with an empty __init__.py (an empty "
+    "lsr_cpp.py, and a torchvision stub whose transforms.Compose chains callables when torchvision is not "
+    "installed; `.cuda()` calls removed for a CPU run), then pass "
     "--abl-repo DIR or set SEGLOSS_ABL_REPO"
 )
 LOVASZ_HOWTO = (
@@ -103,6 +104,10 @@ def load_abl(path):
             mod = importlib.import_module(f"{p.name}.abl")
     except Exception as exc:  # report any import failure of the scratch copy
         return None, f"import of {p}/abl.py failed: {exc!r}; {ABL_HOWTO}"
+    try:
+        mod.ABL()  # its constructor uses torchvision's transforms: an incomplete stub fails here, not mid-run
+    except Exception as exc:
+        return None, f"{p}/abl.py: ABL() failed: {exc!r}; {ABL_HOWTO}"
     return mod.ABL, str(p)
 
 
