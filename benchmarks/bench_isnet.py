@@ -34,7 +34,7 @@ On a GPU, the issue's targets (#9; anchors in the notes' gpu-anchors.md, one H20
 A quick CPU check (slow at full width; contended-CPU numbers are only a run check)::
 
     python benchmarks/bench_isnet.py --authors-repo SCRATCH/DIS --size 128 --batch 2 --iters 3 --warmup 1
-    python benchmarks/bench_isnet.py --quick      # seconds: our rows at 64², batch 2, width 0.25, 1 step
+    python benchmarks/bench_isnet.py --quick      # seconds: our rows at 32², batch 2, width 0.0625, 1 step
 
 ``--out FILE.md`` also writes the table; ``--json FILE`` the raw numbers.
 """
@@ -387,10 +387,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", help="also write the table (markdown) here")
     p.add_argument("--json", help="also write the raw numbers here")
     p.add_argument("--quick", action="store_true",
-                   help="run check: 64², batch 2, width 0.25, inference batch 1, 1 warm-up + 1 timed step")
+                   help="run check: 32², batch 2, width 0.0625, inference batch 1, 1 warm-up + 1 timed step")
     args = p.parse_args(argv)
     if args.quick:
-        args.size, args.batch, args.width, args.infer_batch, args.iters, args.warmup = 64, 2, 0.25, 1, 1, 1
+        args.size, args.batch, args.width, args.infer_batch, args.iters, args.warmup = 32, 2, 0.0625, 1, 1, 1
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
