@@ -14,14 +14,15 @@ the same run. The anchors are not installable packages; point the script at scra
   and the CUDA extension ``lsr_cpp`` stubbed if not installed; stubs may live in ``<dir>``);
 * ``--lovasz-repo`` / ``SEGLOSS_LOVASZ_REPO``: the folder holding Berman's ``lovasz_losses.py``.
 
-A missing anchor is reported and its rows are left out. Times are process CPU seconds (median of ``--repeats`` after
-one warm-up), which is robust on a shared machine; wall-clock medians are printed too. ``--threads N`` (default 1)
-sets torch's intra-op threads; with N > 1 the ratios are taken on wall-clock time.
+A missing anchor is reported (with where to get it) and its rows are left out. Times are process CPU seconds
+(median of ``--repeats`` after one warm-up), which is robust on a shared machine; wall-clock medians are printed
+too. ``--threads N`` (default 1) sets torch's intra-op threads; with N > 1 the ratios are taken on wall-clock time.
 
 Usage::
 
     python benchmarks/bench_active_boundary.py --abl-repo /path/to/scratch/official \\
         --lovasz-repo /path/to/LovaszSoftmax/pytorch --out benchmarks/results/active_boundary_table.md
+    python benchmarks/bench_active_boundary.py --quick   # run check: quarter-size inputs, 1 repeat
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from segloss import abl_distance_map, active_boundary_loss, lovasz_softmax_loss, set_value_checks
 
 SIZES = [(8, 19, 256, 512), (2, 19, 512, 1024)]
+ABL_HOWTO = (
+    "get it into a scratch folder outside this repository: wangchi95/active-boundary-loss abl.py and "
+    "CoinCheung/pytorch-loss label_smooth.py (@ af876e4) in a folder DIR with an empty __init__.py (an empty "
+    "lsr_cpp.py, and a torchvision stub whose transforms.Compose chains callables when torchvision is not "
+    "installed; `.cuda()` calls removed for a CPU run), then pass "
+    "--abl-repo DIR or set SEGLOSS_ABL_REPO"
+)
+LOVASZ_HOWTO = (
+    "get it into a scratch folder outside this repository: git clone https://github.com/bermanmaxim/LovaszSoftmax, "
+    "then pass --lovasz-repo LovaszSoftmax/pytorch or set SEGLOSS_LOVASZ_REPO"
+)
 
 
 def make_inputs(n, c, h, w, seed=0):
@@ -80,10 +92,10 @@ def fwd_bwd(loss_fn, logits):
 
 def load_abl(path):
     if not path:
-        return None, "no --abl-repo / SEGLOSS_ABL_REPO given"
+        return None, f"no --abl-repo / SEGLOSS_ABL_REPO given; {ABL_HOWTO}"
     p = Path(path).resolve()
     if not (p / "abl.py").exists():
-        return None, f"{p} has no abl.py"
+        return None, f"{p} has no abl.py; {ABL_HOWTO}"
     sys.path.insert(0, str(p))  # stubs (torchvision, lsr_cpp) may live there
     sys.path.insert(0, str(p.parent))
     try:
@@ -91,20 +103,27 @@ def load_abl(path):
             warnings.simplefilter("ignore")
             mod = importlib.import_module(f"{p.name}.abl")
     except Exception as exc:  # report any import failure of the scratch copy
-        return None, f"import of {p}/abl.py failed: {exc!r}"
+        return None, f"import of {p}/abl.py failed: {exc!r}; {ABL_HOWTO}"
+    try:
+        mod.ABL()  # its constructor uses torchvision's transforms: an incomplete stub fails here, not mid-run
+    except Exception as exc:
+        return None, f"{p}/abl.py: ABL() failed: {exc!r}; {ABL_HOWTO}"
     return mod.ABL, str(p)
 
 
 def load_lovasz(path):
     if not path:
-        return None, "no --lovasz-repo / SEGLOSS_LOVASZ_REPO given"
+        return None, f"no --lovasz-repo / SEGLOSS_LOVASZ_REPO given; {LOVASZ_HOWTO}"
     p = Path(path).resolve()
     if not (p / "lovasz_losses.py").exists():
-        return None, f"{p} has no lovasz_losses.py"
+        return None, f"{p} has no lovasz_losses.py; {LOVASZ_HOWTO}"
     sys.path.insert(0, str(p))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mod = importlib.import_module("lovasz_losses")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mod = importlib.import_module("lovasz_losses")
+    except Exception as exc:  # report any import failure of the scratch copy
+        return None, f"import of {p}/lovasz_losses.py failed: {exc!r}; {LOVASZ_HOWTO}"
     return mod.lovasz_softmax, str(p)
 
 
@@ -118,7 +137,12 @@ def main():
     ap.add_argument("--out", default=None, help="write the Markdown table to this file")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads (default 1); with more than one the ratios use wall-clock time")
+    ap.add_argument("--quick", action="store_true",
+                    help="run check: quarter-size inputs, 1 repeat (the numbers mean nothing)")
     args = ap.parse_args()
+    div = 4 if args.quick else 1
+    if args.quick:
+        args.repeats = 1
 
     torch.set_num_threads(args.threads)
     key = 0 if args.threads == 1 else 1  # ratio on process CPU time (one thread) or on wall-clock time
@@ -135,7 +159,7 @@ def main():
         "| loss | size (N, C, H, W) | implementation | fwd+bwd CPU s | wall s | speed-up vs anchor | loss |",
         "|---|---|---|---|---|---|---|",
     ]
-    print("\n".join(lines[:3]), flush=True)
+    print("\n".join(lines), flush=True)
 
     def row(loss, size, impl, t, ref, value):
         ratio = f"{ref[key] / t[key]:.2f}×" if ref else "—"
@@ -143,7 +167,7 @@ def main():
         lines.append(line)
         print(line, flush=True)
 
-    for n, c, h, w in SIZES:
+    for n, c, h, w in ((n, c, h // div, w // div) for n, c, h, w in SIZES):
         logits, labels = make_inputs(n, c, h, w)
         size = f"({n}, {c}, {h}, {w})"
         ref_t = None

@@ -14,6 +14,7 @@ meng-tang/rloss) in a scratch folder and pass that folder with ``--rloss-bf DIR`
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_crf.py [--rloss-bf DIR] [--repeats 3] [--out table.md]
+    python benchmarks/bench_crf.py --quick      # a few seconds: (2, 5, 32, 32), one accuracy row (a run check)
 """
 
 from __future__ import annotations
@@ -57,14 +58,24 @@ def timed(fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(ts)
 
 
+RLOSS_HOWTO = (
+    "to time it, build rloss's SWIG module in a scratch folder outside this repository: "
+    "git clone https://github.com/meng-tang/rloss && cd rloss/pytorch/wrapper/bilateralfilter && "
+    "swig -python -c++ bilateralfilter.i && python setup.py build_ext --inplace; then pass that folder "
+    "with --rloss-bf DIR (or RLOSS_BILATERALFILTER_DIR)"
+)
+
+
 def load_rloss(path: str | None):
     if not path:
+        print(f"rloss C++ lattice: not given, its column is left out ({RLOSS_HOWTO})", flush=True)
         return None
     sys.path.insert(0, path)
     try:
         import bilateralfilter  # rloss's SWIG module, built by the user in a scratch folder
-    except ImportError as exc:  # pragma: no cover - depends on the user's build
-        print(f"rloss bilateralfilter not importable from {path}: {exc}")
+    except ImportError as exc:  # depends on the user's build
+        print(f"rloss C++ lattice: `bilateralfilter` not importable from {path} ({exc}); its column is left out "
+              f"({RLOSS_HOWTO})", flush=True)
         return None
     return bilateralfilter
 
@@ -92,7 +103,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--size", default="8,21,256,256", help="N,K,H,W")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="run check: size 2,5,32,32, 1 repeat, one 32×32 accuracy row (numbers mean nothing)")
     args = ap.parse_args()
+    if args.quick:
+        args.size, args.repeats = "2,5,32,32", 1
     torch.set_num_threads(1)
     n, k, h, w = (int(v) for v in args.size.split(","))
     sigma_rgb, sigma_xy = 15.0, 100.0
@@ -125,8 +140,12 @@ def main() -> None:
             ("segloss lattice (paper form)", ours(backend="lattice", scale_factor=scale)),
             ("segloss lattice (compat='rloss')", ours(backend="lattice", compat="rloss", scale_factor=scale)),
             (
-                "segloss bilateral_grid (paper form; default via auto, cells (1, 0.75))",
+                "segloss bilateral_grid (paper form; default via auto, cells (1, 1.5))",
                 ours(backend="bilateral_grid", scale_factor=scale),
+            ),
+            (
+                "segloss bilateral_grid, cells (1, 0.75) (the previous default, the fast setting)",
+                ours(backend="bilateral_grid", grid_cells_per_sigma=(1.0, 0.75), scale_factor=scale),
             ),
             (
                 "segloss bilateral_grid, cells (1, 1)",
@@ -166,10 +185,10 @@ def main() -> None:
         "|---|---:|---:|---|---|---|",
     ]
     fmt = ", ".join
-    for side in (48, 64, 96):
+    for side in (32,) if args.quick else (48, 64, 96):
         im, lg = make_inputs(2, 5, side, side, seed=1)
-        for sxy in (10.0, 50.0, 100.0):
-            for scale in (1.0, 0.5):
+        for sxy in (100.0,) if args.quick else (10.0, 50.0, 100.0):
+            for scale in (1.0,) if args.quick else (1.0, 0.5):
                 kw = dict(sigma_rgb=sigma_rgb, sigma_xy=sxy, reduction="none", scale_factor=scale)
                 ex = potts_crf_loss(lg.double(), im.double(), backend="dense", chunk_size=4096, **kw)
                 ex_r = potts_crf_loss(lg.double(), im.double(), backend="dense", compat="rloss", chunk_size=4096, **kw)

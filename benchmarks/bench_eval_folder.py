@@ -15,7 +15,7 @@ methods into a temporary folder (or ``--data``), then, in one run:
    step 2) vs without a cache.
 
 Numbers are compared for equality on the subset (pysod vs segmetrics per image is covered by the
-tests; here the dataset MAE / max F / HCE are checked). Usage::
+tests; here the dataset MAE / max F / weighted F are checked). Usage::
 
     python benchmarks/bench_eval_folder.py                     # 200 x 2048^2, writes a Markdown table
     python benchmarks/bench_eval_folder.py --n 20 --size 512   # quick

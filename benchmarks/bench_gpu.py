@@ -10,7 +10,7 @@ Times forward + backward (value checks off, CUDA-synchronised wall time, median 
 
 The authors' code is never part of this repository: point ``--abl-repo`` / ``--lovasz-repo`` at scratch copies
 (the same layout as ``bench_active_boundary.py``); a missing anchor leaves its rows out. Designed to finish in under
-3 minutes on one GPU (``--quick`` halves the sizes). Without CUDA it prints a message and exits with status 2;
+3 minutes on one GPU (``--quick`` quarters H and W). Without CUDA it prints a message and exits with status 2;
 ``--device cpu --quick`` runs the logic on a CPU at small sizes.
 
 Usage::
@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -75,8 +76,8 @@ def main() -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--size", default="8,19,256,256", help="N,C,H,W of the every-loss table")
     ap.add_argument("--repeats", type=int, default=8)
-    ap.add_argument("--abl-repo", default=None)
-    ap.add_argument("--lovasz-repo", default=None)
+    ap.add_argument("--abl-repo", default=os.environ.get("SEGLOSS_ABL_REPO"))
+    ap.add_argument("--lovasz-repo", default=os.environ.get("SEGLOSS_LOVASZ_REPO"))
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
     ap.add_argument("--quick", action="store_true", help="quarter-size inputs (a CPU dry run of the logic)")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown tables here")

@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "segmetrics"))
 
 REPEATS = {320: 21, 1024: 9, 2048: 5}
+DIS_HOWTO = ("to compare with it, clone https://github.com/xuebinqin/DIS into a scratch folder outside this "
+             "repository and pass --dis-repo PATH/TO/DIS (or set SEGMETRICS_DIS_REPO)")
 
 
 def load_dis(path: str | None):
@@ -44,11 +46,15 @@ def load_dis(path: str | None):
     if p.is_dir():
         p = p / "IS-Net" / "hce_metric_main.py"
     if not p.is_file():
-        print(f"DIS script not found at {p}; comparing against pysodmetrics only")
+        print(f"DIS script not found at {p}; comparing against pysodmetrics only ({DIS_HOWTO})")
         return None
-    spec = importlib.util.spec_from_file_location("dis_hce_metric_main", p)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    try:
+        spec = importlib.util.spec_from_file_location("dis_hce_metric_main", p)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    except Exception as exc:  # any import failure of the scratch copy
+        print(f"import of the DIS script {p} failed ({exc!r}); comparing against pysodmetrics only")
+        return None
     return mod
 
 
@@ -94,7 +100,7 @@ def main() -> None:
 
     dis = load_dis(args.dis_repo)
     if dis is None:
-        print("NOTE: DIS script not given (--dis-repo / SEGMETRICS_DIS_REPO); the DIS columns are omitted")
+        print(f"NOTE: no DIS script (--dis-repo / SEGMETRICS_DIS_REPO); the DIS columns are omitted ({DIS_HOWTO})")
 
     def pysod_hce(pred, gt):
         m = HumanCorrectionEffortMeasure()

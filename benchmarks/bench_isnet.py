@@ -34,6 +34,7 @@ On a GPU, the issue's targets (#9; anchors in the notes' gpu-anchors.md, one H20
 A quick CPU check (slow at full width; contended-CPU numbers are only a run check)::
 
     python benchmarks/bench_isnet.py --authors-repo SCRATCH/DIS --size 128 --batch 2 --iters 3 --warmup 1
+    python benchmarks/bench_isnet.py --quick      # seconds: our rows at 32², batch 2, width 0.0625, 1 step
 
 ``--out FILE.md`` also writes the table; ``--json FILE`` the raw numbers.
 """
@@ -67,6 +68,14 @@ for p in (ROOT, ROOT / "examples"):
 
 class _Done(Exception):
     """Raised from the step hook once enough steps were timed."""
+
+
+class AnchorUnavailable(Exception):
+    """The authors' code could not be imported from ``--authors-repo``: their rows are left out."""
+
+
+AUTHORS_HOWTO = ("get it into a scratch folder outside this repository (git clone https://github.com/xuebinqin/DIS "
+                 "SCRATCH/DIS) and pass --authors-repo SCRATCH/DIS or set ISNET_AUTHORS_REPO")
 
 
 class StepClock:
@@ -184,7 +193,10 @@ def _our_config(args: argparse.Namespace, device: torch.device, compile_model: b
             "--device", device.type, "--compile" if compile_model else "--no-compile"]
     if gt_file is not None:
         argv += ["--gt-encoder", str(gt_file)]
-    cfg, _ = T.resolve_config(T.build_parser().parse_args(argv))
+    try:
+        cfg, _ = T.resolve_config(T.build_parser().parse_args(argv))
+    except ValueError as exc:  # a combination train_isnet.py refuses (e.g. --batch 1 at a small --size)
+        raise SystemExit(f"bench_isnet.py: train_isnet.py refuses these settings: {exc}") from None
     return cfg, T.make_context(cfg)
 
 
@@ -239,7 +251,7 @@ def _import_authors(repo: Path) -> types.ModuleType:
     """Import ``train_valid_inference_main`` from the scratch copy (torchvision stubbed if not installed)."""
     folder = repo / "IS-Net" if (repo / "IS-Net").is_dir() else repo
     if not (folder / "train_valid_inference_main.py").is_file():
-        raise SystemExit(f"--authors-repo: no IS-Net/train_valid_inference_main.py under {repo}")
+        raise AnchorUnavailable(f"--authors-repo: no IS-Net/train_valid_inference_main.py under {repo}")
     try:
         import torchvision  # noqa: F401
     except ImportError:  # their modules import it for names the training step never calls
@@ -255,7 +267,10 @@ def _import_authors(repo: Path) -> types.ModuleType:
     sys.path.insert(0, str(folder))
     import importlib
 
-    return importlib.import_module("train_valid_inference_main")
+    try:
+        return importlib.import_module("train_valid_inference_main")
+    except Exception as exc:  # any import failure of the scratch copy
+        raise AnchorUnavailable(f"import of {folder}/train_valid_inference_main.py failed: {exc!r}") from exc
 
 
 def bench_authors(args: argparse.Namespace, device: torch.device, tmp: Path) -> dict[str, Any]:
@@ -371,7 +386,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", help="also write the table (markdown) here")
     p.add_argument("--json", help="also write the raw numbers here")
+    p.add_argument("--quick", action="store_true",
+                   help="run check: 32², batch 2, width 0.0625, inference batch 1, 1 warm-up + 1 timed step")
     args = p.parse_args(argv)
+    if args.quick:
+        args.size, args.batch, args.width, args.infer_batch, args.iters, args.warmup = 32, 2, 0.0625, 1, 1, 1
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -382,11 +401,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench_isnet_") as tmpdir:
         tmp = Path(tmpdir)
-        if args.authors_repo and "authors" not in args.skip:
+        authors = bool(args.authors_repo)
+        if authors:
+            try:
+                _import_authors(Path(args.authors_repo))
+            except AnchorUnavailable as exc:
+                print(f"{exc}: the authors' rows are left out ({AUTHORS_HOWTO})", flush=True)
+                authors = False
+        else:
+            print(f"no --authors-repo: the authors' rows are left out ({AUTHORS_HOWTO})", flush=True)
+        if authors and "authors" not in args.skip:
             res["authors"] = bench_authors(args, device, tmp)
             print("authors' loop:", res["authors"], flush=True)
-        elif not args.authors_repo:
-            print("no --authors-repo: the authors' rows are left out", flush=True)
         if "loader" not in args.skip:
             res["loader"] = bench_loader(args, device, tmp)
             print("train_isnet's DataLoader alone:", res["loader"], flush=True)
@@ -397,7 +423,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 res["ours_compile"] = bench_ours(args, device, True, tmp)
                 print("ours, compile:", res["ours_compile"], flush=True)
         if "inference" not in args.skip:
-            if args.authors_repo:
+            if authors:
                 res["authors_infer"] = bench_authors_inference(args, device)
             res["infer_eager"] = bench_inference(args, device, False)
             if args.compile:

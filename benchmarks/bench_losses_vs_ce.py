@@ -9,6 +9,7 @@ layouts). Target of the segloss issue: every loss costs at most 3× CE on the sa
 Usage::
 
     python benchmarks/bench_losses_vs_ce.py [--repeats 7] [--only hindsight,isnet] [--out table.md]
+    python benchmarks/bench_losses_vs_ce.py --quick    # run check: N = 2, 64², 1 repeat (numbers mean nothing)
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ ENTRIES: list[tuple[str, Callable[[], Case]]] = [
     ("feature_consistency (mse)", lambda: feature_case("mse")),
     ("feature_consistency (kl)", lambda: feature_case("kl")),
     ("deep_supervision (same size)", lambda: deep_supervision_case((H,) * 6)),
-    ("deep_supervision (resized GT)", lambda: deep_supervision_case((256, 128, 64, 32, 16, 8))),
+    ("deep_supervision (resized GT)", lambda: deep_supervision_case(tuple(H >> i for i in range(6)))),
     ("isnet_loss (BCE + MSE)", isnet_case),
 ]
 
@@ -248,7 +249,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--only", type=str, default="", help="comma-separated substrings of entry names")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown table here")
+    parser.add_argument("--quick", action="store_true",
+                        help="run check: batch 2 at 64², 1 repeat (the numbers mean nothing)")
     args = parser.parse_args()
+    if args.quick:
+        global N, H, W
+        N, H, W, args.repeats = 2, 64, 64, 1
     table = run(args.repeats, [s for s in args.only.split(",") if s] or None)
     print()
     print(table)

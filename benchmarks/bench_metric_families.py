@@ -44,6 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import single_thread  # noqa: E402
 
+BIREFNET_HOWTO = ("to compare with BiRefNet's code, clone https://github.com/ZhengPeng7/BiRefNet into a scratch "
+                  "folder outside this repository and pass --birefnet PATH/TO/BiRefNet/evaluation/metrics.py")
 HANDLERS = ("PrecisionHandler", "RecallHandler", "SpecificityHandler", "FPRHandler", "BERHandler",
             "OverallAccuracyHandler", "KappaHandler", "FmeasureHandler", "IOUHandler", "DICEHandler")
 
@@ -107,11 +109,19 @@ def anchors(birefnet: str | None):
         return m.get_results()
 
     out = {"confusion": fmv2, "si": si, "msiou": ms, "cm": cm, "cm_pysod": cm, "ccm": ccm, "ccm_pysod": ccm}
-    if birefnet:
+    if not birefnet:
+        print(f"no --birefnet: the mse, mba and biou rows are left out ({BIREFNET_HOWTO})", flush=True)
+        return out
+    try:
+        if not Path(birefnet).is_file():
+            raise FileNotFoundError(f"no such file: {birefnet}")
         spec = importlib.util.spec_from_file_location("birefnet_metrics", birefnet)
         bm = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(bm)
-
+    except Exception as exc:  # any import failure of the scratch copy
+        print(f"--birefnet {birefnet} could not be loaded ({exc!r}): the mse, mba and biou rows are left out "
+              f"({BIREFNET_HOWTO})", flush=True)
+    else:
         def one(cls):
             def run(p, g, _):
                 m = cls()
@@ -153,6 +163,13 @@ def main() -> None:
     warnings.simplefilter("ignore")
     ref, mine = anchors(a.birefnet), ours()
     fams = a.families or list(ref)
+    unknown = [f for f in fams if f not in mine]
+    if unknown:
+        ap.error(f"--families: unknown {', '.join(unknown)}; choose from {', '.join(mine)}")
+    missing = [f for f in fams if f not in ref]
+    if missing:
+        print(f"no anchor for {', '.join(missing)} (they need --birefnet): left out", flush=True)
+        fams = [f for f in fams if f in ref]
     sets = {a.size: inputs(a.size)}
     if a.msiou_size != a.size:
         sets[a.msiou_size] = inputs(a.msiou_size)
