@@ -347,31 +347,39 @@ def _write(text: str) -> None:
         print(text, flush=True)
 
 
-def auto_threads(sample_s: float = 0.3) -> int:
+def _proc_stat_times() -> tuple[int, int]:
+    """``(total, idle + iowait)`` CPU time of the machine from ``/proc/stat`` (Linux)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values), values[3] + (values[4] if len(values) > 4 else 0)
+
+
+def auto_threads(sample_s: float = 0.2, samples: int = 3, read: Any = None) -> int:
     """CPU threads for torch: one per core that other processes keep busy *now* (at least one).
 
-    Measured from two reads of ``/proc/stat`` ``sample_s`` apart (Linux); elsewhere torch's default. On an
-    oversubscribed machine torch's OpenMP threads spin while descheduled: a thread per busy core was measured
-    10-40x slower per step than one thread on the 2-core development machine. (The load average is no guide:
-    it still counts processes that ended a minute ago.)
+    Measured from ``samples`` intervals of ``sample_s`` between reads of ``/proc/stat`` (Linux); elsewhere
+    torch's default. A core counts as free if it was idle in any interval, so that a moment's activity (a
+    process that is just ending) does not halve the run's threads for its whole length. On an oversubscribed
+    machine torch's OpenMP threads spin while descheduled: a thread per busy core was measured 10-40x slower
+    per step than one thread on the 2-core development machine. (The load average is no guide: it still
+    counts processes that ended a minute ago.)
     """
     cores = torch.get_num_threads()
-
-    def cpu_times() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)  # total, idle + iowait
-
+    n = os.cpu_count() or cores
+    read = read or _proc_stat_times
+    free = None
     try:
-        total0, idle0 = cpu_times()
-        time.sleep(sample_s)
-        total1, idle1 = cpu_times()
+        prev = read()
+        for _ in range(samples):
+            time.sleep(sample_s)
+            cur = read()
+            if cur[0] > prev[0]:
+                busy = (1.0 - (cur[1] - prev[1]) / (cur[0] - prev[0])) * n
+                free = max(free or 0, n - int(busy + 0.5))
+            prev = cur
     except (OSError, ValueError, IndexError):
         return cores
-    if total1 <= total0:
-        return cores
-    busy = (1.0 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or cores)
-    return max(1, min(cores, (os.cpu_count() or cores) - int(busy + 0.5)))
+    return cores if free is None else max(1, min(cores, free))
 
 
 def make_context(cfg: Config) -> Context:

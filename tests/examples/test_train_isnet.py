@@ -602,3 +602,29 @@ def test_summary_without_a_stage_two_validation_says_so(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     assert summary["progress"]["image"]["best"] < 0  # the untrained model's row (iteration 0) is not a best
     assert "2 iterations, no validation yet, so no best model" in out and "-1.0000" not in out
+
+
+def test_auto_threads_ignores_a_moments_activity(monkeypatch):
+    # one 0.3 s sample taken while another process was ending gave the default run 1 thread on 2 idle cores
+    # (12.6 instead of 8 minutes)
+    monkeypatch.setattr(train_isnet.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(train_isnet.torch, "get_num_threads", lambda: 2)
+
+    def reads(*idle_per_interval):  # (total, idle) jiffies: 100 per interval on 2 cores
+        total, idle, out = 0, 0, [(0, 0)]
+        for i in idle_per_interval:
+            total, idle = total + 100, idle + i
+            out.append((total, idle))
+        return iter(out).__next__
+
+    auto = train_isnet.auto_threads
+    assert auto(0, 3, reads(50, 100, 100)) == 2  # one core busy for a moment, then both idle
+    assert auto(0, 3, reads(50, 50, 45)) == 1  # one core kept busy by another process
+    assert auto(0, 3, reads(0, 0, 0)) == 1  # both busy: still one thread
+    assert auto(0, 3, reads(100, 100, 100)) == 2
+    assert auto(0, 1, iter([(5, 5), (5, 5)]).__next__) == 2  # no time passed: torch's default
+
+    def unreadable():
+        raise OSError("no /proc")
+
+    assert auto(0, 3, unreadable) == 2
