@@ -94,6 +94,14 @@ def _kill_at(monkeypatch, stage, iteration):
     monkeypatch.setattr(train_isnet, "on_step", hook)
 
 
+def _run_killed_at(monkeypatch, out, args, stage, iteration):
+    """Run into ``out``, stopped after ``(stage, iteration)`` as by a kill (that step's checkpoint, if any, written)."""
+    _kill_at(monkeypatch, stage, iteration)
+    with pytest.raises(_Killed):
+        _run(out, *args)
+    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+
+
 def test_kill_and_resume_is_bit_exact(tmp_path, monkeypatch):
     # with the cosine schedule: the learning rate is a function of the iteration, so it resumes exactly too
     args = ["--gt-iters", "4", "--gt-val-every", "4", "--iters", "6", "--ckpt-every", "2", "--save-predictions", "none",
@@ -273,10 +281,7 @@ def test_input_size_predicts_at_the_data_size_and_resumes_exactly(tmp_path, monk
     plain = _run(tmp_path / "plain", "--gt-iters", "2", "--gt-val-every", "2", "--iters", "2", "--val-every", "2",
                  "--save-predictions", "none")
     assert plain["baselines"] == straight["baselines"]
-    _kill_at(monkeypatch, "image", 3)
-    with pytest.raises(_Killed):
-        _run(tmp_path / "killed", *args)
-    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run_killed_at(monkeypatch, tmp_path / "killed", args, "image", 3)
     _run(tmp_path / "killed", *args, "--resume")
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)
@@ -367,10 +372,7 @@ def test_resume_killed_right_after_stage_one_passed_its_threshold_trains_no_more
     args = ["--threads", "1", "--gt-threshold", "0", "--gt-iters", "6", "--gt-val-every", "2", "--iters", "2",
             "--val-every", "2", "--save-predictions", "none"]
     _run(tmp_path / "straight", *args)
-    _kill_at(monkeypatch, "gt", 2)
-    with pytest.raises(_Killed):
-        _run(tmp_path / "killed", *args)
-    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run_killed_at(monkeypatch, tmp_path / "killed", args, "gt", 2)
     summary = _run(tmp_path / "killed", *args, "--resume")
     assert summary["progress"]["gt"]["iteration"] == 2 and summary["progress"]["gt"]["reached"] == 2
     _params_equal(tmp_path / "straight", tmp_path / "killed")
@@ -383,10 +385,7 @@ def test_resume_killed_right_after_an_early_stop_trains_no_more(tmp_path, monkey
     straight = _run(tmp_path / "straight", *args)
     stopped = straight["progress"]["image"]["iteration"]
     assert stopped < 8, "the run should have stopped early (lr 10 makes maxF fall)"
-    _kill_at(monkeypatch, "image", stopped)
-    with pytest.raises(_Killed):
-        _run(tmp_path / "killed", *args)
-    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run_killed_at(monkeypatch, tmp_path / "killed", args, "image", stopped)
     summary = _run(tmp_path / "killed", *args, "--resume")
     assert summary["progress"]["image"]["iteration"] == stopped
     _params_equal(tmp_path / "straight", tmp_path / "killed")
@@ -403,10 +402,7 @@ def test_resume_between_two_loss_logs_logs_the_same_losses(tmp_path, monkeypatch
     args = ["--threads", "1", "--no-feature-sync", "--iters", "6", "--val-every", "6", "--ckpt-every", "3",
             "--log-every", "2", "--save-predictions", "none"]
     _run(tmp_path / "straight", *args)
-    _kill_at(monkeypatch, "image", 4)
-    with pytest.raises(_Killed):
-        _run(tmp_path / "killed", *args)
-    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run_killed_at(monkeypatch, tmp_path / "killed", args, "image", 4)
     _run(tmp_path / "killed", *args, "--resume")
     _params_equal(tmp_path / "straight", tmp_path / "killed")
     a, b = (json.loads((tmp_path / d / "metrics.json").read_text())["loss"] for d in ("straight", "killed"))
@@ -423,10 +419,7 @@ def test_resume_does_not_need_the_weights_files_the_run_started_from(tmp_path, m
     args = ["--threads", "1", "--weights", str(weights), "--gt-encoder", str(encoder), "--iters", "2",
             "--val-every", "2", "--ckpt-every", "1", "--save-predictions", "none"]
     _run(tmp_path / "straight", *args)
-    _kill_at(monkeypatch, "image", 1)
-    with pytest.raises(_Killed):
-        _run(tmp_path / "killed", *args)
-    monkeypatch.setattr(train_isnet, "on_step", lambda s, it: None)
+    _run_killed_at(monkeypatch, tmp_path / "killed", args, "image", 1)
     weights.unlink()
     encoder.unlink()
     _run(tmp_path / "killed", *args, "--resume")
