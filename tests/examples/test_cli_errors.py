@@ -212,15 +212,19 @@ def test_train_can_bad_flag_is_a_usage_error(argv, message, capsys):
     assert message in _usage_error(capsys, train_can.parse_args, argv)
 
 
-def test_train_can_small_or_missing_instance_folder_is_named(tmp_path):
-    root = tmp_path / "five"
+def _coins_instance_folder(root, stems):
+    """An instance folder for train_can: ``images/<stem>.png`` (a 48² crop of skimage's coins) and its mask."""
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
     coins = data.coins()[:48, :48]
-    for i in range(5):
-        Image.fromarray(coins).save(root / "images" / f"{i}.png")
-        mask = (coins > 120).astype("uint8") * 255
-        Image.fromarray(mask).save(root / "masks" / f"{i}.png")
+    for stem in stems:
+        Image.fromarray(coins).save(root / "images" / f"{stem}.png")
+        Image.fromarray((coins > 120).astype("uint8") * 255).save(root / "masks" / f"{stem}.png")
+    return root
+
+
+def test_train_can_small_or_missing_instance_folder_is_named(tmp_path):
+    root = _coins_instance_folder(tmp_path / "five", [f"{i}" for i in range(5)])
     argv = ["--size", "32", "--steps", "1", "--g-steps", "1", "--batch", "2", "--width", "4", "--no-untrained",
             "--out", str(tmp_path / "o")]
     msg = _file_error(train_can.main, [*argv, "--data", str(root)])
@@ -364,13 +368,7 @@ def test_dis_synth_sheet_that_cannot_be_written_is_refused_before_the_dataset(ca
 def test_train_can_unreadable_image_found_mid_run_is_one_line(tmp_path, workers):
     """load_instances reads masks up front but images lazily: a broken image surfaced as a traceback mid-training
     (from a DataLoader worker with --workers 1)."""
-    root = tmp_path / "d"
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    coins = data.coins()[:48, :48]
-    for i in range(11):
-        Image.fromarray(coins).save(root / "images" / f"{i:02d}.png")
-        Image.fromarray((coins > 120).astype("uint8") * 255).save(root / "masks" / f"{i:02d}.png")
+    root = _coins_instance_folder(tmp_path / "d", [f"{i:02d}" for i in range(11)])
     (root / "images" / "00.png").write_bytes(b"")
     argv = ["--size", "32", "--steps", "2", "--g-steps", "1", "--batch", "2", "--width", "4", "--no-untrained",
             "--max-clicks", "2", "--workers", workers, "--data", str(root), "--out", str(tmp_path / "o")]
