@@ -30,6 +30,7 @@ Dataset values are means over images (the 257-point curve is averaged per thresh
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,17 +61,28 @@ class MSIoUGroundTruth:
         shape: ``(H, W)`` of the GT.
         occupied: flat uint8 buffer of the marked cells of every level.
         counts: ``(10,)`` number of marked cells per level.
+        digest: fingerprint of the binary GT mask it was built from; :func:`msiou` refuses the cache
+            for any other GT (so a cache is never silently reused for the wrong image).
     """
 
     shape: tuple[int, int]
     occupied: np.ndarray
     counts: np.ndarray
+    digest: bytes
+
+
+def _digest(g: np.ndarray) -> bytes:
+    """Fingerprint of a canonical (boolean) GT mask: shape and packed bits, BLAKE2b-128."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.asarray(g.shape, np.int64).tobytes())
+    h.update(np.packbits(g, axis=None).tobytes())
+    return h.digest()
 
 
 def _gt_of(g: np.ndarray) -> MSIoUGroundTruth:
     h, w = g.shape
     occ, counts = _k.gt_pyramid(g.ravel(), h, w, MSIOU_LEVELS)
-    return MSIoUGroundTruth((h, w), occ, counts)
+    return MSIoUGroundTruth((h, w), occ, counts, _digest(g))
 
 
 def msiou_ground_truth(gt: Any) -> MSIoUGroundTruth:
@@ -177,7 +189,7 @@ def msiou(pred: Any, gt: Any, *, normalize: bool = True, compat: str = "exact",
         TypeError: unsupported input type or dtype, non-bool ``normalize``, a ``gt_cache`` of the
             wrong type.
         ValueError: mismatched shapes, empty maps, NaN/Inf or out-of-range values, unknown
-            ``compat``, a ``gt_cache`` of another shape or count, or whose buffers are not those
+            ``compat``, a ``gt_cache`` of another shape, count or ground truth, or whose buffers are not those
             :func:`msiou_ground_truth` builds for that shape.
 
     Example:
@@ -209,6 +221,9 @@ def _check_caches(gt_cache: Any, pairs: list, batched: bool) -> list[MSIoUGround
         where = f" (item {i})" if batched else ""
         if c.shape != g.shape:
             raise ValueError(f"`gt_cache`{where} must have the shape of `gt` {g.shape}; got {c.shape}")
+        if c.digest != _digest(g):
+            raise ValueError(f"`gt_cache`{where} was built from another ground truth than `gt`{where} (its mask "
+                             f"fingerprint differs); build it with msiou_ground_truth(gt) of this GT")
         _check_cache_buffers(c, where)
     return items
 

@@ -96,7 +96,8 @@ def test_a_forged_gt_cache_is_rejected_before_the_kernels_index_it():
     gt[10:40, 10:50] = True
     pred = np.where(gt, 200, 30).astype(np.uint8)
     good = msiou_ground_truth(gt)
-    rebuilt = msiou(pred, gt, gt_cache=MSIoUGroundTruth((64, 64), good.occupied.copy(), good.counts.copy()))
+    copy = MSIoUGroundTruth((64, 64), good.occupied.copy(), good.counts.copy(), good.digest)
+    rebuilt = msiou(pred, gt, gt_cache=copy)
     np.testing.assert_array_equal(rebuilt.curve, msiou(pred, gt).curve)
     bad_counts = good.counts.copy()
     bad_counts[0] += 1
@@ -111,9 +112,33 @@ def test_a_forged_gt_cache_is_rejected_before_the_kernels_index_it():
                                            r"ndarray"),
     ):
         with pytest.raises((TypeError, ValueError), match=msg):
-            msiou(pred, gt, gt_cache=MSIoUGroundTruth((64, 64), occ, cnt))
+            msiou(pred, gt, gt_cache=MSIoUGroundTruth((64, 64), occ, cnt, good.digest))
     with pytest.raises(ValueError, match=r"`gt_cache` \(item 1\) must hold a flat uint8 `occupied` buffer"):
-        msiou([pred, pred], [gt, gt], gt_cache=[good, MSIoUGroundTruth((64, 64), good.occupied[:9], good.counts)])
+        short = MSIoUGroundTruth((64, 64), good.occupied[:9], good.counts, good.digest)
+        msiou([pred, pred], [gt, gt], gt_cache=[good, short])
+
+
+def test_a_gt_cache_of_another_ground_truth_of_the_same_shape_is_refused():
+    # The cache was checked for shape and buffer consistency only: the cache of another GT of the same size was
+    # used silently and gave that GT's MSIoU (a stale result). It now carries a fingerprint of its mask.
+    from skimage import data
+
+    coins = data.coins()
+    gt_a = coins > 100
+    gt_b = coins > 140
+    pred = coins
+    cache_a = msiou_ground_truth(gt_a)
+    np.testing.assert_array_equal(msiou(pred, gt_a, gt_cache=cache_a).curve, msiou(pred, gt_a).curve)  # own GT
+    assert msiou(pred, gt_a.astype(np.uint8) * 255, gt_cache=cache_a).curve.shape == (257,)  # same mask, uint8
+    with pytest.raises(ValueError, match=r"`gt_cache` was built from another ground truth than `gt` \(its mask "
+                                         r"fingerprint differs\)"):
+        msiou(pred, gt_b, gt_cache=cache_a)
+    with pytest.raises(ValueError, match=r"`gt_cache` \(item 1\) was built from another ground truth"):
+        msiou([pred, pred], [gt_a, gt_b], gt_cache=[cache_a, cache_a])
+    one_pixel = gt_a.copy()
+    one_pixel[0, 0] = not one_pixel[0, 0]
+    with pytest.raises(ValueError, match="another ground truth"):
+        msiou(pred, one_pixel, gt_cache=cache_a)
 
 
 def test_accumulator_refuses_a_result_of_another_curve_length_before_counting_it():
