@@ -188,3 +188,28 @@ def test_a_bad_option_fails_at_construction_naming_option_expectation_and_value(
 def test_option_combinations_and_values_fail_at_construction(make, match):
     with pytest.raises((TypeError, ValueError), match=match):
         make()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_bad_option_set_after_construction_fails_at_forward_naming_it(name):
+    # Options are attributes (or, for PottsCRFLoss, items of `kwargs`) that forward hands to the functional form,
+    # which checks them again: a value changed after construction can never reach a kernel unchecked.
+    cls, _, args, _, extra = CASES[name]
+    checked = 0
+    for p in _options(cls):
+        for bad in _bad_values(p):
+            module = cls(**extra)
+            store = module.kwargs if isinstance(getattr(module, "kwargs", None), dict) else None
+            if store is not None:
+                store[p.name] = bad
+            else:
+                try:
+                    setattr(module, p.name, bad)
+                except TypeError as err:  # a tensor option is a registered buffer: nn.Module refuses a non-tensor
+                    assert "cannot assign" in str(err)
+                    continue
+            with pytest.raises((TypeError, ValueError)) as err:
+                module(*args)
+            assert f"`{p.name}" in str(err.value) and "must" in str(err.value), (p.name, bad, str(err.value))
+            checked += 1
+    assert checked >= len(_options(cls))
