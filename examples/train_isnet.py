@@ -36,6 +36,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -1414,8 +1415,21 @@ def _finish(ctx: Context) -> None:
         dist.destroy_process_group()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's stop, ``kill``), raised in the main thread so that it ends the run as Ctrl-C does:
+    the run says which checkpoint ``--resume`` continues from, and the script exits with 143 (128 + 15)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(f"signal {signum}")
+
+
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
+    signal.signal(signal.SIGTERM, _raise_terminated)  # the default action killed the run without a word
+    try:
         main()
-        sys.exit(0)
-    sys.exit(130)
+    except Terminated:
+        sys.exit(128 + signal.SIGTERM)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)

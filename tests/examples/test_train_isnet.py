@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -621,3 +622,28 @@ def test_auto_threads_ignores_a_moments_activity(monkeypatch):
         raise OSError("no /proc")
 
     assert auto(0, 3, unreadable) == 2
+
+
+def test_sigterm_ends_the_script_like_ctrl_c_saying_what_resume_continues_from(tmp_path):
+    """A batch scheduler's SIGTERM (or ``kill``) killed the script silently: no word on which checkpoint was kept."""
+    import signal
+
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, str(SCRIPT), *TINY, "--out", str(out), "--threads", "1", "--no-feature-sync",
+           "--iters", "100000", "--val-every", "100000", "--ckpt-every", "1", "--save-predictions", "none"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint.pt").is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before its first checkpoint"
+        proc.send_signal(signal.SIGTERM)
+        text, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, text[-3000:]
+    assert f"interrupted: the same command with --resume continues from {out / 'checkpoint.pt'} (stage 2, " in text
+    assert "Traceback" not in text
+    ckpt = train_isnet.load_checkpoint(out / "checkpoint.pt")  # the checkpoint it names is whole
+    assert ckpt["progress"]["stage"] == "image" and ckpt["progress"]["image"]["iteration"] >= 1
