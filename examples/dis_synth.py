@@ -721,6 +721,7 @@ def write_dataset(
 
     Raises:
         ValueError: negative ``n``.
+        OSError: a file could not be written (OpenCV reports a failed write only by its return value).
 
     Examples:
         >>> import tempfile
@@ -737,8 +738,10 @@ def write_dataset(
     for i in range(int(n)):
         img, gt = generate_sample(i, size, seed)
         name = f"{i:0{digits}d}"
-        cv2.imwrite(str(root / "im" / f"{name}.jpg"), img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-        cv2.imwrite(str(root / "gt" / f"{name}.png"), gt)
+        for path, data, params in ((root / "im" / f"{name}.jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95]),
+                                   (root / "gt" / f"{name}.png", gt, [])):
+            if not cv2.imwrite(str(path), data, params):
+                raise OSError(f"could not write {path} (disk full, or a path OpenCV cannot write?)")
     return root
 
 

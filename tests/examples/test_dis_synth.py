@@ -76,3 +76,12 @@ def test_write_dataset_layout(tmp_path):
     assert sorted(p.name for p in (root / "im").iterdir()) == ["0000.jpg", "0001.jpg", "0002.jpg"]
     gt = cv2.imread(str(root / "gt" / "0001.png"), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(gt, dis_synth.generate_sample(1, 40, seed=2)[1])
+
+
+def test_write_dataset_raises_when_a_file_is_not_written(tmp_path, monkeypatch):
+    # cv2.imwrite reports a failed write (disk full, a path it cannot encode) only by returning False, which was
+    # ignored: the folder silently lacked files, found later as unpaired images.
+    real = cv2.imwrite
+    monkeypatch.setattr(cv2, "imwrite", lambda path, *a: False if path.endswith("0001.png") else real(path, *a))
+    with pytest.raises(OSError, match=r"could not write .*gt.0001\.png"):
+        dis_synth.write_dataset(tmp_path, 3, size=32)
