@@ -29,6 +29,7 @@ and RNG states, and augmentation is a pure function of (seed, stage, epoch, samp
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import copy
 import dataclasses
@@ -486,14 +487,21 @@ class ResumableSampler(DistributedSampler):
         return self.num_samples - self.start
 
 
-class EvalView(Dataset):
-    """Validation view of a dataset: adds ``gt_u8``, the ground truth at the original size as uint8.
+def _pair_name(ds: Dataset, i: int) -> str | None:
+    """The name of pair ``i`` of a folder dataset (or of a concatenation of them); None for generated data.
 
-    For folder datasets the GT file is read again at its original resolution (the DIS benchmark
-    evaluates there); for generated data the item's GT is already at its original size. With ``skip_bad`` a
-    folder dataset replaces an unreadable pair by the next one; here such an item is marked ``skip`` (and
-    dropped by the collate function), so the other image is not scored twice.
-    """
+    A folder dataset under ``--skip-bad`` returns the next readable pair in place of an unreadable one, so an item
+    whose name is not this one is a replacement: evaluation leaves it out instead of scoring that pair twice."""
+    import seg_data
+
+    if isinstance(ds, torch.utils.data.ConcatDataset):
+        k = bisect.bisect_right(ds.cumulative_sizes, i)
+        return _pair_name(ds.datasets[k], i - (ds.cumulative_sizes[k - 1] if k else 0))
+    return ds.names[i] if isinstance(ds, seg_data.FolderDataset) else None
+
+
+class SkipReplaced(Dataset):
+    """A dataset whose replaced items (see :func:`_pair_name`) are marked ``skip`` for :func:`_collate_eval`."""
 
     def __init__(self, base: Dataset) -> None:
         self.base = base
@@ -502,11 +510,27 @@ class EvalView(Dataset):
         return len(self.base)  # type: ignore[arg-type]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        item = self.base[i]
+        expected = _pair_name(self.base, i)
+        return {"skip": True, "name": expected} if expected is not None and item["name"] != expected else item
+
+
+class EvalView(SkipReplaced):
+    """Validation view of a dataset: adds ``gt_u8``, the ground truth at the original size as uint8.
+
+    For folder datasets the GT file is read again at its original resolution (the DIS benchmark
+    evaluates there); for generated data the item's GT is already at its original size. With ``skip_bad`` a
+    folder dataset replaces an unreadable pair by the next one; here such an item is marked ``skip`` (and
+    dropped by the collate function), so the other image is not scored twice.
+    """
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
         import seg_data
 
-        item = dict(self.base[i])
-        if isinstance(self.base, seg_data.FolderDataset) and item["name"] != self.base.names[i]:
-            return {"skip": True, "name": self.base.names[i]}
+        item = super().__getitem__(i)
+        if item.get("skip"):
+            return item
+        item = dict(item)
         size = tuple(int(v) for v in item["size"])
         if isinstance(self.base, seg_data.FolderDataset) and tuple(item["gt"].shape[-2:]) != size:
             pair = self.base.pairs[self.base.names.index(item["name"])]
@@ -761,7 +785,7 @@ def gt_encoder_maxf(encoder: nn.Module, ds: Dataset, cfg: Config, ctx: Context) 
     sync_buffers(encoder, ctx)
     encoder.eval()
     acc = DatasetMetrics(metrics=("fm",))
-    for batch in eval_loader(ds, cfg, ctx, limit=cfg.gt_val_samples):
+    for batch in eval_loader(SkipReplaced(ds), cfg, ctx, limit=cfg.gt_val_samples):  # each pair counted once
         if batch["image"] is None:
             continue
         gts = _prepare(torch.stack(batch["gt"]), cfg, ctx)  # at the model input size, as in training

@@ -323,6 +323,36 @@ def test_skip_bad_leaves_an_unreadable_validation_image_out_instead_of_scoring_a
     assert names == [["0000", "0002"], ["0000", "0002"]]
 
 
+def test_stage_one_maxf_counts_each_training_pair_once_under_skip_bad(tmp_path, monkeypatch):
+    """The GT encoder's train maxF read the training set raw: under --skip-bad the pair that replaced an unreadable
+    one was counted twice, also in a concatenation of several folders (--data A B)."""
+    import dis_synth
+    import seg_data
+
+    roots = [dis_synth.write_dataset(tmp_path / name, 3, size=48, seed=k) for k, name in enumerate("ab")]
+    for root, stem in ((roots[0], "0001"), (roots[1], "0002")):
+        jpg = root / "im" / f"{stem}.jpg"
+        jpg.write_bytes(jpg.read_bytes()[: jpg.stat().st_size // 2])
+    train = torch.utils.data.ConcatDataset([seg_data.FolderDataset(r, size=32, skip_bad=True) for r in roots])
+    with pytest.warns(UserWarning, match="skipping"):
+        loader = torch.utils.data.DataLoader(train_isnet.SkipReplaced(train), batch_size=2,
+                                             collate_fn=train_isnet._collate_eval)
+        names = [n for b in loader for n in b["name"]]
+    assert names == ["0000", "0002", "0000", "0001"]  # a/0001 and b/0002 left out, nothing twice
+    counted = []
+
+    class Counting(train_isnet.DatasetMetrics):
+        def update(self, pred, gt, **kw):
+            counted.append(len(pred))
+            return super().update(pred, gt, **kw)
+
+    monkeypatch.setattr(train_isnet, "DatasetMetrics", Counting)
+    cfg = train_isnet.Config(size=32, val_batch=2, gt_val_samples=0, width=0.0625)
+    maxf = train_isnet.gt_encoder_maxf(ISNetGTEncoder(width=0.0625), train, cfg,
+                                       train_isnet.Context(torch.device("cpu")))
+    assert sum(counted) == 4 and 0.0 <= maxf <= 1.0  # 4 readable pairs (6 with the replacements before)
+
+
 def test_resume_after_the_data_folder_shrank_restarts_the_epoch_instead_of_hanging(tmp_path, capsys):
     """The checkpoint's position (8 samples into an epoch of 11) lies past the end of the new epoch (5): before,
     every epoch was empty and the loop never ended."""
