@@ -50,7 +50,7 @@ import os
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +203,9 @@ class _Options:
             "feedback": self.feedback,
             "seed": self.seed,
         }
+
+
+_OPTION_NAMES = frozenset(f.name for f in fields(_Options))
 
 
 def _instance_rng(seed: int, name: str) -> np.random.Generator:
@@ -384,8 +387,12 @@ class InteractiveEvaluator:
     Args:
         protocol, max_clicks, targets, stop_at, min_clicks, threshold, feedback, seed: see :func:`noc`.
 
+    The options are fixed once the evaluator is made (its results depend on them): setting one
+    afterwards raises ``AttributeError``; make a new evaluator instead.
+
     Raises:
         TypeError / ValueError: invalid options (the message names the option).
+        AttributeError: an option set after construction.
 
     Example:
         >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
@@ -408,10 +415,11 @@ class InteractiveEvaluator:
     results: list[InstanceResult] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self._opt = _Options.make(self.protocol, self.max_clicks, self.targets, self.stop_at, self.min_clicks,
-                                  self.threshold, self.feedback, self.seed)
-        self.targets = self._opt.targets
-        self.stop_at = self._opt.stop_at
+        opt = _Options.make(self.protocol, self.max_clicks, self.targets, self.stop_at, self.min_clicks,
+                            self.threshold, self.feedback, self.seed)
+        self.targets = opt.targets
+        self.stop_at = opt.stop_at
+        self._opt = opt  # from here on the options are read-only (__setattr__)
         self.results = list(self.results)
         self._names = set()
         for i, r in enumerate(self.results):
@@ -423,6 +431,14 @@ class InteractiveEvaluator:
             if r.name in self._names:
                 raise ValueError(f"instance names must be unique; `results` holds {r.name!r} twice")
             self._names.add(r.name)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key in _OPTION_NAMES and "_opt" in self.__dict__:
+            raise AttributeError(
+                f"`{key}` is fixed when the InteractiveEvaluator is made (its clicks and results depend on it); "
+                f"make a new InteractiveEvaluator({key}=...); got {key}={value!r}"
+            )
+        super().__setattr__(key, value)
 
     def _add(self, result: InstanceResult) -> None:
         if result.name in self._names:

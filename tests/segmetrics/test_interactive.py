@@ -587,3 +587,20 @@ def test_hidden_files_of_a_mac_copy_are_not_instances(tmp_path):
         (tmp_path / d / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
     ds = load_instances(tmp_path)
     assert ds.names == ["a"] and ds.missing == []
+
+
+def test_options_cannot_change_after_construction():
+    # `ev.max_clicks = 3` after construction was silently ignored: the evaluator ran 20 clicks with the options it
+    # was made with, while its repr (and `ev.max_clicks`) showed 3; a bad value (protocol="bogus") was not refused.
+    gt = _square()
+    ev = InteractiveEvaluator(max_clicks=4)
+    for name, value in (("max_clicks", 3), ("protocol", "largest_region"), ("targets", (0.5,)), ("stop_at", 1.0),
+                        ("min_clicks", 2), ("threshold", 0.2), ("feedback", True), ("seed", 7)):
+        with pytest.raises(AttributeError, match=rf"`{name}` is fixed when the InteractiveEvaluator is made .*"
+                                                 rf"InteractiveEvaluator\({name}=\.\.\.\); got {name}="):
+            setattr(ev, name, value)
+    assert ev.max_clicks == 4 and ev.protocol == "ritm"
+    ev.update(lambda image, clicks: np.zeros(gt.shape), None, gt, name="a")
+    assert len(ev.results[0].ious) == 4 and len(ev.miou_curve()) == 4
+    again = pickle.loads(pickle.dumps(ev))  # pickling / copying (the merge of shards) still works
+    assert again.max_clicks == 4 and len(again) == 1 and again.merge(InteractiveEvaluator(max_clicks=4)) is again
