@@ -240,12 +240,19 @@ def _host_array(output: Any) -> np.ndarray:
 
 def _binarise(output: Any, shape: tuple[int, int], threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """``(mask, prob)`` from a predict output; ``ValueError`` / ``TypeError`` naming ``predict``'s output."""
-    arr = _host_array(output)
+    try:
+        arr = _host_array(output)
+    except ValueError as exc:  # e.g. a (mask, score) pair: numpy's own message would not say whose output it is
+        raise ValueError(
+            f"the output of `predict` must be a real-valued or boolean (H, W) map; got a {type(output).__name__} "
+            f"that numpy cannot read as one array ({exc})"
+        ) from None
     if arr.dtype == object or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
                                    or np.issubdtype(arr.dtype, np.floating)):
         raise TypeError(
             f"the output of `predict` must be a real-valued or boolean (H, W) map; got dtype {arr.dtype}"
-            + (" (None: did predict forget to return?)" if output is None else "")
+            + (" (None: did predict forget to return?)" if output is None
+               else f" (a {type(output).__name__})" if arr.dtype == object else "")
         )
     if arr.ndim > 2 and arr.shape[-2:] == shape and all(n == 1 for n in arr.shape[:-2]):
         arr = arr.reshape(shape)  # (1, H, W), (1, 1, H, W): a batch of one
