@@ -29,7 +29,8 @@ Per dataset (:class:`InteractiveEvaluator`):
 
 * ``NoC@τ`` = mean over instances of the first ``k`` with ``IoU_k ≥ τ``, or ``max_clicks`` if none
   (the papers' convention: a failure counts as the full budget);
-* ``NoF@τ`` = number of instances that never reach ``τ`` (RITM's ``>=20@90``);
+* ``NoF@τ`` = number of instances that never reach ``τ`` (the later papers' "number of failures"; RITM's
+  ``>=20@90`` counts ``NoC@τ = max_clicks``, so it also counts the instances reaching ``τ`` at the last click);
 * ``mIoU@k`` = mean over instances of ``IoU_k`` for ``k = 1 … max_clicks``; an instance that
   stopped before click ``k`` keeps its last IoU (the user stops clicking and the mask stays);
 * ``SPC`` = seconds per click, the time spent inside ``predict`` divided by the number of clicks

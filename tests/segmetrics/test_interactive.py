@@ -286,6 +286,10 @@ def test_dataset_numbers_by_hand():
     assert r["nof@85"] == r["nof@90"] == 1
     assert [r[f"miou@{k}"] for k in (1, 2, 3, 4)] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
     assert r["spc"] >= 0
+    # reaching the target at the last click is no failure (RITM's >=20@90 would count it: NoC == max_clicks)
+    last = InteractiveEvaluator(max_clicks=4)
+    last.update(_after(4, gt), None, gt, name="d")
+    assert last.compute()["noc@90"] == 4 and last.compute()["nof@90"] == 0
     with pytest.raises(ValueError, match="unique"):
         ev.update(_after(1, gt), None, gt, name="a")
 
