@@ -612,3 +612,18 @@ def test_options_cannot_change_after_construction():
     assert len(ev.results[0].ious) == 4 and len(ev.miou_curve()) == 4
     again = pickle.loads(pickle.dumps(ev))  # pickling / copying (the merge of shards) still works
     assert again.max_clicks == 4 and len(again) == 1 and again.merge(InteractiveEvaluator(max_clicks=4)) is again
+
+
+def test_cli_merge_of_interactive_folders_says_how_they_merge(tmp_path, capsys):
+    # `segmetrics eval --merge` on InteractiveEvaluator.save folders said only "has no records.jsonl"
+    from segmetrics.app.cli import main
+
+    gt = _square()
+    for i in range(2):
+        ev = InteractiveEvaluator(max_clicks=2).evaluate(lambda image, clicks: gt, [(f"s{i}", None, gt)])
+        ev.save(tmp_path / f"rank{i}", plot=False)
+    shards = [str(tmp_path / "rank0"), str(tmp_path / "rank1")]
+    assert main(["eval", "--merge", *shards, "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "--merge entry" in err and "rank0' holds interactive results (InteractiveEvaluator.save)" in err
+    assert "ev.merge(other)" in err and "Traceback" not in err
