@@ -102,14 +102,24 @@ class InstanceResult:
     max_clicks: int
 
     def noc(self, target: float) -> int:
-        """Number of clicks to reach IoU ``≥ target`` (``max_clicks`` if never reached)."""
+        """Number of clicks to reach IoU ``≥ target`` (``max_clicks`` if never reached).
+
+        Raises:
+            ValueError: ``target`` is not in ``(0, 1]`` (e.g. ``85`` for ``0.85``).
+        """
+        target = _check_unit(target, "target", low_open=True, high_open=False)
         for k, v in enumerate(self.ious, 1):
             if v >= target:
                 return k
         return self.max_clicks
 
     def failed(self, target: float) -> bool:
-        """``True`` if no click reached IoU ``≥ target``."""
+        """``True`` if no click reached IoU ``≥ target``.
+
+        Raises:
+            ValueError: ``target`` is not in ``(0, 1]`` (e.g. ``90`` for ``0.9``).
+        """
+        target = _check_unit(target, "target", low_open=True, high_open=False)
         return not any(v >= target for v in self.ious)
 
     def iou_curve(self) -> np.ndarray:

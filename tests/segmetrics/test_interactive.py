@@ -627,3 +627,12 @@ def test_cli_merge_of_interactive_folders_says_how_they_merge(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--merge entry" in err and "rank0' holds interactive results (InteractiveEvaluator.save)" in err
     assert "ev.merge(other)" in err and "Traceback" not in err
+
+
+def test_instance_result_refuses_a_target_in_percent():
+    # r.noc(85) (the key reads "noc@85") silently returned max_clicks and failed(85) True: IoU never reaches 85
+    r = noc(lambda image, clicks: _square(), None, _square())
+    assert r.noc(0.85) == 1 and not r.failed(1) and r.noc(np.float32(0.9)) == 1
+    for method in (r.noc, r.failed):
+        with pytest.raises(ValueError, match=r"`target` must be a number in \(0, 1\]; got 85"):
+            method(85)
