@@ -220,8 +220,11 @@ _OPTION_NAMES = frozenset(f.name for f in fields(_Options))
 
 
 def _instance_rng(seed: int, name: str) -> np.random.Generator:
-    """The generator of one instance: a function of the seed and the name only (shard-independent)."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+    r"""The generator of one instance: a function of the seed and the name only (shard-independent).
+
+    ``surrogatepass``: a file name that is not UTF-8 (``"caf\udce9"`` from the bytes ``caf\xe9``) seeds too.
+    """
+    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))])
 
 
 def _prepare_gt(gt: Any, ignore: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -697,7 +700,7 @@ class InteractiveEvaluator:
         written.append(p)
         rows = self.per_instance_table()
         p = out / "per_instance.csv"
-        with open(p, "w", newline="", encoding="utf-8") as f:
+        with open(p, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:  # names not UTF-8
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)

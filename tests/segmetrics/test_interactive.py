@@ -636,3 +636,19 @@ def test_instance_result_refuses_a_target_in_percent():
     for method in (r.noc, r.failed):
         with pytest.raises(ValueError, match=r"`target` must be a number in \(0, 1\]; got 85"):
             method(85)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_file_name_that_is_not_utf8_is_evaluated_and_saved(tmp_path, protocol):
+    # A Latin-1 file name (b"caf\xe9.png") reaches Python as "caf\udce9": paper_random's seed (the name's UTF-8
+    # bytes) and per_instance.csv raised UnicodeEncodeError, the latter after results.json was written.
+    gt = _square()
+    name = "caf\udce9"
+    ev = InteractiveEvaluator(protocol=protocol, max_clicks=2).evaluate(lambda image, clicks: gt, [(name, None, gt)])
+    assert [p.name for p in ev.save(tmp_path, plot=False)] == ["results.json", "per_instance.csv"]
+    assert json.loads((tmp_path / "results.json").read_text())["num_images"] == 1
+    assert (tmp_path / "per_instance.csv").read_text(encoding="utf-8").splitlines()[1].startswith("caf\\udce9,1,")
+    if protocol == "paper_random":  # still seeded by the name: the same clicks again
+        runs = [noc(lambda image, clicks: np.zeros(gt.shape), None, gt, name=name, protocol=protocol, max_clicks=3)
+                for _ in range(2)]
+        assert runs[0].clicks == runs[1].clicks
