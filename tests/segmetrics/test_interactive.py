@@ -652,3 +652,23 @@ def test_a_file_name_that_is_not_utf8_is_evaluated_and_saved(tmp_path, protocol)
         runs = [noc(lambda image, clicks: np.zeros(gt.shape), None, gt, name=name, protocol=protocol, max_clicks=3)
                 for _ in range(2)]
         assert runs[0].clicks == runs[1].clicks
+
+
+def test_miou_plot_draws_a_one_click_curve_and_whole_click_ticks(tmp_path):
+    # max_clicks=1: the mIoU curve is one point, which a plain line does not draw (miou.png showed only the legend);
+    # the x axis is a number of clicks, but it was ticked at 1.5, 2.5, ...
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from segmetrics.app.plot import plot_curves
+
+    gt = _square()
+    for k in (1, 5):
+        ev = InteractiveEvaluator(max_clicks=k).evaluate(lambda image, clicks: gt, [("a", None, gt)])
+        ev.save(tmp_path / f"k{k}", method=f"k{k}", plot=False)
+    fig, ax = plot_curves([tmp_path / "k1", tmp_path / "k5"], "miou")
+    one = ax.lines[0]
+    assert len(one.get_xdata()) == 1 and one.get_marker() not in (None, "None", "", " ")
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 5]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    plt.close(fig)
