@@ -211,6 +211,7 @@ def load_instances(
         An :class:`InstanceFolder`, in the masks' name order (instances of one map by id).
 
     Raises:
+        TypeError: ``root`` is not a path.
         FileNotFoundError: a folder does not exist.
         ValueError: bad option, no instance found, or ``ignore_value`` with a 16-bit / float binary mask.
         ImageReadError: an unreadable mask.
@@ -240,6 +241,8 @@ def load_instances(
     for arg, v in (("images", images), ("masks", masks)):
         if not isinstance(v, str) or not v:
             raise ValueError(f"`{arg}` must be a non-empty folder name; got {v!r}")
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"`root` must be a folder path; got {root!r}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"`root` must be an existing folder; got {str(root)!r}")

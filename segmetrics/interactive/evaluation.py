@@ -499,6 +499,9 @@ class InteractiveEvaluator:
                 :class:`~segmetrics.interactive.InteractiveInstance`, ``(image, gt)`` or ``(name, image, gt)``.
             progress: show a tqdm progress bar (needs tqdm).
 
+        Raises:
+            TypeError: ``instances`` is not iterable, or an item is not an instance (the message names it).
+
         Example:
             >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
             >>> data = [("square", None, gt), ("again", None, gt)]  # (name, image, gt)
@@ -506,6 +509,13 @@ class InteractiveEvaluator:
             >>> len(ev), ev.compute()["noc@90"]
             (2, 1.0)
         """
+        try:
+            iter(instances)
+        except TypeError:
+            raise TypeError(
+                "`instances` must be an iterable of instances (InteractiveInstance, (image, gt) or (name, image, gt)); "
+                f"got {type(instances).__name__}"
+            ) from None
         it = instances
         if progress:
             from tqdm import tqdm
@@ -664,7 +674,8 @@ class InteractiveEvaluator:
             The written files.
 
         Raises:
-            ValueError: no instance evaluated, ``out_dir`` is a file, or it holds a ``segmetrics eval``
+            TypeError: ``out_dir`` is not a path.
+            ValueError: no instance evaluated, ``out_dir`` is empty or a file, or it holds a ``segmetrics eval``
                 journal (``records.jsonl``), whose ``results.json`` would be replaced.
             ImportError: ``plot`` without matplotlib (``pip install "segloss-segmetrics[plot]"``); nothing
                 is written then.
@@ -680,6 +691,10 @@ class InteractiveEvaluator:
         from segmetrics._optional import import_optional
         from segmetrics.app.journal import JOURNAL_NAME
 
+        if not isinstance(out_dir, (str, os.PathLike)) or not os.fspath(out_dir):  # "" would be the working folder
+            raise (ValueError if isinstance(out_dir, str) else TypeError)(
+                f"`out_dir` must be a folder path; got {out_dir!r}"
+            )
         doc = self.to_dict(method=method, dataset=dataset)
         # before anything is written: without matplotlib, say which extra installs it (or that plot=False skips it)
         plt = import_optional("matplotlib.pyplot", "plot", "saving miou.png (save(..., plot=False) skips it)") \

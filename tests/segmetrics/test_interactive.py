@@ -672,3 +672,21 @@ def test_miou_plot_draws_a_one_click_curve_and_whole_click_ticks(tmp_path):
     ticks = [t for t in ax.get_xticks() if 1 <= t <= 5]
     assert ticks and all(float(t).is_integer() for t in ticks)
     plt.close(fig)
+
+
+def test_non_path_and_non_iterable_arguments_are_named(tmp_path, monkeypatch):
+    # save(None) / evaluate(predict, None) / load_instances(None) raised Python's bare TypeError ("expected str,
+    # bytes or os.PathLike object", "'NoneType' object is not iterable"); save("") wrote into the working folder.
+    gt = _square()
+    ev = InteractiveEvaluator(max_clicks=1).evaluate(lambda image, clicks: gt, [("a", None, gt)])
+    monkeypatch.chdir(tmp_path)
+    for bad in (None, 3, ""):
+        with pytest.raises((TypeError, ValueError), match=rf"`out_dir` must be a folder path; got {bad!r}"):
+            ev.save(bad, plot=False)
+    assert list(tmp_path.iterdir()) == []
+    for bad in (None, 5):
+        with pytest.raises(TypeError, match=rf"`instances` must be an iterable of instances .*; got "
+                                            rf"{type(bad).__name__}"):
+            ev.evaluate(lambda image, clicks: gt, bad)
+        with pytest.raises(TypeError, match=rf"`root` must be a folder path; got {bad!r}"):
+            load_instances(bad)
