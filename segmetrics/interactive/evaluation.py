@@ -33,8 +33,9 @@ Per dataset (:class:`InteractiveEvaluator`):
   ``>=20@90`` counts ``NoC@τ = max_clicks``, so it also counts the instances reaching ``τ`` at the last click);
 * ``mIoU@k`` = mean over instances of ``IoU_k`` for ``k = 1 … max_clicks``; an instance that
   stopped before click ``k`` keeps its last IoU (the user stops clicking and the mask stays);
-* ``SPC`` = seconds per click, the time spent inside ``predict`` divided by the number of clicks
-  (RITM divides the whole loop's wall time, data loading included).
+* ``SPC`` = seconds per click, the time spent inside ``predict`` and reading its output (a GPU tensor
+  is complete only once copied to the host) divided by the number of clicks (RITM divides the whole
+  loop's wall time, data loading included).
 
 Means are taken with :func:`math.fsum`, so the numbers do not depend on the order in which
 instances were added or merged; random protocols draw from a generator seeded by ``(seed, name)``,
@@ -91,7 +92,7 @@ class InstanceResult:
         name: instance name.
         ious: ``IoU_k`` after click ``k = 1 … len(ious)`` (at most ``max_clicks``).
         clicks: the clicks placed, in order.
-        seconds: time spent inside ``predict``.
+        seconds: time spent inside ``predict`` and reading its output to the host (the clicker left out).
         max_clicks: the click budget the instance ran with.
     """
 
@@ -317,8 +318,9 @@ def _simulate(
         clicks.append(click)
         t0 = time.perf_counter()
         out = predict(image, tuple(clicks), prev) if opt.feedback else predict(image, tuple(clicks))
-        seconds += time.perf_counter() - t0
+        # timed up to the output on the host: a CUDA tensor's kernels finish in its copy to the CPU
         mask, prev = _binarise(out, g.shape, opt.threshold)
+        seconds += time.perf_counter() - t0
         ious.append(_iou(g, mask, valid))
         if ious[-1] >= opt.stop_at and k >= opt.min_clicks:
             break

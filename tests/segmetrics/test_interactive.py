@@ -690,3 +690,22 @@ def test_non_path_and_non_iterable_arguments_are_named(tmp_path, monkeypatch):
             ev.evaluate(lambda image, clicks: gt, bad)
         with pytest.raises(TypeError, match=rf"`root` must be a folder path; got {bad!r}"):
             load_instances(bad)
+
+
+def test_seconds_per_click_include_the_copy_of_a_tensor_output_to_the_host():
+    # A CUDA tensor comes back from predict before its kernels ran; they finish in `.cpu()`, which was outside the
+    # timed region, so SPC measured the kernel launches only. A stand-in whose `.cpu()` takes 20 ms:
+    import time
+
+    gt = _square()
+
+    class Pending:
+        def detach(self):
+            return self
+
+        def cpu(self):
+            time.sleep(0.02)
+            return gt
+
+    r = noc(lambda image, clicks: Pending(), None, gt)
+    assert r.ious == (1.0,) and r.seconds >= 0.02
