@@ -709,3 +709,24 @@ def test_seconds_per_click_include_the_copy_of_a_tensor_output_to_the_host():
 
     r = noc(lambda image, clicks: Pending(), None, gt)
     assert r.ious == (1.0,) and r.seconds >= 0.02
+
+
+def test_binary_01_masks_with_a_255_band_and_no_ignore_value_warn(tmp_path):
+    # A 0/1 mask with VOC's 255 void band, loaded without ignore_value=255, is read by the > 128 rule: the object
+    # became the void outline, silently (the instance layout already warned about its 255 ids).
+    import warnings
+
+    img = data.astronaut()[:64, :80]
+    m = _horse()[40:104, 40:120].astype(np.uint8)
+    m[ndimage.binary_dilation(m > 0) & ~ndimage.binary_erosion(m > 0)] = 255
+    _write(tmp_path / "images" / "a.png", img)
+    _write(tmp_path / "masks" / "a.png", m)
+    with pytest.warns(UserWarning, match=r"1 binary masks \(e.g. 'a'\) hold only 0, 1 and 255: read as 0/255 masks, "
+                                         r"the object is the 255 pixels; pass ignore_value=255 if 1 is the object"):
+        ds = load_instances(tmp_path)
+    assert ds[0].gt.sum() == (m == 255).sum()  # the documented rule still applies
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_instances(tmp_path, ignore_value=255)[0].gt.sum() == (m == 1).sum()
+        _write(tmp_path / "masks" / "a.png", (m > 0).astype(np.uint8) * 255)  # a plain 0/255 mask: no warning
+        load_instances(tmp_path)
