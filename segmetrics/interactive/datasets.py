@@ -109,7 +109,10 @@ def _binary_mask(path: Path, ignore_value: int | None) -> tuple[np.ndarray, np.n
         obj = (m == 1) if kept.size and kept.max() == 1 else (m > 128)
     if ignore is not None:
         obj &= ~ignore
-    void_like = ignore_value is None and m.dtype == np.uint8 and np.array_equal(np.unique(m), [0, 1, 255])
+    void_like = False
+    if ignore_value is None and m.dtype == np.uint8:
+        n = np.bincount(m.ravel(), minlength=256)
+        void_like = bool(n[0] and n[1] and n[255] and n[0] + n[1] + n[255] == m.size)
     return obj, ignore, void_like
 
 
