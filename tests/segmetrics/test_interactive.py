@@ -428,8 +428,12 @@ def test_inputs_and_outputs_are_validated(tmp_path):
     ok = lambda image, clicks: gt  # noqa: E731
     with pytest.raises(ValueError, match="`gt` must contain at least one"):
         noc(ok, None, np.zeros((4, 4), bool))
-    with pytest.raises(ValueError, match="`gt` must hold only 0 and 1"):
-        noc(ok, None, gt * 255)
+    # the value read np.uint8(255), without a hint
+    with pytest.raises(ValueError, match=r"`gt` must hold only 0 and 1 \(or be boolean\); got the value 255 \(a 0-255 "
+                                         r"mask\? pass gt > 128\)$"):
+        noc(ok, None, gt.astype(np.uint8) * 255)
+    with pytest.raises(ValueError, match=r"`ignore` must hold only 0 and 1 \(or be boolean\); got the value 0.5$"):
+        noc(ok, None, gt, ignore=np.full(gt.shape, 0.5))
     with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\) or \(..., H, W\) .* got shape \(10, 10, 3\)"):
         noc(ok, np.zeros((10, 10, 3)), gt)
     assert noc(ok, np.zeros((1, 3, *gt.shape)), gt).ious == (1.0,)  # an NCHW tensor-like image is passed through
