@@ -734,3 +734,111 @@ def test_binary_01_masks_with_a_255_band_and_no_ignore_value_warn(tmp_path):
         assert load_instances(tmp_path, ignore_value=255)[0].gt.sum() == (m == 1).sum()
         _write(tmp_path / "masks" / "a.png", (m > 0).astype(np.uint8) * 255)  # a plain 0/255 mask: no warning
         load_instances(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# slow independent references: brute-force distances and connected regions, a plain NoC loop
+# ------------------------------------------------------------------------------------------------
+
+
+def _bf_distance(mask):
+    """Distance of each mask pixel to the nearest pixel outside it, the one-pixel frame outside the image included."""
+    framed = np.pad(mask, 1)
+    inside, outside = np.argwhere(framed), np.argwhere(~framed)
+    d = np.zeros(framed.shape)
+    if len(inside):  # every pair: the smallest distance from each inside pixel to any outside one
+        d[tuple(inside.T)] = np.sqrt(((inside[:, None] - outside[None]) ** 2).sum(-1).min(1))
+    return d[1:-1, 1:-1]
+
+
+def _bf_regions(mask):
+    """8-connected regions as boolean masks, in the row-major order of their first pixel (flood fill)."""
+    seen = np.zeros(mask.shape, bool)
+    regions = []
+    for y, x in zip(*np.nonzero(mask)):
+        if seen[y, x]:
+            continue
+        region, stack = np.zeros(mask.shape, bool), [(y, x)]
+        seen[y, x] = region[y, x] = True
+        while stack:
+            a, b = stack.pop()
+            for c in range(a - 1, a + 2):
+                for e in range(b - 1, b + 2):
+                    if 0 <= c < mask.shape[0] and 0 <= e < mask.shape[1] and mask[c, e] and not seen[c, e]:
+                        seen[c, e] = region[c, e] = True
+                        stack.append((c, e))
+        regions.append(region)
+    return regions
+
+
+def _first_max(d):
+    ys, xs = np.nonzero(d == d.max())
+    return int(ys[0]), int(xs[0])
+
+
+def _reference_click(gt, pred, clicked, protocol):
+    fn, fp = gt & ~pred, ~gt & pred
+    if protocol == "ritm":  # the thicker error, ties to the false positives
+        dfn, dfp = _bf_distance(fn) * ~clicked, _bf_distance(fp) * ~clicked
+        if dfn.max() == dfp.max() == 0:
+            return None
+        return Click(*_first_max(dfn), True) if dfn.max() > dfp.max() else Click(*_first_max(dfp), False)
+    cands = [(-int(r.sum()), order, int(np.flatnonzero(r)[0]), r, positive)
+             for order, (err, positive) in enumerate(((fn, True), (fp, False)))
+             for r in _bf_regions(err) if (r & ~clicked).any()]
+    if not cands:
+        return None
+    *_, region, positive = min(cands, key=lambda c: c[:3])
+    return Click(*_first_max(_bf_distance(region) * ~clicked), positive)
+
+
+@given(gt=hnp.arrays(bool, st.tuples(st.integers(1, 7), st.integers(1, 7))), data=st.data(),
+       protocol=st.sampled_from(["ritm", "largest_region"]))
+def test_deterministic_clickers_match_a_brute_force_reference(gt, data, protocol):
+    pred = data.draw(hnp.arrays(bool, gt.shape))
+    clicked = data.draw(hnp.arrays(bool, gt.shape)) & data.draw(hnp.arrays(bool, gt.shape))
+    clicks = [Click(int(y), int(x), True) for y, x in zip(*np.nonzero(clicked))]
+    assert next_click(gt, pred, clicks, protocol=protocol) == _reference_click(gt, pred, clicked, protocol)
+
+
+@pytest.mark.parametrize("protocol", ["ritm", "largest_region"])
+def test_dataset_numbers_match_a_plain_reference_loop_on_real_masks(protocol):
+    # NoC@85/90, NoF and mIoU@k of a model that snaps each click to its SLIC superpixel of the coins photo,
+    # against a loop written from the README's definitions (the reference clicker on a downscaled photo)
+    from skimage import segmentation
+
+    img = data.coins()[::6, ::6]
+    labels = measure.label(ndimage.binary_opening(img > filters.threshold_otsu(img)))
+    objs = [labels == i for i in range(1, labels.max() + 1) if (labels == i).sum() >= 12][:4]
+    sp = segmentation.slic(img, n_segments=60, compactness=0.1, channel_axis=None, start_label=1)
+
+    def predict(image, clicks):
+        m = np.zeros(image.shape)
+        for c in clicks:
+            m[sp == sp[c.y, c.x]] = float(c.positive)
+        return m
+
+    k_max = 6
+    ev = InteractiveEvaluator(protocol=protocol, max_clicks=k_max)
+    ev.evaluate(predict, [(f"coin{i}", img, g) for i, g in enumerate(objs)])
+    nocs, curves = {0.85: [], 0.9: []}, []
+    for g in objs:
+        mask, clicked, clicks, ious = np.zeros_like(g), np.zeros_like(g), [], []
+        while len(ious) < k_max:
+            c = _reference_click(g, mask, clicked, protocol)
+            if c is None:
+                break
+            clicked[c.y, c.x] = True
+            clicks.append(c)
+            mask = predict(img, tuple(clicks)) > 0.49
+            ious.append((g & mask).sum() / (g | mask).sum())
+            if ious[-1] >= 0.9:
+                break
+        for t in nocs:
+            nocs[t].append(next((k for k, v in enumerate(ious, 1) if v >= t), k_max))
+        curves.append(ious + [ious[-1]] * (k_max - len(ious)))
+    r = ev.compute()
+    assert len(objs) == 4 and max(len(x.ious) for x in ev.results) == k_max  # several clicks, not all reached
+    assert r["noc@85"] == pytest.approx(np.mean(nocs[0.85])) and r["noc@90"] == pytest.approx(np.mean(nocs[0.9]))
+    assert r["nof@90"] == sum(all(v < 0.9 for v in c) for c in curves)
+    assert [r[f"miou@{k}"] for k in range(1, k_max + 1)] == pytest.approx(np.mean(curves, axis=0).tolist())
