@@ -283,6 +283,8 @@ def _binarise(output: Any, shape: tuple[int, int], threshold: float) -> tuple[np
             got.append(("and " if got else "") + f"{int((~finite).sum())} non-finite values (NaN / inf)")
         elif 1 < prob.max() <= 255 and prob.min() >= 0:
             got.append("(a 0-255 map? divide it by 255 or return a boolean mask)")
+        elif prob.min() < 0:
+            got.append("(logits? apply a sigmoid)")
         raise ValueError(
             "the output of `predict` must be probabilities in [0, 1] (or a boolean mask); got " + " ".join(got)
         )

@@ -502,6 +502,7 @@ def test_tensor_outputs_are_detached_and_batches_of_one_accepted():
         (np.full((32, 32), np.nan), ValueError, r"got 1024 non-finite values \(NaN / inf\)$"),
         (np.where(_square(), np.inf, 0.25), ValueError, r"got values in \[0.25, 0.25\] and 256 non-finite"),
         (_square() * 255.0, ValueError, r"got values in \[0.0, 255.0\] \(a 0-255 map\? divide it by 255 or return a"),
+        (np.where(_square(), 4.0, -3.5), ValueError, r"got values in \[-3.5, 4.0\] \(logits\? apply a sigmoid\)$"),
         # a (mask, score) pair or a dict used to raise numpy's own error (or 'got dtype object') without naming them
         ((np.zeros((32, 32)), 0.5), ValueError, r"boolean \(H, W\) map; got a tuple that numpy cannot read as one "
                                                 r"array \(setting an array element"),
