@@ -62,7 +62,8 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB (grey images are repeated, alpha dropped, 16-bit scaled).
 
     Raises:
-        ImageReadError: missing, unreadable or corrupt file.
+        ImageReadError: missing, unreadable or corrupt file, or one OpenCV does not read as 8-bit colour
+            (e.g. a float TIFF).
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -83,6 +84,10 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(f"cannot read {p.name}: {exc.strerror or exc}") from None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None or img.size == 0:
+        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if raw is not None and raw.size:  # a valid file OpenCV does not convert to 8-bit colour (float TIFF)
+            raise ImageReadError(f"cannot use {p.name} as an RGB image: it holds {raw.dtype} samples, which OpenCV "
+                                 "does not convert to 8-bit colour; save it as 8-bit")
         raise ImageReadError(f"cannot decode {p.name}: not a valid image, an empty or a corrupt file")
     return np.ascontiguousarray(img[:, :, ::-1])
 

@@ -843,3 +843,19 @@ def test_dataset_numbers_match_a_plain_reference_loop_on_real_masks(protocol):
     assert r["noc@85"] == pytest.approx(np.mean(nocs[0.85])) and r["noc@90"] == pytest.approx(np.mean(nocs[0.9]))
     assert r["nof@90"] == sum(all(v < 0.9 for v in c) for c in curves)
     assert [r[f"miou@{k}"] for k in range(1, k_max + 1)] == pytest.approx(np.mean(curves, axis=0).tolist())
+
+
+def test_an_image_opencv_cannot_read_as_8_bit_colour_is_named_as_such(tmp_path):
+    # a float32 TIFF photo was reported as "not a valid image, an empty or a corrupt file"
+    import cv2
+
+    from segmetrics.interactive import read_rgb
+
+    photo = (data.astronaut()[:16, :20] / 255.0).astype(np.float32)
+    assert cv2.imwrite(str(tmp_path / "a.tif"), photo)
+    with pytest.raises(OSError, match=r"cannot use a.tif as an RGB image: it holds float32 samples.*save it as "
+                                      r"8-bit"):
+        read_rgb(tmp_path / "a.tif")
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    with pytest.raises(OSError, match="cannot decode b.png: not a valid image, an empty or a corrupt file"):
+        read_rgb(tmp_path / "b.png")
