@@ -859,3 +859,20 @@ def test_an_image_opencv_cannot_read_as_8_bit_colour_is_named_as_such(tmp_path):
     (tmp_path / "b.png").write_bytes(b"not a png")
     with pytest.raises(OSError, match="cannot decode b.png: not a valid image, an empty or a corrupt file"):
         read_rgb(tmp_path / "b.png")
+
+
+def test_table_does_not_warn_about_the_seed_of_deterministic_protocols(tmp_path, capsys):
+    # The seed only draws paper_random's clicks; train_can passes its training --seed, so two ritm runs with other
+    # seeds were flagged as "run with different settings ... do not compare" although they click alike.
+    from segmetrics.app.cli import main
+
+    gt = _square()
+    for proto in ("ritm", "paper_random"):
+        for seed in (0, 1):
+            ev = InteractiveEvaluator(protocol=proto, max_clicks=2, seed=seed)
+            ev.evaluate(lambda image, clicks: gt, [("a", None, gt)]).save(tmp_path / f"{proto}{seed}", plot=False,
+                                                                          method=f"s{seed}", dataset=proto)
+    assert main(["table", str(tmp_path / "ritm0"), str(tmp_path / "ritm1")]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["table", str(tmp_path / "paper_random0"), str(tmp_path / "paper_random1")]) == 0
+    assert "different settings (seed: s0 0, s1 1)" in capsys.readouterr().err
