@@ -88,7 +88,8 @@ def _bool_map(value: Any, name: str, shape: tuple[int, ...] | None = None) -> np
         return arr
     if not np.all((arr == 0) | (arr == 1)):
         bad = arr[(arr != 0) & (arr != 1)].ravel()[0].item()
-        hint = f" (a 0-255 mask? pass {name} > 128)" if 1 < bad <= 255 and arr.min() >= 0 else ""
+        hint = f" (a 0-255 mask? pass {name} > 128)" if isinstance(bad, (int, float)) and 1 < bad <= 255 \
+            and arr.min() >= 0 else ""
         raise ValueError(f"`{name}` must hold only 0 and 1 (or be boolean); got the value {bad!r}{hint}")
     return arr.astype(bool)
 

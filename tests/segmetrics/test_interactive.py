@@ -432,6 +432,8 @@ def test_inputs_and_outputs_are_validated(tmp_path):
     with pytest.raises(ValueError, match=r"`gt` must hold only 0 and 1 \(or be boolean\); got the value 255 \(a 0-255 "
                                          r"mask\? pass gt > 128\)$"):
         noc(ok, None, gt.astype(np.uint8) * 255)
+    with pytest.raises(ValueError, match=r"`gt` must hold only 0 and 1 \(or be boolean\); got the value \(2\+0j\)$"):
+        noc(ok, None, gt * (2 + 0j))
     with pytest.raises(ValueError, match=r"`ignore` must hold only 0 and 1 \(or be boolean\); got the value 0.5$"):
         noc(ok, None, gt, ignore=np.full(gt.shape, 0.5))
     with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\) or \(..., H, W\) .* got shape \(10, 10, 3\)"):
