@@ -416,7 +416,8 @@ class InteractiveEvaluator:
     afterwards raises ``AttributeError``; make a new evaluator instead.
 
     Raises:
-        TypeError / ValueError: invalid options (the message names the option).
+        TypeError / ValueError: invalid options (the message names the option); ``results`` (given or
+            assigned later) with another ``max_clicks`` or a repeated name.
         AttributeError: an option set after construction.
 
     Example:
@@ -445,24 +446,29 @@ class InteractiveEvaluator:
         self.targets = opt.targets
         self.stop_at = opt.stop_at
         self._opt = opt  # from here on the options are read-only (__setattr__)
-        self.results = list(self.results)
-        self._names = set()
-        for i, r in enumerate(self.results):
-            if not isinstance(r, InstanceResult) or r.max_clicks != self._opt.max_clicks:
-                raise ValueError(
-                    f"`results[{i}]` must be an InstanceResult run with max_clicks={self._opt.max_clicks}; got "
-                    + (f"max_clicks={r.max_clicks}" if isinstance(r, InstanceResult) else type(r).__name__)
-                )
-            if r.name in self._names:
-                raise ValueError(f"instance names must be unique; `results` holds {r.name!r} twice")
-            self._names.add(r.name)
+        self.results = self.results  # checked, and the names indexed, by __setattr__
 
     def __setattr__(self, key: str, value: Any) -> None:
-        if key in _OPTION_NAMES and "_opt" in self.__dict__:
-            raise AttributeError(
-                f"`{key}` is fixed when the InteractiveEvaluator is made (its clicks and results depend on it); "
-                f"make a new InteractiveEvaluator({key}=...); got {key}={value!r}"
-            )
+        if "_opt" in self.__dict__:
+            if key in _OPTION_NAMES:
+                raise AttributeError(
+                    f"`{key}` is fixed when the InteractiveEvaluator is made (its clicks and results depend on it); "
+                    f"make a new InteractiveEvaluator({key}=...); got {key}={value!r}"
+                )
+            if key == "results":  # also assigned later (e.g. dropping instances to evaluate them again)
+                value = list(value)
+                names: set[str] = set()
+                for i, r in enumerate(value):
+                    if not isinstance(r, InstanceResult) or r.max_clicks != self._opt.max_clicks:
+                        raise ValueError(
+                            f"`results[{i}]` must be an InstanceResult run with max_clicks={self._opt.max_clicks}; "
+                            "got " + (f"max_clicks={r.max_clicks}" if isinstance(r, InstanceResult)
+                                      else type(r).__name__)
+                        )
+                    if r.name in names:
+                        raise ValueError(f"instance names must be unique; `results` holds {r.name!r} twice")
+                    names.add(r.name)
+                super().__setattr__("_names", names)
         super().__setattr__(key, value)
 
     def _add(self, result: InstanceResult) -> None:

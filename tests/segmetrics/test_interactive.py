@@ -878,3 +878,21 @@ def test_table_does_not_warn_about_the_seed_of_deterministic_protocols(tmp_path,
     assert capsys.readouterr().err == ""
     assert main(["table", str(tmp_path / "paper_random0"), str(tmp_path / "paper_random1")]) == 0
     assert "different settings (seed: s0 0, s1 1)" in capsys.readouterr().err
+
+
+def test_assigning_results_keeps_the_name_check_in_step():
+    # `ev.results = [...]` (e.g. dropping instances to evaluate them again) left the evaluator's set of names as
+    # it was: a dropped instance was refused as "already evaluated", and assigned results were not checked.
+    gt = _square()
+    ev = InteractiveEvaluator(max_clicks=2)
+    for n in ("a", "b"):
+        ev.update(lambda image, clicks: gt, None, gt, name=n)
+    ev.results = [r for r in ev.results if r.name != "b"]
+    ev.update(lambda image, clicks: np.zeros(gt.shape), None, gt, name="b")  # evaluated again
+    assert [r.name for r in ev.results] == ["a", "b"] and ev.compute()["nof@90"] == 1
+    with pytest.raises(ValueError, match="`results` holds 'a' twice"):
+        ev.results = [ev.results[0]] * 2
+    other = InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, [("c", None, gt)])
+    with pytest.raises(ValueError, match=r"`results\[0\]` must be an InstanceResult run with max_clicks=2"):
+        ev.results = other.results
+    assert [r.name for r in ev.results] == ["a", "b"]  # a refused assignment changes nothing
