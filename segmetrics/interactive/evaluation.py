@@ -4,7 +4,8 @@ The model is any callable (no framework is imported here):
 
 ``predict(image, clicks) -> output`` or, with ``feedback=True``, ``predict(image, clicks, prev) -> output``
 
-* ``image``: the instance's image, passed through unchanged (e.g. ``(H, W, 3)`` uint8 RGB);
+* ``image``: the instance's image (e.g. ``(H, W, 3)`` uint8 RGB); a numpy image is copied for each call, so a
+  model that edits its input in place cannot change what later clicks see (other types are passed as they are);
 * ``clicks``: tuple of every :class:`~segmetrics.interactive.Click` ``(y, x, positive)`` so far, in
   order (the newest last; one more on each call, starting with one);
 * ``prev``: the previous output as a float64 ``(H, W)`` map (zeros before the first click); the
@@ -318,8 +319,10 @@ def _simulate(
         if click is None:
             break
         clicks.append(click)
+        # a fresh copy per click: a model that edits its input in place must not change what later clicks see
+        img = image.copy() if isinstance(image, np.ndarray) else image
         t0 = time.perf_counter()
-        out = predict(image, tuple(clicks), prev) if opt.feedback else predict(image, tuple(clicks))
+        out = predict(img, tuple(clicks), prev) if opt.feedback else predict(img, tuple(clicks))
         # timed up to the output on the host: a CUDA tensor's kernels finish in its copy to the CPU
         mask, prev = _binarise(out, g.shape, opt.threshold)
         seconds += time.perf_counter() - t0

@@ -896,3 +896,26 @@ def test_assigning_results_keeps_the_name_check_in_step():
     with pytest.raises(ValueError, match=r"`results\[0\]` must be an InstanceResult run with max_clicks=2"):
         ev.results = other.results
     assert [r.name for r in ev.results] == ["a", "b"]  # a refused assignment changes nothing
+
+
+def test_a_model_that_edits_its_input_image_in_place_does_not_change_later_clicks():
+    # predict received the same array on every click: a model that normalised or drew on it in place fed the
+    # edited image to every later click, and the NoC depended on that side effect.
+    from skimage import data as skdata
+
+    from segmetrics.interactive import noc
+
+    image = skdata.coins()[:96, :96]
+    gt = image > 120
+    seen = []
+
+    def predict(img, clicks):
+        seen.append(int(img.sum()))
+        img[:] = 0  # the in-place edit
+        return np.zeros(gt.shape, bool) if len(clicks) < 3 else gt
+
+    before = image.copy()
+    res = noc(predict, image, gt, max_clicks=5)
+    assert len(seen) == 3 and len(set(seen)) == 1 and seen[0] == int(before.sum())
+    np.testing.assert_array_equal(image, before)  # the caller's image is untouched too
+    assert res.ious[-1] == 1.0
