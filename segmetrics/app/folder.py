@@ -14,8 +14,8 @@ computes the chosen metrics per image in a process pool and writes, into ``out_d
 **Resuming.** Run the same call again: the journal is read back (a torn last line is dropped), the
 images already evaluated are skipped and never computed twice, images that failed are retried, and
 the CSV is rewritten from the journal so that it always matches it. Each row stores a fingerprint of
-the content of both of its files (size, modification time and a blake2b hash of the bytes read, see
-:mod:`segmetrics.app._fingerprint`): a row whose prediction or GT changed since is computed again, and
+the content of both of its files (size, modification and change times, inode and a blake2b hash of the
+bytes read, see :mod:`segmetrics.app._fingerprint`): a row whose prediction or GT changed since is computed again, and
 the result counts the rows reused and recomputed. A journal written with different settings, or by
 another shard, is refused unless ``overwrite=True``. A run holds a lock on ``out_dir`` (``flock``, where
 the platform has it) from reading the journal to writing ``results.json``: a second run into the same
@@ -645,7 +645,7 @@ def evaluate_folder(
             journal = Journal(out, header, columns, overwrite)
             done = {k: r for k, r in journal.records.items() if r.status == "ok"}
         # Resume: a stored row is reused only if both of its files still have the content it was computed
-        # from (size + mtime, else a hash of the bytes); other rows are computed again.
+        # from (size, mtime, ctime and inode, else a hash of the bytes); other rows are computed again.
         tasks = []
         records: dict[str, PairResult] = {}
         reused = recomputed = 0
@@ -657,7 +657,7 @@ def evaluate_folder(
                 if same_p and same_g:
                     records[n] = r
                     reused += 1
-                    if (new_p or new_g) and journal is not None:  # same bytes, new mtime: skip the hash next time
+                    if (new_p or new_g) and journal is not None:  # same bytes, new stat: skip the hash next time
                         r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
                         journal.add(r)
                     continue

@@ -343,3 +343,29 @@ def test_merge_refuses_a_shard_whose_run_did_not_finish_or_is_running(data, tmp_
     assert "--merge entry" in capsys.readouterr().err
     evaluate_folder(data["good"], data["gt"], out_dir=dirs[0], shard=(0, 2), **KW)  # resumed
     assert merge_results(dirs).metrics == whole.metrics and whole.num_images == len(NAMES)
+
+
+def test_resume_sees_a_rewrite_that_kept_the_size_and_restored_the_mtime(tmp_path):
+    # A same-size rewrite (BMP, uncompressed TIFF) whose mtime was put back (cp -p, rsync -t, touch -r, image
+    # tools that preserve times) matched the stored size + mtime and the stale row was reused without a read.
+    from skimage import data as skdata
+
+    coins = skdata.coins()[:64, :64]
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "a.bmp"), ((coins > 110) * 255).astype("uint8"))
+    p = tmp_path / "pred" / "a.bmp"
+    cv2.imwrite(str(p), coins)
+    kw = {**KW, "metrics": ("mae",)}
+    first = evaluate_folder(tmp_path / "pred", tmp_path / "gt", out_dir=tmp_path / "out", **kw)
+    st = p.stat()
+    cv2.imwrite(str(p), 255 - coins)  # another map, the same number of bytes
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert p.stat().st_size == st.st_size and p.stat().st_mtime_ns == st.st_mtime_ns
+    again = evaluate_folder(tmp_path / "pred", tmp_path / "gt", out_dir=tmp_path / "out", **kw)
+    fresh = evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+    assert (again.reused, again.recomputed) == (0, 1)
+    assert again.metrics == fresh.metrics != first.metrics
+    # untouched files are still reused without hashing them again
+    third = evaluate_folder(tmp_path / "pred", tmp_path / "gt", out_dir=tmp_path / "out", **kw)
+    assert (third.reused, third.recomputed) == (1, 0)
