@@ -14,8 +14,9 @@ computes the chosen metrics per image in a process pool and writes, into ``out_d
 **Resuming.** Run the same call again: the journal is read back (a torn last line is dropped), the
 images already evaluated are skipped and never computed twice, images that failed are retried, and
 the CSV is rewritten from the journal so that it always matches it. Each row stores a fingerprint of
-the content of both of its files (size, modification and change times, inode and a blake2b hash of the
-bytes read, see :mod:`segmetrics.app._fingerprint`): a row whose prediction or GT changed since is computed again, and
+the content of each file it read (the prediction, the GT and, with ``image_dir``, the RGB image: size,
+modification and change times, inode and a blake2b hash of the bytes read, see
+:mod:`segmetrics.app._fingerprint`): a row one of whose files changed since is computed again, and
 the result counts the rows reused and recomputed. A journal written with different settings, or by
 another shard, is refused unless ``overwrite=True``. A run holds a lock on ``out_dir`` (``flock``, where
 the platform has it) from reading the journal to writing ``results.json``: a second run into the same
@@ -566,7 +567,7 @@ def evaluate_folder(
         ['per_image.csv', 'records.jsonl', 'results.json']
         >>> tmp.cleanup()
     """
-    from segmetrics.app.image_io import pair_files
+    from segmetrics.app.image_io import find_rgb, pair_files
 
     if workers is None:
         workers = os.cpu_count() or 1
@@ -652,13 +653,21 @@ def evaluate_folder(
         for n, p, g in pairing.pairs:
             r = done.get(n)
             if r is not None:
-                same_p, new_p = same_content(r.inputs.get("pred"), p)
-                same_g, new_g = same_content(r.inputs.get("gt"), g) if same_p else (False, None)
-                if same_p and same_g:
+                files: dict[str, Path | None] = {"pred": p, "gt": g}
+                if settings.image_dir is not None:  # the RGB image read for the families that need it (ccm)
+                    files["image"] = find_rgb(settings.image_dir, Path(g).stem)
+                fresh: dict[str, Any] = {}
+                for role, path in files.items():
+                    same, new = same_content(r.inputs.get(role), path) if path is not None else (False, None)
+                    if not same:
+                        break
+                    if new:
+                        fresh[role] = new
+                else:
                     records[n] = r
                     reused += 1
-                    if (new_p or new_g) and journal is not None:  # same bytes, new stat: skip the hash next time
-                        r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
+                    if fresh and journal is not None:  # same bytes, new stat: skip the hash next time
+                        r.inputs = {**r.inputs, **fresh}
                         journal.add(r)
                     continue
                 recomputed += 1

@@ -85,7 +85,8 @@ class PairResult:
     width: int = 0
     scalars: dict[str, float] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
-    #: ``{"pred": fingerprint, "gt": fingerprint}`` of the files read (see :mod:`segmetrics.app._fingerprint`)
+    #: ``{"pred": fingerprint, "gt": fingerprint}`` of the files read (see :mod:`segmetrics.app._fingerprint`),
+    #: and ``"image"``: the RGB image's, when ``settings.image_dir`` is set
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -151,9 +152,10 @@ def evaluate_pair(name: str, pred_path: str | Path, gt_path: str | Path, setting
         out.height, out.width = int(gt.shape[0]), int(gt.shape[1])
         image = None
         if settings.image_dir is not None:
-            from segmetrics.app.image_io import read_rgb
+            from segmetrics.app.image_io import _read_rgb
 
-            image = read_rgb(settings.image_dir, Path(gt_path).stem)
+            image, fp = _read_rgb(settings.image_dir, Path(gt_path).stem, fingerprint=True)
+            out.inputs["image"] = fp
         compute_pair(pred, gt, settings, out, image)
     except Exception as exc:
         out.status = "error"

@@ -369,3 +369,29 @@ def test_resume_sees_a_rewrite_that_kept_the_size_and_restored_the_mtime(tmp_pat
     # untouched files are still reused without hashing them again
     third = evaluate_folder(tmp_path / "pred", tmp_path / "gt", out_dir=tmp_path / "out", **kw)
     assert (third.reused, third.recomputed) == (1, 0)
+
+
+def test_resume_recomputes_ccm_rows_whose_rgb_image_changed(data, tmp_path):
+    # The RGB images of image_dir (read by ccm) were neither in the row's fingerprints nor in the journal's
+    # sources: resuming with another --image-dir, or after an image was replaced, reused the stale ccm rows.
+    from skimage import data as skdata
+
+    ims = {k: tmp_path / k for k in ("im", "im2")}
+    for k, d in ims.items():
+        d.mkdir()
+        photo = skdata.astronaut() if k == "im" else skdata.chelsea()
+        for name in NAMES:
+            h, w = cv2.imread(str(data["gt"] / f"{name}.png"), cv2.IMREAD_GRAYSCALE).shape
+            cv2.imwrite(str(d / f"{name}.jpg"), cv2.resize(photo, (w, h))[:, :, ::-1])
+    kw = {**KW, "metrics": ("ccm",)}
+    out = tmp_path / "out"
+    first = evaluate_folder(data["good"], data["gt"], out_dir=out, image_dir=ims["im"], **kw)
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, image_dir=ims["im2"], **kw)
+    fresh = evaluate_folder(data["good"], data["gt"], image_dir=ims["im2"], **kw)
+    assert (again.reused, again.recomputed) == (0, len(NAMES))
+    assert again.metrics == fresh.metrics != first.metrics
+    # one image replaced in place: that row only
+    shutil.copyfile(ims["im"] / "im1.jpg", ims["im2"] / "im1.jpg")
+    third = evaluate_folder(data["good"], data["gt"], out_dir=out, image_dir=ims["im2"], **kw)
+    assert (third.reused, third.recomputed) == (len(NAMES) - 1, 1)
+    assert third.metrics == evaluate_folder(data["good"], data["gt"], image_dir=ims["im2"], **kw).metrics
