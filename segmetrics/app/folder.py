@@ -643,7 +643,7 @@ def evaluate_folder(
                 "shard": list(shard) if shard else None,
                 "pairs_total": n_pairs,
             }
-            journal = Journal(out, header, columns, overwrite)
+            journal = Journal(out, header, columns, overwrite, keep={n for n, _, _ in pairing.pairs})
             done = {k: r for k, r in journal.records.items() if r.status == "ok"}
         # Resume: a stored row is reused only if both of its files still have the content it was computed
         # from (size, mtime, ctime and inode, else a hash of the bytes); other rows are computed again.

@@ -15,7 +15,7 @@ import contextlib
 import csv
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,22 @@ def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResul
 class Journal:
     """Append-only JSON-lines journal plus the CSV view, both flushed per record."""
 
-    def __init__(self, out_dir: Path, header: dict[str, Any], columns: list[str], overwrite: bool) -> None:
+    def __init__(self, out_dir: Path, header: dict[str, Any], columns: list[str], overwrite: bool,
+                 keep: Collection[str] | None = None) -> None:
+        """Open the journal of ``out_dir``: resume it (``overwrite=False``), or start it with ``header``.
+
+        Args:
+            out_dir: the output folder.
+            header: this run's header line (identity, sources, shard, pair count); a resumed journal must
+                have the same identity, sources and shard.
+            columns: the metric columns of the CSV.
+            overwrite: discard a journal already there.
+            keep: when resuming, the names of the images this run pairs: the rows of other images (whose
+                files were removed or renamed since) are dropped from the journal and the CSV.
+
+        Raises:
+            ValueError: if the journal there holds another evaluation, other folders or another shard.
+        """
         self.path = out_dir / JOURNAL_NAME
         self.csv_path = out_dir / CSV_NAME
         self.columns = columns
@@ -199,15 +214,35 @@ class Journal:
                 )
             if old is None:
                 valid = 0
-            with open(self.path, "r+b") as f:
-                f.truncate(valid)
-            self._fh = open(self.path, "a", encoding="utf-8")
-            if old is None:
-                self._write_line(json.dumps(header))
+            gone = [] if keep is None else [n for n in self.records if n not in keep]
+            for name in gone:
+                del self.records[name]
+            if old is not None and (gone or old != header):
+                # rows of images no longer paired, or a new pair count (files added or removed): rewrite it all,
+                # so that a merge neither counts a removed image nor takes the folder for a finished run
+                self._rewrite_journal(header)
+            else:
+                with open(self.path, "r+b") as f:
+                    f.truncate(valid)
+                self._fh = open(self.path, "a", encoding="utf-8")
+                if old is None:
+                    self._write_line(json.dumps(header))
         else:
             self._fh = open(self.path, "w", encoding="utf-8")
             self._write_line(json.dumps(header))
         self._rewrite_csv()
+
+    def _rewrite_journal(self, header: dict[str, Any]) -> None:
+        """Replace the journal (atomically) by ``header`` and the current records, then append to it."""
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(header) + "\n")
+            for r in self.records.values():
+                f.write(_record_to_json(r) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")
 
     def _write_line(self, line: str) -> None:
         self._fh.write(line + "\n")

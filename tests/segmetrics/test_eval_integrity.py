@@ -395,3 +395,23 @@ def test_resume_recomputes_ccm_rows_whose_rgb_image_changed(data, tmp_path):
     third = evaluate_folder(data["good"], data["gt"], out_dir=out, image_dir=ims["im2"], **kw)
     assert (third.reused, third.recomputed) == (len(NAMES) - 1, 1)
     assert third.metrics == evaluate_folder(data["good"], data["gt"], image_dir=ims["im2"], **kw).metrics
+
+
+def test_rows_of_images_no_longer_paired_leave_the_csv_and_the_merge(data, tmp_path):
+    # After a prediction (or a GT) was removed, the resumed run left the image out of results.json but kept
+    # its old row in records.jsonl and per_image.csv, so `--merge` of the folder counted the removed image.
+    out = tmp_path / "out"
+    evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    (data["good"] / "im1.png").unlink()
+    (data["gt"] / "im4.png").unlink()
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    assert again.num_images == len(NAMES) - 2 and again.missing == ["im1"]
+    import csv
+
+    with open(out / "per_image.csv") as f:
+        assert [r["name"] for r in csv.DictReader(f)] == [n for n in NAMES if n not in ("im1", "im4")]
+    merged = merge_results([out])
+    assert merged.num_images == again.num_images and merged.metrics == again.metrics
+    assert merged.missing == ["im1"]
+    # the header's pair count follows the folders (a merge compares it with the rows to see an unfinished run)
+    assert json.loads((out / "records.jsonl").read_text().splitlines()[0])["pairs_total"] == len(NAMES) - 2
