@@ -20,6 +20,7 @@ inputs (unknown option, missing or empty folder, no prediction paired with a GT,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -354,6 +355,7 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 def _cmd_stats(a: argparse.Namespace) -> int:
     from segmetrics.app.folder import dataset_name
     from segmetrics.app.image_io import IMAGE_EXTENSIONS
+    from segmetrics.app.journal import csv_text
     from segmetrics.app.stats import complexity_folder
     from segmetrics.complexity import COMPLEXITY_FIELDS, summarize_complexity
 
@@ -393,7 +395,7 @@ def _cmd_stats(a: argparse.Namespace) -> int:
                 w.writerow(["name", *fields])
                 for k, c in per_image.items():
                     d = c.to_dict()
-                    w.writerow([k, *[repr(d[x]) if isinstance(d[x], float) else d[x] for x in fields]])
+                    w.writerow([csv_text(k), *[repr(d[x]) if isinstance(d[x], float) else d[x] for x in fields]])
             print(f"wrote {out}", file=sys.stderr)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)  # as --out does
@@ -517,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     a = parser.parse_args(argv)
     _quiet_opencv()
+    with contextlib.suppress(AttributeError, ValueError):  # a folder name that is not UTF-8 (in a table row) is
+        sys.stdout.reconfigure(errors="surrogateescape")  # printed as its bytes, as `ls` prints it, not a crash
     commands = {
         "eval": _cmd_eval,
         "plot": _cmd_plot,

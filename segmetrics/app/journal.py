@@ -1,10 +1,11 @@
-"""The resumable journal of a folder evaluation: ``records.jsonl`` plus its CSV view ``per_image.csv``.
+r"""The resumable journal of a folder evaluation: ``records.jsonl`` plus its CSV view ``per_image.csv``.
 
 The journal is a header line (the settings' identity, the sources, the shard) followed by one JSON
 line per image (its scalars and its curves, base64 float64, and the fingerprints of its files). Every
 line is flushed and ``fsync``-ed before the next, so an interrupted run loses at most the images in
 flight; a torn last line is dropped when the journal is read back. The CSV is rewritten from the
-journal when it is opened and when it is closed (one row per image, sorted by name).
+journal when it is opened and when it is closed (one row per image, sorted by name); a name that is not
+UTF-8 is written there with backslash escapes (``caf\xe9``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "JOURNAL_NAME",
     "Journal",
     "OutDirInUseError",
+    "csv_text",
     "lock_out_dir",
     "prepare_out_dir",
     "read_journal",
@@ -250,7 +252,7 @@ class Journal:
         os.fsync(self._fh.fileno())
 
     def _row(self, r: PairResult) -> list[Any]:
-        row: list[Any] = [r.name, r.status, r.error, r.height, r.width]
+        row: list[Any] = [csv_text(r.name), r.status, csv_text(r.error), r.height, r.width]
         for c in self.columns:
             v = r.scalars.get(c)
             row.append("" if v is None else repr(float(v)))
@@ -281,6 +283,24 @@ class Journal:
         self._csv.close()
         # During a run a retried image may have two rows; the final CSV has one row per image, sorted.
         self._rewrite_csv(reopen=False)
+
+
+def csv_text(text: str) -> str:
+    r"""``text`` as a CSV cell that UTF-8 can hold: a file name that is not UTF-8 gets ``\xNN`` escapes.
+
+    Python holds such names (bytes of another locale) with lone surrogates, which UTF-8 cannot encode; the
+    bytes they stand for are written as escapes, so that one odd name neither stops a run nor makes the CSV
+    unreadable.
+
+    Example:
+        >>> csv_text("caf\udce9"), csv_text("café")
+        ('caf\\xe9', 'café')
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def settings_diff(old: Any, new: Any, labels: tuple[str, str] = ("there", "now")) -> str:

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from segmetrics.app.cli import main
 from segmetrics.app.folder import evaluate_folder, load_results
 from tests.segmetrics.folder_data import NAMES, load_pair, make_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -421,3 +424,31 @@ def test_a_bad_config_setting_is_named_as_the_file_key_not_as_a_flag(data, tmp_p
     # a flag given on the command line is still named as the flag
     assert main(["eval", "--config", str(toml), "--out", str(tmp_path / "o"), "--no-progress", "--beta-sq", "-3"]) == 2
     assert capsys.readouterr().err.strip() == "segmetrics eval: error: --beta-sq must be finite and > 0; got -3.0"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8 need a Linux file system")
+def test_file_and_folder_names_that_are_not_utf8(data, tmp_path):
+    # A file name that is not UTF-8 (bytes from another locale, shown by Python as a lone surrogate) ended the
+    # whole run with "'utf-8' codec can't encode character '\udcff'" (exit 2) when its CSV row was written.
+    import os
+    import shutil
+
+    gt, pred = tmp_path / "gt", tmp_path / os.fsdecode(b"m\xe9thode")
+    gt.mkdir()
+    pred.mkdir()
+    for src, name in (("im0", os.fsdecode(b"caf\xe9")), ("im1", "b")):
+        shutil.copyfile(data["gt"] / f"{src}.png", gt / f"{name}.png")
+        shutil.copyfile(data["good"] / f"{src}.png", pred / f"{name}.png")
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONIOENCODING", None)
+    run = subprocess.run([sys.executable, "-m", "segmetrics", "eval", "--pred", str(pred), "--gt", str(gt),
+                          "--out", str(tmp_path / "out"), "--metrics", "mae", "--workers", "0", "--no-progress"],
+                         capture_output=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    rows = (tmp_path / "out" / "per_image.csv").read_text(encoding="utf-8").splitlines()  # valid UTF-8
+    assert [r.split(",")[0] for r in rows[1:]] == ["b", "caf\\xe9"]
+    assert b" m\xe9thode " in run.stdout  # the method (folder) name in the table, as its bytes
+    run = subprocess.run([sys.executable, "-m", "segmetrics", "stats", "--gt", str(gt), "--out",
+                          str(tmp_path / "s.csv"), "--workers", "0", "--no-progress"], capture_output=True, env=env)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    assert "caf\\xe9," in (tmp_path / "s.csv").read_text(encoding="utf-8")
