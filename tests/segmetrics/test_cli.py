@@ -452,3 +452,14 @@ def test_file_and_folder_names_that_are_not_utf8(data, tmp_path):
                           str(tmp_path / "s.csv"), "--workers", "0", "--no-progress"], capture_output=True, env=env)
     assert run.returncode == 0, run.stderr.decode(errors="replace")
     assert "caf\\xe9," in (tmp_path / "s.csv").read_text(encoding="utf-8")
+
+
+def test_stats_out_or_json_naming_a_folder_is_refused_naming_the_flag(data, tmp_path, capsys):
+    # `stats --out DIR` / `--json DIR` computed every measure, then failed with "[Errno 21] Is a directory: 'DIR'"
+    # naming no flag; it is now refused first, naming the flag and what it wants.
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for flag in ("--out", "--json"):
+        assert main(["stats", "--gt", str(data["gt"]), flag, str(folder), "--no-progress", "--workers", "0"]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {str(folder)!r} is a folder; give a file name" in err and "Errno" not in err
