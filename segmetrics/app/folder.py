@@ -800,8 +800,10 @@ def merge_results(
 
     Raises:
         ValueError: if no folder is given, the settings differ, an image has conflicting values, the
-            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent, or
-            a folder's run did not finish (fewer images in its journal than it paired) or is still running.
+            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent,
+            a folder's run did not finish (fewer images in its journal than it paired) or is still running,
+            or ``out_dir`` is one of ``shard_dirs`` or holds the results of an :func:`evaluate_folder` run
+            (an earlier merge's folder is fine: it is replaced).
         FileNotFoundError: if a folder has no journal.
 
     Example:
@@ -821,6 +823,8 @@ def merge_results(
     """
     if not shard_dirs:
         raise ValueError("`shard_dirs` must name at least one output folder; got none")
+    if out_dir is not None:
+        _check_merge_out(out_dir, shard_dirs)
     identity = None
     merged: dict[str, PairResult] = {}
     missing: set[str] = set()
@@ -894,6 +898,24 @@ def merge_results(
             result.out_dir = str(out)
             result.save(out / _RESULTS)
     return result
+
+
+def _check_merge_out(out_dir: str | os.PathLike, shard_dirs: Sequence[str | os.PathLike]) -> None:
+    """Refuse a merge ``out_dir`` that would replace a run's own results: a shard folder, or an evaluation's."""
+    out = Path(out_dir).resolve()
+    if any(Path(d).resolve() == out for d in shard_dirs):
+        raise ValueError(f"`out_dir` {str(out_dir)!r} is one of `shard_dirs`: the merge would replace that run's "
+                         "journal; pass another folder")
+    path = out / JOURNAL_NAME
+    if path.is_file():
+        try:
+            header = read_journal(path)[0]
+        except (OSError, ValueError):
+            return  # not a journal of ours: the merge replaces it as before
+        sources = header.get("sources") if isinstance(header, dict) else None
+        if isinstance(sources, dict):  # written by evaluate_folder, not by a merge
+            raise ValueError(f"`out_dir` {str(out_dir)!r} holds the results of an evaluation of "
+                             f"{sources.get('pred_dir')!r}, which the merge would replace; pass another folder")
 
 
 def _columns_from_identity(identity: dict[str, Any]) -> list[str]:

@@ -297,3 +297,23 @@ def test_a_label_map_gt_that_reads_as_empty_is_warned_about(tmp_path):
         evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
         cv2.imwrite(str(tmp_path / "gt" / "horse.png"), np.zeros_like(mask, np.uint8))
         evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+
+
+def test_merge_into_a_shard_folder_or_an_evaluation_folder_is_refused(data, tmp_path):
+    # `--merge r0 r1 --out r0` replaced shard 0's own journal by the merge (the shard could not be merged or
+    # resumed again), and `--out` naming the folder of a finished evaluation silently replaced its results.
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False}
+    ranks = [tmp_path / f"r{k}" for k in range(2)]
+    for k, r in enumerate(ranks):
+        evaluate_folder(data["good"], data["gt"], out_dir=r, shard=(k, 2), **kw)
+    before = (ranks[0] / "records.jsonl").read_bytes()
+    with pytest.raises(ValueError, match=r"`out_dir` '.*r0' is one of `shard_dirs`"):
+        merge_results(ranks, ranks[0])
+    whole = tmp_path / "whole"
+    evaluate_folder(data["bad"], data["gt"], out_dir=whole, **kw)
+    kept = (whole / "results.json").read_bytes()
+    with pytest.raises(ValueError, match=r"`out_dir` '.*whole' holds the results of an evaluation of .*bad"):
+        merge_results(ranks, whole)
+    assert (ranks[0] / "records.jsonl").read_bytes() == before and (whole / "results.json").read_bytes() == kept
+    # merging again into the merge's own folder (e.g. after a shard was re-run) is fine
+    assert merge_results(ranks, tmp_path / "all").num_images == merge_results(ranks, tmp_path / "all").num_images
