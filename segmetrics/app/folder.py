@@ -9,7 +9,9 @@ computes the chosen metrics per image in a process pool and writes, into ``out_d
   its scalars and its 256-bin curves (base64 float64). Every line is flushed and ``fsync``-ed before
   the next, so an interrupted run loses at most the images in flight;
 * ``results.json`` — the dataset results (schema ``segmetrics.results/1``): every metric and its
-  parts, the mean curves for plotting, the errors, missing and extra files.
+  parts, the mean curves for plotting, the errors, missing and extra files. It is written when the
+  run ends; a run with images to compute first removes the previous run's, so an interrupted run
+  leaves none (``segmetrics table`` then says so) rather than numbers of files that changed.
 
 **Resuming.** Run the same call again: the journal is read back (a torn last line is dropped), the
 images already evaluated are skipped and never computed twice, images that failed are retried, and
@@ -672,6 +674,9 @@ def evaluate_folder(
                     continue
                 recomputed += 1
             tasks.append((n, str(p), str(g)))
+        if tasks and out_dir is not None:
+            # the previous run's summary no longer describes the folder: an interrupted run must not leave it
+            (Path(out_dir) / _RESULTS).unlink(missing_ok=True)
         if progress and (reused or recomputed):
             print(f"resuming {out_dir}: {reused} row(s) reused, {recomputed} recomputed because a file changed, "
                   f"{len(tasks) - recomputed} new", file=sys.stderr)
@@ -823,8 +828,6 @@ def merge_results(
     """
     if not shard_dirs:
         raise ValueError("`shard_dirs` must name at least one output folder; got none")
-    if out_dir is not None:
-        _check_merge_out(out_dir, shard_dirs)
     identity = None
     merged: dict[str, PairResult] = {}
     missing: set[str] = set()
@@ -880,6 +883,8 @@ def merge_results(
                 f"{', '.join(f'{i}/{n}' for i in sorted(seen))}): evaluate them with shard=(i, {n}) "
                 f"(--shard i/{n}) and pass their output folders too"
             )
+    if out_dir is not None:
+        _check_merge_out(out_dir, shard_dirs)
     missing -= {n for n, r in merged.items() if r.status == "ok"}
     method = method or (names[0][0] if names else "merged")
     dataset = dataset or (names[0][1] if names else "merged")

@@ -415,3 +415,33 @@ def test_rows_of_images_no_longer_paired_leave_the_csv_and_the_merge(data, tmp_p
     assert merged.missing == ["im1"]
     # the header's pair count follows the folders (a merge compares it with the rows to see an unfinished run)
     assert json.loads((out / "records.jsonl").read_text().splitlines()[0])["pairs_total"] == len(NAMES) - 2
+
+
+def test_an_interrupted_rerun_leaves_no_stale_results_json(data, tmp_path, capsys, monkeypatch):
+    # results.json is written at the end of a run. A re-run that recomputed changed files and was interrupted
+    # left the previous run's results.json in place, so `segmetrics table` / `plot` showed the numbers of the
+    # old files as the folder's results.
+    import segmetrics.app.folder
+
+    out = tmp_path / "out"
+    evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    shutil.copyfile(data["bad"] / "im1.png", data["good"] / "im1.png")
+    real = segmetrics.app.folder.evaluate_pair
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    assert calls == ["im1"] and not (out / "results.json").exists()
+    assert main(["table", str(out)]) == 2
+    assert "no results file" in capsys.readouterr().err
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", real)
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)  # resumes and writes it again
+    assert load_results(out).metrics == again.metrics
+    # a run with nothing to compute keeps the folder's results.json while it runs
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", interrupted)
+    assert evaluate_folder(data["good"], data["gt"], out_dir=out, **KW).reused == len(NAMES)
