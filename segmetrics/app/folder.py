@@ -322,15 +322,35 @@ def _choose_executor(executor: str, workers: int) -> str:
     return "thread"
 
 
-def _warn_if_gt_reads_empty(pairs: Sequence[tuple[str, Path, Path]], color: str, first: int = 3) -> None:
-    """Warn once if one of the ``first`` GTs is not blank but has no pixel above the foreground cut.
+def _warn_if_maps_read_empty(pairs: Sequence[tuple[str, Path, Path]], color: str, first: int = 3) -> None:
+    """Warn if one of the ``first`` GTs (or predictions) is not blank but reads as (almost) empty.
 
+    Once for a GT with no pixel above the foreground cut, once for a prediction with no value above 1 of 255.
     A 0/1 label map (or a 16-bit file of 8-bit levels) is an empty mask under the ``> 128`` rule of
     pysodmetrics and the DIS scripts, which ``segmetrics`` keeps: every score of such a dataset is wrong.
+    A 0/1 prediction mask is read, as pysodmetrics reads it, as probabilities of at most 1/255.
     """
+    import warnings
+
     from segmetrics._inputs import GT_UINT8_THRESHOLD, prepare_gt
     from segmetrics.app.image_io import read_map
 
+    for _, pred_path, _ in pairs[:first]:  # a 0/1 prediction mask is read as probabilities <= 1/255
+        try:
+            pred = read_map(pred_path, color=color)
+        except Exception:  # the evaluation reports unreadable files in its own rows
+            continue
+        top = float(pred.max()) / (255.0 if pred.dtype == np.uint8 else 1.0) if pred.size else 0.0
+        if 0 < top <= 1 / 255:
+            level = "" if pred.dtype == np.uint8 else f" (its maximum is {top:.4g} of 1, a 16-bit or float file)"
+            warnings.warn(
+                f"the prediction {Path(pred_path).name} has no value above 1 of 255{level}: it is read as a map of "
+                "probabilities of at most 1/255, which MAE, S, E and every thresholded metric score as almost empty; "
+                "a 0/1 mask must be written as 0/255",
+                UserWarning,
+                stacklevel=3,
+            )
+            break
     for _, _, gt_path in pairs[:first]:
         try:
             gt = read_map(gt_path, color=color)
@@ -339,8 +359,6 @@ def _warn_if_gt_reads_empty(pairs: Sequence[tuple[str, Path, Path]], color: str,
         top = float(gt.max()) if gt.size else 0.0
         if top > 0 and not prepare_gt(gt).any():
             level = f"{int(top)} of 255" if gt.dtype == np.uint8 else f"{top:.4g} of 1 (a 16-bit or float file)"
-            import warnings
-
             warnings.warn(
                 f"the ground truth {Path(gt_path).name} is not blank (its maximum is {level}) but no pixel is above "
                 f"the foreground cut {GT_UINT8_THRESHOLD} of 255 (the rule of pysodmetrics and the DIS scripts), "
@@ -622,7 +640,7 @@ def evaluate_folder(
     n_pairs = len(pairing.pairs)
     if shard is not None:
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
-    _warn_if_gt_reads_empty(pairing.pairs, color)
+    _warn_if_maps_read_empty(pairing.pairs, color)
     executor = _choose_executor(executor, workers if len(pairing.pairs) > 1 else 0)
     dataset = dataset or default_names(pred_dir, gt_dir)[1]
     method = method or default_names(pred_dir, gt_dir)[0]

@@ -317,3 +317,29 @@ def test_merge_into_a_shard_folder_or_an_evaluation_folder_is_refused(data, tmp_
     assert (ranks[0] / "records.jsonl").read_bytes() == before and (whole / "results.json").read_bytes() == kept
     # merging again into the merge's own folder (e.g. after a shard was re-run) is fine
     assert merge_results(ranks, tmp_path / "all").num_images == merge_results(ranks, tmp_path / "all").num_images
+
+
+def test_a_0_1_prediction_mask_is_warned_about(tmp_path):
+    # A model that saves its masks as 0/1 (or 8-bit levels in a 16-bit file) is read as probabilities of at most
+    # 1/255: MAE, S, E, IoU at 0.5 ... scored that almost-empty map with no word said (as pysodmetrics does).
+    from skimage import data as skdata
+
+    mask = skdata.horse() == 0
+    for sub in ("p01", "p16", "pred", "gt"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "horse.png"), mask.astype(np.uint8) * 255)
+    cv2.imwrite(str(tmp_path / "p01" / "horse.png"), mask.astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "p16" / "horse.png"), mask.astype(np.uint16) * 255)
+    cv2.imwrite(str(tmp_path / "pred" / "horse.png"), mask.astype(np.uint8) * 255)
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False, "skeleton_cache": False}
+    with pytest.warns(UserWarning, match=r"the prediction horse.png has no value above 1 of 255.* a 0/1 mask must "
+                                         r"be written as 0/255"):
+        evaluate_folder(tmp_path / "p01", tmp_path / "gt", **kw)
+    with pytest.warns(UserWarning, match=r"the prediction horse.png has no value above 1 of 255 \(its maximum is "
+                                         r"0.003891 of 1, a 16-bit or float file\)"):
+        evaluate_folder(tmp_path / "p16", tmp_path / "gt", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0/255 prediction, and a blank one, say nothing
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+        cv2.imwrite(str(tmp_path / "pred" / "horse.png"), np.zeros_like(mask, np.uint8))
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
