@@ -19,7 +19,8 @@ Conventions (also in the README's conventions table):
   tiff). Ground truths without a prediction are reported as *missing*, predictions without a ground
   truth as *extra*; only the intersection is evaluated. Stems are compared in Unicode NFC, so a
   name decomposed by a macOS copy pairs with its composed form. Hidden files (names starting with ``.``,
-  e.g. macOS's ``._NAME.png``) are not images of the folder.
+  e.g. macOS's ``._NAME.png``) and folders are not images of the folder; a broken symbolic link is (its
+  pair is then an error naming it, not a silently smaller dataset).
 """
 
 from __future__ import annotations
@@ -217,8 +218,10 @@ def _index(folder: Path, exts: Iterable[str], what: str) -> dict[str, Path]:
     exts = {e.lower() for e in exts}
     index: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
-        if not entry.is_file() or entry.suffix.lower() not in exts or entry.name.startswith("."):
+        if entry.suffix.lower() not in exts or entry.name.startswith("."):
             continue  # hidden files too: macOS copies leave '._NAME.png' resource forks next to each image
+        if not entry.is_file() and not (entry.is_symlink() and not entry.exists()):
+            continue  # a folder; a broken symbolic link stays, to be reported as unreadable, not dropped
         # NFC: a name copied through macOS (decomposed, 'e' + U+0301) still pairs with the composed 'é'
         stem = unicodedata.normalize("NFC", entry.stem)
         if stem in index:
