@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_bool
-from segmetrics.app._fingerprint import same_content
+from segmetrics.app._fingerprint import digest, same_content
 from segmetrics.app.journal import JOURNAL_NAME, Journal, lock_out_dir, prepare_out_dir, read_journal, settings_diff
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
@@ -638,6 +638,7 @@ def evaluate_folder(
     if not pairing.pairs:
         raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
     n_pairs = len(pairing.pairs)
+    pairs_digest = digest("\n".join(n for n, _, _ in pairing.pairs).encode("utf-8", "surrogateescape"))
     if shard is not None:
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
     _warn_if_maps_read_empty(pairing.pairs, color)
@@ -662,6 +663,7 @@ def evaluate_folder(
                             "prefix": prefix, "suffix": suffix},
                 "shard": list(shard) if shard else None,
                 "pairs_total": n_pairs,
+                "pairs_digest": pairs_digest,  # the shards of one split must have split the same list
             }
             journal = Journal(out, header, columns, overwrite, keep={n for n, _, _ in pairing.pairs})
             done = {k: r for k, r in journal.records.items() if r.status == "ok"}
@@ -823,7 +825,8 @@ def merge_results(
 
     Raises:
         ValueError: if no folder is given, the settings differ, an image has conflicting values, the
-            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent,
+            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent or
+            they split different lists of images (the folders changed between their runs),
             a folder's run did not finish (fewer images in its journal than it paired) or is still running,
             or ``out_dir`` is one of ``shard_dirs`` or holds the results of an :func:`evaluate_folder` run
             (an earlier merge's folder is fine: it is replaced).
@@ -852,6 +855,7 @@ def merge_results(
     extra: set[str] = set()
     names: list[tuple[str, str]] = []
     shards: dict[int, set[int]] = {}  # shard count -> indices seen
+    split_lists: dict[int, tuple[Any, tuple[Any, Any]]] = {}  # shard count -> (first folder, its pair list)
     for d in shard_dirs:
         path = Path(d) / JOURNAL_NAME
         if not path.exists():
@@ -876,6 +880,14 @@ def merge_results(
         if header.get("shard"):
             i, n = header["shard"]
             shards.setdefault(int(n), set()).add(int(i))
+            total, dig = listed = (header.get("pairs_total"), header.get("pairs_digest"))
+            first_dir, (first_total, first_dig) = split_lists.setdefault(int(n), (d, listed))
+            if total != first_total or (None not in (dig, first_dig) and dig != first_dig):  # older: no digest
+                raise ValueError(
+                    f"`shard_dirs`: the shards of the {n}-way split paired different images ({first_total} in "
+                    f"{str(first_dir)!r}, {total} in {str(d)!r}): the folders changed between their runs; run "
+                    "each shard again (it resumes), then merge"
+                )
         res_path = Path(d) / _RESULTS
         if res_path.exists():
             prev = load_results(res_path)

@@ -343,3 +343,27 @@ def test_a_0_1_prediction_mask_is_warned_about(tmp_path):
         evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
         cv2.imwrite(str(tmp_path / "pred" / "horse.png"), np.zeros_like(mask, np.uint8))
         evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+
+
+def test_merge_refuses_shards_that_paired_different_folders(data, tmp_path):
+    # Shards of one split run while the folder was still being filled (or after a file was removed) split
+    # different lists of images: some images were in no shard, others in two, and the merge said nothing.
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False}
+    pred = tmp_path / "pred"
+    shutil.copytree(data["good"], pred)
+    (pred / "im5.png").unlink()
+    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r0", shard=(0, 2), **kw)
+    shutil.copy(data["good"] / "im5.png", pred / "im5.png")  # the last prediction arrives
+    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r1", shard=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"shards of the 2-way split paired different images \(5 in .*r0', 6 in "
+                                         r".*r1'\).*run each shard again"):
+        merge_results([tmp_path / "r0", tmp_path / "r1"])
+    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r0", shard=(0, 2), **kw)  # resumes with the new list
+    whole = evaluate_folder(pred, data["gt"], **kw)
+    assert merge_results([tmp_path / "r0", tmp_path / "r1"]).metrics == whole.metrics
+    # as many images, but not the same ones (a GT renamed between the runs)
+    (data["gt"] / "im0.png").rename(data["gt"] / "zz.png")
+    shutil.copy(pred / "im0.png", pred / "zz.png")
+    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r1", shard=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"paired different images \(6 in .*r0', 6 in .*r1'\)"):
+        merge_results([tmp_path / "r0", tmp_path / "r1"])
