@@ -418,13 +418,15 @@ def _cmd_stats(a: argparse.Namespace) -> int:
 
 
 def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
+    from segmetrics.app.report import _latex_escape, _markdown_escape
+
     if fmt == "markdown":
         return "\n".join(
             ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-            + ["| " + " | ".join(r) + " |" for r in rows]
+            + ["| " + " | ".join(_markdown_escape(c) for c in r) + " |" for r in rows]
         )
     if fmt == "latex":
-        body = [" & ".join(c.replace("±", r"$\pm$").replace("_", r"\_") for c in r) + r" \\" for r in rows]
+        body = [" & ".join(_latex_escape(c).replace("±", r"$\pm$") for c in r) + r" \\" for r in rows]
         top = [r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
         return "\n".join([*top, *body, r"\bottomrule", r"\end{tabular}"])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]

@@ -463,3 +463,15 @@ def test_stats_out_or_json_naming_a_folder_is_refused_naming_the_flag(data, tmp_
         assert main(["stats", "--gt", str(data["gt"]), flag, str(folder), "--no-progress", "--workers", "0"]) == 2
         err = capsys.readouterr().err
         assert f"{flag} {str(folder)!r} is a folder; give a file name" in err and "Errno" not in err
+
+
+def test_stats_latex_and_markdown_escape_the_dataset_name(data, tmp_path, capsys):
+    # stats escaped only '_' in LaTeX (a dataset folder 'HR&U' broke the table) and nothing in Markdown.
+    import shutil
+
+    gt = tmp_path / "HR&U_1|2"
+    shutil.copytree(data["gt"], gt)
+    assert main(["stats", "--gt", str(gt), "--format", "latex", "--no-progress", "--workers", "0"]) == 0
+    assert r"HR\&U\_1|2 & 6 & " in capsys.readouterr().out
+    assert main(["stats", "--gt", str(gt), "--format", "markdown", "--no-progress", "--workers", "0"]) == 0
+    assert r"| HR&U_1\|2 | 6 | " in capsys.readouterr().out
