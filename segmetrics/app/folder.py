@@ -357,7 +357,11 @@ def _warn_if_maps_read_empty(pairs: Sequence[tuple[str, Path, Path]], color: str
         except Exception:  # the evaluation reports unreadable files in its own rows
             continue
         top = float(gt.max()) if gt.size else 0.0
-        if top > 0 and not prepare_gt(gt).any():
+        try:
+            empty = not prepare_gt(gt).any()
+        except (ValueError, TypeError):  # e.g. a float file of 0/255: its row reports it
+            continue
+        if top > 0 and empty:
             level = f"{int(top)} of 255" if gt.dtype == np.uint8 else f"{top:.4g} of 1 (a 16-bit or float file)"
             warnings.warn(
                 f"the ground truth {Path(gt_path).name} is not blank (its maximum is {level}) but no pixel is above "

@@ -367,3 +367,19 @@ def test_merge_refuses_shards_that_paired_different_folders(data, tmp_path):
     evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r1", shard=(1, 2), **kw)
     with pytest.raises(ValueError, match=r"paired different images \(6 in .*r0', 6 in .*r1'\)"):
         merge_results([tmp_path / "r0", tmp_path / "r1"])
+
+
+def test_a_float_gt_out_of_range_is_an_error_row_not_a_failed_run(tmp_path):
+    # A float TIFF GT holding 0/255 made the empty-GT check (run before the evaluation) raise, so the whole run
+    # failed with "`gt` of floating dtype must lie in [0, 1]" instead of giving that image an error row.
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    mask = np.zeros((16, 16), np.float32)
+    mask[4:12, 4:12] = 1
+    cv2.imwrite(str(tmp_path / "gt" / "a.tif"), mask * 255)
+    cv2.imwrite(str(tmp_path / "gt" / "b.tif"), mask)
+    for name in ("a", "b"):
+        cv2.imwrite(str(tmp_path / "pred" / f"{name}.png"), (mask * 255).astype(np.uint8))
+    res = evaluate_folder(tmp_path / "pred", tmp_path / "gt", metrics=("mae",), workers=0, progress=False)
+    assert res.num_images == 1 and res.metrics["mae"] == 0.0
+    assert "must lie in [0, 1]; got values in [0, 255]" in res.errors["a"]
