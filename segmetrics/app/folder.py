@@ -19,7 +19,8 @@ the CSV is rewritten from the journal so that it always matches it. Each row sto
 the content of each file it read (the prediction, the GT and, with ``image_dir``, the RGB image: size,
 modification and change times, inode and a blake2b hash of the bytes read, see
 :mod:`segmetrics.app._fingerprint`): a row one of whose files changed since is computed again, and
-the result counts the rows reused and recomputed. A journal written with different settings, or by
+the result counts the rows reused and recomputed. Rows written by another segmetrics version are all
+computed again (a merge refuses to mix versions). A journal written with different settings, or by
 another shard, is refused unless ``overwrite=True``. A run holds a lock on ``out_dir`` (``flock``, where
 the platform has it) from reading the journal to writing ``results.json``: a second run into the same
 folder, or a :func:`merge_results` of a folder still being written, is refused; a shard folder whose
@@ -591,6 +592,7 @@ def evaluate_folder(
         ['per_image.csv', 'records.jsonl', 'results.json']
         >>> tmp.cleanup()
     """
+    from segmetrics import __version__
     from segmetrics.app.image_io import find_rgb, pair_files
 
     if workers is None:
@@ -668,9 +670,13 @@ def evaluate_folder(
                 "shard": list(shard) if shard else None,
                 "pairs_total": n_pairs,
                 "pairs_digest": pairs_digest,  # the shards of one split must have split the same list
+                "version": __version__,  # rows of another version are computed again, not reused
             }
             journal = Journal(out, header, columns, overwrite, keep={n for n, _, _ in pairing.pairs})
             done = {k: r for k, r in journal.records.items() if r.status == "ok"}
+            if journal.other_version is not None and progress:
+                print(f"{out_dir}: its rows were computed by segmetrics {journal.other_version}; this is "
+                      f"{__version__}: computing them again", file=sys.stderr)
         # Resume: a stored row is reused only if both of its files still have the content it was computed
         # from (size, mtime, ctime and inode, else a hash of the bytes); other rows are computed again.
         tasks = []
@@ -859,6 +865,7 @@ def merge_results(
     extra: set[str] = set()
     names: list[tuple[str, str]] = []
     shards: dict[int, set[int]] = {}  # shard count -> indices seen
+    versions: list[tuple[Any, Any]] = []  # (folder, segmetrics version of its journal)
     split_lists: dict[int, tuple[Any, tuple[Any, Any]]] = {}  # shard count -> (first folder, its pair list)
     for d in shard_dirs:
         path = Path(d) / JOURNAL_NAME
@@ -876,6 +883,13 @@ def merge_results(
                     f"`shard_dirs` entry {str(d)!r} holds {len(records)} of its {expected} images: its run did not "
                     "finish (interrupted or killed); run the same evaluation again, which resumes, then merge"
                 )
+        if versions and header.get("version") != versions[0][1]:
+            raise ValueError(
+                f"`shard_dirs` were written by segmetrics {versions[0][1] or 'before 0.1'} and "
+                f"{str(d)!r} by segmetrics {header.get('version') or 'before 0.1'}: their numbers may differ; "
+                "evaluate every shard with one version (a re-run with it recomputes the others' rows)"
+            )
+        versions.append((d, header.get("version")))
         if identity is None:
             identity = header["identity"]
         elif header["identity"] != identity:
@@ -929,8 +943,9 @@ def merge_results(
         out = prepare_out_dir(out_dir)
         cols = _columns_from_identity(identity or {})
         with lock_out_dir(out):
-            journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols,
-                              True)
+            head = {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity,
+                    "version": versions[0][1] if versions else None}
+            journal = Journal(out, head, cols, True)
             for name in sorted(merged):
                 journal.add(merged[name])
             journal.close()

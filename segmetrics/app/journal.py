@@ -188,6 +188,9 @@ class Journal:
             keep: when resuming, the names of the images this run pairs: the rows of other images (whose
                 files were removed or renamed since) are dropped from the journal and the CSV.
 
+        A resumed journal whose header names another segmetrics ``version`` than ``header`` keeps none of
+        its rows (:attr:`other_version` says which version wrote them).
+
         Raises:
             ValueError: if the journal there holds another evaluation, other folders or another shard.
         """
@@ -195,6 +198,8 @@ class Journal:
         self.csv_path = out_dir / CSV_NAME
         self.columns = columns
         self.records: dict[str, PairResult] = {}
+        #: the segmetrics version of a resumed journal written by another one (its rows were dropped), else None
+        self.other_version: str | None = None
         if self.path.exists() and not overwrite:
             old, self.records, valid = read_journal(self.path)
             if old is not None and old.get("identity") != header["identity"]:
@@ -216,6 +221,9 @@ class Journal:
                 )
             if old is None:
                 valid = 0
+            if old is not None and "version" in header and old.get("version") != header["version"]:
+                self.other_version = str(old.get("version", "before 0.1"))  # its metrics may differ: none is reused
+                self.records = {}
             gone = [] if keep is None else [n for n in self.records if n not in keep]
             for name in gone:
                 del self.records[name]

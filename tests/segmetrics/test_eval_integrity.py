@@ -445,3 +445,31 @@ def test_an_interrupted_rerun_leaves_no_stale_results_json(data, tmp_path, capsy
     # a run with nothing to compute keeps the folder's results.json while it runs
     monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", interrupted)
     assert evaluate_folder(data["good"], data["gt"], out_dir=out, **KW).reused == len(NAMES)
+
+
+def test_rows_of_another_segmetrics_version_are_not_reused_or_merged(data, tmp_path, capsys):
+    # The journal did not record which segmetrics computed its rows: after an upgrade that changes a metric, a
+    # resumed run reused every old row (and a merge mixed shards of two versions) with no word said.
+    import segmetrics
+
+    def set_version(folder: Path, version: str) -> None:
+        lines = (folder / "records.jsonl").read_text().splitlines(keepends=True)
+        header = json.loads(lines[0])
+        assert header["version"] == segmetrics.__version__
+        header["version"] = version
+        (folder / "records.jsonl").write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
+
+    out = tmp_path / "out"
+    evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    set_version(out, "0.0.1")
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **{**KW, "progress": True})
+    assert (again.reused, again.recomputed) == (0, 0) and again.num_images == len(NAMES)
+    assert f"computed by segmetrics 0.0.1; this is {segmetrics.__version__}" in capsys.readouterr().err
+    assert evaluate_folder(data["good"], data["gt"], out_dir=out, **KW).reused == len(NAMES)  # now current
+    ranks = [tmp_path / f"r{k}" for k in range(2)]
+    for k, r in enumerate(ranks):
+        evaluate_folder(data["good"], data["gt"], out_dir=r, shard=(k, 2), **KW)
+    assert merge_results([*ranks, merge_results(ranks, tmp_path / "all").out_dir]).num_images == len(NAMES)
+    set_version(ranks[1], "0.0.1")
+    with pytest.raises(ValueError, match=rf"by segmetrics {segmetrics.__version__} and .*r1' by segmetrics 0.0.1"):
+        merge_results(ranks)
