@@ -885,8 +885,9 @@ def merge_results(
                 )
         if versions and header.get("version") != versions[0][1]:
             raise ValueError(
-                f"`shard_dirs` were written by segmetrics {versions[0][1] or 'before 0.1'} and "
-                f"{str(d)!r} by segmetrics {header.get('version') or 'before 0.1'}: their numbers may differ; "
+                f"`shard_dirs` were written by segmetrics {versions[0][1] or 'of an unrecorded version'} and "
+                f"{str(d)!r} by segmetrics {header.get('version') or 'of an unrecorded version'}: their numbers "
+                "may differ; "
                 "evaluate every shard with one version (a re-run with it recomputes the others' rows)"
             )
         versions.append((d, header.get("version")))

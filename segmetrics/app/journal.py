@@ -222,7 +222,8 @@ class Journal:
             if old is None:
                 valid = 0
             if old is not None and "version" in header and old.get("version") != header["version"]:
-                self.other_version = str(old.get("version", "before 0.1"))  # its metrics may differ: none is reused
+                # its metrics may differ: none of its rows is reused
+                self.other_version = str(old.get("version") or "of an unrecorded version")
                 self.records = {}
             gone = [] if keep is None else [n for n in self.records if n not in keep]
             for name in gone:
