@@ -252,6 +252,26 @@ def _table_columns(results: Sequence, a: argparse.Namespace) -> list[str] | None
     return held or None
 
 
+def _refuse_unused_flags(a: argparse.Namespace) -> None:
+    """A usage error for flags that --config or --merge would ignore (what is evaluated, or how)."""
+    from segmetrics.registry import OPTIONS
+
+    flags = {"prefix": "--prefix", "suffix": "--suffix", "method": "--method", "dataset": "--dataset",
+             "shard": "--shard", "metrics": "--metrics", "resize": "--resize", "color": "--color",
+             "hce_pictures": "--hce-pictures", **{name: opt.flag for name, opt in OPTIONS.items()}}
+    if a.config:  # each method x dataset of the file is one whole run, paired and named by the file
+        mode, unused = "--config", ["prefix", "suffix", "method", "dataset", "shard"]
+    elif a.merge:  # the shards' journals hold every number, computed with the shards' settings
+        mode, unused = "--merge", [k for k in flags if k not in ("method", "dataset")]
+    else:
+        return
+    given = [flags[k] for k in unused if getattr(a, k) not in (None, "", [])]
+    if given:
+        what = ("each method x dataset of the file is one run; set prefix / suffix per method in the file"
+                if mode == "--config" else "the merge takes every number and setting from the shards' results")
+        raise _UsageError(f"{', '.join(given)}: not used with {mode} ({what})")
+
+
 def _cmd_eval(a: argparse.Namespace) -> int:
     from segmetrics._inputs import check_int
     from segmetrics.app.report import format_table
@@ -261,6 +281,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     modes = sum(x is not None for x in (a.config, a.merge)) + (a.pred is not None or a.gt is not None)
     if modes != 1:
         raise _UsageError("give exactly one of --pred/--gt, --config or --merge")
+    _refuse_unused_flags(a)
     skipped: Sequence = ()
     if a.merge:
         from segmetrics.app.folder import merge_results

@@ -475,3 +475,18 @@ def test_stats_latex_and_markdown_escape_the_dataset_name(data, tmp_path, capsys
     assert r"HR\&U\_1|2 & 6 & " in capsys.readouterr().out
     assert main(["stats", "--gt", str(gt), "--format", "markdown", "--no-progress", "--workers", "0"]) == 0
     assert r"| HR&U_1\|2 | 6 | " in capsys.readouterr().out
+
+
+def test_flags_that_a_mode_does_not_use_are_refused(data, tmp_path, capsys):
+    # `eval --config FILE --shard 0/2` evaluated every pair (no shard) and `--merge A B --metrics mae --beta-sq 1`
+    # merged with the shards' own settings, both without a word: flags that the mode does not use are refused.
+    cfg = tmp_path / "eval.toml"
+    cfg.write_text(f'[datasets]\ntoy = "{data["gt"].as_posix()}"\n[methods]\ngood = "{data["good"].as_posix()}"\n')
+    merge = ["--merge", str(tmp_path / "r0"), "--metrics", "mae", "--beta-sq", "1"]
+    for args, named in ((["--config", str(cfg), "--shard", "0/2", "--suffix", "_x"], "--suffix, --shard"),
+                        (merge, "--metrics, --beta-sq")):
+        with pytest.raises(SystemExit) as e:
+            main(["eval", *args, "--out", str(tmp_path / "o"), "--no-progress"])
+        mode = args[0]
+        assert e.value.code == 2 and f"{named}: not used with {mode}" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
