@@ -368,6 +368,7 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
     results = [load_results(p) for p in a.results]
     _warn_mixed_interactive(results)
+    _warn_mixed_settings(results)
     for p in save_curve_plots(results, a.out, kinds=a.kinds, formats=a.formats):
         print(p)
     return EXIT_OK
@@ -472,12 +473,35 @@ def _warn_mixed_interactive(results: Sequence) -> None:
                   "their NoC / NoF / mIoU do not compare", file=sys.stderr)
 
 
+def _warn_mixed_settings(results: Sequence) -> None:
+    """Warn (stderr) when one dataset's folder results were computed with settings that change shared columns.
+
+    An option counts when a metric family of both results uses it (``beta_sq`` for ``fm`` ...); the resize
+    policy and the colour mode always count.
+    """
+    from segmetrics.registry import FAMILIES
+
+    by_ds: dict[str, list] = {}
+    for r in results:
+        if isinstance(r.settings, dict) and "metrics" in r.settings and r.settings.get("task") != "interactive":
+            by_ds.setdefault(r.dataset, []).append(r)
+    for ds, rs in sorted(by_ds.items()):
+        shared = set.intersection(*(set(r.settings.get("metrics") or ()) for r in rs))
+        keys = {"resize", "color"} | {o for k in shared if k in FAMILIES for o in FAMILIES[k].options}
+        diff = [k for k in sorted(keys) if len({json.dumps(r.settings.get(k)) for r in rs if k in r.settings}) > 1]
+        if diff:
+            what = "; ".join(f"{k}: " + ", ".join(f"{r.method} {r.settings.get(k)!r}" for r in rs) for k in diff)
+            print(f"warning: dataset {ds}: the results were computed with different settings ({what}); "
+                  "their numbers do not compare", file=sys.stderr)
+
+
 def _cmd_table(a: argparse.Namespace) -> int:
     from segmetrics.app.folder import load_results
     from segmetrics.app.report import format_table
 
     results = [load_results(p) for p in a.results]
     _warn_mixed_interactive(results)
+    _warn_mixed_settings(results)
     print(format_table(results, fmt=a.format, digits=a.digits, columns=_table_columns(results, a)))
     return EXIT_OK
 

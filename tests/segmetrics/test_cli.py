@@ -490,3 +490,22 @@ def test_flags_that_a_mode_does_not_use_are_refused(data, tmp_path, capsys):
         mode = args[0]
         assert e.value.code == 2 and f"{named}: not used with {mode}" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_table_and_plot_warn_when_one_datasets_results_used_other_settings(data, tmp_path, capsys):
+    # `segmetrics table` printed maxF of a method evaluated with --beta-sq 1 next to maxF of one with the default
+    # 0.3 (or pred-to-gt resizing next to none) as if they compared; only interactive results were checked.
+    kw = {"workers": 0, "progress": False, "skeleton_cache": False, "dataset": "toy"}
+    evaluate_folder(data["good"], data["gt"], out_dir=tmp_path / "a", metrics=("fm", "mae"), method="a", **kw)
+    evaluate_folder(data["bad"], data["gt"], out_dir=tmp_path / "b", metrics=("fm", "mae"), method="b", beta_sq=1.0,
+                    resize="pred-to-gt", **kw)
+    evaluate_folder(data["bad"], data["gt"], out_dir=tmp_path / "c", metrics=("mae",), method="c", beta_sq=1.0, **kw)
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "c")]) == 0  # beta_sq: no column of both uses it
+    assert capsys.readouterr().err == ""
+    want = ("warning: dataset toy: the results were computed with different settings (beta_sq: a 0.3, b 1.0; "
+            "resize: a 'error', b 'pred-to-gt'); their numbers do not compare")
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().err.strip() == want
+    plot = ["plot", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "f"), "--formats", "png"]
+    assert main(plot) == 0
+    assert capsys.readouterr().err.strip() == want
