@@ -94,11 +94,15 @@ def read_rgb(image_dir: str | os.PathLike, stem: str) -> np.ndarray:
 
 
 def find_rgb(image_dir: str | os.PathLike, stem: str) -> Path | None:
-    """The file ``<image_dir>/<stem>.<ext>`` that :func:`read_rgb` reads (any case of the extension), or ``None``."""
+    """The file ``<image_dir>/<stem>.<ext>`` that :func:`read_rgb` reads, or ``None``.
+
+    The extension may have any case and the stem any Unicode normal form, as in :func:`pair_files`.
+    """
     cands = [Path(image_dir) / f"{stem}{e}" for ext in IMAGE_EXTENSIONS for e in (ext, ext.upper())]
     found = next((c for c in cands if c.is_file()), None)
-    if found is None and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg): pairing accepts it too
-        found = next((e for e in sorted(Path(image_dir).iterdir()) if e.stem == stem
+    if found is None and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg), another Unicode form: as pairing
+        want = unicodedata.normalize("NFC", stem)
+        found = next((e for e in sorted(Path(image_dir).iterdir()) if unicodedata.normalize("NFC", e.stem) == want
                       and e.suffix.lower() in IMAGE_EXTENSIONS and e.is_file()), None)
     return found
 

@@ -160,3 +160,17 @@ def test_a_broken_symbolic_link_is_paired_and_reported_not_dropped(tmp_path):
     res = evaluate_folder(tmp_path / "pred", tmp_path / "gt", metrics=("mae",), workers=0, progress=False)
     assert res.num_images == 1 and "cannot read the ground truth" in res.errors["b"]
     assert "No such file or directory" in res.errors["b"]
+
+
+def test_read_rgb_finds_an_image_whose_name_is_in_another_unicode_form(tmp_path):
+    # GTs and predictions pair in Unicode NFC, but the RGB image of a GT 'café' (NFC) saved as 'café' in NFD
+    # (a macOS copy) was 'no RGB image named café' (ccm error rows).
+    import unicodedata
+
+    from skimage import data as skd
+
+    from segmetrics.app.image_io import read_rgb
+
+    nfc, nfd = (unicodedata.normalize(f, "café") for f in ("NFC", "NFD"))
+    cv2.imencode(".png", skd.coffee()[:8, :8, ::-1])[1].tofile(str(tmp_path / f"{nfd}.png"))
+    assert read_rgb(tmp_path, nfc).shape == (8, 8, 3)
