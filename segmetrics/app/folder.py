@@ -837,7 +837,8 @@ def merge_results(
         ValueError: if no folder is given, the settings differ, an image has conflicting values, the
             folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent or
             they split different lists of images (the folders changed between their runs),
-            a folder's run did not finish (fewer images in its journal than it paired) or is still running,
+            a folder's run did not finish (fewer images in its journal than it paired, or no ``results.json``)
+            or is still running,
             or ``out_dir`` is one of ``shard_dirs`` or holds the results of an :func:`evaluate_folder` run
             (an earlier merge's folder is fine: it is replaced).
         FileNotFoundError: if a folder has no journal.
@@ -908,11 +909,15 @@ def merge_results(
                     "each shard again (it resumes), then merge"
                 )
         res_path = Path(d) / _RESULTS
-        if res_path.exists():
-            prev = load_results(res_path)
-            names.append((prev.method, prev.dataset))
-            missing.update(prev.missing)
-            extra.update(prev.extra)
+        if not res_path.exists():  # written when a run ends; a re-run with work to do removes it first
+            raise ValueError(
+                f"`shard_dirs` entry {str(d)!r} has no {_RESULTS}: its run did not finish (interrupted, or killed "
+                "while recomputing changed files); run the same evaluation again, which resumes, then merge"
+            )
+        prev = load_results(res_path)
+        names.append((prev.method, prev.dataset))
+        missing.update(prev.missing)
+        extra.update(prev.extra)
         for name, r in records.items():
             old = merged.get(name)
             if old is None or old.status != "ok":

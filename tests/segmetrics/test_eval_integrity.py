@@ -473,3 +473,23 @@ def test_rows_of_another_segmetrics_version_are_not_reused_or_merged(data, tmp_p
     set_version(ranks[1], "0.0.1")
     with pytest.raises(ValueError, match=rf"by segmetrics {segmetrics.__version__} and .*r1' by segmetrics 0.0.1"):
         merge_results(ranks)
+
+
+def test_merge_refuses_a_shard_whose_rerun_was_interrupted(data, tmp_path, monkeypatch):
+    # A shard re-run after one of its files changed, then interrupted, still had a full journal, so the merge
+    # took the changed image's old row; a folder without results.json (its run did not end) is now refused.
+    import segmetrics.app.folder
+
+    ranks = [tmp_path / f"r{k}" for k in range(2)]
+    for k, r in enumerate(ranks):
+        evaluate_folder(data["good"], data["gt"], out_dir=r, shard=(k, 2), **KW)
+    shutil.copyfile(data["bad"] / "im0.png", data["good"] / "im0.png")  # im0 is in shard 0
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_folder(data["good"], data["gt"], out_dir=ranks[0], shard=(0, 2), **KW)
+    with pytest.raises(ValueError, match=r"`shard_dirs` entry '.*r0' has no results.json: its run did not finish"):
+        merge_results(ranks)
