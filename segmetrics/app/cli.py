@@ -53,7 +53,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", nargs="+", choices=all_metrics(), default=None,
                    help=f"metrics to compute (default: {' '.join(default_metrics())}, or the --preset's)")
     _add_preset(p, computes=True)
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: the cores this process may use; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
     p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
                    help="worker kind: spawn processes (auto, the default) or threads (no start-up cost)")
@@ -115,7 +116,7 @@ def _add_stats(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="per-image CSV (with several folders: one file per folder, suffixed)")
     p.add_argument("--json", help="write the summaries as JSON")
     p.add_argument("--epsilon", type=float, default=2.0, help="Douglas-Peucker tolerance for Pnum (default 2.0)")
-    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, help="threads (default: the cores this process may use)")
     p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
     p.add_argument("--no-progress", action="store_true")
 

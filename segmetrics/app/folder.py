@@ -72,6 +72,7 @@ __all__ = [
     "FolderResult",
     "NoPairsError",
     "default_names",
+    "default_workers",
     "evaluate_folder",
     "load_results",
     "merge_results",
@@ -236,6 +237,21 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="segmetrics-parent-watch", daemon=True).start()
+
+
+def default_workers() -> int:
+    """The number of cores this process may run on: its CPU affinity (a cluster job's cpuset, ``taskset``).
+
+    ``os.cpu_count()`` counts the machine's cores, which a job given a few of them would oversubscribe.
+
+    Example:
+        >>> default_workers() >= 1
+        True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _run_chunk(chunk: list[tuple[str, str, str]], settings: EvalSettings) -> list[PairResult]:
@@ -537,7 +553,8 @@ def evaluate_folder(
             "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")``, in the order of the CSV columns;
             default the six of the DIS paper's Table 2.
         out_dir: output folder (created); ``None`` writes nothing and cannot resume.
-        workers: worker processes; ``None`` = all cores (``os.cpu_count()``), ``0`` = this process.
+        workers: worker processes; ``None`` = the cores this process may use (:func:`default_workers`),
+            ``0`` = this process.
         chunksize: images per task sent to a worker (default 1; larger for many small images).
         executor: ``"process"`` (a ``spawn`` process pool, each worker pays ~1-2 s of start-up to
             import and load the cached kernels), ``"thread"`` (a thread pool: no start-up, shares
@@ -596,7 +613,7 @@ def evaluate_folder(
     from segmetrics.app.image_io import find_rgb, pair_files
 
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = default_workers()
     overwrite, progress = check_bool(overwrite, "overwrite"), check_bool(progress, "progress")  # "False" is true
     for name, value, kinds in (("image_dir", image_dir, (str, os.PathLike)),
                                ("skeleton_cache", skeleton_cache, (str, os.PathLike, bool))):

@@ -383,3 +383,26 @@ def test_a_float_gt_out_of_range_is_an_error_row_not_a_failed_run(tmp_path):
     res = evaluate_folder(tmp_path / "pred", tmp_path / "gt", metrics=("mae",), workers=0, progress=False)
     assert res.num_images == 1 and res.metrics["mae"] == 0.0
     assert "must lie in [0, 1]; got values in [0, 255]" in res.errors["a"]
+
+
+def test_default_workers_are_the_cores_this_process_may_use(data, monkeypatch):
+    # workers=None took os.cpu_count(), the machine's cores: a cluster job given 2 of 128 cores (SLURM's cpuset,
+    # taskset) started 128 worker processes, each importing numba and OpenCV, on 2 cores.
+    import os
+
+    import segmetrics.app.folder as folder
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    monkeypatch.setattr(os, "cpu_count", lambda: 128)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5})
+    seen = []
+    real = folder._iter_results
+
+    def spy(tasks, settings, workers, chunksize, executor):
+        seen.append(workers)
+        return real(tasks, settings, 0, chunksize, executor)
+
+    monkeypatch.setattr(folder, "_iter_results", spy)
+    evaluate_folder(data["good"], data["gt"], metrics=("mae",), progress=False, executor="thread")
+    assert seen == [2] and folder.default_workers() == 2
