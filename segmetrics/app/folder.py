@@ -363,7 +363,7 @@ def _warn_if_maps_read_empty(pairs: Sequence[tuple[str, Path, Path]], color: str
             warnings.warn(
                 f"the prediction {Path(pred_path).name} has no value above 1 of 255{level}: it is read as a map of "
                 "probabilities of at most 1/255, which MAE, S, E and every thresholded metric score as almost empty; "
-                "a 0/1 mask must be written as 0/255",
+                "if it is a 0/1 mask, write it as 0/255",
                 UserWarning,
                 stacklevel=3,
             )

@@ -332,8 +332,8 @@ def test_a_0_1_prediction_mask_is_warned_about(tmp_path):
     cv2.imwrite(str(tmp_path / "p16" / "horse.png"), mask.astype(np.uint16) * 255)
     cv2.imwrite(str(tmp_path / "pred" / "horse.png"), mask.astype(np.uint8) * 255)
     kw = {"metrics": ("mae",), "workers": 0, "progress": False, "skeleton_cache": False}
-    with pytest.warns(UserWarning, match=r"the prediction horse.png has no value above 1 of 255.* a 0/1 mask must "
-                                         r"be written as 0/255"):
+    with pytest.warns(UserWarning, match=r"the prediction horse.png has no value above 1 of 255.* if it is a 0/1 "
+                                         r"mask, write it as 0/255"):
         evaluate_folder(tmp_path / "p01", tmp_path / "gt", **kw)
     with pytest.warns(UserWarning, match=r"the prediction horse.png has no value above 1 of 255 \(its maximum is "
                                          r"0.003891 of 1, a 16-bit or float file\)"):
