@@ -26,6 +26,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -581,7 +582,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hce-picture": _cmd_picture,
     }
     try:
-        return commands[a.command](a)
+        with warnings.catch_warnings():  # one line each, as the errors: not Python's path:line + source line
+            warnings.showwarning = lambda message, *args, **kwargs: print(
+                f"segmetrics {a.command}: warning: {_for_cli(str(message), a.command)}", file=sys.stderr)
+            return commands[a.command](a)
     except BrokenPipeError:  # the reader stopped early (`segmetrics table out | head -1`): not an error
         _discard_stdout()
         return EXIT_OK

@@ -509,3 +509,21 @@ def test_table_and_plot_warn_when_one_datasets_results_used_other_settings(data,
     plot = ["plot", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "f"), "--formats", "png"]
     assert main(plot) == 0
     assert capsys.readouterr().err.strip() == want
+
+
+def test_warnings_are_one_line_without_source_paths(tmp_path, capsys):
+    # The CLI printed library warnings in Python's format: '/path/to/segmetrics/app/cli.py:326: UserWarning: ...'
+    # followed by the source line '  evaluate_folder(' — a path of the install and code, not a message.
+    import cv2
+
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:15, 5:15] = 1  # a 0/1 label map: warned about
+    cv2.imwrite(str(tmp_path / "gt" / "a.png"), mask)
+    cv2.imwrite(str(tmp_path / "pred" / "a.png"), mask * 255)
+    assert main(["eval", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--out", str(tmp_path / "o"),
+                 "--metrics", "mae", "--workers", "0", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "segmetrics eval: warning: the ground truth a.png is not blank" in err
+    assert "UserWarning" not in err and ".py:" not in err and "evaluate_folder(" not in err
