@@ -571,7 +571,7 @@ def evaluate_folder(
         skeleton_cache: GT skeleton cache folder for HCE; ``True`` (default) = the default folder
             (:func:`segmetrics.app.skeleton_cache.default_cache_dir`), ``False``/``None`` = no cache.
         image_dir: folder of the RGB images, one per GT with the GT's stem (any image extension);
-            needed by the families that read the image (``"ccm"``).
+            needed by the families that read the image (``"ccm"``), and read only for them.
         method: method name in the results (default: see :func:`default_names`).
         dataset: dataset name (default: see :func:`default_names`).
         overwrite: discard previous results in ``out_dir`` instead of resuming.
@@ -645,7 +645,7 @@ def evaluate_folder(
     if image_dir is not None and not Path(image_dir).is_dir():
         raise FileNotFoundError(f"`image_dir` must be an existing folder; got {str(image_dir)!r}")
     settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache,
-                            image_dir=None if image_dir is None else str(image_dir))
+                            image_dir=str(image_dir) if image_dir is not None and needs_image else None)
     if shard is not None:
         ok_shard = (
             isinstance(shard, (tuple, list))

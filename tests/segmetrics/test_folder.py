@@ -349,22 +349,23 @@ def test_merge_refuses_shards_that_paired_different_folders(data, tmp_path):
     # Shards of one split run while the folder was still being filled (or after a file was removed) split
     # different lists of images: some images were in no shard, others in two, and the merge said nothing.
     kw = {"metrics": ("mae",), "workers": 0, "progress": False}
-    pred = tmp_path / "pred"
+    pred, gt = tmp_path / "pred", tmp_path / "gt"  # copies: the module's dataset is shared
     shutil.copytree(data["good"], pred)
+    shutil.copytree(data["gt"], gt)
     (pred / "im5.png").unlink()
-    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r0", shard=(0, 2), **kw)
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r0", shard=(0, 2), **kw)
     shutil.copy(data["good"] / "im5.png", pred / "im5.png")  # the last prediction arrives
-    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r1", shard=(1, 2), **kw)
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r1", shard=(1, 2), **kw)
     with pytest.raises(ValueError, match=r"shards of the 2-way split paired different images \(5 in .*r0', 6 in "
                                          r".*r1'\).*run each shard again"):
         merge_results([tmp_path / "r0", tmp_path / "r1"])
-    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r0", shard=(0, 2), **kw)  # resumes with the new list
-    whole = evaluate_folder(pred, data["gt"], **kw)
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r0", shard=(0, 2), **kw)  # resumes with the new list
+    whole = evaluate_folder(pred, gt, **kw)
     assert merge_results([tmp_path / "r0", tmp_path / "r1"]).metrics == whole.metrics
     # as many images, but not the same ones (a GT renamed between the runs)
-    (data["gt"] / "im0.png").rename(data["gt"] / "zz.png")
+    (gt / "im0.png").rename(gt / "zz.png")
     shutil.copy(pred / "im0.png", pred / "zz.png")
-    evaluate_folder(pred, data["gt"], out_dir=tmp_path / "r1", shard=(1, 2), **kw)
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r1", shard=(1, 2), **kw)
     with pytest.raises(ValueError, match=r"paired different images \(6 in .*r0', 6 in .*r1'\)"):
         merge_results([tmp_path / "r0", tmp_path / "r1"])
 
@@ -406,3 +407,12 @@ def test_default_workers_are_the_cores_this_process_may_use(data, monkeypatch):
     monkeypatch.setattr(folder, "_iter_results", spy)
     evaluate_folder(data["good"], data["gt"], metrics=("mae",), progress=False, executor="thread")
     assert seen == [2] and folder.default_workers() == 2
+
+
+def test_image_dir_is_read_only_for_the_metrics_that_need_it(data, tmp_path):
+    # --image-dir given with metrics that do not read the RGB image (a script passing it always) still read it
+    # for every pair: a GT without an RGB image became an error row, and every resume depended on the images.
+    empty = tmp_path / "im"
+    empty.mkdir()
+    res = evaluate_folder(data["good"], data["gt"], metrics=("mae",), image_dir=empty, workers=0, progress=False)
+    assert res.num_images == len(NAMES) and not res.errors
