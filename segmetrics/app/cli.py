@@ -383,10 +383,16 @@ def _cmd_stats(a: argparse.Namespace) -> int:
     from segmetrics.app.stats import complexity_folder
     from segmetrics.complexity import COMPLEXITY_FIELDS, summarize_complexity
 
-    for flag, path in (("--out", a.out if len(a.gt) == 1 else None), ("--json", a.json)):
-        if path and Path(path).is_dir():  # before any measure is computed (with several --gt, --out is a stem)
+    for flag, path in (("--out", a.out), ("--json", a.json)):  # before any measure is computed
+        if not path:
+            continue
+        if Path(path).is_dir() and (flag == "--json" or len(a.gt) == 1):  # with several --gt, --out is a stem
             raise ValueError(f"{flag} {path!r} is a folder; give a file name (e.g. {Path(path) / 'stats'}"
                              f"{'.csv' if flag == '--out' else '.json'})")
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"{flag} {path!r}: its folder cannot be created ({exc.strerror or exc})") from None
     summaries = {}
     n_err = n_empty = 0
     for i, gt in enumerate(a.gt):

@@ -463,6 +463,11 @@ def test_stats_out_or_json_naming_a_folder_is_refused_naming_the_flag(data, tmp_
         assert main(["stats", "--gt", str(data["gt"]), flag, str(folder), "--no-progress", "--workers", "0"]) == 2
         err = capsys.readouterr().err
         assert f"{flag} {str(folder)!r} is a folder; give a file name" in err and "Errno" not in err
+        # a path under a file: '[Errno 17] File exists', after every measure was computed
+        under = str(data["gt"] / "im0.png" / "s.csv")
+        assert main(["stats", "--gt", str(data["gt"]), flag, under, "--no-progress", "--workers", "0"]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {under!r}: its folder cannot be created" in err and "Errno" not in err
 
 
 def test_stats_latex_and_markdown_escape_the_dataset_name(data, tmp_path, capsys):
