@@ -284,6 +284,10 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     if modes != 1:
         raise _UsageError("give exactly one of --pred/--gt, --config or --merge")
     _refuse_unused_flags(a)
+    if a.hce_pictures and a.pred:  # a folder that cannot be written is found before the evaluation, not after it
+        from segmetrics.app.journal import prepare_out_dir
+
+        prepare_out_dir(a.hce_pictures, "hce_pictures")
     skipped: Sequence = ()
     if a.merge:
         from segmetrics.app.folder import merge_results
@@ -610,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Python parameter names that the command line spells differently (other names: `--name-with-dashes`).
 _FLAGS = {
     "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config",
-             "digits": "--digits", "hce_pictures_top": "--hce-pictures-top"},
+             "digits": "--digits", "hce_pictures": "--hce-pictures", "hce_pictures_top": "--hce-pictures-top"},
     "stats": {"gt_dir": "--gt", "folder": "--gt"},
     "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out"},
     "plot": {"results": "RESULTS", "out_dir": "--out"},

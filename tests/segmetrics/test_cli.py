@@ -532,3 +532,12 @@ def test_warnings_are_one_line_without_source_paths(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "segmetrics eval: warning: the ground truth a.png is not blank" in err
     assert "UserWarning" not in err and ".py:" not in err and "evaluate_folder(" not in err
+
+
+def test_an_unusable_hce_pictures_folder_is_refused_before_the_evaluation(data, tmp_path, capsys):
+    # --hce-pictures naming a file was found after the whole evaluation ('[Errno 17] File exists', exit 2).
+    bad = data["gt"] / "im0.png"
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"),
+                 "--workers", "0", "--no-progress", "--metrics", "hce", "--hce-pictures", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"--hce-pictures {str(bad)!r} is a file, not a folder" in err and not (tmp_path / "o").exists()
