@@ -136,6 +136,12 @@ def load_pair(
     if pred.shape != gt.shape:
         if settings.resize == "pred-to-gt":
             pred = resize_to(pred, gt.shape)
+        elif pred.shape == gt.shape[::-1]:
+            raise ValueError(
+                f"size mismatch: pred {pred.shape[1]}x{pred.shape[0]} vs gt {gt.shape[1]}x{gt.shape[0]} "
+                "(W x H): the prediction is the GT turned by 90 degrees, e.g. predicted from a photo whose EXIF "
+                "orientation the model applied (files are read as stored); resizing would only stretch it"
+            )
         else:
             raise ValueError(
                 f"size mismatch: pred {pred.shape[1]}x{pred.shape[0]} vs gt {gt.shape[1]}x{gt.shape[0]} "
