@@ -342,16 +342,34 @@ def _choose_executor(executor: str, workers: int) -> str:
 def _warn_if_maps_read_empty(pairs: Sequence[tuple[str, Path, Path]], color: str, first: int = 3) -> None:
     """Warn if one of the ``first`` GTs (or predictions) is not blank but reads as (almost) empty.
 
-    Once for a GT with no pixel above the foreground cut, once for a prediction with no value above 1 of 255.
+    Once for a GT with no pixel above the foreground cut, once for a prediction with no value above 1 of 255,
+    once for a colour prediction (a colour-mapped visualisation is read as grey levels that are not its map).
     A 0/1 label map (or a 16-bit file of 8-bit levels) is an empty mask under the ``> 128`` rule of
     pysodmetrics and the DIS scripts, which ``segmetrics`` keeps: every score of such a dataset is wrong.
     A 0/1 prediction mask is read, as pysodmetrics reads it, as probabilities of at most 1/255.
     """
     import warnings
 
+    import cv2
+
     from segmetrics._inputs import GT_UINT8_THRESHOLD, prepare_gt
     from segmetrics.app.image_io import read_map
 
+    for _, pred_path, _ in pairs[:first]:  # a colour-mapped visualisation is not a probability map
+        try:
+            rgb = cv2.imdecode(np.fromfile(pred_path, dtype=np.uint8), cv2.IMREAD_COLOR)
+        except Exception:  # the evaluation reports unreadable files in its own rows
+            continue
+        if rgb is not None and rgb.ndim == 3 and (np.ptp(rgb.astype(np.int16), axis=2) > 8).mean() > 0.01:
+            warnings.warn(
+                f"the prediction {Path(pred_path).name} is a colour image (its channels differ): it is read as its "
+                f"{'OpenCV grey' if color == 'gray' else 'red channel'}, which is not a probability map if the file "
+                "shows one through a colour map (matplotlib's imsave applies viridis; pass cmap='gray', or write "
+                "the map with OpenCV / PIL)",
+                UserWarning,
+                stacklevel=3,
+            )
+            break
     for _, pred_path, _ in pairs[:first]:  # a 0/1 prediction mask is read as probabilities <= 1/255
         try:
             pred = read_map(pred_path, color=color)

@@ -416,3 +416,27 @@ def test_image_dir_is_read_only_for_the_metrics_that_need_it(data, tmp_path):
     empty.mkdir()
     res = evaluate_folder(data["good"], data["gt"], metrics=("mae",), image_dir=empty, workers=0, progress=False)
     assert res.num_images == len(NAMES) and not res.errors
+
+
+def test_a_colour_mapped_prediction_is_warned_about(tmp_path):
+    # matplotlib's imsave writes a 2-D map through the viridis colour map (RGBA): read as OpenCV grey, its levels
+    # are not the probabilities (not even monotonic), and every score was computed from them without a word.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skimage import data as skdata
+
+    coins = skdata.coins()[::4, ::4]
+    for sub in ("gt", "cmap", "grey"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "coins.png"), ((coins > 110) * 255).astype(np.uint8))
+    plt.imsave(tmp_path / "cmap" / "coins.png", coins)  # viridis
+    plt.imsave(tmp_path / "grey" / "coins.png", coins, cmap="gray")  # RGBA too, but grey: fine
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False, "skeleton_cache": False}
+    with pytest.warns(UserWarning, match=r"the prediction coins.png is a colour image \(its channels differ\).* "
+                                         r"colour map"):
+        evaluate_folder(tmp_path / "cmap", tmp_path / "gt", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate_folder(tmp_path / "grey", tmp_path / "gt", **kw)
