@@ -34,10 +34,10 @@ instead and evaluates its first output (no ``g``); ``--outputs 1`` is the paper'
 
 Real data: ``--data ROOT`` reads a :func:`segmetrics.interactive.load_instances` folder (``images/`` +
 ``masks/``; ``--layout instances`` for SBD/VOC-style id maps, whose other objects then feed negative
-strategy (c)); ``--val-data`` another one for the evaluation (default: every 10th instance of ``--data``,
-left out of training). ``--size 0`` keeps the native resolution (then ``--batch 1``, as the paper:
-Adam 1e-4, batch 1, 100 epochs over SBD). The paper's "with hypercolumns" model needs a VGG-19 you have
-locally, see ``can_model.py``.
+strategy (c); ``--ignore-value`` for GrabCut's 128 band or VOC's 255 void); ``--val-data`` another one
+for the evaluation (default: every 10th instance of ``--data``, left out of training). ``--size 0`` keeps
+the native resolution (then ``--batch 1``, as the paper: Adam 1e-4, batch 1, 100 epochs over SBD). The
+paper's "with hypercolumns" model needs a VGG-19 you have locally, see ``can_model.py``.
 
 Training clicks (Xu et al. 2016, "Deep Interactive Object Selection", as the paper uses; distances in
 pixels, scaled down here for the small default images): ``n ~ U{1..pos_max}`` positives uniform among
@@ -173,7 +173,7 @@ class _Objects:
             root = args.val_data if flag == "--val-data" else args.data
             try:
                 folder = load_instances(root, layout=args.layout, images=args.images, masks=args.masks,
-                                        min_area=args.min_area)
+                                        min_area=args.min_area, ignore_value=args.ignore_value)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"{flag}: {exc}") from None
             if args.val_data is None:
@@ -194,7 +194,7 @@ class _Objects:
     def __len__(self) -> int:
         return self.n
 
-    def _resize(self, image: np.ndarray, *masks: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _resize(self, image: np.ndarray, *masks: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
         """Image by area, masks by nearest neighbour; an object (the first mask) that the nearest-neighbour
         sampling misses keeps its best-covered pixels, so no object becomes empty."""
         size = self.args.size
@@ -214,7 +214,9 @@ class _Objects:
             out.append(r)
         return tuple(out)
 
-    def get(self, i: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None]:
+    def get(self, i: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(name, image, gt, others, ignore)``: the other objects feed negative strategy (c); ``ignore``
+        (``--ignore-value``, else ``None``) is left out of the NoC IoU and never clicked."""
         a = self.args
         if self.folder is not None:
             # load_instances reads the masks up front, the images only here: name the flag and folder of a bad one
@@ -228,10 +230,14 @@ class _Objects:
                     e = self.folder._entries[self.index[i % self.n]]
                     ids = _id_map(e.mask)
                     others = (ids != 0) & (ids != e.instance_id)
+                    if a.ignore_value is not None:
+                        others &= ids != a.ignore_value  # the void band is no object
             except ImageReadError as exc:
                 raise ImageReadError(f"{self.flag}: {exc} (in {self.root})") from None
-            image, gt, others = self._resize(inst.image, inst.gt, others)
-            return inst.name, image, gt, others
+            image, gt, others, ignore = self._resize(inst.image, inst.gt, others, inst.ignore)
+            if ignore is not None:
+                ignore = ignore & ~gt  # the resize's rescued object pixel stays an object pixel
+            return inst.name, image, gt, others, ignore
         index = i % self.n + (VAL_OFFSET if self.split == "val" else 0)
         image, inst = generate_scene(index, a.size, a.seed, n_objects=a.objects)
         ids, counts = np.unique(inst[inst > 0], return_counts=True)
@@ -241,7 +247,7 @@ class _Objects:
         rng = np.random.default_rng([a.seed, index, 7])
         k = int(ok[rng.integers(ok.size)])
         gt = inst == k
-        return f"scene{index}#{k}", image, gt, (inst > 0) & ~gt
+        return f"scene{index}#{k}", image, gt, (inst > 0) & ~gt, None
 
 
 class ClickSamples(Dataset):
@@ -255,7 +261,7 @@ class ClickSamples(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         a = self.args
-        _, image, gt, others = self.objects.get(i)
+        _, image, gt, others, _ = self.objects.get(i)
         rng = np.random.default_rng([a.seed, i, 11])
         pos, neg = sample_clicks(rng, gt, others, pos_max=a.pos_max, neg_max=a.neg_max, margin=a.margin,
                                  step=a.step, band=a.band, no_neg=a.no_neg)
@@ -355,9 +361,9 @@ def evaluate(model: InteractiveCAN, objects: _Objects, args: argparse.Namespace)
     """NoC / mIoU@k of ``model`` on every validation object (RITM protocol unless ``--protocol``)."""
     ev = InteractiveEvaluator(protocol=args.protocol, max_clicks=args.max_clicks, seed=args.seed)
     for i in range(len(objects)):
-        name, image, gt, _ = objects.get(i)
+        name, image, gt, _, ignore = objects.get(i)
         model.gt = gt
-        ev.update(model, image, gt, name=name)
+        ev.update(model, image, gt, name=name, ignore=ignore)
     return ev
 
 
@@ -379,6 +385,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layout", choices=("binary", "instances"), default="binary")
     p.add_argument("--images", default="images")
     p.add_argument("--masks", default="masks")
+    p.add_argument("--ignore-value", type=nonnegative_int,
+                   help="mask value of ignored pixels (GrabCut 128, VOC id maps 255): left out of the NoC IoU\n"
+                        "and never clicked")
     p.add_argument("--size", type=nonnegative_int, default=48,
                    help="square training / evaluation size; 0 = native (batch 1)")
     p.add_argument("--objects", type=positive_int, default=3, help="objects per generated scene")

@@ -70,7 +70,9 @@ def emeasure(pred: Any, gt: Any, *, normalize: bool = True, compat: str = "pysod
         E = \frac{1}{HW - 1 + \epsilon} \sum_{x,y} \frac{(\xi + 1)^2}{4}
 
     with ``E = Σ(1 - B) / (HW - 1 + ε)`` for an empty and ``ΣB / (HW - 1 + ε)`` for a full GT.
-    ``E`` can slightly exceed 1 (a perfect map gives ``HW / (HW - 1)``), as in the reference.
+    ``E`` can slightly exceed 1 (a perfect map gives ``HW / (HW - 1)``), as in the reference. A
+    1-pixel map (``HW = 1``) divides by ``ε`` alone, as the reference does, giving values up to
+    ``1/ε ≈ 4.5e15``: finite but meaningless, so score maps of at least 2 pixels.
 
     Args:
         pred: prediction, ``(H, W)`` map or a batch (``(N, H, W)``, ``(N, 1, H, W)`` or a list of

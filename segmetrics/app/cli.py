@@ -479,6 +479,8 @@ def _warn_mixed_interactive(results: Sequence) -> None:
     for ds, rs in sorted(by_ds.items()):
         keys = sorted({k for r in rs for k in r.settings})
         diff = [k for k in keys if len({json.dumps(r.settings.get(k)) for r in rs}) > 1]
+        if all(r.settings.get("protocol") != "paper_random" for r in rs) and "seed" in diff:
+            diff.remove("seed")  # the seed draws paper_random's clicks only: the other protocols do not use it
         if diff:
             what = "; ".join(f"{k}: " + ", ".join(f"{r.method} {r.settings.get(k)!r}" for r in rs) for k in diff)
             print(f"warning: dataset {ds}: the interactive results were run with different settings ({what}); "

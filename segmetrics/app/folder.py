@@ -845,6 +845,16 @@ def load_results(path: str | os.PathLike) -> FolderResult:
         raise ValueError(f"{p} is a damaged segmetrics results file ({what})") from None
 
 
+def _is_interactive_results(folder: Path) -> bool:
+    """Whether ``folder/results.json`` was written by :meth:`segmetrics.interactive.InteractiveEvaluator.save`."""
+    try:
+        doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("settings"), dict) and doc["settings"].get("task") == \
+        "interactive"
+
+
 def merge_results(
     shard_dirs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike | None = None,
@@ -876,7 +886,7 @@ def merge_results(
             or is still running,
             or ``out_dir`` is one of ``shard_dirs`` or holds the results of an :func:`evaluate_folder` run
             (an earlier merge's folder is fine: it is replaced).
-        FileNotFoundError: if a folder has no journal.
+        FileNotFoundError: if a folder has no journal (the message says how interactive results merge).
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -906,6 +916,12 @@ def merge_results(
     for d in shard_dirs:
         path = Path(d) / JOURNAL_NAME
         if not path.exists():
+            if _is_interactive_results(Path(d)):
+                raise FileNotFoundError(
+                    f"`shard_dirs` entry {str(d)!r} holds interactive results (InteractiveEvaluator.save), which "
+                    f"have no {JOURNAL_NAME}: merge the shards' evaluators in Python (pickle each, then "
+                    "ev.merge(other)) and save the merged one"
+                )
             raise FileNotFoundError(f"`shard_dirs` entry {str(d)!r} has no {JOURNAL_NAME}")
         with lock_out_dir(Path(d), "shard_dirs"):  # not a folder that a run is still writing
             header, records, _ = read_journal(path)

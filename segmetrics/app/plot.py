@@ -134,7 +134,7 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
             y = r.curves[keys[0]]
             x = thr
             label = f"{r.method} (max {np.nanmax(y):.3f})"
-        ax.plot(x, y, lw=1.6, label=label)
+        ax.plot(x, y, lw=1.6, label=label, marker="o" if len(x) == 1 else None)  # one click: a point, no segment
     datasets = sorted({r.dataset for r in res})
     ax.set_title(f"{title} — {', '.join(datasets)}")
     ax.set_xlabel(xlabel)
@@ -144,6 +144,9 @@ def plot_curves(results: Sequence[Any], kind: str = "pr", *, ax: Any = None, dat
         ax.set_ylim(0, 1.02)
     elif kind == "miou":
         ax.set_xlim(1, max(2, *(len(r.curves["miou"]) for r in res)))  # max_clicks = 1: a width matplotlib accepts
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole clicks
         ax.set_ylim(0, 1.02)
     else:
         ax.set_xlim(0, 255)

@@ -19,11 +19,12 @@ Protocols (:data:`PROTOCOLS`):
     negative click). The first click (empty prediction) is the object pixel farthest from its
     border. Deviation: when both maxima are 0 (no unclicked error pixel) RITM would click pixel
     ``(0, 0)`` of the FP map wherever it is; here ``None`` is returned.
-``"largest_region"`` (DIOS / latent-diversity convention, Xu et al. 2016)
+``"largest_region"`` (the DIOS convention, Xu et al. 2016)
     Split FN and FP into 8-connected regions, keep those with an unclicked pixel, take the one with
     the largest area (ties: FN before FP, then the region whose first pixel comes first in
     row-major order), and click its interior-most unclicked pixel (largest padded Euclidean
-    distance to the region's border, first in row-major order).
+    distance to the region's border, first in row-major order). The latent-diversity paper's §5.1
+    samples its test clicks instead (``"paper_random"``).
 ``"paper_random"`` (Li, Chen & Koltun 2018, §5.1, eq. 8)
     Sample the click inside the misclassified region ``O' = FN ∪ FP`` with probability
     ``P(p) = d(p, ∂O') / Σ_q d(q, ∂O')``, where ``∂O'`` are the pixels of ``O'`` with a
@@ -86,8 +87,10 @@ def _bool_map(value: Any, name: str, shape: tuple[int, ...] | None = None) -> np
     if arr.dtype == bool:
         return arr
     if not np.all((arr == 0) | (arr == 1)):
-        bad = arr[(arr != 0) & (arr != 1)].ravel()[0]
-        raise ValueError(f"`{name}` must hold only 0 and 1 (or be boolean); got the value {bad!r}")
+        bad = arr[(arr != 0) & (arr != 1)].ravel()[0].item()
+        hint = f" (a 0-255 mask? pass {name} > 128)" if isinstance(bad, (int, float)) and 1 < bad <= 255 \
+            and arr.min() >= 0 else ""
+        raise ValueError(f"`{name}` must hold only 0 and 1 (or be boolean); got the value {bad!r}{hint}")
     return arr.astype(bool)
 
 

@@ -8,7 +8,8 @@ Two layouts, both an ``images/`` folder and a ``masks/`` folder paired by file s
     rule), or ``== 1`` when the mask's largest value is 1 (0/1 PNGs); 16-bit masks: the 8-bit level
     ``trunc(v/65535·255) > 128``. ``ignore_value`` marks pixels left out of the IoU and never
     clicked (GrabCut's masks use 128 for their unknown band: ``ignore_value=128``; 8-bit masks only,
-    and the 0/1 rule looks at the other pixels, so 0/1 masks with 255 as ignore value work). The
+    and the 0/1 rule looks at the other pixels, so 0/1 masks with 255 as ignore value work; masks of
+    exactly 0, 1 and 255 opened without ``ignore_value`` warn, as their object is then the 255 band). The
     instance is named ``NAME``.
 ``"instances"`` (SBD / Pascal VOC ``SegmentationObject`` / COCO-style id maps)
     Each mask holds instance ids (read without palette conversion, so VOC's palette PNGs give
@@ -61,7 +62,8 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB (grey images are repeated, alpha dropped, 16-bit scaled).
 
     Raises:
-        ImageReadError: missing, unreadable or corrupt file.
+        ImageReadError: missing, unreadable or corrupt file, or one OpenCV does not read as 8-bit colour
+            (e.g. a float TIFF).
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -82,11 +84,20 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(f"cannot read {p.name}: {exc.strerror or exc}") from None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None or img.size == 0:
+        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if raw is not None and raw.size:  # a valid file OpenCV does not convert to 8-bit colour (float TIFF)
+            raise ImageReadError(f"cannot use {p.name} as an RGB image: it holds {raw.dtype} samples, which OpenCV "
+                                 "does not convert to 8-bit colour; save it as 8-bit")
         raise ImageReadError(f"cannot decode {p.name}: not a valid image, an empty or a corrupt file")
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
-def _binary_mask(path: Path, ignore_value: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+def _binary_mask(path: Path, ignore_value: int | None) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """``(object, ignore, void_like)`` of a binary mask file.
+
+    ``void_like``: an 8-bit mask of exactly 0, 1 and 255 read without an ignore value (likely a 0/1 mask
+    with VOC's 255 void band).
+    """
     m = read_map(path)
     if ignore_value is not None and m.dtype != np.uint8:
         raise ValueError(
@@ -103,7 +114,11 @@ def _binary_mask(path: Path, ignore_value: int | None) -> tuple[np.ndarray, np.n
         obj = (m == 1) if kept.size and kept.max() == 1 else (m > 128)
     if ignore is not None:
         obj &= ~ignore
-    return obj, ignore
+    void_like = False
+    if ignore_value is None and m.dtype == np.uint8:
+        n = np.bincount(m.ravel(), minlength=256)
+        void_like = bool(n[0] and n[1] and n[255] and n[0] + n[1] + n[255] == m.size)
+    return obj, ignore, void_like
 
 
 def _id_map(path: Path) -> np.ndarray:
@@ -164,7 +179,7 @@ class InstanceFolder(Sequence[InteractiveInstance]):
         e = self._entries[i]
         image = read_rgb(e.image)
         if e.instance_id is None:
-            gt, ignore = _binary_mask(e.mask, self._ignore_value)
+            gt, ignore, _ = _binary_mask(e.mask, self._ignore_value)
         else:
             ids = _id_map(e.mask)
             gt = ids == e.instance_id
@@ -211,12 +226,14 @@ def load_instances(
         An :class:`InstanceFolder`, in the masks' name order (instances of one map by id).
 
     Raises:
+        TypeError: ``root`` is not a path.
         FileNotFoundError: a folder does not exist.
         ValueError: bad option, no instance found, or ``ignore_value`` with a 16-bit / float binary mask.
         ImageReadError: an unreadable mask.
 
     Warns:
-        UserWarning: id maps whose largest id is 255 (VOC's void label) without ``ignore_value``.
+        UserWarning: id maps whose largest id is 255 (VOC's void label), or binary masks of exactly
+            0, 1 and 255, without ``ignore_value``.
 
     Example:
         >>> import tempfile, pathlib, cv2, numpy as np
@@ -240,6 +257,8 @@ def load_instances(
     for arg, v in (("images", images), ("masks", masks)):
         if not isinstance(v, str) or not v:
             raise ValueError(f"`{arg}` must be a non-empty folder name; got {v!r}")
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"`root` must be a folder path; got {root!r}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"`root` must be an existing folder; got {str(root)!r}")
@@ -249,11 +268,14 @@ def load_instances(
     skipped: dict[str, str] = {}
     missing = sorted(k for k in msks if k not in imgs)
     void_like: list[str] = []
+    void_01: list[str] = []
     for stem, mpath in sorted(msks.items()):
         if stem not in imgs:
             continue
         if layout == "binary":
-            obj, _ = _binary_mask(mpath, ignore_value)
+            obj, _, void01 = _binary_mask(mpath, ignore_value)
+            if void01:
+                void_01.append(stem)
             area = int(np.count_nonzero(obj))
             if area < min_area:
                 skipped[stem] = f"object area {area} < min_area {min_area}"
@@ -276,6 +298,14 @@ def load_instances(
         warnings.warn(
             f"{len(void_like)} id maps (e.g. {void_like[0]!r}) have 255 as their largest id, Pascal VOC's void label: "
             "it is read as one more instance; pass ignore_value=255 if it marks pixels to ignore",
+            UserWarning,
+            stacklevel=2,
+        )
+    if void_01:
+        warnings.warn(
+            f"{len(void_01)} binary masks (e.g. {void_01[0]!r}) hold only 0, 1 and 255: read as 0/255 masks, the "
+            "object is the 255 pixels; pass ignore_value=255 if 1 is the object and 255 marks pixels to ignore "
+            "(Pascal VOC's void band)",
             UserWarning,
             stacklevel=2,
         )

@@ -29,11 +29,13 @@ Per dataset (:class:`InteractiveEvaluator`):
 
 * ``NoC@τ`` = mean over instances of the first ``k`` with ``IoU_k ≥ τ``, or ``max_clicks`` if none
   (the papers' convention: a failure counts as the full budget);
-* ``NoF@τ`` = number of instances that never reach ``τ`` (RITM's ``>=20@90``);
+* ``NoF@τ`` = number of instances that never reach ``τ`` (the later papers' "number of failures"; RITM's
+  ``>=20@90`` counts ``NoC@τ = max_clicks``, so it also counts the instances reaching ``τ`` at the last click);
 * ``mIoU@k`` = mean over instances of ``IoU_k`` for ``k = 1 … max_clicks``; an instance that
   stopped before click ``k`` keeps its last IoU (the user stops clicking and the mask stays);
-* ``SPC`` = seconds per click, the time spent inside ``predict`` divided by the number of clicks
-  (RITM divides the whole loop's wall time, data loading included).
+* ``SPC`` = seconds per click, the time spent inside ``predict`` and reading its output (a GPU tensor
+  is complete only once copied to the host) divided by the number of clicks (RITM divides the whole
+  loop's wall time, data loading included).
 
 Means are taken with :func:`math.fsum`, so the numbers do not depend on the order in which
 instances were added or merged; random protocols draw from a generator seeded by ``(seed, name)``,
@@ -50,7 +52,7 @@ import os
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +92,7 @@ class InstanceResult:
         name: instance name.
         ious: ``IoU_k`` after click ``k = 1 … len(ious)`` (at most ``max_clicks``).
         clicks: the clicks placed, in order.
-        seconds: time spent inside ``predict``.
+        seconds: time spent inside ``predict`` and reading its output to the host (the clicker left out).
         max_clicks: the click budget the instance ran with.
     """
 
@@ -101,14 +103,24 @@ class InstanceResult:
     max_clicks: int
 
     def noc(self, target: float) -> int:
-        """Number of clicks to reach IoU ``≥ target`` (``max_clicks`` if never reached)."""
+        """Number of clicks to reach IoU ``≥ target`` (``max_clicks`` if never reached).
+
+        Raises:
+            ValueError: ``target`` is not in ``(0, 1]`` (e.g. ``85`` for ``0.85``).
+        """
+        target = _check_unit(target, "target", low_open=True, high_open=False)
         for k, v in enumerate(self.ious, 1):
             if v >= target:
                 return k
         return self.max_clicks
 
     def failed(self, target: float) -> bool:
-        """``True`` if no click reached IoU ``≥ target``."""
+        """``True`` if no click reached IoU ``≥ target``.
+
+        Raises:
+            ValueError: ``target`` is not in ``(0, 1]`` (e.g. ``90`` for ``0.9``).
+        """
+        target = _check_unit(target, "target", low_open=True, high_open=False)
         return not any(v >= target for v in self.ious)
 
     def iou_curve(self) -> np.ndarray:
@@ -205,9 +217,15 @@ class _Options:
         }
 
 
+_OPTION_NAMES = frozenset(f.name for f in fields(_Options))
+
+
 def _instance_rng(seed: int, name: str) -> np.random.Generator:
-    """The generator of one instance: a function of the seed and the name only (shard-independent)."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+    r"""The generator of one instance: a function of the seed and the name only (shard-independent).
+
+    ``surrogatepass``: a file name that is not UTF-8 (``"caf\udce9"`` from the bytes ``caf\xe9``) seeds too.
+    """
+    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogatepass"))])
 
 
 def _prepare_gt(gt: Any, ignore: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -237,12 +255,19 @@ def _host_array(output: Any) -> np.ndarray:
 
 def _binarise(output: Any, shape: tuple[int, int], threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """``(mask, prob)`` from a predict output; ``ValueError`` / ``TypeError`` naming ``predict``'s output."""
-    arr = _host_array(output)
+    try:
+        arr = _host_array(output)
+    except ValueError as exc:  # e.g. a (mask, score) pair: numpy's own message would not say whose output it is
+        raise ValueError(
+            f"the output of `predict` must be a real-valued or boolean (H, W) map; got a {type(output).__name__} "
+            f"that numpy cannot read as one array ({exc})"
+        ) from None
     if arr.dtype == object or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
                                    or np.issubdtype(arr.dtype, np.floating)):
         raise TypeError(
             f"the output of `predict` must be a real-valued or boolean (H, W) map; got dtype {arr.dtype}"
-            + (" (None: did predict forget to return?)" if output is None else "")
+            + (" (None: did predict forget to return?)" if output is None
+               else f" (a {type(output).__name__})" if arr.dtype == object else "")
         )
     if arr.ndim > 2 and arr.shape[-2:] == shape and all(n == 1 for n in arr.shape[:-2]):
         arr = arr.reshape(shape)  # (1, H, W), (1, 1, H, W): a batch of one
@@ -258,6 +283,8 @@ def _binarise(output: Any, shape: tuple[int, int], threshold: float) -> tuple[np
             got.append(("and " if got else "") + f"{int((~finite).sum())} non-finite values (NaN / inf)")
         elif 1 < prob.max() <= 255 and prob.min() >= 0:
             got.append("(a 0-255 map? divide it by 255 or return a boolean mask)")
+        elif prob.min() < 0:
+            got.append("(logits? apply a sigmoid)")
         raise ValueError(
             "the output of `predict` must be probabilities in [0, 1] (or a boolean mask); got " + " ".join(got)
         )
@@ -293,8 +320,9 @@ def _simulate(
         clicks.append(click)
         t0 = time.perf_counter()
         out = predict(image, tuple(clicks), prev) if opt.feedback else predict(image, tuple(clicks))
-        seconds += time.perf_counter() - t0
+        # timed up to the output on the host: a CUDA tensor's kernels finish in its copy to the CPU
         mask, prev = _binarise(out, g.shape, opt.threshold)
+        seconds += time.perf_counter() - t0
         ious.append(_iou(g, mask, valid))
         if ious[-1] >= opt.stop_at and k >= opt.min_clicks:
             break
@@ -384,8 +412,13 @@ class InteractiveEvaluator:
     Args:
         protocol, max_clicks, targets, stop_at, min_clicks, threshold, feedback, seed: see :func:`noc`.
 
+    The options are fixed once the evaluator is made (its results depend on them): setting one
+    afterwards raises ``AttributeError``; make a new evaluator instead.
+
     Raises:
-        TypeError / ValueError: invalid options (the message names the option).
+        TypeError / ValueError: invalid options (the message names the option); ``results`` (given or
+            assigned later) with another ``max_clicks`` or a repeated name.
+        AttributeError: an option set after construction.
 
     Example:
         >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
@@ -408,21 +441,35 @@ class InteractiveEvaluator:
     results: list[InstanceResult] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self._opt = _Options.make(self.protocol, self.max_clicks, self.targets, self.stop_at, self.min_clicks,
-                                  self.threshold, self.feedback, self.seed)
-        self.targets = self._opt.targets
-        self.stop_at = self._opt.stop_at
-        self.results = list(self.results)
-        self._names = set()
-        for i, r in enumerate(self.results):
-            if not isinstance(r, InstanceResult) or r.max_clicks != self._opt.max_clicks:
-                raise ValueError(
-                    f"`results[{i}]` must be an InstanceResult run with max_clicks={self._opt.max_clicks}; got "
-                    + (f"max_clicks={r.max_clicks}" if isinstance(r, InstanceResult) else type(r).__name__)
+        opt = _Options.make(self.protocol, self.max_clicks, self.targets, self.stop_at, self.min_clicks,
+                            self.threshold, self.feedback, self.seed)
+        self.targets = opt.targets
+        self.stop_at = opt.stop_at
+        self._opt = opt  # from here on the options are read-only (__setattr__)
+        self.results = self.results  # checked, and the names indexed, by __setattr__
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if "_opt" in self.__dict__:
+            if key in _OPTION_NAMES:
+                raise AttributeError(
+                    f"`{key}` is fixed when the InteractiveEvaluator is made (its clicks and results depend on it); "
+                    f"make a new InteractiveEvaluator({key}=...); got {key}={value!r}"
                 )
-            if r.name in self._names:
-                raise ValueError(f"instance names must be unique; `results` holds {r.name!r} twice")
-            self._names.add(r.name)
+            if key == "results":  # also assigned later (e.g. dropping instances to evaluate them again)
+                value = list(value)
+                names: set[str] = set()
+                for i, r in enumerate(value):
+                    if not isinstance(r, InstanceResult) or r.max_clicks != self._opt.max_clicks:
+                        raise ValueError(
+                            f"`results[{i}]` must be an InstanceResult run with max_clicks={self._opt.max_clicks}; "
+                            "got " + (f"max_clicks={r.max_clicks}" if isinstance(r, InstanceResult)
+                                      else type(r).__name__)
+                        )
+                    if r.name in names:
+                        raise ValueError(f"instance names must be unique; `results` holds {r.name!r} twice")
+                    names.add(r.name)
+                super().__setattr__("_names", names)
+        super().__setattr__(key, value)
 
     def _add(self, result: InstanceResult) -> None:
         if result.name in self._names:
@@ -462,6 +509,9 @@ class InteractiveEvaluator:
                 :class:`~segmetrics.interactive.InteractiveInstance`, ``(image, gt)`` or ``(name, image, gt)``.
             progress: show a tqdm progress bar (needs tqdm).
 
+        Raises:
+            TypeError: ``instances`` is not iterable, or an item is not an instance (the message names it).
+
         Example:
             >>> gt = np.zeros((32, 32), bool); gt[8:24, 8:24] = True
             >>> data = [("square", None, gt), ("again", None, gt)]  # (name, image, gt)
@@ -469,6 +519,13 @@ class InteractiveEvaluator:
             >>> len(ev), ev.compute()["noc@90"]
             (2, 1.0)
         """
+        try:
+            iter(instances)
+        except TypeError:
+            raise TypeError(
+                "`instances` must be an iterable of instances (InteractiveInstance, (image, gt) or (name, image, gt)); "
+                f"got {type(instances).__name__}"
+            ) from None
         it = instances
         if progress:
             from tqdm import tqdm
@@ -627,7 +684,8 @@ class InteractiveEvaluator:
             The written files.
 
         Raises:
-            ValueError: no instance evaluated, ``out_dir`` is a file, or it holds a ``segmetrics eval``
+            TypeError: ``out_dir`` is not a path.
+            ValueError: no instance evaluated, ``out_dir`` is empty or a file, or it holds a ``segmetrics eval``
                 journal (``records.jsonl``), whose ``results.json`` would be replaced.
             ImportError: ``plot`` without matplotlib (``pip install "segloss-segmetrics[plot]"``); nothing
                 is written then.
@@ -643,6 +701,10 @@ class InteractiveEvaluator:
         from segmetrics._optional import import_optional
         from segmetrics.app.journal import JOURNAL_NAME
 
+        if not isinstance(out_dir, (str, os.PathLike)) or not os.fspath(out_dir):  # "" would be the working folder
+            raise (ValueError if isinstance(out_dir, str) else TypeError)(
+                f"`out_dir` must be a folder path; got {out_dir!r}"
+            )
         doc = self.to_dict(method=method, dataset=dataset)
         # before anything is written: without matplotlib, say which extra installs it (or that plot=False skips it)
         plt = import_optional("matplotlib.pyplot", "plot", "saving miou.png (save(..., plot=False) skips it)") \
@@ -663,7 +725,7 @@ class InteractiveEvaluator:
         written.append(p)
         rows = self.per_instance_table()
         p = out / "per_instance.csv"
-        with open(p, "w", newline="", encoding="utf-8") as f:
+        with open(p, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:  # names not UTF-8
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)

@@ -286,6 +286,10 @@ def test_dataset_numbers_by_hand():
     assert r["nof@85"] == r["nof@90"] == 1
     assert [r[f"miou@{k}"] for k in (1, 2, 3, 4)] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
     assert r["spc"] >= 0
+    # reaching the target at the last click is no failure (RITM's >=20@90 would count it: NoC == max_clicks)
+    last = InteractiveEvaluator(max_clicks=4)
+    last.update(_after(4, gt), None, gt, name="d")
+    assert last.compute()["noc@90"] == 4 and last.compute()["nof@90"] == 0
     with pytest.raises(ValueError, match="unique"):
         ev.update(_after(1, gt), None, gt, name="a")
 
@@ -424,8 +428,14 @@ def test_inputs_and_outputs_are_validated(tmp_path):
     ok = lambda image, clicks: gt  # noqa: E731
     with pytest.raises(ValueError, match="`gt` must contain at least one"):
         noc(ok, None, np.zeros((4, 4), bool))
-    with pytest.raises(ValueError, match="`gt` must hold only 0 and 1"):
-        noc(ok, None, gt * 255)
+    # the value read np.uint8(255), without a hint
+    with pytest.raises(ValueError, match=r"`gt` must hold only 0 and 1 \(or be boolean\); got the value 255 \(a 0-255 "
+                                         r"mask\? pass gt > 128\)$"):
+        noc(ok, None, gt.astype(np.uint8) * 255)
+    with pytest.raises(ValueError, match=r"`gt` must hold only 0 and 1 \(or be boolean\); got the value \(2\+0j\)$"):
+        noc(ok, None, gt * (2 + 0j))
+    with pytest.raises(ValueError, match=r"`ignore` must hold only 0 and 1 \(or be boolean\); got the value 0.5$"):
+        noc(ok, None, gt, ignore=np.full(gt.shape, 0.5))
     with pytest.raises(ValueError, match=r"`image` must be \(H, W, ...\) or \(..., H, W\) .* got shape \(10, 10, 3\)"):
         noc(ok, np.zeros((10, 10, 3)), gt)
     assert noc(ok, np.zeros((1, 3, *gt.shape)), gt).ious == (1.0,)  # an NCHW tensor-like image is passed through
@@ -494,6 +504,11 @@ def test_tensor_outputs_are_detached_and_batches_of_one_accepted():
         (np.full((32, 32), np.nan), ValueError, r"got 1024 non-finite values \(NaN / inf\)$"),
         (np.where(_square(), np.inf, 0.25), ValueError, r"got values in \[0.25, 0.25\] and 256 non-finite"),
         (_square() * 255.0, ValueError, r"got values in \[0.0, 255.0\] \(a 0-255 map\? divide it by 255 or return a"),
+        (np.where(_square(), 4.0, -3.5), ValueError, r"got values in \[-3.5, 4.0\] \(logits\? apply a sigmoid\)$"),
+        # a (mask, score) pair or a dict used to raise numpy's own error (or 'got dtype object') without naming them
+        ((np.zeros((32, 32)), 0.5), ValueError, r"boolean \(H, W\) map; got a tuple that numpy cannot read as one "
+                                                r"array \(setting an array element"),
+        ({"mask": np.zeros((32, 32))}, TypeError, r"boolean \(H, W\) map; got dtype object \(a dict\)$"),
     ],
 )
 def test_bad_predict_outputs_are_named(output, exc, match):
@@ -587,3 +602,297 @@ def test_hidden_files_of_a_mac_copy_are_not_instances(tmp_path):
         (tmp_path / d / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
     ds = load_instances(tmp_path)
     assert ds.names == ["a"] and ds.missing == []
+
+
+def test_options_cannot_change_after_construction():
+    # `ev.max_clicks = 3` after construction was silently ignored: the evaluator ran 20 clicks with the options it
+    # was made with, while its repr (and `ev.max_clicks`) showed 3; a bad value (protocol="bogus") was not refused.
+    gt = _square()
+    ev = InteractiveEvaluator(max_clicks=4)
+    for name, value in (("max_clicks", 3), ("protocol", "largest_region"), ("targets", (0.5,)), ("stop_at", 1.0),
+                        ("min_clicks", 2), ("threshold", 0.2), ("feedback", True), ("seed", 7)):
+        with pytest.raises(AttributeError, match=rf"`{name}` is fixed when the InteractiveEvaluator is made .*"
+                                                 rf"InteractiveEvaluator\({name}=\.\.\.\); got {name}="):
+            setattr(ev, name, value)
+    assert ev.max_clicks == 4 and ev.protocol == "ritm"
+    ev.update(lambda image, clicks: np.zeros(gt.shape), None, gt, name="a")
+    assert len(ev.results[0].ious) == 4 and len(ev.miou_curve()) == 4
+    again = pickle.loads(pickle.dumps(ev))  # pickling / copying (the merge of shards) still works
+    assert again.max_clicks == 4 and len(again) == 1 and again.merge(InteractiveEvaluator(max_clicks=4)) is again
+
+
+def test_cli_merge_of_interactive_folders_says_how_they_merge(tmp_path, capsys):
+    # `segmetrics eval --merge` on InteractiveEvaluator.save folders said only "has no records.jsonl"
+    from segmetrics.app.cli import main
+
+    gt = _square()
+    for i in range(2):
+        ev = InteractiveEvaluator(max_clicks=2).evaluate(lambda image, clicks: gt, [(f"s{i}", None, gt)])
+        ev.save(tmp_path / f"rank{i}", plot=False)
+    shards = [str(tmp_path / "rank0"), str(tmp_path / "rank1")]
+    assert main(["eval", "--merge", *shards, "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "--merge entry" in err and "rank0' holds interactive results (InteractiveEvaluator.save)" in err
+    assert "ev.merge(other)" in err and "Traceback" not in err
+
+
+def test_instance_result_refuses_a_target_in_percent():
+    # r.noc(85) (the key reads "noc@85") silently returned max_clicks and failed(85) True: IoU never reaches 85
+    r = noc(lambda image, clicks: _square(), None, _square())
+    assert r.noc(0.85) == 1 and not r.failed(1) and r.noc(np.float32(0.9)) == 1
+    for method in (r.noc, r.failed):
+        with pytest.raises(ValueError, match=r"`target` must be a number in \(0, 1\]; got 85"):
+            method(85)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_file_name_that_is_not_utf8_is_evaluated_and_saved(tmp_path, protocol):
+    # A Latin-1 file name (b"caf\xe9.png") reaches Python as "caf\udce9": paper_random's seed (the name's UTF-8
+    # bytes) and per_instance.csv raised UnicodeEncodeError, the latter after results.json was written.
+    gt = _square()
+    name = "caf\udce9"
+    ev = InteractiveEvaluator(protocol=protocol, max_clicks=2).evaluate(lambda image, clicks: gt, [(name, None, gt)])
+    assert [p.name for p in ev.save(tmp_path, plot=False)] == ["results.json", "per_instance.csv"]
+    assert json.loads((tmp_path / "results.json").read_text())["num_images"] == 1
+    assert (tmp_path / "per_instance.csv").read_text(encoding="utf-8").splitlines()[1].startswith("caf\\udce9,1,")
+    if protocol == "paper_random":  # still seeded by the name: the same clicks again
+        runs = [noc(lambda image, clicks: np.zeros(gt.shape), None, gt, name=name, protocol=protocol, max_clicks=3)
+                for _ in range(2)]
+        assert runs[0].clicks == runs[1].clicks
+
+
+def test_miou_plot_draws_a_one_click_curve_and_whole_click_ticks(tmp_path):
+    # max_clicks=1: the mIoU curve is one point, which a plain line does not draw (miou.png showed only the legend);
+    # the x axis is a number of clicks, but it was ticked at 1.5, 2.5, ...
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from segmetrics.app.plot import plot_curves
+
+    gt = _square()
+    for k in (1, 5):
+        ev = InteractiveEvaluator(max_clicks=k).evaluate(lambda image, clicks: gt, [("a", None, gt)])
+        ev.save(tmp_path / f"k{k}", method=f"k{k}", plot=False)
+    fig, ax = plot_curves([tmp_path / "k1", tmp_path / "k5"], "miou")
+    one = ax.lines[0]
+    assert len(one.get_xdata()) == 1 and one.get_marker() not in (None, "None", "", " ")
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 5]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    plt.close(fig)
+
+
+def test_non_path_and_non_iterable_arguments_are_named(tmp_path, monkeypatch):
+    # save(None) / evaluate(predict, None) / load_instances(None) raised Python's bare TypeError ("expected str,
+    # bytes or os.PathLike object", "'NoneType' object is not iterable"); save("") wrote into the working folder.
+    gt = _square()
+    ev = InteractiveEvaluator(max_clicks=1).evaluate(lambda image, clicks: gt, [("a", None, gt)])
+    monkeypatch.chdir(tmp_path)
+    for bad in (None, 3, ""):
+        with pytest.raises((TypeError, ValueError), match=rf"`out_dir` must be a folder path; got {bad!r}"):
+            ev.save(bad, plot=False)
+    assert list(tmp_path.iterdir()) == []
+    for bad in (None, 5):
+        with pytest.raises(TypeError, match=rf"`instances` must be an iterable of instances .*; got "
+                                            rf"{type(bad).__name__}"):
+            ev.evaluate(lambda image, clicks: gt, bad)
+        with pytest.raises(TypeError, match=rf"`root` must be a folder path; got {bad!r}"):
+            load_instances(bad)
+
+
+def test_seconds_per_click_include_the_copy_of_a_tensor_output_to_the_host():
+    # A CUDA tensor comes back from predict before its kernels ran; they finish in `.cpu()`, which was outside the
+    # timed region, so SPC measured the kernel launches only. A stand-in whose `.cpu()` takes 20 ms:
+    import time
+
+    gt = _square()
+
+    class Pending:
+        def detach(self):
+            return self
+
+        def cpu(self):
+            time.sleep(0.02)
+            return gt
+
+    r = noc(lambda image, clicks: Pending(), None, gt)
+    assert r.ious == (1.0,) and r.seconds >= 0.02
+
+
+def test_binary_01_masks_with_a_255_band_and_no_ignore_value_warn(tmp_path):
+    # A 0/1 mask with VOC's 255 void band, loaded without ignore_value=255, is read by the > 128 rule: the object
+    # became the void outline, silently (the instance layout already warned about its 255 ids).
+    import warnings
+
+    img = data.astronaut()[:64, :80]
+    m = _horse()[40:104, 40:120].astype(np.uint8)
+    m[ndimage.binary_dilation(m > 0) & ~ndimage.binary_erosion(m > 0)] = 255
+    _write(tmp_path / "images" / "a.png", img)
+    _write(tmp_path / "masks" / "a.png", m)
+    with pytest.warns(UserWarning, match=r"1 binary masks \(e.g. 'a'\) hold only 0, 1 and 255: read as 0/255 masks, "
+                                         r"the object is the 255 pixels; pass ignore_value=255 if 1 is the object"):
+        ds = load_instances(tmp_path)
+    assert ds[0].gt.sum() == (m == 255).sum()  # the documented rule still applies
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_instances(tmp_path, ignore_value=255)[0].gt.sum() == (m == 1).sum()
+        _write(tmp_path / "masks" / "a.png", (m > 0).astype(np.uint8) * 255)  # a plain 0/255 mask: no warning
+        load_instances(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# slow independent references: brute-force distances and connected regions, a plain NoC loop
+# ------------------------------------------------------------------------------------------------
+
+
+def _bf_distance(mask):
+    """Distance of each mask pixel to the nearest pixel outside it, the one-pixel frame outside the image included."""
+    framed = np.pad(mask, 1)
+    inside, outside = np.argwhere(framed), np.argwhere(~framed)
+    d = np.zeros(framed.shape)
+    if len(inside):  # every pair: the smallest distance from each inside pixel to any outside one
+        d[tuple(inside.T)] = np.sqrt(((inside[:, None] - outside[None]) ** 2).sum(-1).min(1))
+    return d[1:-1, 1:-1]
+
+
+def _bf_regions(mask):
+    """8-connected regions as boolean masks, in the row-major order of their first pixel (flood fill)."""
+    seen = np.zeros(mask.shape, bool)
+    regions = []
+    for y, x in zip(*np.nonzero(mask)):
+        if seen[y, x]:
+            continue
+        region, stack = np.zeros(mask.shape, bool), [(y, x)]
+        seen[y, x] = region[y, x] = True
+        while stack:
+            a, b = stack.pop()
+            for c in range(a - 1, a + 2):
+                for e in range(b - 1, b + 2):
+                    if 0 <= c < mask.shape[0] and 0 <= e < mask.shape[1] and mask[c, e] and not seen[c, e]:
+                        seen[c, e] = region[c, e] = True
+                        stack.append((c, e))
+        regions.append(region)
+    return regions
+
+
+def _first_max(d):
+    ys, xs = np.nonzero(d == d.max())
+    return int(ys[0]), int(xs[0])
+
+
+def _reference_click(gt, pred, clicked, protocol):
+    fn, fp = gt & ~pred, ~gt & pred
+    if protocol == "ritm":  # the thicker error, ties to the false positives
+        dfn, dfp = _bf_distance(fn) * ~clicked, _bf_distance(fp) * ~clicked
+        if dfn.max() == dfp.max() == 0:
+            return None
+        return Click(*_first_max(dfn), True) if dfn.max() > dfp.max() else Click(*_first_max(dfp), False)
+    cands = [(-int(r.sum()), order, int(np.flatnonzero(r)[0]), r, positive)
+             for order, (err, positive) in enumerate(((fn, True), (fp, False)))
+             for r in _bf_regions(err) if (r & ~clicked).any()]
+    if not cands:
+        return None
+    *_, region, positive = min(cands, key=lambda c: c[:3])
+    return Click(*_first_max(_bf_distance(region) * ~clicked), positive)
+
+
+@given(gt=hnp.arrays(bool, st.tuples(st.integers(1, 7), st.integers(1, 7))), data=st.data(),
+       protocol=st.sampled_from(["ritm", "largest_region"]))
+def test_deterministic_clickers_match_a_brute_force_reference(gt, data, protocol):
+    pred = data.draw(hnp.arrays(bool, gt.shape))
+    clicked = data.draw(hnp.arrays(bool, gt.shape)) & data.draw(hnp.arrays(bool, gt.shape))
+    clicks = [Click(int(y), int(x), True) for y, x in zip(*np.nonzero(clicked))]
+    assert next_click(gt, pred, clicks, protocol=protocol) == _reference_click(gt, pred, clicked, protocol)
+
+
+@pytest.mark.parametrize("protocol", ["ritm", "largest_region"])
+def test_dataset_numbers_match_a_plain_reference_loop_on_real_masks(protocol):
+    # NoC@85/90, NoF and mIoU@k of a model that snaps each click to its SLIC superpixel of the coins photo,
+    # against a loop written from the README's definitions (the reference clicker on a downscaled photo)
+    from skimage import segmentation
+
+    img = data.coins()[::6, ::6]
+    labels = measure.label(ndimage.binary_opening(img > filters.threshold_otsu(img)))
+    objs = [labels == i for i in range(1, labels.max() + 1) if (labels == i).sum() >= 12][:4]
+    sp = segmentation.slic(img, n_segments=60, compactness=0.1, channel_axis=None, start_label=1)
+
+    def predict(image, clicks):
+        m = np.zeros(image.shape)
+        for c in clicks:
+            m[sp == sp[c.y, c.x]] = float(c.positive)
+        return m
+
+    k_max = 6
+    ev = InteractiveEvaluator(protocol=protocol, max_clicks=k_max)
+    ev.evaluate(predict, [(f"coin{i}", img, g) for i, g in enumerate(objs)])
+    nocs, curves = {0.85: [], 0.9: []}, []
+    for g in objs:
+        mask, clicked, clicks, ious = np.zeros_like(g), np.zeros_like(g), [], []
+        while len(ious) < k_max:
+            c = _reference_click(g, mask, clicked, protocol)
+            if c is None:
+                break
+            clicked[c.y, c.x] = True
+            clicks.append(c)
+            mask = predict(img, tuple(clicks)) > 0.49
+            ious.append((g & mask).sum() / (g | mask).sum())
+            if ious[-1] >= 0.9:
+                break
+        for t in nocs:
+            nocs[t].append(next((k for k, v in enumerate(ious, 1) if v >= t), k_max))
+        curves.append(ious + [ious[-1]] * (k_max - len(ious)))
+    r = ev.compute()
+    assert len(objs) == 4 and max(len(x.ious) for x in ev.results) == k_max  # several clicks, not all reached
+    assert r["noc@85"] == pytest.approx(np.mean(nocs[0.85])) and r["noc@90"] == pytest.approx(np.mean(nocs[0.9]))
+    assert r["nof@90"] == sum(all(v < 0.9 for v in c) for c in curves)
+    assert [r[f"miou@{k}"] for k in range(1, k_max + 1)] == pytest.approx(np.mean(curves, axis=0).tolist())
+
+
+def test_an_image_opencv_cannot_read_as_8_bit_colour_is_named_as_such(tmp_path):
+    # a float32 TIFF photo was reported as "not a valid image, an empty or a corrupt file"
+    import cv2
+
+    from segmetrics.interactive import read_rgb
+
+    photo = (data.astronaut()[:16, :20] / 255.0).astype(np.float32)
+    assert cv2.imwrite(str(tmp_path / "a.tif"), photo)
+    with pytest.raises(OSError, match=r"cannot use a.tif as an RGB image: it holds float32 samples.*save it as "
+                                      r"8-bit"):
+        read_rgb(tmp_path / "a.tif")
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    with pytest.raises(OSError, match="cannot decode b.png: not a valid image, an empty or a corrupt file"):
+        read_rgb(tmp_path / "b.png")
+
+
+def test_table_does_not_warn_about_the_seed_of_deterministic_protocols(tmp_path, capsys):
+    # The seed only draws paper_random's clicks; train_can passes its training --seed, so two ritm runs with other
+    # seeds were flagged as "run with different settings ... do not compare" although they click alike.
+    from segmetrics.app.cli import main
+
+    gt = _square()
+    for proto in ("ritm", "paper_random"):
+        for seed in (0, 1):
+            ev = InteractiveEvaluator(protocol=proto, max_clicks=2, seed=seed)
+            ev.evaluate(lambda image, clicks: gt, [("a", None, gt)]).save(tmp_path / f"{proto}{seed}", plot=False,
+                                                                          method=f"s{seed}", dataset=proto)
+    assert main(["table", str(tmp_path / "ritm0"), str(tmp_path / "ritm1")]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["table", str(tmp_path / "paper_random0"), str(tmp_path / "paper_random1")]) == 0
+    assert "different settings (seed: s0 0, s1 1)" in capsys.readouterr().err
+
+
+def test_assigning_results_keeps_the_name_check_in_step():
+    # `ev.results = [...]` (e.g. dropping instances to evaluate them again) left the evaluator's set of names as
+    # it was: a dropped instance was refused as "already evaluated", and assigned results were not checked.
+    gt = _square()
+    ev = InteractiveEvaluator(max_clicks=2)
+    for n in ("a", "b"):
+        ev.update(lambda image, clicks: gt, None, gt, name=n)
+    ev.results = [r for r in ev.results if r.name != "b"]
+    ev.update(lambda image, clicks: np.zeros(gt.shape), None, gt, name="b")  # evaluated again
+    assert [r.name for r in ev.results] == ["a", "b"] and ev.compute()["nof@90"] == 1
+    with pytest.raises(ValueError, match="`results` holds 'a' twice"):
+        ev.results = [ev.results[0]] * 2
+    other = InteractiveEvaluator(max_clicks=3).evaluate(lambda image, clicks: gt, [("c", None, gt)])
+    with pytest.raises(ValueError, match=r"`results\[0\]` must be an InstanceResult run with max_clicks=2"):
+        ev.results = other.results
+    assert [r.name for r in ev.results] == ["a", "b"]  # a refused assignment changes nothing
