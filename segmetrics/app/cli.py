@@ -220,7 +220,7 @@ def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
 def _pictures(results: list, a: argparse.Namespace) -> None:
     from segmetrics.app.hce_picture import save_hce_picture
     from segmetrics.app.image_io import pair_files
-    from segmetrics.app.pair import EvalSettings
+    from segmetrics.app.pair import EvalSettings, load_pair
 
     for r in results:
         if "hce" not in r.metrics or not r.per_image:
@@ -234,8 +234,10 @@ def _pictures(results: list, a: argparse.Namespace) -> None:
                 continue
             p, g = paths[name]
             out = Path(a.hce_pictures) / f"{r.dataset}_{r.method}_{name}_hce.png"
-            o = EvalSettings.from_identity(r.settings).options  # the options the numbers were computed with
-            save_hce_picture(p, g, out, gamma=o.hce_gamma, epsilon=o.hce_epsilon, threshold=o.hce_threshold,
+            settings = EvalSettings.from_identity(r.settings)  # what the numbers were computed with
+            pred, gt = load_pair(p, g, settings)  # read as evaluated: colour mode, resize policy
+            o = settings.options
+            save_hce_picture(pred, gt, out, gamma=o.hce_gamma, epsilon=o.hce_epsilon, threshold=o.hce_threshold,
                              iterations=o.hce_iterations)
             print(f"wrote {out}", file=sys.stderr)
 

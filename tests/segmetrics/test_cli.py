@@ -541,3 +541,38 @@ def test_an_unusable_hce_pictures_folder_is_refused_before_the_evaluation(data, 
                  "--workers", "0", "--no-progress", "--metrics", "hce", "--hce-pictures", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"--hce-pictures {str(bad)!r} is a file, not a folder" in err and not (tmp_path / "o").exists()
+
+
+def test_hce_pictures_draw_the_maps_that_were_evaluated(data, tmp_path, monkeypatch):
+    # --hce-pictures re-read the files as grey at their own size: with --resize pred-to-gt a prediction of another
+    # size ended the finished run with a shape error (exit 2), and with --color first the pictures showed
+    # other maps (other HCE counts) than the table's.
+    import csv
+    import shutil
+
+    import cv2
+
+    import segmetrics.app.hce_picture as hp
+
+    pred = tmp_path / "pred"
+    shutil.copytree(data["good"], pred)
+    im1 = cv2.imread(str(pred / "im1.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(pred / "im1.png"), cv2.resize(im1, (im1.shape[1] + 7, im1.shape[0] - 5)))
+    im0 = cv2.imread(str(pred / "im0.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(pred / "im0.png"), np.dstack([im0, 255 - im0, im0 // 2]))  # colour: red != grey
+    drawn = {}
+    real = hp.save_hce_picture
+
+    def spy(p, g, out, **kw):
+        details = real(p, g, out, **kw)
+        drawn[Path(out).name.split("_")[-2]] = details.total
+        return details
+
+    monkeypatch.setattr(hp, "save_hce_picture", spy)
+    code = main(["eval", "--pred", str(pred), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"), "--workers", "0",
+                 "--no-progress", "--no-skeleton-cache", "--metrics", "hce", "--resize", "pred-to-gt", "--color",
+                 "first", "--hce-pictures", str(tmp_path / "pics"), "--hce-pictures-top", "6"])
+    assert code == 0
+    with open(tmp_path / "o" / "per_image.csv") as f:
+        table = {r["name"]: float(r["hce"]) for r in csv.DictReader(f)}
+    assert drawn == table
