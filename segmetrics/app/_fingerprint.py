@@ -1,12 +1,17 @@
 """Content fingerprints of input files, so that a resumed evaluation never reuses a stale row.
 
-A fingerprint is ``[size, mtime_ns, blake2b-128 hex digest of the bytes]``. The digest is what
-decides; size and modification time only save re-reading a file that was not touched:
+A fingerprint is ``[size, mtime_ns, blake2b-128 hex digest of the bytes, ctime_ns, inode]``. The
+digest is what decides; the ``stat`` fields only save re-reading a file that was not touched:
 
-* same size and same ``mtime_ns`` as stored: unchanged (no read);
+* same size, ``mtime_ns``, ``ctime_ns`` and inode as stored: unchanged (no read);
 * different size: changed (no read);
 * otherwise the file is hashed: the same digest means unchanged (a copy, a ``touch``), another means
   changed.
+
+The change time and the inode are there because the modification time can be put back: a same-size
+rewrite (BMP, uncompressed TIFF) by ``cp -p``, ``rsync -t``, ``touch -r`` or a tool that preserves
+times keeps size and ``mtime_ns``, but the kernel sets the change time (and a replaced file has a new
+inode). Fingerprints of three items (journals of earlier versions) are always checked by their hash.
 
 The worker that evaluates a pair hashes the very bytes it decodes (:func:`fingerprint_bytes`), with
 the ``stat`` taken before the read, so a file rewritten while it is read is seen as changed later.
@@ -31,7 +36,7 @@ def digest(data: bytes | memoryview) -> str:
 
 def fingerprint_bytes(st: os.stat_result, data: bytes | memoryview) -> list[Any]:
     """Fingerprint of a file from its ``stat`` (taken before reading) and the bytes read."""
-    return [int(st.st_size), int(st.st_mtime_ns), digest(data)]
+    return [int(st.st_size), int(st.st_mtime_ns), digest(data), int(st.st_ctime_ns), int(st.st_ino)]
 
 
 def same_content(stored: Any, path: str | os.PathLike) -> tuple[bool, list[Any] | None]:
@@ -45,16 +50,17 @@ def same_content(stored: Any, path: str | os.PathLike) -> tuple[bool, list[Any] 
         ``(unchanged, refreshed)``: ``refreshed`` is the up-to-date fingerprint when the content is
         the same but the modification time moved (store it to skip the hash next time), else ``None``.
     """
-    if not (isinstance(stored, list) and len(stored) == 3):
+    if not (isinstance(stored, list) and len(stored) in (3, 5)):
         return False, None
     try:
         st = os.stat(path)
     except OSError:
         return False, None
-    size, mtime_ns, dig = stored
+    size, dig = stored[0], stored[2]
     if st.st_size != size:
         return False, None
-    if st.st_mtime_ns == mtime_ns:
+    now = [int(st.st_size), int(st.st_mtime_ns), dig, int(st.st_ctime_ns), int(st.st_ino)]
+    if len(stored) == 5 and now == stored:
         return True, None
     try:
         data = Path(path).read_bytes()
@@ -62,4 +68,4 @@ def same_content(stored: Any, path: str | os.PathLike) -> tuple[bool, list[Any] 
         return False, None
     if digest(data) != dig:
         return False, None
-    return True, [int(st.st_size), int(st.st_mtime_ns), dig]
+    return True, now

@@ -20,11 +20,13 @@ inputs (unknown option, missing or empty folder, no prediction paired with a GT,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,7 +54,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", nargs="+", choices=all_metrics(), default=None,
                    help=f"metrics to compute (default: {' '.join(default_metrics())}, or the --preset's)")
     _add_preset(p, computes=True)
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 0: none)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: the cores this process may use; 0: none)")
     p.add_argument("--chunksize", type=int, default=None, help="images per worker task (default 1)")
     p.add_argument("--executor", choices=("auto", "process", "thread"), default=None,
                    help="worker kind: spawn processes (auto, the default) or threads (no start-up cost)")
@@ -114,7 +117,7 @@ def _add_stats(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="per-image CSV (with several folders: one file per folder, suffixed)")
     p.add_argument("--json", help="write the summaries as JSON")
     p.add_argument("--epsilon", type=float, default=2.0, help="Douglas-Peucker tolerance for Pnum (default 2.0)")
-    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, help="threads (default: the cores this process may use)")
     p.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
     p.add_argument("--no-progress", action="store_true")
 
@@ -217,7 +220,7 @@ def _summary(results: list, plan_skipped: Sequence = ()) -> tuple[int, int]:
 def _pictures(results: list, a: argparse.Namespace) -> None:
     from segmetrics.app.hce_picture import save_hce_picture
     from segmetrics.app.image_io import pair_files
-    from segmetrics.app.pair import EvalSettings
+    from segmetrics.app.pair import EvalSettings, load_pair
 
     for r in results:
         if "hce" not in r.metrics or not r.per_image:
@@ -231,8 +234,10 @@ def _pictures(results: list, a: argparse.Namespace) -> None:
                 continue
             p, g = paths[name]
             out = Path(a.hce_pictures) / f"{r.dataset}_{r.method}_{name}_hce.png"
-            o = EvalSettings.from_identity(r.settings).options  # the options the numbers were computed with
-            save_hce_picture(p, g, out, gamma=o.hce_gamma, epsilon=o.hce_epsilon, threshold=o.hce_threshold,
+            settings = EvalSettings.from_identity(r.settings)  # what the numbers were computed with
+            pred, gt = load_pair(p, g, settings)  # read as evaluated: colour mode, resize policy
+            o = settings.options
+            save_hce_picture(pred, gt, out, gamma=o.hce_gamma, epsilon=o.hce_epsilon, threshold=o.hce_threshold,
                              iterations=o.hce_iterations)
             print(f"wrote {out}", file=sys.stderr)
 
@@ -251,6 +256,26 @@ def _table_columns(results: Sequence, a: argparse.Namespace) -> list[str] | None
     return held or None
 
 
+def _refuse_unused_flags(a: argparse.Namespace) -> None:
+    """A usage error for flags that --config or --merge would ignore (what is evaluated, or how)."""
+    from segmetrics.registry import OPTIONS
+
+    flags = {"prefix": "--prefix", "suffix": "--suffix", "method": "--method", "dataset": "--dataset",
+             "shard": "--shard", "metrics": "--metrics", "resize": "--resize", "color": "--color",
+             "hce_pictures": "--hce-pictures", **{name: opt.flag for name, opt in OPTIONS.items()}}
+    if a.config:  # each method x dataset of the file is one whole run, paired and named by the file
+        mode, unused = "--config", ["prefix", "suffix", "method", "dataset", "shard"]
+    elif a.merge:  # the shards' journals hold every number, computed with the shards' settings
+        mode, unused = "--merge", [k for k in flags if k not in ("method", "dataset")]
+    else:
+        return
+    given = [flags[k] for k in unused if getattr(a, k) not in (None, "", [])]
+    if given:
+        what = ("each method x dataset of the file is one run; set prefix / suffix per method in the file"
+                if mode == "--config" else "the merge takes every number and setting from the shards' results")
+        raise _UsageError(f"{', '.join(given)}: not used with {mode} ({what})")
+
+
 def _cmd_eval(a: argparse.Namespace) -> int:
     from segmetrics._inputs import check_int
     from segmetrics.app.report import format_table
@@ -260,6 +285,11 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     modes = sum(x is not None for x in (a.config, a.merge)) + (a.pred is not None or a.gt is not None)
     if modes != 1:
         raise _UsageError("give exactly one of --pred/--gt, --config or --merge")
+    _refuse_unused_flags(a)
+    if a.hce_pictures and a.pred:  # a folder that cannot be written is found before the evaluation, not after it
+        from segmetrics.app.journal import prepare_out_dir
+
+        prepare_out_dir(a.hce_pictures, "hce_pictures")
     skipped: Sequence = ()
     if a.merge:
         from segmetrics.app.folder import merge_results
@@ -346,6 +376,7 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
     results = [load_results(p) for p in a.results]
     _warn_mixed_interactive(results)
+    _warn_mixed_settings(results)
     for p in save_curve_plots(results, a.out, kinds=a.kinds, formats=a.formats):
         print(p)
     return EXIT_OK
@@ -354,9 +385,20 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 def _cmd_stats(a: argparse.Namespace) -> int:
     from segmetrics.app.folder import dataset_name
     from segmetrics.app.image_io import IMAGE_EXTENSIONS
+    from segmetrics.app.journal import csv_text
     from segmetrics.app.stats import complexity_folder
     from segmetrics.complexity import COMPLEXITY_FIELDS, summarize_complexity
 
+    for flag, path in (("--out", a.out), ("--json", a.json)):  # before any measure is computed
+        if not path:
+            continue
+        if Path(path).is_dir() and (flag == "--json" or len(a.gt) == 1):  # with several --gt, --out is a stem
+            raise ValueError(f"{flag} {path!r} is a folder; give a file name (e.g. {Path(path) / 'stats'}"
+                             f"{'.csv' if flag == '--out' else '.json'})")
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"{flag} {path!r}: its folder cannot be created ({exc.strerror or exc})") from None
     summaries = {}
     n_err = n_empty = 0
     for i, gt in enumerate(a.gt):
@@ -393,7 +435,7 @@ def _cmd_stats(a: argparse.Namespace) -> int:
                 w.writerow(["name", *fields])
                 for k, c in per_image.items():
                     d = c.to_dict()
-                    w.writerow([k, *[repr(d[x]) if isinstance(d[x], float) else d[x] for x in fields]])
+                    w.writerow([csv_text(k), *[repr(d[x]) if isinstance(d[x], float) else d[x] for x in fields]])
             print(f"wrote {out}", file=sys.stderr)
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)  # as --out does
@@ -412,13 +454,15 @@ def _cmd_stats(a: argparse.Namespace) -> int:
 
 
 def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
+    from segmetrics.app.report import _latex_escape, _markdown_escape
+
     if fmt == "markdown":
         return "\n".join(
             ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-            + ["| " + " | ".join(r) + " |" for r in rows]
+            + ["| " + " | ".join(_markdown_escape(c) for c in r) + " |" for r in rows]
         )
     if fmt == "latex":
-        body = [" & ".join(c.replace("±", r"$\pm$").replace("_", r"\_") for c in r) + r" \\" for r in rows]
+        body = [" & ".join(_latex_escape(c).replace("±", r"$\pm$") for c in r) + r" \\" for r in rows]
         top = [r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
         return "\n".join([*top, *body, r"\bottomrule", r"\end{tabular}"])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
@@ -445,12 +489,35 @@ def _warn_mixed_interactive(results: Sequence) -> None:
                   "their NoC / NoF / mIoU do not compare", file=sys.stderr)
 
 
+def _warn_mixed_settings(results: Sequence) -> None:
+    """Warn (stderr) when one dataset's folder results were computed with settings that change shared columns.
+
+    An option counts when a metric family of both results uses it (``beta_sq`` for ``fm`` ...); the resize
+    policy and the colour mode always count.
+    """
+    from segmetrics.registry import FAMILIES
+
+    by_ds: dict[str, list] = {}
+    for r in results:
+        if isinstance(r.settings, dict) and "metrics" in r.settings and r.settings.get("task") != "interactive":
+            by_ds.setdefault(r.dataset, []).append(r)
+    for ds, rs in sorted(by_ds.items()):
+        shared = set.intersection(*(set(r.settings.get("metrics") or ()) for r in rs))
+        keys = {"resize", "color"} | {o for k in shared if k in FAMILIES for o in FAMILIES[k].options}
+        diff = [k for k in sorted(keys) if len({json.dumps(r.settings.get(k)) for r in rs if k in r.settings}) > 1]
+        if diff:
+            what = "; ".join(f"{k}: " + ", ".join(f"{r.method} {r.settings.get(k)!r}" for r in rs) for k in diff)
+            print(f"warning: dataset {ds}: the results were computed with different settings ({what}); "
+                  "their numbers do not compare", file=sys.stderr)
+
+
 def _cmd_table(a: argparse.Namespace) -> int:
     from segmetrics.app.folder import load_results
     from segmetrics.app.report import format_table
 
     results = [load_results(p) for p in a.results]
     _warn_mixed_interactive(results)
+    _warn_mixed_settings(results)
     print(format_table(results, fmt=a.format, digits=a.digits, columns=_table_columns(results, a)))
     return EXIT_OK
 
@@ -519,6 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     a = parser.parse_args(argv)
     _quiet_opencv()
+    with contextlib.suppress(AttributeError, ValueError):  # a folder name that is not UTF-8 (in a table row) is
+        sys.stdout.reconfigure(errors="surrogateescape")  # printed as its bytes, as `ls` prints it, not a crash
     commands = {
         "eval": _cmd_eval,
         "plot": _cmd_plot,
@@ -527,7 +596,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hce-picture": _cmd_picture,
     }
     try:
-        return commands[a.command](a)
+        with warnings.catch_warnings():  # one line each, as the errors: not Python's path:line + source line
+            warnings.showwarning = lambda message, *args, **kwargs: print(
+                f"segmetrics {a.command}: warning: {_for_cli(str(message), a.command)}", file=sys.stderr)
+            return commands[a.command](a)
     except BrokenPipeError:  # the reader stopped early (`segmetrics table out | head -1`): not an error
         _discard_stdout()
         return EXIT_OK
@@ -546,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Python parameter names that the command line spells differently (other names: `--name-with-dashes`).
 _FLAGS = {
     "eval": {"pred_dir": "--pred", "gt_dir": "--gt", "out_dir": "--out", "shard_dirs": "--merge", "path": "--config",
-             "digits": "--digits", "hce_pictures_top": "--hce-pictures-top"},
+             "digits": "--digits", "hce_pictures": "--hce-pictures", "hce_pictures_top": "--hce-pictures-top"},
     "stats": {"gt_dir": "--gt", "folder": "--gt"},
     "hce-picture": {"pred": "--pred", "gt": "--gt", "path": "--out"},
     "plot": {"results": "RESULTS", "out_dir": "--out"},

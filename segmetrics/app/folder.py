@@ -9,14 +9,18 @@ computes the chosen metrics per image in a process pool and writes, into ``out_d
   its scalars and its 256-bin curves (base64 float64). Every line is flushed and ``fsync``-ed before
   the next, so an interrupted run loses at most the images in flight;
 * ``results.json`` — the dataset results (schema ``segmetrics.results/1``): every metric and its
-  parts, the mean curves for plotting, the errors, missing and extra files.
+  parts, the mean curves for plotting, the errors, missing and extra files. It is written when the
+  run ends; a run with images to compute first removes the previous run's, so an interrupted run
+  leaves none (``segmetrics table`` then says so) rather than numbers of files that changed.
 
 **Resuming.** Run the same call again: the journal is read back (a torn last line is dropped), the
 images already evaluated are skipped and never computed twice, images that failed are retried, and
 the CSV is rewritten from the journal so that it always matches it. Each row stores a fingerprint of
-the content of both of its files (size, modification time and a blake2b hash of the bytes read, see
-:mod:`segmetrics.app._fingerprint`): a row whose prediction or GT changed since is computed again, and
-the result counts the rows reused and recomputed. A journal written with different settings, or by
+the content of each file it read (the prediction, the GT and, with ``image_dir``, the RGB image: size,
+modification and change times, inode and a blake2b hash of the bytes read, see
+:mod:`segmetrics.app._fingerprint`): a row one of whose files changed since is computed again, and
+the result counts the rows reused and recomputed. Rows written by another segmetrics version are all
+computed again (a merge refuses to mix versions). A journal written with different settings, or by
 another shard, is refused unless ``overwrite=True``. A run holds a lock on ``out_dir`` (``flock``, where
 the platform has it) from reading the journal to writing ``results.json``: a second run into the same
 folder, or a :func:`merge_results` of a folder still being written, is refused; a shard folder whose
@@ -57,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from segmetrics._inputs import check_bool
-from segmetrics.app._fingerprint import same_content
+from segmetrics.app._fingerprint import digest, same_content
 from segmetrics.app.journal import JOURNAL_NAME, Journal, lock_out_dir, prepare_out_dir, read_journal, settings_diff
 from segmetrics.app.pair import EvalSettings, PairResult, evaluate_pair, metric_columns
 from segmetrics.image_metrics import options_doc
@@ -68,6 +72,7 @@ __all__ = [
     "FolderResult",
     "NoPairsError",
     "default_names",
+    "default_workers",
     "evaluate_folder",
     "load_results",
     "merge_results",
@@ -234,6 +239,21 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="segmetrics-parent-watch", daemon=True).start()
 
 
+def default_workers() -> int:
+    """The number of cores this process may run on: its CPU affinity (a cluster job's cpuset, ``taskset``).
+
+    ``os.cpu_count()`` counts the machine's cores, which a job given a few of them would oversubscribe.
+
+    Example:
+        >>> default_workers() >= 1
+        True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def _run_chunk(chunk: list[tuple[str, str, str]], settings: EvalSettings) -> list[PairResult]:
     return [evaluate_pair(name, p, g, settings) for name, p, g in chunk]
 
@@ -319,25 +339,65 @@ def _choose_executor(executor: str, workers: int) -> str:
     return "thread"
 
 
-def _warn_if_gt_reads_empty(pairs: Sequence[tuple[str, Path, Path]], color: str, first: int = 3) -> None:
-    """Warn once if one of the ``first`` GTs is not blank but has no pixel above the foreground cut.
+def _warn_if_maps_read_empty(pairs: Sequence[tuple[str, Path, Path]], color: str, first: int = 3) -> None:
+    """Warn if one of the ``first`` GTs (or predictions) is not blank but reads as (almost) empty.
 
+    Once for a GT with no pixel above the foreground cut, once for a prediction with no value above 1 of 255,
+    once for a colour prediction (a colour-mapped visualisation is read as grey levels that are not its map).
     A 0/1 label map (or a 16-bit file of 8-bit levels) is an empty mask under the ``> 128`` rule of
     pysodmetrics and the DIS scripts, which ``segmetrics`` keeps: every score of such a dataset is wrong.
+    A 0/1 prediction mask is read, as pysodmetrics reads it, as probabilities of at most 1/255.
     """
+    import warnings
+
+    import cv2
+
     from segmetrics._inputs import GT_UINT8_THRESHOLD, prepare_gt
     from segmetrics.app.image_io import read_map
 
+    for _, pred_path, _ in pairs[:first]:  # a colour-mapped visualisation is not a probability map
+        try:
+            rgb = cv2.imdecode(np.fromfile(pred_path, dtype=np.uint8), cv2.IMREAD_COLOR)
+        except Exception:  # the evaluation reports unreadable files in its own rows
+            continue
+        if rgb is not None and rgb.ndim == 3 and (np.ptp(rgb.astype(np.int16), axis=2) > 8).mean() > 0.01:
+            warnings.warn(
+                f"the prediction {Path(pred_path).name} is a colour image (its channels differ): it is read as its "
+                f"{'OpenCV grey' if color == 'gray' else 'red channel'}, which is not a probability map if the file "
+                "shows one through a colour map (matplotlib's imsave applies viridis; pass cmap='gray', or write "
+                "the map with OpenCV / PIL)",
+                UserWarning,
+                stacklevel=3,
+            )
+            break
+    for _, pred_path, _ in pairs[:first]:  # a 0/1 prediction mask is read as probabilities <= 1/255
+        try:
+            pred = read_map(pred_path, color=color)
+        except Exception:  # the evaluation reports unreadable files in its own rows
+            continue
+        top = float(pred.max()) / (255.0 if pred.dtype == np.uint8 else 1.0) if pred.size else 0.0
+        if 0 < top <= 1 / 255:
+            level = "" if pred.dtype == np.uint8 else f" (its maximum is {top:.4g} of 1, a 16-bit or float file)"
+            warnings.warn(
+                f"the prediction {Path(pred_path).name} has no value above 1 of 255{level}: it is read as a map of "
+                "probabilities of at most 1/255, which MAE, S, E and every thresholded metric score as almost empty; "
+                "if it is a 0/1 mask, write it as 0/255",
+                UserWarning,
+                stacklevel=3,
+            )
+            break
     for _, _, gt_path in pairs[:first]:
         try:
             gt = read_map(gt_path, color=color)
         except Exception:  # the evaluation reports unreadable files in its own rows
             continue
         top = float(gt.max()) if gt.size else 0.0
-        if top > 0 and not prepare_gt(gt).any():
+        try:
+            empty = not prepare_gt(gt).any()
+        except (ValueError, TypeError):  # e.g. a float file of 0/255: its row reports it
+            continue
+        if top > 0 and empty:
             level = f"{int(top)} of 255" if gt.dtype == np.uint8 else f"{top:.4g} of 1 (a 16-bit or float file)"
-            import warnings
-
             warnings.warn(
                 f"the ground truth {Path(gt_path).name} is not blank (its maximum is {level}) but no pixel is above "
                 f"the foreground cut {GT_UINT8_THRESHOLD} of 255 (the rule of pysodmetrics and the DIS scripts), "
@@ -511,7 +571,8 @@ def evaluate_folder(
             "wfm", "mae", "sm", "em", "hce", "iou", "dice", "bf")``, in the order of the CSV columns;
             default the six of the DIS paper's Table 2.
         out_dir: output folder (created); ``None`` writes nothing and cannot resume.
-        workers: worker processes; ``None`` = all cores (``os.cpu_count()``), ``0`` = this process.
+        workers: worker processes; ``None`` = the cores this process may use (:func:`default_workers`),
+            ``0`` = this process.
         chunksize: images per task sent to a worker (default 1; larger for many small images).
         executor: ``"process"`` (a ``spawn`` process pool, each worker pays ~1-2 s of start-up to
             import and load the cached kernels), ``"thread"`` (a thread pool: no start-up, shares
@@ -528,7 +589,7 @@ def evaluate_folder(
         skeleton_cache: GT skeleton cache folder for HCE; ``True`` (default) = the default folder
             (:func:`segmetrics.app.skeleton_cache.default_cache_dir`), ``False``/``None`` = no cache.
         image_dir: folder of the RGB images, one per GT with the GT's stem (any image extension);
-            needed by the families that read the image (``"ccm"``).
+            needed by the families that read the image (``"ccm"``), and read only for them.
         method: method name in the results (default: see :func:`default_names`).
         dataset: dataset name (default: see :func:`default_names`).
         overwrite: discard previous results in ``out_dir`` instead of resuming.
@@ -566,10 +627,11 @@ def evaluate_folder(
         ['per_image.csv', 'records.jsonl', 'results.json']
         >>> tmp.cleanup()
     """
-    from segmetrics.app.image_io import pair_files
+    from segmetrics import __version__
+    from segmetrics.app.image_io import find_rgb, pair_files
 
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = default_workers()
     overwrite, progress = check_bool(overwrite, "overwrite"), check_bool(progress, "progress")  # "False" is true
     for name, value, kinds in (("image_dir", image_dir, (str, os.PathLike)),
                                ("skeleton_cache", skeleton_cache, (str, os.PathLike, bool))):
@@ -601,7 +663,7 @@ def evaluate_folder(
     if image_dir is not None and not Path(image_dir).is_dir():
         raise FileNotFoundError(f"`image_dir` must be an existing folder; got {str(image_dir)!r}")
     settings = EvalSettings(metrics=metrics, options=opts, resize=resize, color=color, skeleton_cache=cache,
-                            image_dir=None if image_dir is None else str(image_dir))
+                            image_dir=str(image_dir) if image_dir is not None and needs_image else None)
     if shard is not None:
         ok_shard = (
             isinstance(shard, (tuple, list))
@@ -617,9 +679,10 @@ def evaluate_folder(
     if not pairing.pairs:
         raise NoPairsError(_no_pairs_message(pairing, pred_dir, gt_dir, prefix, suffix))
     n_pairs = len(pairing.pairs)
+    pairs_digest = digest("\n".join(n for n, _, _ in pairing.pairs).encode("utf-8", "surrogateescape"))
     if shard is not None:
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
-    _warn_if_gt_reads_empty(pairing.pairs, color)
+    _warn_if_maps_read_empty(pairing.pairs, color)
     executor = _choose_executor(executor, workers if len(pairing.pairs) > 1 else 0)
     dataset = dataset or default_names(pred_dir, gt_dir)[1]
     method = method or default_names(pred_dir, gt_dir)[0]
@@ -641,28 +704,44 @@ def evaluate_folder(
                             "prefix": prefix, "suffix": suffix},
                 "shard": list(shard) if shard else None,
                 "pairs_total": n_pairs,
+                "pairs_digest": pairs_digest,  # the shards of one split must have split the same list
+                "version": __version__,  # rows of another version are computed again, not reused
             }
-            journal = Journal(out, header, columns, overwrite)
+            journal = Journal(out, header, columns, overwrite, keep={n for n, _, _ in pairing.pairs})
             done = {k: r for k, r in journal.records.items() if r.status == "ok"}
+            if journal.other_version is not None and progress:
+                print(f"{out_dir}: its rows were computed by segmetrics {journal.other_version}; this is "
+                      f"{__version__}: computing them again", file=sys.stderr)
         # Resume: a stored row is reused only if both of its files still have the content it was computed
-        # from (size + mtime, else a hash of the bytes); other rows are computed again.
+        # from (size, mtime, ctime and inode, else a hash of the bytes); other rows are computed again.
         tasks = []
         records: dict[str, PairResult] = {}
         reused = recomputed = 0
         for n, p, g in pairing.pairs:
             r = done.get(n)
             if r is not None:
-                same_p, new_p = same_content(r.inputs.get("pred"), p)
-                same_g, new_g = same_content(r.inputs.get("gt"), g) if same_p else (False, None)
-                if same_p and same_g:
+                files: dict[str, Path | None] = {"pred": p, "gt": g}
+                if settings.image_dir is not None:  # the RGB image read for the families that need it (ccm)
+                    files["image"] = find_rgb(settings.image_dir, Path(g).stem)
+                fresh: dict[str, Any] = {}
+                for role, path in files.items():
+                    same, new = same_content(r.inputs.get(role), path) if path is not None else (False, None)
+                    if not same:
+                        break
+                    if new:
+                        fresh[role] = new
+                else:
                     records[n] = r
                     reused += 1
-                    if (new_p or new_g) and journal is not None:  # same bytes, new mtime: skip the hash next time
-                        r.inputs = {"pred": new_p or r.inputs["pred"], "gt": new_g or r.inputs["gt"]}
+                    if fresh and journal is not None:  # same bytes, new stat: skip the hash next time
+                        r.inputs = {**r.inputs, **fresh}
                         journal.add(r)
                     continue
                 recomputed += 1
             tasks.append((n, str(p), str(g)))
+        if tasks and out_dir is not None:
+            # the previous run's summary no longer describes the folder: an interrupted run must not leave it
+            (Path(out_dir) / _RESULTS).unlink(missing_ok=True)
         if progress and (reused or recomputed):
             print(f"resuming {out_dir}: {reused} row(s) reused, {recomputed} recomputed because a file changed, "
                   f"{len(tasks) - recomputed} new", file=sys.stderr)
@@ -801,8 +880,12 @@ def merge_results(
 
     Raises:
         ValueError: if no folder is given, the settings differ, an image has conflicting values, the
-            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent, or
-            a folder's run did not finish (fewer images in its journal than it paired) or is still running.
+            folders are shards of a split (``shard=(i, n)``) and some of its ``n`` shards are absent or
+            they split different lists of images (the folders changed between their runs),
+            a folder's run did not finish (fewer images in its journal than it paired, or no ``results.json``)
+            or is still running,
+            or ``out_dir`` is one of ``shard_dirs`` or holds the results of an :func:`evaluate_folder` run
+            (an earlier merge's folder is fine: it is replaced).
         FileNotFoundError: if a folder has no journal (the message says how interactive results merge).
 
     Example:
@@ -828,6 +911,8 @@ def merge_results(
     extra: set[str] = set()
     names: list[tuple[str, str]] = []
     shards: dict[int, set[int]] = {}  # shard count -> indices seen
+    versions: list[tuple[Any, Any]] = []  # (folder, segmetrics version of its journal)
+    split_lists: dict[int, tuple[Any, tuple[Any, Any]]] = {}  # shard count -> (first folder, its pair list)
     for d in shard_dirs:
         path = Path(d) / JOURNAL_NAME
         if not path.exists():
@@ -850,6 +935,14 @@ def merge_results(
                     f"`shard_dirs` entry {str(d)!r} holds {len(records)} of its {expected} images: its run did not "
                     "finish (interrupted or killed); run the same evaluation again, which resumes, then merge"
                 )
+        if versions and header.get("version") != versions[0][1]:
+            raise ValueError(
+                f"`shard_dirs` were written by segmetrics {versions[0][1] or 'of an unrecorded version'} and "
+                f"{str(d)!r} by segmetrics {header.get('version') or 'of an unrecorded version'}: their numbers "
+                "may differ; "
+                "evaluate every shard with one version (a re-run with it recomputes the others' rows)"
+            )
+        versions.append((d, header.get("version")))
         if identity is None:
             identity = header["identity"]
         elif header["identity"] != identity:
@@ -858,12 +951,24 @@ def merge_results(
         if header.get("shard"):
             i, n = header["shard"]
             shards.setdefault(int(n), set()).add(int(i))
+            total, dig = listed = (header.get("pairs_total"), header.get("pairs_digest"))
+            first_dir, (first_total, first_dig) = split_lists.setdefault(int(n), (d, listed))
+            if total != first_total or (None not in (dig, first_dig) and dig != first_dig):  # older: no digest
+                raise ValueError(
+                    f"`shard_dirs`: the shards of the {n}-way split paired different images ({first_total} in "
+                    f"{str(first_dir)!r}, {total} in {str(d)!r}): the folders changed between their runs; run "
+                    "each shard again (it resumes), then merge"
+                )
         res_path = Path(d) / _RESULTS
-        if res_path.exists():
-            prev = load_results(res_path)
-            names.append((prev.method, prev.dataset))
-            missing.update(prev.missing)
-            extra.update(prev.extra)
+        if not res_path.exists():  # written when a run ends; a re-run with work to do removes it first
+            raise ValueError(
+                f"`shard_dirs` entry {str(d)!r} has no {_RESULTS}: its run did not finish (interrupted, or killed "
+                "while recomputing changed files); run the same evaluation again, which resumes, then merge"
+            )
+        prev = load_results(res_path)
+        names.append((prev.method, prev.dataset))
+        missing.update(prev.missing)
+        extra.update(prev.extra)
         for name, r in records.items():
             old = merged.get(name)
             if old is None or old.status != "ok":
@@ -883,6 +988,8 @@ def merge_results(
                 f"{', '.join(f'{i}/{n}' for i in sorted(seen))}): evaluate them with shard=(i, {n}) "
                 f"(--shard i/{n}) and pass their output folders too"
             )
+    if out_dir is not None:
+        _check_merge_out(out_dir, shard_dirs)
     missing -= {n for n, r in merged.items() if r.status == "ok"}
     method = method or (names[0][0] if names else "merged")
     dataset = dataset or (names[0][1] if names else "merged")
@@ -893,14 +1000,33 @@ def merge_results(
         out = prepare_out_dir(out_dir)
         cols = _columns_from_identity(identity or {})
         with lock_out_dir(out):
-            journal = Journal(out, {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity}, cols,
-                              True)
+            head = {"kind": "header", "schema": "segmetrics.journal/1", "identity": identity,
+                    "version": versions[0][1] if versions else None}
+            journal = Journal(out, head, cols, True)
             for name in sorted(merged):
                 journal.add(merged[name])
             journal.close()
             result.out_dir = str(out)
             result.save(out / _RESULTS)
     return result
+
+
+def _check_merge_out(out_dir: str | os.PathLike, shard_dirs: Sequence[str | os.PathLike]) -> None:
+    """Refuse a merge ``out_dir`` that would replace a run's own results: a shard folder, or an evaluation's."""
+    out = Path(out_dir).resolve()
+    if any(Path(d).resolve() == out for d in shard_dirs):
+        raise ValueError(f"`out_dir` {str(out_dir)!r} is one of `shard_dirs`: the merge would replace that run's "
+                         "journal; pass another folder")
+    path = out / JOURNAL_NAME
+    if path.is_file():
+        try:
+            header = read_journal(path)[0]
+        except (OSError, ValueError):
+            return  # not a journal of ours: the merge replaces it as before
+        sources = header.get("sources") if isinstance(header, dict) else None
+        if isinstance(sources, dict):  # written by evaluate_folder, not by a merge
+            raise ValueError(f"`out_dir` {str(out_dir)!r} holds the results of an evaluation of "
+                             f"{sources.get('pred_dir')!r}, which the merge would replace; pass another folder")
 
 
 def _columns_from_identity(identity: dict[str, Any]) -> list[str]:

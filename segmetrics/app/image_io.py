@@ -19,7 +19,8 @@ Conventions (also in the README's conventions table):
   tiff). Ground truths without a prediction are reported as *missing*, predictions without a ground
   truth as *extra*; only the intersection is evaluated. Stems are compared in Unicode NFC, so a
   name decomposed by a macOS copy pairs with its composed form. Hidden files (names starting with ``.``,
-  e.g. macOS's ``._NAME.png``) are not images of the folder.
+  e.g. macOS's ``._NAME.png``) and folders are not images of the folder; a broken symbolic link is (its
+  pair is then an error naming it, not a silently smaller dataset).
 """
 
 from __future__ import annotations
@@ -89,19 +90,39 @@ def read_rgb(image_dir: str | os.PathLike, stem: str) -> np.ndarray:
     Raises:
         ImageReadError: if no such file exists or it cannot be decoded as a colour image.
     """
-    import cv2
+    return _read_rgb(image_dir, stem)[0]
 
+
+def find_rgb(image_dir: str | os.PathLike, stem: str) -> Path | None:
+    """The file ``<image_dir>/<stem>.<ext>`` that :func:`read_rgb` reads, or ``None``.
+
+    The extension may have any case and the stem any Unicode normal form, as in :func:`pair_files`.
+    """
     cands = [Path(image_dir) / f"{stem}{e}" for ext in IMAGE_EXTENSIONS for e in (ext, ext.upper())]
     found = next((c for c in cands if c.is_file()), None)
-    if found is None and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg): pairing accepts it too
-        found = next((e for e in sorted(Path(image_dir).iterdir()) if e.stem == stem
+    if found is None and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg), another Unicode form: as pairing
+        want = unicodedata.normalize("NFC", stem)
+        found = next((e for e in sorted(Path(image_dir).iterdir()) if unicodedata.normalize("NFC", e.stem) == want
                       and e.suffix.lower() in IMAGE_EXTENSIONS and e.is_file()), None)
-    if found is not None:
-        img = cv2.imdecode(np.fromfile(found, dtype=np.uint8), cv2.IMREAD_COLOR)
-        if img is None or img.dtype != np.uint8:
-            raise ImageReadError(f"cannot decode the RGB image {found}: not a valid 8-bit image")
-        return np.ascontiguousarray(img[:, :, ::-1])
-    raise ImageReadError(f"no RGB image named {stem} with an extension of {IMAGE_EXTENSIONS} in {image_dir}")
+    return found
+
+
+def _read_rgb(image_dir: str | os.PathLike, stem: str, fingerprint: bool = False) -> tuple[np.ndarray, Any]:
+    """:func:`read_rgb` and, when ``fingerprint``, the fingerprint of the bytes decoded (else ``None``)."""
+    import cv2
+
+    found = find_rgb(image_dir, stem)
+    if found is None:
+        raise ImageReadError(f"no RGB image named {stem} with an extension of {IMAGE_EXTENSIONS} in {image_dir}")
+    try:
+        st = os.stat(found)
+        data = np.fromfile(found, dtype=np.uint8)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read the RGB image {found}: {exc.strerror or exc}") from None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None or img.dtype != np.uint8:
+        raise ImageReadError(f"cannot decode the RGB image {found}: not a valid 8-bit image")
+    return np.ascontiguousarray(img[:, :, ::-1]), fingerprint_bytes(st, data.data) if fingerprint else None
 
 
 def _read_map(path: str | os.PathLike, color: str, role: str, fingerprint: bool = False) -> tuple[np.ndarray, Any]:
@@ -201,8 +222,10 @@ def _index(folder: Path, exts: Iterable[str], what: str) -> dict[str, Path]:
     exts = {e.lower() for e in exts}
     index: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
-        if not entry.is_file() or entry.suffix.lower() not in exts or entry.name.startswith("."):
+        if entry.suffix.lower() not in exts or entry.name.startswith("."):
             continue  # hidden files too: macOS copies leave '._NAME.png' resource forks next to each image
+        if not entry.is_file() and not (entry.is_symlink() and not entry.exists()):
+            continue  # a folder; a broken symbolic link stays, to be reported as unreadable, not dropped
         # NFC: a name copied through macOS (decomposed, 'e' + U+0301) still pairs with the composed 'é'
         stem = unicodedata.normalize("NFC", entry.stem)
         if stem in index:

@@ -1,10 +1,11 @@
-"""The resumable journal of a folder evaluation: ``records.jsonl`` plus its CSV view ``per_image.csv``.
+r"""The resumable journal of a folder evaluation: ``records.jsonl`` plus its CSV view ``per_image.csv``.
 
 The journal is a header line (the settings' identity, the sources, the shard) followed by one JSON
 line per image (its scalars and its curves, base64 float64, and the fingerprints of its files). Every
 line is flushed and ``fsync``-ed before the next, so an interrupted run loses at most the images in
 flight; a torn last line is dropped when the journal is read back. The CSV is rewritten from the
-journal when it is opened and when it is closed (one row per image, sorted by name).
+journal when it is opened and when it is closed (one row per image, sorted by name); a name that is not
+UTF-8 is written there with backslash escapes (``caf\xe9``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import csv
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "JOURNAL_NAME",
     "Journal",
     "OutDirInUseError",
+    "csv_text",
     "lock_out_dir",
     "prepare_out_dir",
     "read_journal",
@@ -173,11 +175,31 @@ def read_journal(path: Path) -> tuple[dict[str, Any] | None, dict[str, PairResul
 class Journal:
     """Append-only JSON-lines journal plus the CSV view, both flushed per record."""
 
-    def __init__(self, out_dir: Path, header: dict[str, Any], columns: list[str], overwrite: bool) -> None:
+    def __init__(self, out_dir: Path, header: dict[str, Any], columns: list[str], overwrite: bool,
+                 keep: Collection[str] | None = None) -> None:
+        """Open the journal of ``out_dir``: resume it (``overwrite=False``), or start it with ``header``.
+
+        Args:
+            out_dir: the output folder.
+            header: this run's header line (identity, sources, shard, pair count); a resumed journal must
+                have the same identity, sources and shard.
+            columns: the metric columns of the CSV.
+            overwrite: discard a journal already there.
+            keep: when resuming, the names of the images this run pairs: the rows of other images (whose
+                files were removed or renamed since) are dropped from the journal and the CSV.
+
+        A resumed journal whose header names another segmetrics ``version`` than ``header`` keeps none of
+        its rows (:attr:`other_version` says which version wrote them).
+
+        Raises:
+            ValueError: if the journal there holds another evaluation, other folders or another shard.
+        """
         self.path = out_dir / JOURNAL_NAME
         self.csv_path = out_dir / CSV_NAME
         self.columns = columns
         self.records: dict[str, PairResult] = {}
+        #: the segmetrics version of a resumed journal written by another one (its rows were dropped), else None
+        self.other_version: str | None = None
         if self.path.exists() and not overwrite:
             old, self.records, valid = read_journal(self.path)
             if old is not None and old.get("identity") != header["identity"]:
@@ -199,15 +221,39 @@ class Journal:
                 )
             if old is None:
                 valid = 0
-            with open(self.path, "r+b") as f:
-                f.truncate(valid)
-            self._fh = open(self.path, "a", encoding="utf-8")
-            if old is None:
-                self._write_line(json.dumps(header))
+            if old is not None and "version" in header and old.get("version") != header["version"]:
+                # its metrics may differ: none of its rows is reused
+                self.other_version = str(old.get("version") or "of an unrecorded version")
+                self.records = {}
+            gone = [] if keep is None else [n for n in self.records if n not in keep]
+            for name in gone:
+                del self.records[name]
+            if old is not None and (gone or old != header):
+                # rows of images no longer paired, or a new pair count (files added or removed): rewrite it all,
+                # so that a merge neither counts a removed image nor takes the folder for a finished run
+                self._rewrite_journal(header)
+            else:
+                with open(self.path, "r+b") as f:
+                    f.truncate(valid)
+                self._fh = open(self.path, "a", encoding="utf-8")
+                if old is None:
+                    self._write_line(json.dumps(header))
         else:
             self._fh = open(self.path, "w", encoding="utf-8")
             self._write_line(json.dumps(header))
         self._rewrite_csv()
+
+    def _rewrite_journal(self, header: dict[str, Any]) -> None:
+        """Replace the journal (atomically) by ``header`` and the current records, then append to it."""
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(header) + "\n")
+            for r in self.records.values():
+                f.write(_record_to_json(r) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")
 
     def _write_line(self, line: str) -> None:
         self._fh.write(line + "\n")
@@ -215,7 +261,7 @@ class Journal:
         os.fsync(self._fh.fileno())
 
     def _row(self, r: PairResult) -> list[Any]:
-        row: list[Any] = [r.name, r.status, r.error, r.height, r.width]
+        row: list[Any] = [csv_text(r.name), r.status, csv_text(r.error), r.height, r.width]
         for c in self.columns:
             v = r.scalars.get(c)
             row.append("" if v is None else repr(float(v)))
@@ -246,6 +292,24 @@ class Journal:
         self._csv.close()
         # During a run a retried image may have two rows; the final CSV has one row per image, sorted.
         self._rewrite_csv(reopen=False)
+
+
+def csv_text(text: str) -> str:
+    r"""``text`` as a CSV cell that UTF-8 can hold: a file name that is not UTF-8 gets ``\xNN`` escapes.
+
+    Python holds such names (bytes of another locale) with lone surrogates, which UTF-8 cannot encode; the
+    bytes they stand for are written as escapes, so that one odd name neither stops a run nor makes the CSV
+    unreadable.
+
+    Example:
+        >>> csv_text("caf\udce9"), csv_text("café")
+        ('caf\\xe9', 'café')
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def settings_diff(old: Any, new: Any, labels: tuple[str, str] = ("there", "now")) -> str:

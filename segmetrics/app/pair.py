@@ -85,7 +85,8 @@ class PairResult:
     width: int = 0
     scalars: dict[str, float] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
-    #: ``{"pred": fingerprint, "gt": fingerprint}`` of the files read (see :mod:`segmetrics.app._fingerprint`)
+    #: ``{"pred": fingerprint, "gt": fingerprint}`` of the files read (see :mod:`segmetrics.app._fingerprint`),
+    #: and ``"image"``: the RGB image's, when ``settings.image_dir`` is set
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -135,6 +136,12 @@ def load_pair(
     if pred.shape != gt.shape:
         if settings.resize == "pred-to-gt":
             pred = resize_to(pred, gt.shape)
+        elif pred.shape == gt.shape[::-1]:
+            raise ValueError(
+                f"size mismatch: pred {pred.shape[1]}x{pred.shape[0]} vs gt {gt.shape[1]}x{gt.shape[0]} "
+                "(W x H): the prediction is the GT turned by 90 degrees, e.g. predicted from a photo whose EXIF "
+                "orientation the model applied (files are read as stored); resizing would only stretch it"
+            )
         else:
             raise ValueError(
                 f"size mismatch: pred {pred.shape[1]}x{pred.shape[0]} vs gt {gt.shape[1]}x{gt.shape[0]} "
@@ -151,9 +158,10 @@ def evaluate_pair(name: str, pred_path: str | Path, gt_path: str | Path, setting
         out.height, out.width = int(gt.shape[0]), int(gt.shape[1])
         image = None
         if settings.image_dir is not None:
-            from segmetrics.app.image_io import read_rgb
+            from segmetrics.app.image_io import _read_rgb
 
-            image = read_rgb(settings.image_dir, Path(gt_path).stem)
+            image, fp = _read_rgb(settings.image_dir, Path(gt_path).stem, fingerprint=True)
+            out.inputs["image"] = fp
         compute_pair(pred, gt, settings, out, image)
     except Exception as exc:
         out.status = "error"

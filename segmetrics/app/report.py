@@ -76,8 +76,17 @@ def _fmt(key: str, v: float | None, digits: int, integer: frozenset[str]) -> str
     return f"{v:.0f}" if key in integer else f"{v:.{digits}f}"
 
 
+_LATEX_WORDS = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
 def _latex_escape(s: str) -> str:
-    return "".join("\\" + c if c in "_&%$#{}" else c for c in s)
+    """``s`` as LaTeX text: every character LaTeX reads as syntax is escaped."""
+    return "".join(_LATEX_WORDS.get(c) or ("\\" + c if c in "_&%$#{}" else c) for c in s)
+
+
+def _markdown_escape(s: str) -> str:
+    """``s`` as a Markdown table cell: a ``|`` would end the cell."""
+    return s.replace("|", r"\|")
 
 
 def format_table(
@@ -149,7 +158,7 @@ def format_table(
     head = ["dataset", "method", "n", *labels]
     if fmt == "markdown":
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["| " + " | ".join(_markdown_escape(c) for c in row) + " |" for row in rows]
         return "\n".join(lines)
     if fmt == "latex":
         lines = [

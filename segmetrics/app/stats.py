@@ -24,7 +24,7 @@ def complexity_folder(
     Args:
         gt_dir: folder of ground-truth masks.
         epsilon: Douglas–Peucker tolerance (default 2.0).
-        workers: threads (OpenCV releases the GIL); ``None`` = all cores, ``0`` = this thread.
+        workers: threads (OpenCV releases the GIL); ``None`` = the cores this process may use, ``0`` = this thread.
         color: how colour files become one channel (see :mod:`segmetrics.app.image_io`).
         progress: show a tqdm progress bar.
 
@@ -56,7 +56,9 @@ def complexity_folder(
     check_epsilon(epsilon, "epsilon")
     check_choice(color, "color", _COLOR_MODES)  # once, not as an error of every file
     if workers is None:
-        workers = os.cpu_count() or 1
+        from segmetrics.app.folder import default_workers
+
+        workers = default_workers()
     workers = check_int(workers, "workers")
     files = _index(Path(gt_dir), IMAGE_EXTENSIONS, "gt_dir")
 

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from segmetrics.app.cli import main
 from segmetrics.app.folder import evaluate_folder, load_results
 from tests.segmetrics.folder_data import NAMES, load_pair, make_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -421,3 +424,155 @@ def test_a_bad_config_setting_is_named_as_the_file_key_not_as_a_flag(data, tmp_p
     # a flag given on the command line is still named as the flag
     assert main(["eval", "--config", str(toml), "--out", str(tmp_path / "o"), "--no-progress", "--beta-sq", "-3"]) == 2
     assert capsys.readouterr().err.strip() == "segmetrics eval: error: --beta-sq must be finite and > 0; got -3.0"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8 need a Linux file system")
+def test_file_and_folder_names_that_are_not_utf8(data, tmp_path):
+    # A file name that is not UTF-8 (bytes from another locale, shown by Python as a lone surrogate) ended the
+    # whole run with "'utf-8' codec can't encode character '\udcff'" (exit 2) when its CSV row was written.
+    import os
+    import shutil
+
+    gt, pred = tmp_path / "gt", tmp_path / os.fsdecode(b"m\xe9thode")
+    gt.mkdir()
+    pred.mkdir()
+    for src, name in (("im0", os.fsdecode(b"caf\xe9")), ("im1", "b")):
+        shutil.copyfile(data["gt"] / f"{src}.png", gt / f"{name}.png")
+        shutil.copyfile(data["good"] / f"{src}.png", pred / f"{name}.png")
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONIOENCODING", None)
+    run = subprocess.run([sys.executable, "-m", "segmetrics", "eval", "--pred", str(pred), "--gt", str(gt),
+                          "--out", str(tmp_path / "out"), "--metrics", "mae", "--workers", "0", "--no-progress"],
+                         capture_output=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    rows = (tmp_path / "out" / "per_image.csv").read_text(encoding="utf-8").splitlines()  # valid UTF-8
+    assert [r.split(",")[0] for r in rows[1:]] == ["b", "caf\\xe9"]
+    assert b" m\xe9thode " in run.stdout  # the method (folder) name in the table, as its bytes
+    run = subprocess.run([sys.executable, "-m", "segmetrics", "stats", "--gt", str(gt), "--out",
+                          str(tmp_path / "s.csv"), "--workers", "0", "--no-progress"], capture_output=True, env=env)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    assert "caf\\xe9," in (tmp_path / "s.csv").read_text(encoding="utf-8")
+
+
+def test_stats_out_or_json_naming_a_folder_is_refused_naming_the_flag(data, tmp_path, capsys):
+    # `stats --out DIR` / `--json DIR` computed every measure, then failed with "[Errno 21] Is a directory: 'DIR'"
+    # naming no flag; it is now refused first, naming the flag and what it wants.
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for flag in ("--out", "--json"):
+        assert main(["stats", "--gt", str(data["gt"]), flag, str(folder), "--no-progress", "--workers", "0"]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {str(folder)!r} is a folder; give a file name" in err and "Errno" not in err
+        # a path under a file: '[Errno 17] File exists', after every measure was computed
+        under = str(data["gt"] / "im0.png" / "s.csv")
+        assert main(["stats", "--gt", str(data["gt"]), flag, under, "--no-progress", "--workers", "0"]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {under!r}: its folder cannot be created" in err and "Errno" not in err
+
+
+def test_stats_latex_and_markdown_escape_the_dataset_name(data, tmp_path, capsys):
+    # stats escaped only '_' in LaTeX (a dataset folder 'HR&U' broke the table) and nothing in Markdown.
+    import shutil
+
+    gt = tmp_path / "HR&U_1|2"
+    shutil.copytree(data["gt"], gt)
+    assert main(["stats", "--gt", str(gt), "--format", "latex", "--no-progress", "--workers", "0"]) == 0
+    assert r"HR\&U\_1|2 & 6 & " in capsys.readouterr().out
+    assert main(["stats", "--gt", str(gt), "--format", "markdown", "--no-progress", "--workers", "0"]) == 0
+    assert r"| HR&U_1\|2 | 6 | " in capsys.readouterr().out
+
+
+def test_flags_that_a_mode_does_not_use_are_refused(data, tmp_path, capsys):
+    # `eval --config FILE --shard 0/2` evaluated every pair (no shard) and `--merge A B --metrics mae --beta-sq 1`
+    # merged with the shards' own settings, both without a word: flags that the mode does not use are refused.
+    cfg = tmp_path / "eval.toml"
+    cfg.write_text(f'[datasets]\ntoy = "{data["gt"].as_posix()}"\n[methods]\ngood = "{data["good"].as_posix()}"\n')
+    merge = ["--merge", str(tmp_path / "r0"), "--metrics", "mae", "--beta-sq", "1"]
+    for args, named in ((["--config", str(cfg), "--shard", "0/2", "--suffix", "_x"], "--suffix, --shard"),
+                        (merge, "--metrics, --beta-sq")):
+        with pytest.raises(SystemExit) as e:
+            main(["eval", *args, "--out", str(tmp_path / "o"), "--no-progress"])
+        mode = args[0]
+        assert e.value.code == 2 and f"{named}: not used with {mode}" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_table_and_plot_warn_when_one_datasets_results_used_other_settings(data, tmp_path, capsys):
+    # `segmetrics table` printed maxF of a method evaluated with --beta-sq 1 next to maxF of one with the default
+    # 0.3 (or pred-to-gt resizing next to none) as if they compared; only interactive results were checked.
+    kw = {"workers": 0, "progress": False, "skeleton_cache": False, "dataset": "toy"}
+    evaluate_folder(data["good"], data["gt"], out_dir=tmp_path / "a", metrics=("fm", "mae"), method="a", **kw)
+    evaluate_folder(data["bad"], data["gt"], out_dir=tmp_path / "b", metrics=("fm", "mae"), method="b", beta_sq=1.0,
+                    resize="pred-to-gt", **kw)
+    evaluate_folder(data["bad"], data["gt"], out_dir=tmp_path / "c", metrics=("mae",), method="c", beta_sq=1.0, **kw)
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "c")]) == 0  # beta_sq: no column of both uses it
+    assert capsys.readouterr().err == ""
+    want = ("warning: dataset toy: the results were computed with different settings (beta_sq: a 0.3, b 1.0; "
+            "resize: a 'error', b 'pred-to-gt'); their numbers do not compare")
+    assert main(["table", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().err.strip() == want
+    plot = ["plot", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "f"), "--formats", "png"]
+    assert main(plot) == 0
+    assert capsys.readouterr().err.strip() == want
+
+
+def test_warnings_are_one_line_without_source_paths(tmp_path, capsys):
+    # The CLI printed library warnings in Python's format: '/path/to/segmetrics/app/cli.py:326: UserWarning: ...'
+    # followed by the source line '  evaluate_folder(' — a path of the install and code, not a message.
+    import cv2
+
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:15, 5:15] = 1  # a 0/1 label map: warned about
+    cv2.imwrite(str(tmp_path / "gt" / "a.png"), mask)
+    cv2.imwrite(str(tmp_path / "pred" / "a.png"), mask * 255)
+    assert main(["eval", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--out", str(tmp_path / "o"),
+                 "--metrics", "mae", "--workers", "0", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "segmetrics eval: warning: the ground truth a.png is not blank" in err
+    assert "UserWarning" not in err and ".py:" not in err and "evaluate_folder(" not in err
+
+
+def test_an_unusable_hce_pictures_folder_is_refused_before_the_evaluation(data, tmp_path, capsys):
+    # --hce-pictures naming a file was found after the whole evaluation ('[Errno 17] File exists', exit 2).
+    bad = data["gt"] / "im0.png"
+    assert main(["eval", "--pred", str(data["good"]), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"),
+                 "--workers", "0", "--no-progress", "--metrics", "hce", "--hce-pictures", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"--hce-pictures {str(bad)!r} is a file, not a folder" in err and not (tmp_path / "o").exists()
+
+
+def test_hce_pictures_draw_the_maps_that_were_evaluated(data, tmp_path, monkeypatch):
+    # --hce-pictures re-read the files as grey at their own size: with --resize pred-to-gt a prediction of another
+    # size ended the finished run with a shape error (exit 2), and with --color first the pictures showed
+    # other maps (other HCE counts) than the table's.
+    import csv
+    import shutil
+
+    import cv2
+
+    import segmetrics.app.hce_picture as hp
+
+    pred = tmp_path / "pred"
+    shutil.copytree(data["good"], pred)
+    im1 = cv2.imread(str(pred / "im1.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(pred / "im1.png"), cv2.resize(im1, (im1.shape[1] + 7, im1.shape[0] - 5)))
+    im0 = cv2.imread(str(pred / "im0.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(pred / "im0.png"), np.dstack([im0, 255 - im0, im0 // 2]))  # colour: red != grey
+    drawn = {}
+    real = hp.save_hce_picture
+
+    def spy(p, g, out, **kw):
+        details = real(p, g, out, **kw)
+        drawn[Path(out).name.split("_")[-2]] = details.total
+        return details
+
+    monkeypatch.setattr(hp, "save_hce_picture", spy)
+    code = main(["eval", "--pred", str(pred), "--gt", str(data["gt"]), "--out", str(tmp_path / "o"), "--workers", "0",
+                 "--no-progress", "--no-skeleton-cache", "--metrics", "hce", "--resize", "pred-to-gt", "--color",
+                 "first", "--hce-pictures", str(tmp_path / "pics"), "--hce-pictures-top", "6"])
+    assert code == 0
+    with open(tmp_path / "o" / "per_image.csv") as f:
+        table = {r["name"]: float(r["hce"]) for r in csv.DictReader(f)}
+    assert drawn == table

@@ -343,3 +343,153 @@ def test_merge_refuses_a_shard_whose_run_did_not_finish_or_is_running(data, tmp_
     assert "--merge entry" in capsys.readouterr().err
     evaluate_folder(data["good"], data["gt"], out_dir=dirs[0], shard=(0, 2), **KW)  # resumed
     assert merge_results(dirs).metrics == whole.metrics and whole.num_images == len(NAMES)
+
+
+def test_resume_sees_a_rewrite_that_kept_the_size_and_restored_the_mtime(tmp_path):
+    # A same-size rewrite (BMP, uncompressed TIFF) whose mtime was put back (cp -p, rsync -t, touch -r, image
+    # tools that preserve times) matched the stored size + mtime and the stale row was reused without a read.
+    from skimage import data as skdata
+
+    coins = skdata.coins()[:64, :64]
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "a.bmp"), ((coins > 110) * 255).astype("uint8"))
+    p = tmp_path / "pred" / "a.bmp"
+    cv2.imwrite(str(p), coins)
+    kw = {**KW, "metrics": ("mae",)}
+    first = evaluate_folder(tmp_path / "pred", tmp_path / "gt", out_dir=tmp_path / "out", **kw)
+    st = p.stat()
+    cv2.imwrite(str(p), 255 - coins)  # another map, the same number of bytes
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert p.stat().st_size == st.st_size and p.stat().st_mtime_ns == st.st_mtime_ns
+    again = evaluate_folder(tmp_path / "pred", tmp_path / "gt", out_dir=tmp_path / "out", **kw)
+    fresh = evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+    assert (again.reused, again.recomputed) == (0, 1)
+    assert again.metrics == fresh.metrics != first.metrics
+    # untouched files are still reused without hashing them again
+    third = evaluate_folder(tmp_path / "pred", tmp_path / "gt", out_dir=tmp_path / "out", **kw)
+    assert (third.reused, third.recomputed) == (1, 0)
+
+
+def test_resume_recomputes_ccm_rows_whose_rgb_image_changed(data, tmp_path):
+    # The RGB images of image_dir (read by ccm) were neither in the row's fingerprints nor in the journal's
+    # sources: resuming with another --image-dir, or after an image was replaced, reused the stale ccm rows.
+    from skimage import data as skdata
+
+    ims = {k: tmp_path / k for k in ("im", "im2")}
+    for k, d in ims.items():
+        d.mkdir()
+        photo = skdata.astronaut() if k == "im" else skdata.chelsea()
+        for name in NAMES:
+            h, w = cv2.imread(str(data["gt"] / f"{name}.png"), cv2.IMREAD_GRAYSCALE).shape
+            cv2.imwrite(str(d / f"{name}.jpg"), cv2.resize(photo, (w, h))[:, :, ::-1])
+    kw = {**KW, "metrics": ("ccm",)}
+    out = tmp_path / "out"
+    first = evaluate_folder(data["good"], data["gt"], out_dir=out, image_dir=ims["im"], **kw)
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, image_dir=ims["im2"], **kw)
+    fresh = evaluate_folder(data["good"], data["gt"], image_dir=ims["im2"], **kw)
+    assert (again.reused, again.recomputed) == (0, len(NAMES))
+    assert again.metrics == fresh.metrics != first.metrics
+    # one image replaced in place: that row only
+    shutil.copyfile(ims["im"] / "im1.jpg", ims["im2"] / "im1.jpg")
+    third = evaluate_folder(data["good"], data["gt"], out_dir=out, image_dir=ims["im2"], **kw)
+    assert (third.reused, third.recomputed) == (len(NAMES) - 1, 1)
+    assert third.metrics == evaluate_folder(data["good"], data["gt"], image_dir=ims["im2"], **kw).metrics
+
+
+def test_rows_of_images_no_longer_paired_leave_the_csv_and_the_merge(data, tmp_path):
+    # After a prediction (or a GT) was removed, the resumed run left the image out of results.json but kept
+    # its old row in records.jsonl and per_image.csv, so `--merge` of the folder counted the removed image.
+    out = tmp_path / "out"
+    evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    (data["good"] / "im1.png").unlink()
+    (data["gt"] / "im4.png").unlink()
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    assert again.num_images == len(NAMES) - 2 and again.missing == ["im1"]
+    import csv
+
+    with open(out / "per_image.csv") as f:
+        assert [r["name"] for r in csv.DictReader(f)] == [n for n in NAMES if n not in ("im1", "im4")]
+    merged = merge_results([out])
+    assert merged.num_images == again.num_images and merged.metrics == again.metrics
+    assert merged.missing == ["im1"]
+    # the header's pair count follows the folders (a merge compares it with the rows to see an unfinished run)
+    assert json.loads((out / "records.jsonl").read_text().splitlines()[0])["pairs_total"] == len(NAMES) - 2
+
+
+def test_an_interrupted_rerun_leaves_no_stale_results_json(data, tmp_path, capsys, monkeypatch):
+    # results.json is written at the end of a run. A re-run that recomputed changed files and was interrupted
+    # left the previous run's results.json in place, so `segmetrics table` / `plot` showed the numbers of the
+    # old files as the folder's results.
+    import segmetrics.app.folder
+
+    out = tmp_path / "out"
+    evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    shutil.copyfile(data["bad"] / "im1.png", data["good"] / "im1.png")
+    real = segmetrics.app.folder.evaluate_pair
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    assert calls == ["im1"] and not (out / "results.json").exists()
+    assert main(["table", str(out)]) == 2
+    assert "no results file" in capsys.readouterr().err
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", real)
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)  # resumes and writes it again
+    assert load_results(out).metrics == again.metrics
+    # a run with nothing to compute keeps the folder's results.json while it runs
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", interrupted)
+    assert evaluate_folder(data["good"], data["gt"], out_dir=out, **KW).reused == len(NAMES)
+
+
+def test_rows_of_another_segmetrics_version_are_not_reused_or_merged(data, tmp_path, capsys):
+    # The journal did not record which segmetrics computed its rows: after an upgrade that changes a metric, a
+    # resumed run reused every old row (and a merge mixed shards of two versions) with no word said.
+    import segmetrics
+
+    def set_version(folder: Path, version: str) -> None:
+        lines = (folder / "records.jsonl").read_text().splitlines(keepends=True)
+        header = json.loads(lines[0])
+        assert header["version"] == segmetrics.__version__
+        header["version"] = version
+        (folder / "records.jsonl").write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
+
+    out = tmp_path / "out"
+    evaluate_folder(data["good"], data["gt"], out_dir=out, **KW)
+    set_version(out, "0.0.1")
+    again = evaluate_folder(data["good"], data["gt"], out_dir=out, **{**KW, "progress": True})
+    assert (again.reused, again.recomputed) == (0, 0) and again.num_images == len(NAMES)
+    assert f"computed by segmetrics 0.0.1; this is {segmetrics.__version__}" in capsys.readouterr().err
+    assert evaluate_folder(data["good"], data["gt"], out_dir=out, **KW).reused == len(NAMES)  # now current
+    ranks = [tmp_path / f"r{k}" for k in range(2)]
+    for k, r in enumerate(ranks):
+        evaluate_folder(data["good"], data["gt"], out_dir=r, shard=(k, 2), **KW)
+    assert merge_results([*ranks, merge_results(ranks, tmp_path / "all").out_dir]).num_images == len(NAMES)
+    set_version(ranks[1], "0.0.1")
+    with pytest.raises(ValueError, match=rf"by segmetrics {segmetrics.__version__} and .*r1' by segmetrics 0.0.1"):
+        merge_results(ranks)
+
+
+def test_merge_refuses_a_shard_whose_rerun_was_interrupted(data, tmp_path, monkeypatch):
+    # A shard re-run after one of its files changed, then interrupted, still had a full journal, so the merge
+    # took the changed image's old row; a folder without results.json (its run did not end) is now refused.
+    import segmetrics.app.folder
+
+    ranks = [tmp_path / f"r{k}" for k in range(2)]
+    for k, r in enumerate(ranks):
+        evaluate_folder(data["good"], data["gt"], out_dir=r, shard=(k, 2), **KW)
+    shutil.copyfile(data["bad"] / "im0.png", data["good"] / "im0.png")  # im0 is in shard 0
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segmetrics.app.folder, "evaluate_pair", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_folder(data["good"], data["gt"], out_dir=ranks[0], shard=(0, 2), **KW)
+    with pytest.raises(ValueError, match=r"`shard_dirs` entry '.*r0' has no results.json: its run did not finish"):
+        merge_results(ranks)

@@ -297,3 +297,146 @@ def test_a_label_map_gt_that_reads_as_empty_is_warned_about(tmp_path):
         evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
         cv2.imwrite(str(tmp_path / "gt" / "horse.png"), np.zeros_like(mask, np.uint8))
         evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+
+
+def test_merge_into_a_shard_folder_or_an_evaluation_folder_is_refused(data, tmp_path):
+    # `--merge r0 r1 --out r0` replaced shard 0's own journal by the merge (the shard could not be merged or
+    # resumed again), and `--out` naming the folder of a finished evaluation silently replaced its results.
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False}
+    ranks = [tmp_path / f"r{k}" for k in range(2)]
+    for k, r in enumerate(ranks):
+        evaluate_folder(data["good"], data["gt"], out_dir=r, shard=(k, 2), **kw)
+    before = (ranks[0] / "records.jsonl").read_bytes()
+    with pytest.raises(ValueError, match=r"`out_dir` '.*r0' is one of `shard_dirs`"):
+        merge_results(ranks, ranks[0])
+    whole = tmp_path / "whole"
+    evaluate_folder(data["bad"], data["gt"], out_dir=whole, **kw)
+    kept = (whole / "results.json").read_bytes()
+    with pytest.raises(ValueError, match=r"`out_dir` '.*whole' holds the results of an evaluation of .*bad"):
+        merge_results(ranks, whole)
+    assert (ranks[0] / "records.jsonl").read_bytes() == before and (whole / "results.json").read_bytes() == kept
+    # merging again into the merge's own folder (e.g. after a shard was re-run) is fine
+    assert merge_results(ranks, tmp_path / "all").num_images == merge_results(ranks, tmp_path / "all").num_images
+
+
+def test_a_0_1_prediction_mask_is_warned_about(tmp_path):
+    # A model that saves its masks as 0/1 (or 8-bit levels in a 16-bit file) is read as probabilities of at most
+    # 1/255: MAE, S, E, IoU at 0.5 ... scored that almost-empty map with no word said (as pysodmetrics does).
+    from skimage import data as skdata
+
+    mask = skdata.horse() == 0
+    for sub in ("p01", "p16", "pred", "gt"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "horse.png"), mask.astype(np.uint8) * 255)
+    cv2.imwrite(str(tmp_path / "p01" / "horse.png"), mask.astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "p16" / "horse.png"), mask.astype(np.uint16) * 255)
+    cv2.imwrite(str(tmp_path / "pred" / "horse.png"), mask.astype(np.uint8) * 255)
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False, "skeleton_cache": False}
+    with pytest.warns(UserWarning, match=r"the prediction horse.png has no value above 1 of 255.* if it is a 0/1 "
+                                         r"mask, write it as 0/255"):
+        evaluate_folder(tmp_path / "p01", tmp_path / "gt", **kw)
+    with pytest.warns(UserWarning, match=r"the prediction horse.png has no value above 1 of 255 \(its maximum is "
+                                         r"0.003891 of 1, a 16-bit or float file\)"):
+        evaluate_folder(tmp_path / "p16", tmp_path / "gt", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0/255 prediction, and a blank one, say nothing
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+        cv2.imwrite(str(tmp_path / "pred" / "horse.png"), np.zeros_like(mask, np.uint8))
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+
+
+def test_merge_refuses_shards_that_paired_different_folders(data, tmp_path):
+    # Shards of one split run while the folder was still being filled (or after a file was removed) split
+    # different lists of images: some images were in no shard, others in two, and the merge said nothing.
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False}
+    pred, gt = tmp_path / "pred", tmp_path / "gt"  # copies: the module's dataset is shared
+    shutil.copytree(data["good"], pred)
+    shutil.copytree(data["gt"], gt)
+    (pred / "im5.png").unlink()
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r0", shard=(0, 2), **kw)
+    shutil.copy(data["good"] / "im5.png", pred / "im5.png")  # the last prediction arrives
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r1", shard=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"shards of the 2-way split paired different images \(5 in .*r0', 6 in "
+                                         r".*r1'\).*run each shard again"):
+        merge_results([tmp_path / "r0", tmp_path / "r1"])
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r0", shard=(0, 2), **kw)  # resumes with the new list
+    whole = evaluate_folder(pred, gt, **kw)
+    assert merge_results([tmp_path / "r0", tmp_path / "r1"]).metrics == whole.metrics
+    # as many images, but not the same ones (a GT renamed between the runs)
+    (gt / "im0.png").rename(gt / "zz.png")
+    shutil.copy(pred / "im0.png", pred / "zz.png")
+    evaluate_folder(pred, gt, out_dir=tmp_path / "r1", shard=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"paired different images \(6 in .*r0', 6 in .*r1'\)"):
+        merge_results([tmp_path / "r0", tmp_path / "r1"])
+
+
+def test_a_float_gt_out_of_range_is_an_error_row_not_a_failed_run(tmp_path):
+    # A float TIFF GT holding 0/255 made the empty-GT check (run before the evaluation) raise, so the whole run
+    # failed with "`gt` of floating dtype must lie in [0, 1]" instead of giving that image an error row.
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    mask = np.zeros((16, 16), np.float32)
+    mask[4:12, 4:12] = 1
+    cv2.imwrite(str(tmp_path / "gt" / "a.tif"), mask * 255)
+    cv2.imwrite(str(tmp_path / "gt" / "b.tif"), mask)
+    for name in ("a", "b"):
+        cv2.imwrite(str(tmp_path / "pred" / f"{name}.png"), (mask * 255).astype(np.uint8))
+    res = evaluate_folder(tmp_path / "pred", tmp_path / "gt", metrics=("mae",), workers=0, progress=False)
+    assert res.num_images == 1 and res.metrics["mae"] == 0.0
+    assert "must lie in [0, 1]; got values in [0, 255]" in res.errors["a"]
+
+
+def test_default_workers_are_the_cores_this_process_may_use(data, monkeypatch):
+    # workers=None took os.cpu_count(), the machine's cores: a cluster job given 2 of 128 cores (SLURM's cpuset,
+    # taskset) started 128 worker processes, each importing numba and OpenCV, on 2 cores.
+    import os
+
+    import segmetrics.app.folder as folder
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    monkeypatch.setattr(os, "cpu_count", lambda: 128)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5})
+    seen = []
+    real = folder._iter_results
+
+    def spy(tasks, settings, workers, chunksize, executor):
+        seen.append(workers)
+        return real(tasks, settings, 0, chunksize, executor)
+
+    monkeypatch.setattr(folder, "_iter_results", spy)
+    evaluate_folder(data["good"], data["gt"], metrics=("mae",), progress=False, executor="thread")
+    assert seen == [2] and folder.default_workers() == 2
+
+
+def test_image_dir_is_read_only_for_the_metrics_that_need_it(data, tmp_path):
+    # --image-dir given with metrics that do not read the RGB image (a script passing it always) still read it
+    # for every pair: a GT without an RGB image became an error row, and every resume depended on the images.
+    empty = tmp_path / "im"
+    empty.mkdir()
+    res = evaluate_folder(data["good"], data["gt"], metrics=("mae",), image_dir=empty, workers=0, progress=False)
+    assert res.num_images == len(NAMES) and not res.errors
+
+
+def test_a_colour_mapped_prediction_is_warned_about(tmp_path):
+    # matplotlib's imsave writes a 2-D map through the viridis colour map (RGBA): read as OpenCV grey, its levels
+    # are not the probabilities (not even monotonic), and every score was computed from them without a word.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from skimage import data as skdata
+
+    coins = skdata.coins()[::4, ::4]
+    for sub in ("gt", "cmap", "grey"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "coins.png"), ((coins > 110) * 255).astype(np.uint8))
+    plt.imsave(tmp_path / "cmap" / "coins.png", coins)  # viridis
+    plt.imsave(tmp_path / "grey" / "coins.png", coins, cmap="gray")  # RGBA too, but grey: fine
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False, "skeleton_cache": False}
+    with pytest.warns(UserWarning, match=r"the prediction coins.png is a colour image \(its channels differ\).* "
+                                         r"colour map"):
+        evaluate_folder(tmp_path / "cmap", tmp_path / "gt", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate_folder(tmp_path / "grey", tmp_path / "gt", **kw)

@@ -138,3 +138,39 @@ def test_pair_files_unicode_spaces_and_upper_case_extensions(tmp_path):
     pairing = pair_files(tmp_path / "pred", tmp_path / "gt")
     assert [n for n, _, _ in pairing.pairs] == ["b c", nfc] and not pairing.missing and not pairing.extra
     assert read_map(pairing.pairs[1][1]).shape == horse.shape
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "symlink") or __import__("sys").platform == "win32",
+                    reason="symbolic links")
+def test_a_broken_symbolic_link_is_paired_and_reported_not_dropped(tmp_path):
+    # A dataset of symbolic links whose target moved: the broken link was skipped as if absent, so its GT
+    # left the dataset silently (its prediction was called "extra") instead of being an error naming it.
+    from segmetrics.app.folder import evaluate_folder
+
+    for d in ("gt", "pred"):
+        (tmp_path / d).mkdir()
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:12, 4:12] = 255
+    for name in ("a", "b"):
+        cv2.imwrite(str(tmp_path / "pred" / f"{name}.png"), mask)
+    cv2.imwrite(str(tmp_path / "gt" / "a.png"), mask)
+    (tmp_path / "gt" / "b.png").symlink_to(tmp_path / "moved" / "b.png")
+    pairing = pair_files(tmp_path / "pred", tmp_path / "gt")
+    assert [n for n, _, _ in pairing.pairs] == ["a", "b"] and not pairing.extra
+    res = evaluate_folder(tmp_path / "pred", tmp_path / "gt", metrics=("mae",), workers=0, progress=False)
+    assert res.num_images == 1 and "cannot read the ground truth" in res.errors["b"]
+    assert "No such file or directory" in res.errors["b"]
+
+
+def test_read_rgb_finds_an_image_whose_name_is_in_another_unicode_form(tmp_path):
+    # GTs and predictions pair in Unicode NFC, but the RGB image of a GT 'café' (NFC) saved as 'café' in NFD
+    # (a macOS copy) was 'no RGB image named café' (ccm error rows).
+    import unicodedata
+
+    from skimage import data as skd
+
+    from segmetrics.app.image_io import read_rgb
+
+    nfc, nfd = (unicodedata.normalize(f, "café") for f in ("NFC", "NFD"))
+    cv2.imencode(".png", skd.coffee()[:8, :8, ::-1])[1].tofile(str(tmp_path / f"{nfd}.png"))
+    assert read_rgb(tmp_path, nfc).shape == (8, 8, 3)

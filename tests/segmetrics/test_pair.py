@@ -61,3 +61,19 @@ def test_a_nan_s_measure_is_kept_other_non_finite_values_are_refused():
     out = PairResult("y", scalars={"wfm": float("inf")})  # e.g. a family that overflowed
     with pytest.raises(FloatingPointError, match=r"metric wfm is not finite \(inf\)"):
         compute_pair(pred, gt, s, out)
+
+
+def test_a_prediction_turned_by_90_degrees_is_named_as_such(tmp_path):
+    # A prediction saved from an EXIF-rotated photo (the model read it with the orientation applied, segmetrics
+    # reads files as stored) has the GT's size turned by 90 degrees: the error now says so, and that
+    # --resize pred-to-gt would only stretch it.
+    from skimage import data as skdata
+
+    gt = np.where(skdata.horse(), 0, 255).astype(np.uint8)[::4, ::4]
+    cv2.imwrite(str(tmp_path / "g.png"), gt)
+    cv2.imwrite(str(tmp_path / "p.png"), np.ascontiguousarray(gt.T))
+    s = EvalSettings(metrics=("mae",), options=MetricOptions.make(("mae",)))
+    bad = evaluate_pair("b", tmp_path / "p.png", tmp_path / "g.png", s)
+    h, w = gt.shape
+    assert f"size mismatch: pred {h}x{w} vs gt {w}x{h} (W x H)" in bad.error
+    assert "turned by 90 degrees" in bad.error and "EXIF orientation" in bad.error

@@ -112,3 +112,13 @@ def test_interactive_results_with_other_targets_show_their_noc_and_nof():
     assert head.split()[3:] == ["NoC@50", "↓", "NoC@87.5", "↓", "NoC@100", "↓", "NoF@50", "↓", "NoF@87.5", "↓",
                                 "NoF@100", "↓", "mIoU@1", "↑", "SPC", "↓"]
     assert row.split()[3:9] == ["1.500", "1.500", "1.500", "1", "1", "1"]  # NoF printed as counts
+
+
+def test_names_with_table_syntax_are_escaped():
+    # A method or dataset name holding '|' split its Markdown row into extra cells, and '~', '^' or '\' in a
+    # name gave LaTeX that does not compile (only _&%$#{} were escaped).
+    r = SimpleNamespace(method="a|b~c^d\\e", dataset="x&y", num_images=1, metrics={"mae": 0.5})
+    md = format_table([r], fmt="markdown").splitlines()[-1]
+    assert md == r"| x&y | a\|b~c^d\e | 1 | 0.500 |"
+    tex = format_table([r], fmt="latex").splitlines()[-3]
+    assert tex == r"x\&y & a|b\textasciitilde{}c\textasciicircum{}d\textbackslash{}e & 1 & 0.500 \\"
