@@ -628,7 +628,7 @@ def evaluate_folder(
         >>> tmp.cleanup()
     """
     from segmetrics import __version__
-    from segmetrics.app.image_io import find_rgb, pair_files
+    from segmetrics.app.image_io import ImageReadError, find_rgb, pair_files
 
     if workers is None:
         workers = default_workers()
@@ -722,7 +722,10 @@ def evaluate_folder(
             if r is not None:
                 files: dict[str, Path | None] = {"pred": p, "gt": g}
                 if settings.image_dir is not None:  # the RGB image read for the families that need it (ccm)
-                    files["image"] = find_rgb(settings.image_dir, Path(g).stem)
+                    try:
+                        files["image"] = find_rgb(settings.image_dir, Path(g).stem)
+                    except ImageReadError:  # now ambiguous: recomputed, and its row says why
+                        files["image"] = None
                 fresh: dict[str, Any] = {}
                 for role, path in files.items():
                     same, new = same_content(r.inputs.get(role), path) if path is not None else (False, None)

@@ -97,14 +97,20 @@ def find_rgb(image_dir: str | os.PathLike, stem: str) -> Path | None:
     """The file ``<image_dir>/<stem>.<ext>`` that :func:`read_rgb` reads, or ``None``.
 
     The extension may have any case and the stem any Unicode normal form, as in :func:`pair_files`.
+
+    Raises:
+        ImageReadError: several images have the stem (``a.jpg`` and ``a.png``): which one is meant is unknown.
     """
     cands = [Path(image_dir) / f"{stem}{e}" for ext in IMAGE_EXTENSIONS for e in (ext, ext.upper())]
-    found = next((c for c in cands if c.is_file()), None)
-    if found is None and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg), another Unicode form: as pairing
+    found = [c for c in cands if c.is_file()]
+    if not found and Path(image_dir).is_dir():  # a mixed-case extension (a.Jpg), another Unicode form: as pairing
         want = unicodedata.normalize("NFC", stem)
-        found = next((e for e in sorted(Path(image_dir).iterdir()) if unicodedata.normalize("NFC", e.stem) == want
-                      and e.suffix.lower() in IMAGE_EXTENSIONS and e.is_file()), None)
-    return found
+        found = [e for e in sorted(Path(image_dir).iterdir()) if unicodedata.normalize("NFC", e.stem) == want
+                 and e.suffix.lower() in IMAGE_EXTENSIONS and e.is_file()]
+    if len({os.path.normcase(str(f)) for f in found}) > 1:  # (a case-insensitive file system finds a.png twice)
+        raise ImageReadError(f"`image_dir` holds several RGB images with the stem {stem!r} "
+                             f"({', '.join(f.name for f in found)}); keep one per name")
+    return found[0] if found else None
 
 
 def _read_rgb(image_dir: str | os.PathLike, stem: str, fingerprint: bool = False) -> tuple[np.ndarray, Any]:

@@ -440,3 +440,26 @@ def test_a_colour_mapped_prediction_is_warned_about(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         evaluate_folder(tmp_path / "grey", tmp_path / "gt", **kw)
+
+
+def test_two_rgb_images_with_one_stem_are_an_error_row_not_a_silent_pick(tmp_path):
+    # --image-dir holding coins.jpg and coins.png: the first extension in a fixed order was read without a word,
+    # so the ccm score could come from another photo than the user meant.
+    from skimage import data as skdata
+
+    coins = skdata.coins()[::4, ::4]
+    for sub in ("gt", "pred", "im"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "coins.png"), ((coins > 110) * 255).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "pred" / "coins.png"), coins)
+    rgb = np.repeat(coins[..., None], 3, axis=2)
+    cv2.imwrite(str(tmp_path / "im" / "coins.png"), rgb)
+    kw = {"metrics": ("ccm",), "workers": 0, "progress": False, "skeleton_cache": False,
+          "image_dir": tmp_path / "im", "out_dir": tmp_path / "out"}  # the second run resumes the first
+    one = evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+    assert one.num_images == 1 and not one.errors
+    cv2.imwrite(str(tmp_path / "im" / "coins.jpg"), rgb[:, ::-1])
+    two = evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)
+    assert two.num_images == 0 and len(two.errors) == 1
+    assert ("`image_dir` holds several RGB images with the stem 'coins' (coins.png, coins.jpg); keep one per name"
+            in two.errors["coins"]), two.errors
