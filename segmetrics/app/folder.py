@@ -339,6 +339,36 @@ def _choose_executor(executor: str, workers: int) -> str:
     return "thread"
 
 
+def _warn_if_mask_in_alpha(pairs: Sequence[tuple[str, Path, Path]], first: int = 3) -> None:
+    """Warn once if one of the ``first`` predictions or GTs keeps its map in the alpha channel.
+
+    Alpha is ignored (as by OpenCV, pysodmetrics and the DIS scripts): a cut-out saved as colour channels of one
+    value with the mask in alpha reads as a constant map, and every score of it is wrong.
+    """
+    import warnings
+
+    import cv2
+
+    for role, index in (("prediction", 1), ("ground truth", 2)):
+        for pair in pairs[:first]:
+            path = pair[index]
+            try:
+                im = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+            except Exception:  # the evaluation reports unreadable files in its own rows
+                continue
+            if im is None or im.ndim != 3 or im.shape[2] not in (2, 4):
+                continue
+            colour, alpha = im[..., :-1], im[..., -1]
+            if np.ptp(alpha) > 0 and np.ptp(colour) == 0:
+                warnings.warn(
+                    f"the {role} {Path(path).name} has colour channels of one value and its map in the alpha channel, "
+                    "which is ignored: it is read as a constant map; write the mask as a grey image",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                return
+
+
 def _warn_if_maps_read_empty(pairs: Sequence[tuple[str, Path, Path]], color: str, first: int = 3) -> None:
     """Warn if one of the ``first`` GTs (or predictions) is not blank but reads as (almost) empty.
 
@@ -683,6 +713,7 @@ def evaluate_folder(
     if shard is not None:
         pairing.pairs = pairing.pairs[shard[0] :: shard[1]]
     _warn_if_maps_read_empty(pairing.pairs, color)
+    _warn_if_mask_in_alpha(pairing.pairs)
     executor = _choose_executor(executor, workers if len(pairing.pairs) > 1 else 0)
     dataset = dataset or default_names(pred_dir, gt_dir)[1]
     method = method or default_names(pred_dir, gt_dir)[0]

@@ -9,7 +9,8 @@ Conventions (also in the README's conventions table):
 * **16-bit** files are returned as ``float64`` ``v / 65535`` in ``[0, 1]``; a 16-bit ground truth is
   then foreground where its 8-bit level ``trunc(v / 65535 * 255)`` is ``> 128`` (the float rule of
   :func:`segmetrics._inputs.prepare_gt`).
-* **Colour** files (3 or 4 channels; alpha is ignored) are reduced to one channel by ``color``:
+* **Colour** files (3 or 4 channels; alpha is ignored, and `segmetrics eval` warns when a map is kept only in
+  alpha) are reduced to one channel by ``color``:
   ``"gray"`` (default) is OpenCV's ``BGR2GRAY`` (0.299 R + 0.587 G + 0.114 B, rounded), the
   conversion that PySODEvalToolkit's ``cv2.imread(..., IMREAD_GRAYSCALE)`` applies; ``"first"`` takes
   the first channel in RGB order (red), as the DIS script does after ``skimage.io.imread``. Both give

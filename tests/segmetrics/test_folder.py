@@ -463,3 +463,25 @@ def test_two_rgb_images_with_one_stem_are_an_error_row_not_a_silent_pick(tmp_pat
     assert two.num_images == 0 and len(two.errors) == 1
     assert ("`image_dir` holds several RGB images with the stem 'coins' (coins.png, coins.jpg); keep one per name"
             in two.errors["coins"]), two.errors
+
+
+def test_a_mask_kept_in_the_alpha_channel_is_warned_about(tmp_path):
+    # A cut-out saved as white colour channels with the mask in alpha reads (alpha ignored, as in OpenCV and
+    # pysodmetrics) as an all-255 map: the GT became a full mask and every score was wrong without a word.
+    from skimage import data as skdata
+
+    coins = skdata.coins()[::4, ::4]
+    mask = ((coins > 110) * 255).astype(np.uint8)
+    for sub in ("gt", "alpha_gt", "pred"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "gt" / "coins.png"), mask)
+    cv2.imwrite(str(tmp_path / "pred" / "coins.png"), coins)
+    rgba = np.dstack([np.full_like(mask, 255)] * 3 + [mask])
+    cv2.imwrite(str(tmp_path / "alpha_gt" / "coins.png"), rgba)
+    kw = {"metrics": ("mae",), "workers": 0, "progress": False, "skeleton_cache": False}
+    with pytest.warns(UserWarning, match=r"the ground truth coins.png has colour channels of one value and its map "
+                                         r"in the alpha channel, which is ignored"):
+        evaluate_folder(tmp_path / "pred", tmp_path / "alpha_gt", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate_folder(tmp_path / "pred", tmp_path / "gt", **kw)  # a plain grey GT: no warning
