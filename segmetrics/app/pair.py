@@ -134,14 +134,14 @@ def load_pair(
     if inputs is not None:
         inputs["pred"], inputs["gt"] = pred_fp, gt_fp
     if pred.shape != gt.shape:
-        if settings.resize == "pred-to-gt":
-            pred = resize_to(pred, gt.shape)
-        elif pred.shape == gt.shape[::-1]:
+        if pred.shape == gt.shape[::-1]:  # also under pred-to-gt, which would stretch it without a word
             raise ValueError(
                 f"size mismatch: pred {pred.shape[1]}x{pred.shape[0]} vs gt {gt.shape[1]}x{gt.shape[0]} "
                 "(W x H): the prediction is the GT turned by 90 degrees, e.g. predicted from a photo whose EXIF "
                 "orientation the model applied (files are read as stored); resizing would only stretch it"
             )
+        if settings.resize == "pred-to-gt":
+            pred = resize_to(pred, gt.shape)
         else:
             raise ValueError(
                 f"size mismatch: pred {pred.shape[1]}x{pred.shape[0]} vs gt {gt.shape[1]}x{gt.shape[0]} "

@@ -77,3 +77,8 @@ def test_a_prediction_turned_by_90_degrees_is_named_as_such(tmp_path):
     h, w = gt.shape
     assert f"size mismatch: pred {h}x{w} vs gt {w}x{h} (W x H)" in bad.error
     assert "turned by 90 degrees" in bad.error and "EXIF orientation" in bad.error
+    # --resize pred-to-gt stretched it silently to the GT's size (a score of a distorted map): refused as well
+    stretch = EvalSettings(metrics=("mae",), options=MetricOptions.make(("mae",)), resize="pred-to-gt")
+    assert "turned by 90 degrees" in evaluate_pair("b", tmp_path / "p.png", tmp_path / "g.png", stretch).error
+    cv2.imwrite(str(tmp_path / "small.png"), cv2.resize(gt, (w // 2, h // 2)))  # another size: still resized
+    assert not evaluate_pair("s", tmp_path / "small.png", tmp_path / "g.png", stretch).error
