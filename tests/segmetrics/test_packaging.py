@@ -74,3 +74,29 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path, monkeypatch, capsys):
     assert main(["plot", str(res), "--out", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ['segmetrics plot: error: plotting curves needs matplotlib: pip install "segloss-segmetrics[plot]"']
+
+
+def test_import_and_kernels_work_where_numba_cannot_write_its_cache(tmp_path):
+    # A read-only install (site-packages not writable) run by a user without a writable home (Docker's nobody,
+    # HOME=/nonexistent) leaves numba no cache folder: `@njit(cache=True)` raised "cannot cache function ...: no
+    # locator available" at decoration, so `import segmetrics` itself failed. Simulated with numba's locator
+    # override (IPythonCacheLocator finds nothing outside IPython); the kernels must compile uncached instead.
+    import os
+    import subprocess
+
+    import numba.core.config
+
+    if not hasattr(numba.core.config, "CACHE_LOCATOR_CLASSES"):
+        pytest.skip("this numba has no NUMBA_CACHE_LOCATOR_CLASSES override")
+    code = (
+        "import numpy as np, torch, segmetrics, segloss, segloss._cpu_ops as ops\n"
+        "m = np.zeros((9, 9), bool); m[2:5, 3:6] = True\n"
+        "a, b, lse = ops.pair_kl_maps_cpu(torch.zeros(1, 2, 4, 5))\n"
+        "print(int(segmetrics.squared_distance_transform(m).max()), float(a.sum()))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_DISABLE_JIT") and k != "NUMBA_CACHE_DIR"}
+    env["NUMBA_CACHE_LOCATOR_CLASSES"] = "IPythonCacheLocator"
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["25", "0.0"]
+    assert res.stderr.count("NUMBA_CACHE_DIR") == 2, res.stderr  # one warning per package, not one per kernel
