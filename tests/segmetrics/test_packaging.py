@@ -100,3 +100,12 @@ def test_import_and_kernels_work_where_numba_cannot_write_its_cache(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == ["25", "0.0"]
     assert res.stderr.count("NUMBA_CACHE_DIR") == 2, res.stderr  # one warning per package, not one per kernel
+
+
+def test_license_is_an_spdx_expression():
+    # `license = { text = "MIT" }` and the "License ::" classifier are deprecated by setuptools >= 77, which warns
+    # on every build that such projects stop building after 2027-02-18: an SPDX string, and the setuptools
+    # that reads it
+    assert PYPROJECT["project"]["license"] == "MIT"
+    assert not [c for c in PYPROJECT["project"]["classifiers"] if c.startswith("License ::")]
+    assert "setuptools>=77" in PYPROJECT["build-system"]["requires"]
