@@ -431,6 +431,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-untrained", action="store_true", help="skip the untrained-model row")
     p.add_argument("--out", type=output_dir, default="runs/can", help="checkpoints, config and results")
     a = p.parse_args(argv)
+    folder_only = [f"--{d.replace('_', '-')}" for d in ("val_data", "layout", "images", "masks", "ignore_value")
+                   if getattr(a, d) != p.get_default(d)]
+    if a.data is None and folder_only:
+        verb = "needs" if len(folder_only) == 1 else "need"
+        p.error(f"{', '.join(folder_only)} {verb} --data (an instance folder); the generated scenes do not use them")
     if a.size == 0 and a.batch != 1:
         p.error("--size must be > 0, or 0 (native resolution) with --batch 1")
     if a.size == 0 and a.data is None:

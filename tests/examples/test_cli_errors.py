@@ -212,6 +212,15 @@ def test_train_can_bad_flag_is_a_usage_error(argv, message, capsys):
     assert message in _usage_error(capsys, train_can.parse_args, argv)
 
 
+@pytest.mark.parametrize("argv", [["--val-data", "v"], ["--ignore-value", "255"], ["--layout", "instances"],
+                                  ["--masks", "gt"], ["--images", "im", "--val-data", "v"]])
+def test_train_can_folder_flags_without_data_are_a_usage_error(argv, capsys):
+    # without --data the run trained and evaluated on the generated scenes and ignored these flags silently:
+    # `--val-data mine` printed results that looked like results on the user's folder
+    msg = _usage_error(capsys, train_can.parse_args, argv)
+    assert "--data (an instance folder)" in msg and all(f in msg for f in argv if f.startswith("--")), msg
+
+
 def _coins_instance_folder(root, stems):
     """An instance folder for train_can: ``images/<stem>.png`` (a 48² crop of skimage's coins) and its mask."""
     (root / "images").mkdir(parents=True)
