@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -80,7 +81,15 @@ from cli_args import (
 )
 from dis_synth import MIN_SIZE, generate_scene
 
-from segloss import HindsightLoss, RankedDiversityLoss, SelectionLoss, ranked_diversity_weights, shuffle_outputs
+from segloss import (
+    HindsightLoss,
+    RankedDiversityLoss,
+    SelectionLoss,
+    ranked_diversity_weights,
+    set_value_checks,
+    shuffle_outputs,
+)
+from segloss._validation import value_checks_enabled
 from segmetrics.app.image_io import ImageReadError
 from segmetrics.app.report import format_table
 from segmetrics.interactive import InteractiveEvaluator, load_instances
@@ -314,22 +323,33 @@ def _optimise(label: str, net: torch.nn.Module, loss_of: Callable[[dict], torch.
               total: int, lr: float, args: argparse.Namespace, device: torch.device) -> list[float]:
     """Adam on ``net`` over ``batches``; the loss is accumulated on the device and read once per logging window.
 
-    Returns the mean loss of each logging window.
+    The losses check their inputs (one host read) on the first batch only; a loss that is not finite at a
+    logging step ends the run with one line naming the learning rate flag. Returns the mean loss of each
+    logging window.
     """
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
-    for step, b in enumerate(batches, 1):
-        loss = loss_of(b)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        window += loss.detach()
-        if step % args.log_every == 0 or step == total:
-            n = (step - 1) % args.log_every + 1
-            history.append(float(window) / n)
-            window.zero_()
-            print(f"  {label} step {step:5d}/{total}  loss {history[-1]:.4f}  ({time.perf_counter() - t0:.0f} s)",
-                  flush=True)
+    checks = value_checks_enabled()  # the losses' input checks read the host: run them on the first batch only
+    try:
+        for step, b in enumerate(batches, 1):
+            loss = loss_of(b)
+            set_value_checks(False)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            window += loss.detach()
+            if step % args.log_every == 0 or step == total:
+                n = (step - 1) % args.log_every + 1
+                history.append(float(window) / n)
+                window.zero_()
+                if not math.isfinite(history[-1]):
+                    flag = "--lr" if label == "f" else "--g-lr"
+                    raise SystemExit(f"{label}: the loss is not finite at step {step} ({history[-1]}); "
+                                     f"lower {flag} (now {lr:g})")
+                print(f"  {label} step {step:5d}/{total}  loss {history[-1]:.4f}  "
+                      f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    finally:
+        set_value_checks(checks)
     return history
 
 
@@ -494,6 +514,7 @@ def _main(argv: Sequence[str] | None = None) -> dict:
         ev = evaluate(InteractiveCAN(f, mode="first", device=device), val, args)
         rows.append(_Row("untrained f, output 1", dataset, ev))
 
+    t_train = time.perf_counter()
     print(f"training f (M = {args.outputs}, {args.loss} loss) for {args.steps} steps of batch {args.batch}")
     summary["f_loss"] = train_f(f, train, args, device)
     torch.save(f.state_dict(), out / "f.pt")
@@ -501,7 +522,7 @@ def _main(argv: Sequence[str] | None = None) -> dict:
         print(f"training g for {args.g_steps} steps")
         summary["g_loss"] = train_g(g, f, train, args, device)
         torch.save(g.state_dict(), out / "g.pt")
-    summary["train_seconds"] = time.perf_counter() - t_start
+    summary["train_seconds"] = time.perf_counter() - t_train
 
     variants = [("f + g (selected output)", InteractiveCAN(f, g, "select", device))] if g is not None else []
     variants.append(("f, output 1" if args.outputs > 1 else "f (M = 1)", InteractiveCAN(f, None, "first", device)))

@@ -324,3 +324,46 @@ def test_a_voc_style_folder_ignores_its_void_band(tmp_path):
 
     ev = train_can.evaluate(Oracle(), objects, args)
     assert [r.ious for r in ev.results] == [(1.0,), (1.0,)]
+
+
+def test_training_steps_make_no_host_read_and_train_seconds_count_training_only(tmp_path, monkeypatch):
+    """Two things the summary / the training step got wrong:
+    - every step of f and g ran the losses' value checks (a host read per step, which a training step must not
+      make); they now check the first batch of each network only (the pipeline), and are back on after the run;
+    - ``train_seconds`` started before the untrained model's evaluation, so it counted that evaluation too."""
+    import time
+
+    import segloss._validation as validation
+
+    calls = []
+    real = validation.value_checks_enabled
+    monkeypatch.setattr(validation, "value_checks_enabled", lambda: calls.append(real()) or calls[-1])
+    real_evaluate, real_train_f = train_can.evaluate, train_can.train_f
+    spans = {}
+
+    def slow_evaluate(model, objects, args):
+        if not spans:  # the untrained model's evaluation, before any training
+            time.sleep(1.0)
+        return real_evaluate(model, objects, args)
+
+    def timed_train_f(*a):
+        t0 = time.perf_counter()
+        try:
+            return real_train_f(*a)
+        finally:
+            spans["f"] = time.perf_counter() - t0
+
+    monkeypatch.setattr(train_can, "evaluate", slow_evaluate)
+    monkeypatch.setattr(train_can, "train_f", timed_train_f)
+    summary = train_can.main([*TINY, "--steps", "3", "--g-steps", "3", "--out", str(tmp_path)])
+    assert len(calls) >= 6 and calls.count(True) == 2, calls  # the first step of f and of g
+    assert real()  # restored
+    assert spans["f"] <= summary["train_seconds"] <= summary["total_seconds"] - 1.0
+
+
+def test_a_diverging_run_stops_with_one_line_naming_the_learning_rate(tmp_path):
+    # with the value checks on every step, NaN logits ended the run with a traceback from inside the loss
+    with pytest.raises(SystemExit) as exc:
+        train_can.main([*TINY, "--lr", "1e30", "--steps", "3", "--no-untrained", "--out", str(tmp_path)])
+    msg = str(exc.value.code)
+    assert "\n" not in msg and msg.startswith("f: the loss is not finite at step") and "--lr" in msg, msg
