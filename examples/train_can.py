@@ -35,8 +35,8 @@ instead and evaluates its first output (no ``g``); ``--outputs 1`` is the paper'
 Real data: ``--data ROOT`` reads a :func:`segmetrics.interactive.load_instances` folder (``images/`` +
 ``masks/``; ``--layout instances`` for SBD/VOC-style id maps, whose other objects then feed negative
 strategy (c); ``--ignore-value`` for GrabCut's 128 band or VOC's 255 void); ``--val-data`` another one
-for the evaluation (default: every 10th instance of ``--data``, left out of training). ``--size 0`` keeps
-the native resolution (then ``--batch 1``, as the paper: Adam 1e-4, batch 1, 100 epochs over SBD). The
+for the evaluation (default: every 10th image of ``--data``, all its objects, left out of training).
+``--size 0`` keeps the native resolution (then ``--batch 1``, as the paper: Adam 1e-4, batch 1, 100 epochs over SBD). The
 paper's "with hypercolumns" model needs a VGG-19 you have locally, see ``can_model.py``.
 
 Training clicks (Xu et al. 2016, "Deep Interactive Object Selection", as the paper uses; distances in
@@ -185,16 +185,18 @@ class _Objects:
                                         min_area=args.min_area, ignore_value=args.ignore_value)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"{flag}: {exc}") from None
-            if args.val_data is None:
-                keep = [i for i in range(len(folder)) if (i % 10 == 9) == (split == "val")]
-                self.index = keep
+            if args.val_data is None:  # every 10th image held out, with all its objects (id maps: several)
+                image_rank: dict[Path, int] = {}
+                ranks = [image_rank.setdefault(e.image, len(image_rank)) for e in folder._entries]
+                self.index = [i for i, r in enumerate(ranks) if (r % 10 == 9) == (split == "val")]
             else:
                 self.index = list(range(len(folder)))
             self.flag, self.root = flag, root
             if not self.index:
                 raise ValueError(f"--data: {root} has {len(folder)} instance(s) of at least --min-area "
-                                 f"{args.min_area} pixels; every 10th is held out for the {split} split, so it "
-                                 "needs at least 10 (or give --val-data)")
+                                 f"{args.min_area} pixels in {len({e.image for e in folder._entries})} image(s); "
+                                 f"every 10th image is held out for the {split} split, so it needs at least 10 "
+                                 "(or give --val-data)")
             self.folder = folder
             self.n = len(self.index)
         else:
@@ -401,7 +403,7 @@ class _Row:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", help="instance folder (images/ + masks/) instead of the generated scenes")
-    p.add_argument("--val-data", help="instance folder for the evaluation (default: every 10th of --data)")
+    p.add_argument("--val-data", help="instance folder for the evaluation (default: every 10th image of --data)")
     p.add_argument("--layout", choices=("binary", "instances"), default="binary")
     p.add_argument("--images", default="images")
     p.add_argument("--masks", default="masks")

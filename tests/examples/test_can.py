@@ -367,3 +367,24 @@ def test_a_diverging_run_stops_with_one_line_naming_the_learning_rate(tmp_path):
         train_can.main([*TINY, "--lr", "1e30", "--steps", "3", "--no-untrained", "--out", str(tmp_path)])
     msg = str(exc.value.code)
     assert "\n" not in msg and msg.startswith("f: the loss is not finite at step") and "--lr" in msg, msg
+
+
+def test_held_out_split_of_an_id_map_folder_keeps_each_image_on_one_side(tmp_path):
+    """--data without --val-data held out every 10th *instance*: with id maps (two objects per image) image 4's
+    second object was a validation object while its first was trained on, with the validation object itself
+    as a negative-click region (strategy c). The split is by image now (binary folders: one image per instance,
+    so unchanged)."""
+    root = tmp_path / "ids"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    coins = np.dstack([data.coins()[:40, :40]] * 3)
+    for i in range(10):
+        ids = np.zeros((40, 40), np.uint8)
+        ids[2:18, 2:18], ids[22:38, 20:38] = 1, 2
+        Image.fromarray(coins).save(root / "images" / f"{i}.png")
+        Image.fromarray(ids).save(root / "masks" / f"{i}.png")
+    args = train_can.parse_args(["--data", str(root), "--layout", "instances", "--min-area", "10"])
+    names = {s: {train_can._Objects(args, s).get(i)[0] for i in range(len(train_can._Objects(args, s)))}
+             for s in ("train", "val")}
+    assert names["val"] == {"9#1", "9#2"}, names
+    assert len(names["train"]) == 18 and not {n.split("#")[0] for n in names["train"]} & {"9"}
