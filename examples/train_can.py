@@ -496,13 +496,13 @@ def _main(argv: Sequence[str] | None = None) -> dict:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     torch.manual_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(vars(args), indent=1))
     try:
         train, val = _Objects(args, "train"), _Objects(args, "val")
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    out = Path(args.out)  # written once the data is known to be usable: a refused run leaves --out as it was
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(vars(args), indent=1))
     dataset = "generated" if args.data is None else Path(args.data).name
     print(f"data: {dataset}, {len(train)} training objects/scenes, {len(val)} validation objects, size {args.size}")
 

@@ -242,6 +242,17 @@ def test_train_can_small_or_missing_instance_folder_is_named(tmp_path):
     assert msg.startswith("--val-data: ") and "nowhere" in msg, msg
 
 
+def test_train_can_refused_data_leaves_an_earlier_run_in_out_untouched(tmp_path):
+    # config.json was written before --data was checked: a typo in --data, with --out at an earlier run's folder,
+    # replaced that run's config.json with the config of a run that never started (next to the old f.pt, summary)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text('{"earlier": 1}')
+    msg = _file_error(train_can.main, ["--data", str(tmp_path / "typo"), "--width", "4", "--out", str(out)])
+    assert msg.startswith("--data: ") and "typo" in msg, msg
+    assert (out / "config.json").read_text() == '{"earlier": 1}'
+
+
 # ---------------------------------------------------------------------------------------------- dis_synth, bench
 
 
