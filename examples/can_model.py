@@ -323,7 +323,8 @@ class InteractiveCAN:
             models) or ``"oracle"`` (the output closest to ``gt``: the hindsight bound, not a real model).
         device: where to run.
 
-    For ``"oracle"`` set :attr:`gt` to the instance's ground truth before evaluating it.
+    For ``"oracle"`` set :attr:`gt` to the instance's ground truth before evaluating it, and :attr:`ignore` to
+    its ignored pixels (``None``: none), which are left out of the oracle's IoU as they are out of the NoC IoU.
     """
 
     MODES = ("select", "first", "oracle")
@@ -336,6 +337,7 @@ class InteractiveCAN:
             raise ValueError("`mode='select'` needs the selection network `g`")
         self.f, self.g, self.mode, self.device = f.eval(), (g.eval() if g is not None else None), mode, device
         self.gt: np.ndarray | None = None
+        self.ignore: np.ndarray | None = None
 
     @torch.no_grad()
     def probabilities(self, image: np.ndarray, clicks: Sequence) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -359,6 +361,8 @@ class InteractiveCAN:
                                  "instance's mask before calling the model")
             gt = torch.as_tensor(self.gt, device=probs.device).bool()
             masks = probs > 0.5
+            if self.ignore is not None:
+                masks = masks & ~torch.as_tensor(self.ignore, device=probs.device).bool()
             inter = (masks & gt).flatten(1).sum(1)
             union = (masks | gt).flatten(1).sum(1).clamp(min=1)
             k = int((inter / union).argmax())

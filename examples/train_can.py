@@ -384,7 +384,7 @@ def evaluate(model: InteractiveCAN, objects: _Objects, args: argparse.Namespace)
     ev = InteractiveEvaluator(protocol=args.protocol, max_clicks=args.max_clicks, seed=args.seed)
     for i in range(len(objects)):
         name, image, gt, _, ignore = objects.get(i)
-        model.gt = gt
+        model.gt, model.ignore = gt, ignore  # the oracle's choice, like the IoU, leaves the ignored pixels out
         ev.update(model, image, gt, name=name, ignore=ignore)
     return ev
 
