@@ -34,10 +34,10 @@ instead and evaluates its first output (no ``g``); ``--outputs 1`` is the paper'
 
 Real data: ``--data ROOT`` reads a :func:`segmetrics.interactive.load_instances` folder (``images/`` +
 ``masks/``; ``--layout instances`` for SBD/VOC-style id maps, whose other objects then feed negative
-strategy (c); ``--ignore-value`` for GrabCut's 128 band or VOC's 255 void); ``--val-data`` another one
-for the evaluation (default: every 10th image of ``--data``, all its objects, left out of training).
-``--size 0`` keeps the native resolution (then ``--batch 1``, as the paper: Adam 1e-4, batch 1, 100 epochs over
-SBD). The paper's "with hypercolumns" model needs a VGG-19 you have locally, see ``can_model.py``.
+strategy (c); ``--ignore-value`` for GrabCut's 128 band or VOC's 255 void, left out of the losses, the
+clicks and the IoU); ``--val-data`` another one for the evaluation (default: every 10th image of ``--data``,
+all its objects, left out of training). ``--size 0`` keeps the native resolution (then ``--batch 1``, as the
+paper: Adam 1e-4, batch 1, 100 epochs over SBD). The paper's "with hypercolumns" model needs a VGG-19 you have locally, see ``can_model.py``.
 
 Training clicks (Xu et al. 2016, "Deep Interactive Object Selection", as the paper uses; distances in
 pixels, scaled down here for the small default images): ``n ~ U{1..pos_max}`` positives uniform among
@@ -95,6 +95,7 @@ from segmetrics.app.report import format_table
 from segmetrics.interactive import InteractiveEvaluator, load_instances
 
 VAL_OFFSET = 1_000_000  # generated validation scenes use indices from here: never a training scene
+IGNORE = 2  # training-target value of the --ignore-value pixels: every loss gets it as `ignore_index`
 TABLE_COLUMNS = ("noc@85", "noc@90", "nof@85", "nof@90", "miou@1", "miou@3", "miou@5", "miou@10", "spc")
 
 
@@ -146,12 +147,15 @@ def _farthest(rng: np.random.Generator, candidates: np.ndarray, n: int) -> list[
 
 def sample_clicks(rng: np.random.Generator, gt: np.ndarray, others: np.ndarray | None, *, pos_max: int = 5,
                   neg_max: int = 8, margin: float = 2.0, step: float = 5.0, band: float = 10.0,
-                  no_neg: float = 0.2) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Positive and negative training clicks of one object (see the module docstring)."""
+                  no_neg: float = 0.2, ignore: np.ndarray | None = None
+                  ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Positive and negative training clicks of one object (see the module docstring); none on ``ignore``."""
     pos = _inside(rng, gt, int(rng.integers(1, pos_max + 1)), margin, step)
     if rng.random() < no_neg:
         return pos, []
     dist_out = ndimage.distance_transform_edt(~gt)
+    if ignore is not None:
+        dist_out[ignore] = 0  # never a background or band candidate
     strategies = ["background", "band"] + (["objects"] if others is not None and others.any() else [])
     strategy = strategies[int(rng.integers(len(strategies)))]
     if strategy == "background":
@@ -272,10 +276,13 @@ class ClickSamples(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         a = self.args
-        _, image, gt, others, _ = self.objects.get(i)
+        _, image, gt, others, ignore = self.objects.get(i)
         rng = np.random.default_rng([a.seed, i, 11])
         pos, neg = sample_clicks(rng, gt, others, pos_max=a.pos_max, neg_max=a.neg_max, margin=a.margin,
-                                 step=a.step, band=a.band, no_neg=a.no_neg)
+                                 step=a.step, band=a.band, no_neg=a.no_neg, ignore=ignore)
+        target = gt.astype(np.float32)
+        if ignore is not None:
+            target[ignore] = IGNORE
         pmap = np.zeros(gt.shape, np.float32)
         nmap = np.zeros(gt.shape, np.float32)
         for y, x in pos:
@@ -284,7 +291,7 @@ class ClickSamples(Dataset):
             nmap[y, x] = 1
         return {
             "x": torch.from_numpy(encode_clicks(image, pos, neg)),
-            "gt": torch.from_numpy(gt.astype(np.float32)),
+            "gt": torch.from_numpy(target),
             "pos": torch.from_numpy(pmap),
             "neg": torch.from_numpy(nmap),
         }
@@ -309,9 +316,9 @@ def _cl(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 def train_f(f: SegmentationCAN, objects: _Objects, args: argparse.Namespace, device: torch.device) -> list[float]:
     """Train ``f`` for ``args.steps`` steps; returns the mean loss of each logging window."""
     if args.loss == "rdl":
-        crit = RankedDiversityLoss(lambda_base=args.lambda_base, click_normalization="clicks")
+        crit = RankedDiversityLoss(lambda_base=args.lambda_base, click_normalization="clicks", ignore_index=IGNORE)
     else:
-        crit = HindsightLoss(click_normalization="clicks", lambda_base=args.lambda_base or None)
+        crit = HindsightLoss(click_normalization="clicks", lambda_base=args.lambda_base or None, ignore_index=IGNORE)
     f.train()
 
     def loss_of(b: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -358,7 +365,7 @@ def _optimise(label: str, net: torch.nn.Module, loss_of: Callable[[dict], torch.
 def train_g(g: SelectionCAN, f: SegmentationCAN, objects: _Objects, args: argparse.Namespace,
             device: torch.device) -> list[float]:
     """Train ``g`` on the shuffled outputs of the frozen ``f``; returns the mean loss of each logging window."""
-    crit = SelectionLoss()
+    crit = SelectionLoss(ignore_index=IGNORE)
     f.eval()
     g.train()
     gen = torch.Generator().manual_seed(args.seed)
@@ -408,8 +415,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--images", default="images")
     p.add_argument("--masks", default="masks")
     p.add_argument("--ignore-value", type=nonnegative_int,
-                   help="mask value of ignored pixels (GrabCut 128, VOC id maps 255): left out of the NoC IoU\n"
-                        "and never clicked")
+                   help="mask value of ignored pixels (GrabCut 128, VOC id maps 255): left out of the training\n"
+                        "losses and the NoC IoU, and never clicked")
     p.add_argument("--size", type=nonnegative_int, default=48,
                    help="square training / evaluation size; 0 = native (batch 1)")
     p.add_argument("--objects", type=positive_int, default=3, help="objects per generated scene")

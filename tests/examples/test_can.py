@@ -417,3 +417,34 @@ def test_hindsight_oracle_leaves_the_ignored_pixels_out_of_its_choice():
     args = train_can.parse_args(["--size", "32", "--val-instances", "1", "--max-clicks", "1", "--min-area", "10"])
     train_can.evaluate(Recorder(), train_can._Objects(args, "val"), args)
     assert seen == [None]  # evaluate() hands the instance's ignore mask (none for generated scenes) to the model
+
+
+def test_training_on_a_voc_style_folder_leaves_the_void_band_out(tmp_path):
+    """--ignore-value kept the void band out of the evaluation only: training targets marked it background (the
+    losses pushed every output to shrink off it) and negative clicks (strategies a and b) landed on it."""
+    from scipy import ndimage
+
+    coins = data.coins()[:96, :128]
+    ids = np.zeros(coins.shape, np.uint8)
+    ids[20:50, 20:60], ids[55:90, 70:120] = 1, 2
+    void = ndimage.binary_dilation(ids > 0, iterations=4) & ~ndimage.binary_erosion(ids > 0, iterations=2)
+    ids[void] = 255
+    root = tmp_path / "voc"
+    for sub, arr in (("images", np.dstack([coins] * 3)), ("masks", ids)):
+        (root / sub).mkdir(parents=True)
+        Image.fromarray(arr).save(root / sub / "a.png")
+    argv = ["--data", str(root), "--val-data", str(root), "--layout", "instances", "--ignore-value", "255",
+            "--size", "0", "--batch", "1", "--g-batch", "1", "--band", "6", "--no-neg", "0"]
+    args = train_can.parse_args(argv)
+    samples = train_can.ClickSamples(train_can._Objects(args, "train"), 40, args)
+    negatives = 0
+    for i in range(len(samples)):
+        b = samples[i]
+        assert (b["gt"][torch.from_numpy(void)] == train_can.IGNORE).all()
+        assert set(b["gt"][torch.from_numpy(~void)].unique().tolist()) <= {0.0, 1.0}
+        assert not b["neg"][torch.from_numpy(void)].any() and not b["pos"][torch.from_numpy(void)].any()
+        negatives += int(b["neg"].sum())
+    assert negatives > 40
+    tiny = ["--steps", "2", "--g-steps", "2", "--max-clicks", "2", "--width", "4", "--no-untrained"]
+    summary = train_can.main([*argv, *tiny, "--out", str(tmp_path / "run")])
+    assert all(np.isfinite(summary["f_loss"])) and all(np.isfinite(summary["g_loss"]))
