@@ -37,7 +37,8 @@ Real data: ``--data ROOT`` reads a :func:`segmetrics.interactive.load_instances`
 strategy (c); ``--ignore-value`` for GrabCut's 128 band or VOC's 255 void, left out of the losses, the
 clicks and the IoU); ``--val-data`` another one for the evaluation (default: every 10th image of ``--data``,
 all its objects, left out of training). ``--size 0`` keeps the native resolution (then ``--batch 1``, as the
-paper: Adam 1e-4, batch 1, 100 epochs over SBD). The paper's "with hypercolumns" model needs a VGG-19 you have locally, see ``can_model.py``.
+paper: Adam 1e-4, batch 1, 100 epochs over SBD). The paper's "with hypercolumns" model needs a VGG-19 you have
+locally, see ``can_model.py``.
 
 Training clicks (Xu et al. 2016, "Deep Interactive Object Selection", as the paper uses; distances in
 pixels, scaled down here for the small default images): ``n ~ U{1..pos_max}`` positives uniform among
