@@ -45,6 +45,23 @@ positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
 
 
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """Type of an integer flag in ``[low, high]``."""
+    expect = f"an integer in [{low}, {high}]"
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {expect}; got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {expect}; got {text!r}")
+        return value
+
+    convert.__name__ = expect
+    return convert
+
+
 def float_in(low: float, high: float = math.inf, *, low_open: bool = False,
              high_open: bool = False) -> Callable[[str], float]:
     """Type of a finite float flag in the interval from ``low`` to ``high`` (closed ends unless ``*_open``)."""

@@ -71,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from can_model import InteractiveCAN, SegmentationCAN, SelectionCAN, encode_clicks, selection_width
 from cli_args import (
+    int_in,
     nonnegative_float,
     nonnegative_int,
     output_dir,
@@ -254,12 +255,18 @@ class _Objects:
             if ignore is not None:
                 ignore = ignore & ~gt  # the resize's rescued object pixel stays an object pixel
             return inst.name, image, gt, others, ignore
-        index = i % self.n + (VAL_OFFSET if self.split == "val" else 0)
-        image, inst = generate_scene(index, a.size, a.seed, n_objects=a.objects)
-        ids, counts = np.unique(inst[inst > 0], return_counts=True)
+        first = i % self.n + (VAL_OFFSET if self.split == "val" else 0)
+        for attempt in range(100):  # a tiny scene can hide all its objects: the next one, in a range of its own
+            index = first + 2 * VAL_OFFSET * attempt
+            image, inst = generate_scene(index, a.size, a.seed, n_objects=a.objects)
+            ids, counts = np.unique(inst[inst > 0], return_counts=True)
+            if ids.size:
+                break
+        else:
+            raise ValueError(f"--size {a.size}: 100 generated scenes in a row have no visible object")
         ok = ids[counts >= a.min_area]
         if ok.size == 0:  # every object below the minimum area: take the largest
-            ok = ids[counts == counts.max()] if ids.size else np.array([0])
+            ok = ids[counts == counts.max()]
         rng = np.random.default_rng([a.seed, index, 7])
         k = int(ok[rng.integers(ok.size)])
         gt = inst == k
@@ -421,8 +428,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", type=nonnegative_int, default=48,
                    help="square training / evaluation size; 0 = native (batch 1)")
     p.add_argument("--objects", type=positive_int, default=3, help="objects per generated scene")
-    p.add_argument("--train-scenes", type=positive_int, default=2000, help="generated training scenes")
-    p.add_argument("--val-instances", type=positive_int, default=24, help="generated validation objects")
+    p.add_argument("--train-scenes", type=int_in(1, VAL_OFFSET), default=2000, help="generated training scenes")
+    p.add_argument("--val-instances", type=int_in(1, VAL_OFFSET), default=24, help="generated validation objects")
     p.add_argument("--min-area", type=positive_int, default=40,
                    help="smallest object (pixels) to train / evaluate on")
     p.add_argument("--outputs", type=positive_int, default=6, help="M, the number of segmentations of f")

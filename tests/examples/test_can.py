@@ -448,3 +448,23 @@ def test_training_on_a_voc_style_folder_leaves_the_void_band_out(tmp_path):
     tiny = ["--steps", "2", "--g-steps", "2", "--max-clicks", "2", "--width", "4", "--no-untrained"]
     summary = train_can.main([*argv, *tiny, "--out", str(tmp_path / "run")])
     assert all(np.isfinite(summary["f_loss"])) and all(np.isfinite(summary["g_loss"]))
+
+
+def test_a_generated_scene_without_any_object_is_replaced():
+    """At --size 16 a scene can come out with no visible object (scene 27 of seed 0 with --objects 1): the
+    "object" was then instance 0, the whole background, trained on and evaluated as `scene27#0`."""
+    args = train_can.parse_args(["--size", "16", "--objects", "1", "--train-scenes", "30", "--min-area", "1"])
+    objects = train_can._Objects(args, "train")
+    name, image, gt, _, _ = objects.get(27)
+    assert not name.endswith("#0") and 0 < gt.sum() < gt.size and image.shape == (16, 16, 3), name
+    assert objects.get(27)[0] == name  # still a function of the index
+
+
+@pytest.mark.parametrize("flag", ["--train-scenes", "--val-instances"])
+def test_generated_scene_counts_stay_below_the_validation_offset(flag, capsys):
+    # --train-scenes above 1,000,000 reached the validation scenes' indices: validation scenes were trained on
+    with pytest.raises(SystemExit) as exc:
+        train_can.parse_args([flag, str(train_can.VAL_OFFSET + 1)])
+    assert exc.value.code == 2
+    assert f"argument {flag}: must be an integer in [1, {train_can.VAL_OFFSET}]" in capsys.readouterr().err
+    assert getattr(train_can.parse_args([flag, str(train_can.VAL_OFFSET)]), flag[2:].replace("-", "_")) > 0
