@@ -27,7 +27,10 @@ alone (most outputs dead) ``g`` does learn (1.73 -> 1.23 in 150 steps).
 3. both are evaluated on held-out scenes with :mod:`segmetrics.interactive` (RITM clicker, 20 clicks,
    threshold 0.49), next to the untrained model, ``f``'s first output without ``g`` and the hindsight
    oracle (the output closest to the ground truth: an upper bound for ``g``, not a usable model), and the
-   table (NoC@85, NoC@90, NoF, mIoU@1/3/5/10, seconds per click) is printed and written to ``--out``.
+   table (NoC@85, NoC@90, NoF, mIoU@1/3/5/10, seconds per click) is printed and written to ``--out``:
+   ``table.txt``, ``summary.json`` (arguments, loss curves, every row's metrics, timings), one folder per
+   row with its ``results.json`` and ``per_instance.csv`` (``segmetrics table`` reads them), ``config.json``,
+   and the weights ``f.pt`` / ``g.pt``.
 
 ``--loss rdl`` trains ``f`` with the ranked diversity loss (eq. 7, :class:`segloss.RankedDiversityLoss`)
 instead and evaluates its first output (no ``g``); ``--outputs 1`` is the paper's "without diversity".
@@ -526,10 +529,15 @@ def _main(argv: Sequence[str] | None = None) -> dict:
     g = (SelectionCAN(args.outputs, args.g_width, shared=not args.g_paper_layout).to(device)
          .to(memory_format=torch.channels_last) if use_g else None)
     rows, summary = [], {"args": vars(args)}
+
+    def record(name: str, ev: InteractiveEvaluator) -> None:  # a table row, and its results.json in --out
+        rows.append(_Row(name, dataset, ev))
+        safe = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+        ev.save(out / safe, method=name, dataset=dataset, plot=False)
+
     t_start, cpu_start = time.perf_counter(), time.process_time()
     if not args.no_untrained:
-        ev = evaluate(InteractiveCAN(f, mode="first", device=device), val, args)
-        rows.append(_Row("untrained f, output 1", dataset, ev))
+        record("untrained f, output 1", evaluate(InteractiveCAN(f, mode="first", device=device), val, args))
 
     t_train = time.perf_counter()
     print(f"training f (M = {args.outputs}, {args.loss} loss) for {args.steps} steps of batch {args.batch}")
@@ -546,12 +554,11 @@ def _main(argv: Sequence[str] | None = None) -> dict:
     if args.outputs > 1:
         variants.append(("f, hindsight oracle (bound)", InteractiveCAN(f, None, "oracle", device)))
     for name, model in variants:
-        ev = evaluate(model, val, args)
-        rows.append(_Row(name, dataset, ev))
-        safe = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-        ev.save(out / safe, method=name, dataset=dataset, plot=False)
+        record(name, evaluate(model, val, args))
+    table = format_table(rows, columns=TABLE_COLUMNS, digits=3)
     print()
-    print(format_table(rows, columns=TABLE_COLUMNS, digits=3))
+    print(table)
+    (out / "table.txt").write_text(table + "\n", encoding="utf-8")
     summary["results"] = {r.method: r.metrics for r in rows}
     summary["total_seconds"] = time.perf_counter() - t_start
     summary["cpu_seconds"] = time.process_time() - cpu_start  # all threads: compare runs on a busy machine

@@ -468,3 +468,15 @@ def test_generated_scene_counts_stay_below_the_validation_offset(flag, capsys):
     assert exc.value.code == 2
     assert f"argument {flag}: must be an integer in [1, {train_can.VAL_OFFSET}]" in capsys.readouterr().err
     assert getattr(train_can.parse_args([flag, str(train_can.VAL_OFFSET)]), flag[2:].replace("-", "_")) > 0
+
+
+def test_every_row_of_the_printed_table_is_written_to_out(tmp_path, capsys):
+    """The docstring says the table is printed and written to --out: the untrained model's row was printed and in
+    summary.json but had no results.json (so `segmetrics table` over --out lost it), and the table itself was not
+    written."""
+    summary = train_can.main([*TINY, "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    saved = sorted(p.parent.name for p in tmp_path.glob("*/results.json"))
+    assert len(saved) == len(summary["results"]) == 4 and "untrained_f__output_1" in saved, saved
+    table = (tmp_path / "table.txt").read_text()
+    assert table.strip() and table.strip() in printed
