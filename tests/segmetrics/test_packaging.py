@@ -109,3 +109,29 @@ def test_license_is_an_spdx_expression():
     assert PYPROJECT["project"]["license"] == "MIT"
     assert not [c for c in PYPROJECT["project"]["classifiers"] if c.startswith("License ::")]
     assert "setuptools>=77" in PYPROJECT["build-system"]["requires"]
+
+
+def test_wheel_holds_every_module_the_typing_markers_and_the_console_script(tmp_path):
+    # what `pip install` gives a user: built from a copy of the sources (no build/ or egg-info in the checkout)
+    import shutil
+    import subprocess
+    import zipfile
+
+    pytest.importorskip("setuptools", minversion="77")  # the SPDX `license` string (test above)
+    src = tmp_path / "src"
+    for name in ("segloss", "segmetrics"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.nb[ci]"))
+    expected = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()}
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    code = "import sys; from setuptools import build_meta as b; print(b.build_wheel(sys.argv[1]))"
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "dist")], cwd=src, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    wheel = zipfile.ZipFile(tmp_path / "dist" / res.stdout.split()[-1])
+    names = set(wheel.namelist())
+    assert expected - names == set()
+    assert {"segloss/py.typed", "segmetrics/py.typed"} <= names
+    info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "segmetrics = segmetrics.app.cli:main" in wheel.read(info).decode()
+    assert not [n for n in names if n.split("/")[0] in ("examples", "tests", "benchmarks")]
