@@ -521,14 +521,15 @@ def _main(argv: Sequence[str] | None = None) -> dict:
     out = Path(args.out)  # written once the data is known to be usable: a refused run leaves --out as it was
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(vars(args), indent=1))
-    dataset = "generated" if args.data is None else Path(args.data).name
+    # the rows' dataset: the evaluated folder's name (resolved: `--data .` has none)
+    dataset = "generated" if args.data is None else (Path(args.val_data or args.data).resolve().name or "data")
     print(f"data: {dataset}, {len(train)} training objects/scenes, {len(val)} validation objects, size {args.size}")
 
     f = SegmentationCAN(args.outputs, args.width).to(device).to(memory_format=torch.channels_last)
     use_g = args.loss == "hindsight" and args.outputs > 1
     g = (SelectionCAN(args.outputs, args.g_width, shared=not args.g_paper_layout).to(device)
          .to(memory_format=torch.channels_last) if use_g else None)
-    rows, summary = [], {"args": vars(args)}
+    rows, summary = [], {"args": vars(args), "dataset": dataset}
 
     def record(name: str, ev: InteractiveEvaluator) -> None:  # a table row, and its results.json in --out
         rows.append(_Row(name, dataset, ev))

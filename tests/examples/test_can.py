@@ -480,3 +480,24 @@ def test_every_row_of_the_printed_table_is_written_to_out(tmp_path, capsys):
     assert len(saved) == len(summary["results"]) == 4 and "untrained_f__output_1" in saved, saved
     table = (tmp_path / "table.txt").read_text()
     assert table.strip() and table.strip() in printed
+
+
+def test_rows_name_the_evaluated_folder(tmp_path, monkeypatch):
+    """The dataset column named --data's last path part even when the rows were evaluated on --val-data, and it was
+    empty for `--data .`."""
+    import dis_synth
+
+    for name in ("train_set", "val_set"):
+        for sub in ("images", "masks"):
+            (tmp_path / name / sub).mkdir(parents=True)
+        for i in range(2):
+            image, inst = dis_synth.generate_scene(i, 32, n_objects=1)
+            Image.fromarray(image).save(tmp_path / name / "images" / f"{i}.png")
+            Image.fromarray(((inst > 0) * 255).astype(np.uint8)).save(tmp_path / name / "masks" / f"{i}.png")
+    monkeypatch.chdir(tmp_path / "train_set")
+    tiny = [*TINY, "--no-untrained", "--outputs", "1"]
+    summary = train_can.main([*tiny, "--data", ".", "--val-data", "../val_set", "--out", str(tmp_path / "a")])
+    assert json.loads((tmp_path / "a" / "f__M___1" / "results.json").read_text())["dataset"] == "val_set"
+    assert summary["dataset"] == "val_set"
+    train_can.main([*tiny, "--data", ".", "--val-data", ".", "--out", str(tmp_path / "b")])
+    assert json.loads((tmp_path / "b" / "f__M___1" / "results.json").read_text())["dataset"] == "train_set"
