@@ -63,6 +63,8 @@ from scipy import ndimage
 from torch import nn
 from torch.nn import functional as F
 
+from segmetrics.interactive.evaluation import DEFAULT_THRESHOLD
+
 #: Dilations of the nine 3x3 layers of Table 1 (layers 2-10).
 DILATIONS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 1)
 #: Channels of the click encoding: RGB, positive / negative distance transforms, positive / negative click maps.
@@ -325,6 +327,7 @@ class InteractiveCAN:
 
     For ``"oracle"`` set :attr:`gt` to the instance's ground truth before evaluating it, and :attr:`ignore` to
     its ignored pixels (``None``: none), which are left out of the oracle's IoU as they are out of the NoC IoU.
+    The oracle thresholds the outputs at :attr:`threshold` (the evaluation's, RITM's ``p > 0.49``).
     """
 
     MODES = ("select", "first", "oracle")
@@ -338,6 +341,7 @@ class InteractiveCAN:
         self.f, self.g, self.mode, self.device = f.eval(), (g.eval() if g is not None else None), mode, device
         self.gt: np.ndarray | None = None
         self.ignore: np.ndarray | None = None
+        self.threshold = DEFAULT_THRESHOLD
 
     @torch.no_grad()
     def probabilities(self, image: np.ndarray, clicks: Sequence) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -360,7 +364,7 @@ class InteractiveCAN:
                 raise ValueError("mode 'oracle' compares the outputs with the ground truth: set `gt` to the "
                                  "instance's mask before calling the model")
             gt = torch.as_tensor(self.gt, device=probs.device).bool()
-            masks = probs > 0.5
+            masks = probs > self.threshold
             if self.ignore is not None:
                 masks = masks & ~torch.as_tensor(self.ignore, device=probs.device).bool()
             inter = (masks & gt).flatten(1).sum(1)

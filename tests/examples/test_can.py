@@ -501,3 +501,18 @@ def test_rows_name_the_evaluated_folder(tmp_path, monkeypatch):
     assert summary["dataset"] == "val_set"
     train_can.main([*tiny, "--data", ".", "--val-data", ".", "--out", str(tmp_path / "b")])
     assert json.loads((tmp_path / "b" / "f__M___1" / "results.json").read_text())["dataset"] == "train_set"
+
+
+def test_hindsight_oracle_thresholds_like_the_evaluation():
+    # the oracle chose with `p > 0.5` while the NoC IoU uses RITM's `p > 0.49`: an output at 0.495 on the object
+    # (IoU 1 where it is scored) counted as empty, and the oracle took a worse one
+    gt = np.zeros((20, 20), bool)
+    gt[4:14, 4:14] = True
+    trimmed = gt.copy()
+    trimmed[4] = False
+    model = can_model.InteractiveCAN(can_model.SegmentationCAN(2, 4), mode="oracle")
+    probs = torch.from_numpy(np.stack([gt * 0.495, trimmed * 1.0]).astype(np.float32))
+    model.probabilities = lambda image, clicks: (probs, None)
+    model.gt = gt
+    out = model(np.zeros((20, 20, 3), np.uint8), [(9, 9, True)])
+    assert np.array_equal(out > train_can.InteractiveEvaluator().threshold, gt)
