@@ -94,7 +94,6 @@ from segloss import (
     set_value_checks,
     shuffle_outputs,
 )
-from segloss._validation import value_checks_enabled
 from segmetrics.app.image_io import ImageReadError
 from segmetrics.app.report import format_table
 from segmetrics.interactive import InteractiveEvaluator, load_instances
@@ -349,11 +348,12 @@ def _optimise(label: str, net: torch.nn.Module, loss_of: Callable[[dict], torch.
     """
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history, window, t0 = [], torch.zeros((), device=device), time.perf_counter()
-    checks = value_checks_enabled()  # the losses' input checks read the host: run them on the first batch only
+    previous = None  # the losses' input checks read the host: they run on the first batch only
     try:
         for step, b in enumerate(batches, 1):
             loss = loss_of(b)
-            set_value_checks(False)
+            if previous is None:
+                previous = set_value_checks(False)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -369,7 +369,8 @@ def _optimise(label: str, net: torch.nn.Module, loss_of: Callable[[dict], torch.
                 print(f"  {label} step {step:5d}/{total}  loss {history[-1]:.4f}  "
                       f"({time.perf_counter() - t0:.0f} s)", flush=True)
     finally:
-        set_value_checks(checks)
+        if previous is not None:
+            set_value_checks(previous)
     return history
 
 

@@ -70,6 +70,7 @@ from cli_args import (  # noqa: E402
 from dis_synth import MIN_SIZE  # noqa: E402
 from infer_isnet import to_png_map  # noqa: E402
 from isnet_model import DEEPEST_STRIDE, ISNetDIS, ISNetGTEncoder, count_parameters  # noqa: E402
+from run_files import atomic_save, atomic_write_text, check_writable  # noqa: E402
 
 import segloss  # noqa: E402
 from segmetrics import DatasetMetrics  # noqa: E402
@@ -413,30 +414,6 @@ def make_context(cfg: Config) -> Context:
 def _barrier(ctx: Context) -> None:
     if ctx.world > 1:
         dist.barrier()
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to ``path.tmp`` then ``os.replace``: a kill during the write never corrupts ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():  # interrupted: leave no stray file
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -982,7 +959,27 @@ class Run:
     # ---- the generic loop ----
     def _loop(self, stage: str, net: nn.Module, loss_fn: Any, ds: Dataset, cap: int,
               every: int, on_validate: Any) -> None:
-        """Train ``net`` until ``cap`` iterations (0: unbounded) or ``on_validate`` returns True."""
+        """Train ``net`` until ``cap`` iterations (0: unbounded) or ``on_validate`` returns True.
+
+        The losses' input checks (NaN/Inf, value range: one host read per call) run on this loop's first batch
+        only, so that the steps after it make no host sync; the setting is restored when the loop ends.
+        """
+        previous: list[bool] = []
+
+        def checked_first(net: nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            out = loss_fn(net, opt, batch)
+            if not previous:
+                previous.append(segloss.set_value_checks(False))
+            return out
+
+        try:
+            self._train_until(stage, net, checked_first, ds, cap, every, on_validate)
+        finally:
+            if previous:
+                segloss.set_value_checks(previous[0])
+
+    def _train_until(self, stage: str, net: nn.Module, loss_fn: Any, ds: Dataset, cap: int,
+                     every: int, on_validate: Any) -> None:
         cfg, ctx, prog = self.cfg, self.ctx, self.progress[stage]
         opt = self._optimizer_for(net)
         loader, sampler = train_loader(ds, cfg, ctx, stage=1 if stage == "gt" else 2)
@@ -1319,7 +1316,7 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ctx.log(f"IS-Net, preset {cfg.preset!r}: width {cfg.width}, {shown}, batch {cfg.batch} × {ctx.world} "
             f"process(es), device {ctx.device}, amp {amp}, output {cfg.out}")
     if ctx.main:  # an unwritable --out failed with a traceback at the first checkpoint, after minutes of training
-        _check_writable(Path(cfg.out))
+        check_writable(Path(cfg.out))
     if resume_path is None and not args.eval_only and (Path(cfg.out) / "checkpoint.pt").is_file():
         ctx.log(f"warning: {cfg.out} holds the checkpoint of an earlier run; this new run replaces it at its first "
                 "checkpoint (--resume continues the earlier run instead)")
@@ -1420,17 +1417,6 @@ def _main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                    predictions=None if write is None else str(write), progress=run.progress)
     _finish(ctx)
     return summary
-
-
-def _check_writable(out: Path) -> None:
-    """Create ``out`` and write (then remove) a file in it, or exit with one line naming ``--out``."""
-    probe = out / f".write-test-{os.getpid()}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise SystemExit(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
 
 
 def _finish(ctx: Context) -> None:

@@ -56,15 +56,22 @@ REDUCTIONS = ("mean", "sum", "none")
 _VALUE_CHECKS = True
 
 
-def set_value_checks(enabled: bool) -> None:
+def set_value_checks(enabled: bool) -> bool:
     """Enable or disable the data-dependent input checks (NaN/Inf, label range) of every loss.
 
     The checks need one host synchronisation per call; turn them off in tuned training loops on
-    an accelerator once the pipeline is known to be sound. They are skipped automatically while
-    ``torch.compile`` traces a loss.
+    an accelerator once the pipeline is known to be sound (e.g. after checking the first batch, as the
+    example training scripts do). They are skipped automatically while ``torch.compile`` traces a loss.
 
     Args:
         enabled: ``True`` to run the checks (default), ``False`` to skip them.
+
+    Returns:
+        The previous setting, to restore it later.
+
+    Raises:
+        TypeError: ``enabled`` is not a bool (``"False"`` or ``0`` are refused: they read as true or false
+            by accident).
 
     Example:
         >>> import torch, segloss
@@ -74,13 +81,16 @@ def set_value_checks(enabled: bool) -> None:
         Traceback (most recent call last):
         ...
         ValueError: `target` must be finite; got NaN or Inf values
-        >>> segloss.set_value_checks(False)  # no scan: the NaN propagates
+        >>> previous = segloss.set_value_checks(False)  # no scan: the NaN propagates
         >>> bool(segloss.SoftJaccardLoss()(logits, bad).isnan())
         True
-        >>> segloss.set_value_checks(True)
+        >>> segloss.set_value_checks(previous)
+        False
     """
     global _VALUE_CHECKS
-    _VALUE_CHECKS = bool(enabled)
+    check_bool(enabled, "enabled")
+    previous, _VALUE_CHECKS = _VALUE_CHECKS, enabled
+    return previous
 
 
 def value_checks_enabled() -> bool:

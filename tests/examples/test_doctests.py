@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["cli_args", "seg_data", "dis_synth", "can_model", "isnet_model"]  # the example modules with examples
+# the example modules with examples
+MODULES = ["cli_args", "seg_data", "dis_synth", "can_model", "isnet_model", "run_files"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -677,3 +677,17 @@ def test_sigterm_ends_the_script_like_ctrl_c_saying_what_resume_continues_from(t
     assert "Traceback" not in text
     ckpt = train_isnet.load_checkpoint(out / "checkpoint.pt")  # the checkpoint it names is whole
     assert ckpt["progress"]["stage"] == "image" and ckpt["progress"]["image"]["iteration"] >= 1
+
+
+def test_training_steps_check_the_losses_inputs_on_the_first_batch_only(tmp_path, monkeypatch):
+    """Every step ran the losses' value checks (NaN/Inf and range scans, a host read each), so no step of either
+    stage was free of host syncs; the checks now run on each stage's first batch and are back on afterwards."""
+    import segloss._validation as validation
+
+    calls = []
+    real = validation.value_checks_enabled
+    monkeypatch.setattr(validation, "value_checks_enabled", lambda: calls.append(real()) or calls[-1])
+    _run(tmp_path, "--threads", "1", "--gt-iters", "3", "--iters", "3", "--val-every", "3",
+         "--save-predictions", "none")
+    assert len(calls) >= 6 and calls.count(True) == 2, calls  # stage 1's first step and stage 2's
+    assert real()  # restored

@@ -83,3 +83,18 @@ def test_an_ignore_index_outside_the_target_dtype_matches_nothing():
     x = torch.randn(1, 3, 2, 2, dtype=torch.float64)
     torch.testing.assert_close(cas_loss(x, u8, ignore_index=-1), cas_loss(x, u8.long(), ignore_index=-1))
     torch.testing.assert_close(abl_distance_map(u8, ignore_index=-1), abl_distance_map(u8.long(), ignore_index=-1))
+
+
+def test_set_value_checks_returns_the_previous_setting_and_refuses_a_non_bool():
+    # It returned None, so a loop that turns the checks off after its first batch had to read a private module to
+    # restore the user's setting; and bool(enabled) took "False" as True.
+    import segloss
+
+    assert segloss.set_value_checks(False) is True
+    try:
+        assert segloss.set_value_checks(False) is False
+        for bad in ("False", 0, None):
+            with pytest.raises(TypeError, match=r"`enabled` must be a bool \(True or False\); got"):
+                segloss.set_value_checks(bad)
+    finally:
+        assert segloss.set_value_checks(True) is False
