@@ -85,6 +85,7 @@ from cli_args import (
     torch_device,
 )
 from dis_synth import MIN_SIZE, generate_scene
+from run_files import atomic_save, atomic_write_text, check_writable
 
 from segloss import (
     HindsightLoss,
@@ -100,6 +101,9 @@ from segmetrics.interactive import InteractiveEvaluator, load_instances
 
 VAL_OFFSET = 1_000_000  # generated validation scenes use indices from here: never a training scene
 IGNORE = 2  # training-target value of the --ignore-value pixels: every loss gets it as `ignore_index`
+#: The table's rows: key -> method name (each row is also saved to ``--out/<safe name>/results.json``).
+ROWS = {"untrained": "untrained f, output 1", "select": "f + g (selected output)", "first": "f, output 1",
+        "single": "f (M = 1)", "oracle": "f, hindsight oracle (bound)"}
 TABLE_COLUMNS = ("noc@85", "noc@90", "nof@85", "nof@90", "miou@1", "miou@3", "miou@5", "miou@10", "spc")
 
 
@@ -508,6 +512,24 @@ def main(argv: Sequence[str] | None = None) -> dict:
         raise SystemExit(line.split(f"{type(exc).__name__}: ", 1)[-1]) from None
 
 
+def _row_folder(name: str) -> str:
+    """The folder of a table row's ``results.json`` inside ``--out``."""
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
+
+
+def _clear_earlier_run(out: Path) -> None:
+    """Remove what an earlier run wrote into ``out`` (weights, table, summary, row folders): a run that writes
+    fewer rows or no ``g`` (``--loss rdl``, ``--outputs 1``) must not leave the earlier run's beside its own."""
+    import shutil
+
+    for name in ("f.pt", "g.pt", "table.txt", "summary.json"):
+        (out / name).unlink(missing_ok=True)
+    for name in ROWS.values():
+        folder = out / _row_folder(name)
+        if (folder / "results.json").is_file():
+            shutil.rmtree(folder)
+
+
 def _main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.threads:
@@ -520,8 +542,9 @@ def _main(argv: Sequence[str] | None = None) -> dict:
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     out = Path(args.out)  # written once the data is known to be usable: a refused run leaves --out as it was
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(vars(args), indent=1))
+    check_writable(out)
+    _clear_earlier_run(out)
+    atomic_write_text(json.dumps(vars(args), indent=1), out / "config.json")
     # the rows' dataset: the evaluated folder's name (resolved: `--data .` has none)
     dataset = "generated" if args.data is None else (Path(args.val_data or args.data).resolve().name or "data")
     print(f"data: {dataset}, {len(train)} training objects/scenes, {len(val)} validation objects, size {args.size}")
@@ -534,37 +557,36 @@ def _main(argv: Sequence[str] | None = None) -> dict:
 
     def record(name: str, ev: InteractiveEvaluator) -> None:  # a table row, and its results.json in --out
         rows.append(_Row(name, dataset, ev))
-        safe = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-        ev.save(out / safe, method=name, dataset=dataset, plot=False)
+        ev.save(out / _row_folder(name), method=name, dataset=dataset, plot=False)
 
     t_start, cpu_start = time.perf_counter(), time.process_time()
     if not args.no_untrained:
-        record("untrained f, output 1", evaluate(InteractiveCAN(f, mode="first", device=device), val, args))
+        record(ROWS["untrained"], evaluate(InteractiveCAN(f, mode="first", device=device), val, args))
 
     t_train = time.perf_counter()
     print(f"training f (M = {args.outputs}, {args.loss} loss) for {args.steps} steps of batch {args.batch}")
     summary["f_loss"] = train_f(f, train, args, device)
-    torch.save(f.state_dict(), out / "f.pt")
+    atomic_save(f.state_dict(), out / "f.pt")
     if g is not None:
         print(f"training g for {args.g_steps} steps")
         summary["g_loss"] = train_g(g, f, train, args, device)
-        torch.save(g.state_dict(), out / "g.pt")
+        atomic_save(g.state_dict(), out / "g.pt")
     summary["train_seconds"] = time.perf_counter() - t_train
 
-    variants = [("f + g (selected output)", InteractiveCAN(f, g, "select", device))] if g is not None else []
-    variants.append(("f, output 1" if args.outputs > 1 else "f (M = 1)", InteractiveCAN(f, None, "first", device)))
+    variants = [(ROWS["select"], InteractiveCAN(f, g, "select", device))] if g is not None else []
+    variants.append((ROWS["first" if args.outputs > 1 else "single"], InteractiveCAN(f, None, "first", device)))
     if args.outputs > 1:
-        variants.append(("f, hindsight oracle (bound)", InteractiveCAN(f, None, "oracle", device)))
+        variants.append((ROWS["oracle"], InteractiveCAN(f, None, "oracle", device)))
     for name, model in variants:
         record(name, evaluate(model, val, args))
     table = format_table(rows, columns=TABLE_COLUMNS, digits=3)
     print()
     print(table)
-    (out / "table.txt").write_text(table + "\n", encoding="utf-8")
+    atomic_write_text(table + "\n", out / "table.txt")
     summary["results"] = {r.method: r.metrics for r in rows}
     summary["total_seconds"] = time.perf_counter() - t_start
     summary["cpu_seconds"] = time.process_time() - cpu_start  # all threads: compare runs on a busy machine
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    atomic_write_text(json.dumps(summary, indent=1, default=float), out / "summary.json")
     print(f"\nprotocol {args.protocol}, {args.max_clicks} clicks, threshold 0.49; "
           f"{summary['total_seconds']:.0f} s in all ({summary['cpu_seconds']:.0f} s CPU); results in {out}")
     return summary

@@ -482,6 +482,20 @@ def test_every_row_of_the_printed_table_is_written_to_out(tmp_path, capsys):
     assert table.strip() and table.strip() in printed
 
 
+def test_a_rerun_into_the_same_out_leaves_only_its_own_files(tmp_path, capsys):
+    """A run with fewer rows or no g (--loss rdl) into the folder of an earlier run left that run's g.pt and its
+    f + g row's results.json beside its own, so `segmetrics table` over --out mixed the two runs."""
+    train_can.main([*TINY, "--out", str(tmp_path)])
+    assert (tmp_path / "g.pt").is_file() and (tmp_path / "f___g__selected_output" / "results.json").is_file()
+    (tmp_path / "mine.txt").write_text("kept")  # not the run's: left alone
+    summary = train_can.main([*TINY, "--loss", "rdl", "--no-untrained", "--out", str(tmp_path)])
+    saved = sorted(p.parent.name for p in tmp_path.glob("*/results.json"))
+    assert len(saved) == len(summary["results"]) and "f___g__selected_output" not in saved, saved
+    assert not (tmp_path / "g.pt").exists() and (tmp_path / "f.pt").is_file()
+    assert (tmp_path / "mine.txt").read_text() == "kept"
+    assert not list(tmp_path.glob("*.tmp"))  # the atomic writes leave no temporary behind
+
+
 def test_rows_name_the_evaluated_folder(tmp_path, monkeypatch):
     """The dataset column named --data's last path part even when the rows were evaluated on --val-data, and it was
     empty for `--data .`."""
