@@ -226,8 +226,7 @@ def abl_distance_map(
     check_tensor(target, "target")
     check_choice(compat, "compat", COMPATS)
     ignore_index = check_ignore_index(ignore_index)
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"`target` must be an integer tensor of class ids; got dtype {target.dtype}")
+    check_label_dtype(target)
     if target.ndim not in (2, 3) or target.numel() == 0:
         raise ValueError(f"`target` must be a non-empty (N, H, W) or (H, W) tensor; got shape {tuple(target.shape)}")
     squeeze = target.ndim == 2

@@ -639,3 +639,12 @@ def test_module_class_weights_are_checked_at_construction():
             cls(**{name: "balanced"})
         crit = cls(**{name: [1, 2, 3]})  # a list of ints is fine: stored as a float32 buffer
         assert getattr(crit, name).dtype == torch.float32
+
+
+def test_distance_map_of_a_mask_target_says_how_to_convert():
+    # issue (adversarial layout pass): abl_distance_map kept its own copy of the class-id dtype check, without the
+    # `.long()` hint that every loss gives for a bool / float 0-1 mask
+    for bad in (torch.zeros(1, 4, 4, dtype=torch.bool), torch.zeros(1, 4, 4)):
+        with pytest.raises(TypeError, match=r"^`target` must be an integer tensor of class ids; got dtype torch\.\w+ "
+                                            r"\(a 0/1 or bool mask converts with `\.long\(\)`\)$"):
+            abl_distance_map(bad)
