@@ -102,14 +102,18 @@ _EPS_GROWTH = 1.2
 
 @static_cache(8)
 def _official_eps_schedule(dtype: torch.dtype) -> tuple[float, ...]:
-    """The authors' thresholds ``ε_k`` (``ε_0 = 1e-5``, ``ε_{k+1} = 1.2·ε_k`` in Python floats) rounded to ``dtype``."""
+    """The authors' thresholds ``ε_k`` (``ε_0 = 1e-5``, ``ε_{k+1} = 1.2·ε_k`` in Python floats) rounded to ``dtype``.
+
+    The first ``ε_k`` above the largest finite value of ``dtype`` is written as ``inf`` (what it rounds to), so every
+    entry is representable: ``torch.compile(dynamic=True)`` builds the table element by element and refuses an
+    overflowing float32 constant.
+    """
     finfo_max = torch.finfo(dtype).max
     values, eps = [], _EPS0
-    while True:
+    while eps <= finfo_max:
         values.append(eps)
-        if eps > finfo_max:
-            break
         eps *= _EPS_GROWTH
+    values.append(math.inf)
     return tuple(values)
 
 
