@@ -155,3 +155,31 @@ def test_float64_default_dtype_gives_the_float32_results():
             torch.testing.assert_close(grad, refs[name][1], msg=name)
     finally:
         torch.set_default_dtype(old)
+
+
+class _FloatCumsumCounter(torch.overrides.TorchFunctionMode):
+    """Records ``cumsum`` calls on floating tensors (they raise on CUDA under ``use_deterministic_algorithms``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[torch.dtype] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in ("cumsum", "cumsum_") and args and args[0].is_floating_point():
+            self.calls.append(args[0].dtype)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("name", ["LovaszSoftmaxLoss", "CELovaszABLLoss", "ActiveBoundaryLoss", "CASLoss",
+                                  "PottsCRFLoss"])
+def test_no_floating_cumsum_so_cuda_deterministic_mode_works(name):
+    # issue (adversarial layout pass): Lovász counted pixels with a float32 cumsum, which torch refuses on CUDA under
+    # torch.use_deterministic_algorithms(True) ("cumsum_cuda_kernel does not have a deterministic implementation");
+    # integer counts are exact and deterministic
+    from tests.segloss.loss_zoo import cases
+
+    leaf, fn = cases("cpu", h=8, w=8)[name]
+    counter = _FloatCumsumCounter()
+    with counter:
+        fn(leaf).backward()
+    assert counter.calls == []
