@@ -111,11 +111,11 @@ def _jaccard_increments(fg_sorted: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     """
     p = fg_sorted.shape[1]
     is_fg = fg_sorted > 0
-    counts = cumsum(is_fg, 1)  # int64 F_k
-    gts = counts[:, -1:]
+    counts = cumsum(is_fg, 1)  # int64 F_k (no gradient: updated in place below to keep one int64 buffer)
+    gts = counts[:, -1:].clone()
     k = torch.arange(1, p + 1, device=fg_sorted.device, dtype=counts.dtype)
     inter = (gts - counts).to(fg_sorted.dtype)
-    union = (gts + k - counts).to(fg_sorted.dtype)  # >= k >= 1
+    union = counts.neg_().add_(k).add_(gts).to(fg_sorted.dtype)  # U_k = G + k − F_k >= k >= 1
     prev = union - 1.0  # U_{k−1} at a background pixel; 0 only at k = 1 when G = 0
     one = torch.ones((), dtype=fg_sorted.dtype, device=fg_sorted.device)
     at_bg = torch.where(prev > 0, inter / (prev * union).clamp_min(1.0), one)
