@@ -201,8 +201,10 @@ def check_tensor(x: Any, name: str) -> None:
         raise TypeError(f"`{name}` must be a torch.Tensor; got {type(x).__name__}")
 
 
-def check_logits(pred: Any, name: str = "pred", *, ndim: int | Sequence[int] = 4) -> None:
+def check_logits(pred: Any, name: str = "pred", *, ndim: int | Sequence[int] = 4, what: str = "logits") -> None:
     """Check that ``pred`` is a floating tensor with the expected number of dimensions and no empty axis.
+
+    ``what`` says what the tensor holds, in the message of a non-floating tensor.
 
     Raises:
         TypeError: if ``pred`` is not a floating-point tensor.
@@ -210,7 +212,7 @@ def check_logits(pred: Any, name: str = "pred", *, ndim: int | Sequence[int] = 4
     """
     check_tensor(pred, name)
     if not pred.is_floating_point():
-        raise TypeError(f"`{name}` must be a floating-point tensor (logits); got dtype {pred.dtype}")
+        raise TypeError(f"`{name}` must be a floating-point tensor ({what}); got dtype {pred.dtype}")
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if pred.ndim not in ndims:
         layout = {4: "(N, C, H, W)", 3: "(N, H, W)", 2: "(N, C)", 5: "(N, M, C, H, W)"}

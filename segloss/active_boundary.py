@@ -102,14 +102,18 @@ _EPS_GROWTH = 1.2
 
 @static_cache(8)
 def _official_eps_schedule(dtype: torch.dtype) -> tuple[float, ...]:
-    """The authors' thresholds ``ε_k`` (``ε_0 = 1e-5``, ``ε_{k+1} = 1.2·ε_k`` in Python floats) rounded to ``dtype``."""
+    """The authors' thresholds ``ε_k`` (``ε_0 = 1e-5``, ``ε_{k+1} = 1.2·ε_k`` in Python floats) rounded to ``dtype``.
+
+    The first ``ε_k`` above the largest finite value of ``dtype`` is written as ``inf`` (what it rounds to), so every
+    entry is representable: ``torch.compile(dynamic=True)`` builds the table element by element and refuses an
+    overflowing float32 constant.
+    """
     finfo_max = torch.finfo(dtype).max
     values, eps = [], _EPS0
-    while True:
+    while eps <= finfo_max:
         values.append(eps)
-        if eps > finfo_max:
-            break
         eps *= _EPS_GROWTH
+    values.append(math.inf)
     return tuple(values)
 
 
@@ -226,8 +230,7 @@ def abl_distance_map(
     check_tensor(target, "target")
     check_choice(compat, "compat", COMPATS)
     ignore_index = check_ignore_index(ignore_index)
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"`target` must be an integer tensor of class ids; got dtype {target.dtype}")
+    check_label_dtype(target)
     if target.ndim not in (2, 3) or target.numel() == 0:
         raise ValueError(f"`target` must be a non-empty (N, H, W) or (H, W) tensor; got shape {tuple(target.shape)}")
     squeeze = target.ndim == 2

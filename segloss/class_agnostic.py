@@ -63,6 +63,8 @@ _ONEHOT_MAX_REGIONS = 16  # up to this many regions per image, region sums use a
 _COMPATS = ("paper", "official")
 
 
+_MAPS = "maps in [0, 1]; a uint8 map converts with `.float() / 255`"  # what `probs` / `saliency` hold
+
 def _descriptors(pred: torch.Tensor, mode: str, from_logits: bool) -> torch.Tensor:
     """Float32 (or float64) probability descriptors ``(N, C, H, W)`` from logits or probabilities."""
     x = pred.float() if pred.dtype in (torch.float16, torch.bfloat16) else pred
@@ -493,7 +495,7 @@ class SaliencyChannelSelector:
             ValueError: on shape or device mismatch, NaN/Inf values (value checks on) or a channel count different
                 from earlier batches.
         """
-        check_logits(probs, "probs", ndim=4)
+        check_logits(probs, "probs", ndim=4, what=_MAPS)
         n, c, h, w = probs.shape
         check_target_shape(gt, (n, h, w), "gt", ref="probs", ref_shape=tuple(probs.shape))
         check_same_device(probs, gt, "probs", "gt")
@@ -566,7 +568,7 @@ def adaptive_binarize(saliency: torch.Tensor, factor: float = 2.0) -> torch.Tens
                 [False, False]])
     """
     check_tensor(saliency, "saliency")
-    check_logits(saliency, "saliency", ndim=(2, 3, 4))
+    check_logits(saliency, "saliency", ndim=(2, 3, 4), what=_MAPS)
     factor = check_number(factor, "factor", low=0.0, low_inclusive=False)
     s = saliency.float() if saliency.dtype in (torch.float16, torch.bfloat16) else saliency
     t = factor * s.mean(dim=(-2, -1), keepdim=True)

@@ -2,7 +2,8 @@
 
 For class ``c`` with errors ``e_c = |1[y = c] − p_c|`` over the (non-ignored) pixels sorted in decreasing order, the
 loss is ``⟨e_c sorted, ∇Δ_J(fg_c sorted)⟩`` with the Lovász extension gradient of the Jaccard loss
-``g_k = J_k − J_{k−1}``, ``J_k = 1 − (G − cumsum(fg)_k) / (G + cumsum(1 − fg)_k)``; the result is averaged over the
+``g_k = J_k − J_{k−1}``, ``J_k = 1 − (G − cumsum(fg)_k) / (G + cumsum(1 − fg)_k)`` (computed in closed form from exact
+integer counts, so float32 gradients match float64 on batches of any size); the result is averaged over the
 selected classes. Same definitions and defaults as bermanmaxim/LovaszSoftmax ``lovasz_softmax`` (``classes="present"``,
 ``per_image=False``), but the softmax is taken inside (``from_logits=True``), all classes (and, with
 ``per_image=True``, all images) are handled by one sort of a ``(groups, pixels)`` tensor without per-class host
@@ -99,6 +100,28 @@ def _class_selection(classes: Any, num_classes: int, device: torch.device) -> to
     return mask
 
 
+def _jaccard_increments(fg_sorted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``g_k = J_k − J_{k−1}`` (``J_0 = 0``) of 0/1 rows ``(R, P)`` sorted by error, and the counts ``G`` ``(R, 1)``.
+
+    With exact integer counts ``F_k = Σ_{i≤k} fg_i``, ``I_k = G − F_k`` and ``U_k = G + k − F_k``, the increment is
+    ``1 / U_k`` at a foreground pixel (``I`` drops by one, ``U`` stays) and ``I_k / (U_{k−1} U_k)`` at a background
+    one (``U`` grows by one; ``U_0 = G``, and ``g_1 = 1`` when ``G = 0``). Closed forms of integer counts: no
+    difference of two float Jaccard values (whose spacing, about ``1 / P``, is a few float32 ulps on large batches)
+    and no float cumulative count (exact only up to ``2**24`` in float32).
+    """
+    p = fg_sorted.shape[1]
+    is_fg = fg_sorted > 0
+    counts = cumsum(is_fg, 1)  # int64 F_k (no gradient: updated in place below to keep one int64 buffer)
+    gts = counts[:, -1:].clone()
+    k = torch.arange(1, p + 1, device=fg_sorted.device, dtype=counts.dtype)
+    inter = (gts - counts).to(fg_sorted.dtype)
+    union = counts.neg_().add_(k).add_(gts).to(fg_sorted.dtype)  # U_k = G + k − F_k >= k >= 1
+    prev = union - 1.0  # U_{k−1} at a background pixel; 0 only at k = 1 when G = 0
+    one = torch.ones((), dtype=fg_sorted.dtype, device=fg_sorted.device)
+    at_bg = torch.where(prev > 0, inter / (prev * union).clamp_min(1.0), one)
+    return torch.where(is_fg, 1.0 / union, at_bg), gts.to(fg_sorted.dtype)
+
+
 def _lovasz_per_group(probs: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor, select: torch.Tensor | None):
     """Lovász-softmax of each group.
 
@@ -119,11 +142,7 @@ def _lovasz_per_group(probs: torch.Tensor, labels: torch.Tensor, valid: torch.Te
     errors = torch.where(valid.unsqueeze(1), errors, torch.full_like(errors, -1.0))
     errors_sorted, perm = torch.sort(errors.reshape(g * c, p), dim=1, descending=True)
     fg_sorted = fg.reshape(g * c, p).gather(1, perm)
-    gts = fg_sorted.sum(dim=1, keepdim=True)
-    intersection = gts - cumsum(fg_sorted, 1)
-    union = gts + cumsum(1.0 - fg_sorted, 1)  # >= 1 everywhere
-    jaccard = 1.0 - intersection / union
-    grad = torch.cat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], dim=1)
+    grad, gts = _jaccard_increments(fg_sorted)
     per_class = (errors_sorted.clamp_min(0.0) * grad).sum(dim=1).view(g, c)
     chosen = (gts.view(g, c) > 0) if select is None else select.view(1, c).expand(g, c)
     chosen = chosen.to(per_class.dtype)

@@ -639,3 +639,26 @@ def test_module_class_weights_are_checked_at_construction():
             cls(**{name: "balanced"})
         crit = cls(**{name: [1, 2, 3]})  # a list of ints is fine: stored as a float32 buffer
         assert getattr(crit, name).dtype == torch.float32
+
+
+def test_distance_map_of_a_mask_target_says_how_to_convert():
+    # issue (adversarial layout pass): abl_distance_map kept its own copy of the class-id dtype check, without the
+    # `.long()` hint that every loss gives for a bool / float 0-1 mask
+    for bad in (torch.zeros(1, 4, 4, dtype=torch.bool), torch.zeros(1, 4, 4)):
+        with pytest.raises(TypeError, match=r"^`target` must be an integer tensor of class ids; got dtype torch\.\w+ "
+                                            r"\(a 0/1 or bool mask converts with `\.long\(\)`\)$"):
+            abl_distance_map(bad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_official_threshold_schedule_is_representable(dtype):
+    # issue (adversarial layout pass): the schedule's last threshold was 3.55e38, above float32's maximum; eager
+    # torch.tensor rounds it to inf, but torch.compile(dynamic=True) builds it with aten.scalar_tensor, which raised
+    # "value cannot be converted to type float without overflow" for ActiveBoundaryLoss(compat="official")
+    # (checked by hand with backend="aot_eager"; a compile takes about a minute here, too long for a unit test)
+    from segloss.active_boundary import _official_eps_schedule
+
+    values = _official_eps_schedule(dtype)
+    assert values[-1] == math.inf
+    assert all(v <= torch.finfo(dtype).max for v in values[:-1])
+

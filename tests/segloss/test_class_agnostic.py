@@ -392,3 +392,16 @@ def test_official_soft_mask_honours_ignore_index():
     with pytest.raises(ValueError, match=r"`target` must hold values in \[0, 1\] \(a soft saliency mask\) or "
                                          r"ignore_index=255"):
         cas_loss(x, ign * 2, compat="official", ignore_index=255)
+
+
+def test_integer_saliency_or_probs_error_names_maps_not_logits():
+    # issue (adversarial layout pass): a uint8 saliency map (read from a PNG) was refused as "must be a
+    # floating-point tensor (logits)", though these arguments are maps in [0, 1], never logits
+    u8 = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)
+    with pytest.raises(TypeError, match=r"^`saliency` must be a floating-point tensor \(maps in \[0, 1\]; a uint8 map "
+                                        r"converts with `\.float\(\) / 255`\); got dtype torch\.uint8$"):
+        adaptive_binarize(u8)
+    with pytest.raises(TypeError, match=r"^`probs` must be a floating-point tensor \(maps in \[0, 1\]; .*uint8$"):
+        select_saliency_channel(u8, torch.zeros(2, 8, 8, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"^`pred` must be a floating-point tensor \(logits\); got dtype torch\.int64$"):
+        cas_loss(torch.zeros(2, 3, 8, 8, dtype=torch.long), torch.zeros(2, 8, 8, dtype=torch.long))
