@@ -474,6 +474,8 @@ def _simple_table(head: list[str], rows: list[list[str]], fmt: str) -> str:
 
 def _warn_mixed_interactive(results: Sequence) -> None:
     """Warn (stderr) when one dataset's interactive results were run with different click settings."""
+    from segmetrics.interactive import SEEDED_PROTOCOLS
+
     by_ds: dict[str, list] = {}
     for r in results:
         if isinstance(r.settings, dict) and r.settings.get("task") == "interactive":
@@ -481,8 +483,8 @@ def _warn_mixed_interactive(results: Sequence) -> None:
     for ds, rs in sorted(by_ds.items()):
         keys = sorted({k for r in rs for k in r.settings})
         diff = [k for k in keys if len({json.dumps(r.settings.get(k)) for r in rs}) > 1]
-        if all(r.settings.get("protocol") != "paper_random" for r in rs) and "seed" in diff:
-            diff.remove("seed")  # the seed draws paper_random's clicks only: the other protocols do not use it
+        if all(r.settings.get("protocol") not in SEEDED_PROTOCOLS for r in rs) and "seed" in diff:
+            diff.remove("seed")  # the seed draws the random protocols' clicks only: the others do not use it
         if diff:
             what = "; ".join(f"{k}: " + ", ".join(f"{r.method} {r.settings.get(k)!r}" for r in rs) for k in diff)
             print(f"warning: dataset {ds}: the interactive results were run with different settings ({what}); "

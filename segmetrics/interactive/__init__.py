@@ -16,7 +16,7 @@ Works with any model written as a function (no torch import)::
 
 from __future__ import annotations
 
-from segmetrics.interactive.clickers import PROTOCOLS, Click, error_masks, next_click
+from segmetrics.interactive.clickers import PROTOCOLS, SEEDED_PROTOCOLS, Click, error_masks, next_click
 from segmetrics.interactive.datasets import LAYOUTS, InstanceFolder, InteractiveInstance, load_instances, read_rgb
 from segmetrics.interactive.evaluation import (
     DEFAULT_MAX_CLICKS,
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "LAYOUTS",
     "PROTOCOLS",
+    "SEEDED_PROTOCOLS",
     "Click",
     "InstanceFolder",
     "InstanceResult",

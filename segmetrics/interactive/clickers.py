@@ -44,10 +44,12 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["PROTOCOLS", "Click", "error_masks", "next_click"]
+__all__ = ["PROTOCOLS", "SEEDED_PROTOCOLS", "Click", "error_masks", "next_click"]
 
 #: The click protocols, the default first.
 PROTOCOLS: tuple[str, ...] = ("ritm", "largest_region", "paper_random")
+#: The protocols whose clicks depend on the evaluator's ``seed`` (the others are deterministic).
+SEEDED_PROTOCOLS: tuple[str, ...] = ("paper_random",)
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 

@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from segmetrics.interactive.clickers import PROTOCOLS, Click, _bool_map, next_click
+from segmetrics.interactive.clickers import PROTOCOLS, SEEDED_PROTOCOLS, Click, _bool_map, next_click
 
 __all__ = [
     "DEFAULT_MAX_CLICKS",
@@ -308,7 +308,7 @@ def _simulate(
         raise TypeError(f"`predict` must be callable as predict(image, clicks[, prev]); got {type(predict).__name__}")
     g, valid = _prepare_gt(gt, ignore)
     _check_image(image, g.shape)
-    rng = _instance_rng(opt.seed, name) if opt.protocol == "paper_random" else None
+    rng = _instance_rng(opt.seed, name) if opt.protocol in SEEDED_PROTOCOLS else None
     mask = np.zeros_like(g)
     prev = np.zeros(g.shape, dtype=np.float64)
     clicks: list[Click] = []
@@ -582,8 +582,10 @@ class InteractiveEvaluator:
         """
         if not isinstance(other, InteractiveEvaluator):
             raise TypeError(f"`other` must be an InteractiveEvaluator; got {type(other).__name__}")
-        if other._opt != self._opt:
-            mine, theirs = self._opt.settings(), other._opt.settings()
+        mine, theirs = self._opt.settings(), other._opt.settings()
+        if self._opt.protocol not in SEEDED_PROTOCOLS:  # the seed draws no click here: shards may differ in it
+            mine.pop("seed"), theirs.pop("seed")
+        if mine != theirs:
             diff = ", ".join(f"{k}={theirs[k]!r} (here {mine[k]!r})" for k in mine if mine[k] != theirs[k])
             raise ValueError(f"`other` must use the same options; got {diff}")
         shared = sorted(self._names & {r.name for r in other.results})

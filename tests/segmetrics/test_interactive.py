@@ -919,3 +919,29 @@ def test_a_model_that_edits_its_input_image_in_place_does_not_change_later_click
     assert len(seen) == 3 and len(set(seen)) == 1 and seen[0] == int(before.sum())
     np.testing.assert_array_equal(image, before)  # the caller's image is untouched too
     assert res.ious[-1] == 1.0
+
+
+def test_merge_ignores_the_seed_of_protocols_that_draw_no_random_click():
+    # ev.merge refused shards that differed only in seed under ritm / largest_region, whose clicks do not depend on
+    # it (train_can stores its training --seed there); under paper_random the seed still has to match.
+    from skimage import data as skdata
+
+    from segmetrics.interactive import SEEDED_PROTOCOLS, InteractiveEvaluator, InteractiveInstance
+
+    assert SEEDED_PROTOCOLS == ("paper_random",)
+    coins = skdata.coins()[:64, :64]
+    gt = coins > 120
+    rgb = np.repeat(coins[..., None], 3, axis=2)
+    data = [InteractiveInstance(f"i{k}", rgb, np.roll(gt, k, axis=1), None) for k in range(2)]
+
+    def predict(image, clicks):
+        return gt
+
+    for protocol in ("ritm", "largest_region"):
+        a = InteractiveEvaluator(protocol=protocol, max_clicks=2, seed=1).evaluate(predict, data[:1])
+        b = InteractiveEvaluator(protocol=protocol, max_clicks=2, seed=7).evaluate(predict, data[1:])
+        assert len(a.merge(b)) == 2
+    a = InteractiveEvaluator(protocol="paper_random", max_clicks=2, seed=1).evaluate(predict, data[:1])
+    b = InteractiveEvaluator(protocol="paper_random", max_clicks=2, seed=7).evaluate(predict, data[1:])
+    with pytest.raises(ValueError, match=r"`other` must use the same options; got seed=7 \(here 1\)"):
+        a.merge(b)
