@@ -166,6 +166,21 @@ def _width_from_config(cfg: Mapping[str, Any] | None) -> float | None:
     return float(width) if isinstance(width, (int, float)) and not isinstance(width, bool) else None
 
 
+def _warn_if_untrained(ckpt: Mapping[str, Any], path: Path) -> None:
+    """Warn when a ``train_isnet.py`` checkpoint's image model has not been trained (nor loaded from ``--weights``).
+
+    Such a file is written during stage 1 (GT-encoder training): its ``"model"`` is still the random initialisation.
+    """
+    progress, cfg = ckpt.get("progress"), ckpt.get("config")
+    if not isinstance(progress, Mapping) or not isinstance(progress.get("image"), Mapping):
+        return
+    if progress["image"].get("iteration") == 0 and not (isinstance(cfg, Mapping) and cfg.get("weights")):
+        stage = "in stage 1 (GT-encoder training)" if progress.get("stage") == "gt" else "before stage 2's first step"
+        warnings.warn(f"--checkpoint: {path.name} was saved {stage}: its image model has not been trained yet "
+                      "(image iteration 0, no --weights), so the predictions come from random weights",
+                      stacklevel=3)
+
+
 def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[ISNetDIS, dict[str, Any]]:
     """Build an :class:`ISNetDIS` from our checkpoint or the authors' state dict, in eval mode.
 
@@ -198,6 +213,8 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
         fmt, state = "state_dict", obj
     else:
         raise ValueError(f"--checkpoint: expected a state dict or a dict with 'model'; got {type(obj).__name__}")
+    if fmt == "train_isnet":
+        _warn_if_untrained(obj, path)
     state = strip_prefixes(state)
     try:
         arch = architecture_from_state_dict(state)

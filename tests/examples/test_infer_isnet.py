@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import warnings
 from pathlib import Path
 
 import cv2
@@ -81,12 +82,14 @@ def _train_isnet_checkpoint(out: Path) -> Path:
 def test_round_trip_to_segmetrics_eval(dataset, tmp_path):
     ckpt = _train_isnet_checkpoint(tmp_path / "run")
     config = json.loads((ckpt.parent / "config.json").read_text())
-    model, info = load_isnet(ckpt)
+    with pytest.warns(UserWarning, match="not been trained"):  # untrained: see the test below
+        model, info = load_isnet(ckpt)
     assert info["format"] == "train_isnet" and info["width_source"] == "config" and info["size"] == config["size"]
     assert model.width == config["width"] and not model.training
     out = tmp_path / "pred"
-    rc = main(["--checkpoint", str(ckpt), "--input", str(dataset / "im"), "--out", str(out),
-               "--batch-size", "3", "--workers", "0", "--no-progress"])
+    with pytest.warns(UserWarning, match="not been trained"):
+        rc = main(["--checkpoint", str(ckpt), "--input", str(dataset / "im"), "--out", str(out),
+                   "--batch-size", "3", "--workers", "0", "--no-progress"])
     assert rc == 0
     for name, img, _ in _images():
         pred = cv2.imread(str(out / (Path(name).stem + ".png")), cv2.IMREAD_UNCHANGED)
@@ -281,3 +284,17 @@ def test_hidden_files_are_not_inputs(tmp_path):
     assert cv2.imwrite(str(tmp_path / "a.jpg"), data.camera()[::16, ::16])
     (tmp_path / "._a.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     assert list_images(tmp_path) == [tmp_path / "a.jpg"]
+
+
+def test_checkpoint_with_an_untrained_image_model_warns(tmp_path):
+    """A checkpoint.pt saved in stage 1 (GT-encoder training, image iteration 0, no --weights) holds a randomly
+    initialised image model: inference used to write its noise as predictions without a word."""
+    ckpt = _train_isnet_checkpoint(tmp_path / "run")
+    with pytest.warns(UserWarning, match=r"checkpoint\.pt.*image model.*not been trained"):
+        load_isnet(ckpt)
+    obj = torch.load(ckpt, weights_only=False)
+    obj["progress"]["image"]["iteration"] = 5  # stage 2 under way: trained, no warning
+    torch.save(obj, ckpt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_isnet(ckpt)
