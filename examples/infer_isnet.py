@@ -239,6 +239,12 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
 
 # ---------------------------------------------------------------------------------------------- data
 
+def _images_in(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted, hidden ``.*`` names left out."""
+    return sorted(f for f in folder.iterdir()
+                  if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith("."))
+
+
 def list_images(inp: str | os.PathLike) -> list[Path]:
     """The image files of a folder (sorted, not recursive, hidden ``.*`` names left out), or ``[file]``.
 
@@ -251,10 +257,11 @@ def list_images(inp: str | os.PathLike) -> list[Path]:
         return [p]
     if not p.is_dir():
         raise FileNotFoundError(f"--input: no such file or folder: {p}")
-    files = sorted(f for f in p.iterdir()
-                   if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith("."))
+    files = _images_in(p)
     if not files:
-        raise ValueError(f"--input: no image ({', '.join(IMAGE_EXTS)}) in {p}")
+        subs = sorted(d.name for d in p.iterdir() if d.is_dir() and not d.name.startswith(".") and _images_in(d))
+        hint = f"; the search is not recursive, and these subfolders hold images: {', '.join(subs)}" if subs else ""
+        raise ValueError(f"--input: no image ({', '.join(IMAGE_EXTS)}) in {p}{hint}")
     stems: dict[str, Path] = {}
     for f in files:
         if f.stem in stems:

@@ -298,3 +298,14 @@ def test_checkpoint_with_an_untrained_image_model_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_isnet(ckpt)
+
+
+def test_a_folder_of_subfolders_names_them(tmp_path):
+    """`--input DIS5K/DIS-VD` (images in im/, masks in gt/) used to say only "no image in DIS-VD": the search is not
+    recursive, and the message now says so and names the subfolders that hold images."""
+    for sub in ("im", "gt"):
+        (tmp_path / sub).mkdir()
+        assert cv2.imwrite(str(tmp_path / sub / "a.png"), data.camera()[::16, ::16])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no image .* in .*not recursive.*: gt, im"):
+        list_images(tmp_path)
