@@ -230,10 +230,19 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
         size = cfg.get("size")  # type: ignore[union-attr]
         info["size"] = size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
     model = ISNetDIS(in_ch=info["in_ch"], out_ch=info["out_ch"], width=info["width"])
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(f"--checkpoint: {path.name} does not fit ISNetDIS(width={info['width']:g}): {exc}") from None
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    fault = "; ".join(f"{len(keys)} {what} key(s) ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+                      for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys)
+    if not fault:
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:  # shapes: torch lists them over several lines
+            fault = " ".join(str(exc).split("state_dict for ISNetDIS:")[-1].split())
+            fault = fault if len(fault) <= 300 else fault[:300] + " ..."
+    if fault:
+        raise ValueError(f"--checkpoint: {path.name} does not fit ISNetDIS(width={info['width']:g}): {fault}")
     return model.to(device).eval(), info
 
 

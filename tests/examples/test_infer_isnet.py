@@ -309,3 +309,19 @@ def test_a_folder_of_subfolders_names_them(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"no image .* in .*not recursive.*: gt, im"):
         list_images(tmp_path)
+
+
+def test_a_state_dict_with_missing_or_extra_keys_is_one_short_line(tmp_path, capsys):
+    """A state dict saved from parameters only (no BatchNorm buffers) used to print torch's message listing every one
+    of its ~200 missing keys over several lines; now one line with counts and the first few names."""
+    model = ISNetDIS(width=0.0625)
+    params = dict(model.named_parameters())
+    torch.save({**{k: v.detach() for k, v in params.items()}, "ema.decay": torch.tensor(0.99)}, tmp_path / "p.pth")
+    assert cv2.imwrite(str(tmp_path / "a.png"), data.camera()[::16, ::16])
+    argv = ["--checkpoint", str(tmp_path / "p.pth"), "--input", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+            "--size", "32", "--workers", "0", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    n_missing = sum(k not in params and not k.endswith("num_batches_tracked") for k in model.state_dict())
+    assert "\n" not in err and len(err) < 600, err
+    assert f"{n_missing} missing key(s)" in err and "1 unexpected key(s) (ema.decay)" in err and "p.pth" in err, err
