@@ -502,6 +502,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {len(res['written'])} predictions to {args.out} in {res['seconds']:.1f} s "
           f"({res['images_per_s']:.1f} images/s, including decoding and PNG writing)"
           + (f"; skipped {len(res['skipped'])} unreadable" if res["skipped"] else ""))
+    written = {Path(w).name for w in res["written"]}
+    others = sorted(f.name for f in Path(args.out).glob("*.png") if f.name not in written)
+    if others:  # an earlier run's predictions: `segmetrics eval --pred` would score them with this run's
+        print(f"warning: --out {args.out} also holds {len(others)} other PNG(s) that this run did not write "
+              f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); `segmetrics eval` would score them "
+              "too: remove them or use a new --out", file=sys.stderr)
     print(f"score them: python -m segmetrics eval --pred {args.out} --gt <folder of ground-truth masks>")
     return 0
 

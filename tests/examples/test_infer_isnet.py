@@ -325,3 +325,26 @@ def test_a_state_dict_with_missing_or_extra_keys_is_one_short_line(tmp_path, cap
     n_missing = sum(k not in params and not k.endswith("num_batches_tracked") for k in model.state_dict())
     assert "\n" not in err and len(err) < 600, err
     assert f"{n_missing} missing key(s)" in err and "1 unexpected key(s) (ema.decay)" in err and "p.pth" in err, err
+
+
+def test_earlier_predictions_left_in_out_are_named(tmp_path, capsys):
+    """A rerun into the same --out (another model, fewer images, or one now skipped as unreadable) left the earlier
+    run's PNGs beside the new ones without a word, and `segmetrics eval` then scored them as this model's."""
+    ckpt = tmp_path / "m.pth"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), ckpt)
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    out.mkdir()
+    assert cv2.imwrite(str(inp / "a.png"), data.camera()[::16, ::16])
+    (inp / "b.png").write_bytes(b"\x89PNG garbage")  # skipped below
+    assert cv2.imwrite(str(out / "b.png"), np.zeros((4, 4), np.uint8))  # an earlier run's prediction for b
+    argv = ["--checkpoint", str(ckpt), "--input", str(inp), "--out", str(out), "--size", "32", "--workers", "0",
+            "--no-progress", "--skip-unreadable"]
+    with pytest.warns(UserWarning, match="skipped"):
+        assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "--out" in err and "1 other PNG" in err and "b.png" in err, err
+    (out / "b.png").unlink()
+    (inp / "b.png").unlink()
+    assert main(argv) == 0
+    assert "other PNG" not in capsys.readouterr().err  # only this run's predictions: nothing to say
