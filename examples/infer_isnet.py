@@ -196,7 +196,7 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if it is not an IS-Net checkpoint, or its weights do not fit (strict loading).
+        ValueError: if it is not an IS-Net checkpoint, its weights do not fit (strict loading) or are not finite.
     """
     path = Path(checkpoint)
     if not path.is_file():
@@ -243,6 +243,10 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
             fault = fault if len(fault) <= 300 else fault[:300] + " ..."
     if fault:
         raise ValueError(f"--checkpoint: {path.name} does not fit ISNetDIS(width={info['width']:g}): {fault}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:  # a diverged run: every map would be NaN, written as black
+        raise ValueError(f"--checkpoint: {path.name} holds non-finite (NaN / inf) weights in {len(bad)} tensor(s) "
+                         f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): the run that saved it diverged")
     return model.to(device).eval(), info
 
 

@@ -348,3 +348,12 @@ def test_earlier_predictions_left_in_out_are_named(tmp_path, capsys):
     (inp / "b.png").unlink()
     assert main(argv) == 0
     assert "other PNG" not in capsys.readouterr().err  # only this run's predictions: nothing to say
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    """A checkpoint from a diverged run (NaN weights) used to load and write all-black PNGs (NaN maps become 0)."""
+    state = ISNetDIS(width=0.0625).state_dict()
+    state["stage3.rebnconv1.conv_s1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, tmp_path / "diverged.pth")
+    with pytest.raises(ValueError, match=r"--checkpoint: diverged\.pth holds non-finite.*stage3\.rebnconv1\.conv_s1"):
+        load_isnet(tmp_path / "diverged.pth")
