@@ -335,7 +335,7 @@ def to_png_map(prob: torch.Tensor, size: tuple[int, int], normalize: str = "minm
         p = torch.where(hi > lo, (p - lo) / (hi - lo).clamp_min(torch.finfo(p.dtype).tiny), torch.zeros_like(p))
         out = (p * 255).to(torch.uint8)
     else:
-        out = (p.clamp(0, 1) * 255).round().to(torch.uint8)
+        out = (p.nan_to_num(0.0).clamp(0, 1) * 255).round().to(torch.uint8)
     return out.cpu().numpy()
 
 
@@ -381,7 +381,8 @@ def predict_files(
         progress: show a tqdm progress bar.
 
     Returns:
-        ``{"written": [paths], "skipped": {file: reason}, "seconds": float, "images_per_s": float}``.
+        ``{"written": [paths], "skipped": {file: reason}, "non_finite": [files whose map held NaN / inf, a warning],
+        "seconds": float, "images_per_s": float}``.
 
     Raises:
         ValueError: on a bad option, an output PNG that would overwrite an input file, or an unreadable file
@@ -416,6 +417,7 @@ def predict_files(
     )
     written: list[str] = []
     skipped: dict[str, str] = {}
+    non_finite: list[str] = []
     bar = None
     if progress:
         from tqdm import tqdm
@@ -435,6 +437,8 @@ def predict_files(
                 with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                     d1 = model(x)[0][0]
                 probs = torch.sigmoid(d1.float())
+                finite = torch.isfinite(probs).flatten(1).all(1).tolist()  # one sync per batch; PNGs sync anyway
+                non_finite += [str(files[i]) for k, i in enumerate(idx) if not finite[k]]
                 for k, i in enumerate(idx):
                     target = out / f"{files[i].stem}.png"
                     pending.append(pool.submit(cv2.imwrite, str(target), to_png_map(probs[k], sizes[k], normalize)))
@@ -447,7 +451,13 @@ def predict_files(
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - start
-    return {"written": written, "skipped": skipped, "seconds": seconds,
+    if non_finite:
+        warnings.warn(f"{len(non_finite)} prediction(s) hold NaN / inf ({', '.join(non_finite[:3])}"
+                      f"{', ...' if len(non_finite) > 3 else ''}): their PNGs are not meaningful (NaN is written as "
+                      "0); an overflow under "
+                      f"{'autocast ' + str(amp_dtype).removeprefix('torch.') if amp_dtype else 'float32'}; "
+                      "try --precision fp32", stacklevel=2)
+    return {"written": written, "skipped": skipped, "non_finite": non_finite, "seconds": seconds,
             "images_per_s": len(written) / seconds if seconds > 0 else float("nan")}
 
 

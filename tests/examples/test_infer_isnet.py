@@ -357,3 +357,16 @@ def test_non_finite_weights_are_refused(tmp_path):
     torch.save(state, tmp_path / "diverged.pth")
     with pytest.raises(ValueError, match=r"--checkpoint: diverged\.pth holds non-finite.*stage3\.rebnconv1\.conv_s1"):
         load_isnet(tmp_path / "diverged.pth")
+
+
+def test_non_finite_predictions_are_reported(tmp_path):
+    """fp16 autocast (`--precision auto` on GPUs without bf16) can overflow to NaN: such maps were written as black
+    PNGs without a word."""
+    from infer_isnet import predict_files
+
+    model = ISNetDIS(width=0.0625)
+    model.side1.register_forward_hook(lambda mod, inp, out: out * float("nan"))
+    assert cv2.imwrite(str(tmp_path / "a.png"), data.camera()[::16, ::16])
+    with pytest.warns(UserWarning, match=r"1 prediction\(s\) .*NaN.*a\.png.*--precision fp32"):
+        res = predict_files(model, [tmp_path / "a.png"], tmp_path / "o", size=32)
+    assert res["written"] and res["non_finite"] == [str(tmp_path / "a.png")]
