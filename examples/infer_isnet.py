@@ -441,13 +441,16 @@ def predict_files(
                 non_finite += [str(files[i]) for k, i in enumerate(idx) if not finite[k]]
                 for k, i in enumerate(idx):
                     target = out / f"{files[i].stem}.png"
-                    pending.append(pool.submit(cv2.imwrite, str(target), to_png_map(probs[k], sizes[k], normalize)))
+                    pending.append((target, pool.submit(cv2.imwrite, str(target),
+                                                        to_png_map(probs[k], sizes[k], normalize))))
                     written.append(str(target))
             if bar is not None:
                 bar.update(len(idx) + len(bad))
-        for f in pending:
-            if not f.result():
-                raise OSError("cv2.imwrite failed for an output PNG (is --out writable?)")
+        failed = [str(target) for target, f in pending if not f.result()]
+        if failed:
+            raise OSError(f"--out: cannot write {len(failed)} PNG(s) ({', '.join(failed[:3])}"
+                          f"{', ...' if len(failed) > 3 else ''}): is --out writable, with room, and no folder of "
+                          "that name in the way?")
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - start

@@ -370,3 +370,15 @@ def test_non_finite_predictions_are_reported(tmp_path):
     with pytest.warns(UserWarning, match=r"1 prediction\(s\) .*NaN.*a\.png.*--precision fp32"):
         res = predict_files(model, [tmp_path / "a.png"], tmp_path / "o", size=32)
     assert res["written"] and res["non_finite"] == [str(tmp_path / "a.png")]
+
+
+def test_a_png_that_cannot_be_written_is_named(tmp_path, capsys):
+    """A failed write said only "cv2.imwrite failed for an output PNG", naming no file (here a folder is in the way)."""
+    ckpt = tmp_path / "m.pth"
+    torch.save(ISNetDIS(width=0.0625).state_dict(), ckpt)
+    assert cv2.imwrite(str(tmp_path / "a.png"), data.camera()[::16, ::16])
+    (tmp_path / "out" / "a.png").mkdir(parents=True)
+    assert main(["--checkpoint", str(ckpt), "--input", str(tmp_path / "a.png"), "--out", str(tmp_path / "out"),
+                 "--size", "32", "--workers", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and str(tmp_path / "out" / "a.png") in err and "Traceback" not in err, err
