@@ -60,7 +60,7 @@ import cv2
 import numpy as np
 import torch
 from cli_args import nonnegative_int, output_dir, positive_int, torch_device
-from isnet_model import FEATURE_CHANNELS, IMAGE_DECODER, IMAGE_ENCODER, ISNetDIS
+from isnet_model import FEATURE_CHANNELS, IMAGE_DECODER, IMAGE_ENCODER, ISNetDIS, ISNetGTEncoder
 from seg_data import IMAGE_EXTS, read_image
 from torch.nn import functional as F
 
@@ -219,7 +219,11 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     try:
         arch = architecture_from_state_dict(state)
     except ValueError as exc:
-        raise ValueError(f"--checkpoint: {path.name}: {exc}") from None
+        hint = ""
+        if set(state) == set(ISNetGTEncoder(1, 1, 0.0625).state_dict()):  # key names do not depend on the width
+            hint = ("; it is an IS-Net GT encoder (train_isnet.py's gt_encoder.pt, which encodes masks, not images): "
+                    "pass the run's checkpoint.pt or best.pt")
+        raise ValueError(f"--checkpoint: {path.name}: {exc}{hint}") from None
     info: dict[str, Any] = {"format": fmt, **arch, "width_source": "shapes", "size": None}
     # our config: inside the checkpoint, else the config.json beside it (e.g. for best.pt), if it fits the weights
     cfg = obj.get("config") if fmt == "train_isnet" and isinstance(obj.get("config"), Mapping) else None

@@ -382,3 +382,17 @@ def test_a_png_that_cannot_be_written_is_named(tmp_path, capsys):
                  "--size", "32", "--workers", "0", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "--out" in err and str(tmp_path / "out" / "a.png") in err and "Traceback" not in err, err
+
+
+def test_a_gt_encoder_file_is_named_as_such(tmp_path):
+    """gt_encoder.pt (the mask auto-encoder train_isnet.py writes beside checkpoint.pt) was only "not an ISNetDIS state
+    dict"; the message now says what it is and which file to pass instead."""
+    from isnet_model import ISNetGTEncoder
+
+    torch.save(ISNetGTEncoder(1, 1, 0.0625).state_dict(), tmp_path / "encoder.pt")
+    with pytest.raises(ValueError, match=r"not an ISNetDIS state dict.*GT encoder.*checkpoint\.pt or best\.pt"):
+        load_isnet(tmp_path / "encoder.pt")
+    torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an ISNetDIS state dict") as exc:
+        load_isnet(tmp_path / "other.pt")
+    assert "GT encoder" not in str(exc.value)
