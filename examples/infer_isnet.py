@@ -181,6 +181,19 @@ def _warn_if_untrained(ckpt: Mapping[str, Any], path: Path) -> None:
                       stacklevel=3)
 
 
+def _last_not_best_note(ckpt: Mapping[str, Any], path: Path) -> str | None:
+    """A note when a ``train_isnet.py`` checkpoint's ``"model"`` (the last weights) is not its best validation's."""
+    progress = ckpt.get("progress")
+    image = progress.get("image") if isinstance(progress, Mapping) else None
+    if ckpt.get("best_model") is None or not isinstance(image, Mapping):
+        return None
+    last, best = image.get("iteration"), image.get("best_iteration")
+    if not isinstance(last, int) or not isinstance(best, int) or last == best:
+        return None
+    return (f"note: {path.name} holds the last weights (iteration {last}); the best validation's (iteration {best}) "
+            f"are in best.pt beside it")
+
+
 def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[ISNetDIS, dict[str, Any]]:
     """Build an :class:`ISNetDIS` from our checkpoint or the authors' state dict, in eval mode.
 
@@ -192,7 +205,8 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
     Returns:
         ``(model, info)``: ``info`` has ``format`` (``"train_isnet"`` or ``"state_dict"``),
         ``in_ch``, ``out_ch``, ``width``, ``width_source`` (``"config"`` or ``"shapes"``) and ``size`` (the
-        training input size from our config, or ``None``).
+        training input size from our config, or ``None``); for ``"train_isnet"`` also ``note`` (a line saying
+        that the file holds the last weights, not the best validation's of ``best.pt``, or ``None``).
 
     Raises:
         FileNotFoundError: if the file does not exist.
@@ -225,6 +239,8 @@ def load_isnet(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
                     "pass the run's checkpoint.pt or best.pt")
         raise ValueError(f"--checkpoint: {path.name}: {exc}{hint}") from None
     info: dict[str, Any] = {"format": fmt, **arch, "width_source": "shapes", "size": None}
+    if fmt == "train_isnet":
+        info["note"] = _last_not_best_note(obj, path)
     # our config: inside the checkpoint, else the config.json beside it (e.g. for best.pt), if it fits the weights
     cfg = obj.get("config") if fmt == "train_isnet" and isinstance(obj.get("config"), Mapping) else None
     cfg = cfg or _config_beside(path)
@@ -520,6 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"model: ISNetDIS(width={info['width']:g}) from {info['format']} {Path(args.checkpoint).name} "
           f"(width from {info['width_source']}); input {args.size or info['size'] or INPUT_SIZE}²; "
           f"device {args.device}, precision {args.precision}")
+    if info.get("note"):
+        print(info["note"])
     print(f"wrote {len(res['written'])} predictions to {args.out} in {res['seconds']:.1f} s "
           f"({res['images_per_s']:.1f} images/s, including decoding and PNG writing)"
           + (f"; skipped {len(res['skipped'])} unreadable" if res["skipped"] else ""))

@@ -177,7 +177,7 @@ def test_our_checkpoint_width_from_config(tmp_path):
     assert load_isnet(tmp_path / "best.pt")[1]["width_source"] == "shapes"
     (tmp_path / "config.json").unlink()
     assert load_isnet(ckpt)[1] == {"format": "train_isnet", "in_ch": 3, "out_ch": 1, "width": 0.25,
-                                   "width_source": "shapes", "size": None}
+                                   "width_source": "shapes", "size": None, "note": None}
 
 
 def test_a_foreign_file_in_a_run_folder_does_not_take_the_runs_config(tmp_path):
@@ -396,3 +396,17 @@ def test_a_gt_encoder_file_is_named_as_such(tmp_path):
     with pytest.raises(ValueError, match="not an ISNetDIS state dict") as exc:
         load_isnet(tmp_path / "other.pt")
     assert "GT encoder" not in str(exc.value)
+
+
+def test_checkpoint_pt_says_it_holds_the_last_not_the_best_weights(tmp_path, dataset, capsys):
+    """checkpoint.pt's "model" is the last iteration's weights; after early stopping the run's summary names best.pt's
+    earlier iteration, and inference on checkpoint.pt scored another model than the one reported, without a word."""
+    ckpt = _train_isnet_checkpoint(tmp_path / "run")
+    obj = torch.load(ckpt, weights_only=False)
+    obj["progress"]["image"].update(iteration=300, best_iteration=200)
+    obj["best_model"] = obj["model"]
+    torch.save(obj, ckpt)
+    assert main(["--checkpoint", str(ckpt), "--input", str(dataset / "im" / "coffee.jpg"), "--out",
+                 str(tmp_path / "p"), "--workers", "0", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "last weights (iteration 300)" in out and "best.pt" in out and "iteration 200" in out, out
