@@ -21,6 +21,13 @@ def _sum(a: Any, b: Any) -> Any:
     return a + b
 
 
+def _difference(theirs: Any, mine: Any) -> str:
+    """``"<theirs> vs <mine>"``, or only what differs when the option object can say (``difference``)."""
+    if hasattr(theirs, "difference") and type(theirs) is type(mine):
+        return str(theirs.difference(mine))
+    return f"{theirs} vs {mine}"
+
+
 class SummedState:
     """Mixin for an accumulator whose state is running sums (set by its ``reset``).
 
@@ -30,7 +37,8 @@ class SummedState:
       numbers or dicts of those);
     - ``_same_options``: names of the option attributes that must be equal to merge, and
       ``_options_label`` naming them in the error message (e.g. ``"metrics and beta_sq"``);
-      ``_show_options``: end that message with ``"; got <other's> vs <self's>"``;
+      ``_show_options``: end that message with ``"; got <other's> vs <self's>"`` (only what differs when the option
+      object has a ``difference`` method, as :class:`~segmetrics.registry.MetricOptions`);
     - ``_article``: ``"a"`` or ``"an"``, the article before the class name in the type error;
     - ``_add_method``: the method that adds an image, named in the empty-``compute`` error.
     """
@@ -56,7 +64,8 @@ class SummedState:
             raise TypeError(f"`other` must be {self._article} {cls.__name__}; got {type(other).__name__}")
         mine, theirs = ([getattr(x, o) for o in self._same_options] for x in (self, other))
         if theirs != mine:
-            got = f"; got {', '.join(map(str, theirs))} vs {', '.join(map(str, mine))}" if self._show_options else ""
+            diff = ", ".join(_difference(t, m) for t, m in zip(theirs, mine) if t != m)
+            got = f"; got {diff}" if self._show_options else ""
             raise ValueError(f"`other` must use the same {self._options_label}{got}")
         for name in self._summed:
             setattr(self, name, _sum(getattr(self, name), getattr(other, name)))

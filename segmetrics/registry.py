@@ -454,6 +454,20 @@ class MetricOptions:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
         return f"MetricOptions(metrics={self.metrics}, {opts})"
 
+    def difference(self, other: MetricOptions) -> str:
+        """What differs from ``other``, this one's value first: ``"metrics=('sm',) vs ('mae',), beta_sq=1.0 vs 0.3"``.
+
+        Example:
+            >>> MetricOptions.make(("fm",), beta_sq=1.0).difference(MetricOptions.make(("fm",)))
+            'beta_sq=1.0 vs 0.3'
+        """
+        parts = [] if self.metrics == other.metrics else [f"metrics={self.metrics} vs {other.metrics}"]
+        for k in dict.fromkeys([*self.values, *other.values]):
+            a, b = self.values.get(k), other.values.get(k)
+            if a != b:
+                parts.append(f"{k}={a!r} vs {b!r}")
+        return ", ".join(parts)
+
     def identity(self) -> dict[str, Any]:
         """JSON-able ``{option: value}`` (tuples as lists), as stored with folder results."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}

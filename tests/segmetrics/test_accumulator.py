@@ -237,3 +237,14 @@ def test_add_image_metrics_of_other_metrics_leaves_the_state_alone():
     assert acc.n_images == 0
     acc.add_image_metrics(ImageMetrics(compute_all(gt, gt, metrics=("mae", "sm")).results))
     assert acc.compute() == pytest.approx({"n_images": 1, "mae": 0.0, "sm": 1.0}, abs=1e-12)
+
+
+def test_merge_refusal_names_only_the_differing_options():
+    # was: the message printed both full MetricOptions reprs (22 options each), hiding which one differed
+    acc = DatasetMetrics(metrics=("fm",))
+    with pytest.raises(ValueError) as info:
+        acc.merge(DatasetMetrics(metrics=("fm",), beta_sq=1.0))
+    msg = str(info.value)
+    assert "`other` must use the same metrics and options; got beta_sq=1.0 vs 0.3" in msg and "alpha" not in msg
+    with pytest.raises(ValueError, match=r"got metrics=\('sm',\) vs \('mae',\)$"):
+        DatasetMetrics(metrics=("mae",)).merge(DatasetMetrics(metrics=("sm",)))
