@@ -135,8 +135,8 @@ class DatasetMetrics(SummedState):
         if not isinstance(result, ImageMetrics):
             raise TypeError(f"`result` must be an ImageMetrics; got {type(result).__name__}")
         if result.options is not None and result.options != self.options:
-            raise ValueError(f"`result` must use this accumulator's metrics and options; got {result.options} "
-                             f"vs {self.options}")
+            raise ValueError("`result` must use this accumulator's metrics and options; got "
+                             f"{result.options.difference(self.options)}")
         if set(result.results) != set(self.metrics):  # checked before the state changes
             raise ValueError(f"`result` must hold this accumulator's metrics {self.metrics}; got "
                              f"{tuple(result.results)}")

@@ -248,3 +248,10 @@ def test_merge_refusal_names_only_the_differing_options():
     assert "`other` must use the same metrics and options; got beta_sq=1.0 vs 0.3" in msg and "alpha" not in msg
     with pytest.raises(ValueError, match=r"got metrics=\('sm',\) vs \('mae',\)$"):
         DatasetMetrics(metrics=("mae",)).merge(DatasetMetrics(metrics=("sm",)))
+
+
+def test_add_image_metrics_refusal_names_only_the_differing_option():
+    # was: the message printed both full MetricOptions reprs, hiding the one that differed
+    acc = DatasetMetrics(metrics=("mae",))
+    with pytest.raises(ValueError, match=r"metrics and options; got beta_sq=1.0 vs 0.3$"):
+        acc.add_image_metrics(compute_all(np.zeros((4, 4)), np.zeros((4, 4), bool), metrics=("mae",), beta_sq=1.0))
