@@ -92,6 +92,9 @@ def as_numpy(x: Any, name: str) -> np.ndarray:
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be a numpy array or torch tensor; got {type(x).__name__}")
     if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
+        if str(getattr(x, "device", "")) == "meta":  # no data to copy (torch: a bare NotImplementedError)
+            raise TypeError(f"`{name}` must be a tensor holding data (not on the meta device); got a meta tensor "
+                            f"of shape {tuple(x.shape)}")
         t = x.detach().cpu()
         if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds every value exactly
             t = t.float()

@@ -183,3 +183,9 @@ def test_an_image_with_its_channel_axis_last_is_warned_about():
         warnings.simplefilter("error")
         assert segmetrics.mae(pred[..., 0], gt) == 0.0
         segmetrics.mae(np.zeros((2, 10, 3), np.uint8), np.zeros((2, 10, 3), np.uint8))  # a narrow batch: silent
+
+
+def test_a_meta_tensor_is_a_type_error_naming_the_argument():
+    # was: torch's bare NotImplementedError "Cannot copy out of meta tensor", naming no argument
+    with pytest.raises(TypeError, match=r"`pred` must be a tensor holding data \(not on the meta device\); got"):
+        prepare_pred(torch.zeros((4, 4), device="meta"))
