@@ -248,7 +248,11 @@ class DatasetMetrics(SummedState):
             (['fm', 'mae', 'pr'], ['adp', 'curve'])
             >>> bool(np.array_equal(pysod["fm"]["curve"], acc.compute()["fm"]["curve"][::-1]))  # descending
             True
+
+        Raises:
+            ValueError: if no image was added.
         """
+        self._images_added("to_pysod_dict")
         res = self.results()
         out: dict[str, Any] = {}
         for m in self.metrics:

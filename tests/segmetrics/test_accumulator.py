@@ -255,3 +255,9 @@ def test_add_image_metrics_refusal_names_only_the_differing_option():
     acc = DatasetMetrics(metrics=("mae",))
     with pytest.raises(ValueError, match=r"metrics and options; got beta_sq=1.0 vs 0.3$"):
         acc.add_image_metrics(compute_all(np.zeros((4, 4)), np.zeros((4, 4), bool), metrics=("mae",), beta_sq=1.0))
+
+
+def test_empty_to_pysod_dict_names_itself():
+    # was: "results() needs at least one image", naming a method the caller never called
+    with pytest.raises(ValueError, match=r"^to_pysod_dict\(\) needs at least one image; call update\(\) first$"):
+        DatasetMetrics(metrics=("mae",)).to_pysod_dict()
