@@ -189,3 +189,27 @@ def test_a_meta_tensor_is_a_type_error_naming_the_argument():
     # was: torch's bare NotImplementedError "Cannot copy out of meta tensor", naming no argument
     with pytest.raises(TypeError, match=r"`pred` must be a tensor holding data \(not on the meta device\); got"):
         prepare_pred(torch.zeros((4, 4), device="meta"))
+
+
+def test_torch_layouts_and_view_bits():
+    # was: a float view with torch's negative bit (`x.conj().imag`) raised torch's bare RuntimeError; a sparse or
+    # quantized tensor was refused as "not a numpy dtype" while its dtype was float32
+    p = torch.rand(6, 5, dtype=torch.float64)
+    neg_view = (-p * 1j).conj().imag  # equal to p, carries the negative bit
+    assert neg_view.is_neg() and torch.equal(neg_view, p)
+    np.testing.assert_array_equal(prepare_pred(neg_view), p.numpy())
+    with pytest.raises(TypeError, match=r"`pred` must be a dense \(strided\) tensor; got layout torch.sparse_coo"):
+        prepare_pred(p.to_sparse())
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")
+def test_a_nested_tensor_is_a_batch_of_differently_sized_maps():
+    # was: torch's "Internal error: NestedTensorImpl doesn't support sizes" (a RuntimeError) from the batch check
+    preds = [torch.rand(6, 5), torch.rand(4, 7)]
+    gts = [torch.rand(6, 5) > 0.5, torch.rand(4, 7) > 0.5]
+    pairs, batched = prepare_pairs(torch.nested.nested_tensor(preds), torch.nested.nested_tensor(gts))
+    ref, _ = prepare_pairs(preds, gts)
+    assert batched and len(pairs) == 2
+    for (p, g), (rp, rg) in zip(pairs, ref):
+        np.testing.assert_array_equal(p, rp)
+        np.testing.assert_array_equal(g, rg)
