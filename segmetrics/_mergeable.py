@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
+import numpy as np
+
 _S = TypeVar("_S", bound="SummedState")
 
 
 def _sum(a: Any, b: Any) -> Any:
     """``a + b`` field by field: dicts by key (in ``a``'s order), lists item by item, the rest by ``+``."""
     if isinstance(a, dict):
+        if not isinstance(b, dict) or a.keys() != b.keys():
+            raise KeyError(f"keys {sorted(b) if isinstance(b, dict) else type(b).__name__} vs {sorted(a)}")
         return {k: _sum(v, b[k]) for k, v in a.items()}
     if isinstance(a, list):
+        if not isinstance(b, list) or len(a) != len(b):
+            raise ValueError(f"{len(b) if isinstance(b, list) else type(b).__name__} items vs {len(a)}")
         return [_sum(x, y) for x, y in zip(a, b)]
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"shape {np.shape(b)} vs {np.shape(a)}")
     return a + b
 
 
@@ -57,7 +65,8 @@ class SummedState:
         Raises:
             TypeError: if ``other`` is not of this accumulator's class (the one declaring ``_summed``,
                 so a user subclass still merges with its base).
-            ValueError: if the options differ.
+            ValueError: if the options differ, or the state of ``other`` does not fit this one's (then nothing
+                is added).
         """
         cls = next(c for c in type(self).__mro__ if "_summed" in vars(c))
         if not isinstance(other, cls):
@@ -67,8 +76,13 @@ class SummedState:
             diff = ", ".join(_difference(t, m) for t, m in zip(theirs, mine) if t != m)
             got = f"; got {diff}" if self._show_options else ""
             raise ValueError(f"`other` must use the same {self._options_label}{got}")
-        for name in self._summed:
-            setattr(self, name, _sum(getattr(self, name), getattr(other, name)))
+        try:  # every sum first: a state that does not fit (another version's pickle) leaves this one unchanged
+            summed = {name: _sum(getattr(self, name), getattr(other, name)) for name in self._summed}
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(f"`other` must hold the state of this accumulator; its state differs: "
+                             f"{type(exc).__name__}: {exc}") from None
+        for name, value in summed.items():
+            setattr(self, name, value)
         return self
 
     def _images_added(self, caller: str = "compute") -> int:

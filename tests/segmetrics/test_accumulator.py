@@ -261,3 +261,23 @@ def test_empty_to_pysod_dict_names_itself():
     # was: "results() needs at least one image", naming a method the caller never called
     with pytest.raises(ValueError, match=r"^to_pysod_dict\(\) needs at least one image; call update\(\) first$"):
         DatasetMetrics(metrics=("mae",)).to_pysod_dict()
+
+
+def test_merge_of_a_state_with_other_keys_refuses_and_changes_nothing():
+    # was: a state whose sums lack a key (e.g. pickled by another segmetrics version) raised a bare KeyError after
+    # `n_images` had already been added, leaving this accumulator counting images it holds no sums for
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    a, b = DatasetMetrics(metrics=("fm", "mae")), DatasetMetrics(metrics=("fm", "mae"))
+    a.update(gt, gt)
+    b.update(gt, gt)
+    del b._sums["mae"]
+    with pytest.raises(ValueError, match=r"`other` must hold the state of this accumulator; its state differs: "):
+        a.merge(b)
+    assert a.n_images == 1 and a.compute()["mae"] == 0.0
+    b = DatasetMetrics(metrics=("fm", "mae"))
+    b.update(gt, gt)
+    b._curves["fm.curve"] = b._curves["fm.curve"][:1]  # would broadcast silently
+    with pytest.raises(ValueError, match=r"its state differs: ValueError: shape \(1,\) vs \(256,\)"):
+        a.merge(b)
+    assert a.n_images == 1
