@@ -134,7 +134,7 @@ def _check_finite_range(arr: np.ndarray, name: str) -> None:
     if lo < 0.0 or hi > 1.0:
         raise ValueError(
             f"`{name}` of floating dtype must lie in [0, 1]; got values in [{lo:.6g}, {hi:.6g}] "
-            "(pass uint8 0..255 maps as uint8)"
+            + ("(logits? apply a sigmoid first)" if lo < 0.0 else "(pass uint8 0..255 maps as uint8)")
         )
 
 

@@ -213,3 +213,11 @@ def test_a_nested_tensor_is_a_batch_of_differently_sized_maps():
     for (p, g), (rp, rg) in zip(pairs, ref):
         np.testing.assert_array_equal(p, rp)
         np.testing.assert_array_equal(g, rg)
+
+
+def test_logits_get_a_sigmoid_hint():
+    # was: negative values (logits, the usual slip in a training loop) got the hint "pass uint8 0..255 maps as uint8"
+    with pytest.raises(ValueError, match=r"got values in \[-2, 3\] \(logits\? apply a sigmoid first\)$"):
+        prepare_pred(torch.tensor([[-2.0, 3.0], [0.5, 0.1]]))
+    with pytest.raises(ValueError, match=r"got values in \[0, 255\] \(pass uint8 0..255 maps as uint8\)$"):
+        prepare_pred(np.array([[0.0, 255.0]]))
