@@ -356,6 +356,9 @@ def validate_metrics(metrics: Any, *, canonical: bool = True) -> tuple[str, ...]
     _ensure_table()
     if isinstance(metrics, str):
         metrics = (metrics,)
+    if isinstance(metrics, (bytes, bytearray)):
+        raise TypeError(f"`metrics` must be a metric name or a sequence of them; got {type(metrics).__name__} "
+                        f"{metrics!r}")
     try:
         metrics = tuple(metrics)
     except TypeError:
@@ -363,7 +366,9 @@ def validate_metrics(metrics: Any, *, canonical: bool = True) -> tuple[str, ...]
     if not metrics:
         raise ValueError(f"`metrics` must name at least one of {tuple(FAMILIES)}; got an empty sequence")
     for m in metrics:
-        if not isinstance(m, str) or m not in FAMILIES:
+        if not isinstance(m, str):
+            raise TypeError(f"`metrics` must hold metric names (strings); got {type(m).__name__} {m!r}")
+        if m not in FAMILIES:
             raise ValueError(f"`metrics` must be one of {tuple(FAMILIES)}; got {m!r}")
     if len(set(metrics)) != len(metrics):
         raise ValueError(f"`metrics` must not repeat a metric; got {metrics!r}")
