@@ -7,6 +7,7 @@ check, option check, field-wise sum) and the "no image yet" check of ``compute``
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -84,6 +85,10 @@ class SummedState:
         for name, value in summed.items():
             setattr(self, name, value)
         return self
+
+    def __copy__(self: _S) -> _S:
+        """An independent snapshot, as :func:`copy.deepcopy`: the sums are updated in place, so never shared."""
+        return copy.deepcopy(self)
 
     def _images_added(self, caller: str = "compute") -> int:
         """The number of images added, checked by the method ``caller`` before it reduces the state.

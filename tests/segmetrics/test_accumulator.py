@@ -281,3 +281,19 @@ def test_merge_of_a_state_with_other_keys_refuses_and_changes_nothing():
     with pytest.raises(ValueError, match=r"its state differs: ValueError: shape \(1,\) vs \(256,\)"):
         a.merge(b)
     assert a.n_images == 1
+
+
+def test_a_shallow_copy_is_an_independent_snapshot():
+    # was: copy.copy shared the sum dicts, curve arrays and row list, so updating the copy changed the original
+    import copy
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    a = DatasetMetrics(metrics=("fm", "mae"), per_image=True)
+    a.update(gt, gt, name="a")
+    before = a.results()
+    b = copy.copy(a)
+    b.update(np.zeros((8, 8), np.uint8), gt, name="b")
+    after = a.results()
+    assert after["mae"] == before["mae"] and np.array_equal(after["fm.curve"], before["fm.curve"])
+    assert len(a.per_image_table()) == 1 and len(b.per_image_table()) == 2 and b.n_images == 2
