@@ -245,6 +245,7 @@ def _split_batch(x: Any, name: str) -> list[Any]:
         if arr.shape[1] != 1:
             raise ValueError(
                 f"`{name}` as a 4-D batch must have one channel, shape (N, 1, H, W); got shape {arr.shape}"
+                + (f" (channel axis last? pass `{name}[..., 0]`)" if arr.shape[3] == 1 else "")
             )
         arr = arr[:, 0]
     if arr.ndim != 3:

@@ -221,3 +221,9 @@ def test_logits_get_a_sigmoid_hint():
         prepare_pred(torch.tensor([[-2.0, 3.0], [0.5, 0.1]]))
     with pytest.raises(ValueError, match=r"got values in \[0, 255\] \(pass uint8 0..255 maps as uint8\)$"):
         prepare_pred(np.array([[0.0, 255.0]]))
+
+
+def test_a_channels_last_4d_batch_gets_a_hint():
+    # was: "(N, 1, H, W) ... got shape (2, 8, 8, 1)" without saying the channel axis was last
+    with pytest.raises(ValueError, match=r"got shape \(2, 8, 8, 1\) \(channel axis last\? pass `pred\[\.\.\., 0\]`\)$"):
+        prepare_pairs(np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8), bool))
