@@ -87,11 +87,10 @@ class DatasetMetrics(SummedState):
         self._rows: list[dict[str, Any]] = []
 
     def _add(self, r: ImageMetrics) -> None:
+        scalars, curves = r.scalars(), r.curves()  # read first: nothing changes if they cannot be read
         self.n_images += 1
-        scalars = r.scalars()
         for k in self._sums:
             self._sums[k] += scalars[k]
-        curves = r.curves()
         for k in self._curves:
             self._curves[k] += curves[k]
         if self.per_image:
@@ -140,6 +139,13 @@ class DatasetMetrics(SummedState):
         if set(result.results) != set(self.metrics):  # checked before the state changes
             raise ValueError(f"`result` must hold this accumulator's metrics {self.metrics}; got "
                              f"{tuple(result.results)}")
+        try:
+            missing = {*self._sums, *self._curves} - {*result.scalars(), *result.curves()}
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError("`result` must hold this accumulator's per-image results; reading them failed: "
+                             f"{type(exc).__name__}: {exc}") from None
+        if missing:
+            raise ValueError(f"`result` must hold this accumulator's per-image results; got none for {sorted(missing)}")
         self._add(result)
 
     def merge(self, other: DatasetMetrics) -> DatasetMetrics:

@@ -297,3 +297,14 @@ def test_a_shallow_copy_is_an_independent_snapshot():
     after = a.results()
     assert after["mae"] == before["mae"] and np.array_equal(after["fm.curve"], before["fm.curve"])
     assert len(a.per_image_table()) == 1 and len(b.per_image_table()) == 2 and b.n_images == 2
+
+
+def test_add_image_metrics_of_unreadable_results_refuses_and_changes_nothing():
+    # was: a hand-built ImageMetrics whose `fm` is not an F-measure result raised a bare AttributeError after
+    # `n_images` had been incremented, leaving a count without sums
+    from segmetrics.image_metrics import ImageMetrics
+
+    acc = DatasetMetrics(metrics=("mae", "fm"))
+    with pytest.raises(ValueError, match=r"`result` must hold this accumulator's per-image results; reading them "):
+        acc.add_image_metrics(ImageMetrics({"mae": 0.5, "fm": None}))
+    assert acc.n_images == 0
