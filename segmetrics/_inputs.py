@@ -11,7 +11,8 @@ Conventions (documented in the README's conventions table):
   foreground where their 8-bit level ``trunc(255 gt)`` is ``> 128`` (so ``gt_u8 / 255``, in float64
   or float32, gives the same mask as ``gt_u8``).
 * **Shapes**: one image ``(H, W)``; a batch ``(N, H, W)`` or ``(N, 1, H, W)``; or a list / tuple of
-  differently sized ``(H, W)`` maps. ``pred`` and ``gt`` must have the same structure and sizes.
+  differently sized ``(H, W)`` maps (a torch nested tensor is read as one). ``pred`` and ``gt`` must have the
+  same structure and sizes.
 * **Torch tensors** (CPU or CUDA) are accepted without importing torch: they are detected by
   duck typing and copied to host memory with ``.detach().cpu().numpy()`` (bfloat16, which numpy
   lacks, is read as float32: every value exactly).
