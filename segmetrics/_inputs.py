@@ -11,7 +11,8 @@ Conventions (documented in the README's conventions table):
   foreground where their 8-bit level ``trunc(255 gt)`` is ``> 128`` (so ``gt_u8 / 255``, in float64
   or float32, gives the same mask as ``gt_u8``).
 * **Shapes**: one image ``(H, W)``; a batch ``(N, H, W)`` or ``(N, 1, H, W)``; or a list / tuple of
-  differently sized ``(H, W)`` maps. ``pred`` and ``gt`` must have the same structure and sizes.
+  differently sized ``(H, W)`` maps (a torch nested tensor is read as one). ``pred`` and ``gt`` must have the
+  same structure and sizes.
 * **Torch tensors** (CPU or CUDA) are accepted without importing torch: they are detected by
   duck typing and copied to host memory with ``.detach().cpu().numpy()`` (bfloat16, which numpy
   lacks, is read as float32: every value exactly).
@@ -73,6 +74,12 @@ def _describe(x: Any) -> str:
     return f"{type(x).__name__}"
 
 
+def _describe_input(x: Any, name: str) -> str:
+    if isinstance(x, (list, tuple)):
+        return "list"
+    return "nested tensor" if _is_nested(x) else _describe(as_numpy(x, name))
+
+
 def as_numpy(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a numpy array; torch tensors are moved to the host without importing torch.
 
@@ -92,7 +99,12 @@ def as_numpy(x: Any, name: str) -> np.ndarray:
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be a numpy array or torch tensor; got {type(x).__name__}")
     if type(x).__module__.startswith("torch") and hasattr(x, "detach"):
-        t = x.detach().cpu()
+        if str(getattr(x, "device", "")) == "meta":  # no data to copy (torch: a bare NotImplementedError)
+            raise TypeError(f"`{name}` must be a tensor holding data (not on the meta device); got a meta tensor "
+                            f"of shape {tuple(x.shape)}")
+        if str(getattr(x, "layout", "torch.strided")) != "torch.strided":
+            raise TypeError(f"`{name}` must be a dense (strided) tensor; got layout {x.layout} (call .to_dense())")
+        t = x.detach().cpu().resolve_conj().resolve_neg()  # numpy() refuses views with a conjugate / negative bit
         if str(t.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds every value exactly
             t = t.float()
         try:
@@ -123,7 +135,7 @@ def _check_finite_range(arr: np.ndarray, name: str) -> None:
     if lo < 0.0 or hi > 1.0:
         raise ValueError(
             f"`{name}` of floating dtype must lie in [0, 1]; got values in [{lo:.6g}, {hi:.6g}] "
-            "(pass uint8 0..255 maps as uint8)"
+            + ("(logits? apply a sigmoid first)" if lo < 0.0 else "(pass uint8 0..255 maps as uint8)")
         )
 
 
@@ -207,9 +219,14 @@ def prepare_pair(pred: Any, gt: Any, *, keep_uint8: bool = False) -> tuple[np.nd
     return p, g
 
 
+def _is_nested(x: Any) -> bool:
+    """Whether ``x`` is a torch nested tensor (a batch of differently sized maps, read as a list of them)."""
+    return type(x).__module__.startswith("torch") and getattr(x, "is_nested", False) is True
+
+
 def is_batch(x: Any) -> bool:
-    """Whether ``x`` is a batch (3-D/4-D array or a list/tuple of maps) rather than one 2-D map."""
-    if isinstance(x, (list, tuple)):
+    """Whether ``x`` is a batch (3-D/4-D array, a list/tuple of maps or a nested tensor) rather than one 2-D map."""
+    if isinstance(x, (list, tuple)) or _is_nested(x):
         return True
     shape = getattr(x, "shape", None)
     if shape is None:
@@ -218,6 +235,8 @@ def is_batch(x: Any) -> bool:
 
 
 def _split_batch(x: Any, name: str) -> list[Any]:
+    if _is_nested(x):
+        x = list(x.unbind())
     if isinstance(x, (list, tuple)):
         if len(x) == 0:
             raise ValueError(f"`{name}` must not be an empty list")
@@ -227,6 +246,7 @@ def _split_batch(x: Any, name: str) -> list[Any]:
         if arr.shape[1] != 1:
             raise ValueError(
                 f"`{name}` as a 4-D batch must have one channel, shape (N, 1, H, W); got shape {arr.shape}"
+                + (f" (channel axis last? pass `{name}[..., 0]`)" if arr.shape[3] == 1 else "")
             )
         arr = arr[:, 0]
     if arr.ndim != 3:
@@ -273,8 +293,7 @@ def prepare_pairs(
     if batched_p != batched_g:
         raise ValueError(
             "`pred` and `gt` must both be single (H, W) maps or both batches; got "
-            f"pred {_describe(as_numpy(pred, 'pred')) if not isinstance(pred, (list, tuple)) else 'list'} and "
-            f"gt {_describe(as_numpy(gt, 'gt')) if not isinstance(gt, (list, tuple)) else 'list'}"
+            f"pred {_describe_input(pred, 'pred')} and gt {_describe_input(gt, 'gt')}"
         )
     if not batched_p:
         return [prepare_pair(pred, gt, keep_uint8=keep_uint8)], False

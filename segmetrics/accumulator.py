@@ -87,11 +87,10 @@ class DatasetMetrics(SummedState):
         self._rows: list[dict[str, Any]] = []
 
     def _add(self, r: ImageMetrics) -> None:
+        scalars, curves = r.scalars(), r.curves()  # read first: nothing changes if they cannot be read
         self.n_images += 1
-        scalars = r.scalars()
         for k in self._sums:
             self._sums[k] += scalars[k]
-        curves = r.curves()
         for k in self._curves:
             self._curves[k] += curves[k]
         if self.per_image:
@@ -135,11 +134,18 @@ class DatasetMetrics(SummedState):
         if not isinstance(result, ImageMetrics):
             raise TypeError(f"`result` must be an ImageMetrics; got {type(result).__name__}")
         if result.options is not None and result.options != self.options:
-            raise ValueError(f"`result` must use this accumulator's metrics and options; got {result.options} "
-                             f"vs {self.options}")
+            raise ValueError("`result` must use this accumulator's metrics and options; got "
+                             f"{result.options.difference(self.options)}")
         if set(result.results) != set(self.metrics):  # checked before the state changes
             raise ValueError(f"`result` must hold this accumulator's metrics {self.metrics}; got "
                              f"{tuple(result.results)}")
+        try:
+            missing = {*self._sums, *self._curves} - {*result.scalars(), *result.curves()}
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError("`result` must hold this accumulator's per-image results; reading them failed: "
+                             f"{type(exc).__name__}: {exc}") from None
+        if missing:
+            raise ValueError(f"`result` must hold this accumulator's per-image results; got none for {sorted(missing)}")
         self._add(result)
 
     def merge(self, other: DatasetMetrics) -> DatasetMetrics:
@@ -248,7 +254,11 @@ class DatasetMetrics(SummedState):
             (['fm', 'mae', 'pr'], ['adp', 'curve'])
             >>> bool(np.array_equal(pysod["fm"]["curve"], acc.compute()["fm"]["curve"][::-1]))  # descending
             True
+
+        Raises:
+            ValueError: if no image was added.
         """
+        self._images_added("to_pysod_dict")
         res = self.results()
         out: dict[str, Any] = {}
         for m in self.metrics:

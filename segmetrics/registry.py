@@ -356,6 +356,9 @@ def validate_metrics(metrics: Any, *, canonical: bool = True) -> tuple[str, ...]
     _ensure_table()
     if isinstance(metrics, str):
         metrics = (metrics,)
+    if isinstance(metrics, (bytes, bytearray)):
+        raise TypeError(f"`metrics` must be a metric name or a sequence of them; got {type(metrics).__name__} "
+                        f"{metrics!r}")
     try:
         metrics = tuple(metrics)
     except TypeError:
@@ -363,7 +366,9 @@ def validate_metrics(metrics: Any, *, canonical: bool = True) -> tuple[str, ...]
     if not metrics:
         raise ValueError(f"`metrics` must name at least one of {tuple(FAMILIES)}; got an empty sequence")
     for m in metrics:
-        if not isinstance(m, str) or m not in FAMILIES:
+        if not isinstance(m, str):
+            raise TypeError(f"`metrics` must hold metric names (strings); got {type(m).__name__} {m!r}")
+        if m not in FAMILIES:
             raise ValueError(f"`metrics` must be one of {tuple(FAMILIES)}; got {m!r}")
     if len(set(metrics)) != len(metrics):
         raise ValueError(f"`metrics` must not repeat a metric; got {metrics!r}")
@@ -453,6 +458,20 @@ class MetricOptions:
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
         return f"MetricOptions(metrics={self.metrics}, {opts})"
+
+    def difference(self, other: MetricOptions) -> str:
+        """What differs from ``other``, this one's value first: ``"metrics=('sm',) vs ('mae',), beta_sq=1.0 vs 0.3"``.
+
+        Example:
+            >>> MetricOptions.make(("fm",), beta_sq=1.0).difference(MetricOptions.make(("fm",)))
+            'beta_sq=1.0 vs 0.3'
+        """
+        parts = [] if self.metrics == other.metrics else [f"metrics={self.metrics} vs {other.metrics}"]
+        for k in dict.fromkeys([*self.values, *other.values]):
+            a, b = self.values.get(k), other.values.get(k)
+            if a != b:
+                parts.append(f"{k}={a!r} vs {b!r}")
+        return ", ".join(parts)
 
     def identity(self) -> dict[str, Any]:
         """JSON-able ``{option: value}`` (tuples as lists), as stored with folder results."""

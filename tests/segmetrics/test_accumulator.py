@@ -237,3 +237,74 @@ def test_add_image_metrics_of_other_metrics_leaves_the_state_alone():
     assert acc.n_images == 0
     acc.add_image_metrics(ImageMetrics(compute_all(gt, gt, metrics=("mae", "sm")).results))
     assert acc.compute() == pytest.approx({"n_images": 1, "mae": 0.0, "sm": 1.0}, abs=1e-12)
+
+
+def test_merge_refusal_names_only_the_differing_options():
+    # was: the message printed both full MetricOptions reprs (22 options each), hiding which one differed
+    acc = DatasetMetrics(metrics=("fm",))
+    with pytest.raises(ValueError) as info:
+        acc.merge(DatasetMetrics(metrics=("fm",), beta_sq=1.0))
+    msg = str(info.value)
+    assert "`other` must use the same metrics and options; got beta_sq=1.0 vs 0.3" in msg and "alpha" not in msg
+    with pytest.raises(ValueError, match=r"got metrics=\('sm',\) vs \('mae',\)$"):
+        DatasetMetrics(metrics=("mae",)).merge(DatasetMetrics(metrics=("sm",)))
+
+
+def test_add_image_metrics_refusal_names_only_the_differing_option():
+    # was: the message printed both full MetricOptions reprs, hiding the one that differed
+    acc = DatasetMetrics(metrics=("mae",))
+    with pytest.raises(ValueError, match=r"metrics and options; got beta_sq=1.0 vs 0.3$"):
+        acc.add_image_metrics(compute_all(np.zeros((4, 4)), np.zeros((4, 4), bool), metrics=("mae",), beta_sq=1.0))
+
+
+def test_empty_to_pysod_dict_names_itself():
+    # was: "results() needs at least one image", naming a method the caller never called
+    with pytest.raises(ValueError, match=r"^to_pysod_dict\(\) needs at least one image; call update\(\) first$"):
+        DatasetMetrics(metrics=("mae",)).to_pysod_dict()
+
+
+def test_merge_of_a_state_with_other_keys_refuses_and_changes_nothing():
+    # was: a state whose sums lack a key (e.g. pickled by another segmetrics version) raised a bare KeyError after
+    # `n_images` had already been added, leaving this accumulator counting images it holds no sums for
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    a, b = DatasetMetrics(metrics=("fm", "mae")), DatasetMetrics(metrics=("fm", "mae"))
+    a.update(gt, gt)
+    b.update(gt, gt)
+    del b._sums["mae"]
+    with pytest.raises(ValueError, match=r"`other` must hold the state of this accumulator; its state differs: "):
+        a.merge(b)
+    assert a.n_images == 1 and a.compute()["mae"] == 0.0
+    b = DatasetMetrics(metrics=("fm", "mae"))
+    b.update(gt, gt)
+    b._curves["fm.curve"] = b._curves["fm.curve"][:1]  # would broadcast silently
+    with pytest.raises(ValueError, match=r"its state differs: ValueError: shape \(1,\) vs \(256,\)"):
+        a.merge(b)
+    assert a.n_images == 1
+
+
+def test_a_shallow_copy_is_an_independent_snapshot():
+    # was: copy.copy shared the sum dicts, curve arrays and row list, so updating the copy changed the original
+    import copy
+
+    gt = np.zeros((8, 8), bool)
+    gt[2:6, 2:6] = True
+    a = DatasetMetrics(metrics=("fm", "mae"), per_image=True)
+    a.update(gt, gt, name="a")
+    before = a.results()
+    b = copy.copy(a)
+    b.update(np.zeros((8, 8), np.uint8), gt, name="b")
+    after = a.results()
+    assert after["mae"] == before["mae"] and np.array_equal(after["fm.curve"], before["fm.curve"])
+    assert len(a.per_image_table()) == 1 and len(b.per_image_table()) == 2 and b.n_images == 2
+
+
+def test_add_image_metrics_of_unreadable_results_refuses_and_changes_nothing():
+    # was: a hand-built ImageMetrics whose `fm` is not an F-measure result raised a bare AttributeError after
+    # `n_images` had been incremented, leaving a count without sums
+    from segmetrics.image_metrics import ImageMetrics
+
+    acc = DatasetMetrics(metrics=("mae", "fm"))
+    with pytest.raises(ValueError, match=r"`result` must hold this accumulator's per-image results; reading them "):
+        acc.add_image_metrics(ImageMetrics({"mae": 0.5, "fm": None}))
+    assert acc.n_images == 0

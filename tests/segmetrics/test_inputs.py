@@ -183,3 +183,47 @@ def test_an_image_with_its_channel_axis_last_is_warned_about():
         warnings.simplefilter("error")
         assert segmetrics.mae(pred[..., 0], gt) == 0.0
         segmetrics.mae(np.zeros((2, 10, 3), np.uint8), np.zeros((2, 10, 3), np.uint8))  # a narrow batch: silent
+
+
+def test_a_meta_tensor_is_a_type_error_naming_the_argument():
+    # was: torch's bare NotImplementedError "Cannot copy out of meta tensor", naming no argument
+    with pytest.raises(TypeError, match=r"`pred` must be a tensor holding data \(not on the meta device\); got"):
+        prepare_pred(torch.zeros((4, 4), device="meta"))
+
+
+def test_torch_layouts_and_view_bits():
+    # was: a float view with torch's negative bit (`x.conj().imag`) raised torch's bare RuntimeError; a sparse or
+    # quantized tensor was refused as "not a numpy dtype" while its dtype was float32
+    p = torch.rand(6, 5, dtype=torch.float64)
+    neg_view = (-p * 1j).conj().imag  # equal to p, carries the negative bit
+    assert neg_view.is_neg() and torch.equal(neg_view, p)
+    np.testing.assert_array_equal(prepare_pred(neg_view), p.numpy())
+    with pytest.raises(TypeError, match=r"`pred` must be a dense \(strided\) tensor; got layout torch.sparse_coo"):
+        prepare_pred(p.to_sparse())
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")
+def test_a_nested_tensor_is_a_batch_of_differently_sized_maps():
+    # was: torch's "Internal error: NestedTensorImpl doesn't support sizes" (a RuntimeError) from the batch check
+    preds = [torch.rand(6, 5), torch.rand(4, 7)]
+    gts = [torch.rand(6, 5) > 0.5, torch.rand(4, 7) > 0.5]
+    pairs, batched = prepare_pairs(torch.nested.nested_tensor(preds), torch.nested.nested_tensor(gts))
+    ref, _ = prepare_pairs(preds, gts)
+    assert batched and len(pairs) == 2
+    for (p, g), (rp, rg) in zip(pairs, ref):
+        np.testing.assert_array_equal(p, rp)
+        np.testing.assert_array_equal(g, rg)
+
+
+def test_logits_get_a_sigmoid_hint():
+    # was: negative values (logits, the usual slip in a training loop) got the hint "pass uint8 0..255 maps as uint8"
+    with pytest.raises(ValueError, match=r"got values in \[-2, 3\] \(logits\? apply a sigmoid first\)$"):
+        prepare_pred(torch.tensor([[-2.0, 3.0], [0.5, 0.1]]))
+    with pytest.raises(ValueError, match=r"got values in \[0, 255\] \(pass uint8 0..255 maps as uint8\)$"):
+        prepare_pred(np.array([[0.0, 255.0]]))
+
+
+def test_a_channels_last_4d_batch_gets_a_hint():
+    # was: "(N, 1, H, W) ... got shape (2, 8, 8, 1)" without saying the channel axis was last
+    with pytest.raises(ValueError, match=r"got shape \(2, 8, 8, 1\) \(channel axis last\? pass `pred\[\.\.\., 0\]`\)$"):
+        prepare_pairs(np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8), bool))

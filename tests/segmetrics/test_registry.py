@@ -344,3 +344,13 @@ def test_hce_picture_takes_every_hce_option_without_the_prefix(name):
     assert getattr(a, short) == alt
     assert getattr(cli._parser().parse_args(["hce-picture", "--pred", "p", "--gt", "g", "--out", "o"]),
                    short) == opt.default
+
+
+def test_metrics_given_as_bytes_or_non_strings_is_a_type_error():
+    # was: b"fm" was read as the integers 102, 109 ("got 102"); a non-string name was a ValueError
+    from segmetrics.registry import validate_metrics
+
+    with pytest.raises(TypeError, match=r"^`metrics` must be a metric name or a sequence of them; got bytes b'fm'$"):
+        validate_metrics(b"fm")
+    with pytest.raises(TypeError, match=r"^`metrics` must hold metric names \(strings\); got int 3$"):
+        validate_metrics(["fm", 3])
