@@ -25,29 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def int_at_least(low: int) -> Callable[[str], int]:
-    """Type of an integer flag ``>= low``."""
-
-    def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}; got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}; got {text!r}")
-        return value
-
-    convert.__name__ = f"int >= {low}"  # argparse names the type in "invalid ... value" messages
-    return convert
-
-
-positive_int = int_at_least(1)
-nonnegative_int = int_at_least(0)
-
-
-def int_in(low: int, high: int) -> Callable[[str], int]:
-    """Type of an integer flag in ``[low, high]``."""
-    expect = f"an integer in [{low}, {high}]"
+def int_in(low: int, high: float = math.inf) -> Callable[[str], int]:
+    """Type of an integer flag in ``[low, high]`` (``high`` infinite: ``>= low``)."""
+    expect = f"an integer >= {low}" if high == math.inf else f"an integer in [{low}, {high}]"
 
     def convert(text: str) -> int:
         try:
@@ -58,8 +38,18 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be {expect}; got {text!r}")
         return value
 
-    convert.__name__ = expect
+    # argparse names the type in "invalid ... value" messages
+    convert.__name__ = f"int >= {low}" if high == math.inf else expect
     return convert
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """Type of an integer flag ``>= low``."""
+    return int_in(low)
+
+
+positive_int = int_at_least(1)
+nonnegative_int = int_at_least(0)
 
 
 def float_in(low: float, high: float = math.inf, *, low_open: bool = False,

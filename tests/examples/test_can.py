@@ -295,20 +295,26 @@ def test_click_encoding_of_grey_and_rgba_images_and_bad_clicks():
     assert model(grey, [(5, 6, True)]).shape == (40, 50)
 
 
-def test_a_voc_style_folder_ignores_its_void_band(tmp_path):
-    """--data with VOC-style id maps: there was no way to pass the ignore value, so the void band (255) was one more
-    instance (NAME#255), counted as another object for negative clicks, and left in the NoC IoU."""
+def _voc_folder(tmp_path, outer: int):
+    """A VOC-style id-map folder on coins: objects 1 and 2 with a 255 void band (``outer`` px out, 2 px in)."""
     from scipy import ndimage
 
     coins = data.coins()[:96, :128]
     ids = np.zeros(coins.shape, np.uint8)
     ids[20:50, 20:60], ids[55:90, 70:120] = 1, 2
-    void = ndimage.binary_dilation(ids > 0, iterations=2) & ~ndimage.binary_erosion(ids > 0, iterations=2)
+    void = ndimage.binary_dilation(ids > 0, iterations=outer) & ~ndimage.binary_erosion(ids > 0, iterations=2)
     ids[void] = 255
     root = tmp_path / "voc"
     for sub, arr in (("images", np.dstack([coins] * 3)), ("masks", ids)):
         (root / sub).mkdir(parents=True)
         Image.fromarray(arr).save(root / sub / "a.png")
+    return root, void
+
+
+def test_a_voc_style_folder_ignores_its_void_band(tmp_path):
+    """--data with VOC-style id maps: there was no way to pass the ignore value, so the void band (255) was one more
+    instance (NAME#255), counted as another object for negative clicks, and left in the NoC IoU."""
+    root, void = _voc_folder(tmp_path, outer=2)
     args = train_can.parse_args(["--data", str(root), "--val-data", str(root), "--layout", "instances",
                                  "--ignore-value", "255", "--size", "0", "--batch", "1", "--g-batch", "1"])
     objects = train_can._Objects(args, "val")
@@ -422,17 +428,7 @@ def test_hindsight_oracle_leaves_the_ignored_pixels_out_of_its_choice():
 def test_training_on_a_voc_style_folder_leaves_the_void_band_out(tmp_path):
     """--ignore-value kept the void band out of the evaluation only: training targets marked it background (the
     losses pushed every output to shrink off it) and negative clicks (strategies a and b) landed on it."""
-    from scipy import ndimage
-
-    coins = data.coins()[:96, :128]
-    ids = np.zeros(coins.shape, np.uint8)
-    ids[20:50, 20:60], ids[55:90, 70:120] = 1, 2
-    void = ndimage.binary_dilation(ids > 0, iterations=4) & ~ndimage.binary_erosion(ids > 0, iterations=2)
-    ids[void] = 255
-    root = tmp_path / "voc"
-    for sub, arr in (("images", np.dstack([coins] * 3)), ("masks", ids)):
-        (root / sub).mkdir(parents=True)
-        Image.fromarray(arr).save(root / sub / "a.png")
+    root, void = _voc_folder(tmp_path, outer=4)
     argv = ["--data", str(root), "--val-data", str(root), "--layout", "instances", "--ignore-value", "255",
             "--size", "0", "--batch", "1", "--g-batch", "1", "--band", "6", "--no-neg", "0"]
     args = train_can.parse_args(argv)
